@@ -1,0 +1,85 @@
+# vkgw build. `make` builds everything; `make test` runs every test;
+# `make run` starts the server; `make debug` builds with ASan+UBSan into
+# build/debug. Missing Debian packages are installed first (deploy/).
+
+CC       := gcc
+AR       := gcc-ar
+BUILD    ?= build
+OPT      ?= -O2 -flto=auto
+SAN      ?=
+CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -fno-strict-aliasing $(SAN) \
+            -Ivkern -MMD -MP
+LDFLAGS  := $(OPT) $(SAN)
+LDLIBS   := -luring
+
+VKERN_SRC := $(wildcard vkern/*.c)
+VKERN_OBJ := $(VKERN_SRC:%.c=$(BUILD)/%.o)
+LIBVKERN  := $(BUILD)/libvkern.a
+
+EXAMPLES     := $(patsubst vkern/examples/%.c,$(BUILD)/%,$(wildcard vkern/examples/*.c))
+UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+E2E_CLIENTS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
+DEPS_STAMP   := $(BUILD)/.deps-installed
+
+.PHONY: all deps run test unit e2e debug test-debug bench bench-vkern format format-check clean
+
+all: $(DEPS_STAMP) $(LIBVKERN) $(EXAMPLES) $(UNIT_TESTS) $(E2E_CLIENTS)
+
+# Installs what is missing (needs root or sudo); a no-op when all is there.
+$(DEPS_STAMP): deploy/install-deps.sh
+	@deploy/install-deps.sh --check 2>/dev/null || deploy/install-deps.sh
+	@mkdir -p $(@D) && touch $@
+
+deps:
+	deploy/install-deps.sh
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBVKERN): $(VKERN_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/vkern/examples/%.o $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
+	$(CC) $(LDFLAGS) $^ -o $@
+
+# Until the gateway lands, `make run` serves the vkern hello example.
+run: all
+	$(BUILD)/vk_hello -a 127.0.0.1 -p $${PORT:-8080}
+
+test: all
+	BUILD=$(BUILD) tests/run-tests.sh
+
+unit: all
+	BUILD=$(BUILD) tests/run-tests.sh unit
+
+e2e: all
+	BUILD=$(BUILD) tests/run-tests.sh e2e
+
+debug:
+	$(MAKE) BUILD=build/debug OPT="-O0" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
+
+test-debug:
+	$(MAKE) BUILD=build/debug OPT="-O0" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+bench: bench-vkern
+
+bench-vkern: all
+	bench/bench-vkern.sh $(BUILD)/vk_hello
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+# Benchmark the vkern hello service against nginx, and vkern with memory
+# isolation (-i) against vkern without it.
+#
+# Usage: bench/bench-vkern.sh PATH/TO/vk_hello
+#   env BENCH_SECONDS  seconds per wrk run        (default 5)
+#   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
+#   env BENCH_KEEP=1   keep the temp dir with raw wrk output and server logs
+#
+# Each server runs pinned to CPU 0 and wrk (one thread) to CPU 1, so the
+# numbers compare one core of server work. Servers listen on 127.0.0.1 only.
+# Exit status: 0 when every run completed (goals met or not; this is a
+# benchmark, not a test), 1 when a server failed to start or died, 2 on bad
+# usage or missing tools.
+set -euo pipefail
+
+readonly SERVER_CPU=0
+readonly CLIENT_CPU=1
+readonly PIPELINE_DEPTH=16
+readonly GOAL_SPEEDUP=1.3   # vkern req/s must be >= this times nginx's
+readonly GOAL_ISOLATION=0.6 # isolated req/s must be >= this times plain
+readonly HELLO_BODY=$'Hello, world\n'
+readonly NGINX_BIN=/usr/sbin/nginx
+
+DURATION=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PIPELINE_LUA=$BENCH_DIR/pipeline.lua
+
+# Scenario name -> wrk connection count. Pipelined runs reuse the 50-conn
+# setting; what changes there is the Lua script.
+declare -A SCENARIO_CONNS=([ka50]=50 [ka1000]=1000 [pipe16]=50)
+declare -A SCENARIO_LABEL=(
+  [ka50]="keep-alive, 50 conns"
+  [ka1000]="keep-alive, 1000 conns"
+  [pipe16]="pipelined x${PIPELINE_DEPTH}, 50 conns (p99 per batch)"
+)
+readonly CMP_SCENARIOS=(ka50 ka1000 pipe16) # vkern vs nginx
+readonly ISO_SCENARIOS=(ka50)               # isolated vs plain vkern
+
+# State of the one server that is running at any time.
+SERVER_PID=""
+SERVER_NAME=""
+SERVER_LOG=""
+PORT=""
+WRK_PID=""  # the wrk run in progress, if any
+WORK=""
+declare -A HEADER_BYTES=()
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+die() { # die EXIT_CODE MESSAGE...
+  local code=$1
+  shift
+  log "error: $*"
+  exit "$code"
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
+
+# ---------------------------------------------------------------- setup
+
+check_setup() {
+  [ $# -eq 1 ] || die 2 "usage: $0 PATH/TO/vk_hello"
+  [ -x "$1" ] || die 2 "server binary '$1' is missing or not executable (build it first)"
+  is_uint "$DURATION" || die 2 "BENCH_SECONDS must be a positive integer, got '$DURATION'"
+  is_uint "$ROUNDS" || die 2 "BENCH_ROUNDS must be a positive integer, got '$ROUNDS'"
+  [ -r "$PIPELINE_LUA" ] || die 2 "missing $PIPELINE_LUA"
+  [ -x "$NGINX_BIN" ] || die 2 "nginx not found at $NGINX_BIN (run deploy/install-deps.sh)"
+  local tool
+  for tool in wrk curl taskset timeout python3; do
+    command -v "$tool" >/dev/null || die 2 "'$tool' not found (run deploy/install-deps.sh)"
+  done
+  # Pinning server and client apart is the point of the setup; refuse to
+  # produce numbers that silently share a core.
+  taskset -c "$SERVER_CPU,$CLIENT_CPU" true 2>/dev/null ||
+    die 2 "need CPUs $SERVER_CPU and $CLIENT_CPU available for pinning"
+  # 1000 connections need ~1000 fds in wrk and in each server.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] ||
+    die 2 "open-file limit $(ulimit -n) is too low for 1000 connections"
+}
+
+cleanup() {
+  [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
+  stop_server || true
+  if [ -n "${WORK:-}" ]; then
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+      log "raw output kept in $WORK"
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+}
+
+# ---------------------------------------------------------------- servers
+
+# A loopback port nobody is bound to right now. Small race with other
+# programs, which start_nginx covers by retrying.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Upper bound on a server's life, so nothing outlives a killed script by
+# long: every run it serves, plus slack for start-up and checks.
+server_time_cap() { echo $((${#CMP_SCENARIOS[@]} * (DURATION + 30) + 60)); }
+
+# Launch "$@" in the background pinned to the server CPU. setsid gives it a
+# process group of its own (id = SERVER_PID) that stop_server can kill as a
+# last resort, e.g. nginx's worker. `timeout --foreground` passes our one
+# SIGTERM on to the server (without --foreground it would send it twice:
+# to the child and to the group) and SIGKILLs it 5 s later if it hangs.
+launch_server() { # launch_server NAME LOGFILE CMD...
+  SERVER_NAME=$1
+  SERVER_LOG=$2
+  shift 2
+  setsid timeout --foreground -k 5 "$(server_time_cap)" \
+    taskset -c "$SERVER_CPU" "$@" >"$SERVER_LOG" 2>&1 </dev/null &
+  SERVER_PID=$!
+}
+
+server_alive() { [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; }
+
+server_failed() { # server_failed MESSAGE: show the log, then exit 1
+  log "$SERVER_NAME: $1; last lines of its output:"
+  tail -n 20 "$SERVER_LOG" >&2 || true
+  exit 1
+}
+
+# Stop the running server (if any); warn if SIGTERM did not make it exit 0.
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  local pid=$SERVER_PID rc=0 i
+  SERVER_PID=""
+  if ! kill -TERM "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null || true # already gone; whoever noticed reported it
+    return 0
+  fi
+  for ((i = 0; i < 150; i++)); do # timeout(1) escalates to KILL after 5 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true # its process group, if still there
+  wait "$pid" 2>/dev/null || rc=$?
+  [ "$rc" -eq 0 ] || log "warning: $SERVER_NAME exited with status $rc after SIGTERM (expected 0)"
+}
+
+# vk_hello announces its ephemeral port with one line on stdout.
+start_vkern() { # start_vkern plain|iso
+  local mode=$1 args=(-a 127.0.0.1 -p 0 -k 1) i line=""
+  [ "$mode" = iso ] && args+=(-i)
+  launch_server "vkern-$mode" "$WORK/vkern-$mode.log" "$VK_BIN" "${args[@]}"
+  for ((i = 0; i < 100; i++)); do
+    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
+    [ -n "$line" ] && break
+    server_alive || server_failed "exited before it was listening"
+    sleep 0.1
+  done
+  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
+  PORT=${line##*:}
+  check_server
+}
+
+write_nginx_conf() { # write_nginx_conf DIR PORT
+  local dir=$1 port=$2 user_line=""
+  # As root nginx would run its worker as 'nobody', who cannot enter our
+  # 0700 temp dir; stay root (the worker only ever talks to loopback).
+  [ "$(id -u)" -eq 0 ] && user_line="user root;"
+  cat >"$dir/nginx.conf" <<EOF
+# Generated by bench/bench-vkern.sh: nginx as the one-core baseline.
+$user_line
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server_tokens off;           # "Server: nginx", keeps headers close to vkern's
+    keepalive_requests 10000000; # default 1000 would force reconnects mid-run
+    keepalive_timeout 75s;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        default_type text/plain;
+        location / { return 200 "Hello, world\n"; }
+    }
+}
+EOF
+}
+
+start_nginx() {
+  local dir=$WORK/nginx attempt i port
+  mkdir -p "$dir/tmp"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    write_nginx_conf "$dir" "$port"
+    launch_server nginx "$WORK/nginx.log" "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" \
+      -e "$dir/error.log" -g 'daemon off;'
+    for ((i = 0; i < 100; i++)); do
+      server_alive || break
+      if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+        PORT=$port
+        check_server
+        return 0
+      fi
+      sleep 0.1
+    done
+    # Most likely lost the port race; the error log says for sure.
+    cat "$dir/error.log" >>"$WORK/nginx.log" 2>/dev/null || true
+    stop_server
+    log "nginx did not come up on port $port (attempt $attempt)"
+  done
+  server_failed "failed to start"
+}
+
+# Both servers must send the same 13-byte body, with similar header sizes,
+# and keep the connection open, or the comparison means nothing.
+check_server() {
+  local url="http://127.0.0.1:$PORT/" body=$WORK/body meta code hdr ctype conns
+  meta=$(curl -sS --max-time 5 -o "$body" -w '%{http_code} %{size_header} %{content_type}' "$url") ||
+    server_failed "no answer to a plain GET on port $PORT"
+  read -r code hdr ctype <<<"$meta"
+  [ "$code" = 200 ] || server_failed "GET / returned HTTP $code, want 200"
+  [ "$(cat "$body"; echo x)" = "${HELLO_BODY}x" ] ||
+    server_failed "body is not 'Hello, world\\n' ($(wc -c <"$body") bytes)"
+  [[ $ctype == text/plain* ]] || log "warning: $SERVER_NAME Content-Type is '$ctype', want text/plain"
+  HEADER_BYTES[${SERVER_NAME%-*}]=$hdr
+  # Two URLs in one curl call reuse the connection if the server allows it;
+  # num_connects is then 0 for the second request.
+  conns=$(curl -s --max-time 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$url" "$url" | tail -n 1)
+  [ "$conns" = 0 ] || log "warning: $SERVER_NAME closed the connection after one request (no keep-alive)"
+}
+
+# ---------------------------------------------------------------- wrk
+
+# Print "REQS_PER_SEC P99_MICROSECONDS ERRORS" from wrk --latency output;
+# fail if the run produced no numbers. wrk prints p99 as e.g. 812.00us,
+# 1.25ms or 2.00s (and m/h for absurd cases). Pipelined runs take p99 from
+# the line pipeline.lua prints instead, as wrk's own is wrong there (see
+# pipeline.lua); it is the latency of a whole batch.
+parse_wrk() { # parse_wrk FILE pipelined|plain
+  awk -v pipelined="$([ "$2" = pipelined ] && echo 1 || echo 0)" '
+    function to_us(v,   n, unit) {
+      n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
+      if (unit == "us") return n
+      if (unit == "ms") return n * 1e3
+      if (unit == "s")  return n * 1e6
+      if (unit == "m")  return n * 60e6
+      if (unit == "h")  return n * 3600e6
+      return -1
+    }
+    $1 == "99%" && !pipelined { p99 = to_us($2) }
+    $1 == "pipeline-batch-latency" && pipelined {
+      for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) p99 = substr($i, 8) + 0
+    }
+    $1 == "Requests/sec:" { rps = $2 + 0 }
+    /Socket errors:/      { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx/      { errors += $NF }
+    END {
+      if (rps <= 0) exit 1
+      p99 = (p99 == "" || p99 < 0) ? "NA" : sprintf("%.2f", p99)
+      printf "%.2f %s %d\n", rps, p99, errors
+    }' "$1"
+}
+
+# One wrk run against the running server; appends a line to $RESULTS.
+run_wrk() { # run_wrk ROUND LABEL SCENARIO
+  local round=$1 label=$2 scenario=$3 out stats
+  local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency)
+  [ "$scenario" = pipe16 ] && args+=(-s "$PIPELINE_LUA")
+  out="$WORK/wrk.r$round.$label.$scenario.txt"
+  # In the background so that `wait` lets an INT/TERM trap run at once.
+  env PIPELINE_DEPTH="$PIPELINE_DEPTH" BENCH_CONNECTIONS="${SCENARIO_CONNS[$scenario]}" \
+    timeout -k 2 $((DURATION + 30)) \
+    taskset -c "$CLIENT_CPU" wrk "${args[@]}" "http://127.0.0.1:$PORT/" >"$out" 2>&1 </dev/null &
+  WRK_PID=$!
+  wait "$WRK_PID" || true
+  WRK_PID=
+  server_alive || server_failed "died during wrk run ($scenario)"
+  if stats=$(parse_wrk "$out" "$([ "$scenario" = pipe16 ] && echo pipelined || echo plain)"); then
+    log "round $round: $(printf '%-12s %-7s' "$label" "$scenario") $(fmt_stats "$stats")"
+  else
+    stats="NA NA NA"
+    log "round $round: $label $scenario: wrk produced no result (see below)"
+    tail -n 5 "$out" >&2 || true
+  fi
+  echo "$round $label $scenario $stats" >>"$RESULTS"
+}
+
+# ---------------------------------------------------------------- numbers
+
+fmt_us() { # microseconds -> "812us" / "1.25ms" / "2.00s"
+  awk -v v="$1" 'BEGIN {
+    if (v == "NA") print "n/a"
+    else if (v < 1e3) printf "%.0fus\n", v
+    else if (v < 1e6) printf "%.2fms\n", v / 1e3
+    else printf "%.2fs\n", v / 1e6 }'
+}
+
+fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
+
+fmt_stats() { # "RPS P99 ERRORS" -> one readable line
+  local rps p99 errors line
+  read -r rps p99 errors <<<"$1"
+  line="$(fmt_rps "$rps") req/s, p99 $(fmt_us "$p99")"
+  [ "$errors" = 0 ] || line="$line, $errors errors"
+  echo "$line"
+}
+
+median() { # numbers on stdin, NA lines ignored; prints NA if none
+  grep -v '^NA$' | sort -g | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) print "NA"
+      else if (NR % 2) print v[(NR + 1) / 2]
+      else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+    }'
+}
+
+column_of() { # column_of LABEL SCENARIO FIELD(4=rps,5=p99,6=errors): one value per round
+  awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
+}
+
+# Median over rounds of A/B req/s, pairing runs from the same round so slow
+# drift of the machine cancels out.
+median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" '
+    $3 == s && $2 == a { ra[$1] = $4 }
+    $3 == s && $2 == b { rb[$1] = $4 }
+    END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
+  ' "$RESULTS" | median
+}
+
+sum_errors() { column_of "$1" "$2" 6 | awk '$1 != "NA" { n += $1 } END { print n + 0 }'; }
+
+# ---------------------------------------------------------------- report
+
+print_runs() {
+  echo
+  echo "### Per-run results (${DURATION}s each, wrk -t1 on CPU $CLIENT_CPU, server on CPU $SERVER_CPU)"
+  echo
+  echo "| round | server | scenario | req/s | p99 | errors |"
+  echo "|---|---|---|---:|---:|---:|"
+  local round label scenario rps p99 errors
+  while read -r round label scenario rps p99 errors; do
+    echo "| $round | $label | ${SCENARIO_LABEL[$scenario]} | $(fmt_rps "$rps") | $(fmt_us "$p99") | $errors |"
+  done <"$RESULTS"
+}
+
+# One summary row: medians of A and B, the A/B ratio, and the goal verdict.
+summary_row() { # summary_row LABEL_A LABEL_B SCENARIO GOAL_RATIO CHECK_P99(yes|no) ROW_NAME
+  local a=$1 b=$2 scenario=$3 goal=$4 check_p99=$5 name=$6
+  local rps_a rps_b p99_a p99_b ratio verdict errors
+  rps_a=$(column_of "$a" "$scenario" 4 | median)
+  rps_b=$(column_of "$b" "$scenario" 4 | median)
+  p99_a=$(column_of "$a" "$scenario" 5 | median)
+  p99_b=$(column_of "$b" "$scenario" 5 | median)
+  ratio=$(median_ratio "$a" "$b" "$scenario")
+  verdict=$(awk -v r="$ratio" -v g="$goal" -v c="$check_p99" -v pa="$p99_a" -v pb="$p99_b" 'BEGIN {
+    if (r == "NA" || (c == "yes" && (pa == "NA" || pb == "NA"))) { print "NOT MET (no data)"; exit }
+    ok = (r + 0 >= g + 0)
+    if (c == "yes" && pa + 0 > pb + 0) { ok = 0; why = ", p99 higher" }
+    print (ok ? "MET" : "NOT MET" why) }')
+  errors=$(($(sum_errors "$a" "$scenario") + $(sum_errors "$b" "$scenario")))
+  [ "$errors" -eq 0 ] || verdict="$verdict ($errors wrk errors)"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" \
+    "$(fmt_rps "$rps_a") / $(fmt_rps "$rps_b")" \
+    "$(awk -v r="$ratio" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }')" \
+    "$(fmt_us "$p99_a") / $(fmt_us "$p99_b")" \
+    "$( [ "$check_p99" = yes ] && echo ">= ${goal}x, p99 <=" || echo ">= ${goal}x")" \
+    "$verdict"
+}
+
+print_summary() {
+  echo
+  echo "### Summary (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
+  echo
+  echo "| comparison A vs B | req/s (A / B) | ratio A/B | p99 (A / B) | goal | result |"
+  echo "|---|---:|---:|---:|---|---|"
+  local s
+  for s in "${CMP_SCENARIOS[@]}"; do
+    summary_row vkern nginx "$s" "$GOAL_SPEEDUP" yes "vkern vs nginx, ${SCENARIO_LABEL[$s]}"
+  done
+  for s in "${ISO_SCENARIOS[@]}"; do
+    summary_row vkern-iso vkern "$s" "$GOAL_ISOLATION" no "vkern -i vs vkern, ${SCENARIO_LABEL[$s]}"
+  done
+  echo
+  echo "Response header bytes: vkern ${HEADER_BYTES[vkern]:-?}, nginx ${HEADER_BYTES[nginx]:-?}" \
+    "(body 13 bytes each)."
+}
+
+warn_header_gap() {
+  local v=${HEADER_BYTES[vkern]:-} n=${HEADER_BYTES[nginx]:-}
+  [ -n "$v" ] && [ -n "$n" ] || return 0
+  local gap=$((v > n ? v - n : n - v))
+  [ "$gap" -le 32 ] || log "warning: header sizes differ by $gap bytes (vkern $v, nginx $n); req/s is not like for like"
+}
+
+# ---------------------------------------------------------------- main
+
+# Run every scenario in LIST against one freshly started server.
+bench_server() { # bench_server ROUND LABEL SCENARIO...
+  local round=$1 label=$2 s
+  shift 2
+  case $label in
+    vkern) start_vkern plain ;;
+    vkern-iso) start_vkern iso ;;
+    nginx) start_nginx ;;
+  esac
+  for s in "$@"; do run_wrk "$round" "$label" "$s"; done
+  stop_server
+}
+
+main() {
+  check_setup "$@"
+  VK_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+  # The EXIT trap does the cleanup; INT/TERM just turn into an exit.
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-vkern.XXXXXX")
+  RESULTS=$WORK/results.txt
+  : >"$RESULTS"
+
+  local runs_per_round=$((2 * ${#CMP_SCENARIOS[@]} + ${#ISO_SCENARIOS[@]}))
+  log "$ROUNDS rounds x $runs_per_round runs x ${DURATION}s" \
+    "(~$((ROUNDS * runs_per_round * DURATION))s of load)"
+
+  # Alternate the order each round so neither side always runs first
+  # (warm caches, thermal state, background noise).
+  local round
+  for ((round = 1; round <= ROUNDS; round++)); do
+    if ((round % 2)); then
+      bench_server "$round" vkern "${CMP_SCENARIOS[@]}"
+      bench_server "$round" nginx "${CMP_SCENARIOS[@]}"
+      bench_server "$round" vkern-iso "${ISO_SCENARIOS[@]}"
+    else
+      bench_server "$round" vkern-iso "${ISO_SCENARIOS[@]}"
+      bench_server "$round" nginx "${CMP_SCENARIOS[@]}"
+      bench_server "$round" vkern "${CMP_SCENARIOS[@]}"
+    fi
+  done
+
+  warn_header_gap
+  print_runs
+  print_summary
+}
+
+main "$@"

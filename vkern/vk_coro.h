@@ -1,0 +1,280 @@
+#ifndef VK_CORO_H
+#define VK_CORO_H
+
+/* The micro-thread language: macros that turn a blocking-style function
+ * into a state machine. A thread function looks like
+ *
+ *	void echo(struct vk_thread *that)
+ *	{
+ *		struct { char line[256]; size_t n; } *self;
+ *
+ *		vk_begin();
+ *		for (;;) {
+ *			vk_readline(self->n, self->line, sizeof(self->line));
+ *			if (self->n == 0)
+ *				break;
+ *			vk_write(self->line, self->n);
+ *			vk_flush();
+ *		}
+ *		vk_end();
+ *	}
+ *
+ * Rules: state that must survive a blocking call lives in `self` (C locals
+ * do not survive); `that` is the thread; every macro may return from the
+ * function and come back later.
+ *
+ * Errors: vk_raise(e) jumps to the installed vk_catch block, or, with none,
+ * ends the thread with the error (a called child hands it to its caller; a
+ * thread with no caller takes its process down). vk_catch { } and
+ * vk_finally { } install their block for everything that follows them,
+ * the way Go's defer does; a finally block runs once when the thread ends,
+ * by success or error. */
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vk_future.h"
+#include "vk_socket.h"
+#include "vk_sys.h"
+#include "vk_thread.h"
+#include "vk_thread_s.h"
+
+#define VK_CAT_(a, b) a##b
+#define VK_CAT(a, b) VK_CAT_(a, b)
+#define VK_LABEL(c) VK_CAT(vk_l_, c)
+
+/* ---- structure ---- */
+
+#define vk_begin()                                                 \
+	do {                                                       \
+		self = vk_thread_self(that, sizeof(*self));        \
+		if (!self) {                                       \
+			vk_thread_fail_alloc(that, sizeof(*self)); \
+			return;                                    \
+		}                                                  \
+		if (that->resume_ptr)                              \
+			goto * that->resume_ptr;                   \
+	} while (0)
+
+#define vk_end()                                       \
+	vk_l_end:                                      \
+	__attribute__((unused));                       \
+	if (that->finally_ptr) {                       \
+		void *vk_finally_ = that->finally_ptr; \
+		that->finally_ptr = NULL;              \
+		goto *vk_finally_;                     \
+	}                                              \
+	vk_thread_exit(that);                          \
+	return
+
+/* ---- yielding ---- */
+
+#define VK_YIELD_(c, st)                          \
+	do {                                      \
+		that->resume_ptr = &&VK_LABEL(c); \
+		that->status = (st);              \
+		return;                           \
+		VK_LABEL(c) :;                    \
+	} while (0)
+
+/* Let the other runnable threads of the process go first. */
+#define vk_yield() VK_YIELD_(__COUNTER__, VK_THREAD_RUNNABLE)
+
+/* ---- errors ---- */
+
+#define vk_raise(e)                                          \
+	do {                                                 \
+		that->error = (e);                           \
+		that->error_file = __FILE__;                 \
+		that->error_line = __LINE__;                 \
+		if (that->catch_ptr) {                       \
+			void *vk_handler_ = that->catch_ptr; \
+			that->catch_ptr = NULL;              \
+			goto *vk_handler_;                   \
+		}                                            \
+		goto vk_l_end;                               \
+	} while (0)
+
+#define VK_INSTALL_(c, slot)        \
+	that->slot = &&VK_LABEL(c); \
+	if (0)                      \
+	VK_LABEL(c) : for (;; ({ goto vk_l_end; }))
+
+#define vk_catch VK_INSTALL_(__COUNTER__, catch_ptr)
+#define vk_finally VK_INSTALL_(__COUNTER__, finally_ptr)
+#define vk_uncatch() (that->catch_ptr = NULL)
+#define vk_error() (that->error)
+#define vk_error_signal() (that->error_signal)
+#define vk_clear_error() (that->error = 0, that->error_signal = 0)
+
+/* ---- blocking machinery ---- */
+
+/* Runs `op` (a vk_socket_*_op call) until it is done, blocking the thread
+ * whenever it would block, raising on error or deadline. */
+#define VK_OP_(c, op)                                              \
+	do {                                                       \
+		that->op_done = 0;                                 \
+		for (;;) {                                         \
+			int vk_rc_ = (op);                         \
+			if (vk_rc_ == VK_OP_DONE)                  \
+				break;                             \
+			if (vk_rc_ < 0)                            \
+				vk_raise(-vk_rc_);                 \
+			that->resume_ptr = &&VK_LABEL(c);          \
+			that->status = VK_THREAD_BLOCKED;          \
+			return;                                    \
+			VK_LABEL(c) : vk_thread_clear_block(that); \
+			if (that->timed_out) {                     \
+				that->timed_out = 0;               \
+				vk_raise(ETIMEDOUT);               \
+			}                                          \
+		}                                                  \
+	} while (0)
+
+/* ---- socket I/O (on the thread's socket; _on variants take one) ---- */
+
+#define vk_read_on(sock, rc, buf, len)                                                                        \
+	do {                                                                                                  \
+		VK_OP_(__COUNTER__,                                                                           \
+		       vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, VK_READ_EXACT)); \
+		(rc) = that->op_done;                                                                         \
+	} while (0)
+#define vk_read(rc, buf, len) vk_read_on(that->socket_ptr, rc, buf, len)
+
+#define vk_read_some_on(sock, rc, buf, len)                                                                  \
+	do {                                                                                                 \
+		VK_OP_(__COUNTER__,                                                                          \
+		       vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, VK_READ_SOME)); \
+		(rc) = that->op_done;                                                                        \
+	} while (0)
+#define vk_read_some(rc, buf, len) vk_read_some_on(that->socket_ptr, rc, buf, len)
+
+/* A line through its '\n' (rc counts it); at EOF, what remains (rc may be
+ * 0). A line that does not fit in `len` raises ENOBUFS. */
+#define vk_readline_on(sock, rc, buf, len)                                                                   \
+	do {                                                                                                 \
+		VK_OP_(__COUNTER__,                                                                          \
+		       vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, VK_READ_LINE)); \
+		(rc) = that->op_done;                                                                        \
+	} while (0)
+#define vk_readline(rc, buf, len) vk_readline_on(that->socket_ptr, rc, buf, len)
+
+#define vk_write_on(sock, buf, len) \
+	VK_OP_(__COUNTER__, vk_socket_write_op((sock), that, (const char *)(buf), (len), &that->op_done))
+#define vk_write(buf, len) vk_write_on(that->socket_ptr, buf, len)
+#define vk_write_literal(s) vk_write((s), sizeof(s) - 1)
+
+#define vk_flush_on(sock) VK_OP_(__COUNTER__, vk_socket_flush_op((sock), that))
+#define vk_flush() vk_flush_on(that->socket_ptr)
+
+/* Drop input until the peer hangs up. */
+#define vk_readhup_on(sock, rc)                                                          \
+	do {                                                                             \
+		VK_OP_(__COUNTER__, vk_socket_readhup_op((sock), that, &that->op_done)); \
+		(rc) = that->op_done;                                                    \
+	} while (0)
+#define vk_readhup(rc) vk_readhup_on(that->socket_ptr, rc)
+
+/* Move `len` bytes (SIZE_MAX: until EOF) from src's input to dst's output
+ * without a buffer in between; rc is the count moved. */
+#define vk_splice(rc, src, dst, len)                                                                 \
+	do {                                                                                         \
+		VK_OP_(__COUNTER__, vk_socket_splice_op((src), (dst), that, (len), &that->op_done)); \
+		(rc) = that->op_done;                                                                \
+	} while (0)
+
+#define vk_wait_readable_on(sock) VK_OP_(__COUNTER__, vk_socket_wait_readable_op((sock), that))
+#define vk_wait_readable() vk_wait_readable_on(that->socket_ptr)
+
+/* Waiting for the next request: rc is 1 when bytes are there, 0 when the
+ * peer hung up or the kernel is draining, so idle keep-alive connections do
+ * not hold a shutdown up. */
+#define vk_wait_request(rc)                                                                        \
+	do {                                                                                       \
+		that->idle = 1;                                                                    \
+		VK_OP_(__COUNTER__, vk_sys_draining() && !vk_socket_rx_held(that->socket_ptr)      \
+					    ? VK_OP_DONE                                           \
+					    : vk_socket_wait_readable_op(that->socket_ptr, that)); \
+		that->idle = 0;                                                                    \
+		(rc) = vk_socket_rx_held(that->socket_ptr) > 0;                                    \
+	} while (0)
+
+#define vk_eof() vk_socket_eof(that->socket_ptr)
+#define vk_hup() vk_socket_hup(that->socket_ptr)
+#define vk_close() vk_socket_close(that->socket_ptr)
+#define vk_shutdown() vk_socket_shutdown_tx(that->socket_ptr)
+
+/* ---- time ---- */
+
+/* Blocking I/O after this raises ETIMEDOUT once `ms` have passed. */
+#define vk_deadline(ms) (that->deadline_ns = vk_sys_now_ns() + (uint64_t)(ms)*1000000u)
+#define vk_deadline_clear() (that->deadline_ns = 0)
+
+#define VK_SLEEP_(c, ms)                                                   \
+	do {                                                               \
+		that->wake_ns = vk_sys_now_ns() + (uint64_t)(ms)*1000000u; \
+		while (that->wake_ns) {                                    \
+			that->resume_ptr = &&VK_LABEL(c);                  \
+			that->status = VK_THREAD_BLOCKED;                  \
+			return;                                            \
+			VK_LABEL(c) :;                                     \
+		}                                                          \
+	} while (0)
+#define vk_sleep(ms) VK_SLEEP_(__COUNTER__, ms)
+
+/* ---- other threads ---- */
+
+/* Run fn as a child on this thread's socket and wait for it to end; its
+ * unhandled error is raised here. */
+#define VK_CALL_(c, fn, arg)                                     \
+	do {                                                     \
+		if (!vk_thread_call(that, (fn), (arg)))          \
+			vk_raise(ENOMEM);                        \
+		that->resume_ptr = &&VK_LABEL(c);                \
+		return;                                          \
+		VK_LABEL(c) : if (that->child_error)             \
+		{                                                \
+			int vk_child_error_ = that->child_error; \
+			that->child_error = 0;                   \
+			vk_raise(vk_child_error_);               \
+		}                                                \
+	} while (0)
+#define vk_call(fn, arg) VK_CALL_(__COUNTER__, fn, arg)
+
+/* Start fn beside this thread; `child` gets the new thread. */
+#define vk_spawn(child, fn, arg, sock)                                \
+	do {                                                          \
+		(child) = vk_thread_spawn(that, (fn), (arg), (sock)); \
+		if (!(child))                                         \
+			vk_raise(ENOMEM);                             \
+	} while (0)
+
+/* Send `msg` to thread `to` through `future` and wait for its reply. */
+#define VK_REQUEST_(c, to, future, msg)                      \
+	do {                                                 \
+		vk_future_send((future), that, (to), (msg)); \
+		while (!vk_future_done(future)) {            \
+			that->resume_ptr = &&VK_LABEL(c);    \
+			that->status = VK_THREAD_WAITING;    \
+			return;                              \
+			VK_LABEL(c) :;                       \
+		}                                            \
+	} while (0)
+#define vk_request(to, future, msg) VK_REQUEST_(__COUNTER__, to, future, msg)
+
+/* Wait for the next request sent to this thread. */
+#define VK_LISTEN_(c, future_var)                                   \
+	do {                                                        \
+		while (!((future_var) = vk_future_receive(that))) { \
+			that->in_inbox_wait = 1;                    \
+			that->resume_ptr = &&VK_LABEL(c);           \
+			that->status = VK_THREAD_WAITING;           \
+			return;                                     \
+			VK_LABEL(c) :;                              \
+		}                                                   \
+	} while (0)
+#define vk_listen(future_var) VK_LISTEN_(__COUNTER__, future_var)
+#define vk_reply(future, reply) vk_future_resolve((future), (reply))
+
+#endif

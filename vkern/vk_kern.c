@@ -1,0 +1,722 @@
+/* vk_kern: the virtual kernel. It accepts connections into micro-processes,
+ * dispatches a process when an event it waits for arrives, and after each
+ * dispatch turns what the process blocked on into poll registrations.
+ * Faults raised inside a process come back here and end only that process. */
+#include "vk_kern.h"
+#include "vk_kern_s.h"
+#include "vk_channel.h"
+#include "vk_fault.h"
+#include "vk_fd.h"
+#include "vk_heap.h"
+#include "vk_poll.h"
+#include "vk_pool.h"
+#include "vk_proc.h"
+#include "vk_proc_local.h"
+#include "vk_service.h"
+#include "vk_service_s.h"
+#include "vk_socket.h"
+#include "vk_sys.h"
+#include "vk_thread.h"
+#include "vk_timer.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define VK_ACCEPT_BATCH 64
+#define VK_DEFAULT_GRACE_MS 10000
+#define VK_POOL_PREALLOC 64
+#define VK_POOL_MAX_FREE 4096
+
+static __thread struct vk_kern *current_kern;
+
+static const char *const stat_names[VK_STAT_COUNT] = {
+	[VK_STAT_ACCEPTED] = "accepted",     [VK_STAT_PROCS_LIVE] = "live",
+	[VK_STAT_PROCS_ENDED] = "ended",     [VK_STAT_PROCS_FAILED] = "failed",
+	[VK_STAT_PROCS_KILLED] = "killed",   [VK_STAT_FAULTS_CAUGHT] = "faults_caught",
+	[VK_STAT_DISPATCHES] = "dispatches", [VK_STAT_POLL_REGISTERS] = "poll_registers",
+	[VK_STAT_POLL_WAITS] = "poll_waits",
+};
+
+static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events);
+
+struct vk_kern *vk_kern_create(int index, const char *poll_driver)
+{
+	struct vk_kern *kern_ptr = calloc(1, sizeof(*kern_ptr));
+
+	if (!kern_ptr)
+		return NULL;
+	kern_ptr->index = index;
+	kern_ptr->signal_fd = -1;
+	kern_ptr->grace_ns = (uint64_t)VK_DEFAULT_GRACE_MS * 1000000u;
+	TAILQ_INIT(&kern_ptr->run_q);
+	vk_proc_table_init(&kern_ptr->procs);
+	vk_timer_heap_init(&kern_ptr->timers);
+	if (vk_fd_table_init(&kern_ptr->fds) == -1 ||
+	    vk_poll_init(&kern_ptr->poll, poll_driver, &kern_ptr->fds, on_ready, kern_ptr) == -1) {
+		int saved = errno;
+
+		vk_fd_table_fini(&kern_ptr->fds);
+		free(kern_ptr);
+		errno = saved;
+		return NULL;
+	}
+	return kern_ptr;
+}
+
+void vk_kern_destroy(struct vk_kern *kern_ptr)
+{
+	if (!kern_ptr)
+		return;
+	if (kern_ptr->signal_fd >= 0)
+		close(kern_ptr->signal_fd);
+	vk_poll_fini(&kern_ptr->poll);
+	vk_timer_heap_fini(&kern_ptr->timers);
+	vk_proc_table_fini(&kern_ptr->procs);
+	vk_fd_table_fini(&kern_ptr->fds);
+	vk_fault_release_altstack(kern_ptr->altstack_ptr);
+	free(kern_ptr->services_ptr);
+	if (current_kern == kern_ptr)
+		current_kern = NULL;
+	free(kern_ptr);
+}
+
+int vk_kern_add_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
+{
+	struct vk_service **p = realloc(kern_ptr->services_ptr, sizeof(*p) * (size_t)(kern_ptr->service_count + 1));
+
+	if (!p)
+		return -1;
+	p[kern_ptr->service_count++] = service_ptr;
+	kern_ptr->services_ptr = p;
+	return 0;
+}
+
+void vk_kern_set_channels(struct vk_kern *kern_ptr, struct vk_channel *inbox_ptr, struct vk_channel *outbox_ptr)
+{
+	kern_ptr->inbox_ptr = inbox_ptr;
+	kern_ptr->outbox_ptr = outbox_ptr;
+}
+
+void vk_kern_set_grace_ms(struct vk_kern *kern_ptr, unsigned grace_ms)
+{
+	kern_ptr->grace_ns = (uint64_t)grace_ms * 1000000u;
+}
+
+void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index), void *ctx_ptr)
+{
+	kern_ptr->reload_fn = fn;
+	kern_ptr->reload_ctx_ptr = ctx_ptr;
+}
+
+void vk_kern_set_verbose(struct vk_kern *kern_ptr, int verbose)
+{
+	kern_ptr->verbose = verbose;
+}
+
+int vk_kern_index(struct vk_kern *kern_ptr)
+{
+	return kern_ptr->index;
+}
+
+const char *vk_kern_poll_name(struct vk_kern *kern_ptr)
+{
+	return vk_poll_name(&kern_ptr->poll);
+}
+
+uint64_t vk_kern_stat(struct vk_kern *kern_ptr, int which)
+{
+	if (which == VK_STAT_PROCS_LIVE)
+		return (uint64_t)vk_proc_table_live(&kern_ptr->procs);
+	if (which == VK_STAT_POLL_REGISTERS)
+		return vk_poll_registers(&kern_ptr->poll);
+	if (which == VK_STAT_POLL_WAITS)
+		return vk_poll_waits(&kern_ptr->poll);
+	return which >= 0 && which < VK_STAT_COUNT ? kern_ptr->stats[which] : 0;
+}
+
+void vk_kern_print_stats(struct vk_kern *kern_ptr)
+{
+	char line[512];
+	int len = snprintf(line, sizeof(line), "vk: kernel %d (%s):", kern_ptr->index, vk_poll_name(&kern_ptr->poll));
+
+	for (int i = 0; i < VK_STAT_COUNT && len < (int)sizeof(line); i++)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, " %s=%llu", stat_names[i],
+				(unsigned long long)vk_kern_stat(kern_ptr, i));
+	fprintf(stderr, "%s\n", line);
+}
+
+/* ---- fds ---- */
+
+static void own_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, struct vk_proc *proc_ptr)
+{
+	fd_ptr->kind = VK_FD_CONN;
+	fd_ptr->owner = proc_ptr->id;
+	fd_ptr->owner_prev = -1;
+	fd_ptr->owner_next = proc_ptr->fd_head;
+	if (proc_ptr->fd_head >= 0)
+		vk_fd_table_lookup(&kern_ptr->fds, proc_ptr->fd_head)->owner_prev = fd_ptr->fd;
+	proc_ptr->fd_head = fd_ptr->fd;
+}
+
+static void disown_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
+{
+	struct vk_proc *proc_ptr = vk_proc_table_get(&kern_ptr->procs, fd_ptr->owner);
+
+	if (fd_ptr->owner_prev >= 0)
+		vk_fd_table_lookup(&kern_ptr->fds, fd_ptr->owner_prev)->owner_next = fd_ptr->owner_next;
+	else if (proc_ptr)
+		proc_ptr->fd_head = fd_ptr->owner_next;
+	if (fd_ptr->owner_next >= 0)
+		vk_fd_table_lookup(&kern_ptr->fds, fd_ptr->owner_next)->owner_prev = fd_ptr->owner_prev;
+}
+
+/* The poll driver forgets the fd before the number can be reused. */
+static void close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
+{
+	int fd = fd_ptr->fd;
+
+	if (fd_ptr->kind == VK_FD_CONN)
+		disown_fd(kern_ptr, fd_ptr);
+	vk_poll_forget(&kern_ptr->poll, fd_ptr);
+	vk_fd_reset(fd_ptr);
+	close(fd);
+}
+
+/* Ask the driver for `events` on fd; it arms only what is not armed yet. */
+static void want(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, int events)
+{
+	fd_ptr->blocked |= events;
+	if (vk_poll_want(&kern_ptr->poll, fd_ptr) == -1 && kern_ptr->verbose)
+		fprintf(stderr, "vk: kernel %d: poll registration of fd %d failed: %s\n", kern_ptr->index, fd_ptr->fd,
+			strerror(errno));
+}
+
+static int watch_control_fd(struct vk_kern *kern_ptr, int fd, void *ctx_ptr)
+{
+	struct vk_fd *fd_ptr = vk_fd_table_get(&kern_ptr->fds, fd);
+
+	if (!fd_ptr)
+		return -1;
+	fd_ptr->kind = VK_FD_CONTROL;
+	fd_ptr->ctx_ptr = ctx_ptr;
+	want(kern_ptr, fd_ptr, VK_EV_IN);
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static void enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	if (proc_ptr->queued)
+		return;
+	proc_ptr->queued = 1;
+	TAILQ_INSERT_TAIL(&kern_ptr->run_q, proc_ptr, run_elem);
+}
+
+static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	while (proc_ptr->fd_head >= 0)
+		close_fd(kern_ptr, vk_fd_table_lookup(&kern_ptr->fds, proc_ptr->fd_head));
+	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, 0);
+	if (proc_ptr->queued) {
+		TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
+		proc_ptr->queued = 0;
+	}
+	vk_pool_put(&proc_ptr->service_ptr->pool, &proc_ptr->heap);
+	vk_proc_table_release(&kern_ptr->procs, proc_ptr);
+}
+
+static void log_proc_failure(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr, const char *what)
+{
+	char why[256];
+
+	vk_proc_local_describe_failure(proc_ptr->proc_local_ptr, why, sizeof(why));
+	fprintf(stderr, "vk: kernel %d: process %d (%s) %s: %s\n", kern_ptr->index, proc_ptr->id,
+		proc_ptr->service_ptr->name, what, why);
+}
+
+static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int fd)
+{
+	struct vk_proc *proc_ptr = vk_proc_table_alloc(&kern_ptr->procs);
+	struct vk_proc_local *proc_local_ptr;
+	struct vk_socket *socket_ptr;
+	struct vk_thread *thread_ptr;
+	struct vk_fd *fd_ptr = vk_fd_table_get(&kern_ptr->fds, fd);
+
+	if (!proc_ptr || !fd_ptr)
+		goto fail;
+	if (vk_pool_get(&service_ptr->pool, &proc_ptr->heap) == -1)
+		goto fail_proc;
+	proc_ptr->service_ptr = service_ptr;
+	proc_ptr->isolated = service_ptr->isolated;
+	proc_local_ptr = vk_proc_local_create(vk_heap_start(&proc_ptr->heap), vk_heap_len(&proc_ptr->heap),
+					      vk_heap_pages(&proc_ptr->heap));
+	if (!proc_local_ptr)
+		goto fail_heap;
+	proc_ptr->proc_local_ptr = proc_local_ptr;
+	socket_ptr = vk_socket_alloc(proc_local_ptr, service_ptr->rx_len, service_ptr->tx_len);
+	if (!socket_ptr)
+		goto fail_heap;
+	vk_socket_set_fd(socket_ptr, fd);
+	thread_ptr = vk_thread_new(proc_local_ptr, service_ptr->main_fn, service_ptr->arg_ptr, socket_ptr);
+	if (!thread_ptr)
+		goto fail_heap;
+	vk_thread_set_name(thread_ptr, service_ptr->name);
+	vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
+	own_fd(kern_ptr, fd_ptr, proc_ptr);
+	if (kern_ptr->draining)
+		proc_ptr->drain_pending = 1;
+	enqueue(kern_ptr, proc_ptr);
+	kern_ptr->stats[VK_STAT_ACCEPTED]++;
+	return 0;
+
+fail_heap:
+	fprintf(stderr, "vk: kernel %d: service %s: a heap of %zu pages cannot hold a connection's socket and thread\n",
+		kern_ptr->index, service_ptr->name, service_ptr->heap_pages);
+	vk_pool_put(&service_ptr->pool, &proc_ptr->heap);
+fail_proc:
+	vk_proc_table_release(&kern_ptr->procs, proc_ptr);
+fail:
+	return -1;
+}
+
+static void accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
+{
+	int one = 1;
+
+	service_ptr->accept_more = 0;
+	for (int i = 0; i < VK_ACCEPT_BATCH; i++) {
+		int fd = accept4(service_ptr->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && kern_ptr->verbose)
+				fprintf(stderr, "vk: kernel %d: accept on %s: %s\n", kern_ptr->index, service_ptr->name,
+					strerror(errno));
+			want(kern_ptr, vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd), VK_EV_IN);
+			return;
+		}
+		if (service_ptr->nodelay)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (spawn(kern_ptr, service_ptr, fd) == -1)
+			close(fd);
+	}
+	service_ptr->accept_more = 1;
+}
+
+/* ---- dispatch ---- */
+
+static void collect_block(void *ctx_ptr, int fd, int events)
+{
+	struct vk_kern *kern_ptr = ctx_ptr;
+	struct vk_proc *proc_ptr = kern_ptr->current_proc_ptr;
+	struct vk_fd *fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+
+	/* A process may only wait on fds it owns. */
+	if (!fd_ptr || fd_ptr->kind != VK_FD_CONN || fd_ptr->owner != proc_ptr->id)
+		return;
+	want(kern_ptr, fd_ptr, events);
+	/* An event that came in while nobody waited satisfies the wait now. */
+	if (fd_ptr->pending & events)
+		enqueue(kern_ptr, proc_ptr);
+}
+
+static void deliver_events(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	struct vk_proc_local *proc_local_ptr = proc_ptr->proc_local_ptr;
+
+	for (int fd = proc_ptr->fd_head; fd >= 0;) {
+		struct vk_fd *fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+		int pending = fd_ptr->pending;
+
+		fd = fd_ptr->owner_next;
+		fd_ptr->blocked = 0;
+		if (pending) {
+			fd_ptr->pending = 0;
+			vk_proc_local_fd_event(proc_local_ptr, fd_ptr->fd, pending);
+		}
+	}
+	if (proc_ptr->timer_fired) {
+		proc_ptr->timer_fired = 0;
+		vk_proc_local_expire(proc_local_ptr, kern_ptr->now_ns);
+	}
+	if (proc_ptr->drain_pending) {
+		proc_ptr->drain_pending = 0;
+		vk_proc_local_drain(proc_local_ptr);
+	}
+}
+
+/* Runs a process until all its threads block or end. Everything that reads
+ * process memory happens inside the fault window. */
+static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	struct vk_proc_local *proc_local_ptr = proc_ptr->proc_local_ptr;
+	volatile int delivered = 0;
+	enum vk_proc_run run;
+	uint64_t timer_ns = 0;
+	int waits;
+
+	if (proc_ptr->isolated && vk_heap_unprotect(&proc_ptr->heap) == -1) {
+		fprintf(stderr, "vk: kernel %d: unprotect: %s\n", kern_ptr->index, strerror(errno));
+		proc_end(kern_ptr, proc_ptr);
+		return;
+	}
+	kern_ptr->current_proc_ptr = proc_ptr;
+	kern_ptr->stats[VK_STAT_DISPATCHES]++;
+	proc_ptr->dispatches++;
+	if (sigsetjmp(kern_ptr->fault_jmp, 0) != 0) {
+		/* A thread faulted: its handler runs, or the process dies. */
+		int signo = kern_ptr->fault_signo;
+
+		kern_ptr->in_dispatch = 1;
+		if (!vk_proc_local_fault(proc_local_ptr, signo)) {
+			kern_ptr->in_dispatch = 0;
+			kern_ptr->stats[VK_STAT_PROCS_KILLED]++;
+			fprintf(stderr, "vk: kernel %d: process %d (%s) killed: signal %d (%s) at %p\n",
+				kern_ptr->index, proc_ptr->id, proc_ptr->service_ptr->name, signo, strsignal(signo),
+				kern_ptr->fault_addr);
+			goto end;
+		}
+		kern_ptr->stats[VK_STAT_FAULTS_CAUGHT]++;
+	}
+	kern_ptr->in_dispatch = 1;
+	if (!delivered) {
+		delivered = 1;
+		deliver_events(kern_ptr, proc_ptr);
+	}
+	run = vk_proc_local_run(proc_local_ptr);
+	if (run == VK_PROC_ENDED) {
+		kern_ptr->in_dispatch = 0;
+		kern_ptr->stats[VK_STAT_PROCS_ENDED]++;
+		goto end;
+	}
+	if (run == VK_PROC_FAILED) {
+		kern_ptr->in_dispatch = 0;
+		kern_ptr->stats[VK_STAT_PROCS_FAILED]++;
+		if (kern_ptr->verbose || vk_proc_local_failed_error(proc_local_ptr) == ENOMEM)
+			log_proc_failure(kern_ptr, proc_ptr, "failed");
+		goto end;
+	}
+	waits = vk_proc_local_blocks(proc_local_ptr, collect_block, kern_ptr, &timer_ns);
+	kern_ptr->in_dispatch = 0;
+	if (waits == 0) {
+		/* Nothing outside the process can ever wake it. */
+		kern_ptr->stats[VK_STAT_PROCS_FAILED]++;
+		fprintf(stderr, "vk: kernel %d: process %d (%s) deadlocked: every thread waits on another\n",
+			kern_ptr->index, proc_ptr->id, proc_ptr->service_ptr->name);
+		goto end;
+	}
+	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, timer_ns);
+	kern_ptr->current_proc_ptr = NULL;
+	if (proc_ptr->isolated)
+		vk_heap_protect(&proc_ptr->heap);
+	return;
+
+end:
+	kern_ptr->current_proc_ptr = NULL;
+	proc_end(kern_ptr, proc_ptr);
+}
+
+void vk_kern_fault(int signo, void *addr)
+{
+	struct vk_kern *kern_ptr = current_kern;
+
+	if (!kern_ptr || !kern_ptr->in_dispatch)
+		return;
+	kern_ptr->in_dispatch = 0;
+	kern_ptr->fault_signo = signo;
+	kern_ptr->fault_addr = addr;
+	siglongjmp(kern_ptr->fault_jmp, 1);
+}
+
+/* ---- events ---- */
+
+static void handle_signal_fd(struct vk_kern *kern_ptr)
+{
+	struct signalfd_siginfo info;
+
+	while (read(kern_ptr->signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)
+			vk_kern_drain(kern_ptr);
+		else if (info.ssi_signo == SIGHUP && kern_ptr->reload_fn)
+			kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+	}
+}
+
+static void handle_inbox(struct vk_kern *kern_ptr)
+{
+	struct vk_msg msg;
+
+	vk_channel_clear(kern_ptr->inbox_ptr);
+	while (vk_channel_pop(kern_ptr->inbox_ptr, &msg) == 0) {
+		switch (msg.type) {
+		case VK_MSG_DRAIN:
+			vk_kern_drain(kern_ptr);
+			break;
+		case VK_MSG_STOP:
+			kern_ptr->stopping = 1;
+			break;
+		case VK_MSG_RELOAD:
+			if (kern_ptr->reload_fn)
+				kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
+{
+	struct vk_kern *kern_ptr = ctx_ptr;
+	struct vk_proc *proc_ptr;
+
+	switch (fd_ptr->kind) {
+	case VK_FD_CONN:
+		fd_ptr->pending |= events;
+		proc_ptr = vk_proc_table_get(&kern_ptr->procs, fd_ptr->owner);
+		if (proc_ptr && proc_ptr->in_use && (events & fd_ptr->blocked))
+			enqueue(kern_ptr, proc_ptr);
+		else if (proc_ptr && proc_ptr->in_use && fd_ptr->blocked && (events & (VK_EV_HUP | VK_EV_ERR)))
+			enqueue(kern_ptr, proc_ptr);
+		break;
+	case VK_FD_LISTEN:
+		fd_ptr->blocked = 0;
+		if (!kern_ptr->draining)
+			accept_batch(kern_ptr, fd_ptr->ctx_ptr);
+		break;
+	case VK_FD_CONTROL:
+		fd_ptr->blocked = 0;
+		if (fd_ptr->fd == kern_ptr->signal_fd)
+			handle_signal_fd(kern_ptr);
+		else if (kern_ptr->inbox_ptr && fd_ptr->fd == vk_channel_fd(kern_ptr->inbox_ptr))
+			handle_inbox(kern_ptr);
+		want(kern_ptr, fd_ptr, VK_EV_IN);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- life cycle ---- */
+
+int vk_kern_start(struct vk_kern *kern_ptr)
+{
+	sigset_t set;
+
+	current_kern = kern_ptr;
+	kern_ptr->altstack_ptr = vk_fault_install(vk_kern_fault);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	kern_ptr->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (kern_ptr->signal_fd == -1 || watch_control_fd(kern_ptr, kern_ptr->signal_fd, NULL) == -1)
+		return -1;
+	if (kern_ptr->inbox_ptr && watch_control_fd(kern_ptr, vk_channel_fd(kern_ptr->inbox_ptr), NULL) == -1)
+		return -1;
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+		struct vk_fd *fd_ptr;
+
+		if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
+			return -1;
+		if (vk_service_listen(service_ptr) == -1)
+			return -1;
+		fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
+		if (!fd_ptr)
+			return -1;
+		fd_ptr->kind = VK_FD_LISTEN;
+		fd_ptr->ctx_ptr = service_ptr;
+		/* Connections may already be queued: try before waiting. */
+		service_ptr->accept_more = 1;
+	}
+	return 0;
+}
+
+static void stop_listening(struct vk_kern *kern_ptr)
+{
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+		struct vk_fd *fd_ptr;
+
+		if (service_ptr->listen_fd < 0)
+			continue;
+		fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, service_ptr->listen_fd);
+		if (fd_ptr) {
+			vk_poll_forget(&kern_ptr->poll, fd_ptr);
+			vk_fd_reset(fd_ptr);
+		}
+		vk_service_unlisten(service_ptr);
+		service_ptr->accept_more = 0;
+	}
+}
+
+static void for_each_live_proc(struct vk_kern *kern_ptr, void (*fn)(struct vk_kern *, struct vk_proc *))
+{
+	for (int id = 0; id < vk_proc_table_slots(&kern_ptr->procs); id++) {
+		struct vk_proc *proc_ptr = vk_proc_table_get(&kern_ptr->procs, id);
+
+		if (proc_ptr->in_use)
+			fn(kern_ptr, proc_ptr);
+	}
+}
+
+static void mark_drain(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	proc_ptr->drain_pending = 1;
+	enqueue(kern_ptr, proc_ptr);
+}
+
+void vk_kern_drain(struct vk_kern *kern_ptr)
+{
+	if (kern_ptr->draining)
+		return;
+	kern_ptr->draining = 1;
+	kern_ptr->drain_deadline_ns = vk_now_ns() + kern_ptr->grace_ns;
+	stop_listening(kern_ptr);
+	for_each_live_proc(kern_ptr, mark_drain);
+}
+
+static void kill_proc(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	proc_end(kern_ptr, proc_ptr);
+}
+
+static int next_timeout_ms(struct vk_kern *kern_ptr)
+{
+	struct vk_timer *timer_ptr = vk_timer_heap_peek(&kern_ptr->timers);
+	uint64_t when = timer_ptr ? vk_timer_when(timer_ptr) : 0;
+	uint64_t now;
+
+	if (kern_ptr->draining && (!when || kern_ptr->drain_deadline_ns < when))
+		when = kern_ptr->drain_deadline_ns;
+	if (!when)
+		return -1;
+	now = vk_now_ns();
+	if (when <= now)
+		return 0;
+	/* Round up so the wait never ends just before the deadline. */
+	return (int)((when - now + 999999) / 1000000);
+}
+
+static int accepts_pending(struct vk_kern *kern_ptr)
+{
+	for (int i = 0; i < kern_ptr->service_count; i++)
+		if (kern_ptr->services_ptr[i]->accept_more)
+			return 1;
+	return 0;
+}
+
+int vk_kern_run(struct vk_kern *kern_ptr)
+{
+	struct vk_proc *proc_ptr;
+	struct vk_timer *timer_ptr;
+
+	current_kern = kern_ptr;
+	kern_ptr->now_ns = vk_now_ns();
+	while (!kern_ptr->stopping) {
+		for (int i = 0; i < kern_ptr->service_count; i++)
+			if (kern_ptr->services_ptr[i]->accept_more && !kern_ptr->draining)
+				accept_batch(kern_ptr, kern_ptr->services_ptr[i]);
+		while ((proc_ptr = TAILQ_FIRST(&kern_ptr->run_q))) {
+			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
+			proc_ptr->queued = 0;
+			dispatch(kern_ptr, proc_ptr);
+		}
+		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == 0)
+			break;
+		vk_poll_wait(&kern_ptr->poll, accepts_pending(kern_ptr) ? 0 : next_timeout_ms(kern_ptr));
+		kern_ptr->now_ns = vk_now_ns();
+		while ((timer_ptr = vk_timer_heap_pop_expired(&kern_ptr->timers, kern_ptr->now_ns))) {
+			proc_ptr = vk_timer_owner(timer_ptr);
+			proc_ptr->timer_fired = 1;
+			enqueue(kern_ptr, proc_ptr);
+		}
+		if (kern_ptr->draining && kern_ptr->now_ns >= kern_ptr->drain_deadline_ns) {
+			if (vk_proc_table_live(&kern_ptr->procs) && kern_ptr->verbose)
+				fprintf(stderr, "vk: kernel %d: grace period over, closing %d connections\n",
+					kern_ptr->index, vk_proc_table_live(&kern_ptr->procs));
+			for_each_live_proc(kern_ptr, kill_proc);
+			break;
+		}
+	}
+	stop_listening(kern_ptr);
+	for_each_live_proc(kern_ptr, kill_proc);
+	return kern_ptr->exit_code;
+}
+
+/* ---- system calls ---- */
+
+int vk_sys_close(int fd)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_fd *fd_ptr;
+
+	if (!kern_ptr)
+		return close(fd);
+	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+	if (!fd_ptr || fd_ptr->kind == VK_FD_FREE)
+		return close(fd);
+	if (fd_ptr->kind != VK_FD_CONN ||
+	    (kern_ptr->current_proc_ptr && fd_ptr->owner != kern_ptr->current_proc_ptr->id)) {
+		errno = EBADF;
+		return -1;
+	}
+	close_fd(kern_ptr, fd_ptr);
+	return 0;
+}
+
+int vk_sys_adopt(int fd)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_fd *fd_ptr;
+
+	if (!kern_ptr || !kern_ptr->current_proc_ptr)
+		return 0;
+	fd_ptr = vk_fd_table_get(&kern_ptr->fds, fd);
+	if (!fd_ptr)
+		return -1;
+	if (fd_ptr->kind != VK_FD_FREE) {
+		errno = EBUSY;
+		return -1;
+	}
+	own_fd(kern_ptr, fd_ptr, kern_ptr->current_proc_ptr);
+	return 0;
+}
+
+uint64_t vk_sys_now_ns(void)
+{
+	return vk_now_ns();
+}
+
+int vk_sys_draining(void)
+{
+	return current_kern ? current_kern->draining : 0;
+}
+
+int vk_sys_kernel_index(void)
+{
+	return current_kern ? current_kern->index : -1;
+}
+
+uint64_t vk_sys_stat(enum vk_stat which)
+{
+	return current_kern ? vk_kern_stat(current_kern, which) : 0;
+}
+
+const char *vk_sys_stat_name(enum vk_stat which)
+{
+	return which < VK_STAT_COUNT ? stat_names[which] : "?";
+}

@@ -1,0 +1,33 @@
+#ifndef VK_KERN_H
+#define VK_KERN_H
+
+#include <stdint.h>
+
+struct vk_kern;
+struct vk_service;
+struct vk_channel;
+
+struct vk_kern *vk_kern_create(int index, const char *poll_driver);
+void vk_kern_destroy(struct vk_kern *kern_ptr);
+int vk_kern_add_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr);
+void vk_kern_set_channels(struct vk_kern *kern_ptr, struct vk_channel *inbox_ptr, struct vk_channel *outbox_ptr);
+void vk_kern_set_grace_ms(struct vk_kern *kern_ptr, unsigned grace_ms);
+void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index), void *ctx_ptr);
+void vk_kern_set_verbose(struct vk_kern *kern_ptr, int verbose);
+int vk_kern_index(struct vk_kern *kern_ptr);
+const char *vk_kern_poll_name(struct vk_kern *kern_ptr);
+
+/* Listen on every service, take signals through a signalfd. */
+int vk_kern_start(struct vk_kern *kern_ptr);
+/* Run until drained or stopped; returns the exit code. */
+int vk_kern_run(struct vk_kern *kern_ptr);
+/* Stop accepting; let live connections end within the grace period. */
+void vk_kern_drain(struct vk_kern *kern_ptr);
+uint64_t vk_kern_stat(struct vk_kern *kern_ptr, int which);
+void vk_kern_print_stats(struct vk_kern *kern_ptr);
+
+/* Called by the fault handler: returns only if the fault did not happen
+ * inside a process (the caller then lets it kill the OS process). */
+void vk_kern_fault(int signo, void *addr);
+
+#endif

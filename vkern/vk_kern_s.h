@@ -1,0 +1,55 @@
+#ifndef VK_KERN_S_H
+#define VK_KERN_S_H
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "vk_fd_s.h"
+#include "vk_poll_s.h"
+#include "vk_proc_s.h"
+#include "vk_timer_s.h"
+
+struct vk_service;
+struct vk_channel;
+
+/* One virtual kernel: one per CPU, sharing nothing with the others. */
+struct vk_kern {
+	int index;
+	struct vk_fd_table fds;
+	struct vk_poll poll;
+	struct vk_proc_table procs;
+	struct vk_timer_heap timers;
+	TAILQ_HEAD(, vk_proc) run_q;
+	struct vk_service **services_ptr;
+	int service_count;
+
+	int draining;
+	int stopping;
+	uint64_t grace_ns;
+	uint64_t drain_deadline_ns;
+	uint64_t now_ns;
+	int exit_code;
+	uint64_t stats[16];
+
+	/* The fault window: a fault raised while a process runs comes back
+	 * here instead of killing the OS process. */
+	sigjmp_buf fault_jmp;
+	volatile sig_atomic_t in_dispatch;
+	volatile sig_atomic_t fault_signo;
+	void *volatile fault_addr;
+	struct vk_proc *current_proc_ptr;
+	void *altstack_ptr;
+
+	int signal_fd;
+	struct vk_channel *inbox_ptr;  /* from the supervisor */
+	struct vk_channel *outbox_ptr; /* to the supervisor */
+	void (*reload_fn)(void *ctx_ptr, int kernel_index);
+	void *reload_ctx_ptr;
+	void (*message_fn)(void *ctx_ptr, const void *msg_ptr);
+	void *message_ctx_ptr;
+	int verbose;
+};
+
+#endif

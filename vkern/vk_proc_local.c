@@ -1,0 +1,254 @@
+/* vk_proc_local: a micro-process's scheduler, run inside its own heap. The
+ * kernel dispatches the process; the process runs its threads until every
+ * one has blocked or ended, then reports what it waits for. */
+#include "vk_proc_local.h"
+#include "vk_proc_local_s.h"
+#include "vk_heap.h"
+#include "vk_socket.h"
+#include "vk_socket_s.h"
+#include "vk_stack.h"
+#include "vk_thread.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct vk_proc_local *vk_proc_local_create(void *heap_start, size_t heap_len, size_t pages)
+{
+	struct vk_proc_local *proc_local_ptr = heap_start;
+
+	if (heap_len < sizeof(*proc_local_ptr))
+		return NULL;
+	memset(proc_local_ptr, 0, sizeof(*proc_local_ptr));
+	vk_stack_init(&proc_local_ptr->stack, proc_local_ptr + 1, heap_len - sizeof(*proc_local_ptr));
+	TAILQ_INIT(&proc_local_ptr->run_q);
+	LIST_INIT(&proc_local_ptr->threads);
+	LIST_INIT(&proc_local_ptr->sockets);
+	proc_local_ptr->pages = pages;
+	return proc_local_ptr;
+}
+
+void *vk_proc_local_alloc(struct vk_proc_local *proc_local_ptr, size_t size)
+{
+	void *ptr = vk_stack_push(&proc_local_ptr->stack, size);
+
+	if (!ptr) {
+		size_t needed =
+			sizeof(*proc_local_ptr) + vk_stack_used(&proc_local_ptr->stack) + size + 2 * VK_STACK_ALIGN;
+
+		proc_local_ptr->alloc_failed_pages = vk_pages_for(needed + sizeof(size_t) * 4);
+	}
+	return ptr;
+}
+
+void vk_proc_local_free(struct vk_proc_local *proc_local_ptr, void *ptr)
+{
+	vk_stack_pop(&proc_local_ptr->stack, ptr);
+}
+
+size_t vk_proc_local_used(struct vk_proc_local *proc_local_ptr)
+{
+	return vk_stack_used(&proc_local_ptr->stack);
+}
+
+size_t vk_proc_local_peak(struct vk_proc_local *proc_local_ptr)
+{
+	return vk_stack_peak(&proc_local_ptr->stack);
+}
+
+void vk_proc_local_add_thread(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
+{
+	LIST_INSERT_HEAD(&proc_local_ptr->threads, thread_ptr, all_elem);
+	proc_local_ptr->thread_count++;
+}
+
+void vk_proc_local_track_socket(struct vk_proc_local *proc_local_ptr, struct vk_socket *socket_ptr)
+{
+	LIST_INSERT_HEAD(&proc_local_ptr->sockets, socket_ptr, list_elem);
+}
+
+void vk_proc_local_forget_socket(struct vk_proc_local *proc_local_ptr, struct vk_socket *socket_ptr)
+{
+	(void)proc_local_ptr;
+	LIST_REMOVE(socket_ptr, list_elem);
+}
+
+void vk_proc_local_enqueue(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
+{
+	TAILQ_INSERT_TAIL(&proc_local_ptr->run_q, thread_ptr, run_elem);
+}
+
+void vk_proc_local_enqueue_first(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
+{
+	TAILQ_INSERT_HEAD(&proc_local_ptr->run_q, thread_ptr, run_elem);
+}
+
+int vk_proc_local_thread_count(struct vk_proc_local *proc_local_ptr)
+{
+	return proc_local_ptr->thread_count;
+}
+
+void vk_proc_local_set_user(struct vk_proc_local *proc_local_ptr, void *user_ptr)
+{
+	proc_local_ptr->user_ptr = user_ptr;
+}
+
+void *vk_proc_local_user(struct vk_proc_local *proc_local_ptr)
+{
+	return proc_local_ptr->user_ptr;
+}
+
+static void record_failure(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
+{
+	if (proc_local_ptr->failed)
+		return;
+	proc_local_ptr->failed = 1;
+	proc_local_ptr->failed_error = thread_ptr->error;
+	proc_local_ptr->failed_signal = thread_ptr->error_signal;
+	proc_local_ptr->failed_file = thread_ptr->error_file;
+	proc_local_ptr->failed_line = thread_ptr->error_line;
+	proc_local_ptr->failed_thread = thread_ptr->name;
+}
+
+/* A thread ended: hand its error to a waiting caller, or fail the process
+ * when no one is there to handle it. */
+static void reap(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
+{
+	struct vk_thread *parent_ptr = thread_ptr->parent_ptr;
+
+	if (parent_ptr && parent_ptr->status == VK_THREAD_WAITING) {
+		parent_ptr->child_error = thread_ptr->error;
+		parent_ptr->status = VK_THREAD_RUNNABLE;
+		vk_proc_local_enqueue_first(proc_local_ptr, parent_ptr);
+	} else if (thread_ptr->error) {
+		record_failure(proc_local_ptr, thread_ptr);
+	}
+	vk_thread_clear_block(thread_ptr);
+	LIST_REMOVE(thread_ptr, all_elem);
+	proc_local_ptr->thread_count--;
+	vk_thread_free(thread_ptr);
+}
+
+enum vk_proc_run vk_proc_local_run(struct vk_proc_local *proc_local_ptr)
+{
+	struct vk_thread *thread_ptr;
+
+	while (!proc_local_ptr->failed && (thread_ptr = TAILQ_FIRST(&proc_local_ptr->run_q))) {
+		TAILQ_REMOVE(&proc_local_ptr->run_q, thread_ptr, run_elem);
+		thread_ptr->status = VK_THREAD_RUNNING;
+		proc_local_ptr->current_ptr = thread_ptr;
+		thread_ptr->func_ptr(thread_ptr);
+		proc_local_ptr->current_ptr = NULL;
+		switch (thread_ptr->status) {
+		case VK_THREAD_RUNNABLE:
+			vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
+			break;
+		case VK_THREAD_RUNNING: /* returned without vk_end(): treat as ended */
+		case VK_THREAD_ENDED:
+			thread_ptr->status = VK_THREAD_ENDED;
+			reap(proc_local_ptr, thread_ptr);
+			break;
+		default:
+			break;
+		}
+	}
+	if (proc_local_ptr->failed)
+		return VK_PROC_FAILED;
+	return proc_local_ptr->thread_count ? VK_PROC_ALIVE : VK_PROC_ENDED;
+}
+
+void vk_proc_local_fd_event(struct vk_proc_local *proc_local_ptr, int fd, int events)
+{
+	struct vk_socket *socket_ptr;
+
+	LIST_FOREACH(socket_ptr, &proc_local_ptr->sockets, list_elem)
+		vk_socket_fd_event(socket_ptr, fd, events);
+}
+
+void vk_proc_local_expire(struct vk_proc_local *proc_local_ptr, uint64_t now_ns)
+{
+	struct vk_thread *thread_ptr;
+
+	LIST_FOREACH(thread_ptr, &proc_local_ptr->threads, all_elem)
+		vk_thread_expire(thread_ptr, now_ns);
+}
+
+void vk_proc_local_drain(struct vk_proc_local *proc_local_ptr)
+{
+	struct vk_thread *thread_ptr;
+
+	proc_local_ptr->draining = 1;
+	LIST_FOREACH(thread_ptr, &proc_local_ptr->threads, all_elem)
+		if (thread_ptr->idle)
+			vk_thread_wake(thread_ptr);
+}
+
+int vk_proc_local_fault(struct vk_proc_local *proc_local_ptr, int signo)
+{
+	struct vk_thread *thread_ptr = proc_local_ptr->current_ptr;
+
+	proc_local_ptr->current_ptr = NULL;
+	if (!thread_ptr)
+		return 0;
+	if (vk_thread_fault(thread_ptr, signo))
+		return 1;
+	record_failure(proc_local_ptr, thread_ptr);
+	return 0;
+}
+
+int vk_proc_local_blocks(struct vk_proc_local *proc_local_ptr, vk_block_cb cb, void *ctx_ptr, uint64_t *timer_ns)
+{
+	struct vk_thread *thread_ptr;
+	uint64_t next = 0;
+	int waits = 0;
+
+	LIST_FOREACH(thread_ptr, &proc_local_ptr->threads, all_elem) {
+		struct vk_socket *socket_ptr = thread_ptr->block_socket_ptr;
+		uint64_t timer;
+
+		if (thread_ptr->status != VK_THREAD_BLOCKED)
+			continue;
+		if (socket_ptr) {
+			int rx_fd = vk_socket_rx_fd(socket_ptr);
+			int tx_fd = vk_socket_tx_fd(socket_ptr);
+
+			if ((thread_ptr->block_events & VK_EV_IN) && rx_fd >= 0) {
+				cb(ctx_ptr, rx_fd, VK_EV_IN);
+				waits++;
+			}
+			if ((thread_ptr->block_events & VK_EV_OUT) && tx_fd >= 0) {
+				cb(ctx_ptr, tx_fd, VK_EV_OUT);
+				waits++;
+			}
+		}
+		timer = vk_thread_next_timer(thread_ptr);
+		if (timer) {
+			waits++;
+			if (!next || timer < next)
+				next = timer;
+		}
+	}
+	*timer_ns = next;
+	return waits;
+}
+
+void vk_proc_local_describe_failure(struct vk_proc_local *proc_local_ptr, char *buf, size_t len)
+{
+	if (proc_local_ptr->failed_signal) {
+		snprintf(buf, len, "thread %s: fault: signal %d (%s)", proc_local_ptr->failed_thread,
+			 proc_local_ptr->failed_signal, strsignal(proc_local_ptr->failed_signal));
+	} else if (proc_local_ptr->failed_error == ENOMEM && proc_local_ptr->alloc_failed_pages) {
+		snprintf(buf, len, "thread %s: micro-heap exhausted: needed %zu pages, heap has %zu (%s:%d)",
+			 proc_local_ptr->failed_thread, proc_local_ptr->alloc_failed_pages, proc_local_ptr->pages,
+			 proc_local_ptr->failed_file, proc_local_ptr->failed_line);
+	} else {
+		snprintf(buf, len, "thread %s: unhandled error: %s (%s:%d)", proc_local_ptr->failed_thread,
+			 strerror(proc_local_ptr->failed_error), proc_local_ptr->failed_file,
+			 proc_local_ptr->failed_line);
+	}
+}
+
+int vk_proc_local_failed_error(struct vk_proc_local *proc_local_ptr)
+{
+	return proc_local_ptr->failed_error;
+}

@@ -1,0 +1,39 @@
+#ifndef VK_PROC_S_H
+#define VK_PROC_S_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "vk_heap_s.h"
+#include "vk_timer_s.h"
+
+/* The kernel's record of a micro-process, in kernel memory. It points into
+ * the process heap; nothing in the heap points back. */
+struct vk_proc {
+	int id;
+	int in_use;
+	struct vk_heap heap;
+	struct vk_proc_local *proc_local_ptr;
+	struct vk_service *service_ptr;
+	int isolated;
+	int fd_head; /* first fd owned, -1 if none; linked through vk_fd */
+	struct vk_timer timer;
+	unsigned queued : 1;
+	unsigned timer_fired : 1;
+	unsigned drain_pending : 1;
+	uint64_t dispatches;
+	TAILQ_ENTRY(vk_proc) run_elem;
+	SLIST_ENTRY(vk_proc) free_elem;
+};
+
+#define VK_PROC_CHUNK 256
+
+struct vk_proc_table {
+	struct vk_proc **chunks_ptr;
+	int chunk_count; /* directory size */
+	int slots;	 /* process ids handed out so far */
+	int live;
+	SLIST_HEAD(, vk_proc) free_list;
+};
+
+#endif

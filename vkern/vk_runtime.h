@@ -1,0 +1,33 @@
+#ifndef VK_RUNTIME_H
+#define VK_RUNTIME_H
+
+/* Start-up of the M:N runtime: N kernels (OS processes, one per CPU,
+ * pinned), each listening on every service with SO_REUSEPORT, watched by a
+ * supervisor that forwards signals over the kernels' channels and restarts
+ * a kernel that dies. With one kernel it runs in the calling process. */
+
+struct vk_service;
+
+/* Options, filled in by the caller (a plain options struct, not an object). */
+struct vk_runtime_config {
+	int kernels;		 /* 0: one per CPU this process may run on */
+	const char *poll_driver; /* NULL: $VK_POLL, else "epoll" */
+	unsigned grace_ms;	 /* how long a drain waits for connections */
+	int pin;		 /* pin kernel i to the i-th allowed CPU */
+	int announce;		 /* print "listening on ADDR:PORT" when ready */
+	int verbose;
+	int stats_at_exit; /* each kernel prints its counters to stderr */
+	void (*reload_fn)(void *ctx_ptr, int kernel_index);
+	void *reload_ctx_ptr;
+};
+
+void vk_runtime_config_defaults(struct vk_runtime_config *cfg_ptr);
+int vk_runtime_allowed_cpus(int *cpus, int max);
+int vk_runtime_run(const struct vk_runtime_config *cfg_ptr, struct vk_service **services_ptr, int count);
+
+/* The flags every example shares: -a ADDR -p PORT -k KERNELS -i (isolate)
+ * -P DRIVER --pages N -g GRACE_MS -v -s (stats at exit). Returns 0, or -1
+ * after printing usage. */
+int vk_runtime_parse_args(int argc, char **argv, struct vk_runtime_config *cfg_ptr, struct vk_service *service_ptr);
+
+#endif

@@ -1,0 +1,31 @@
+#ifndef VK_SERVICE_H
+#define VK_SERVICE_H
+
+#include <stddef.h>
+
+#include "vk_thread.h"
+
+struct vk_service;
+
+/* Defaults: 127.0.0.1, ephemeral port, 16 pages, 16 KiB rings each way,
+ * no isolation, backlog 4096, TCP_NODELAY on. */
+struct vk_service *vk_service_create(const char *name, vk_thread_fn main_fn, void *arg_ptr);
+void vk_service_destroy(struct vk_service *service_ptr);
+int vk_service_set_address(struct vk_service *service_ptr, const char *address, int port);
+void vk_service_set_heap_pages(struct vk_service *service_ptr, size_t pages);
+void vk_service_set_buffers(struct vk_service *service_ptr, size_t rx_len, size_t tx_len);
+void vk_service_set_isolated(struct vk_service *service_ptr, int isolated);
+const char *vk_service_name(struct vk_service *service_ptr);
+const char *vk_service_address(struct vk_service *service_ptr);
+int vk_service_port(struct vk_service *service_ptr);
+size_t vk_service_heap_pages(struct vk_service *service_ptr);
+int vk_service_isolated(struct vk_service *service_ptr);
+
+/* Start-up: bind a non-listening socket to fix the port (port 0 picks
+ * one); each kernel then listens on it with SO_REUSEPORT. */
+int vk_service_reserve(struct vk_service *service_ptr);
+int vk_service_listen(struct vk_service *service_ptr);
+void vk_service_unlisten(struct vk_service *service_ptr);
+int vk_service_listen_fd(struct vk_service *service_ptr);
+
+#endif

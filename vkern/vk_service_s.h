@@ -1,0 +1,29 @@
+#ifndef VK_SERVICE_S_H
+#define VK_SERVICE_S_H
+
+#include <stddef.h>
+
+#include "vk_pool_s.h"
+#include "vk_thread.h"
+
+/* A listening address and what runs for each connection accepted on it. */
+struct vk_service {
+	const char *name;
+	char address[64];
+	int port; /* 0: an ephemeral port, chosen once for all kernels */
+	vk_thread_fn main_fn;
+	void *arg_ptr;
+	size_t heap_pages;
+	size_t rx_len;
+	size_t tx_len;
+	int isolated;
+	int backlog;
+	int nodelay;
+	int reserve_fd; /* bound, not listening: holds the port across kernels */
+	/* per kernel (each kernel process has its own copy) */
+	int listen_fd;
+	int accept_more; /* the last accept batch ended before EAGAIN */
+	struct vk_pool pool;
+};
+
+#endif

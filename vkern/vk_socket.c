@@ -1,0 +1,502 @@
+/* vk_socket: buffered stream I/O for micro-threads. Every operation first
+ * works on the rings and only makes a syscall when the rings cannot satisfy
+ * it; a direction whose last syscall hit EAGAIN is not retried until the
+ * kernel reports an event for it (deductive polling). */
+#include "vk_socket.h"
+#include "vk_socket_s.h"
+#include "vk_pipe.h"
+#include "vk_proc_local.h"
+#include "vk_sys.h"
+#include "vk_thread.h"
+#include "vk_vectoring.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Result of one attempt to move bytes between a pipe and a ring. */
+#define MOVED 1
+#define NOTHING 0 /* eof reached, or would block (see ring->blocked) */
+
+struct vk_socket *vk_socket_alloc(struct vk_proc_local *proc_local_ptr, size_t rx_len, size_t tx_len)
+{
+	struct vk_socket *socket_ptr;
+	char *buf;
+
+	socket_ptr = vk_proc_local_alloc(proc_local_ptr, sizeof(*socket_ptr) + rx_len + tx_len);
+	if (!socket_ptr)
+		return NULL;
+	buf = (char *)(socket_ptr + 1);
+	vk_socket_init(socket_ptr, proc_local_ptr, buf, rx_len, buf + rx_len, tx_len);
+	return socket_ptr;
+}
+
+void vk_socket_free(struct vk_socket *socket_ptr)
+{
+	vk_socket_close(socket_ptr);
+	vk_proc_local_forget_socket(socket_ptr->proc_local_ptr, socket_ptr);
+	vk_proc_local_free(socket_ptr->proc_local_ptr, socket_ptr);
+}
+
+void vk_socket_init(struct vk_socket *socket_ptr, struct vk_proc_local *proc_local_ptr, void *rx_buf, size_t rx_len,
+		    void *tx_buf, size_t tx_len)
+{
+	memset(socket_ptr, 0, sizeof(*socket_ptr));
+	vk_pipe_init_none(&socket_ptr->rx_pipe);
+	vk_pipe_init_none(&socket_ptr->tx_pipe);
+	vk_vectoring_init(&socket_ptr->rx, rx_buf, rx_len);
+	vk_vectoring_init(&socket_ptr->tx, tx_buf, tx_len);
+	socket_ptr->proc_local_ptr = proc_local_ptr;
+	vk_proc_local_track_socket(proc_local_ptr, socket_ptr);
+}
+
+struct vk_pipe *vk_socket_rx_pipe(struct vk_socket *socket_ptr)
+{
+	return &socket_ptr->rx_pipe;
+}
+
+struct vk_pipe *vk_socket_tx_pipe(struct vk_socket *socket_ptr)
+{
+	return &socket_ptr->tx_pipe;
+}
+
+struct vk_vectoring *vk_socket_rx(struct vk_socket *socket_ptr)
+{
+	return &socket_ptr->rx;
+}
+
+struct vk_vectoring *vk_socket_tx(struct vk_socket *socket_ptr)
+{
+	return &socket_ptr->tx;
+}
+
+void vk_socket_set_fd(struct vk_socket *socket_ptr, int fd)
+{
+	vk_pipe_init_fd(&socket_ptr->rx_pipe, fd);
+	vk_pipe_init_fd(&socket_ptr->tx_pipe, fd);
+}
+
+/* What writer_ptr writes, reader_ptr reads. */
+void vk_socket_connect_pair(struct vk_socket *writer_ptr, struct vk_socket *reader_ptr)
+{
+	vk_pipe_init_socket(&writer_ptr->tx_pipe, reader_ptr);
+	vk_pipe_init_socket(&reader_ptr->rx_pipe, writer_ptr);
+}
+
+int vk_socket_rx_fd(struct vk_socket *socket_ptr)
+{
+	return vk_pipe_fd(&socket_ptr->rx_pipe);
+}
+
+int vk_socket_tx_fd(struct vk_socket *socket_ptr)
+{
+	return vk_pipe_fd(&socket_ptr->tx_pipe);
+}
+
+static void block(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, int events)
+{
+	if (events & VK_EV_IN)
+		socket_ptr->reader_ptr = thread_ptr;
+	if (events & VK_EV_OUT)
+		socket_ptr->writer_ptr = thread_ptr;
+	vk_thread_set_block(thread_ptr, socket_ptr, events);
+}
+
+void vk_socket_unblock(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
+{
+	if (socket_ptr->reader_ptr == thread_ptr)
+		socket_ptr->reader_ptr = NULL;
+	if (socket_ptr->writer_ptr == thread_ptr)
+		socket_ptr->writer_ptr = NULL;
+}
+
+static void wake_reader(struct vk_socket *socket_ptr)
+{
+	if (socket_ptr->reader_ptr)
+		vk_thread_wake(socket_ptr->reader_ptr);
+}
+
+static void wake_writer(struct vk_socket *socket_ptr)
+{
+	if (socket_ptr->writer_ptr)
+		vk_thread_wake(socket_ptr->writer_ptr);
+}
+
+/* Bytes left our rx ring: an in-process writer feeding us may go on. */
+static void consumed(struct vk_socket *socket_ptr)
+{
+	struct vk_socket *peer_ptr = vk_pipe_socket(&socket_ptr->rx_pipe);
+
+	if (peer_ptr)
+		wake_writer(peer_ptr);
+}
+
+/* One attempt to bring bytes into rx. MOVED, NOTHING (see rx.eof and
+ * rx.blocked), or -errno. */
+static int fill(struct vk_socket *socket_ptr)
+{
+	struct vk_vectoring *rx = &socket_ptr->rx;
+	long rc;
+
+	if (rx->error)
+		return -rx->error;
+	if (rx->eof || vk_vectoring_is_full(rx))
+		return NOTHING;
+	switch (socket_ptr->rx_pipe.type) {
+	case VK_PIPE_FD:
+		if (rx->blocked)
+			return NOTHING;
+		rc = vk_pipe_recv(&socket_ptr->rx_pipe, rx);
+		if (rc > 0)
+			return MOVED;
+		if (rc == 0 || errno == EAGAIN)
+			return NOTHING;
+		return -errno;
+	case VK_PIPE_SOCKET:
+		/* Bytes arrive only when the peer flushes into us. */
+		rx->blocked = 1;
+		return NOTHING;
+	default:
+		rx->eof = 1;
+		return NOTHING;
+	}
+}
+
+/* One attempt to send what tx holds. MOVED, NOTHING (blocked), or -errno. */
+static int drain(struct vk_socket *socket_ptr)
+{
+	struct vk_vectoring *tx = &socket_ptr->tx;
+	struct vk_socket *peer_ptr;
+	size_t moved;
+	long rc;
+
+	if (tx->error)
+		return -tx->error;
+	if (vk_vectoring_is_empty(tx))
+		return MOVED;
+	switch (socket_ptr->tx_pipe.type) {
+	case VK_PIPE_FD:
+		if (tx->blocked)
+			return NOTHING;
+		rc = vk_pipe_send(&socket_ptr->tx_pipe, tx);
+		if (rc > 0)
+			return MOVED;
+		if (rc == 0 || errno == EAGAIN)
+			return NOTHING;
+		return -errno;
+	case VK_PIPE_SOCKET:
+		peer_ptr = socket_ptr->tx_pipe.socket_ptr;
+		if (peer_ptr->closed || peer_ptr->rx.eof) {
+			tx->error = EPIPE;
+			return -EPIPE;
+		}
+		moved = vk_vectoring_move(&peer_ptr->rx, tx, SIZE_MAX);
+		if (moved)
+			wake_reader(peer_ptr);
+		tx->blocked = !vk_vectoring_is_empty(tx);
+		return moved ? MOVED : NOTHING;
+	default:
+		tx->error = EPIPE;
+		return -EPIPE;
+	}
+}
+
+/* About to wait for input: send what is queued first, so a peer waiting
+ * for our answer is not kept waiting, and answers to pipelined requests go
+ * out together. Returns the events to wait for, or -errno. */
+static int wait_for_input(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
+{
+	int rc;
+
+	if (!vk_vectoring_is_empty(&socket_ptr->tx) && socket_ptr->tx_pipe.type != VK_PIPE_NONE) {
+		rc = drain(socket_ptr);
+		if (rc < 0)
+			return rc;
+	}
+	block(socket_ptr, thread_ptr, VK_EV_IN | (vk_vectoring_is_empty(&socket_ptr->tx) ? 0 : VK_EV_OUT));
+	return VK_OP_BLOCK;
+}
+
+int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, char *buf, size_t len,
+		      size_t *done_ptr, enum vk_read_mode mode)
+{
+	struct vk_vectoring *rx = &socket_ptr->rx;
+
+	for (;;) {
+		size_t want = len - *done_ptr;
+		size_t got;
+		int rc;
+
+		if (mode == VK_READ_LINE) {
+			ssize_t newline = vk_vectoring_find(rx, '\n', want);
+
+			if (newline >= 0) {
+				*done_ptr += vk_vectoring_read(rx, buf + *done_ptr, (size_t)newline + 1);
+				consumed(socket_ptr);
+				return VK_OP_DONE;
+			}
+			got = vk_vectoring_read(rx, buf + *done_ptr, want);
+			*done_ptr += got;
+			if (got)
+				consumed(socket_ptr);
+			if (*done_ptr == len)
+				return -ENOBUFS;
+		} else {
+			got = vk_vectoring_read(rx, buf + *done_ptr, want);
+			*done_ptr += got;
+			if (got)
+				consumed(socket_ptr);
+			if (*done_ptr == len || (mode == VK_READ_SOME && *done_ptr > 0))
+				return VK_OP_DONE;
+		}
+		if (rx->eof)
+			return VK_OP_DONE;
+		rc = fill(socket_ptr);
+		if (rc < 0)
+			return rc;
+		if (rc == NOTHING && !rx->eof)
+			return wait_for_input(socket_ptr, thread_ptr);
+	}
+}
+
+int vk_socket_write_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const char *buf, size_t len,
+		       size_t *done_ptr)
+{
+	for (;;) {
+		int rc;
+
+		*done_ptr += vk_vectoring_write(&socket_ptr->tx, buf + *done_ptr, len - *done_ptr);
+		if (*done_ptr == len)
+			return VK_OP_DONE;
+		rc = drain(socket_ptr);
+		if (rc < 0)
+			return rc;
+		if (rc == NOTHING) {
+			block(socket_ptr, thread_ptr, VK_EV_OUT);
+			return VK_OP_BLOCK;
+		}
+	}
+}
+
+int vk_socket_flush_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
+{
+	while (!vk_vectoring_is_empty(&socket_ptr->tx)) {
+		int rc = drain(socket_ptr);
+
+		if (rc < 0)
+			return rc;
+		if (rc == NOTHING) {
+			block(socket_ptr, thread_ptr, VK_EV_OUT);
+			return VK_OP_BLOCK;
+		}
+	}
+	return VK_OP_DONE;
+}
+
+/* Discard input until the peer hangs up; *done_ptr counts what was dropped. */
+int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, size_t *done_ptr)
+{
+	struct vk_vectoring *rx = &socket_ptr->rx;
+
+	for (;;) {
+		size_t held = vk_vectoring_len(rx);
+		int rc;
+
+		if (held) {
+			vk_vectoring_consumed(rx, held);
+			*done_ptr += held;
+			consumed(socket_ptr);
+		}
+		if (rx->eof)
+			return VK_OP_DONE;
+		rc = fill(socket_ptr);
+		if (rc < 0)
+			return rc;
+		if (rc == NOTHING && !rx->eof)
+			return wait_for_input(socket_ptr, thread_ptr);
+	}
+}
+
+/* Sends up to `max` bytes of src's rx ring straight to dst's fd: the
+ * shortcut when dst has nothing queued, so bytes are copied only by the
+ * kernel. Returns bytes sent, 0 if blocked, -errno. */
+static long send_direct(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, size_t max)
+{
+	struct vk_vectoring view = src_ptr->rx;
+	long rc;
+
+	/* A truncated view of src's data, so the send stops at `max`. */
+	if (view.len > max)
+		view.len = max;
+	view.blocked = dst_ptr->tx.blocked;
+	view.error = 0;
+	rc = vk_pipe_send(&dst_ptr->tx_pipe, &view);
+	if (rc > 0) {
+		vk_vectoring_consumed(&src_ptr->rx, (size_t)rc);
+		consumed(src_ptr);
+		dst_ptr->tx.blocked = view.blocked;
+		return rc;
+	}
+	if (rc == 0 || errno == EAGAIN) {
+		dst_ptr->tx.blocked = 1;
+		return 0;
+	}
+	dst_ptr->tx.error = errno;
+	return -errno;
+}
+
+int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
+			size_t *done_ptr)
+{
+	for (;;) {
+		size_t want = len - *done_ptr;
+		int rc;
+
+		if (want == 0)
+			return VK_OP_DONE;
+		if (!vk_vectoring_is_empty(&src_ptr->rx)) {
+			long moved;
+
+			if (vk_vectoring_is_empty(&dst_ptr->tx) && dst_ptr->tx_pipe.type == VK_PIPE_FD &&
+			    !dst_ptr->tx.blocked && !dst_ptr->tx.error) {
+				moved = send_direct(src_ptr, dst_ptr, want);
+				if (moved < 0)
+					return (int)moved;
+				if (moved == 0) {
+					block(dst_ptr, thread_ptr, VK_EV_OUT);
+					return VK_OP_BLOCK;
+				}
+				*done_ptr += (size_t)moved;
+				continue;
+			}
+			moved = (long)vk_vectoring_move(&dst_ptr->tx, &src_ptr->rx, want);
+			if (moved)
+				consumed(src_ptr);
+			*done_ptr += (size_t)moved;
+			if (moved)
+				continue;
+			rc = drain(dst_ptr);
+			if (rc < 0)
+				return rc;
+			if (rc == NOTHING) {
+				block(dst_ptr, thread_ptr, VK_EV_OUT);
+				return VK_OP_BLOCK;
+			}
+			continue;
+		}
+		if (src_ptr->rx.eof)
+			return VK_OP_DONE;
+		rc = fill(src_ptr);
+		if (rc < 0)
+			return rc;
+		if (rc == MOVED || src_ptr->rx.eof)
+			continue;
+		/* Waiting for input: first push out what is queued, so the far
+		 * side is not kept waiting on bytes we already have. */
+		rc = vk_socket_flush_op(dst_ptr, thread_ptr);
+		if (rc != VK_OP_DONE)
+			return rc;
+		block(src_ptr, thread_ptr, VK_EV_IN);
+		return VK_OP_BLOCK;
+	}
+}
+
+/* Wait until rx holds at least one byte or EOF, without consuming. */
+int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
+{
+	for (;;) {
+		int rc;
+
+		if (!vk_vectoring_is_empty(&socket_ptr->rx) || socket_ptr->rx.eof)
+			return VK_OP_DONE;
+		rc = fill(socket_ptr);
+		if (rc < 0)
+			return rc;
+		if (rc == NOTHING && !socket_ptr->rx.eof)
+			return wait_for_input(socket_ptr, thread_ptr);
+	}
+}
+
+/* Nothing more will be read: the peer hung up and rx is drained. */
+int vk_socket_eof(struct vk_socket *socket_ptr)
+{
+	return socket_ptr->rx.eof && vk_vectoring_is_empty(&socket_ptr->rx);
+}
+
+int vk_socket_hup(struct vk_socket *socket_ptr)
+{
+	return socket_ptr->rx.eof;
+}
+
+size_t vk_socket_rx_held(struct vk_socket *socket_ptr)
+{
+	return vk_vectoring_len(&socket_ptr->rx);
+}
+
+void vk_socket_shutdown_tx(struct vk_socket *socket_ptr)
+{
+	struct vk_socket *peer_ptr;
+
+	switch (socket_ptr->tx_pipe.type) {
+	case VK_PIPE_FD:
+		shutdown(socket_ptr->tx_pipe.fd, SHUT_WR);
+		break;
+	case VK_PIPE_SOCKET:
+		peer_ptr = socket_ptr->tx_pipe.socket_ptr;
+		peer_ptr->rx.eof = 1;
+		wake_reader(peer_ptr);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Closes both ends. Fds go back through the kernel so it can forget them
+ * before the number is reused. In-process peers see EOF (or EPIPE). */
+void vk_socket_close(struct vk_socket *socket_ptr)
+{
+	int rx_fd = vk_pipe_fd(&socket_ptr->rx_pipe);
+	int tx_fd = vk_pipe_fd(&socket_ptr->tx_pipe);
+	struct vk_socket *peer_ptr;
+
+	if (socket_ptr->closed)
+		return;
+	socket_ptr->closed = 1;
+	if (rx_fd >= 0)
+		vk_sys_close(rx_fd);
+	if (tx_fd >= 0 && tx_fd != rx_fd)
+		vk_sys_close(tx_fd);
+	peer_ptr = vk_pipe_socket(&socket_ptr->tx_pipe);
+	if (peer_ptr) {
+		peer_ptr->rx.eof = 1;
+		wake_reader(peer_ptr);
+	}
+	peer_ptr = vk_pipe_socket(&socket_ptr->rx_pipe);
+	if (peer_ptr)
+		wake_writer(peer_ptr);
+	vk_pipe_init_none(&socket_ptr->rx_pipe);
+	vk_pipe_init_none(&socket_ptr->tx_pipe);
+	socket_ptr->rx.eof = 1;
+	if (!socket_ptr->tx.error)
+		socket_ptr->tx.error = EPIPE;
+}
+
+int vk_socket_is_closed(struct vk_socket *socket_ptr)
+{
+	return socket_ptr->closed;
+}
+
+/* The kernel saw `events` on `fd`: a direction that was deduced blocked may
+ * be tried again, and the thread waiting on it runs. */
+void vk_socket_fd_event(struct vk_socket *socket_ptr, int fd, int events)
+{
+	if (vk_pipe_fd(&socket_ptr->rx_pipe) == fd && (events & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR))) {
+		socket_ptr->rx.blocked = 0;
+		wake_reader(socket_ptr);
+	}
+	if (vk_pipe_fd(&socket_ptr->tx_pipe) == fd && (events & (VK_EV_OUT | VK_EV_HUP | VK_EV_ERR))) {
+		socket_ptr->tx.blocked = 0;
+		wake_writer(socket_ptr);
+	}
+}

@@ -1,0 +1,63 @@
+#ifndef VK_SOCKET_H
+#define VK_SOCKET_H
+
+#include <stddef.h>
+
+struct vk_socket;
+struct vk_thread;
+struct vk_proc_local;
+struct vk_pipe;
+struct vk_vectoring;
+
+/* Results of the non-blocking operations behind the blocking macros:
+ * VK_OP_DONE, VK_OP_BLOCK (the thread's block is set), or -errno. */
+#define VK_OP_DONE 0
+#define VK_OP_BLOCK 1
+
+/* Events a blocked thread waits for on its socket's fds. */
+#define VK_EV_IN 1
+#define VK_EV_OUT 2
+#define VK_EV_HUP 4
+#define VK_EV_ERR 8
+
+enum vk_read_mode {
+	VK_READ_EXACT, /* all of len, or fewer only at EOF */
+	VK_READ_SOME,  /* at least one byte, or 0 at EOF */
+	VK_READ_LINE,  /* through the first '\n'; -ENOBUFS if len is reached first */
+};
+
+struct vk_socket *vk_socket_alloc(struct vk_proc_local *proc_local_ptr, size_t rx_len, size_t tx_len);
+void vk_socket_free(struct vk_socket *socket_ptr);
+void vk_socket_init(struct vk_socket *socket_ptr, struct vk_proc_local *proc_local_ptr, void *rx_buf, size_t rx_len,
+		    void *tx_buf, size_t tx_len);
+struct vk_pipe *vk_socket_rx_pipe(struct vk_socket *socket_ptr);
+struct vk_pipe *vk_socket_tx_pipe(struct vk_socket *socket_ptr);
+struct vk_vectoring *vk_socket_rx(struct vk_socket *socket_ptr);
+struct vk_vectoring *vk_socket_tx(struct vk_socket *socket_ptr);
+void vk_socket_set_fd(struct vk_socket *socket_ptr, int fd);
+void vk_socket_connect_pair(struct vk_socket *writer_ptr, struct vk_socket *reader_ptr);
+int vk_socket_rx_fd(struct vk_socket *socket_ptr);
+int vk_socket_tx_fd(struct vk_socket *socket_ptr);
+
+int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, char *buf, size_t len,
+		      size_t *done_ptr, enum vk_read_mode mode);
+int vk_socket_write_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const char *buf, size_t len,
+		       size_t *done_ptr);
+int vk_socket_flush_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
+int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, size_t *done_ptr);
+int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
+			size_t *done_ptr);
+int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
+
+int vk_socket_eof(struct vk_socket *socket_ptr);
+int vk_socket_hup(struct vk_socket *socket_ptr);
+size_t vk_socket_rx_held(struct vk_socket *socket_ptr);
+void vk_socket_shutdown_tx(struct vk_socket *socket_ptr);
+void vk_socket_close(struct vk_socket *socket_ptr);
+int vk_socket_is_closed(struct vk_socket *socket_ptr);
+
+/* Called by the process scheduler when the kernel reports fd events. */
+void vk_socket_fd_event(struct vk_socket *socket_ptr, int fd, int events);
+void vk_socket_unblock(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
+
+#endif

@@ -1,0 +1,112 @@
+/* vk_stack: the micro-heap's allocator. Each block carries a small header
+ * (its size and whether it was freed) so frees can come in any order. */
+#include "vk_stack.h"
+#include "vk_stack_s.h"
+
+#include <stdint.h>
+#include <string.h>
+
+struct vk_stack_block {
+	size_t size;	  /* whole block, header included */
+	size_t prev_size; /* the block below, so frees can walk down */
+	size_t freed;
+};
+
+#define VK_STACK_HDR ((sizeof(struct vk_stack_block) + VK_STACK_ALIGN - 1) & ~(size_t)(VK_STACK_ALIGN - 1))
+
+static size_t align_up(size_t n)
+{
+	return (n + VK_STACK_ALIGN - 1) & ~(size_t)(VK_STACK_ALIGN - 1);
+}
+
+void vk_stack_init(struct vk_stack *stack_ptr, void *start_ptr, size_t len)
+{
+	uintptr_t start = ((uintptr_t)start_ptr + VK_STACK_ALIGN - 1) & ~(uintptr_t)(VK_STACK_ALIGN - 1);
+
+	stack_ptr->start_ptr = (char *)start;
+	stack_ptr->top_ptr = (char *)start;
+	stack_ptr->top_size = 0;
+	stack_ptr->end_ptr = (char *)start_ptr + len;
+	stack_ptr->peak = 0;
+	stack_ptr->last_failed = 0;
+}
+
+/* Returns zeroed memory, or NULL when the heap is exhausted (the size asked
+ * for is kept so the caller can say how much was needed). */
+void *vk_stack_push(struct vk_stack *stack_ptr, size_t size)
+{
+	struct vk_stack_block *block_ptr;
+	size_t total;
+
+	if (size > (size_t)(stack_ptr->end_ptr - stack_ptr->start_ptr))
+		goto exhausted;
+	total = VK_STACK_HDR + align_up(size);
+	if (total > (size_t)(stack_ptr->end_ptr - stack_ptr->top_ptr))
+		goto exhausted;
+	block_ptr = (struct vk_stack_block *)stack_ptr->top_ptr;
+	block_ptr->size = total;
+	block_ptr->prev_size = stack_ptr->top_size;
+	block_ptr->freed = 0;
+	stack_ptr->top_size = total;
+	stack_ptr->top_ptr += total;
+	if (vk_stack_used(stack_ptr) > stack_ptr->peak)
+		stack_ptr->peak = vk_stack_used(stack_ptr);
+	memset((char *)block_ptr + VK_STACK_HDR, 0, total - VK_STACK_HDR);
+	return (char *)block_ptr + VK_STACK_HDR;
+
+exhausted:
+	stack_ptr->last_failed = size;
+	return NULL;
+}
+
+/* Drops freed blocks from the top down, so out-of-order frees are reclaimed
+ * once what was above them is gone. */
+static void reclaim(struct vk_stack *stack_ptr)
+{
+	while (stack_ptr->top_ptr > stack_ptr->start_ptr) {
+		struct vk_stack_block *last_ptr = (struct vk_stack_block *)(stack_ptr->top_ptr - stack_ptr->top_size);
+
+		if (!last_ptr->freed)
+			return;
+		stack_ptr->top_ptr = (char *)last_ptr;
+		stack_ptr->top_size = last_ptr->prev_size;
+	}
+}
+
+void vk_stack_pop(struct vk_stack *stack_ptr, void *ptr)
+{
+	struct vk_stack_block *block_ptr;
+
+	if (!ptr || !vk_stack_owns(stack_ptr, ptr))
+		return;
+	block_ptr = (struct vk_stack_block *)((char *)ptr - VK_STACK_HDR);
+	block_ptr->freed = 1;
+	reclaim(stack_ptr);
+}
+
+size_t vk_stack_used(struct vk_stack *stack_ptr)
+{
+	return (size_t)(stack_ptr->top_ptr - stack_ptr->start_ptr);
+}
+
+size_t vk_stack_avail(struct vk_stack *stack_ptr)
+{
+	return (size_t)(stack_ptr->end_ptr - stack_ptr->top_ptr);
+}
+
+size_t vk_stack_peak(struct vk_stack *stack_ptr)
+{
+	return stack_ptr->peak;
+}
+
+size_t vk_stack_last_failed(struct vk_stack *stack_ptr)
+{
+	return stack_ptr->last_failed;
+}
+
+int vk_stack_owns(struct vk_stack *stack_ptr, void *ptr)
+{
+	char *p = ptr;
+
+	return p >= stack_ptr->start_ptr + VK_STACK_HDR && p < stack_ptr->top_ptr;
+}

@@ -1,0 +1,250 @@
+/* vk_vectoring: the ring buffer behind every socket direction. Data and free
+ * space are each described by up to two iovecs so the whole ring moves in
+ * one readv()/writev(). */
+#include "vk_vectoring.h"
+#include "vk_vectoring_s.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+void vk_vectoring_init(struct vk_vectoring *ring_ptr, void *buf_ptr, size_t buf_len)
+{
+	memset(ring_ptr, 0, sizeof(*ring_ptr));
+	ring_ptr->buf_ptr = buf_ptr;
+	ring_ptr->buf_len = buf_len;
+}
+
+size_t vk_vectoring_len(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->len;
+}
+
+size_t vk_vectoring_space(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->buf_len - ring_ptr->len;
+}
+
+size_t vk_vectoring_capacity(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->buf_len;
+}
+
+int vk_vectoring_is_empty(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->len == 0;
+}
+
+int vk_vectoring_is_full(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->len == ring_ptr->buf_len;
+}
+
+/* Up to two segments starting at offset `from` spanning `n` bytes, wrapping. */
+static int segments(struct vk_vectoring *ring_ptr, size_t from, size_t n, struct iovec iov[2])
+{
+	size_t first;
+
+	if (n == 0)
+		return 0;
+	from %= ring_ptr->buf_len;
+	first = ring_ptr->buf_len - from;
+	if (first > n)
+		first = n;
+	iov[0].iov_base = ring_ptr->buf_ptr + from;
+	iov[0].iov_len = first;
+	if (first == n)
+		return 1;
+	iov[1].iov_base = ring_ptr->buf_ptr;
+	iov[1].iov_len = n - first;
+	return 2;
+}
+
+int vk_vectoring_data_iov(struct vk_vectoring *ring_ptr, struct iovec iov[2])
+{
+	return segments(ring_ptr, ring_ptr->start, ring_ptr->len, iov);
+}
+
+int vk_vectoring_space_iov(struct vk_vectoring *ring_ptr, struct iovec iov[2])
+{
+	return segments(ring_ptr, ring_ptr->start + ring_ptr->len, vk_vectoring_space(ring_ptr), iov);
+}
+
+void vk_vectoring_produced(struct vk_vectoring *ring_ptr, size_t n)
+{
+	ring_ptr->len += n;
+}
+
+void vk_vectoring_consumed(struct vk_vectoring *ring_ptr, size_t n)
+{
+	ring_ptr->start = (ring_ptr->start + n) % ring_ptr->buf_len;
+	ring_ptr->len -= n;
+	/* An empty ring restarts at 0, so small messages stay in one segment. */
+	if (ring_ptr->len == 0)
+		ring_ptr->start = 0;
+}
+
+static void copy_out(struct vk_vectoring *ring_ptr, void *buf, size_t n)
+{
+	struct iovec iov[2];
+	int count = segments(ring_ptr, ring_ptr->start, n, iov);
+	char *out = buf;
+
+	for (int i = 0; i < count; i++) {
+		memcpy(out, iov[i].iov_base, iov[i].iov_len);
+		out += iov[i].iov_len;
+	}
+}
+
+size_t vk_vectoring_peek(struct vk_vectoring *ring_ptr, void *buf, size_t n)
+{
+	if (n > ring_ptr->len)
+		n = ring_ptr->len;
+	copy_out(ring_ptr, buf, n);
+	return n;
+}
+
+size_t vk_vectoring_read(struct vk_vectoring *ring_ptr, void *buf, size_t n)
+{
+	n = vk_vectoring_peek(ring_ptr, buf, n);
+	vk_vectoring_consumed(ring_ptr, n);
+	return n;
+}
+
+size_t vk_vectoring_write(struct vk_vectoring *ring_ptr, const void *buf, size_t n)
+{
+	struct iovec iov[2];
+	const char *in = buf;
+	int count;
+
+	if (n > vk_vectoring_space(ring_ptr))
+		n = vk_vectoring_space(ring_ptr);
+	count = segments(ring_ptr, ring_ptr->start + ring_ptr->len, n, iov);
+	for (int i = 0; i < count; i++) {
+		memcpy(iov[i].iov_base, in, iov[i].iov_len);
+		in += iov[i].iov_len;
+	}
+	ring_ptr->len += n;
+	return n;
+}
+
+/* Offset of the first `c` within the first `limit` bytes held, or -1. */
+ssize_t vk_vectoring_find(struct vk_vectoring *ring_ptr, int c, size_t limit)
+{
+	struct iovec iov[2];
+	size_t seen = 0;
+	int count;
+
+	if (limit > ring_ptr->len)
+		limit = ring_ptr->len;
+	count = segments(ring_ptr, ring_ptr->start, limit, iov);
+	for (int i = 0; i < count; i++) {
+		char *hit = memchr(iov[i].iov_base, c, iov[i].iov_len);
+
+		if (hit)
+			return (ssize_t)(seen + (size_t)(hit - (char *)iov[i].iov_base));
+		seen += iov[i].iov_len;
+	}
+	return -1;
+}
+
+int vk_vectoring_byte_at(struct vk_vectoring *ring_ptr, size_t offset)
+{
+	if (offset >= ring_ptr->len)
+		return -1;
+	return (unsigned char)ring_ptr->buf_ptr[(ring_ptr->start + offset) % ring_ptr->buf_len];
+}
+
+/* Ring to ring, no intermediate buffer: at most min(n, held, free) bytes. */
+size_t vk_vectoring_move(struct vk_vectoring *dst_ptr, struct vk_vectoring *src_ptr, size_t n)
+{
+	struct iovec iov[2];
+	size_t moved = 0;
+	int count;
+
+	if (n > src_ptr->len)
+		n = src_ptr->len;
+	if (n > vk_vectoring_space(dst_ptr))
+		n = vk_vectoring_space(dst_ptr);
+	count = segments(src_ptr, src_ptr->start, n, iov);
+	for (int i = 0; i < count; i++)
+		moved += vk_vectoring_write(dst_ptr, iov[i].iov_base, iov[i].iov_len);
+	vk_vectoring_consumed(src_ptr, moved);
+	return moved;
+}
+
+ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd)
+{
+	struct iovec iov[2];
+	int count = vk_vectoring_space_iov(ring_ptr, iov);
+	ssize_t rc;
+
+	if (count == 0)
+		return 0;
+	do {
+		rc = readv(fd, iov, count);
+	} while (rc == -1 && errno == EINTR);
+	if (rc > 0) {
+		ring_ptr->len += (size_t)rc;
+		ring_ptr->blocked = 0;
+	} else if (rc == 0) {
+		ring_ptr->eof = 1;
+	} else if (errno == EAGAIN) {
+		ring_ptr->blocked = 1;
+	} else {
+		ring_ptr->error = errno;
+	}
+	return rc;
+}
+
+ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd)
+{
+	struct iovec iov[2];
+	int count = vk_vectoring_data_iov(ring_ptr, iov);
+	ssize_t rc;
+
+	if (count == 0)
+		return 0;
+	do {
+		rc = writev(fd, iov, count);
+	} while (rc == -1 && errno == EINTR);
+	if (rc >= 0) {
+		vk_vectoring_consumed(ring_ptr, (size_t)rc);
+		ring_ptr->blocked = ring_ptr->len > 0;
+	} else if (errno == EAGAIN) {
+		ring_ptr->blocked = 1;
+	} else {
+		ring_ptr->error = errno;
+	}
+	return rc;
+}
+
+int vk_vectoring_eof(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->eof;
+}
+
+void vk_vectoring_set_eof(struct vk_vectoring *ring_ptr)
+{
+	ring_ptr->eof = 1;
+}
+
+int vk_vectoring_blocked(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->blocked;
+}
+
+void vk_vectoring_set_blocked(struct vk_vectoring *ring_ptr, int blocked)
+{
+	ring_ptr->blocked = blocked != 0;
+}
+
+int vk_vectoring_error(struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->error;
+}
+
+void vk_vectoring_set_error(struct vk_vectoring *ring_ptr, int error)
+{
+	ring_ptr->error = error;
+}

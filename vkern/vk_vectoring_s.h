@@ -1,0 +1,18 @@
+#ifndef VK_VECTORING_S_H
+#define VK_VECTORING_S_H
+
+#include <stddef.h>
+
+/* A ring buffer whose free space and whose data are each at most two
+ * segments, so one readv()/writev() moves all of either. */
+struct vk_vectoring {
+	char *buf_ptr;
+	size_t buf_len;
+	size_t start;	      /* offset of the first byte held */
+	size_t len;	      /* bytes held */
+	int error;	      /* errno of the last failed syscall, 0 if none */
+	unsigned eof : 1;     /* the far side will send no more */
+	unsigned blocked : 1; /* the last syscall returned EAGAIN */
+};
+
+#endif
