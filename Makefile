@@ -19,11 +19,12 @@ LIBVKERN  := $(BUILD)/libvkern.a
 EXAMPLES     := $(patsubst vkern/examples/%.c,$(BUILD)/%,$(wildcard vkern/examples/*.c))
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 E2E_CLIENTS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
+TEST_SERVICES := $(patsubst tests/services/%.c,$(BUILD)/tests/services/%,$(wildcard tests/services/*.c))
 DEPS_STAMP   := $(BUILD)/.deps-installed
 
 .PHONY: all deps run test unit e2e debug test-debug bench bench-vkern format format-check clean
 
-all: $(DEPS_STAMP) $(LIBVKERN) $(EXAMPLES) $(UNIT_TESTS) $(E2E_CLIENTS)
+all: $(DEPS_STAMP) $(LIBVKERN) $(EXAMPLES) $(UNIT_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
 # Installs what is missing (needs root or sudo); a no-op when all is there.
 $(DEPS_STAMP): deploy/install-deps.sh
@@ -48,6 +49,10 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVKERN)
 
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
 	$(CC) $(LDFLAGS) $^ -o $@
+
+# Services that exist only for tests (fault injection and the like).
+$(BUILD)/tests/services/%: $(BUILD)/tests/services/%.o $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Until the gateway lands, `make run` serves the vkern hello example.
 run: all
