@@ -96,13 +96,21 @@
 		goto vk_l_end;                               \
 	} while (0)
 
-#define VK_INSTALL_(c, slot)        \
-	that->slot = &&VK_LABEL(c); \
-	if (0)                      \
-	VK_LABEL(c) : for (;; ({ goto vk_l_end; }))
+/* Installs a block run later by jumping to its label; `after` runs when
+ * the block falls off its end. */
+#define VK_INSTALL_(c, slot, after)       \
+	that->slot = &&VK_LABEL(c);       \
+	if (0)                            \
+	VK_LABEL(c)                       \
+	    : for (;; ({                  \
+			   after;         \
+			   goto vk_l_end; \
+		   }))
 
-#define vk_catch VK_INSTALL_(__COUNTER__, catch_ptr)
-#define vk_finally VK_INSTALL_(__COUNTER__, finally_ptr)
+/* A catch block that completes has handled the error; a finally block
+ * leaves it for whoever waits on the thread. */
+#define vk_catch VK_INSTALL_(__COUNTER__, catch_ptr, vk_clear_error())
+#define vk_finally VK_INSTALL_(__COUNTER__, finally_ptr, (void)0)
 #define vk_uncatch() (that->catch_ptr = NULL)
 #define vk_error() (that->error)
 #define vk_error_signal() (that->error_signal)

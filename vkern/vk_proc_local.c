@@ -252,3 +252,8 @@ int vk_proc_local_failed_error(struct vk_proc_local *proc_local_ptr)
 {
 	return proc_local_ptr->failed_error;
 }
+
+size_t vk_proc_local_alloc_failed_pages(struct vk_proc_local *proc_local_ptr)
+{
+	return proc_local_ptr->alloc_failed_pages;
+}

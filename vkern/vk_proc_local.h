@@ -43,6 +43,8 @@ typedef void (*vk_block_cb)(void *ctx_ptr, int fd, int events);
 int vk_proc_local_blocks(struct vk_proc_local *proc_local_ptr, vk_block_cb cb, void *ctx_ptr, uint64_t *timer_ns);
 
 int vk_proc_local_failed_error(struct vk_proc_local *proc_local_ptr);
+/* Pages the last failed allocation would have needed (0: none failed). */
+size_t vk_proc_local_alloc_failed_pages(struct vk_proc_local *proc_local_ptr);
 
 /* Why the process failed, one line. */
 void vk_proc_local_describe_failure(struct vk_proc_local *proc_local_ptr, char *buf, size_t len);
