@@ -137,6 +137,7 @@ static void consumed(struct vk_socket *socket_ptr)
 static int fill(struct vk_socket *socket_ptr)
 {
 	struct vk_vectoring *rx = &socket_ptr->rx;
+	size_t space;
 	long rc;
 
 	if (rx->error)
@@ -147,9 +148,18 @@ static int fill(struct vk_socket *socket_ptr)
 	case VK_PIPE_FD:
 		if (rx->blocked)
 			return NOTHING;
+		space = vk_vectoring_space(rx);
 		rc = vk_pipe_recv(&socket_ptr->rx_pipe, rx);
-		if (rc > 0)
+		if (rc > 0) {
+			/* A short read emptied the socket: the next read would
+			 * hit EAGAIN, so skip it. Safe because every driver
+			 * reports data arriving after this read, and a pending
+			 * hang-up (which an edge may have announced already)
+			 * turns the deduction off. */
+			if ((size_t)rc < space && !rx->hup_seen && !socket_ptr->rx_pipe.transform_ptr)
+				rx->blocked = 1;
 			return MOVED;
+		}
 		if (rc == 0 || errno == EAGAIN)
 			return NOTHING;
 		return -errno;
@@ -493,6 +503,8 @@ void vk_socket_fd_event(struct vk_socket *socket_ptr, int fd, int events)
 {
 	if (vk_pipe_fd(&socket_ptr->rx_pipe) == fd && (events & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR))) {
 		socket_ptr->rx.blocked = 0;
+		if (events & (VK_EV_HUP | VK_EV_ERR))
+			socket_ptr->rx.hup_seen = 1;
 		wake_reader(socket_ptr);
 	}
 	if (vk_pipe_fd(&socket_ptr->tx_pipe) == fd && (events & (VK_EV_OUT | VK_EV_HUP | VK_EV_ERR))) {

@@ -8,11 +8,12 @@
 struct vk_vectoring {
 	char *buf_ptr;
 	size_t buf_len;
-	size_t start;	      /* offset of the first byte held */
-	size_t len;	      /* bytes held */
-	int error;	      /* errno of the last failed syscall, 0 if none */
-	unsigned eof : 1;     /* the far side will send no more */
-	unsigned blocked : 1; /* the last syscall returned EAGAIN */
+	size_t start;	       /* offset of the first byte held */
+	size_t len;	       /* bytes held */
+	int error;	       /* errno of the last failed syscall, 0 if none */
+	unsigned eof : 1;      /* the far side will send no more */
+	unsigned blocked : 1;  /* the last syscall returned EAGAIN, or would have */
+	unsigned hup_seen : 1; /* the poller reported the far side hung up */
 };
 
 #endif
