@@ -8,7 +8,7 @@
  *   !check         answers "canary ok" or "canary corrupted"
  *   !hog           a child thread whose locals exceed the heap (ENOMEM)
  *   !hog-caught    the same, caught: answers "ENOMEM needed N pages"
- *   !stats         answers this kernel's counters
+ *   !stats         answers this kernel's counters and its reload count
  * The faults are made with inline assembly so sanitizers and the compiler
  * see no undefined behaviour: the hardware fault is the point. */
 #include "vk_coro.h"
@@ -24,6 +24,16 @@
 #define LINE_MAX_LEN 512
 #define CANARY 0x5ca1ab1e0ddba11ull
 #define HOG_BYTES (1024 * 1024)
+
+/* Per kernel (each kernel is its own OS process): SIGHUP reloads seen. */
+static unsigned long reloads;
+
+static void on_reload(void *ctx_ptr, int kernel_index)
+{
+	(void)ctx_ptr;
+	(void)kernel_index;
+	reloads++;
+}
 
 static void store_to(uintptr_t addr, uint64_t value)
 {
@@ -105,9 +115,11 @@ static void fault_service(struct vk_thread *that)
 		} else if (command(self->line, "!null-caught")) {
 			vk_call(null_caught, NULL);
 		} else if (command(self->line, "!div0")) {
-			self->out_len = snprintf(self->out, sizeof(self->out), "%d\n", divide(1, (int)self->len - (int)self->len));
+			self->out_len = snprintf(self->out, sizeof(self->out), "%d\n",
+						 divide(1, (int)self->len - (int)self->len));
 		} else if (command(self->line, "!addr")) {
-			self->out_len = snprintf(self->out, sizeof(self->out), "%" PRIxPTR "\n", (uintptr_t)&self->canary);
+			self->out_len =
+				snprintf(self->out, sizeof(self->out), "%" PRIxPTR "\n", (uintptr_t)&self->canary);
 		} else if (command(self->line, "!poke")) {
 			store_to((uintptr_t)strtoull(self->line + 6, NULL, 16), 0);
 			self->out_len = snprintf(self->out, sizeof(self->out), "poked\n");
@@ -127,10 +139,12 @@ static void fault_service(struct vk_thread *that)
 			}
 			vk_call(hog, NULL);
 		} else if (command(self->line, "!stats")) {
-			self->out_len = snprintf(self->out, sizeof(self->out), "killed=%" PRIu64 " caught=%" PRIu64
-						 " failed=%" PRIu64 " live=%" PRIu64 "\n",
-						 vk_sys_stat(VK_STAT_PROCS_KILLED), vk_sys_stat(VK_STAT_FAULTS_CAUGHT),
-						 vk_sys_stat(VK_STAT_PROCS_FAILED), vk_sys_stat(VK_STAT_PROCS_LIVE));
+			self->out_len =
+				snprintf(self->out, sizeof(self->out),
+					 "killed=%" PRIu64 " caught=%" PRIu64 " failed=%" PRIu64 " live=%" PRIu64
+					 " reloads=%lu\n",
+					 vk_sys_stat(VK_STAT_PROCS_KILLED), vk_sys_stat(VK_STAT_FAULTS_CAUGHT),
+					 vk_sys_stat(VK_STAT_PROCS_FAILED), vk_sys_stat(VK_STAT_PROCS_LIVE), reloads);
 		} else {
 			self->out_len = snprintf(self->out, sizeof(self->out), "%lu ", ++self->number);
 			vk_write(self->out, (size_t)self->out_len);
@@ -150,6 +164,7 @@ int main(int argc, char **argv)
 	struct vk_service *service_ptr = vk_service_create("fault", fault_service, NULL);
 
 	vk_runtime_config_defaults(&cfg);
+	cfg.reload_fn = on_reload;
 	if (!service_ptr || vk_runtime_parse_args(argc, argv, &cfg, service_ptr) == -1)
 		return 2;
 	return vk_runtime_run(&cfg, &service_ptr, 1);

@@ -11,7 +11,10 @@
 #include <strings.h>
 #include <time.h>
 
-#define VK_HELLO_LINE_MAX 8192
+#define VK_HELLO_LINE_MAX 4096
+/* Small rings keep a connection to about four touched pages, which is
+ * what an mprotect pair costs in proportion to (-i). */
+#define VK_HELLO_RING 4096
 
 static const char bad_request[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
 				  "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -111,6 +114,8 @@ int main(int argc, char **argv)
 	struct vk_service *service_ptr = vk_service_create("hello", hello, NULL);
 
 	vk_runtime_config_defaults(&cfg);
+	if (service_ptr)
+		vk_service_set_buffers(service_ptr, VK_HELLO_RING, VK_HELLO_RING);
 	if (!service_ptr || vk_runtime_parse_args(argc, argv, &cfg, service_ptr) == -1)
 		return 2;
 	return vk_runtime_run(&cfg, &service_ptr, 1);
