@@ -75,8 +75,13 @@ test-debug:
 
 bench: bench-vkern
 
-bench-vkern: all
+bench-vkern: all $(BUILD)/bench/mprotect_cost
+	$(BUILD)/bench/mprotect_cost
 	bench/bench-vkern.sh $(BUILD)/vk_hello
+
+$(BUILD)/bench/mprotect_cost: bench/mprotect_cost.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -pthread $< -o $@
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
