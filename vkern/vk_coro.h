@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "vk_future.h"
+#include "vk_proc_local.h"
 #include "vk_socket.h"
 #include "vk_sys.h"
 #include "vk_thread.h"
@@ -198,14 +199,15 @@
 /* Waiting for the next request: rc is 1 when bytes are there, 0 when the
  * peer hung up or the kernel is draining, so idle keep-alive connections do
  * not hold a shutdown up. */
-#define vk_wait_request(rc)                                                                        \
-	do {                                                                                       \
-		that->idle = 1;                                                                    \
-		VK_OP_(__COUNTER__, vk_sys_draining() && !vk_socket_rx_held(that->socket_ptr)      \
-					    ? VK_OP_DONE                                           \
-					    : vk_socket_wait_readable_op(that->socket_ptr, that)); \
-		that->idle = 0;                                                                    \
-		(rc) = vk_socket_rx_held(that->socket_ptr) > 0;                                    \
+#define vk_wait_request(rc)                                                                                 \
+	do {                                                                                                \
+		that->idle = 1;                                                                             \
+		VK_OP_(__COUNTER__,                                                                         \
+		       vk_proc_local_draining(that->proc_local_ptr) && !vk_socket_rx_held(that->socket_ptr) \
+			       ? VK_OP_DONE                                                                 \
+			       : vk_socket_wait_readable_op(that->socket_ptr, that));                       \
+		that->idle = 0;                                                                             \
+		(rc) = vk_socket_rx_held(that->socket_ptr) > 0;                                             \
 	} while (0)
 
 #define vk_eof() vk_socket_eof(that->socket_ptr)
@@ -239,10 +241,13 @@
 	do {                                                     \
 		if (!vk_thread_call(that, (fn), (arg)))          \
 			vk_raise(ENOMEM);                        \
-		that->resume_ptr = &&VK_LABEL(c);                \
-		return;                                          \
-		VK_LABEL(c) : if (that->child_error)             \
-		{                                                \
+		while (that->call_pending) {                     \
+			that->resume_ptr = &&VK_LABEL(c);        \
+			that->status = VK_THREAD_WAITING;        \
+			return;                                  \
+			VK_LABEL(c) :;                           \
+		}                                                \
+		if (that->child_error) {                         \
 			int vk_child_error_ = that->child_error; \
 			that->child_error = 0;                   \
 			vk_raise(vk_child_error_);               \

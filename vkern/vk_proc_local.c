@@ -116,10 +116,13 @@ static void reap(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_
 {
 	struct vk_thread *parent_ptr = thread_ptr->parent_ptr;
 
-	if (parent_ptr && parent_ptr->status == VK_THREAD_WAITING) {
+	if (parent_ptr && parent_ptr->call_pending) {
 		parent_ptr->child_error = thread_ptr->error;
-		parent_ptr->status = VK_THREAD_RUNNABLE;
-		vk_proc_local_enqueue_first(proc_local_ptr, parent_ptr);
+		parent_ptr->call_pending = 0;
+		if (parent_ptr->status == VK_THREAD_WAITING) {
+			parent_ptr->status = VK_THREAD_RUNNABLE;
+			vk_proc_local_enqueue_first(proc_local_ptr, parent_ptr);
+		}
 	} else if (thread_ptr->error) {
 		record_failure(proc_local_ptr, thread_ptr);
 	}
@@ -192,6 +195,13 @@ int vk_proc_local_fault(struct vk_proc_local *proc_local_ptr, int signo)
 		return 0;
 	if (vk_thread_fault(thread_ptr, signo))
 		return 1;
+	/* No handler here: like a raise, a called child hands the fault to
+	 * its caller, whose handler may take it. */
+	if (thread_ptr->parent_ptr && thread_ptr->parent_ptr->call_pending) {
+		thread_ptr->status = VK_THREAD_ENDED;
+		reap(proc_local_ptr, thread_ptr);
+		return 1;
+	}
 	record_failure(proc_local_ptr, thread_ptr);
 	return 0;
 }
@@ -256,4 +266,9 @@ int vk_proc_local_failed_error(struct vk_proc_local *proc_local_ptr)
 size_t vk_proc_local_alloc_failed_pages(struct vk_proc_local *proc_local_ptr)
 {
 	return proc_local_ptr->alloc_failed_pages;
+}
+
+int vk_proc_local_draining(struct vk_proc_local *proc_local_ptr)
+{
+	return proc_local_ptr->draining;
 }

@@ -74,6 +74,7 @@ struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func
 	if (!child_ptr)
 		return NULL;
 	child_ptr->parent_ptr = parent_ptr;
+	parent_ptr->call_pending = 1;
 	parent_ptr->status = VK_THREAD_WAITING;
 	vk_proc_local_enqueue_first(parent_ptr->proc_local_ptr, child_ptr);
 	return child_ptr;

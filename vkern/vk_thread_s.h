@@ -45,6 +45,7 @@ struct vk_thread {
 	unsigned idle : 1; /* waiting between requests: drain may end it */
 	unsigned in_inbox_wait : 1;
 	unsigned owns_socket : 1;
+	unsigned call_pending : 1; /* waiting in vk_call() for a child to end */
 
 	TAILQ_HEAD(, vk_future) inbox;
 	TAILQ_ENTRY(vk_thread) run_elem;
