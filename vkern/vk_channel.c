@@ -15,6 +15,10 @@ struct vk_channel *vk_channel_create(uint32_t capacity)
 	size_t len;
 	uint32_t cap = 1;
 
+	if (capacity > (1u << 31)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	while (cap < capacity)
 		cap <<= 1;
 	len = sizeof(*channel_ptr) + sizeof(struct vk_msg) * cap;
@@ -53,8 +57,9 @@ int vk_channel_push(struct vk_channel *channel_ptr, const struct vk_msg *msg_ptr
 	}
 	channel_ptr->slots[tail & channel_ptr->mask] = *msg_ptr;
 	atomic_store_explicit(&channel_ptr->tail, tail + 1, memory_order_release);
-	if (write(channel_ptr->event_fd, &one, sizeof(one)) == -1 && errno != EAGAIN)
-		return -1;
+	/* The message is queued whatever happens here; a failed wake-up can
+	 * only mean the counter is saturated, so the reader is awake anyway. */
+	(void)!write(channel_ptr->event_fd, &one, sizeof(one));
 	return 0;
 }
 

@@ -21,7 +21,7 @@ size_t vk_pages_for(size_t len)
 {
 	size_t page = vk_page_size();
 
-	return (len + page - 1) / page;
+	return len / page + (len % page != 0);
 }
 
 /* Each heap is preceded by a read-only guard page. Its protection differs

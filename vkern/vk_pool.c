@@ -37,8 +37,10 @@ int vk_pool_init(struct vk_pool *pool_ptr, size_t pages, int prealloc, int max_f
 	for (int i = 0; i < prealloc && i < pool_ptr->max_free; i++) {
 		struct vk_heap heap;
 
-		if (vk_heap_map(&heap, pages) == -1)
+		if (vk_heap_map(&heap, pages) == -1) {
+			vk_pool_fini(pool_ptr);
 			return -1;
+		}
 		vk_pool_put(pool_ptr, &heap);
 	}
 	return 0;
@@ -58,7 +60,9 @@ int vk_pool_get(struct vk_pool *pool_ptr, struct vk_heap *heap_ptr)
 	if (pool_ptr->free_len > 0) {
 		*heap_ptr = pool_ptr->free_ptr[--pool_ptr->free_len];
 		pool_ptr->hits++;
-		return vk_heap_unprotect(heap_ptr);
+		if (vk_heap_unprotect(heap_ptr) == 0)
+			return 0;
+		vk_heap_unmap(heap_ptr);
 	}
 	pool_ptr->misses++;
 	return vk_heap_map(heap_ptr, pool_ptr->pages);

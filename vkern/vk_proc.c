@@ -83,6 +83,8 @@ struct vk_proc *vk_proc_table_alloc(struct vk_proc_table *table_ptr)
 
 void vk_proc_table_release(struct vk_proc_table *table_ptr, struct vk_proc *proc_ptr)
 {
+	if (!proc_ptr->in_use)
+		return;
 	proc_ptr->in_use = 0;
 	table_ptr->live--;
 	SLIST_INSERT_HEAD(&table_ptr->free_list, proc_ptr, free_elem);

@@ -27,6 +27,9 @@ void vk_stack_init(struct vk_stack *stack_ptr, void *start_ptr, size_t len)
 	stack_ptr->top_ptr = (char *)start;
 	stack_ptr->top_size = 0;
 	stack_ptr->end_ptr = (char *)start_ptr + len;
+	/* An arena smaller than the alignment gap holds nothing. */
+	if (stack_ptr->end_ptr < stack_ptr->start_ptr)
+		stack_ptr->end_ptr = stack_ptr->start_ptr;
 	stack_ptr->peak = 0;
 	stack_ptr->last_failed = 0;
 }

@@ -77,6 +77,8 @@ void vk_vectoring_produced(struct vk_vectoring *ring_ptr, size_t n)
 
 void vk_vectoring_consumed(struct vk_vectoring *ring_ptr, size_t n)
 {
+	if (n == 0)
+		return;
 	ring_ptr->start = (ring_ptr->start + n) % ring_ptr->buf_len;
 	ring_ptr->len -= n;
 	/* An empty ring restarts at 0, so small messages stay in one segment. */

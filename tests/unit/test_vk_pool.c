@@ -1,0 +1,274 @@
+/* vk_pool: micro-heaps kept mapped between connections. Preallocated heaps
+ * are handed out without mapping, the pool keeps at most max_free, and a
+ * heap comes back from it visible whatever state it went in. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vk_heap.h"
+#include "vk_heap_s.h"
+#include "vk_pool.h"
+#include "vk_pool_s.h"
+
+#define POOL_PAGES 4
+#define OTHER_PAGES 2
+#define PREALLOC 3
+#define MAX_FREE 5
+
+/* Whether [ptr, ptr + len) is still mapped in this process. */
+static int is_mapped(void *ptr, size_t len)
+{
+	return msync(ptr, len, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
+static void assert_heap_usable(struct vk_heap *heap_ptr)
+{
+	char *p = vk_heap_start(heap_ptr);
+
+	assert_non_null(p);
+	assert_int_equal(vk_heap_pages(heap_ptr), POOL_PAGES);
+	assert_false(vk_heap_is_protected(heap_ptr));
+	p[0] = 1;
+	p[vk_heap_len(heap_ptr) - 1] = 1;
+}
+
+static void test_init_preallocates(void **state)
+{
+	struct vk_pool pool;
+
+	(void)state;
+	assert_int_equal(vk_pool_init(&pool, POOL_PAGES, PREALLOC, MAX_FREE), 0);
+	assert_int_equal(vk_pool_pages(&pool), POOL_PAGES);
+	assert_int_equal(vk_pool_free_count(&pool), PREALLOC);
+	assert_int_equal(vk_pool_misses(&pool), 0);
+	vk_pool_fini(&pool);
+}
+
+static void test_prealloc_is_capped_at_max_free(void **state)
+{
+	struct vk_pool pool;
+
+	(void)state;
+	assert_int_equal(vk_pool_init(&pool, POOL_PAGES, MAX_FREE + 3, MAX_FREE), 0);
+	assert_int_equal(vk_pool_free_count(&pool), MAX_FREE);
+	vk_pool_fini(&pool);
+}
+
+static void test_get_from_prealloc_does_not_miss(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap heaps[PREALLOC];
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, PREALLOC, MAX_FREE);
+	for (int i = 0; i < PREALLOC; i++) {
+		assert_int_equal(vk_pool_get(&pool, &heaps[i]), 0);
+		assert_heap_usable(&heaps[i]);
+	}
+	assert_int_equal(vk_pool_misses(&pool), 0);
+	assert_int_equal(vk_pool_free_count(&pool), 0);
+	for (int i = 0; i < PREALLOC; i++)
+		vk_heap_unmap(&heaps[i]);
+	vk_pool_fini(&pool);
+}
+
+static void test_get_beyond_prealloc_maps_and_counts_misses(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap heaps[PREALLOC + 2];
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, PREALLOC, MAX_FREE);
+	for (int i = 0; i < PREALLOC + 2; i++) {
+		assert_int_equal(vk_pool_get(&pool, &heaps[i]), 0);
+		assert_heap_usable(&heaps[i]);
+	}
+	assert_int_equal(vk_pool_misses(&pool), 2);
+	for (int i = 0; i < PREALLOC + 2; i++)
+		for (int j = 0; j < i; j++)
+			assert_ptr_not_equal(vk_heap_start(&heaps[i]), vk_heap_start(&heaps[j]));
+	for (int i = 0; i < PREALLOC + 2; i++)
+		vk_heap_unmap(&heaps[i]);
+	vk_pool_fini(&pool);
+}
+
+static void test_put_heap_is_handed_out_again(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap heap;
+	void *start;
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, 0, MAX_FREE);
+	assert_int_equal(vk_pool_get(&pool, &heap), 0);
+	assert_int_equal(vk_pool_misses(&pool), 1);
+	start = vk_heap_start(&heap);
+	vk_pool_put(&pool, &heap);
+	assert_int_equal(vk_pool_free_count(&pool), 1);
+	assert_int_equal(vk_pool_get(&pool, &heap), 0);
+	assert_ptr_equal(vk_heap_start(&heap), start);
+	assert_int_equal(vk_pool_misses(&pool), 1);
+	vk_heap_unmap(&heap);
+	vk_pool_fini(&pool);
+}
+
+static void test_put_keeps_up_to_max_free(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap heaps[MAX_FREE + 2];
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, 0, MAX_FREE);
+	for (int i = 0; i < MAX_FREE + 2; i++)
+		vk_pool_get(&pool, &heaps[i]);
+	for (int i = 0; i < MAX_FREE + 2; i++)
+		vk_pool_put(&pool, &heaps[i]);
+	assert_int_equal(vk_pool_free_count(&pool), MAX_FREE);
+	vk_pool_fini(&pool);
+}
+
+static void test_put_beyond_max_free_unmaps(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap kept, extra;
+	void *extra_start;
+	size_t extra_len;
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, 0, 1);
+	vk_pool_get(&pool, &kept);
+	vk_pool_get(&pool, &extra);
+	extra_start = vk_heap_start(&extra);
+	extra_len = vk_heap_len(&extra);
+	vk_pool_put(&pool, &kept);
+	vk_pool_put(&pool, &extra);
+	assert_int_equal(vk_pool_free_count(&pool), 1);
+	assert_null(vk_heap_start(&extra));
+	assert_false(is_mapped(extra_start, extra_len));
+	vk_pool_fini(&pool);
+}
+
+static void test_heap_of_other_page_count_is_not_kept(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap other;
+	void *start;
+	size_t len;
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, 0, MAX_FREE);
+	assert_int_equal(vk_heap_map(&other, OTHER_PAGES), 0);
+	start = vk_heap_start(&other);
+	len = vk_heap_len(&other);
+	vk_pool_put(&pool, &other);
+	assert_int_equal(vk_pool_free_count(&pool), 0);
+	assert_false(is_mapped(start, len));
+	vk_pool_fini(&pool);
+}
+
+static void test_protected_heap_comes_back_unprotected(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap heap;
+	char *p;
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, 0, MAX_FREE);
+	vk_pool_get(&pool, &heap);
+	p = vk_heap_start(&heap);
+	p[10] = 'k';
+	assert_int_equal(vk_heap_protect(&heap), 0);
+	vk_pool_put(&pool, &heap);
+	memset(&heap, 0, sizeof(heap));
+	assert_int_equal(vk_pool_get(&pool, &heap), 0);
+	assert_ptr_equal(vk_heap_start(&heap), p);
+	assert_heap_usable(&heap);
+	assert_int_equal(p[10], 'k');
+	vk_heap_unmap(&heap);
+	vk_pool_fini(&pool);
+}
+
+static void test_fini_unmaps_free_heaps(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap heaps[PREALLOC];
+	void *starts[PREALLOC];
+	size_t len = 0;
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, PREALLOC, MAX_FREE);
+	for (int i = 0; i < PREALLOC; i++) {
+		vk_pool_get(&pool, &heaps[i]);
+		starts[i] = vk_heap_start(&heaps[i]);
+		len = vk_heap_len(&heaps[i]);
+	}
+	for (int i = 0; i < PREALLOC; i++)
+		vk_pool_put(&pool, &heaps[i]);
+	vk_pool_fini(&pool);
+	assert_int_equal(vk_pool_free_count(&pool), 0);
+	for (int i = 0; i < PREALLOC; i++)
+		assert_false(is_mapped(starts[i], len));
+}
+
+static void test_max_free_below_one_keeps_one(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap a, b;
+
+	(void)state;
+	vk_pool_init(&pool, POOL_PAGES, 0, 0);
+	vk_pool_get(&pool, &a);
+	vk_pool_get(&pool, &b);
+	vk_pool_put(&pool, &a);
+	vk_pool_put(&pool, &b);
+	assert_int_equal(vk_pool_free_count(&pool), 1);
+	vk_pool_fini(&pool);
+}
+
+static void test_pool_grows_past_its_first_array(void **state)
+{
+	enum { MANY = 100 };
+	struct vk_pool pool;
+	struct vk_heap heap;
+
+	(void)state;
+	vk_pool_init(&pool, 1, 0, MANY);
+	for (int i = 0; i < MANY; i++) {
+		assert_int_equal(vk_heap_map(&heap, 1), 0);
+		vk_pool_put(&pool, &heap);
+	}
+	assert_int_equal(vk_pool_free_count(&pool), MANY);
+	for (int i = 0; i < MANY; i++) {
+		assert_int_equal(vk_pool_get(&pool, &heap), 0);
+		assert_int_equal(vk_heap_pages(&heap), 1);
+		vk_heap_unmap(&heap);
+	}
+	assert_int_equal(vk_pool_misses(&pool), 0);
+	vk_pool_fini(&pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init_preallocates),
+		cmocka_unit_test(test_prealloc_is_capped_at_max_free),
+		cmocka_unit_test(test_get_from_prealloc_does_not_miss),
+		cmocka_unit_test(test_get_beyond_prealloc_maps_and_counts_misses),
+		cmocka_unit_test(test_put_heap_is_handed_out_again),
+		cmocka_unit_test(test_put_keeps_up_to_max_free),
+		cmocka_unit_test(test_put_beyond_max_free_unmaps),
+		cmocka_unit_test(test_heap_of_other_page_count_is_not_kept),
+		cmocka_unit_test(test_protected_heap_comes_back_unprotected),
+		cmocka_unit_test(test_fini_unmaps_free_heaps),
+		cmocka_unit_test(test_max_free_below_one_keeps_one),
+		cmocka_unit_test(test_pool_grows_past_its_first_array),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
