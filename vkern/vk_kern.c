@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +36,15 @@
 #define VK_POOL_MAX_FREE 4096
 
 static __thread struct vk_kern *current_kern;
+
+/* Signals arrive through a handler that notes them and pokes an eventfd.
+ * (A signalfd would be simpler, but AIO polls it from a kernel worker that
+ * cannot see this process's signals, so under that driver it never fires.)
+ * One kernel per OS process, so these can be process-wide. */
+static volatile sig_atomic_t signals_pending;
+static int signal_event_fd = -1;
+
+#define SIGNAL_BIT(signo) (1 << ((signo)&31))
 
 static const char *const stat_names[VK_STAT_COUNT] = {
 	[VK_STAT_ACCEPTED] = "accepted",     [VK_STAT_PROCS_LIVE] = "live",
@@ -440,16 +449,53 @@ void vk_kern_fault(int signo, void *addr)
 
 /* ---- events ---- */
 
-static void handle_signal_fd(struct vk_kern *kern_ptr)
+static void on_signal(int signo)
 {
-	struct signalfd_siginfo info;
+	uint64_t one = 1;
+	int saved = errno;
 
-	while (read(kern_ptr->signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
-		if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)
-			vk_kern_drain(kern_ptr);
-		else if (info.ssi_signo == SIGHUP && kern_ptr->reload_fn)
-			kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+	signals_pending |= SIGNAL_BIT(signo);
+	(void)!write(signal_event_fd, &one, sizeof(one));
+	errno = saved;
+}
+
+static int catch_signals(struct vk_kern *kern_ptr)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa;
+	sigset_t set;
+
+	kern_ptr->signal_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (kern_ptr->signal_fd == -1)
+		return -1;
+	signal_event_fd = kern_ptr->signal_fd;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+		if (sigaction(signals[i], &sa, NULL) == -1)
+			return -1;
+		sigaddset(&set, signals[i]);
 	}
+	/* A supervisor forks kernels with these blocked. */
+	return sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void handle_signals(struct vk_kern *kern_ptr)
+{
+	uint64_t count;
+	int pending;
+
+	while (read(kern_ptr->signal_fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
+		;
+	pending = signals_pending;
+	signals_pending &= ~pending;
+	if (pending & (SIGNAL_BIT(SIGTERM) | SIGNAL_BIT(SIGINT)))
+		vk_kern_drain(kern_ptr);
+	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn)
+		kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
 }
 
 static void handle_inbox(struct vk_kern *kern_ptr)
@@ -497,7 +543,7 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 	case VK_FD_CONTROL:
 		fd_ptr->blocked = 0;
 		if (fd_ptr->fd == kern_ptr->signal_fd)
-			handle_signal_fd(kern_ptr);
+			handle_signals(kern_ptr);
 		else if (kern_ptr->inbox_ptr && fd_ptr->fd == vk_channel_fd(kern_ptr->inbox_ptr))
 			handle_inbox(kern_ptr);
 		want(kern_ptr, fd_ptr, VK_EV_IN);
@@ -511,18 +557,9 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 
 int vk_kern_start(struct vk_kern *kern_ptr)
 {
-	sigset_t set;
-
 	current_kern = kern_ptr;
 	kern_ptr->altstack_ptr = vk_fault_install(vk_kern_fault);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return -1;
-	kern_ptr->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (kern_ptr->signal_fd == -1 || watch_control_fd(kern_ptr, kern_ptr->signal_fd, NULL) == -1)
+	if (catch_signals(kern_ptr) == -1 || watch_control_fd(kern_ptr, kern_ptr->signal_fd, NULL) == -1)
 		return -1;
 	if (kern_ptr->inbox_ptr && watch_control_fd(kern_ptr, vk_channel_fd(kern_ptr->inbox_ptr), NULL) == -1)
 		return -1;

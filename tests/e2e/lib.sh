@@ -1,0 +1,329 @@
+# lib.sh -- helpers sourced by the end-to-end suites (tests/e2e/vkern_*.sh).
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# Servers run in the background on 127.0.0.1 with ephemeral ports (-p 0);
+# their stdout/stderr go to files in one mktemp -d directory per suite.
+# Every wait is bounded. On exit (any exit) every server this shell started
+# is killed and the directory removed.
+#
+#   start_server NAME BIN ARGS...  start, wait <= 5 s for "listening on";
+#                                  sets E2E_PID[NAME], E2E_PORT[NAME] and
+#                                  exports <NAME>_PID, <NAME>_PORT (NAME
+#                                  uppercased, non-alphanumerics as _)
+#   stop_server NAME               SIGTERM, wait <= 5 s, require status 0
+#   signal_server NAME SIG         send SIG and start the stop clock
+#   await_server NAME SECS         wait for exit: E2E_STATUS, E2E_ELAPSED_MS
+#   stat_of NAME KEY               sum of KEY= over the "vk: kernel" lines
+#   wait_until SECS WHAT CMD...    poll CMD until it succeeds, or fail
+#   run_case DESC FUNC ARGS...     run FUNC in a subshell, record pass/fail
+#   finish                         summary; exit 1 if any case failed
+
+# tests/run-tests.sh runs every tests/e2e/*.sh, this file too: run rather
+# than sourced, it is no suite and does nothing.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	exit 0
+fi
+
+set -euo pipefail
+
+BUILD=${BUILD:-build}
+E2E_SUITE=$(basename "$0" .sh)
+E2E_MAIN_PID=$BASHPID
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vkgw-$E2E_SUITE.XXXXXX")
+E2E_START_TIMEOUT_S=5
+E2E_STOP_TIMEOUT_S=5
+E2E_LOOPBACK=127.0.0.1
+
+declare -A E2E_PID=() E2E_PORT=() E2E_T0=()
+# "owner:pid:target" per running server: owner is the shell that started
+# it (a run_case subshell kills only its own), target the process that
+# gets the signals (differs from pid for a server run under strace).
+E2E_OWNED=()
+E2E_FAILED=()
+E2E_PASSED=0
+E2E_STATUS=
+E2E_ELAPSED_MS=
+
+# A pipe nobody writes to: `read -t` on it sleeps without a fork, so the
+# polling loops stay cheap and their timing precise.
+mkfifo "$E2E_TMP/.nap"
+exec {E2E_NAP_FD}<>"$E2E_TMP/.nap"
+
+note() { printf '%s: %s\n' "$E2E_SUITE" "$*"; }
+
+fail() {
+	printf '%s: FAIL: %s\n' "$E2E_SUITE" "$*" >&2
+	exit 1
+}
+
+nap() { read -r -t "$1" -u "$E2E_NAP_FD" _ || true; }
+
+now_ns() { date +%s%N; }
+
+now_ms() { date +%s%3N; }
+
+# Microseconds into variable $1, without a fork (for polling loops).
+_e2e_us() { printf -v "$1" '%s' "${EPOCHREALTIME//[!0-9]/}"; }
+
+# Runs CMD ARGS every 10 ms until it succeeds; fails with WHAT once SECS
+# have passed (a clock deadline: each try may take a while).
+wait_until() {
+	local secs=$1 what=$2 now deadline
+	shift 2
+	_e2e_us now
+	deadline=$((now + secs * 1000000))
+	until "$@"; do
+		_e2e_us now
+		[ "$now" -lt "$deadline" ] || fail "$what (waited $secs s)"
+		nap 0.01
+	done
+}
+
+need_bin() {
+	[ -x "$1" ] || fail "$1 is not built (run: make BUILD=$BUILD all)"
+}
+
+# ---- processes ----
+
+# True while PID exists, is not a zombie and is a child of PARENT (default
+# this shell): the parent check guards against a pid reused after reaping.
+_e2e_running() {
+	local stat
+	# read, not $(<file): a failed $(<file) exits a set -e shell.
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	# shellcheck disable=SC2086 # split the fields after "(comm) "
+	set -- "${2:-$BASHPID}" ${stat##*) }
+	[ "$2" != Z ] && [ "$3" = "$1" ]
+}
+
+# Sets E2E_TARGET_PID to the signal target of our server PID.
+_e2e_target() {
+	local e
+	for e in "${E2E_OWNED[@]}"; do
+		case $e in "$BASHPID:$1:"*) E2E_TARGET_PID=${e##*:} && return 0 ;; esac
+	done
+	return 1
+}
+
+_e2e_disown() {
+	local keep=() e
+	for e in "${E2E_OWNED[@]}"; do
+		case $e in "$BASHPID:$1:"*) ;; *) keep+=("$e") ;; esac
+	done
+	E2E_OWNED=("${keep[@]}")
+}
+
+# Kills and reaps the servers this shell started and still owns (only PID
+# if given).
+_e2e_kill_owned() {
+	local e pid target keep=()
+	for e in "${E2E_OWNED[@]}"; do
+		pid=${e#*:} target=${pid#*:} pid=${pid%%:*}
+		if [ "${e%%:*}" != "$BASHPID" ] || [ "${1:-$pid}" != "$pid" ]; then
+			keep+=("$e")
+			continue
+		fi
+		# A tracee outlives its killed tracer: kill it first, while it is
+		# still the tracer's child (so the pid cannot have been reused).
+		if [ "$target" != "$pid" ] && _e2e_running "$target" "$pid"; then
+			kill -KILL "$target" 2>/dev/null || true
+		fi
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	E2E_OWNED=("${keep[@]}")
+}
+
+_e2e_var() {
+	local v=${1^^}
+	printf '%s' "${v//[^A-Z0-9]/_}"
+}
+
+server_err_file() { printf '%s' "$E2E_TMP/$1.err"; }
+
+# Last lines of a server's stderr, indented, for failure messages.
+server_stderr() {
+	local f="$E2E_TMP/$1.err"
+	[ -s "$f" ] || { printf ' (empty)'; return 0; }
+	printf '\n'
+	tail -n "${2:-20}" "$f" | sed 's/^/    | /'
+}
+
+start_server() {
+	local name=$1 pid port line var deadline now rc=0
+	shift
+	# A built binary, or a tool on PATH (strace wrapping one).
+	[[ $1 == */* ]] && need_bin "$1"
+	command -v "$1" >/dev/null || fail "$1 is not installed"
+	"$@" </dev/null >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
+	pid=$!
+	E2E_OWNED+=("$BASHPID:$pid:$pid")
+	E2E_PID[$name]=$pid
+	_e2e_us now
+	deadline=$((now + E2E_START_TIMEOUT_S * 1000000))
+	while :; do
+		# read fails on a line without its newline: never take a port
+		# from a half-written line.
+		if { IFS= read -r line <"$E2E_TMP/$name.out"; } 2>/dev/null &&
+			[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+			port=${BASH_REMATCH[1]}
+			break
+		fi
+		if ! _e2e_running "$pid"; then
+			wait "$pid" || rc=$?
+			_e2e_disown "$pid"
+			fail "$name ($*) exited with status $rc before listening; stderr:$(server_stderr "$name")"
+		fi
+		_e2e_us now
+		[ "$now" -lt "$deadline" ] ||
+			fail "$name ($*) printed no 'listening on' line within ${E2E_START_TIMEOUT_S} s; stderr:$(server_stderr "$name")"
+		nap 0.005
+	done
+	E2E_PORT[$name]=$port
+	var=$(_e2e_var "$name")
+	export "${var}_PID=$pid" "${var}_PORT=$port"
+}
+
+# Signals for NAME go to PID from now on, while its exit status is still
+# that of the started process (strace exits with its tracee's status).
+set_signal_target() {
+	local pid=${E2E_PID[$1]}
+	_e2e_disown "$pid"
+	E2E_OWNED+=("$BASHPID:$pid:$2")
+}
+
+signal_server() {
+	_e2e_target "${E2E_PID[$1]}" || fail "signal_server: $1 is not running"
+	E2E_T0[$1]=$(now_ns)
+	kill -s "$2" "$E2E_TARGET_PID"
+}
+
+# Waits up to SECS for NAME to exit. E2E_STATUS: its exit status, or
+# "timeout" (it is then SIGKILLed). E2E_ELAPSED_MS: from the last
+# signal_server to the end of the wait.
+await_server() {
+	local name=$1 secs=$2 pid=${E2E_PID[$1]} deadline now t1
+	_e2e_us now
+	deadline=$((now + secs * 1000000))
+	while _e2e_running "$pid"; do
+		_e2e_us now
+		if [ "$now" -ge "$deadline" ]; then
+			_e2e_kill_owned "$pid"
+			E2E_STATUS=timeout
+			E2E_ELAPSED_MS=$((secs * 1000))
+			return 0
+		fi
+		nap 0.002
+	done
+	E2E_STATUS=0
+	wait "$pid" || E2E_STATUS=$?
+	t1=$(now_ns)
+	_e2e_disown "$pid"
+	E2E_ELAPSED_MS=$(((t1 - ${E2E_T0[$name]:-$t1}) / 1000000))
+}
+
+stop_server() {
+	local name=$1
+	signal_server "$name" TERM
+	await_server "$name" "$E2E_STOP_TIMEOUT_S"
+	[ "$E2E_STATUS" != timeout ] ||
+		fail "$name did not exit within ${E2E_STOP_TIMEOUT_S} s of SIGTERM (SIGKILLed); stderr:$(server_stderr "$name")"
+	[ "$E2E_STATUS" = 0 ] ||
+		fail "$name exited with status $E2E_STATUS after SIGTERM (expected 0); stderr:$(server_stderr "$name")"
+}
+
+# ---- kernel counters (-s or VK_STATS=1, printed at exit) ----
+
+# Sum of KEY= across the server's "vk: kernel N (driver): ..." lines.
+stat_of() {
+	awk -v key="$2" '
+		/^vk: kernel [0-9]+ \([^)]*\): / {
+			for (i = 1; i <= NF; i++)
+				if (index($i, key "=") == 1)
+					sum += substr($i, length(key) + 2)
+		}
+		END { print sum + 0 }' "$E2E_TMP/$1.err"
+}
+
+# How many kernels printed their counters.
+stat_lines() {
+	grep -c '^vk: kernel [0-9]* ([^)]*): ' "$E2E_TMP/$1.err" || true
+}
+
+# ---- clients ----
+
+# Connects to the loopback PORT; the new fd number goes into variable VAR.
+tcp_open() {
+	local -n e2e_fd_ref=$1
+	exec {e2e_fd_ref}<>"/dev/tcp/$E2E_LOOPBACK/$2" || fail "cannot connect to $E2E_LOOPBACK:$2"
+}
+
+tcp_close() {
+	local fd=$1
+	exec {fd}>&-
+}
+
+# Prints what the peer sends until it closes (EOF or reset); status 124 if
+# it has not closed within SECS.
+tcp_read_to_close() {
+	local rc=0
+	timeout "$2" cat <&"$1" 2>/dev/null || rc=$?
+	[ "$rc" -ne 124 ] || return 124
+	return 0
+}
+
+# curl to the loopback server, never through a proxy, bounded in time.
+http_get() {
+	curl -s --noproxy '*' --max-time 5 "http://$E2E_LOOPBACK:$1${2:-/}"
+}
+
+# Median of integers.
+median() {
+	printf '%s\n' "$@" | sort -n |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# ---- cases ----
+
+_e2e_cleanup() {
+	local rc=$?
+	_e2e_kill_owned
+	[ "$BASHPID" != "$E2E_MAIN_PID" ] || rm -rf "$E2E_TMP"
+	exit "$rc"
+}
+trap _e2e_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Runs FUNC ARGS in a subshell, so a failing case (fail exits) does not
+# hide the others; prints one ok/FAIL line with its duration.
+run_case() {
+	local desc=$1 rc=0 t0
+	shift
+	t0=$(now_ms)
+	set +e
+	(
+		set -e
+		trap _e2e_cleanup EXIT
+		"$@"
+	)
+	rc=$?
+	set -e
+	if [ "$rc" -eq 0 ]; then
+		E2E_PASSED=$((E2E_PASSED + 1))
+		note "ok   $desc ($(($(now_ms) - t0)) ms)"
+	else
+		E2E_FAILED+=("$desc")
+		note "FAIL $desc ($(($(now_ms) - t0)) ms)"
+	fi
+}
+
+finish() {
+	if [ "${#E2E_FAILED[@]}" -gt 0 ]; then
+		note "${#E2E_FAILED[@]} failed, $E2E_PASSED passed:"
+		printf '  %s\n' "${E2E_FAILED[@]}"
+		exit 1
+	fi
+	note "all $E2E_PASSED cases passed"
+}
