@@ -22,6 +22,9 @@ E2E_CLIENTS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e
 TEST_SERVICES := $(patsubst tests/services/%.c,$(BUILD)/tests/services/%,$(wildcard tests/services/*.c))
 DEPS_STAMP   := $(BUILD)/.deps-installed
 
+# Objects are kept between builds (they are intermediate to pattern rules).
+.SECONDARY:
+
 .PHONY: all deps run test unit e2e debug test-debug bench bench-vkern format format-check clean
 
 all: $(DEPS_STAMP) $(LIBVKERN) $(EXAMPLES) $(UNIT_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
