@@ -268,9 +268,20 @@ parse_wrk() { # parse_wrk FILE pipelined|plain
     }' "$1"
 }
 
-# One wrk run against the running server; appends a line to $RESULTS.
+# CPU ticks (user + system) used so far by every process in the server's
+# process group (nginx: master and worker).
+group_cpu_ticks() {
+  local pid total=0
+  for pid in $(pgrep -g "$SERVER_PID" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# One wrk run against the running server; appends a line to $RESULTS:
+# ROUND LABEL SCENARIO RPS P99 ERRORS SERVER_CPU_PERCENT.
 run_wrk() { # run_wrk ROUND LABEL SCENARIO
-  local round=$1 label=$2 scenario=$3 out stats
+  local round=$1 label=$2 scenario=$3 out stats cpu0 cpu1 t0 t1 cpu_pct
   local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency)
   [ "$scenario" = pipe16 ] && args+=(-s "$PIPELINE_LUA")
   out="$WORK/wrk.r$round.$label.$scenario.txt"
@@ -279,17 +290,26 @@ run_wrk() { # run_wrk ROUND LABEL SCENARIO
     timeout -k 2 $((DURATION + 30)) \
     taskset -c "$CLIENT_CPU" wrk "${args[@]}" "http://127.0.0.1:$PORT/" >"$out" 2>&1 </dev/null &
   WRK_PID=$!
+  cpu0=$(group_cpu_ticks)
+  t0=$(date +%s%N)
   wait "$WRK_PID" || true
+  cpu1=$(group_cpu_ticks)
+  t1=$(date +%s%N)
   WRK_PID=
+  # Server CPU over the run: near 100% means the server is the limit;
+  # well below it means the client (wrk, one thread) is.
+  cpu_pct=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" \
+    'BEGIN { printf "%.0f\n", (ns > 0 ? 100 * d / hz / (ns / 1e9) : 0) }')
   server_alive || server_failed "died during wrk run ($scenario)"
   if stats=$(parse_wrk "$out" "$([ "$scenario" = pipe16 ] && echo pipelined || echo plain)"); then
     log "round $round: $(printf '%-12s %-7s' "$label" "$scenario") $(fmt_stats "$stats")"
   else
     stats="NA NA NA"
+    cpu_pct=NA
     log "round $round: $label $scenario: wrk produced no result (see below)"
     tail -n 5 "$out" >&2 || true
   fi
-  echo "$round $label $scenario $stats" >>"$RESULTS"
+  echo "$round $label $scenario $stats $cpu_pct" >>"$RESULTS"
 }
 
 # ---------------------------------------------------------------- numbers
@@ -322,7 +342,7 @@ median() { # numbers on stdin, NA lines ignored; prints NA if none
     }'
 }
 
-column_of() { # column_of LABEL SCENARIO FIELD(4=rps,5=p99,6=errors): one value per round
+column_of() { # column_of LABEL SCENARIO FIELD(4=rps,5=p99,6=errors,7=cpu%): one value per round
   awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
 }
 
@@ -336,6 +356,17 @@ median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
   ' "$RESULTS" | median
 }
 
+# Median over rounds of A/B requests per server CPU-second: what each
+# server does with the CPU it used, whoever limited the rate.
+median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" '
+    function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
+    $3 == s && $2 == a { ea[$1] = eff($4, $7) }
+    $3 == s && $2 == b { eb[$1] = eff($4, $7) }
+    END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
+  ' "$RESULTS" | median
+}
+
 sum_errors() { column_of "$1" "$2" 6 | awk '$1 != "NA" { n += $1 } END { print n + 0 }'; }
 
 # ---------------------------------------------------------------- report
@@ -344,11 +375,11 @@ print_runs() {
   echo
   echo "### Per-run results (${DURATION}s each, wrk -t1 on CPU $CLIENT_CPU, server on CPU $SERVER_CPU)"
   echo
-  echo "| round | server | scenario | req/s | p99 | errors |"
-  echo "|---|---|---|---:|---:|---:|"
-  local round label scenario rps p99 errors
-  while read -r round label scenario rps p99 errors; do
-    echo "| $round | $label | ${SCENARIO_LABEL[$scenario]} | $(fmt_rps "$rps") | $(fmt_us "$p99") | $errors |"
+  echo "| round | server | scenario | req/s | p99 | errors | server CPU |"
+  echo "|---|---|---|---:|---:|---:|---:|"
+  local round label scenario rps p99 errors cpu
+  while read -r round label scenario rps p99 errors cpu; do
+    echo "| $round | $label | ${SCENARIO_LABEL[$scenario]} | $(fmt_rps "$rps") | $(fmt_us "$p99") | $errors | ${cpu}% |"
   done <"$RESULTS"
 }
 
@@ -368,10 +399,12 @@ summary_row() { # summary_row LABEL_A LABEL_B SCENARIO GOAL_RATIO CHECK_P99(yes|
     print (ok ? "MET" : "NOT MET" why) }')
   errors=$(($(sum_errors "$a" "$scenario") + $(sum_errors "$b" "$scenario")))
   [ "$errors" -eq 0 ] || verdict="$verdict ($errors wrk errors)"
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
     "$(fmt_rps "$rps_a") / $(fmt_rps "$rps_b")" \
     "$(awk -v r="$ratio" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }')" \
     "$(fmt_us "$p99_a") / $(fmt_us "$p99_b")" \
+    "$(column_of "$a" "$scenario" 7 | median)% / $(column_of "$b" "$scenario" 7 | median)%" \
+    "$(awk -v r="$(median_efficiency_ratio "$a" "$b" "$scenario")" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }')" \
     "$( [ "$check_p99" = yes ] && echo ">= ${goal}x, p99 <=" || echo ">= ${goal}x")" \
     "$verdict"
 }
@@ -380,8 +413,8 @@ print_summary() {
   echo
   echo "### Summary (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
   echo
-  echo "| comparison A vs B | req/s (A / B) | ratio A/B | p99 (A / B) | goal | result |"
-  echo "|---|---:|---:|---:|---|---|"
+  echo "| comparison A vs B | req/s (A / B) | ratio A/B | p99 (A / B) | server CPU (A / B) | req per CPU-s ratio | goal | result |"
+  echo "|---|---:|---:|---:|---:|---:|---|---|"
   local s
   for s in "${CMP_SCENARIOS[@]}"; do
     summary_row vkern nginx "$s" "$GOAL_SPEEDUP" yes "vkern vs nginx, ${SCENARIO_LABEL[$s]}"
@@ -390,6 +423,8 @@ print_summary() {
     summary_row vkern-iso vkern "$s" "$GOAL_ISOLATION" no "vkern -i vs vkern, ${SCENARIO_LABEL[$s]}"
   done
   echo
+  echo "Server CPU below ~95% means wrk (one thread on CPU $CLIENT_CPU) set the rate, not the server;"
+  echo "the req per CPU-s ratio then compares the servers' work per request."
   echo "Response header bytes: vkern ${HEADER_BYTES[vkern]:-?}, nginx ${HEADER_BYTES[nginx]:-?}" \
     "(body 13 bytes each)."
 }

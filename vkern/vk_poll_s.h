@@ -22,7 +22,7 @@ struct vk_poll_driver {
 	int (*wait)(struct vk_poll *poll_ptr, int timeout_ms);
 };
 
-#define VK_POLL_BATCH 256
+#define VK_POLL_BATCH 1024
 
 struct vk_poll {
 	const struct vk_poll_driver *driver_ptr;
