@@ -9,6 +9,10 @@
  *   !hog           a child thread whose locals exceed the heap (ENOMEM)
  *   !hog-caught    the same, caught: answers "ENOMEM needed N pages"
  *   !stats         answers this kernel's counters and its reload count
+ *   !sleep MS      sleeps MS milliseconds on the kernel's timers, answers
+ *                  "slept N ms" with the time it really took
+ *   !deadline MS   waits at most MS for the next line: "timeout" if it did
+ *                  not come in time, else "line in time"
  * The faults are made with inline assembly so sanitizers and the compiler
  * see no undefined behaviour: the hardware fault is the point. */
 #include "vk_coro.h"
@@ -82,8 +86,33 @@ static void null_caught(struct vk_thread *that)
 	vk_end();
 }
 
+struct deadline_self {
+	char line[LINE_MAX_LEN];
+	size_t len;
+};
+
+/* Reads one line within the deadline given in its argument (a string of
+ * milliseconds, which it overwrites with the outcome for the caller). */
+static void read_with_deadline(struct vk_thread *that)
+{
+	struct deadline_self *self;
+	char *arg = vk_thread_arg(that);
+
+	vk_begin();
+	vk_catch
+	{
+		snprintf(vk_thread_arg(that), 16, "%s", vk_error() == ETIMEDOUT ? "timeout" : "error");
+	}
+	vk_deadline(strtoul(arg, NULL, 10));
+	vk_readline(self->len, self->line, sizeof(self->line));
+	vk_deadline_clear();
+	snprintf(vk_thread_arg(that), 16, "line in time");
+	vk_end();
+}
+
 struct fault_self {
 	char line[LINE_MAX_LEN];
+	uint64_t started_ns;
 	char out[LINE_MAX_LEN + 32];
 	uint64_t canary;
 	size_t len;
@@ -138,6 +167,14 @@ static void fault_service(struct vk_thread *that)
 				vk_flush();
 			}
 			vk_call(hog, NULL);
+		} else if (command(self->line, "!sleep")) {
+			self->started_ns = vk_sys_now_ns();
+			vk_sleep(strtoul(self->line + 7, NULL, 10));
+			self->out_len = snprintf(self->out, sizeof(self->out), "slept %" PRIu64 " ms\n",
+						 (vk_sys_now_ns() - self->started_ns) / 1000000);
+		} else if (command(self->line, "!deadline")) {
+			vk_call(read_with_deadline, self->line + 10);
+			self->out_len = snprintf(self->out, sizeof(self->out), "%s\n", self->line + 10);
 		} else if (command(self->line, "!stats")) {
 			self->out_len =
 				snprintf(self->out, sizeof(self->out),
