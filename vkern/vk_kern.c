@@ -125,6 +125,13 @@ void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int 
 	kern_ptr->reload_ctx_ptr = ctx_ptr;
 }
 
+/* After a wait that returned events, keep polling without sleeping for this
+ * long: a client writing to a kernel that is not asleep pays no wake-up. */
+void vk_kern_set_spin_us(struct vk_kern *kern_ptr, unsigned spin_us)
+{
+	kern_ptr->spin_ns = (uint64_t)spin_us * 1000u;
+}
+
 void vk_kern_set_verbose(struct vk_kern *kern_ptr, int verbose)
 {
 	kern_ptr->verbose = verbose;
@@ -660,6 +667,8 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 {
 	struct vk_proc *proc_ptr;
 	struct vk_timer *timer_ptr;
+	uint64_t spin_until_ns = 0;
+	int events;
 
 	current_kern = kern_ptr;
 	kern_ptr->now_ns = vk_now_ns();
@@ -674,8 +683,12 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 		}
 		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == 0)
 			break;
-		vk_poll_wait(&kern_ptr->poll, accepts_pending(kern_ptr) ? 0 : next_timeout_ms(kern_ptr));
+		events = vk_poll_wait(&kern_ptr->poll, accepts_pending(kern_ptr) || kern_ptr->now_ns < spin_until_ns
+							       ? 0
+							       : next_timeout_ms(kern_ptr));
 		kern_ptr->now_ns = vk_now_ns();
+		if (events > 0 && kern_ptr->spin_ns)
+			spin_until_ns = kern_ptr->now_ns + kern_ptr->spin_ns;
 		while ((timer_ptr = vk_timer_heap_pop_expired(&kern_ptr->timers, kern_ptr->now_ns))) {
 			proc_ptr = vk_timer_owner(timer_ptr);
 			proc_ptr->timer_fired = 1;

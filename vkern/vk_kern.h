@@ -14,6 +14,7 @@ void vk_kern_set_channels(struct vk_kern *kern_ptr, struct vk_channel *inbox_ptr
 void vk_kern_set_grace_ms(struct vk_kern *kern_ptr, unsigned grace_ms);
 void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index), void *ctx_ptr);
 void vk_kern_set_verbose(struct vk_kern *kern_ptr, int verbose);
+void vk_kern_set_spin_us(struct vk_kern *kern_ptr, unsigned spin_us);
 int vk_kern_index(struct vk_kern *kern_ptr);
 const char *vk_kern_poll_name(struct vk_kern *kern_ptr);
 

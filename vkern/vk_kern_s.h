@@ -28,6 +28,7 @@ struct vk_kern {
 	int draining;
 	int stopping;
 	uint64_t grace_ns;
+	uint64_t spin_ns; /* after events, poll without sleeping this long */
 	uint64_t drain_deadline_ns;
 	uint64_t now_ns;
 	int exit_code;

@@ -40,6 +40,8 @@ void vk_runtime_config_defaults(struct vk_runtime_config *cfg_ptr)
 	cfg_ptr->grace_ms = VK_DEFAULT_GRACE_MS;
 	cfg_ptr->pin = 1;
 	cfg_ptr->announce = 1;
+	if (getenv("VK_SPIN_US"))
+		cfg_ptr->spin_us = (unsigned)strtoul(getenv("VK_SPIN_US"), NULL, 10);
 }
 
 int vk_runtime_allowed_cpus(int *cpus, int max)
@@ -92,6 +94,7 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 	vk_kern_set_grace_ms(kern_ptr, cfg_ptr->grace_ms);
 	vk_kern_set_reload(kern_ptr, cfg_ptr->reload_fn, cfg_ptr->reload_ctx_ptr);
 	vk_kern_set_verbose(kern_ptr, cfg_ptr->verbose);
+	vk_kern_set_spin_us(kern_ptr, cfg_ptr->spin_us);
 	if (vk_kern_start(kern_ptr) == -1) {
 		fprintf(stderr, "vk: kernel %d: start: %s\n", index, strerror(errno));
 		vk_kern_destroy(kern_ptr);

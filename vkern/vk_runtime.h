@@ -17,6 +17,7 @@ struct vk_runtime_config {
 	int announce;		 /* print "listening on ADDR:PORT" when ready */
 	int verbose;
 	int stats_at_exit; /* each kernel prints its counters to stderr */
+	unsigned spin_us;  /* busy-poll this long after events (0: off; default $VK_SPIN_US) */
 	void (*reload_fn)(void *ctx_ptr, int kernel_index);
 	void *reload_ctx_ptr;
 };
