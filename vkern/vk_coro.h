@@ -143,30 +143,24 @@
 
 /* ---- socket I/O (on the thread's socket; _on variants take one) ---- */
 
-#define vk_read_on(sock, rc, buf, len)                                                                        \
-	do {                                                                                                  \
-		VK_OP_(__COUNTER__,                                                                           \
-		       vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, VK_READ_EXACT)); \
-		(rc) = that->op_done;                                                                         \
+/* One read op in `mode`; rc gets the bytes read. */
+#define VK_READ_(c, sock, rc, buf, len, mode)                                                             \
+	do {                                                                                              \
+		VK_OP_(c, vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, (mode))); \
+		(rc) = that->op_done;                                                                     \
 	} while (0)
+
+/* Exactly len bytes, fewer only at EOF. */
+#define vk_read_on(sock, rc, buf, len) VK_READ_(__COUNTER__, sock, rc, buf, len, VK_READ_EXACT)
 #define vk_read(rc, buf, len) vk_read_on(that->socket_ptr, rc, buf, len)
 
-#define vk_read_some_on(sock, rc, buf, len)                                                                  \
-	do {                                                                                                 \
-		VK_OP_(__COUNTER__,                                                                          \
-		       vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, VK_READ_SOME)); \
-		(rc) = that->op_done;                                                                        \
-	} while (0)
+/* At least one byte, or 0 at EOF. */
+#define vk_read_some_on(sock, rc, buf, len) VK_READ_(__COUNTER__, sock, rc, buf, len, VK_READ_SOME)
 #define vk_read_some(rc, buf, len) vk_read_some_on(that->socket_ptr, rc, buf, len)
 
 /* A line through its '\n' (rc counts it); at EOF, what remains (rc may be
  * 0). A line that does not fit in `len` raises ENOBUFS. */
-#define vk_readline_on(sock, rc, buf, len)                                                                   \
-	do {                                                                                                 \
-		VK_OP_(__COUNTER__,                                                                          \
-		       vk_socket_read_op((sock), that, (char *)(buf), (len), &that->op_done, VK_READ_LINE)); \
-		(rc) = that->op_done;                                                                        \
-	} while (0)
+#define vk_readline_on(sock, rc, buf, len) VK_READ_(__COUNTER__, sock, rc, buf, len, VK_READ_LINE)
 #define vk_readline(rc, buf, len) vk_readline_on(that->socket_ptr, rc, buf, len)
 
 #define vk_write_on(sock, buf, len) \
