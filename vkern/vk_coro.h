@@ -187,6 +187,11 @@
 		(rc) = that->op_done;                                                                \
 	} while (0)
 
+/* Connect sock (its pipes are replaced) to the address; raises the
+ * connect error (ECONNREFUSED, ETIMEDOUT under a deadline, ...). */
+#define vk_connect(sock, addr, addr_len) \
+	VK_OP_(__COUNTER__, vk_socket_connect_op((sock), that, (addr), (addr_len), &that->op_done))
+
 #define vk_wait_readable_on(sock) VK_OP_(__COUNTER__, vk_socket_wait_readable_op((sock), that))
 #define vk_wait_readable() vk_wait_readable_on(that->socket_ptr)
 

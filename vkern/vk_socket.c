@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* Result of one attempt to move bytes between a pipe and a ring. */
 #define MOVED 1
@@ -426,6 +427,57 @@ int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *t
 		if (rc == NOTHING && !socket_ptr->rx.eof)
 			return wait_for_input(socket_ptr, thread_ptr);
 	}
+}
+
+/* A non-blocking TCP connect on a fresh socket: the fd is created, handed
+ * to the kernel (so it is closed with the process), and set on both pipes.
+ * *done_ptr tracks the stage across blocks: 0 not started, 1 in progress. */
+int vk_socket_connect_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const void *addr,
+			 unsigned addr_len, size_t *done_ptr)
+{
+	const struct sockaddr *sa = addr;
+	socklen_t len = sizeof(int);
+	int fd, err = 0;
+
+	if (*done_ptr == 0) {
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			return -errno;
+		if (vk_sys_adopt(fd) == -1) {
+			err = errno;
+			close(fd);
+			return -err;
+		}
+		vk_socket_set_fd(socket_ptr, fd);
+		socket_ptr->closed = 0;
+		socket_ptr->rx.eof = 0;
+		socket_ptr->rx.error = 0;
+		socket_ptr->tx.error = 0;
+		*done_ptr = 1;
+		if (connect(fd, sa, (socklen_t)addr_len) == 0)
+			return VK_OP_DONE;
+		if (errno != EINPROGRESS)
+			return -errno;
+		/* Writable when the handshake ends, one way or the other. */
+		socket_ptr->tx.blocked = 1;
+		block(socket_ptr, thread_ptr, VK_EV_OUT);
+		return VK_OP_BLOCK;
+	}
+	fd = vk_pipe_fd(&socket_ptr->tx_pipe);
+	if (socket_ptr->tx.blocked) {
+		block(socket_ptr, thread_ptr, VK_EV_OUT);
+		return VK_OP_BLOCK;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -errno;
+	return err ? -err : VK_OP_DONE;
+}
+
+/* Give back bytes a reader took but does not own (the start of the next
+ * message, read together with this one's end). */
+size_t vk_socket_unread(struct vk_socket *socket_ptr, const void *buf, size_t len)
+{
+	return vk_vectoring_unread(&socket_ptr->rx, buf, len);
 }
 
 /* Nothing more will be read: the peer hung up and rx is drained. */

@@ -49,6 +49,10 @@ int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, st
 			size_t *done_ptr);
 int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
 
+int vk_socket_connect_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const void *addr,
+			 unsigned addr_len, size_t *done_ptr);
+size_t vk_socket_unread(struct vk_socket *socket_ptr, const void *buf, size_t len);
+
 int vk_socket_eof(struct vk_socket *socket_ptr);
 int vk_socket_hup(struct vk_socket *socket_ptr);
 size_t vk_socket_rx_held(struct vk_socket *socket_ptr);

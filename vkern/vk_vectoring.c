@@ -130,6 +130,26 @@ size_t vk_vectoring_write(struct vk_vectoring *ring_ptr, const void *buf, size_t
 	return n;
 }
 
+size_t vk_vectoring_unread(struct vk_vectoring *ring_ptr, const void *buf, size_t n)
+{
+	struct iovec iov[2];
+	const char *in = buf;
+	int count;
+
+	if (n > vk_vectoring_space(ring_ptr))
+		n = vk_vectoring_space(ring_ptr);
+	if (n == 0)
+		return 0;
+	ring_ptr->start = (ring_ptr->start + ring_ptr->buf_len - n) % ring_ptr->buf_len;
+	ring_ptr->len += n;
+	count = segments(ring_ptr, ring_ptr->start, n, iov);
+	for (int i = 0; i < count; i++) {
+		memcpy(iov[i].iov_base, in, iov[i].iov_len);
+		in += iov[i].iov_len;
+	}
+	return n;
+}
+
 /* Offset of the first `c` within the first `limit` bytes held, or -1. */
 ssize_t vk_vectoring_find(struct vk_vectoring *ring_ptr, int c, size_t limit)
 {

@@ -23,6 +23,9 @@ void vk_vectoring_consumed(struct vk_vectoring *ring_ptr, size_t n);
 size_t vk_vectoring_read(struct vk_vectoring *ring_ptr, void *buf, size_t n);
 size_t vk_vectoring_peek(struct vk_vectoring *ring_ptr, void *buf, size_t n);
 size_t vk_vectoring_write(struct vk_vectoring *ring_ptr, const void *buf, size_t n);
+/* Put n bytes back in front of the held data (as if never read); returns
+ * what fitted. */
+size_t vk_vectoring_unread(struct vk_vectoring *ring_ptr, const void *buf, size_t n);
 ssize_t vk_vectoring_find(struct vk_vectoring *ring_ptr, int c, size_t limit);
 int vk_vectoring_byte_at(struct vk_vectoring *ring_ptr, size_t offset);
 size_t vk_vectoring_move(struct vk_vectoring *dst_ptr, struct vk_vectoring *src_ptr, size_t n);

@@ -616,6 +616,25 @@ static void test_flag_setters_round_trip(void **state)
 	assert_false(vk_vectoring_blocked(&ring));
 }
 
+/* Unread puts bytes back in front of what is held, across the wrap. */
+static void test_unread_goes_in_front_across_the_wrap(void **state)
+{
+	struct vk_vectoring ring;
+	char buf[8], out[8];
+
+	(void)state;
+	vk_vectoring_init(&ring, buf, sizeof(buf));
+	assert_int_equal(vk_vectoring_write(&ring, "abcdef", 6), 6);
+	assert_int_equal(vk_vectoring_read(&ring, out, 5), 5);
+	assert_int_equal(vk_vectoring_write(&ring, "ghij", 4), 4); /* f g h i j, wrapped */
+	assert_int_equal(vk_vectoring_unread(&ring, "XYZ", 3), 3);
+	assert_int_equal(vk_vectoring_len(&ring), 8);
+	assert_int_equal(vk_vectoring_read(&ring, out, 8), 8);
+	assert_memory_equal(out, "XYZfghij", 8);
+	assert_int_equal(vk_vectoring_unread(&ring, "12345678", 8), 8);
+	assert_int_equal(vk_vectoring_unread(&ring, "9", 1), 0); /* full */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_send_to_full_peer_fails_with_eagain_and_blocked),
 		cmocka_unit_test(test_send_to_closed_peer_records_epipe),
 		cmocka_unit_test(test_zero_capacity_ring_moves_nothing),
+		cmocka_unit_test(test_unread_goes_in_front_across_the_wrap),
 		cmocka_unit_test(test_flag_setters_round_trip),
 	};
 
