@@ -8,7 +8,7 @@ BUILD    ?= build
 OPT      ?= -O2 -flto=auto
 SAN      ?=
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -fno-strict-aliasing $(SAN) \
-            -Ivkern -MMD -MP
+            -Ivkern -Igateway -Iconfig -Ifilters -Iupstreams -MMD -MP
 LDFLAGS  := $(OPT) $(SAN)
 LDLIBS   := -luring
 
@@ -16,8 +16,16 @@ VKERN_SRC := $(wildcard vkern/*.c)
 VKERN_OBJ := $(VKERN_SRC:%.c=$(BUILD)/%.o)
 LIBVKERN  := $(BUILD)/libvkern.a
 
+# The gateway: everything above vkern, as one library (the program's main
+# lives in gateway/gw_main.c, outside it).
+GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard upstreams/*.c))
+GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
+LIBGW     := $(BUILD)/libgw.a
+GW_LDLIBS := -ljansson
+
 EXAMPLES     := $(patsubst vkern/examples/%.c,$(BUILD)/%,$(wildcard vkern/examples/*.c))
-UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_vk_*.c))
+GW_TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_gw_*.c))
 E2E_CLIENTS  := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 TEST_SERVICES := $(patsubst tests/services/%.c,$(BUILD)/tests/services/%,$(wildcard tests/services/*.c))
 DEPS_STAMP   := $(BUILD)/.deps-installed
@@ -27,7 +35,7 @@ DEPS_STAMP   := $(BUILD)/.deps-installed
 
 .PHONY: all deps run test unit e2e debug test-debug bench bench-vkern format format-check clean
 
-all: $(DEPS_STAMP) $(LIBVKERN) $(EXAMPLES) $(UNIT_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
+all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
 # Installs what is missing (needs root or sudo); a no-op when all is there.
 $(DEPS_STAMP): deploy/install-deps.sh
@@ -44,11 +52,17 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 $(LIBVKERN): $(VKERN_OBJ)
 	$(AR) rcs $@ $^
 
+$(LIBGW): $(GW_OBJ)
+	$(AR) rcs $@ $^
+
 $(BUILD)/%: $(BUILD)/vkern/examples/%.o $(LIBVKERN)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBVKERN)
+$(BUILD)/tests/unit/test_vk_%: $(BUILD)/tests/unit/test_vk_%.o $(LIBVKERN)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/unit/test_gw_%: $(BUILD)/tests/unit/test_gw_%.o $(LIBGW) $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
 	$(CC) $(LDFLAGS) $^ -o $@
