@@ -18,7 +18,10 @@ LIBVKERN  := $(BUILD)/libvkern.a
 
 # The gateway: everything above vkern, as one library (the program's main
 # lives in gateway/gw_main.c, outside it).
-GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard upstreams/*.c))
+# gateway/ and config/ files join as they land (listed until then, so a
+# file being written elsewhere cannot break everyone's build).
+GW_READY  := gateway/gw_status.c gateway/gw_access_log.c
+GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard upstreams/*.c) $(GW_READY))
 GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
 LIBGW     := $(BUILD)/libgw.a
 GW_LDLIBS := -ljansson

@@ -132,6 +132,12 @@ void vk_kern_set_spin_us(struct vk_kern *kern_ptr, unsigned spin_us)
 	kern_ptr->spin_ns = (uint64_t)spin_us * 1000u;
 }
 
+void vk_kern_set_before_wait(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr), void *ctx_ptr)
+{
+	kern_ptr->before_wait_fn = fn;
+	kern_ptr->before_wait_ctx_ptr = ctx_ptr;
+}
+
 void vk_kern_set_verbose(struct vk_kern *kern_ptr, int verbose)
 {
 	kern_ptr->verbose = verbose;
@@ -683,6 +689,8 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 		}
 		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == 0)
 			break;
+		if (kern_ptr->before_wait_fn)
+			kern_ptr->before_wait_fn(kern_ptr->before_wait_ctx_ptr);
 		events = vk_poll_wait(&kern_ptr->poll, accepts_pending(kern_ptr) || kern_ptr->now_ns < spin_until_ns
 							       ? 0
 							       : next_timeout_ms(kern_ptr));

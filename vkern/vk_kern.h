@@ -15,6 +15,7 @@ void vk_kern_set_grace_ms(struct vk_kern *kern_ptr, unsigned grace_ms);
 void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index), void *ctx_ptr);
 void vk_kern_set_verbose(struct vk_kern *kern_ptr, int verbose);
 void vk_kern_set_spin_us(struct vk_kern *kern_ptr, unsigned spin_us);
+void vk_kern_set_before_wait(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr), void *ctx_ptr);
 int vk_kern_index(struct vk_kern *kern_ptr);
 const char *vk_kern_poll_name(struct vk_kern *kern_ptr);
 

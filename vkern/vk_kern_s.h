@@ -48,8 +48,8 @@ struct vk_kern {
 	struct vk_channel *outbox_ptr; /* to the supervisor */
 	void (*reload_fn)(void *ctx_ptr, int kernel_index);
 	void *reload_ctx_ptr;
-	void (*message_fn)(void *ctx_ptr, const void *msg_ptr);
-	void *message_ctx_ptr;
+	void (*before_wait_fn)(void *ctx_ptr);
+	void *before_wait_ctx_ptr;
 	int verbose;
 };
 

@@ -100,6 +100,9 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 		vk_kern_destroy(kern_ptr);
 		return 1;
 	}
+	vk_kern_set_before_wait(kern_ptr, cfg_ptr->before_wait_fn, cfg_ptr->hook_ctx_ptr);
+	if (cfg_ptr->kernel_start_fn)
+		cfg_ptr->kernel_start_fn(cfg_ptr->hook_ctx_ptr, index);
 	if (slot_ptr) {
 		struct vk_msg msg = {.type = VK_MSG_READY, .from = index};
 
@@ -108,6 +111,8 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 		announce(services_ptr, count);
 	}
 	rc = vk_kern_run(kern_ptr);
+	if (cfg_ptr->kernel_stop_fn)
+		cfg_ptr->kernel_stop_fn(cfg_ptr->hook_ctx_ptr, index);
 	if (cfg_ptr->stats_at_exit || getenv("VK_STATS"))
 		vk_kern_print_stats(kern_ptr);
 	vk_kern_destroy(kern_ptr);

@@ -20,6 +20,14 @@ struct vk_runtime_config {
 	unsigned spin_us;  /* busy-poll this long after events (0: off; default $VK_SPIN_US) */
 	void (*reload_fn)(void *ctx_ptr, int kernel_index);
 	void *reload_ctx_ptr;
+	/* Per-kernel hooks, run in each kernel's own process: after it starts
+	 * listening, before every wait for events (flush buffered output
+	 * there: it is the moment the kernel has nothing else to do), and
+	 * when it stops. */
+	void (*kernel_start_fn)(void *ctx_ptr, int kernel_index);
+	void (*before_wait_fn)(void *ctx_ptr);
+	void (*kernel_stop_fn)(void *ctx_ptr, int kernel_index);
+	void *hook_ctx_ptr;
 };
 
 void vk_runtime_config_defaults(struct vk_runtime_config *cfg_ptr);
