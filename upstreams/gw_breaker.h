@@ -1,0 +1,38 @@
+#ifndef GW_BREAKER_H
+#define GW_BREAKER_H
+
+/* Circuit breaking per upstream (per kernel): limits on connections open,
+ * requests waiting for a connection, and requests in flight. A request that
+ * would pass a limit is answered 503 at once instead of queueing. */
+
+struct gw_breaker_limits {
+	int max_connections;
+	int max_pending;
+	int max_requests;
+};
+
+struct gw_breaker {
+	int connections;
+	int pending;
+	int requests;
+};
+
+enum gw_breaker_verdict {
+	GW_BREAKER_ADMIT,
+	GW_BREAKER_TOO_MANY_REQUESTS,
+	GW_BREAKER_TOO_MANY_PENDING,
+	GW_BREAKER_TOO_MANY_CONNECTIONS,
+};
+
+/* A request arrives; on ADMIT it counts as in flight. */
+enum gw_breaker_verdict gw_breaker_admit_request(struct gw_breaker *b, const struct gw_breaker_limits *l);
+void gw_breaker_request_done(struct gw_breaker *b);
+/* It needs a connection no pool had: wait (pending) or open one. */
+enum gw_breaker_verdict gw_breaker_admit_pending(struct gw_breaker *b, const struct gw_breaker_limits *l);
+void gw_breaker_pending_done(struct gw_breaker *b);
+enum gw_breaker_verdict gw_breaker_admit_connection(struct gw_breaker *b, const struct gw_breaker_limits *l);
+void gw_breaker_connection_closed(struct gw_breaker *b);
+/* For the 503 body: "max_requests (1024) reached" and the like. */
+const char *gw_breaker_reason(enum gw_breaker_verdict verdict);
+
+#endif
