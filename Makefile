@@ -20,7 +20,8 @@ LIBVKERN  := $(BUILD)/libvkern.a
 # lives in gateway/gw_main.c, outside it).
 # gateway/ and config/ files join as they land (listed until then, so a
 # file being written elsewhere cannot break everyone's build).
-GW_READY  := gateway/gw_status.c gateway/gw_access_log.c
+GW_READY  := gateway/gw_status.c gateway/gw_access_log.c gateway/gw_http_parse.c gateway/gw_http_response.c \
+             gateway/gw_chunked.c gateway/gw_conn.c gateway/gw_relay.c
 GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard upstreams/*.c) $(GW_READY))
 GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
 LIBGW     := $(BUILD)/libgw.a
@@ -71,8 +72,8 @@ $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
 # Services that exist only for tests (fault injection and the like).
-$(BUILD)/tests/services/%: $(BUILD)/tests/services/%.o $(LIBVKERN)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/services/%: $(BUILD)/tests/services/%.o $(LIBGW) $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -o $@
 
 # Until the gateway lands, `make run` serves the vkern hello example.
 run: all

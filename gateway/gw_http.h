@@ -1,0 +1,169 @@
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+/* The HTTP/1.1 codec (RFC 9112, RFC 9110): parses a request head or a
+ * response head at the start of a byte buffer into offsets, strictly.
+ *
+ * It knows nothing of sockets and allocates nothing: the parsed head lives in
+ * a caller-provided struct (gw_http_s.h) and every span is an offset into the
+ * caller's buffer, so the raw bytes can be kept and forwarded verbatim.
+ *
+ * Parsing is incremental: call gw_http_request_init() once per message, then
+ * gw_http_parse_request() each time more bytes arrived, always with a buffer
+ * that starts at the same byte and holds at least the bytes of the previous
+ * call. Each call scans only the new bytes. It returns the head length (> 0)
+ * once the empty line is seen, 0 while more bytes are needed, or a negative
+ * HTTP status (-400, -413, -414, -431, -501, -505) to answer with. Results,
+ * including errors, are sticky until the next init. A zeroed struct is an
+ * initialised one.
+ *
+ * Chunked bodies are decoded by gw_chunked.h. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Defaults filled in by gw_http_limits_default(). */
+#define GW_HTTP_DEFAULT_MAX_HEAD_BYTES (16u * 1024)
+#define GW_HTTP_DEFAULT_MAX_HEADERS 100u
+#define GW_HTTP_DEFAULT_MAX_TARGET_BYTES (8u * 1024)
+#define GW_HTTP_DEFAULT_MAX_BODY_BYTES (64ull << 30)
+#define GW_HTTP_DEFAULT_MAX_TRAILERS 32u
+#define GW_HTTP_DEFAULT_MAX_TRAILER_BYTES (8u * 1024)
+#define GW_HTTP_DEFAULT_MAX_CHUNK_LINE_BYTES 4096u
+
+/* Capacities of the arrays inside a parsed head; limits are clamped to them. */
+#define GW_HTTP_FIELDS_MAX 128u
+#define GW_HTTP_CONNECTION_OPTIONS_MAX 16u
+/* Offsets are 32-bit: a head can never be longer than this. */
+#define GW_HTTP_HEAD_BYTES_MAX (64u * 1024 * 1024)
+
+enum gw_http_method {
+	GW_METHOD_OTHER = 0, /* a valid token that is none of the below */
+	GW_METHOD_GET,
+	GW_METHOD_HEAD,
+	GW_METHOD_POST,
+	GW_METHOD_PUT,
+	GW_METHOD_DELETE,
+	GW_METHOD_CONNECT,
+	GW_METHOD_OPTIONS,
+	GW_METHOD_TRACE,
+	GW_METHOD_PATCH,
+};
+
+/* RFC 9112 3.2. */
+enum gw_http_target_form {
+	GW_TARGET_ORIGIN = 0, /* /path?query */
+	GW_TARGET_ABSOLUTE,   /* scheme://authority/path?query */
+	GW_TARGET_AUTHORITY,  /* host:port, CONNECT only */
+	GW_TARGET_ASTERISK,   /* *, OPTIONS only */
+};
+
+/* How the message body is delimited (RFC 9112 6.3). */
+enum gw_http_body {
+	GW_BODY_NONE = 0,
+	GW_BODY_LENGTH,	     /* content_length bytes (may be 0) */
+	GW_BODY_CHUNKED,     /* decode with gw_chunked */
+	GW_BODY_UNTIL_CLOSE, /* responses only: until the server closes */
+};
+
+/* Field lines the parser interprets; everything else is GW_FIELD_OTHER. */
+enum gw_http_field_kind {
+	GW_FIELD_OTHER = 0,
+	GW_FIELD_HOST,
+	GW_FIELD_CONTENT_LENGTH,
+	GW_FIELD_TRANSFER_ENCODING,
+	GW_FIELD_CONNECTION,
+	GW_FIELD_UPGRADE,
+	GW_FIELD_EXPECT,
+};
+
+struct gw_http_limits;
+struct gw_http_field;
+struct gw_http_head;
+struct gw_request;
+struct gw_response;
+
+/* Fills `limits_ptr` with the GW_HTTP_DEFAULT_* values. */
+void gw_http_limits_default(struct gw_http_limits *limits_ptr);
+
+/* Resets `req_ptr` for a new message (same as zeroing it). */
+void gw_http_request_init(struct gw_request *req_ptr);
+
+/* Parses the request head at the start of buf_ptr[0..len). Returns its length
+ * through the final CRLF CRLF (leading empty lines included), 0 if more bytes
+ * are needed, or -400, -413 (Content-Length above max_body_bytes), -414,
+ * -431, -501 (unsupported transfer coding) or -505. */
+int gw_http_parse_request(struct gw_request *req_ptr, const char *buf_ptr, size_t len,
+			  const struct gw_http_limits *limits_ptr);
+
+/* Resets `resp_ptr` for a new message (same as zeroing it). */
+void gw_http_response_init(struct gw_response *resp_ptr);
+
+/* Parses the response head at the start of buf_ptr[0..len), the answer to a
+ * request whose method was HEAD when `request_method_is_head`. Returns its
+ * length, 0 if more bytes are needed, or -502 when the response is invalid
+ * or exceeds the limits (the reason is in resp_ptr->head.error_ptr). */
+int gw_http_parse_response(struct gw_response *resp_ptr, const char *buf_ptr, size_t len,
+			   const struct gw_http_limits *limits_ptr, int request_method_is_head);
+
+/* The first field line named `name_ptr` (case-insensitive), or NULL. */
+const struct gw_http_field *gw_http_header_find(const struct gw_request *req_ptr, const char *buf_ptr,
+						const char *name_ptr);
+const struct gw_http_field *gw_http_response_header_find(const struct gw_response *resp_ptr, const char *buf_ptr,
+							 const char *name_ptr);
+
+/* Whether the comma-separated list value_ptr[0..len) (RFC 9110 5.6.1, OWS
+ * and empty elements allowed) has an element equal to `token_ptr`,
+ * case-insensitively. */
+int gw_http_token_list_contains(const char *value_ptr, size_t len, const char *token_ptr);
+
+/* Character classes of RFC 9110 5.6.2 and 5.5, shared by the codec files. */
+static inline int gw_http_is_tchar(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return 1;
+	switch (c) {
+	case '!':
+	case '#':
+	case '$':
+	case '%':
+	case '&':
+	case '\'':
+	case '*':
+	case '+':
+	case '-':
+	case '.':
+	case '^':
+	case '_':
+	case '`':
+	case '|':
+	case '~':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* field-vchar (VCHAR or obs-text), SP or HTAB: what a field value may hold. */
+static inline int gw_http_is_field_char(unsigned char c)
+{
+	return (c >= 0x20 && c != 0x7f) || c == '\t';
+}
+
+static inline int gw_http_is_ows(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static inline int gw_http_is_hexdig(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* qdtext of a quoted-string (RFC 9110 5.6.4). */
+static inline int gw_http_is_qdtext(unsigned char c)
+{
+	return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80;
+}
+
+#endif
