@@ -18,11 +18,7 @@ LIBVKERN  := $(BUILD)/libvkern.a
 
 # The gateway: everything above vkern, as one library (the program's main
 # lives in gateway/gw_main.c, outside it).
-# gateway/ and config/ files join as they land (listed until then, so a
-# file being written elsewhere cannot break everyone's build).
-GW_READY  := gateway/gw_status.c gateway/gw_access_log.c gateway/gw_http_parse.c gateway/gw_http_response.c \
-             gateway/gw_chunked.c gateway/gw_conn.c gateway/gw_relay.c
-GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard upstreams/*.c) $(GW_READY))
+GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard gateway/*.c config/*.c filters/*.c upstreams/*.c))
 GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
 LIBGW     := $(BUILD)/libgw.a
 GW_LDLIBS := -ljansson

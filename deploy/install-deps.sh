@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential pkg-config clang-format
   android-libboringssl-dev libjansson-dev libmaxminddb-dev libcmocka-dev liburing-dev)
 # Tests and benchmarks: real peers, all driven on loopback only.
 PEER_PKGS=(curl strace nginx-light haproxy redis-server wrk nghttp2-client openssl
-  prometheus clang libclang-rt-14-dev python3 util-linux procps)
+  prometheus clang libclang-rt-14-dev python3 python3-jsonschema util-linux procps)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do

@@ -1,0 +1,254 @@
+#ifndef GW_CONFIG_S_H
+#define GW_CONFIG_S_H
+
+/* The configuration snapshot: everything the gateway needs from the JSON,
+ * validated, with defaults filled in and shaped for request time (routes
+ * as arrays of matchers, upstreams referenced by index, addresses already
+ * in sockaddr form). All of it lives in one arena that is sealed read-only
+ * after load, so a snapshot never changes and is freed in one call. Every
+ * pointer in it points into that arena or at a string constant. */
+
+#include <netinet/in.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_balance_s.h" /* enum gw_balance_policy */
+#include "gw_breaker.h"	  /* struct gw_breaker_limits */
+#include "gw_health_s.h"  /* struct gw_health_policy */
+#include "gw_http.h"	  /* enum gw_http_method */
+#include "gw_http_s.h"	  /* struct gw_http_limits */
+
+struct gw_arena;
+struct gw_filter_type;
+
+/* Names (listeners, upstreams, routes): letters, digits, '_', '.', '-'. */
+#define GW_CONFIG_NAME_MAX 64
+
+struct gw_config_listener {
+	const char *name;
+	const char *address; /* IPv4, as written */
+	int port;	     /* 0: an ephemeral port */
+	int kernels;	     /* 0: one per CPU */
+	struct sockaddr_in sockaddr;
+};
+
+struct gw_config_admin {
+	int enabled; /* the "admin" object is present */
+	const char *address;
+	int port;
+	struct sockaddr_in sockaddr;
+};
+
+struct gw_config_access_log {
+	int enabled; /* the "access_log" object is present and not disabled */
+	const char *path;
+	int to_stdout; /* path is "-" */
+	size_t buffer_bytes;
+};
+
+struct gw_config_http {
+	/* The codec's limits: the four from the file, the rest (trailers,
+	 * chunk lines) at their GW_HTTP_DEFAULT_* values. */
+	struct gw_http_limits limits;
+	int trusted_hops; /* X-Forwarded-For entries to trust, right to left */
+	const char *via;  /* pseudonym in the Via header; "" adds none */
+};
+
+/* Client-side timeouts. */
+struct gw_config_timeouts {
+	int header_ms;
+	int body_idle_ms;
+	int keepalive_idle_ms;
+};
+
+enum gw_config_endpoint_kind {
+	GW_CONFIG_ENDPOINT_IPV4,
+	GW_CONFIG_ENDPOINT_IPV6,
+	GW_CONFIG_ENDPOINT_DNS, /* resolved, and re-resolved every resolve_interval_ms */
+};
+
+struct gw_config_endpoint {
+	const char *address; /* "host:port" as written */
+	const char *host;    /* without brackets or port */
+	int port;
+	int weight;
+	enum gw_config_endpoint_kind kind;
+	union {
+		struct sockaddr_in in4;	 /* GW_CONFIG_ENDPOINT_IPV4, port set */
+		struct sockaddr_in6 in6; /* GW_CONFIG_ENDPOINT_IPV6, port set */
+	} sockaddr;
+};
+
+enum gw_config_hash_on {
+	GW_CONFIG_HASH_ON_NOTHING, /* the policy does not hash */
+	GW_CONFIG_HASH_ON_HEADER,
+	GW_CONFIG_HASH_ON_COOKIE,
+	GW_CONFIG_HASH_ON_CLIENT_ADDRESS,
+};
+
+struct gw_config_balance {
+	/* upstreams/gw_balance_s.h's policy: "hash" becomes GW_BALANCE_MAGLEV
+	 * or GW_BALANCE_RING by its hash_algorithm. */
+	enum gw_balance_policy policy;
+	enum gw_config_hash_on hash_on;
+	const char *hash_key; /* header name (lower case) or cookie name */
+};
+
+struct gw_config_health_check {
+	int enabled; /* the "health_check" object is present */
+	const char *method;
+	const char *path; /* path and optional query */
+	const int *expected_statuses_ptr;
+	int expected_status_count;
+	int interval_ms;
+	int timeout_ms;
+	int healthy_threshold;
+	int unhealthy_threshold;
+};
+
+struct gw_config_outlier_detection {
+	int enabled;			  /* the "outlier_detection" object is present */
+	int consecutive_5xx;		  /* 0: not counted */
+	int consecutive_connect_failures; /* 0: not counted */
+	int base_ejection_ms;
+	int max_ejection_percent;
+};
+
+struct gw_config_upstream_limits {
+	struct gw_breaker_limits breaker; /* connections, pending, requests */
+	int max_idle_per_kernel;
+};
+
+struct gw_config_upstream_timeouts {
+	int connect_ms;
+	int response_ms;
+};
+
+struct gw_config_upstream {
+	const char *name;
+	int index; /* in gw_config.upstreams_ptr */
+	const struct gw_config_endpoint *endpoints_ptr;
+	int endpoint_count;
+	int resolve_interval_ms;
+	struct gw_config_balance balance;
+	struct gw_config_health_check health_check;
+	struct gw_config_outlier_detection outlier_detection;
+	/* Both of the above as upstreams/gw_health wants them (an absent
+	 * outlier_detection gives zero runs: no ejection). */
+	struct gw_health_policy health_policy;
+	struct gw_config_upstream_limits limits;
+	struct gw_config_upstream_timeouts timeouts;
+};
+
+/* Methods are matched by bit for the codec's known methods (enum
+ * gw_http_method) and by name for any other token; case-sensitive. */
+#define GW_MATCH_METHOD_BIT(method) (1u << (method))
+
+/* One condition of a route; a route matches when all of its matchers do.
+ * New kinds (a client's country, a JWT claim) add an enum value, a union
+ * member and a case in gw_config_match.c. */
+enum gw_match_kind {
+	GW_MATCH_METHOD,	 /* methods */
+	GW_MATCH_HOST_EXACT,	 /* text: the host, lower case */
+	GW_MATCH_HOST_SUFFIX,	 /* text: ".suffix.name" from "*.suffix.name", lower case */
+	GW_MATCH_PATH_EXACT,	 /* text */
+	GW_MATCH_PATH_PREFIX,	 /* text */
+	GW_MATCH_PATH_REGEX,	 /* regex_ptr */
+	GW_MATCH_HEADER_EXACT,	 /* header: name and value */
+	GW_MATCH_HEADER_PRESENT, /* header: name */
+	GW_MATCH_HEADER_ABSENT,	 /* header: name */
+};
+
+struct gw_route_matcher {
+	enum gw_match_kind kind;
+	union {
+		struct {
+			const char *ptr;
+			size_t len;
+		} text;
+		const regex_t *regex_ptr;
+		struct {
+			uint32_t known_bits; /* GW_MATCH_METHOD_BIT()s of enum gw_http_method */
+			const char *const *other_ptr;
+			int other_count;
+		} methods;
+		struct {
+			const char *name; /* lower case */
+			size_t name_len;
+			const char *value; /* GW_MATCH_HEADER_EXACT */
+			size_t value_len;
+		} header;
+	};
+};
+
+struct gw_route_filter {
+	const struct gw_filter_type *type_ptr;
+	void *compiled_ptr; /* what type_ptr->compile() made, in the snapshot's arena */
+};
+
+enum gw_route_action_kind {
+	GW_ACTION_PROXY,
+	GW_ACTION_RESPOND,
+	GW_ACTION_REDIRECT,
+};
+
+struct gw_config_header {
+	const char *name;
+	const char *value;
+};
+
+struct gw_route_action {
+	enum gw_route_action_kind kind;
+	union {
+		struct {
+			int upstream_index;
+			const char *prefix_rewrite; /* NULL: the path goes as it came */
+			size_t match_prefix_len;    /* bytes of the path prefix_rewrite replaces */
+		} proxy;
+		struct {
+			int status;
+			const char *body;
+			size_t body_len;
+			const struct gw_config_header *headers_ptr;
+			int header_count;
+		} respond;
+		struct {
+			int status;
+			const char *location;
+		} redirect;
+	};
+};
+
+struct gw_route {
+	const char *name;
+	int index;				     /* in gw_config.routes_ptr */
+	const struct gw_route_matcher *matchers_ptr; /* cheapest first */
+	int matcher_count;			     /* 0: matches every request */
+	const struct gw_route_filter *filters_ptr;
+	int filter_count;
+	struct gw_route_action action;
+};
+
+/* A compiled regex, listed so that gw_config_free() can regfree() it. */
+struct gw_config_regex {
+	regex_t regex;
+	struct gw_config_regex *next_ptr;
+};
+
+struct gw_config {
+	struct gw_arena *arena_ptr;
+	const struct gw_config_listener *listeners_ptr;
+	int listener_count;
+	struct gw_config_admin admin;
+	struct gw_config_access_log access_log;
+	struct gw_config_http http;
+	struct gw_config_timeouts timeouts;
+	const struct gw_config_upstream *upstreams_ptr;
+	int upstream_count;
+	const struct gw_route *routes_ptr; /* in match order */
+	int route_count;
+	struct gw_config_regex *regexes_ptr;
+};
+
+#endif

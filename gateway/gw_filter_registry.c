@@ -1,0 +1,55 @@
+/* gw_filter_registry: filter types by name. Types register at start-up,
+ * before any kernel runs, so the table needs no lock; it is kept sorted by
+ * name so that error messages list the known types alphabetically. */
+#include "gw_filter.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define GW_FILTER_TYPES_MAX 64
+
+static const struct gw_filter_type *registry_types[GW_FILTER_TYPES_MAX];
+static const char *registry_names[GW_FILTER_TYPES_MAX + 1];
+static int registry_count;
+
+const struct gw_filter_type *gw_filter_type_find(const char *name)
+{
+	for (int i = 0; i < registry_count; i++)
+		if (strcmp(registry_types[i]->name, name) == 0)
+			return registry_types[i];
+	return NULL;
+}
+
+int gw_filter_type_register(const struct gw_filter_type *type)
+{
+	int at = 0;
+
+	if (!type || !type->name || !type->name[0] || !type->compile) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (gw_filter_type_find(type->name)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (registry_count == GW_FILTER_TYPES_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	while (at < registry_count && strcmp(registry_types[at]->name, type->name) < 0)
+		at++;
+	for (int i = registry_count; i > at; i--) {
+		registry_types[i] = registry_types[i - 1];
+		registry_names[i] = registry_names[i - 1];
+	}
+	registry_types[at] = type;
+	registry_names[at] = type->name;
+	registry_count++;
+	registry_names[registry_count] = NULL;
+	return 0;
+}
+
+const char *const *gw_filter_type_names(void)
+{
+	return registry_names;
+}
