@@ -35,7 +35,7 @@ DEPS_STAMP   := $(BUILD)/.deps-installed
 
 .PHONY: all deps run test unit e2e debug test-debug bench bench-vkern format format-check clean
 
-all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
+all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(BUILD)/vkgw $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
 # Installs what is missing (needs root or sudo); a no-op when all is there.
 $(DEPS_STAMP): deploy/install-deps.sh
@@ -67,13 +67,19 @@ $(BUILD)/tests/unit/test_gw_%: $(BUILD)/tests/unit/test_gw_%.o $(LIBGW) $(LIBVKE
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
+$(BUILD)/vkgw: $(BUILD)/gateway/gw_main.o $(LIBGW) $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -o $@
+
 # Services that exist only for tests (fault injection and the like).
 $(BUILD)/tests/services/%: $(BUILD)/tests/services/%.o $(LIBGW) $(LIBVKERN)
 	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -o $@
 
-# Until the gateway lands, `make run` serves the vkern hello example.
+# The gateway on the bundled config, in front of a demo upstream (the vkern
+# hello service on 127.0.0.1:8081, stopped with the gateway).
 run: all
-	$(BUILD)/vk_hello -a 127.0.0.1 -p $${PORT:-8080}
+	@$(BUILD)/vk_hello -a 127.0.0.1 -p 8081 -k 1 >/dev/null & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
+	$(BUILD)/vkgw -c config/examples/default.json
 
 test: all
 	BUILD=$(BUILD) tests/run-tests.sh

@@ -6,6 +6,8 @@
  * decides what an error becomes: before anything of the response went to
  * the client, a JSON error response; after, the connection just closes. */
 #include "gw_conn.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
 #include "gw_conn_s.h"
 #include "gw_http.h"
 #include "gw_http_s.h"
@@ -59,6 +61,17 @@ struct gw_conn_self {
 	size_t line_len;
 	char error[GW_CONN_ERROR_MAX];
 	struct gw_relay relay;
+	/* this request's route and upstream */
+	const struct gw_route *route_ptr;
+	const char *reason; /* static: why an error status was chosen */
+	struct gw_upstream_pick pick;
+	int upstream_index;	/* -1: no upstream picked for this request */
+	int connected_upstream; /* the upstream socket's upstream and endpoint */
+	int connected_endpoint;
+	uint64_t connect_ms;
+	uint64_t response_ms;
+	const char *path_rest; /* the part of the path after a rewritten prefix */
+	size_t path_rest_len;
 };
 
 /* Two heads (request, response), two sockets of two rings, the thread's
@@ -133,6 +146,183 @@ static int error_status(int stage, int error)
 	}
 }
 
+/* Route matching looks headers up through this. */
+static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const char **value_out,
+			 size_t *value_len_out)
+{
+	struct gw_conn_self *self = ctx_ptr;
+
+	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
+		const struct gw_http_field *f = &self->req.head.fields[i];
+
+		if (f->name.len == name_len && strncasecmp(self->head_ptr + f->name.off, name, name_len) == 0) {
+			*value_out = self->head_ptr + f->value.off;
+			*value_len_out = f->value.len;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The path of the request target, without its query. */
+static struct gw_http_span target_path(const struct gw_conn_self *self)
+{
+	struct gw_http_span path =
+		self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
+	const char *q = memchr(self->head_ptr + path.off, '?', path.len);
+
+	if (q)
+		path.len = (uint32_t)(q - (self->head_ptr + path.off));
+	return path;
+}
+
+static const struct gw_route *match_route(struct gw_conn_self *self, const struct gw_config *config_ptr)
+{
+	struct gw_http_span path = target_path(self);
+	struct gw_match_request request = {
+		.method = self->head_ptr + self->req.method_span.off,
+		.method_len = self->req.method_span.len,
+		.host = self->req.host.len ? self->head_ptr + self->req.host.off : NULL,
+		.host_len = self->req.host.len,
+		.path = self->head_ptr + path.off,
+		.path_len = path.len,
+		.header_lookup = lookup_header,
+		.header_ctx_ptr = self,
+	};
+
+	return gw_config_match_route(config_ptr, &request);
+}
+
+/* The value of cookie `name` in a Cookie header value, or NULL. */
+static const char *find_cookie(const char *value, size_t value_len, const char *name, size_t *len_out)
+{
+	size_t name_len = strlen(name);
+	const char *p = value, *end = value + value_len;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *item_end = semi ? semi : end;
+
+		while (p < item_end && *p == ' ')
+			p++;
+		if ((size_t)(item_end - p) > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+			*len_out = (size_t)(item_end - p - (ptrdiff_t)name_len - 1);
+			return p + name_len + 1;
+		}
+		p = item_end + 1;
+	}
+	return NULL;
+}
+
+/* The key a hash policy balances on: a header, a cookie or the client. */
+static void hash_key(struct gw_conn_self *self, const struct gw_config_upstream *up, const char **key, size_t *len)
+{
+	const char *value;
+	size_t value_len;
+
+	*key = NULL;
+	*len = 0;
+	switch (up->balance.hash_on) {
+	case GW_CONFIG_HASH_ON_HEADER:
+		if (lookup_header(self, up->balance.hash_key, strlen(up->balance.hash_key), &value, &value_len)) {
+			*key = value;
+			*len = value_len;
+		}
+		break;
+	case GW_CONFIG_HASH_ON_COOKIE:
+		if (lookup_header(self, "cookie", 6, &value, &value_len))
+			*key = find_cookie(value, value_len, up->balance.hash_key, len);
+		break;
+	case GW_CONFIG_HASH_ON_CLIENT_ADDRESS:
+		*key = self->client_addr;
+		*len = strlen(self->client_addr);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The upstream's verdict on this request, given once. */
+static void upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg, enum gw_upstream_outcome outcome)
+{
+	if (self->upstream_index < 0 || !cfg->upstream_ops.done)
+		return;
+	cfg->upstream_ops.done(cfg->upstream_ops.ctx_ptr, self->upstream_index, self->pick.endpoint, outcome);
+	self->upstream_index = -1;
+}
+
+/* Admission and an endpoint for the route's upstream, its timeouts, and
+ * the path rewrite. Returns 0, or the status to answer. */
+static int pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg)
+{
+	const struct gw_route_action *action = &self->route_ptr->action;
+	const struct gw_config_upstream *up = &cfg->config_ptr->upstreams_ptr[action->proxy.upstream_index];
+	const char *key;
+	size_t key_len;
+	int status;
+
+	hash_key(self, up, &key, &key_len);
+	status = cfg->upstream_ops.pick(cfg->upstream_ops.ctx_ptr, up->index, key, key_len, &self->pick, &self->reason);
+	if (status)
+		return status;
+	self->upstream_index = up->index;
+	self->connect_ms = (uint64_t)up->timeouts.connect_ms;
+	self->response_ms = (uint64_t)up->timeouts.response_ms;
+	if (action->proxy.prefix_rewrite) {
+		struct gw_http_span target =
+			self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
+
+		self->path_rest = self->head_ptr + target.off + action->proxy.match_prefix_len;
+		self->path_rest_len = target.len - action->proxy.match_prefix_len;
+	}
+	return 0;
+}
+
+struct answer_self {
+	char line[GW_CONN_LINE_MAX];
+	size_t len;
+	int i;
+};
+
+/* A route's respond or redirect action, on the client socket. The request
+ * body is not read: with one, the connection closes after the answer. */
+static void gw_conn_answer_directly(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	const struct gw_route_action *action = &conn->route_ptr->action;
+	struct answer_self *self;
+	int status;
+
+	vk_begin();
+	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining();
+	status = action->kind == GW_ACTION_RESPOND ? action->respond.status : action->redirect.status;
+	self->len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %d %s\r\n", status,
+				     gw_status_reason(status));
+	vk_write_on(conn->client_ptr, self->line, self->len);
+	if (action->kind == GW_ACTION_REDIRECT) {
+		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\nContent-Length: 0\r\n",
+					     action->redirect.location);
+		vk_write_on(conn->client_ptr, self->line, self->len);
+	} else {
+		for (self->i = 0; self->i < action->respond.header_count; self->i++) {
+			self->len = (size_t)snprintf(self->line, sizeof(self->line), "%s: %s\r\n",
+						     action->respond.headers_ptr[self->i].name,
+						     action->respond.headers_ptr[self->i].value);
+			vk_write_on(conn->client_ptr, self->line, self->len);
+		}
+		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n",
+					     action->respond.body_len);
+		vk_write_on(conn->client_ptr, self->line, self->len);
+	}
+	if (conn->close_after)
+		vk_write_on(conn->client_ptr, "Connection: close\r\n", 19);
+	vk_write_on(conn->client_ptr, "\r\n", 2);
+	if (action->kind == GW_ACTION_RESPOND && action->respond.body_len && conn->req.method != GW_METHOD_HEAD)
+		vk_write_on(conn->client_ptr, action->respond.body, action->respond.body_len);
+	vk_flush_on(conn->client_ptr);
+	vk_end();
+}
+
 static const char *error_message(int stage, int error)
 {
 	switch (stage) {
@@ -163,17 +353,23 @@ void gw_conn_main(struct vk_thread *that)
 	if (!self->head_ptr || !self->resp_ptr || !self->upstream_ptr)
 		vk_raise(ENOMEM);
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
+	self->upstream_index = -1;
+	self->connected_upstream = -1;
+	self->connected_endpoint = -1;
 
 	vk_catch
 	{
 		/* Errors end the connection; what the client hears depends on how
 		 * far the exchange got. */
+		upstream_done(self, cfg,
+			      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
 		if (self->status) {
-			self->n = gw_status_error_response(self->error, sizeof(self->error), self->status,
-							   error_message(self->stage, vk_error()), 1);
+			self->n = gw_status_error_response(
+				self->error, sizeof(self->error), self->status,
+				self->reason ? self->reason : error_message(self->stage, vk_error()), 1);
 			vk_deadline_clear();
 			vk_write_on(self->client_ptr, self->error, self->n);
 			vk_flush_on(self->client_ptr);
@@ -184,6 +380,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* ---- the next request ---- */
 		self->stage = STAGE_IDLE;
 		self->status = 0;
+		self->reason = NULL;
 		vk_deadline(cfg->keepalive_idle_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
@@ -223,12 +420,38 @@ void gw_conn_main(struct vk_thread *that)
 			}
 		}
 
+		/* ---- the route ---- */
+		self->path_rest = NULL;
+		self->route_ptr = match_route(self, cfg->config_ptr);
+		if (!self->route_ptr) {
+			self->status = 404;
+			self->reason = "no route matches the request";
+			vk_raise(EPROTO);
+		}
+		if (self->route_ptr->action.kind != GW_ACTION_PROXY) {
+			vk_call(gw_conn_answer_directly, self);
+			if (self->close_after)
+				break;
+			continue;
+		}
+		self->status = pick_upstream(self, cfg);
+		if (self->status)
+			vk_raise(EPROTO);
+		/* A kept connection to another endpoint is no use now. */
+		if (self->upstream_open && (self->connected_upstream != self->upstream_index ||
+					    self->connected_endpoint != self->pick.endpoint)) {
+			vk_socket_close(self->upstream_ptr);
+			self->upstream_open = 0;
+		}
+
 		/* ---- the upstream ---- */
 		if (!self->upstream_open) {
 			self->stage = STAGE_CONNECT;
-			vk_deadline(cfg->connect_timeout_ms);
-			vk_connect(self->upstream_ptr, &cfg->upstream_addr, cfg->upstream_addr_len);
+			vk_deadline(self->connect_ms);
+			vk_connect(self->upstream_ptr, self->pick.addr_ptr, self->pick.addr_len);
 			self->upstream_open = 1;
+			self->connected_upstream = self->upstream_index;
+			self->connected_endpoint = self->pick.endpoint;
 		}
 		self->stage = STAGE_REQUEST_BODY;
 		vk_deadline_clear();
@@ -236,7 +459,11 @@ void gw_conn_main(struct vk_thread *that)
 		/* Request line, always HTTP/1.1 and origin-form upstream. */
 		vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.method_span), self->req.method_span.len);
 		vk_write_on(self->upstream_ptr, " ", 1);
-		if (self->req.target_form == GW_TARGET_ABSOLUTE) {
+		if (self->path_rest) {
+			vk_write_on(self->upstream_ptr, self->route_ptr->action.proxy.prefix_rewrite,
+				    strlen(self->route_ptr->action.proxy.prefix_rewrite));
+			vk_write_on(self->upstream_ptr, self->path_rest, self->path_rest_len);
+		} else if (self->req.target_form == GW_TARGET_ABSOLUTE) {
 			if (self->req.target_path.len == 0 || self->head_ptr[self->req.target_path.off] != '/')
 				vk_write_on(self->upstream_ptr, "/", 1);
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.target_path),
@@ -300,7 +527,7 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the response head ---- */
 		self->stage = STAGE_RESPONSE_HEAD;
-		vk_deadline(cfg->response_timeout_ms);
+		vk_deadline(self->response_ms);
 		for (;;) {
 			gw_http_response_init(&self->resp);
 			self->resp_len = 0;
@@ -376,6 +603,7 @@ void gw_conn_main(struct vk_thread *that)
 			vk_call(gw_relay_chunked, &self->relay);
 		}
 		vk_flush_on(self->client_ptr);
+		upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		if (!self->resp.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE) {
 			vk_socket_close(self->upstream_ptr);
 			self->upstream_open = 0;
@@ -384,6 +612,7 @@ void gw_conn_main(struct vk_thread *that)
 			break;
 	}
 done:
+	upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
 	vk_deadline_clear();
 	vk_flush_on(self->client_ptr);
 	vk_end();

@@ -225,7 +225,7 @@ static void test_minimal_example_loads_with_defaults(void **state)
 static void test_default_example_loads_with_its_filters(void **state)
 {
 	struct gw_config *config;
-	char *errors = load_file_printing(EXAMPLES "default.json", &config);
+	char *errors = load_file_printing(EXAMPLES "filters.json", &config);
 	const struct gw_route *route_ptr;
 
 	(void)state;

@@ -1,0 +1,216 @@
+/* vkgw: the gateway program.
+ *
+ *   vkgw -c FILE            run on the configuration in FILE
+ *   vkgw --check -c FILE    validate FILE: exit 0, or 1 with every problem
+ *                           as FILE:LINE:COL: /json/pointer: message
+ *   vkgw --version | --help
+ *
+ * Start-up loads the configuration into an immutable snapshot, turns every
+ * listener into a vkern service whose connections run gw_conn_main, and
+ * starts the kernels. Each kernel builds its own upstream state (balancing,
+ * health, circuit breakers) and its own access log buffer in the
+ * kernel-start hook: nothing is shared between kernels. */
+#include "gw_access_log.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
+#include "gw_conn.h"
+#include "gw_conn_s.h"
+#include "gw_diag.h"
+#include "gw_upstreams.h"
+
+#include "vk_runtime.h"
+#include "vk_service.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_VERSION "0.1.0"
+#define GW_RING_BYTES (16 * 1024)
+
+struct gw_program {
+	const struct gw_config *config_ptr;
+	struct gw_conn_config *conn_configs_ptr; /* one per listener */
+	int listener_count;
+	struct gw_upstreams *upstreams_ptr; /* this kernel's */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [-v] [-s]\n"
+		     "       vkgw --check -c FILE\n"
+		     "       vkgw --version\n"
+		     "  -c, --config FILE   the JSON configuration (docs/config.md)\n"
+		     "      --check         validate the configuration and exit\n"
+		     "  -k KERNELS          kernels (default: the first listener's \"kernels\", else one per CPU)\n"
+		     "  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
+		     "  -g GRACE_MS         how long SIGTERM waits for live connections (default 10000)\n"
+		     "  -v                  log every failed connection process\n"
+		     "  -s                  print kernel counters at exit\n");
+}
+
+/* Kernel start: this kernel's upstreams and access log. */
+static void kernel_start(void *ctx_ptr, int kernel_index)
+{
+	struct gw_program *program = ctx_ptr;
+	const struct gw_config *config_ptr = program->config_ptr;
+
+	program->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
+	if (!program->upstreams_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
+		exit(1);
+	}
+	/* Each kernel is its own OS process: these writes are its own copy. */
+	for (int i = 0; i < program->listener_count; i++)
+		gw_upstreams_ops(program->upstreams_ptr, &program->conn_configs_ptr[i].upstream_ops);
+	if (config_ptr->access_log.enabled &&
+	    gw_access_log_open(config_ptr->access_log.to_stdout ? "-" : config_ptr->access_log.path,
+			       config_ptr->access_log.buffer_bytes) == -1)
+		fprintf(stderr, "vkgw: kernel %d: cannot open the access log %s\n", kernel_index,
+			config_ptr->access_log.path);
+}
+
+static void before_wait(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	gw_access_log_flush();
+}
+
+static void kernel_stop(void *ctx_ptr, int kernel_index)
+{
+	struct gw_program *program = ctx_ptr;
+
+	(void)kernel_index;
+	gw_access_log_close();
+	gw_upstreams_destroy(program->upstreams_ptr);
+	program->upstreams_ptr = NULL;
+}
+
+static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_config *config_ptr)
+{
+	memset(conn_ptr, 0, sizeof(*conn_ptr));
+	conn_ptr->limits = config_ptr->http.limits;
+	conn_ptr->header_timeout_ms = (uint64_t)config_ptr->timeouts.header_ms;
+	conn_ptr->body_idle_ms = (uint64_t)config_ptr->timeouts.body_idle_ms;
+	conn_ptr->keepalive_idle_ms = (uint64_t)config_ptr->timeouts.keepalive_idle_ms;
+	conn_ptr->via = config_ptr->http.via;
+	conn_ptr->ring_bytes = GW_RING_BYTES;
+	conn_ptr->config_ptr = config_ptr;
+}
+
+static struct vk_service *listener_service(const struct gw_config_listener *listener_ptr,
+					   struct gw_conn_config *conn_ptr)
+{
+	struct vk_service *service_ptr = vk_service_create(listener_ptr->name, gw_conn_main, conn_ptr);
+
+	if (!service_ptr || vk_service_set_address(service_ptr, listener_ptr->address, listener_ptr->port) == -1) {
+		fprintf(stderr, "vkgw: listener %s: bad address %s:%d\n", listener_ptr->name, listener_ptr->address,
+			listener_ptr->port);
+		return NULL;
+	}
+	vk_service_set_heap_pages(service_ptr, gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES));
+	vk_service_set_buffers(service_ptr, GW_RING_BYTES, GW_RING_BYTES);
+	return service_ptr;
+}
+
+static const struct gw_config *load(const char *path)
+{
+	struct gw_diag *diag = gw_diag_create();
+	struct gw_config *config_ptr;
+
+	if (!diag) {
+		fprintf(stderr, "vkgw: out of memory\n");
+		return NULL;
+	}
+	config_ptr = gw_config_load_file(path, diag);
+	if (!config_ptr)
+		gw_config_print_errors(stderr, path, diag, NULL);
+	gw_diag_destroy(diag);
+	return config_ptr;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct gw_program program = {0};
+	struct vk_runtime_config cfg;
+	struct vk_service **services_ptr;
+	const char *path = NULL;
+	int check = 0, kernels = -1, c;
+
+	vk_runtime_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "c:k:P:g:vsh", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'V':
+			printf("vkgw %s\n", GW_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'k':
+			kernels = atoi(optarg);
+			if (kernels < 1) {
+				fprintf(stderr, "vkgw: -k takes a kernel count of 1 or more\n");
+				return 2;
+			}
+			break;
+		case 'P':
+			cfg.poll_driver = optarg;
+			break;
+		case 'g':
+			cfg.grace_ms = (unsigned)atoi(optarg);
+			break;
+		case 'v':
+			cfg.verbose = 1;
+			break;
+		case 's':
+			cfg.stats_at_exit = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	program.config_ptr = load(path);
+	if (!program.config_ptr)
+		return 1;
+	if (check) {
+		printf("%s: ok\n", path);
+		return 0;
+	}
+
+	program.listener_count = program.config_ptr->listener_count;
+	program.conn_configs_ptr = calloc((size_t)program.listener_count, sizeof(*program.conn_configs_ptr));
+	services_ptr = calloc((size_t)program.listener_count, sizeof(*services_ptr));
+	if (!program.conn_configs_ptr || !services_ptr)
+		return 1;
+	for (int i = 0; i < program.listener_count; i++) {
+		fill_conn_config(&program.conn_configs_ptr[i], program.config_ptr);
+		services_ptr[i] = listener_service(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]);
+		if (!services_ptr[i])
+			return 1;
+	}
+	cfg.kernels = kernels > 0 ? kernels : program.config_ptr->listeners_ptr[0].kernels;
+	cfg.kernel_start_fn = kernel_start;
+	cfg.before_wait_fn = before_wait;
+	cfg.kernel_stop_fn = kernel_stop;
+	cfg.hook_ctx_ptr = &program;
+	return vk_runtime_run(&cfg, services_ptr, program.listener_count);
+}

@@ -1,0 +1,168 @@
+/* gw_upstreams: per-kernel upstream state behind gw_upstream_ops. */
+#include "gw_upstreams.h"
+#include "gw_balance.h"
+#include "gw_breaker.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
+#include "gw_health.h"
+#include "gw_upstream.h"
+
+#include "vk_sys.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct upstream_state {
+	const struct gw_config_upstream *config_ptr;
+	struct gw_balance balance;
+	struct gw_balance_endpoint *endpoints_ptr;
+	struct gw_health *health_ptr;
+	struct gw_breaker breaker;
+	struct gw_breaker_limits limits;
+};
+
+struct gw_upstreams {
+	const struct gw_config *config_ptr;
+	struct upstream_state *states_ptr;
+	int count;
+};
+
+static void release(struct upstream_state *state_ptr)
+{
+	if (state_ptr->endpoints_ptr)
+		gw_balance_fini(&state_ptr->balance);
+	free(state_ptr->endpoints_ptr);
+	free(state_ptr->health_ptr);
+}
+
+struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, unsigned seed)
+{
+	struct gw_upstreams *upstreams_ptr = calloc(1, sizeof(*upstreams_ptr));
+
+	if (!upstreams_ptr)
+		return NULL;
+	upstreams_ptr->config_ptr = config_ptr;
+	upstreams_ptr->count = config_ptr->upstream_count;
+	upstreams_ptr->states_ptr = calloc((size_t)config_ptr->upstream_count + 1, sizeof(struct upstream_state));
+	if (!upstreams_ptr->states_ptr)
+		goto fail;
+	for (int u = 0; u < config_ptr->upstream_count; u++) {
+		const struct gw_config_upstream *up = &config_ptr->upstreams_ptr[u];
+		struct upstream_state *state_ptr = &upstreams_ptr->states_ptr[u];
+		int n = up->endpoint_count;
+
+		state_ptr->config_ptr = up;
+		state_ptr->limits = up->limits.breaker;
+		state_ptr->endpoints_ptr = calloc((size_t)n, sizeof(*state_ptr->endpoints_ptr));
+		state_ptr->health_ptr = calloc((size_t)n, sizeof(*state_ptr->health_ptr));
+		if (!state_ptr->endpoints_ptr || !state_ptr->health_ptr)
+			goto fail;
+		for (int e = 0; e < n; e++) {
+			state_ptr->endpoints_ptr[e].name = up->endpoints_ptr[e].address;
+			state_ptr->endpoints_ptr[e].weight = up->endpoints_ptr[e].weight;
+			/* DNS names are not resolved yet: only literal addresses serve. */
+			state_ptr->endpoints_ptr[e].available = up->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS;
+			gw_health_init(&state_ptr->health_ptr[e]);
+		}
+		if (gw_balance_init(&state_ptr->balance, up->balance.policy, state_ptr->endpoints_ptr, n,
+				    (uint64_t)seed * 2654435761u + (uint64_t)u + 1) == -1)
+			goto fail;
+	}
+	return upstreams_ptr;
+fail:
+	gw_upstreams_destroy(upstreams_ptr);
+	return NULL;
+}
+
+void gw_upstreams_destroy(struct gw_upstreams *upstreams_ptr)
+{
+	if (!upstreams_ptr)
+		return;
+	for (int u = 0; upstreams_ptr->states_ptr && u < upstreams_ptr->count; u++)
+		release(&upstreams_ptr->states_ptr[u]);
+	free(upstreams_ptr->states_ptr);
+	free(upstreams_ptr);
+}
+
+/* Ejections that ran out give their endpoints back to the balancer. */
+static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
+{
+	int n = state_ptr->config_ptr->endpoint_count;
+
+	gw_health_expire(state_ptr->health_ptr, n, now);
+	for (int e = 0; e < n; e++)
+		gw_balance_set_available(&state_ptr->balance, e,
+					 state_ptr->config_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS &&
+						 gw_health_available(&state_ptr->health_ptr[e], now));
+}
+
+static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struct gw_upstream_pick *pick_ptr,
+		const char **reason_ptr)
+{
+	struct gw_upstreams *upstreams_ptr = ctx_ptr;
+	struct upstream_state *state_ptr;
+	const struct gw_config_endpoint *endpoint_ptr;
+	enum gw_breaker_verdict verdict;
+	int e;
+
+	if (index < 0 || index >= upstreams_ptr->count) {
+		*reason_ptr = "no such upstream";
+		return 502;
+	}
+	state_ptr = &upstreams_ptr->states_ptr[index];
+	verdict = gw_breaker_admit_request(&state_ptr->breaker, &state_ptr->limits);
+	if (verdict != GW_BREAKER_ADMIT) {
+		*reason_ptr = gw_breaker_reason(verdict);
+		return 503;
+	}
+	refresh_availability(state_ptr, vk_sys_now_ns());
+	e = gw_balance_pick(&state_ptr->balance, key, key_len);
+	if (e < 0) {
+		gw_breaker_request_done(&state_ptr->breaker);
+		*reason_ptr = "no healthy endpoint";
+		return 503;
+	}
+	state_ptr->endpoints_ptr[e].active++;
+	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[e];
+	pick_ptr->endpoint = e;
+	pick_ptr->name = endpoint_ptr->address;
+	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
+		pick_ptr->addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in6;
+		pick_ptr->addr_len = sizeof(endpoint_ptr->sockaddr.in6);
+	} else {
+		pick_ptr->addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in4;
+		pick_ptr->addr_len = sizeof(endpoint_ptr->sockaddr.in4);
+	}
+	return 0;
+}
+
+static void done(void *ctx_ptr, int index, int endpoint, enum gw_upstream_outcome outcome)
+{
+	struct gw_upstreams *upstreams_ptr = ctx_ptr;
+	struct upstream_state *state_ptr;
+	enum gw_outcome health_outcome;
+
+	if (index < 0 || index >= upstreams_ptr->count)
+		return;
+	state_ptr = &upstreams_ptr->states_ptr[index];
+	gw_breaker_request_done(&state_ptr->breaker);
+	if (endpoint < 0 || endpoint >= state_ptr->config_ptr->endpoint_count)
+		return;
+	if (state_ptr->endpoints_ptr[endpoint].active > 0)
+		state_ptr->endpoints_ptr[endpoint].active--;
+	if (outcome == GW_UPSTREAM_ABORTED || !state_ptr->config_ptr->outlier_detection.enabled)
+		return;
+	health_outcome = outcome == GW_UPSTREAM_OK    ? GW_OUTCOME_OK
+			 : outcome == GW_UPSTREAM_5XX ? GW_OUTCOME_5XX
+						      : GW_OUTCOME_CONNECT_FAILURE;
+	if (gw_health_record(state_ptr->health_ptr, state_ptr->config_ptr->endpoint_count, endpoint,
+			     &state_ptr->config_ptr->health_policy, health_outcome, vk_sys_now_ns()))
+		gw_balance_set_available(&state_ptr->balance, endpoint, 0);
+}
+
+void gw_upstreams_ops(struct gw_upstreams *upstreams_ptr, struct gw_upstream_ops *ops_ptr)
+{
+	ops_ptr->pick = pick;
+	ops_ptr->done = done;
+	ops_ptr->ctx_ptr = upstreams_ptr;
+}
