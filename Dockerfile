@@ -1,5 +1,7 @@
 # vkgw container image (Debian 12). Builds with the project's own installer
-# and Makefile; runs the server on 0.0.0.0:8080.
+# and Makefile. Runs the gateway on /etc/vkgw/vkgw.json: mount your own
+# configuration there (its listeners must use 0.0.0.0 to be reachable from
+# outside the container).
 FROM debian:12 AS build
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
@@ -8,9 +10,10 @@ COPY . .
 RUN make -j"$(nproc)" all
 
 FROM debian:12-slim
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends liburing2 && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/build/vk_hello /usr/local/bin/vk_hello
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends liburing2 libjansson4 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/vkgw /usr/local/bin/vkgw
+COPY config/examples/default.json /etc/vkgw/vkgw.json
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-# Until the gateway binary lands, the image serves the vkern hello example.
-ENTRYPOINT ["/usr/local/bin/vk_hello", "-a", "0.0.0.0", "-p", "8080"]
+ENTRYPOINT ["/usr/local/bin/vkgw", "-c", "/etc/vkgw/vkgw.json"]

@@ -30,7 +30,7 @@
 #define GW_RING_BYTES (16 * 1024)
 
 struct gw_program {
-	const struct gw_config *config_ptr;
+	struct gw_config *config_ptr;
 	struct gw_conn_config *conn_configs_ptr; /* one per listener */
 	int listener_count;
 	struct gw_upstreams *upstreams_ptr; /* this kernel's */
@@ -114,7 +114,7 @@ static struct vk_service *listener_service(const struct gw_config_listener *list
 	return service_ptr;
 }
 
-static const struct gw_config *load(const char *path)
+static struct gw_config *load(const char *path)
 {
 	struct gw_diag *diag = gw_diag_create();
 	struct gw_config *config_ptr;
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	struct vk_runtime_config cfg;
 	struct vk_service **services_ptr;
 	const char *path = NULL;
-	int check = 0, kernels = -1, c;
+	int check = 0, kernels = -1, c, rc;
 
 	vk_runtime_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "c:k:P:g:vsh", options, NULL)) != -1) {
@@ -193,6 +193,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (check) {
 		printf("%s: ok\n", path);
+		gw_config_free(program.config_ptr);
 		return 0;
 	}
 
@@ -212,5 +213,11 @@ int main(int argc, char **argv)
 	cfg.before_wait_fn = before_wait;
 	cfg.kernel_stop_fn = kernel_stop;
 	cfg.hook_ctx_ptr = &program;
-	return vk_runtime_run(&cfg, services_ptr, program.listener_count);
+	rc = vk_runtime_run(&cfg, services_ptr, program.listener_count);
+	for (int i = 0; i < program.listener_count; i++)
+		vk_service_destroy(services_ptr[i]);
+	free(services_ptr);
+	free(program.conn_configs_ptr);
+	gw_config_free(program.config_ptr);
+	return rc;
 }

@@ -1048,6 +1048,7 @@ static void upstream(struct vk_thread *that)
 int main(int argc, char **argv)
 {
 	struct vk_runtime_config cfg;
+	int rc;
 	struct vk_service *service_ptr;
 	const char *unhealthy = getenv("TEST_UPSTREAM_UNHEALTHY");
 
@@ -1067,5 +1068,7 @@ int main(int argc, char **argv)
 		return 2;
 	/* Set before the kernels fork; the port is known once reserved. */
 	upstream_service = service_ptr;
-	return vk_runtime_run(&cfg, &service_ptr, 1);
+	rc = vk_runtime_run(&cfg, &service_ptr, 1);
+	vk_service_destroy(service_ptr);
+	return rc;
 }

@@ -198,11 +198,14 @@ static void fault_service(struct vk_thread *that)
 int main(int argc, char **argv)
 {
 	struct vk_runtime_config cfg;
+	int rc;
 	struct vk_service *service_ptr = vk_service_create("fault", fault_service, NULL);
 
 	vk_runtime_config_defaults(&cfg);
 	cfg.reload_fn = on_reload;
 	if (!service_ptr || vk_runtime_parse_args(argc, argv, &cfg, service_ptr) == -1)
 		return 2;
-	return vk_runtime_run(&cfg, &service_ptr, 1);
+	rc = vk_runtime_run(&cfg, &service_ptr, 1);
+	vk_service_destroy(service_ptr);
+	return rc;
 }

@@ -45,10 +45,13 @@ static void echo(struct vk_thread *that)
 int main(int argc, char **argv)
 {
 	struct vk_runtime_config cfg;
+	int rc;
 	struct vk_service *service_ptr = vk_service_create("echo", echo, NULL);
 
 	vk_runtime_config_defaults(&cfg);
 	if (!service_ptr || vk_runtime_parse_args(argc, argv, &cfg, service_ptr) == -1)
 		return 2;
-	return vk_runtime_run(&cfg, &service_ptr, 1);
+	rc = vk_runtime_run(&cfg, &service_ptr, 1);
+	vk_service_destroy(service_ptr);
+	return rc;
 }

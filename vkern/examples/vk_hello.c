@@ -111,6 +111,7 @@ done:
 int main(int argc, char **argv)
 {
 	struct vk_runtime_config cfg;
+	int rc;
 	struct vk_service *service_ptr = vk_service_create("hello", hello, NULL);
 
 	vk_runtime_config_defaults(&cfg);
@@ -118,5 +119,7 @@ int main(int argc, char **argv)
 		vk_service_set_buffers(service_ptr, VK_HELLO_RING, VK_HELLO_RING);
 	if (!service_ptr || vk_runtime_parse_args(argc, argv, &cfg, service_ptr) == -1)
 		return 2;
-	return vk_runtime_run(&cfg, &service_ptr, 1);
+	rc = vk_runtime_run(&cfg, &service_ptr, 1);
+	vk_service_destroy(service_ptr);
+	return rc;
 }
