@@ -64,6 +64,10 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 	/* Each kernel is its own OS process: these writes are its own copy. */
 	for (int i = 0; i < program->listener_count; i++)
 		gw_upstreams_ops(program->upstreams_ptr, &program->conn_configs_ptr[i].upstream_ops);
+	if (gw_upstreams_start_health_checks(program->upstreams_ptr) == -1) {
+		fprintf(stderr, "vkgw: kernel %d: cannot start the health checks\n", kernel_index);
+		exit(1);
+	}
 	if (config_ptr->access_log.enabled &&
 	    gw_access_log_open(config_ptr->access_log.to_stdout ? "-" : config_ptr->access_log.path,
 			       config_ptr->access_log.buffer_bytes) == -1)

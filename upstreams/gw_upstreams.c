@@ -5,10 +5,12 @@
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_health.h"
+#include "gw_health_check.h"
 #include "gw_upstream.h"
 
 #include "vk_sys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@ struct upstream_state {
 struct gw_upstreams {
 	const struct gw_config *config_ptr;
 	struct upstream_state *states_ptr;
+	struct gw_health_check_arg *checks_ptr; /* one per upstream */
 	int count;
 };
 
@@ -81,6 +84,7 @@ void gw_upstreams_destroy(struct gw_upstreams *upstreams_ptr)
 	for (int u = 0; upstreams_ptr->states_ptr && u < upstreams_ptr->count; u++)
 		release(&upstreams_ptr->states_ptr[u]);
 	free(upstreams_ptr->states_ptr);
+	free(upstreams_ptr->checks_ptr);
 	free(upstreams_ptr);
 }
 
@@ -165,4 +169,40 @@ void gw_upstreams_ops(struct gw_upstreams *upstreams_ptr, struct gw_upstream_ops
 	ops_ptr->pick = pick;
 	ops_ptr->done = done;
 	ops_ptr->ctx_ptr = upstreams_ptr;
+}
+
+int gw_upstreams_start_health_checks(struct gw_upstreams *upstreams_ptr)
+{
+	upstreams_ptr->checks_ptr = calloc((size_t)upstreams_ptr->count + 1, sizeof(*upstreams_ptr->checks_ptr));
+	if (!upstreams_ptr->checks_ptr)
+		return -1;
+	for (int u = 0; u < upstreams_ptr->count; u++) {
+		const struct gw_config_upstream *up = &upstreams_ptr->config_ptr->upstreams_ptr[u];
+		struct gw_health_check_arg *arg = &upstreams_ptr->checks_ptr[u];
+
+		if (!up->health_check.enabled)
+			continue;
+		arg->upstreams_ptr = upstreams_ptr;
+		arg->index = u;
+		arg->upstream_ptr = up;
+		snprintf(arg->name, sizeof(arg->name), "health-check %s", up->name);
+		if (gw_health_check_start(arg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, int endpoint, int passed)
+{
+	struct upstream_state *state_ptr;
+
+	if (index < 0 || index >= upstreams_ptr->count)
+		return;
+	state_ptr = &upstreams_ptr->states_ptr[index];
+	if (endpoint < 0 || endpoint >= state_ptr->config_ptr->endpoint_count)
+		return;
+	if (gw_health_check_result(&state_ptr->health_ptr[endpoint], &state_ptr->config_ptr->health_policy, passed))
+		fprintf(stderr, "vkgw: kernel %d: upstream %s endpoint %s is now %s\n", vk_sys_kernel_index(),
+			state_ptr->config_ptr->name, state_ptr->config_ptr->endpoints_ptr[endpoint].address,
+			passed ? "healthy" : "unhealthy");
 }

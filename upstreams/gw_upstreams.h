@@ -14,4 +14,10 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 void gw_upstreams_destroy(struct gw_upstreams *upstreams_ptr);
 void gw_upstreams_ops(struct gw_upstreams *upstreams_ptr, struct gw_upstream_ops *ops_ptr);
 
+/* Starts this kernel's active health checks (upstreams with a
+ * "health_check"); call from the kernel-start hook. */
+int gw_upstreams_start_health_checks(struct gw_upstreams *upstreams_ptr);
+/* A probe of endpoint `endpoint` of upstream `index` passed or failed. */
+void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, int endpoint, int passed);
+
 #endif

@@ -232,6 +232,16 @@
 	} while (0)
 #define vk_sleep(ms) VK_SLEEP_(__COUNTER__, ms)
 
+/* A sleep a drain cuts short (vk_draining() tells): for background work
+ * that must not hold a shutdown up. */
+#define vk_sleep_idle(ms)       \
+	do {                    \
+		that->idle = 1; \
+		vk_sleep(ms);   \
+		that->idle = 0; \
+	} while (0)
+#define vk_draining() vk_proc_local_draining(that->proc_local_ptr)
+
 /* ---- other threads ---- */
 
 /* Run fn as a child on this thread's socket and wait for it to end; its

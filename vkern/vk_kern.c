@@ -252,7 +252,10 @@ static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 		TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
 		proc_ptr->queued = 0;
 	}
-	vk_pool_put(&proc_ptr->service_ptr->pool, &proc_ptr->heap);
+	if (proc_ptr->service_ptr)
+		vk_pool_put(&proc_ptr->service_ptr->pool, &proc_ptr->heap);
+	else
+		vk_heap_unmap(&proc_ptr->heap);
 	vk_proc_table_release(&kern_ptr->procs, proc_ptr);
 }
 
@@ -261,8 +264,8 @@ static void log_proc_failure(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr,
 	char why[256];
 
 	vk_proc_local_describe_failure(proc_ptr->proc_local_ptr, why, sizeof(why));
-	fprintf(stderr, "vk: kernel %d: process %d (%s) %s: %s\n", kern_ptr->index, proc_ptr->id,
-		proc_ptr->service_ptr->name, what, why);
+	fprintf(stderr, "vk: kernel %d: process %d (%s) %s: %s\n", kern_ptr->index, proc_ptr->id, proc_ptr->name, what,
+		why);
 }
 
 static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int fd)
@@ -278,6 +281,7 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	if (vk_pool_get(&service_ptr->pool, &proc_ptr->heap) == -1)
 		goto fail_proc;
 	proc_ptr->service_ptr = service_ptr;
+	proc_ptr->name = service_ptr->name;
 	proc_ptr->isolated = service_ptr->isolated;
 	proc_local_ptr = vk_proc_local_create(vk_heap_start(&proc_ptr->heap), vk_heap_len(&proc_ptr->heap),
 					      vk_heap_pages(&proc_ptr->heap));
@@ -404,7 +408,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 			kern_ptr->in_dispatch = 0;
 			kern_ptr->stats[VK_STAT_PROCS_KILLED]++;
 			fprintf(stderr, "vk: kernel %d: process %d (%s) killed: signal %d (%s) at %p\n",
-				kern_ptr->index, proc_ptr->id, proc_ptr->service_ptr->name, signo, strsignal(signo),
+				kern_ptr->index, proc_ptr->id, proc_ptr->name, signo, strsignal(signo),
 				kern_ptr->fault_addr);
 			goto end;
 		}
@@ -434,7 +438,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 		/* Nothing outside the process can ever wake it. */
 		kern_ptr->stats[VK_STAT_PROCS_FAILED]++;
 		fprintf(stderr, "vk: kernel %d: process %d (%s) deadlocked: every thread waits on another\n",
-			kern_ptr->index, proc_ptr->id, proc_ptr->service_ptr->name);
+			kern_ptr->index, proc_ptr->id, proc_ptr->name);
 		goto end;
 	}
 	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, timer_ns);
@@ -734,6 +738,44 @@ int vk_sys_close(int fd)
 	}
 	close_fd(kern_ptr, fd_ptr);
 	return 0;
+}
+
+/* A process with no connection (health checks, resolvers): its first
+ * thread runs fn(arg) with no socket, in a heap of its own. Works from a
+ * kernel hook and from a running process. */
+int vk_sys_spawn(const char *name, vk_thread_fn fn, void *arg_ptr, size_t pages)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_proc *proc_ptr;
+	struct vk_thread *thread_ptr;
+
+	if (!kern_ptr) {
+		errno = ENOSYS;
+		return -1;
+	}
+	proc_ptr = vk_proc_table_alloc(&kern_ptr->procs);
+	if (!proc_ptr)
+		return -1;
+	if (vk_heap_map(&proc_ptr->heap, pages) == -1) {
+		vk_proc_table_release(&kern_ptr->procs, proc_ptr);
+		return -1;
+	}
+	proc_ptr->name = name;
+	proc_ptr->proc_local_ptr =
+		vk_proc_local_create(vk_heap_start(&proc_ptr->heap), vk_heap_len(&proc_ptr->heap), pages);
+	thread_ptr = proc_ptr->proc_local_ptr ? vk_thread_new(proc_ptr->proc_local_ptr, fn, arg_ptr, NULL) : NULL;
+	if (!thread_ptr) {
+		vk_heap_unmap(&proc_ptr->heap);
+		vk_proc_table_release(&kern_ptr->procs, proc_ptr);
+		errno = ENOMEM;
+		return -1;
+	}
+	vk_thread_set_name(thread_ptr, name);
+	vk_proc_local_enqueue(proc_ptr->proc_local_ptr, thread_ptr);
+	if (kern_ptr->draining)
+		proc_ptr->drain_pending = 1;
+	enqueue(kern_ptr, proc_ptr);
+	return proc_ptr->id;
 }
 
 int vk_sys_adopt(int fd)

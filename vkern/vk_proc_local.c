@@ -181,9 +181,12 @@ void vk_proc_local_drain(struct vk_proc_local *proc_local_ptr)
 	struct vk_thread *thread_ptr;
 
 	proc_local_ptr->draining = 1;
-	LIST_FOREACH(thread_ptr, &proc_local_ptr->threads, all_elem)
-		if (thread_ptr->idle)
+	LIST_FOREACH(thread_ptr, &proc_local_ptr->threads, all_elem) {
+		if (thread_ptr->idle) {
+			thread_ptr->wake_ns = 0; /* an idle sleep ends too */
 			vk_thread_wake(thread_ptr);
+		}
+	}
 }
 
 int vk_proc_local_fault(struct vk_proc_local *proc_local_ptr, int signo)

@@ -14,7 +14,8 @@ struct vk_proc {
 	int in_use;
 	struct vk_heap heap;
 	struct vk_proc_local *proc_local_ptr;
-	struct vk_service *service_ptr;
+	struct vk_service *service_ptr; /* NULL for a process started by vk_sys_spawn() */
+	const char *name;
 	int isolated;
 	int fd_head; /* first fd owned, -1 if none; linked through vk_fd */
 	struct vk_timer timer;

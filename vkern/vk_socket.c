@@ -449,10 +449,10 @@ int vk_socket_connect_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 			return -err;
 		}
 		vk_socket_set_fd(socket_ptr, fd);
+		/* A fresh connection: nothing of an earlier one remains. */
 		socket_ptr->closed = 0;
-		socket_ptr->rx.eof = 0;
-		socket_ptr->rx.error = 0;
-		socket_ptr->tx.error = 0;
+		vk_vectoring_init(&socket_ptr->rx, socket_ptr->rx.buf_ptr, socket_ptr->rx.buf_len);
+		vk_vectoring_init(&socket_ptr->tx, socket_ptr->tx.buf_ptr, socket_ptr->tx.buf_len);
 		*done_ptr = 1;
 		if (connect(fd, sa, (socklen_t)addr_len) == 0)
 			return VK_OP_DONE;

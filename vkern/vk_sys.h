@@ -6,10 +6,15 @@
  * thread through the kernel's own state, the way a trap would. Without a
  * running kernel (unit tests) they fall back to plain libc behaviour. */
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "vk_thread.h"
 
 int vk_sys_close(int fd);
 int vk_sys_adopt(int fd);
+/* Starts a process with no connection; returns its id, or -1. */
+int vk_sys_spawn(const char *name, vk_thread_fn fn, void *arg_ptr, size_t pages);
 uint64_t vk_sys_now_ns(void);
 int vk_sys_draining(void);
 int vk_sys_kernel_index(void);

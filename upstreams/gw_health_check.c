@@ -1,0 +1,119 @@
+/* gw_health_check: active health checks. Each kernel runs one process per
+ * upstream that has a "health_check": it probes the endpoints in turn
+ * (connect, send the configured request, read the status line, all within
+ * timeout_ms) and feeds each result to the endpoint's health, which the
+ * balancer reads. A probe costs this kernel a few syscalls per interval;
+ * nothing is shared with the other kernels, which probe on their own. */
+#include "gw_health_check.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
+#include "gw_upstreams.h"
+
+#include "vk_coro.h"
+#include "vk_proc_local.h"
+#include "vk_socket.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_RX_BYTES 2048
+#define CHECK_TX_BYTES 1024
+#define CHECK_REQUEST_MAX 512
+#define CHECK_LINE_MAX 256
+
+struct check_self {
+	struct vk_socket *socket_ptr;
+	char request[CHECK_REQUEST_MAX];
+	size_t request_len;
+	char line[CHECK_LINE_MAX];
+	size_t len;
+	int endpoint;
+	int passed;
+	const struct gw_config_endpoint *endpoint_ptr;
+	const struct gw_config_upstream *upstream_ptr;
+};
+
+static int expected_status(const struct gw_config_health_check *hc, int status)
+{
+	for (int i = 0; i < hc->expected_status_count; i++)
+		if (hc->expected_statuses_ptr[i] == status)
+			return 1;
+	return 0;
+}
+
+/* "HTTP/1.x NNN ...": the status, or -1. */
+static int status_of(const char *line, size_t len)
+{
+	if (len < 12 || strncmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ')
+		return -1;
+	if (line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' || line[11] < '0' || line[11] > '9')
+		return -1;
+	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
+/* One probe of one endpoint: a called child, so that any error (refused,
+ * reset, timeout) ends the probe as failed and nothing more. */
+static void probe(struct vk_thread *that)
+{
+	struct check_self *c = vk_thread_arg(that);
+	const struct gw_config_endpoint *ep = c->endpoint_ptr;
+	struct {
+		int unused;
+	} * self;
+
+	vk_begin();
+	vk_catch
+	{
+		c->passed = 0;
+		vk_socket_close(c->socket_ptr);
+	}
+	c->passed = 0;
+	vk_deadline(c->upstream_ptr->health_check.timeout_ms);
+	if (ep->kind == GW_CONFIG_ENDPOINT_IPV6)
+		vk_connect(c->socket_ptr, &ep->sockaddr.in6, sizeof(ep->sockaddr.in6));
+	else
+		vk_connect(c->socket_ptr, &ep->sockaddr.in4, sizeof(ep->sockaddr.in4));
+	vk_write_on(c->socket_ptr, c->request, c->request_len);
+	vk_flush_on(c->socket_ptr);
+	vk_readline_on(c->socket_ptr, c->len, c->line, sizeof(c->line));
+	c->passed = expected_status(&c->upstream_ptr->health_check, status_of(c->line, c->len));
+	vk_deadline_clear();
+	vk_socket_close(c->socket_ptr);
+	vk_end();
+}
+
+static void gw_health_check_main(struct vk_thread *that)
+{
+	struct gw_health_check_arg *arg = vk_thread_arg(that);
+	struct check_self *self;
+
+	vk_begin();
+	self->upstream_ptr = arg->upstream_ptr;
+	self->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), CHECK_RX_BYTES, CHECK_TX_BYTES);
+	if (!self->socket_ptr)
+		vk_raise(ENOMEM);
+	while (!vk_draining()) {
+		for (self->endpoint = 0; self->endpoint < self->upstream_ptr->endpoint_count && !vk_draining();
+		     self->endpoint++) {
+			self->endpoint_ptr = &self->upstream_ptr->endpoints_ptr[self->endpoint];
+			if (self->endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS)
+				continue;
+			self->request_len =
+				(size_t)snprintf(self->request, sizeof(self->request),
+						 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+						 "vkgw-health-check\r\nConnection: close\r\n\r\n",
+						 self->upstream_ptr->health_check.method,
+						 self->upstream_ptr->health_check.path, self->endpoint_ptr->address);
+			vk_call(probe, self);
+			gw_upstreams_check_result(arg->upstreams_ptr, arg->index, self->endpoint, self->passed);
+		}
+		vk_sleep_idle(self->upstream_ptr->health_check.interval_ms);
+	}
+	vk_end();
+}
+
+int gw_health_check_start(struct gw_health_check_arg *arg)
+{
+	return vk_sys_spawn(arg->name, gw_health_check_main, arg, GW_HEALTH_CHECK_PAGES) < 0 ? -1 : 0;
+}
