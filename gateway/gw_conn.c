@@ -4,13 +4,19 @@
  * deadline), forward it, splice the body, read the response head (under
  * the response deadline), relay it, splice its body. The stage it is in
  * decides what an error becomes: before anything of the response went to
- * the client, a JSON error response; after, the connection just closes. */
+ * the client, a JSON error response; after, the connection just closes.
+ *
+ * The route's filters (gw_pipeline.h) run after routing and again after
+ * the response head: their header edits are replayed while each head is
+ * written, and a filter's own answer goes out like a respond action. */
 #include "gw_conn.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
+#include "gw_exchange_s.h"
 #include "gw_http.h"
 #include "gw_http_s.h"
+#include "gw_pipeline.h"
 #include "gw_relay.h"
 #include "gw_status.h"
 
@@ -37,6 +43,13 @@ enum gw_conn_stage {
 	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
 	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
 	STAGE_RESPONSE_BODY, /* the client has part of the response: close only */
+};
+
+/* Writes the field lines the exchange's edits add to one side's head. */
+struct edits_writer {
+	const struct gw_exchange *ex_ptr;
+	struct vk_socket *socket_ptr;
+	enum gw_exchange_side side;
 };
 
 struct gw_conn_self {
@@ -72,6 +85,9 @@ struct gw_conn_self {
 	uint64_t response_ms;
 	const char *path_rest; /* the part of the path after a rewritten prefix */
 	size_t path_rest_len;
+	/* what the route's filters see and decide */
+	struct gw_exchange exchange;
+	struct edits_writer edits;
 };
 
 /* Two heads (request, response), two sockets of two rings, the thread's
@@ -278,47 +294,106 @@ static int pick_upstream(struct gw_conn_self *self, const struct gw_conn_config 
 	return 0;
 }
 
+struct edits_self {
+	uint32_t i;
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+static void gw_conn_write_edits(struct vk_thread *that)
+{
+	struct edits_writer *w = vk_thread_arg(that);
+	struct edits_self *self;
+
+	vk_begin();
+	for (self->i = 0; self->i < w->ex_ptr->edit_count; self->i++) {
+		if (!gw_exchange_edit_written(w->ex_ptr, w->side, self->i, &self->name, &self->name_len, &self->value,
+					      &self->value_len))
+			continue;
+		vk_write_on(w->socket_ptr, self->name, self->name_len);
+		vk_write_on(w->socket_ptr, ": ", 2);
+		vk_write_on(w->socket_ptr, self->value, self->value_len);
+		vk_write_on(w->socket_ptr, "\r\n", 2);
+	}
+	vk_end();
+}
+
 struct answer_self {
 	char line[GW_CONN_LINE_MAX];
 	size_t len;
 	int i;
+	int status;
+	const char *body;
+	size_t body_len;
 };
 
-/* A route's respond or redirect action, on the client socket. The request
- * body is not read: with one, the connection closes after the answer. */
+/* A filter's answer, or the route's respond or redirect action, on the
+ * client socket, with the response edits of the filters it went through.
+ * The request body is not read: with one, the connection closes after the
+ * answer. */
 static void gw_conn_answer_directly(struct vk_thread *that)
 {
 	struct gw_conn_self *conn = vk_thread_arg(that);
 	const struct gw_route_action *action = &conn->route_ptr->action;
+	const struct gw_exchange *ex_ptr = &conn->exchange;
+	int by_filter = ex_ptr->verdict == GW_VERDICT_RESPOND;
 	struct answer_self *self;
-	int status;
 
 	vk_begin();
 	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining();
-	status = action->kind == GW_ACTION_RESPOND ? action->respond.status : action->redirect.status;
-	self->len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %d %s\r\n", status,
-				     gw_status_reason(status));
+	self->status = ex_ptr->response_status;
+	if (by_filter && ex_ptr->error_message) {
+		self->body_len =
+			gw_status_error_body(conn->error, sizeof(conn->error), self->status, ex_ptr->error_message);
+		self->body = conn->error;
+	} else if (by_filter) {
+		self->body = ex_ptr->body;
+		self->body_len = ex_ptr->body_len;
+	} else if (action->kind == GW_ACTION_RESPOND) {
+		self->body = action->respond.body;
+		self->body_len = action->respond.body_len;
+	} else {
+		self->body = NULL;
+		self->body_len = 0;
+	}
+	self->len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %d %s\r\n", self->status,
+				     gw_status_reason(self->status));
 	vk_write_on(conn->client_ptr, self->line, self->len);
-	if (action->kind == GW_ACTION_REDIRECT) {
-		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\nContent-Length: 0\r\n",
-					     action->redirect.location);
+	if (by_filter) {
+		/* A filter's headers are all edits; only the error shape has
+		 * a type of its own. */
+		if (ex_ptr->error_message)
+			vk_write_on(conn->client_ptr, "Content-Type: application/json\r\n", 32);
+	} else if (action->kind == GW_ACTION_REDIRECT) {
+		self->len =
+			(size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\n", action->redirect.location);
 		vk_write_on(conn->client_ptr, self->line, self->len);
 	} else {
 		for (self->i = 0; self->i < action->respond.header_count; self->i++) {
+			if (gw_exchange_field_dropped(ex_ptr, GW_SIDE_RESPONSE,
+						      action->respond.headers_ptr[self->i].name,
+						      strlen(action->respond.headers_ptr[self->i].name)))
+				continue;
 			self->len = (size_t)snprintf(self->line, sizeof(self->line), "%s: %s\r\n",
 						     action->respond.headers_ptr[self->i].name,
 						     action->respond.headers_ptr[self->i].value);
 			vk_write_on(conn->client_ptr, self->line, self->len);
 		}
-		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n",
-					     action->respond.body_len);
+	}
+	conn->edits = (struct edits_writer){ex_ptr, conn->client_ptr, GW_SIDE_RESPONSE};
+	vk_call(gw_conn_write_edits, &conn->edits);
+	/* No length on answers that cannot have a body (RFC 9110 8.6). */
+	if (self->status >= 200 && self->status != 204 && self->status != 304) {
+		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n", self->body_len);
 		vk_write_on(conn->client_ptr, self->line, self->len);
 	}
 	if (conn->close_after)
 		vk_write_on(conn->client_ptr, "Connection: close\r\n", 19);
 	vk_write_on(conn->client_ptr, "\r\n", 2);
-	if (action->kind == GW_ACTION_RESPOND && action->respond.body_len && conn->req.method != GW_METHOD_HEAD)
-		vk_write_on(conn->client_ptr, action->respond.body, action->respond.body_len);
+	if (self->body_len && conn->req.method != GW_METHOD_HEAD)
+		vk_write_on(conn->client_ptr, self->body, self->body_len);
 	vk_flush_on(conn->client_ptr);
 	vk_end();
 }
@@ -428,7 +503,19 @@ void gw_conn_main(struct vk_thread *that)
 			self->reason = "no route matches the request";
 			vk_raise(EPROTO);
 		}
-		if (self->route_ptr->action.kind != GW_ACTION_PROXY) {
+		gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, target_path(self), self->client_addr,
+				  self->route_ptr);
+		if (self->route_ptr->filter_count)
+			vk_call(gw_pipeline_request, &self->exchange);
+		if (self->exchange.verdict == GW_VERDICT_RESPOND || self->route_ptr->action.kind != GW_ACTION_PROXY) {
+			/* Request filters run for every action; the answer then
+			 * goes back through those that let it pass. */
+			if (self->exchange.verdict == GW_VERDICT_CONTINUE)
+				self->exchange.response_status = self->route_ptr->action.kind == GW_ACTION_RESPOND
+									 ? self->route_ptr->action.respond.status
+									 : self->route_ptr->action.redirect.status;
+			if (self->exchange.stages_passed)
+				vk_call(gw_pipeline_response, &self->exchange);
 			vk_call(gw_conn_answer_directly, self);
 			if (self->close_after)
 				break;
@@ -474,7 +561,9 @@ void gw_conn_main(struct vk_thread *that)
 		vk_write_on(self->upstream_ptr, " HTTP/1.1\r\n", 11);
 		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
 			f = &self->req.head.fields[self->i];
-			if (!forwarded(self->head_ptr, f))
+			if (!forwarded(self->head_ptr, f) ||
+			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f->name),
+						      f->name.len))
 				continue;
 			/* The name, ": ", the value and CRLF as one run of the head. */
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.head.fields[self->i].name),
@@ -483,6 +572,8 @@ void gw_conn_main(struct vk_thread *that)
 					    self->req.head.fields[self->i].name.off);
 			vk_write_on(self->upstream_ptr, "\r\n", 2);
 		}
+		self->edits = (struct edits_writer){&self->exchange, self->upstream_ptr, GW_SIDE_REQUEST};
+		vk_call(gw_conn_write_edits, &self->edits);
 		if (self->req.host.len) {
 			vk_write_on(self->upstream_ptr, "Host: ", 6);
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
@@ -511,16 +602,16 @@ void gw_conn_main(struct vk_thread *that)
 			vk_flush_on(self->client_ptr);
 		}
 		if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
-			vk_deadline(cfg->body_idle_ms);
+			vk_idle_timeout(cfg->body_idle_ms);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, self->req.head.content_length);
 			if (self->n < self->req.head.content_length)
 				goto done; /* the client left mid-body: the upstream request is abandoned */
 		} else if (self->req.head.body == GW_BODY_CHUNKED) {
-			vk_deadline(cfg->body_idle_ms);
 			self->relay = (struct gw_relay){.src_ptr = self->client_ptr,
 							.dst_ptr = self->upstream_ptr,
 							.limits_ptr = &cfg->limits,
-							.malformed_status = 400};
+							.malformed_status = 400,
+							.idle_ms = cfg->body_idle_ms};
 			vk_call(gw_relay_chunked, &self->relay);
 		}
 		vk_flush_on(self->upstream_ptr);
@@ -552,9 +643,23 @@ void gw_conn_main(struct vk_thread *that)
 				break;
 		}
 		vk_deadline_clear();
+		if (self->exchange.stages_passed) {
+			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
+			vk_call(gw_pipeline_response, &self->exchange);
+			/* A filter failed on the way back: the upstream's body
+			 * is not read, so the connection ends after the error. */
+			if (self->exchange.verdict == GW_VERDICT_RESPOND) {
+				self->status = self->exchange.status;
+				self->reason = self->exchange.error_message;
+				vk_raise(EPROTO);
+			}
+		}
 
 		/* ---- the response ---- */
 		self->stage = STAGE_RESPONSE_BODY;
+		/* Neither side may go silent mid-body for longer than the
+		 * upstream's response timeout. */
+		vk_idle_timeout(self->response_ms);
 		/* An HTTP/1.0 client cannot take chunks: it gets the data and a close. */
 		self->close_after = !self->req.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE ||
 				    (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 0) ||
@@ -567,8 +672,10 @@ void gw_conn_main(struct vk_thread *that)
 			f = &self->resp.head.fields[self->i];
 			/* A length without a body (HEAD, 304) describes the
 			 * representation: it passes as it came. */
-			if (!forwarded(self->resp_ptr, f) &&
-			    !(f->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH))
+			if ((!forwarded(self->resp_ptr, f) &&
+			     !(f->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
+			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE, span(self->resp_ptr, f->name),
+						      f->name.len))
 				continue;
 			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.head.fields[self->i].name),
 				    self->resp.head.fields[self->i].value.off +
@@ -576,6 +683,8 @@ void gw_conn_main(struct vk_thread *that)
 					    self->resp.head.fields[self->i].name.off);
 			vk_write_on(self->client_ptr, "\r\n", 2);
 		}
+		self->edits = (struct edits_writer){&self->exchange, self->client_ptr, GW_SIDE_RESPONSE};
+		vk_call(gw_conn_write_edits, &self->edits);
 		if (self->resp.head.body == GW_BODY_LENGTH)
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %llu\r\n",
 							  (unsigned long long)self->resp.head.content_length);
@@ -599,6 +708,7 @@ void gw_conn_main(struct vk_thread *that)
 							.dst_ptr = self->client_ptr,
 							.limits_ptr = &cfg->limits,
 							.malformed_status = 502,
+							.idle_ms = self->response_ms,
 							.raw = self->req.head.version_minor == 0};
 			vk_call(gw_relay_chunked, &self->relay);
 		}

@@ -5,13 +5,15 @@
  *
  * A filter is a pipeline stage of a route: a coroutine in the connection's
  * micro-process that sees the request head (and later the response head)
- * by reference and decides to continue or to answer itself. This header is
- * the part the configuration needs: looking a type up by name and
- * compiling its JSON into an immutable blob kept in the config snapshot.
- * The stage interface itself lands with the connection process. */
+ * by reference and decides to continue or to answer itself. A type gives
+ * the configuration its compile() (JSON -> immutable blob in the config
+ * snapshot) and the connection its stage threads. docs/filters.md says how
+ * to write one. */
 
 #include <jansson.h>
 #include <stddef.h>
+
+#include "vk_thread.h"
 
 struct gw_diag;
 struct gw_arena;
@@ -25,6 +27,18 @@ struct gw_filter_type {
 	 * keys and wrong types are errors. Returns 0, or -1 after reporting. */
 	int (*compile)(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
 		       void **compiled_out);
+	/* The request stage: run with vk_call(on_request, stage_ptr), where
+	 * the thread's argument is a struct gw_stage * (gw_exchange.h). It
+	 * returns once it has decided: gw_exchange_respond*() to answer, else
+	 * the request goes on. It may block on I/O of its own. A raise it does
+	 * not catch answers 500. NULL: the filter has nothing to do there. */
+	vk_thread_fn on_request;
+	/* The response stage, optional: run in reverse route order, once the
+	 * response head is known, for the stages whose on_request let the
+	 * request through. It may edit response headers. */
+	vk_thread_fn on_response;
+	/* Zeroed per-request bytes the stages get from gw_stage_state(). */
+	size_t state_bytes;
 };
 
 /* The built-in types and those registered at start-up, by name. */

@@ -16,6 +16,7 @@
 #include "gw_conn.h"
 #include "gw_conn_s.h"
 #include "gw_diag.h"
+#include "gw_filters.h"
 #include "gw_upstreams.h"
 
 #include "vk_runtime.h"
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	int check = 0, kernels = -1, c, rc;
 
+	gw_filters_register_builtin();
 	vk_runtime_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "c:k:P:g:vsh", options, NULL)) != -1) {
 		switch (c) {

@@ -33,6 +33,8 @@ void gw_relay_chunked(struct vk_thread *that)
 	struct relay_self *self;
 
 	vk_begin();
+	if (relay->idle_ms)
+		vk_idle_timeout(relay->idle_ms);
 	gw_chunked_init(&self->decoder, relay->limits_ptr);
 	for (;;) {
 		if (self->pos == self->len) {

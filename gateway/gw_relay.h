@@ -21,6 +21,7 @@ struct gw_relay {
 	const struct gw_http_limits *limits_ptr;
 	int malformed_status; /* what malformed framing answers: 400 (request), 502 (response) */
 	int raw;	      /* write the data only, no chunk framing */
+	uint64_t idle_ms;     /* longest silence on either side: ETIMEDOUT (0: none) */
 	int status;	      /* out: the status to answer when it raised */
 	uint64_t bytes;	      /* out: body bytes relayed */
 };

@@ -18,10 +18,10 @@ struct gw_upstream_pick {
 };
 
 enum gw_upstream_outcome {
-	GW_UPSTREAM_OK,              /* a response below 500 */
-	GW_UPSTREAM_5XX,             /* a 5xx response */
+	GW_UPSTREAM_OK,		     /* a response below 500 */
+	GW_UPSTREAM_5XX,	     /* a 5xx response */
 	GW_UPSTREAM_CONNECT_FAILURE, /* refused, reset or timed out while connecting */
-	GW_UPSTREAM_ABORTED,         /* the exchange broke off for another reason */
+	GW_UPSTREAM_ABORTED,	     /* the exchange broke off for another reason */
 };
 
 struct gw_upstream_ops {

@@ -121,6 +121,14 @@
 
 /* Runs `op` (a vk_socket_*_op call) until it is done, blocking the thread
  * whenever it would block, raising on error or deadline. */
+/* An idle timeout restarts its deadline whenever the thread is about to
+ * wait, so what it limits is silence, not the whole operation. */
+#define VK_REARM_IDLE_()                                                     \
+	do {                                                                 \
+		if (that->idle_ns)                                           \
+			that->deadline_ns = vk_sys_now_ns() + that->idle_ns; \
+	} while (0)
+
 #define VK_OP_(c, op)                                              \
 	do {                                                       \
 		that->op_done = 0;                                 \
@@ -131,6 +139,7 @@
 			if (vk_rc_ < 0)                            \
 				vk_raise(-vk_rc_);                 \
 			that->resume_ptr = &&VK_LABEL(c);          \
+			VK_REARM_IDLE_();                          \
 			that->status = VK_THREAD_BLOCKED;          \
 			return;                                    \
 			VK_LABEL(c) : vk_thread_clear_block(that); \
@@ -217,8 +226,12 @@
 /* ---- time ---- */
 
 /* Blocking I/O after this raises ETIMEDOUT once `ms` have passed. */
-#define vk_deadline(ms) (that->deadline_ns = vk_sys_now_ns() + (uint64_t)(ms)*1000000u)
-#define vk_deadline_clear() (that->deadline_ns = 0)
+#define vk_deadline(ms) (that->idle_ns = 0, that->deadline_ns = vk_sys_now_ns() + (uint64_t)(ms)*1000000u)
+#define vk_deadline_clear() (that->deadline_ns = 0, that->idle_ns = 0)
+
+/* Blocking I/O after this raises ETIMEDOUT when it waits `ms` without
+ * progress (each wait gets `ms` afresh). */
+#define vk_idle_timeout(ms) (that->idle_ns = (uint64_t)(ms)*1000000u, that->deadline_ns = 0)
 
 #define VK_SLEEP_(c, ms)                                                   \
 	do {                                                               \

@@ -96,9 +96,9 @@ static int compile_refuses(const json_t *config, const char *pointer, struct gw_
 	return -1;
 }
 
-static const struct gw_filter_type request_id_type = {"request_id", compile_request_id};
-static const struct gw_filter_type headers_type = {"headers", compile_headers};
-static const struct gw_filter_type refuses_type = {"refuses", compile_refuses};
+static const struct gw_filter_type request_id_type = {.name = "request_id", .compile = compile_request_id};
+static const struct gw_filter_type headers_type = {.name = "headers", .compile = compile_headers};
+static const struct gw_filter_type refuses_type = {.name = "refuses", .compile = compile_refuses};
 
 static int register_fake_filters(void **state)
 {
@@ -578,9 +578,9 @@ static void test_loads_append_to_one_diag(void **state)
 
 static void test_filter_registry_keeps_types_by_name(void **state)
 {
-	static const struct gw_filter_type again = {"headers", compile_headers};
-	static const struct gw_filter_type nameless = {"", compile_headers};
-	static const struct gw_filter_type no_compile = {"no_compile", NULL};
+	static const struct gw_filter_type again = {.name = "headers", .compile = compile_headers};
+	static const struct gw_filter_type nameless = {.name = "", .compile = compile_headers};
+	static const struct gw_filter_type no_compile = {.name = "no_compile", .compile = NULL};
 	const char *const *names = gw_filter_type_names();
 
 	(void)state;

@@ -1,0 +1,48 @@
+#ifndef GW_FILTER_JSON_H
+#define GW_FILTER_JSON_H
+
+/* gw_filter_json: strict reads of a filter's JSON entry for the compile()
+ * functions of filters/, with the loader's message style. Each read
+ * reports a problem at the member's JSON pointer, sets `failed`, and goes
+ * on, so one compile() reports every problem of its entry. (config/'s
+ * gw_json_check is the loader's own; these are the few reads filters need.) */
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct gw_diag;
+struct gw_arena;
+
+#define GW_FILTER_POINTER_MAX 512
+
+struct gw_filter_json {
+	struct gw_diag *diag_ptr;
+	struct gw_arena *arena_ptr; /* strings and arrays read are copied here */
+	int failed;
+};
+
+/* `base` + "/" + `key` escaped per RFC 6901, into out[len]. */
+const char *gw_filter_json_pointer(char *out, size_t len, const char *base, const char *key);
+/* The same with an array index. */
+const char *gw_filter_json_index(char *out, size_t len, const char *base, size_t index);
+
+/* `value` must be an object whose keys are all in `allowed` (NULL-ended;
+ * a filter entry lists "type" too). 0, or -1 if it is no object at all. */
+int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value, const char *pointer,
+			const char *const *allowed);
+
+/* Members of `object`: absent gives the default; 0, or -1 reported. */
+int gw_filter_json_bool(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
+			int dflt, int *out);
+int gw_filter_json_int(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
+		       long long min, long long max, long long dflt, long long *out);
+int gw_filter_json_string(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
+			  const char *dflt, const char **out);
+/* An array of strings, copied: *out NULL and *count 0 when absent. */
+int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
+			   const char ***out, int *count_out);
+/* An object member, not copied: *out NULL when absent. */
+int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
+			  const json_t **out);
+
+#endif

@@ -1,0 +1,321 @@
+/* gw_exchange: the request a filter stage is handed (see gw_exchange.h).
+ *
+ * Edits are kept as a log in the order filters made them, not applied to
+ * a copy of the head: the connection replays the log while it writes each
+ * head, so a request nobody edits costs nothing, and the bytes received are
+ * still forwarded as they came. */
+#include "gw_exchange.h"
+#include "gw_exchange_s.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+struct gw_exchange *gw_stage_exchange(const struct gw_stage *stage_ptr)
+{
+	return stage_ptr->exchange_ptr;
+}
+
+const void *gw_stage_config(const struct gw_stage *stage_ptr)
+{
+	return stage_ptr->config_ptr;
+}
+
+void *gw_stage_state(const struct gw_stage *stage_ptr)
+{
+	return stage_ptr->state_ptr;
+}
+
+void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_ptr, const char *head_ptr,
+		       struct gw_http_span path, const char *client_addr, const struct gw_route *route_ptr)
+{
+	/* Only the bookkeeping is reset: the buffers are read up to their
+	 * counts, so clearing 6 KiB per request would be wasted. */
+	ex_ptr->req_ptr = req_ptr;
+	ex_ptr->head_ptr = head_ptr;
+	ex_ptr->path = path;
+	ex_ptr->client_addr = client_addr;
+	ex_ptr->route_ptr = route_ptr;
+	ex_ptr->resp_ptr = NULL;
+	ex_ptr->resp_head_ptr = NULL;
+	ex_ptr->response_status = 0;
+	ex_ptr->verdict = GW_VERDICT_CONTINUE;
+	ex_ptr->status = 0;
+	ex_ptr->body = NULL;
+	ex_ptr->body_len = 0;
+	ex_ptr->error_message = NULL;
+	ex_ptr->stages_passed = 0;
+	ex_ptr->edit_count = 0;
+	ex_ptr->bytes_used = 0;
+	ex_ptr->state_used = 0;
+}
+
+void gw_exchange_set_response(struct gw_exchange *ex_ptr, const struct gw_response *resp_ptr, const char *resp_head_ptr)
+{
+	ex_ptr->resp_ptr = resp_ptr;
+	ex_ptr->resp_head_ptr = resp_head_ptr;
+	ex_ptr->response_status = resp_ptr->status;
+}
+
+/* ---- the request ---- */
+
+enum gw_http_method gw_exchange_method(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->req_ptr->method;
+}
+
+const char *gw_exchange_method_name(const struct gw_exchange *ex_ptr, size_t *len_out)
+{
+	*len_out = ex_ptr->req_ptr->method_span.len;
+	return ex_ptr->head_ptr + ex_ptr->req_ptr->method_span.off;
+}
+
+const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_out)
+{
+	*len_out = ex_ptr->path.len;
+	return ex_ptr->head_ptr + ex_ptr->path.off;
+}
+
+const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_out)
+{
+	*len_out = ex_ptr->req_ptr->target.len;
+	return ex_ptr->head_ptr + ex_ptr->req_ptr->target.off;
+}
+
+const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->client_addr;
+}
+
+int gw_exchange_has_body(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->req_ptr->head.body != GW_BODY_NONE;
+}
+
+static int name_is(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	return a_len == b_len && strncasecmp(a, b, a_len) == 0;
+}
+
+/* The latest edit of `name` on `side` decides, if there is one: 1 with a
+ * value (set/add), 0 (remove), or -1 when no edit names it. */
+static int edited_value(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name, size_t name_len,
+			const char **value_out, size_t *len_out)
+{
+	for (uint32_t i = ex_ptr->edit_count; i-- > 0;) {
+		const struct gw_header_edit *e = &ex_ptr->edits[i];
+
+		if (e->side != side || !name_is(ex_ptr->bytes + e->name_off, e->name_len, name, name_len))
+			continue;
+		if (e->op == GW_HEADER_REMOVE)
+			return 0;
+		*value_out = ex_ptr->bytes + e->value_off;
+		*len_out = e->value_len;
+		return 1;
+	}
+	return -1;
+}
+
+static int head_value(const struct gw_http_head *head_ptr, const char *buf, const char *name, size_t name_len,
+		      const char **value_out, size_t *len_out)
+{
+	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
+		const struct gw_http_field *f = &head_ptr->fields[i];
+
+		if (name_is(buf + f->name.off, f->name.len, name, name_len)) {
+			*value_out = buf + f->value.off;
+			*len_out = f->value.len;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_out,
+			       size_t *len_out)
+{
+	size_t name_len = strlen(name);
+	int rc = edited_value(ex_ptr, GW_SIDE_REQUEST, name, name_len, value_out, len_out);
+
+	if (rc >= 0)
+		return rc;
+	return head_value(&ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, name_len, value_out, len_out);
+}
+
+/* ---- the response ---- */
+
+int gw_exchange_response_status(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->response_status;
+}
+
+int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_out,
+				size_t *len_out)
+{
+	size_t name_len = strlen(name);
+	int rc = edited_value(ex_ptr, GW_SIDE_RESPONSE, name, name_len, value_out, len_out);
+
+	if (rc >= 0)
+		return rc;
+	if (!ex_ptr->resp_ptr)
+		return 0;
+	return head_value(&ex_ptr->resp_ptr->head, ex_ptr->resp_head_ptr, name, name_len, value_out, len_out);
+}
+
+/* ---- edits ---- */
+
+int gw_header_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > GW_EXCHANGE_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!gw_http_is_tchar((unsigned char)name[i]))
+			return 0;
+	return 1;
+}
+
+int gw_header_value_valid(const char *value, size_t len)
+{
+	if (len && (gw_http_is_ows((unsigned char)value[0]) || gw_http_is_ows((unsigned char)value[len - 1])))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!gw_http_is_field_char((unsigned char)value[i]))
+			return 0;
+	return 1;
+}
+
+int gw_header_name_reserved(const char *name, size_t len)
+{
+	static const char *const names[] = {"connection", "keep-alive",	       "proxy-connection", "te",
+					    "trailer",	  "transfer-encoding", "upgrade",	   "expect",
+					    "host",	  "content-length"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_is(names[i], strlen(names[i]), name, len))
+			return 1;
+	return 0;
+}
+
+char *gw_exchange_copy(struct gw_exchange *ex_ptr, const char *bytes, size_t len)
+{
+	char *out;
+
+	if (len + 1 > sizeof(ex_ptr->bytes) - ex_ptr->bytes_used) {
+		errno = ENOBUFS;
+		return NULL;
+	}
+	out = ex_ptr->bytes + ex_ptr->bytes_used;
+	memcpy(out, bytes, len);
+	out[len] = '\0';
+	ex_ptr->bytes_used += len + 1;
+	return out;
+}
+
+int gw_exchange_edit(struct gw_exchange *ex_ptr, enum gw_exchange_side side, enum gw_header_op op, const char *name,
+		     size_t name_len, const char *value, size_t value_len)
+{
+	struct gw_header_edit *e;
+	size_t used = ex_ptr->bytes_used;
+	const char *name_copy, *value_copy;
+
+	if (op == GW_HEADER_REMOVE)
+		value_len = 0;
+	if (!gw_header_name_valid(name, name_len) || gw_header_name_reserved(name, name_len) ||
+	    (op != GW_HEADER_REMOVE && !gw_header_value_valid(value, value_len)) || value_len > UINT16_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ex_ptr->edit_count == GW_EXCHANGE_EDITS_MAX) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	name_copy = gw_exchange_copy(ex_ptr, name, name_len);
+	value_copy = name_copy ? gw_exchange_copy(ex_ptr, op == GW_HEADER_REMOVE ? "" : value, value_len) : NULL;
+	if (!value_copy) {
+		ex_ptr->bytes_used = used;
+		return -1;
+	}
+	e = &ex_ptr->edits[ex_ptr->edit_count++];
+	e->side = (uint8_t)side;
+	e->op = (uint8_t)op;
+	e->name_off = (uint16_t)(name_copy - ex_ptr->bytes);
+	e->name_len = (uint16_t)name_len;
+	e->value_off = (uint16_t)(value_copy - ex_ptr->bytes);
+	e->value_len = (uint16_t)value_len;
+	return 0;
+}
+
+int gw_exchange_set(struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name, const char *value)
+{
+	return gw_exchange_edit(ex_ptr, side, GW_HEADER_SET, name, strlen(name), value, strlen(value));
+}
+
+int gw_exchange_add(struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name, const char *value)
+{
+	return gw_exchange_edit(ex_ptr, side, GW_HEADER_ADD, name, strlen(name), value, strlen(value));
+}
+
+int gw_exchange_remove(struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name)
+{
+	return gw_exchange_edit(ex_ptr, side, GW_HEADER_REMOVE, name, strlen(name), NULL, 0);
+}
+
+int gw_exchange_field_dropped(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name,
+			      size_t len)
+{
+	for (uint32_t i = 0; i < ex_ptr->edit_count; i++) {
+		const struct gw_header_edit *e = &ex_ptr->edits[i];
+
+		if (e->side == side && e->op != GW_HEADER_ADD &&
+		    name_is(ex_ptr->bytes + e->name_off, e->name_len, name, len))
+			return 1;
+	}
+	return 0;
+}
+
+int gw_exchange_edit_written(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, uint32_t index,
+			     const char **name_out, size_t *name_len_out, const char **value_out, size_t *value_len_out)
+{
+	const struct gw_header_edit *e;
+
+	if (index >= ex_ptr->edit_count)
+		return 0;
+	e = &ex_ptr->edits[index];
+	if (e->side != side || e->op == GW_HEADER_REMOVE)
+		return 0;
+	for (uint32_t i = index + 1; i < ex_ptr->edit_count; i++) {
+		const struct gw_header_edit *later = &ex_ptr->edits[i];
+
+		if (later->side == side && later->op != GW_HEADER_ADD &&
+		    name_is(ex_ptr->bytes + later->name_off, later->name_len, ex_ptr->bytes + e->name_off, e->name_len))
+			return 0;
+	}
+	*name_out = ex_ptr->bytes + e->name_off;
+	*name_len_out = e->name_len;
+	*value_out = ex_ptr->bytes + e->value_off;
+	*value_len_out = e->value_len;
+	return 1;
+}
+
+/* ---- the verdict ---- */
+
+void gw_exchange_respond(struct gw_exchange *ex_ptr, int status, const char *body, size_t body_len)
+{
+	ex_ptr->verdict = GW_VERDICT_RESPOND;
+	ex_ptr->status = status;
+	ex_ptr->response_status = status;
+	ex_ptr->body = body;
+	ex_ptr->body_len = body_len;
+	ex_ptr->error_message = NULL;
+}
+
+void gw_exchange_respond_error(struct gw_exchange *ex_ptr, int status, const char *message)
+{
+	gw_exchange_respond(ex_ptr, status, NULL, 0);
+	ex_ptr->error_message = message;
+}
+
+enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->verdict;
+}

@@ -1,0 +1,84 @@
+#ifndef GW_EXCHANGE_S_H
+#define GW_EXCHANGE_S_H
+
+/* The exchange struct (gw_exchange.h), for the connection process that
+ * embeds one and the pipeline that runs the stages. Filters use the
+ * functions of gw_exchange.h, never these members. */
+
+#include <stdint.h>
+
+#include "gw_exchange.h"
+#include "gw_http_s.h"
+
+struct gw_route;
+
+/* Bounds of what filters may record per request; past them an edit fails
+ * with ENOBUFS (the filter decides whether that is an error). */
+#define GW_EXCHANGE_EDITS_MAX 64
+#define GW_EXCHANGE_BYTES 4096
+#define GW_EXCHANGE_STATE_BYTES 2048
+#define GW_EXCHANGE_STAGES_MAX 32
+#define GW_EXCHANGE_NAME_MAX 256
+
+struct gw_header_edit {
+	uint8_t side; /* enum gw_exchange_side */
+	uint8_t op;   /* enum gw_header_op */
+	uint16_t name_off;
+	uint16_t name_len;
+	uint16_t value_off;
+	uint16_t value_len;
+};
+
+struct gw_stage {
+	struct gw_exchange *exchange_ptr;
+	const void *config_ptr;
+	void *state_ptr;
+};
+
+struct gw_exchange {
+	/* the request, as parsed in the connection's head buffer */
+	const struct gw_request *req_ptr;
+	const char *head_ptr;
+	struct gw_http_span path;
+	const char *client_addr;
+	const struct gw_route *route_ptr;
+	/* the response head, once parsed (NULL for an answer of our own) */
+	const struct gw_response *resp_ptr;
+	const char *resp_head_ptr;
+	int response_status;
+	/* the verdict */
+	enum gw_verdict verdict;
+	int status;
+	const char *body;
+	size_t body_len;
+	const char *error_message; /* non-NULL: answer in the JSON error shape */
+	/* stages whose on_request let the request through: the response
+	 * goes back through these, in reverse */
+	int stages_passed;
+	struct gw_stage stages[GW_EXCHANGE_STAGES_MAX];
+	uint32_t edit_count;
+	struct gw_header_edit edits[GW_EXCHANGE_EDITS_MAX];
+	size_t bytes_used;
+	char bytes[GW_EXCHANGE_BYTES];
+	size_t state_used;
+	_Alignas(16) char state[GW_EXCHANGE_STATE_BYTES];
+};
+
+/* ---- for the connection process ---- */
+
+/* Starts the exchange of a newly parsed request (everything else reset). */
+void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_ptr, const char *head_ptr,
+		       struct gw_http_span path, const char *client_addr, const struct gw_route *route_ptr);
+/* The upstream's response head, before the response stages run. */
+void gw_exchange_set_response(struct gw_exchange *ex_ptr, const struct gw_response *resp_ptr,
+			      const char *resp_head_ptr);
+/* Whether a received field of `side` is dropped by a set or a remove. */
+int gw_exchange_field_dropped(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name,
+			      size_t len);
+/* Whether edit `index` adds a field line to `side`'s head (a set or add no
+ * later set or remove of the same name undid); if so, its name and value. */
+int gw_exchange_edit_written(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, uint32_t index,
+			     const char **name_out, size_t *name_len_out, const char **value_out,
+			     size_t *value_len_out);
+
+#endif

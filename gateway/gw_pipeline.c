@@ -1,0 +1,88 @@
+/* gw_pipeline: the filter stages of a route, run in order (gw_pipeline.h).
+ *
+ * Each stage is a child thread called on the connection's socket, so a
+ * stage that blocks on its own I/O parks the connection's process, not the
+ * kernel. The stage's argument lives in the exchange, not in the runner's
+ * locals, so that on_response finds the same state on_request left. */
+#include "gw_pipeline.h"
+#include "gw_config_s.h"
+#include "gw_exchange_s.h"
+#include "gw_filter.h"
+
+#include "vk_coro.h"
+
+#include <string.h>
+
+struct pipeline_self {
+	int i;
+};
+
+/* Points stage i at its config, and at fresh zeroed state on the way in.
+ * -1 when the exchange has no room left for the state. */
+static int stage_prepare(struct gw_exchange *ex_ptr, int i)
+{
+	const struct gw_route_filter *filter_ptr = &ex_ptr->route_ptr->filters_ptr[i];
+	struct gw_stage *stage_ptr = &ex_ptr->stages[i];
+	size_t bytes = (filter_ptr->type_ptr->state_bytes + 15) & ~(size_t)15;
+
+	stage_ptr->exchange_ptr = ex_ptr;
+	stage_ptr->config_ptr = filter_ptr->compiled_ptr;
+	stage_ptr->state_ptr = NULL;
+	if (!bytes)
+		return 0;
+	if (bytes > sizeof(ex_ptr->state) - ex_ptr->state_used)
+		return -1;
+	stage_ptr->state_ptr = ex_ptr->state + ex_ptr->state_used;
+	memset(stage_ptr->state_ptr, 0, bytes);
+	ex_ptr->state_used += bytes;
+	return 0;
+}
+
+void gw_pipeline_request(struct vk_thread *that)
+{
+	struct gw_exchange *ex_ptr = vk_thread_arg(that);
+	struct pipeline_self *self;
+	vk_thread_fn on_request;
+
+	vk_begin();
+	vk_catch
+	{
+		/* The stage failed, and with it the request: the client hears
+		 * about it, the connection goes on. */
+		gw_exchange_respond_error(ex_ptr, 500, "filter failed");
+	}
+	if (ex_ptr->route_ptr->filter_count > GW_EXCHANGE_STAGES_MAX)
+		gw_exchange_respond_error(ex_ptr, 500, "route has too many filters");
+	for (self->i = 0; self->i < ex_ptr->route_ptr->filter_count && ex_ptr->verdict == GW_VERDICT_CONTINUE;
+	     self->i++) {
+		if (stage_prepare(ex_ptr, self->i) == -1) {
+			gw_exchange_respond_error(ex_ptr, 500, "filter state does not fit in the exchange");
+			break;
+		}
+		on_request = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_request;
+		if (on_request)
+			vk_call(on_request, &ex_ptr->stages[self->i]);
+		if (ex_ptr->verdict == GW_VERDICT_CONTINUE)
+			ex_ptr->stages_passed = self->i + 1;
+	}
+	vk_end();
+}
+
+void gw_pipeline_response(struct vk_thread *that)
+{
+	struct gw_exchange *ex_ptr = vk_thread_arg(that);
+	struct pipeline_self *self;
+	vk_thread_fn on_response;
+
+	vk_begin();
+	vk_catch
+	{
+		gw_exchange_respond_error(ex_ptr, 500, "response filter failed");
+	}
+	for (self->i = ex_ptr->stages_passed - 1; self->i >= 0; self->i--) {
+		on_response = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_response;
+		if (on_response)
+			vk_call(on_response, &ex_ptr->stages[self->i]);
+	}
+	vk_end();
+}
