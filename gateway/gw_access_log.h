@@ -23,6 +23,11 @@ void gw_access_log_append(const char *line, size_t len);
 void gw_access_log_flush(void);
 size_t gw_access_log_buffered(void);
 uint64_t gw_access_log_dropped(void);
+/* Writes in[0..in_len) into out as the inside of a JSON string (quotes,
+ * backslashes and control bytes escaped), NUL-terminated, never past len;
+ * returns the length written. */
+size_t gw_access_log_escape(char *out, size_t len, const char *in, size_t in_len);
+
 /* Flushes what it can and closes. */
 void gw_access_log_close(void);
 

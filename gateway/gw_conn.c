@@ -10,6 +10,7 @@
  * the response head: their header edits are replayed while each head is
  * written, and a filter's own answer goes out like a respond action. */
 #include "gw_conn.h"
+#include "gw_access_log.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
@@ -32,9 +33,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define GW_CONN_LINE_MAX 512
 #define GW_CONN_ERROR_MAX 640
+#define GW_CONN_LOG_MAX 1536
 
 enum gw_conn_stage {
 	STAGE_IDLE,	     /* between requests: a close is quiet */
@@ -83,6 +86,12 @@ struct gw_conn_self {
 	int connected_endpoint;
 	uint64_t connect_ms;
 	uint64_t response_ms;
+	/* for the access log line */
+	uint64_t started_ns;  /* the request's first byte */
+	uint64_t upstream_ns; /* the request went to the upstream */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	char log_line[GW_CONN_LOG_MAX];
 	const char *path_rest; /* the part of the path after a rewritten prefix */
 	size_t path_rest_len;
 	/* what the route's filters see and decide */
@@ -320,6 +329,43 @@ static void gw_conn_write_edits(struct vk_thread *that)
 	vk_end();
 }
 
+/* One JSON line per request in the kernel's access log (when it is on). */
+static void log_request(struct gw_conn_self *self, int status)
+{
+	char method[64], target[512], when[40];
+	uint64_t now = vk_sys_now_ns();
+	struct timespec wall;
+	struct tm tm;
+	size_t n;
+	int len;
+
+	if (!gw_access_log_is_open() || !self->started_ns)
+		return;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	gmtime_r(&wall.tv_sec, &tm);
+	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03ldZ", wall.tv_nsec / 1000000);
+	gw_access_log_escape(method, sizeof(method), self->head_ptr + self->req.method_span.off,
+			     self->req.method_span.len);
+	gw_access_log_escape(target, sizeof(target), self->head_ptr + self->req.target.off, self->req.target.len);
+	len = snprintf(self->log_line, sizeof(self->log_line),
+		       "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
+		       "\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,\"upstream_ms\":%.3f,"
+		       "\"total_ms\":%.3f,\"route\":%s%s%s,\"filters\":{\"passed\":%d,\"answered_by\":%s%s%s}}\n",
+		       when, self->client_addr, method, target, status, (unsigned long long)self->bytes_in,
+		       (unsigned long long)self->bytes_out, self->upstream_ns ? "\"" : "",
+		       self->upstream_ns ? self->pick.name : "null", self->upstream_ns ? "\"" : "",
+		       self->upstream_ns ? (double)(now - self->upstream_ns) / 1e6 : 0.0,
+		       (double)(now - self->started_ns) / 1e6, self->route_ptr ? "\"" : "",
+		       self->route_ptr ? self->route_ptr->name : "null", self->route_ptr ? "\"" : "",
+		       self->exchange.stages_passed, self->exchange.answered_by ? "\"" : "",
+		       self->exchange.answered_by ? self->exchange.answered_by : "null",
+		       self->exchange.answered_by ? "\"" : "");
+	if (len > 0 && (size_t)len < sizeof(self->log_line))
+		gw_access_log_append(self->log_line, (size_t)len);
+	self->started_ns = 0;
+}
+
 struct answer_self {
 	char line[GW_CONN_LINE_MAX];
 	size_t len;
@@ -441,6 +487,8 @@ void gw_conn_main(struct vk_thread *that)
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
+		if (self->stage != STAGE_IDLE)
+			log_request(self, self->status);
 		if (self->status) {
 			self->n = gw_status_error_response(
 				self->error, sizeof(self->error), self->status,
@@ -461,6 +509,10 @@ void gw_conn_main(struct vk_thread *that)
 		if (!self->more)
 			break;
 		self->stage = STAGE_REQUEST_HEAD;
+		self->started_ns = vk_sys_now_ns();
+		self->upstream_ns = 0;
+		self->bytes_out = 0;
+		self->route_ptr = NULL;
 		vk_deadline(cfg->header_timeout_ms);
 		gw_http_request_init(&self->req);
 		self->head_len = 0;
@@ -485,6 +537,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* What came after the head is the body or the next request. */
 		vk_socket_unread(self->client_ptr, self->head_ptr + self->rc, self->head_len - (size_t)self->rc);
 		self->head_len = (size_t)self->rc;
+		self->bytes_in = self->head_len;
 		/* A chunked body already here is checked whole first, so a
 		 * malformed one is refused before any of it goes upstream. */
 		if (self->req.head.body == GW_BODY_CHUNKED) {
@@ -517,6 +570,7 @@ void gw_conn_main(struct vk_thread *that)
 			if (self->exchange.stages_passed)
 				vk_call(gw_pipeline_response, &self->exchange);
 			vk_call(gw_conn_answer_directly, self);
+			log_request(self, self->exchange.response_status);
 			if (self->close_after)
 				break;
 			continue;
@@ -524,6 +578,7 @@ void gw_conn_main(struct vk_thread *that)
 		self->status = pick_upstream(self, cfg);
 		if (self->status)
 			vk_raise(EPROTO);
+		self->upstream_ns = vk_sys_now_ns();
 		/* A kept connection to another endpoint is no use now. */
 		if (self->upstream_open && (self->connected_upstream != self->upstream_index ||
 					    self->connected_endpoint != self->pick.endpoint)) {
@@ -604,6 +659,7 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
 			vk_idle_timeout(cfg->body_idle_ms);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, self->req.head.content_length);
+			self->bytes_in += self->n;
 			if (self->n < self->req.head.content_length)
 				goto done; /* the client left mid-body: the upstream request is abandoned */
 		} else if (self->req.head.body == GW_BODY_CHUNKED) {
@@ -613,6 +669,7 @@ void gw_conn_main(struct vk_thread *that)
 							.malformed_status = 400,
 							.idle_ms = cfg->body_idle_ms};
 			vk_call(gw_relay_chunked, &self->relay);
+			self->bytes_in += self->relay.bytes;
 		}
 		vk_flush_on(self->upstream_ptr);
 
@@ -713,6 +770,9 @@ void gw_conn_main(struct vk_thread *that)
 			vk_call(gw_relay_chunked, &self->relay);
 		}
 		vk_flush_on(self->client_ptr);
+		self->bytes_out =
+			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
+		log_request(self, self->resp.status);
 		upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		if (!self->resp.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE) {
 			vk_socket_close(self->upstream_ptr);

@@ -38,6 +38,7 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->route_ptr = route_ptr;
 	ex_ptr->resp_ptr = NULL;
 	ex_ptr->resp_head_ptr = NULL;
+	ex_ptr->answered_by = NULL;
 	ex_ptr->response_status = 0;
 	ex_ptr->verdict = GW_VERDICT_CONTINUE;
 	ex_ptr->status = 0;

@@ -55,6 +55,7 @@ struct gw_exchange {
 	/* stages whose on_request let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;
+	const char *answered_by; /* the filter type that answered itself, or NULL */
 	struct gw_stage stages[GW_EXCHANGE_STAGES_MAX];
 	uint32_t edit_count;
 	struct gw_header_edit edits[GW_EXCHANGE_EDITS_MAX];

@@ -64,6 +64,8 @@ void gw_pipeline_request(struct vk_thread *that)
 			vk_call(on_request, &ex_ptr->stages[self->i]);
 		if (ex_ptr->verdict == GW_VERDICT_CONTINUE)
 			ex_ptr->stages_passed = self->i + 1;
+		else
+			ex_ptr->answered_by = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->name;
 	}
 	vk_end();
 }

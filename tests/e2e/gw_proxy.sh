@@ -170,7 +170,43 @@ one_gib_each_way() {
 	stop_server gib_up
 }
 
+access_log_lines() {
+	local port log="$E2E_TMP/access.log"
+	start_server al_up "$UPSTREAM" -p 0 -k 1
+	write_config "$E2E_TMP/al.json" "${E2E_PORT[al_up]}"
+	python3 - "$E2E_TMP/al.json" "$log" <<'PY'
+import json, sys
+path, log = sys.argv[1], sys.argv[2]
+cfg = json.load(open(path))
+cfg["access_log"] = {"path": log}
+json.dump(cfg, open(path, "w"))
+PY
+	start_server al_gw "$VKGW" -c "$E2E_TMP/al.json"
+	port=${E2E_PORT[al_gw]}
+	curl -s --max-time 5 -H 'Host: a.test' "http://127.0.0.1:$port/echo?q=\"x\"" >/dev/null
+	curl -s --max-time 5 "http://127.0.0.1:$port/direct" >/dev/null
+	curl -s --max-time 5 -H 'Host: other.example' "http://127.0.0.1:$port/nowhere" >/dev/null
+	stop_server al_gw
+	python3 - "$log" "${E2E_PORT[al_up]}" <<'PY' || fail "access log: $(cat "$log")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 3, lines
+proxied, direct, missing = lines
+assert proxied["method"] == "GET" and proxied["target"] == '/echo?q="x"', proxied
+assert proxied["status"] == 200 and proxied["route"] == "app", proxied
+assert proxied["upstream"] == "127.0.0.1:" + sys.argv[2], proxied
+assert proxied["bytes_in"] > 0 and proxied["bytes_out"] > 0 and proxied["total_ms"] >= proxied["upstream_ms"] > 0, proxied
+assert proxied["client"] == "127.0.0.1" and proxied["time"].endswith("Z"), proxied
+assert direct["status"] == 200 and direct["route"] == "direct" and direct["upstream"] is None, direct
+assert missing["status"] == 404 and missing["route"] is None, missing
+for l in lines:
+    assert l["filters"] == {"passed": 0, "answered_by": None}, l
+PY
+	stop_server al_up
+}
+
 run_case "--check reports every problem at its position" check_reports_every_problem
+run_case "access log: one JSON line per request, with route, upstream, status and timings" access_log_lines
 run_case "forwarding: hop-by-hop out, Via and X-Forwarded-* in, rewrite, bodies" forwarding_rules
 run_case "respond and redirect actions; no route is a JSON 404" direct_answers_and_errors
 run_case "round robin over two upstreams: 50/50 of 100" round_robin_spreads_evenly
