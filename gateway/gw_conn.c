@@ -36,6 +36,9 @@
 #include <time.h>
 
 #define GW_CONN_LINE_MAX 512
+
+/* A string literal, its length counted by the compiler. */
+#define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
 #define GW_CONN_ERROR_MAX 640
 #define GW_CONN_LOG_MAX 1536
 
@@ -92,7 +95,8 @@ struct gw_conn_self {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	char log_line[GW_CONN_LOG_MAX];
-	const char *path_rest; /* the part of the path after a rewritten prefix */
+	struct vk_thread *tunnel_ptr; /* upstream-to-client half of an upgraded connection */
+	const char *path_rest;	      /* the part of the path after a rewritten prefix */
 	size_t path_rest_len;
 	/* what the route's filters see and decide */
 	struct gw_exchange exchange;
@@ -322,14 +326,51 @@ static void gw_conn_write_edits(struct vk_thread *that)
 					      &self->value_len))
 			continue;
 		vk_write_on(w->socket_ptr, self->name, self->name_len);
-		vk_write_on(w->socket_ptr, ": ", 2);
+		GW_WRITE_LITERAL(w->socket_ptr, ": ");
 		vk_write_on(w->socket_ptr, self->value, self->value_len);
-		vk_write_on(w->socket_ptr, "\r\n", 2);
+		GW_WRITE_LITERAL(w->socket_ptr, "\r\n");
 	}
 	vk_end();
 }
 
 /* One JSON line per request in the kernel's access log (when it is on). */
+/* The first field line of a kind the codec recognises, or NULL. */
+static const struct gw_http_field *field_of_kind(const struct gw_http_head *head_ptr, enum gw_http_field_kind kind)
+{
+	for (uint32_t i = 0; i < head_ptr->field_count; i++)
+		if (head_ptr->fields[i].kind == kind)
+			return &head_ptr->fields[i];
+	return NULL;
+}
+
+struct tunnel_self {
+	struct vk_socket *src_ptr;
+	struct vk_socket *dst_ptr;
+	size_t n;
+};
+
+/* The upstream-to-client half of an upgraded connection (the connection
+ * thread does the other half): until the upstream hangs up, then the
+ * client's side is half-closed. An error on either side ends it quietly;
+ * the process ends when both halves have. */
+static void gw_conn_tunnel(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	struct tunnel_self *self;
+
+	vk_begin();
+	self->src_ptr = conn->upstream_ptr;
+	self->dst_ptr = conn->client_ptr;
+	vk_catch
+	{
+		vk_socket_shutdown_tx(self->dst_ptr);
+	}
+	vk_splice(self->n, self->src_ptr, self->dst_ptr, SIZE_MAX);
+	vk_flush_on(self->dst_ptr);
+	vk_socket_shutdown_tx(self->dst_ptr);
+	vk_end();
+}
+
 static void log_request(struct gw_conn_self *self, int status)
 {
 	char method[64], target[512], when[40];
@@ -411,7 +452,7 @@ static void gw_conn_answer_directly(struct vk_thread *that)
 		/* A filter's headers are all edits; only the error shape has
 		 * a type of its own. */
 		if (ex_ptr->error_message)
-			vk_write_on(conn->client_ptr, "Content-Type: application/json\r\n", 32);
+			GW_WRITE_LITERAL(conn->client_ptr, "Content-Type: application/json\r\n");
 	} else if (action->kind == GW_ACTION_REDIRECT) {
 		self->len =
 			(size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\n", action->redirect.location);
@@ -436,8 +477,8 @@ static void gw_conn_answer_directly(struct vk_thread *that)
 		vk_write_on(conn->client_ptr, self->line, self->len);
 	}
 	if (conn->close_after)
-		vk_write_on(conn->client_ptr, "Connection: close\r\n", 19);
-	vk_write_on(conn->client_ptr, "\r\n", 2);
+		GW_WRITE_LITERAL(conn->client_ptr, "Connection: close\r\n");
+	GW_WRITE_LITERAL(conn->client_ptr, "\r\n");
 	if (self->body_len && conn->req.method != GW_METHOD_HEAD)
 		vk_write_on(conn->client_ptr, self->body, self->body_len);
 	vk_flush_on(conn->client_ptr);
@@ -600,20 +641,20 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* Request line, always HTTP/1.1 and origin-form upstream. */
 		vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.method_span), self->req.method_span.len);
-		vk_write_on(self->upstream_ptr, " ", 1);
+		GW_WRITE_LITERAL(self->upstream_ptr, " ");
 		if (self->path_rest) {
 			vk_write_on(self->upstream_ptr, self->route_ptr->action.proxy.prefix_rewrite,
 				    strlen(self->route_ptr->action.proxy.prefix_rewrite));
 			vk_write_on(self->upstream_ptr, self->path_rest, self->path_rest_len);
 		} else if (self->req.target_form == GW_TARGET_ABSOLUTE) {
 			if (self->req.target_path.len == 0 || self->head_ptr[self->req.target_path.off] != '/')
-				vk_write_on(self->upstream_ptr, "/", 1);
+				GW_WRITE_LITERAL(self->upstream_ptr, "/");
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.target_path),
 				    self->req.target_path.len);
 		} else {
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.target), self->req.target.len);
 		}
-		vk_write_on(self->upstream_ptr, " HTTP/1.1\r\n", 11);
+		GW_WRITE_LITERAL(self->upstream_ptr, " HTTP/1.1\r\n");
 		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
 			f = &self->req.head.fields[self->i];
 			if (!forwarded(self->head_ptr, f) ||
@@ -625,16 +666,16 @@ void gw_conn_main(struct vk_thread *that)
 				    self->req.head.fields[self->i].value.off +
 					    self->req.head.fields[self->i].value.len -
 					    self->req.head.fields[self->i].name.off);
-			vk_write_on(self->upstream_ptr, "\r\n", 2);
+			GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		}
 		self->edits = (struct edits_writer){&self->exchange, self->upstream_ptr, GW_SIDE_REQUEST};
 		vk_call(gw_conn_write_edits, &self->edits);
 		if (self->req.host.len) {
-			vk_write_on(self->upstream_ptr, "Host: ", 6);
+			GW_WRITE_LITERAL(self->upstream_ptr, "Host: ");
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
-			vk_write_on(self->upstream_ptr, "\r\nX-Forwarded-Host: ", 20);
+			GW_WRITE_LITERAL(self->upstream_ptr, "\r\nX-Forwarded-Host: ");
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
-			vk_write_on(self->upstream_ptr, "\r\n", 2);
+			GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		}
 		self->line_len = (size_t)snprintf(self->line, sizeof(self->line),
 						  "Via: 1.%d %s\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n",
@@ -645,15 +686,24 @@ void gw_conn_main(struct vk_thread *that)
 							  (unsigned long long)self->req.head.content_length);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		} else if (self->req.head.body == GW_BODY_CHUNKED) {
-			vk_write_on(self->upstream_ptr, "Transfer-Encoding: chunked\r\n", 28);
+			GW_WRITE_LITERAL(self->upstream_ptr, "Transfer-Encoding: chunked\r\n");
 		}
-		vk_write_on(self->upstream_ptr, "\r\n", 2);
+		/* An upgrade (WebSocket) is asked of the upstream explicitly: the
+		 * received Upgrade and Connection were hop-by-hop. */
+		if (self->req.head.upgrade && (f = field_of_kind(&self->req.head, GW_FIELD_UPGRADE))) {
+			GW_WRITE_LITERAL(self->upstream_ptr, "Upgrade: ");
+			vk_write_on(self->upstream_ptr,
+				    span(self->head_ptr, field_of_kind(&self->req.head, GW_FIELD_UPGRADE)->value),
+				    field_of_kind(&self->req.head, GW_FIELD_UPGRADE)->value.len);
+			GW_WRITE_LITERAL(self->upstream_ptr, "\r\nConnection: upgrade\r\n");
+		}
+		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
 		if (self->req.expect_continue &&
 		    (self->req.head.body == GW_BODY_CHUNKED ||
 		     (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0))) {
-			vk_write_on(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
 			vk_flush_on(self->client_ptr);
 		}
 		if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
@@ -712,6 +762,42 @@ void gw_conn_main(struct vk_thread *that)
 			}
 		}
 
+		/* ---- an upgraded connection: a tunnel until either side closes ---- */
+		if (self->resp.status == 101) {
+			if (!self->req.head.upgrade || !field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)) {
+				self->reason = "upstream switched protocols unasked";
+				vk_raise(EPROTO);
+			}
+			self->stage = STAGE_RESPONSE_BODY;
+			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 101 ");
+			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
+			GW_WRITE_LITERAL(self->client_ptr, "\r\n");
+			for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
+				if (!forwarded(self->resp_ptr, &self->resp.head.fields[self->i]))
+					continue;
+				vk_write_on(self->client_ptr,
+					    span(self->resp_ptr, self->resp.head.fields[self->i].name),
+					    self->resp.head.fields[self->i].value.off +
+						    self->resp.head.fields[self->i].value.len -
+						    self->resp.head.fields[self->i].name.off);
+				GW_WRITE_LITERAL(self->client_ptr, "\r\n");
+			}
+			GW_WRITE_LITERAL(self->client_ptr, "Upgrade: ");
+			vk_write_on(self->client_ptr,
+				    span(self->resp_ptr, field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value),
+				    field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value.len);
+			GW_WRITE_LITERAL(self->client_ptr, "\r\nConnection: Upgrade\r\n\r\n");
+			vk_flush_on(self->client_ptr);
+			log_request(self, 101);
+			upstream_done(self, cfg, GW_UPSTREAM_OK);
+			vk_deadline_clear();
+			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);
+			vk_splice(self->n, self->client_ptr, self->upstream_ptr, SIZE_MAX);
+			vk_flush_on(self->upstream_ptr);
+			vk_socket_shutdown_tx(self->upstream_ptr);
+			goto tunnel_done;
+		}
+
 		/* ---- the response ---- */
 		self->stage = STAGE_RESPONSE_BODY;
 		/* Neither side may go silent mid-body for longer than the
@@ -724,7 +810,7 @@ void gw_conn_main(struct vk_thread *that)
 		self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %u ", self->resp.status);
 		vk_write_on(self->client_ptr, self->line, self->line_len);
 		vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
-		vk_write_on(self->client_ptr, "\r\n", 2);
+		GW_WRITE_LITERAL(self->client_ptr, "\r\n");
 		for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
 			f = &self->resp.head.fields[self->i];
 			/* A length without a body (HEAD, 304) describes the
@@ -738,7 +824,7 @@ void gw_conn_main(struct vk_thread *that)
 				    self->resp.head.fields[self->i].value.off +
 					    self->resp.head.fields[self->i].value.len -
 					    self->resp.head.fields[self->i].name.off);
-			vk_write_on(self->client_ptr, "\r\n", 2);
+			GW_WRITE_LITERAL(self->client_ptr, "\r\n");
 		}
 		self->edits = (struct edits_writer){&self->exchange, self->client_ptr, GW_SIDE_RESPONSE};
 		vk_call(gw_conn_write_edits, &self->edits);
@@ -783,6 +869,7 @@ void gw_conn_main(struct vk_thread *that)
 	}
 done:
 	upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
+tunnel_done:
 	vk_deadline_clear();
 	vk_flush_on(self->client_ptr);
 	vk_end();

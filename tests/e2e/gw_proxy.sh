@@ -205,7 +205,43 @@ PY
 	stop_server al_up
 }
 
+websocket_echo() {
+	start_server ws_up "$UPSTREAM" -p 0 -k 1
+	start_gateway ws_gw "${E2E_PORT[ws_up]}"
+	python3 - "${E2E_PORT[ws_gw]}" <<'PY' || fail "WebSocket through the gateway failed"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    chunk = s.recv(4096)
+    assert chunk, "closed before the 101: %r" % head
+    head += chunk
+head, rest = head.split(b"\r\n\r\n", 1)
+lines = head.decode().split("\r\n")
+assert lines[0].startswith("HTTP/1.1 101"), lines
+fields = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:]}
+assert fields.get("upgrade", "").lower() == "websocket", fields
+assert fields.get("connection", "").lower() == "upgrade", fields
+assert fields.get("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", fields
+payload = bytes(range(256)) * 64
+s.sendall(payload)
+got = rest
+while len(got) < len(payload):
+    chunk = s.recv(65536)
+    assert chunk, "tunnel closed after %d of %d bytes" % (len(got), len(payload))
+    got += chunk
+assert got == payload, "echoed bytes differ"
+s.shutdown(socket.SHUT_WR)
+assert s.recv(10) == b"", "tunnel not closed after the client's half-close"
+PY
+	stop_server ws_gw
+	stop_server ws_up
+}
+
 run_case "--check reports every problem at its position" check_reports_every_problem
+run_case "WebSocket: 101 through the gateway, then bytes both ways until close" websocket_echo
 run_case "access log: one JSON line per request, with route, upstream, status and timings" access_log_lines
 run_case "forwarding: hop-by-hop out, Via and X-Forwarded-* in, rewrite, bodies" forwarding_rules
 run_case "respond and redirect actions; no route is a JSON 404" direct_answers_and_errors
