@@ -96,7 +96,8 @@ struct gw_conn_self {
 	uint64_t bytes_out;
 	char log_line[GW_CONN_LOG_MAX];
 	struct vk_thread *tunnel_ptr; /* upstream-to-client half of an upgraded connection */
-	const char *path_rest;	      /* the part of the path after a rewritten prefix */
+	const struct gw_conn_config *cfg_ptr;
+	const char *path_rest; /* the part of the path after a rewritten prefix */
 	size_t path_rest_len;
 	/* what the route's filters see and decide */
 	struct gw_exchange exchange;
@@ -136,6 +137,29 @@ static int hop_by_hop(const char *name, size_t len)
 /* Host and Content-Length are written once by the proxy itself: the
  * effective host (absolute-form wins), and one length however the client
  * repeated it. */
+/* X-Forwarded-For, -Proto, -Host: written by the gateway itself, from the
+ * received ones only when the previous hop is trusted (trusted_hops). */
+enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
+
+static enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f)
+{
+	static const char *const names[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+
+	for (int i = 0; i < 3; i++)
+		if (strlen(names[i]) == f->name.len && strncasecmp(buf + f->name.off, names[i], f->name.len) == 0)
+			return (enum forwarded_kind)(i + 1);
+	return XF_NONE;
+}
+
+/* The first received field of a forwarded kind, or NULL. */
+static const struct gw_http_field *forwarded_field(const struct gw_conn_self *self, enum forwarded_kind kind)
+{
+	for (uint32_t i = 0; i < self->req.head.field_count; i++)
+		if (forwarded_kind(self->head_ptr, &self->req.head.fields[i]) == kind)
+			return &self->req.head.fields[i];
+	return NULL;
+}
+
 static int forwarded(const char *buf, const struct gw_http_field *f)
 {
 	return !f->nominated && f->kind != GW_FIELD_HOST && f->kind != GW_FIELD_CONTENT_LENGTH &&
@@ -371,6 +395,55 @@ static void gw_conn_tunnel(struct vk_thread *that)
 	vk_end();
 }
 
+struct forwarded_self {
+	uint32_t i;
+};
+
+/* X-Forwarded-For, -Proto and -Host for the upstream. From an untrusted
+ * client (trusted_hops 0, the edge) nothing received is kept: the chain
+ * starts with the client's address. Behind trusted hops the received
+ * chain is kept and the client's address appended, and a received
+ * X-Forwarded-Proto or -Host passes on. */
+static void gw_conn_write_forwarded(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	const struct gw_conn_config *cfg = conn->cfg_ptr;
+	struct forwarded_self *self;
+	const struct gw_http_field *f;
+
+	vk_begin();
+	GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-For: ");
+	if (cfg->trusted_hops > 0) {
+		for (self->i = 0; self->i < conn->req.head.field_count; self->i++) {
+			f = &conn->req.head.fields[self->i];
+			if (forwarded_kind(conn->head_ptr, f) != XF_FOR || f->value.len == 0)
+				continue;
+			vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.head.fields[self->i].value),
+				    conn->req.head.fields[self->i].value.len);
+			GW_WRITE_LITERAL(conn->upstream_ptr, ", ");
+		}
+	}
+	vk_write_on(conn->upstream_ptr, conn->client_addr, strlen(conn->client_addr));
+	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\nX-Forwarded-Proto: ");
+	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_PROTO)))
+		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_PROTO)->value),
+			    forwarded_field(conn, XF_PROTO)->value.len);
+	else
+		GW_WRITE_LITERAL(conn->upstream_ptr, "http");
+	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_HOST))) {
+		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
+		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_HOST)->value),
+			    forwarded_field(conn, XF_HOST)->value.len);
+		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+	} else if (conn->req.host.len) {
+		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
+		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.host), conn->req.host.len);
+		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+	}
+	vk_end();
+}
+
 static void log_request(struct gw_conn_self *self, int status)
 {
 	char method[64], target[512], when[40];
@@ -515,6 +588,7 @@ void gw_conn_main(struct vk_thread *that)
 	if (!self->head_ptr || !self->resp_ptr || !self->upstream_ptr)
 		vk_raise(ENOMEM);
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
+	self->cfg_ptr = cfg;
 	self->upstream_index = -1;
 	self->connected_upstream = -1;
 	self->connected_endpoint = -1;
@@ -657,7 +731,7 @@ void gw_conn_main(struct vk_thread *that)
 		GW_WRITE_LITERAL(self->upstream_ptr, " HTTP/1.1\r\n");
 		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
 			f = &self->req.head.fields[self->i];
-			if (!forwarded(self->head_ptr, f) ||
+			if (!forwarded(self->head_ptr, f) || forwarded_kind(self->head_ptr, f) != XF_NONE ||
 			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f->name),
 						      f->name.len))
 				continue;
@@ -673,13 +747,11 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->req.host.len) {
 			GW_WRITE_LITERAL(self->upstream_ptr, "Host: ");
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
-			GW_WRITE_LITERAL(self->upstream_ptr, "\r\nX-Forwarded-Host: ");
-			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
 			GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		}
-		self->line_len = (size_t)snprintf(self->line, sizeof(self->line),
-						  "Via: 1.%d %s\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n",
-						  self->req.head.version_minor, cfg->via, self->client_addr);
+		vk_call(gw_conn_write_forwarded, self);
+		self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
+						  self->req.head.version_minor, cfg->via);
 		vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		if (self->req.head.body == GW_BODY_LENGTH) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %llu\r\n",

@@ -17,6 +17,7 @@ struct gw_conn_config {
 	uint64_t body_idle_ms;	    /* no body bytes for this long: 408 */
 	uint64_t keepalive_idle_ms; /* between requests: close quietly */
 	const char *via;	    /* pseudonym in Via: "1.1 <via>" */
+	int trusted_hops;	    /* hops before this one whose X-Forwarded-* are believed */
 	size_t ring_bytes;	    /* each socket's ring, each way */
 	/* Routing: the config snapshot and this kernel's upstreams. */
 	const struct gw_config *config_ptr;

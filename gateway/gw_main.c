@@ -100,6 +100,7 @@ static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_co
 	conn_ptr->body_idle_ms = (uint64_t)config_ptr->timeouts.body_idle_ms;
 	conn_ptr->keepalive_idle_ms = (uint64_t)config_ptr->timeouts.keepalive_idle_ms;
 	conn_ptr->via = config_ptr->http.via;
+	conn_ptr->trusted_hops = config_ptr->http.trusted_hops;
 	conn_ptr->ring_bytes = GW_RING_BYTES;
 	conn_ptr->config_ptr = config_ptr;
 }

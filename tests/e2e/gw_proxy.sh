@@ -240,7 +240,41 @@ PY
 	stop_server ws_up
 }
 
+# trusted_hops 0 (the edge): received X-Forwarded-* are dropped; 1: the
+# received chain is kept and the client appended.
+forwarded_headers_and_trusted_hops() {
+	local hops body name
+	start_server xf_up "$UPSTREAM" -p 0 -k 1
+	for hops in 0 1; do
+		name=xf_gw$hops
+		write_config "$E2E_TMP/$name.json" "${E2E_PORT[xf_up]}"
+		python3 - "$E2E_TMP/$name.json" "$hops" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["http"] = {"trusted_hops": int(sys.argv[2])}
+json.dump(cfg, open(sys.argv[1], "w"))
+PY
+		start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json"
+		body=$(curl -s --max-time 5 -H 'Host: a.test' -H 'X-Forwarded-For: 203.0.113.9' \
+			-H 'X-Forwarded-Proto: https' -H 'X-Forwarded-Host: public.example' \
+			"http://127.0.0.1:${E2E_PORT[$name]}/echo")
+		[ "$(grep -ci '^X-Forwarded-For:' <<<"$body")" = 1 ] || fail "hops $hops: not one X-Forwarded-For: $body"
+		if [ "$hops" = 0 ]; then
+			grep -qi '^X-Forwarded-For: 127.0.0.1.$' <<<"$body" || fail "edge kept a spoofed chain: $body"
+			grep -qi '^X-Forwarded-Proto: http.$' <<<"$body" || fail "edge kept a spoofed proto: $body"
+			grep -qi '^X-Forwarded-Host: a.test.$' <<<"$body" || fail "edge kept a spoofed host: $body"
+		else
+			grep -qi '^X-Forwarded-For: 203.0.113.9, 127.0.0.1.$' <<<"$body" || fail "chain not kept: $body"
+			grep -qi '^X-Forwarded-Proto: https.$' <<<"$body" || fail "trusted proto not kept: $body"
+			grep -qi '^X-Forwarded-Host: public.example.$' <<<"$body" || fail "trusted host not kept: $body"
+		fi
+		stop_server "$name"
+	done
+	stop_server xf_up
+}
+
 run_case "--check reports every problem at its position" check_reports_every_problem
+run_case "X-Forwarded-*: spoofs dropped at the edge, chain kept behind trusted hops" forwarded_headers_and_trusted_hops
 run_case "WebSocket: 101 through the gateway, then bytes both ways until close" websocket_echo
 run_case "access log: one JSON line per request, with route, upstream, status and timings" access_log_lines
 run_case "forwarding: hop-by-hop out, Via and X-Forwarded-* in, rewrite, bodies" forwarding_rules
