@@ -750,9 +750,11 @@ void gw_conn_main(struct vk_thread *that)
 			GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		}
 		vk_call(gw_conn_write_forwarded, self);
-		self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
-						  self->req.head.version_minor, cfg->via);
-		vk_write_on(self->upstream_ptr, self->line, self->line_len);
+		if (cfg->via && *cfg->via) {
+			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
+							  self->req.head.version_minor, cfg->via);
+			vk_write_on(self->upstream_ptr, self->line, self->line_len);
+		}
 		if (self->req.head.body == GW_BODY_LENGTH) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %llu\r\n",
 							  (unsigned long long)self->req.head.content_length);
@@ -908,9 +910,12 @@ void gw_conn_main(struct vk_thread *that)
 				(size_t)snprintf(self->line, sizeof(self->line), "Transfer-Encoding: chunked\r\n");
 		else
 			self->line_len = 0;
+		if (cfg->via && *cfg->via)
+			self->line_len +=
+				(size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
+						 "Via: 1.%d %s\r\n", self->resp.head.version_minor, cfg->via);
 		self->line_len += (size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
-						   "Via: 1.%d %s\r\n%s\r\n", self->resp.head.version_minor, cfg->via,
-						   self->close_after ? "Connection: close\r\n" : "");
+						   "%s\r\n", self->close_after ? "Connection: close\r\n" : "");
 		vk_write_on(self->client_ptr, self->line, self->line_len);
 		if (self->resp.head.body == GW_BODY_LENGTH) {
 			vk_splice(self->n, self->upstream_ptr, self->client_ptr, self->resp.head.content_length);
