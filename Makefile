@@ -33,7 +33,7 @@ DEPS_STAMP   := $(BUILD)/.deps-installed
 # Objects are kept between builds (they are intermediate to pattern rules).
 .SECONDARY:
 
-.PHONY: all deps run test unit e2e debug test-debug bench bench-vkern format format-check clean
+.PHONY: all deps run test unit e2e debug test-debug bench bench-vkern bench-proxy format format-check clean
 
 all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(BUILD)/vkgw $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
@@ -101,6 +101,9 @@ bench: bench-vkern
 bench-vkern: all $(BUILD)/bench/mprotect_cost
 	$(BUILD)/bench/mprotect_cost
 	bench/bench-vkern.sh $(BUILD)/vk_hello
+
+bench-proxy: all
+	bench/bench-proxy.sh $(BUILD)/vkgw
 
 $(BUILD)/bench/mprotect_cost: bench/mprotect_cost.c
 	@mkdir -p $(@D)

@@ -1,0 +1,837 @@
+#!/usr/bin/env bash
+# Benchmark vkgw as a reverse proxy against HAProxy and nginx, all three in
+# front of the same upstream (nginx answering `return 200` with a 1 KiB
+# body), plus the same load sent to the upstream directly for reference.
+#
+# Usage: bench/bench-proxy.sh PATH/TO/vkgw
+#   env BENCH_SECONDS  seconds per wrk run        (default 5)
+#   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
+#   env BENCH_KEEP=1   keep the temp dir with configs, raw wrk output and logs
+#
+# Each proxy runs pinned to CPU 0 with one worker (vkgw: one kernel; HAProxy:
+# nbthread 1; nginx: worker_processes 1). The upstream (nginx, one worker)
+# and wrk (one thread) share CPU 1, as the issue asks: the proxy is measured
+# on one core, and the per-run CPU 1 column says whether the other core ran
+# out. Keep-alive on both sides of every proxy. Everything listens on
+# 127.0.0.1 only.
+#
+# The machine may be shared: before each run the script waits (up to 3 s)
+# for both CPUs to be idle, measures how much of each CPU went to processes
+# other than the proxy, the upstream and wrk, runs a disturbed run once more
+# (at most a quarter of the runs), and lists the runs still disturbed.
+# Exit status: 0 when every run completed (goals met or not; this is a
+# benchmark, not a test), 1 when a server failed to start, did not proxy, or
+# died, 2 on bad usage or missing tools.
+set -euo pipefail
+
+readonly PROXY_CPU=0
+readonly CLIENT_CPU=1  # wrk and the upstream
+readonly GOAL_VS_HAPROXY=1.25 # vkgw req/s must be >= this times HAProxy's
+readonly GOAL_VS_NGINX=1.5    # vkgw req/s must be >= this times nginx's
+readonly NGINX_BIN=/usr/sbin/nginx
+readonly HAPROXY_BIN=/usr/sbin/haproxy
+readonly NGINX_PROXY_KEEPALIVE=64 # nginx `upstream { keepalive N; }`
+readonly STATUS_PATH=/bench-upstream-status
+readonly OTHER_LOAD_MAX=10 # % of a CPU used by others before a run is flagged
+readonly QUIET_MAX=5       # % busy of each CPU, between runs, that counts as quiet
+readonly QUIET_WAIT_MAX=3  # seconds to wait for quiet before a run
+
+DURATION=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+RETRIES_USED=0
+
+# The upstream's body: 16 lines of 63 characters and a newline, 1024 bytes.
+# BODY_NGINX is the same text as an nginx string literal.
+BODY=""
+BODY_NGINX=""
+for ((i = 0; i < 16; i++)); do
+  line=$(printf 'vkgw-bench-%02d-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO' "$i")
+  BODY+="${line:0:63}"$'\n'
+  BODY_NGINX+="${line:0:63}\\n"
+done
+unset i line
+readonly BODY BODY_NGINX BODY_BYTES=1024
+
+# Scenario name -> wrk connection count.
+declare -A SCENARIO_CONNS=([c50]=50 [c500]=500)
+declare -A SCENARIO_LABEL=([c50]="keep-alive, 50 conns" [c500]="keep-alive, 500 conns")
+readonly SCENARIOS=(c50 c500)
+readonly PROXIES=(vkgw haproxy nginx)
+readonly TARGETS=(vkgw haproxy nginx direct) # direct = wrk -> upstream
+
+# State of the one proxy that is running at any time.
+SERVER_PID=""
+SERVER_NAME=""
+SERVER_LOG=""
+PORT=""
+# The upstream, which runs for the whole benchmark.
+UP_PID=""
+UP_PORT=""
+UP_LOG=""
+WRK_PID="" # the wrk run in progress, if any
+WORK=""
+declare -A HEADER_BYTES=()
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+die() { # die EXIT_CODE MESSAGE...
+  local code=$1
+  shift
+  log "error: $*"
+  exit "$code"
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# ---------------------------------------------------------------- setup
+
+check_setup() {
+  [ $# -eq 1 ] || die 2 "usage: $0 PATH/TO/vkgw"
+  [ -x "$1" ] || die 2 "vkgw binary '$1' is missing or not executable (build it first)"
+  is_uint "$DURATION" || die 2 "BENCH_SECONDS must be a positive integer, got '$DURATION'"
+  is_uint "$ROUNDS" || die 2 "BENCH_ROUNDS must be a positive integer, got '$ROUNDS'"
+  [ -x "$NGINX_BIN" ] || die 2 "nginx not found at $NGINX_BIN (run deploy/install-deps.sh)"
+  [ -x "$HAPROXY_BIN" ] || die 2 "haproxy not found at $HAPROXY_BIN (run deploy/install-deps.sh)"
+  local tool
+  for tool in wrk curl taskset timeout setsid pgrep python3; do
+    command -v "$tool" >/dev/null || die 2 "'$tool' not found (run deploy/install-deps.sh)"
+  done
+  [ "${#BODY}" -eq "$BODY_BYTES" ] || die 2 "internal: body is ${#BODY} bytes, not $BODY_BYTES"
+  # Pinning the proxy apart from the rest is the point of the setup; refuse
+  # to produce numbers that silently share a core.
+  taskset -c "$PROXY_CPU,$CLIENT_CPU" true 2>/dev/null ||
+    die 2 "need CPUs $PROXY_CPU and $CLIENT_CPU available for pinning"
+  # 500 connections take ~1000 fds in a proxy (client and upstream sides).
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] ||
+    die 2 "open-file limit $(ulimit -n) is too low for 500 proxied connections"
+}
+
+cleanup() {
+  [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
+  stop_server || true
+  stop_upstream || true
+  if [ -n "${WORK:-}" ]; then
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+      log "raw output kept in $WORK"
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+}
+
+# ---------------------------------------------------------------- processes
+
+# A loopback port nobody is bound to right now. Small race with other
+# programs, which the start functions cover by retrying.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Upper bounds on a process's life, so nothing outlives a killed script by
+# long. A proxy serves one round's runs; the upstream serves everything.
+proxy_time_cap() { echo $((${#SCENARIOS[@]} * (DURATION + 30) + 60)); }
+upstream_time_cap() {
+  echo $((ROUNDS * (${#TARGETS[@]} * ${#SCENARIOS[@]} * (DURATION + 30) + ${#PROXIES[@]} * 60) + 60))
+}
+
+# Launch CMD in the background pinned to CPU. setsid gives it a process group
+# of its own (id = its pid) that is summed for CPU time and killed as a last
+# resort (nginx's and HAProxy's workers). `timeout --foreground` passes our
+# one SIGTERM on to the server and SIGKILLs it 5 s later if it hangs.
+# Sets LAUNCHED_PID.
+launch() { # launch CPU TIME_CAP LOGFILE CMD...
+  local cpu=$1 cap=$2 logfile=$3
+  shift 3
+  setsid timeout --foreground -k 5 "$cap" taskset -c "$cpu" "$@" >"$logfile" 2>&1 </dev/null &
+  LAUNCHED_PID=$!
+}
+
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+server_alive() { alive "$SERVER_PID"; }
+
+failed() { # failed NAME LOGFILE MESSAGE: show the log, then exit 1
+  log "$1: $3; last lines of its output:"
+  tail -n 20 "$2" >&2 || true
+  exit 1
+}
+
+server_failed() { failed "$SERVER_NAME" "$SERVER_LOG" "$1"; }
+
+upstream_failed() { failed upstream "$UP_LOG" "$1"; }
+
+# Stop PID (and its process group); warn if SIGTERM did not make it exit
+# with an expected status (0; HAProxy in -db mode exits 143 = 128 + SIGTERM).
+stop_pid() { # stop_pid PID NAME
+  local pid=$1 name=$2 rc=0 i want=0
+  [ "$name" = haproxy ] && want=143
+  if ! kill -TERM "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null || true # already gone; whoever noticed reported it
+    return 0
+  fi
+  for ((i = 0; i < 150; i++)); do # timeout(1) escalates to KILL after 5 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true # its process group, if still there
+  wait "$pid" 2>/dev/null || rc=$?
+  [ "$rc" -eq "$want" ] || log "warning: $name exited with status $rc after SIGTERM (expected $want)"
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  local pid=$SERVER_PID
+  SERVER_PID=""
+  stop_pid "$pid" "$SERVER_NAME"
+}
+
+stop_upstream() {
+  [ -n "$UP_PID" ] || return 0
+  local pid=$UP_PID
+  UP_PID=""
+  stop_pid "$pid" upstream
+}
+
+# As root nginx would run its worker as 'nobody', who cannot enter our 0700
+# temp dir; stay root (the worker only ever talks to loopback).
+nginx_user_line() { [ "$(id -u)" -ne 0 ] || echo "user root;"; }
+
+# The parts every nginx config here shares: one worker, no access log,
+# keep-alive that never ends mid-run, temp paths inside DIR.
+nginx_common() { # nginx_common DIR
+  local dir=$1
+  cat <<EOF
+$(nginx_user_line)
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+
+nginx_http_common() { # nginx_http_common DIR
+  local dir=$1
+  cat <<EOF
+    access_log off;
+    server_tokens off;
+    keepalive_requests 10000000; # default 1000 would force reconnects mid-run
+    keepalive_timeout 75s;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+EOF
+}
+
+write_upstream_conf() { # write_upstream_conf DIR PORT
+  local dir=$1 port=$2
+  {
+    echo "# Generated by bench/bench-proxy.sh: the upstream every proxy talks to."
+    nginx_common "$dir"
+    echo "http {"
+    nginx_http_common "$dir"
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$port;
+        default_type text/plain;
+        location / { return 200 "$BODY_NGINX"; }
+        # Connections accepted so far: tells whether a proxy reuses them.
+        location = $STATUS_PATH { stub_status; }
+    }
+}
+EOF
+  } >"$dir/nginx.conf"
+}
+
+# The upstream announces nothing; poll it until it answers.
+start_upstream() {
+  local dir=$WORK/upstream attempt i port
+  mkdir -p "$dir/tmp"
+  UP_LOG=$WORK/upstream.log
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    write_upstream_conf "$dir" "$port"
+    launch "$CLIENT_CPU" "$(upstream_time_cap)" "$UP_LOG" \
+      "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
+    UP_PID=$LAUNCHED_PID
+    for ((i = 0; i < 100; i++)); do
+      alive "$UP_PID" || break
+      if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+        UP_PORT=$port
+        check_body upstream "$UP_PORT" "$UP_LOG" || upstream_failed "does not serve the 1 KiB body"
+        return 0
+      fi
+      sleep 0.1
+    done
+    cat "$dir/error.log" >>"$UP_LOG" 2>/dev/null || true
+    stop_upstream
+    log "upstream nginx did not come up on port $port (attempt $attempt)"
+  done
+  upstream_failed "failed to start"
+}
+
+# Connections the upstream has accepted so far (nginx stub_status).
+upstream_accepts() {
+  curl -s --max-time 2 "http://127.0.0.1:$UP_PORT$STATUS_PATH" |
+    awk 'prev { print $1; exit } /accepts/ { prev = 1 }'
+}
+
+start_vkgw() {
+  local conf=$WORK/vkgw.json i line=""
+  # Port 0: the kernel picks a free port and vkgw prints it, so no race.
+  cat >"$conf" <<EOF
+{
+  "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "upstreams": { "upstream": { "endpoints": ["127.0.0.1:$UP_PORT"] } },
+  "routes": [ { "name": "all", "action": { "proxy": { "upstream": "upstream" } } } ]
+}
+EOF
+  SERVER_NAME=vkgw
+  SERVER_LOG=$WORK/vkgw.log
+  launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$VKGW_BIN" -c "$conf" -k 1
+  SERVER_PID=$LAUNCHED_PID
+  for ((i = 0; i < 100; i++)); do
+    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
+    [ -n "$line" ] && break
+    server_alive || server_failed "exited before it was listening"
+    sleep 0.1
+  done
+  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
+  PORT=${line##*:}
+  check_proxy
+}
+
+write_haproxy_conf() { # write_haproxy_conf FILE PORT
+  cat >"$1" <<EOF
+# Generated by bench/bench-proxy.sh: HAProxy, one thread, keep-alive both sides.
+global
+    nbthread 1
+    maxconn 8192
+    pidfile $WORK/haproxy.pid
+
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-request 10s
+    timeout http-keep-alive 60s
+
+frontend bench
+    bind 127.0.0.1:$2
+    maxconn 8192
+    default_backend upstream
+
+backend upstream
+    server up 127.0.0.1:$UP_PORT
+EOF
+}
+
+write_nginx_proxy_conf() { # write_nginx_proxy_conf DIR PORT
+  local dir=$1 port=$2
+  {
+    echo "# Generated by bench/bench-proxy.sh: nginx as a reverse proxy, keep-alive both sides."
+    nginx_common "$dir"
+    echo "http {"
+    nginx_http_common "$dir"
+    cat <<EOF
+    upstream up {
+        server 127.0.0.1:$UP_PORT;
+        keepalive $NGINX_PROXY_KEEPALIVE;
+        keepalive_requests 10000000;
+        keepalive_timeout 75s;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+  } >"$dir/nginx.conf"
+}
+
+# HAProxy and nginx announce nothing: pick a port, poll it, retry on a lost
+# port race.
+start_polled() { # start_polled haproxy|nginx
+  local name=$1 dir=$WORK/$1 attempt i port cmd
+  mkdir -p "$dir/tmp"
+  SERVER_NAME=$name
+  SERVER_LOG=$WORK/$name.log
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    if [ "$name" = haproxy ]; then
+      write_haproxy_conf "$dir/haproxy.cfg" "$port"
+      cmd=("$HAPROXY_BIN" -db -f "$dir/haproxy.cfg")
+    else
+      write_nginx_proxy_conf "$dir" "$port"
+      cmd=("$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;')
+    fi
+    launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "${cmd[@]}"
+    SERVER_PID=$LAUNCHED_PID
+    for ((i = 0; i < 100; i++)); do
+      server_alive || break
+      if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+        PORT=$port
+        check_proxy
+        return 0
+      fi
+      sleep 0.1
+    done
+    cat "$dir/error.log" >>"$SERVER_LOG" 2>/dev/null || true
+    stop_server
+    log "$name did not come up on port $port (attempt $attempt)"
+  done
+  server_failed "failed to start"
+}
+
+# GET / on PORT must answer 200 with exactly the upstream's 1 KiB body.
+# Records the response's header bytes under NAME.
+check_body() { # check_body NAME PORT LOGFILE
+  local name=$1 url="http://127.0.0.1:$2/" body=$WORK/body.$1 meta code hdr
+  if ! meta=$(curl -sS --max-time 5 -o "$body" -w '%{http_code} %{size_header}' "$url"); then
+    log "$name: no answer to a plain GET on port $2"
+    return 1
+  fi
+  read -r code hdr <<<"$meta"
+  if [ "$code" != 200 ]; then
+    log "$name: GET / returned HTTP $code, want 200"
+    return 1
+  fi
+  if [ "$(cat "$body"; echo x)" != "${BODY}x" ]; then
+    log "$name: body is not the upstream's $BODY_BYTES-byte body ($(wc -c <"$body") bytes)"
+    return 1
+  fi
+  HEADER_BYTES[$name]=$hdr
+}
+
+# A proxy must pass the upstream's body through, keep the client connection
+# open, and not open a new upstream connection per request.
+check_proxy() {
+  local url="http://127.0.0.1:$PORT/" conns a0 a1
+  check_body "$SERVER_NAME" "$PORT" "$SERVER_LOG" || server_failed "does not proxy to the upstream"
+  # Two URLs in one curl call reuse the connection if the server allows it;
+  # num_connects is then 0 for the second request.
+  conns=$(curl -s --max-time 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$url" "$url" | tail -n 1)
+  [ "$conns" = 0 ] || log "warning: $SERVER_NAME closed the client connection after one request (no keep-alive)"
+  # Ten requests on one client connection: a proxy that keeps its upstream
+  # connection alive opens at most one (the status request itself is one
+  # more). vkgw ties an upstream connection to each client connection, so
+  # requests on fresh client connections would not show reuse.
+  local urls=() i
+  for ((i = 0; i < 10; i++)); do urls+=(-o /dev/null "$url"); done
+  a0=$(upstream_accepts)
+  curl -s --max-time 10 "${urls[@]}" || server_failed "10 requests on one connection failed"
+  a1=$(upstream_accepts)
+  if [ -n "$a0" ] && [ -n "$a1" ] && [ $((a1 - a0 - 1)) -gt 1 ]; then
+    log "warning: $SERVER_NAME opened $((a1 - a0 - 1)) upstream connections for 10 requests on one client connection (no upstream keep-alive)"
+  fi
+}
+
+# ---------------------------------------------------------------- wrk
+
+# Print "REQS_PER_SEC P50_US P99_US ERRORS" from wrk --latency output; fail
+# if the run produced no numbers. wrk prints latencies as e.g. 812.00us,
+# 1.25ms or 2.00s (and m/h for absurd cases).
+parse_wrk() { # parse_wrk FILE
+  awk '
+    function to_us(v,   n, unit) {
+      n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
+      if (unit == "us") return n
+      if (unit == "ms") return n * 1e3
+      if (unit == "s")  return n * 1e6
+      if (unit == "m")  return n * 60e6
+      if (unit == "h")  return n * 3600e6
+      return -1
+    }
+    $1 == "50%" { p50 = to_us($2) }
+    $1 == "99%" { p99 = to_us($2) }
+    $1 == "Requests/sec:" { rps = $2 + 0 }
+    /Socket errors:/      { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx/      { errors += $NF }
+    END {
+      if (rps <= 0) exit 1
+      p50 = (p50 == "" || p50 < 0) ? "NA" : sprintf("%.2f", p50)
+      p99 = (p99 == "" || p99 < 0) ? "NA" : sprintf("%.2f", p99)
+      printf "%.2f %s %s %d\n", rps, p50, p99, errors
+    }' "$1"
+}
+
+# CPU ticks (user + system) used so far by every process in process group
+# PGID (nginx and HAProxy: master and worker). 0 if PGID is empty.
+group_cpu_ticks() { # group_cpu_ticks PGID
+  local pid total=0
+  [ -n "$1" ] || { echo 0; return; }
+  for pid in $(pgrep -g "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# "BUSY TOTAL" ticks of CPU N so far, from /proc/stat (idle and iowait are
+# not busy; softirq work done for anyone on that CPU is).
+cpu_ticks() { # cpu_ticks N
+  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+# CPU ticks of this shell's reaped children so far (cutime + cstime): read
+# around `wait` for wrk, it is wrk's CPU time (plus a few ms of helpers).
+children_cpu_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
+
+# Percent of one CPU used between two tick counts over NS nanoseconds.
+ticks_pct() { # ticks_pct TICKS NS
+  awk -v d="$1" -v hz="$(getconf CLK_TCK)" -v ns="$2" \
+    'BEGIN { printf "%.0f\n", (ns > 0 ? 100 * d / hz / (ns / 1e9) : 0) }'
+}
+
+# Percent busy of CPU 0 and of CPU 1 over HALF a second: "BUSY0 BUSY1".
+sample_busy() {
+  local a0 t0 a1 t1 b0 u0 b1 u1
+  read -r a0 t0 < <(cpu_ticks "$PROXY_CPU")
+  read -r a1 t1 < <(cpu_ticks "$CLIENT_CPU")
+  sleep 0.5
+  read -r b0 u0 < <(cpu_ticks "$PROXY_CPU")
+  read -r b1 u1 < <(cpu_ticks "$CLIENT_CPU")
+  awk -v a="$((b0 - a0))" -v t="$((u0 - t0))" -v c="$((b1 - a1))" -v u="$((u1 - t1))" \
+    'BEGIN { printf "%d %d\n", (t > 0 ? 100 * a / t : 0), (u > 0 ? 100 * c / u : 0) }'
+}
+
+# Between runs our servers are idle, so busy CPUs mean other people's work
+# (a compile, say). Give it up to QUIET_WAIT_MAX seconds to pass.
+wait_quiet() {
+  local i b0 b1
+  for ((i = 0; i < 2 * QUIET_WAIT_MAX; i++)); do
+    read -r b0 b1 <<<"$(sample_busy)"
+    [ "$b0" -gt "$QUIET_MAX" ] || [ "$b1" -gt "$QUIET_MAX" ] || return 0
+  done
+  log "machine still busy before the run (CPU 0 ${b0}%, CPU 1 ${b1}%); running anyway"
+}
+
+# One measured run, repeated once (while the retry allowance lasts: a
+# quarter of the runs) if other processes took more than OTHER_LOAD_MAX% of
+# a CPU during it. Appends the last attempt's line to $RESULTS.
+run_wrk() { # run_wrk ROUND LABEL SCENARIO PORT
+  local attempt o0 o1
+  local max_retries=$(((ROUNDS * ${#TARGETS[@]} * ${#SCENARIOS[@]} + 3) / 4))
+  for attempt in 1 2; do
+    wait_quiet
+    measure_wrk "$@"
+    read -r o0 o1 <<<"$LAST_OTHER"
+    if [ "$o0" -le "$OTHER_LOAD_MAX" ] && [ "$o1" -le "$OTHER_LOAD_MAX" ]; then break; fi
+    if [ "$attempt" -eq 1 ] && [ "$RETRIES_USED" -lt "$max_retries" ]; then
+      RETRIES_USED=$((RETRIES_USED + 1))
+      log "others took CPU 0 ${o0}% / CPU 1 ${o1}% during that run; running it again"
+    else
+      break
+    fi
+  done
+  echo "$LAST_LINE" >>"$RESULTS"
+}
+
+# One wrk run against PORT; sets LAST_LINE to the line for $RESULTS:
+# ROUND LABEL SCENARIO RPS P50 P99 ERRORS PROXY_CPU% UPSTREAM_CPU% CPU0_BUSY% CPU1_BUSY% UPSTREAM_CONNS WRK_CPU%
+# (PROXY_CPU is NA for the direct run: there is no proxy) and LAST_OTHER to
+# "OTHER0 OTHER1" (see other_load).
+measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
+  local round=$1 label=$2 scenario=$3 port=$4 out stats t0 t1 ns
+  local p0 p1 u0 u1 w0 w1 a0 a1 c0b c0t c0b1 c0t1 c1b c1t c1b1 c1t1 proxy_cpu up_cpu wrk_cpu cpu0 cpu1 up_conns
+  local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency)
+  out="$WORK/wrk.r$round.$label.$scenario.txt"
+  a0=$(upstream_accepts)
+  w0=$(children_cpu_ticks)
+  # In the background so that `wait` lets an INT/TERM trap run at once.
+  timeout -k 2 $((DURATION + 30)) \
+    taskset -c "$CLIENT_CPU" wrk "${args[@]}" "http://127.0.0.1:$port/" >"$out" 2>&1 </dev/null &
+  WRK_PID=$!
+  p0=$(group_cpu_ticks "$SERVER_PID")
+  u0=$(group_cpu_ticks "$UP_PID")
+  read -r c0b c0t < <(cpu_ticks "$PROXY_CPU")
+  read -r c1b c1t < <(cpu_ticks "$CLIENT_CPU")
+  t0=$(date +%s%N)
+  wait "$WRK_PID" || true
+  w1=$(children_cpu_ticks)
+  p1=$(group_cpu_ticks "$SERVER_PID")
+  u1=$(group_cpu_ticks "$UP_PID")
+  read -r c0b1 c0t1 < <(cpu_ticks "$PROXY_CPU")
+  read -r c1b1 c1t1 < <(cpu_ticks "$CLIENT_CPU")
+  t1=$(date +%s%N)
+  WRK_PID=
+  a1=$(upstream_accepts)
+  ns=$((t1 - t0))
+  # Proxy CPU near 100% means the proxy is the limit; CPU 1 near 100% means
+  # wrk and the upstream together are.
+  if [ "$label" = direct ]; then proxy_cpu=NA; else proxy_cpu=$(ticks_pct $((p1 - p0)) "$ns"); fi
+  up_cpu=$(ticks_pct $((u1 - u0)) "$ns")
+  wrk_cpu=$(ticks_pct $((w1 - w0)) "$ns")
+  cpu0=$(awk -v b=$((c0b1 - c0b)) -v t=$((c0t1 - c0t)) 'BEGIN { printf "%.0f\n", (t > 0 ? 100 * b / t : 0) }')
+  cpu1=$(awk -v b=$((c1b1 - c1b)) -v t=$((c1t1 - c1t)) 'BEGIN { printf "%.0f\n", (t > 0 ? 100 * b / t : 0) }')
+  # Upstream connections opened during the run (minus the status request).
+  up_conns=NA
+  [ -z "$a0" ] || [ -z "$a1" ] || up_conns=$((a1 - a0 - 1))
+  [ "$label" = direct ] || server_alive || server_failed "died during wrk run ($scenario)"
+  alive "$UP_PID" || upstream_failed "died during wrk run ($label, $scenario)"
+  LAST_OTHER=$(other_load "$proxy_cpu" "$cpu0" "$up_cpu" "$wrk_cpu" "$cpu1")
+  if stats=$(parse_wrk "$out"); then
+    LAST_LINE="$round $label $scenario $stats $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu"
+    log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: $(fmt_stats "$stats"), proxy CPU $(fmt_pct "$proxy_cpu"), CPU 1 ${cpu1}% (upstream ${up_cpu}%, wrk ${wrk_cpu}%)"
+  else
+    LAST_LINE="$round $label $scenario NA NA NA NA $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu"
+    log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: wrk produced no numbers; its output:"
+    cat "$out" >&2
+  fi
+}
+
+fmt_us() { # microseconds -> 812us / 1.25ms / 2.00s
+  awk -v v="$1" 'BEGIN {
+    if (v == "NA") print "n/a"
+    else if (v < 1e3) printf "%.0fus\n", v
+    else if (v < 1e6) printf "%.2fms\n", v / 1e3
+    else printf "%.2fs\n", v / 1e6 }'
+}
+
+fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
+
+fmt_pct() { [ "$1" = NA ] && echo "n/a" || echo "$1%"; }
+
+fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }'; }
+
+fmt_stats() { # "RPS P50 P99 ERRORS" -> one readable line
+  local rps p50 p99 errors line
+  read -r rps p50 p99 errors <<<"$1"
+  line="$(fmt_rps "$rps") req/s, p50 $(fmt_us "$p50"), p99 $(fmt_us "$p99")"
+  [ "$errors" = 0 ] || line="$line, $errors errors"
+  echo "$line"
+}
+
+median() { # numbers on stdin, NA lines ignored; prints NA if none
+  grep -v '^NA$' | sort -g | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) print "NA"
+      else if (NR % 2) print v[(NR + 1) / 2]
+      else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+    }'
+}
+
+# FIELD: 4=rps 5=p50 6=p99 7=errors 8=proxy cpu% 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns
+#        13=wrk cpu%
+column_of() { # column_of LABEL SCENARIO FIELD: one value per round
+  awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
+}
+
+col_median() { column_of "$@" | median; }
+
+# Median over rounds of A/B req/s, pairing runs from the same round so slow
+# drift of the machine cancels out.
+median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" '
+    $3 == s && $2 == a { ra[$1] = $4 }
+    $3 == s && $2 == b { rb[$1] = $4 }
+    END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
+  ' "$RESULTS" | median
+}
+
+# Median over rounds of A/B requests per proxy CPU-second: what each proxy
+# does with the CPU it used, whoever limited the rate.
+median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" '
+    function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
+    $3 == s && $2 == a { ea[$1] = eff($4, $8) }
+    $3 == s && $2 == b { eb[$1] = eff($4, $8) }
+    END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
+  ' "$RESULTS" | median
+}
+
+sum_errors() { column_of "$1" "$2" 7 | awk '$1 != "NA" { n += $1 } END { print n + 0 }'; }
+
+# ---------------------------------------------------------------- report
+
+# "OTHER0 OTHER1": percent of CPU 0 and CPU 1 that went to processes other
+# than the proxy, the upstream and wrk during a run (never below 0).
+other_load() { # other_load PROXY_CPU CPU0 UPSTREAM_CPU WRK_CPU CPU1
+  awk -v p="$1" -v c0="$2" -v u="$3" -v w="$4" -v c1="$5" 'BEGIN {
+    o0 = c0 - (p == "NA" ? 0 : p); o1 = c1 - u - w
+    printf "%d %d\n", (o0 > 0 ? o0 : 0), (o1 > 0 ? o1 : 0) }'
+}
+
+# Runs in which others took more than OTHER_LOAD_MAX% of CPU 0 or CPU 1.
+disturbed_runs() {
+  local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu o0 o1
+  while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu; do
+    read -r o0 o1 <<<"$(other_load "$pcpu" "$cpu0" "$ucpu" "$wcpu" "$cpu1")"
+    [ "$o0" -le "$OTHER_LOAD_MAX" ] && [ "$o1" -le "$OTHER_LOAD_MAX" ] ||
+      echo "round $round $label ${SCENARIO_LABEL[$scenario]} (others: CPU 0 ${o0}%, CPU 1 ${o1}%)"
+  done <"$RESULTS"
+}
+
+print_runs() {
+  echo
+  echo "### Per-run results (${DURATION}s each; proxy on CPU $PROXY_CPU; wrk -t1 and upstream on CPU $CLIENT_CPU)"
+  echo
+  echo "| round | target | scenario | req/s | p50 | p99 | errors | proxy CPU | CPU 0 busy | upstream CPU | wrk CPU | CPU 1 busy | others (CPU 0 / 1) | upstream conns opened |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu o0 o1
+  while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu; do
+    read -r o0 o1 <<<"$(other_load "$pcpu" "$cpu0" "$ucpu" "$wcpu" "$cpu1")"
+    echo "| $round | $label | ${SCENARIO_LABEL[$scenario]} | $(fmt_rps "$rps") | $(fmt_us "$p50") |" \
+      "$(fmt_us "$p99") | $errors | $(fmt_pct "$pcpu") | ${cpu0}% | ${ucpu}% | ${wcpu}% | ${cpu1}% |" \
+      "${o0}% / ${o1}% | $conns |"
+  done <"$RESULTS"
+}
+
+# One summary row: medians of vkgw and B, the ratio, and the goal verdict
+# (req/s ratio >= GOAL and vkgw's p99 strictly lower).
+summary_row() { # summary_row B SCENARIO GOAL_RATIO
+  local a=vkgw b=$1 scenario=$2 goal=$3
+  local rps_a rps_b p99_a p99_b ratio verdict errors
+  rps_a=$(col_median "$a" "$scenario" 4)
+  rps_b=$(col_median "$b" "$scenario" 4)
+  p99_a=$(col_median "$a" "$scenario" 6)
+  p99_b=$(col_median "$b" "$scenario" 6)
+  ratio=$(median_ratio "$a" "$b" "$scenario")
+  verdict=$(awk -v r="$ratio" -v g="$goal" -v pa="$p99_a" -v pb="$p99_b" 'BEGIN {
+    if (r == "NA" || pa == "NA" || pb == "NA") { print "NOT MET (no data)"; exit }
+    why = ""
+    if (r + 0 < g + 0) why = "req/s"
+    if (pa + 0 >= pb + 0) why = why (why == "" ? "" : " and ") "p99"
+    print (why == "" ? "MET" : "NOT MET (" why ")") }')
+  errors=$(($(sum_errors "$a" "$scenario") + $(sum_errors "$b" "$scenario")))
+  [ "$errors" -eq 0 ] || verdict="$verdict ($errors wrk errors)"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+    "vkgw vs $b, ${SCENARIO_LABEL[$scenario]}" \
+    "$(fmt_rps "$rps_a") / $(fmt_rps "$rps_b")" \
+    "$(fmt_ratio "$ratio")" \
+    "$(fmt_us "$(col_median "$a" "$scenario" 5)") / $(fmt_us "$(col_median "$b" "$scenario" 5)")" \
+    "$(fmt_us "$p99_a") / $(fmt_us "$p99_b")" \
+    "$(fmt_pct "$(col_median "$a" "$scenario" 8)") / $(fmt_pct "$(col_median "$b" "$scenario" 8)")" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$a" "$b" "$scenario")")" \
+    "$(fmt_pct "$(col_median "$a" "$scenario" 11)") / $(fmt_pct "$(col_median "$b" "$scenario" 11)")" \
+    "$(fmt_ratio "$(median_ratio direct "$b" "$scenario")")" \
+    ">= ${goal}x, p99 lower" \
+    "$verdict"
+}
+
+print_summary() {
+  local s t
+  echo
+  echo "### Summary (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
+  echo
+  echo "| comparison A vs B | req/s (A / B) | ratio A/B | p50 (A / B) | p99 (A / B) | proxy CPU (A / B) | req per CPU-s ratio | CPU 1 busy (A / B) | direct/B | goal | result |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+  for s in "${SCENARIOS[@]}"; do
+    summary_row haproxy "$s" "$GOAL_VS_HAPROXY"
+    summary_row nginx "$s" "$GOAL_VS_NGINX"
+  done
+  echo
+  echo "Reference: the same load straight to the upstream (no proxy), and what each proxy costs"
+  echo
+  echo "| target | scenario | req/s | p50 | p99 | proxy CPU | upstream CPU | wrk CPU | CPU 1 busy | upstream conns opened per run |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in "${SCENARIOS[@]}"; do
+    for t in direct "${PROXIES[@]}"; do
+      echo "| $t | ${SCENARIO_LABEL[$s]} | $(fmt_rps "$(col_median "$t" "$s" 4)") |" \
+        "$(fmt_us "$(col_median "$t" "$s" 5)") | $(fmt_us "$(col_median "$t" "$s" 6)") |" \
+        "$(fmt_pct "$(col_median "$t" "$s" 8)") | $(fmt_pct "$(col_median "$t" "$s" 9)") |" \
+        "$(fmt_pct "$(col_median "$t" "$s" 13)") | $(fmt_pct "$(col_median "$t" "$s" 11)") |" \
+        "$(col_median "$t" "$s" 12) |"
+    done
+  done
+  echo
+  echo "Proxy CPU below ~95% means the proxy was not the limit: with CPU 1 busy near 100%,"
+  echo "wrk and the upstream (sharing CPU $CLIENT_CPU) set the rate, and the req per CPU-s ratio"
+  echo "then compares the proxies' work per request. CPU $CLIENT_CPU does the same wrk and upstream"
+  echo "work per request with or without a proxy, so when the direct run saturates it, no proxy"
+  echo "can go faster than direct: direct/B is the largest vkgw/B ratio this setup can show."
+  local disturbed
+  disturbed=$(disturbed_runs)
+  echo
+  [ "$RETRIES_USED" -eq 0 ] ||
+    echo "$RETRIES_USED run(s) were measured a second time because other processes used CPU 0 or 1 during them."
+  if [ -z "$disturbed" ]; then
+    echo "No kept run lost more than ${OTHER_LOAD_MAX}% of CPU 0 or CPU 1 to other processes."
+  else
+    echo
+    echo "**Disturbed:** in $(wc -l <<<"$disturbed") of $(wc -l <"$RESULTS") runs other processes took more" \
+      "than ${OTHER_LOAD_MAX}% of CPU 0 or CPU 1 (busy minus proxy, upstream and wrk); those"
+    echo "numbers measure the machine's other load as much as the proxies:"
+    echo
+    local line
+    while IFS= read -r line; do echo "- $line"; done <<<"$disturbed"
+    echo
+  fi
+  echo "Response header bytes: vkgw ${HEADER_BYTES[vkgw]:-?}, haproxy ${HEADER_BYTES[haproxy]:-?}," \
+    "nginx ${HEADER_BYTES[nginx]:-?}, upstream ${HEADER_BYTES[upstream]:-?} (body $BODY_BYTES bytes each)."
+  echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
+}
+
+# ---------------------------------------------------------------- main
+
+# Run every scenario against one target: a freshly started proxy, or the
+# upstream itself.
+bench_target() { # bench_target ROUND LABEL
+  local round=$1 label=$2 s port
+  case $label in
+    vkgw) start_vkgw ;;
+    haproxy | nginx) start_polled "$label" ;;
+  esac
+  if [ "$label" = direct ]; then port=$UP_PORT; else port=$PORT; fi
+  for s in "${SCENARIOS[@]}"; do run_wrk "$round" "$label" "$s" "$port"; done
+  stop_server
+}
+
+main() {
+  check_setup "$@"
+  VKGW_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+  # The EXIT trap does the cleanup; INT/TERM just turn into an exit.
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
+  RESULTS=$WORK/results.txt
+  : >"$RESULTS"
+  LOAD_BEFORE=$(loadavg)
+
+  local runs_per_round=$((${#TARGETS[@]} * ${#SCENARIOS[@]}))
+  log "$ROUNDS rounds x $runs_per_round runs x ${DURATION}s" \
+    "(~$((ROUNDS * runs_per_round * DURATION))s of load); load average $LOAD_BEFORE"
+
+  start_upstream
+  # Every proxy is started and checked once before anything is measured, so
+  # a proxy that does not proxy fails the run before minutes of load.
+  local t
+  for t in "${PROXIES[@]}"; do
+    case $t in
+      vkgw) start_vkgw ;;
+      *) start_polled "$t" ;;
+    esac
+    stop_server
+  done
+  log "upstream on port $UP_PORT; vkgw, haproxy and nginx each proxy the 1 KiB body"
+
+  # Alternate the order each round so no target always runs first (warm
+  # caches, thermal state, background noise).
+  local round
+  for ((round = 1; round <= ROUNDS; round++)); do
+    if ((round % 2)); then
+      for t in "${TARGETS[@]}"; do bench_target "$round" "$t"; done
+    else
+      for ((t = ${#TARGETS[@]} - 1; t >= 0; t--)); do bench_target "$round" "${TARGETS[t]}"; done
+    fi
+  done
+  stop_upstream
+
+  print_runs
+  print_summary
+}
+
+main "$@"
