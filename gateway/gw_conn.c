@@ -10,6 +10,7 @@
  * the response head: their header edits are replayed while each head is
  * written, and a filter's own answer goes out like a respond action. */
 #include "gw_conn.h"
+#include "gw_conn_self.h"
 #include "gw_access_log.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
@@ -35,75 +36,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define GW_CONN_LINE_MAX 512
-
-/* A string literal, its length counted by the compiler. */
-#define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
-#define GW_CONN_ERROR_MAX 640
-#define GW_CONN_LOG_MAX 1536
-
-enum gw_conn_stage {
-	STAGE_IDLE,	     /* between requests: a close is quiet */
-	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
-	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
-	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
-	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
-	STAGE_RESPONSE_BODY, /* the client has part of the response: close only */
-};
-
-/* Writes the field lines the exchange's edits add to one side's head. */
-struct edits_writer {
-	const struct gw_exchange *ex_ptr;
-	struct vk_socket *socket_ptr;
-	enum gw_exchange_side side;
-};
-
-struct gw_conn_self {
-	struct gw_request req;
-	struct gw_response resp;
-	struct vk_socket *client_ptr;
-	struct vk_socket *upstream_ptr;
-	char *head_ptr; /* the request head as received: forwarded from here */
-	size_t head_len;
-	char *resp_ptr; /* the response head as received */
-	size_t resp_len;
-	size_t n;
-	int rc;
-	int more;
-	int upstream_open;
-	int stage;
-	int status;
-	int close_after;
-	uint32_t i;
-	char client_addr[INET6_ADDRSTRLEN];
-	char line[GW_CONN_LINE_MAX];
-	size_t line_len;
-	char error[GW_CONN_ERROR_MAX];
-	struct gw_relay relay;
-	/* this request's route and upstream */
-	const struct gw_route *route_ptr;
-	const char *reason; /* static: why an error status was chosen */
-	struct gw_upstream_pick pick;
-	int upstream_index;	/* -1: no upstream picked for this request */
-	int connected_upstream; /* the upstream socket's upstream and endpoint */
-	int connected_endpoint;
-	uint64_t connect_ms;
-	uint64_t response_ms;
-	/* for the access log line */
-	uint64_t started_ns;  /* the request's first byte */
-	uint64_t upstream_ns; /* the request went to the upstream */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	char log_line[GW_CONN_LOG_MAX];
-	struct vk_thread *tunnel_ptr; /* upstream-to-client half of an upgraded connection */
-	const struct gw_conn_config *cfg_ptr;
-	const char *path_rest; /* the part of the path after a rewritten prefix */
-	size_t path_rest_len;
-	/* what the route's filters see and decide */
-	struct gw_exchange exchange;
-	struct edits_writer edits;
-};
-
 /* Two heads (request, response), two sockets of two rings, the thread's
  * locals, a chunked relay in flight, and room for bookkeeping. */
 #define GW_CONN_HEAP_SLACK (32 * 1024)
@@ -114,56 +46,6 @@ size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes)
 		       GW_CONN_HEAP_SLACK;
 
 	return vk_pages_for(bytes);
-}
-
-static const char *span(const char *buf, struct gw_http_span s)
-{
-	return buf + s.off;
-}
-
-/* Fields a proxy never forwards as received (RFC 9110 7.6.1), besides the
- * ones the Connection header names. */
-static int hop_by_hop(const char *name, size_t len)
-{
-	static const char *const names[] = {"connection", "keep-alive",	       "proxy-connection", "te",
-					    "trailer",	  "transfer-encoding", "upgrade",	   "expect"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == len && strncasecmp(name, names[i], len) == 0)
-			return 1;
-	return 0;
-}
-
-/* Host and Content-Length are written once by the proxy itself: the
- * effective host (absolute-form wins), and one length however the client
- * repeated it. */
-/* X-Forwarded-For, -Proto, -Host: written by the gateway itself, from the
- * received ones only when the previous hop is trusted (trusted_hops). */
-enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
-
-static enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f)
-{
-	static const char *const names[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
-
-	for (int i = 0; i < 3; i++)
-		if (strlen(names[i]) == f->name.len && strncasecmp(buf + f->name.off, names[i], f->name.len) == 0)
-			return (enum forwarded_kind)(i + 1);
-	return XF_NONE;
-}
-
-/* The first received field of a forwarded kind, or NULL. */
-static const struct gw_http_field *forwarded_field(const struct gw_conn_self *self, enum forwarded_kind kind)
-{
-	for (uint32_t i = 0; i < self->req.head.field_count; i++)
-		if (forwarded_kind(self->head_ptr, &self->req.head.fields[i]) == kind)
-			return &self->req.head.fields[i];
-	return NULL;
-}
-
-static int forwarded(const char *buf, const struct gw_http_field *f)
-{
-	return !f->nominated && f->kind != GW_FIELD_HOST && f->kind != GW_FIELD_CONTENT_LENGTH &&
-	       !hop_by_hop(buf + f->name.off, f->name.len);
 }
 
 static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
@@ -331,233 +213,6 @@ static int pick_upstream(struct gw_conn_self *self, const struct gw_conn_config 
 	return 0;
 }
 
-struct edits_self {
-	uint32_t i;
-	const char *name;
-	size_t name_len;
-	const char *value;
-	size_t value_len;
-};
-
-static void gw_conn_write_edits(struct vk_thread *that)
-{
-	struct edits_writer *w = vk_thread_arg(that);
-	struct edits_self *self;
-
-	vk_begin();
-	for (self->i = 0; self->i < w->ex_ptr->edit_count; self->i++) {
-		if (!gw_exchange_edit_written(w->ex_ptr, w->side, self->i, &self->name, &self->name_len, &self->value,
-					      &self->value_len))
-			continue;
-		vk_write_on(w->socket_ptr, self->name, self->name_len);
-		GW_WRITE_LITERAL(w->socket_ptr, ": ");
-		vk_write_on(w->socket_ptr, self->value, self->value_len);
-		GW_WRITE_LITERAL(w->socket_ptr, "\r\n");
-	}
-	vk_end();
-}
-
-/* One JSON line per request in the kernel's access log (when it is on). */
-/* The first field line of a kind the codec recognises, or NULL. */
-static const struct gw_http_field *field_of_kind(const struct gw_http_head *head_ptr, enum gw_http_field_kind kind)
-{
-	for (uint32_t i = 0; i < head_ptr->field_count; i++)
-		if (head_ptr->fields[i].kind == kind)
-			return &head_ptr->fields[i];
-	return NULL;
-}
-
-struct tunnel_self {
-	struct vk_socket *src_ptr;
-	struct vk_socket *dst_ptr;
-	size_t n;
-};
-
-/* The upstream-to-client half of an upgraded connection (the connection
- * thread does the other half): until the upstream hangs up, then the
- * client's side is half-closed. An error on either side ends it quietly;
- * the process ends when both halves have. */
-static void gw_conn_tunnel(struct vk_thread *that)
-{
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	struct tunnel_self *self;
-
-	vk_begin();
-	self->src_ptr = conn->upstream_ptr;
-	self->dst_ptr = conn->client_ptr;
-	vk_catch
-	{
-		vk_socket_shutdown_tx(self->dst_ptr);
-	}
-	vk_splice(self->n, self->src_ptr, self->dst_ptr, SIZE_MAX);
-	vk_flush_on(self->dst_ptr);
-	vk_socket_shutdown_tx(self->dst_ptr);
-	vk_end();
-}
-
-struct forwarded_self {
-	uint32_t i;
-};
-
-/* X-Forwarded-For, -Proto and -Host for the upstream. From an untrusted
- * client (trusted_hops 0, the edge) nothing received is kept: the chain
- * starts with the client's address. Behind trusted hops the received
- * chain is kept and the client's address appended, and a received
- * X-Forwarded-Proto or -Host passes on. */
-static void gw_conn_write_forwarded(struct vk_thread *that)
-{
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	const struct gw_conn_config *cfg = conn->cfg_ptr;
-	struct forwarded_self *self;
-	const struct gw_http_field *f;
-
-	vk_begin();
-	GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-For: ");
-	if (cfg->trusted_hops > 0) {
-		for (self->i = 0; self->i < conn->req.head.field_count; self->i++) {
-			f = &conn->req.head.fields[self->i];
-			if (forwarded_kind(conn->head_ptr, f) != XF_FOR || f->value.len == 0)
-				continue;
-			vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.head.fields[self->i].value),
-				    conn->req.head.fields[self->i].value.len);
-			GW_WRITE_LITERAL(conn->upstream_ptr, ", ");
-		}
-	}
-	vk_write_on(conn->upstream_ptr, conn->client_addr, strlen(conn->client_addr));
-	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\nX-Forwarded-Proto: ");
-	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_PROTO)))
-		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_PROTO)->value),
-			    forwarded_field(conn, XF_PROTO)->value.len);
-	else
-		GW_WRITE_LITERAL(conn->upstream_ptr, "http");
-	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
-	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_HOST))) {
-		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
-		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_HOST)->value),
-			    forwarded_field(conn, XF_HOST)->value.len);
-		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
-	} else if (conn->req.host.len) {
-		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
-		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.host), conn->req.host.len);
-		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
-	}
-	vk_end();
-}
-
-static void log_request(struct gw_conn_self *self, int status)
-{
-	char method[64], target[512], when[40];
-	uint64_t now = vk_sys_now_ns();
-	struct timespec wall;
-	struct tm tm;
-	size_t n;
-	int len;
-
-	if (!gw_access_log_is_open() || !self->started_ns)
-		return;
-	clock_gettime(CLOCK_REALTIME, &wall);
-	gmtime_r(&wall.tv_sec, &tm);
-	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - n, ".%03ldZ", wall.tv_nsec / 1000000);
-	gw_access_log_escape(method, sizeof(method), self->head_ptr + self->req.method_span.off,
-			     self->req.method_span.len);
-	gw_access_log_escape(target, sizeof(target), self->head_ptr + self->req.target.off, self->req.target.len);
-	len = snprintf(self->log_line, sizeof(self->log_line),
-		       "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
-		       "\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,\"upstream_ms\":%.3f,"
-		       "\"total_ms\":%.3f,\"route\":%s%s%s,\"filters\":{\"passed\":%d,\"answered_by\":%s%s%s}}\n",
-		       when, self->client_addr, method, target, status, (unsigned long long)self->bytes_in,
-		       (unsigned long long)self->bytes_out, self->upstream_ns ? "\"" : "",
-		       self->upstream_ns ? self->pick.name : "null", self->upstream_ns ? "\"" : "",
-		       self->upstream_ns ? (double)(now - self->upstream_ns) / 1e6 : 0.0,
-		       (double)(now - self->started_ns) / 1e6, self->route_ptr ? "\"" : "",
-		       self->route_ptr ? self->route_ptr->name : "null", self->route_ptr ? "\"" : "",
-		       self->exchange.stages_passed, self->exchange.answered_by ? "\"" : "",
-		       self->exchange.answered_by ? self->exchange.answered_by : "null",
-		       self->exchange.answered_by ? "\"" : "");
-	if (len > 0 && (size_t)len < sizeof(self->log_line))
-		gw_access_log_append(self->log_line, (size_t)len);
-	self->started_ns = 0;
-}
-
-struct answer_self {
-	char line[GW_CONN_LINE_MAX];
-	size_t len;
-	int i;
-	int status;
-	const char *body;
-	size_t body_len;
-};
-
-/* A filter's answer, or the route's respond or redirect action, on the
- * client socket, with the response edits of the filters it went through.
- * The request body is not read: with one, the connection closes after the
- * answer. */
-static void gw_conn_answer_directly(struct vk_thread *that)
-{
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	const struct gw_route_action *action = &conn->route_ptr->action;
-	const struct gw_exchange *ex_ptr = &conn->exchange;
-	int by_filter = ex_ptr->verdict == GW_VERDICT_RESPOND;
-	struct answer_self *self;
-
-	vk_begin();
-	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining();
-	self->status = ex_ptr->response_status;
-	if (by_filter && ex_ptr->error_message) {
-		self->body_len =
-			gw_status_error_body(conn->error, sizeof(conn->error), self->status, ex_ptr->error_message);
-		self->body = conn->error;
-	} else if (by_filter) {
-		self->body = ex_ptr->body;
-		self->body_len = ex_ptr->body_len;
-	} else if (action->kind == GW_ACTION_RESPOND) {
-		self->body = action->respond.body;
-		self->body_len = action->respond.body_len;
-	} else {
-		self->body = NULL;
-		self->body_len = 0;
-	}
-	self->len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %d %s\r\n", self->status,
-				     gw_status_reason(self->status));
-	vk_write_on(conn->client_ptr, self->line, self->len);
-	if (by_filter) {
-		/* A filter's headers are all edits; only the error shape has
-		 * a type of its own. */
-		if (ex_ptr->error_message)
-			GW_WRITE_LITERAL(conn->client_ptr, "Content-Type: application/json\r\n");
-	} else if (action->kind == GW_ACTION_REDIRECT) {
-		self->len =
-			(size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\n", action->redirect.location);
-		vk_write_on(conn->client_ptr, self->line, self->len);
-	} else {
-		for (self->i = 0; self->i < action->respond.header_count; self->i++) {
-			if (gw_exchange_field_dropped(ex_ptr, GW_SIDE_RESPONSE,
-						      action->respond.headers_ptr[self->i].name,
-						      strlen(action->respond.headers_ptr[self->i].name)))
-				continue;
-			self->len = (size_t)snprintf(self->line, sizeof(self->line), "%s: %s\r\n",
-						     action->respond.headers_ptr[self->i].name,
-						     action->respond.headers_ptr[self->i].value);
-			vk_write_on(conn->client_ptr, self->line, self->len);
-		}
-	}
-	conn->edits = (struct edits_writer){ex_ptr, conn->client_ptr, GW_SIDE_RESPONSE};
-	vk_call(gw_conn_write_edits, &conn->edits);
-	/* No length on answers that cannot have a body (RFC 9110 8.6). */
-	if (self->status >= 200 && self->status != 204 && self->status != 304) {
-		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n", self->body_len);
-		vk_write_on(conn->client_ptr, self->line, self->len);
-	}
-	if (conn->close_after)
-		GW_WRITE_LITERAL(conn->client_ptr, "Connection: close\r\n");
-	GW_WRITE_LITERAL(conn->client_ptr, "\r\n");
-	if (self->body_len && conn->req.method != GW_METHOD_HEAD)
-		vk_write_on(conn->client_ptr, self->body, self->body_len);
-	vk_flush_on(conn->client_ptr);
-	vk_end();
-}
-
 static const char *error_message(int stage, int error)
 {
 	switch (stage) {
@@ -603,7 +258,7 @@ void gw_conn_main(struct vk_thread *that)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
 		if (self->stage != STAGE_IDLE)
-			log_request(self, self->status);
+			gw_conn_log_request(self, self->status);
 		if (self->status) {
 			self->n = gw_status_error_response(
 				self->error, sizeof(self->error), self->status,
@@ -685,7 +340,7 @@ void gw_conn_main(struct vk_thread *that)
 			if (self->exchange.stages_passed)
 				vk_call(gw_pipeline_response, &self->exchange);
 			vk_call(gw_conn_answer_directly, self);
-			log_request(self, self->exchange.response_status);
+			gw_conn_log_request(self, self->exchange.response_status);
 			if (self->close_after)
 				break;
 			continue;
@@ -862,7 +517,7 @@ void gw_conn_main(struct vk_thread *that)
 				    field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value.len);
 			GW_WRITE_LITERAL(self->client_ptr, "\r\nConnection: Upgrade\r\n\r\n");
 			vk_flush_on(self->client_ptr);
-			log_request(self, 101);
+			gw_conn_log_request(self, 101);
 			upstream_done(self, cfg, GW_UPSTREAM_OK);
 			vk_deadline_clear();
 			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);
@@ -935,7 +590,7 @@ void gw_conn_main(struct vk_thread *that)
 		vk_flush_on(self->client_ptr);
 		self->bytes_out =
 			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
-		log_request(self, self->resp.status);
+		gw_conn_log_request(self, self->resp.status);
 		upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		if (!self->resp.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE) {
 			vk_socket_close(self->upstream_ptr);

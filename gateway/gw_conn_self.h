@@ -1,0 +1,158 @@
+#ifndef GW_CONN_SELF_H
+#define GW_CONN_SELF_H
+
+/* The connection process's own state and small helpers, shared by its
+ * files (gw_conn.c: the request loop; gw_conn_write.c: writing heads,
+ * direct answers, the tunnel, the access log line). Not for other code. */
+
+#include "gw_conn_s.h"
+#include "gw_exchange_s.h"
+#include "gw_http.h"
+#include "gw_http_s.h"
+#include "gw_relay.h"
+
+#include "vk_coro.h"
+#include "vk_socket.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#define GW_CONN_LINE_MAX 512
+
+/* A string literal, its length counted by the compiler. */
+#define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
+#define GW_CONN_ERROR_MAX 640
+#define GW_CONN_LOG_MAX 1536
+
+enum gw_conn_stage {
+	STAGE_IDLE,	     /* between requests: a close is quiet */
+	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
+	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
+	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
+	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
+	STAGE_RESPONSE_BODY, /* the client has part of the response: close only */
+};
+
+/* Writes the field lines the exchange's edits add to one side's head. */
+struct edits_writer {
+	const struct gw_exchange *ex_ptr;
+	struct vk_socket *socket_ptr;
+	enum gw_exchange_side side;
+};
+
+struct gw_conn_self {
+	struct gw_request req;
+	struct gw_response resp;
+	struct vk_socket *client_ptr;
+	struct vk_socket *upstream_ptr;
+	char *head_ptr; /* the request head as received: forwarded from here */
+	size_t head_len;
+	char *resp_ptr; /* the response head as received */
+	size_t resp_len;
+	size_t n;
+	int rc;
+	int more;
+	int upstream_open;
+	int stage;
+	int status;
+	int close_after;
+	uint32_t i;
+	char client_addr[INET6_ADDRSTRLEN];
+	char line[GW_CONN_LINE_MAX];
+	size_t line_len;
+	char error[GW_CONN_ERROR_MAX];
+	struct gw_relay relay;
+	/* this request's route and upstream */
+	const struct gw_route *route_ptr;
+	const char *reason; /* static: why an error status was chosen */
+	struct gw_upstream_pick pick;
+	int upstream_index;	/* -1: no upstream picked for this request */
+	int connected_upstream; /* the upstream socket's upstream and endpoint */
+	int connected_endpoint;
+	uint64_t connect_ms;
+	uint64_t response_ms;
+	/* for the access log line */
+	uint64_t started_ns;  /* the request's first byte */
+	uint64_t upstream_ns; /* the request went to the upstream */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	char log_line[GW_CONN_LOG_MAX];
+	struct vk_thread *tunnel_ptr; /* upstream-to-client half of an upgraded connection */
+	const struct gw_conn_config *cfg_ptr;
+	const char *path_rest; /* the part of the path after a rewritten prefix */
+	size_t path_rest_len;
+	/* what the route's filters see and decide */
+	struct gw_exchange exchange;
+	struct edits_writer edits;
+};
+
+static inline const char *span(const char *buf, struct gw_http_span s)
+{
+	return buf + s.off;
+}
+
+/* Fields a proxy never forwards as received (RFC 9110 7.6.1), besides the
+ * ones the Connection header names. */
+static inline int hop_by_hop(const char *name, size_t len)
+{
+	static const char *const names[] = {"connection", "keep-alive",	       "proxy-connection", "te",
+					    "trailer",	  "transfer-encoding", "upgrade",	   "expect"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncasecmp(name, names[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Host and Content-Length are written once by the proxy itself: the
+ * effective host (absolute-form wins), and one length however the client
+ * repeated it. */
+/* X-Forwarded-For, -Proto, -Host: written by the gateway itself, from the
+ * received ones only when the previous hop is trusted (trusted_hops). */
+enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
+
+static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f)
+{
+	static const char *const names[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+
+	for (int i = 0; i < 3; i++)
+		if (strlen(names[i]) == f->name.len && strncasecmp(buf + f->name.off, names[i], f->name.len) == 0)
+			return (enum forwarded_kind)(i + 1);
+	return XF_NONE;
+}
+
+/* The first received field of a forwarded kind, or NULL. */
+static inline const struct gw_http_field *forwarded_field(const struct gw_conn_self *self, enum forwarded_kind kind)
+{
+	for (uint32_t i = 0; i < self->req.head.field_count; i++)
+		if (forwarded_kind(self->head_ptr, &self->req.head.fields[i]) == kind)
+			return &self->req.head.fields[i];
+	return NULL;
+}
+
+static inline int forwarded(const char *buf, const struct gw_http_field *f)
+{
+	return !f->nominated && f->kind != GW_FIELD_HOST && f->kind != GW_FIELD_CONTENT_LENGTH &&
+	       !hop_by_hop(buf + f->name.off, f->name.len);
+}
+
+/* The first field line of a kind the codec recognises, or NULL. */
+static inline const struct gw_http_field *field_of_kind(const struct gw_http_head *head_ptr,
+							enum gw_http_field_kind kind)
+{
+	for (uint32_t i = 0; i < head_ptr->field_count; i++)
+		if (head_ptr->fields[i].kind == kind)
+			return &head_ptr->fields[i];
+	return NULL;
+}
+
+/* In gw_conn_write.c. */
+void gw_conn_write_edits(struct vk_thread *that);
+void gw_conn_write_forwarded(struct vk_thread *that);
+void gw_conn_tunnel(struct vk_thread *that);
+void gw_conn_answer_directly(struct vk_thread *that);
+void gw_conn_log_request(struct gw_conn_self *self, int status);
+
+#endif

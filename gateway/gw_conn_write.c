@@ -1,0 +1,233 @@
+/* gw_conn_write: what the connection process writes besides relaying:
+ * the header edits and X-Forwarded-* of a forwarded head, direct answers
+ * (respond and redirect actions, a filter's own answer), the upstream-to-
+ * client half of an upgraded connection, and the access log line. */
+#include "gw_conn_self.h"
+#include "gw_access_log.h"
+#include "gw_config_s.h"
+#include "gw_exchange.h"
+#include "gw_status.h"
+
+#include "vk_proc_local.h"
+
+#include <stdio.h>
+#include <time.h>
+
+struct edits_self {
+	uint32_t i;
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+void gw_conn_write_edits(struct vk_thread *that)
+{
+	struct edits_writer *w = vk_thread_arg(that);
+	struct edits_self *self;
+
+	vk_begin();
+	for (self->i = 0; self->i < w->ex_ptr->edit_count; self->i++) {
+		if (!gw_exchange_edit_written(w->ex_ptr, w->side, self->i, &self->name, &self->name_len, &self->value,
+					      &self->value_len))
+			continue;
+		vk_write_on(w->socket_ptr, self->name, self->name_len);
+		GW_WRITE_LITERAL(w->socket_ptr, ": ");
+		vk_write_on(w->socket_ptr, self->value, self->value_len);
+		GW_WRITE_LITERAL(w->socket_ptr, "\r\n");
+	}
+	vk_end();
+}
+
+/* One JSON line per request in the kernel's access log (when it is on). */
+
+struct tunnel_self {
+	struct vk_socket *src_ptr;
+	struct vk_socket *dst_ptr;
+	size_t n;
+};
+
+/* The upstream-to-client half of an upgraded connection (the connection
+ * thread does the other half): until the upstream hangs up, then the
+ * client's side is half-closed. An error on either side ends it quietly;
+ * the process ends when both halves have. */
+void gw_conn_tunnel(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	struct tunnel_self *self;
+
+	vk_begin();
+	self->src_ptr = conn->upstream_ptr;
+	self->dst_ptr = conn->client_ptr;
+	vk_catch
+	{
+		vk_socket_shutdown_tx(self->dst_ptr);
+	}
+	vk_splice(self->n, self->src_ptr, self->dst_ptr, SIZE_MAX);
+	vk_flush_on(self->dst_ptr);
+	vk_socket_shutdown_tx(self->dst_ptr);
+	vk_end();
+}
+
+struct forwarded_self {
+	uint32_t i;
+};
+
+/* X-Forwarded-For, -Proto and -Host for the upstream. From an untrusted
+ * client (trusted_hops 0, the edge) nothing received is kept: the chain
+ * starts with the client's address. Behind trusted hops the received
+ * chain is kept and the client's address appended, and a received
+ * X-Forwarded-Proto or -Host passes on. */
+void gw_conn_write_forwarded(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	const struct gw_conn_config *cfg = conn->cfg_ptr;
+	struct forwarded_self *self;
+	const struct gw_http_field *f;
+
+	vk_begin();
+	GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-For: ");
+	if (cfg->trusted_hops > 0) {
+		for (self->i = 0; self->i < conn->req.head.field_count; self->i++) {
+			f = &conn->req.head.fields[self->i];
+			if (forwarded_kind(conn->head_ptr, f) != XF_FOR || f->value.len == 0)
+				continue;
+			vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.head.fields[self->i].value),
+				    conn->req.head.fields[self->i].value.len);
+			GW_WRITE_LITERAL(conn->upstream_ptr, ", ");
+		}
+	}
+	vk_write_on(conn->upstream_ptr, conn->client_addr, strlen(conn->client_addr));
+	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\nX-Forwarded-Proto: ");
+	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_PROTO)))
+		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_PROTO)->value),
+			    forwarded_field(conn, XF_PROTO)->value.len);
+	else
+		GW_WRITE_LITERAL(conn->upstream_ptr, "http");
+	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_HOST))) {
+		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
+		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_HOST)->value),
+			    forwarded_field(conn, XF_HOST)->value.len);
+		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+	} else if (conn->req.host.len) {
+		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
+		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.host), conn->req.host.len);
+		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+	}
+	vk_end();
+}
+
+void gw_conn_log_request(struct gw_conn_self *self, int status)
+{
+	char method[64], target[512], when[40];
+	uint64_t now = vk_sys_now_ns();
+	struct timespec wall;
+	struct tm tm;
+	size_t n;
+	int len;
+
+	if (!gw_access_log_is_open() || !self->started_ns)
+		return;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	gmtime_r(&wall.tv_sec, &tm);
+	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03ldZ", wall.tv_nsec / 1000000);
+	gw_access_log_escape(method, sizeof(method), self->head_ptr + self->req.method_span.off,
+			     self->req.method_span.len);
+	gw_access_log_escape(target, sizeof(target), self->head_ptr + self->req.target.off, self->req.target.len);
+	len = snprintf(self->log_line, sizeof(self->log_line),
+		       "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
+		       "\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,\"upstream_ms\":%.3f,"
+		       "\"total_ms\":%.3f,\"route\":%s%s%s,\"filters\":{\"passed\":%d,\"answered_by\":%s%s%s}}\n",
+		       when, self->client_addr, method, target, status, (unsigned long long)self->bytes_in,
+		       (unsigned long long)self->bytes_out, self->upstream_ns ? "\"" : "",
+		       self->upstream_ns ? self->pick.name : "null", self->upstream_ns ? "\"" : "",
+		       self->upstream_ns ? (double)(now - self->upstream_ns) / 1e6 : 0.0,
+		       (double)(now - self->started_ns) / 1e6, self->route_ptr ? "\"" : "",
+		       self->route_ptr ? self->route_ptr->name : "null", self->route_ptr ? "\"" : "",
+		       self->exchange.stages_passed, self->exchange.answered_by ? "\"" : "",
+		       self->exchange.answered_by ? self->exchange.answered_by : "null",
+		       self->exchange.answered_by ? "\"" : "");
+	if (len > 0 && (size_t)len < sizeof(self->log_line))
+		gw_access_log_append(self->log_line, (size_t)len);
+	self->started_ns = 0;
+}
+
+struct answer_self {
+	char line[GW_CONN_LINE_MAX];
+	size_t len;
+	int i;
+	int status;
+	const char *body;
+	size_t body_len;
+};
+
+/* A filter's answer, or the route's respond or redirect action, on the
+ * client socket, with the response edits of the filters it went through.
+ * The request body is not read: with one, the connection closes after the
+ * answer. */
+void gw_conn_answer_directly(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	const struct gw_route_action *action = &conn->route_ptr->action;
+	const struct gw_exchange *ex_ptr = &conn->exchange;
+	int by_filter = ex_ptr->verdict == GW_VERDICT_RESPOND;
+	struct answer_self *self;
+
+	vk_begin();
+	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining();
+	self->status = ex_ptr->response_status;
+	if (by_filter && ex_ptr->error_message) {
+		self->body_len =
+			gw_status_error_body(conn->error, sizeof(conn->error), self->status, ex_ptr->error_message);
+		self->body = conn->error;
+	} else if (by_filter) {
+		self->body = ex_ptr->body;
+		self->body_len = ex_ptr->body_len;
+	} else if (action->kind == GW_ACTION_RESPOND) {
+		self->body = action->respond.body;
+		self->body_len = action->respond.body_len;
+	} else {
+		self->body = NULL;
+		self->body_len = 0;
+	}
+	self->len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %d %s\r\n", self->status,
+				     gw_status_reason(self->status));
+	vk_write_on(conn->client_ptr, self->line, self->len);
+	if (by_filter) {
+		/* A filter's headers are all edits; only the error shape has
+		 * a type of its own. */
+		if (ex_ptr->error_message)
+			GW_WRITE_LITERAL(conn->client_ptr, "Content-Type: application/json\r\n");
+	} else if (action->kind == GW_ACTION_REDIRECT) {
+		self->len =
+			(size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\n", action->redirect.location);
+		vk_write_on(conn->client_ptr, self->line, self->len);
+	} else {
+		for (self->i = 0; self->i < action->respond.header_count; self->i++) {
+			if (gw_exchange_field_dropped(ex_ptr, GW_SIDE_RESPONSE,
+						      action->respond.headers_ptr[self->i].name,
+						      strlen(action->respond.headers_ptr[self->i].name)))
+				continue;
+			self->len = (size_t)snprintf(self->line, sizeof(self->line), "%s: %s\r\n",
+						     action->respond.headers_ptr[self->i].name,
+						     action->respond.headers_ptr[self->i].value);
+			vk_write_on(conn->client_ptr, self->line, self->len);
+		}
+	}
+	conn->edits = (struct edits_writer){ex_ptr, conn->client_ptr, GW_SIDE_RESPONSE};
+	vk_call(gw_conn_write_edits, &conn->edits);
+	/* No length on answers that cannot have a body (RFC 9110 8.6). */
+	if (self->status >= 200 && self->status != 204 && self->status != 304) {
+		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n", self->body_len);
+		vk_write_on(conn->client_ptr, self->line, self->len);
+	}
+	if (conn->close_after)
+		GW_WRITE_LITERAL(conn->client_ptr, "Connection: close\r\n");
+	GW_WRITE_LITERAL(conn->client_ptr, "\r\n");
+	if (self->body_len && conn->req.method != GW_METHOD_HEAD)
+		vk_write_on(conn->client_ptr, self->body, self->body_len);
+	vk_flush_on(conn->client_ptr);
+	vk_end();
+}
