@@ -79,6 +79,16 @@
 		VK_LABEL(c) :;                    \
 	} while (0)
 
+/* Yields with status `st` for as long as `cond` holds; the condition is
+ * tested again each time the thread is resumed (a wake-up may be early). */
+#define VK_WAIT_WHILE_(c, cond, st)               \
+	while (cond) {                            \
+		that->resume_ptr = &&VK_LABEL(c); \
+		that->status = (st);              \
+		return;                           \
+		VK_LABEL(c) :;                    \
+	}
+
 /* Let the other runnable threads of the process go first. */
 #define vk_yield() VK_YIELD_(__COUNTER__, VK_THREAD_RUNNABLE)
 
@@ -236,12 +246,7 @@
 #define VK_SLEEP_(c, ms)                                                   \
 	do {                                                               \
 		that->wake_ns = vk_sys_now_ns() + (uint64_t)(ms)*1000000u; \
-		while (that->wake_ns) {                                    \
-			that->resume_ptr = &&VK_LABEL(c);                  \
-			that->status = VK_THREAD_BLOCKED;                  \
-			return;                                            \
-			VK_LABEL(c) :;                                     \
-		}                                                          \
+		VK_WAIT_WHILE_(c, that->wake_ns, VK_THREAD_BLOCKED);       \
 	} while (0)
 #define vk_sleep(ms) VK_SLEEP_(__COUNTER__, ms)
 
@@ -259,21 +264,16 @@
 
 /* Run fn as a child on this thread's socket and wait for it to end; its
  * unhandled error is raised here. */
-#define VK_CALL_(c, fn, arg)                                     \
-	do {                                                     \
-		if (!vk_thread_call(that, (fn), (arg)))          \
-			vk_raise(ENOMEM);                        \
-		while (that->call_pending) {                     \
-			that->resume_ptr = &&VK_LABEL(c);        \
-			that->status = VK_THREAD_WAITING;        \
-			return;                                  \
-			VK_LABEL(c) :;                           \
-		}                                                \
-		if (that->child_error) {                         \
-			int vk_child_error_ = that->child_error; \
-			that->child_error = 0;                   \
-			vk_raise(vk_child_error_);               \
-		}                                                \
+#define VK_CALL_(c, fn, arg)                                              \
+	do {                                                              \
+		if (!vk_thread_call(that, (fn), (arg)))                   \
+			vk_raise(ENOMEM);                                 \
+		VK_WAIT_WHILE_(c, that->call_pending, VK_THREAD_WAITING); \
+		if (that->child_error) {                                  \
+			int vk_child_error_ = that->child_error;          \
+			that->child_error = 0;                            \
+			vk_raise(vk_child_error_);                        \
+		}                                                         \
 	} while (0)
 #define vk_call(fn, arg) VK_CALL_(__COUNTER__, fn, arg)
 
@@ -286,15 +286,10 @@
 	} while (0)
 
 /* Send `msg` to thread `to` through `future` and wait for its reply. */
-#define VK_REQUEST_(c, to, future, msg)                      \
-	do {                                                 \
-		vk_future_send((future), that, (to), (msg)); \
-		while (!vk_future_done(future)) {            \
-			that->resume_ptr = &&VK_LABEL(c);    \
-			that->status = VK_THREAD_WAITING;    \
-			return;                              \
-			VK_LABEL(c) :;                       \
-		}                                            \
+#define VK_REQUEST_(c, to, future, msg)                                        \
+	do {                                                                   \
+		vk_future_send((future), that, (to), (msg));                   \
+		VK_WAIT_WHILE_(c, !vk_future_done(future), VK_THREAD_WAITING); \
 	} while (0)
 #define vk_request(to, future, msg) VK_REQUEST_(__COUNTER__, to, future, msg)
 
