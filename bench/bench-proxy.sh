@@ -23,6 +23,7 @@
 # benchmark, not a test), 1 when a server failed to start, did not proxy, or
 # died, 2 on bad usage or missing tools.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 readonly PROXY_CPU=0
 readonly CLIENT_CPU=1  # wrk and the upstream
@@ -72,17 +73,6 @@ WRK_PID="" # the wrk run in progress, if any
 WORK=""
 declare -A HEADER_BYTES=()
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-die() { # die EXIT_CODE MESSAGE...
-  local code=$1
-  shift
-  log "error: $*"
-  exit "$code"
-}
-
-is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
-
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---------------------------------------------------------------- setup
@@ -123,12 +113,6 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- processes
-
-# A loopback port nobody is bound to right now. Small race with other
-# programs, which the start functions cover by retrying.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Upper bounds on a process's life, so nothing outlives a killed script by
 # long. A proxy serves one round's runs; the upstream serves everything.
@@ -599,8 +583,6 @@ fmt_us() { # microseconds -> 812us / 1.25ms / 2.00s
     else printf "%.2fs\n", v / 1e6 }'
 }
 
-fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
-
 fmt_pct() { [ "$1" = NA ] && echo "n/a" || echo "$1%"; }
 
 fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }'; }
@@ -613,16 +595,6 @@ fmt_stats() { # "RPS P50 P99 ERRORS" -> one readable line
   echo "$line"
 }
 
-median() { # numbers on stdin, NA lines ignored; prints NA if none
-  grep -v '^NA$' | sort -g | awk '
-    { v[NR] = $1 }
-    END {
-      if (NR == 0) print "NA"
-      else if (NR % 2) print v[(NR + 1) / 2]
-      else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-    }'
-}
-
 # FIELD: 4=rps 5=p50 6=p99 7=errors 8=proxy cpu% 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns
 #        13=wrk cpu%
 column_of() { # column_of LABEL SCENARIO FIELD: one value per round
@@ -630,16 +602,6 @@ column_of() { # column_of LABEL SCENARIO FIELD: one value per round
 }
 
 col_median() { column_of "$@" | median; }
-
-# Median over rounds of A/B req/s, pairing runs from the same round so slow
-# drift of the machine cancels out.
-median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
-  awk -v a="$1" -v b="$2" -v s="$3" '
-    $3 == s && $2 == a { ra[$1] = $4 }
-    $3 == s && $2 == b { rb[$1] = $4 }
-    END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
-  ' "$RESULTS" | median
-}
 
 # Median over rounds of A/B requests per proxy CPU-second: what each proxy
 # does with the CPU it used, whoever limited the rate.

@@ -25,6 +25,7 @@ readonly NGINX_BIN=/usr/sbin/nginx
 DURATION=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$BENCH_DIR/lib.sh"
 PIPELINE_LUA=$BENCH_DIR/pipeline.lua
 
 # Scenario name -> wrk connection count. Pipelined runs reuse the 50-conn
@@ -46,17 +47,6 @@ PORT=""
 WRK_PID=""  # the wrk run in progress, if any
 WORK=""
 declare -A HEADER_BYTES=()
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-die() { # die EXIT_CODE MESSAGE...
-  local code=$1
-  shift
-  log "error: $*"
-  exit "$code"
-}
-
-is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 
 # ---------------------------------------------------------------- setup
 
@@ -94,12 +84,6 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- servers
-
-# A loopback port nobody is bound to right now. Small race with other
-# programs, which start_nginx covers by retrying.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Upper bound on a server's life, so nothing outlives a killed script by
 # long: every run it serves, plus slack for start-up and checks.
@@ -322,8 +306,6 @@ fmt_us() { # microseconds -> "812us" / "1.25ms" / "2.00s"
     else printf "%.2fs\n", v / 1e6 }'
 }
 
-fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
-
 fmt_stats() { # "RPS P99 ERRORS" -> one readable line
   local rps p99 errors line
   read -r rps p99 errors <<<"$1"
@@ -332,28 +314,8 @@ fmt_stats() { # "RPS P99 ERRORS" -> one readable line
   echo "$line"
 }
 
-median() { # numbers on stdin, NA lines ignored; prints NA if none
-  grep -v '^NA$' | sort -g | awk '
-    { v[NR] = $1 }
-    END {
-      if (NR == 0) print "NA"
-      else if (NR % 2) print v[(NR + 1) / 2]
-      else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-    }'
-}
-
 column_of() { # column_of LABEL SCENARIO FIELD(4=rps,5=p99,6=errors,7=cpu%): one value per round
   awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
-}
-
-# Median over rounds of A/B req/s, pairing runs from the same round so slow
-# drift of the machine cancels out.
-median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
-  awk -v a="$1" -v b="$2" -v s="$3" '
-    $3 == s && $2 == a { ra[$1] = $4 }
-    $3 == s && $2 == b { rb[$1] = $4 }
-    END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
-  ' "$RESULTS" | median
 }
 
 # Median over rounds of A/B requests per server CPU-second: what each
