@@ -120,9 +120,14 @@
 
 /* A catch block that completes has handled the error; a finally block
  * leaves it for whoever waits on the thread. */
-#define vk_catch VK_INSTALL_(__COUNTER__, catch_ptr, vk_clear_error())
+#define VK_CATCH_(c)                          \
+	that->catch_home_ptr = &&VK_LABEL(c); \
+	VK_INSTALL_(c, catch_ptr, vk_clear_error())
+#define vk_catch VK_CATCH_(__COUNTER__)
 #define vk_finally VK_INSTALL_(__COUNTER__, finally_ptr, (void)0)
 #define vk_uncatch() (that->catch_ptr = NULL)
+/* A catch block that goes back to work (goto) arms itself again first. */
+#define vk_catch_rearm() (that->catch_ptr = that->catch_home_ptr)
 #define vk_error() (that->error)
 #define vk_error_signal() (that->error_signal)
 #define vk_clear_error() (that->error = 0, that->error_signal = 0)
@@ -259,6 +264,15 @@
 		that->idle = 0; \
 	} while (0)
 #define vk_draining() vk_proc_local_draining(that->proc_local_ptr)
+
+/* A sleep of at most `ms` that vk_sys_notify() on this process ends early:
+ * how a process waits for another to hand it something. */
+#define vk_wait_notified(ms)          \
+	do {                          \
+		that->notifiable = 1; \
+		vk_sleep(ms);         \
+		that->notifiable = 0; \
+	} while (0)
 
 /* ---- other threads ---- */
 

@@ -9,7 +9,12 @@ enum vk_fd_kind {
 	VK_FD_CONN,    /* owned by a micro-process */
 	VK_FD_LISTEN,  /* a service's listening socket */
 	VK_FD_CONTROL, /* the kernel's own: signalfd, channel eventfd */
+	VK_FD_HELD,    /* a kept-alive connection between owners (vk_sys_hold) */
 };
+
+/* Called by the kernel when an fd goes, however it goes (closed by its
+ * process, by the process's end, or while held). */
+typedef void (*vk_fd_close_fn)(void *ctx_ptr, int fd);
 
 /* The kernel's mirror of one file descriptor's poll state. */
 struct vk_fd {
@@ -25,7 +30,9 @@ struct vk_fd {
 	int queued;	/* aio: directions armed but not yet submitted */
 	int owner_next; /* next fd of the same process, -1 at the end */
 	int owner_prev;
-	void *ctx_ptr;	       /* kernel-owned fds: their service or handler */
+	void *ctx_ptr; /* kernel-owned fds: their service or handler */
+	vk_fd_close_fn on_close;
+	void *on_close_ctx_ptr;
 	struct iocb aio_cb[2]; /* aio driver: one poll request per direction */
 };
 

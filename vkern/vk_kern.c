@@ -204,12 +204,17 @@ static void disown_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 static void close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 {
 	int fd = fd_ptr->fd;
+	vk_fd_close_fn on_close = fd_ptr->on_close;
+	void *on_close_ctx_ptr = fd_ptr->on_close_ctx_ptr;
 
 	if (fd_ptr->kind == VK_FD_CONN)
 		disown_fd(kern_ptr, fd_ptr);
 	vk_poll_forget(&kern_ptr->poll, fd_ptr);
 	vk_fd_reset(fd_ptr);
 	close(fd);
+	/* After the close: whoever counts the fd may open another at once. */
+	if (on_close)
+		on_close(on_close_ctx_ptr, fd);
 }
 
 /* Ask the driver for `events` on fd; it arms only what is not armed yet. */
@@ -378,6 +383,10 @@ static void deliver_events(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	if (proc_ptr->drain_pending) {
 		proc_ptr->drain_pending = 0;
 		vk_proc_local_drain(proc_local_ptr);
+	}
+	if (proc_ptr->notify_pending) {
+		proc_ptr->notify_pending = 0;
+		vk_proc_local_notify(proc_local_ptr);
 	}
 }
 
@@ -551,6 +560,12 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 			enqueue(kern_ptr, proc_ptr);
 		else if (proc_ptr && proc_ptr->in_use && fd_ptr->blocked && (events & (VK_EV_HUP | VK_EV_ERR)))
 			enqueue(kern_ptr, proc_ptr);
+		break;
+	case VK_FD_HELD:
+		/* Kept for whoever claims it next, who learns of this; one
+		 * event is all it takes, so nothing more is waited for. */
+		fd_ptr->pending |= events;
+		fd_ptr->blocked = 0;
 		break;
 	case VK_FD_LISTEN:
 		fd_ptr->blocked = 0;
@@ -731,6 +746,10 @@ int vk_sys_close(int fd)
 	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
 	if (!fd_ptr || fd_ptr->kind == VK_FD_FREE)
 		return close(fd);
+	if (fd_ptr->kind == VK_FD_HELD) {
+		close_fd(kern_ptr, fd_ptr);
+		return 0;
+	}
 	if (fd_ptr->kind != VK_FD_CONN ||
 	    (kern_ptr->current_proc_ptr && fd_ptr->owner != kern_ptr->current_proc_ptr->id)) {
 		errno = EBADF;
@@ -793,6 +812,118 @@ int vk_sys_adopt(int fd)
 		return -1;
 	}
 	own_fd(kern_ptr, fd_ptr, kern_ptr->current_proc_ptr);
+	return 0;
+}
+
+/* The calling process's fd, or NULL (EBADF). */
+static struct vk_fd *own_conn_fd(struct vk_kern *kern_ptr, int fd)
+{
+	struct vk_fd *fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+
+	if (!fd_ptr || fd_ptr->kind != VK_FD_CONN || !kern_ptr->current_proc_ptr ||
+	    fd_ptr->owner != kern_ptr->current_proc_ptr->id) {
+		errno = EBADF;
+		return NULL;
+	}
+	return fd_ptr;
+}
+
+int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_fd *fd_ptr;
+
+	if (!kern_ptr)
+		return 0;
+	fd_ptr = own_conn_fd(kern_ptr, fd);
+	if (!fd_ptr)
+		return -1;
+	fd_ptr->on_close = fn;
+	fd_ptr->on_close_ctx_ptr = ctx_ptr;
+	return 0;
+}
+
+/* The kernel keeps the fd between owners and watches it for input: for a
+ * kept-alive connection, any input or hang-up while nobody owns it is news
+ * (the peer closed it, or said something unasked). */
+int vk_sys_hold(int fd)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_fd *fd_ptr;
+
+	if (!kern_ptr)
+		return 0;
+	fd_ptr = own_conn_fd(kern_ptr, fd);
+	if (!fd_ptr)
+		return -1;
+	disown_fd(kern_ptr, fd_ptr);
+	fd_ptr->kind = VK_FD_HELD;
+	fd_ptr->owner = -1;
+	fd_ptr->owner_next = -1;
+	fd_ptr->owner_prev = -1;
+	fd_ptr->pending = 0;
+	fd_ptr->blocked = 0;
+	want(kern_ptr, fd_ptr, VK_EV_IN);
+	return 0;
+}
+
+int vk_sys_claim(int fd)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_fd *fd_ptr;
+	int seen;
+
+	if (!kern_ptr)
+		return 0;
+	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+	if (!fd_ptr || fd_ptr->kind != VK_FD_HELD || !kern_ptr->current_proc_ptr) {
+		errno = EBADF;
+		return -1;
+	}
+	seen = fd_ptr->pending & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR);
+	fd_ptr->pending = 0;
+	fd_ptr->blocked = 0;
+	own_fd(kern_ptr, fd_ptr, kern_ptr->current_proc_ptr);
+	return seen;
+}
+
+int vk_sys_held_events(int fd)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_fd *fd_ptr;
+
+	if (!kern_ptr)
+		return 0;
+	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+	if (!fd_ptr || fd_ptr->kind != VK_FD_HELD) {
+		errno = EBADF;
+		return -1;
+	}
+	return fd_ptr->pending & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR);
+}
+
+int vk_sys_proc_id(void)
+{
+	struct vk_kern *kern_ptr = current_kern;
+
+	return kern_ptr && kern_ptr->current_proc_ptr ? kern_ptr->current_proc_ptr->id : -1;
+}
+
+/* Wakes the process's notifiable sleepers (vk_wait_notified). A process
+ * that ended, or whose id was reused, sees at most a spurious wake-up:
+ * waiters always check what they wait for. */
+int vk_sys_notify(int proc_id)
+{
+	struct vk_kern *kern_ptr = current_kern;
+	struct vk_proc *proc_ptr;
+
+	if (!kern_ptr || proc_id < 0)
+		return -1;
+	proc_ptr = vk_proc_table_get(&kern_ptr->procs, proc_id);
+	if (!proc_ptr || !proc_ptr->in_use)
+		return -1;
+	proc_ptr->notify_pending = 1;
+	enqueue(kern_ptr, proc_ptr);
 	return 0;
 }
 

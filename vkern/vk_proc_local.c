@@ -189,6 +189,20 @@ void vk_proc_local_drain(struct vk_proc_local *proc_local_ptr)
 	}
 }
 
+/* Another process signalled this one (vk_sys_notify): its notifiable
+ * sleeps end, and each looks again at what it waits for. */
+void vk_proc_local_notify(struct vk_proc_local *proc_local_ptr)
+{
+	struct vk_thread *thread_ptr;
+
+	LIST_FOREACH(thread_ptr, &proc_local_ptr->threads, all_elem) {
+		if (thread_ptr->notifiable && thread_ptr->status == VK_THREAD_BLOCKED) {
+			thread_ptr->wake_ns = 0;
+			vk_thread_wake(thread_ptr);
+		}
+	}
+}
+
 int vk_proc_local_fault(struct vk_proc_local *proc_local_ptr, int signo)
 {
 	struct vk_thread *thread_ptr = proc_local_ptr->current_ptr;

@@ -34,6 +34,7 @@ enum vk_proc_run vk_proc_local_run(struct vk_proc_local *proc_local_ptr);
 void vk_proc_local_fd_event(struct vk_proc_local *proc_local_ptr, int fd, int events);
 void vk_proc_local_expire(struct vk_proc_local *proc_local_ptr, uint64_t now_ns);
 void vk_proc_local_drain(struct vk_proc_local *proc_local_ptr);
+void vk_proc_local_notify(struct vk_proc_local *proc_local_ptr);
 int vk_proc_local_draining(struct vk_proc_local *proc_local_ptr);
 int vk_proc_local_fault(struct vk_proc_local *proc_local_ptr, int signo);
 

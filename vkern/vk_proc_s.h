@@ -22,6 +22,7 @@ struct vk_proc {
 	unsigned queued : 1;
 	unsigned timer_fired : 1;
 	unsigned drain_pending : 1;
+	unsigned notify_pending : 1; /* vk_sys_notify() */
 	uint64_t dispatches;
 	TAILQ_ENTRY(vk_proc) run_elem;
 	SLIST_ENTRY(vk_proc) free_elem;

@@ -440,19 +440,20 @@ int vk_socket_connect_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 	int fd, err = 0;
 
 	if (*done_ptr == 0) {
-		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd == -1)
-			return -errno;
-		if (vk_sys_adopt(fd) == -1) {
-			err = errno;
-			close(fd);
-			return -err;
+		/* An fd the caller attached (vk_socket_attach_fd) is connected
+		 * as it is; otherwise a fresh one is made. */
+		fd = vk_pipe_fd(&socket_ptr->tx_pipe);
+		if (fd < 0 || socket_ptr->closed) {
+			fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd == -1)
+				return -errno;
+			if (vk_sys_adopt(fd) == -1) {
+				err = errno;
+				close(fd);
+				return -err;
+			}
+			vk_socket_attach_fd(socket_ptr, fd);
 		}
-		vk_socket_set_fd(socket_ptr, fd);
-		/* A fresh connection: nothing of an earlier one remains. */
-		socket_ptr->closed = 0;
-		vk_vectoring_init(&socket_ptr->rx, socket_ptr->rx.buf_ptr, socket_ptr->rx.buf_len);
-		vk_vectoring_init(&socket_ptr->tx, socket_ptr->tx.buf_ptr, socket_ptr->tx.buf_len);
 		*done_ptr = 1;
 		if (connect(fd, sa, (socklen_t)addr_len) == 0)
 			return VK_OP_DONE;
@@ -471,6 +472,37 @@ int vk_socket_connect_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		return -errno;
 	return err ? -err : VK_OP_DONE;
+}
+
+/* The socket takes fd (already the process's) as a fresh connection:
+ * nothing of an earlier one remains, and nothing is assumed blocked. */
+void vk_socket_attach_fd(struct vk_socket *socket_ptr, int fd)
+{
+	vk_socket_set_fd(socket_ptr, fd);
+	socket_ptr->closed = 0;
+	socket_ptr->reader_ptr = NULL;
+	socket_ptr->writer_ptr = NULL;
+	vk_vectoring_init(&socket_ptr->rx, socket_ptr->rx.buf_ptr, socket_ptr->rx.buf_len);
+	vk_vectoring_init(&socket_ptr->tx, socket_ptr->tx.buf_ptr, socket_ptr->tx.buf_len);
+}
+
+/* Lets go of the fd without closing it (to hand it over, vk_sys_hold), or
+ * returns -1 when it cannot go as it is: bytes unread or unsent, or an
+ * end already seen. The socket is then closed to its user. */
+int vk_socket_detach_fd(struct vk_socket *socket_ptr)
+{
+	int fd = vk_pipe_fd(&socket_ptr->tx_pipe);
+
+	if (fd < 0 || socket_ptr->closed || fd != vk_pipe_fd(&socket_ptr->rx_pipe) ||
+	    !vk_vectoring_is_empty(&socket_ptr->rx) || !vk_vectoring_is_empty(&socket_ptr->tx) || socket_ptr->rx.eof ||
+	    socket_ptr->rx.hup_seen || socket_ptr->tx.error)
+		return -1;
+	vk_pipe_init_none(&socket_ptr->rx_pipe);
+	vk_pipe_init_none(&socket_ptr->tx_pipe);
+	socket_ptr->closed = 1;
+	socket_ptr->rx.eof = 1;
+	socket_ptr->tx.error = EPIPE;
+	return fd;
 }
 
 /* Give back bytes a reader took but does not own (the start of the next

@@ -35,6 +35,8 @@ struct vk_pipe *vk_socket_tx_pipe(struct vk_socket *socket_ptr);
 struct vk_vectoring *vk_socket_rx(struct vk_socket *socket_ptr);
 struct vk_vectoring *vk_socket_tx(struct vk_socket *socket_ptr);
 void vk_socket_set_fd(struct vk_socket *socket_ptr, int fd);
+void vk_socket_attach_fd(struct vk_socket *socket_ptr, int fd);
+int vk_socket_detach_fd(struct vk_socket *socket_ptr);
 void vk_socket_connect_pair(struct vk_socket *writer_ptr, struct vk_socket *reader_ptr);
 int vk_socket_rx_fd(struct vk_socket *socket_ptr);
 int vk_socket_tx_fd(struct vk_socket *socket_ptr);

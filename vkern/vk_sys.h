@@ -13,6 +13,26 @@
 
 int vk_sys_close(int fd);
 int vk_sys_adopt(int fd);
+/* The kernel calls fn(ctx, fd) after it closes fd, however the fd goes:
+ * closed by its process, by the process's end, or while held. For counts
+ * that must stay true when a process dies. The fd must be the caller's. */
+int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr);
+
+/* Keep-alive hand-over between the processes of one kernel. vk_sys_hold
+ * gives the caller's fd to the kernel, which owns it until some process
+ * vk_sys_claim()s it, and meanwhile watches it for input. vk_sys_claim
+ * returns the events (VK_EV_IN, _HUP, _ERR of vk_socket.h) seen while it
+ * was held, 0 if none, or -1; an event may be stale, so a non-zero answer
+ * means "look before you use it". vk_sys_close() closes a held fd from
+ * any process. */
+int vk_sys_hold(int fd);
+int vk_sys_claim(int fd);
+int vk_sys_held_events(int fd);
+
+/* The calling process's id, and a wake-up for another process's threads
+ * in vk_wait_notified() (vk_coro.h). */
+int vk_sys_proc_id(void);
+int vk_sys_notify(int proc_id);
 /* Starts a process with no connection; returns its id, or -1. */
 int vk_sys_spawn(const char *name, vk_thread_fn fn, void *arg_ptr, size_t pages);
 uint64_t vk_sys_now_ns(void);

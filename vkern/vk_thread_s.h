@@ -19,10 +19,11 @@ struct vk_future;
  * in its `self` block, both inside the micro-heap. */
 struct vk_thread {
 	void (*func_ptr)(struct vk_thread *that);
-	void *resume_ptr;  /* label to continue at */
-	void *catch_ptr;   /* installed error handler, NULL if none */
-	void *finally_ptr; /* installed finally block, NULL if none */
-	void *self_ptr;	   /* the coroutine's locals */
+	void *resume_ptr;     /* label to continue at */
+	void *catch_ptr;      /* installed error handler, NULL if none */
+	void *finally_ptr;    /* installed finally block, NULL if none */
+	void *catch_home_ptr; /* the catch block last installed: vk_catch_rearm() */
+	void *self_ptr;	      /* the coroutine's locals */
 	void *arg_ptr;
 	const char *name;
 	struct vk_socket *socket_ptr; /* default socket of the I/O macros */
@@ -43,7 +44,8 @@ struct vk_thread {
 	uint64_t idle_ns;     /* re-arms deadline_ns at every block: a limit on silence */
 	uint64_t wake_ns;     /* end of a vk_sleep(); 0: none */
 	unsigned timed_out : 1;
-	unsigned idle : 1; /* waiting between requests: drain may end it */
+	unsigned idle : 1;	 /* waiting between requests: drain may end it */
+	unsigned notifiable : 1; /* in vk_wait_notified(): vk_sys_notify() ends it */
 	unsigned in_inbox_wait : 1;
 	unsigned owns_socket : 1;
 	unsigned call_pending : 1; /* waiting in vk_call() for a child to end */
