@@ -123,6 +123,7 @@ struct gw_config_upstream_limits {
 struct gw_config_upstream_timeouts {
 	int connect_ms;
 	int response_ms;
+	int idle_ms; /* a kept-alive connection unused this long is closed */
 };
 
 struct gw_config_upstream {

@@ -331,16 +331,18 @@ static void load_limits(struct gw_config_loader *loader_ptr, const json_t *json,
 static void load_upstream_timeouts(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
 				   struct gw_config_upstream_timeouts *timeouts_ptr)
 {
-	static const char *const keys[] = {"connect_ms", "response_ms", NULL};
+	static const char *const keys[] = {"connect_ms", "response_ms", "idle_ms", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
 	const json_t *part = read_part(loader_ptr, json, pointer, "timeouts", keys, &part_pointer);
-	long long connect_ms, response_ms;
+	long long connect_ms, response_ms, idle_ms;
 
 	gw_json_read_int(check_ptr, part, part_pointer, "connect_ms", 1, TIMEOUT_MS_MAX, 1000, &connect_ms);
 	gw_json_read_int(check_ptr, part, part_pointer, "response_ms", 1, TIMEOUT_MS_MAX, 15000, &response_ms);
+	gw_json_read_int(check_ptr, part, part_pointer, "idle_ms", 1, TIMEOUT_MS_MAX, 60000, &idle_ms);
 	timeouts_ptr->connect_ms = (int)connect_ms;
 	timeouts_ptr->response_ms = (int)response_ms;
+	timeouts_ptr->idle_ms = (int)idle_ms;
 }
 
 static void fill_health_policy(struct gw_config_upstream *upstream_ptr)

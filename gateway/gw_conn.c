@@ -213,6 +213,23 @@ static int pick_upstream(struct gw_conn_self *self, const struct gw_conn_config 
 	return 0;
 }
 
+/* A kept connection may have been closed by the upstream just as it was
+ * taken. A request that failed on one before any of the response came, and
+ * that may be sent twice (RFC 9110 9.2.2) with no body to replay, goes
+ * again, once, on a new connection. */
+static int may_go_again(const struct gw_conn_self *self, int error)
+{
+	static const unsigned idempotent = 1u << GW_METHOD_GET | 1u << GW_METHOD_HEAD | 1u << GW_METHOD_PUT |
+					   1u << GW_METHOD_DELETE | 1u << GW_METHOD_OPTIONS | 1u << GW_METHOD_TRACE;
+
+	return self->reused && !self->retried && !self->status && !self->response_bytes &&
+	       (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_HEAD) &&
+	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED) &&
+	       (idempotent & (1u << self->req.method)) &&
+	       (self->req.head.body == GW_BODY_NONE ||
+		(self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length == 0));
+}
+
 static const char *error_message(int stage, int error)
 {
 	switch (stage) {
@@ -245,11 +262,18 @@ void gw_conn_main(struct vk_thread *that)
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
 	self->cfg_ptr = cfg;
 	self->upstream_index = -1;
-	self->connected_upstream = -1;
-	self->connected_endpoint = -1;
 
 	vk_catch
 	{
+		/* The upstream connection is counted against max_connections:
+		 * it goes at once, not when the client has heard why. */
+		vk_socket_close(self->upstream_ptr);
+		if (may_go_again(self, vk_error())) {
+			self->retried = 1;
+			vk_clear_error();
+			vk_catch_rearm();
+			goto upstream_connection;
+		}
 		/* Errors end the connection; what the client hears depends on how
 		 * far the exchange got. */
 		upstream_done(self, cfg,
@@ -349,21 +373,37 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->status)
 			vk_raise(EPROTO);
 		self->upstream_ns = vk_sys_now_ns();
-		/* A kept connection to another endpoint is no use now. */
-		if (self->upstream_open && (self->connected_upstream != self->upstream_index ||
-					    self->connected_endpoint != self->pick.endpoint)) {
-			vk_socket_close(self->upstream_ptr);
-			self->upstream_open = 0;
-		}
+		self->retried = 0;
 
-		/* ---- the upstream ---- */
-		if (!self->upstream_open) {
+		/* ---- the upstream connection: kept, new, or after a wait in line ---- */
+	upstream_connection:
+		self->stage = STAGE_POOL_WAIT;
+		self->response_bytes = 0;
+		self->wait_until_ns = vk_sys_now_ns() + self->connect_ms * 1000000u;
+		for (;;) {
+			self->rc = cfg->upstream_ops.connection(cfg->upstream_ops.ctx_ptr, self->upstream_index,
+								&self->pick, self->retried, &self->upstream_fd,
+								&self->reason);
+			if (self->rc != GW_UPSTREAM_WAIT)
+				break;
+			if (vk_sys_now_ns() >= self->wait_until_ns) {
+				cfg->upstream_ops.stop_waiting(cfg->upstream_ops.ctx_ptr, self->upstream_index);
+				self->status = 503;
+				self->reason = "no upstream connection free in time (max_connections)";
+				vk_raise(ETIMEDOUT);
+			}
+			vk_wait_notified((self->wait_until_ns - vk_sys_now_ns()) / 1000000u + 1);
+		}
+		if (self->rc == GW_UPSTREAM_REFUSED) {
+			self->status = 503;
+			vk_raise(EPROTO);
+		}
+		vk_socket_attach_fd(self->upstream_ptr, self->upstream_fd);
+		self->reused = self->rc == GW_UPSTREAM_KEPT;
+		if (!self->reused) {
 			self->stage = STAGE_CONNECT;
 			vk_deadline(self->connect_ms);
 			vk_connect(self->upstream_ptr, self->pick.addr_ptr, self->pick.addr_len);
-			self->upstream_open = 1;
-			self->connected_upstream = self->upstream_index;
-			self->connected_endpoint = self->pick.endpoint;
 		}
 		self->stage = STAGE_REQUEST_BODY;
 		vk_deadline_clear();
@@ -463,6 +503,7 @@ void gw_conn_main(struct vk_thread *that)
 						cfg->limits.max_head_bytes - self->resp_len);
 				if (self->n == 0)
 					vk_raise(ECONNRESET);
+				self->response_bytes = 1;
 				self->resp_len += self->n;
 				self->rc = gw_http_parse_response(&self->resp, self->resp_ptr, self->resp_len,
 								  &cfg->limits, self->req.method == GW_METHOD_HEAD);
@@ -591,11 +632,16 @@ void gw_conn_main(struct vk_thread *that)
 		self->bytes_out =
 			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 		gw_conn_log_request(self, self->resp.status);
+		self->kept_upstream = self->upstream_index;
 		upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
-		if (!self->resp.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE) {
+		/* The connection goes back for any request of this kernel, unless
+		 * the upstream ends it or left bytes nobody asked for. */
+		if (self->resp.head.keep_alive && self->resp.head.body != GW_BODY_UNTIL_CLOSE &&
+		    (self->upstream_fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
+			cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->kept_upstream, self->pick.endpoint,
+					       self->upstream_fd);
+		else
 			vk_socket_close(self->upstream_ptr);
-			self->upstream_open = 0;
-		}
 		if (self->close_after)
 			break;
 	}

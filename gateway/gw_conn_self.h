@@ -29,6 +29,7 @@
 enum gw_conn_stage {
 	STAGE_IDLE,	     /* between requests: a close is quiet */
 	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
+	STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
 	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
 	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
 	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
@@ -54,7 +55,10 @@ struct gw_conn_self {
 	size_t n;
 	int rc;
 	int more;
-	int upstream_open;
+	int upstream_fd;
+	int reused;	    /* the upstream connection was kept from an earlier request */
+	int retried;	    /* this request already went again on a fresh connection */
+	int response_bytes; /* some of the response came: it cannot go again */
 	int stage;
 	int status;
 	int close_after;
@@ -68,9 +72,9 @@ struct gw_conn_self {
 	const struct gw_route *route_ptr;
 	const char *reason; /* static: why an error status was chosen */
 	struct gw_upstream_pick pick;
-	int upstream_index;	/* -1: no upstream picked for this request */
-	int connected_upstream; /* the upstream socket's upstream and endpoint */
-	int connected_endpoint;
+	int upstream_index; /* -1: no upstream picked for this request */
+	int kept_upstream;  /* where an ended exchange's connection goes back */
+	uint64_t wait_until_ns;
 	uint64_t connect_ms;
 	uint64_t response_ms;
 	/* for the access log line */

@@ -24,6 +24,13 @@ enum gw_upstream_outcome {
 	GW_UPSTREAM_ABORTED,	     /* the exchange broke off for another reason */
 };
 
+enum gw_upstream_connection {
+	GW_UPSTREAM_KEPT,    /* *fd_ptr: a kept-alive connection, ready */
+	GW_UPSTREAM_FRESH,   /* *fd_ptr: a new socket, still to connect */
+	GW_UPSTREAM_WAIT,    /* none free: wait to be notified (vk_wait_notified), then ask again */
+	GW_UPSTREAM_REFUSED, /* answer 503 with *reason_ptr */
+};
+
 struct gw_upstream_ops {
 	/* Admits a request to upstream `index` (circuit breaker) and picks an
 	 * endpoint (balancing, health); key: the hash key for hash policies.
@@ -32,6 +39,17 @@ struct gw_upstream_ops {
 		    const char **reason_ptr);
 	/* The request ended: counts it out and records the outcome. */
 	void (*done)(void *ctx_ptr, int index, int endpoint, enum gw_upstream_outcome outcome);
+	/* A connection to the picked endpoint for the calling process, under
+	 * the upstream's max_connections and max_pending. fresh: not a kept
+	 * one (a retry after a kept one failed). The fd is the caller's, and
+	 * counted until it is closed, however that happens. */
+	enum gw_upstream_connection (*connection)(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr,
+						  int fresh, int *fd_ptr, const char **reason_ptr);
+	/* The caller stops waiting for a connection. */
+	void (*stop_waiting)(void *ctx_ptr, int index);
+	/* The exchange on fd ended cleanly and fd is detached from the
+	 * caller's socket: kept for another request, or closed. */
+	void (*keep)(void *ctx_ptr, int index, int endpoint, int fd);
 	void *ctx_ptr;
 };
 

@@ -2,8 +2,9 @@
 #define GW_BREAKER_H
 
 /* Circuit breaking per upstream (per kernel): limits on connections open,
- * requests waiting for a connection, and requests in flight. A request that
- * would pass a limit is answered 503 at once instead of queueing. */
+ * requests waiting for a connection, and requests in flight. Past
+ * max_requests or max_pending a request is answered 503 at once; past
+ * max_connections it waits in gw_pool's line (max_pending places). */
 
 struct gw_breaker_limits {
 	int max_connections;

@@ -6,8 +6,10 @@
 #include "gw_config_s.h"
 #include "gw_health.h"
 #include "gw_health_check.h"
+#include "gw_pool.h"
 #include "gw_upstream.h"
 
+#include "vk_coro.h"
 #include "vk_sys.h"
 
 #include <stdio.h>
@@ -21,6 +23,7 @@ struct upstream_state {
 	struct gw_health *health_ptr;
 	struct gw_breaker breaker;
 	struct gw_breaker_limits limits;
+	struct gw_pool *pool_ptr; /* this upstream's connections */
 };
 
 struct gw_upstreams {
@@ -28,6 +31,7 @@ struct gw_upstreams {
 	struct upstream_state *states_ptr;
 	struct gw_health_check_arg *checks_ptr; /* one per upstream */
 	int count;
+	int reaper_running; /* a process closes expired kept connections */
 };
 
 static void release(struct upstream_state *state_ptr)
@@ -36,6 +40,7 @@ static void release(struct upstream_state *state_ptr)
 		gw_balance_fini(&state_ptr->balance);
 	free(state_ptr->endpoints_ptr);
 	free(state_ptr->health_ptr);
+	gw_pool_destroy(state_ptr->pool_ptr);
 }
 
 struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, unsigned seed)
@@ -69,6 +74,17 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 		}
 		if (gw_balance_init(&state_ptr->balance, up->balance.policy, state_ptr->endpoints_ptr, n,
 				    (uint64_t)seed * 2654435761u + (uint64_t)u + 1) == -1)
+			goto fail;
+		state_ptr->pool_ptr = gw_pool_create(
+			&(struct gw_pool_settings){
+				.endpoint_count = n,
+				.max_idle = up->limits.max_idle_per_kernel,
+				.idle_timeout_ns = (uint64_t)up->timeouts.idle_ms * 1000000u,
+				/* nobody waits longer than a connect may take */
+				.wait_limit_ns = ((uint64_t)up->timeouts.connect_ms + 1000u) * 1000000u,
+			},
+			&state_ptr->breaker, &state_ptr->limits);
+		if (!state_ptr->pool_ptr)
 			goto fail;
 	}
 	return upstreams_ptr;
@@ -164,10 +180,86 @@ static void done(void *ctx_ptr, int index, int endpoint, enum gw_upstream_outcom
 		gw_balance_set_available(&state_ptr->balance, endpoint, 0);
 }
 
+/* ---- connections ---- */
+
+static enum gw_upstream_connection connection(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr,
+					      int fresh, int *fd_ptr, const char **reason_ptr)
+{
+	struct gw_upstreams *upstreams_ptr = ctx_ptr;
+
+	if (index < 0 || index >= upstreams_ptr->count) {
+		*reason_ptr = "no such upstream";
+		return GW_UPSTREAM_REFUSED;
+	}
+	switch (gw_pool_acquire(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint,
+				pick_ptr->addr_ptr->sa_family, vk_sys_proc_id(), fresh, vk_sys_now_ns(), fd_ptr,
+				reason_ptr)) {
+	case GW_POOL_REUSED:
+		return GW_UPSTREAM_KEPT;
+	case GW_POOL_NEW:
+		return GW_UPSTREAM_FRESH;
+	case GW_POOL_WAIT:
+		return GW_UPSTREAM_WAIT;
+	default:
+		return GW_UPSTREAM_REFUSED;
+	}
+}
+
+static void stop_waiting(void *ctx_ptr, int index)
+{
+	struct gw_upstreams *upstreams_ptr = ctx_ptr;
+
+	if (index >= 0 && index < upstreams_ptr->count)
+		gw_pool_cancel(upstreams_ptr->states_ptr[index].pool_ptr, vk_sys_proc_id());
+}
+
+/* The reaper: while any connection is kept, a process closes those that
+ * expired or that their upstream closed, once a second, and all of them
+ * when the kernel drains. It ends when nothing is kept, so an idle kernel
+ * is not woken for it. */
+#define REAPER_PERIOD_MS 1000
+#define REAPER_PAGES 4
+
+static void reaper_main(struct vk_thread *that)
+{
+	struct gw_upstreams *upstreams_ptr = vk_thread_arg(that);
+	struct {
+		int kept;
+	} * self;
+
+	vk_begin();
+	do {
+		vk_sleep_idle(REAPER_PERIOD_MS);
+		self->kept = 0;
+		for (int u = 0; u < upstreams_ptr->count; u++)
+			self->kept +=
+				gw_pool_sweep(upstreams_ptr->states_ptr[u].pool_ptr, vk_sys_now_ns(), vk_draining());
+	} while (self->kept > 0 && !vk_draining());
+	upstreams_ptr->reaper_running = 0;
+	vk_end();
+}
+
+static void keep(void *ctx_ptr, int index, int endpoint, int fd)
+{
+	struct gw_upstreams *upstreams_ptr = ctx_ptr;
+
+	if (index < 0 || index >= upstreams_ptr->count) {
+		vk_sys_close(fd);
+		return;
+	}
+	if (gw_pool_keep(upstreams_ptr->states_ptr[index].pool_ptr, endpoint, fd, vk_sys_now_ns()) &&
+	    !upstreams_ptr->reaper_running &&
+	    vk_sys_spawn("upstream-pool-reaper", reaper_main, upstreams_ptr, REAPER_PAGES) >= 0)
+		upstreams_ptr->reaper_running = 1;
+}
+
 void gw_upstreams_ops(struct gw_upstreams *upstreams_ptr, struct gw_upstream_ops *ops_ptr)
 {
 	ops_ptr->pick = pick;
 	ops_ptr->done = done;
+	ops_ptr->connection = connection;
+	ops_ptr->stop_waiting = stop_waiting;
+	ops_ptr->keep = keep;
 	ops_ptr->ctx_ptr = upstreams_ptr;
 }
 

@@ -209,6 +209,7 @@ static void test_minimal_example_loads_with_defaults(void **state)
 	assert_int_equal(upstream_ptr->limits.max_idle_per_kernel, 64);
 	assert_int_equal(upstream_ptr->timeouts.connect_ms, 1000);
 	assert_int_equal(upstream_ptr->timeouts.response_ms, 15000);
+	assert_int_equal(upstream_ptr->timeouts.idle_ms, 60000);
 
 	assert_int_equal(config->route_count, 1);
 	route_ptr = &config->routes_ptr[0];

@@ -1,0 +1,249 @@
+/* Tests for upstreams/gw_pool.c, without a kernel: vk_sys_* act as plain
+ * libc (hold and claim do nothing, close closes), so what is tested is the
+ * pool's own bookkeeping: what is kept and handed out, the counts against
+ * max_connections and max_pending, the line, and the expiry of kept
+ * connections. The kernel's side (a connection the upstream closed while
+ * kept) is tested end to end in tests/e2e/gw_pool.sh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gw_breaker.h"
+#include "gw_pool.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MS 1000000ull
+
+struct fixture {
+	struct gw_breaker breaker;
+	struct gw_breaker_limits limits;
+	struct gw_pool *pool_ptr;
+};
+
+static struct gw_pool *make_pool(struct fixture *f, int endpoints, int max_connections, int max_pending, int max_idle)
+{
+	struct gw_pool_settings settings = {
+		.endpoint_count = endpoints,
+		.max_idle = max_idle,
+		.idle_timeout_ns = 1000 * MS,
+		.wait_limit_ns = 2000 * MS,
+	};
+
+	memset(f, 0, sizeof(*f));
+	f->limits = (struct gw_breaker_limits){max_connections, max_pending, 1000};
+	f->pool_ptr = gw_pool_create(&settings, &f->breaker, &f->limits);
+	assert_non_null(f->pool_ptr);
+	return f->pool_ptr;
+}
+
+static int is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+static int acquire(struct fixture *f, int endpoint, int proc, uint64_t now, int *fd)
+{
+	const char *reason = NULL;
+
+	*fd = -1;
+	return (int)gw_pool_acquire(f->pool_ptr, endpoint, AF_INET, proc, 0, now, fd, &reason);
+}
+
+static void test_new_then_kept_then_reused(void **state)
+{
+	struct fixture f;
+	int fd, again;
+
+	(void)state;
+	make_pool(&f, 2, 10, 10, 10);
+	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
+	assert_true(fd >= 0);
+	assert_int_equal(f.breaker.connections, 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, fd, 10 * MS), 1);
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
+	/* Another endpoint does not get it. */
+	assert_int_equal(acquire(&f, 1, 2, 20 * MS, &again), GW_POOL_NEW);
+	assert_int_not_equal(again, fd);
+	assert_int_equal(f.breaker.connections, 2);
+	/* The same endpoint does, newest first. */
+	assert_int_equal(acquire(&f, 0, 3, 30 * MS, &again), GW_POOL_REUSED);
+	assert_int_equal(again, fd);
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 0);
+	assert_int_equal(f.breaker.connections, 2);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_fresh_skips_kept(void **state)
+{
+	struct fixture f;
+	const char *reason = NULL;
+	int fd, other;
+
+	(void)state;
+	make_pool(&f, 1, 10, 10, 10);
+	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
+	gw_pool_keep(f.pool_ptr, 0, fd, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, AF_INET, 1, 1, 0, &other, &reason), GW_POOL_NEW);
+	assert_int_not_equal(other, fd);
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_expired_kept_connection_is_closed(void **state)
+{
+	struct fixture f;
+	int fd, again;
+
+	(void)state;
+	make_pool(&f, 1, 10, 10, 10);
+	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
+	gw_pool_keep(f.pool_ptr, 0, fd, 0);
+	/* idle_timeout 1 s: at 1.5 s it is closed, and a new one made. */
+	assert_int_equal(acquire(&f, 0, 1, 1500 * MS, &again), GW_POOL_NEW);
+	assert_int_equal(f.breaker.connections, 1);
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 0);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_sweep_closes_expired_only(void **state)
+{
+	struct fixture f;
+	int a, b;
+
+	(void)state;
+	make_pool(&f, 1, 10, 10, 10);
+	acquire(&f, 0, 1, 0, &a);
+	acquire(&f, 0, 2, 0, &b);
+	gw_pool_keep(f.pool_ptr, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, b, 800 * MS);
+	assert_int_equal(gw_pool_sweep(f.pool_ptr, 1200 * MS, 0), 1);
+	assert_false(is_open(a));
+	assert_true(is_open(b));
+	assert_int_equal(f.breaker.connections, 1);
+	assert_int_equal(gw_pool_sweep(f.pool_ptr, 1200 * MS, 1), 0); /* a drain: all go */
+	assert_false(is_open(b));
+	assert_int_equal(f.breaker.connections, 0);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_max_idle_closes_the_surplus(void **state)
+{
+	struct fixture f;
+	int a, b;
+
+	(void)state;
+	make_pool(&f, 1, 10, 10, 1);
+	acquire(&f, 0, 1, 0, &a);
+	acquire(&f, 0, 2, 0, &b);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, a, 0), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, b, 0), 0);
+	assert_false(is_open(b));
+	assert_int_equal(f.breaker.connections, 1);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_line_and_max_pending(void **state)
+{
+	struct fixture f;
+	const char *reason = NULL;
+	int a, fd;
+
+	(void)state;
+	make_pool(&f, 1, 1, 2, 10);
+	assert_int_equal(acquire(&f, 0, 1, 0, &a), GW_POOL_NEW);
+	/* No room: processes 2 and 3 wait, 4 is one too many. */
+	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
+	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, AF_INET, 4, 0, 0, &fd, &reason), GW_POOL_REFUSED);
+	assert_non_null(strstr(reason, "max_pending"));
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 2);
+	assert_int_equal(f.breaker.pending, 2);
+	/* Asking again keeps one's place. */
+	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 2);
+	/* The connection comes back: the first in line gets it. */
+	gw_pool_keep(f.pool_ptr, 0, a, 10 * MS);
+	assert_int_equal(acquire(&f, 0, 2, 10 * MS, &fd), GW_POOL_REUSED);
+	assert_int_equal(fd, a);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 1);
+	/* Process 3 gives up. */
+	gw_pool_cancel(f.pool_ptr, 3);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 0);
+	assert_int_equal(f.breaker.pending, 0);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_only_the_first_in_line_may_open(void **state)
+{
+	struct fixture f;
+	int a, fd;
+
+	(void)state;
+	make_pool(&f, 1, 1, 10, 0);
+	acquire(&f, 0, 1, 0, &a);
+	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
+	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
+	/* max_idle 0: given back means closed, which frees the place. */
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, a, 0), 0);
+	assert_int_equal(f.breaker.connections, 0);
+	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT); /* not first */
+	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_NEW);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 1);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_kept_to_another_endpoint_makes_room(void **state)
+{
+	struct fixture f;
+	int a, b;
+
+	(void)state;
+	make_pool(&f, 2, 1, 10, 10);
+	acquire(&f, 0, 1, 0, &a);
+	gw_pool_keep(f.pool_ptr, 0, a, 0);
+	assert_int_equal(acquire(&f, 1, 2, 0, &b), GW_POOL_NEW);
+	/* (b may well get a's number: a was closed first.) */
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 0);
+	assert_int_equal(f.breaker.connections, 1);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+static void test_a_place_held_too_long_is_dropped(void **state)
+{
+	struct fixture f;
+	int a, fd;
+
+	(void)state;
+	make_pool(&f, 1, 1, 10, 0);
+	acquire(&f, 0, 1, 0, &a);
+	/* Process 2 waits, then ends without leaving the line. */
+	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
+	gw_pool_keep(f.pool_ptr, 0, a, 0);
+	/* Within wait_limit (2 s) process 3 must wait behind it; after, not. */
+	assert_int_equal(acquire(&f, 0, 3, 1000 * MS, &fd), GW_POOL_WAIT);
+	assert_int_equal(acquire(&f, 0, 3, 2500 * MS, &fd), GW_POOL_NEW);
+	gw_pool_destroy(f.pool_ptr);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_then_kept_then_reused),
+		cmocka_unit_test(test_fresh_skips_kept),
+		cmocka_unit_test(test_expired_kept_connection_is_closed),
+		cmocka_unit_test(test_sweep_closes_expired_only),
+		cmocka_unit_test(test_max_idle_closes_the_surplus),
+		cmocka_unit_test(test_line_and_max_pending),
+		cmocka_unit_test(test_only_the_first_in_line_may_open),
+		cmocka_unit_test(test_kept_to_another_endpoint_makes_room),
+		cmocka_unit_test(test_a_place_held_too_long_is_dropped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,311 @@
+/* gw_pool: kept-alive upstream connections and the line for new ones (see
+ * the header). Per kernel: nothing here is shared or locked. */
+#include "gw_pool.h"
+#include "gw_pool_s.h"
+#include "gw_breaker.h"
+
+#include "vk_sys.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct gw_pool *gw_pool_create(const struct gw_pool_settings *settings_ptr, struct gw_breaker *breaker_ptr,
+			       const struct gw_breaker_limits *limits_ptr)
+{
+	struct gw_pool *pool_ptr = calloc(1, sizeof(*pool_ptr));
+
+	if (!pool_ptr)
+		return NULL;
+	pool_ptr->settings = *settings_ptr;
+	pool_ptr->breaker_ptr = breaker_ptr;
+	pool_ptr->limits_ptr = limits_ptr;
+	pool_ptr->endpoints_ptr = calloc((size_t)settings_ptr->endpoint_count + 1, sizeof(*pool_ptr->endpoints_ptr));
+	if (!pool_ptr->endpoints_ptr) {
+		free(pool_ptr);
+		return NULL;
+	}
+	return pool_ptr;
+}
+
+void gw_pool_destroy(struct gw_pool *pool_ptr)
+{
+	if (!pool_ptr)
+		return;
+	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++)
+		free(pool_ptr->endpoints_ptr[e].kept_ptr);
+	free(pool_ptr->endpoints_ptr);
+	free(pool_ptr->line_ptr);
+	free(pool_ptr);
+}
+
+/* ---- the line ---- */
+
+static struct gw_pool_waiter *line_at(struct gw_pool *pool_ptr, int i)
+{
+	return &pool_ptr->line_ptr[(pool_ptr->line_head + i) % pool_ptr->line_cap];
+}
+
+static int line_find(struct gw_pool *pool_ptr, int proc_id)
+{
+	for (int i = 0; i < pool_ptr->line_len; i++)
+		if (line_at(pool_ptr, i)->proc_id == proc_id)
+			return i;
+	return -1;
+}
+
+static void line_remove(struct gw_pool *pool_ptr, int place)
+{
+	for (int i = place; i + 1 < pool_ptr->line_len; i++)
+		*line_at(pool_ptr, i) = *line_at(pool_ptr, i + 1);
+	pool_ptr->line_len--;
+	gw_breaker_pending_done(pool_ptr->breaker_ptr);
+}
+
+/* The line grows as needed (kernel memory, never past max_pending). */
+static int line_push(struct gw_pool *pool_ptr, int proc_id, uint64_t now_ns)
+{
+	if (pool_ptr->line_len == pool_ptr->line_cap) {
+		int cap = pool_ptr->line_cap ? pool_ptr->line_cap * 2 : 16;
+		struct gw_pool_waiter *line_ptr = malloc(sizeof(*line_ptr) * (size_t)cap);
+
+		if (!line_ptr)
+			return -1;
+		for (int i = 0; i < pool_ptr->line_len; i++)
+			line_ptr[i] = *line_at(pool_ptr, i);
+		free(pool_ptr->line_ptr);
+		pool_ptr->line_ptr = line_ptr;
+		pool_ptr->line_cap = cap;
+		pool_ptr->line_head = 0;
+	}
+	*line_at(pool_ptr, pool_ptr->line_len) = (struct gw_pool_waiter){proc_id, now_ns};
+	pool_ptr->line_len++;
+	return 0;
+}
+
+/* A place held longer than any wait may last belongs to a process that
+ * ended without leaving the line (a fault): it must not block the rest. */
+static void drop_stale(struct gw_pool *pool_ptr, uint64_t now_ns)
+{
+	while (pool_ptr->line_len > 0 && now_ns - line_at(pool_ptr, 0)->since_ns > pool_ptr->settings.wait_limit_ns)
+		line_remove(pool_ptr, 0);
+}
+
+/* Something was given back or closed: the first in line looks again. A
+ * process that is gone leaves the line. */
+static void wake_first(struct gw_pool *pool_ptr)
+{
+	while (pool_ptr->line_len > 0 && vk_sys_notify(line_at(pool_ptr, 0)->proc_id) == -1 &&
+	       vk_sys_kernel_index() >= 0)
+		line_remove(pool_ptr, 0);
+}
+
+/* ---- connections ---- */
+
+/* The kernel's on-close hook for every connection the pool counts. */
+static void closed(void *ctx_ptr, int fd)
+{
+	struct gw_pool *pool_ptr = ctx_ptr;
+
+	(void)fd;
+	gw_breaker_connection_closed(pool_ptr->breaker_ptr);
+	wake_first(pool_ptr);
+}
+
+/* Without a kernel (unit tests) no hook runs: the count is kept here. */
+static void close_counted(struct gw_pool *pool_ptr, int fd)
+{
+	vk_sys_close(fd);
+	if (vk_sys_kernel_index() < 0)
+		closed(pool_ptr, fd);
+}
+
+/* A kept connection is usable if the upstream has neither closed it nor
+ * said anything unasked; the kernel's record of events may be stale, so a
+ * non-blocking peek decides. */
+static int still_open(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t now_ns)
+{
+	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
+
+	while (ep_ptr->count > 0) {
+		struct gw_pool_kept kept = ep_ptr->kept_ptr[--ep_ptr->count];
+		int events;
+
+		pool_ptr->kept_total--;
+		if (now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns) {
+			close_counted(pool_ptr, kept.fd);
+			continue;
+		}
+		events = vk_sys_claim(kept.fd);
+		if (events < 0)
+			continue; /* not held any more: not ours to use or close */
+		if (events != 0 && !still_open(kept.fd)) {
+			close_counted(pool_ptr, kept.fd);
+			continue;
+		}
+		return kept.fd;
+	}
+	return -1;
+}
+
+/* Makes room for a new connection: the oldest kept one goes. */
+static int close_oldest_kept(struct gw_pool *pool_ptr)
+{
+	struct gw_pool_endpoint *oldest_ptr = NULL;
+	int fd;
+
+	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++) {
+		struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[e];
+
+		if (ep_ptr->count && (!oldest_ptr || ep_ptr->kept_ptr[0].since_ns < oldest_ptr->kept_ptr[0].since_ns))
+			oldest_ptr = ep_ptr;
+	}
+	if (!oldest_ptr)
+		return 0;
+	fd = oldest_ptr->kept_ptr[0].fd;
+	oldest_ptr->count--;
+	for (int i = 0; i < oldest_ptr->count; i++)
+		oldest_ptr->kept_ptr[i] = oldest_ptr->kept_ptr[i + 1];
+	pool_ptr->kept_total--;
+	close_counted(pool_ptr, fd);
+	return 1;
+}
+
+static int new_socket(struct gw_pool *pool_ptr, int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -1;
+	if (vk_sys_adopt(fd) == -1 || vk_sys_on_close(fd, closed, pool_ptr) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, int family, int proc_id, int fresh,
+				    uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+{
+	int place, fd;
+
+	drop_stale(pool_ptr, now_ns);
+	place = line_find(pool_ptr, proc_id);
+	if (!fresh && (fd = take_kept(pool_ptr, endpoint, now_ns)) >= 0) {
+		if (place >= 0)
+			line_remove(pool_ptr, place);
+		*fd_ptr = fd;
+		return GW_POOL_REUSED;
+	}
+	/* A new connection, for whoever is first in line (anyone if nobody
+	 * waits): a kept one to another endpoint may give its place. */
+	if (pool_ptr->line_len == 0 || place == 0) {
+		if (pool_ptr->breaker_ptr->connections >= pool_ptr->limits_ptr->max_connections)
+			close_oldest_kept(pool_ptr);
+		if (gw_breaker_admit_connection(pool_ptr->breaker_ptr, pool_ptr->limits_ptr) == GW_BREAKER_ADMIT) {
+			if (place >= 0)
+				line_remove(pool_ptr, place);
+			fd = new_socket(pool_ptr, family);
+			if (fd < 0) {
+				gw_breaker_connection_closed(pool_ptr->breaker_ptr);
+				*reason_ptr = "no socket for an upstream connection";
+				wake_first(pool_ptr);
+				return GW_POOL_REFUSED;
+			}
+			/* Room may remain for the next in line too. */
+			if (pool_ptr->breaker_ptr->connections < pool_ptr->limits_ptr->max_connections)
+				wake_first(pool_ptr);
+			*fd_ptr = fd;
+			return GW_POOL_NEW;
+		}
+	}
+	if (place >= 0)
+		return GW_POOL_WAIT;
+	if (gw_breaker_admit_pending(pool_ptr->breaker_ptr, pool_ptr->limits_ptr) != GW_BREAKER_ADMIT) {
+		*reason_ptr = gw_breaker_reason(GW_BREAKER_TOO_MANY_PENDING);
+		return GW_POOL_REFUSED;
+	}
+	if (line_push(pool_ptr, proc_id, now_ns) == -1) {
+		gw_breaker_pending_done(pool_ptr->breaker_ptr);
+		*reason_ptr = "out of memory for the line of waiting requests";
+		return GW_POOL_REFUSED;
+	}
+	return GW_POOL_WAIT;
+}
+
+void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id)
+{
+	int place = line_find(pool_ptr, proc_id);
+
+	if (place < 0)
+		return;
+	line_remove(pool_ptr, place);
+	if (place == 0)
+		wake_first(pool_ptr);
+}
+
+int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, int fd, uint64_t now_ns)
+{
+	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
+
+	if (pool_ptr->kept_total >= pool_ptr->settings.max_idle || vk_sys_draining())
+		goto close;
+	if (ep_ptr->count == ep_ptr->cap) {
+		int cap = ep_ptr->cap ? ep_ptr->cap * 2 : 8;
+		struct gw_pool_kept *kept_ptr = realloc(ep_ptr->kept_ptr, sizeof(*kept_ptr) * (size_t)cap);
+
+		if (!kept_ptr)
+			goto close;
+		ep_ptr->kept_ptr = kept_ptr;
+		ep_ptr->cap = cap;
+	}
+	if (vk_sys_hold(fd) == -1)
+		goto close;
+	ep_ptr->kept_ptr[ep_ptr->count++] = (struct gw_pool_kept){fd, now_ns};
+	pool_ptr->kept_total++;
+	wake_first(pool_ptr);
+	return 1;
+close:
+	close_counted(pool_ptr, fd);
+	return 0;
+}
+
+int gw_pool_sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
+{
+	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++) {
+		struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[e];
+		int out = 0;
+
+		for (int i = 0; i < ep_ptr->count; i++) {
+			struct gw_pool_kept kept = ep_ptr->kept_ptr[i];
+
+			if (all || now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns ||
+			    (vk_sys_held_events(kept.fd) != 0 && !still_open(kept.fd))) {
+				pool_ptr->kept_total--;
+				close_counted(pool_ptr, kept.fd);
+			} else {
+				ep_ptr->kept_ptr[out++] = kept;
+			}
+		}
+		ep_ptr->count = out;
+	}
+	return pool_ptr->kept_total;
+}
+
+int gw_pool_idle_count(const struct gw_pool *pool_ptr)
+{
+	return pool_ptr->kept_total;
+}
+
+int gw_pool_waiting(const struct gw_pool *pool_ptr)
+{
+	return pool_ptr->line_len;
+}
