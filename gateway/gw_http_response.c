@@ -1,7 +1,7 @@
 /* gw_http_response: the response head parser of the HTTP/1.1 codec (RFC 9112
  * 4, 6.3). It reads what an upstream answered: the status line, the field
- * lines (with the request parser's rules, gw_http_parse.c), and how the body
- * is delimited.
+ * lines (read by gw_http_fields.c, by the same rules as a request's), and
+ * how the body is delimited.
  *
  * Every error is -502: whatever is wrong with an upstream's answer, the
  * client gets a Bad Gateway; the reason is kept in head.error_ptr for the
@@ -10,6 +10,7 @@
  * empty reason phrase without its SP, which frames nothing. */
 #include "gw_http.h"
 #include "gw_http_s.h"
+#include "gw_http_self.h"
 
 #include <string.h>
 
@@ -173,14 +174,11 @@ int gw_http_parse_response(struct gw_response *resp_ptr, const char *buf_ptr, si
 {
 	struct gw_http_head *head_ptr = &resp_ptr->head;
 	struct gw_http_scan *scan_ptr = &head_ptr->scan;
-	size_t byte_limit = gw_http_head_byte_limit(limits_ptr);
-	size_t scan_len = len < byte_limit ? len : byte_limit;
+	size_t scan_len;
 	int r;
 
-	if (scan_ptr->result != 0)
+	if (!gw_http_head_resume(head_ptr, len, limits_ptr, &scan_len))
 		return scan_ptr->result;
-	if (scan_ptr->pos > scan_len)
-		return 0; /* a shorter buffer than last time: nothing new */
 	r = scan_status_line(resp_ptr, buf_ptr, scan_len);
 	if (r > 0)
 		r = gw_http_head_scan_fields(head_ptr, buf_ptr, scan_len, limits_ptr->max_headers);
@@ -192,7 +190,7 @@ int gw_http_parse_response(struct gw_response *resp_ptr, const char *buf_ptr, si
 		scan_ptr->result = r;
 		return r;
 	}
-	if (r == 0 && len > byte_limit)
+	if (r == 0 && len > scan_len)
 		r = fail(resp_ptr, "response head too large");
 	if (r < 0) {
 		/* The field parser answers as to a client (400, 431). */

@@ -98,26 +98,4 @@ struct gw_response {
 	struct gw_http_head head;
 };
 
-/* For the codec's own files (gw_http_parse.c, gw_http_response.c), not for
- * callers. */
-
-/* Records an error on `head_ptr` and returns -status. */
-int gw_http_head_fail(struct gw_http_head *head_ptr, int status, const char *reason_ptr);
-
-/* Reads field lines from head_ptr->scan.pos up to scan_len, the start line
- * being done. Returns the head length once the empty line is read, 0 if more
- * bytes are needed, -400 on a malformed line or -431 past max_fields. */
-int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr, size_t scan_len, uint32_t max_fields);
-
-/* Once the head is complete: marks the fields the Connection options name
- * and works out keep-alive from the version and the Connection options. */
-void gw_http_head_finish_connection(struct gw_http_head *head_ptr, const char *buf_ptr);
-
-/* The first field line named `name_ptr`, or NULL. */
-const struct gw_http_field *gw_http_head_field_find(const struct gw_http_head *head_ptr, const char *buf_ptr,
-						    const char *name_ptr);
-
-/* The number of bytes of the buffer a head may use, given the limits. */
-size_t gw_http_head_byte_limit(const struct gw_http_limits *limits_ptr);
-
 #endif

@@ -1,0 +1,310 @@
+/* gw_http_fields: the field section that request and response heads share
+ * (RFC 9112 5, RFC 9110 5), and the head-wide helpers both parsers use.
+ *
+ * Field lines are read by a byte-level state machine whose state lives in
+ * the head (struct gw_http_scan), so each call goes on where the previous
+ * one stopped. Strict by design, as a proxy must be: obs-fold, whitespace
+ * before the colon, bare CR or LF and control characters are rejected. A
+ * line is interpreted once its CRLF is read: the values of the fields that
+ * frame the message or the connection (Host, Content-Length,
+ * Transfer-Encoding, Connection, Upgrade, Expect) are checked there and
+ * noted in the scan state; what they mean together is judged by the request
+ * or the response parser once the head is complete, as their rules differ. */
+#include "gw_http.h"
+#include "gw_http_s.h"
+#include "gw_http_self.h"
+
+/* Field-section states (scan.state); 0 while the start line is read. */
+enum {
+	FS_START_LINE = 0,
+	FS_LINE_START,
+	FS_NAME,
+	FS_VALUE,
+	FS_VALUE_LF,
+	FS_END_LF,
+};
+
+int gw_http_head_fail(struct gw_http_head *head_ptr, int status, const char *reason_ptr)
+{
+	head_ptr->error_ptr = reason_ptr;
+	head_ptr->scan.result = -status;
+	return -status;
+}
+
+/* The number of bytes of the buffer a head may use, given the limits. */
+static size_t head_byte_limit(const struct gw_http_limits *limits_ptr)
+{
+	return limits_ptr->max_head_bytes < GW_HTTP_HEAD_BYTES_MAX ? limits_ptr->max_head_bytes
+								   : GW_HTTP_HEAD_BYTES_MAX;
+}
+
+/* Both parsers are called again and again with the same buffer, grown, and
+ * must neither answer twice nor read past the head byte limit. */
+int gw_http_head_resume(const struct gw_http_head *head_ptr, size_t len, const struct gw_http_limits *limits_ptr,
+			size_t *scan_len_ptr)
+{
+	size_t byte_limit = head_byte_limit(limits_ptr);
+
+	*scan_len_ptr = len < byte_limit ? len : byte_limit;
+	return head_ptr->scan.result == 0 && head_ptr->scan.pos <= *scan_len_ptr;
+}
+
+/* Field lines. */
+
+static enum gw_http_field_kind field_kind(const char *name_ptr, size_t len)
+{
+	static const struct {
+		const char *name_ptr;
+		enum gw_http_field_kind kind;
+	} known[] = {
+		{"host", GW_FIELD_HOST},
+		{"content-length", GW_FIELD_CONTENT_LENGTH},
+		{"transfer-encoding", GW_FIELD_TRANSFER_ENCODING},
+		{"connection", GW_FIELD_CONNECTION},
+		{"upgrade", GW_FIELD_UPGRADE},
+		{"expect", GW_FIELD_EXPECT},
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (gw_http_equals_ci(name_ptr, len, known[i].name_ptr))
+			return known[i].kind;
+	}
+	return GW_FIELD_OTHER;
+}
+
+static int content_length_field(struct gw_http_head *head_ptr, const char *value_ptr, size_t len)
+{
+	uint64_t value = 0;
+	int r = gw_http_content_length_parse(value_ptr, len, &value);
+
+	if (r == -1)
+		return gw_http_head_fail(head_ptr, 400, "invalid Content-Length");
+	if (r == -2 || (head_ptr->scan.cl_seen && value != head_ptr->content_length))
+		return gw_http_head_fail(head_ptr, 400, "Content-Length values differ");
+	head_ptr->scan.cl_seen = 1;
+	head_ptr->content_length = value;
+	return 0;
+}
+
+/* Notes each coding in order; whether the list as a whole is acceptable is
+ * decided once every Transfer-Encoding line is read. */
+static int transfer_encoding_field(struct gw_http_head *head_ptr, const char *value_ptr, size_t len)
+{
+	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+	size_t pos = 0;
+	size_t off;
+	size_t elem_len;
+	int r;
+
+	scan_ptr->te_seen = 1;
+	while ((r = gw_http_list_next(value_ptr, len, &pos, &off, &elem_len)) > 0) {
+		size_t name_len;
+		int has_params;
+
+		if (gw_http_transfer_coding_parse(value_ptr + off, elem_len, &name_len, &has_params) < 0)
+			return gw_http_head_fail(head_ptr, 400, "malformed Transfer-Encoding");
+		if (gw_http_equals_ci(value_ptr + off, name_len, "chunked")) {
+			if (has_params)
+				return gw_http_head_fail(head_ptr, 400, "chunked with parameters");
+			if (scan_ptr->te_chunked_count < UINT8_MAX)
+				scan_ptr->te_chunked_count++;
+			scan_ptr->te_last_chunked = 1;
+		} else {
+			scan_ptr->te_unknown = 1;
+			scan_ptr->te_last_chunked = 0;
+		}
+	}
+	if (r < 0)
+		return gw_http_head_fail(head_ptr, 400, "malformed Transfer-Encoding");
+	return 0;
+}
+
+static int connection_field(struct gw_http_head *head_ptr, const char *buf_ptr, size_t value_off, size_t len)
+{
+	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+	const char *value_ptr = buf_ptr + value_off;
+	size_t pos = 0;
+	size_t off;
+	size_t elem_len;
+	int r;
+
+	while ((r = gw_http_list_next(value_ptr, len, &pos, &off, &elem_len)) > 0) {
+		if (!gw_http_is_token(value_ptr + off, elem_len))
+			return gw_http_head_fail(head_ptr, 400, "Connection option is not a token");
+		if (head_ptr->option_count >= GW_HTTP_CONNECTION_OPTIONS_MAX)
+			return gw_http_head_fail(head_ptr, 431, "too many Connection options");
+		head_ptr->options[head_ptr->option_count++] = gw_http_span_of(value_off + off, elem_len);
+		if (gw_http_equals_ci(value_ptr + off, elem_len, "close"))
+			scan_ptr->conn_close = 1;
+		else if (gw_http_equals_ci(value_ptr + off, elem_len, "keep-alive"))
+			scan_ptr->conn_keep_alive = 1;
+		else if (gw_http_equals_ci(value_ptr + off, elem_len, "upgrade"))
+			scan_ptr->conn_upgrade = 1;
+	}
+	if (r < 0)
+		return gw_http_head_fail(head_ptr, 400, "Connection option is not a token");
+	return 0;
+}
+
+/* Records the field line that ends with the CR at `cr`, and interprets the
+ * fields that frame the message or the connection. */
+static int field_line_done(struct gw_http_head *head_ptr, const char *buf_ptr, size_t cr)
+{
+	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+	struct gw_http_field *field_ptr = &head_ptr->fields[head_ptr->field_count];
+	size_t value_off = gw_http_ows_end(buf_ptr, cr, scan_ptr->colon + 1);
+	size_t value_end = cr;
+
+	while (value_end > value_off && gw_http_is_ows((unsigned char)buf_ptr[value_end - 1]))
+		value_end--;
+	field_ptr->name = gw_http_span_of(scan_ptr->mark, scan_ptr->colon - scan_ptr->mark);
+	field_ptr->value = gw_http_span_of(value_off, value_end - value_off);
+	field_ptr->kind = (uint8_t)field_kind(buf_ptr + scan_ptr->mark, field_ptr->name.len);
+	field_ptr->nominated = 0;
+	head_ptr->field_count++;
+
+	switch (field_ptr->kind) {
+	case GW_FIELD_HOST:
+		if (scan_ptr->host_count++ == 0)
+			scan_ptr->host_field = head_ptr->field_count - 1;
+		else
+			scan_ptr->host_count = 2;
+		return 0;
+	case GW_FIELD_CONTENT_LENGTH:
+		return content_length_field(head_ptr, buf_ptr + value_off, value_end - value_off);
+	case GW_FIELD_TRANSFER_ENCODING:
+		return transfer_encoding_field(head_ptr, buf_ptr + value_off, value_end - value_off);
+	case GW_FIELD_CONNECTION:
+		return connection_field(head_ptr, buf_ptr, value_off, value_end - value_off);
+	case GW_FIELD_UPGRADE:
+		scan_ptr->upgrade_seen = 1;
+		return 0;
+	case GW_FIELD_EXPECT:
+		if (gw_http_token_list_contains(buf_ptr + value_off, value_end - value_off, "100-continue"))
+			scan_ptr->expect_continue = 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr, size_t scan_len, uint32_t max_fields)
+{
+	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+	size_t pos = scan_ptr->pos;
+	int r;
+
+	if (max_fields > GW_HTTP_FIELDS_MAX)
+		max_fields = GW_HTTP_FIELDS_MAX;
+	if (scan_ptr->state == FS_START_LINE)
+		scan_ptr->state = FS_LINE_START;
+	while (pos < scan_len) {
+		unsigned char c = (unsigned char)buf_ptr[pos];
+
+		switch (scan_ptr->state) {
+		case FS_LINE_START:
+			if (c == '\r') {
+				scan_ptr->state = FS_END_LF;
+				pos++;
+				break;
+			}
+			if (gw_http_is_ows(c))
+				return gw_http_head_fail(head_ptr, 400, "field line starts with whitespace (obs-fold)");
+			if (!gw_http_is_tchar(c))
+				return gw_http_head_fail(head_ptr, 400, "field name is not a token");
+			if (head_ptr->field_count >= max_fields)
+				return gw_http_head_fail(head_ptr, 431, "too many header fields");
+			scan_ptr->mark = (uint32_t)pos;
+			scan_ptr->state = FS_NAME;
+			pos++;
+			break;
+		case FS_NAME:
+			while (pos < scan_len && gw_http_is_tchar((unsigned char)buf_ptr[pos]))
+				pos++;
+			if (pos == scan_len)
+				break;
+			if (buf_ptr[pos] != ':')
+				return gw_http_head_fail(head_ptr, 400,
+							 gw_http_is_ows((unsigned char)buf_ptr[pos])
+								 ? "whitespace between field name and colon"
+								 : "field name is not a token");
+			scan_ptr->colon = (uint32_t)pos;
+			scan_ptr->state = FS_VALUE;
+			pos++;
+			break;
+		case FS_VALUE:
+			while (pos < scan_len && gw_http_is_field_char((unsigned char)buf_ptr[pos]))
+				pos++;
+			if (pos == scan_len)
+				break;
+			if (buf_ptr[pos] != '\r')
+				return gw_http_head_fail(head_ptr, 400,
+							 buf_ptr[pos] == '\n' ? "bare LF in field line"
+									      : "control character in field value");
+			scan_ptr->state = FS_VALUE_LF;
+			pos++;
+			break;
+		case FS_VALUE_LF:
+			if (c != '\n')
+				return gw_http_head_fail(head_ptr, 400, "bare CR in field line");
+			r = field_line_done(head_ptr, buf_ptr, pos - 1);
+			if (r < 0)
+				return r;
+			scan_ptr->state = FS_LINE_START;
+			pos++;
+			break;
+		case FS_END_LF:
+			if (c != '\n')
+				return gw_http_head_fail(head_ptr, 400, "bare CR at end of head");
+			pos++;
+			scan_ptr->pos = (uint32_t)pos;
+			head_ptr->length = (uint32_t)pos;
+			return (int)pos;
+		default:
+			return gw_http_head_fail(head_ptr, 400, "parser state corrupt");
+		}
+	}
+	scan_ptr->pos = (uint32_t)pos;
+	return 0;
+}
+
+void gw_http_head_finish_connection(struct gw_http_head *head_ptr, const char *buf_ptr)
+{
+	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+
+	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
+		struct gw_http_field *field_ptr = &head_ptr->fields[i];
+
+		/* Dropping a framing field because a client nominated it would
+		 * desynchronise us from the upstream: those are never nominated. */
+		if (field_ptr->kind == GW_FIELD_HOST || field_ptr->kind == GW_FIELD_CONTENT_LENGTH ||
+		    field_ptr->kind == GW_FIELD_TRANSFER_ENCODING)
+			continue;
+		for (uint32_t j = 0; j < head_ptr->option_count; j++) {
+			const struct gw_http_span *option_ptr = &head_ptr->options[j];
+
+			if (field_ptr->name.len == option_ptr->len &&
+			    gw_http_same_ci(buf_ptr + field_ptr->name.off, buf_ptr + option_ptr->off,
+					    option_ptr->len)) {
+				field_ptr->nominated = 1;
+				break;
+			}
+		}
+	}
+	if (head_ptr->version_minor >= 1)
+		head_ptr->keep_alive = !scan_ptr->conn_close;
+	else
+		head_ptr->keep_alive = scan_ptr->conn_keep_alive && !scan_ptr->conn_close;
+}
+
+const struct gw_http_field *gw_http_head_field_find(const struct gw_http_head *head_ptr, const char *buf_ptr,
+						    const char *name_ptr)
+{
+	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
+		const struct gw_http_field *field_ptr = &head_ptr->fields[i];
+
+		if (gw_http_equals_ci(buf_ptr + field_ptr->name.off, field_ptr->name.len, name_ptr))
+			return field_ptr;
+	}
+	return NULL;
+}

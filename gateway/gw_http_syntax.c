@@ -1,0 +1,279 @@
+/* gw_http_syntax: the syntax of the values the HTTP/1.1 codec interprets,
+ * as pure functions of a byte range: case-insensitive comparison, tokens,
+ * comma-separated lists with quoted-strings (RFC 9110 5.6), Content-Length
+ * (RFC 9110 8.6), transfer-coding (RFC 9112 7) and uri-host [":" port]
+ * (RFC 9110 7.2, RFC 3986 3.2.2).
+ *
+ * They know nothing of heads or parser state, so the field section
+ * (gw_http_fields.c) and the request-target (gw_http_parse.c) read a value
+ * the same way wherever it appears. */
+#include "gw_http.h"
+#include "gw_http_self.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#define PORT_DIGITS_MAX 5
+#define PORT_MAX 65535
+#define CONTENT_LENGTH_MAX ((uint64_t)INT64_MAX)
+
+static unsigned char ascii_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Whether p[0..len) equals the NUL-terminated `lit_ptr`, ignoring ASCII case. */
+int gw_http_equals_ci(const char *p, size_t len, const char *lit_ptr)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (lit_ptr[i] == '\0' || ascii_lower((unsigned char)p[i]) != ascii_lower((unsigned char)lit_ptr[i]))
+			return 0;
+	}
+	return lit_ptr[i] == '\0';
+}
+
+/* Whether a[0..len) and b[0..len) are equal, ignoring ASCII case. */
+int gw_http_same_ci(const char *a, const char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return 0;
+	}
+	return 1;
+}
+
+int gw_http_is_token(const char *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!gw_http_is_tchar((unsigned char)p[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static size_t token_end(const char *p, size_t len, size_t i)
+{
+	while (i < len && gw_http_is_tchar((unsigned char)p[i]))
+		i++;
+	return i;
+}
+
+size_t gw_http_ows_end(const char *p, size_t len, size_t i)
+{
+	while (i < len && gw_http_is_ows((unsigned char)p[i]))
+		i++;
+	return i;
+}
+
+/* The index after the quoted-string that starts at p[i] (a '"'), or 0 if it
+ * is not one. */
+static size_t quoted_string_end(const char *p, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '"')
+			return i + 1;
+		if (c == '\\') {
+			if (++i == len || !gw_http_is_field_char((unsigned char)p[i]))
+				return 0;
+		} else if (!gw_http_is_qdtext(c)) {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* The next non-empty element of the comma-separated list p[0..len) from
+ * *pos_ptr (RFC 9110 5.6.1), OWS trimmed; commas inside a quoted-string do
+ * not separate. Returns 1 with the element, 0 at the end of the list, or -1
+ * on an unterminated quoted-string. */
+int gw_http_list_next(const char *p, size_t len, size_t *pos_ptr, size_t *off_ptr, size_t *len_ptr)
+{
+	size_t pos = *pos_ptr;
+	size_t start;
+	size_t end;
+	int quoted = 0;
+
+	while (pos < len && (gw_http_is_ows((unsigned char)p[pos]) || p[pos] == ','))
+		pos++;
+	if (pos == len) {
+		*pos_ptr = pos;
+		return 0;
+	}
+	start = pos;
+	for (; pos < len; pos++) {
+		if (quoted) {
+			if (p[pos] == '\\')
+				pos++;
+			else if (p[pos] == '"')
+				quoted = 0;
+		} else if (p[pos] == '"') {
+			quoted = 1;
+		} else if (p[pos] == ',') {
+			break;
+		}
+	}
+	if (quoted || pos > len)
+		return -1;
+	end = pos;
+	while (end > start && gw_http_is_ows((unsigned char)p[end - 1]))
+		end--;
+	*off_ptr = start;
+	*len_ptr = end - start;
+	*pos_ptr = pos;
+	return 1;
+}
+
+int gw_http_token_list_contains(const char *value_ptr, size_t len, const char *token_ptr)
+{
+	size_t pos = 0;
+	size_t off;
+	size_t elem_len;
+
+	while (gw_http_list_next(value_ptr, len, &pos, &off, &elem_len) > 0) {
+		if (gw_http_equals_ci(value_ptr + off, elem_len, token_ptr))
+			return 1;
+	}
+	return 0;
+}
+
+/* Content-Length = 1*DIGIT, also as a list of identical values ("5, 5",
+ * RFC 9110 8.6). Returns 0 with the value, -1 if malformed or above 2^63-1,
+ * -2 if the values differ. */
+int gw_http_content_length_parse(const char *p, size_t len, uint64_t *value_ptr)
+{
+	size_t pos = 0;
+	size_t off;
+	size_t elem_len;
+	int count = 0;
+	int r;
+
+	while ((r = gw_http_list_next(p, len, &pos, &off, &elem_len)) > 0) {
+		uint64_t value = 0;
+
+		for (size_t i = off; i < off + elem_len; i++) {
+			unsigned digit = (unsigned char)p[i] - '0';
+
+			if (digit > 9 || value > (CONTENT_LENGTH_MAX - digit) / 10)
+				return -1;
+			value = value * 10 + digit;
+		}
+		if (count > 0 && value != *value_ptr)
+			return -2;
+		*value_ptr = value;
+		count++;
+	}
+	return (r < 0 || count == 0) ? -1 : 0;
+}
+
+/* transfer-coding = token *( OWS ";" OWS token BWS "=" BWS ( token /
+ * quoted-string ) ) (RFC 9112 7, RFC 9110 10.1.4). Returns 0 with the
+ * length of the coding's name and whether it has parameters, -1 if
+ * malformed. */
+int gw_http_transfer_coding_parse(const char *p, size_t len, size_t *name_len_ptr, int *has_params_ptr)
+{
+	size_t i = token_end(p, len, 0);
+
+	if (i == 0)
+		return -1;
+	*name_len_ptr = i;
+	*has_params_ptr = 0;
+	while (i < len) {
+		size_t j;
+
+		i = gw_http_ows_end(p, len, i);
+		if (i == len || p[i] != ';')
+			return -1;
+		i = gw_http_ows_end(p, len, i + 1);
+		j = token_end(p, len, i);
+		if (j == i)
+			return -1;
+		i = gw_http_ows_end(p, len, j);
+		if (i == len || p[i] != '=')
+			return -1;
+		i = gw_http_ows_end(p, len, i + 1);
+		if (i < len && p[i] == '"')
+			j = quoted_string_end(p, len, i);
+		else
+			j = token_end(p, len, i);
+		if (j <= i)
+			return -1;
+		i = j;
+		*has_params_ptr = 1;
+	}
+	return 0;
+}
+
+/* port = 1*5DIGIT up to 65535 (RFC 3986 allows an empty port; we do not). */
+static int port_valid(const char *p, size_t len)
+{
+	unsigned port = 0;
+
+	if (len == 0 || len > PORT_DIGITS_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		port = port * 10 + (unsigned)(p[i] - '0');
+	}
+	return port <= PORT_MAX;
+}
+
+/* unreserved / sub-delims of RFC 3986 2.2-2.3 (pct-encoded handled apart). */
+static int is_reg_name_char(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return 1;
+	return c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL;
+}
+
+/* uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): a reg-name (which
+ * covers IPv4 addresses) or an [IPv6] literal; never empty, never with
+ * userinfo or whitespace. */
+int gw_http_host_valid(const char *p, size_t len, int port_required)
+{
+	size_t i = 0;
+
+	if (len == 0)
+		return 0;
+	if (p[0] == '[') {
+		char addr[INET6_ADDRSTRLEN];
+		struct in6_addr in6;
+		const char *close_ptr = memchr(p, ']', len);
+		size_t addr_len;
+
+		if (close_ptr == NULL)
+			return 0;
+		addr_len = (size_t)(close_ptr - p) - 1;
+		if (addr_len == 0 || addr_len >= sizeof(addr))
+			return 0;
+		memcpy(addr, p + 1, addr_len);
+		addr[addr_len] = '\0';
+		if (inet_pton(AF_INET6, addr, &in6) != 1)
+			return 0;
+		i = addr_len + 2;
+	} else {
+		for (; i < len && p[i] != ':'; i++) {
+			if (p[i] == '%') {
+				if (len - i < 3 || !gw_http_is_hexdig((unsigned char)p[i + 1]) ||
+				    !gw_http_is_hexdig((unsigned char)p[i + 2]))
+					return 0;
+				i += 2;
+			} else if (!is_reg_name_char((unsigned char)p[i])) {
+				return 0;
+			}
+		}
+		if (i == 0)
+			return 0;
+	}
+	if (i == len)
+		return !port_required;
+	if (p[i] != ':')
+		return 0;
+	return port_valid(p + i + 1, len - i - 1);
+}
