@@ -230,6 +230,14 @@ static int may_go_again(const struct gw_conn_self *self, int error)
 		(self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length == 0));
 }
 
+/* Request filters ran and no response head went back through them yet:
+ * an error of the gateway's own then goes back through them. */
+static int own_error_goes_through_filters(const struct gw_conn_self *self)
+{
+	return self->route_ptr && self->exchange.stages_passed > 0 && self->exchange.verdict == GW_VERDICT_CONTINUE &&
+	       !self->exchange.resp_ptr && self->stage != STAGE_RESPONSE_BODY;
+}
+
 static const char *error_message(int stage, int error)
 {
 	switch (stage) {
@@ -281,9 +289,23 @@ void gw_conn_main(struct vk_thread *that)
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
+		self->error_code = vk_error();
 		if (self->stage != STAGE_IDLE)
 			gw_conn_log_request(self, self->status);
-		if (self->status) {
+		if (self->status && own_error_goes_through_filters(self)) {
+			/* The gateway's own error goes back through the filters that
+			 * let the request pass, like an upstream's answer would (a
+			 * browser needs its CORS headers on a 502 too). */
+			vk_deadline_clear();
+			self->exchange.response_status = self->status;
+			vk_call(gw_pipeline_response, &self->exchange);
+			self->exchange.verdict = GW_VERDICT_RESPOND;
+			self->exchange.response_status = self->status;
+			self->exchange.error_message =
+				self->reason ? self->reason : error_message(self->stage, self->error_code);
+			self->force_close = 1;
+			vk_call(gw_conn_answer_directly, self);
+		} else if (self->status) {
 			self->n = gw_status_error_response(
 				self->error, sizeof(self->error), self->status,
 				self->reason ? self->reason : error_message(self->stage, vk_error()), 1);
@@ -298,6 +320,9 @@ void gw_conn_main(struct vk_thread *that)
 		self->stage = STAGE_IDLE;
 		self->status = 0;
 		self->reason = NULL;
+		/* No exchange until this request is routed. */
+		self->exchange.stages_passed = 0;
+		self->exchange.resp_ptr = NULL;
 		vk_deadline(cfg->keepalive_idle_ms);
 		vk_wait_request(self->more);
 		if (!self->more)

@@ -62,6 +62,8 @@ struct gw_conn_self {
 	int stage;
 	int status;
 	int close_after;
+	int force_close; /* an error answer: the connection's state is unknown */
+	int error_code;	 /* the error being answered */
 	uint32_t i;
 	char client_addr[INET6_ADDRSTRLEN];
 	char line[GW_CONN_LINE_MAX];

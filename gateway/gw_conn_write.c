@@ -176,7 +176,8 @@ void gw_conn_answer_directly(struct vk_thread *that)
 	struct answer_self *self;
 
 	vk_begin();
-	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining();
+	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining() ||
+			    conn->force_close;
 	self->status = ex_ptr->response_status;
 	if (by_filter && ex_ptr->error_message) {
 		self->body_len =

@@ -16,7 +16,8 @@ write_config() {
 	cat >"$1" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
-  "upstreams": { "app": { "endpoints": [ "127.0.0.1:$2" ], "timeouts": { "connect_ms": 500, "response_ms": 1000 } } },
+  "upstreams": { "app": { "endpoints": [ "127.0.0.1:$2" ], "timeouts": { "connect_ms": 500, "response_ms": 1000 } },
+                 "gone": { "endpoints": [ "127.0.0.1:1" ] } },
   "routes": [
     { "name": "h", "match": { "path": { "prefix": "/h/" } },
       "filters": [ { "type": "headers",
@@ -32,6 +33,10 @@ write_config() {
                      "allow_credentials": true, "max_age_s": 600 },
                    { "type": "request_id" } ],
       "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "down", "match": { "path": { "prefix": "/down/" } },
+      "filters": [ { "type": "cors", "allow_origins": [ "https://a.example" ] },
+                   { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],
+      "action": { "proxy": { "upstream": "gone" } } },
     { "name": "direct", "match": { "path": { "exact": "/direct" } },
       "filters": [ { "type": "headers", "response": { "set": { "x-route": "edited" } } } ],
       "action": { "respond": { "status": 200, "body": "direct\n", "headers": { "x-route": "direct" } } } }
@@ -51,6 +56,24 @@ start_pair() {
 }
 
 get() { curl -s -i --noproxy '*' --max-time 5 "$@" | tr -d '\r'; }
+
+# Nothing listens on port 1: the gateway answers 502 itself, and the
+# response side of the route's filters still applies.
+own_error_through_filters() {
+	local out
+	start_pair own
+	out=$(get -H 'Origin: https://a.example' "$GW/down/x")
+	grep -q '^HTTP/1.1 502 ' <<<"$out" || fail "expected a 502: $out"
+	grep -q '"status":502' <<<"$out" || fail "no JSON error body: $out"
+	grep -qix 'content-type: application/json' <<<"$out" || fail "no JSON content type: $out"
+	grep -qix 'x-served-by: vkgw' <<<"$out" || fail "the headers filter did not edit the 502: $out"
+	grep -qix 'access-control-allow-origin: https://a.example' <<<"$out" || fail "no CORS header on the 502: $out"
+	grep -qix 'connection: close' <<<"$out" || fail "an error answer must close: $out"
+	# A request refused before routing has no filters to go through.
+	out=$(printf 'GET /down/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n' | curl -s --max-time 5 telnet://127.0.0.1:${E2E_PORT[own_gw]} 2>/dev/null | tr -d '\r' || true)
+	grep -q '^HTTP/1.1 400 ' <<<"$out" || fail "expected a 400 for two Hosts: $out"
+	! grep -qi '^x-served-by' <<<"$out" || fail "a request never routed went through a route's filters: $out"
+}
 
 headers_both_directions() {
 	local out
@@ -146,4 +169,5 @@ run_case "headers: set, add, remove on requests and responses" headers_both_dire
 run_case "request_id: generated, propagated, replaced; traceparent" request_id_cases
 run_case "cors: preflight allowed and refused, actual requests" cors_cases
 run_case "a filter's answer leaves the connection usable" keep_alive_after_filter_answer
+run_case "the gateway's own 502 goes back through the route's filters" own_error_through_filters
 finish
