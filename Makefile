@@ -21,7 +21,10 @@ LIBVKERN  := $(BUILD)/libvkern.a
 GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard gateway/*.c config/*.c filters/*.c upstreams/*.c))
 GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
 LIBGW     := $(BUILD)/libgw.a
-GW_LDLIBS := -ljansson
+# BoringSSL (Debian's android-libboringssl-dev), for the filters' crypto.
+BORINGSSL_INC := /usr/include/android
+BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
+GW_LDLIBS := -ljansson -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
 EXAMPLES     := $(patsubst vkern/examples/%.c,$(BUILD)/%,$(wildcard vkern/examples/*.c))
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_vk_*.c))
@@ -44,6 +47,10 @@ $(DEPS_STAMP): deploy/install-deps.sh
 
 deps:
 	deploy/install-deps.sh
+
+# Only filters see BoringSSL's headers (as system headers: its own
+# warnings are not ours).
+$(BUILD)/filters/%.o: CFLAGS += -isystem $(BORINGSSL_INC)
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

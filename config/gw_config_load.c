@@ -229,12 +229,18 @@ static void load_access_log(struct gw_config_loader *loader_ptr, const json_t *j
 
 static void load_http(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
 {
-	static const char *const keys[] = {
-		"max_head_bytes", "max_headers", "max_target_bytes", "max_body_bytes", "trusted_hops", "via", NULL};
+	static const char *const keys[] = {"max_head_bytes",
+					   "max_headers",
+					   "max_target_bytes",
+					   "max_body_bytes",
+					   "max_buffered_body_bytes",
+					   "trusted_hops",
+					   "via",
+					   NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_http *http_ptr = &loader_ptr->config_ptr->http;
 	struct gw_http_limits *limits_ptr = &http_ptr->limits;
-	long long head, headers, target, body, hops;
+	long long head, headers, target, body, buffered, hops;
 
 	if (json && gw_json_check_object(check_ptr, json, pointer, keys) == -1)
 		json = NULL;
@@ -245,6 +251,8 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json, c
 			 &target);
 	gw_json_read_int(check_ptr, json, pointer, "max_body_bytes", 0, JSON_SAFE_INTEGER_MAX,
 			 (long long)GW_HTTP_DEFAULT_MAX_BODY_BYTES, &body);
+	gw_json_read_int(check_ptr, json, pointer, "max_buffered_body_bytes", 0, 64 * 1024 * 1024, 1024 * 1024,
+			 &buffered);
 	gw_json_read_int(check_ptr, json, pointer, "trusted_hops", 0, 16, 0, &hops);
 	gw_config_read_syntax(loader_ptr, json, pointer, "via", "vkgw", is_via,
 			      GW_SYNTAX_TOKEN_RULE " or \"\" (no Via header)", &http_ptr->via);
@@ -256,6 +264,7 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json, c
 	limits_ptr->max_trailer_bytes = GW_HTTP_DEFAULT_MAX_TRAILER_BYTES;
 	limits_ptr->max_chunk_line_bytes = GW_HTTP_DEFAULT_MAX_CHUNK_LINE_BYTES;
 	http_ptr->trusted_hops = (int)hops;
+	http_ptr->max_buffered_body_bytes = (size_t)buffered;
 }
 
 static void load_client_timeouts(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)

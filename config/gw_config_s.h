@@ -51,8 +51,9 @@ struct gw_config_http {
 	/* The codec's limits: the four from the file, the rest (trailers,
 	 * chunk lines) at their GW_HTTP_DEFAULT_* values. */
 	struct gw_http_limits limits;
-	int trusted_hops; /* X-Forwarded-For entries to trust, right to left */
-	const char *via;  /* pseudonym in the Via header; "" adds none */
+	int trusted_hops;		/* X-Forwarded-For entries to trust, right to left */
+	const char *via;		/* pseudonym in the Via header; "" adds none */
+	size_t max_buffered_body_bytes; /* a body kept for filters that read it */
 };
 
 /* Client-side timeouts. */

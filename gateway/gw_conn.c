@@ -40,10 +40,10 @@
  * locals, a chunked relay in flight, and room for bookkeeping. */
 #define GW_CONN_HEAP_SLACK (32 * 1024)
 
-size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes)
+size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes)
 {
 	size_t bytes = 2 * max_head_bytes + 4 * ring_bytes + sizeof(struct gw_conn_self) + GW_RELAY_HEAP_BYTES +
-		       GW_CONN_HEAP_SLACK;
+		       GW_CONN_HEAP_SLACK + (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
 
 	return vk_pages_for(bytes);
 }
@@ -70,6 +70,8 @@ static int error_status(int stage, int error)
 	switch (stage) {
 	case STAGE_REQUEST_HEAD:
 		return error == ETIMEDOUT ? 408 : error == ENOBUFS ? 431 : 400;
+	case STAGE_BODY_IN:
+		return error == ETIMEDOUT ? 408 : 400;
 	case STAGE_CONNECT:
 		return error == ETIMEDOUT ? 504 : 502;
 	case STAGE_REQUEST_BODY:
@@ -226,7 +228,7 @@ static int may_go_again(const struct gw_conn_self *self, int error)
 	       (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_HEAD) &&
 	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED) &&
 	       (idempotent & (1u << self->req.method)) &&
-	       (self->req.head.body == GW_BODY_NONE ||
+	       (self->req.head.body == GW_BODY_NONE || self->body_kept ||
 		(self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length == 0));
 }
 
@@ -243,6 +245,8 @@ static const char *error_message(int stage, int error)
 	switch (stage) {
 	case STAGE_REQUEST_HEAD:
 		return error == ETIMEDOUT ? "request head not received in time" : "malformed request";
+	case STAGE_BODY_IN:
+		return error == ETIMEDOUT ? "request body stalled" : "request body incomplete";
 	case STAGE_CONNECT:
 		return error == ETIMEDOUT ? "upstream connect timed out" : "upstream connect failed";
 	case STAGE_REQUEST_BODY:
@@ -379,6 +383,13 @@ void gw_conn_main(struct vk_thread *that)
 				  self->route_ptr);
 		if (self->route_ptr->filter_count)
 			vk_call(gw_pipeline_request, &self->exchange);
+		/* A stage asked for the body: kept whole, then read by them. */
+		self->body_kept = 0;
+		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
+			self->stage = STAGE_BODY_IN;
+			vk_call(gw_conn_keep_body, self);
+			vk_call(gw_pipeline_request_body, &self->exchange);
+		}
 		if (self->exchange.verdict == GW_VERDICT_RESPOND || self->route_ptr->action.kind != GW_ACTION_PROXY) {
 			/* Request filters run for every action; the answer then
 			 * goes back through those that let it pass. */
@@ -475,7 +486,11 @@ void gw_conn_main(struct vk_thread *that)
 							  self->req.head.version_minor, cfg->via);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		}
-		if (self->req.head.body == GW_BODY_LENGTH) {
+		if (self->body_kept) {
+			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n",
+							  self->body_len);
+			vk_write_on(self->upstream_ptr, self->line, self->line_len);
+		} else if (self->req.head.body == GW_BODY_LENGTH) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %llu\r\n",
 							  (unsigned long long)self->req.head.content_length);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
@@ -494,13 +509,17 @@ void gw_conn_main(struct vk_thread *that)
 		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
-		if (self->req.expect_continue &&
-		    (self->req.head.body == GW_BODY_CHUNKED ||
-		     (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0))) {
+		if (self->body_kept) {
+			vk_write_on(self->upstream_ptr, self->body_ptr, self->body_len);
+		} else if (self->req.expect_continue &&
+			   (self->req.head.body == GW_BODY_CHUNKED ||
+			    (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0))) {
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
 			vk_flush_on(self->client_ptr);
 		}
-		if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
+		if (self->body_kept) {
+			/* already written */
+		} else if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
 			vk_idle_timeout(cfg->body_idle_ms);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, self->req.head.content_length);
 			self->bytes_in += self->n;

@@ -17,6 +17,6 @@ struct gw_conn_config;
 void gw_conn_main(struct vk_thread *that);
 
 /* Heap pages a connection needs for the given head limit and ring sizes. */
-size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes);
+size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes);
 
 #endif

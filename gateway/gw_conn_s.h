@@ -19,6 +19,7 @@ struct gw_conn_config {
 	const char *via;	    /* pseudonym in Via: "1.1 <via>" */
 	int trusted_hops;	    /* hops before this one whose X-Forwarded-* are believed */
 	size_t ring_bytes;	    /* each socket's ring, each way */
+	size_t body_buffer_bytes;   /* a body kept for filters; 0: no route asks */
 	/* Routing: the config snapshot and this kernel's upstreams. */
 	const struct gw_config *config_ptr;
 	struct gw_upstream_ops upstream_ops;

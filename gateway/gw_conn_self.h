@@ -29,6 +29,7 @@
 enum gw_conn_stage {
 	STAGE_IDLE,	     /* between requests: a close is quiet */
 	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
+	STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
 	STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
 	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
 	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
@@ -89,6 +90,10 @@ struct gw_conn_self {
 	const struct gw_conn_config *cfg_ptr;
 	const char *path_rest; /* the part of the path after a rewritten prefix */
 	size_t path_rest_len;
+	/* a body kept for filters that read it (gw_conn_body.c) */
+	char *body_ptr; /* taken once, http.max_buffered_body_bytes */
+	size_t body_len;
+	int body_kept; /* this request's body is in body_ptr */
 	/* what the route's filters see and decide */
 	struct gw_exchange exchange;
 	struct edits_writer edits;
@@ -160,5 +165,7 @@ void gw_conn_write_forwarded(struct vk_thread *that);
 void gw_conn_tunnel(struct vk_thread *that);
 void gw_conn_answer_directly(struct vk_thread *that);
 void gw_conn_log_request(struct gw_conn_self *self, int status);
+/* In gw_conn_body.c. */
+void gw_conn_keep_body(struct vk_thread *that);
 
 #endif

@@ -45,6 +45,8 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->body = NULL;
 	ex_ptr->body_len = 0;
 	ex_ptr->error_message = NULL;
+	ex_ptr->request_body = NULL;
+	ex_ptr->request_body_len = 0;
 	ex_ptr->stages_passed = 0;
 	ex_ptr->edit_count = 0;
 	ex_ptr->bytes_used = 0;
@@ -319,4 +321,10 @@ void gw_exchange_respond_error(struct gw_exchange *ex_ptr, int status, const cha
 enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr)
 {
 	return ex_ptr->verdict;
+}
+
+const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_out)
+{
+	*len_out = ex_ptr->request_body_len;
+	return ex_ptr->request_body;
 }

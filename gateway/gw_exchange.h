@@ -53,6 +53,8 @@ const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_out);
 const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_out);
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr);
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr);
+/* The whole request body, in on_request_body (gw_filter.h); NULL before. */
+const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_out);
 
 /* The value a field will be forwarded with, edits included: the last
  * set/add of that name, else the first field as received. 1 and the value

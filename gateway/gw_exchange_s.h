@@ -52,6 +52,9 @@ struct gw_exchange {
 	const char *body;
 	size_t body_len;
 	const char *error_message; /* non-NULL: answer in the JSON error shape */
+	/* the request body, once kept for a stage that asked (gw_filter.h) */
+	const char *request_body;
+	size_t request_body_len;
 	/* stages whose on_request let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;

@@ -37,6 +37,15 @@ struct gw_filter_type {
 	 * response head is known, for the stages whose on_request let the
 	 * request through. It may edit response headers. */
 	vk_thread_fn on_response;
+	/* The request body, optional: a type that has it asks for the body.
+	 * The connection then reads the whole body (decoded if chunked, at
+	 * most http.max_buffered_body_bytes, 413 beyond) before anything goes
+	 * upstream, and runs this for the stages whose on_request let the
+	 * request through, in route order; gw_exchange_request_body() gives
+	 * the bytes. It may answer (gw_exchange_respond*). The kept body is
+	 * what goes upstream, with a Content-Length. Types without it never
+	 * see the body: it streams through untouched. */
+	vk_thread_fn on_request_body;
 	/* Zeroed per-request bytes the stages get from gw_stage_state(). */
 	size_t state_bytes;
 };

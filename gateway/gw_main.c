@@ -17,6 +17,7 @@
 #include "gw_conn_s.h"
 #include "gw_diag.h"
 #include "gw_filters.h"
+#include "gw_pipeline.h"
 #include "gw_upstreams.h"
 
 #include "vk_runtime.h"
@@ -102,6 +103,8 @@ static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_co
 	conn_ptr->via = config_ptr->http.via;
 	conn_ptr->trusted_hops = config_ptr->http.trusted_hops;
 	conn_ptr->ring_bytes = GW_RING_BYTES;
+	conn_ptr->body_buffer_bytes =
+		gw_pipeline_config_wants_bodies(config_ptr) ? config_ptr->http.max_buffered_body_bytes : 0;
 	conn_ptr->config_ptr = config_ptr;
 }
 
@@ -115,7 +118,8 @@ static struct vk_service *listener_service(const struct gw_config_listener *list
 			listener_ptr->port);
 		return NULL;
 	}
-	vk_service_set_heap_pages(service_ptr, gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES));
+	vk_service_set_heap_pages(service_ptr, gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES,
+								  conn_ptr->body_buffer_bytes));
 	vk_service_set_buffers(service_ptr, GW_RING_BYTES, GW_RING_BYTES);
 	return service_ptr;
 }

@@ -88,3 +88,44 @@ void gw_pipeline_response(struct vk_thread *that)
 	}
 	vk_end();
 }
+
+int gw_pipeline_wants_body(const struct gw_exchange *ex_ptr)
+{
+	for (int i = 0; i < ex_ptr->stages_passed; i++)
+		if (ex_ptr->route_ptr->filters_ptr[i].type_ptr->on_request_body)
+			return 1;
+	return 0;
+}
+
+void gw_pipeline_request_body(struct vk_thread *that)
+{
+	struct gw_exchange *ex_ptr = vk_thread_arg(that);
+	struct pipeline_self *self;
+	vk_thread_fn on_request_body;
+
+	vk_begin();
+	vk_catch
+	{
+		gw_exchange_respond_error(ex_ptr, 500, "body filter failed");
+	}
+	for (self->i = 0; self->i < ex_ptr->stages_passed && ex_ptr->verdict == GW_VERDICT_CONTINUE; self->i++) {
+		on_request_body = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_request_body;
+		if (on_request_body)
+			vk_call(on_request_body, &ex_ptr->stages[self->i]);
+		if (ex_ptr->verdict != GW_VERDICT_CONTINUE) {
+			/* The response goes back through the stages before it. */
+			ex_ptr->answered_by = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->name;
+			ex_ptr->stages_passed = self->i;
+		}
+	}
+	vk_end();
+}
+
+int gw_pipeline_config_wants_bodies(const struct gw_config *config_ptr)
+{
+	for (int r = 0; r < config_ptr->route_count; r++)
+		for (int f = 0; f < config_ptr->routes_ptr[r].filter_count; f++)
+			if (config_ptr->routes_ptr[r].filters_ptr[f].type_ptr->on_request_body)
+				return 1;
+	return 0;
+}

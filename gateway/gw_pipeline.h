@@ -13,7 +13,20 @@
 
 #include "vk_thread.h"
 
+struct gw_exchange;
+struct gw_config;
+
 void gw_pipeline_request(struct vk_thread *that);
 void gw_pipeline_response(struct vk_thread *that);
+
+/* Whether a stage that let the request through asks for its body; then,
+ * with the body kept in the exchange, gw_pipeline_request_body runs their
+ * on_request_body in route order until one answers. */
+int gw_pipeline_wants_body(const struct gw_exchange *ex_ptr);
+void gw_pipeline_request_body(struct vk_thread *that);
+
+/* Whether any route of the snapshot has a filter that asks for bodies:
+ * connections then need room to keep one. */
+int gw_pipeline_config_wants_bodies(const struct gw_config *config_ptr);
 
 #endif

@@ -8,6 +8,7 @@
 #include "vk_vectoring.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #define GW_RELAY_BUF (16 * 1024)
@@ -49,7 +50,14 @@ void gw_relay_chunked(struct vk_thread *that)
 			relay->status = relay->malformed_status == 400 ? -self->rc : relay->malformed_status;
 			vk_raise(EPROTO);
 		}
-		if (self->rc == GW_CHUNKED_DATA) {
+		if (self->rc == GW_CHUNKED_DATA && !relay->dst_ptr) {
+			if (self->data_len > relay->keep_cap - relay->bytes) {
+				relay->status = 413;
+				vk_raise(EPROTO);
+			}
+			memcpy(relay->keep_ptr + relay->bytes, self->buf + self->pos + self->data_off, self->data_len);
+			relay->bytes += self->data_len;
+		} else if (self->rc == GW_CHUNKED_DATA) {
 			if (!relay->raw) {
 				self->header_len = gw_chunked_header(self->header, self->data_len);
 				vk_write_on(relay->dst_ptr, self->header, self->header_len);
@@ -62,7 +70,7 @@ void gw_relay_chunked(struct vk_thread *that)
 		self->pos += self->consumed;
 		if (self->rc == GW_CHUNKED_DONE) {
 			vk_socket_unread(relay->src_ptr, self->buf + self->pos, self->len - self->pos);
-			if (!relay->raw)
+			if (!relay->raw && relay->dst_ptr)
 				vk_write_on(relay->dst_ptr, GW_CHUNKED_LAST, GW_CHUNKED_LAST_LEN);
 			break;
 		}

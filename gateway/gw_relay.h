@@ -17,7 +17,9 @@ struct gw_http_limits;
 
 struct gw_relay {
 	struct vk_socket *src_ptr;
-	struct vk_socket *dst_ptr;
+	struct vk_socket *dst_ptr; /* NULL: the data goes into keep_ptr */
+	char *keep_ptr;		   /* a body kept whole, for filters that read it */
+	size_t keep_cap;	   /* past it: status 413 */
 	const struct gw_http_limits *limits_ptr;
 	int malformed_status; /* what malformed framing answers: 400 (request), 502 (response) */
 	int raw;	      /* write the data only, no chunk framing */
@@ -27,7 +29,8 @@ struct gw_relay {
 };
 
 /* A thread function for vk_call() with a struct gw_relay as argument; it
- * raises EPROTO (with ->status set) on malformed framing and ECONNRESET
+ * raises EPROTO (with ->status set) on malformed framing or a kept body
+ * larger than keep_cap, and ECONNRESET
  * when the source ends mid-body. Bytes after the body are given back to
  * the source. */
 void gw_relay_chunked(struct vk_thread *that);

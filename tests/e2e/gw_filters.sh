@@ -16,6 +16,7 @@ write_config() {
 	cat >"$1" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "http": { "max_buffered_body_bytes": 4096 },
   "upstreams": { "app": { "endpoints": [ "127.0.0.1:$2" ], "timeouts": { "connect_ms": 500, "response_ms": 1000 } },
                  "gone": { "endpoints": [ "127.0.0.1:1" ] } },
   "routes": [
@@ -32,6 +33,9 @@ write_config() {
                      "allow_headers": [ "content-type", "x-token" ], "expose_headers": [ "x-request-id" ],
                      "allow_credentials": true, "max_age_s": 600 },
                    { "type": "request_id" } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "hook", "match": { "path": { "prefix": "/hook/" } },
+      "filters": [ { "type": "hmac", "header": "x-hub-signature-256", "prefix": "sha256=", "secret": "s3cret" } ],
       "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
     { "name": "down", "match": { "path": { "prefix": "/down/" } },
       "filters": [ { "type": "cors", "allow_origins": [ "https://a.example" ] },
@@ -56,6 +60,45 @@ start_pair() {
 }
 
 get() { curl -s -i --noproxy '*' --max-time 5 "$@" | tr -d '\r'; }
+
+# sign BODY: the X-Hub-Signature-256 value for BODY with secret s3cret.
+sign() { printf 'sha256=%s' "$(printf '%s' "$1" | openssl dgst -sha256 -hmac s3cret -r | cut -d' ' -f1)"; }
+
+hmac_cases() {
+	local out body='{"event":"push","n":1}' big before after
+	start_pair hm
+	# signed, with a length
+	out=$(get -H "X-Hub-Signature-256: $(sign "$body")" -H 'Content-Type: application/json' --data-binary "$body" "$GW/hook/a")
+	grep -q '^HTTP/1.1 200' <<<"$out" || fail "a signed body was refused: $out"
+	grep -qx "content-length: ${#body}" <<<"$(grep -i '^content-length: ' <<<"$(sed -n '/^POST/,$p' <<<"$out")" | tr 'A-Z' 'a-z')" ||
+		fail "the upstream did not get a Content-Length of ${#body}: $out"
+	grep -qF "$body" <<<"$out" || fail "the body did not reach the upstream: $out"
+	# signed, chunked, with Expect: 100-continue: re-framed with a length
+	out=$(get -H "X-Hub-Signature-256: $(sign "$body")" -H 'Transfer-Encoding: chunked' -H 'Expect: 100-continue' \
+		--data-binary "$body" "$GW/hook/b")
+	grep -q '^HTTP/1.1 200' <<<"$out" || fail "a signed chunked body was refused: $out"
+	! grep -qi '^transfer-encoding' <<<"$(sed -n '/^POST/,$p' <<<"$out")" || fail "the kept body went upstream chunked: $out"
+	grep -qF "$body" <<<"$out" || fail "the chunked body did not reach the upstream: $out"
+	# wrong signature, missing signature, malformed signature: 401, nothing upstream
+	before=$(wc -l <"$UP_LOG")
+	out=$(get -H "X-Hub-Signature-256: $(sign "tampered")" --data-binary "$body" "$GW/hook/c")
+	grep -q '^HTTP/1.1 401' <<<"$out" && grep -q 'does not match' <<<"$out" || fail "a wrong signature: $out"
+	out=$(get --data-binary "$body" "$GW/hook/d")
+	grep -q '^HTTP/1.1 401' <<<"$out" && grep -q 'missing request signature' <<<"$out" || fail "no signature: $out"
+	out=$(get -H 'X-Hub-Signature-256: sha256=zz' --data-binary "$body" "$GW/hook/e")
+	grep -q '^HTTP/1.1 401' <<<"$out" && grep -q 'malformed' <<<"$out" || fail "a malformed signature: $out"
+	after=$(wc -l <"$UP_LOG")
+	[ "$before" = "$after" ] || fail "a refused request reached the upstream: $(tail -n 3 "$UP_LOG")"
+	# over max_buffered_body_bytes (4096): 413, with a length or chunked
+	big=$(head -c 5000 /dev/zero | tr '\0' a)
+	out=$(get -H "X-Hub-Signature-256: $(sign "$big")" --data-binary "$big" "$GW/hook/f")
+	grep -q '^HTTP/1.1 413' <<<"$out" || fail "a body over max_buffered_body_bytes with a length: $out"
+	out=$(get -H "X-Hub-Signature-256: $(sign "$big")" -H 'Transfer-Encoding: chunked' --data-binary "$big" "$GW/hook/g")
+	grep -q '^HTTP/1.1 413' <<<"$out" || fail "a chunked body over max_buffered_body_bytes: $out"
+	# a route without the filter still streams a large body
+	out=$(get --data-binary "$big" "$GW/h/big")
+	grep -q '^HTTP/1.1 200' <<<"$out" || fail "a large body on a route without hmac: $out"
+}
 
 # Nothing listens on port 1: the gateway answers 502 itself, and the
 # response side of the route's filters still applies.
@@ -170,4 +213,5 @@ run_case "request_id: generated, propagated, replaced; traceparent" request_id_c
 run_case "cors: preflight allowed and refused, actual requests" cors_cases
 run_case "a filter's answer leaves the connection usable" keep_alive_after_filter_answer
 run_case "the gateway's own 502 goes back through the route's filters" own_error_through_filters
+run_case "hmac: the body kept whole for the filter, verified, forwarded with a length" hmac_cases
 finish

@@ -1,0 +1,66 @@
+/* gw_conn_body: a request body kept whole, for filters that asked to read
+ * it (gw_filter.h on_request_body). Only then is a body held: otherwise it
+ * streams from client to upstream through the rings and is never whole in
+ * memory. The kept body goes upstream with a Content-Length, and can go
+ * again if the request is retried. */
+#include "gw_conn_self.h"
+#include "gw_conn_s.h"
+#include "gw_relay.h"
+
+#include "vk_coro.h"
+#include "vk_proc_local.h"
+
+#include <errno.h>
+
+void gw_conn_keep_body(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	const struct gw_conn_config *cfg = conn->cfg_ptr;
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	conn->body_len = 0;
+	if (conn->req.head.body == GW_BODY_LENGTH && conn->req.head.content_length > cfg->body_buffer_bytes) {
+		conn->status = 413;
+		conn->reason = "request body larger than http.max_buffered_body_bytes";
+		vk_raise(EPROTO);
+	}
+	/* One buffer per connection, of the largest size, taken at the first
+	 * body: the heap was sized for it. */
+	if (!conn->body_ptr) {
+		conn->body_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->body_buffer_bytes + 1);
+		if (!conn->body_ptr)
+			vk_raise(ENOMEM);
+	}
+	/* The client waits for leave to send (RFC 9110 10.1.1): given here,
+	 * as the body comes to the gateway first. */
+	if (conn->req.expect_continue && (conn->req.head.body == GW_BODY_CHUNKED ||
+					  (conn->req.head.body == GW_BODY_LENGTH && conn->req.head.content_length))) {
+		GW_WRITE_LITERAL(conn->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
+		vk_flush_on(conn->client_ptr);
+	}
+	vk_idle_timeout(cfg->body_idle_ms);
+	if (conn->req.head.body == GW_BODY_LENGTH && conn->req.head.content_length > 0) {
+		vk_read_on(conn->client_ptr, conn->body_len, conn->body_ptr, conn->req.head.content_length);
+		if (conn->body_len < conn->req.head.content_length)
+			vk_raise(ECONNRESET); /* the client left mid-body */
+	} else if (conn->req.head.body == GW_BODY_CHUNKED) {
+		conn->relay = (struct gw_relay){.src_ptr = conn->client_ptr,
+						.keep_ptr = conn->body_ptr,
+						.keep_cap = cfg->body_buffer_bytes,
+						.limits_ptr = &cfg->limits,
+						.malformed_status = 400,
+						.idle_ms = cfg->body_idle_ms};
+		vk_call(gw_relay_chunked, &conn->relay);
+		conn->body_len = conn->relay.bytes;
+	}
+	vk_deadline_clear();
+	conn->bytes_in += conn->body_len;
+	conn->body_kept = 1;
+	conn->exchange.request_body = conn->body_ptr;
+	conn->exchange.request_body_len = conn->body_len;
+	(void)self;
+	vk_end();
+}
