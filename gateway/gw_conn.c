@@ -20,6 +20,7 @@
 #include "gw_http_s.h"
 #include "gw_pipeline.h"
 #include "gw_relay.h"
+#include "gw_stats.h"
 #include "gw_status.h"
 
 #include "vk_coro.h"
@@ -265,6 +266,12 @@ void gw_conn_main(struct vk_thread *that)
 	const struct gw_http_field *f;
 
 	vk_begin();
+	/* Counted open until the thread ends, however it ends. */
+	gw_stats_connection_opened();
+	vk_finally
+	{
+		gw_stats_connection_closed();
+	}
 	self->client_ptr = that->socket_ptr;
 	self->head_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->limits.max_head_bytes);
 	self->resp_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->limits.max_head_bytes);
@@ -690,6 +697,9 @@ void gw_conn_main(struct vk_thread *that)
 			break;
 	}
 done:
+	/* A request cut off mid-body ends here (one that finished was counted already). */
+	if (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_BODY)
+		gw_conn_log_request(self, self->stage == STAGE_RESPONSE_BODY ? self->resp.status : 0);
 	upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
 tunnel_done:
 	vk_deadline_clear();

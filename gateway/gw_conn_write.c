@@ -6,6 +6,7 @@
 #include "gw_access_log.h"
 #include "gw_config_s.h"
 #include "gw_exchange.h"
+#include "gw_stats.h"
 #include "gw_status.h"
 
 #include "vk_proc_local.h"
@@ -38,8 +39,6 @@ void gw_conn_write_edits(struct vk_thread *that)
 	}
 	vk_end();
 }
-
-/* One JSON line per request in the kernel's access log (when it is on). */
 
 struct tunnel_self {
 	struct vk_socket *src_ptr;
@@ -118,6 +117,8 @@ void gw_conn_write_forwarded(struct vk_thread *that)
 	vk_end();
 }
 
+/* The end of a request: its counters (gw_stats.h), and one JSON line in
+ * the kernel's access log when that is on. */
 void gw_conn_log_request(struct gw_conn_self *self, int status)
 {
 	char method[64], target[512], when[40];
@@ -127,8 +128,18 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	size_t n;
 	int len;
 
-	if (!gw_access_log_is_open() || !self->started_ns)
+	/* started_ns: once per request, however many paths end it. */
+	if (!self->started_ns)
 		return;
+	gw_stats_request_done(status, self->bytes_in, self->bytes_out,
+			      self->upstream_ns && self->route_ptr && self->route_ptr->action.kind == GW_ACTION_PROXY
+				      ? self->route_ptr->action.proxy.upstream_index
+				      : -1,
+			      self->pick.endpoint);
+	if (!gw_access_log_is_open()) {
+		self->started_ns = 0;
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &wall);
 	gmtime_r(&wall.tv_sec, &tm);
 	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -9,8 +9,11 @@
  * listener into a vkern service whose connections run gw_conn_main, and
  * starts the kernels. Each kernel builds its own upstream state (balancing,
  * health, circuit breakers) and its own access log buffer in the
- * kernel-start hook: nothing is shared between kernels. */
+ * kernel-start hook: nothing is shared between kernels but the counter
+ * table the admin listener reads (gw_stats.h), mapped before they fork. */
 #include "gw_access_log.h"
+#include "gw_admin.h"
+#include "gw_admin_s.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn.h"
@@ -18,6 +21,7 @@
 #include "gw_diag.h"
 #include "gw_filters.h"
 #include "gw_pipeline.h"
+#include "gw_stats.h"
 #include "gw_upstreams.h"
 
 #include "vk_runtime.h"
@@ -30,12 +34,16 @@
 
 #define GW_VERSION "0.1.0"
 #define GW_RING_BYTES (16 * 1024)
+/* vkern's limit (vk_runtime.c). */
+#define GW_KERNELS_MAX 256
 
 struct gw_program {
 	struct gw_config *config_ptr;
 	struct gw_conn_config *conn_configs_ptr; /* one per listener */
 	int listener_count;
 	struct gw_upstreams *upstreams_ptr; /* this kernel's */
+	struct gw_stats *stats_ptr;	    /* shared by the kernels; NULL without an admin listener */
+	struct gw_admin_config admin_config;
 };
 
 static void usage(FILE *out)
@@ -58,6 +66,9 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 	struct gw_program *program = ctx_ptr;
 	const struct gw_config *config_ptr = program->config_ptr;
 
+	/* First: the upstreams publish their endpoints' health from the start. */
+	if (program->stats_ptr)
+		gw_stats_attach(program->stats_ptr, kernel_index);
 	program->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
 	if (!program->upstreams_ptr) {
 		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
@@ -81,6 +92,7 @@ static void before_wait(void *ctx_ptr)
 {
 	(void)ctx_ptr;
 	gw_access_log_flush();
+	gw_stats_publish_kernel();
 }
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
@@ -91,6 +103,7 @@ static void kernel_stop(void *ctx_ptr, int kernel_index)
 	gw_access_log_close();
 	gw_upstreams_destroy(program->upstreams_ptr);
 	program->upstreams_ptr = NULL;
+	gw_stats_detach();
 }
 
 static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_config *config_ptr)
@@ -124,6 +137,34 @@ static struct vk_service *listener_service(const struct gw_config_listener *list
 	return service_ptr;
 }
 
+/* The admin listener: it keeps answering while the kernel drains, so
+ * /ready can say so. */
+static struct vk_service *admin_service(const struct gw_config_admin *admin_ptr, struct gw_admin_config *cfg_ptr)
+{
+	struct vk_service *service_ptr = vk_service_create("admin", gw_admin_main, cfg_ptr);
+
+	if (!service_ptr || vk_service_set_address(service_ptr, admin_ptr->address, admin_ptr->port) == -1) {
+		fprintf(stderr, "vkgw: admin: bad address %s:%d\n", admin_ptr->address, admin_ptr->port);
+		return NULL;
+	}
+	vk_service_set_heap_pages(service_ptr, gw_admin_heap_pages(cfg_ptr));
+	vk_service_set_buffers(service_ptr, cfg_ptr->ring_bytes, cfg_ptr->ring_bytes);
+	vk_service_set_serves_drain(service_ptr, 1);
+	return service_ptr;
+}
+
+/* The kernel count vk_runtime_run will start: -k, else the first
+ * listener's "kernels", else one per CPU this process may run on. */
+static int kernel_count(int option, const struct gw_config *config_ptr)
+{
+	int cpus[GW_KERNELS_MAX];
+	int n = option > 0 ? option : config_ptr->listeners_ptr[0].kernels;
+
+	if (n <= 0)
+		n = vk_runtime_allowed_cpus(cpus, GW_KERNELS_MAX);
+	return n > 0 ? n : 1;
+}
+
 static struct gw_config *load(const char *path)
 {
 	struct gw_diag *diag = gw_diag_create();
@@ -153,7 +194,7 @@ int main(int argc, char **argv)
 	struct vk_runtime_config cfg;
 	struct vk_service **services_ptr;
 	const char *path = NULL;
-	int check = 0, kernels = -1, c, rc;
+	int check = 0, kernels = -1, service_count, c, rc;
 
 	gw_filters_register_builtin();
 	vk_runtime_config_defaults(&cfg);
@@ -209,8 +250,9 @@ int main(int argc, char **argv)
 	}
 
 	program.listener_count = program.config_ptr->listener_count;
+	service_count = program.listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
 	program.conn_configs_ptr = calloc((size_t)program.listener_count, sizeof(*program.conn_configs_ptr));
-	services_ptr = calloc((size_t)program.listener_count, sizeof(*services_ptr));
+	services_ptr = calloc((size_t)service_count, sizeof(*services_ptr));
 	if (!program.conn_configs_ptr || !services_ptr)
 		return 1;
 	for (int i = 0; i < program.listener_count; i++) {
@@ -219,16 +261,29 @@ int main(int argc, char **argv)
 		if (!services_ptr[i])
 			return 1;
 	}
-	cfg.kernels = kernels > 0 ? kernels : program.config_ptr->listeners_ptr[0].kernels;
+	/* The table is sized by the kernel count, so that count is fixed here. */
+	cfg.kernels = kernel_count(kernels, program.config_ptr);
+	if (program.config_ptr->admin.enabled) {
+		program.stats_ptr = gw_stats_create(program.config_ptr, cfg.kernels);
+		if (!program.stats_ptr) {
+			fprintf(stderr, "vkgw: cannot map the statistics table\n");
+			return 1;
+		}
+		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
+		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
+		if (!services_ptr[program.listener_count])
+			return 1;
+	}
 	cfg.kernel_start_fn = kernel_start;
 	cfg.before_wait_fn = before_wait;
 	cfg.kernel_stop_fn = kernel_stop;
 	cfg.hook_ctx_ptr = &program;
-	rc = vk_runtime_run(&cfg, services_ptr, program.listener_count);
-	for (int i = 0; i < program.listener_count; i++)
+	rc = vk_runtime_run(&cfg, services_ptr, service_count);
+	for (int i = 0; i < service_count; i++)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);
 	free(program.conn_configs_ptr);
+	gw_stats_destroy(program.stats_ptr);
 	gw_config_free(program.config_ptr);
 	return rc;
 }

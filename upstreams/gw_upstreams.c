@@ -7,6 +7,7 @@
 #include "gw_health.h"
 #include "gw_health_check.h"
 #include "gw_pool.h"
+#include "gw_stats.h"
 #include "gw_upstream.h"
 
 #include "vk_coro.h"
@@ -104,6 +105,16 @@ void gw_upstreams_destroy(struct gw_upstreams *upstreams_ptr)
 	free(upstreams_ptr);
 }
 
+/* The admin listener's view of an endpoint (gateway/gw_stats.h), after
+ * each change of its load or health. */
+static void publish(const struct upstream_state *state_ptr, int index, int e)
+{
+	const struct gw_health *health_ptr = &state_ptr->health_ptr[e];
+
+	gw_stats_endpoint_health(index, e, !health_ptr->healthy, health_ptr->ejected_until,
+				 (uint64_t)health_ptr->ejections, (uint64_t)state_ptr->endpoints_ptr[e].active);
+}
+
 /* Ejections that ran out give their endpoints back to the balancer. */
 static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
 {
@@ -133,6 +144,7 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 	verdict = gw_breaker_admit_request(&state_ptr->breaker, &state_ptr->limits);
 	if (verdict != GW_BREAKER_ADMIT) {
 		*reason_ptr = gw_breaker_reason(verdict);
+		gw_stats_upstream_refused(index);
 		return 503;
 	}
 	refresh_availability(state_ptr, vk_sys_now_ns());
@@ -140,9 +152,11 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 	if (e < 0) {
 		gw_breaker_request_done(&state_ptr->breaker);
 		*reason_ptr = "no healthy endpoint";
+		gw_stats_upstream_refused(index);
 		return 503;
 	}
 	state_ptr->endpoints_ptr[e].active++;
+	publish(state_ptr, index, e);
 	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[e];
 	pick_ptr->endpoint = e;
 	pick_ptr->name = endpoint_ptr->address;
@@ -170,14 +184,19 @@ static void done(void *ctx_ptr, int index, int endpoint, enum gw_upstream_outcom
 		return;
 	if (state_ptr->endpoints_ptr[endpoint].active > 0)
 		state_ptr->endpoints_ptr[endpoint].active--;
+	if (outcome == GW_UPSTREAM_CONNECT_FAILURE)
+		gw_stats_endpoint_connect_failed(index, endpoint);
+	publish(state_ptr, index, endpoint);
 	if (outcome == GW_UPSTREAM_ABORTED || !state_ptr->config_ptr->outlier_detection.enabled)
 		return;
 	health_outcome = outcome == GW_UPSTREAM_OK    ? GW_OUTCOME_OK
 			 : outcome == GW_UPSTREAM_5XX ? GW_OUTCOME_5XX
 						      : GW_OUTCOME_CONNECT_FAILURE;
 	if (gw_health_record(state_ptr->health_ptr, state_ptr->config_ptr->endpoint_count, endpoint,
-			     &state_ptr->config_ptr->health_policy, health_outcome, vk_sys_now_ns()))
+			     &state_ptr->config_ptr->health_policy, health_outcome, vk_sys_now_ns())) {
 		gw_balance_set_available(&state_ptr->balance, endpoint, 0);
+		publish(state_ptr, index, endpoint);
+	}
 }
 
 /* ---- connections ---- */
@@ -297,4 +316,5 @@ void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, in
 		fprintf(stderr, "vkgw: kernel %d: upstream %s endpoint %s is now %s\n", vk_sys_kernel_index(),
 			state_ptr->config_ptr->name, state_ptr->config_ptr->endpoints_ptr[endpoint].address,
 			passed ? "healthy" : "unhealthy");
+	publish(state_ptr, index, endpoint);
 }

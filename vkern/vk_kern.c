@@ -257,6 +257,8 @@ static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 		TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
 		proc_ptr->queued = 0;
 	}
+	if (proc_ptr->service_ptr && proc_ptr->service_ptr->serves_drain)
+		kern_ptr->drain_exempt_live--;
 	if (proc_ptr->service_ptr)
 		vk_pool_put(&proc_ptr->service_ptr->pool, &proc_ptr->heap);
 	else
@@ -305,6 +307,8 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	own_fd(kern_ptr, fd_ptr, proc_ptr);
 	if (kern_ptr->draining)
 		proc_ptr->drain_pending = 1;
+	if (service_ptr->serves_drain)
+		kern_ptr->drain_exempt_live++;
 	enqueue(kern_ptr, proc_ptr);
 	kern_ptr->stats[VK_STAT_ACCEPTED]++;
 	return 0;
@@ -569,7 +573,7 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 		break;
 	case VK_FD_LISTEN:
 		fd_ptr->blocked = 0;
-		if (!kern_ptr->draining)
+		if (!kern_ptr->draining || ((struct vk_service *)fd_ptr->ctx_ptr)->serves_drain)
 			accept_batch(kern_ptr, fd_ptr->ctx_ptr);
 		break;
 	case VK_FD_CONTROL:
@@ -614,13 +618,14 @@ int vk_kern_start(struct vk_kern *kern_ptr)
 	return 0;
 }
 
-static void stop_listening(struct vk_kern *kern_ptr)
+/* all: also the services that serve a drain (the kernel is stopping). */
+static void stop_listening(struct vk_kern *kern_ptr, int all)
 {
 	for (int i = 0; i < kern_ptr->service_count; i++) {
 		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
 		struct vk_fd *fd_ptr;
 
-		if (service_ptr->listen_fd < 0)
+		if (service_ptr->listen_fd < 0 || (service_ptr->serves_drain && !all))
 			continue;
 		fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, service_ptr->listen_fd);
 		if (fd_ptr) {
@@ -654,7 +659,7 @@ void vk_kern_drain(struct vk_kern *kern_ptr)
 		return;
 	kern_ptr->draining = 1;
 	kern_ptr->drain_deadline_ns = vk_now_ns() + kern_ptr->grace_ns;
-	stop_listening(kern_ptr);
+	stop_listening(kern_ptr, 0);
 	for_each_live_proc(kern_ptr, mark_drain);
 }
 
@@ -699,14 +704,15 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 	kern_ptr->now_ns = vk_now_ns();
 	while (!kern_ptr->stopping) {
 		for (int i = 0; i < kern_ptr->service_count; i++)
-			if (kern_ptr->services_ptr[i]->accept_more && !kern_ptr->draining)
+			if (kern_ptr->services_ptr[i]->accept_more &&
+			    (!kern_ptr->draining || kern_ptr->services_ptr[i]->serves_drain))
 				accept_batch(kern_ptr, kern_ptr->services_ptr[i]);
 		while ((proc_ptr = TAILQ_FIRST(&kern_ptr->run_q))) {
 			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
 			proc_ptr->queued = 0;
 			dispatch(kern_ptr, proc_ptr);
 		}
-		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == 0)
+		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == kern_ptr->drain_exempt_live)
 			break;
 		if (kern_ptr->before_wait_fn)
 			kern_ptr->before_wait_fn(kern_ptr->before_wait_ctx_ptr);
@@ -722,14 +728,15 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 			enqueue(kern_ptr, proc_ptr);
 		}
 		if (kern_ptr->draining && kern_ptr->now_ns >= kern_ptr->drain_deadline_ns) {
-			if (vk_proc_table_live(&kern_ptr->procs) && kern_ptr->verbose)
+			if (vk_proc_table_live(&kern_ptr->procs) > kern_ptr->drain_exempt_live && kern_ptr->verbose)
 				fprintf(stderr, "vk: kernel %d: grace period over, closing %d connections\n",
-					kern_ptr->index, vk_proc_table_live(&kern_ptr->procs));
+					kern_ptr->index,
+					vk_proc_table_live(&kern_ptr->procs) - kern_ptr->drain_exempt_live);
 			for_each_live_proc(kern_ptr, kill_proc);
 			break;
 		}
 	}
-	stop_listening(kern_ptr);
+	stop_listening(kern_ptr, 1);
 	for_each_live_proc(kern_ptr, kill_proc);
 	return kern_ptr->exit_code;
 }

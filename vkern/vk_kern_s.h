@@ -27,6 +27,7 @@ struct vk_kern {
 
 	int draining;
 	int stopping;
+	int drain_exempt_live; /* live processes of services that serve a drain */
 	uint64_t grace_ns;
 	uint64_t spin_ns; /* after events, poll without sleeping this long */
 	uint64_t drain_deadline_ns;

@@ -98,6 +98,11 @@ size_t vk_service_heap_pages(struct vk_service *service_ptr)
 	return service_ptr->heap_pages;
 }
 
+void vk_service_set_serves_drain(struct vk_service *service_ptr, int serves_drain)
+{
+	service_ptr->serves_drain = serves_drain;
+}
+
 int vk_service_isolated(struct vk_service *service_ptr)
 {
 	return service_ptr->isolated;

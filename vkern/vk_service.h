@@ -15,6 +15,10 @@ int vk_service_set_address(struct vk_service *service_ptr, const char *address, 
 void vk_service_set_heap_pages(struct vk_service *service_ptr, size_t pages);
 void vk_service_set_buffers(struct vk_service *service_ptr, size_t rx_len, size_t tx_len);
 void vk_service_set_isolated(struct vk_service *service_ptr, int isolated);
+/* A service that must still answer while the kernel drains (an admin or
+ * readiness endpoint saying "draining"): it keeps listening until the
+ * kernel stops, and its connections do not hold the drain up. */
+void vk_service_set_serves_drain(struct vk_service *service_ptr, int serves_drain);
 const char *vk_service_name(struct vk_service *service_ptr);
 const char *vk_service_address(struct vk_service *service_ptr);
 int vk_service_port(struct vk_service *service_ptr);

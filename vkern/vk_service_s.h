@@ -17,6 +17,7 @@ struct vk_service {
 	size_t rx_len;
 	size_t tx_len;
 	int isolated;
+	int serves_drain; /* keeps accepting through a drain, without holding it up */
 	int backlog;
 	int nodelay;
 	int reserve_fd; /* bound, not listening: holds the port across kernels */

@@ -1,0 +1,249 @@
+/* gw_admin: the admin listener's connection process (see gw_admin.h).
+ *
+ * Each request is read whole (head only: a body is not read, and the
+ * connection closes after the answer), answered from a buffer sized once
+ * for the largest rendering, and the connection kept alive as the client
+ * asks, except while the kernel drains. */
+#include "gw_admin.h"
+#include "gw_admin_s.h"
+#include "gw_http.h"
+#include "gw_http_s.h"
+#include "gw_stats.h"
+#include "gw_status.h"
+
+#include "vk_coro.h"
+#include "vk_heap.h"
+#include "vk_proc_local.h"
+#include "vk_socket.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GW_ADMIN_HEAD_MAX (8 * 1024)
+#define GW_ADMIN_TARGET_MAX 2048
+#define GW_ADMIN_HEADERS_MAX 64
+#define GW_ADMIN_HEADER_TIMEOUT_MS 5000
+#define GW_ADMIN_KEEPALIVE_IDLE_MS 60000
+#define GW_ADMIN_LINE_MAX 256
+/* Room for an error body, whatever the size of the rendering. */
+#define GW_ADMIN_ERROR_BODY_MAX 512
+/* The thread's locals, the socket structures, and room for bookkeeping. */
+#define GW_ADMIN_HEAP_SLACK (16 * 1024)
+
+#define GW_ADMIN_JSON "application/json"
+/* The Prometheus text exposition format, version 0.0.4. */
+#define GW_ADMIN_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+
+struct gw_admin_self {
+	struct gw_request req;
+	char *head_ptr;
+	size_t head_len;
+	char *body_ptr; /* the rendering buffer */
+	size_t body_cap;
+	const char *body;
+	size_t body_len;
+	const char *content_type;
+	int status;
+	int allow; /* a 405: say which methods are */
+	int close_after;
+	int first;
+	int more;
+	int rc;
+	size_t n;
+	char line[GW_ADMIN_LINE_MAX];
+	size_t line_len;
+};
+
+void gw_admin_config_init(struct gw_admin_config *cfg_ptr, struct gw_stats *stats_ptr, size_t ring_bytes)
+{
+	memset(cfg_ptr, 0, sizeof(*cfg_ptr));
+	cfg_ptr->stats_ptr = stats_ptr;
+	gw_http_limits_default(&cfg_ptr->limits);
+	cfg_ptr->limits.max_head_bytes = GW_ADMIN_HEAD_MAX;
+	cfg_ptr->limits.max_target_bytes = GW_ADMIN_TARGET_MAX;
+	cfg_ptr->limits.max_headers = GW_ADMIN_HEADERS_MAX;
+	cfg_ptr->header_timeout_ms = GW_ADMIN_HEADER_TIMEOUT_MS;
+	cfg_ptr->keepalive_idle_ms = GW_ADMIN_KEEPALIVE_IDLE_MS;
+	cfg_ptr->ring_bytes = ring_bytes;
+}
+
+static size_t body_cap(const struct gw_admin_config *cfg_ptr)
+{
+	size_t max = gw_stats_render_max(cfg_ptr->stats_ptr);
+
+	return max > GW_ADMIN_ERROR_BODY_MAX ? max : GW_ADMIN_ERROR_BODY_MAX;
+}
+
+size_t gw_admin_heap_pages(const struct gw_admin_config *cfg_ptr)
+{
+	return vk_pages_for(cfg_ptr->limits.max_head_bytes + body_cap(cfg_ptr) + 2 * cfg_ptr->ring_bytes +
+			    sizeof(struct gw_admin_self) + GW_ADMIN_HEAP_SLACK);
+}
+
+static void answer_error(struct gw_admin_self *self, int status, const char *message)
+{
+	self->status = status;
+	self->content_type = GW_ADMIN_JSON;
+	self->body = self->body_ptr;
+	self->body_len = gw_status_error_body(self->body_ptr, self->body_cap, status, message);
+}
+
+static void answer_text(struct gw_admin_self *self, int status, const char *content_type, const char *text)
+{
+	self->status = status;
+	self->content_type = content_type;
+	self->body = text;
+	self->body_len = strlen(text);
+}
+
+/* A rendering, or a 500 if the buffer sized for the worst case was not
+ * enough after all (a bug, but not one to take the kernel down for). */
+static void answer_rendering(struct gw_admin_self *self, const char *content_type, size_t len)
+{
+	if (len >= self->body_cap) {
+		answer_error(self, 500, "the statistics did not fit their buffer");
+		return;
+	}
+	self->status = 200;
+	self->content_type = content_type;
+	self->body = self->body_ptr;
+	self->body_len = len;
+}
+
+static int path_is(const char *path, size_t len, const char *name)
+{
+	return len == strlen(name) && memcmp(path, name, len) == 0;
+}
+
+/* Decides the answer to the parsed request: status, type and body. */
+static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg)
+{
+	struct gw_http_span target =
+		self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
+	const char *path = self->head_ptr + target.off;
+	const char *query = memchr(path, '?', target.len);
+	size_t len = query ? (size_t)(query - path) : target.len;
+	int ready = path_is(path, len, "/ready"), stats = path_is(path, len, "/stats"),
+	    metrics = path_is(path, len, "/metrics");
+
+	self->allow = 0;
+	if (!ready && !stats && !metrics) {
+		answer_error(self, 404, "no such admin endpoint (there are /ready, /stats and /metrics)");
+		return;
+	}
+	if (self->req.method != GW_METHOD_GET && self->req.method != GW_METHOD_HEAD) {
+		answer_error(self, 405, "admin endpoints answer GET and HEAD only");
+		self->allow = 1;
+		return;
+	}
+	if (ready) {
+		if (vk_sys_draining())
+			answer_text(self, 503, GW_ADMIN_JSON, "{\"status\":\"draining\"}\n");
+		else
+			answer_text(self, 200, GW_ADMIN_JSON, "{\"status\":\"ready\"}\n");
+		return;
+	}
+	/* This kernel's vkern counters as of now; the others' as of their
+	 * last wait for events. */
+	gw_stats_publish_kernel();
+	if (stats)
+		answer_rendering(self, GW_ADMIN_JSON,
+				 gw_stats_render_json(cfg->stats_ptr, vk_sys_now_ns(), self->body_ptr, self->body_cap));
+	else
+		answer_rendering(
+			self, GW_ADMIN_PROMETHEUS,
+			gw_stats_render_prometheus(cfg->stats_ptr, vk_sys_now_ns(), self->body_ptr, self->body_cap));
+}
+
+static void format_head(struct gw_admin_self *self)
+{
+	self->line_len = (size_t)snprintf(
+		self->line, sizeof(self->line),
+		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
+		self->status, gw_status_reason(self->status), self->content_type, self->body_len,
+		self->allow ? "Allow: GET, HEAD\r\n" : "", self->close_after ? "Connection: close\r\n" : "");
+}
+
+void gw_admin_main(struct vk_thread *that)
+{
+	const struct gw_admin_config *cfg = vk_thread_arg(that);
+	struct gw_admin_self *self;
+
+	vk_begin();
+	self->body_cap = body_cap(cfg);
+	self->head_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->limits.max_head_bytes);
+	self->body_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), self->body_cap);
+	if (!self->head_ptr || !self->body_ptr)
+		vk_raise(ENOMEM);
+
+	vk_catch
+	{
+		/* A request that could not be read gets one error answer, then
+		 * the connection ends; silence before any byte ends it quietly. */
+		if (!self->status && vk_error() == ETIMEDOUT && self->head_len > 0)
+			self->status = 408;
+		if (self->status) {
+			answer_error(self, self->status,
+				     self->status == 408   ? "request head not received in time"
+				     : self->status == 400 ? "malformed request"
+							   : NULL);
+			self->allow = 0;
+			self->close_after = 1;
+			format_head(self);
+			vk_deadline_clear();
+			vk_write(self->line, self->line_len);
+			vk_write(self->body, self->body_len);
+			vk_flush();
+		}
+	}
+
+	for (self->first = 1;; self->first = 0) {
+		self->status = 0;
+		self->head_len = 0;
+		/* The first request is awaited like any read: a connection
+		 * accepted while draining must still get its answer. */
+		if (!self->first) {
+			vk_deadline(cfg->keepalive_idle_ms);
+			vk_wait_request(self->more);
+			if (!self->more)
+				break;
+		}
+		vk_deadline(cfg->header_timeout_ms);
+		gw_http_request_init(&self->req);
+		for (;;) {
+			vk_read_some(self->n, self->head_ptr + self->head_len,
+				     cfg->limits.max_head_bytes - self->head_len);
+			if (self->n == 0)
+				goto done;
+			self->head_len += self->n;
+			self->rc = gw_http_parse_request(&self->req, self->head_ptr, self->head_len, &cfg->limits);
+			if (self->rc > 0)
+				break;
+			if (self->rc < 0) {
+				self->status = -self->rc;
+				vk_raise(EPROTO);
+			}
+			if (self->head_len == cfg->limits.max_head_bytes) {
+				self->status = 431;
+				vk_raise(EPROTO);
+			}
+		}
+		/* What follows the head is the next request (a body is not read). */
+		vk_socket_unread(that->socket_ptr, self->head_ptr + self->rc, self->head_len - (size_t)self->rc);
+		vk_deadline_clear();
+		answer(self, cfg);
+		self->close_after = !self->req.head.keep_alive || self->req.head.body == GW_BODY_CHUNKED ||
+				    (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) ||
+				    vk_sys_draining();
+		format_head(self);
+		vk_write(self->line, self->line_len);
+		if (self->req.method != GW_METHOD_HEAD)
+			vk_write(self->body, self->body_len);
+		vk_flush();
+		if (self->close_after)
+			break;
+	}
+done:
+	vk_end();
+}

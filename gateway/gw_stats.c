@@ -1,0 +1,220 @@
+/* gw_stats: the shared counter table and its writers (see gw_stats.h). */
+#include "gw_stats.h"
+#include "gw_stats_s.h"
+#include "gw_config_s.h"
+
+#include "vk_sys.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* This process's kernel slot: each kernel is its own OS process, so this
+ * is per kernel by construction. */
+static struct {
+	const struct gw_stats *stats_ptr;
+	struct gw_stats_kernel *kernel_ptr;
+	int index;
+} gw_stats_own;
+
+/* One writer per slot: a plain load and store is enough, and cheaper than
+ * a locked add; the store is atomic so readers never see a torn value. */
+static inline void add(uint64_t *value_ptr, uint64_t n)
+{
+	__atomic_store_n(value_ptr, __atomic_load_n(value_ptr, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline void set(uint64_t *value_ptr, uint64_t v)
+{
+	__atomic_store_n(value_ptr, v, __ATOMIC_RELAXED);
+}
+
+/* The sizing pass: every counter at its widest and every endpoint in its
+ * longest state, rendered without a buffer. */
+static size_t worst_case_render(struct gw_stats *stats_ptr)
+{
+	size_t json, prom;
+
+	memset(stats_ptr->table_ptr, 0xff, stats_ptr->table_bytes);
+	json = gw_stats_render_json(stats_ptr, 0, NULL, 0);
+	prom = gw_stats_render_prometheus(stats_ptr, 0, NULL, 0);
+	memset(stats_ptr->table_ptr, 0, stats_ptr->table_bytes);
+	return (json > prom ? json : prom) + 1;
+}
+
+struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels)
+{
+	struct gw_stats *stats_ptr = calloc(1, sizeof(*stats_ptr));
+	size_t bytes;
+	void *p;
+
+	if (!stats_ptr || kernels < 1)
+		goto fail;
+	stats_ptr->config_ptr = config_ptr;
+	stats_ptr->kernels = kernels;
+	stats_ptr->upstream_count = config_ptr->upstream_count;
+	stats_ptr->endpoint_first_ptr = calloc((size_t)config_ptr->upstream_count + 1, sizeof(int));
+	if (!stats_ptr->endpoint_first_ptr)
+		goto fail;
+	for (int u = 0; u < config_ptr->upstream_count; u++) {
+		stats_ptr->endpoint_first_ptr[u] = stats_ptr->endpoint_count;
+		stats_ptr->endpoint_count += config_ptr->upstreams_ptr[u].endpoint_count;
+	}
+	bytes = sizeof(struct gw_stats_kernel) + sizeof(struct gw_stats_upstream) * (size_t)stats_ptr->upstream_count +
+		sizeof(struct gw_stats_endpoint) * (size_t)stats_ptr->endpoint_count;
+	stats_ptr->slot_bytes = (bytes + GW_STATS_ALIGN - 1) / GW_STATS_ALIGN * GW_STATS_ALIGN;
+	stats_ptr->table_bytes = stats_ptr->slot_bytes * (size_t)kernels;
+	p = mmap(NULL, stats_ptr->table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	stats_ptr->table_ptr = p;
+	stats_ptr->render_max = worst_case_render(stats_ptr);
+	return stats_ptr;
+fail:
+	gw_stats_destroy(stats_ptr);
+	return NULL;
+}
+
+void gw_stats_destroy(struct gw_stats *stats_ptr)
+{
+	if (!stats_ptr)
+		return;
+	if (gw_stats_own.stats_ptr == stats_ptr)
+		gw_stats_detach();
+	if (stats_ptr->table_ptr)
+		munmap(stats_ptr->table_ptr, stats_ptr->table_bytes);
+	free(stats_ptr->endpoint_first_ptr);
+	free(stats_ptr);
+}
+
+int gw_stats_kernels(const struct gw_stats *stats_ptr)
+{
+	return stats_ptr->kernels;
+}
+
+size_t gw_stats_render_max(const struct gw_stats *stats_ptr)
+{
+	return stats_ptr->render_max;
+}
+
+void gw_stats_attach(struct gw_stats *stats_ptr, int kernel_index)
+{
+	struct gw_stats_kernel *kernel_ptr;
+
+	if (kernel_index < 0 || kernel_index >= stats_ptr->kernels)
+		return;
+	kernel_ptr = gw_stats_kernel_of(stats_ptr, kernel_index);
+	gw_stats_own.stats_ptr = stats_ptr;
+	gw_stats_own.kernel_ptr = kernel_ptr;
+	gw_stats_own.index = kernel_index;
+	set(&kernel_ptr->pid, (uint64_t)getpid());
+	add(&kernel_ptr->epochs, 1);
+	set(&kernel_ptr->connections_active, 0);
+	for (int u = 0; u < stats_ptr->upstream_count; u++) {
+		for (int e = 0; e < stats_ptr->config_ptr->upstreams_ptr[u].endpoint_count; e++) {
+			struct gw_stats_endpoint *ep_ptr = gw_stats_endpoint_of(stats_ptr, kernel_index, u, e);
+
+			set(&ep_ptr->active, 0);
+			set(&ep_ptr->failing_checks, 0);
+			set(&ep_ptr->ejected_until_ns, 0);
+			set(&ep_ptr->ejections, 0);
+		}
+	}
+	gw_stats_publish_kernel();
+}
+
+void gw_stats_detach(void)
+{
+	memset(&gw_stats_own, 0, sizeof(gw_stats_own));
+}
+
+void gw_stats_connection_opened(void)
+{
+	if (!gw_stats_own.kernel_ptr)
+		return;
+	add(&gw_stats_own.kernel_ptr->connections_accepted, 1);
+	add(&gw_stats_own.kernel_ptr->connections_active, 1);
+}
+
+void gw_stats_connection_closed(void)
+{
+	uint64_t *active_ptr;
+
+	if (!gw_stats_own.kernel_ptr)
+		return;
+	active_ptr = &gw_stats_own.kernel_ptr->connections_active;
+	if (gw_stats_load(active_ptr) > 0)
+		add(active_ptr, (uint64_t)-1);
+}
+
+/* The endpoint's counters in this kernel's slot, or NULL for indexes the
+ * table does not have. */
+static struct gw_stats_endpoint *own_endpoint(int upstream, int endpoint)
+{
+	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
+
+	if (!stats_ptr || upstream < 0 || upstream >= stats_ptr->upstream_count || endpoint < 0 ||
+	    endpoint >= stats_ptr->config_ptr->upstreams_ptr[upstream].endpoint_count)
+		return NULL;
+	return gw_stats_endpoint_of(stats_ptr, gw_stats_own.index, upstream, endpoint);
+}
+
+void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, int upstream, int endpoint)
+{
+	struct gw_stats_kernel *kernel_ptr = gw_stats_own.kernel_ptr;
+	struct gw_stats_endpoint *ep_ptr;
+	int class = status / 100 - 1;
+
+	if (!kernel_ptr)
+		return;
+	add(&kernel_ptr->requests, 1);
+	add(&kernel_ptr->bytes_in, bytes_in);
+	add(&kernel_ptr->bytes_out, bytes_out);
+	if (class >= 0 && class < GW_STATS_CLASSES)
+		add(&kernel_ptr->responses[class], 1);
+	ep_ptr = own_endpoint(upstream, endpoint);
+	if (!ep_ptr)
+		return;
+	add(&ep_ptr->requests, 1);
+	if (class >= 0 && class < GW_STATS_CLASSES)
+		add(&ep_ptr->responses[class], 1);
+}
+
+void gw_stats_upstream_refused(int upstream)
+{
+	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
+
+	if (!stats_ptr || upstream < 0 || upstream >= stats_ptr->upstream_count)
+		return;
+	add(&gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream)->refused, 1);
+}
+
+void gw_stats_endpoint_connect_failed(int upstream, int endpoint)
+{
+	struct gw_stats_endpoint *ep_ptr = own_endpoint(upstream, endpoint);
+
+	if (ep_ptr)
+		add(&ep_ptr->connect_failures, 1);
+}
+
+void gw_stats_endpoint_health(int upstream, int endpoint, int failing_checks, uint64_t ejected_until_ns,
+			      uint64_t ejections, uint64_t active)
+{
+	struct gw_stats_endpoint *ep_ptr = own_endpoint(upstream, endpoint);
+
+	if (!ep_ptr)
+		return;
+	set(&ep_ptr->failing_checks, failing_checks != 0);
+	set(&ep_ptr->ejected_until_ns, ejected_until_ns);
+	set(&ep_ptr->ejections, ejections);
+	set(&ep_ptr->active, active);
+}
+
+void gw_stats_publish_kernel(void)
+{
+	if (!gw_stats_own.kernel_ptr)
+		return;
+	for (int i = 0; i < VK_STAT_COUNT; i++)
+		set(&gw_stats_own.kernel_ptr->vkern[i], vk_sys_stat((enum vk_stat)i));
+}

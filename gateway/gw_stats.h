@@ -1,0 +1,79 @@
+#ifndef GW_STATS_H
+#define GW_STATS_H
+
+/* The gateway's counters, for the admin listener (gw_admin.h).
+ *
+ * Kernels are separate OS processes, so the counters live in one table of
+ * shared memory, mapped before the kernels fork: one slot per kernel,
+ * written only by that kernel (relaxed atomic stores, no locks), read and
+ * summed by whichever kernel answers an admin request. A slot holds the
+ * kernel's connection, request and byte counters, a copy of its vkern
+ * counters (vk_sys_stat), and per upstream and endpoint of the config:
+ * requests, answers by class, connect failures, refusals, and the
+ * endpoint's health as that kernel sees it.
+ *
+ * The writers below go to the slot this process attached to; with none
+ * attached (unit tests of other modules, tools) they do nothing. None of
+ * them allocates. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_config;
+struct gw_stats;
+
+/* A table for `kernels` kernels and the upstreams of the config snapshot,
+ * which must outlive it (names are read from it). NULL on failure. */
+struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels);
+void gw_stats_destroy(struct gw_stats *stats_ptr);
+int gw_stats_kernels(const struct gw_stats *stats_ptr);
+
+/* In kernel `kernel_index`'s process, at its start: its slot becomes this
+ * process's. The slot's gauges (active connections and requests, endpoint
+ * health) start over, since a restarted kernel has none of its
+ * predecessor's connections; its counters carry on. */
+void gw_stats_attach(struct gw_stats *stats_ptr, int kernel_index);
+void gw_stats_detach(void);
+
+/* ---- writers (this kernel's slot) ---- */
+
+void gw_stats_connection_opened(void);
+void gw_stats_connection_closed(void);
+
+/* A request ended with `status` (0: no status reached the client), having
+ * moved these bytes; `upstream` and `endpoint` (config indexes) name where
+ * it went, -1 when it went to none. */
+void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, int upstream, int endpoint);
+
+/* Upstream `upstream` refused a request before any endpoint (no healthy
+ * endpoint, or its circuit breaker). */
+void gw_stats_upstream_refused(int upstream);
+void gw_stats_endpoint_connect_failed(int upstream, int endpoint);
+
+/* An endpoint's health and load as this kernel sees them: failing active
+ * checks, ejected until (monotonic ns, 0: not ejected), times ejected, and
+ * requests in flight. */
+void gw_stats_endpoint_health(int upstream, int endpoint, int failing_checks, uint64_t ejected_until_ns,
+			      uint64_t ejections, uint64_t active);
+
+/* Copies this kernel's vkern counters into its slot: they are the kernel's
+ * own, and another kernel may be the one asked. */
+void gw_stats_publish_kernel(void);
+
+/* ---- readers (any kernel) ---- */
+
+/* The largest rendering either format can produce for this table (its
+ * terminating NUL included): size the buffer once, and rendering never
+ * needs more. */
+size_t gw_stats_render_max(const struct gw_stats *stats_ptr);
+
+/* Both renderers return the rendering's length the way snprintf does: it
+ * is complete, and NUL-terminated, when that is below len.
+ *
+ * GET /stats: totals, per kernel, per upstream and endpoint, as JSON. */
+size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len);
+
+/* GET /metrics: the Prometheus text exposition format (version 0.0.4). */
+size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,373 @@
+/* gw_stats_render: the counter table as JSON (GET /stats) and as the
+ * Prometheus text format (GET /metrics). Both read the table with relaxed
+ * loads, sum what they show into small views, and write with snprintf
+ * into the caller's buffer: no allocation, so an admin request costs the
+ * kernel nothing it could run out of.
+ *
+ * Names printed here (upstreams, endpoint addresses) come from a validated
+ * config: letters, digits, '.', '_', '-', ':', '[' and ']' only, so they
+ * need no escaping in a JSON string or a Prometheus label value. */
+#include "gw_stats.h"
+#include "gw_stats_s.h"
+#include "gw_config_s.h"
+
+#include "vk_sys.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+/* snprintf semantics over several calls: `len` counts everything, what
+ * fits is written. */
+struct out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->len < o->cap ? o->buf + o->len : NULL, o->len < o->cap ? o->cap - o->len : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n;
+}
+
+static const char *const class_names[GW_STATS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+/* ---- views: sums over a range of kernels ---- */
+
+struct endpoint_view {
+	uint64_t requests;
+	uint64_t responses[GW_STATS_CLASSES];
+	uint64_t connect_failures;
+	uint64_t active;
+	uint64_t ejections;
+	uint64_t unhealthy; /* kernels whose active checks fail it */
+	uint64_t ejected;   /* kernels that have it ejected now */
+};
+
+struct upstream_view {
+	uint64_t requests;
+	uint64_t responses[GW_STATS_CLASSES];
+	uint64_t connect_failures;
+	uint64_t active;
+	uint64_t refused;
+};
+
+static void kernel_view(const struct gw_stats *stats_ptr, int k0, int k1, struct gw_stats_kernel *v)
+{
+	const uint64_t *src;
+	uint64_t *dst = (uint64_t *)v;
+
+	memset(v, 0, sizeof(*v));
+	for (int k = k0; k < k1; k++) {
+		src = (const uint64_t *)gw_stats_kernel_of(stats_ptr, k);
+		for (size_t i = 0; i < sizeof(*v) / sizeof(uint64_t); i++)
+			dst[i] += gw_stats_load(&src[i]);
+	}
+}
+
+static void endpoint_view(const struct gw_stats *stats_ptr, int k0, int k1, int u, int e, uint64_t now_ns,
+			  struct endpoint_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	for (int k = k0; k < k1; k++) {
+		const struct gw_stats_endpoint *ep = gw_stats_endpoint_of(stats_ptr, k, u, e);
+		uint64_t until = gw_stats_load(&ep->ejected_until_ns);
+
+		v->requests += gw_stats_load(&ep->requests);
+		for (int c = 0; c < GW_STATS_CLASSES; c++)
+			v->responses[c] += gw_stats_load(&ep->responses[c]);
+		v->connect_failures += gw_stats_load(&ep->connect_failures);
+		v->active += gw_stats_load(&ep->active);
+		v->ejections += gw_stats_load(&ep->ejections);
+		v->unhealthy += gw_stats_load(&ep->failing_checks) != 0;
+		/* Ejections end lazily (at the next pick): the time decides. */
+		v->ejected += until != 0 && now_ns < until;
+	}
+}
+
+static void upstream_view(const struct gw_stats *stats_ptr, int k0, int k1, int u, uint64_t now_ns,
+			  struct upstream_view *v)
+{
+	struct endpoint_view ev;
+
+	memset(v, 0, sizeof(*v));
+	for (int k = k0; k < k1; k++)
+		v->refused += gw_stats_load(&gw_stats_upstream_of(stats_ptr, k, u)->refused);
+	for (int e = 0; e < stats_ptr->config_ptr->upstreams_ptr[u].endpoint_count; e++) {
+		endpoint_view(stats_ptr, k0, k1, u, e, now_ns, &ev);
+		v->requests += ev.requests;
+		for (int c = 0; c < GW_STATS_CLASSES; c++)
+			v->responses[c] += ev.responses[c];
+		v->connect_failures += ev.connect_failures;
+		v->active += ev.active;
+	}
+}
+
+/* Failing checks outrank an ejection: it lasts until checks pass again,
+ * an ejection only for its time. */
+static const char *endpoint_state(const struct endpoint_view *v)
+{
+	return v->unhealthy ? "unhealthy" : v->ejected ? "ejected" : "healthy";
+}
+
+/* ---- JSON ---- */
+
+static void json_classes(struct out *o, const uint64_t *responses)
+{
+	put(o, "{");
+	for (int c = 0; c < GW_STATS_CLASSES; c++)
+		put(o, "%s\"%s\":%llu", c ? "," : "", class_names[c], (unsigned long long)responses[c]);
+	put(o, "}");
+}
+
+static void json_kernel_fields(struct out *o, const struct gw_stats_kernel *v)
+{
+	put(o, "\"connections\":{\"accepted\":%llu,\"active\":%llu},\"requests\":%llu,\"responses\":",
+	    (unsigned long long)v->connections_accepted, (unsigned long long)v->connections_active,
+	    (unsigned long long)v->requests);
+	json_classes(o, v->responses);
+	put(o, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"vkern\":{", (unsigned long long)v->bytes_in,
+	    (unsigned long long)v->bytes_out);
+	for (int i = 0; i < VK_STAT_COUNT; i++)
+		put(o, "%s\"%s\":%llu", i ? "," : "", vk_sys_stat_name((enum vk_stat)i),
+		    (unsigned long long)v->vkern[i]);
+	put(o, "}");
+}
+
+static void json_endpoint_fields(struct out *o, const struct endpoint_view *v)
+{
+	put(o, "\"state\":\"%s\",\"requests\":%llu,\"active\":%llu,\"responses\":", endpoint_state(v),
+	    (unsigned long long)v->requests, (unsigned long long)v->active);
+	json_classes(o, v->responses);
+	put(o, ",\"connect_failures\":%llu,\"ejections\":%llu", (unsigned long long)v->connect_failures,
+	    (unsigned long long)v->ejections);
+}
+
+static void json_endpoint(struct out *o, const struct gw_stats *stats_ptr, int u, int e, uint64_t now_ns)
+{
+	struct endpoint_view v;
+
+	endpoint_view(stats_ptr, 0, stats_ptr->kernels, u, e, now_ns, &v);
+	put(o, "{\"address\":\"%s\",", stats_ptr->config_ptr->upstreams_ptr[u].endpoints_ptr[e].address);
+	json_endpoint_fields(o, &v);
+	put(o, ",\"ejected_in_kernels\":%llu,\"unhealthy_in_kernels\":%llu,\"per_kernel\":[",
+	    (unsigned long long)v.ejected, (unsigned long long)v.unhealthy);
+	for (int k = 0; k < stats_ptr->kernels; k++) {
+		endpoint_view(stats_ptr, k, k + 1, u, e, now_ns, &v);
+		put(o, "%s{\"kernel\":%d,", k ? "," : "", k);
+		json_endpoint_fields(o, &v);
+		put(o, "}");
+	}
+	put(o, "]}");
+}
+
+static void json_upstream(struct out *o, const struct gw_stats *stats_ptr, int u, uint64_t now_ns)
+{
+	const struct gw_config_upstream *up = &stats_ptr->config_ptr->upstreams_ptr[u];
+	struct upstream_view v;
+
+	upstream_view(stats_ptr, 0, stats_ptr->kernels, u, now_ns, &v);
+	put(o, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", u ? "," : "", up->name,
+	    (unsigned long long)v.requests, (unsigned long long)v.active, (unsigned long long)v.refused);
+	json_classes(o, v.responses);
+	put(o, ",\"connect_failures\":%llu,\"endpoints\":[", (unsigned long long)v.connect_failures);
+	for (int e = 0; e < up->endpoint_count; e++) {
+		put(o, "%s", e ? "," : "");
+		json_endpoint(o, stats_ptr, u, e, now_ns);
+	}
+	put(o, "]}");
+}
+
+size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0};
+	struct gw_stats_kernel v;
+
+	kernel_view(stats_ptr, 0, stats_ptr->kernels, &v);
+	put(&o, "{\"kernels\":%d,\"total\":{", stats_ptr->kernels);
+	json_kernel_fields(&o, &v);
+	put(&o, "},\"per_kernel\":[");
+	for (int k = 0; k < stats_ptr->kernels; k++) {
+		kernel_view(stats_ptr, k, k + 1, &v);
+		put(&o, "%s{\"kernel\":%d,\"pid\":%llu,\"starts\":%llu,", k ? "," : "", k, (unsigned long long)v.pid,
+		    (unsigned long long)v.epochs);
+		json_kernel_fields(&o, &v);
+		put(&o, "}");
+	}
+	put(&o, "],\"upstreams\":{");
+	for (int u = 0; u < stats_ptr->upstream_count; u++)
+		json_upstream(&o, stats_ptr, u, now_ns);
+	put(&o, "}}\n");
+	return o.len;
+}
+
+/* ---- Prometheus ---- */
+
+/* A metric family over one of the views: a field at `offset`, or with
+ * `classes`, the responses array, one series per code_class. */
+struct family {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t offset;
+	int classes;
+};
+
+static const struct family kernel_families[] = {
+	{"vkgw_kernel_starts_total", "counter", "Starts of the kernel in this slot (a restart adds one).",
+	 offsetof(struct gw_stats_kernel, epochs), 0},
+	{"vkgw_connections_accepted_total", "counter", "Client connections accepted on the listeners.",
+	 offsetof(struct gw_stats_kernel, connections_accepted), 0},
+	{"vkgw_connections_active", "gauge", "Client connections open now.",
+	 offsetof(struct gw_stats_kernel, connections_active), 0},
+	{"vkgw_requests_total", "counter", "Requests that ended, whatever their status.",
+	 offsetof(struct gw_stats_kernel, requests), 0},
+	{"vkgw_responses_total", "counter", "Responses sent to clients, by status class.",
+	 offsetof(struct gw_stats_kernel, responses), 1},
+	{"vkgw_received_bytes_total", "counter", "Request bytes received (heads and bodies, as the access log counts).",
+	 offsetof(struct gw_stats_kernel, bytes_in), 0},
+	{"vkgw_sent_bytes_total", "counter", "Response bytes sent (heads and bodies, as the access log counts).",
+	 offsetof(struct gw_stats_kernel, bytes_out), 0},
+};
+
+/* vkern's counters (vk_sys.h), named after vk_sys_stat_name. */
+static const char *const vkern_help[VK_STAT_COUNT] = {
+	[VK_STAT_ACCEPTED] = "Connections the virtual kernel accepted (admin connections included).",
+	[VK_STAT_PROCS_LIVE] = "Micro-processes alive now.",
+	[VK_STAT_PROCS_ENDED] = "Micro-processes that ended.",
+	[VK_STAT_PROCS_FAILED] = "Micro-processes ended by an unhandled error.",
+	[VK_STAT_PROCS_KILLED] = "Micro-processes ended by an unhandled fault.",
+	[VK_STAT_FAULTS_CAUGHT] = "Faults turned into an error a thread handled.",
+	[VK_STAT_DISPATCHES] = "Micro-process dispatches.",
+	[VK_STAT_POLL_REGISTERS] = "Registrations sent to the poll driver.",
+	[VK_STAT_POLL_WAITS] = "Waits for events.",
+};
+
+static const struct family upstream_families[] = {
+	{"vkgw_upstream_requests_total", "counter", "Requests sent to an endpoint of the upstream.",
+	 offsetof(struct upstream_view, requests), 0},
+	{"vkgw_upstream_responses_total", "counter",
+	 "Responses to requests sent to the upstream, by status class (the gateway's 502 and 504 included).",
+	 offsetof(struct upstream_view, responses), 1},
+	{"vkgw_upstream_connect_failures_total", "counter", "Connects to the upstream's endpoints that failed.",
+	 offsetof(struct upstream_view, connect_failures), 0},
+	{"vkgw_upstream_active_requests", "gauge", "Requests to the upstream in flight.",
+	 offsetof(struct upstream_view, active), 0},
+	{"vkgw_upstream_refused_total", "counter",
+	 "Requests answered 503 before reaching an endpoint (no healthy endpoint, circuit breaker).",
+	 offsetof(struct upstream_view, refused), 0},
+};
+
+static const struct family endpoint_families[] = {
+	{"vkgw_endpoint_requests_total", "counter", "Requests sent to the endpoint.",
+	 offsetof(struct endpoint_view, requests), 0},
+	{"vkgw_endpoint_responses_total", "counter",
+	 "Responses to requests sent to the endpoint, by status class (the gateway's 502 and 504 included).",
+	 offsetof(struct endpoint_view, responses), 1},
+	{"vkgw_endpoint_connect_failures_total", "counter", "Connects to the endpoint that failed.",
+	 offsetof(struct endpoint_view, connect_failures), 0},
+	{"vkgw_endpoint_active_requests", "gauge", "Requests to the endpoint in flight.",
+	 offsetof(struct endpoint_view, active), 0},
+	{"vkgw_endpoint_ejections_total", "counter", "Outlier ejections of the endpoint since the kernel started.",
+	 offsetof(struct endpoint_view, ejections), 0},
+	{"vkgw_endpoint_ejected", "gauge", "1 while outlier detection has the endpoint ejected.",
+	 offsetof(struct endpoint_view, ejected), 0},
+	{"vkgw_endpoint_unhealthy", "gauge", "1 while active health checks fail the endpoint.",
+	 offsetof(struct endpoint_view, unhealthy), 0},
+};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void prom_header(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One family's series for one label set: `labels` without braces. */
+static void prom_series(struct out *o, const struct family *f, const char *labels, const void *view_ptr)
+{
+	const uint64_t *value_ptr = (const uint64_t *)((const char *)view_ptr + f->offset);
+
+	if (!f->classes) {
+		put(o, "%s{%s} %llu\n", f->name, labels, (unsigned long long)*value_ptr);
+		return;
+	}
+	for (int c = 0; c < GW_STATS_CLASSES; c++)
+		put(o, "%s{%s,code_class=\"%s\"} %llu\n", f->name, labels, class_names[c],
+		    (unsigned long long)value_ptr[c]);
+}
+
+/* Long enough for kernel, upstream and endpoint labels. */
+#define LABELS_MAX (3 * GW_CONFIG_NAME_MAX + 320)
+
+size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
+{
+	const struct gw_config *config_ptr = stats_ptr->config_ptr;
+	struct out o = {buf, len, 0};
+	char labels[LABELS_MAX], name[96];
+	struct gw_stats_kernel kv;
+
+	for (size_t f = 0; f < COUNT_OF(kernel_families); f++) {
+		prom_header(&o, kernel_families[f].name, kernel_families[f].type, kernel_families[f].help);
+		for (int k = 0; k < stats_ptr->kernels; k++) {
+			kernel_view(stats_ptr, k, k + 1, &kv);
+			snprintf(labels, sizeof(labels), "kernel=\"%d\"", k);
+			prom_series(&o, &kernel_families[f], labels, &kv);
+		}
+	}
+	for (int i = 0; i < VK_STAT_COUNT; i++) {
+		int gauge = i == VK_STAT_PROCS_LIVE;
+
+		snprintf(name, sizeof(name), "vkgw_vkern_%s%s", vk_sys_stat_name((enum vk_stat)i),
+			 gauge ? "" : "_total");
+		prom_header(&o, name, gauge ? "gauge" : "counter",
+			    vkern_help[i] ? vkern_help[i] : "A virtual kernel counter.");
+		for (int k = 0; k < stats_ptr->kernels; k++)
+			put(&o, "%s{kernel=\"%d\"} %llu\n", name, k,
+			    (unsigned long long)gw_stats_load(&gw_stats_kernel_of(stats_ptr, k)->vkern[i]));
+	}
+	if (stats_ptr->upstream_count == 0)
+		return o.len;
+	for (size_t f = 0; f < COUNT_OF(upstream_families); f++) {
+		prom_header(&o, upstream_families[f].name, upstream_families[f].type, upstream_families[f].help);
+		for (int k = 0; k < stats_ptr->kernels; k++) {
+			for (int u = 0; u < stats_ptr->upstream_count; u++) {
+				struct upstream_view uv;
+
+				upstream_view(stats_ptr, k, k + 1, u, now_ns, &uv);
+				snprintf(labels, sizeof(labels), "kernel=\"%d\",upstream=\"%s\"", k,
+					 config_ptr->upstreams_ptr[u].name);
+				prom_series(&o, &upstream_families[f], labels, &uv);
+			}
+		}
+	}
+	if (stats_ptr->endpoint_count == 0)
+		return o.len;
+	for (size_t f = 0; f < COUNT_OF(endpoint_families); f++) {
+		prom_header(&o, endpoint_families[f].name, endpoint_families[f].type, endpoint_families[f].help);
+		for (int k = 0; k < stats_ptr->kernels; k++) {
+			for (int u = 0; u < stats_ptr->upstream_count; u++) {
+				const struct gw_config_upstream *up = &config_ptr->upstreams_ptr[u];
+
+				for (int e = 0; e < up->endpoint_count; e++) {
+					struct endpoint_view ev;
+
+					endpoint_view(stats_ptr, k, k + 1, u, e, now_ns, &ev);
+					snprintf(labels, sizeof(labels),
+						 "kernel=\"%d\",upstream=\"%s\",endpoint=\"%s\"", k, up->name,
+						 up->endpoints_ptr[e].address);
+					prom_series(&o, &endpoint_families[f], labels, &ev);
+				}
+			}
+		}
+	}
+	return o.len;
+}

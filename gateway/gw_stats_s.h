@@ -1,0 +1,88 @@
+#ifndef GW_STATS_S_H
+#define GW_STATS_S_H
+
+/* The shared table behind gw_stats.h, for gw_stats.c, its renderer
+ * (gw_stats_render.c) and its tests. Every counter is a uint64_t written
+ * by one kernel only and read by any, with relaxed __atomic loads and
+ * stores: a reader may see one counter a moment older than another, never
+ * a torn value. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vk_sys.h" /* VK_STAT_COUNT */
+
+struct gw_config;
+
+/* 1xx .. 5xx */
+#define GW_STATS_CLASSES 5
+/* Slots start on their own cache lines: kernels never write the same one. */
+#define GW_STATS_ALIGN 64
+
+struct gw_stats_kernel {
+	uint64_t pid;	 /* 0: the kernel never started */
+	uint64_t epochs; /* starts of this slot's kernel (restarts add one) */
+	uint64_t connections_accepted;
+	uint64_t connections_active;
+	uint64_t requests;
+	uint64_t responses[GW_STATS_CLASSES];
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t vkern[VK_STAT_COUNT]; /* vk_sys_stat, as last published */
+};
+
+struct gw_stats_upstream {
+	uint64_t refused; /* no healthy endpoint, or the breaker: 503 */
+};
+
+struct gw_stats_endpoint {
+	uint64_t requests;
+	uint64_t responses[GW_STATS_CLASSES];
+	uint64_t connect_failures;
+	uint64_t active;
+	uint64_t failing_checks; /* 1: active checks say unhealthy */
+	uint64_t ejected_until_ns;
+	uint64_t ejections;
+};
+
+/* One kernel's slot, in the table at slot_bytes * kernel: the kernel's
+ * counters, then one gw_stats_upstream per upstream, then the endpoints of
+ * every upstream in config order (upstream u's start at
+ * endpoint_first_ptr[u]). */
+struct gw_stats {
+	const struct gw_config *config_ptr;
+	int kernels;
+	int upstream_count;
+	int endpoint_count;	 /* over all upstreams */
+	int *endpoint_first_ptr; /* per upstream: index of its first endpoint */
+	size_t slot_bytes;
+	size_t table_bytes;
+	unsigned char *table_ptr; /* MAP_SHARED | MAP_ANONYMOUS */
+	size_t render_max;
+};
+
+/* The parts of kernel k's slot. */
+static inline struct gw_stats_kernel *gw_stats_kernel_of(const struct gw_stats *stats_ptr, int k)
+{
+	return (struct gw_stats_kernel *)(stats_ptr->table_ptr + stats_ptr->slot_bytes * (size_t)k);
+}
+
+static inline struct gw_stats_upstream *gw_stats_upstream_of(const struct gw_stats *stats_ptr, int k, int u)
+{
+	return (struct gw_stats_upstream *)(gw_stats_kernel_of(stats_ptr, k) + 1) + u;
+}
+
+static inline struct gw_stats_endpoint *gw_stats_endpoint_of(const struct gw_stats *stats_ptr, int k, int u, int e)
+{
+	struct gw_stats_endpoint *first_ptr =
+		(struct gw_stats_endpoint *)(gw_stats_upstream_of(stats_ptr, k, 0) + stats_ptr->upstream_count);
+
+	return first_ptr + stats_ptr->endpoint_first_ptr[u] + e;
+}
+
+static inline uint64_t gw_stats_load(const uint64_t *value_ptr)
+{
+	return __atomic_load_n(value_ptr, __ATOMIC_RELAXED);
+}
+
+#endif

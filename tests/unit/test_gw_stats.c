@@ -1,0 +1,293 @@
+/* Tests for gateway/gw_stats.c and gw_stats_render.c: the shared table
+ * (slots per kernel, sums, gauges reset on attach, bounds) and both
+ * renderings (JSON that parses to the right numbers; Prometheus lines). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gw_config.h"
+#include "gw_diag.h"
+#include "gw_stats.h"
+#include "gw_stats_s.h"
+
+static const char config_text[] =
+	"{ \"listeners\": [ { \"name\": \"l\", \"address\": \"127.0.0.1\", \"port\": 0 } ],"
+	"  \"admin\": { \"address\": \"127.0.0.1\", \"port\": 0 },"
+	"  \"upstreams\": { \"app\": { \"endpoints\": [ \"127.0.0.1:8001\", \"127.0.0.1:8002\" ] },"
+	"                   \"db\": { \"endpoints\": [ \"127.0.0.1:9001\" ] } },"
+	"  \"routes\": [ { \"name\": \"r\", \"action\": { \"proxy\": { \"upstream\": \"app\" } } } ] }";
+
+struct fixture {
+	struct gw_config *config_ptr;
+	struct gw_stats *stats_ptr;
+	char *buf;
+	size_t cap;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct gw_diag *diag = gw_diag_create();
+
+	f->config_ptr = gw_config_load_buffer(config_text, sizeof(config_text) - 1, diag);
+	gw_diag_destroy(diag);
+	if (!f->config_ptr)
+		return -1;
+	f->stats_ptr = gw_stats_create(f->config_ptr, 3);
+	if (!f->stats_ptr)
+		return -1;
+	f->cap = gw_stats_render_max(f->stats_ptr);
+	f->buf = malloc(f->cap);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	gw_stats_destroy(f->stats_ptr);
+	gw_config_free(f->config_ptr);
+	free(f->buf);
+	free(f);
+	return 0;
+}
+
+static json_t *render_json(struct fixture *f, uint64_t now_ns)
+{
+	json_error_t err;
+	size_t n = gw_stats_render_json(f->stats_ptr, now_ns, f->buf, f->cap);
+	json_t *doc;
+
+	assert_true(n < f->cap);
+	assert_int_equal(strlen(f->buf), n);
+	doc = json_loads(f->buf, 0, &err);
+	if (!doc)
+		fail_msg("not JSON (%s): %s", err.text, f->buf);
+	return doc;
+}
+
+static json_int_t at(json_t *doc, const char *path)
+{
+	char copy[256], *save, *part;
+	json_t *node = doc;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (part = strtok_r(copy, ".", &save); part && node; part = strtok_r(NULL, ".", &save))
+		node = json_is_array(node) ? json_array_get(node, (size_t)atoi(part)) : json_object_get(node, part);
+	if (!json_is_integer(node))
+		fail_msg("%s is not an integer", path);
+	return json_integer_value(node);
+}
+
+static const char *state_at(json_t *doc, const char *upstream, int endpoint)
+{
+	json_t *ep = json_array_get(
+		json_object_get(json_object_get(json_object_get(doc, "upstreams"), upstream), "endpoints"),
+		(size_t)endpoint);
+
+	return json_string_value(json_object_get(ep, "state"));
+}
+
+/* Writers with no slot attached do nothing (and do not crash). */
+static void test_writers_without_a_slot_are_no_ops(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc;
+
+	gw_stats_connection_opened();
+	gw_stats_request_done(200, 10, 20, 0, 0);
+	gw_stats_upstream_refused(0);
+	doc = render_json(f, 1);
+	assert_int_equal(at(doc, "total.requests"), 0);
+	assert_int_equal(at(doc, "kernels"), 3);
+	json_decref(doc);
+}
+
+/* Each kernel writes its own slot; totals are the sums. */
+static void test_slots_sum_into_totals(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc;
+
+	gw_stats_attach(f->stats_ptr, 0);
+	gw_stats_connection_opened();
+	gw_stats_request_done(200, 100, 1000, 0, 0);
+	gw_stats_request_done(502, 50, 60, 0, 1);
+	gw_stats_attach(f->stats_ptr, 2);
+	gw_stats_connection_opened();
+	gw_stats_connection_opened();
+	gw_stats_connection_closed();
+	gw_stats_request_done(404, 7, 8, -1, -1);
+	gw_stats_request_done(0, 1, 0, 0, 0); /* no status: a request, no class */
+	gw_stats_upstream_refused(1);
+	gw_stats_endpoint_connect_failed(0, 1);
+	/* Out of range: ignored. */
+	gw_stats_request_done(200, 0, 0, 5, 0);
+	gw_stats_request_done(200, 0, 0, 1, 3);
+	gw_stats_detach();
+
+	doc = render_json(f, 1);
+	assert_int_equal(at(doc, "total.requests"), 6);
+	assert_int_equal(at(doc, "total.responses.2xx"), 3);
+	assert_int_equal(at(doc, "total.responses.4xx"), 1);
+	assert_int_equal(at(doc, "total.responses.5xx"), 1);
+	assert_int_equal(at(doc, "total.bytes.in"), 158);
+	assert_int_equal(at(doc, "total.bytes.out"), 1068);
+	assert_int_equal(at(doc, "total.connections.accepted"), 3);
+	assert_int_equal(at(doc, "total.connections.active"), 2);
+	assert_int_equal(at(doc, "per_kernel.0.requests"), 2);
+	assert_int_equal(at(doc, "per_kernel.1.requests"), 0);
+	assert_int_equal(at(doc, "per_kernel.2.requests"), 4);
+	assert_int_equal(at(doc, "per_kernel.2.connections.active"), 1);
+	assert_true(at(doc, "per_kernel.0.pid") == (json_int_t)getpid());
+	assert_int_equal(at(doc, "upstreams.app.requests"), 3);
+	assert_int_equal(at(doc, "upstreams.app.responses.5xx"), 1);
+	assert_int_equal(at(doc, "upstreams.app.connect_failures"), 1);
+	assert_int_equal(at(doc, "upstreams.app.endpoints.0.requests"), 2);
+	assert_int_equal(at(doc, "upstreams.app.endpoints.0.per_kernel.2.requests"), 1);
+	assert_int_equal(at(doc, "upstreams.app.endpoints.1.responses.5xx"), 1);
+	assert_int_equal(at(doc, "upstreams.db.refused"), 1);
+	assert_int_equal(at(doc, "upstreams.db.requests"), 0);
+	json_decref(doc);
+}
+
+/* Ejection is judged by the reader's clock; failing checks outrank it;
+ * the total state is the worst any kernel sees. */
+static void test_endpoint_state(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc;
+
+	gw_stats_attach(f->stats_ptr, 1);
+	gw_stats_endpoint_health(0, 0, 0, 5000, 1, 2);
+	gw_stats_endpoint_health(0, 1, 1, 0, 0, 0);
+	gw_stats_detach();
+
+	doc = render_json(f, 4999);
+	assert_string_equal(state_at(doc, "app", 0), "ejected");
+	assert_string_equal(state_at(doc, "app", 1), "unhealthy");
+	assert_string_equal(state_at(doc, "db", 0), "healthy");
+	assert_int_equal(at(doc, "upstreams.app.endpoints.0.ejected_in_kernels"), 1);
+	assert_int_equal(at(doc, "upstreams.app.endpoints.0.active"), 2);
+	assert_int_equal(at(doc, "upstreams.app.active"), 2);
+	json_decref(doc);
+	doc = render_json(f, 5000);
+	assert_string_equal(state_at(doc, "app", 0), "healthy");
+	assert_int_equal(at(doc, "upstreams.app.endpoints.0.ejections"), 1);
+	json_decref(doc);
+
+	/* A restarted kernel starts with no load and a clean bill of health,
+	 * but its counters carry on. */
+	gw_stats_attach(f->stats_ptr, 1);
+	gw_stats_request_done(200, 0, 0, 0, 0);
+	gw_stats_detach();
+	doc = render_json(f, 1);
+	assert_string_equal(state_at(doc, "app", 1), "healthy");
+	assert_int_equal(at(doc, "upstreams.app.endpoints.0.active"), 0);
+	assert_int_equal(at(doc, "per_kernel.1.starts"), 2);
+	json_decref(doc);
+}
+
+/* The table is shared: a forked child's writes are seen by the parent. */
+static void test_table_is_shared_across_fork(void **state)
+{
+	struct fixture *f = *state;
+	int status;
+	pid_t pid = fork();
+	json_t *doc;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gw_stats_attach(f->stats_ptr, 1);
+		for (int i = 0; i < 1000; i++)
+			gw_stats_request_done(204, 1, 1, 1, 0);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	doc = render_json(f, 1);
+	assert_int_equal(at(doc, "per_kernel.1.requests"), 1000);
+	assert_int_equal(at(doc, "upstreams.db.endpoints.0.responses.2xx"), 1000);
+	json_decref(doc);
+}
+
+/* The worst case fits render_max; a short buffer reports what it needs. */
+static void test_render_max_bounds_both_formats(void **state)
+{
+	struct fixture *f = *state;
+	struct gw_stats_kernel *kernel_ptr;
+	size_t need;
+
+	for (int k = 0; k < 3; k++) {
+		kernel_ptr = gw_stats_kernel_of(f->stats_ptr, k);
+		memset(kernel_ptr, 0xff, f->stats_ptr->slot_bytes);
+	}
+	assert_true(gw_stats_render_json(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	need = gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, 100);
+	assert_true(need >= 100);
+	assert_int_equal(strlen(f->buf), 99);
+	memset(f->stats_ptr->table_ptr, 0, f->stats_ptr->table_bytes);
+}
+
+/* Every sample belongs to a family announced by HELP and TYPE; counters
+ * end in _total; the labels are the documented ones. */
+static void test_prometheus_lines(void **state)
+{
+	struct fixture *f = *state;
+	char *line, *save, family[128] = "", type[16] = "";
+	int samples = 0;
+
+	gw_stats_attach(f->stats_ptr, 0);
+	gw_stats_request_done(503, 1, 2, 0, 1);
+	gw_stats_endpoint_health(0, 1, 0, 100, 1, 0);
+	gw_stats_detach();
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 50, f->buf, f->cap) < f->cap);
+	assert_non_null(strstr(f->buf, "vkgw_requests_total{kernel=\"0\"} 1\n"));
+	assert_non_null(strstr(f->buf, "vkgw_responses_total{kernel=\"0\",code_class=\"5xx\"} 1\n"));
+	assert_non_null(strstr(f->buf, "vkgw_endpoint_responses_total{kernel=\"0\",upstream=\"app\","
+				       "endpoint=\"127.0.0.1:8002\",code_class=\"5xx\"} 1\n"));
+	assert_non_null(
+		strstr(f->buf, "vkgw_endpoint_ejected{kernel=\"0\",upstream=\"app\",endpoint=\"127.0.0.1:8002\"} 1\n"));
+	assert_non_null(
+		strstr(f->buf, "vkgw_endpoint_ejected{kernel=\"1\",upstream=\"app\",endpoint=\"127.0.0.1:8002\"} 0\n"));
+	assert_non_null(strstr(f->buf, "vkgw_upstream_requests_total{kernel=\"2\",upstream=\"db\"} 0\n"));
+	assert_non_null(strstr(f->buf, "# TYPE vkgw_vkern_live gauge\n"));
+	for (line = strtok_r(f->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "# TYPE %127s %15s", family, type) == 2) {
+			if (strcmp(type, "counter") == 0)
+				assert_non_null(strstr(family, "_total"));
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		assert_memory_equal(line, family, strlen(family));
+		assert_true(line[strlen(family)] == '{');
+		assert_non_null(strstr(line, "kernel=\""));
+		samples++;
+	}
+	assert_true(samples > 50);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_writers_without_a_slot_are_no_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_sum_into_totals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoint_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_is_shared_across_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_max_bounds_both_formats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prometheus_lines, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
