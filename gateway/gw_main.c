@@ -9,7 +9,9 @@
  * listener into a vkern service whose connections run gw_conn_main, and
  * starts the kernels. Each kernel builds its own upstream state (balancing,
  * health, circuit breakers) and its own access log buffer in the
- * kernel-start hook: nothing is shared between kernels. */
+ * kernel-start hook: nothing is shared between kernels but the table of
+ * resolved DNS endpoints, which a resolver process forked here before the
+ * kernels (and before any listening socket) keeps up to date. */
 #include "gw_access_log.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
@@ -17,6 +19,8 @@
 #include "gw_conn_s.h"
 #include "gw_diag.h"
 #include "gw_filters.h"
+#include "gw_resolver.h"
+#include "gw_resolver_process.h"
 #include "gw_upstreams.h"
 
 #include "vk_runtime.h"
@@ -35,6 +39,8 @@ struct gw_program {
 	struct gw_conn_config *conn_configs_ptr; /* one per listener */
 	int listener_count;
 	struct gw_upstreams *upstreams_ptr; /* this kernel's */
+	struct gw_resolver *resolver_ptr;   /* shared by every process */
+	pid_t resolver_pid;		    /* 0: no DNS endpoints */
 };
 
 static void usage(FILE *out)
@@ -58,7 +64,7 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 	const struct gw_config *config_ptr = program->config_ptr;
 
 	program->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
-	if (!program->upstreams_ptr) {
+	if (!program->upstreams_ptr || gw_upstreams_set_resolver(program->upstreams_ptr, program->resolver_ptr) == -1) {
 		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
 		exit(1);
 	}
@@ -118,6 +124,25 @@ static struct vk_service *listener_service(const struct gw_config_listener *list
 	vk_service_set_heap_pages(service_ptr, gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES));
 	vk_service_set_buffers(service_ptr, GW_RING_BYTES, GW_RING_BYTES);
 	return service_ptr;
+}
+
+/* Every DNS name once, before kernels start, so the first requests find
+ * addresses (a name that fails is reported and stays unavailable until
+ * the resolver process gets an answer), then the resolver process. */
+static int start_resolver(struct gw_program *program)
+{
+	program->resolver_ptr = gw_resolver_create(program->config_ptr);
+	if (!program->resolver_ptr) {
+		fprintf(stderr, "vkgw: cannot map the DNS endpoint table\n");
+		return -1;
+	}
+	gw_resolver_run_due(program->resolver_ptr, gw_resolver_now_ns(), stderr);
+	program->resolver_pid = gw_resolver_process_start(program->resolver_ptr);
+	if (program->resolver_pid == -1) {
+		fprintf(stderr, "vkgw: cannot start the resolver process\n");
+		return -1;
+	}
+	return 0;
 }
 
 static struct gw_config *load(const char *path)
@@ -204,6 +229,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* After --check (validation stays offline), before any listening
+	 * socket exists (the resolver must not hold one). */
+	if (start_resolver(&program) == -1)
+		return 1;
 	program.listener_count = program.config_ptr->listener_count;
 	program.conn_configs_ptr = calloc((size_t)program.listener_count, sizeof(*program.conn_configs_ptr));
 	services_ptr = calloc((size_t)program.listener_count, sizeof(*services_ptr));
@@ -221,6 +250,8 @@ int main(int argc, char **argv)
 	cfg.kernel_stop_fn = kernel_stop;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, program.listener_count);
+	gw_resolver_process_stop(program.resolver_pid);
+	gw_resolver_destroy(program.resolver_ptr);
 	for (int i = 0; i < program.listener_count; i++)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);

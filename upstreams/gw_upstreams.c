@@ -6,6 +6,7 @@
 #include "gw_config_s.h"
 #include "gw_health.h"
 #include "gw_health_check.h"
+#include "gw_resolver.h"
 #include "gw_upstream.h"
 
 #include "vk_sys.h"
@@ -21,6 +22,7 @@ struct upstream_state {
 	struct gw_health *health_ptr;
 	struct gw_breaker breaker;
 	struct gw_breaker_limits limits;
+	struct gw_resolver_view *views_ptr; /* per endpoint, for DNS names; NULL: no resolver */
 };
 
 struct gw_upstreams {
@@ -36,6 +38,7 @@ static void release(struct upstream_state *state_ptr)
 		gw_balance_fini(&state_ptr->balance);
 	free(state_ptr->endpoints_ptr);
 	free(state_ptr->health_ptr);
+	free(state_ptr->views_ptr);
 }
 
 struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, unsigned seed)
@@ -63,7 +66,7 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 		for (int e = 0; e < n; e++) {
 			state_ptr->endpoints_ptr[e].name = up->endpoints_ptr[e].address;
 			state_ptr->endpoints_ptr[e].weight = up->endpoints_ptr[e].weight;
-			/* DNS names are not resolved yet: only literal addresses serve. */
+			/* A DNS name serves once it has addresses (refresh_availability). */
 			state_ptr->endpoints_ptr[e].available = up->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS;
 			gw_health_init(&state_ptr->health_ptr[e]);
 		}
@@ -88,7 +91,17 @@ void gw_upstreams_destroy(struct gw_upstreams *upstreams_ptr)
 	free(upstreams_ptr);
 }
 
-/* Ejections that ran out give their endpoints back to the balancer. */
+/* A literal address always has one; a DNS name while the resolver has
+ * found at least one (one atomic load when nothing changed). */
+static int has_address(struct upstream_state *state_ptr, int e)
+{
+	if (state_ptr->config_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS)
+		return 1;
+	return state_ptr->views_ptr && gw_resolver_view_refresh(&state_ptr->views_ptr[e]) > 0;
+}
+
+/* Ejections that ran out give their endpoints back to the balancer, and so
+ * do DNS names that resolved. */
 static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
 {
 	int n = state_ptr->config_ptr->endpoint_count;
@@ -96,7 +109,7 @@ static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
 	gw_health_expire(state_ptr->health_ptr, n, now);
 	for (int e = 0; e < n; e++)
 		gw_balance_set_available(&state_ptr->balance, e,
-					 state_ptr->config_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS &&
+					 has_address(state_ptr, e) &&
 						 gw_health_available(&state_ptr->health_ptr[e], now));
 }
 
@@ -130,7 +143,11 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[e];
 	pick_ptr->endpoint = e;
 	pick_ptr->name = endpoint_ptr->address;
-	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
+	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS) {
+		/* Available, so refreshed just now with an address: the next one
+		 * in rotation. */
+		pick_ptr->addr_ptr = gw_resolver_view_next(&state_ptr->views_ptr[e], &pick_ptr->addr_len);
+	} else if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
 		pick_ptr->addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in6;
 		pick_ptr->addr_len = sizeof(endpoint_ptr->sockaddr.in6);
 	} else {
@@ -205,4 +222,50 @@ void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, in
 		fprintf(stderr, "vkgw: kernel %d: upstream %s endpoint %s is now %s\n", vk_sys_kernel_index(),
 			state_ptr->config_ptr->name, state_ptr->config_ptr->endpoints_ptr[endpoint].address,
 			passed ? "healthy" : "unhealthy");
+}
+
+int gw_upstreams_set_resolver(struct gw_upstreams *upstreams_ptr, const struct gw_resolver *resolver_ptr)
+{
+	for (int u = 0; u < upstreams_ptr->count; u++) {
+		struct upstream_state *state_ptr = &upstreams_ptr->states_ptr[u];
+		int n = state_ptr->config_ptr->endpoint_count;
+
+		free(state_ptr->views_ptr);
+		state_ptr->views_ptr = calloc((size_t)n, sizeof(*state_ptr->views_ptr));
+		if (!state_ptr->views_ptr)
+			return -1;
+		for (int e = 0; e < n; e++)
+			gw_resolver_view_init(&state_ptr->views_ptr[e], gw_resolver_find(resolver_ptr, u, e));
+	}
+	return 0;
+}
+
+int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, int endpoint, unsigned turn,
+			       struct sockaddr_storage *addr_out, socklen_t *len_out)
+{
+	const struct upstream_state *state_ptr;
+	const struct gw_config_endpoint *endpoint_ptr;
+	const void *addr_ptr;
+	socklen_t len;
+
+	if (index < 0 || index >= upstreams_ptr->count)
+		return -1;
+	state_ptr = &upstreams_ptr->states_ptr[index];
+	if (endpoint < 0 || endpoint >= state_ptr->config_ptr->endpoint_count)
+		return -1;
+	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[endpoint];
+	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS) {
+		if (!state_ptr->views_ptr || gw_resolver_view_refresh(&state_ptr->views_ptr[endpoint]) == 0)
+			return -1;
+		addr_ptr = gw_resolver_view_at(&state_ptr->views_ptr[endpoint], turn, &len);
+	} else if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
+		addr_ptr = &endpoint_ptr->sockaddr.in6;
+		len = sizeof(endpoint_ptr->sockaddr.in6);
+	} else {
+		addr_ptr = &endpoint_ptr->sockaddr.in4;
+		len = sizeof(endpoint_ptr->sockaddr.in4);
+	}
+	memcpy(addr_out, addr_ptr, len);
+	*len_out = len;
+	return 0;
 }
