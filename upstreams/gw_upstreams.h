@@ -4,7 +4,8 @@
 /* The upstreams of one kernel: for every upstream of a config snapshot,
  * its endpoints' balancing, health and circuit-breaker state, and the
  * gw_upstream_ops the connection process uses to reach them. Each kernel
- * builds its own (nothing shared, no locks). */
+ * builds its own (no locks; the one thing shared is the resolver's table of
+ * DNS endpoint addresses, which kernels only read). */
 
 #include <sys/socket.h>
 
