@@ -689,7 +689,7 @@ void gw_conn_main(struct vk_thread *that)
 		 * the upstream ends it or left bytes nobody asked for. */
 		if (self->resp.head.keep_alive && self->resp.head.body != GW_BODY_UNTIL_CLOSE &&
 		    (self->upstream_fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-			cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->kept_upstream, self->pick.endpoint,
+			cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->kept_upstream, &self->pick,
 					       self->upstream_fd);
 		else
 			vk_socket_close(self->upstream_ptr);

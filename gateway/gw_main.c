@@ -9,8 +9,10 @@
  * listener into a vkern service whose connections run gw_conn_main, and
  * starts the kernels. Each kernel builds its own upstream state (balancing,
  * health, circuit breakers) and its own access log buffer in the
- * kernel-start hook: nothing is shared between kernels but the counter
- * table the admin listener reads (gw_stats.h), mapped before they fork. */
+ * kernel-start hook. Shared between kernels: the counter table the admin
+ * listener reads (gw_stats.h), and the table of resolved DNS endpoints that
+ * a resolver process forked here (before any listening socket) keeps up to
+ * date; both are mapped before the kernels fork. */
 #include "gw_access_log.h"
 #include "gw_admin.h"
 #include "gw_admin_s.h"
@@ -22,6 +24,8 @@
 #include "gw_filters.h"
 #include "gw_pipeline.h"
 #include "gw_stats.h"
+#include "gw_resolver.h"
+#include "gw_resolver_process.h"
 #include "gw_upstreams.h"
 
 #include "vk_runtime.h"
@@ -44,6 +48,8 @@ struct gw_program {
 	struct gw_upstreams *upstreams_ptr; /* this kernel's */
 	struct gw_stats *stats_ptr;	    /* shared by the kernels; NULL without an admin listener */
 	struct gw_admin_config admin_config;
+	struct gw_resolver *resolver_ptr; /* shared by every process */
+	pid_t resolver_pid;		  /* 0: no DNS endpoints */
 };
 
 static void usage(FILE *out)
@@ -70,7 +76,7 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 	if (program->stats_ptr)
 		gw_stats_attach(program->stats_ptr, kernel_index);
 	program->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
-	if (!program->upstreams_ptr) {
+	if (!program->upstreams_ptr || gw_upstreams_set_resolver(program->upstreams_ptr, program->resolver_ptr) == -1) {
 		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
 		exit(1);
 	}
@@ -165,6 +171,25 @@ static int kernel_count(int option, const struct gw_config *config_ptr)
 	return n > 0 ? n : 1;
 }
 
+/* Every DNS name once, before kernels start, so the first requests find
+ * addresses (a name that fails is reported and stays unavailable until
+ * the resolver process gets an answer), then the resolver process. */
+static int start_resolver(struct gw_program *program)
+{
+	program->resolver_ptr = gw_resolver_create(program->config_ptr);
+	if (!program->resolver_ptr) {
+		fprintf(stderr, "vkgw: cannot map the DNS endpoint table\n");
+		return -1;
+	}
+	gw_resolver_run_due(program->resolver_ptr, gw_resolver_now_ns(), stderr);
+	program->resolver_pid = gw_resolver_process_start(program->resolver_ptr);
+	if (program->resolver_pid == -1) {
+		fprintf(stderr, "vkgw: cannot start the resolver process\n");
+		return -1;
+	}
+	return 0;
+}
+
 static struct gw_config *load(const char *path)
 {
 	struct gw_diag *diag = gw_diag_create();
@@ -249,6 +274,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* After --check (validation stays offline), before any listening
+	 * socket exists (the resolver must not hold one). */
+	if (start_resolver(&program) == -1)
+		return 1;
 	program.listener_count = program.config_ptr->listener_count;
 	service_count = program.listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
 	program.conn_configs_ptr = calloc((size_t)program.listener_count, sizeof(*program.conn_configs_ptr));
@@ -279,6 +308,8 @@ int main(int argc, char **argv)
 	cfg.kernel_stop_fn = kernel_stop;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);
+	gw_resolver_process_stop(program.resolver_pid);
+	gw_resolver_destroy(program.resolver_ptr);
 	for (int i = 0; i < service_count; i++)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);

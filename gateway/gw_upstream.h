@@ -7,14 +7,19 @@
  * dependency points from upstreams/ to gateway/, not the other way. */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* The endpoint chosen for one request. */
 struct gw_upstream_pick {
 	int endpoint;
-	const struct sockaddr *addr_ptr;
+	/* The address to connect to, copied: a DNS name may resolve anew
+	 * while the request waits for a connection. */
+	struct sockaddr_storage addr;
+	const struct sockaddr *addr_ptr; /* &addr */
 	socklen_t addr_len;
-	const char *name; /* "host:port" */
+	uint64_t addr_key; /* kept connections are reused for the same address only */
+	const char *name;  /* "host:port" */
 };
 
 enum gw_upstream_outcome {
@@ -49,7 +54,7 @@ struct gw_upstream_ops {
 	void (*stop_waiting)(void *ctx_ptr, int index);
 	/* The exchange on fd ended cleanly and fd is detached from the
 	 * caller's socket: kept for another request, or closed. */
-	void (*keep)(void *ctx_ptr, int index, int endpoint, int fd);
+	void (*keep)(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr, int fd);
 	void *ctx_ptr;
 };
 

@@ -3,7 +3,9 @@
  * (connect, send the configured request, read the status line, all within
  * timeout_ms) and feeds each result to the endpoint's health, which the
  * balancer reads. A probe costs this kernel a few syscalls per interval;
- * nothing is shared with the other kernels, which probe on their own. */
+ * nothing is shared with the other kernels, which probe on their own.
+ * A DNS endpoint is probed at one of its resolved addresses, the next one
+ * each round, and skipped while it has none (it is unavailable then). */
 #include "gw_health_check.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
@@ -30,6 +32,9 @@ struct check_self {
 	size_t len;
 	int endpoint;
 	int passed;
+	unsigned round;
+	struct sockaddr_storage address;
+	socklen_t address_len;
 	const struct gw_config_endpoint *endpoint_ptr;
 	const struct gw_config_upstream *upstream_ptr;
 };
@@ -57,7 +62,6 @@ static int status_of(const char *line, size_t len)
 static void probe(struct vk_thread *that)
 {
 	struct check_self *c = vk_thread_arg(that);
-	const struct gw_config_endpoint *ep = c->endpoint_ptr;
 	struct {
 		int unused;
 	} * self;
@@ -70,10 +74,7 @@ static void probe(struct vk_thread *that)
 	}
 	c->passed = 0;
 	vk_deadline(c->upstream_ptr->health_check.timeout_ms);
-	if (ep->kind == GW_CONFIG_ENDPOINT_IPV6)
-		vk_connect(c->socket_ptr, &ep->sockaddr.in6, sizeof(ep->sockaddr.in6));
-	else
-		vk_connect(c->socket_ptr, &ep->sockaddr.in4, sizeof(ep->sockaddr.in4));
+	vk_connect(c->socket_ptr, &c->address, c->address_len);
 	vk_write_on(c->socket_ptr, c->request, c->request_len);
 	vk_flush_on(c->socket_ptr);
 	vk_readline_on(c->socket_ptr, c->len, c->line, sizeof(c->line));
@@ -97,7 +98,8 @@ static void gw_health_check_main(struct vk_thread *that)
 		for (self->endpoint = 0; self->endpoint < self->upstream_ptr->endpoint_count && !vk_draining();
 		     self->endpoint++) {
 			self->endpoint_ptr = &self->upstream_ptr->endpoints_ptr[self->endpoint];
-			if (self->endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS)
+			if (gw_upstreams_probe_address(arg->upstreams_ptr, arg->index, self->endpoint, self->round,
+						       &self->address, &self->address_len) == -1)
 				continue;
 			self->request_len =
 				(size_t)snprintf(self->request, sizeof(self->request),
@@ -108,6 +110,7 @@ static void gw_health_check_main(struct vk_thread *that)
 			vk_call(probe, self);
 			gw_upstreams_check_result(arg->upstreams_ptr, arg->index, self->endpoint, self->passed);
 		}
+		self->round++;
 		vk_sleep_idle(self->upstream_ptr->health_check.interval_ms);
 	}
 	vk_end();

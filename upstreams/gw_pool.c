@@ -131,15 +131,30 @@ static int still_open(int fd)
 	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t now_ns)
+/* Takes entry i out, keeping the others in age order. */
+static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endpoint *ep_ptr, int i)
+{
+	struct gw_pool_kept kept = ep_ptr->kept_ptr[i];
+
+	for (ep_ptr->count--; i < ep_ptr->count; i++)
+		ep_ptr->kept_ptr[i] = ep_ptr->kept_ptr[i + 1];
+	pool_ptr->kept_total--;
+	return kept;
+}
+
+/* The newest kept connection to the address, usable; -1 if none. */
+static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, uint64_t now_ns)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
 
-	while (ep_ptr->count > 0) {
-		struct gw_pool_kept kept = ep_ptr->kept_ptr[--ep_ptr->count];
+	for (int i = ep_ptr->count - 1; i >= 0; i--) {
+		struct gw_pool_kept kept;
 		int events;
 
-		pool_ptr->kept_total--;
+		/* Taking entry i moves only the newer ones: i - 1 is next. */
+		if (ep_ptr->kept_ptr[i].addr_key != addr_key)
+			continue;
+		kept = take_at(pool_ptr, ep_ptr, i);
 		if (now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns) {
 			close_counted(pool_ptr, kept.fd);
 			continue;
@@ -170,11 +185,7 @@ static int close_oldest_kept(struct gw_pool *pool_ptr)
 	}
 	if (!oldest_ptr)
 		return 0;
-	fd = oldest_ptr->kept_ptr[0].fd;
-	oldest_ptr->count--;
-	for (int i = 0; i < oldest_ptr->count; i++)
-		oldest_ptr->kept_ptr[i] = oldest_ptr->kept_ptr[i + 1];
-	pool_ptr->kept_total--;
+	fd = take_at(pool_ptr, oldest_ptr, 0).fd;
 	close_counted(pool_ptr, fd);
 	return 1;
 }
@@ -192,14 +203,14 @@ static int new_socket(struct gw_pool *pool_ptr, int family)
 	return fd;
 }
 
-enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, int family, int proc_id, int fresh,
-				    uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
+				    int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
 {
 	int place, fd;
 
 	drop_stale(pool_ptr, now_ns);
 	place = line_find(pool_ptr, proc_id);
-	if (!fresh && (fd = take_kept(pool_ptr, endpoint, now_ns)) >= 0) {
+	if (!fresh && (fd = take_kept(pool_ptr, endpoint, addr_key, now_ns)) >= 0) {
 		if (place >= 0)
 			line_remove(pool_ptr, place);
 		*fd_ptr = fd;
@@ -252,7 +263,7 @@ void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id)
 		wake_first(pool_ptr);
 }
 
-int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, int fd, uint64_t now_ns)
+int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
 
@@ -269,7 +280,7 @@ int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, int fd, uint64_t now_ns
 	}
 	if (vk_sys_hold(fd) == -1)
 		goto close;
-	ep_ptr->kept_ptr[ep_ptr->count++] = (struct gw_pool_kept){fd, now_ns};
+	ep_ptr->kept_ptr[ep_ptr->count++] = (struct gw_pool_kept){fd, now_ns, addr_key};
 	pool_ptr->kept_total++;
 	wake_first(pool_ptr);
 	return 1;

@@ -8,6 +8,7 @@
 struct gw_pool_kept {
 	int fd;
 	uint64_t since_ns;
+	uint64_t addr_key;
 };
 
 /* One endpoint's kept connections, oldest first: taken from the end. */

@@ -8,6 +8,7 @@
 #include "gw_health_check.h"
 #include "gw_pool.h"
 #include "gw_stats.h"
+#include "gw_resolver.h"
 #include "gw_upstream.h"
 
 #include "vk_coro.h"
@@ -24,7 +25,8 @@ struct upstream_state {
 	struct gw_health *health_ptr;
 	struct gw_breaker breaker;
 	struct gw_breaker_limits limits;
-	struct gw_pool *pool_ptr; /* this upstream's connections */
+	struct gw_pool *pool_ptr;	    /* this upstream's connections */
+	struct gw_resolver_view *views_ptr; /* per endpoint, for DNS names; NULL: no resolver */
 };
 
 struct gw_upstreams {
@@ -42,6 +44,7 @@ static void release(struct upstream_state *state_ptr)
 	free(state_ptr->endpoints_ptr);
 	free(state_ptr->health_ptr);
 	gw_pool_destroy(state_ptr->pool_ptr);
+	free(state_ptr->views_ptr);
 }
 
 struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, unsigned seed)
@@ -69,7 +72,7 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 		for (int e = 0; e < n; e++) {
 			state_ptr->endpoints_ptr[e].name = up->endpoints_ptr[e].address;
 			state_ptr->endpoints_ptr[e].weight = up->endpoints_ptr[e].weight;
-			/* DNS names are not resolved yet: only literal addresses serve. */
+			/* A DNS name serves once it has addresses (refresh_availability). */
 			state_ptr->endpoints_ptr[e].available = up->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS;
 			gw_health_init(&state_ptr->health_ptr[e]);
 		}
@@ -115,7 +118,17 @@ static void publish(const struct upstream_state *state_ptr, int index, int e)
 				 (uint64_t)health_ptr->ejections, (uint64_t)state_ptr->endpoints_ptr[e].active);
 }
 
-/* Ejections that ran out give their endpoints back to the balancer. */
+/* A literal address always has one; a DNS name while the resolver has
+ * found at least one (one atomic load when nothing changed). */
+static int has_address(struct upstream_state *state_ptr, int e)
+{
+	if (state_ptr->config_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS)
+		return 1;
+	return state_ptr->views_ptr && gw_resolver_view_refresh(&state_ptr->views_ptr[e]) > 0;
+}
+
+/* Ejections that ran out give their endpoints back to the balancer, and so
+ * do DNS names that resolved. */
 static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
 {
 	int n = state_ptr->config_ptr->endpoint_count;
@@ -123,13 +136,25 @@ static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
 	gw_health_expire(state_ptr->health_ptr, n, now);
 	for (int e = 0; e < n; e++)
 		gw_balance_set_available(&state_ptr->balance, e,
-					 state_ptr->config_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS &&
+					 has_address(state_ptr, e) &&
 						 gw_health_available(&state_ptr->health_ptr[e], now));
+}
+
+/* FNV-1a of the address bytes: equal addresses, equal keys. */
+static uint64_t address_key(const struct sockaddr *addr_ptr, socklen_t len)
+{
+	const unsigned char *p = (const unsigned char *)addr_ptr;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (socklen_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
 }
 
 static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struct gw_upstream_pick *pick_ptr,
 		const char **reason_ptr)
 {
+	const struct sockaddr *addr_ptr;
 	struct gw_upstreams *upstreams_ptr = ctx_ptr;
 	struct upstream_state *state_ptr;
 	const struct gw_config_endpoint *endpoint_ptr;
@@ -160,13 +185,20 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[e];
 	pick_ptr->endpoint = e;
 	pick_ptr->name = endpoint_ptr->address;
-	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
-		pick_ptr->addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in6;
+	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS) {
+		/* Available, so refreshed just now with an address: the next one
+		 * in rotation. */
+		addr_ptr = gw_resolver_view_next(&state_ptr->views_ptr[e], &pick_ptr->addr_len);
+	} else if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
+		addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in6;
 		pick_ptr->addr_len = sizeof(endpoint_ptr->sockaddr.in6);
 	} else {
-		pick_ptr->addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in4;
+		addr_ptr = (const struct sockaddr *)&endpoint_ptr->sockaddr.in4;
 		pick_ptr->addr_len = sizeof(endpoint_ptr->sockaddr.in4);
 	}
+	memcpy(&pick_ptr->addr, addr_ptr, pick_ptr->addr_len);
+	pick_ptr->addr_ptr = (const struct sockaddr *)&pick_ptr->addr;
+	pick_ptr->addr_key = address_key(addr_ptr, pick_ptr->addr_len);
 	return 0;
 }
 
@@ -210,7 +242,7 @@ static enum gw_upstream_connection connection(void *ctx_ptr, int index, const st
 		*reason_ptr = "no such upstream";
 		return GW_UPSTREAM_REFUSED;
 	}
-	switch (gw_pool_acquire(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint,
+	switch (gw_pool_acquire(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint, pick_ptr->addr_key,
 				pick_ptr->addr_ptr->sa_family, vk_sys_proc_id(), fresh, vk_sys_now_ns(), fd_ptr,
 				reason_ptr)) {
 	case GW_POOL_REUSED:
@@ -258,7 +290,7 @@ static void reaper_main(struct vk_thread *that)
 	vk_end();
 }
 
-static void keep(void *ctx_ptr, int index, int endpoint, int fd)
+static void keep(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr, int fd)
 {
 	struct gw_upstreams *upstreams_ptr = ctx_ptr;
 
@@ -266,7 +298,8 @@ static void keep(void *ctx_ptr, int index, int endpoint, int fd)
 		vk_sys_close(fd);
 		return;
 	}
-	if (gw_pool_keep(upstreams_ptr->states_ptr[index].pool_ptr, endpoint, fd, vk_sys_now_ns()) &&
+	if (gw_pool_keep(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint, pick_ptr->addr_key, fd,
+			 vk_sys_now_ns()) &&
 	    !upstreams_ptr->reaper_running &&
 	    vk_sys_spawn("upstream-pool-reaper", reaper_main, upstreams_ptr, REAPER_PAGES) >= 0)
 		upstreams_ptr->reaper_running = 1;
@@ -317,4 +350,50 @@ void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, in
 			state_ptr->config_ptr->name, state_ptr->config_ptr->endpoints_ptr[endpoint].address,
 			passed ? "healthy" : "unhealthy");
 	publish(state_ptr, index, endpoint);
+}
+
+int gw_upstreams_set_resolver(struct gw_upstreams *upstreams_ptr, const struct gw_resolver *resolver_ptr)
+{
+	for (int u = 0; u < upstreams_ptr->count; u++) {
+		struct upstream_state *state_ptr = &upstreams_ptr->states_ptr[u];
+		int n = state_ptr->config_ptr->endpoint_count;
+
+		free(state_ptr->views_ptr);
+		state_ptr->views_ptr = calloc((size_t)n, sizeof(*state_ptr->views_ptr));
+		if (!state_ptr->views_ptr)
+			return -1;
+		for (int e = 0; e < n; e++)
+			gw_resolver_view_init(&state_ptr->views_ptr[e], gw_resolver_find(resolver_ptr, u, e));
+	}
+	return 0;
+}
+
+int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, int endpoint, unsigned turn,
+			       struct sockaddr_storage *addr_out, socklen_t *len_out)
+{
+	const struct upstream_state *state_ptr;
+	const struct gw_config_endpoint *endpoint_ptr;
+	const void *addr_ptr;
+	socklen_t len;
+
+	if (index < 0 || index >= upstreams_ptr->count)
+		return -1;
+	state_ptr = &upstreams_ptr->states_ptr[index];
+	if (endpoint < 0 || endpoint >= state_ptr->config_ptr->endpoint_count)
+		return -1;
+	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[endpoint];
+	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS) {
+		if (!state_ptr->views_ptr || gw_resolver_view_refresh(&state_ptr->views_ptr[endpoint]) == 0)
+			return -1;
+		addr_ptr = gw_resolver_view_at(&state_ptr->views_ptr[endpoint], turn, &len);
+	} else if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
+		addr_ptr = &endpoint_ptr->sockaddr.in6;
+		len = sizeof(endpoint_ptr->sockaddr.in6);
+	} else {
+		addr_ptr = &endpoint_ptr->sockaddr.in4;
+		len = sizeof(endpoint_ptr->sockaddr.in4);
+	}
+	memcpy(addr_out, addr_ptr, len);
+	*len_out = len;
+	return 0;
 }

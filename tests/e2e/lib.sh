@@ -2,7 +2,8 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #
-# Servers run in the background on 127.0.0.1 with ephemeral ports (-p 0);
+# Servers run in the background on 127.0.0.1 (or another loopback address
+# of 127/8) with ephemeral ports (-p 0);
 # their stdout/stderr go to files in one mktemp -d directory per suite.
 # Every wait is bounded. On exit (any exit) every server this shell started
 # is killed and the directory removed.
@@ -166,7 +167,7 @@ start_server() {
 		# read fails on a line without its newline: never take a port
 		# from a half-written line.
 		if { IFS= read -r line <"$E2E_TMP/$name.out"; } 2>/dev/null &&
-			[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+			[[ $line =~ ^listening\ on\ 127\.[0-9]+\.[0-9]+\.[0-9]+:([0-9]+)$ ]]; then
 			port=${BASH_REMATCH[1]}
 			break
 		fi

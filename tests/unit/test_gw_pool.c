@@ -52,7 +52,7 @@ static int acquire(struct fixture *f, int endpoint, int proc, uint64_t now, int 
 	const char *reason = NULL;
 
 	*fd = -1;
-	return (int)gw_pool_acquire(f->pool_ptr, endpoint, AF_INET, proc, 0, now, fd, &reason);
+	return (int)gw_pool_acquire(f->pool_ptr, endpoint, 0, AF_INET, proc, 0, now, fd, &reason);
 }
 
 static void test_new_then_kept_then_reused(void **state)
@@ -65,7 +65,7 @@ static void test_new_then_kept_then_reused(void **state)
 	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
 	assert_true(fd >= 0);
 	assert_int_equal(f.breaker.connections, 1);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, fd, 10 * MS), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, 10 * MS), 1);
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
 	/* Another endpoint does not get it. */
 	assert_int_equal(acquire(&f, 1, 2, 20 * MS, &again), GW_POOL_NEW);
@@ -79,6 +79,26 @@ static void test_new_then_kept_then_reused(void **state)
 	gw_pool_destroy(f.pool_ptr);
 }
 
+/* A DNS endpoint's addresses differ: kept connections go to the same one. */
+static void test_kept_only_for_the_same_address(void **state)
+{
+	struct fixture f;
+	const char *reason = NULL;
+	int a, fd;
+
+	(void)state;
+	make_pool(&f, 1, 10, 10, 10);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 1111, AF_INET, 1, 0, 0, &a, &reason), GW_POOL_NEW);
+	gw_pool_keep(f.pool_ptr, 0, 1111, a, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 2222, AF_INET, 2, 0, 0, &fd, &reason), GW_POOL_NEW);
+	assert_int_not_equal(fd, a);
+	gw_pool_keep(f.pool_ptr, 0, 2222, fd, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 1111, AF_INET, 3, 0, 0, &fd, &reason), GW_POOL_REUSED);
+	assert_int_equal(fd, a);
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
+	gw_pool_destroy(f.pool_ptr);
+}
+
 static void test_fresh_skips_kept(void **state)
 {
 	struct fixture f;
@@ -88,8 +108,8 @@ static void test_fresh_skips_kept(void **state)
 	(void)state;
 	make_pool(&f, 1, 10, 10, 10);
 	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
-	gw_pool_keep(f.pool_ptr, 0, fd, 0);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, AF_INET, 1, 1, 0, &other, &reason), GW_POOL_NEW);
+	gw_pool_keep(f.pool_ptr, 0, 0, fd, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 1, 1, 0, &other, &reason), GW_POOL_NEW);
 	assert_int_not_equal(other, fd);
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
 	gw_pool_destroy(f.pool_ptr);
@@ -103,7 +123,7 @@ static void test_expired_kept_connection_is_closed(void **state)
 	(void)state;
 	make_pool(&f, 1, 10, 10, 10);
 	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
-	gw_pool_keep(f.pool_ptr, 0, fd, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, fd, 0);
 	/* idle_timeout 1 s: at 1.5 s it is closed, and a new one made. */
 	assert_int_equal(acquire(&f, 0, 1, 1500 * MS, &again), GW_POOL_NEW);
 	assert_int_equal(f.breaker.connections, 1);
@@ -120,8 +140,8 @@ static void test_sweep_closes_expired_only(void **state)
 	make_pool(&f, 1, 10, 10, 10);
 	acquire(&f, 0, 1, 0, &a);
 	acquire(&f, 0, 2, 0, &b);
-	gw_pool_keep(f.pool_ptr, 0, a, 0);
-	gw_pool_keep(f.pool_ptr, 0, b, 800 * MS);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, b, 800 * MS);
 	assert_int_equal(gw_pool_sweep(f.pool_ptr, 1200 * MS, 0), 1);
 	assert_false(is_open(a));
 	assert_true(is_open(b));
@@ -141,8 +161,8 @@ static void test_max_idle_closes_the_surplus(void **state)
 	make_pool(&f, 1, 10, 10, 1);
 	acquire(&f, 0, 1, 0, &a);
 	acquire(&f, 0, 2, 0, &b);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, a, 0), 1);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, b, 0), 0);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, 0), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, b, 0), 0);
 	assert_false(is_open(b));
 	assert_int_equal(f.breaker.connections, 1);
 	gw_pool_destroy(f.pool_ptr);
@@ -160,7 +180,7 @@ static void test_line_and_max_pending(void **state)
 	/* No room: processes 2 and 3 wait, 4 is one too many. */
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, AF_INET, 4, 0, 0, &fd, &reason), GW_POOL_REFUSED);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 4, 0, 0, &fd, &reason), GW_POOL_REFUSED);
 	assert_non_null(strstr(reason, "max_pending"));
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 2);
 	assert_int_equal(f.breaker.pending, 2);
@@ -168,7 +188,7 @@ static void test_line_and_max_pending(void **state)
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 2);
 	/* The connection comes back: the first in line gets it. */
-	gw_pool_keep(f.pool_ptr, 0, a, 10 * MS);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, 10 * MS);
 	assert_int_equal(acquire(&f, 0, 2, 10 * MS, &fd), GW_POOL_REUSED);
 	assert_int_equal(fd, a);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 1);
@@ -190,7 +210,7 @@ static void test_only_the_first_in_line_may_open(void **state)
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
 	/* max_idle 0: given back means closed, which frees the place. */
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, a, 0), 0);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, 0), 0);
 	assert_int_equal(f.breaker.connections, 0);
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT); /* not first */
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_NEW);
@@ -206,7 +226,7 @@ static void test_kept_to_another_endpoint_makes_room(void **state)
 	(void)state;
 	make_pool(&f, 2, 1, 10, 10);
 	acquire(&f, 0, 1, 0, &a);
-	gw_pool_keep(f.pool_ptr, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
 	assert_int_equal(acquire(&f, 1, 2, 0, &b), GW_POOL_NEW);
 	/* (b may well get a's number: a was closed first.) */
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 0);
@@ -224,7 +244,7 @@ static void test_a_place_held_too_long_is_dropped(void **state)
 	acquire(&f, 0, 1, 0, &a);
 	/* Process 2 waits, then ends without leaving the line. */
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
-	gw_pool_keep(f.pool_ptr, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
 	/* Within wait_limit (2 s) process 3 must wait behind it; after, not. */
 	assert_int_equal(acquire(&f, 0, 3, 1000 * MS, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 3, 2500 * MS, &fd), GW_POOL_NEW);
@@ -236,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_then_kept_then_reused),
 		cmocka_unit_test(test_fresh_skips_kept),
+		cmocka_unit_test(test_kept_only_for_the_same_address),
 		cmocka_unit_test(test_expired_kept_connection_is_closed),
 		cmocka_unit_test(test_sweep_closes_expired_only),
 		cmocka_unit_test(test_max_idle_closes_the_surplus),

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# vkgw end to end: DNS endpoints, resolved by real getaddrinfo lookups.
+#
+#   localhost        "localhost:PORT" serves (IPv4 first: a test upstream
+#                    listening on 127.0.0.1 only gets every request); the
+#                    resolver is a child of vkgw with no descriptor but 0-2,
+#                    and goes when vkgw stops or is killed
+#   unresolvable     a name that fails at start-up is reported, not fatal:
+#                    the upstream's other endpoint serves; a name alone
+#                    answers 503; --check resolves nothing
+#   health checks    probes reach a DNS endpoint at its resolved address
+#   re-resolution    a private /etc/hosts (a bind mount in a user and mount
+#                    namespace of vkgw's own: the system file is untouched)
+#                    is rewritten while vkgw runs with two kernels: the name
+#                    moves between upstreams on 127.0.0.2 and 127.0.0.3, a
+#                    failed lookup keeps the last addresses, two addresses
+#                    share the requests. Skipped where unshare -rm is not
+#                    allowed (glibc's HOSTALIASES is no help: it only rewrites
+#                    names sent to DNS servers, never /etc/hosts lookups).
+. "$(dirname "$0")/lib.sh"
+
+VKGW="$BUILD/vkgw"
+UPSTREAM="$BUILD/tests/services/gw_test_upstream"
+need_bin "$VKGW"
+need_bin "$UPSTREAM"
+NAME=vkgw-dns-test
+
+# gateway NAME ENDPOINTS_JSON [EXTRA_UPSTREAM_MEMBERS [VKGW_ARGS...]]: one
+# kernel unless VKGW_ARGS say otherwise; every request goes to "app".
+gateway_config() {
+	local name=$1 endpoints=$2 extra=${3:-}
+	cat >"$E2E_TMP/$name.json" <<JSON
+{
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "timeouts": { "header_ms": 5000, "body_idle_ms": 5000, "keepalive_idle_ms": 5000 },
+  "upstreams": { "app": { "endpoints": $endpoints, "resolve_interval_ms": 1000 ${extra:+, $extra} } },
+  "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
+}
+JSON
+}
+
+gateway() {
+	local name=$1
+	gateway_config "$@"
+	shift $(($# < 3 ? $# : 3))
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" "$@"
+}
+
+# bodies PORT PATH N: N requests on new connections, one body per line.
+bodies() {
+	local port=$1 path=$2 n=$3 i args=()
+	for i in $(seq 1 "$n"); do
+		args+=("http://127.0.0.1:$port$path")
+	done
+	curl -s --noproxy '*' --max-time 20 -H 'Connection: close' "${args[@]}"
+}
+
+# count WORD: lines of stdin that are WORD.
+count() { awk -v w="$1" '$0 == w { n++ } END { print n + 0 }'; }
+
+# The resolver process of gateway NAME (a child named vkgw-resolver).
+resolver_pid() {
+	ps -o pid=,comm= --ppid "${E2E_PID[$1]}" | awk '$2 == "vkgw-resolver" { print $1 }'
+}
+
+# Gone, or a zombie waiting for whoever inherited it.
+process_gone() {
+	local stat
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+	set -- ${stat##*) }
+	[ "$1" = Z ]
+}
+
+logged() { grep -qF -- "$2" "$(server_err_file "$1")"; }
+
+# ---- cases ----
+
+localhost_serves_and_the_resolver_is_tidy() {
+	local port out rpid fds
+	start_server lh_up "$UPSTREAM" -p 0 -k 1
+	gateway lh_gw "[ \"localhost:${E2E_PORT[lh_up]}\" ]"
+	port=${E2E_PORT[lh_gw]}
+	out=$(bodies "$port" /whoami 20)
+	[ "$(count "${E2E_PORT[lh_up]}" <<<"$out")" = 20 ] ||
+		fail "20 requests to localhost:${E2E_PORT[lh_up]}: $(tr '\n' ' ' <<<"$out")"
+	logged lh_gw "vkgw: upstream app endpoint localhost:${E2E_PORT[lh_up]} now resolves to 127.0.0.1:${E2E_PORT[lh_up]}" ||
+		fail "no 'now resolves to' line:$(server_stderr lh_gw)"
+	rpid=$(resolver_pid lh_gw)
+	[ -n "$rpid" ] || fail "vkgw has no vkgw-resolver child: $(ps -o pid=,comm= --ppid "${E2E_PID[lh_gw]}" | tr '\n' ' ')"
+	# Not a listening socket, not anything else of vkgw's.
+	fds=$(ls "/proc/$rpid/fd" | sort -n | tr '\n' ' ')
+	[ "$fds" = "0 1 2 " ] || fail "the resolver holds descriptors $fds (expected 0 1 2): $(ls -l "/proc/$rpid/fd")"
+	stop_server lh_gw
+	process_gone "$rpid" || fail "the resolver $rpid outlived vkgw's normal exit"
+
+	# Killed outright, vkgw cannot stop it: the parent-death signal does.
+	gateway lh_gw2 "[ \"localhost:${E2E_PORT[lh_up]}\" ]"
+	rpid=$(resolver_pid lh_gw2)
+	[ -n "$rpid" ] || fail "vkgw has no vkgw-resolver child"
+	signal_server lh_gw2 KILL
+	await_server lh_gw2 5
+	wait_until 5 "the resolver $rpid to end after vkgw was SIGKILLed" process_gone "$rpid"
+	stop_server lh_up
+}
+
+unresolvable_name_is_not_fatal() {
+	local port out up
+	start_server un_up "$UPSTREAM" -p 0 -k 1
+	up=${E2E_PORT[un_up]}
+	gateway un_gw "[ \"vkgw-no-such-host.invalid:$up\", \"localhost:$up\" ]"
+	port=${E2E_PORT[un_gw]}
+	logged un_gw "vkgw: upstream app endpoint vkgw-no-such-host.invalid:$up: cannot resolve vkgw-no-such-host.invalid:" ||
+		fail "no start-up error for the unresolvable name:$(server_stderr un_gw)"
+	logged un_gw "unavailable until it resolves" || fail "the error does not say the endpoint is unavailable:$(server_stderr un_gw)"
+	out=$(bodies "$port" /whoami 10)
+	[ "$(count "$up" <<<"$out")" = 10 ] || fail "10 requests, round robin with an unresolved endpoint: $(tr '\n' ' ' <<<"$out")"
+	# Said once, not at every resolve_interval_ms (1 s).
+	nap 2.2
+	[ "$(grep -c 'cannot resolve' "$(server_err_file un_gw)")" = 1 ] ||
+		fail "the failure was logged more than once:$(server_stderr un_gw)"
+	stop_server un_gw
+
+	gateway un_gw2 "[ \"vkgw-no-such-host.invalid:$up\" ]"
+	out=$(curl -s --noproxy '*' --max-time 5 -w ' %{http_code}' "http://127.0.0.1:${E2E_PORT[un_gw2]}/whoami")
+	[[ $out == *"no healthy endpoint"*" 503" ]] || fail "a name alone, unresolved: expected 503 no healthy endpoint, got: $out"
+	stop_server un_gw2
+
+	# --check stays offline: it resolves nothing, so says nothing of it.
+	gateway_config un_check "[ \"vkgw-no-such-host.invalid:$up\" ]"
+	out=$("$VKGW" --check -c "$E2E_TMP/un_check.json" 2>&1) || fail "--check failed: $out"
+	[ "$out" = "$E2E_TMP/un_check.json: ok" ] || fail "--check printed more than its ok line: $out"
+	stop_server un_up
+}
+
+health_checks_probe_the_resolved_address() {
+	local port out
+	TEST_UPSTREAM_UNHEALTHY=1 start_server hc_up "$UPSTREAM" -p 0 -k 1
+	gateway hc_gw "[ \"localhost:${E2E_PORT[hc_up]}\" ]" \
+		"\"health_check\": { \"path\": \"/health\", \"interval_ms\": 100, \"timeout_ms\": 500, \"unhealthy_threshold\": 2 }"
+	port=${E2E_PORT[hc_gw]}
+	wait_until 5 "the health check to mark localhost:${E2E_PORT[hc_up]} unhealthy" \
+		logged hc_gw "endpoint localhost:${E2E_PORT[hc_up]} is now unhealthy"
+	out=$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/whoami")
+	[ "$out" = 503 ] || fail "an unhealthy DNS endpoint still answered: $out"
+	stop_server hc_gw
+	stop_server hc_up
+}
+
+# rehost LINES...: rewrites the private hosts file in place (the bind
+# mount follows the inode, so no rename).
+rehost() {
+	printf '%s\n' '127.0.0.1 localhost' "$@" >"$E2E_TMP/hosts.new"
+	cat "$E2E_TMP/hosts.new" >"$E2E_TMP/hosts"
+}
+
+namespaces_work() {
+	printf '127.0.0.1 localhost\n127.0.0.2 %s\n' "$NAME" >"$E2E_TMP/probe-hosts"
+	unshare -rm sh -c 'mount --bind "$1" /etc/hosts && getent hosts "$2"' sh "$E2E_TMP/probe-hosts" "$NAME" \
+		>/dev/null 2>&1
+}
+
+re_resolution_follows_the_hosts_file() {
+	local port out p lines
+	start_server rr_a "$UPSTREAM" -a 127.0.0.2 -p 0 -k 1
+	p=${E2E_PORT[rr_a]}
+	TEST_UPSTREAM_UNHEALTHY=1 start_server rr_b "$UPSTREAM" -a 127.0.0.3 -p "$p" -k 1
+	rehost "127.0.0.2 $NAME"
+	gateway_config rr_gw "[ \"$NAME:$p\" ]"
+	start_server rr_gw unshare -rm sh -c 'mount --bind "$1" /etc/hosts && exec "$2" -c "$3" -k 2' \
+		sh "$E2E_TMP/hosts" "$VKGW" "$E2E_TMP/rr_gw.json"
+	port=${E2E_PORT[rr_gw]}
+	# rr_a answers /health "ok", rr_b "down": who served is in the body.
+	out=$(bodies "$port" /health 20)
+	[ "$(count ok <<<"$out")" = 20 ] || fail "at 127.0.0.2, 20 requests: $(tr '\n' ' ' <<<"$out")"
+
+	rehost "127.0.0.3 $NAME"
+	wait_until 5 "the move to 127.0.0.3 to be logged" logged rr_gw "endpoint $NAME:$p now resolves to 127.0.0.3:$p"
+	out=$(bodies "$port" /health 20)
+	[ "$(count down <<<"$out")" = 20 ] || fail "moved to 127.0.0.3, 20 requests over 2 kernels: $(tr '\n' ' ' <<<"$out")"
+
+	# Gone from the file: the lookup fails, the last addresses stay.
+	lines=$(grep -c 'now resolves to' "$(server_err_file rr_gw)")
+	rehost
+	wait_until 5 "the failed lookup to be logged" logged rr_gw "cannot resolve $NAME: "
+	logged rr_gw "; keeping 127.0.0.3:$p" || fail "the failure does not keep 127.0.0.3:$(server_stderr rr_gw)"
+	out=$(bodies "$port" /health 10)
+	[ "$(count down <<<"$out")" = 10 ] || fail "after a failed lookup, 10 requests: $(tr '\n' ' ' <<<"$out")"
+	[ "$(grep -c 'now resolves to' "$(server_err_file rr_gw)")" = "$lines" ] ||
+		fail "a failed lookup changed the addresses:$(server_stderr rr_gw)"
+
+	# Two addresses (and an IPv6 one nobody listens on): requests rotate
+	# over the IPv4 ones only.
+	rehost "::1 $NAME" "127.0.0.2 $NAME" "127.0.0.3 $NAME"
+	wait_until 5 "the two addresses to be logged" \
+		logged rr_gw "endpoint $NAME:$p now resolves to 127.0.0.2:$p, 127.0.0.3:$p, [::1]:$p"
+	out=$(bodies "$port" /health 40)
+	[ "$(count ok <<<"$out")" -ge 10 ] && [ "$(count down <<<"$out")" -ge 10 ] &&
+		[ "$(($(count ok <<<"$out") + $(count down <<<"$out")))" = 40 ] ||
+		fail "two IPv4 addresses, 40 requests: $(sort <<<"$out" | uniq -c | tr '\n' ' ')"
+	stop_server rr_gw
+	stop_server rr_a
+	stop_server rr_b
+}
+
+run_case "localhost:PORT serves; the resolver holds fds 0-2 only and ends with vkgw (stop and SIGKILL)" \
+	localhost_serves_and_the_resolver_is_tidy
+run_case "an unresolvable name is reported once, not fatal; alone it is a 503; --check resolves nothing" \
+	unresolvable_name_is_not_fatal
+run_case "health checks probe a DNS endpoint at its resolved address" health_checks_probe_the_resolved_address
+if namespaces_work; then
+	run_case "re-resolution (2 kernels, private /etc/hosts): moves, keeps the last good, rotates over IPv4" \
+		re_resolution_follows_the_hosts_file
+else
+	note "skip re-resolution: unshare -rm (user and mount namespaces) is not allowed here"
+fi
+finish
