@@ -190,6 +190,19 @@ void gw_stats_upstream_refused(int upstream)
 	add(&gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream)->refused, 1);
 }
 
+void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, uint64_t waiting)
+{
+	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
+	struct gw_stats_upstream *up_ptr;
+
+	if (!stats_ptr || upstream < 0 || upstream >= stats_ptr->upstream_count)
+		return;
+	up_ptr = gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream);
+	set(&up_ptr->connections, connections);
+	set(&up_ptr->kept, kept);
+	set(&up_ptr->waiting, waiting);
+}
+
 void gw_stats_endpoint_connect_failed(int upstream, int endpoint)
 {
 	struct gw_stats_endpoint *ep_ptr = own_endpoint(upstream, endpoint);

@@ -49,6 +49,9 @@ void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, in
  * endpoint, or its circuit breaker). */
 void gw_stats_upstream_refused(int upstream);
 void gw_stats_endpoint_connect_failed(int upstream, int endpoint);
+/* The kernel's pool for upstream `upstream`: connections open, kept alive,
+ * and requests waiting in line for one. */
+void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, uint64_t waiting);
 
 /* An endpoint's health and load as this kernel sees them: failing active
  * checks, ejected until (monotonic ns, 0: not ejected), times ejected, and

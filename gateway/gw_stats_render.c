@@ -58,6 +58,9 @@ struct upstream_view {
 	uint64_t connect_failures;
 	uint64_t active;
 	uint64_t refused;
+	uint64_t connections;
+	uint64_t kept;
+	uint64_t waiting;
 };
 
 static void kernel_view(const struct gw_stats *stats_ptr, int k0, int k1, struct gw_stats_kernel *v)
@@ -99,8 +102,14 @@ static void upstream_view(const struct gw_stats *stats_ptr, int k0, int k1, int 
 	struct endpoint_view ev;
 
 	memset(v, 0, sizeof(*v));
-	for (int k = k0; k < k1; k++)
-		v->refused += gw_stats_load(&gw_stats_upstream_of(stats_ptr, k, u)->refused);
+	for (int k = k0; k < k1; k++) {
+		const struct gw_stats_upstream *up = gw_stats_upstream_of(stats_ptr, k, u);
+
+		v->refused += gw_stats_load(&up->refused);
+		v->connections += gw_stats_load(&up->connections);
+		v->kept += gw_stats_load(&up->kept);
+		v->waiting += gw_stats_load(&up->waiting);
+	}
 	for (int e = 0; e < stats_ptr->config_ptr->upstreams_ptr[u].endpoint_count; e++) {
 		endpoint_view(stats_ptr, k0, k1, u, e, now_ns, &ev);
 		v->requests += ev.requests;
@@ -178,7 +187,9 @@ static void json_upstream(struct out *o, const struct gw_stats *stats_ptr, int u
 	put(o, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", u ? "," : "", up->name,
 	    (unsigned long long)v.requests, (unsigned long long)v.active, (unsigned long long)v.refused);
 	json_classes(o, v.responses);
-	put(o, ",\"connect_failures\":%llu,\"endpoints\":[", (unsigned long long)v.connect_failures);
+	put(o, ",\"connect_failures\":%llu,\"connections\":%llu,\"kept\":%llu,\"waiting\":%llu,\"endpoints\":[",
+	    (unsigned long long)v.connect_failures, (unsigned long long)v.connections, (unsigned long long)v.kept,
+	    (unsigned long long)v.waiting);
 	for (int e = 0; e < up->endpoint_count; e++) {
 		put(o, "%s", e ? "," : "");
 		json_endpoint(o, stats_ptr, u, e, now_ns);
@@ -264,6 +275,13 @@ static const struct family upstream_families[] = {
 	{"vkgw_upstream_refused_total", "counter",
 	 "Requests answered 503 before reaching an endpoint (no healthy endpoint, circuit breaker).",
 	 offsetof(struct upstream_view, refused), 0},
+	{"vkgw_upstream_connections", "gauge", "Connections to the upstream open (in use, connecting or kept alive).",
+	 offsetof(struct upstream_view, connections), 0},
+	{"vkgw_upstream_kept_connections", "gauge", "Connections to the upstream kept alive for the next request.",
+	 offsetof(struct upstream_view, kept), 0},
+	{"vkgw_upstream_waiting_requests", "gauge",
+	 "Requests waiting for a connection to the upstream (max_connections reached).",
+	 offsetof(struct upstream_view, waiting), 0},
 };
 
 static const struct family endpoint_families[] = {

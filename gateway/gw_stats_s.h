@@ -33,6 +33,10 @@ struct gw_stats_kernel {
 
 struct gw_stats_upstream {
 	uint64_t refused; /* no healthy endpoint, or the breaker: 503 */
+	/* the kernel's connection pool for the upstream (gauges) */
+	uint64_t connections; /* open: in use, connecting or kept */
+	uint64_t kept;	      /* kept alive, waiting for a request */
+	uint64_t waiting;     /* requests in line for a connection */
 };
 
 struct gw_stats_endpoint {

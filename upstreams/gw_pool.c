@@ -3,6 +3,7 @@
 #include "gw_pool.h"
 #include "gw_pool_s.h"
 #include "gw_breaker.h"
+#include "gw_stats.h"
 
 #include "vk_sys.h"
 
@@ -38,6 +39,13 @@ void gw_pool_destroy(struct gw_pool *pool_ptr)
 	free(pool_ptr->endpoints_ptr);
 	free(pool_ptr->line_ptr);
 	free(pool_ptr);
+}
+
+/* The admin listener's gauges, after every change. */
+static void publish(const struct gw_pool *pool_ptr)
+{
+	gw_stats_upstream_pool(pool_ptr->settings.stats_upstream, (uint64_t)pool_ptr->breaker_ptr->connections,
+			       (uint64_t)pool_ptr->kept_total, (uint64_t)pool_ptr->line_len);
 }
 
 /* ---- the line ---- */
@@ -111,6 +119,7 @@ static void closed(void *ctx_ptr, int fd)
 	(void)fd;
 	gw_breaker_connection_closed(pool_ptr->breaker_ptr);
 	wake_first(pool_ptr);
+	publish(pool_ptr);
 }
 
 /* Without a kernel (unit tests) no hook runs: the count is kept here. */
@@ -203,8 +212,8 @@ static int new_socket(struct gw_pool *pool_ptr, int family)
 	return fd;
 }
 
-enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
-				    int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
+				   int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
 {
 	int place, fd;
 
@@ -252,7 +261,7 @@ enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint
 	return GW_POOL_WAIT;
 }
 
-void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id)
+static void cancel(struct gw_pool *pool_ptr, int proc_id)
 {
 	int place = line_find(pool_ptr, proc_id);
 
@@ -263,7 +272,7 @@ void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id)
 		wake_first(pool_ptr);
 }
 
-int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
+static int keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
 
@@ -289,7 +298,7 @@ close:
 	return 0;
 }
 
-int gw_pool_sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
+static int sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 {
 	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++) {
 		struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[e];
@@ -309,6 +318,40 @@ int gw_pool_sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 		ep_ptr->count = out;
 	}
 	return pool_ptr->kept_total;
+}
+
+/* ---- the interface: each change is published ---- */
+
+enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
+				    int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+{
+	enum gw_pool_result result =
+		acquire(pool_ptr, endpoint, addr_key, family, proc_id, fresh, now_ns, fd_ptr, reason_ptr);
+
+	publish(pool_ptr);
+	return result;
+}
+
+void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id)
+{
+	cancel(pool_ptr, proc_id);
+	publish(pool_ptr);
+}
+
+int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
+{
+	int kept = keep(pool_ptr, endpoint, addr_key, fd, now_ns);
+
+	publish(pool_ptr);
+	return kept;
+}
+
+int gw_pool_sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
+{
+	int kept = sweep(pool_ptr, now_ns, all);
+
+	publish(pool_ptr);
+	return kept;
 }
 
 int gw_pool_idle_count(const struct gw_pool *pool_ptr)

@@ -28,6 +28,7 @@ struct gw_pool_settings {
 	int max_idle;		  /* kept connections, all endpoints together */
 	uint64_t idle_timeout_ns; /* a kept connection older than this is closed */
 	uint64_t wait_limit_ns;	  /* a place in line older than this is abandoned */
+	int stats_upstream;	  /* where its gauges go (gw_stats.h); -1: nowhere */
 };
 
 struct gw_pool *gw_pool_create(const struct gw_pool_settings *settings_ptr, struct gw_breaker *breaker_ptr,

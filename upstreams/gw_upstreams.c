@@ -86,6 +86,7 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 				.idle_timeout_ns = (uint64_t)up->timeouts.idle_ms * 1000000u,
 				/* nobody waits longer than a connect may take */
 				.wait_limit_ns = ((uint64_t)up->timeouts.connect_ms + 1000u) * 1000000u,
+				.stats_upstream = u,
 			},
 			&state_ptr->breaker, &state_ptr->limits);
 		if (!state_ptr->pool_ptr)

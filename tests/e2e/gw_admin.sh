@@ -229,7 +229,34 @@ errors_are_json() {
 	stop_server er_up
 }
 
+# The pool's gauges: a kept connection after a request; with
+# max_connections 1 and a slow request in flight, one request waiting.
+pool_gauges() {
+	local port slow waiter
+	start_server pg_up "$UPSTREAM" -p 0 -k 1
+	gateway pg_gw 1 "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[pg_up]}\" ], \"limits\": { \"max_connections\": 1 }, \"timeouts\": { \"connect_ms\": 3000 }"
+	port=${E2E_PORT[pg_gw]}
+	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/whoami" || fail "first request failed"
+	stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 1, 0)" ||
+		fail "after one request: $(stat "d['upstreams']['app']")"
+	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/slow/1500" &
+	slow=$!
+	nap 0.3
+	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/whoami" &
+	waiter=$!
+	nap 0.3
+	stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 0, 1)" ||
+		fail "with one request in flight and one waiting: $(stat "d['upstreams']['app']")"
+	admin /metrics
+	grep -q '^vkgw_upstream_waiting_requests{kernel="0",upstream="app"} 1$' <<<"$BODY" ||
+		fail "/metrics has no waiting gauge of 1: $(grep waiting <<<"$BODY")"
+	wait "$slow" || fail "the slow request failed"
+	wait "$waiter" || fail "the waiting request failed"
+	stat_is "d['upstreams']['app']['waiting']" 0 || fail "still waiting after both ended: $(stat "d['upstreams']['app']")"
+}
+
 run_case "ready: 200 ready, then 503 draining after SIGTERM with a request in flight" ready_then_draining
+run_case "pool gauges: connections, kept and waiting in /stats and /metrics" pool_gauges
 run_case "counts: 60 requests over 2 kernels sum to 60 in /stats" counts_sum_over_kernels
 run_case "5xx: an upstream refusing connections counts 502s as 5xx and connect failures" down_upstream_counts_5xx
 run_case "ejection: 2 refused connects show the endpoint ejected in /stats and /metrics" ejected_endpoint_shows

@@ -33,6 +33,7 @@ static struct gw_pool *make_pool(struct fixture *f, int endpoints, int max_conne
 		.max_idle = max_idle,
 		.idle_timeout_ns = 1000 * MS,
 		.wait_limit_ns = 2000 * MS,
+		.stats_upstream = -1,
 	};
 
 	memset(f, 0, sizeof(*f));
