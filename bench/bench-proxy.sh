@@ -410,8 +410,7 @@ check_proxy() {
   [ "$conns" = 0 ] || log "warning: $SERVER_NAME closed the client connection after one request (no keep-alive)"
   # Ten requests on one client connection: a proxy that keeps its upstream
   # connection alive opens at most one (the status request itself is one
-  # more). vkgw ties an upstream connection to each client connection, so
-  # requests on fresh client connections would not show reuse.
+  # more).
   local urls=() i
   for ((i = 0; i < 10; i++)); do urls+=(-o /dev/null "$url"); done
   a0=$(upstream_accepts)

@@ -321,7 +321,7 @@ static void load_limits(struct gw_config_loader *loader_ptr, const json_t *json,
 	gw_json_read_int(check_ptr, part, part_pointer, "max_connections", 1, LIMIT_MAX, 1024, &connections);
 	gw_json_read_int(check_ptr, part, part_pointer, "max_pending", 0, LIMIT_MAX, 1024, &pending);
 	gw_json_read_int(check_ptr, part, part_pointer, "max_requests", 1, LIMIT_MAX, 1024, &requests);
-	gw_json_read_int(check_ptr, part, part_pointer, "max_idle_per_kernel", 0, IDLE_PER_KERNEL_MAX, 64, &idle);
+	gw_json_read_int(check_ptr, part, part_pointer, "max_idle_per_kernel", 0, IDLE_PER_KERNEL_MAX, 1024, &idle);
 	limits_ptr->breaker.max_connections = (int)connections;
 	limits_ptr->breaker.max_pending = (int)pending;
 	limits_ptr->breaker.max_requests = (int)requests;

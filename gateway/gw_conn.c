@@ -493,7 +493,9 @@ void gw_conn_main(struct vk_thread *that)
 							  self->req.head.version_minor, cfg->via);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		}
-		if (self->body_kept) {
+		if (self->body_kept && self->req.head.body == GW_BODY_NONE) {
+			/* no body: nothing to frame */
+		} else if (self->body_kept) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n",
 							  self->body_len);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);

@@ -28,9 +28,10 @@ void gw_conn_keep_body(struct vk_thread *that)
 		vk_raise(EPROTO);
 	}
 	/* One buffer per connection, of the largest size, taken at the first
-	 * body: the heap was sized for it. */
+	 * body: the heap was sized for it. Not zeroed, so only the pages the
+	 * bodies fill become resident. */
 	if (!conn->body_ptr) {
-		conn->body_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->body_buffer_bytes + 1);
+		conn->body_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that), cfg->body_buffer_bytes + 1);
 		if (!conn->body_ptr)
 			vk_raise(ENOMEM);
 	}

@@ -94,10 +94,15 @@ static int line_push(struct gw_pool *pool_ptr, int proc_id, uint64_t now_ns)
 
 /* A place held longer than any wait may last belongs to a process that
  * ended without leaving the line (a fault): it must not block the rest. */
-static void drop_stale(struct gw_pool *pool_ptr, uint64_t now_ns)
+static int drop_stale(struct gw_pool *pool_ptr, uint64_t now_ns)
 {
-	while (pool_ptr->line_len > 0 && now_ns - line_at(pool_ptr, 0)->since_ns > pool_ptr->settings.wait_limit_ns)
+	int dropped = 0;
+
+	while (pool_ptr->line_len > 0 && now_ns - line_at(pool_ptr, 0)->since_ns > pool_ptr->settings.wait_limit_ns) {
 		line_remove(pool_ptr, 0);
+		dropped = 1;
+	}
+	return dropped;
 }
 
 /* Something was given back or closed: the first in line looks again. A
@@ -217,11 +222,21 @@ static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint6
 {
 	int place, fd;
 
-	drop_stale(pool_ptr, now_ns);
+	if (drop_stale(pool_ptr, now_ns))
+		wake_first(pool_ptr);
 	place = line_find(pool_ptr, proc_id);
+	/* First come, first served: while anyone waits, only the first in
+	 * line may take a connection. */
+	if (pool_ptr->line_len > 0 && place != 0)
+		goto wait;
 	if (!fresh && (fd = take_kept(pool_ptr, endpoint, addr_key, now_ns)) >= 0) {
-		if (place >= 0)
+		if (place >= 0) {
 			line_remove(pool_ptr, place);
+			/* Another connection may be free for the next in line. */
+			if (pool_ptr->kept_total > 0 ||
+			    pool_ptr->breaker_ptr->connections < pool_ptr->limits_ptr->max_connections)
+				wake_first(pool_ptr);
+		}
 		*fd_ptr = fd;
 		return GW_POOL_REUSED;
 	}
@@ -247,6 +262,7 @@ static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint6
 			return GW_POOL_NEW;
 		}
 	}
+wait:
 	if (place >= 0)
 		return GW_POOL_WAIT;
 	if (gw_breaker_admit_pending(pool_ptr->breaker_ptr, pool_ptr->limits_ptr) != GW_BREAKER_ADMIT) {

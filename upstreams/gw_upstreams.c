@@ -280,6 +280,11 @@ static void reaper_main(struct vk_thread *that)
 	} * self;
 
 	vk_begin();
+	/* However it ends, a new one may start when something is kept. */
+	vk_finally
+	{
+		upstreams_ptr->reaper_running = 0;
+	}
 	do {
 		vk_sleep_idle(REAPER_PERIOD_MS);
 		self->kept = 0;

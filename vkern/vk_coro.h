@@ -211,8 +211,9 @@
 		(rc) = that->op_done;                                                                \
 	} while (0)
 
-/* Connect sock (its pipes are replaced) to the address; raises the
- * connect error (ECONNREFUSED, ETIMEDOUT under a deadline, ...). */
+/* Connect sock to the address: the fd attached to it (vk_socket_attach_fd)
+ * if it has an open one, else a fresh one that replaces its pipes. Raises
+ * the connect error (ECONNREFUSED, ETIMEDOUT under a deadline, ...). */
 #define vk_connect(sock, addr, addr_len) \
 	VK_OP_(__COUNTER__, vk_socket_connect_op((sock), that, (addr), (addr_len), &that->op_done))
 

@@ -568,8 +568,15 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 	case VK_FD_HELD:
 		/* Kept for whoever claims it next, who learns of this; one
 		 * event is all it takes, so nothing more is waited for. */
-		fd_ptr->pending |= events;
-		fd_ptr->blocked = 0;
+		if (events & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR)) {
+			fd_ptr->pending |= events;
+			fd_ptr->blocked = 0;
+		} else {
+			/* Only writable (a one-shot driver's registration for
+			 * both directions fired for the other one): watch
+			 * for input again. */
+			want(kern_ptr, fd_ptr, VK_EV_IN);
+		}
 		break;
 	case VK_FD_LISTEN:
 		fd_ptr->blocked = 0;

@@ -28,9 +28,10 @@ struct vk_proc_local *vk_proc_local_create(void *heap_start, size_t heap_len, si
 	return proc_local_ptr;
 }
 
-void *vk_proc_local_alloc(struct vk_proc_local *proc_local_ptr, size_t size)
+static void *alloc(struct vk_proc_local *proc_local_ptr, size_t size, int zero)
 {
-	void *ptr = vk_stack_push(&proc_local_ptr->stack, size);
+	void *ptr =
+		zero ? vk_stack_push(&proc_local_ptr->stack, size) : vk_stack_push_raw(&proc_local_ptr->stack, size);
 
 	if (!ptr) {
 		size_t needed =
@@ -39,6 +40,16 @@ void *vk_proc_local_alloc(struct vk_proc_local *proc_local_ptr, size_t size)
 		proc_local_ptr->alloc_failed_pages = vk_pages_for(needed + sizeof(size_t) * 4);
 	}
 	return ptr;
+}
+
+void *vk_proc_local_alloc(struct vk_proc_local *proc_local_ptr, size_t size)
+{
+	return alloc(proc_local_ptr, size, 1);
+}
+
+void *vk_proc_local_alloc_raw(struct vk_proc_local *proc_local_ptr, size_t size)
+{
+	return alloc(proc_local_ptr, size, 0);
 }
 
 void vk_proc_local_free(struct vk_proc_local *proc_local_ptr, void *ptr)

@@ -16,6 +16,8 @@ enum vk_proc_run {
 
 struct vk_proc_local *vk_proc_local_create(void *heap_start, size_t heap_len, size_t pages);
 void *vk_proc_local_alloc(struct vk_proc_local *proc_local_ptr, size_t size);
+/* The same, not zeroed: a large buffer written before it is read. */
+void *vk_proc_local_alloc_raw(struct vk_proc_local *proc_local_ptr, size_t size);
 void vk_proc_local_free(struct vk_proc_local *proc_local_ptr, void *ptr);
 size_t vk_proc_local_used(struct vk_proc_local *proc_local_ptr);
 size_t vk_proc_local_peak(struct vk_proc_local *proc_local_ptr);

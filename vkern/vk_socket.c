@@ -492,10 +492,16 @@ void vk_socket_attach_fd(struct vk_socket *socket_ptr, int fd)
 int vk_socket_detach_fd(struct vk_socket *socket_ptr)
 {
 	int fd = vk_pipe_fd(&socket_ptr->tx_pipe);
+	char c;
 
 	if (fd < 0 || socket_ptr->closed || fd != vk_pipe_fd(&socket_ptr->rx_pipe) ||
 	    !vk_vectoring_is_empty(&socket_ptr->rx) || !vk_vectoring_is_empty(&socket_ptr->tx) || socket_ptr->rx.eof ||
 	    socket_ptr->rx.hup_seen || socket_ptr->tx.error)
+		return -1;
+	/* Unless the last read showed the socket drained, the peer may have
+	 * sent more since: a look, without taking anything, settles it. */
+	if (!socket_ptr->rx.blocked &&
+	    !(recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)))
 		return -1;
 	vk_pipe_init_none(&socket_ptr->rx_pipe);
 	vk_pipe_init_none(&socket_ptr->tx_pipe);
@@ -574,6 +580,10 @@ void vk_socket_close(struct vk_socket *socket_ptr)
 	socket_ptr->rx.eof = 1;
 	if (!socket_ptr->tx.error)
 		socket_ptr->tx.error = EPIPE;
+	/* Another thread blocked on this socket would wait for an fd that is
+	 * gone: it runs, and finds EOF or EPIPE. */
+	wake_reader(socket_ptr);
+	wake_writer(socket_ptr);
 }
 
 int vk_socket_is_closed(struct vk_socket *socket_ptr)

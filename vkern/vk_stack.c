@@ -36,7 +36,7 @@ void vk_stack_init(struct vk_stack *stack_ptr, void *start_ptr, size_t len)
 
 /* Returns zeroed memory, or NULL when the heap is exhausted (the size asked
  * for is kept so the caller can say how much was needed). */
-void *vk_stack_push(struct vk_stack *stack_ptr, size_t size)
+static void *push(struct vk_stack *stack_ptr, size_t size, int zero)
 {
 	struct vk_stack_block *block_ptr;
 	size_t total;
@@ -54,12 +54,25 @@ void *vk_stack_push(struct vk_stack *stack_ptr, size_t size)
 	stack_ptr->top_ptr += total;
 	if (vk_stack_used(stack_ptr) > stack_ptr->peak)
 		stack_ptr->peak = vk_stack_used(stack_ptr);
-	memset((char *)block_ptr + VK_STACK_HDR, 0, total - VK_STACK_HDR);
+	if (zero)
+		memset((char *)block_ptr + VK_STACK_HDR, 0, total - VK_STACK_HDR);
 	return (char *)block_ptr + VK_STACK_HDR;
 
 exhausted:
 	stack_ptr->last_failed = size;
 	return NULL;
+}
+
+void *vk_stack_push(struct vk_stack *stack_ptr, size_t size)
+{
+	return push(stack_ptr, size, 1);
+}
+
+/* Not zeroed: for a large buffer that is written before it is read, so
+ * the pages it never uses are never touched (and never made resident). */
+void *vk_stack_push_raw(struct vk_stack *stack_ptr, size_t size)
+{
+	return push(stack_ptr, size, 0);
 }
 
 /* Drops freed blocks from the top down, so out-of-order frees are reclaimed

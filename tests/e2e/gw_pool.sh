@@ -123,6 +123,22 @@ retry_once_on_a_dropped_kept_connection() {
 	stop_server pd_up
 }
 
+# Bytes the upstream sends unasked on a kept connection (a second response
+# nobody asked for) must never reach the next client: the connection is
+# closed, not reused.
+unasked_bytes_are_never_relayed() {
+	local port body
+	start_server pj_up "$UPSTREAM" -p 0 -k 1
+	gateway pj_gw pj_up
+	port=${E2E_PORT[pj_gw]}
+	[ "$(get "$port" /junk-after)" = ok ] || fail "/junk-after did not answer"
+	nap 0.2
+	body=$(get "$port" /conn)
+	[ "$body" = "2 1" ] || fail "after unasked bytes on the kept connection: expected a new connection (2 1), got '$body'"
+	stop_server pj_gw
+	stop_server pj_up
+}
+
 kept_connection_closed_after_idle_ms() {
 	local port upport
 	start_server pi_up "$UPSTREAM" -p 0 -k 1
@@ -228,6 +244,7 @@ run_case "max_idle_per_kernel 0: a new upstream connection per request" nothing_
 run_case "an upstream that closed a kept connection: the next request connects anew" upstream_close_seen_while_kept
 run_case "a kept connection dropped without FIN: GET goes again, POST with body -> 502" retry_once_on_a_dropped_kept_connection
 run_case "idle_ms 500: the kept connection is closed" kept_connection_closed_after_idle_ms
+run_case "unasked bytes on a kept connection: closed, never relayed" unasked_bytes_are_never_relayed
 run_case "max_connections 1: 3 concurrent requests wait their turn" max_connections_queues_requests
 run_case "max_pending 1: the third concurrent request -> 503 naming max_pending" max_pending_refuses_the_excess
 run_case "waiting for a connection ends at connect_ms -> 503" waiting_ends_at_connect_ms

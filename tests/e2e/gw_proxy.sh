@@ -235,7 +235,23 @@ while len(got) < len(payload):
 assert got == payload, "echoed bytes differ"
 s.shutdown(socket.SHUT_WR)
 assert s.recv(10) == b"", "tunnel not closed after the client's half-close"
+# A second tunnel that the client resets mid-stream: the connection ends
+# cleanly (no thread is left waiting on a closed socket).
+import struct
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /ws HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    chunk = s.recv(4096)
+    assert chunk, "closed before the 101"
+    head += chunk
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
 PY
+	nap 0.2
+	! grep -q 'deadlocked\|killed' "$(server_err_file ws_gw)" ||
+		fail "a reset tunnel left the gateway complaining:$(server_stderr ws_gw)"
 	stop_server ws_gw
 	stop_server ws_up
 }

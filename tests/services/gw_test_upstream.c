@@ -20,6 +20,8 @@
  *   /whoami            200 "<listening port>\n"
  *   /conn              200 "<connection number> <request number on it>\n",
  *                      both counted from 1 by this kernel: shows reuse
+ *   /junk-after        200 "ok\n", then 50 ms later, unasked, a whole second
+ *                      response ("JUNK!") on the same kept-alive connection
  *   /drop-next         200, then the next request on this connection is
  *                      read and the connection closed without an answer
  *                      (a kept connection the server gave up on)
@@ -899,6 +901,25 @@ static void handle_conn(struct vk_thread *that)
 	vk_end();
 }
 
+static const char junk_response[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nJUNK!";
+
+static void handle_junk_after(struct vk_thread *that)
+{
+	struct {
+		char unused;
+	} * self;
+	struct request *req = vk_thread_arg(that);
+
+	vk_begin();
+	format_simple(req, 200, "ok\n");
+	vk_write(req->out, req->out_len);
+	vk_flush();
+	vk_sleep(50);
+	vk_write(junk_response, sizeof(junk_response) - 1);
+	(void)self;
+	vk_end();
+}
+
 static void handle_drop_next(struct vk_thread *that)
 {
 	struct {
@@ -1001,6 +1022,7 @@ static const struct route routes[] = {
 	{"/whoami", handle_whoami, 0},
 	{"/conn", handle_conn, 0},
 	{"/drop-next", handle_drop_next, 0},
+	{"/junk-after", handle_junk_after, 0},
 	{"/ws", handle_ws, 0},
 	{"/health", handle_health, 0},
 };

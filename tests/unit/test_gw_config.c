@@ -206,7 +206,7 @@ static void test_minimal_example_loads_with_defaults(void **state)
 	assert_int_equal(upstream_ptr->limits.breaker.max_connections, 1024);
 	assert_int_equal(upstream_ptr->limits.breaker.max_pending, 1024);
 	assert_int_equal(upstream_ptr->limits.breaker.max_requests, 1024);
-	assert_int_equal(upstream_ptr->limits.max_idle_per_kernel, 64);
+	assert_int_equal(upstream_ptr->limits.max_idle_per_kernel, 1024);
 	assert_int_equal(upstream_ptr->timeouts.connect_ms, 1000);
 	assert_int_equal(upstream_ptr->timeouts.response_ms, 15000);
 	assert_int_equal(upstream_ptr->timeouts.idle_ms, 60000);

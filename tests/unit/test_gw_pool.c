@@ -200,6 +200,26 @@ static void test_line_and_max_pending(void **state)
 	gw_pool_destroy(f.pool_ptr);
 }
 
+static void test_newcomers_wait_behind_the_line(void **state)
+{
+	struct fixture f;
+	int a, fd;
+
+	(void)state;
+	make_pool(&f, 1, 1, 10, 10);
+	acquire(&f, 0, 1, 0, &a);
+	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	/* A connection is kept, but process 2 was first. */
+	assert_int_equal(acquire(&f, 0, 9, 0, &fd), GW_POOL_WAIT);
+	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_REUSED);
+	assert_int_equal(fd, a);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	assert_int_equal(acquire(&f, 0, 9, 0, &fd), GW_POOL_REUSED);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 0);
+	gw_pool_destroy(f.pool_ptr);
+}
+
 static void test_only_the_first_in_line_may_open(void **state)
 {
 	struct fixture f;
@@ -263,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_max_idle_closes_the_surplus),
 		cmocka_unit_test(test_line_and_max_pending),
 		cmocka_unit_test(test_only_the_first_in_line_may_open),
+		cmocka_unit_test(test_newcomers_wait_behind_the_line),
 		cmocka_unit_test(test_kept_to_another_endpoint_makes_room),
 		cmocka_unit_test(test_a_place_held_too_long_is_dropped),
 	};
