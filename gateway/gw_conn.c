@@ -301,28 +301,39 @@ void gw_conn_main(struct vk_thread *that)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
 		self->error_code = vk_error();
-		if (self->stage != STAGE_IDLE)
-			gw_conn_log_request(self, self->status);
 		if (self->status && own_error_goes_through_filters(self)) {
 			/* The gateway's own error goes back through the filters that
 			 * let the request pass, like an upstream's answer would (a
-			 * browser needs its CORS headers on a 502 too). */
+			 * browser needs its CORS headers on a 502 too), and one of
+			 * them may ask for another attempt. */
 			vk_deadline_clear();
 			self->exchange.response_status = self->status;
 			vk_call(gw_pipeline_response, &self->exchange);
+			if (self->exchange.verdict == GW_VERDICT_RETRY && self->stage >= STAGE_POOL_WAIT &&
+			    self->stage <= STAGE_RESPONSE_HEAD) {
+				gw_exchange_next_attempt(&self->exchange);
+				vk_clear_error();
+				vk_catch_rearm();
+				goto upstream_pick;
+			}
+			gw_conn_log_request(self, self->status);
 			self->exchange.verdict = GW_VERDICT_RESPOND;
 			self->exchange.response_status = self->status;
 			self->exchange.error_message =
 				self->reason ? self->reason : error_message(self->stage, self->error_code);
 			self->force_close = 1;
 			vk_call(gw_conn_answer_directly, self);
-		} else if (self->status) {
-			self->n = gw_status_error_response(
-				self->error, sizeof(self->error), self->status,
-				self->reason ? self->reason : error_message(self->stage, vk_error()), 1);
-			vk_deadline_clear();
-			vk_write_on(self->client_ptr, self->error, self->n);
-			vk_flush_on(self->client_ptr);
+		} else {
+			if (self->stage != STAGE_IDLE)
+				gw_conn_log_request(self, self->status);
+			if (self->status) {
+				self->n = gw_status_error_response(
+					self->error, sizeof(self->error), self->status,
+					self->reason ? self->reason : error_message(self->stage, vk_error()), 1);
+				vk_deadline_clear();
+				vk_write_on(self->client_ptr, self->error, self->n);
+				vk_flush_on(self->client_ptr);
+			}
 		}
 	}
 
@@ -412,6 +423,10 @@ void gw_conn_main(struct vk_thread *that)
 				break;
 			continue;
 		}
+		gw_exchange_request_done(&self->exchange);
+
+		/* ---- the upstream: picked again for each attempt a filter asks for ---- */
+	upstream_pick:
 		self->status = pick_upstream(self, cfg);
 		if (self->status)
 			vk_raise(EPROTO);
@@ -576,6 +591,14 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->exchange.stages_passed) {
 			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
 			vk_call(gw_pipeline_response, &self->exchange);
+			/* A filter asked for another attempt: this response's
+			 * body is never read, so its connection goes. */
+			if (self->exchange.verdict == GW_VERDICT_RETRY) {
+				vk_socket_close(self->upstream_ptr);
+				upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+				gw_exchange_next_attempt(&self->exchange);
+				goto upstream_pick;
+			}
 			/* A filter failed on the way back: the upstream's body
 			 * is not read, so the connection ends after the error. */
 			if (self->exchange.verdict == GW_VERDICT_RESPOND) {

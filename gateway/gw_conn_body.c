@@ -62,6 +62,7 @@ void gw_conn_keep_body(struct vk_thread *that)
 	conn->body_kept = 1;
 	conn->exchange.request_body = conn->body_ptr;
 	conn->exchange.request_body_len = conn->body_len;
+	conn->exchange.body_kept = 1;
 	(void)self;
 	vk_end();
 }

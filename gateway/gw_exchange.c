@@ -47,6 +47,9 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->error_message = NULL;
 	ex_ptr->request_body = NULL;
 	ex_ptr->request_body_len = 0;
+	ex_ptr->body_kept = 0;
+	ex_ptr->attempt = 0;
+	ex_ptr->request_edit_count = 0;
 	ex_ptr->stages_passed = 0;
 	ex_ptr->edit_count = 0;
 	ex_ptr->bytes_used = 0;
@@ -321,6 +324,43 @@ void gw_exchange_respond_error(struct gw_exchange *ex_ptr, int status, const cha
 enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr)
 {
 	return ex_ptr->verdict;
+}
+
+int gw_exchange_retry(struct gw_exchange *ex_ptr)
+{
+	const struct gw_http_head *head_ptr = &ex_ptr->req_ptr->head;
+	int replayable = ex_ptr->body_kept || head_ptr->body == GW_BODY_NONE ||
+			 (head_ptr->body == GW_BODY_LENGTH && head_ptr->content_length == 0);
+
+	if (!replayable || ex_ptr->response_status == 101 || ex_ptr->verdict != GW_VERDICT_CONTINUE ||
+	    ex_ptr->attempt + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
+		return -1;
+	ex_ptr->verdict = GW_VERDICT_RETRY;
+	return 0;
+}
+
+int gw_exchange_attempt(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->attempt;
+}
+
+void gw_exchange_request_done(struct gw_exchange *ex_ptr)
+{
+	ex_ptr->request_edit_count = ex_ptr->edit_count;
+}
+
+void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
+{
+	ex_ptr->attempt++;
+	ex_ptr->verdict = GW_VERDICT_CONTINUE;
+	ex_ptr->status = 0;
+	ex_ptr->response_status = 0;
+	ex_ptr->resp_ptr = NULL;
+	ex_ptr->resp_head_ptr = NULL;
+	ex_ptr->body = NULL;
+	ex_ptr->body_len = 0;
+	ex_ptr->error_message = NULL;
+	ex_ptr->edit_count = ex_ptr->request_edit_count;
 }
 
 const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_out)

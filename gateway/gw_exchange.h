@@ -33,6 +33,7 @@ enum gw_header_op {
 enum gw_verdict {
 	GW_VERDICT_CONTINUE, /* on to the next stage, then the upstream */
 	GW_VERDICT_RESPOND,  /* the connection answers the client with what was set */
+	GW_VERDICT_RETRY,    /* on_response: send the request again (gw_exchange_retry) */
 };
 
 /* ---- what a stage is handed (its thread's argument) ---- */
@@ -91,6 +92,19 @@ void gw_exchange_respond(struct gw_exchange *ex_ptr, int status, const char *bod
  * `message` must outlive the request. */
 void gw_exchange_respond_error(struct gw_exchange *ex_ptr, int status, const char *message);
 enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr);
+
+/* In on_response: ask for another attempt instead of this answer (the
+ * upstream's, or the gateway's own 502/503/504). The request goes to the
+ * upstream again, picked afresh by the balancer; this answer's body is
+ * dropped, its edits forgotten, and every on_response runs again for the
+ * next one. Only a request that can be sent again qualifies: one without
+ * a body, or whose body a stage asked to keep (on_request_body). Returns
+ * 0, or -1 when it does not qualify (the answer then goes on). */
+int gw_exchange_retry(struct gw_exchange *ex_ptr);
+/* However filters ask, a request goes upstream at most this many times. */
+#define GW_EXCHANGE_ATTEMPTS_MAX 10
+/* Attempts made before this one (0 on the first). */
+int gw_exchange_attempt(const struct gw_exchange *ex_ptr);
 /* `len` bytes copied into the exchange's buffer (NUL added), or NULL. */
 char *gw_exchange_copy(struct gw_exchange *ex_ptr, const char *bytes, size_t len);
 

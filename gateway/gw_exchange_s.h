@@ -55,6 +55,10 @@ struct gw_exchange {
 	/* the request body, once kept for a stage that asked (gw_filter.h) */
 	const char *request_body;
 	size_t request_body_len;
+	int body_kept;
+	/* attempts at the upstream (gw_exchange_retry) */
+	int attempt;
+	uint32_t request_edit_count; /* edits made before the first attempt */
 	/* stages whose on_request let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;
@@ -73,6 +77,11 @@ struct gw_exchange {
 /* Starts the exchange of a newly parsed request (everything else reset). */
 void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_ptr, const char *head_ptr,
 		       struct gw_http_span path, const char *client_addr, const struct gw_route *route_ptr);
+/* The request stages are done: edits made from here on are the
+ * response's, forgotten at each new attempt. */
+void gw_exchange_request_done(struct gw_exchange *ex_ptr);
+/* Starts the next attempt after a GW_VERDICT_RETRY. */
+void gw_exchange_next_attempt(struct gw_exchange *ex_ptr);
 /* The upstream's response head, before the response stages run. */
 void gw_exchange_set_response(struct gw_exchange *ex_ptr, const struct gw_response *resp_ptr,
 			      const char *resp_head_ptr);

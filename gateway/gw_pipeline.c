@@ -81,7 +81,7 @@ void gw_pipeline_response(struct vk_thread *that)
 	{
 		gw_exchange_respond_error(ex_ptr, 500, "response filter failed");
 	}
-	for (self->i = ex_ptr->stages_passed - 1; self->i >= 0; self->i--) {
+	for (self->i = ex_ptr->stages_passed - 1; self->i >= 0 && ex_ptr->verdict != GW_VERDICT_RETRY; self->i--) {
 		on_response = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_response;
 		if (on_response)
 			vk_call(on_response, &ex_ptr->stages[self->i]);

@@ -145,6 +145,45 @@ static void test_verdict(void **state)
 	assert_string_equal(gw_exchange_copy(&ex, "abc", 2), "ab");
 }
 
+static void test_retry(void **state)
+{
+	(void)state;
+	begin();
+	gw_exchange_set(&ex, GW_SIDE_REQUEST, "x-req", "1");
+	gw_exchange_request_done(&ex);
+	ex.response_status = 503;
+	gw_exchange_set(&ex, GW_SIDE_RESPONSE, "x-resp", "1");
+	assert_int_equal(gw_exchange_attempt(&ex), 0);
+	assert_int_equal(gw_exchange_retry(&ex), 0);
+	assert_int_equal(gw_exchange_verdict(&ex), GW_VERDICT_RETRY);
+	assert_int_equal(gw_exchange_retry(&ex), -1); /* asked once is enough */
+	gw_exchange_next_attempt(&ex);
+	/* the response's edit is forgotten, the request's kept */
+	assert_int_equal(ex.edit_count, 1);
+	assert_int_equal(gw_exchange_verdict(&ex), GW_VERDICT_CONTINUE);
+	assert_int_equal(gw_exchange_response_status(&ex), 0);
+	assert_int_equal(gw_exchange_attempt(&ex), 1);
+	/* bounded however often filters ask */
+	while (gw_exchange_retry(&ex) == 0)
+		gw_exchange_next_attempt(&ex);
+	assert_int_equal(gw_exchange_attempt(&ex), GW_EXCHANGE_ATTEMPTS_MAX - 1);
+}
+
+static void test_retry_needs_a_replayable_body(void **state)
+{
+	static const char post[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
+	struct gw_http_limits limits;
+
+	(void)state;
+	gw_http_limits_default(&limits);
+	gw_http_request_init(&req);
+	assert_int_equal(gw_http_parse_request(&req, post, sizeof(post) - 1, &limits), (int)sizeof(post) - 1);
+	gw_exchange_begin(&ex, &req, post, req.target, "127.0.0.1", NULL);
+	assert_int_equal(gw_exchange_retry(&ex), -1); /* the body streamed: gone */
+	ex.body_kept = 1;
+	assert_int_equal(gw_exchange_retry(&ex), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +191,8 @@ int main(void)
 		cmocka_unit_test(test_edits_replay_in_order),
 		cmocka_unit_test(test_edits_refused),
 		cmocka_unit_test(test_verdict),
+		cmocka_unit_test(test_retry),
+		cmocka_unit_test(test_retry_needs_a_replayable_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,139 @@
+/* gw_filter_retry: sends a request again when its answer is a failure the
+ * next endpoint may not have:
+ *
+ *   {"type": "retry", "attempts": 3, "on_statuses": [502, 503, 504]}
+ *
+ * "attempts" counts the first one too. The statuses are the upstream's or
+ * the gateway's own (a refused connect is a 502, a timeout a 504), so a
+ * dead endpoint costs a retry, not an error. The balancer picks each
+ * attempt afresh. A request body is kept whole for this (the filter asks
+ * for it), up to http.max_buffered_body_bytes; GET, HEAD, OPTIONS, PUT,
+ * DELETE and TRACE are retried, other methods only with
+ * "all_methods": true, as they may not be safe to repeat.
+ *
+ * This is the mechanism's first user; deadlines and budgets across
+ * attempts come with the retry-with-deadline filter. */
+#include "gw_arena.h"
+#include "gw_diag.h"
+#include "gw_exchange.h"
+#include "gw_filter_json.h"
+#include "gw_filters.h"
+#include "gw_http.h"
+
+#include "vk_coro.h"
+
+#include <string.h>
+
+#define RETRY_STATUSES_MAX 16
+
+struct retry_config {
+	int attempts;
+	int all_methods;
+	int statuses[RETRY_STATUSES_MAX];
+	int status_count;
+};
+
+static int retry_compile(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
+			 void **compiled_out)
+{
+	static const char *const keys[] = {"type", "attempts", "on_statuses", "all_methods", NULL};
+	struct gw_filter_json fj = {.diag_ptr = diag, .arena_ptr = arena};
+	struct retry_config *config_ptr = gw_arena_alloc(arena, sizeof(*config_ptr));
+	const json_t *statuses;
+	long long attempts;
+	char at[GW_FILTER_POINTER_MAX], item[GW_FILTER_POINTER_MAX];
+
+	if (!config_ptr)
+		return -1;
+	memset(config_ptr, 0, sizeof(*config_ptr));
+	*compiled_out = config_ptr;
+	if (gw_filter_json_keys(&fj, config, pointer, keys) == -1)
+		return -1;
+	if (gw_filter_json_int(&fj, config, pointer, "attempts", 2, GW_EXCHANGE_ATTEMPTS_MAX, 2, &attempts) == 0)
+		config_ptr->attempts = (int)attempts;
+	gw_filter_json_bool(&fj, config, pointer, "all_methods", 0, &config_ptr->all_methods);
+	statuses = json_object_get(config, "on_statuses");
+	gw_filter_json_pointer(at, sizeof(at), pointer, "on_statuses");
+	if (!statuses) {
+		static const int defaults[] = {502, 503, 504};
+
+		memcpy(config_ptr->statuses, defaults, sizeof(defaults));
+		config_ptr->status_count = 3;
+	} else if (!json_is_array(statuses) || json_array_size(statuses) == 0 ||
+		   json_array_size(statuses) > RETRY_STATUSES_MAX) {
+		gw_diag_error(diag, at, "expected an array of 1 to %d statuses", RETRY_STATUSES_MAX);
+		fj.failed = 1;
+	} else {
+		for (size_t i = 0; i < json_array_size(statuses); i++) {
+			const json_t *s = json_array_get(statuses, i);
+
+			if (!json_is_integer(s) || json_integer_value(s) < 200 || json_integer_value(s) > 599) {
+				gw_diag_error(diag, gw_filter_json_index(item, sizeof(item), at, i),
+					      "expected a status from 200 to 599");
+				fj.failed = 1;
+				continue;
+			}
+			config_ptr->statuses[config_ptr->status_count++] = (int)json_integer_value(s);
+		}
+	}
+	return fj.failed ? -1 : 0;
+}
+
+static int retried_on(const struct retry_config *config_ptr, int status)
+{
+	for (int i = 0; i < config_ptr->status_count; i++)
+		if (config_ptr->statuses[i] == status)
+			return 1;
+	return 0;
+}
+
+static int repeatable(const struct retry_config *config_ptr, const struct gw_exchange *ex_ptr)
+{
+	switch (gw_exchange_method(ex_ptr)) {
+	case GW_METHOD_GET:
+	case GW_METHOD_HEAD:
+	case GW_METHOD_OPTIONS:
+	case GW_METHOD_PUT:
+	case GW_METHOD_DELETE:
+	case GW_METHOD_TRACE:
+		return 1;
+	default:
+		return config_ptr->all_methods;
+	}
+}
+
+/* Asking for the body is what makes a request with one replayable. */
+static void retry_on_request_body(struct vk_thread *that)
+{
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	(void)self;
+	vk_end();
+}
+
+static void retry_on_response(struct vk_thread *that)
+{
+	const struct gw_stage *stage_ptr = vk_thread_arg(that);
+	const struct retry_config *config_ptr = gw_stage_config(stage_ptr);
+	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	if (retried_on(config_ptr, gw_exchange_response_status(ex_ptr)) &&
+	    gw_exchange_attempt(ex_ptr) + 1 < config_ptr->attempts && repeatable(config_ptr, ex_ptr))
+		gw_exchange_retry(ex_ptr);
+	(void)self;
+	vk_end();
+}
+
+const struct gw_filter_type gw_filter_retry_type = {
+	.name = "retry",
+	.compile = retry_compile,
+	.on_request_body = retry_on_request_body,
+	.on_response = retry_on_response,
+};
