@@ -7,6 +7,7 @@
 #include "gw_admin.h"
 #include "gw_admin_s.h"
 #include "gw_http.h"
+#include "gw_http_read.h"
 #include "gw_http_s.h"
 #include "gw_stats.h"
 #include "gw_status.h"
@@ -38,8 +39,8 @@
 struct gw_admin_self {
 	struct gw_request req;
 	char *head_ptr;
-	size_t head_len;
-	char *body_ptr; /* the rendering buffer */
+	struct gw_http_read head_read; /* head_read.len: bytes of the head so far */
+	char *body_ptr;		       /* the rendering buffer */
 	size_t body_cap;
 	const char *body;
 	size_t body_len;
@@ -49,8 +50,6 @@ struct gw_admin_self {
 	int close_after;
 	int first;
 	int more;
-	int rc;
-	size_t n;
 	char line[GW_ADMIN_LINE_MAX];
 	size_t line_len;
 };
@@ -181,7 +180,7 @@ void gw_admin_main(struct vk_thread *that)
 	{
 		/* A request that could not be read gets one error answer, then
 		 * the connection ends; silence before any byte ends it quietly. */
-		if (!self->status && vk_error() == ETIMEDOUT && self->head_len > 0)
+		if (!self->status && vk_error() == ETIMEDOUT && self->head_read.len > 0)
 			self->status = 408;
 		if (self->status) {
 			answer_error(self, self->status,
@@ -200,7 +199,7 @@ void gw_admin_main(struct vk_thread *that)
 
 	for (self->first = 1;; self->first = 0) {
 		self->status = 0;
-		self->head_len = 0;
+		self->head_read.len = 0;
 		/* The first request is awaited like any read: a connection
 		 * accepted while draining must still get its answer. */
 		if (!self->first) {
@@ -210,27 +209,19 @@ void gw_admin_main(struct vk_thread *that)
 				break;
 		}
 		vk_deadline(cfg->header_timeout_ms);
-		gw_http_request_init(&self->req);
-		for (;;) {
-			vk_read_some(self->n, self->head_ptr + self->head_len,
-				     cfg->limits.max_head_bytes - self->head_len);
-			if (self->n == 0)
-				goto done;
-			self->head_len += self->n;
-			self->rc = gw_http_parse_request(&self->req, self->head_ptr, self->head_len, &cfg->limits);
-			if (self->rc > 0)
-				break;
-			if (self->rc < 0) {
-				self->status = -self->rc;
-				vk_raise(EPROTO);
-			}
-			if (self->head_len == cfg->limits.max_head_bytes) {
-				self->status = 431;
-				vk_raise(EPROTO);
-			}
+		self->head_read = (struct gw_http_read){.socket_ptr = that->socket_ptr,
+							.buf_ptr = self->head_ptr,
+							.limits_ptr = &cfg->limits,
+							.req_ptr = &self->req,
+							.deadline_ns = that->deadline_ns};
+		vk_call(gw_http_read_request_head, &self->head_read);
+		if (self->head_read.gone)
+			goto done;
+		if (self->head_read.status) {
+			self->status = self->head_read.status;
+			vk_raise(EPROTO);
 		}
 		/* What follows the head is the next request (a body is not read). */
-		vk_socket_unread(that->socket_ptr, self->head_ptr + self->rc, self->head_len - (size_t)self->rc);
 		vk_deadline_clear();
 		answer(self, cfg);
 		self->close_after = !self->req.head.keep_alive || self->req.head.body == GW_BODY_CHUNKED ||

@@ -355,29 +355,19 @@ void gw_conn_main(struct vk_thread *that)
 		self->bytes_out = 0;
 		self->route_ptr = NULL;
 		vk_deadline(cfg->header_timeout_ms);
-		gw_http_request_init(&self->req);
-		self->head_len = 0;
-		for (;;) {
-			vk_read_some(self->n, self->head_ptr + self->head_len,
-				     cfg->limits.max_head_bytes - self->head_len);
-			if (self->n == 0)
-				goto done; /* the client left mid-head: nothing to answer */
-			self->head_len += self->n;
-			self->rc = gw_http_parse_request(&self->req, self->head_ptr, self->head_len, &cfg->limits);
-			if (self->rc > 0)
-				break;
-			if (self->rc < 0) {
-				self->status = -self->rc;
-				vk_raise(EPROTO);
-			}
-			if (self->head_len == cfg->limits.max_head_bytes) {
-				self->status = 431;
-				vk_raise(EPROTO);
-			}
+		self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
+							.buf_ptr = self->head_ptr,
+							.limits_ptr = &cfg->limits,
+							.req_ptr = &self->req,
+							.deadline_ns = that->deadline_ns};
+		vk_call(gw_http_read_request_head, &self->head_read);
+		if (self->head_read.gone)
+			goto done; /* the client left mid-head: nothing to answer */
+		if (self->head_read.status) {
+			self->status = self->head_read.status;
+			vk_raise(EPROTO);
 		}
-		/* What came after the head is the body or the next request. */
-		vk_socket_unread(self->client_ptr, self->head_ptr + self->rc, self->head_len - (size_t)self->rc);
-		self->head_len = (size_t)self->rc;
+		self->head_len = self->head_read.len;
 		self->bytes_in = self->head_len;
 		/* A chunked body already here is checked whole first, so a
 		 * malformed one is refused before any of it goes upstream. */

@@ -8,6 +8,7 @@
 #include "gw_conn_s.h"
 #include "gw_exchange_s.h"
 #include "gw_http.h"
+#include "gw_http_read.h"
 #include "gw_http_s.h"
 #include "gw_relay.h"
 
@@ -51,6 +52,7 @@ struct gw_conn_self {
 	struct vk_socket *upstream_ptr;
 	char *head_ptr; /* the request head as received: forwarded from here */
 	size_t head_len;
+	struct gw_http_read head_read;
 	char *resp_ptr; /* the response head as received */
 	size_t resp_len;
 	size_t n;

@@ -1,0 +1,33 @@
+#ifndef GW_HTTP_READ_H
+#define GW_HTTP_READ_H
+
+/* Reading one request head from a socket, for every server of the gateway
+ * (the proxy's connections and the admin listener's): a thread function
+ * the connection runs with vk_call, its argument a struct gw_http_read. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vk_thread.h"
+
+struct vk_socket;
+struct gw_request;
+struct gw_http_limits;
+
+struct gw_http_read {
+	struct vk_socket *socket_ptr;
+	char *buf_ptr; /* limits_ptr->max_head_bytes of room */
+	const struct gw_http_limits *limits_ptr;
+	struct gw_request *req_ptr; /* parsed into, from buf_ptr */
+	uint64_t deadline_ns;	    /* the caller's deadline for the head (0: none) */
+	size_t len;		    /* out: bytes read; the head's length once whole */
+	int status;		    /* out: the status a refused head gets (400, 414, 431...), or 0 */
+	int gone;		    /* out: the peer left before a whole head */
+};
+
+/* Reads until the head is whole (what came after it is given back to the
+ * socket), refused (status), or the peer leaves (gone). Past the deadline
+ * it raises ETIMEDOUT in the caller. */
+void gw_http_read_request_head(struct vk_thread *that);
+
+#endif
