@@ -149,11 +149,12 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	gw_access_log_escape(target, sizeof(target), self->head_ptr + self->req.target.off, self->req.target.len);
 	len = snprintf(self->log_line, sizeof(self->log_line),
 		       "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
-		       "\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,\"upstream_ms\":%.3f,"
+		       "\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,\"attempts\":%d,\"upstream_ms\":%.3f,"
 		       "\"total_ms\":%.3f,\"route\":%s%s%s,\"filters\":{\"passed\":%d,\"answered_by\":%s%s%s}}\n",
 		       when, self->client_addr, method, target, status, (unsigned long long)self->bytes_in,
 		       (unsigned long long)self->bytes_out, self->upstream_ns ? "\"" : "",
 		       self->upstream_ns ? self->pick.name : "null", self->upstream_ns ? "\"" : "",
+		       self->upstream_ns ? self->exchange.attempt + 1 : 0,
 		       self->upstream_ns ? (double)(now - self->upstream_ns) / 1e6 : 0.0,
 		       (double)(now - self->started_ns) / 1e6, self->route_ptr ? "\"" : "",
 		       self->route_ptr ? self->route_ptr->name : "null", self->route_ptr ? "\"" : "",

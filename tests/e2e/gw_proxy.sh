@@ -194,7 +194,7 @@ assert len(lines) == 3, lines
 proxied, direct, missing = lines
 assert proxied["method"] == "GET" and proxied["target"] == '/echo?q="x"', proxied
 assert proxied["status"] == 200 and proxied["route"] == "app", proxied
-assert proxied["upstream"] == "127.0.0.1:" + sys.argv[2], proxied
+assert proxied["upstream"] == "127.0.0.1:" + sys.argv[2] and proxied["attempts"] == 1, proxied
 assert proxied["bytes_in"] > 0 and proxied["bytes_out"] > 0 and proxied["total_ms"] >= proxied["upstream_ms"] > 0, proxied
 assert proxied["client"] == "127.0.0.1" and proxied["time"].endswith("Z"), proxied
 assert direct["status"] == 200 and direct["route"] == "direct" and direct["upstream"] is None, direct

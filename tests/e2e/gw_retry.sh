@@ -24,6 +24,7 @@ gateway() {
 	cat >"$E2E_TMP/$name.json" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "access_log": { "path": "$E2E_TMP/$name.access.log" },
   "upstreams": { "app": { "endpoints": $endpoints, "timeouts": { "connect_ms": 500 } } },
   "routes": [
     { "name": "retry", "match": { "path": { "prefix": "/r/" } }, "filters": [ $filter ],
@@ -47,6 +48,8 @@ statuses() {
 
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
+log_lines_at_least() { [ "$(lines "$1")" -ge "$2" ]; }
+
 retry_on_5xx() {
 	local port out a_log="$E2E_TMP/rt_a.log" b_log="$E2E_TMP/rt_b.log"
 	TEST_UPSTREAM_UNHEALTHY=1 TEST_UPSTREAM_LOG="$a_log" start_server rt_a "$UPSTREAM" -p 0 -k 1
@@ -57,6 +60,9 @@ retry_on_5xx() {
 	out=$(statuses "$port" /r/health 20 | sort | uniq -c | tr -s ' ')
 	[ "$out" = " 20 200" ] || fail "with retry, expected 20 x 200, got:$out"
 	[ "$(lines "$a_log")" -ge 5 ] || fail "A saw $(lines "$a_log") requests: the 503s were not its"
+	# the access log counts the attempts: 2 for those A answered first
+	wait_until 3 "the access log has 20 lines" log_lines_at_least "$E2E_TMP/rt_gw.access.log" 20
+	grep -q '"attempts":2' "$E2E_TMP/rt_gw.access.log" || fail "no request logged with 2 attempts: $(head -n 3 "$E2E_TMP/rt_gw.access.log")"
 	# the control: without the filter, A's 503s reach the client
 	out=$(statuses "$port" /plain/health 20 | grep -c '^503$' || true)
 	[ "$out" -ge 5 ] || fail "without retry, expected A's 503s to come through, got $out"
