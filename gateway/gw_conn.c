@@ -448,6 +448,11 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		vk_socket_attach_fd(self->upstream_ptr, self->upstream_fd);
 		self->reused = self->rc == GW_UPSTREAM_KEPT;
+		/* A kept connection was found quiet when taken, and its upstream
+		 * says nothing before it is asked: no read until the poller
+		 * reports one. */
+		if (self->reused)
+			vk_socket_assume_drained(self->upstream_ptr);
 		if (!self->reused) {
 			self->stage = STAGE_CONNECT;
 			vk_deadline(self->connect_ms);

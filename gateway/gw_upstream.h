@@ -30,7 +30,7 @@ enum gw_upstream_outcome {
 };
 
 enum gw_upstream_connection {
-	GW_UPSTREAM_KEPT,    /* *fd_ptr: a kept-alive connection, ready */
+	GW_UPSTREAM_KEPT,    /* *fd_ptr: a kept-alive connection, ready, found with nothing to read */
 	GW_UPSTREAM_FRESH,   /* *fd_ptr: a new socket, still to connect */
 	GW_UPSTREAM_WAIT,    /* none free: wait to be notified (vk_wait_notified), then ask again */
 	GW_UPSTREAM_REFUSED, /* answer 503 with *reason_ptr */

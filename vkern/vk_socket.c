@@ -486,6 +486,11 @@ void vk_socket_attach_fd(struct vk_socket *socket_ptr, int fd)
 	vk_vectoring_init(&socket_ptr->tx, socket_ptr->tx.buf_ptr, socket_ptr->tx.buf_len);
 }
 
+void vk_socket_assume_drained(struct vk_socket *socket_ptr)
+{
+	socket_ptr->rx.blocked = 1;
+}
+
 /* Lets go of the fd without closing it (to hand it over, vk_sys_hold), or
  * returns -1 when it cannot go as it is: bytes unread or unsent, or an
  * end already seen. The socket is then closed to its user. */

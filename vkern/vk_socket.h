@@ -36,6 +36,10 @@ struct vk_vectoring *vk_socket_rx(struct vk_socket *socket_ptr);
 struct vk_vectoring *vk_socket_tx(struct vk_socket *socket_ptr);
 void vk_socket_set_fd(struct vk_socket *socket_ptr, int fd);
 void vk_socket_attach_fd(struct vk_socket *socket_ptr, int fd);
+/* The caller knows nothing is waiting to be read on the fd (a kept
+ * connection claimed with no events): the first read waits for the poller
+ * instead of trying a system call that would say EAGAIN. */
+void vk_socket_assume_drained(struct vk_socket *socket_ptr);
 int vk_socket_detach_fd(struct vk_socket *socket_ptr);
 void vk_socket_connect_pair(struct vk_socket *writer_ptr, struct vk_socket *reader_ptr);
 int vk_socket_rx_fd(struct vk_socket *socket_ptr);
