@@ -55,10 +55,10 @@ static struct gw_pool_waiter *line_at(struct gw_pool *pool_ptr, int i)
 	return &pool_ptr->line_ptr[(pool_ptr->line_head + i) % pool_ptr->line_cap];
 }
 
-static int line_find(struct gw_pool *pool_ptr, int proc_id)
+static int line_find(struct gw_pool *pool_ptr, uint64_t proc_ref)
 {
 	for (int i = 0; i < pool_ptr->line_len; i++)
-		if (line_at(pool_ptr, i)->proc_id == proc_id)
+		if (line_at(pool_ptr, i)->proc_ref == proc_ref)
 			return i;
 	return -1;
 }
@@ -72,7 +72,7 @@ static void line_remove(struct gw_pool *pool_ptr, int place)
 }
 
 /* The line grows as needed (kernel memory, never past max_pending). */
-static int line_push(struct gw_pool *pool_ptr, int proc_id, uint64_t now_ns)
+static int line_push(struct gw_pool *pool_ptr, uint64_t proc_ref, uint64_t now_ns)
 {
 	if (pool_ptr->line_len == pool_ptr->line_cap) {
 		int cap = pool_ptr->line_cap ? pool_ptr->line_cap * 2 : 16;
@@ -87,7 +87,7 @@ static int line_push(struct gw_pool *pool_ptr, int proc_id, uint64_t now_ns)
 		pool_ptr->line_cap = cap;
 		pool_ptr->line_head = 0;
 	}
-	*line_at(pool_ptr, pool_ptr->line_len) = (struct gw_pool_waiter){proc_id, now_ns};
+	*line_at(pool_ptr, pool_ptr->line_len) = (struct gw_pool_waiter){proc_ref, now_ns};
 	pool_ptr->line_len++;
 	return 0;
 }
@@ -109,7 +109,7 @@ static int drop_stale(struct gw_pool *pool_ptr, uint64_t now_ns)
  * process that is gone leaves the line. */
 static void wake_first(struct gw_pool *pool_ptr)
 {
-	while (pool_ptr->line_len > 0 && vk_sys_notify(line_at(pool_ptr, 0)->proc_id) == -1 &&
+	while (pool_ptr->line_len > 0 && vk_sys_notify(line_at(pool_ptr, 0)->proc_ref) == -1 &&
 	       vk_sys_kernel_index() >= 0)
 		line_remove(pool_ptr, 0);
 }
@@ -217,14 +217,14 @@ static int new_socket(struct gw_pool *pool_ptr, int family)
 	return fd;
 }
 
-static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
-				   int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family,
+				   uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
 {
 	int place, fd;
 
 	if (drop_stale(pool_ptr, now_ns))
 		wake_first(pool_ptr);
-	place = line_find(pool_ptr, proc_id);
+	place = line_find(pool_ptr, proc_ref);
 	/* First come, first served: while anyone waits, only the first in
 	 * line may take a connection. */
 	if (pool_ptr->line_len > 0 && place != 0)
@@ -269,7 +269,7 @@ wait:
 		*reason_ptr = gw_breaker_reason(GW_BREAKER_TOO_MANY_PENDING);
 		return GW_POOL_REFUSED;
 	}
-	if (line_push(pool_ptr, proc_id, now_ns) == -1) {
+	if (line_push(pool_ptr, proc_ref, now_ns) == -1) {
 		gw_breaker_pending_done(pool_ptr->breaker_ptr);
 		*reason_ptr = "out of memory for the line of waiting requests";
 		return GW_POOL_REFUSED;
@@ -277,9 +277,9 @@ wait:
 	return GW_POOL_WAIT;
 }
 
-static void cancel(struct gw_pool *pool_ptr, int proc_id)
+static void cancel(struct gw_pool *pool_ptr, uint64_t proc_ref)
 {
-	int place = line_find(pool_ptr, proc_id);
+	int place = line_find(pool_ptr, proc_ref);
 
 	if (place < 0)
 		return;
@@ -338,19 +338,19 @@ static int sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 
 /* ---- the interface: each change is published ---- */
 
-enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
-				    int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family,
+				    uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
 {
 	enum gw_pool_result result =
-		acquire(pool_ptr, endpoint, addr_key, family, proc_id, fresh, now_ns, fd_ptr, reason_ptr);
+		acquire(pool_ptr, endpoint, addr_key, family, proc_ref, fresh, now_ns, fd_ptr, reason_ptr);
 
 	publish(pool_ptr);
 	return result;
 }
 
-void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id)
+void gw_pool_cancel(struct gw_pool *pool_ptr, uint64_t proc_ref)
 {
-	cancel(pool_ptr, proc_id);
+	cancel(pool_ptr, proc_ref);
 	publish(pool_ptr);
 }
 

@@ -35,13 +35,14 @@ struct gw_pool *gw_pool_create(const struct gw_pool_settings *settings_ptr, stru
 			       const struct gw_breaker_limits *limits_ptr);
 void gw_pool_destroy(struct gw_pool *pool_ptr);
 
-/* A connection to `endpoint` for process `proc_id`. A kept one must be to
+/* A connection to `endpoint` for process `proc_ref` (vk_sys_self). A kept one must be to
  * the same address (addr_key: a DNS name's addresses differ). fresh: skip
  * the kept ones (a retry after a kept one failed). */
-enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family, int proc_id,
-				    int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr);
+enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family,
+				    uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr,
+				    const char **reason_ptr);
 /* The caller stops waiting (its time ran out). */
-void gw_pool_cancel(struct gw_pool *pool_ptr, int proc_id);
+void gw_pool_cancel(struct gw_pool *pool_ptr, uint64_t proc_ref);
 /* The exchange on fd (the caller's, detached from its socket) ended
  * cleanly: keep it for the next request, or close it if the pool is full.
  * Returns 1 if kept. */

@@ -19,7 +19,7 @@ struct gw_pool_endpoint {
 };
 
 struct gw_pool_waiter {
-	int proc_id;
+	uint64_t proc_ref; /* vk_sys_self() */
 	uint64_t since_ns;
 };
 

@@ -244,7 +244,7 @@ static enum gw_upstream_connection connection(void *ctx_ptr, int index, const st
 		return GW_UPSTREAM_REFUSED;
 	}
 	switch (gw_pool_acquire(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint, pick_ptr->addr_key,
-				pick_ptr->addr_ptr->sa_family, vk_sys_proc_id(), fresh, vk_sys_now_ns(), fd_ptr,
+				pick_ptr->addr_ptr->sa_family, vk_sys_self(), fresh, vk_sys_now_ns(), fd_ptr,
 				reason_ptr)) {
 	case GW_POOL_REUSED:
 		return GW_UPSTREAM_KEPT;
@@ -262,7 +262,7 @@ static void stop_waiting(void *ctx_ptr, int index)
 	struct gw_upstreams *upstreams_ptr = ctx_ptr;
 
 	if (index >= 0 && index < upstreams_ptr->count)
-		gw_pool_cancel(upstreams_ptr->states_ptr[index].pool_ptr, vk_sys_proc_id());
+		gw_pool_cancel(upstreams_ptr->states_ptr[index].pool_ptr, vk_sys_self());
 }
 
 /* The reaper: while any connection is kept, a process closes those that

@@ -916,25 +916,26 @@ int vk_sys_held_events(int fd)
 	return fd_ptr->pending & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR);
 }
 
-int vk_sys_proc_id(void)
+/* The slot's id and its generation: a process that ends and a later one in
+ * the same slot have different references. */
+uint64_t vk_sys_self(void)
 {
-	struct vk_kern *kern_ptr = current_kern;
+	struct vk_proc *proc_ptr = current_kern ? current_kern->current_proc_ptr : NULL;
 
-	return kern_ptr && kern_ptr->current_proc_ptr ? kern_ptr->current_proc_ptr->id : -1;
+	return proc_ptr ? (uint64_t)proc_ptr->gen << 32 | (uint32_t)proc_ptr->id : UINT64_MAX;
 }
 
-/* Wakes the process's notifiable sleepers (vk_wait_notified). A process
- * that ended, or whose id was reused, sees at most a spurious wake-up:
- * waiters always check what they wait for. */
-int vk_sys_notify(int proc_id)
+/* Wakes the process's notifiable sleepers (vk_wait_notified). -1 when the
+ * process has ended (its slot may hold another by now). */
+int vk_sys_notify(uint64_t proc_ref)
 {
 	struct vk_kern *kern_ptr = current_kern;
 	struct vk_proc *proc_ptr;
 
-	if (!kern_ptr || proc_id < 0)
+	if (!kern_ptr || proc_ref == UINT64_MAX)
 		return -1;
-	proc_ptr = vk_proc_table_get(&kern_ptr->procs, proc_id);
-	if (!proc_ptr || !proc_ptr->in_use)
+	proc_ptr = vk_proc_table_get(&kern_ptr->procs, (int)(uint32_t)proc_ref);
+	if (!proc_ptr || !proc_ptr->in_use || proc_ptr->gen != (uint32_t)(proc_ref >> 32))
 		return -1;
 	proc_ptr->notify_pending = 1;
 	enqueue(kern_ptr, proc_ptr);

@@ -61,6 +61,7 @@ static struct vk_proc *new_slot(struct vk_proc_table *table_ptr)
 struct vk_proc *vk_proc_table_alloc(struct vk_proc_table *table_ptr)
 {
 	struct vk_proc *proc_ptr = SLIST_FIRST(&table_ptr->free_list);
+	uint32_t gen;
 	int id;
 
 	if (proc_ptr) {
@@ -72,8 +73,10 @@ struct vk_proc *vk_proc_table_alloc(struct vk_proc_table *table_ptr)
 		if (!proc_ptr)
 			return NULL;
 	}
+	gen = proc_ptr->gen + 1;
 	memset(proc_ptr, 0, sizeof(*proc_ptr));
 	proc_ptr->id = id;
+	proc_ptr->gen = gen;
 	proc_ptr->in_use = 1;
 	proc_ptr->fd_head = -1;
 	vk_timer_init(&proc_ptr->timer, proc_ptr);

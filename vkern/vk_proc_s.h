@@ -11,6 +11,7 @@
  * the process heap; nothing in the heap points back. */
 struct vk_proc {
 	int id;
+	uint32_t gen; /* uses of this slot: with id, names one process */
 	int in_use;
 	struct vk_heap heap;
 	struct vk_proc_local *proc_local_ptr;

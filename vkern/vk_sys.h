@@ -31,8 +31,8 @@ int vk_sys_held_events(int fd);
 
 /* The calling process's id, and a wake-up for another process's threads
  * in vk_wait_notified() (vk_coro.h). */
-int vk_sys_proc_id(void);
-int vk_sys_notify(int proc_id);
+uint64_t vk_sys_self(void);
+int vk_sys_notify(uint64_t proc_ref);
 /* Starts a process with no connection; returns its id, or -1. */
 int vk_sys_spawn(const char *name, vk_thread_fn fn, void *arg_ptr, size_t pages);
 uint64_t vk_sys_now_ns(void);

@@ -102,6 +102,8 @@ static void test_released_id_is_reused_first(void **state)
 	proc_ptr = vk_proc_table_alloc(&f->table);
 	assert_ptr_equal(proc_ptr, f->procs[2]);
 	assert_int_equal(proc_ptr->id, 2);
+	/* the same slot, a new generation: an old reference no longer names it */
+	assert_int_equal(proc_ptr->gen, f->procs[1]->gen + 1);
 	assert_true(proc_ptr->in_use);
 	assert_int_equal(vk_proc_table_slots(&f->table), 4);
 	assert_int_equal(vk_proc_table_live(&f->table), 4);
