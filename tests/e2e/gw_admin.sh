@@ -146,6 +146,28 @@ down_upstream_counts_5xx() {
 	stop_server dn_gw
 }
 
+endpoint_is_healthy() { stat_is "d['upstreams']['app']['endpoints'][0]['state']" healthy; }
+endpoint_is_unhealthy() { stat_is "d['upstreams']['app']['endpoints'][0]['state']" unhealthy; }
+
+unhealthy_endpoint_shows() {
+	local flag="$E2E_TMP/uh.health"
+	echo down >"$flag"
+	TEST_UPSTREAM_HEALTH_FILE="$flag" start_server uh_up "$UPSTREAM" -p 0 -k 1
+	gateway uh_gw 1 "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[uh_up]}\" ],
+		\"health_check\": { \"path\": \"/health\", \"interval_ms\": 50, \"timeout_ms\": 500,
+		                    \"healthy_threshold\": 1, \"unhealthy_threshold\": 2 }"
+	wait_until 5 "the endpoint failing its checks shows unhealthy" endpoint_is_unhealthy
+	stat_is "d['upstreams']['app']['endpoints'][0]['unhealthy_in_kernels']" 1 ||
+		fail "unhealthy_in_kernels: $(stat "d['upstreams']['app']['endpoints'][0]")"
+	admin /metrics
+	grep -q '^vkgw_endpoint_unhealthy{kernel="0",upstream="app",endpoint="127.0.0.1:[0-9]*"} 1$' <<<"$BODY" ||
+		fail "/metrics: no vkgw_endpoint_unhealthy 1: $(grep unhealthy <<<"$BODY")"
+	echo up >"$flag"
+	wait_until 5 "the endpoint passing its checks again shows healthy" endpoint_is_healthy
+	stop_server uh_gw
+	stop_server uh_up
+}
+
 ejected_endpoint_shows() {
 	local good bad
 	start_server ej_a "$UPSTREAM" -p 0 -k 1
@@ -257,6 +279,7 @@ pool_gauges() {
 
 run_case "ready: 200 ready, then 503 draining after SIGTERM with a request in flight" ready_then_draining
 run_case "pool gauges: connections, kept and waiting in /stats and /metrics" pool_gauges
+run_case "active checks: a failing endpoint shows unhealthy, then healthy again" unhealthy_endpoint_shows
 run_case "counts: 60 requests over 2 kernels sum to 60 in /stats" counts_sum_over_kernels
 run_case "5xx: an upstream refusing connections counts 502s as 5xx and connect failures" down_upstream_counts_5xx
 run_case "ejection: 2 refused connects show the endpoint ejected in /stats and /metrics" ejected_endpoint_shows
