@@ -4,6 +4,7 @@
  * Faults raised inside a process come back here and end only that process. */
 #include "vk_kern.h"
 #include "vk_kern_s.h"
+#include "vk_kern_self.h"
 #include "vk_channel.h"
 #include "vk_fault.h"
 #include "vk_fd.h"
@@ -35,7 +36,7 @@
 #define VK_POOL_PREALLOC 64
 #define VK_POOL_MAX_FREE 4096
 
-static __thread struct vk_kern *current_kern;
+__thread struct vk_kern *vk_kern_current_ptr;
 
 /* Signals arrive through a handler that notes them and pokes an eventfd.
  * (A signalfd would be simpler, but AIO polls it from a kernel worker that
@@ -92,8 +93,8 @@ void vk_kern_destroy(struct vk_kern *kern_ptr)
 	vk_fd_table_fini(&kern_ptr->fds);
 	vk_fault_release_altstack(kern_ptr->altstack_ptr);
 	free(kern_ptr->services_ptr);
-	if (current_kern == kern_ptr)
-		current_kern = NULL;
+	if (vk_kern_current_ptr == kern_ptr)
+		vk_kern_current_ptr = NULL;
 	free(kern_ptr);
 }
 
@@ -177,7 +178,7 @@ void vk_kern_print_stats(struct vk_kern *kern_ptr)
 
 /* ---- fds ---- */
 
-static void own_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, struct vk_proc *proc_ptr)
+void vk_kern_own_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, struct vk_proc *proc_ptr)
 {
 	fd_ptr->kind = VK_FD_CONN;
 	fd_ptr->owner = proc_ptr->id;
@@ -188,7 +189,7 @@ static void own_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, struct vk_pro
 	proc_ptr->fd_head = fd_ptr->fd;
 }
 
-static void disown_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
+void vk_kern_disown_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 {
 	struct vk_proc *proc_ptr = vk_proc_table_get(&kern_ptr->procs, fd_ptr->owner);
 
@@ -201,14 +202,14 @@ static void disown_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 }
 
 /* The poll driver forgets the fd before the number can be reused. */
-static void close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
+void vk_kern_close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 {
 	int fd = fd_ptr->fd;
 	vk_fd_close_fn on_close = fd_ptr->on_close;
 	void *on_close_ctx_ptr = fd_ptr->on_close_ctx_ptr;
 
 	if (fd_ptr->kind == VK_FD_CONN)
-		disown_fd(kern_ptr, fd_ptr);
+		vk_kern_disown_fd(kern_ptr, fd_ptr);
 	vk_poll_forget(&kern_ptr->poll, fd_ptr);
 	vk_fd_reset(fd_ptr);
 	close(fd);
@@ -218,7 +219,7 @@ static void close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 }
 
 /* Ask the driver for `events` on fd; it arms only what is not armed yet. */
-static void want(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, int events)
+void vk_kern_want(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, int events)
 {
 	fd_ptr->blocked |= events;
 	if (vk_poll_want(&kern_ptr->poll, fd_ptr) == -1 && kern_ptr->verbose)
@@ -234,13 +235,13 @@ static int watch_control_fd(struct vk_kern *kern_ptr, int fd, void *ctx_ptr)
 		return -1;
 	fd_ptr->kind = VK_FD_CONTROL;
 	fd_ptr->ctx_ptr = ctx_ptr;
-	want(kern_ptr, fd_ptr, VK_EV_IN);
+	vk_kern_want(kern_ptr, fd_ptr, VK_EV_IN);
 	return 0;
 }
 
 /* ---- processes ---- */
 
-static void enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+void vk_kern_enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
 	if (proc_ptr->queued)
 		return;
@@ -251,7 +252,7 @@ static void enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
 	while (proc_ptr->fd_head >= 0)
-		close_fd(kern_ptr, vk_fd_table_lookup(&kern_ptr->fds, proc_ptr->fd_head));
+		vk_kern_close_fd(kern_ptr, vk_fd_table_lookup(&kern_ptr->fds, proc_ptr->fd_head));
 	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, 0);
 	if (proc_ptr->queued) {
 		TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
@@ -304,12 +305,12 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 		goto fail_heap;
 	vk_thread_set_name(thread_ptr, service_ptr->name);
 	vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
-	own_fd(kern_ptr, fd_ptr, proc_ptr);
+	vk_kern_own_fd(kern_ptr, fd_ptr, proc_ptr);
 	if (kern_ptr->draining)
 		proc_ptr->drain_pending = 1;
 	if (service_ptr->serves_drain)
 		kern_ptr->drain_exempt_live++;
-	enqueue(kern_ptr, proc_ptr);
+	vk_kern_enqueue(kern_ptr, proc_ptr);
 	kern_ptr->stats[VK_STAT_ACCEPTED]++;
 	return 0;
 
@@ -337,7 +338,7 @@ static void accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_pt
 			if (errno != EAGAIN && kern_ptr->verbose)
 				fprintf(stderr, "vk: kernel %d: accept on %s: %s\n", kern_ptr->index, service_ptr->name,
 					strerror(errno));
-			want(kern_ptr, vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd), VK_EV_IN);
+			vk_kern_want(kern_ptr, vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd), VK_EV_IN);
 			return;
 		}
 		if (service_ptr->nodelay)
@@ -359,10 +360,10 @@ static void collect_block(void *ctx_ptr, int fd, int events)
 	/* A process may only wait on fds it owns. */
 	if (!fd_ptr || fd_ptr->kind != VK_FD_CONN || fd_ptr->owner != proc_ptr->id)
 		return;
-	want(kern_ptr, fd_ptr, events);
+	vk_kern_want(kern_ptr, fd_ptr, events);
 	/* An event that came in while nobody waited satisfies the wait now. */
 	if (fd_ptr->pending & events)
-		enqueue(kern_ptr, proc_ptr);
+		vk_kern_enqueue(kern_ptr, proc_ptr);
 }
 
 static void deliver_events(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
@@ -467,7 +468,7 @@ end:
 
 void vk_kern_fault(int signo, void *addr)
 {
-	struct vk_kern *kern_ptr = current_kern;
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
 
 	if (!kern_ptr || !kern_ptr->in_dispatch)
 		return;
@@ -561,9 +562,9 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 		fd_ptr->pending |= events;
 		proc_ptr = vk_proc_table_get(&kern_ptr->procs, fd_ptr->owner);
 		if (proc_ptr && proc_ptr->in_use && (events & fd_ptr->blocked))
-			enqueue(kern_ptr, proc_ptr);
+			vk_kern_enqueue(kern_ptr, proc_ptr);
 		else if (proc_ptr && proc_ptr->in_use && fd_ptr->blocked && (events & (VK_EV_HUP | VK_EV_ERR)))
-			enqueue(kern_ptr, proc_ptr);
+			vk_kern_enqueue(kern_ptr, proc_ptr);
 		break;
 	case VK_FD_HELD:
 		/* Kept for whoever claims it next, who learns of this; one
@@ -575,7 +576,7 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 			/* Only writable (a one-shot driver's registration for
 			 * both directions fired for the other one): watch
 			 * for input again. */
-			want(kern_ptr, fd_ptr, VK_EV_IN);
+			vk_kern_want(kern_ptr, fd_ptr, VK_EV_IN);
 		}
 		break;
 	case VK_FD_LISTEN:
@@ -589,7 +590,7 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 			handle_signals(kern_ptr);
 		else if (kern_ptr->inbox_ptr && fd_ptr->fd == vk_channel_fd(kern_ptr->inbox_ptr))
 			handle_inbox(kern_ptr);
-		want(kern_ptr, fd_ptr, VK_EV_IN);
+		vk_kern_want(kern_ptr, fd_ptr, VK_EV_IN);
 		break;
 	default:
 		break;
@@ -600,7 +601,7 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 
 int vk_kern_start(struct vk_kern *kern_ptr)
 {
-	current_kern = kern_ptr;
+	vk_kern_current_ptr = kern_ptr;
 	kern_ptr->altstack_ptr = vk_fault_install(vk_kern_fault);
 	if (catch_signals(kern_ptr) == -1 || watch_control_fd(kern_ptr, kern_ptr->signal_fd, NULL) == -1)
 		return -1;
@@ -657,7 +658,7 @@ static void for_each_live_proc(struct vk_kern *kern_ptr, void (*fn)(struct vk_ke
 static void mark_drain(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
 	proc_ptr->drain_pending = 1;
-	enqueue(kern_ptr, proc_ptr);
+	vk_kern_enqueue(kern_ptr, proc_ptr);
 }
 
 void vk_kern_drain(struct vk_kern *kern_ptr)
@@ -707,7 +708,7 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 	uint64_t spin_until_ns = 0;
 	int events;
 
-	current_kern = kern_ptr;
+	vk_kern_current_ptr = kern_ptr;
 	kern_ptr->now_ns = vk_now_ns();
 	while (!kern_ptr->stopping) {
 		for (int i = 0; i < kern_ptr->service_count; i++)
@@ -732,7 +733,7 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 		while ((timer_ptr = vk_timer_heap_pop_expired(&kern_ptr->timers, kern_ptr->now_ns))) {
 			proc_ptr = vk_timer_owner(timer_ptr);
 			proc_ptr->timer_fired = 1;
-			enqueue(kern_ptr, proc_ptr);
+			vk_kern_enqueue(kern_ptr, proc_ptr);
 		}
 		if (kern_ptr->draining && kern_ptr->now_ns >= kern_ptr->drain_deadline_ns) {
 			if (vk_proc_table_live(&kern_ptr->procs) > kern_ptr->drain_exempt_live && kern_ptr->verbose)
@@ -746,220 +747,6 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 	stop_listening(kern_ptr, 1);
 	for_each_live_proc(kern_ptr, kill_proc);
 	return kern_ptr->exit_code;
-}
-
-/* ---- system calls ---- */
-
-int vk_sys_close(int fd)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_fd *fd_ptr;
-
-	if (!kern_ptr)
-		return close(fd);
-	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
-	if (!fd_ptr || fd_ptr->kind == VK_FD_FREE)
-		return close(fd);
-	if (fd_ptr->kind == VK_FD_HELD) {
-		close_fd(kern_ptr, fd_ptr);
-		return 0;
-	}
-	if (fd_ptr->kind != VK_FD_CONN ||
-	    (kern_ptr->current_proc_ptr && fd_ptr->owner != kern_ptr->current_proc_ptr->id)) {
-		errno = EBADF;
-		return -1;
-	}
-	close_fd(kern_ptr, fd_ptr);
-	return 0;
-}
-
-/* A process with no connection (health checks, resolvers): its first
- * thread runs fn(arg) with no socket, in a heap of its own. Works from a
- * kernel hook and from a running process. */
-int vk_sys_spawn(const char *name, vk_thread_fn fn, void *arg_ptr, size_t pages)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_proc *proc_ptr;
-	struct vk_thread *thread_ptr;
-
-	if (!kern_ptr) {
-		errno = ENOSYS;
-		return -1;
-	}
-	proc_ptr = vk_proc_table_alloc(&kern_ptr->procs);
-	if (!proc_ptr)
-		return -1;
-	if (vk_heap_map(&proc_ptr->heap, pages) == -1) {
-		vk_proc_table_release(&kern_ptr->procs, proc_ptr);
-		return -1;
-	}
-	proc_ptr->name = name;
-	proc_ptr->proc_local_ptr =
-		vk_proc_local_create(vk_heap_start(&proc_ptr->heap), vk_heap_len(&proc_ptr->heap), pages);
-	thread_ptr = proc_ptr->proc_local_ptr ? vk_thread_new(proc_ptr->proc_local_ptr, fn, arg_ptr, NULL) : NULL;
-	if (!thread_ptr) {
-		vk_heap_unmap(&proc_ptr->heap);
-		vk_proc_table_release(&kern_ptr->procs, proc_ptr);
-		errno = ENOMEM;
-		return -1;
-	}
-	vk_thread_set_name(thread_ptr, name);
-	vk_proc_local_enqueue(proc_ptr->proc_local_ptr, thread_ptr);
-	if (kern_ptr->draining)
-		proc_ptr->drain_pending = 1;
-	enqueue(kern_ptr, proc_ptr);
-	return proc_ptr->id;
-}
-
-int vk_sys_adopt(int fd)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_fd *fd_ptr;
-
-	if (!kern_ptr || !kern_ptr->current_proc_ptr)
-		return 0;
-	fd_ptr = vk_fd_table_get(&kern_ptr->fds, fd);
-	if (!fd_ptr)
-		return -1;
-	if (fd_ptr->kind != VK_FD_FREE) {
-		errno = EBUSY;
-		return -1;
-	}
-	own_fd(kern_ptr, fd_ptr, kern_ptr->current_proc_ptr);
-	return 0;
-}
-
-/* The calling process's fd, or NULL (EBADF). */
-static struct vk_fd *own_conn_fd(struct vk_kern *kern_ptr, int fd)
-{
-	struct vk_fd *fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
-
-	if (!fd_ptr || fd_ptr->kind != VK_FD_CONN || !kern_ptr->current_proc_ptr ||
-	    fd_ptr->owner != kern_ptr->current_proc_ptr->id) {
-		errno = EBADF;
-		return NULL;
-	}
-	return fd_ptr;
-}
-
-int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_fd *fd_ptr;
-
-	if (!kern_ptr)
-		return 0;
-	fd_ptr = own_conn_fd(kern_ptr, fd);
-	if (!fd_ptr)
-		return -1;
-	fd_ptr->on_close = fn;
-	fd_ptr->on_close_ctx_ptr = ctx_ptr;
-	return 0;
-}
-
-/* The kernel keeps the fd between owners and watches it for input: for a
- * kept-alive connection, any input or hang-up while nobody owns it is news
- * (the peer closed it, or said something unasked). */
-int vk_sys_hold(int fd)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_fd *fd_ptr;
-
-	if (!kern_ptr)
-		return 0;
-	fd_ptr = own_conn_fd(kern_ptr, fd);
-	if (!fd_ptr)
-		return -1;
-	disown_fd(kern_ptr, fd_ptr);
-	fd_ptr->kind = VK_FD_HELD;
-	fd_ptr->owner = -1;
-	fd_ptr->owner_next = -1;
-	fd_ptr->owner_prev = -1;
-	fd_ptr->pending = 0;
-	fd_ptr->blocked = 0;
-	want(kern_ptr, fd_ptr, VK_EV_IN);
-	return 0;
-}
-
-int vk_sys_claim(int fd)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_fd *fd_ptr;
-	int seen;
-
-	if (!kern_ptr)
-		return 0;
-	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
-	if (!fd_ptr || fd_ptr->kind != VK_FD_HELD || !kern_ptr->current_proc_ptr) {
-		errno = EBADF;
-		return -1;
-	}
-	seen = fd_ptr->pending & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR);
-	fd_ptr->pending = 0;
-	fd_ptr->blocked = 0;
-	own_fd(kern_ptr, fd_ptr, kern_ptr->current_proc_ptr);
-	return seen;
-}
-
-int vk_sys_held_events(int fd)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_fd *fd_ptr;
-
-	if (!kern_ptr)
-		return 0;
-	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
-	if (!fd_ptr || fd_ptr->kind != VK_FD_HELD) {
-		errno = EBADF;
-		return -1;
-	}
-	return fd_ptr->pending & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR);
-}
-
-/* The slot's id and its generation: a process that ends and a later one in
- * the same slot have different references. */
-uint64_t vk_sys_self(void)
-{
-	struct vk_proc *proc_ptr = current_kern ? current_kern->current_proc_ptr : NULL;
-
-	return proc_ptr ? (uint64_t)proc_ptr->gen << 32 | (uint32_t)proc_ptr->id : UINT64_MAX;
-}
-
-/* Wakes the process's notifiable sleepers (vk_wait_notified). -1 when the
- * process has ended (its slot may hold another by now). */
-int vk_sys_notify(uint64_t proc_ref)
-{
-	struct vk_kern *kern_ptr = current_kern;
-	struct vk_proc *proc_ptr;
-
-	if (!kern_ptr || proc_ref == UINT64_MAX)
-		return -1;
-	proc_ptr = vk_proc_table_get(&kern_ptr->procs, (int)(uint32_t)proc_ref);
-	if (!proc_ptr || !proc_ptr->in_use || proc_ptr->gen != (uint32_t)(proc_ref >> 32))
-		return -1;
-	proc_ptr->notify_pending = 1;
-	enqueue(kern_ptr, proc_ptr);
-	return 0;
-}
-
-uint64_t vk_sys_now_ns(void)
-{
-	return vk_now_ns();
-}
-
-int vk_sys_draining(void)
-{
-	return current_kern ? current_kern->draining : 0;
-}
-
-int vk_sys_kernel_index(void)
-{
-	return current_kern ? current_kern->index : -1;
-}
-
-uint64_t vk_sys_stat(enum vk_stat which)
-{
-	return current_kern ? vk_kern_stat(current_kern, which) : 0;
 }
 
 const char *vk_sys_stat_name(enum vk_stat which)
