@@ -84,138 +84,6 @@ static int error_status(int stage, int error)
 	}
 }
 
-/* Route matching looks headers up through this. */
-static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const char **value_out,
-			 size_t *value_len_out)
-{
-	struct gw_conn_self *self = ctx_ptr;
-
-	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
-		const struct gw_http_field *f = &self->req.head.fields[i];
-
-		if (f->name.len == name_len && strncasecmp(self->head_ptr + f->name.off, name, name_len) == 0) {
-			*value_out = self->head_ptr + f->value.off;
-			*value_len_out = f->value.len;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* The path of the request target, without its query. */
-static struct gw_http_span target_path(const struct gw_conn_self *self)
-{
-	struct gw_http_span path =
-		self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
-	const char *q = memchr(self->head_ptr + path.off, '?', path.len);
-
-	if (q)
-		path.len = (uint32_t)(q - (self->head_ptr + path.off));
-	return path;
-}
-
-static const struct gw_route *match_route(struct gw_conn_self *self, const struct gw_config *config_ptr)
-{
-	struct gw_http_span path = target_path(self);
-	struct gw_match_request request = {
-		.method = self->head_ptr + self->req.method_span.off,
-		.method_len = self->req.method_span.len,
-		.host = self->req.host.len ? self->head_ptr + self->req.host.off : NULL,
-		.host_len = self->req.host.len,
-		.path = self->head_ptr + path.off,
-		.path_len = path.len,
-		.header_lookup = lookup_header,
-		.header_ctx_ptr = self,
-	};
-
-	return gw_config_match_route(config_ptr, &request);
-}
-
-/* The value of cookie `name` in a Cookie header value, or NULL. */
-static const char *find_cookie(const char *value, size_t value_len, const char *name, size_t *len_out)
-{
-	size_t name_len = strlen(name);
-	const char *p = value, *end = value + value_len;
-
-	while (p < end) {
-		const char *semi = memchr(p, ';', (size_t)(end - p));
-		const char *item_end = semi ? semi : end;
-
-		while (p < item_end && *p == ' ')
-			p++;
-		if ((size_t)(item_end - p) > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
-			*len_out = (size_t)(item_end - p - (ptrdiff_t)name_len - 1);
-			return p + name_len + 1;
-		}
-		p = item_end + 1;
-	}
-	return NULL;
-}
-
-/* The key a hash policy balances on: a header, a cookie or the client. */
-static void hash_key(struct gw_conn_self *self, const struct gw_config_upstream *up, const char **key, size_t *len)
-{
-	const char *value;
-	size_t value_len;
-
-	*key = NULL;
-	*len = 0;
-	switch (up->balance.hash_on) {
-	case GW_CONFIG_HASH_ON_HEADER:
-		if (lookup_header(self, up->balance.hash_key, strlen(up->balance.hash_key), &value, &value_len)) {
-			*key = value;
-			*len = value_len;
-		}
-		break;
-	case GW_CONFIG_HASH_ON_COOKIE:
-		if (lookup_header(self, "cookie", 6, &value, &value_len))
-			*key = find_cookie(value, value_len, up->balance.hash_key, len);
-		break;
-	case GW_CONFIG_HASH_ON_CLIENT_ADDRESS:
-		*key = self->client_addr;
-		*len = strlen(self->client_addr);
-		break;
-	default:
-		break;
-	}
-}
-
-/* The upstream's verdict on this request, given once. */
-static void upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg, enum gw_upstream_outcome outcome)
-{
-	if (self->upstream_index < 0 || !cfg->upstream_ops.done)
-		return;
-	cfg->upstream_ops.done(cfg->upstream_ops.ctx_ptr, self->upstream_index, self->pick.endpoint, outcome);
-	self->upstream_index = -1;
-}
-
-/* Admission and an endpoint for the route's upstream, its timeouts, and
- * the path rewrite. Returns 0, or the status to answer. */
-static int pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg)
-{
-	const struct gw_route_action *action = &self->route_ptr->action;
-	const struct gw_config_upstream *up = &cfg->config_ptr->upstreams_ptr[action->proxy.upstream_index];
-	const char *key;
-	size_t key_len;
-	int status;
-
-	hash_key(self, up, &key, &key_len);
-	status = cfg->upstream_ops.pick(cfg->upstream_ops.ctx_ptr, up->index, key, key_len, &self->pick, &self->reason);
-	if (status)
-		return status;
-	self->upstream_index = up->index;
-	self->connect_ms = (uint64_t)up->timeouts.connect_ms;
-	self->response_ms = (uint64_t)up->timeouts.response_ms;
-	if (action->proxy.prefix_rewrite) {
-		struct gw_http_span target =
-			self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
-
-		self->path_rest = self->head_ptr + target.off + action->proxy.match_prefix_len;
-		self->path_rest_len = target.len - action->proxy.match_prefix_len;
-	}
-	return 0;
-}
-
 /* A kept connection may have been closed by the upstream just as it was
  * taken. A request that failed on one before any of the response came, and
  * that may be sent twice (RFC 9110 9.2.2) with no body to replay, goes
@@ -295,8 +163,8 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		/* Errors end the connection; what the client hears depends on how
 		 * far the exchange got. */
-		upstream_done(self, cfg,
-			      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+		gw_conn_upstream_done(self, cfg,
+				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
@@ -381,14 +249,14 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the route ---- */
 		self->path_rest = NULL;
-		self->route_ptr = match_route(self, cfg->config_ptr);
+		self->route_ptr = gw_conn_match_route(self, cfg->config_ptr);
 		if (!self->route_ptr) {
 			self->status = 404;
 			self->reason = "no route matches the request";
 			vk_raise(EPROTO);
 		}
-		gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, target_path(self), self->client_addr,
-				  self->route_ptr);
+		gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self),
+				  self->client_addr, self->route_ptr);
 		if (self->route_ptr->filter_count)
 			vk_call(gw_pipeline_request, &self->exchange);
 		/* A stage asked for the body: kept whole, then read by them. */
@@ -417,7 +285,7 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the upstream: picked again for each attempt a filter asks for ---- */
 	upstream_pick:
-		self->status = pick_upstream(self, cfg);
+		self->status = gw_conn_pick_upstream(self, cfg);
 		if (self->status)
 			vk_raise(EPROTO);
 		self->upstream_ns = vk_sys_now_ns();
@@ -590,7 +458,8 @@ void gw_conn_main(struct vk_thread *that)
 			 * body is never read, so its connection goes. */
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
 				vk_socket_close(self->upstream_ptr);
-				upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+				gw_conn_upstream_done(self, cfg,
+						      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 				gw_exchange_next_attempt(&self->exchange);
 				goto upstream_pick;
 			}
@@ -630,7 +499,7 @@ void gw_conn_main(struct vk_thread *that)
 			GW_WRITE_LITERAL(self->client_ptr, "\r\nConnection: Upgrade\r\n\r\n");
 			vk_flush_on(self->client_ptr);
 			gw_conn_log_request(self, 101);
-			upstream_done(self, cfg, GW_UPSTREAM_OK);
+			gw_conn_upstream_done(self, cfg, GW_UPSTREAM_OK);
 			vk_deadline_clear();
 			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, SIZE_MAX);
@@ -704,7 +573,7 @@ void gw_conn_main(struct vk_thread *that)
 			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 		gw_conn_log_request(self, self->resp.status);
 		self->kept_upstream = self->upstream_index;
-		upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+		gw_conn_upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		/* The connection goes back for any request of this kernel, unless
 		 * the upstream ends it or left bytes nobody asked for. */
 		if (self->resp.head.keep_alive && self->resp.head.body != GW_BODY_UNTIL_CLOSE &&
@@ -720,7 +589,7 @@ done:
 	/* A request cut off mid-body ends here (one that finished was counted already). */
 	if (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_BODY)
 		gw_conn_log_request(self, self->stage == STAGE_RESPONSE_BODY ? self->resp.status : 0);
-	upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
+	gw_conn_upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
 tunnel_done:
 	vk_deadline_clear();
 	vk_flush_on(self->client_ptr);

@@ -167,6 +167,17 @@ void gw_conn_write_forwarded(struct vk_thread *that);
 void gw_conn_tunnel(struct vk_thread *that);
 void gw_conn_answer_directly(struct vk_thread *that);
 void gw_conn_log_request(struct gw_conn_self *self, int status);
+/* In gw_conn_route.c. */
+struct gw_config;
+struct gw_conn_config;
+struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self);
+const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr);
+/* Admission and an endpoint for the route's upstream, its timeouts, and
+ * the path rewrite: 0, or the status to answer. */
+int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg);
+/* The upstream's verdict on this request, given once. */
+void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg,
+			   enum gw_upstream_outcome outcome);
 /* In gw_conn_body.c. */
 void gw_conn_keep_body(struct vk_thread *that);
 

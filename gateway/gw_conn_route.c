@@ -1,0 +1,144 @@
+/* gw_conn_route: where a request goes: its route (matched on method, host,
+ * path and headers), and for a proxy action the upstream's admission, the
+ * endpoint (with the hash key a policy balances on) and the path rewrite.
+ * Plain functions of the connection process (gw_conn.c). */
+#include "gw_conn_self.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
+#include "gw_conn_s.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Route matching looks headers up through this. */
+static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const char **value_out,
+			 size_t *value_len_out)
+{
+	struct gw_conn_self *self = ctx_ptr;
+
+	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
+		const struct gw_http_field *f = &self->req.head.fields[i];
+
+		if (f->name.len == name_len && strncasecmp(self->head_ptr + f->name.off, name, name_len) == 0) {
+			*value_out = self->head_ptr + f->value.off;
+			*value_len_out = f->value.len;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The path of the request target, without its query. */
+struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self)
+{
+	struct gw_http_span path =
+		self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
+	const char *q = memchr(self->head_ptr + path.off, '?', path.len);
+
+	if (q)
+		path.len = (uint32_t)(q - (self->head_ptr + path.off));
+	return path;
+}
+
+const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr)
+{
+	struct gw_http_span path = gw_conn_target_path(self);
+	struct gw_match_request request = {
+		.method = self->head_ptr + self->req.method_span.off,
+		.method_len = self->req.method_span.len,
+		.host = self->req.host.len ? self->head_ptr + self->req.host.off : NULL,
+		.host_len = self->req.host.len,
+		.path = self->head_ptr + path.off,
+		.path_len = path.len,
+		.header_lookup = lookup_header,
+		.header_ctx_ptr = self,
+	};
+
+	return gw_config_match_route(config_ptr, &request);
+}
+
+/* The value of cookie `name` in a Cookie header value, or NULL. */
+static const char *find_cookie(const char *value, size_t value_len, const char *name, size_t *len_out)
+{
+	size_t name_len = strlen(name);
+	const char *p = value, *end = value + value_len;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *item_end = semi ? semi : end;
+
+		while (p < item_end && *p == ' ')
+			p++;
+		if ((size_t)(item_end - p) > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+			*len_out = (size_t)(item_end - p - (ptrdiff_t)name_len - 1);
+			return p + name_len + 1;
+		}
+		p = item_end + 1;
+	}
+	return NULL;
+}
+
+/* The key a hash policy balances on: a header, a cookie or the client. */
+static void hash_key(struct gw_conn_self *self, const struct gw_config_upstream *up, const char **key, size_t *len)
+{
+	const char *value;
+	size_t value_len;
+
+	*key = NULL;
+	*len = 0;
+	switch (up->balance.hash_on) {
+	case GW_CONFIG_HASH_ON_HEADER:
+		if (lookup_header(self, up->balance.hash_key, strlen(up->balance.hash_key), &value, &value_len)) {
+			*key = value;
+			*len = value_len;
+		}
+		break;
+	case GW_CONFIG_HASH_ON_COOKIE:
+		if (lookup_header(self, "cookie", 6, &value, &value_len))
+			*key = find_cookie(value, value_len, up->balance.hash_key, len);
+		break;
+	case GW_CONFIG_HASH_ON_CLIENT_ADDRESS:
+		*key = self->client_addr;
+		*len = strlen(self->client_addr);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The upstream's verdict on this request, given once. */
+void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg,
+			   enum gw_upstream_outcome outcome)
+{
+	if (self->upstream_index < 0 || !cfg->upstream_ops.done)
+		return;
+	cfg->upstream_ops.done(cfg->upstream_ops.ctx_ptr, self->upstream_index, self->pick.endpoint, outcome);
+	self->upstream_index = -1;
+}
+
+/* Admission and an endpoint for the route's upstream, its timeouts, and
+ * the path rewrite. Returns 0, or the status to answer. */
+int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg)
+{
+	const struct gw_route_action *action = &self->route_ptr->action;
+	const struct gw_config_upstream *up = &cfg->config_ptr->upstreams_ptr[action->proxy.upstream_index];
+	const char *key;
+	size_t key_len;
+	int status;
+
+	hash_key(self, up, &key, &key_len);
+	status = cfg->upstream_ops.pick(cfg->upstream_ops.ctx_ptr, up->index, key, key_len, &self->pick, &self->reason);
+	if (status)
+		return status;
+	self->upstream_index = up->index;
+	self->connect_ms = (uint64_t)up->timeouts.connect_ms;
+	self->response_ms = (uint64_t)up->timeouts.response_ms;
+	if (action->proxy.prefix_rewrite) {
+		struct gw_http_span target =
+			self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
+
+		self->path_rest = self->head_ptr + target.off + action->proxy.match_prefix_len;
+		self->path_rest_len = target.len - action->proxy.match_prefix_len;
+	}
+	return 0;
+}
