@@ -6,10 +6,10 @@
  * "attempts" counts the first one too. The statuses are the upstream's or
  * the gateway's own (a refused connect is a 502, a timeout a 504), so a
  * dead endpoint costs a retry, not an error. The balancer picks each
- * attempt afresh. A request body is kept whole for this (the filter asks
- * for it), up to http.max_buffered_body_bytes; GET, HEAD, OPTIONS, PUT,
- * DELETE and TRACE are retried, other methods only with
- * "all_methods": true, as they may not be safe to repeat.
+ * attempt afresh. GET, HEAD, OPTIONS, PUT, DELETE and TRACE are retried,
+ * other methods only with "all_methods": true, as they may not be safe to
+ * repeat; the body of a request that may be retried is kept whole for
+ * this (up to http.max_buffered_body_bytes), any other streams.
  *
  * This is the mechanism's first user; deadlines and budgets across
  * attempts come with the retry-with-deadline filter. */
@@ -131,9 +131,16 @@ static void retry_on_response(struct vk_thread *that)
 	vk_end();
 }
 
+/* Only a body that may be sent again is worth keeping. */
+static int retry_wants_body(const struct gw_stage *stage_ptr)
+{
+	return repeatable(gw_stage_config(stage_ptr), gw_stage_exchange(stage_ptr));
+}
+
 const struct gw_filter_type gw_filter_retry_type = {
 	.name = "retry",
 	.compile = retry_compile,
 	.on_request_body = retry_on_request_body,
+	.wants_body = retry_wants_body,
 	.on_response = retry_on_response,
 };

@@ -176,9 +176,12 @@ void gw_conn_main(struct vk_thread *that)
 			 * them may ask for another attempt. */
 			vk_deadline_clear();
 			self->exchange.response_status = self->status;
+			/* Another attempt only for what went wrong at the upstream. */
+			self->exchange.retry_allowed =
+				self->stage >= STAGE_POOL_WAIT && self->stage <= STAGE_RESPONSE_HEAD;
 			vk_call(gw_pipeline_response, &self->exchange);
-			if (self->exchange.verdict == GW_VERDICT_RETRY && self->stage >= STAGE_POOL_WAIT &&
-			    self->stage <= STAGE_RESPONSE_HEAD) {
+			self->exchange.retry_allowed = 0;
+			if (self->exchange.verdict == GW_VERDICT_RETRY) {
 				gw_exchange_next_attempt(&self->exchange);
 				vk_clear_error();
 				vk_catch_rearm();
@@ -220,6 +223,7 @@ void gw_conn_main(struct vk_thread *that)
 		self->stage = STAGE_REQUEST_HEAD;
 		self->started_ns = vk_sys_now_ns();
 		self->upstream_ns = 0;
+		self->attempts_sent = 0;
 		self->bytes_out = 0;
 		self->route_ptr = NULL;
 		vk_deadline(cfg->header_timeout_ms);
@@ -233,6 +237,7 @@ void gw_conn_main(struct vk_thread *that)
 			goto done; /* the client left mid-head: nothing to answer */
 		if (self->head_read.status) {
 			self->status = self->head_read.status;
+			self->bytes_in = self->head_read.len;
 			vk_raise(EPROTO);
 		}
 		self->head_len = self->head_read.len;
@@ -285,10 +290,15 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the upstream: picked again for each attempt a filter asks for ---- */
 	upstream_pick:
+		self->stage = STAGE_PICK;
+		self->reason = NULL;
 		self->status = gw_conn_pick_upstream(self, cfg);
-		if (self->status)
+		if (self->status) {
+			self->upstream_ns = 0; /* this request reached no endpoint in the end */
 			vk_raise(EPROTO);
-		self->upstream_ns = vk_sys_now_ns();
+		}
+		if (!self->upstream_ns)
+			self->upstream_ns = vk_sys_now_ns(); /* upstream_ms counts from the first attempt */
 		self->retried = 0;
 
 		/* ---- the upstream connection: kept, new, or after a wait in line ---- */
@@ -328,6 +338,7 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		self->stage = STAGE_REQUEST_BODY;
 		vk_deadline_clear();
+		self->attempts_sent++;
 
 		/* Request line, always HTTP/1.1 and origin-form upstream. */
 		vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.method_span), self->req.method_span.len);
@@ -397,6 +408,8 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
 		if (self->body_kept) {
+			/* An upstream that stops reading does not hold it for ever. */
+			vk_idle_timeout(cfg->body_idle_ms);
 			vk_write_on(self->upstream_ptr, self->body_ptr, self->body_len);
 		} else if (self->req.expect_continue &&
 			   (self->req.head.body == GW_BODY_CHUNKED ||
@@ -453,7 +466,9 @@ void gw_conn_main(struct vk_thread *that)
 		vk_deadline_clear();
 		if (self->exchange.stages_passed) {
 			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
+			self->exchange.retry_allowed = self->resp.status != 101;
 			vk_call(gw_pipeline_response, &self->exchange);
+			self->exchange.retry_allowed = 0;
 			/* A filter asked for another attempt: this response's
 			 * body is never read, so its connection goes. */
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {

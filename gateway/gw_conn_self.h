@@ -31,6 +31,7 @@ enum gw_conn_stage {
 	STAGE_IDLE,	     /* between requests: a close is quiet */
 	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
 	STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
+	STAGE_PICK,	     /* admission and an endpoint: 503 (status always set) */
 	STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
 	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
 	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
@@ -61,6 +62,7 @@ struct gw_conn_self {
 	int upstream_fd;
 	int reused;	    /* the upstream connection was kept from an earlier request */
 	int retried;	    /* this request already went again on a fresh connection */
+	int attempts_sent;  /* times this request was written to an upstream */
 	int response_bytes; /* some of the response came: it cannot go again */
 	int stage;
 	int status;

@@ -49,7 +49,9 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->request_body_len = 0;
 	ex_ptr->body_kept = 0;
 	ex_ptr->attempt = 0;
+	ex_ptr->retry_allowed = 0;
 	ex_ptr->request_edit_count = 0;
+	ex_ptr->request_bytes_used = 0;
 	ex_ptr->stages_passed = 0;
 	ex_ptr->edit_count = 0;
 	ex_ptr->bytes_used = 0;
@@ -332,8 +334,8 @@ int gw_exchange_retry(struct gw_exchange *ex_ptr)
 	int replayable = ex_ptr->body_kept || head_ptr->body == GW_BODY_NONE ||
 			 (head_ptr->body == GW_BODY_LENGTH && head_ptr->content_length == 0);
 
-	if (!replayable || ex_ptr->response_status == 101 || ex_ptr->verdict != GW_VERDICT_CONTINUE ||
-	    ex_ptr->attempt + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
+	if (!ex_ptr->retry_allowed || ex_ptr->response_status == 0 || !replayable || ex_ptr->response_status == 101 ||
+	    ex_ptr->verdict != GW_VERDICT_CONTINUE || ex_ptr->attempt + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
 		return -1;
 	ex_ptr->verdict = GW_VERDICT_RETRY;
 	return 0;
@@ -347,6 +349,7 @@ int gw_exchange_attempt(const struct gw_exchange *ex_ptr)
 void gw_exchange_request_done(struct gw_exchange *ex_ptr)
 {
 	ex_ptr->request_edit_count = ex_ptr->edit_count;
+	ex_ptr->request_bytes_used = ex_ptr->bytes_used;
 }
 
 void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
@@ -361,6 +364,7 @@ void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
 	ex_ptr->body_len = 0;
 	ex_ptr->error_message = NULL;
 	ex_ptr->edit_count = ex_ptr->request_edit_count;
+	ex_ptr->bytes_used = ex_ptr->request_bytes_used;
 }
 
 const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_out)

@@ -94,7 +94,8 @@ void gw_exchange_respond_error(struct gw_exchange *ex_ptr, int status, const cha
 enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr);
 
 /* In on_response: ask for another attempt instead of this answer (the
- * upstream's, or the gateway's own 502/503/504). The request goes to the
+ * upstream's, or the gateway's own 502/503/504 from reaching or hearing
+ * the upstream; not a refusal before any endpoint was picked). The request goes to the
  * upstream again, picked afresh by the balancer; this answer's body is
  * dropped, its edits forgotten, and every on_response runs again for the
  * next one. Only a request that can be sent again qualifies: one without

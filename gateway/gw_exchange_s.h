@@ -58,7 +58,9 @@ struct gw_exchange {
 	int body_kept;
 	/* attempts at the upstream (gw_exchange_retry) */
 	int attempt;
+	int retry_allowed;	     /* set by the connection where it honours a retry */
 	uint32_t request_edit_count; /* edits made before the first attempt */
+	size_t request_bytes_used;   /* their bytes, kept across attempts */
 	/* stages whose on_request let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;

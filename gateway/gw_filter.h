@@ -17,6 +17,7 @@
 
 struct gw_diag;
 struct gw_arena;
+struct gw_stage;
 
 struct gw_filter_type {
 	const char *name;
@@ -46,6 +47,10 @@ struct gw_filter_type {
 	 * what goes upstream, with a Content-Length. Types without it never
 	 * see the body: it streams through untouched. */
 	vk_thread_fn on_request_body;
+	/* Optional, with on_request_body: whether this request's body is
+	 * wanted at all (NULL: always). A stage that only needs some bodies
+	 * (a retry of repeatable methods) spares the others the keeping. */
+	int (*wants_body)(const struct gw_stage *stage_ptr);
 	/* Zeroed per-request bytes the stages get from gw_stage_state(). */
 	size_t state_bytes;
 };

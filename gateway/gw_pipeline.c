@@ -91,9 +91,12 @@ void gw_pipeline_response(struct vk_thread *that)
 
 int gw_pipeline_wants_body(const struct gw_exchange *ex_ptr)
 {
-	for (int i = 0; i < ex_ptr->stages_passed; i++)
-		if (ex_ptr->route_ptr->filters_ptr[i].type_ptr->on_request_body)
+	for (int i = 0; i < ex_ptr->stages_passed; i++) {
+		const struct gw_filter_type *type_ptr = ex_ptr->route_ptr->filters_ptr[i].type_ptr;
+
+		if (type_ptr->on_request_body && (!type_ptr->wants_body || type_ptr->wants_body(&ex_ptr->stages[i])))
 			return 1;
+	}
 	return 0;
 }
 

@@ -25,7 +25,8 @@ gateway() {
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
   "access_log": { "path": "$E2E_TMP/$name.access.log" },
-  "upstreams": { "app": { "endpoints": $endpoints, "timeouts": { "connect_ms": 500 } } },
+  "http": { "max_buffered_body_bytes": 4096 },
+  "upstreams": { "app": { "endpoints": $endpoints, "timeouts": { "connect_ms": 500 }${UPSTREAM_EXTRA:-} } },
   "routes": [
     { "name": "retry", "match": { "path": { "prefix": "/r/" } }, "filters": [ $filter ],
       "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/" } } },
@@ -97,6 +98,38 @@ retry_replays_the_kept_body() {
 	stop_server rb_b
 }
 
+unretried_bodies_stream() {
+	local port body got
+	start_server rs_b "$UPSTREAM" -p 0 -k 1
+	gateway rs_gw "[ \"127.0.0.1:${E2E_PORT[rs_b]}\" ]" '{ "type": "retry" }'
+	port=${E2E_PORT[rs_gw]}
+	body=$(head -c 10000 /dev/zero | tr '\0' y)
+	got=$(curl -s --noproxy '*' --max-time 10 --data-binary "$body" "http://127.0.0.1:$port/r/cksum")
+	[ "$got" = "$(printf '%s' "$body" | cksum | cut -d' ' -f1-2)" ] ||
+		fail "a 10000-byte POST (not retried, so not kept) did not stream through: '$got'"
+	stop_server rs_gw
+	stop_server rs_b
+}
+
+# A refusal before any endpoint is no attempt to repeat: the filters all
+# see the 503, and the cors stage before retry still adds its header.
+refusal_goes_through_filters() {
+	local port out
+	TEST_UPSTREAM_UNHEALTHY=1 start_server rn_a "$UPSTREAM" -p 0 -k 1
+	UPSTREAM_EXTRA=', "health_check": { "path": "/health", "interval_ms": 50, "unhealthy_threshold": 1 }' \
+		gateway rn_gw "[ \"127.0.0.1:${E2E_PORT[rn_a]}\" ]" \
+		'{ "type": "cors", "allow_origins": [ "https://a.example" ] }, { "type": "retry", "attempts": 3, "on_statuses": [ 503 ] }'
+	port=${E2E_PORT[rn_gw]}
+	nap 0.5
+	out=$(curl -s -i --noproxy '*' --max-time 5 -H 'Origin: https://a.example' "http://127.0.0.1:$port/r/whoami" | tr -d '\r')
+	grep -q '^HTTP/1.1 503' <<<"$out" && grep -q 'no healthy endpoint' <<<"$out" || fail "expected the 503 refusal: $out"
+	grep -qi '^access-control-allow-origin: https://a.example' <<<"$out" || fail "the cors stage was skipped: $out"
+	wait_until 3 "the access log line" log_lines_at_least "$E2E_TMP/rn_gw.access.log" 1
+	grep -q '"attempts":0' "$E2E_TMP/rn_gw.access.log" || fail "the refusal logged attempts: $(cat "$E2E_TMP/rn_gw.access.log")"
+	stop_server rn_gw
+	stop_server rn_a
+}
+
 attempts_are_bounded() {
 	local port out a_log="$E2E_TMP/rx_a.log" b_log="$E2E_TMP/rx_b.log"
 	TEST_UPSTREAM_UNHEALTHY=1 TEST_UPSTREAM_LOG="$a_log" start_server rx_a "$UPSTREAM" -p 0 -k 1
@@ -117,4 +150,6 @@ run_case "503 from one endpoint: retried on the other; without the filter it com
 run_case "a refusing endpoint: its 502 retried on the other" retry_on_refused
 run_case "a POST body kept by the filter goes again whole" retry_replays_the_kept_body
 run_case "attempts 2 with both endpoints down: two tries, then the 503" attempts_are_bounded
+run_case "a POST the filter will not retry streams, even past max_buffered_body_bytes" unretried_bodies_stream
+run_case "no healthy endpoint: one 503, through every filter (CORS header on it)" refusal_goes_through_filters
 finish

@@ -154,18 +154,29 @@ static void test_retry(void **state)
 	ex.response_status = 503;
 	gw_exchange_set(&ex, GW_SIDE_RESPONSE, "x-resp", "1");
 	assert_int_equal(gw_exchange_attempt(&ex), 0);
+	/* only where the connection will honour it */
+	assert_int_equal(gw_exchange_retry(&ex), -1);
+	assert_int_equal(gw_exchange_verdict(&ex), GW_VERDICT_CONTINUE);
+	ex.retry_allowed = 1;
 	assert_int_equal(gw_exchange_retry(&ex), 0);
 	assert_int_equal(gw_exchange_verdict(&ex), GW_VERDICT_RETRY);
 	assert_int_equal(gw_exchange_retry(&ex), -1); /* asked once is enough */
 	gw_exchange_next_attempt(&ex);
 	/* the response's edit is forgotten, the request's kept */
 	assert_int_equal(ex.edit_count, 1);
+	assert_int_equal(ex.bytes_used, ex.request_bytes_used);
 	assert_int_equal(gw_exchange_verdict(&ex), GW_VERDICT_CONTINUE);
 	assert_int_equal(gw_exchange_response_status(&ex), 0);
 	assert_int_equal(gw_exchange_attempt(&ex), 1);
+	/* not before there is an answer to drop (on_request) */
+	assert_int_equal(gw_exchange_retry(&ex), -1);
 	/* bounded however often filters ask */
-	while (gw_exchange_retry(&ex) == 0)
+	for (;;) {
+		ex.response_status = 503;
+		if (gw_exchange_retry(&ex) != 0)
+			break;
 		gw_exchange_next_attempt(&ex);
+	}
 	assert_int_equal(gw_exchange_attempt(&ex), GW_EXCHANGE_ATTEMPTS_MAX - 1);
 }
 
@@ -179,6 +190,8 @@ static void test_retry_needs_a_replayable_body(void **state)
 	gw_http_request_init(&req);
 	assert_int_equal(gw_http_parse_request(&req, post, sizeof(post) - 1, &limits), (int)sizeof(post) - 1);
 	gw_exchange_begin(&ex, &req, post, req.target, "127.0.0.1", NULL);
+	ex.retry_allowed = 1;
+	ex.response_status = 502;
 	assert_int_equal(gw_exchange_retry(&ex), -1); /* the body streamed: gone */
 	ex.body_kept = 1;
 	assert_int_equal(gw_exchange_retry(&ex), 0);
