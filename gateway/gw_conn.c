@@ -469,10 +469,18 @@ void gw_conn_main(struct vk_thread *that)
 			self->exchange.retry_allowed = self->resp.status != 101;
 			vk_call(gw_pipeline_response, &self->exchange);
 			self->exchange.retry_allowed = 0;
-			/* A filter asked for another attempt: this response's
-			 * body is never read, so its connection goes. */
+			/* A filter asked for another attempt: a response with
+			 * a body never read takes its connection with it; one
+			 * without a body leaves it for reuse. */
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
-				vk_socket_close(self->upstream_ptr);
+				if (self->resp.head.keep_alive &&
+				    (self->resp.head.body == GW_BODY_NONE ||
+				     (self->resp.head.body == GW_BODY_LENGTH && self->resp.head.content_length == 0)) &&
+				    (self->upstream_fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
+					cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->upstream_index,
+							       &self->pick, self->upstream_fd);
+				else
+					vk_socket_close(self->upstream_ptr);
 				gw_conn_upstream_done(self, cfg,
 						      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 				gw_exchange_next_attempt(&self->exchange);

@@ -64,6 +64,11 @@ retry_on_5xx() {
 	# the access log counts the attempts: 2 for those A answered first
 	wait_until 3 "the access log has 20 lines" log_lines_at_least "$E2E_TMP/rt_gw.access.log" 20
 	grep -q '"attempts":2' "$E2E_TMP/rt_gw.access.log" || fail "no request logged with 2 attempts: $(head -n 3 "$E2E_TMP/rt_gw.access.log")"
+	# HEAD: A's 503 has no body, so its connection is kept for reuse
+	out=$(statuses "$port" /r/health 6 -I | sort | uniq -c | tr -s ' ')
+	[ "$out" = " 6 200" ] || fail "HEAD with retry, expected 6 x 200, got:$out"
+	[ "$(ss -Htn state established "( dport = :${E2E_PORT[rt_a]} )" | wc -l)" = 1 ] ||
+		fail "expected A's one connection kept after bodiless 503s, ss shows: $(ss -Htn state established "( dport = :${E2E_PORT[rt_a]} )")"
 	# the control: without the filter, A's 503s reach the client
 	out=$(statuses "$port" /plain/health 20 | grep -c '^503$' || true)
 	[ "$out" -ge 5 ] || fail "without retry, expected A's 503s to come through, got $out"
