@@ -35,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
+#define GW_RESOLVER_RESTARTS_MAX_SLOTS 5
 #define GW_VERSION "0.1.0"
 #define GW_RING_BYTES (16 * 1024)
 /* vkern's limit (vk_runtime.c). */
@@ -48,8 +50,10 @@ struct gw_program {
 	struct gw_upstreams *upstreams_ptr; /* this kernel's */
 	struct gw_stats *stats_ptr;	    /* shared by the kernels; NULL without an admin listener */
 	struct gw_admin_config admin_config;
-	struct gw_resolver *resolver_ptr; /* shared by every process */
-	pid_t resolver_pid;		  /* 0: no DNS endpoints */
+	struct gw_resolver *resolver_ptr;			    /* shared by every process */
+	pid_t resolver_pid;					    /* 0: no DNS endpoints */
+	uint64_t resolver_restarts[GW_RESOLVER_RESTARTS_MAX_SLOTS]; /* when it was started again */
+	int resolver_restart_count;
 };
 
 static void usage(FILE *out)
@@ -169,6 +173,33 @@ static int kernel_count(int option, const struct gw_config *config_ptr)
 	if (n <= 0)
 		n = vk_runtime_allowed_cpus(cpus, GW_KERNELS_MAX);
 	return n > 0 ? n : 1;
+}
+
+/* The resolver process ended while vkgw runs: it starts again, unless it
+ * keeps dying (then the kernels keep the addresses they have). */
+#define GW_RESOLVER_RESTARTS_MAX GW_RESOLVER_RESTARTS_MAX_SLOTS
+#define GW_RESOLVER_RESTART_WINDOW_NS (60ull * 1000000000ull)
+
+static void child_exit(void *ctx_ptr, int pid, int status)
+{
+	struct gw_program *program = ctx_ptr;
+	uint64_t now = gw_resolver_now_ns();
+	uint64_t *oldest_ptr = &program->resolver_restarts[program->resolver_restart_count % GW_RESOLVER_RESTARTS_MAX];
+
+	if (program->resolver_pid <= 0 || pid != program->resolver_pid)
+		return;
+	fprintf(stderr, "vkgw: the resolver process (pid %d) ended (%s %d)", pid,
+		WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (program->resolver_restart_count >= GW_RESOLVER_RESTARTS_MAX &&
+	    now - *oldest_ptr < GW_RESOLVER_RESTART_WINDOW_NS) {
+		fprintf(stderr, "; it keeps ending: DNS names keep their last addresses\n");
+		program->resolver_pid = 0;
+		return;
+	}
+	*oldest_ptr = now;
+	program->resolver_restart_count++;
+	program->resolver_pid = gw_resolver_process_start(program->resolver_ptr);
+	fprintf(stderr, "; started again (pid %d)\n", (int)program->resolver_pid);
 }
 
 /* Every DNS name once, before kernels start, so the first requests find
@@ -306,6 +337,7 @@ int main(int argc, char **argv)
 	cfg.kernel_start_fn = kernel_start;
 	cfg.before_wait_fn = before_wait;
 	cfg.kernel_stop_fn = kernel_stop;
+	cfg.child_exit_fn = child_exit;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);
 	gw_resolver_process_stop(program.resolver_pid);

@@ -168,6 +168,17 @@ static void __attribute__((noreturn)) resolver_main(struct gw_resolver *resolver
 	}
 }
 
+static void reset_signals(void)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE};
+	sigset_t none;
+
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		signal(signals[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 pid_t gw_resolver_process_start(struct gw_resolver *resolver_ptr)
 {
 	pid_t parent = getpid();
@@ -179,6 +190,9 @@ pid_t gw_resolver_process_start(struct gw_resolver *resolver_ptr)
 	pid = fork();
 	if (pid != 0)
 		return pid;
+	/* Started again by a kernel or the supervisor, it inherits their
+	 * signal handling: it wants the defaults back. */
+	reset_signals();
 	/* It goes when vkgw goes, however vkgw ends. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define VK_ACCEPT_BATCH 64
@@ -128,6 +129,12 @@ void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int 
 
 /* After a wait that returned events, keep polling without sleeping for this
  * long: a client writing to a kernel that is not asleep pays no wake-up. */
+void vk_kern_set_child_exit(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int pid, int status), void *ctx_ptr)
+{
+	kern_ptr->child_exit_fn = fn;
+	kern_ptr->child_exit_ctx_ptr = ctx_ptr;
+}
+
 void vk_kern_set_spin_us(struct vk_kern *kern_ptr, unsigned spin_us)
 {
 	kern_ptr->spin_ns = (uint64_t)spin_us * 1000u;
@@ -510,6 +517,13 @@ static int catch_signals(struct vk_kern *kern_ptr)
 			return -1;
 		sigaddset(&set, signals[i]);
 	}
+	/* Children are reaped here only when someone wants to hear of them. */
+	if (kern_ptr->child_exit_fn) {
+		sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+		if (sigaction(SIGCHLD, &sa, NULL) == -1)
+			return -1;
+		sigaddset(&set, SIGCHLD);
+	}
 	/* A supervisor forks kernels with these blocked. */
 	return sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
@@ -527,6 +541,13 @@ static void handle_signals(struct vk_kern *kern_ptr)
 		vk_kern_drain(kern_ptr);
 	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn)
 		kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+	if ((pending & SIGNAL_BIT(SIGCHLD)) && kern_ptr->child_exit_fn) {
+		int status;
+		pid_t pid;
+
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			kern_ptr->child_exit_fn(kern_ptr->child_exit_ctx_ptr, (int)pid, status);
+	}
 }
 
 static void handle_inbox(struct vk_kern *kern_ptr)

@@ -95,6 +95,9 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 	vk_kern_set_reload(kern_ptr, cfg_ptr->reload_fn, cfg_ptr->reload_ctx_ptr);
 	vk_kern_set_verbose(kern_ptr, cfg_ptr->verbose);
 	vk_kern_set_spin_us(kern_ptr, cfg_ptr->spin_us);
+	/* A lone kernel is the program's process: its children are its own. */
+	if (!slot_ptr && cfg_ptr->child_exit_fn)
+		vk_kern_set_child_exit(kern_ptr, cfg_ptr->child_exit_fn, cfg_ptr->hook_ctx_ptr);
 	if (vk_kern_start(kern_ptr) == -1) {
 		fprintf(stderr, "vk: kernel %d: start: %s\n", index, strerror(errno));
 		vk_kern_destroy(kern_ptr);
@@ -237,8 +240,18 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 			int status;
 			pid_t pid = waitpid(-1, &status, WNOHANG);
 
+			int kernel = -1;
+
 			if (pid <= 0)
 				break;
+			for (int i = 0; i < kernels; i++)
+				if (slots[i].pid == pid)
+					kernel = i;
+			if (kernel < 0) {
+				if (!draining && cfg_ptr->child_exit_fn)
+					cfg_ptr->child_exit_fn(cfg_ptr->hook_ctx_ptr, (int)pid, status);
+				continue;
+			}
 			for (int i = 0; i < kernels; i++) {
 				if (slots[i].pid != pid)
 					continue;

@@ -27,6 +27,10 @@ struct vk_runtime_config {
 	void (*kernel_start_fn)(void *ctx_ptr, int kernel_index);
 	void (*before_wait_fn)(void *ctx_ptr);
 	void (*kernel_stop_fn)(void *ctx_ptr, int kernel_index);
+	/* A child process the program started itself (not a kernel) ended.
+	 * Called where it can be reaped, so the program may start it again:
+	 * in the supervisor, or in the process of a lone kernel. */
+	void (*child_exit_fn)(void *ctx_ptr, int pid, int status);
 	void *hook_ctx_ptr;
 };
 

@@ -103,6 +103,36 @@ localhost_serves_and_the_resolver_is_tidy() {
 	stop_server lh_up
 }
 
+new_resolver() {
+	local p
+	p=$(resolver_pid "$1")
+	[ -n "$p" ] && [ "$p" != "$2" ]
+}
+
+# A resolver that dies is started again by whoever reaps it: the lone
+# kernel's process, or the supervisor of two kernels.
+resolver_started_again() {
+	local k rpid new port fds
+	start_server rs_up "$UPSTREAM" -p 0 -k 1
+	for k in 1 2; do
+		gateway "rs_gw$k" "[ \"localhost:${E2E_PORT[rs_up]}\" ]" "" -k "$k"
+		rpid=$(resolver_pid "rs_gw$k")
+		[ -n "$rpid" ] || fail "$k kernels: vkgw has no vkgw-resolver child"
+		kill -KILL "$rpid"
+		wait_until 5 "$k kernels: a resolver started again after $rpid was killed" new_resolver "rs_gw$k" "$rpid"
+		new=$(resolver_pid "rs_gw$k")
+		logged "rs_gw$k" "the resolver process (pid $rpid) ended (signal 9); started again (pid $new)" ||
+			fail "$k kernels: no restart line:$(server_stderr "rs_gw$k")"
+		fds=$(ls "/proc/$new/fd" | sort -n | tr '\n' ' ')
+		[ "$fds" = "0 1 2 " ] || fail "$k kernels: the new resolver holds descriptors $fds"
+		port=${E2E_PORT[rs_gw$k]}
+		[ "$(bodies "$port" /whoami 5 | count "${E2E_PORT[rs_up]}")" = 5 ] || fail "$k kernels: requests failed after the restart"
+		stop_server "rs_gw$k"
+		wait_until 5 "$k kernels: the restarted resolver $new to end with vkgw" process_gone "$new"
+	done
+	stop_server rs_up
+}
+
 unresolvable_name_is_not_fatal() {
 	local port out up
 	start_server un_up "$UPSTREAM" -p 0 -k 1
@@ -204,6 +234,7 @@ re_resolution_follows_the_hosts_file() {
 
 run_case "localhost:PORT serves; the resolver holds fds 0-2 only and ends with vkgw (stop and SIGKILL)" \
 	localhost_serves_and_the_resolver_is_tidy
+run_case "a killed resolver is started again (1 and 2 kernels) and ends with vkgw" resolver_started_again
 run_case "an unresolvable name is reported once, not fatal; alone it is a 503; --check resolves nothing" \
 	unresolvable_name_is_not_fatal
 run_case "health checks probe a DNS endpoint at its resolved address" health_checks_probe_the_resolved_address
