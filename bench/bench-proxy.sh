@@ -89,27 +89,16 @@ check_setup() {
     command -v "$tool" >/dev/null || die 2 "'$tool' not found (run deploy/install-deps.sh)"
   done
   [ "${#BODY}" -eq "$BODY_BYTES" ] || die 2 "internal: body is ${#BODY} bytes, not $BODY_BYTES"
-  # Pinning the proxy apart from the rest is the point of the setup; refuse
-  # to produce numbers that silently share a core.
-  taskset -c "$PROXY_CPU,$CLIENT_CPU" true 2>/dev/null ||
-    die 2 "need CPUs $PROXY_CPU and $CLIENT_CPU available for pinning"
+  require_cpus "$PROXY_CPU" "$CLIENT_CPU"
   # 500 connections take ~1000 fds in a proxy (client and upstream sides).
-  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] ||
-    die 2 "open-file limit $(ulimit -n) is too low for 500 proxied connections"
+  raise_fd_limit "500 proxied connections"
 }
 
 cleanup() {
   [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
   stop_server || true
   stop_upstream || true
-  if [ -n "${WORK:-}" ]; then
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-      log "raw output kept in $WORK"
-    else
-      rm -rf "$WORK"
-    fi
-  fi
+  remove_work
 }
 
 # ---------------------------------------------------------------- processes

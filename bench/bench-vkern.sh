@@ -61,26 +61,15 @@ check_setup() {
   for tool in wrk curl taskset timeout python3; do
     command -v "$tool" >/dev/null || die 2 "'$tool' not found (run deploy/install-deps.sh)"
   done
-  # Pinning server and client apart is the point of the setup; refuse to
-  # produce numbers that silently share a core.
-  taskset -c "$SERVER_CPU,$CLIENT_CPU" true 2>/dev/null ||
-    die 2 "need CPUs $SERVER_CPU and $CLIENT_CPU available for pinning"
+  require_cpus "$SERVER_CPU" "$CLIENT_CPU"
   # 1000 connections need ~1000 fds in wrk and in each server.
-  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] ||
-    die 2 "open-file limit $(ulimit -n) is too low for 1000 connections"
+  raise_fd_limit "1000 connections"
 }
 
 cleanup() {
   [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
   stop_server || true
-  if [ -n "${WORK:-}" ]; then
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then
-      log "raw output kept in $WORK"
-    else
-      rm -rf "$WORK"
-    fi
-  fi
+  remove_work
 }
 
 # ---------------------------------------------------------------- servers

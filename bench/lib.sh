@@ -38,3 +38,27 @@ median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
     END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
   ' "$RESULTS" | median
 }
+
+# require_cpus A B: pinning to both works. Pinning apart is the point of
+# the setups; refuse to produce numbers that silently share a core.
+require_cpus() {
+  taskset -c "$1,$2" true 2>/dev/null || die 2 "need CPUs $1 and $2 available for pinning"
+}
+
+# raise_fd_limit WHAT: the open-file limit up to the hard limit, and at
+# least 4096 (WHAT says what needs them), else exit 2.
+raise_fd_limit() {
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] ||
+    die 2 "open-file limit $(ulimit -n) is too low for $1"
+}
+
+# remove_work: the run's temp dir ($WORK) goes, unless BENCH_KEEP=1.
+remove_work() {
+  [ -n "${WORK:-}" ] || return 0
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    log "raw output kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}

@@ -89,17 +89,7 @@ static int retried_on(const struct retry_config *config_ptr, int status)
 
 static int repeatable(const struct retry_config *config_ptr, const struct gw_exchange *ex_ptr)
 {
-	switch (gw_exchange_method(ex_ptr)) {
-	case GW_METHOD_GET:
-	case GW_METHOD_HEAD:
-	case GW_METHOD_OPTIONS:
-	case GW_METHOD_PUT:
-	case GW_METHOD_DELETE:
-	case GW_METHOD_TRACE:
-		return 1;
-	default:
-		return config_ptr->all_methods;
-	}
+	return config_ptr->all_methods || gw_http_method_idempotent(gw_exchange_method(ex_ptr));
 }
 
 /* Asking for the body is what makes a request with one replayable. */

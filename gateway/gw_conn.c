@@ -90,15 +90,10 @@ static int error_status(int stage, int error)
  * again, once, on a new connection. */
 static int may_go_again(const struct gw_conn_self *self, int error)
 {
-	static const unsigned idempotent = 1u << GW_METHOD_GET | 1u << GW_METHOD_HEAD | 1u << GW_METHOD_PUT |
-					   1u << GW_METHOD_DELETE | 1u << GW_METHOD_OPTIONS | 1u << GW_METHOD_TRACE;
-
 	return self->reused && !self->retried && !self->status && !self->response_bytes &&
 	       (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_HEAD) &&
 	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED) &&
-	       (idempotent & (1u << self->req.method)) &&
-	       (self->req.head.body == GW_BODY_NONE || self->body_kept ||
-		(self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length == 0));
+	       gw_http_method_idempotent(self->req.method) && gw_exchange_replayable(&self->exchange);
 }
 
 /* Request filters ran and no response head went back through them yet:
@@ -107,6 +102,20 @@ static int own_error_goes_through_filters(const struct gw_conn_self *self)
 {
 	return self->route_ptr && self->exchange.stages_passed > 0 && self->exchange.verdict == GW_VERDICT_CONTINUE &&
 	       !self->exchange.resp_ptr && self->stage != STAGE_RESPONSE_BODY;
+}
+
+/* The exchange on the upstream connection is over. It goes back for any
+ * request of this kernel when `whole` (nothing of the response is left to
+ * read) and the upstream keeps it alive, unless bytes nobody asked for
+ * are waiting (vk_socket_detach_fd refuses); else it closes. */
+static void release_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg, int whole)
+{
+	int fd;
+
+	if (whole && self->resp.head.keep_alive && (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
+		cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
+	else
+		vk_socket_close(self->upstream_ptr);
 }
 
 static const char *error_message(int stage, int error)
@@ -265,7 +274,6 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->route_ptr->filter_count)
 			vk_call(gw_pipeline_request, &self->exchange);
 		/* A stage asked for the body: kept whole, then read by them. */
-		self->body_kept = 0;
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
 			self->stage = STAGE_BODY_IN;
 			vk_call(gw_conn_keep_body, self);
@@ -382,9 +390,9 @@ void gw_conn_main(struct vk_thread *that)
 							  self->req.head.version_minor, cfg->via);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		}
-		if (self->body_kept && self->req.head.body == GW_BODY_NONE) {
+		if (self->exchange.body_kept && self->req.head.body == GW_BODY_NONE) {
 			/* no body: nothing to frame */
-		} else if (self->body_kept) {
+		} else if (self->exchange.body_kept) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n",
 							  self->body_len);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
@@ -407,17 +415,15 @@ void gw_conn_main(struct vk_thread *that)
 		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
-		if (self->body_kept) {
+		if (self->exchange.body_kept) {
 			/* An upstream that stops reading does not hold it for ever. */
 			vk_idle_timeout(cfg->body_idle_ms);
 			vk_write_on(self->upstream_ptr, self->body_ptr, self->body_len);
-		} else if (self->req.expect_continue &&
-			   (self->req.head.body == GW_BODY_CHUNKED ||
-			    (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0))) {
+		} else if (expects_continue(self)) {
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
 			vk_flush_on(self->client_ptr);
 		}
-		if (self->body_kept) {
+		if (self->exchange.body_kept) {
 			/* already written */
 		} else if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
 			vk_idle_timeout(cfg->body_idle_ms);
@@ -473,14 +479,10 @@ void gw_conn_main(struct vk_thread *that)
 			 * a body never read takes its connection with it; one
 			 * without a body leaves it for reuse. */
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
-				if (self->resp.head.keep_alive &&
-				    (self->resp.head.body == GW_BODY_NONE ||
-				     (self->resp.head.body == GW_BODY_LENGTH && self->resp.head.content_length == 0)) &&
-				    (self->upstream_fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-					cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->upstream_index,
-							       &self->pick, self->upstream_fd);
-				else
-					vk_socket_close(self->upstream_ptr);
+				release_upstream(self, cfg,
+						 self->resp.head.body == GW_BODY_NONE ||
+							 (self->resp.head.body == GW_BODY_LENGTH &&
+							  self->resp.head.content_length == 0));
 				gw_conn_upstream_done(self, cfg,
 						      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 				gw_exchange_next_attempt(&self->exchange);
@@ -595,16 +597,8 @@ void gw_conn_main(struct vk_thread *that)
 		self->bytes_out =
 			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 		gw_conn_log_request(self, self->resp.status);
-		self->kept_upstream = self->upstream_index;
+		release_upstream(self, cfg, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
 		gw_conn_upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
-		/* The connection goes back for any request of this kernel, unless
-		 * the upstream ends it or left bytes nobody asked for. */
-		if (self->resp.head.keep_alive && self->resp.head.body != GW_BODY_UNTIL_CLOSE &&
-		    (self->upstream_fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-			cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->kept_upstream, &self->pick,
-					       self->upstream_fd);
-		else
-			vk_socket_close(self->upstream_ptr);
 		if (self->close_after)
 			break;
 	}

@@ -37,8 +37,7 @@ void gw_conn_keep_body(struct vk_thread *that)
 	}
 	/* The client waits for leave to send (RFC 9110 10.1.1): given here,
 	 * as the body comes to the gateway first. */
-	if (conn->req.expect_continue && (conn->req.head.body == GW_BODY_CHUNKED ||
-					  (conn->req.head.body == GW_BODY_LENGTH && conn->req.head.content_length))) {
+	if (expects_continue(conn)) {
 		GW_WRITE_LITERAL(conn->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
 		vk_flush_on(conn->client_ptr);
 	}
@@ -59,7 +58,6 @@ void gw_conn_keep_body(struct vk_thread *that)
 	}
 	vk_deadline_clear();
 	conn->bytes_in += conn->body_len;
-	conn->body_kept = 1;
 	conn->exchange.request_body = conn->body_ptr;
 	conn->exchange.request_body_len = conn->body_len;
 	conn->exchange.body_kept = 1;

@@ -80,7 +80,6 @@ struct gw_conn_self {
 	const char *reason; /* static: why an error status was chosen */
 	struct gw_upstream_pick pick;
 	int upstream_index; /* -1: no upstream picked for this request */
-	int kept_upstream;  /* where an ended exchange's connection goes back */
 	uint64_t wait_until_ns;
 	uint64_t connect_ms;
 	uint64_t response_ms;
@@ -97,7 +96,6 @@ struct gw_conn_self {
 	/* a body kept for filters that read it (gw_conn_body.c) */
 	char *body_ptr; /* taken once, http.max_buffered_body_bytes */
 	size_t body_len;
-	int body_kept; /* this request's body is in body_ptr */
 	/* what the route's filters see and decide */
 	struct gw_exchange exchange;
 	struct edits_writer edits;
@@ -161,6 +159,14 @@ static inline const struct gw_http_field *field_of_kind(const struct gw_http_hea
 		if (head_ptr->fields[i].kind == kind)
 			return &head_ptr->fields[i];
 	return NULL;
+}
+
+/* The client sends its body only once told to go on (RFC 9110 10.1.1). */
+static inline int expects_continue(const struct gw_conn_self *self)
+{
+	return self->req.expect_continue &&
+	       (self->req.head.body == GW_BODY_CHUNKED ||
+		(self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0));
 }
 
 /* In gw_conn_write.c. */

@@ -26,6 +26,19 @@ void *gw_stage_state(const struct gw_stage *stage_ptr)
 	return stage_ptr->state_ptr;
 }
 
+/* No answer yet: what each attempt at the upstream starts from. */
+static void clear_answer(struct gw_exchange *ex_ptr)
+{
+	ex_ptr->resp_ptr = NULL;
+	ex_ptr->resp_head_ptr = NULL;
+	ex_ptr->response_status = 0;
+	ex_ptr->verdict = GW_VERDICT_CONTINUE;
+	ex_ptr->status = 0;
+	ex_ptr->body = NULL;
+	ex_ptr->body_len = 0;
+	ex_ptr->error_message = NULL;
+}
+
 void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_ptr, const char *head_ptr,
 		       struct gw_http_span path, const char *client_addr, const struct gw_route *route_ptr)
 {
@@ -36,15 +49,8 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->path = path;
 	ex_ptr->client_addr = client_addr;
 	ex_ptr->route_ptr = route_ptr;
-	ex_ptr->resp_ptr = NULL;
-	ex_ptr->resp_head_ptr = NULL;
+	clear_answer(ex_ptr);
 	ex_ptr->answered_by = NULL;
-	ex_ptr->response_status = 0;
-	ex_ptr->verdict = GW_VERDICT_CONTINUE;
-	ex_ptr->status = 0;
-	ex_ptr->body = NULL;
-	ex_ptr->body_len = 0;
-	ex_ptr->error_message = NULL;
 	ex_ptr->request_body = NULL;
 	ex_ptr->request_body_len = 0;
 	ex_ptr->body_kept = 0;
@@ -328,14 +334,19 @@ enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr)
 	return ex_ptr->verdict;
 }
 
-int gw_exchange_retry(struct gw_exchange *ex_ptr)
+int gw_exchange_replayable(const struct gw_exchange *ex_ptr)
 {
 	const struct gw_http_head *head_ptr = &ex_ptr->req_ptr->head;
-	int replayable = ex_ptr->body_kept || head_ptr->body == GW_BODY_NONE ||
-			 (head_ptr->body == GW_BODY_LENGTH && head_ptr->content_length == 0);
 
-	if (!ex_ptr->retry_allowed || ex_ptr->response_status == 0 || !replayable || ex_ptr->response_status == 101 ||
-	    ex_ptr->verdict != GW_VERDICT_CONTINUE || ex_ptr->attempt + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
+	return ex_ptr->body_kept || head_ptr->body == GW_BODY_NONE ||
+	       (head_ptr->body == GW_BODY_LENGTH && head_ptr->content_length == 0);
+}
+
+int gw_exchange_retry(struct gw_exchange *ex_ptr)
+{
+	if (!ex_ptr->retry_allowed || ex_ptr->response_status == 0 || !gw_exchange_replayable(ex_ptr) ||
+	    ex_ptr->response_status == 101 || ex_ptr->verdict != GW_VERDICT_CONTINUE ||
+	    ex_ptr->attempt + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
 		return -1;
 	ex_ptr->verdict = GW_VERDICT_RETRY;
 	return 0;
@@ -355,14 +366,7 @@ void gw_exchange_request_done(struct gw_exchange *ex_ptr)
 void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
 {
 	ex_ptr->attempt++;
-	ex_ptr->verdict = GW_VERDICT_CONTINUE;
-	ex_ptr->status = 0;
-	ex_ptr->response_status = 0;
-	ex_ptr->resp_ptr = NULL;
-	ex_ptr->resp_head_ptr = NULL;
-	ex_ptr->body = NULL;
-	ex_ptr->body_len = 0;
-	ex_ptr->error_message = NULL;
+	clear_answer(ex_ptr);
 	ex_ptr->edit_count = ex_ptr->request_edit_count;
 	ex_ptr->bytes_used = ex_ptr->request_bytes_used;
 }

@@ -82,6 +82,8 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 /* The request stages are done: edits made from here on are the
  * response's, forgotten at each new attempt. */
 void gw_exchange_request_done(struct gw_exchange *ex_ptr);
+/* Whether the request can be sent again: no body, or one kept whole. */
+int gw_exchange_replayable(const struct gw_exchange *ex_ptr);
 /* Starts the next attempt after a GW_VERDICT_RETRY. */
 void gw_exchange_next_attempt(struct gw_exchange *ex_ptr);
 /* The upstream's response head, before the response stages run. */

@@ -50,6 +50,10 @@ enum gw_http_method {
 	GW_METHOD_PATCH,
 };
 
+/* Whether a method may be sent twice with the effect of once (RFC 9110
+ * 9.2.2): GET, HEAD, OPTIONS, TRACE, PUT, DELETE. */
+int gw_http_method_idempotent(enum gw_http_method method);
+
 /* RFC 9112 3.2. */
 enum gw_http_target_form {
 	GW_TARGET_ORIGIN = 0, /* /path?query */

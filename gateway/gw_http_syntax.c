@@ -277,3 +277,18 @@ int gw_http_host_valid(const char *p, size_t len, int port_required)
 		return 0;
 	return port_valid(p + i + 1, len - i - 1);
 }
+
+int gw_http_method_idempotent(enum gw_http_method method)
+{
+	switch (method) {
+	case GW_METHOD_GET:
+	case GW_METHOD_HEAD:
+	case GW_METHOD_OPTIONS:
+	case GW_METHOD_TRACE:
+	case GW_METHOD_PUT:
+	case GW_METHOD_DELETE:
+		return 1;
+	default:
+		return 0;
+	}
+}

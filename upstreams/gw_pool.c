@@ -5,6 +5,7 @@
 #include "gw_breaker.h"
 #include "gw_stats.h"
 
+#include "vk_socket.h"
 #include "vk_sys.h"
 
 #include <errno.h>
@@ -135,16 +136,6 @@ static void close_counted(struct gw_pool *pool_ptr, int fd)
 		closed(pool_ptr, fd);
 }
 
-/* A kept connection is usable if the upstream has neither closed it nor
- * said anything unasked; the kernel's record of events may be stale, so a
- * non-blocking peek decides. */
-static int still_open(int fd)
-{
-	char c;
-
-	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 /* Takes entry i out, keeping the others in age order. */
 static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endpoint *ep_ptr, int i)
 {
@@ -176,7 +167,9 @@ static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, 
 		events = vk_sys_claim(kept.fd);
 		if (events < 0)
 			continue; /* not held any more: not ours to use or close */
-		if (events != 0 && !still_open(kept.fd)) {
+		/* Closed by the upstream, or it said something unasked: the
+		 * kernel's record of events may be stale, so a look decides. */
+		if (events != 0 && !vk_socket_fd_quiet(kept.fd)) {
 			close_counted(pool_ptr, kept.fd);
 			continue;
 		}
@@ -324,7 +317,7 @@ static int sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 			struct gw_pool_kept kept = ep_ptr->kept_ptr[i];
 
 			if (all || now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns ||
-			    (vk_sys_held_events(kept.fd) != 0 && !still_open(kept.fd))) {
+			    (vk_sys_held_events(kept.fd) != 0 && !vk_socket_fd_quiet(kept.fd))) {
 				pool_ptr->kept_total--;
 				close_counted(pool_ptr, kept.fd);
 			} else {

@@ -141,17 +141,6 @@ static void refresh_availability(struct upstream_state *state_ptr, uint64_t now)
 						 gw_health_available(&state_ptr->health_ptr[e], now));
 }
 
-/* FNV-1a of the address bytes: equal addresses, equal keys. */
-static uint64_t address_key(const struct sockaddr *addr_ptr, socklen_t len)
-{
-	const unsigned char *p = (const unsigned char *)addr_ptr;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (socklen_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struct gw_upstream_pick *pick_ptr,
 		const char **reason_ptr)
 {
@@ -199,7 +188,7 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 	}
 	memcpy(&pick_ptr->addr, addr_ptr, pick_ptr->addr_len);
 	pick_ptr->addr_ptr = (const struct sockaddr *)&pick_ptr->addr;
-	pick_ptr->addr_key = address_key(addr_ptr, pick_ptr->addr_len);
+	pick_ptr->addr_key = gw_hash64(addr_ptr, pick_ptr->addr_len, 0); /* equal addresses, equal keys */
 	return 0;
 }
 

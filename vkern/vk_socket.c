@@ -491,13 +491,19 @@ void vk_socket_assume_drained(struct vk_socket *socket_ptr)
 	socket_ptr->rx.blocked = 1;
 }
 
+int vk_socket_fd_quiet(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* Lets go of the fd without closing it (to hand it over, vk_sys_hold), or
  * returns -1 when it cannot go as it is: bytes unread or unsent, or an
  * end already seen. The socket is then closed to its user. */
 int vk_socket_detach_fd(struct vk_socket *socket_ptr)
 {
 	int fd = vk_pipe_fd(&socket_ptr->tx_pipe);
-	char c;
 
 	if (fd < 0 || socket_ptr->closed || fd != vk_pipe_fd(&socket_ptr->rx_pipe) ||
 	    !vk_vectoring_is_empty(&socket_ptr->rx) || !vk_vectoring_is_empty(&socket_ptr->tx) || socket_ptr->rx.eof ||
@@ -505,8 +511,7 @@ int vk_socket_detach_fd(struct vk_socket *socket_ptr)
 		return -1;
 	/* Unless the last read showed the socket drained, the peer may have
 	 * sent more since: a look, without taking anything, settles it. */
-	if (!socket_ptr->rx.blocked &&
-	    !(recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+	if (!socket_ptr->rx.blocked && !vk_socket_fd_quiet(fd))
 		return -1;
 	vk_pipe_init_none(&socket_ptr->rx_pipe);
 	vk_pipe_init_none(&socket_ptr->tx_pipe);

@@ -40,6 +40,9 @@ void vk_socket_attach_fd(struct vk_socket *socket_ptr, int fd);
  * connection claimed with no events): the first read waits for the poller
  * instead of trying a system call that would say EAGAIN. */
 void vk_socket_assume_drained(struct vk_socket *socket_ptr);
+/* Whether a connected fd has nothing to read and no end seen: a look that
+ * takes nothing (MSG_PEEK). */
+int vk_socket_fd_quiet(int fd);
 int vk_socket_detach_fd(struct vk_socket *socket_ptr);
 void vk_socket_connect_pair(struct vk_socket *writer_ptr, struct vk_socket *reader_ptr);
 int vk_socket_rx_fd(struct vk_socket *socket_ptr);

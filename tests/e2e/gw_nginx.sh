@@ -22,7 +22,7 @@ start_nginx() {
 	local name=$1 dir="$E2E_TMP/$1" port pid attempt i
 	mkdir -p "$dir/www" "$dir/logs" "$dir/tmp"
 	for attempt in 1 2 3 4 5; do
-		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_port)
 		cat >"$dir/nginx.conf" <<CONF
 daemon off;
 master_process off;

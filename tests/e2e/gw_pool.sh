@@ -51,11 +51,6 @@ get() {
 	curl -s --noproxy '*' --max-time 10 -H 'Connection: close' "http://127.0.0.1:$1$2"
 }
 
-# established PORT: TCP connections established to PORT on loopback.
-established() {
-	ss -Htn state established "( dport = :$1 )" | wc -l
-}
-
 none_established() { [ "$(established "$1")" = 0 ]; }
 
 reuse_across_client_connections() {

@@ -124,7 +124,7 @@ upstream_failures_map_to_statuses() {
 	local port out dead
 	start_server uf_up "$UPSTREAM" -p 0 -k 1
 	# A port nobody listens on: connect refused -> 502.
-	dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	dead=$(free_port)
 	start_gateway uf_gw "$dead"
 	port=${E2E_PORT[uf_gw]}
 	out=$(curl -si --max-time 5 -H 'Host: a.test' "http://127.0.0.1:$port/x")

@@ -139,11 +139,6 @@ JSON
 	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -s
 }
 
-# An upstream port that is not listening (connect refused).
-dead_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # ---- cases ----
 
 header_timeout_stops_slowloris() {
@@ -258,7 +253,7 @@ upstream_connect_timeout() {
 		# The kernel completes (or refuses) connects even with a full
 		# backlog: no connect timeout can be provoked on loopback here.
 		note "connect timeout: a full backlog does not hold connects here ($(head -n1 "$(server_err_file ct_hole)")); testing refused -> 502 instead"
-		gateway ct_gw "\"127.0.0.1:$(dead_port)\"" "" '"connect_ms": 300, "response_ms": 5000'
+		gateway ct_gw "\"127.0.0.1:$(free_port)\"" "" '"connect_ms": 300, "response_ms": 5000'
 		client "${E2E_PORT[ct_gw]}" 3 s:'GET /whoami HTTP/1.1\r\nHost: a.test\r\n\r\n'
 		expect_error_and_close 502 "upstream connect failed"
 		stop_server ct_gw
@@ -276,7 +271,7 @@ upstream_connect_timeout() {
 }
 
 upstream_connect_refused() {
-	gateway cr_gw "\"127.0.0.1:$(dead_port)\"" "" '"connect_ms": 300, "response_ms": 5000'
+	gateway cr_gw "\"127.0.0.1:$(free_port)\"" "" '"connect_ms": 300, "response_ms": 5000'
 	client "${E2E_PORT[cr_gw]}" 3 s:'GET /whoami HTTP/1.1\r\nHost: a.test\r\n\r\n'
 	expect_error_and_close 502 "upstream connect failed"
 	[ "$FIRST_MS" -lt 300 ] || fail "a refused connect answered after $FIRST_MS ms, not at once"

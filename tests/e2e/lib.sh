@@ -64,6 +64,17 @@ now_ns() { date +%s%N; }
 
 now_ms() { date +%s%3N; }
 
+# A loopback port nothing listens on now (for a server that takes no port
+# 0, or an endpoint that refuses connections).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# established PORT: TCP connections established to PORT on loopback.
+established() {
+	ss -Htn state established "( dport = :$1 )" | wc -l
+}
+
 # Microseconds into variable $1, without a fork (for polling loops).
 _e2e_us() { printf -v "$1" '%s' "${EPOCHREALTIME//[!0-9]/}"; }
 
