@@ -405,7 +405,9 @@ struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_
 /* The whole file in a malloc()ed buffer, or NULL after reporting. */
 static char *read_file(const char *path, size_t *len_out, struct gw_diag *diag_ptr)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: opening a FIFO must not wait for a writer before the
+	 * regular-file check refuses it (on a regular file it changes nothing). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	char *text_ptr = NULL;
 	size_t len = 0;

@@ -28,9 +28,11 @@
 #include "gw_resolver_process.h"
 #include "gw_upstreams.h"
 
+#include "vk_poll.h"
 #include "vk_runtime.h"
 #include "vk_service.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,8 @@
 #define GW_RING_BYTES (16 * 1024)
 /* vkern's limit (vk_runtime.c). */
 #define GW_KERNELS_MAX 256
+/* An hour: a longer drain is a mistake, not a wish. */
+#define GW_GRACE_MS_MAX 3600000
 
 struct gw_program {
 	struct gw_config *config_ptr;
@@ -63,11 +67,44 @@ static void usage(FILE *out)
 		     "       vkgw --version\n"
 		     "  -c, --config FILE   the JSON configuration (docs/config.md)\n"
 		     "      --check         validate the configuration and exit\n"
-		     "  -k KERNELS          kernels (default: the first listener's \"kernels\", else one per CPU)\n"
+		     "  -k KERNELS          kernels, 1 to 256 (default: the first listener's \"kernels\", else one per "
+		     "CPU)\n"
 		     "  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
-		     "  -g GRACE_MS         how long SIGTERM waits for live connections (default 10000)\n"
+		     "  -g GRACE_MS         how long SIGTERM waits for live connections, 0 to 3600000 (default 10000)\n"
 		     "  -v                  log every failed connection process\n"
 		     "  -s                  print kernel counters at exit\n");
+}
+
+/* A whole decimal number from min to max, or -1 after saying why (the
+ * caller exits 2, as for any other usage error). */
+static int parse_number(const char *option, const char *text, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max) {
+		fprintf(stderr, "vkgw: %s takes a whole number from %ld to %ld, not \"%s\"\n", option, min, max, text);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* One of vkern's poll drivers, or -1 after listing them. */
+static int check_poll_driver(const char *name)
+{
+	const char *const *names = vk_poll_driver_names();
+
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return 0;
+	fprintf(stderr, "vkgw: -P: unknown poll driver \"%s\" (one of:", name);
+	for (int i = 0; names[i]; i++)
+		fprintf(stderr, " %s", names[i]);
+	fprintf(stderr, ")\n");
+	return -1;
 }
 
 /* Kernel start: this kernel's upstreams and access log. */
@@ -251,6 +288,7 @@ int main(int argc, char **argv)
 	struct vk_service **services_ptr;
 	const char *path = NULL;
 	int check = 0, kernels = -1, service_count, c, rc;
+	long number;
 
 	gw_filters_register_builtin();
 	vk_runtime_config_defaults(&cfg);
@@ -269,17 +307,19 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'k':
-			kernels = atoi(optarg);
-			if (kernels < 1) {
-				fprintf(stderr, "vkgw: -k takes a kernel count of 1 or more\n");
+			if (parse_number("-k", optarg, 1, GW_KERNELS_MAX, &number) == -1)
 				return 2;
-			}
+			kernels = (int)number;
 			break;
 		case 'P':
+			if (check_poll_driver(optarg) == -1)
+				return 2;
 			cfg.poll_driver = optarg;
 			break;
 		case 'g':
-			cfg.grace_ms = (unsigned)atoi(optarg);
+			if (parse_number("-g", optarg, 0, GW_GRACE_MS_MAX, &number) == -1)
+				return 2;
+			cfg.grace_ms = (unsigned)number;
 			break;
 		case 'v':
 			cfg.verbose = 1;
