@@ -379,11 +379,14 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		self->edits = (struct edits_writer){&self->exchange, self->upstream_ptr, GW_SIDE_REQUEST};
 		vk_call(gw_conn_write_edits, &self->edits);
-		if (self->req.host.len) {
-			GW_WRITE_LITERAL(self->upstream_ptr, "Host: ");
+		/* Always a Host: HTTP/1.1 requires one (RFC 9112 3.2), so an
+		 * HTTP/1.0 request without one names the endpoint as configured. */
+		GW_WRITE_LITERAL(self->upstream_ptr, "Host: ");
+		if (self->req.host.len)
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
-			GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
-		}
+		else
+			vk_write_on(self->upstream_ptr, self->pick.name, strlen(self->pick.name));
+		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		vk_call(gw_conn_write_forwarded, self);
 		if (cfg->via && *cfg->via) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
