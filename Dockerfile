@@ -1,7 +1,10 @@
 # vkgw container image (Debian 12). Builds with the project's own installer
-# and Makefile. Runs the gateway on /etc/vkgw/vkgw.json: mount your own
-# configuration there (its listeners must use 0.0.0.0 to be reachable from
-# outside the container).
+# and Makefile. Runs the gateway on /etc/vkgw/vkgw.json, by default
+# deploy/vkgw.json (listening on 0.0.0.0:8080, so a published port
+# answers; access log on standard output): mount your own configuration
+# there (its listeners must use 0.0.0.0 to be reachable from outside the
+# container). The runtime packages provide every shared library vkgw links
+# (tests/e2e/gw_container.sh checks it against ldd).
 FROM debian:12 AS build
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
@@ -10,10 +13,11 @@ COPY . .
 RUN make -j"$(nproc)" all
 
 FROM debian:12-slim
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends liburing2 libjansson4 \
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+    liburing2 libjansson4 android-libboringssl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/vkgw /usr/local/bin/vkgw
-COPY config/examples/default.json /etc/vkgw/vkgw.json
+COPY deploy/vkgw.json /etc/vkgw/vkgw.json
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vkgw", "-c", "/etc/vkgw/vkgw.json"]
