@@ -297,10 +297,45 @@ static const char *defined_upstreams(struct gw_config_loader *loader_ptr)
 	return list;
 }
 
+/* "upgrades": protocol names (tokens); absent: WebSocket only. */
+static void load_upgrades(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+			  struct gw_route_action *action_ptr)
+{
+	static const char *const websocket_only[] = {"websocket"};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const json_t *upgrades;
+	const char **names_ptr;
+
+	action_ptr->proxy.upgrades_ptr = websocket_only;
+	action_ptr->proxy.upgrade_count = 1;
+	if (gw_json_read_array(check_ptr, json, pointer, "upgrades", 0, &upgrades) == -1 || !upgrades)
+		return;
+	pointer = gw_json_member_pointer(check_ptr, pointer, "upgrades");
+	names_ptr = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(upgrades) + 1));
+	if (!names_ptr)
+		return;
+	action_ptr->proxy.upgrades_ptr = names_ptr;
+	action_ptr->proxy.upgrade_count = 0;
+	for (size_t i = 0; i < json_array_size(upgrades); i++) {
+		const json_t *name = json_array_get(upgrades, i);
+		const char *name_pointer = gw_json_index_pointer(check_ptr, pointer, i);
+
+		if (!json_is_string(name)) {
+			gw_diag_error(check_ptr->diag_ptr, name_pointer, "expected a string, not %s",
+				      gw_json_type_name(name));
+			continue;
+		}
+		if (gw_config_check_syntax(loader_ptr, json_string_value(name), name_pointer, gw_syntax_is_token,
+					   GW_SYNTAX_TOKEN_RULE) == -1)
+			continue;
+		names_ptr[action_ptr->proxy.upgrade_count++] = gw_config_strdup(loader_ptr, json_string_value(name));
+	}
+}
+
 static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
 		       const struct route_path *path_ptr, struct gw_route_action *action_ptr)
 {
-	static const char *const keys[] = {"upstream", "prefix_rewrite", NULL};
+	static const char *const keys[] = {"upstream", "prefix_rewrite", "upgrades", "connect", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const struct gw_config_upstream *upstream_ptr;
 	const char *name;
@@ -330,6 +365,8 @@ static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json, 
 		/* No path match at all is the prefix "/". */
 		action_ptr->proxy.match_prefix_len = path_ptr->text ? strlen(path_ptr->text) : 1;
 	}
+	load_upgrades(loader_ptr, json, pointer, action_ptr);
+	gw_json_read_bool(check_ptr, json, pointer, "connect", 0, &action_ptr->proxy.connect);
 }
 
 static int has_no_body(int status)

@@ -207,6 +207,11 @@ struct gw_route_action {
 			int upstream_index;
 			const char *prefix_rewrite; /* NULL: the path goes as it came */
 			size_t match_prefix_len;    /* bytes of the path prefix_rewrite replaces */
+			/* Protocols an Upgrade may switch to (names, compared
+			 * case-insensitively); default {"websocket"}. */
+			const char *const *upgrades_ptr;
+			int upgrade_count;
+			int connect; /* CONNECT opens a TCP tunnel to the upstream */
 		} proxy;
 		struct {
 			int status;

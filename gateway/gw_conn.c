@@ -264,6 +264,16 @@ void gw_conn_main(struct vk_thread *that)
 		/* ---- the route ---- */
 		self->path_rest = NULL;
 		self->route_ptr = gw_conn_match_route(self, cfg->config_ptr);
+		/* CONNECT is a tunnel only where a route enables it; anywhere
+		 * else it is not a method of this server's resources. */
+		if (self->req.method == GW_METHOD_CONNECT && !gw_conn_connect_allowed(self->route_ptr)) {
+			self->n = gw_status_error_response_fields(self->error, sizeof(self->error), 405,
+								  "CONNECT is not enabled on this route", 1,
+								  "Allow: " GW_CONN_ALLOW "\r\n");
+			vk_write_on(self->client_ptr, self->error, self->n);
+			gw_conn_log_request(self, 405);
+			break;
+		}
 		if (!self->route_ptr) {
 			self->status = 404;
 			self->reason = "no route matches the request";
@@ -316,8 +326,9 @@ void gw_conn_main(struct vk_thread *that)
 		self->wait_until_ns = vk_sys_now_ns() + self->connect_ms * 1000000u;
 		for (;;) {
 			self->rc = cfg->upstream_ops.connection(cfg->upstream_ops.ctx_ptr, self->upstream_index,
-								&self->pick, self->retried, &self->upstream_fd,
-								&self->reason);
+								&self->pick,
+								self->retried || self->req.method == GW_METHOD_CONNECT,
+								&self->upstream_fd, &self->reason);
 			if (self->rc != GW_UPSTREAM_WAIT)
 				break;
 			if (vk_sys_now_ns() >= self->wait_until_ns) {
@@ -347,6 +358,14 @@ void gw_conn_main(struct vk_thread *that)
 		self->stage = STAGE_REQUEST_BODY;
 		vk_deadline_clear();
 		self->attempts_sent++;
+		/* CONNECT (the route enables it): the upstream is reached, the
+		 * client's bytes go to it as they are. */
+		if (self->req.method == GW_METHOD_CONNECT) {
+			self->stage = STAGE_RESPONSE_BODY;
+			self->resp.status = 200;
+			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 200 Connection established\r\n\r\n");
+			goto tunnel;
+		}
 
 		/* Request line, always HTTP/1.1 and origin-form upstream. */
 		vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.method_span), self->req.method_span.len);
@@ -406,15 +425,12 @@ void gw_conn_main(struct vk_thread *that)
 		} else if (self->req.head.body == GW_BODY_CHUNKED) {
 			GW_WRITE_LITERAL(self->upstream_ptr, "Transfer-Encoding: chunked\r\n");
 		}
-		/* An upgrade (WebSocket) is asked of the upstream explicitly: the
-		 * received Upgrade and Connection were hop-by-hop. */
-		if (self->req.head.upgrade && (f = field_of_kind(&self->req.head, GW_FIELD_UPGRADE))) {
-			GW_WRITE_LITERAL(self->upstream_ptr, "Upgrade: ");
-			vk_write_on(self->upstream_ptr,
-				    span(self->head_ptr, field_of_kind(&self->req.head, GW_FIELD_UPGRADE)->value),
-				    field_of_kind(&self->req.head, GW_FIELD_UPGRADE)->value.len);
-			GW_WRITE_LITERAL(self->upstream_ptr, "\r\nConnection: upgrade\r\n");
-		}
+		/* An upgrade is asked of the upstream explicitly (the received
+		 * Upgrade and Connection were hop-by-hop), for the protocols the
+		 * route allows (WebSocket by default): without one left, the
+		 * request goes as a plain one. */
+		self->line_len = gw_conn_upgrade_fields(self, self->line, sizeof(self->line));
+		vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
@@ -502,7 +518,9 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- an upgraded connection: a tunnel until either side closes ---- */
 		if (self->resp.status == 101) {
-			if (!self->req.head.upgrade || !field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)) {
+			/* Else raw bytes would flow past routing and filters (h2c
+			 * smuggling). */
+			if (!gw_conn_upgrade_granted(self)) {
 				self->reason = "upstream switched protocols unasked";
 				vk_raise(EPROTO);
 			}
@@ -525,8 +543,9 @@ void gw_conn_main(struct vk_thread *that)
 				    span(self->resp_ptr, field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value),
 				    field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value.len);
 			GW_WRITE_LITERAL(self->client_ptr, "\r\nConnection: Upgrade\r\n\r\n");
+		tunnel:
 			vk_flush_on(self->client_ptr);
-			gw_conn_log_request(self, 101);
+			gw_conn_log_request(self, self->resp.status);
 			gw_conn_upstream_done(self, cfg, GW_UPSTREAM_OK);
 			vk_deadline_clear();
 			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);

@@ -28,9 +28,12 @@ static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const
 	return 0;
 }
 
-/* The path of the request target, without its query. */
+/* The path of the request target, without its query. A CONNECT target
+ * (authority-form) has none: only routes without a path match see it. */
 struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self)
 {
+	if (self->req.target_form == GW_TARGET_AUTHORITY)
+		return (struct gw_http_span){.off = self->req.target.off, .len = 0};
 	struct gw_http_span path =
 		self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
 	const char *q = memchr(self->head_ptr + path.off, '?', path.len);
@@ -140,5 +143,97 @@ int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config
 		self->path_rest = self->head_ptr + target.off + action->proxy.match_prefix_len;
 		self->path_rest_len = target.len - action->proxy.match_prefix_len;
 	}
+	return 0;
+}
+
+int gw_conn_connect_allowed(const struct gw_route *route_ptr)
+{
+	return route_ptr && route_ptr->action.kind == GW_ACTION_PROXY && route_ptr->action.proxy.connect;
+}
+
+/* Whether the route lets a request switch to `protocol`, an Upgrade list
+ * element (name["/"version]): its name is in the route's "upgrades". */
+static int upgrade_allowed(const struct gw_route *route_ptr, const char *protocol, size_t len)
+{
+	const char *slash = memchr(protocol, '/', len);
+	size_t name_len = slash ? (size_t)(slash - protocol) : len;
+
+	for (int i = 0; i < route_ptr->action.proxy.upgrade_count; i++) {
+		const char *allowed = route_ptr->action.proxy.upgrades_ptr[i];
+
+		if (strlen(allowed) == name_len && strncasecmp(allowed, protocol, name_len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The next element of a comma-separated list from *pos, without OWS;
+ * 0 at the end. */
+static int next_element(const char *value, size_t len, size_t *pos, const char **elem, size_t *elem_len)
+{
+	while (*pos < len) {
+		size_t start = *pos, end;
+
+		while (*pos < len && value[*pos] != ',')
+			(*pos)++;
+		end = *pos;
+		if (*pos < len)
+			(*pos)++;
+		while (start < end && (value[start] == ' ' || value[start] == '\t'))
+			start++;
+		while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
+			end--;
+		if (end > start) {
+			*elem = value + start;
+			*elem_len = end - start;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t cap)
+{
+	const struct gw_http_field *f = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
+	static const char tail[] = "\r\nConnection: upgrade\r\n";
+	const char *elem;
+	size_t pos = 0, elem_len, len = 0, first;
+
+	if (!self->req.head.upgrade || !f || self->route_ptr->action.kind != GW_ACTION_PROXY)
+		return 0;
+	len = first = (size_t)snprintf(out, cap, "Upgrade: ");
+	while (next_element(self->head_ptr + f->value.off, f->value.len, &pos, &elem, &elem_len)) {
+		/* What does not fit with its separator and the tail is left out. */
+		if (!upgrade_allowed(self->route_ptr, elem, elem_len) || len + 2 + elem_len + sizeof(tail) > cap)
+			continue;
+		if (len > first) {
+			memcpy(out + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(out + len, elem, elem_len);
+		len += elem_len;
+	}
+	if (len == first)
+		return 0;
+	memcpy(out + len, tail, sizeof(tail));
+	return len + sizeof(tail) - 1;
+}
+
+int gw_conn_upgrade_granted(const struct gw_conn_self *self)
+{
+	const struct gw_http_field *asked = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
+	const struct gw_http_field *granted = field_of_kind(&self->resp.head, GW_FIELD_UPGRADE);
+	const char *elem, *to;
+	size_t pos = 0, elem_len, to_len, to_pos = 0;
+
+	if (!self->req.head.upgrade || !asked || !granted || self->route_ptr->action.kind != GW_ACTION_PROXY ||
+	    !next_element(self->resp_ptr + granted->value.off, granted->value.len, &to_pos, &to, &to_len))
+		return 0;
+	/* One protocol, one the request offered and the route allows. */
+	if (to_pos < granted->value.len || !upgrade_allowed(self->route_ptr, to, to_len))
+		return 0;
+	while (next_element(self->head_ptr + asked->value.off, asked->value.len, &pos, &elem, &elem_len))
+		if (elem_len == to_len && strncasecmp(elem, to, to_len) == 0)
+			return 1;
 	return 0;
 }

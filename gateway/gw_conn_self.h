@@ -26,6 +26,8 @@
 #define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
 #define GW_CONN_ERROR_MAX 640
 #define GW_CONN_LOG_MAX 1536
+/* What a 405 to CONNECT allows: every method but CONNECT. */
+#define GW_CONN_ALLOW "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE"
 
 enum gw_conn_stage {
 	STAGE_IDLE,	     /* between requests: a close is quiet */
@@ -183,6 +185,15 @@ const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const stru
 /* Admission and an endpoint for the route's upstream, its timeouts, and
  * the path rewrite: 0, or the status to answer. */
 int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg);
+/* CONNECT is tunnelled only on a proxy route with "connect": true. */
+int gw_conn_connect_allowed(const struct gw_route *route_ptr);
+/* The Upgrade and Connection lines for the upstream: the request's
+ * Upgrade protocols the route allows ("upgrades"), written into out;
+ * their length, or 0 when none is left (the request goes as a plain one). */
+size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t cap);
+/* A 101 may become a tunnel: its Upgrade is one protocol, offered by
+ * the request and allowed by the route. */
+int gw_conn_upgrade_granted(const struct gw_conn_self *self);
 /* The upstream's verdict on this request, given once. */
 void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg,
 			   enum gw_upstream_outcome outcome);

@@ -130,11 +130,18 @@ size_t gw_status_error_body(char *buf, size_t len, int status, const char *messa
 
 size_t gw_status_error_response(char *buf, size_t len, int status, const char *message, int close_connection)
 {
+	return gw_status_error_response_fields(buf, len, status, message, close_connection, "");
+}
+
+size_t gw_status_error_response_fields(char *buf, size_t len, int status, const char *message, int close_connection,
+				       const char *fields)
+{
 	char body[320];
 	size_t body_len = gw_status_error_body(body, sizeof(body), status, message);
 	int n = snprintf(buf, len,
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n%s", status,
-			 gw_status_reason(status), body_len, close_connection ? "Connection: close\r\n" : "", body);
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s%s\r\n%s",
+			 status, gw_status_reason(status), body_len, fields,
+			 close_connection ? "Connection: close\r\n" : "", body);
 
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }

@@ -16,5 +16,9 @@ size_t gw_status_error_body(char *buf, size_t len, int status, const char *messa
  * optional "Connection: close", body) into buf; returns its length, or 0 if
  * it does not fit. */
 size_t gw_status_error_response(char *buf, size_t len, int status, const char *message, int close_connection);
+/* The same with more field lines (each ending in CRLF), such as a 405's
+ * Allow. */
+size_t gw_status_error_response_fields(char *buf, size_t len, int status, const char *message, int close_connection,
+				       const char *fields);
 
 #endif

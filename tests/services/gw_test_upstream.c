@@ -26,6 +26,9 @@
  *                      read and the connection closed without an answer
  *                      (a kept connection the server gave up on)
  *   /ws                WebSocket handshake (RFC 6455), then echoes raw bytes
+ *   /switch/PROTO      101 with "Upgrade: PROTO" whatever was asked (or not),
+ *                      then echoes raw bytes: an upstream that switches
+ *                      protocols unasked
  *   /health            200 "ok\n", or 503 "down\n" when $TEST_UPSTREAM_UNHEALTHY
  *                      is 1 or the file $TEST_UPSTREAM_HEALTH_FILE says "down"
  *   anything else      404
@@ -971,6 +974,32 @@ static void handle_ws(struct vk_thread *that)
 	vk_end();
 }
 
+/* 101 to PROTO, asked or not, then a raw echo like /ws. */
+static void handle_switch(struct vk_thread *that)
+{
+	struct {
+		int more;
+		size_t len;
+	} * self;
+	struct request *req = vk_thread_arg(that);
+
+	vk_begin();
+	req->out_len = (size_t)snprintf(req->out, sizeof(req->out),
+					"HTTP/1.1 101 Switching Protocols\r\nUpgrade: %.64s\r\nConnection: Upgrade\r\n"
+					"X-Upstream-Port: %d\r\n\r\n",
+					*req->arg ? req->arg : "h2c", req->port);
+	req->keep_alive = 0;
+	vk_write(req->out, req->out_len);
+	for (;;) {
+		vk_wait_request(self->more);
+		if (!self->more)
+			break;
+		vk_read_some(self->len, req->buf, sizeof(req->buf));
+		vk_write(req->buf, self->len);
+	}
+	vk_end();
+}
+
 static void handle_health(struct vk_thread *that)
 {
 	struct {
@@ -1024,6 +1053,7 @@ static const struct route routes[] = {
 	{"/drop-next", handle_drop_next, 0},
 	{"/junk-after", handle_junk_after, 0},
 	{"/ws", handle_ws, 0},
+	{"/switch", handle_switch, 0},
 	{"/health", handle_health, 0},
 };
 

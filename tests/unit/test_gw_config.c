@@ -219,6 +219,10 @@ static void test_minimal_example_loads_with_defaults(void **state)
 	assert_int_equal(route_ptr->action.kind, GW_ACTION_PROXY);
 	assert_int_equal(route_ptr->action.proxy.upstream_index, 0);
 	assert_null(route_ptr->action.proxy.prefix_rewrite);
+	/* Upgrades: WebSocket only; CONNECT: refused. */
+	assert_int_equal(route_ptr->action.proxy.upgrade_count, 1);
+	assert_string_equal(route_ptr->action.proxy.upgrades_ptr[0], "websocket");
+	assert_int_equal(route_ptr->action.proxy.connect, 0);
 	gw_config_free(config);
 	free(errors);
 }
@@ -351,6 +355,9 @@ static void test_every_key_reaches_the_snapshot(void **state)
 	assert_int_equal(route_ptr->action.proxy.upstream_index, 0);
 	assert_string_equal(route_ptr->action.proxy.prefix_rewrite, "/");
 	assert_int_equal(route_ptr->action.proxy.match_prefix_len, 4);
+	assert_int_equal(route_ptr->action.proxy.upgrade_count, 2);
+	assert_string_equal(route_ptr->action.proxy.upgrades_ptr[1], "h2c");
+	assert_int_equal(route_ptr->action.proxy.connect, 1);
 
 	route_ptr = &config->routes_ptr[1];
 	assert_string_equal(route_ptr->name, "route-1");

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# vkgw end to end: HTTP details a proxy must get right, against
+# tests/services/gw_test_upstream on loopback.
+#
+#   upgrades   only a protocol the route allows ("upgrades", WebSocket by
+#              default) is asked of the upstream, and a 101 becomes a
+#              tunnel only for a protocol the request offered: no h2c
+#              smuggling past routing and filters
+#   CONNECT    405 with Allow, unless the route has "connect": true (then
+#              a TCP tunnel to the upstream after a 200)
+#   mid-body   a client that stops sending mid-body gets a 400 (or a
+#              close), and nothing counts against the upstream
+. "$(dirname "$0")/lib.sh"
+
+VKGW="$BUILD/vkgw"
+UPSTREAM="$BUILD/tests/services/gw_test_upstream"
+need_bin "$VKGW"
+need_bin "$UPSTREAM"
+
+# start_pair NAME: an upstream NAME_up and a gateway NAME_gw (with an admin
+# listener) in front of it.
+start_pair() {
+	local name=$1
+	start_server "${name}_up" "$UPSTREAM" -p 0 -k 1
+	cat >"$E2E_TMP/$name.json" <<JSON
+{
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
+  "timeouts": { "header_ms": 2000, "body_idle_ms": 2000, "keepalive_idle_ms": 5000 },
+  "upstreams": {
+    "app": { "endpoints": [ "127.0.0.1:${E2E_PORT[${name}_up]}" ],
+             "timeouts": { "connect_ms": 1000, "response_ms": 2000 },
+             "outlier_detection": { "consecutive_5xx": 1, "consecutive_connect_failures": 1 } }
+  },
+  "routes": [
+    { "name": "tunnel", "match": { "host": "tunnel.test", "methods": ["CONNECT"] },
+      "action": { "proxy": { "upstream": "app", "connect": true } } },
+    { "name": "h2c-ok", "match": { "path": { "prefix": "/h2c-ok/" } },
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/", "upgrades": ["h2c"] } } },
+    { "name": "no-upgrades", "match": { "path": { "prefix": "/no-upgrades/" } },
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/", "upgrades": [] } } },
+    { "name": "app", "action": { "proxy": { "upstream": "app" } } }
+  ]
+}
+JSON
+	start_server "${name}_gw" "$VKGW" -c "$E2E_TMP/$name.json"
+}
+
+# The port the gateway's second "listening on" line names (the admin).
+admin_port() {
+	sed -n '2s/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$E2E_TMP/$1.out"
+}
+
+# exchange PORT: sends stdin's bytes (Python escapes: \r\n) on one
+# connection, half-closes only if $HALF_CLOSE, prints all that comes back
+# until the close (bounded).
+exchange() {
+	local data
+	data=$(cat)
+	python3 - "$1" "${HALF_CLOSE:-}" "$data" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.argv[3].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+if sys.argv[2]:
+    s.shutdown(socket.SHUT_WR)
+got = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+except socket.timeout:
+    got += b"\n<<TIMEOUT>>"
+sys.stdout.write(got.decode("latin-1"))
+PY
+}
+
+# h2c smuggling: Upgrade: h2c is dropped on a route that does not allow it
+# (the upstream never sees it), and an upstream that answers 101 anyway
+# gets no tunnel: the bytes after the head never reach it raw.
+upgrade_only_what_the_route_allows() {
+	local port out
+	start_pair up
+	port=${E2E_PORT[up_gw]}
+	out=$(printf '%s' 'GET /echo HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n' |
+		HALF_CLOSE=1 exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 200 ' || fail "a plain request with Upgrade: h2c: $out"
+	! grep -qi '^Upgrade:' <<<"$out" || fail "Upgrade: h2c reached the upstream: $out"
+	out=$(printf '%s' 'GET /switch/h2c HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: internal\r\n\r\n' |
+		exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 502 ' || fail "an unasked 101 (h2c): $out"
+	! grep -q 'smuggled\|^HTTP/1.1 101' <<<"$out" || fail "h2c became a tunnel: $out"
+	# WebSocket asked, h2c granted: no tunnel either.
+	out=$(printf '%s' 'GET /switch/h2c HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nraw bytes' |
+		exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 502 ' || fail "a 101 to another protocol than asked: $out"
+	! grep -q 'raw bytes' <<<"$out" || fail "a mismatched 101 became a tunnel: $out"
+	# "upgrades": [] drops even WebSocket.
+	out=$(printf '%s' 'GET /no-upgrades/echo HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' |
+		HALF_CLOSE=1 exchange "$port" | tr -d '\r')
+	! grep -qi '^Upgrade:' <<<"$out" || fail "\"upgrades\": [] forwarded an Upgrade: $out"
+	# A route that allows h2c tunnels it: the echo comes back raw. Only
+	# the allowed one of the offered protocols is asked.
+	out=$(printf '%s' 'GET /h2c-ok/switch/h2c HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: foo, h2c\r\n\r\nraw bytes' |
+		HALF_CLOSE=1 exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 101 ' || fail "an allowed h2c upgrade: $out"
+	grep -q 'raw bytes' <<<"$out" || fail "the allowed tunnel did not echo: $out"
+}
+
+# CONNECT: 405 with Allow where no route enables it; a tunnel where one
+# does (this upstream then answers a request sent through the tunnel).
+connect_is_explicit() {
+	local port out
+	start_pair co
+	port=${E2E_PORT[co_gw]}
+	out=$(printf '%s' 'CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n' |
+		exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 405 ' || fail "CONNECT without a route for it: $out"
+	grep -qi '^Allow: GET, HEAD, POST' <<<"$out" || fail "no Allow with the 405: $out"
+	out=$(printf '%s' 'CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\nGET /echo HTTP/1.1\r\nHost: inner.test\r\nConnection: close\r\n\r\n' |
+		exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 200 ' || fail "CONNECT on a route with \"connect\": true: $out"
+	grep -q '^GET /echo HTTP/1.1$' <<<"$out" || fail "the request inside the tunnel did not reach the upstream: $out"
+	grep -qi '^Host: inner.test$' <<<"$out" || fail "the tunnel rewrote the inner request: $out"
+	! grep -qi '^Via:' <<<"$out" || fail "the tunnel's bytes went through the proxy's rewriting: $out"
+}
+
+run_case "upgrades: only what the route allows, and a 101 only for what was asked (h2c)" upgrade_only_what_the_route_allows
+run_case "CONNECT: 405 with Allow, a tunnel only where a route says \"connect\": true" connect_is_explicit
+finish
