@@ -27,6 +27,7 @@
 #include "vk_heap.h"
 #include "vk_proc_local.h"
 #include "vk_socket.h"
+#include "vk_vectoring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,6 +83,19 @@ static int error_status(int stage, int error)
 	default:
 		return 0;
 	}
+}
+
+/* While the request body goes upstream, either side may fail: the client
+ * that hung up or broke its connection (its receive side says so) is at
+ * fault, not the upstream, which must not count it as a 5xx. Only then: a
+ * whole body leaves no reason to read the client again before the
+ * response, so a client that half-closes after its request is not blamed
+ * for an upstream failure. */
+static int client_left_mid_body(struct gw_conn_self *self)
+{
+	struct vk_vectoring *rx_ptr = vk_socket_rx(self->client_ptr);
+
+	return self->stage == STAGE_REQUEST_BODY && (vk_vectoring_eof(rx_ptr) || vk_vectoring_error(rx_ptr));
 }
 
 /* A kept connection may have been closed by the upstream just as it was
@@ -176,6 +190,10 @@ void gw_conn_main(struct vk_thread *that)
 				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
+		if (!self->status && client_left_mid_body(self)) {
+			self->status = 400;
+			self->reason = "request body incomplete: the client stopped sending";
+		}
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
 		self->error_code = vk_error();
 		if (self->status && own_error_goes_through_filters(self)) {

@@ -126,6 +126,53 @@ connect_is_explicit() {
 	! grep -qi '^Via:' <<<"$out" || fail "the tunnel's bytes went through the proxy's rewriting: $out"
 }
 
+# stat PORT EXPR: a value of the admin's /stats, EXPR a Python expression
+# over `d` (the JSON) and `ep` (upstream app's first endpoint).
+stat() {
+	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$1/stats" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ep = d["upstreams"]["app"]["endpoints"][0]
+print(eval(sys.argv[1]))' "$2"
+}
+
+# A client that half-closes (or resets) in the middle of its request body
+# is at fault: a 400 for a chunked body (a close for a Content-Length one,
+# which cannot be told apart from a slow client until the close), and no
+# 5xx for the endpoint, which then still serves.
+client_stopping_mid_body_is_not_the_upstreams_fault() {
+	local port admin out
+	start_pair mb
+	port=${E2E_PORT[mb_gw]}
+	admin=$(admin_port mb_gw)
+	[ -n "$admin" ] || fail "no admin port in: $(cat "$E2E_TMP/mb_gw.out")"
+	out=$(printf '%s' 'POST /echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n' |
+		HALF_CLOSE=1 exchange "$port" | tr -d '\r')
+	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 400 ' || fail "a chunked body cut off by the client: $out"
+	grep -q 'request body incomplete' <<<"$out" || fail "the 400 does not say why: $out"
+	out=$(printf '%s' 'POST /echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: 100\r\n\r\nhello' |
+		HALF_CLOSE=1 exchange "$port" | tr -d '\r')
+	[ -z "$out" ] || head -n 1 <<<"$out" | grep -q '^HTTP/1.1 400 ' ||
+		fail "a Content-Length body cut off by the client: $out"
+	# A reset mid-body (SO_LINGER 0) is the client's fault too.
+	python3 - "$port" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+PY
+	# Each ended counted: 3 requests, and not one 5xx for the endpoint.
+	wait_until 5 "the gateway counted 3 requests" [ "$(stat "$admin" 'ep["requests"]')" -ge 3 ]
+	[ "$(stat "$admin" 'ep["responses"]["5xx"]')" = 0 ] ||
+		fail "the endpoint counts a 5xx for the client's fault: $(stat "$admin" 'ep')"
+	[ "$(stat "$admin" 'd["upstreams"]["app"]["responses"]["5xx"]')" = 0 ] || fail "the upstream counts a 5xx"
+	[ "$(stat "$admin" 'ep["state"]')" = healthy ] || fail "the endpoint is not healthy: $(stat "$admin" 'ep')"
+	out=$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/echo")
+	[ "$out" = 200 ] || fail "the endpoint no longer serves: $out"
+}
+
 run_case "upgrades: only what the route allows, and a 101 only for what was asked (h2c)" upgrade_only_what_the_route_allows
 run_case "CONNECT: 405 with Allow, a tunnel only where a route says \"connect\": true" connect_is_explicit
+run_case "a client stopping mid-body: 400 or a close, no 5xx for the endpoint" client_stopping_mid_body_is_not_the_upstreams_fault
 finish
