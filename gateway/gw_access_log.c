@@ -17,14 +17,17 @@ static struct {
 	size_t cap;
 	size_t len;
 	uint64_t dropped;
+	char path[PATH_MAX]; /* for a reopen */
 } log_state = {.fd = -1};
 
-int gw_access_log_open(const char *path, size_t buffer_bytes)
+/* A new fd for path, non-blocking where a write could block; is_pipe
+ * tells whether writes must stay within PIPE_BUF. */
+static int open_log(const char *path, int *is_pipe)
 {
 	struct stat st;
 	int fd;
 
-	gw_access_log_close();
+	*is_pipe = 0;
 	if (strcmp(path, "-") == 0) {
 		/* A new open file description of stdout, so O_NONBLOCK on it
 		 * does not change the fd the rest of the process writes to. */
@@ -40,9 +43,25 @@ int gw_access_log_open(const char *path, size_t buffer_bytes)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))) {
-		log_state.is_pipe = S_ISFIFO(st.st_mode);
+		*is_pipe = S_ISFIFO(st.st_mode);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
+	return fd;
+}
+
+int gw_access_log_open(const char *path, size_t buffer_bytes)
+{
+	int fd;
+
+	gw_access_log_close();
+	if (strlen(path) >= sizeof(log_state.path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open_log(path, &log_state.is_pipe);
+	if (fd == -1)
+		return -1;
+	snprintf(log_state.path, sizeof(log_state.path), "%s", path);
 	log_state.buf = mmap(NULL, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (log_state.buf == MAP_FAILED) {
 		log_state.buf = NULL;
@@ -108,6 +127,25 @@ void gw_access_log_append(const char *line, size_t len)
 	log_state.len += len;
 	if (log_state.len > log_state.cap / 2)
 		gw_access_log_flush();
+}
+
+int gw_access_log_reopen(void)
+{
+	int fd, is_pipe;
+
+	if (log_state.fd < 0 || strcmp(log_state.path, "-") == 0)
+		return 0;
+	/* What was logged before the signal goes to the file it was logged
+	 * for (renamed by now); what cannot be written yet follows it to the
+	 * new one. */
+	gw_access_log_flush();
+	fd = open_log(log_state.path, &is_pipe);
+	if (fd == -1)
+		return -1;
+	close(log_state.fd);
+	log_state.fd = fd;
+	log_state.is_pipe = is_pipe;
+	return 0;
 }
 
 size_t gw_access_log_buffered(void)

@@ -28,6 +28,11 @@ uint64_t gw_access_log_dropped(void);
  * returns the length written. */
 size_t gw_access_log_escape(char *out, size_t len, const char *in, size_t in_len);
 
+/* The logrotate convention (SIGUSR1): after the file was renamed, flush
+ * to it what is buffered and open the path again (a new file). Standard
+ * output stays as it is. 0, or -1 with errno (the old file stays in use). */
+int gw_access_log_reopen(void);
+
 /* Flushes what it can and closes. */
 void gw_access_log_close(void);
 

@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,28 @@ static void before_wait(void *ctx_ptr)
 	(void)ctx_ptr;
 	gw_access_log_flush();
 	gw_stats_publish_kernel();
+}
+
+/* SIGUSR1 reopens the access log (logrotate renames it, then signals);
+ * SIGUSR2 has no meaning yet and is ignored. */
+static void user_signal(void *ctx_ptr, int kernel_index, int signo)
+{
+	const struct gw_program *program = ctx_ptr;
+
+	if (signo != SIGUSR1 || !gw_access_log_is_open())
+		return;
+	if (gw_access_log_reopen() == -1)
+		fprintf(stderr, "vkgw: kernel %d: SIGUSR1: cannot reopen the access log %s: %s\n", kernel_index,
+			program->config_ptr->access_log.path, strerror(errno));
+}
+
+/* A later issue makes SIGHUP reload the configuration; until then it
+ * says so (once, not once per kernel) and changes nothing. */
+static void reload(void *ctx_ptr, int kernel_index)
+{
+	(void)ctx_ptr;
+	if (kernel_index == 0)
+		fprintf(stderr, "vkgw: SIGHUP: configuration reload is not supported yet; restart to apply changes\n");
 }
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
@@ -378,6 +401,8 @@ int main(int argc, char **argv)
 	cfg.before_wait_fn = before_wait;
 	cfg.kernel_stop_fn = kernel_stop;
 	cfg.child_exit_fn = child_exit;
+	cfg.signal_fn = user_signal;
+	cfg.reload_fn = reload;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);
 	gw_resolver_process_stop(program.resolver_pid);

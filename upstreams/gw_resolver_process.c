@@ -170,11 +170,16 @@ static void __attribute__((noreturn)) resolver_main(struct gw_resolver *resolver
 
 static void reset_signals(void)
 {
-	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE};
+	static const int signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGPIPE};
+	/* The gateway's own meanings (reload, log reopen) are not this
+	 * process's: a signal to every vkgw process must not end it. */
+	static const int ignored[] = {SIGHUP, SIGUSR1, SIGUSR2};
 	sigset_t none;
 
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		signal(signals[i], SIG_DFL);
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

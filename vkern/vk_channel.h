@@ -10,6 +10,7 @@ enum vk_msg_type {
 	VK_MSG_STOP,	  /* supervisor -> kernel: exit now */
 	VK_MSG_RELOAD,	  /* supervisor -> kernel: call the reload hook */
 	VK_MSG_READY,	  /* kernel -> supervisor: listening */
+	VK_MSG_SIGNAL,	  /* supervisor -> kernel: call the signal hook with arg[0] */
 	VK_MSG_USER = 100,
 };
 

@@ -127,6 +127,12 @@ void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int 
 	kern_ptr->reload_ctx_ptr = ctx_ptr;
 }
 
+void vk_kern_set_signal(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index, int signo), void *ctx_ptr)
+{
+	kern_ptr->signal_fn = fn;
+	kern_ptr->signal_ctx_ptr = ctx_ptr;
+}
+
 /* After a wait that returned events, keep polling without sleeping for this
  * long: a client writing to a kernel that is not asleep pays no wake-up. */
 void vk_kern_set_child_exit(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int pid, int status), void *ctx_ptr)
@@ -499,7 +505,9 @@ static void on_signal(int signo)
 
 static int catch_signals(struct vk_kern *kern_ptr)
 {
-	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+	/* The user signals are caught even without a hook: their default
+	 * action would end the kernel. */
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
 	struct sigaction sa;
 	sigset_t set;
 
@@ -541,6 +549,10 @@ static void handle_signals(struct vk_kern *kern_ptr)
 		vk_kern_drain(kern_ptr);
 	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn)
 		kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+	if ((pending & SIGNAL_BIT(SIGUSR1)) && kern_ptr->signal_fn)
+		kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, SIGUSR1);
+	if ((pending & SIGNAL_BIT(SIGUSR2)) && kern_ptr->signal_fn)
+		kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, SIGUSR2);
 	if ((pending & SIGNAL_BIT(SIGCHLD)) && kern_ptr->child_exit_fn) {
 		int status;
 		pid_t pid;
@@ -566,6 +578,10 @@ static void handle_inbox(struct vk_kern *kern_ptr)
 		case VK_MSG_RELOAD:
 			if (kern_ptr->reload_fn)
 				kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+			break;
+		case VK_MSG_SIGNAL:
+			if (kern_ptr->signal_fn)
+				kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, (int)msg.arg[0]);
 			break;
 		default:
 			break;

@@ -13,6 +13,11 @@ int vk_kern_add_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr
 void vk_kern_set_channels(struct vk_kern *kern_ptr, struct vk_channel *inbox_ptr, struct vk_channel *outbox_ptr);
 void vk_kern_set_grace_ms(struct vk_kern *kern_ptr, unsigned grace_ms);
 void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index), void *ctx_ptr);
+/* SIGUSR1 and SIGUSR2 (sent to this kernel, or forwarded by the
+ * supervisor) call fn with the signal's number; without fn they are
+ * ignored. */
+void vk_kern_set_signal(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index, int signo),
+			void *ctx_ptr);
 /* The process's own children (not kernels): reaped on SIGCHLD, each
  * reported to fn. Before vk_kern_start. */
 void vk_kern_set_child_exit(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int pid, int status), void *ctx_ptr);

@@ -49,6 +49,8 @@ struct vk_kern {
 	struct vk_channel *outbox_ptr; /* to the supervisor */
 	void (*reload_fn)(void *ctx_ptr, int kernel_index);
 	void *reload_ctx_ptr;
+	void (*signal_fn)(void *ctx_ptr, int kernel_index, int signo); /* SIGUSR1, SIGUSR2 */
+	void *signal_ctx_ptr;
 	void (*child_exit_fn)(void *ctx_ptr, int pid, int status); /* SIGCHLD, when set */
 	void *child_exit_ctx_ptr;
 	void (*before_wait_fn)(void *ctx_ptr);

@@ -93,6 +93,7 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 		vk_kern_set_channels(kern_ptr, slot_ptr->inbox_ptr, slot_ptr->outbox_ptr);
 	vk_kern_set_grace_ms(kern_ptr, cfg_ptr->grace_ms);
 	vk_kern_set_reload(kern_ptr, cfg_ptr->reload_fn, cfg_ptr->reload_ctx_ptr);
+	vk_kern_set_signal(kern_ptr, cfg_ptr->signal_fn, cfg_ptr->hook_ctx_ptr);
 	vk_kern_set_verbose(kern_ptr, cfg_ptr->verbose);
 	vk_kern_set_spin_us(kern_ptr, cfg_ptr->spin_us);
 	/* A lone kernel is the program's process: its children are its own. */
@@ -142,13 +143,34 @@ static pid_t start_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_ser
 	_exit(run_kernel(cfg_ptr, services_ptr, count, index, cpu, slot_ptr));
 }
 
-static void broadcast(struct kernel_slot *slots, int n, enum vk_msg_type type)
+static void broadcast_arg(struct kernel_slot *slots, int n, enum vk_msg_type type, uint64_t arg)
 {
-	struct vk_msg msg = {.type = type, .from = -1};
+	struct vk_msg msg = {.type = type, .from = -1, .arg = {arg}};
 
 	for (int i = 0; i < n; i++)
 		if (slots[i].pid > 0 && !slots[i].exited)
 			vk_channel_push(slots[i].inbox_ptr, &msg);
+}
+
+static void broadcast(struct kernel_slot *slots, int n, enum vk_msg_type type)
+{
+	broadcast_arg(slots, n, type, 0);
+}
+
+/* Signals whose default would end the program though nothing here sends
+ * or expects them (timers, async I/O, power, real-time): ignored, so a
+ * stray kill does not take the gateway down. SIGXFSZ too: a write past
+ * the file size limit then fails with EFBIG instead. Inherited by the
+ * kernels; the caught ones (TERM, INT, HUP, USR1, USR2, CHLD) are set up
+ * by the supervisor and each kernel. */
+static void ignore_stray_signals(void)
+{
+	static const int signals[] = {SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXFSZ, SIGPIPE};
+
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		signal(signals[i], SIG_IGN);
+	for (int signo = SIGRTMIN; signo <= SIGRTMAX; signo++)
+		signal(signo, SIG_IGN);
 }
 
 static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service **services_ptr, int count, int kernels,
@@ -166,6 +188,8 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -234,6 +258,8 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 				}
 			} else if (info.ssi_signo == SIGHUP) {
 				broadcast(slots, kernels, VK_MSG_RELOAD);
+			} else if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
+				broadcast_arg(slots, kernels, VK_MSG_SIGNAL, info.ssi_signo);
 			}
 		}
 		for (;;) {
@@ -302,7 +328,7 @@ int vk_runtime_run(const struct vk_runtime_config *cfg_ptr, struct vk_service **
 		fprintf(stderr, "vk: at most %d kernels\n", VK_MAX_KERNELS);
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	ignore_stray_signals();
 	for (int i = 0; i < count; i++) {
 		if (vk_service_reserve(services_ptr[i]) == -1) {
 			fprintf(stderr, "vk: service %s: cannot bind %s:%d: %s\n", vk_service_name(services_ptr[i]),

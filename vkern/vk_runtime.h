@@ -18,8 +18,12 @@ struct vk_runtime_config {
 	int verbose;
 	int stats_at_exit; /* each kernel prints its counters to stderr */
 	unsigned spin_us;  /* busy-poll this long after events (0: off; default $VK_SPIN_US) */
-	void (*reload_fn)(void *ctx_ptr, int kernel_index);
+	void (*reload_fn)(void *ctx_ptr, int kernel_index); /* SIGHUP */
 	void *reload_ctx_ptr;
+	/* SIGUSR1 or SIGUSR2, in each kernel's process (with hook_ctx_ptr);
+	 * without it they are ignored. Every other signal whose default
+	 * would end the program without meaning to is ignored (docs/vkern.md). */
+	void (*signal_fn)(void *ctx_ptr, int kernel_index, int signo);
 	/* Per-kernel hooks, run in each kernel's own process: after it starts
 	 * listening, before every wait for events (flush buffered output
 	 * there: it is the moment the kernel has nothing else to do), and

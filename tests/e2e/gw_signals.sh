@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# vkgw and signals, with one kernel and with a supervisor (-k 2):
+#   SIGUSR1   reopens the access log (logrotate: rename, signal, the new
+#             file gets the lines)
+#   SIGHUP    says reload is not supported yet, changes nothing
+#   SIGUSR2 and stray signals (ALRM, PROF, IO, PWR, XFSZ, real-time...)
+#             are ignored: the gateway keeps serving and exits 0 on SIGTERM
+. "$(dirname "$0")/lib.sh"
+
+VKGW="$BUILD/vkgw"
+need_bin "$VKGW"
+
+start_gateway() { # start_gateway NAME KERNELS
+	local name=$1
+	cat >"$E2E_TMP/$name.json" <<JSON
+{
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0 } ],
+  "access_log": { "path": "$E2E_TMP/$name.log", "buffer_bytes": 4096 },
+  "routes": [ { "name": "r", "action": { "respond": { "status": 200, "body": "ok\n" } } } ]
+}
+JSON
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k "$2"
+}
+
+get() { curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:${E2E_PORT[$1]}$2"; }
+
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+
+# The gateway's processes: the one started, and its children (kernels).
+gateway_pids() {
+	local pid=${E2E_PID[$1]}
+	echo "$pid"
+	cat "/proc/$pid/task/$pid/children" 2>/dev/null | tr ' ' '\n' | grep . || true
+}
+
+# Every process of the gateway that has the log open has it under NAME
+# (none holds the renamed file), and KERNELS of them do.
+log_reopened() {
+	local name=$1 kernels=$2 pid new=0 old=0
+	for pid in $(gateway_pids "$name"); do
+		new=$((new + $(find "/proc/$pid/fd" -lname "$E2E_TMP/$name.log" 2>/dev/null | wc -l)))
+		old=$((old + $(find "/proc/$pid/fd" -lname "$E2E_TMP/$name.log.1" 2>/dev/null | wc -l)))
+	done
+	[ "$old" = 0 ] && [ "$new" -ge "$kernels" ]
+}
+
+usr1_reopens_the_access_log() {
+	local k=$1 name=rot$1 i
+	start_gateway "$name" "$k"
+	for i in 1 2 3; do [ "$(get "$name" /before)" = ok ] || fail "request $i"; done
+	wait_until 5 "3 lines in the access log" [ "$(lines "$E2E_TMP/$name.log")" = 3 ]
+	mv "$E2E_TMP/$name.log" "$E2E_TMP/$name.log.1"
+	signal_server "$name" USR1
+	wait_until 5 "every kernel reopens the log" log_reopened "$name" "$k"
+	for i in 1 2 3 4; do [ "$(get "$name" /after)" = ok ] || fail "request $i after SIGUSR1"; done
+	wait_until 5 "4 lines in the new access log" [ "$(lines "$E2E_TMP/$name.log")" = 4 ]
+	[ "$(grep -c '/before' "$E2E_TMP/$name.log.1")" = 3 ] && ! grep -q '/after' "$E2E_TMP/$name.log.1" ||
+		fail "the rotated log: $(cat "$E2E_TMP/$name.log.1")"
+	! grep -q '/before' "$E2E_TMP/$name.log" || fail "the new log has old lines: $(cat "$E2E_TMP/$name.log")"
+	stop_server "$name"
+}
+
+hup_and_stray_signals_change_nothing() {
+	local k=$1 name=sig$1 sig
+	start_gateway "$name" "$k"
+	signal_server "$name" HUP
+	wait_until 5 "SIGHUP is answered in the log" grep -q 'reload is not supported yet' "$(server_err_file "$name")"
+	[ "$(get "$name" /)" = ok ] || fail "no answer after SIGHUP"
+	for sig in USR2 ALRM VTALRM PROF IO PWR XFSZ RTMIN RTMIN+3 RTMAX USR2; do
+		signal_server "$name" "$sig"
+		[ "$(get "$name" /)" = ok ] || fail "no answer after SIG$sig:$(server_stderr "$name")"
+	done
+	! grep -q 'ended unexpectedly' "$(server_err_file "$name")" || fail "a kernel died:$(server_stderr "$name")"
+	[ "$(grep -c 'reload is not supported yet' "$(server_err_file "$name")")" = 1 ] ||
+		fail "SIGHUP not said once:$(server_stderr "$name")"
+	stop_server "$name"
+}
+
+for k in 1 2; do
+	run_case "-k $k: SIGUSR1 reopens the access log after a rename" usr1_reopens_the_access_log "$k"
+	run_case "-k $k: SIGHUP says reload is not supported; SIGUSR2 and stray signals are ignored" \
+		hup_and_stray_signals_change_nothing "$k"
+done
+finish
