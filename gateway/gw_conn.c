@@ -85,17 +85,29 @@ static int error_status(int stage, int error)
 	}
 }
 
-/* While the request body goes upstream, either side may fail: the client
- * that hung up or broke its connection (its receive side says so) is at
- * fault, not the upstream, which must not count it as a 5xx. Only then: a
- * whole body leaves no reason to read the client again before the
- * response, so a client that half-closes after its request is not blamed
- * for an upstream failure. */
-static int client_left_mid_body(struct gw_conn_self *self)
+/* While the request body goes upstream, either side may fail, and the
+ * answer names the one that did. A client that hung up or broke its
+ * connection (its receive side says so) is at fault, not the upstream,
+ * which must not count it as a 5xx (a whole body leaves no reason to read
+ * the client again before the response, so a client that half-closes
+ * after its request is not blamed for an upstream failure). A stall with
+ * the upstream refusing more of the body (its send side blocked) is the
+ * upstream's, not a slow client's 408. 0: the stage's usual answer. */
+static int request_body_status(struct gw_conn_self *self, int error, const char **reason_ptr)
 {
-	struct vk_vectoring *rx_ptr = vk_socket_rx(self->client_ptr);
+	struct vk_vectoring *client_rx_ptr = vk_socket_rx(self->client_ptr);
 
-	return self->stage == STAGE_REQUEST_BODY && (vk_vectoring_eof(rx_ptr) || vk_vectoring_error(rx_ptr));
+	if (self->stage != STAGE_REQUEST_BODY)
+		return 0;
+	if (vk_vectoring_eof(client_rx_ptr) || vk_vectoring_error(client_rx_ptr)) {
+		*reason_ptr = "request body incomplete: the client stopped sending";
+		return 400;
+	}
+	if (error == ETIMEDOUT && vk_vectoring_blocked(vk_socket_tx(self->upstream_ptr))) {
+		*reason_ptr = "upstream stopped reading the request body";
+		return 504;
+	}
+	return 0;
 }
 
 /* A kept connection may have been closed by the upstream just as it was
@@ -190,10 +202,8 @@ void gw_conn_main(struct vk_thread *that)
 				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
-		if (!self->status && client_left_mid_body(self)) {
-			self->status = 400;
-			self->reason = "request body incomplete: the client stopped sending";
-		}
+		if (!self->status)
+			self->status = request_body_status(self, vk_error(), &self->reason);
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
 		self->error_code = vk_error();
 		if (self->status && own_error_goes_through_filters(self)) {

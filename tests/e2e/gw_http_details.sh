@@ -9,7 +9,8 @@
 #   CONNECT    405 with Allow, unless the route has "connect": true (then
 #              a TCP tunnel to the upstream after a 200)
 #   mid-body   a client that stops sending mid-body gets a 400 (or a
-#              close), and nothing counts against the upstream
+#              close), and nothing counts against the upstream; an
+#              upstream that stops reading the body is a 504, not a 408
 . "$(dirname "$0")/lib.sh"
 
 VKGW="$BUILD/vkgw"
@@ -172,7 +173,59 @@ PY
 	[ "$out" = 200 ] || fail "the endpoint no longer serves: $out"
 }
 
+# An upstream that accepts and never reads: the request body stalls on
+# the upstream's side, which is then its fault (504), not a slow client's
+# (408). The client keeps offering its body until the answer comes.
+upstream_that_stops_reading_is_a_504() {
+	local out
+	start_server bh_up python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])'
+	cat >"$E2E_TMP/bh.json" <<JSON
+{
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "timeouts": { "header_ms": 2000, "body_idle_ms": 500, "keepalive_idle_ms": 5000 },
+  "upstreams": { "hole": { "endpoints": [ "127.0.0.1:${E2E_PORT[bh_up]}" ],
+                           "timeouts": { "connect_ms": 1000, "response_ms": 5000 } } },
+  "routes": [ { "name": "hole", "action": { "proxy": { "upstream": "hole" } } } ]
+}
+JSON
+	start_server bh_gw "$VKGW" -c "$E2E_TMP/bh.json"
+	out=$(python3 - "${E2E_PORT[bh_gw]}" <<'PY'
+import select, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+total = 1 << 30
+s.sendall(b"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n" % total)
+s.setblocking(False)
+piece = b"x" * 65536
+sent, got, deadline = 0, b"", time.monotonic() + 10
+while time.monotonic() < deadline and b"\r\n\r\n" not in got:
+    r, w, _ = select.select([s], [s] if sent < total else [], [], 0.5)
+    if r:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    elif w:
+        try:
+            sent += s.send(piece)
+        except (BlockingIOError, ConnectionError):
+            pass
+print(got.decode("latin-1").split("\r\n")[0])
+PY
+)
+	[[ $out == "HTTP/1.1 504 "* ]] || fail "an upstream that stops reading the body: '$out' (expected 504)"
+}
+
 run_case "upgrades: only what the route allows, and a 101 only for what was asked (h2c)" upgrade_only_what_the_route_allows
 run_case "CONNECT: 405 with Allow, a tunnel only where a route says \"connect\": true" connect_is_explicit
 run_case "a client stopping mid-body: 400 or a close, no 5xx for the endpoint" client_stopping_mid_body_is_not_the_upstreams_fault
+run_case "an upstream that stops reading the request body: 504, not 408" upstream_that_stops_reading_is_a_504
 finish
