@@ -107,6 +107,7 @@ upgrade_only_what_the_route_allows() {
 		HALF_CLOSE=1 exchange "$port" | tr -d '\r')
 	head -n 1 <<<"$out" | grep -q '^HTTP/1.1 101 ' || fail "an allowed h2c upgrade: $out"
 	grep -q 'raw bytes' <<<"$out" || fail "the allowed tunnel did not echo: $out"
+	stop_server up_gw
 }
 
 # CONNECT: 405 with Allow where no route enables it; a tunnel where one
@@ -125,6 +126,7 @@ connect_is_explicit() {
 	grep -q '^GET /echo HTTP/1.1$' <<<"$out" || fail "the request inside the tunnel did not reach the upstream: $out"
 	grep -qi '^Host: inner.test$' <<<"$out" || fail "the tunnel rewrote the inner request: $out"
 	! grep -qi '^Via:' <<<"$out" || fail "the tunnel's bytes went through the proxy's rewriting: $out"
+	stop_server co_gw
 }
 
 # stat PORT EXPR: a value of the admin's /stats, EXPR a Python expression
@@ -171,6 +173,7 @@ PY
 	[ "$(stat "$admin" 'ep["state"]')" = healthy ] || fail "the endpoint is not healthy: $(stat "$admin" 'ep')"
 	out=$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/echo")
 	[ "$out" = 200 ] || fail "the endpoint no longer serves: $out"
+	stop_server mb_gw
 }
 
 # An upstream that accepts and never reads: the request body stalls on
@@ -222,6 +225,7 @@ print(got.decode("latin-1").split("\r\n")[0])
 PY
 )
 	[[ $out == "HTTP/1.1 504 "* ]] || fail "an upstream that stops reading the body: '$out' (expected 504)"
+	stop_server bh_gw
 }
 
 run_case "upgrades: only what the route allows, and a 101 only for what was asked (h2c)" upgrade_only_what_the_route_allows
