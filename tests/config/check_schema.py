@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks config/schema.json against the configuration fixtures.
 
-Every example (config/examples/*.json) and every tests/config/good_*.json
+Every example (config/examples/*.json), the image's deploy/*.json and every
+tests/config/good_*.json
 must validate; every tests/config/bad_*.json must fail to, except those whose
 only problems are ones JSON Schema cannot express (listed below; the loader
 catches them). Needs python3-jsonschema (4.x, for draft 2020-12); run from
@@ -44,6 +45,7 @@ def main():
                 for e in validator.iter_errors(document)]
 
     valid = sorted(glob.glob(os.path.join(root, "config", "examples", "*.json")) +
+                   glob.glob(os.path.join(root, "deploy", "*.json")) +
                    glob.glob(os.path.join(root, "tests", "config", "good_*.json")))
     for path in valid:
         found = problems(path)
