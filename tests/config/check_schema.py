@@ -3,9 +3,8 @@
 
 Every example (config/examples/*.json), the image's deploy/*.json and every
 tests/config/good_*.json must validate; every tests/config/bad_*.json must
-fail to, except those whose
-only problems are ones JSON Schema cannot express (listed below; the loader
-catches them). Needs python3-jsonschema (4.x, for draft 2020-12); run from
+fail to, except those whose only problems are ones JSON Schema cannot
+express (listed below; the loader catches them). Needs python3-jsonschema (4.x, for draft 2020-12); run from
 anywhere. Exits 0 when all agree, 1 otherwise, 77 (skip) without jsonschema.
 """
 import glob
