@@ -519,6 +519,23 @@ static void test_whole_reals_count_as_integers(void **state)
 	free(errors);
 }
 
+/* "upgrades" takes protocol names (tokens), "connect" a boolean, each
+ * refused at its place. */
+static void test_upgrades_and_connect_are_checked(void **state)
+{
+	char *errors = load_text_printing(
+		"{ \"listeners\": [ { \"port\": 80 } ], \"upstreams\": { \"a\": { \"endpoints\": [\"127.0.0.1:1\"] } },"
+		" \"routes\": [ { \"action\": { \"proxy\": { \"upstream\": \"a\", \"upgrades\": [\"web socket\", 1], "
+		"\"connect\": \"yes\" } } } ] }",
+		NULL);
+
+	(void)state;
+	assert_non_null(strstr(errors, "/routes/0/action/proxy/upgrades/0: must be an HTTP token"));
+	assert_non_null(strstr(errors, "/routes/0/action/proxy/upgrades/1: expected a string, not an integer"));
+	assert_non_null(strstr(errors, "/routes/0/action/proxy/connect: expected"));
+	free(errors);
+}
+
 static void test_snapshot_lives_in_its_sealed_arena(void **state)
 {
 	struct gw_config *config;
@@ -765,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_printing_sorts_by_position_and_uses_pos_when_given),
 		cmocka_unit_test(test_missing_file_is_reported_without_position),
 		cmocka_unit_test(test_whole_reals_count_as_integers),
+		cmocka_unit_test(test_upgrades_and_connect_are_checked),
 		cmocka_unit_test(test_snapshot_lives_in_its_sealed_arena),
 		cmocka_unit_test(test_writing_to_a_snapshot_faults),
 		cmocka_unit_test(test_loads_append_to_one_diag),
