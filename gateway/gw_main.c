@@ -32,6 +32,7 @@
 #include "vk_runtime.h"
 #include "vk_service.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -85,7 +86,8 @@ static int parse_number(const char *option, const char *text, long min, long max
 
 	errno = 0;
 	v = strtol(text, &end, 10);
-	if (errno || end == text || *end || v < min || v > max) {
+	/* strtol skips leading blanks: the whole text must be the number. */
+	if (errno || end == text || *end || isspace((unsigned char)*text) || v < min || v > max) {
 		fprintf(stderr, "vkgw: %s takes a whole number from %ld to %ld, not \"%s\"\n", option, min, max, text);
 		return -1;
 	}

@@ -52,10 +52,12 @@ numeric_options_are_validated() {
 -g 4294967296
 -P bogus
 CASES
-	# an empty value too
-	rc=0
-	out=$("$VKGW" --check -c "$E2E_TMP/good.json" -g "" 2>&1) || rc=$?
-	[ "$rc" = 2 ] || fail "-g '' exited $rc, expected 2: $out"
+	# an empty value, and blanks around a number
+	for value in "" " 5" "5 "; do
+		rc=0
+		out=$("$VKGW" --check -c "$E2E_TMP/good.json" -g "$value" 2>&1) || rc=$?
+		[ "$rc" = 2 ] || fail "-g '$value' exited $rc, expected 2: $out"
+	done
 }
 
 run_case "--check on a FIFO answers at once" check_on_fifo_does_not_hang
