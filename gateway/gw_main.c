@@ -58,7 +58,7 @@ struct gw_program {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [-v] [-s]\n"
+	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--no-isolation] [-v] [-s]\n"
 		     "       vkgw --check -c FILE\n"
 		     "       vkgw --version\n"
 		     "  -c, --config FILE   the JSON configuration (docs/config.md)\n"
@@ -66,6 +66,7 @@ static void usage(FILE *out)
 		     "  -k KERNELS          kernels (default: the first listener's \"kernels\", else one per CPU)\n"
 		     "  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
 		     "  -g GRACE_MS         how long SIGTERM waits for live connections (default 10000)\n"
+		     "      --no-isolation  run every listener's connections unprotected (overrides \"isolation\")\n"
 		     "  -v                  log every failed connection process\n"
 		     "  -s                  print kernel counters at exit\n");
 }
@@ -244,6 +245,7 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, 'C'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
+		{"no-isolation", no_argument, NULL, 'I'}, /* every listener unprotected */
 		{NULL, 0, NULL, 0},
 	};
 	struct gw_program program = {0};
@@ -251,6 +253,7 @@ int main(int argc, char **argv)
 	struct vk_service **services_ptr;
 	const char *path = NULL;
 	int check = 0, kernels = -1, service_count, c, rc;
+	int no_isolation = 0;
 
 	gw_filters_register_builtin();
 	vk_runtime_config_defaults(&cfg);
@@ -287,6 +290,9 @@ int main(int argc, char **argv)
 		case 's':
 			cfg.stats_at_exit = 1;
 			break;
+		case 'I':
+			no_isolation = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -320,6 +326,9 @@ int main(int argc, char **argv)
 		services_ptr[i] = listener_service(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]);
 		if (!services_ptr[i])
 			return 1;
+		/* Per listener, so per process: vkern decides at spawn. */
+		vk_service_set_isolated(services_ptr[i],
+					program.config_ptr->listeners_ptr[i].isolation && !no_isolation);
 	}
 	/* The table is sized by the kernel count, so that count is fixed here. */
 	cfg.kernels = kernel_count(kernels, program.config_ptr);
@@ -329,6 +338,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vkgw: cannot map the statistics table\n");
 			return 1;
 		}
+		for (int i = 0; i < program.listener_count; i++)
+			gw_stats_set_isolation(program.stats_ptr, i, vk_service_isolated(services_ptr[i]));
 		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
 		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
 		if (!services_ptr[program.listener_count])
