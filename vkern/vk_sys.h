@@ -49,6 +49,7 @@ enum vk_stat {
 	VK_STAT_DISPATCHES,
 	VK_STAT_POLL_REGISTERS, /* registrations sent to the poll driver */
 	VK_STAT_POLL_WAITS,
+	VK_STAT_MPROTECTS, /* mprotect() calls that hid or showed a process heap */
 	VK_STAT_COUNT,
 };
 
