@@ -465,6 +465,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 			goto end;
 		}
 		kern_ptr->stats[VK_STAT_FAULTS_CAUGHT]++;
+		proc_ptr->faulted = signo;
 	}
 	kern_ptr->in_dispatch = 1;
 	if (!delivered) {
