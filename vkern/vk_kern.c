@@ -766,6 +766,12 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 			if (kern_ptr->services_ptr[i]->accept_more &&
 			    (!kern_ptr->draining || kern_ptr->services_ptr[i]->serves_drain))
 				accept_batch(kern_ptr, kern_ptr->services_ptr[i]);
+		/* The process still shown runs first: it needs no mprotect. */
+		proc_ptr = kern_ptr->shown_proc_ptr;
+		if (proc_ptr && proc_ptr->queued && proc_ptr != TAILQ_FIRST(&kern_ptr->run_q)) {
+			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
+			TAILQ_INSERT_HEAD(&kern_ptr->run_q, proc_ptr, run_elem);
+		}
 		while ((proc_ptr = TAILQ_FIRST(&kern_ptr->run_q))) {
 			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
 			proc_ptr->queued = 0;

@@ -251,6 +251,40 @@ static void test_redispatch_costs_no_mprotect(void **state)
 	finish(service_ptr);
 }
 
+/* ---- two isolated processes, both ready: the one still shown goes first ---- */
+
+static void shown_first_step(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls())
+		return;
+	if (st.step == 0 && started == 2) {
+		/* Dispatched in accept order, the second is shown now; the
+		 * first gets its byte first, so it comes first in the wait. */
+		st.mprotects_before = vk_kern_stat(st.kern_ptr, VK_STAT_MPROTECTS);
+		assert_int_equal(write(st.client_fd[0], "a", 1), 1);
+		assert_int_equal(write(st.client_fd[1], "b", 1), 1);
+		st.step = 1;
+	} else if (st.step == 1 && bytes_seen[0] == 2) {
+		st.mprotects_after = vk_kern_stat(st.kern_ptr, VK_STAT_MPROTECTS);
+		st.step = 2;
+		vk_kern_drain(st.kern_ptr);
+	}
+}
+
+static void test_shown_process_runs_first(void **state)
+{
+	struct vk_service *service_ptr = vk_service_create("echo", echo, NULL);
+
+	(void)state;
+	vk_service_set_isolated(service_ptr, 1);
+	run_kernel(service_ptr, 2, 0, shown_first_step);
+	assert_int_equal(st.step, 2);
+	/* Hide the second and show the first: one switch, not two. */
+	assert_int_equal(st.mprotects_after - st.mprotects_before, 2);
+	finish(service_ptr);
+}
+
 /* ---- two isolated processes: the other one's turn hides the first ---- */
 
 struct victim_self {
@@ -314,6 +348,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_ready_fds_one_dispatch),
 		cmocka_unit_test(test_redispatch_costs_no_mprotect),
+		cmocka_unit_test(test_shown_process_runs_first),
 		cmocka_unit_test(test_other_process_hides_the_last_one),
 	};
 
