@@ -181,13 +181,15 @@ void gw_conn_main(struct vk_thread *that)
 			 * isolation kept the damage inside this connection; the
 			 * answer is a constant; the fd number is checked with the
 			 * kernel first, so a damaged socket cannot write to another
-			 * connection; and a second fault here meets no handler, so
-			 * the kernel kills the process and closes its fds from its
-			 * own memory. */
+			 * connection (a raise here has no handler left: the process
+			 * ends, and the kernel closes its fds from its own memory);
+			 * and a second fault kills the process the same way. */
+			if (!vk_sys_owns(vk_socket_tx_fd(self->client_ptr)))
+				vk_raise(EBADF);
 			self->status = self->stage != STAGE_IDLE && self->stage < STAGE_RESPONSE_BODY ? 500 : 0;
 			if (self->stage != STAGE_IDLE)
 				gw_conn_log_request(self, self->status);
-			if (self->status && vk_sys_owns(vk_socket_tx_fd(self->client_ptr))) {
+			if (self->status) {
 				self->n = gw_status_error_response(self->error, sizeof(self->error), 500,
 								   "internal fault", 1);
 				vk_deadline_clear();

@@ -1,7 +1,8 @@
 /* Tests for vkern/vk_kern.c's dispatch, on a real kernel in this process:
  * the events of one poll wait reach a process in one dispatch, a process
- * dispatched again before any other costs no mprotect(), and another
- * process's dispatch still hides an isolated heap.
+ * dispatched again before any other costs no mprotect() and runs first
+ * when it is ready again, another process's dispatch still hides an
+ * isolated heap, and a caught fault is remembered (vk_sys_faulted).
  *
  * The test drives the kernel from its before-wait hook: each call is one
  * step of a lock-step exchange with the processes, and the last step
@@ -16,6 +17,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -343,6 +345,48 @@ static void test_other_process_hides_the_last_one(void **state)
 	finish(service_ptr);
 }
 
+/* ---- a caught fault is remembered for the whole process ---- */
+
+static int faulted_before = -1;
+static int faulted_after = -1;
+static int *volatile null_ptr;
+
+static void faulter(struct vk_thread *that)
+{
+	struct echo_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		faulted_after = vk_sys_faulted();
+	}
+	faulted_before = vk_sys_faulted();
+	*null_ptr = 1;
+	vk_end();
+}
+
+static void faulter_step(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls() || faulted_after < 0)
+		return;
+	st.step = 1;
+	vk_kern_drain(st.kern_ptr);
+}
+
+static void test_caught_fault_is_remembered(void **state)
+{
+	struct vk_service *service_ptr = vk_service_create("faulter", faulter, NULL);
+
+	(void)state;
+	run_kernel(service_ptr, 1, 0, faulter_step);
+	assert_int_equal(st.step, 1);
+	assert_int_equal(faulted_before, 0);
+	assert_int_equal(faulted_after, SIGSEGV);
+	assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_FAULTS_CAUGHT), 1);
+	finish(service_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_redispatch_costs_no_mprotect),
 		cmocka_unit_test(test_shown_process_runs_first),
 		cmocka_unit_test(test_other_process_hides_the_last_one),
+		cmocka_unit_test(test_caught_fault_is_remembered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
