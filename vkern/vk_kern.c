@@ -344,6 +344,9 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	vk_thread_set_name(thread_ptr, service_ptr->name);
 	vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
 	vk_kern_own_fd(kern_ptr, fd_ptr, proc_ptr);
+	/* Others may run before its first dispatch. */
+	if (proc_ptr->isolated && vk_heap_protect(&proc_ptr->heap) == 0)
+		kern_ptr->stats[VK_STAT_MPROTECTS]++;
 	if (kern_ptr->draining)
 		proc_ptr->drain_pending = 1;
 	if (service_ptr->serves_drain)

@@ -23,6 +23,10 @@
 #include <unistd.h>
 
 #include "vk_coro.h"
+#include "vk_heap.h"
+#include "vk_kern_s.h"
+#include "vk_kern_self.h"
+#include "vk_proc.h"
 #include "vk_kern.h"
 #include "vk_proc_local.h"
 #include "vk_service.h"
@@ -34,6 +38,7 @@
 
 struct step_state {
 	struct vk_kern *kern_ptr;
+	struct vk_service *service_ptr;
 	int client_fd[2];
 	int side_fd[2]; /* socketpair: [0] is the process's, [1] the test's */
 	int step;
@@ -80,6 +85,7 @@ static void run_kernel(struct vk_service *service_ptr, int clients, int side, vo
 	victim_intact = -1;
 	assert_int_equal(vk_service_set_address(service_ptr, "127.0.0.1", 0), 0);
 	assert_int_equal(vk_service_reserve(service_ptr), 0);
+	st.service_ptr = service_ptr;
 	st.kern_ptr = vk_kern_create(0, "epoll");
 	assert_non_null(st.kern_ptr);
 	assert_int_equal(vk_kern_add_service(st.kern_ptr, service_ptr), 0);
@@ -97,8 +103,9 @@ static void run_kernel(struct vk_service *service_ptr, int clients, int side, vo
 	alarm(TEST_ALARM_S);
 	vk_kern_run(st.kern_ptr);
 	alarm(0);
-	for (int i = 0; i < clients; i++)
-		close(st.client_fd[i]);
+	for (int i = 0; i < 2; i++)
+		if (st.client_fd[i] >= 0)
+			close(st.client_fd[i]);
 	if (side)
 		close(st.side_fd[1]);
 }
@@ -345,6 +352,73 @@ static void test_other_process_hides_the_last_one(void **state)
 	finish(service_ptr);
 }
 
+/* ---- a new isolated process is hidden before its first dispatch ---- */
+
+/* The first connection, on its byte, overwrites the start of every other
+ * process's heap (found the way no process should: in the kernel's
+ * table); the others echo. */
+static void scribbler(struct vk_thread *that)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+	struct echo_self *self;
+
+	vk_begin();
+	if (started++ == 0) {
+		vk_read_some(self->n, &self->c, 1);
+		for (int id = 0; id < vk_proc_table_slots(&kern_ptr->procs); id++) {
+			struct vk_proc *proc_ptr = vk_proc_table_get(&kern_ptr->procs, id);
+
+			if (proc_ptr->in_use && proc_ptr != kern_ptr->current_proc_ptr)
+				memset(vk_heap_start(&proc_ptr->heap), 0xff, 256);
+		}
+		bytes_seen[1] = 1; /* not reached with isolation */
+	} else {
+		vk_read_some(self->n, &self->c, 1);
+		bytes_seen[0] += (int)self->n;
+		vk_write(&self->c, 1);
+		vk_flush();
+	}
+	vk_end();
+}
+
+static void scribbler_step(void *ctx_ptr)
+{
+	char c;
+
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls())
+		return;
+	if (st.step == 0 && started == 1) {
+		/* The scribbler's byte first, then a new connection: in the
+		 * next wait the scribbler runs while the newcomer, accepted
+		 * in that wait, has not run yet. */
+		assert_int_equal(write(st.client_fd[0], "s", 1), 1);
+		st.client_fd[1] = connect_to(vk_service_port(st.service_ptr));
+		assert_true(st.client_fd[1] >= 0);
+		st.step = 1;
+	} else if (st.step == 1 && started == 2) {
+		assert_int_equal(write(st.client_fd[1], "n", 1), 1);
+		st.step = 2;
+	} else if (st.step == 2 && bytes_seen[0] == 1) {
+		assert_int_equal(read(st.client_fd[1], &c, 1), 1);
+		st.step = 3;
+		vk_kern_drain(st.kern_ptr);
+	}
+}
+
+static void test_new_process_hidden_before_it_runs(void **state)
+{
+	struct vk_service *service_ptr = vk_service_create("scribbler", scribbler, NULL);
+
+	(void)state;
+	vk_service_set_isolated(service_ptr, 1);
+	run_kernel(service_ptr, 1, 0, scribbler_step);
+	assert_int_equal(st.step, 3);
+	assert_int_equal(bytes_seen[1], 0);
+	assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_PROCS_KILLED), 1);
+	finish(service_ptr);
+}
+
 /* ---- a caught fault is remembered for the whole process ---- */
 
 static int faulted_before = -1;
@@ -394,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_redispatch_costs_no_mprotect),
 		cmocka_unit_test(test_shown_process_runs_first),
 		cmocka_unit_test(test_other_process_hides_the_last_one),
+		cmocka_unit_test(test_new_process_hidden_before_it_runs),
 		cmocka_unit_test(test_caught_fault_is_remembered),
 	};
 
