@@ -47,7 +47,7 @@ JSON
 
 # stat EXPR: a value of /stats, EXPR a Python expression over `d`.
 stat() {
-	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$ADMIN_PORT/stats" >"$E2E_TMP/stats.json" ||
+	curl -s --noproxy '*' --max-time 10 "http://127.0.0.1:$ADMIN_PORT/stats" >"$E2E_TMP/stats.json" ||
 		fail "/stats: curl failed"
 	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$E2E_TMP/stats.json" "$1" || fail "/stats: cannot evaluate $1 on: $(cat "$E2E_TMP/stats.json")"
@@ -55,7 +55,7 @@ stat() {
 
 # metrics_say SERIES VALUE: /metrics passes promtool and has the series.
 metrics_say() {
-	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$E2E_TMP/metrics" ||
+	curl -s --noproxy '*' --max-time 10 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$E2E_TMP/metrics" ||
 		fail "/metrics: curl failed"
 	promtool check metrics <"$E2E_TMP/metrics" >"$E2E_TMP/promtool.out" 2>&1 ||
 		fail "promtool check metrics: $(cat "$E2E_TMP/promtool.out")"
