@@ -2,6 +2,10 @@
 # Benchmark vkgw as a reverse proxy against HAProxy and nginx, all three in
 # front of the same upstream (nginx answering `return 200` with a 1 KiB
 # body), plus the same load sent to the upstream directly for reference.
+# vkgw runs twice: as shipped (isolation on) and with --no-isolation
+# ("vkgw-noiso"); the summary gives isolation's cost as requests per
+# CPU-second of the proxy's core, on against off in the same round, and
+# vkgw's mprotect calls per request (from its admin /stats).
 #
 # Usage: bench/bench-proxy.sh PATH/TO/vkgw
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
@@ -29,6 +33,7 @@ readonly PROXY_CPU=0
 readonly CLIENT_CPU=1  # wrk and the upstream
 readonly GOAL_VS_HAPROXY=1.25 # vkgw req/s must be >= this times HAProxy's
 readonly GOAL_VS_NGINX=1.5    # vkgw req/s must be >= this times nginx's
+readonly GOAL_ISOLATION=0.8   # req per CPU-s with isolation >= this times without
 readonly NGINX_BIN=/usr/sbin/nginx
 readonly HAPROXY_BIN=/usr/sbin/haproxy
 readonly NGINX_PROXY_KEEPALIVE=64 # nginx `upstream { keepalive N; }`
@@ -58,13 +63,14 @@ declare -A SCENARIO_CONNS=([c50]=50 [c500]=500)
 declare -A SCENARIO_LABEL=([c50]="keep-alive, 50 conns" [c500]="keep-alive, 500 conns")
 readonly SCENARIOS=(c50 c500)
 readonly PROXIES=(vkgw haproxy nginx)
-readonly TARGETS=(vkgw haproxy nginx direct) # direct = wrk -> upstream
+readonly TARGETS=(vkgw vkgw-noiso haproxy nginx direct) # direct = wrk -> upstream
 
 # State of the one proxy that is running at any time.
 SERVER_PID=""
 SERVER_NAME=""
 SERVER_LOG=""
 PORT=""
+ADMIN_PORT="" # vkgw's admin listener, for its counters
 # The upstream, which runs for the whole benchmark.
 UP_PID=""
 UP_PORT=""
@@ -254,27 +260,32 @@ upstream_accepts() {
     awk 'prev { print $1; exit } /accepts/ { prev = 1 }'
 }
 
-start_vkgw() {
-  local conf=$WORK/vkgw.json i line=""
+start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
+  local conf=$WORK/vkgw.json i line="" name=${1:-vkgw}
+  shift || true
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
+  # The admin listener is announced second.
   cat >"$conf" <<EOF
 {
   "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
   "upstreams": { "upstream": { "endpoints": ["127.0.0.1:$UP_PORT"] } },
   "routes": [ { "name": "all", "action": { "proxy": { "upstream": "upstream" } } } ]
 }
 EOF
-  SERVER_NAME=vkgw
-  SERVER_LOG=$WORK/vkgw.log
-  launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$VKGW_BIN" -c "$conf" -k 1
+  SERVER_NAME=$name
+  SERVER_LOG=$WORK/$name.log
+  launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$VKGW_BIN" -c "$conf" -k 1 "$@"
   SERVER_PID=$LAUNCHED_PID
   for ((i = 0; i < 100; i++)); do
-    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
+    line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" | sed -n 2p || true)
     [ -n "$line" ] && break
     server_alive || server_failed "exited before it was listening"
     sleep 0.1
   done
-  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
+  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' twice within 10 s"
+  ADMIN_PORT=${line##*:}
+  line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG")
   PORT=${line##*:}
   check_proxy
 }
@@ -510,16 +521,25 @@ run_wrk() { # run_wrk ROUND LABEL SCENARIO PORT
   echo "$LAST_LINE" >>"$RESULTS"
 }
 
+# "MPROTECTS REQUESTS" of the running vkgw, from its admin /stats.
+vkgw_counters() {
+  curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/stats" |
+    python3 -c 'import json, sys; d = json.load(sys.stdin)["total"]; print(d["vkern"]["mprotects"], d["requests"])' ||
+    true
+}
+
 # One wrk run against PORT; sets LAST_LINE to the line for $RESULTS:
 # ROUND LABEL SCENARIO RPS P50 P99 ERRORS PROXY_CPU% UPSTREAM_CPU% CPU0_BUSY% CPU1_BUSY% UPSTREAM_CONNS WRK_CPU%
+# MPROTECTS_PER_REQUEST (vkgw's, from its /stats; NA for the others)
 # (PROXY_CPU is NA for the direct run: there is no proxy) and LAST_OTHER to
 # "OTHER0 OTHER1" (see other_load).
 measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
-  local round=$1 label=$2 scenario=$3 port=$4 out stats t0 t1 ns
+  local round=$1 label=$2 scenario=$3 port=$4 out stats t0 t1 ns v0="" v1="" mpr=NA
   local p0 p1 u0 u1 w0 w1 a0 a1 c0b c0t c0b1 c0t1 c1b c1t c1b1 c1t1 proxy_cpu up_cpu wrk_cpu cpu0 cpu1 up_conns
   local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency)
   out="$WORK/wrk.r$round.$label.$scenario.txt"
   a0=$(upstream_accepts)
+  [[ $label != vkgw* ]] || v0=$(vkgw_counters)
   w0=$(children_cpu_ticks)
   # In the background so that `wait` lets an INT/TERM trap run at once.
   timeout -k 2 $((DURATION + 30)) \
@@ -539,6 +559,9 @@ measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   t1=$(date +%s%N)
   WRK_PID=
   a1=$(upstream_accepts)
+  [[ $label != vkgw* ]] || v1=$(vkgw_counters)
+  [ -z "$v0" ] || [ -z "$v1" ] || mpr=$(awk -v a="$v0" -v b="$v1" 'BEGIN {
+    split(a, x); split(b, y); printf "%.2f\n", (y[2] > x[2] ? (y[1] - x[1]) / (y[2] - x[2]) : 0) }')
   ns=$((t1 - t0))
   # Proxy CPU near 100% means the proxy is the limit; CPU 1 near 100% means
   # wrk and the upstream together are.
@@ -554,10 +577,10 @@ measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   alive "$UP_PID" || upstream_failed "died during wrk run ($label, $scenario)"
   LAST_OTHER=$(other_load "$proxy_cpu" "$cpu0" "$up_cpu" "$wrk_cpu" "$cpu1")
   if stats=$(parse_wrk "$out"); then
-    LAST_LINE="$round $label $scenario $stats $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu"
-    log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: $(fmt_stats "$stats"), proxy CPU $(fmt_pct "$proxy_cpu"), CPU 1 ${cpu1}% (upstream ${up_cpu}%, wrk ${wrk_cpu}%)"
+    LAST_LINE="$round $label $scenario $stats $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu $mpr"
+    log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: $(fmt_stats "$stats"), proxy CPU $(fmt_pct "$proxy_cpu"), CPU 1 ${cpu1}% (upstream ${up_cpu}%, wrk ${wrk_cpu}%)$([ "$mpr" = NA ] || echo ", $mpr mprotect calls per request")"
   else
-    LAST_LINE="$round $label $scenario NA NA NA NA $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu"
+    LAST_LINE="$round $label $scenario NA NA NA NA $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu $mpr"
     log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: wrk produced no numbers; its output:"
     cat "$out" >&2
   fi
@@ -584,7 +607,7 @@ fmt_stats() { # "RPS P50 P99 ERRORS" -> one readable line
 }
 
 # FIELD: 4=rps 5=p50 6=p99 7=errors 8=proxy cpu% 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns
-#        13=wrk cpu%
+#        13=wrk cpu% 14=mprotect calls per request (vkgw)
 column_of() { # column_of LABEL SCENARIO FIELD: one value per round
   awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
 }
@@ -616,8 +639,8 @@ other_load() { # other_load PROXY_CPU CPU0 UPSTREAM_CPU WRK_CPU CPU1
 
 # Runs in which others took more than OTHER_LOAD_MAX% of CPU 0 or CPU 1.
 disturbed_runs() {
-  local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu o0 o1
-  while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu; do
+  local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu mpr o0 o1
+  while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu mpr; do
     read -r o0 o1 <<<"$(other_load "$pcpu" "$cpu0" "$ucpu" "$wcpu" "$cpu1")"
     [ "$o0" -le "$OTHER_LOAD_MAX" ] && [ "$o1" -le "$OTHER_LOAD_MAX" ] ||
       echo "round $round $label ${SCENARIO_LABEL[$scenario]} (others: CPU 0 ${o0}%, CPU 1 ${o1}%)"
@@ -628,14 +651,14 @@ print_runs() {
   echo
   echo "### Per-run results (${DURATION}s each; proxy on CPU $PROXY_CPU; wrk -t1 and upstream on CPU $CLIENT_CPU)"
   echo
-  echo "| round | target | scenario | req/s | p50 | p99 | errors | proxy CPU | CPU 0 busy | upstream CPU | wrk CPU | CPU 1 busy | others (CPU 0 / 1) | upstream conns opened |"
-  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu o0 o1
-  while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu; do
+  echo "| round | target | scenario | req/s | p50 | p99 | errors | proxy CPU | CPU 0 busy | upstream CPU | wrk CPU | CPU 1 busy | others (CPU 0 / 1) | upstream conns opened | mprotect calls per request |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu mpr o0 o1
+  while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu mpr; do
     read -r o0 o1 <<<"$(other_load "$pcpu" "$cpu0" "$ucpu" "$wcpu" "$cpu1")"
     echo "| $round | $label | ${SCENARIO_LABEL[$scenario]} | $(fmt_rps "$rps") | $(fmt_us "$p50") |" \
       "$(fmt_us "$p99") | $errors | $(fmt_pct "$pcpu") | ${cpu0}% | ${ucpu}% | ${wcpu}% | ${cpu1}% |" \
-      "${o0}% / ${o1}% | $conns |"
+      "${o0}% / ${o1}% | $conns | $mpr |"
   done <"$RESULTS"
 }
 
@@ -671,8 +694,31 @@ summary_row() { # summary_row B SCENARIO GOAL_RATIO
     "$verdict"
 }
 
+# Isolation's cost: vkgw as shipped against vkgw --no-isolation.
+isolation_row() { # isolation_row SCENARIO
+  local scenario=$1 eff verdict errors
+  eff=$(median_efficiency_ratio vkgw vkgw-noiso "$scenario")
+  verdict=$(awk -v r="$eff" -v g="$GOAL_ISOLATION" 'BEGIN {
+    if (r == "NA") print "NOT MET (no data)"; else print (r + 0 >= g + 0 ? "MET" : "NOT MET") }')
+  errors=$(($(sum_errors vkgw "$scenario") + $(sum_errors vkgw-noiso "$scenario")))
+  [ "$errors" -eq 0 ] || verdict="$verdict ($errors wrk errors)"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
+    "${SCENARIO_LABEL[$scenario]}" \
+    "$(fmt_rps "$(col_median vkgw "$scenario" 4)") / $(fmt_rps "$(col_median vkgw-noiso "$scenario" 4)")" \
+    "$(fmt_pct "$(col_median vkgw "$scenario" 8)") / $(fmt_pct "$(col_median vkgw-noiso "$scenario" 8)")" \
+    "$(fmt_ratio "$eff")" \
+    "$(col_median vkgw "$scenario" 14) / $(col_median vkgw-noiso "$scenario" 14)" \
+    ">= ${GOAL_ISOLATION}x" "$verdict"
+}
+
 print_summary() {
   local s t
+  echo
+  echo "### Isolation: vkgw (on, the default) vs vkgw --no-isolation (medians of $ROUNDS rounds)"
+  echo
+  echo "| scenario | req/s (on / off) | proxy CPU (on / off) | req per CPU-s ratio on/off | mprotect calls per request (on / off) | goal | result |"
+  echo "|---|---:|---:|---:|---:|---|---|"
+  for s in "${SCENARIOS[@]}"; do isolation_row "$s"; done
   echo
   echo "### Summary (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
   echo
@@ -688,7 +734,7 @@ print_summary() {
   echo "| target | scenario | req/s | p50 | p99 | proxy CPU | upstream CPU | wrk CPU | CPU 1 busy | upstream conns opened per run |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${SCENARIOS[@]}"; do
-    for t in direct "${PROXIES[@]}"; do
+    for t in direct "${PROXIES[@]}" vkgw-noiso; do
       echo "| $t | ${SCENARIO_LABEL[$s]} | $(fmt_rps "$(col_median "$t" "$s" 4)") |" \
         "$(fmt_us "$(col_median "$t" "$s" 5)") | $(fmt_us "$(col_median "$t" "$s" 6)") |" \
         "$(fmt_pct "$(col_median "$t" "$s" 8)") | $(fmt_pct "$(col_median "$t" "$s" 9)") |" \
@@ -732,6 +778,7 @@ bench_target() { # bench_target ROUND LABEL
   local round=$1 label=$2 s port
   case $label in
     vkgw) start_vkgw ;;
+    vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
     haproxy | nginx) start_polled "$label" ;;
   esac
   if [ "$label" = direct ]; then port=$UP_PORT; else port=$PORT; fi

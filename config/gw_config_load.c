@@ -104,7 +104,7 @@ static void fill_sockaddr(struct sockaddr_in *sockaddr_ptr, const char *address,
 static void load_listener(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer, int index,
 			  struct gw_config_listener *listener_ptr)
 {
-	static const char *const keys[] = {"name", "address", "port", "kernels", NULL};
+	static const char *const keys[] = {"name", "address", "port", "kernels", "isolation", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *default_name = gw_arena_printf(check_ptr->arena_ptr, "listener-%d", index);
 	long long port, kernels;
@@ -125,6 +125,7 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 	gw_json_read_int(check_ptr, json, pointer, "kernels", 0, KERNELS_MAX, 0, &kernels);
 	listener_ptr->port = (int)port;
 	listener_ptr->kernels = (int)kernels;
+	gw_json_read_bool(check_ptr, json, pointer, "isolation", 1, &listener_ptr->isolation);
 	fill_sockaddr(&listener_ptr->sockaddr, listener_ptr->address, listener_ptr->port);
 }
 

@@ -30,6 +30,7 @@ struct gw_config_listener {
 	const char *address; /* IPv4, as written */
 	int port;	     /* 0: an ephemeral port */
 	int kernels;	     /* 0: one per CPU */
+	int isolation;	     /* mprotect each connection's heap while it is not running */
 	struct sockaddr_in sockaddr;
 };
 

@@ -200,6 +200,30 @@ void gw_conn_main(struct vk_thread *that)
 		 * far the exchange got. */
 		gw_conn_upstream_done(self, cfg,
 				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+		if (vk_sys_faulted()) {
+			/* A fault (caught SIGSEGV and the like) may have damaged this
+			 * heap: no retry, no filters, and the connection ends. The
+			 * 500 is still written from this heap, which is safe enough:
+			 * isolation kept the damage inside this connection; the
+			 * answer is a constant; the fd number is checked with the
+			 * kernel first, so a damaged socket cannot write to another
+			 * connection (a raise here has no handler left: the process
+			 * ends, and the kernel closes its fds from its own memory);
+			 * and a second fault kills the process the same way. */
+			if (!vk_sys_owns(vk_socket_tx_fd(self->client_ptr)))
+				vk_raise(EBADF);
+			self->status = self->stage != STAGE_IDLE && self->stage < STAGE_RESPONSE_BODY ? 500 : 0;
+			if (self->stage != STAGE_IDLE)
+				gw_conn_log_request(self, self->status);
+			if (self->status) {
+				self->n = gw_status_error_response(self->error, sizeof(self->error), 500,
+								   "internal fault", 1);
+				vk_deadline_clear();
+				vk_write_on(self->client_ptr, self->error, self->n);
+			}
+			vk_clear_error();
+			goto tunnel_done; /* flushes, and the connection ends */
+		}
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		if (!self->status)

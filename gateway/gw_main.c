@@ -64,7 +64,7 @@ struct gw_program {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [-v] [-s]\n"
+	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--no-isolation] [-v] [-s]\n"
 		     "       vkgw --check -c FILE\n"
 		     "       vkgw --version\n"
 		     "  -c, --config FILE   the JSON configuration (docs/config.md)\n"
@@ -73,6 +73,7 @@ static void usage(FILE *out)
 		     "CPU)\n"
 		     "  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
 		     "  -g GRACE_MS         how long SIGTERM waits for live connections, 0 to 3600000 (default 10000)\n"
+		     "      --no-isolation  run every listener's connections unprotected (overrides \"isolation\")\n"
 		     "  -v                  log every failed connection process\n"
 		     "  -s                  print kernel counters at exit\n");
 }
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, 'C'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
+		{"no-isolation", no_argument, NULL, 'I'}, /* every listener unprotected */
 		{NULL, 0, NULL, 0},
 	};
 	struct gw_program program = {0};
@@ -314,6 +316,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	int check = 0, kernels = -1, service_count, c, rc;
 	long number;
+	int no_isolation = 0;
 
 	gw_filters_register_builtin();
 	vk_runtime_config_defaults(&cfg);
@@ -352,6 +355,9 @@ int main(int argc, char **argv)
 		case 's':
 			cfg.stats_at_exit = 1;
 			break;
+		case 'I':
+			no_isolation = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -385,6 +391,9 @@ int main(int argc, char **argv)
 		services_ptr[i] = listener_service(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]);
 		if (!services_ptr[i])
 			return 1;
+		/* Per listener, so per process: vkern decides at spawn. */
+		vk_service_set_isolated(services_ptr[i],
+					program.config_ptr->listeners_ptr[i].isolation && !no_isolation);
 	}
 	/* The table is sized by the kernel count, so that count is fixed here. */
 	cfg.kernels = kernel_count(kernels, program.config_ptr);
@@ -394,6 +403,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vkgw: cannot map the statistics table\n");
 			return 1;
 		}
+		for (int i = 0; i < program.listener_count; i++)
+			gw_stats_set_isolation(program.stats_ptr, i, vk_service_isolated(services_ptr[i]));
 		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
 		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
 		if (!services_ptr[program.listener_count])

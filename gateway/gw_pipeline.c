@@ -10,6 +10,9 @@
 #include "gw_filter.h"
 
 #include "vk_coro.h"
+#include "vk_sys.h"
+
+#include <errno.h>
 
 #include <string.h>
 
@@ -48,7 +51,10 @@ void gw_pipeline_request(struct vk_thread *that)
 	vk_catch
 	{
 		/* The stage failed, and with it the request: the client hears
-		 * about it, the connection goes on. */
+		 * about it, the connection goes on. Not after a fault: the
+		 * connection decides (gw_conn.c), its heap may be damaged. */
+		if (vk_sys_faulted())
+			vk_raise(EFAULT);
 		gw_exchange_respond_error(ex_ptr, 500, "filter failed");
 	}
 	if (ex_ptr->route_ptr->filter_count > GW_EXCHANGE_STAGES_MAX)
@@ -79,6 +85,8 @@ void gw_pipeline_response(struct vk_thread *that)
 	vk_begin();
 	vk_catch
 	{
+		if (vk_sys_faulted())
+			vk_raise(EFAULT);
 		gw_exchange_respond_error(ex_ptr, 500, "response filter failed");
 	}
 	for (self->i = ex_ptr->stages_passed - 1; self->i >= 0 && ex_ptr->verdict != GW_VERDICT_RETRY; self->i--) {
@@ -109,6 +117,8 @@ void gw_pipeline_request_body(struct vk_thread *that)
 	vk_begin();
 	vk_catch
 	{
+		if (vk_sys_faulted())
+			vk_raise(EFAULT);
 		gw_exchange_respond_error(ex_ptr, 500, "body filter failed");
 	}
 	for (self->i = 0; self->i < ex_ptr->stages_passed && ex_ptr->verdict == GW_VERDICT_CONTINUE; self->i++) {

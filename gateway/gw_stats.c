@@ -37,9 +37,13 @@ static size_t worst_case_render(struct gw_stats *stats_ptr)
 	size_t json, prom;
 
 	memset(stats_ptr->table_ptr, 0xff, stats_ptr->table_bytes);
+	/* "false" is the longer word. */
+	memset(stats_ptr->isolated_ptr, 0, (size_t)stats_ptr->listener_count);
 	json = gw_stats_render_json(stats_ptr, 0, NULL, 0);
 	prom = gw_stats_render_prometheus(stats_ptr, 0, NULL, 0);
 	memset(stats_ptr->table_ptr, 0, stats_ptr->table_bytes);
+	for (int i = 0; i < stats_ptr->listener_count; i++)
+		stats_ptr->isolated_ptr[i] = (unsigned char)stats_ptr->config_ptr->listeners_ptr[i].isolation;
 	return (json > prom ? json : prom) + 1;
 }
 
@@ -54,6 +58,10 @@ struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels
 	stats_ptr->config_ptr = config_ptr;
 	stats_ptr->kernels = kernels;
 	stats_ptr->upstream_count = config_ptr->upstream_count;
+	stats_ptr->listener_count = config_ptr->listener_count;
+	stats_ptr->isolated_ptr = calloc((size_t)config_ptr->listener_count + 1, 1);
+	if (!stats_ptr->isolated_ptr)
+		goto fail;
 	stats_ptr->endpoint_first_ptr = calloc((size_t)config_ptr->upstream_count + 1, sizeof(int));
 	if (!stats_ptr->endpoint_first_ptr)
 		goto fail;
@@ -85,12 +93,19 @@ void gw_stats_destroy(struct gw_stats *stats_ptr)
 	if (stats_ptr->table_ptr)
 		munmap(stats_ptr->table_ptr, stats_ptr->table_bytes);
 	free(stats_ptr->endpoint_first_ptr);
+	free(stats_ptr->isolated_ptr);
 	free(stats_ptr);
 }
 
 int gw_stats_kernels(const struct gw_stats *stats_ptr)
 {
 	return stats_ptr->kernels;
+}
+
+void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolated)
+{
+	if (listener >= 0 && listener < stats_ptr->listener_count)
+		stats_ptr->isolated_ptr[listener] = isolated != 0;
 }
 
 size_t gw_stats_render_max(const struct gw_stats *stats_ptr)

@@ -199,6 +199,7 @@ static void json_upstream(struct out *o, const struct gw_stats *stats_ptr, int u
 
 size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
 {
+	const struct gw_config *config_ptr = stats_ptr->config_ptr;
 	struct out o = {buf, len, 0};
 	struct gw_stats_kernel v;
 
@@ -213,6 +214,10 @@ size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, c
 		json_kernel_fields(&o, &v);
 		put(&o, "}");
 	}
+	put(&o, "],\"listeners\":[");
+	for (int l = 0; l < stats_ptr->listener_count; l++)
+		put(&o, "%s{\"name\":\"%s\",\"isolation\":%s}", l ? "," : "", config_ptr->listeners_ptr[l].name,
+		    stats_ptr->isolated_ptr[l] ? "true" : "false");
 	put(&o, "],\"upstreams\":{");
 	for (int u = 0; u < stats_ptr->upstream_count; u++)
 		json_upstream(&o, stats_ptr, u, now_ns);
@@ -260,6 +265,7 @@ static const char *const vkern_help[VK_STAT_COUNT] = {
 	[VK_STAT_DISPATCHES] = "Micro-process dispatches.",
 	[VK_STAT_POLL_REGISTERS] = "Registrations sent to the poll driver.",
 	[VK_STAT_POLL_WAITS] = "Waits for events.",
+	[VK_STAT_MPROTECTS] = "mprotect() calls that hid or showed an isolated micro-process's heap.",
 };
 
 static const struct family upstream_families[] = {
@@ -352,6 +358,12 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 			put(&o, "%s{kernel=\"%d\"} %llu\n", name, k,
 			    (unsigned long long)gw_stats_load(&gw_stats_kernel_of(stats_ptr, k)->vkern[i]));
 	}
+	prom_header(&o, "vkgw_listener_isolation", "gauge",
+		    "1 when the listener's connections run isolated (each micro-heap mprotected while not running).");
+	for (int k = 0; k < stats_ptr->kernels; k++)
+		for (int l = 0; l < stats_ptr->listener_count; l++)
+			put(&o, "vkgw_listener_isolation{kernel=\"%d\",listener=\"%s\"} %d\n", k,
+			    config_ptr->listeners_ptr[l].name, stats_ptr->isolated_ptr[l]);
 	if (stats_ptr->upstream_count == 0)
 		return o.len;
 	for (size_t f = 0; f < COUNT_OF(upstream_families); f++) {

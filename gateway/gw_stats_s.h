@@ -62,6 +62,8 @@ struct gw_stats {
 	size_t slot_bytes;
 	size_t table_bytes;
 	unsigned char *table_ptr; /* MAP_SHARED | MAP_ANONYMOUS */
+	int listener_count;
+	unsigned char *isolated_ptr; /* per listener: its connections' heaps are mprotected */
 	size_t render_max;
 };
 

@@ -53,7 +53,7 @@ static const char *const stat_names[VK_STAT_COUNT] = {
 	[VK_STAT_PROCS_ENDED] = "ended",     [VK_STAT_PROCS_FAILED] = "failed",
 	[VK_STAT_PROCS_KILLED] = "killed",   [VK_STAT_FAULTS_CAUGHT] = "faults_caught",
 	[VK_STAT_DISPATCHES] = "dispatches", [VK_STAT_POLL_REGISTERS] = "poll_registers",
-	[VK_STAT_POLL_WAITS] = "poll_waits",
+	[VK_STAT_POLL_WAITS] = "poll_waits", [VK_STAT_MPROTECTS] = "mprotects",
 };
 
 static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events);
@@ -262,8 +262,39 @@ void vk_kern_enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	TAILQ_INSERT_TAIL(&kern_ptr->run_q, proc_ptr, run_elem);
 }
 
+/* Isolation, lazily: a heap is hidden only when another process is about
+ * to run, so a process dispatched again before any other (its next event
+ * came in the same or the next wait) needs no mprotect() either way. What
+ * runs meanwhile is the kernel itself. */
+static void hide_shown(struct vk_kern *kern_ptr)
+{
+	struct vk_proc *proc_ptr = kern_ptr->shown_proc_ptr;
+
+	kern_ptr->shown_proc_ptr = NULL;
+	if (!proc_ptr || vk_heap_is_protected(&proc_ptr->heap))
+		return;
+	kern_ptr->stats[VK_STAT_MPROTECTS]++;
+	if (vk_heap_protect(&proc_ptr->heap) == -1)
+		fprintf(stderr, "vk: kernel %d: protect: %s\n", kern_ptr->index, strerror(errno));
+}
+
+static int show(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	if (kern_ptr->shown_proc_ptr != proc_ptr)
+		hide_shown(kern_ptr);
+	if (!proc_ptr->isolated)
+		return 0;
+	kern_ptr->shown_proc_ptr = proc_ptr;
+	if (!vk_heap_is_protected(&proc_ptr->heap))
+		return 0;
+	kern_ptr->stats[VK_STAT_MPROTECTS]++;
+	return vk_heap_unprotect(&proc_ptr->heap);
+}
+
 static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
+	if (kern_ptr->shown_proc_ptr == proc_ptr)
+		kern_ptr->shown_proc_ptr = NULL;
 	while (proc_ptr->fd_head >= 0)
 		vk_kern_close_fd(kern_ptr, vk_fd_table_lookup(&kern_ptr->fds, proc_ptr->fd_head));
 	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, 0);
@@ -319,6 +350,9 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	vk_thread_set_name(thread_ptr, service_ptr->name);
 	vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
 	vk_kern_own_fd(kern_ptr, fd_ptr, proc_ptr);
+	/* Others may run before its first dispatch. */
+	if (proc_ptr->isolated && vk_heap_protect(&proc_ptr->heap) == 0)
+		kern_ptr->stats[VK_STAT_MPROTECTS]++;
 	if (kern_ptr->draining)
 		proc_ptr->drain_pending = 1;
 	if (service_ptr->serves_drain)
@@ -418,7 +452,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	uint64_t timer_ns = 0;
 	int waits;
 
-	if (proc_ptr->isolated && vk_heap_unprotect(&proc_ptr->heap) == -1) {
+	if (show(kern_ptr, proc_ptr) == -1) {
 		fprintf(stderr, "vk: kernel %d: unprotect: %s\n", kern_ptr->index, strerror(errno));
 		proc_end(kern_ptr, proc_ptr);
 		return;
@@ -440,6 +474,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 			goto end;
 		}
 		kern_ptr->stats[VK_STAT_FAULTS_CAUGHT]++;
+		proc_ptr->faulted = signo;
 	}
 	kern_ptr->in_dispatch = 1;
 	if (!delivered) {
@@ -470,8 +505,6 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	}
 	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, timer_ns);
 	kern_ptr->current_proc_ptr = NULL;
-	if (proc_ptr->isolated)
-		vk_heap_protect(&proc_ptr->heap);
 	return;
 
 end:
@@ -752,6 +785,12 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 			if (kern_ptr->services_ptr[i]->accept_more &&
 			    (!kern_ptr->draining || kern_ptr->services_ptr[i]->serves_drain))
 				accept_batch(kern_ptr, kern_ptr->services_ptr[i]);
+		/* The process still shown runs first: it needs no mprotect. */
+		proc_ptr = kern_ptr->shown_proc_ptr;
+		if (proc_ptr && proc_ptr->queued && proc_ptr != TAILQ_FIRST(&kern_ptr->run_q)) {
+			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
+			TAILQ_INSERT_HEAD(&kern_ptr->run_q, proc_ptr, run_elem);
+		}
 		while ((proc_ptr = TAILQ_FIRST(&kern_ptr->run_q))) {
 			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
 			proc_ptr->queued = 0;

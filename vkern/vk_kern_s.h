@@ -42,6 +42,10 @@ struct vk_kern {
 	volatile sig_atomic_t fault_signo;
 	void *volatile fault_addr;
 	struct vk_proc *current_proc_ptr;
+	/* The isolated process dispatched last, whose heap is left visible
+	 * until another process runs: dispatched again next, it costs no
+	 * mprotect() at all. */
+	struct vk_proc *shown_proc_ptr;
 	void *altstack_ptr;
 
 	int signal_fd;

@@ -18,6 +18,7 @@ struct vk_proc {
 	struct vk_service *service_ptr; /* NULL for a process started by vk_sys_spawn() */
 	const char *name;
 	int isolated;
+	int faulted; /* signal of the last fault it survived (vk_sys_faulted) */
 	int fd_head; /* first fd owned, -1 if none; linked through vk_fd */
 	struct vk_timer timer;
 	unsigned queued : 1;

@@ -210,6 +210,20 @@ int vk_sys_notify(uint64_t proc_ref)
 	return 0;
 }
 
+int vk_sys_faulted(void)
+{
+	struct vk_proc *proc_ptr = vk_kern_current_ptr ? vk_kern_current_ptr->current_proc_ptr : NULL;
+
+	return proc_ptr ? proc_ptr->faulted : 0;
+}
+
+int vk_sys_owns(int fd)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+
+	return !kern_ptr || own_conn_fd(kern_ptr, fd) != NULL;
+}
+
 uint64_t vk_sys_now_ns(void)
 {
 	return vk_now_ns();

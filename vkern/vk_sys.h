@@ -35,6 +35,15 @@ uint64_t vk_sys_self(void);
 int vk_sys_notify(uint64_t proc_ref);
 /* Starts a process with no connection; returns its id, or -1. */
 int vk_sys_spawn(const char *name, vk_thread_fn fn, void *arg_ptr, size_t pages);
+/* The signal of the last fault the calling process survived (a thread's
+ * catch block took it), 0 if none. Kept in kernel memory: whatever the
+ * fault damaged in the process's heap, this stays true. A process that
+ * faulted should end soon: its heap may be damaged. */
+int vk_sys_faulted(void);
+/* Whether fd is the calling process's own (not the kernel's, another
+ * process's, or held): to check an fd number read from a heap that may be
+ * damaged before writing to it. */
+int vk_sys_owns(int fd);
 uint64_t vk_sys_now_ns(void);
 int vk_sys_draining(void);
 int vk_sys_kernel_index(void);
@@ -49,6 +58,7 @@ enum vk_stat {
 	VK_STAT_DISPATCHES,
 	VK_STAT_POLL_REGISTERS, /* registrations sent to the poll driver */
 	VK_STAT_POLL_WAITS,
+	VK_STAT_MPROTECTS, /* mprotect() calls that hid or showed a process heap */
 	VK_STAT_COUNT,
 };
 

@@ -20,7 +20,8 @@
 #include "gw_stats_s.h"
 
 static const char config_text[] =
-	"{ \"listeners\": [ { \"name\": \"l\", \"address\": \"127.0.0.1\", \"port\": 0 } ],"
+	"{ \"listeners\": [ { \"name\": \"l\", \"address\": \"127.0.0.1\", \"port\": 0 },"
+	"                   { \"name\": \"m\", \"port\": 0, \"isolation\": false } ],"
 	"  \"admin\": { \"address\": \"127.0.0.1\", \"port\": 0 },"
 	"  \"upstreams\": { \"app\": { \"endpoints\": [ \"127.0.0.1:8001\", \"127.0.0.1:8002\" ] },"
 	"                   \"db\": { \"endpoints\": [ \"127.0.0.1:9001\" ] } },"
@@ -239,6 +240,39 @@ static void test_render_max_bounds_both_formats(void **state)
 	memset(f->stats_ptr->table_ptr, 0, f->stats_ptr->table_bytes);
 }
 
+static int isolation_at(json_t *doc, int listener)
+{
+	json_t *node =
+		json_object_get(json_array_get(json_object_get(doc, "listeners"), (size_t)listener), "isolation");
+
+	if (!json_is_boolean(node))
+		fail_msg("listeners.%d.isolation is not a boolean", listener);
+	return json_is_true(node);
+}
+
+/* Each listener says whether it runs isolated: the config's value until
+ * the program sets what it started (the command line may turn it off). */
+static void test_listener_isolation(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = render_json(f, 1);
+
+	assert_true(isolation_at(doc, 0));
+	assert_false(isolation_at(doc, 1));
+	json_decref(doc);
+	assert_non_null(strstr(f->buf, "\"listeners\":[{\"name\":\"l\",\"isolation\":true}"));
+	gw_stats_set_isolation(f->stats_ptr, 0, 0);
+	doc = render_json(f, 1);
+	assert_false(isolation_at(doc, 0));
+	json_decref(doc);
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_non_null(strstr(f->buf, "# TYPE vkgw_listener_isolation gauge\n"));
+	assert_non_null(strstr(f->buf, "vkgw_listener_isolation{kernel=\"2\",listener=\"l\"} 0\n"));
+	gw_stats_set_isolation(f->stats_ptr, 1, 1);
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_non_null(strstr(f->buf, "vkgw_listener_isolation{kernel=\"0\",listener=\"m\"} 1\n"));
+}
+
 /* Every sample belongs to a family announced by HELP and TYPE; counters
  * end in _total; the labels are the documented ones. */
 static void test_prometheus_lines(void **state)
@@ -287,6 +321,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_is_shared_across_fork, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_max_bounds_both_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prometheus_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listener_isolation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# vkgw end to end: isolation, on by default (tests/services/gw_fault_gateway
+# is vkgw with a test-only "fault" filter; tests/e2e/gw_isolation.py is the
+# client). One kernel, so every connection shares its address space.
+#
+#   isolated     by default, 20 faults (NULL dereferences and writes into
+#                another connection's heap) each end only their own
+#                connection with a 500 and a close, while 16 keep-alive
+#                connections and an h2load run get every answer; the
+#                victim's canary stays intact; /stats and /metrics say
+#                isolation is on and count the faults caught
+#   unprotected  with --no-isolation, the same cross-heap write is not
+#                caught: the victim's canary is corrupted, /stats and
+#                /metrics say isolation is off
+#   per listener "isolation": false in the listener's config turns it off
+. "$(dirname "$0")/lib.sh"
+
+GATEWAY="$BUILD/tests/services/gw_fault_gateway"
+CLIENT="$(dirname "$0")/gw_isolation.py"
+need_bin "$GATEWAY"
+command -v h2load >/dev/null || fail "h2load is not installed (deploy/install-deps.sh: nghttp2-client)"
+command -v promtool >/dev/null || fail "promtool is not installed (deploy/install-deps.sh: prometheus)"
+
+ROUNDS=20
+LOAD_CONNS=16
+
+# faulty NAME [ISOLATION_KEY] [ARGS...]: the gateway on one kernel, every
+# request through the fault filter, answered 200 "ok"; sets PORT and
+# ADMIN_PORT.
+faulty() {
+	local name=$1 key=$2 line
+	shift 2
+	cat >"$E2E_TMP/$name.json" <<JSON
+{
+  "listeners": [ { "name": "faulty", "port": 0, "kernels": 1 $key } ],
+  "admin": { "port": 0 },
+  "routes": [ { "name": "all", "filters": [ { "type": "fault" } ],
+                "action": { "respond": { "status": 200, "body": "ok" } } } ]
+}
+JSON
+	start_server "$name" "$GATEWAY" -c "$E2E_TMP/$name.json" -k 1 -s "$@"
+	PORT=${E2E_PORT[$name]}
+	line=$(sed -n 2p "$E2E_TMP/$name.out")
+	[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "$name: no admin 'listening on' line: $line"
+	ADMIN_PORT=${BASH_REMATCH[1]}
+}
+
+# stat EXPR: a value of /stats, EXPR a Python expression over `d`.
+stat() {
+	curl -s --noproxy '*' --max-time 10 "http://127.0.0.1:$ADMIN_PORT/stats" >"$E2E_TMP/stats.json" ||
+		fail "/stats: curl failed"
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$E2E_TMP/stats.json" "$1" || fail "/stats: cannot evaluate $1 on: $(cat "$E2E_TMP/stats.json")"
+}
+
+# metrics_say SERIES VALUE: /metrics passes promtool and has the series.
+metrics_say() {
+	curl -s --noproxy '*' --max-time 10 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$E2E_TMP/metrics" ||
+		fail "/metrics: curl failed"
+	promtool check metrics <"$E2E_TMP/metrics" >"$E2E_TMP/promtool.out" 2>&1 ||
+		fail "promtool check metrics: $(cat "$E2E_TMP/promtool.out")"
+	grep -qxF "$1 $2" "$E2E_TMP/metrics" || fail "/metrics has no '$1 $2':$(grep -F "${1%%\{*}" "$E2E_TMP/metrics")"
+}
+
+isolated() {
+	local h2_pid rc=0 out
+	faulty iso ""
+	[ "$(stat "d['listeners'][0]['isolation']")" = True ] || fail "/stats: isolation is not on by default"
+	timeout 60 h2load --h1 -n 20000 -c 8 "http://127.0.0.1:$PORT/" >"$E2E_TMP/h2load.out" 2>&1 &
+	h2_pid=$!
+	python3 "$CLIENT" isolated "$PORT" "$ROUNDS" "$LOAD_CONNS" >"$E2E_TMP/client.out" 2>&1 ||
+		fail "$(cat "$E2E_TMP/client.out"); gateway stderr:$(server_stderr iso)"
+	note "$(cat "$E2E_TMP/client.out")"
+	wait "$h2_pid" || rc=$?
+	out=$(cat "$E2E_TMP/h2load.out")
+	[ "$rc" = 0 ] || fail "h2load exited $rc: $out"
+	grep -q '20000 succeeded, 0 failed, 0 errored, 0 timeout' <<<"$out" || fail "h2load: $out"
+	grep -q 'status codes: 20000 2xx' <<<"$out" || fail "h2load: $out"
+	[ "$(stat "d['total']['vkern']['faults_caught']")" = "$ROUNDS" ] ||
+		fail "/stats: faults_caught $(stat "d['total']['vkern']['faults_caught']"), expected $ROUNDS"
+	[ "$(stat "d['total']['vkern']['killed']")" = 0 ] || fail "/stats: a process was killed"
+	[ "$(stat "d['total']['responses']['5xx']")" = "$ROUNDS" ] || fail "/stats: 5xx count is not $ROUNDS"
+	[ "$(stat "d['total']['vkern']['mprotects'] > 0")" = True ] || fail "/stats: no mprotect counted"
+	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty"}' 1
+	metrics_say 'vkgw_vkern_faults_caught_total{kernel="0"}' "$ROUNDS"
+	stop_server iso
+}
+
+unprotected() {
+	faulty open "" --no-isolation
+	[ "$(stat "d['listeners'][0]['isolation']")" = False ] || fail "/stats: isolation is on with --no-isolation"
+	python3 "$CLIENT" unprotected "$PORT" >"$E2E_TMP/client.out" 2>&1 ||
+		fail "$(cat "$E2E_TMP/client.out"); gateway stderr:$(server_stderr open)"
+	note "$(cat "$E2E_TMP/client.out")"
+	[ "$(stat "d['total']['vkern']['faults_caught']")" = 1 ] || fail "/stats: faults_caught is not 1 (the NULL fault)"
+	[ "$(stat "d['total']['vkern']['mprotects']")" = 0 ] || fail "/stats: mprotect calls without isolation"
+	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty"}' 0
+	stop_server open
+}
+
+per_listener() {
+	faulty off ', "isolation": false'
+	[ "$(stat "d['listeners'][0]['isolation']")" = False ] || fail "/stats: \"isolation\": false is not shown"
+	python3 "$CLIENT" unprotected "$PORT" >"$E2E_TMP/client.out" 2>&1 ||
+		fail "\"isolation\": false: $(cat "$E2E_TMP/client.out")"
+	stop_server off
+}
+
+run_case "isolated by default: each fault ends only its own connection" isolated
+run_case "--no-isolation: a cross-heap write is not caught" unprotected
+run_case "\"isolation\": false on the listener turns it off" per_listener
+finish
