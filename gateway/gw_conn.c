@@ -225,7 +225,13 @@ void gw_conn_main(struct vk_thread *that)
 		/* No exchange until this request is routed. */
 		self->exchange.stages_passed = 0;
 		self->exchange.resp_ptr = NULL;
-		vk_deadline(cfg->keepalive_idle_ms);
+		/* The first head is timed from the accept, so a client that never
+		 * sends a byte is gone after header_ms; a later one from its first
+		 * byte, after a keep-alive wait. */
+		if (self->served)
+			vk_deadline(cfg->keepalive_idle_ms);
+		else
+			vk_deadline(cfg->header_timeout_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
@@ -235,7 +241,9 @@ void gw_conn_main(struct vk_thread *that)
 		self->attempts_sent = 0;
 		self->bytes_out = 0;
 		self->route_ptr = NULL;
-		vk_deadline(cfg->header_timeout_ms);
+		if (self->served)
+			vk_deadline(cfg->header_timeout_ms);
+		self->served = 1;
 		self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
 							.buf_ptr = self->head_ptr,
 							.limits_ptr = &cfg->limits,

@@ -59,6 +59,7 @@ struct gw_conn_self {
 	size_t n;
 	int rc;
 	int more;
+	int served; /* a request came: later waits are keep-alive waits */
 	int upstream_fd;
 	int reused;	    /* the upstream connection was kept from an earlier request */
 	int retried;	    /* this request already went again on a fresh connection */
