@@ -36,6 +36,9 @@
 #define VK_DEFAULT_GRACE_MS 10000
 #define VK_POOL_PREALLOC 64
 #define VK_POOL_MAX_FREE 4096
+/* Out of fds, accept is tried again this often (and whenever one closes). */
+#define VK_ACCEPT_RETRY_NS 100000000ull
+#define VK_EMFILE_LOG_NS 1000000000ull
 
 __thread struct vk_kern *vk_kern_current_ptr;
 
@@ -53,10 +56,11 @@ static const char *const stat_names[VK_STAT_COUNT] = {
 	[VK_STAT_PROCS_ENDED] = "ended",     [VK_STAT_PROCS_FAILED] = "failed",
 	[VK_STAT_PROCS_KILLED] = "killed",   [VK_STAT_FAULTS_CAUGHT] = "faults_caught",
 	[VK_STAT_DISPATCHES] = "dispatches", [VK_STAT_POLL_REGISTERS] = "poll_registers",
-	[VK_STAT_POLL_WAITS] = "poll_waits",
+	[VK_STAT_POLL_WAITS] = "poll_waits", [VK_STAT_ACCEPT_EMFILE] = "accept_emfile",
 };
 
 static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events);
+static void retry_accepts_on_close(struct vk_kern *kern_ptr);
 
 struct vk_kern *vk_kern_create(int index, const char *poll_driver)
 {
@@ -220,6 +224,9 @@ void vk_kern_close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 	vk_poll_forget(&kern_ptr->poll, fd_ptr);
 	vk_fd_reset(fd_ptr);
 	close(fd);
+	/* A listener that ran out of fds has one now. */
+	if (kern_ptr->accept_starved)
+		retry_accepts_on_close(kern_ptr);
 	/* After the close: whoever counts the fd may open another at once. */
 	if (on_close)
 		on_close(on_close_ctx_ptr, fd);
@@ -331,6 +338,44 @@ fail:
 	return -1;
 }
 
+/* Every fd-less accept is counted; a line at most once a second says how
+ * many there were, whatever the verbosity: the operator must hear of it. */
+static void note_emfile(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int error)
+{
+	uint64_t now = vk_now_ns();
+
+	kern_ptr->stats[VK_STAT_ACCEPT_EMFILE]++;
+	if (kern_ptr->emfile_logged_ns && now - kern_ptr->emfile_logged_ns < VK_EMFILE_LOG_NS) {
+		kern_ptr->emfile_unlogged++;
+		return;
+	}
+	fprintf(stderr, "vk: kernel %d: accept on %s: %s (%llu more since the last report); retrying as fds free up\n",
+		kern_ptr->index, service_ptr->name, strerror(error), (unsigned long long)kern_ptr->emfile_unlogged);
+	kern_ptr->emfile_logged_ns = now;
+	kern_ptr->emfile_unlogged = 0;
+}
+
+/* Out of fds, queued clients are not announced again (no new SYN may come,
+ * and an edge-triggered listener stays silent): the kernel accepts again
+ * when an fd closes, and on a timer meanwhile. */
+static void starve_accepts(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int error)
+{
+	note_emfile(kern_ptr, service_ptr, error);
+	service_ptr->accept_starved = 1;
+	service_ptr->accept_retry_ns = vk_now_ns() + VK_ACCEPT_RETRY_NS;
+	kern_ptr->accept_starved = 1;
+}
+
+static void retry_accepts_on_close(struct vk_kern *kern_ptr)
+{
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+
+		if (service_ptr->accept_starved)
+			service_ptr->accept_more = 1;
+	}
+}
+
 static void accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
 {
 	int one = 1;
@@ -342,12 +387,18 @@ static void accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_pt
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				starve_accepts(kern_ptr, service_ptr, errno);
+				return;
+			}
 			if (errno != EAGAIN && kern_ptr->verbose)
 				fprintf(stderr, "vk: kernel %d: accept on %s: %s\n", kern_ptr->index, service_ptr->name,
 					strerror(errno));
+			service_ptr->accept_starved = 0;
 			vk_kern_want(kern_ptr, vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd), VK_EV_IN);
 			return;
 		}
+		service_ptr->accept_starved = 0;
 		if (service_ptr->nodelay)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (spawn(kern_ptr, service_ptr, fd) == -1)
@@ -663,6 +714,7 @@ static void stop_listening(struct vk_kern *kern_ptr, int all)
 		}
 		vk_service_unlisten(service_ptr);
 		service_ptr->accept_more = 0;
+		service_ptr->accept_starved = 0;
 	}
 }
 
@@ -705,6 +757,12 @@ static int next_timeout_ms(struct vk_kern *kern_ptr)
 
 	if (kern_ptr->draining && (!when || kern_ptr->drain_deadline_ns < when))
 		when = kern_ptr->drain_deadline_ns;
+	for (int i = 0; kern_ptr->accept_starved && i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+
+		if (service_ptr->accept_starved && (!when || service_ptr->accept_retry_ns < when))
+			when = service_ptr->accept_retry_ns;
+	}
 	if (!when)
 		return -1;
 	now = vk_now_ns();
@@ -720,6 +778,24 @@ static int accepts_pending(struct vk_kern *kern_ptr)
 		if (kern_ptr->services_ptr[i]->accept_more)
 			return 1;
 	return 0;
+}
+
+/* The retry timer: due services try again; the kernel stays marked while
+ * any of them is still starved. */
+static void retry_starved_accepts(struct vk_kern *kern_ptr)
+{
+	int starved = 0;
+
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+
+		if (!service_ptr->accept_starved)
+			continue;
+		starved = 1;
+		if (kern_ptr->now_ns >= service_ptr->accept_retry_ns)
+			service_ptr->accept_more = 1;
+	}
+	kern_ptr->accept_starved = starved;
 }
 
 int vk_kern_run(struct vk_kern *kern_ptr)
@@ -749,6 +825,8 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 							       ? 0
 							       : next_timeout_ms(kern_ptr));
 		kern_ptr->now_ns = vk_now_ns();
+		if (kern_ptr->accept_starved)
+			retry_starved_accepts(kern_ptr);
 		if (events > 0 && kern_ptr->spin_ns)
 			spin_until_ns = kern_ptr->now_ns + kern_ptr->spin_ns;
 		while ((timer_ptr = vk_timer_heap_pop_expired(&kern_ptr->timers, kern_ptr->now_ns))) {
