@@ -36,6 +36,7 @@
 #define VK_DEFAULT_GRACE_MS 10000
 #define VK_POOL_PREALLOC 64
 #define VK_POOL_MAX_FREE 4096
+#define VK_POOL_WARM 64 /* free heaps kept resident; the rest go back to the OS */
 /* Out of fds, accept is tried again this often (and whenever one closes). */
 #define VK_ACCEPT_RETRY_NS 100000000ull
 #define VK_EMFILE_LOG_NS 1000000000ull
@@ -296,6 +297,7 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	struct vk_proc_local *proc_local_ptr;
 	struct vk_socket *socket_ptr;
 	struct vk_thread *thread_ptr;
+	char *rings_ptr;
 	struct vk_fd *fd_ptr = vk_fd_table_get(&kern_ptr->fds, fd);
 
 	if (!proc_ptr || !fd_ptr)
@@ -309,8 +311,16 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 					      vk_heap_pages(&proc_ptr->heap));
 	if (!proc_local_ptr)
 		goto fail_heap;
+	if (vk_heap_zeroed(&proc_ptr->heap))
+		vk_proc_local_heap_zeroed(proc_local_ptr);
+	vk_heap_set_used(&proc_ptr->heap);
 	proc_ptr->proc_local_ptr = proc_local_ptr;
-	socket_ptr = vk_socket_alloc(proc_local_ptr, service_ptr->rx_len, service_ptr->tx_len);
+	/* The rings at the far end: the small objects that follow (thread,
+	 * locals) share the first pages with the process's own state. */
+	rings_ptr = vk_proc_local_alloc_high(proc_local_ptr, service_ptr->rx_len + service_ptr->tx_len);
+	socket_ptr = rings_ptr ? vk_socket_alloc_on(proc_local_ptr, rings_ptr, service_ptr->rx_len,
+						    rings_ptr + service_ptr->rx_len, service_ptr->tx_len)
+			       : NULL;
 	if (!socket_ptr)
 		goto fail_heap;
 	vk_socket_set_fd(socket_ptr, fd);
@@ -685,6 +695,7 @@ int vk_kern_start(struct vk_kern *kern_ptr)
 
 		if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
 			return -1;
+		vk_pool_set_warm(&service_ptr->pool, VK_POOL_WARM);
 		if (vk_service_listen(service_ptr) == -1)
 			return -1;
 		fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
