@@ -154,6 +154,9 @@ out("silent_bytes_per_conn", (rss1 - rss0) * 1024 // n)
 
 for s in conns:
     one_request(s)
+rss_busy = rss_kib()
+out("rss_just_served_kib", rss_busy)
+out("just_served_bytes_per_conn", (rss_busy - rss0) * 1024 // n)
 # Idle now: vkgw releases what an idle connection does not use after a
 # while; read after that.
 time.sleep(settle_ms / 1000.0)
@@ -180,7 +183,9 @@ printf 'vkgw RSS with %d idle connections (one kernel), VmRSS of the vkgw proces
 printf '  before:                       %8d KiB\n' "$(val rss_start_kib)"
 printf '  silent (never sent a byte):   %8d KiB  -> %6d bytes per connection\n' \
   "$(val rss_silent_kib)" "$(val silent_bytes_per_conn)"
-printf '  keep-alive, idle after one request: %2s %8d KiB  -> %6d bytes per connection\n' "" \
+printf '  keep-alive, just served:      %8d KiB  -> %6d bytes per connection\n' \
+  "$(val rss_just_served_kib)" "$(val just_served_bytes_per_conn)"
+printf '  keep-alive, idle %4d ms:     %8d KiB  -> %6d bytes per connection\n' "$SETTLE_MS" \
   "$(val rss_keepalive_kib)" "$(val keepalive_bytes_per_conn)"
-printf '  after every connection closed: %7d KiB  -> %6d bytes per connection left\n' \
+printf '  every connection closed:      %8d KiB  -> %6d bytes per connection left\n' \
   "$(val rss_after_close_kib)" "$(val after_close_bytes_per_conn)"
