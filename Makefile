@@ -36,7 +36,7 @@ DEPS_STAMP   := $(BUILD)/.deps-installed
 # Objects are kept between builds (they are intermediate to pattern rules).
 .SECONDARY:
 
-.PHONY: all deps run test unit e2e debug test-debug bench bench-vkern bench-proxy format format-check clean
+.PHONY: all deps run test unit e2e debug test-debug bench bench-vkern bench-proxy bench-idle format format-check clean
 
 all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(BUILD)/vkgw $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
@@ -111,6 +111,9 @@ bench-vkern: all $(BUILD)/bench/mprotect_cost
 
 bench-proxy: all
 	bench/bench-proxy.sh $(BUILD)/vkgw
+
+bench-idle: all
+	bench/bench-idle-rss.sh $(BUILD)/vkgw $(BUILD)/vk_hello
 
 $(BUILD)/bench/mprotect_cost: bench/mprotect_cost.c
 	@mkdir -p $(@D)

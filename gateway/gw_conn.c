@@ -176,11 +176,22 @@ void gw_conn_main(struct vk_thread *that)
 		gw_stats_connection_closed();
 	}
 	self->client_ptr = that->socket_ptr;
-	self->head_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->limits.max_head_bytes);
-	self->resp_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->limits.max_head_bytes);
-	self->upstream_ptr = vk_socket_alloc(vk_thread_proc_local(that), cfg->ring_bytes, cfg->ring_bytes);
-	if (!self->head_ptr || !self->resp_ptr || !self->upstream_ptr)
+	/* The upstream socket, both heads and the upstream rings in one raw
+	 * block: written before read, their pages are touched only as bytes
+	 * come. The buffers, and the per-request tail of self, go back to the
+	 * OS once the connection has been idle a while (gw_conn_self.h). */
+	self->upstream_ptr = vk_proc_local_alloc_raw(
+		vk_thread_proc_local(that), vk_socket_size() + 2 * cfg->limits.max_head_bytes + 2 * cfg->ring_bytes);
+	if (!self->upstream_ptr)
 		vk_raise(ENOMEM);
+	self->head_ptr = (char *)self->upstream_ptr + vk_socket_size();
+	self->resp_ptr = self->head_ptr + cfg->limits.max_head_bytes;
+	vk_socket_init(self->upstream_ptr, vk_thread_proc_local(that), self->resp_ptr + cfg->limits.max_head_bytes,
+		       cfg->ring_bytes, self->resp_ptr + cfg->limits.max_head_bytes + cfg->ring_bytes, cfg->ring_bytes);
+	vk_proc_local_add_spare(vk_thread_proc_local(that), self->head_ptr,
+				2 * cfg->limits.max_head_bytes + 2 * cfg->ring_bytes);
+	vk_proc_local_add_spare(vk_thread_proc_local(that), self->exchange.stages,
+				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
 	self->cfg_ptr = cfg;
 	self->upstream_index = -1;
@@ -277,7 +288,13 @@ void gw_conn_main(struct vk_thread *that)
 		/* No exchange until this request is routed. */
 		self->exchange.stages_passed = 0;
 		self->exchange.resp_ptr = NULL;
-		vk_deadline(cfg->keepalive_idle_ms);
+		/* The first head is timed from the accept, so a client that never
+		 * sends a byte is gone after header_ms; a later one from its first
+		 * byte, after a keep-alive wait. */
+		if (self->served)
+			vk_deadline(cfg->keepalive_idle_ms);
+		else
+			vk_deadline(cfg->header_timeout_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
@@ -287,7 +304,9 @@ void gw_conn_main(struct vk_thread *that)
 		self->attempts_sent = 0;
 		self->bytes_out = 0;
 		self->route_ptr = NULL;
-		vk_deadline(cfg->header_timeout_ms);
+		if (self->served)
+			vk_deadline(cfg->header_timeout_ms);
+		self->served = 1;
 		self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
 							.buf_ptr = self->head_ptr,
 							.limits_ptr = &cfg->limits,

@@ -49,8 +49,6 @@ struct edits_writer {
 };
 
 struct gw_conn_self {
-	struct gw_request req;
-	struct gw_response resp;
 	struct vk_socket *client_ptr;
 	struct vk_socket *upstream_ptr;
 	char *head_ptr; /* the request head as received: forwarded from here */
@@ -61,6 +59,7 @@ struct gw_conn_self {
 	size_t n;
 	int rc;
 	int more;
+	int served; /* a request came: later waits are keep-alive waits */
 	int upstream_fd;
 	int reused;	    /* the upstream connection was kept from an earlier request */
 	int retried;	    /* this request already went again on a fresh connection */
@@ -73,9 +72,6 @@ struct gw_conn_self {
 	int error_code;	 /* the error being answered */
 	uint32_t i;
 	char client_addr[INET6_ADDRSTRLEN];
-	char line[GW_CONN_LINE_MAX];
-	size_t line_len;
-	char error[GW_CONN_ERROR_MAX];
 	struct gw_relay relay;
 	/* this request's route and upstream */
 	const struct gw_route *route_ptr;
@@ -90,7 +86,6 @@ struct gw_conn_self {
 	uint64_t upstream_ns; /* the request went to the upstream */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	char log_line[GW_CONN_LOG_MAX];
 	struct vk_thread *tunnel_ptr; /* upstream-to-client half of an upgraded connection */
 	const struct gw_conn_config *cfg_ptr;
 	const char *path_rest; /* the part of the path after a rewritten prefix */
@@ -98,9 +93,22 @@ struct gw_conn_self {
 	/* a body kept for filters that read it (gw_conn_body.c) */
 	char *body_ptr; /* taken once, http.max_buffered_body_bytes */
 	size_t body_len;
-	/* what the route's filters see and decide */
-	struct gw_exchange exchange;
 	struct edits_writer edits;
+	/* what the route's filters see and decide: its arrays are touched only
+	 * by filters that use them, and are part of the per-request tail */
+	struct gw_exchange exchange;
+	/* Per request, dead between requests: from the exchange's arrays on
+	 * (gw_exchange_begin resets their counts), the pages of self go back to
+	 * the OS while the connection is idle (vk_proc_local_add_spare), so
+	 * this tail stays last and nothing in it outlives a request. The
+	 * fields above are few and small: a connection waiting for a request
+	 * keeps them on one page or two. */
+	char line[GW_CONN_LINE_MAX];
+	size_t line_len;
+	char error[GW_CONN_ERROR_MAX];
+	char log_line[GW_CONN_LOG_MAX];
+	struct gw_request req;
+	struct gw_response resp;
 };
 
 static inline const char *span(const char *buf, struct gw_http_span s)

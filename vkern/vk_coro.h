@@ -222,15 +222,20 @@
 
 /* Waiting for the next request: rc is 1 when bytes are there, 0 when the
  * peer hung up or the kernel is draining, so idle keep-alive connections do
- * not hold a shutdown up. */
+ * not hold a shutdown up. After VK_IDLE_RELEASE_MS of waiting, the pages of
+ * the process's empty rings and spare range go back to the OS
+ * (vk_proc_local_set_spare): an idle connection keeps only what it uses. */
+#define VK_IDLE_RELEASE_MS 1000
 #define vk_wait_request(rc)                                                                                 \
 	do {                                                                                                \
 		that->idle = 1;                                                                             \
+		that->release_ns = vk_sys_now_ns() + VK_IDLE_RELEASE_MS * 1000000ull;                       \
 		VK_OP_(__COUNTER__,                                                                         \
 		       vk_proc_local_draining(that->proc_local_ptr) && !vk_socket_rx_held(that->socket_ptr) \
 			       ? VK_OP_DONE                                                                 \
 			       : vk_socket_wait_readable_op(that->socket_ptr, that));                       \
 		that->idle = 0;                                                                             \
+		that->release_ns = 0;                                                                       \
 		(rc) = vk_socket_rx_held(that->socket_ptr) > 0;                                             \
 	} while (0)
 

@@ -48,7 +48,41 @@ int vk_heap_map(struct vk_heap *heap_ptr, size_t pages)
 	heap_ptr->pages = pages;
 	heap_ptr->len = pages * vk_page_size();
 	heap_ptr->protected = 0;
+	heap_ptr->zeroed = 1;
 	return 0;
+}
+
+/* Gives the heap's pages back to the OS: it stays mapped, and reads as
+ * zeros, faulting pages in again only as they are touched. */
+int vk_heap_release(struct vk_heap *heap_ptr)
+{
+	if (madvise(heap_ptr->addr_ptr, heap_ptr->len, MADV_DONTNEED) == -1)
+		return -1;
+	heap_ptr->zeroed = 1;
+	return 0;
+}
+
+/* The same for whole pages inside [ptr, ptr + len) (a buffer whose content
+ * no longer matters): the partial pages at either end are kept. */
+int vk_heap_release_range(void *ptr, size_t len)
+{
+	size_t page = vk_page_size();
+	uintptr_t from = ((uintptr_t)ptr + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t to = ((uintptr_t)ptr + len) & ~(uintptr_t)(page - 1);
+
+	if (to <= from)
+		return 0;
+	return madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+int vk_heap_zeroed(struct vk_heap *heap_ptr)
+{
+	return heap_ptr->zeroed;
+}
+
+void vk_heap_set_used(struct vk_heap *heap_ptr)
+{
+	heap_ptr->zeroed = 0;
 }
 
 void vk_heap_unmap(struct vk_heap *heap_ptr)

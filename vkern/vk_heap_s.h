@@ -10,6 +10,7 @@ struct vk_heap {
 	size_t len;
 	size_t pages;
 	int protected;
+	int zeroed; /* every byte is zero: fresh from mmap, or given back */
 };
 
 #endif

@@ -36,6 +36,10 @@
 #define VK_DEFAULT_GRACE_MS 10000
 #define VK_POOL_PREALLOC 64
 #define VK_POOL_MAX_FREE 4096
+#define VK_POOL_WARM 64 /* free heaps kept resident; the rest go back to the OS */
+/* Out of fds, accept is tried again this often (and whenever one closes). */
+#define VK_ACCEPT_RETRY_NS 100000000ull
+#define VK_EMFILE_LOG_NS 1000000000ull
 
 __thread struct vk_kern *vk_kern_current_ptr;
 
@@ -49,14 +53,16 @@ static int signal_event_fd = -1;
 #define SIGNAL_BIT(signo) (1 << ((signo)&31))
 
 static const char *const stat_names[VK_STAT_COUNT] = {
-	[VK_STAT_ACCEPTED] = "accepted",     [VK_STAT_PROCS_LIVE] = "live",
-	[VK_STAT_PROCS_ENDED] = "ended",     [VK_STAT_PROCS_FAILED] = "failed",
-	[VK_STAT_PROCS_KILLED] = "killed",   [VK_STAT_FAULTS_CAUGHT] = "faults_caught",
-	[VK_STAT_DISPATCHES] = "dispatches", [VK_STAT_POLL_REGISTERS] = "poll_registers",
-	[VK_STAT_POLL_WAITS] = "poll_waits", [VK_STAT_MPROTECTS] = "mprotects",
+	[VK_STAT_ACCEPTED] = "accepted",	   [VK_STAT_PROCS_LIVE] = "live",
+	[VK_STAT_PROCS_ENDED] = "ended",	   [VK_STAT_PROCS_FAILED] = "failed",
+	[VK_STAT_PROCS_KILLED] = "killed",	   [VK_STAT_FAULTS_CAUGHT] = "faults_caught",
+	[VK_STAT_DISPATCHES] = "dispatches",	   [VK_STAT_POLL_REGISTERS] = "poll_registers",
+	[VK_STAT_POLL_WAITS] = "poll_waits",	   [VK_STAT_MPROTECTS] = "mprotects",
+	[VK_STAT_ACCEPT_EMFILE] = "accept_emfile",
 };
 
 static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events);
+static void retry_accepts_on_close(struct vk_kern *kern_ptr);
 
 struct vk_kern *vk_kern_create(int index, const char *poll_driver)
 {
@@ -226,6 +232,9 @@ void vk_kern_close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 	vk_poll_forget(&kern_ptr->poll, fd_ptr);
 	vk_fd_reset(fd_ptr);
 	close(fd);
+	/* A listener that ran out of fds has one now. */
+	if (kern_ptr->accept_starved)
+		retry_accepts_on_close(kern_ptr);
 	/* After the close: whoever counts the fd may open another at once. */
 	if (on_close)
 		on_close(on_close_ctx_ptr, fd);
@@ -326,6 +335,7 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	struct vk_proc_local *proc_local_ptr;
 	struct vk_socket *socket_ptr;
 	struct vk_thread *thread_ptr;
+	char *rings_ptr;
 	struct vk_fd *fd_ptr = vk_fd_table_get(&kern_ptr->fds, fd);
 
 	if (!proc_ptr || !fd_ptr)
@@ -339,8 +349,16 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 					      vk_heap_pages(&proc_ptr->heap));
 	if (!proc_local_ptr)
 		goto fail_heap;
+	if (vk_heap_zeroed(&proc_ptr->heap))
+		vk_proc_local_heap_zeroed(proc_local_ptr);
+	vk_heap_set_used(&proc_ptr->heap);
 	proc_ptr->proc_local_ptr = proc_local_ptr;
-	socket_ptr = vk_socket_alloc(proc_local_ptr, service_ptr->rx_len, service_ptr->tx_len);
+	/* The rings at the far end: the small objects that follow (thread,
+	 * locals) share the first pages with the process's own state. */
+	rings_ptr = vk_proc_local_alloc_high(proc_local_ptr, service_ptr->rx_len + service_ptr->tx_len);
+	socket_ptr = rings_ptr ? vk_socket_alloc_on(proc_local_ptr, rings_ptr, service_ptr->rx_len,
+						    rings_ptr + service_ptr->rx_len, service_ptr->tx_len)
+			       : NULL;
 	if (!socket_ptr)
 		goto fail_heap;
 	vk_socket_set_fd(socket_ptr, fd);
@@ -371,6 +389,44 @@ fail:
 	return -1;
 }
 
+/* Every fd-less accept is counted; a line at most once a second says how
+ * many there were, whatever the verbosity: the operator must hear of it. */
+static void note_emfile(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int error)
+{
+	uint64_t now = vk_now_ns();
+
+	kern_ptr->stats[VK_STAT_ACCEPT_EMFILE]++;
+	if (kern_ptr->emfile_logged_ns && now - kern_ptr->emfile_logged_ns < VK_EMFILE_LOG_NS) {
+		kern_ptr->emfile_unlogged++;
+		return;
+	}
+	fprintf(stderr, "vk: kernel %d: accept on %s: %s (%llu more since the last report); retrying as fds free up\n",
+		kern_ptr->index, service_ptr->name, strerror(error), (unsigned long long)kern_ptr->emfile_unlogged);
+	kern_ptr->emfile_logged_ns = now;
+	kern_ptr->emfile_unlogged = 0;
+}
+
+/* Out of fds, queued clients are not announced again (no new SYN may come,
+ * and an edge-triggered listener stays silent): the kernel accepts again
+ * when an fd closes, and on a timer meanwhile. */
+static void starve_accepts(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int error)
+{
+	note_emfile(kern_ptr, service_ptr, error);
+	service_ptr->accept_starved = 1;
+	service_ptr->accept_retry_ns = vk_now_ns() + VK_ACCEPT_RETRY_NS;
+	kern_ptr->accept_starved = 1;
+}
+
+static void retry_accepts_on_close(struct vk_kern *kern_ptr)
+{
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+
+		if (service_ptr->accept_starved)
+			service_ptr->accept_more = 1;
+	}
+}
+
 static void accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
 {
 	int one = 1;
@@ -382,12 +438,18 @@ static void accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_pt
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				starve_accepts(kern_ptr, service_ptr, errno);
+				return;
+			}
 			if (errno != EAGAIN && kern_ptr->verbose)
 				fprintf(stderr, "vk: kernel %d: accept on %s: %s\n", kern_ptr->index, service_ptr->name,
 					strerror(errno));
+			service_ptr->accept_starved = 0;
 			vk_kern_want(kern_ptr, vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd), VK_EV_IN);
 			return;
 		}
+		service_ptr->accept_starved = 0;
 		if (service_ptr->nodelay)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (spawn(kern_ptr, service_ptr, fd) == -1)
@@ -683,6 +745,7 @@ int vk_kern_start(struct vk_kern *kern_ptr)
 
 		if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
 			return -1;
+		vk_pool_set_warm(&service_ptr->pool, VK_POOL_WARM);
 		if (vk_service_listen(service_ptr) == -1)
 			return -1;
 		fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
@@ -712,6 +775,7 @@ static void stop_listening(struct vk_kern *kern_ptr, int all)
 		}
 		vk_service_unlisten(service_ptr);
 		service_ptr->accept_more = 0;
+		service_ptr->accept_starved = 0;
 	}
 }
 
@@ -754,6 +818,12 @@ static int next_timeout_ms(struct vk_kern *kern_ptr)
 
 	if (kern_ptr->draining && (!when || kern_ptr->drain_deadline_ns < when))
 		when = kern_ptr->drain_deadline_ns;
+	for (int i = 0; kern_ptr->accept_starved && i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+
+		if (service_ptr->accept_starved && (!when || service_ptr->accept_retry_ns < when))
+			when = service_ptr->accept_retry_ns;
+	}
 	if (!when)
 		return -1;
 	now = vk_now_ns();
@@ -769,6 +839,24 @@ static int accepts_pending(struct vk_kern *kern_ptr)
 		if (kern_ptr->services_ptr[i]->accept_more)
 			return 1;
 	return 0;
+}
+
+/* The retry timer: due services try again; the kernel stays marked while
+ * any of them is still starved. */
+static void retry_starved_accepts(struct vk_kern *kern_ptr)
+{
+	int starved = 0;
+
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
+
+		if (!service_ptr->accept_starved)
+			continue;
+		starved = 1;
+		if (kern_ptr->now_ns >= service_ptr->accept_retry_ns)
+			service_ptr->accept_more = 1;
+	}
+	kern_ptr->accept_starved = starved;
 }
 
 int vk_kern_run(struct vk_kern *kern_ptr)
@@ -804,6 +892,8 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 							       ? 0
 							       : next_timeout_ms(kern_ptr));
 		kern_ptr->now_ns = vk_now_ns();
+		if (kern_ptr->accept_starved)
+			retry_starved_accepts(kern_ptr);
 		if (events > 0 && kern_ptr->spin_ns)
 			spin_until_ns = kern_ptr->now_ns + kern_ptr->spin_ns;
 		while ((timer_ptr = vk_timer_heap_pop_expired(&kern_ptr->timers, kern_ptr->now_ns))) {

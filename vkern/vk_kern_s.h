@@ -60,6 +60,9 @@ struct vk_kern {
 	void (*before_wait_fn)(void *ctx_ptr);
 	void *before_wait_ctx_ptr;
 	int verbose;
+	int accept_starved;	   /* some service waits for an fd to accept with */
+	uint64_t emfile_logged_ns; /* fd exhaustion is logged at most once a second */
+	uint64_t emfile_unlogged;  /* occurrences since the last line */
 };
 
 #endif

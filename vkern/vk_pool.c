@@ -34,6 +34,7 @@ int vk_pool_init(struct vk_pool *pool_ptr, size_t pages, int prealloc, int max_f
 	memset(pool_ptr, 0, sizeof(*pool_ptr));
 	pool_ptr->pages = pages;
 	pool_ptr->max_free = max_free > 0 ? max_free : 1;
+	pool_ptr->warm = pool_ptr->max_free;
 	for (int i = 0; i < prealloc && i < pool_ptr->max_free; i++) {
 		struct vk_heap heap;
 
@@ -68,6 +69,14 @@ int vk_pool_get(struct vk_pool *pool_ptr, struct vk_heap *heap_ptr)
 	return vk_heap_map(heap_ptr, pool_ptr->pages);
 }
 
+/* A burst of connections leaves many heaps free: past the first `warm`,
+ * whose reuse costs nothing, their pages go back to the OS (one madvise
+ * each; they stay mapped, ready to be touched again). */
+void vk_pool_set_warm(struct vk_pool *pool_ptr, int warm)
+{
+	pool_ptr->warm = warm;
+}
+
 void vk_pool_put(struct vk_pool *pool_ptr, struct vk_heap *heap_ptr)
 {
 	if (vk_heap_pages(heap_ptr) != pool_ptr->pages ||
@@ -75,6 +84,8 @@ void vk_pool_put(struct vk_pool *pool_ptr, struct vk_heap *heap_ptr)
 		vk_heap_unmap(heap_ptr);
 		return;
 	}
+	if (pool_ptr->free_len >= pool_ptr->warm)
+		vk_heap_release(heap_ptr);
 	pool_ptr->free_ptr[pool_ptr->free_len++] = *heap_ptr;
 }
 

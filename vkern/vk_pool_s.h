@@ -12,6 +12,7 @@ struct vk_pool {
 	int free_len;
 	int free_cap;
 	int max_free;
+	int warm; /* free heaps kept resident; the others are given back */
 	size_t hits;
 	size_t misses;
 };

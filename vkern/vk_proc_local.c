@@ -28,6 +28,13 @@ struct vk_proc_local *vk_proc_local_create(void *heap_start, size_t heap_len, si
 	return proc_local_ptr;
 }
 
+/* The heap was all zero bytes when the process was created (fresh, or
+ * given back to the OS): zeroed allocations need not write. */
+void vk_proc_local_heap_zeroed(struct vk_proc_local *proc_local_ptr)
+{
+	vk_stack_assume_zeroed(&proc_local_ptr->stack);
+}
+
 static void *alloc(struct vk_proc_local *proc_local_ptr, size_t size, int zero)
 {
 	void *ptr =
@@ -177,6 +184,98 @@ void vk_proc_local_fd_event(struct vk_proc_local *proc_local_ptr, int fd, int ev
 
 	LIST_FOREACH(socket_ptr, &proc_local_ptr->sockets, list_elem)
 		vk_socket_fd_event(socket_ptr, fd, events);
+}
+
+void *vk_proc_local_alloc_high(struct vk_proc_local *proc_local_ptr, size_t size)
+{
+	void *ptr = vk_stack_push_high(&proc_local_ptr->stack, size);
+
+	if (!ptr)
+		proc_local_ptr->alloc_failed_pages =
+			vk_pages_for(sizeof(*proc_local_ptr) + vk_stack_used(&proc_local_ptr->stack) + size +
+				     2 * VK_STACK_ALIGN + sizeof(size_t) * 4);
+	return ptr;
+}
+
+int vk_proc_local_add_spare(struct vk_proc_local *proc_local_ptr, void *ptr, size_t len)
+{
+	if (proc_local_ptr->spare_count == VK_PROC_LOCAL_SPARES) {
+		errno = ENOSPC;
+		return -1;
+	}
+	proc_local_ptr->spares[proc_local_ptr->spare_count].ptr = ptr;
+	proc_local_ptr->spares[proc_local_ptr->spare_count].len = len;
+	proc_local_ptr->spare_count++;
+	return 0;
+}
+
+/* Ranges to give back, merged where they touch, so that buffers laid out
+ * side by side cost one madvise. */
+#define RELEASE_RANGES_MAX 8
+
+struct release_set {
+	struct {
+		char *from;
+		char *to;
+	} r[RELEASE_RANGES_MAX];
+	int n;
+};
+
+static void release_flush(struct release_set *set_ptr)
+{
+	for (int i = 0; i < set_ptr->n; i++)
+		vk_heap_release_range(set_ptr->r[i].from, (size_t)(set_ptr->r[i].to - set_ptr->r[i].from));
+	set_ptr->n = 0;
+}
+
+static void release_add(struct release_set *set_ptr, char *from, size_t len)
+{
+	char *to = from + len;
+	int merged;
+
+	if (!len)
+		return;
+	do {
+		merged = 0;
+		for (int i = 0; i < set_ptr->n; i++) {
+			if (from > set_ptr->r[i].to || to < set_ptr->r[i].from)
+				continue;
+			from = from < set_ptr->r[i].from ? from : set_ptr->r[i].from;
+			to = to > set_ptr->r[i].to ? to : set_ptr->r[i].to;
+			set_ptr->r[i] = set_ptr->r[--set_ptr->n];
+			merged = 1;
+			break;
+		}
+	} while (merged);
+	if (set_ptr->n == RELEASE_RANGES_MAX)
+		release_flush(set_ptr);
+	set_ptr->r[set_ptr->n].from = from;
+	set_ptr->r[set_ptr->n].to = to;
+	set_ptr->n++;
+}
+
+/* Once a process has waited VK_IDLE_RELEASE_MS for a request, the pages
+ * of what holds nothing worth keeping go back to the OS: its empty rings,
+ * its spare ranges, and the free part of its heap (what earlier requests
+ * pushed and popped). Their next use faults them in again, zeroed. Only
+ * whole pages inside each range go; ranges that touch are merged, so a
+ * gateway connection costs two madvise calls. */
+void vk_proc_local_release_idle(struct vk_proc_local *proc_local_ptr)
+{
+	struct release_set set = {.n = 0};
+	struct vk_socket *socket_ptr;
+	struct vk_stack *stack_ptr = &proc_local_ptr->stack;
+
+	LIST_FOREACH(socket_ptr, &proc_local_ptr->sockets, list_elem) {
+		size_t len = vk_socket_idle_rings(socket_ptr);
+
+		if (len)
+			release_add(&set, vk_socket_rings(socket_ptr), len);
+	}
+	for (int i = 0; i < proc_local_ptr->spare_count; i++)
+		release_add(&set, proc_local_ptr->spares[i].ptr, proc_local_ptr->spares[i].len);
+	release_add(&set, stack_ptr->top_ptr, (size_t)(stack_ptr->end_ptr - stack_ptr->top_ptr));
+	release_flush(&set);
 }
 
 void vk_proc_local_expire(struct vk_proc_local *proc_local_ptr, uint64_t now_ns)

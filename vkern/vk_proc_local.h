@@ -15,6 +15,18 @@ enum vk_proc_run {
 };
 
 struct vk_proc_local *vk_proc_local_create(void *heap_start, size_t heap_len, size_t pages);
+/* The heap is known to be all zero bytes (vk_heap_zeroed): zeroed
+ * allocations write nothing, so untouched pages stay out of RSS. */
+void vk_proc_local_heap_zeroed(struct vk_proc_local *proc_local_ptr);
+/* Raw memory from the far end of the heap, for the process's lifetime. */
+void *vk_proc_local_alloc_high(struct vk_proc_local *proc_local_ptr, size_t size);
+/* [ptr, ptr + len): memory whose content is dead while the process waits
+ * for a request (a connection's head buffers, say); at most
+ * VK_PROC_LOCAL_SPARES ranges. After VK_IDLE_RELEASE_MS in
+ * vk_wait_request, their pages and those of every empty ring go back to
+ * the OS (vk_proc_local_release_idle), and read as zeros after. */
+int vk_proc_local_add_spare(struct vk_proc_local *proc_local_ptr, void *ptr, size_t len);
+void vk_proc_local_release_idle(struct vk_proc_local *proc_local_ptr);
 void *vk_proc_local_alloc(struct vk_proc_local *proc_local_ptr, size_t size);
 /* The same, not zeroed: a large buffer written before it is read. */
 void *vk_proc_local_alloc_raw(struct vk_proc_local *proc_local_ptr, size_t size);

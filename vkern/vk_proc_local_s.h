@@ -9,6 +9,8 @@
 /* The process's own view of itself, at the start of its micro-heap. Holds
  * no kernel pointers: the kernel reads and writes it only while it
  * dispatches the process. */
+#define VK_PROC_LOCAL_SPARES 2
+
 struct vk_proc_local {
 	struct vk_stack stack;
 	TAILQ_HEAD(, vk_thread) run_q;
@@ -26,6 +28,13 @@ struct vk_proc_local {
 	int failed_line;
 	const char *failed_thread;
 	void *user_ptr;
+	/* Memory whose content is dead while the process waits for a request
+	 * (vk_wait_request): given back to the OS after a while idle. */
+	struct {
+		char *ptr;
+		size_t len;
+	} spares[VK_PROC_LOCAL_SPARES];
+	int spare_count;
 };
 
 #endif

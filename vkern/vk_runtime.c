@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +25,9 @@
 #define VK_RESTARTS_MAX 5 /* in VK_RESTART_WINDOW: then give up */
 #define VK_RESTART_WINDOW_NS 10000000000ull
 #define VK_KILL_MARGIN_NS 2000000000ull /* after the grace period: SIGKILL */
+/* Linux's default fs.nr_open: the most a soft limit may be when the hard
+ * one is "unlimited". */
+#define VK_NOFILE_UNLIMITED (1u << 20)
 
 struct kernel_slot {
 	pid_t pid;
@@ -316,6 +320,31 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 	return failed;
 }
 
+/* Every connection is an fd: the soft open-file limit goes up to the hard
+ * one at start, as nginx and HAProxy do, before any kernel is forked. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? VK_NOFILE_UNLIMITED : rl.rlim_max;
+		if (rl.rlim_cur < was || setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			fprintf(stderr, "vk: open files: limit %llu, not raised to %llu: %s\n", (unsigned long long)was,
+				(unsigned long long)rl.rlim_cur, strerror(errno));
+			return;
+		}
+	}
+	if (rl.rlim_cur == was)
+		fprintf(stderr, "vk: open files: limit %llu (the hard limit)\n", (unsigned long long)was);
+	else
+		fprintf(stderr, "vk: open files: limit %llu (raised from %llu)\n", (unsigned long long)rl.rlim_cur,
+			(unsigned long long)was);
+}
+
 int vk_runtime_run(const struct vk_runtime_config *cfg_ptr, struct vk_service **services_ptr, int count)
 {
 	int cpus[VK_MAX_KERNELS];
@@ -329,6 +358,7 @@ int vk_runtime_run(const struct vk_runtime_config *cfg_ptr, struct vk_service **
 		return 1;
 	}
 	ignore_stray_signals();
+	raise_fd_limit();
 	for (int i = 0; i < count; i++) {
 		if (vk_service_reserve(services_ptr[i]) == -1) {
 			fprintf(stderr, "vk: service %s: cannot bind %s:%d: %s\n", vk_service_name(services_ptr[i]),

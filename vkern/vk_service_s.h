@@ -24,6 +24,11 @@ struct vk_service {
 	/* per kernel (each kernel process has its own copy) */
 	int listen_fd;
 	int accept_more; /* the last accept batch ended before EAGAIN */
+	/* The last accept found no fd free: the listener is not armed (a
+	 * level-triggered driver would report it again at once); accept is
+	 * tried again when an fd closes, or at accept_retry_ns. */
+	int accept_starved;
+	uint64_t accept_retry_ns;
 	struct vk_pool pool;
 };
 

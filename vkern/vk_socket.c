@@ -25,12 +25,51 @@ struct vk_socket *vk_socket_alloc(struct vk_proc_local *proc_local_ptr, size_t r
 	struct vk_socket *socket_ptr;
 	char *buf;
 
-	socket_ptr = vk_proc_local_alloc(proc_local_ptr, sizeof(*socket_ptr) + rx_len + tx_len);
+	/* Raw: vk_socket_init clears the struct, and ring bytes are only read
+	 * after they are written, so ring pages are touched as bytes come. */
+	socket_ptr = vk_proc_local_alloc_raw(proc_local_ptr, sizeof(*socket_ptr) + rx_len + tx_len);
 	if (!socket_ptr)
 		return NULL;
 	buf = (char *)(socket_ptr + 1);
 	vk_socket_init(socket_ptr, proc_local_ptr, buf, rx_len, buf + rx_len, tx_len);
 	return socket_ptr;
+}
+
+/* A socket on rings the caller laid out (contiguous with other buffers,
+ * say, so that one madvise covers them all when idle). */
+struct vk_socket *vk_socket_alloc_on(struct vk_proc_local *proc_local_ptr, void *rx_buf, size_t rx_len, void *tx_buf,
+				     size_t tx_len)
+{
+	struct vk_socket *socket_ptr = vk_proc_local_alloc(proc_local_ptr, sizeof(*socket_ptr));
+
+	if (socket_ptr)
+		vk_socket_init(socket_ptr, proc_local_ptr, rx_buf, rx_len, tx_buf, tx_len);
+	return socket_ptr;
+}
+
+size_t vk_socket_size(void)
+{
+	return sizeof(struct vk_socket);
+}
+
+char *vk_socket_rings(struct vk_socket *socket_ptr)
+{
+	return socket_ptr->rx.buf_ptr;
+}
+
+/* Empty rings hold nothing worth keeping: the length of the rings (rx
+ * then tx, contiguous as vk_socket_alloc lays them out) whose pages may go
+ * back to the OS now, or 0. */
+size_t vk_socket_idle_rings(struct vk_socket *socket_ptr)
+{
+	struct vk_vectoring *rx_ptr = &socket_ptr->rx;
+	struct vk_vectoring *tx_ptr = &socket_ptr->tx;
+
+	if (rx_ptr->len || tx_ptr->len || tx_ptr->buf_ptr != rx_ptr->buf_ptr + rx_ptr->buf_len)
+		return 0;
+	rx_ptr->start = 0;
+	tx_ptr->start = 0;
+	return rx_ptr->buf_len + tx_ptr->buf_len;
 }
 
 void vk_socket_free(struct vk_socket *socket_ptr)

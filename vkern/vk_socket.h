@@ -27,6 +27,16 @@ enum vk_read_mode {
 };
 
 struct vk_socket *vk_socket_alloc(struct vk_proc_local *proc_local_ptr, size_t rx_len, size_t tx_len);
+/* A socket whose rings are the caller's (raw memory is fine: ring bytes
+ * are written before they are read). */
+struct vk_socket *vk_socket_alloc_on(struct vk_proc_local *proc_local_ptr, void *rx_buf, size_t rx_len, void *tx_buf,
+				     size_t tx_len);
+char *vk_socket_rings(struct vk_socket *socket_ptr);
+/* For a caller placing a socket in memory of its own (vk_socket_init). */
+size_t vk_socket_size(void);
+/* Empty, contiguous rings: their length from vk_socket_rings (their pages
+ * may go back to the OS), else 0. */
+size_t vk_socket_idle_rings(struct vk_socket *socket_ptr);
 void vk_socket_free(struct vk_socket *socket_ptr);
 void vk_socket_init(struct vk_socket *socket_ptr, struct vk_proc_local *proc_local_ptr, void *rx_buf, size_t rx_len,
 		    void *tx_buf, size_t tx_len);

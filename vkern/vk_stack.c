@@ -32,10 +32,20 @@ void vk_stack_init(struct vk_stack *stack_ptr, void *start_ptr, size_t len)
 		stack_ptr->end_ptr = stack_ptr->start_ptr;
 	stack_ptr->peak = 0;
 	stack_ptr->last_failed = 0;
+	stack_ptr->zero_ptr = stack_ptr->end_ptr;
+	stack_ptr->high_used = 0;
 }
 
-/* Returns zeroed memory, or NULL when the heap is exhausted (the size asked
- * for is kept so the caller can say how much was needed). */
+/* The caller knows the free part of the arena holds only zero bytes. */
+void vk_stack_assume_zeroed(struct vk_stack *stack_ptr)
+{
+	stack_ptr->zero_ptr = stack_ptr->top_ptr;
+}
+
+/* Returns memory (zeroed if asked), or NULL when the heap is exhausted (the
+ * size asked for is kept so the caller can say how much was needed). Only
+ * the part below the known-zero mark is cleared; any block, raw or not,
+ * moves the mark past itself, since its owner writes it. */
 static void *push(struct vk_stack *stack_ptr, size_t size, int zero)
 {
 	struct vk_stack_block *block_ptr;
@@ -54,8 +64,13 @@ static void *push(struct vk_stack *stack_ptr, size_t size, int zero)
 	stack_ptr->top_ptr += total;
 	if (vk_stack_used(stack_ptr) > stack_ptr->peak)
 		stack_ptr->peak = vk_stack_used(stack_ptr);
-	if (zero)
-		memset((char *)block_ptr + VK_STACK_HDR, 0, total - VK_STACK_HDR);
+	if (zero && (char *)block_ptr + VK_STACK_HDR < stack_ptr->zero_ptr) {
+		char *to = stack_ptr->top_ptr < stack_ptr->zero_ptr ? stack_ptr->top_ptr : stack_ptr->zero_ptr;
+
+		memset((char *)block_ptr + VK_STACK_HDR, 0, (size_t)(to - ((char *)block_ptr + VK_STACK_HDR)));
+	}
+	if (stack_ptr->top_ptr > stack_ptr->zero_ptr)
+		stack_ptr->zero_ptr = stack_ptr->top_ptr;
 	return (char *)block_ptr + VK_STACK_HDR;
 
 exhausted:
@@ -69,10 +84,32 @@ void *vk_stack_push(struct vk_stack *stack_ptr, size_t size)
 }
 
 /* Not zeroed: for a large buffer that is written before it is read, so
- * the pages it never uses are never touched (and never made resident). */
+ * the pages it never uses are never touched (and never made resident). It
+ * may hold what an earlier process of the same heap left there. */
 void *vk_stack_push_raw(struct vk_stack *stack_ptr, size_t size)
 {
 	return push(stack_ptr, size, 0);
+}
+
+/* Raw memory from the far end of the arena, for the process's lifetime
+ * (never freed): a buffer placed there keeps the small objects the stack
+ * hands out next to each other, on few pages. */
+void *vk_stack_push_high(struct vk_stack *stack_ptr, size_t size)
+{
+	size_t total = align_up(size);
+
+	if (size > (size_t)(stack_ptr->end_ptr - stack_ptr->start_ptr) ||
+	    total > (size_t)(stack_ptr->end_ptr - stack_ptr->top_ptr)) {
+		stack_ptr->last_failed = size;
+		return NULL;
+	}
+	stack_ptr->end_ptr -= total;
+	stack_ptr->high_used += total;
+	if (stack_ptr->zero_ptr > stack_ptr->end_ptr)
+		stack_ptr->zero_ptr = stack_ptr->end_ptr;
+	if (vk_stack_used(stack_ptr) > stack_ptr->peak)
+		stack_ptr->peak = vk_stack_used(stack_ptr);
+	return stack_ptr->end_ptr;
 }
 
 /* Drops freed blocks from the top down, so out-of-order frees are reclaimed
@@ -102,7 +139,7 @@ void vk_stack_pop(struct vk_stack *stack_ptr, void *ptr)
 
 size_t vk_stack_used(struct vk_stack *stack_ptr)
 {
-	return (size_t)(stack_ptr->top_ptr - stack_ptr->start_ptr);
+	return (size_t)(stack_ptr->top_ptr - stack_ptr->start_ptr) + stack_ptr->high_used;
 }
 
 size_t vk_stack_avail(struct vk_stack *stack_ptr)

@@ -8,8 +8,10 @@ struct vk_stack;
 #define VK_STACK_ALIGN 16
 
 void vk_stack_init(struct vk_stack *stack_ptr, void *start_ptr, size_t len);
+void vk_stack_assume_zeroed(struct vk_stack *stack_ptr);
 void *vk_stack_push(struct vk_stack *stack_ptr, size_t size);
 void *vk_stack_push_raw(struct vk_stack *stack_ptr, size_t size);
+void *vk_stack_push_high(struct vk_stack *stack_ptr, size_t size);
 void vk_stack_pop(struct vk_stack *stack_ptr, void *ptr);
 size_t vk_stack_used(struct vk_stack *stack_ptr);
 size_t vk_stack_avail(struct vk_stack *stack_ptr);

@@ -164,6 +164,8 @@ uint64_t vk_thread_next_timer(struct vk_thread *thread_ptr)
 		return 0;
 	if (thread_ptr->deadline_ns && thread_ptr->block_socket_ptr && (!next || thread_ptr->deadline_ns < next))
 		next = thread_ptr->deadline_ns;
+	if (thread_ptr->release_ns && (!next || thread_ptr->release_ns < next))
+		next = thread_ptr->release_ns;
 	return next;
 }
 
@@ -171,6 +173,14 @@ void vk_thread_expire(struct vk_thread *thread_ptr, uint64_t now_ns)
 {
 	if (thread_ptr->status != VK_THREAD_BLOCKED)
 		return;
+	/* Idle a while: what the process does not use goes back to the OS,
+	 * and the thread waits on, unwoken. */
+	if (thread_ptr->release_ns && thread_ptr->release_ns <= now_ns) {
+		thread_ptr->release_ns = 0;
+		/* (not if an error took the thread out of its idle wait) */
+		if (thread_ptr->idle)
+			vk_proc_local_release_idle(thread_ptr->proc_local_ptr);
+	}
 	if (thread_ptr->wake_ns && thread_ptr->wake_ns <= now_ns) {
 		thread_ptr->wake_ns = 0;
 		vk_thread_wake(thread_ptr);

@@ -43,6 +43,7 @@ struct vk_thread {
 	uint64_t deadline_ns; /* blocking ops raise ETIMEDOUT past it; 0: none */
 	uint64_t idle_ns;     /* re-arms deadline_ns at every block: a limit on silence */
 	uint64_t wake_ns;     /* end of a vk_sleep(); 0: none */
+	uint64_t release_ns;  /* an idle wait gives its process's spare pages back then; 0: none */
 	unsigned timed_out : 1;
 	unsigned idle : 1;	 /* waiting between requests: drain may end it */
 	unsigned notifiable : 1; /* in vk_wait_notified(): vk_sys_notify() ends it */

@@ -211,6 +211,24 @@ keepalive_idle_timeout() {
 	stop_server ka_up
 }
 
+# The header timer starts at the accept: a connection that never sends a
+# byte is closed after header_ms, without a byte, not after the (long)
+# keep-alive idle time.
+header_timeout_from_accept() {
+	local port
+	gateway sl_gw '"127.0.0.1:1"' '"header_ms": 500, "body_idle_ms": 5000, "keepalive_idle_ms": 30000'
+	port=${E2E_PORT[sl_gw]}
+	client "$port" 4
+	[ "$CLOSE_MS" -ge 0 ] ||
+		fail "a silent connection is still open after 4 s (header_ms 500, keepalive_idle_ms 30000)"
+	[ "$FIRST_MS" = -1 ] || fail "a silent connection got an answer: $(resp)"
+	[ "$CLOSE_MS" -ge 500 ] || fail "a silent connection was closed after $CLOSE_MS ms, before header_ms 500"
+	[ "$CLOSE_MS" -lt $((500 + SLACK_MS)) ] ||
+		fail "a silent connection was closed after $CLOSE_MS ms, expected < $((500 + SLACK_MS))"
+	note "  header_ms 500: a silent connection closed after $CLOSE_MS ms"
+	stop_server sl_gw
+}
+
 # A listener with listen(0) whose one accept-queue slot is taken by a
 # connection nobody accepts: Linux then drops every further SYN, so a
 # connect neither completes nor is refused. It checks that itself (a probe
@@ -304,6 +322,8 @@ upstream_reset_before_head() {
 
 run_case "header_ms 1000 under a slowloris head (a line every 300 ms) -> 408 at ~1 s, closed" \
 	header_timeout_stops_slowloris
+run_case "header_ms 500 starts at the accept: a silent connection is closed at ~500 ms, no bytes" \
+	header_timeout_from_accept
 run_case "body_idle_ms 500, 10 of 100 body bytes -> 408 at ~500 ms, closed" body_idle_timeout
 run_case "body_idle_ms 500 is a silence limit: a body trickling in for 1.35 s gets through" \
 	body_idle_is_silence_not_total

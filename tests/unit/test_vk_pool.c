@@ -253,6 +253,61 @@ static void test_pool_grows_past_its_first_array(void **state)
 	vk_pool_fini(&pool);
 }
 
+/* Pages of [ptr, ptr + len) resident in memory. */
+static size_t resident_pages(void *ptr, size_t len)
+{
+	size_t pages = len / vk_page_size(), n = 0;
+	unsigned char vec[64];
+
+	assert_true(pages <= sizeof(vec));
+	assert_int_equal(mincore(ptr, len, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* Past the warm cache, a heap put back gives its pages to the OS: it
+ * stays mapped, comes back zeroed (nothing of the last connection), says
+ * so (vk_heap_zeroed), and works again. A warm one keeps its pages. */
+static void test_heaps_beyond_warm_are_given_back(void **state)
+{
+	struct vk_pool pool;
+	struct vk_heap warm, cold, again;
+	char *p;
+
+	(void)state;
+	assert_int_equal(vk_pool_init(&pool, POOL_PAGES, 0, MAX_FREE), 0);
+	vk_pool_set_warm(&pool, 1);
+	assert_int_equal(vk_pool_get(&pool, &warm), 0);
+	assert_int_equal(vk_pool_get(&pool, &cold), 0);
+	memset(vk_heap_start(&warm), 0x11, vk_heap_len(&warm));
+	memset(vk_heap_start(&cold), 0x22, vk_heap_len(&cold));
+	vk_heap_set_used(&warm);
+	vk_heap_set_used(&cold);
+	vk_pool_put(&pool, &warm);
+	vk_pool_put(&pool, &cold);
+	assert_int_equal(resident_pages(vk_heap_start(&warm), vk_heap_len(&warm)), POOL_PAGES);
+	assert_int_equal(resident_pages(vk_heap_start(&cold), vk_heap_len(&cold)), 0);
+
+	assert_int_equal(vk_pool_get(&pool, &again), 0);
+	assert_ptr_equal(vk_heap_start(&again), vk_heap_start(&cold));
+	assert_true(vk_heap_zeroed(&again));
+	p = vk_heap_start(&again);
+	for (size_t i = 0; i < vk_heap_len(&again); i++)
+		assert_int_equal(p[i], 0);
+	assert_heap_usable(&again);
+	memset(p, 0x33, vk_heap_len(&again));
+	assert_int_equal((unsigned char)p[vk_heap_len(&again) / 2], 0x33);
+
+	assert_int_equal(vk_pool_get(&pool, &again), 0);
+	assert_ptr_equal(vk_heap_start(&again), vk_heap_start(&warm));
+	assert_false(vk_heap_zeroed(&again));
+	assert_int_equal(((unsigned char *)vk_heap_start(&again))[0], 0x11);
+	vk_pool_fini(&pool);
+	vk_heap_unmap(&again);
+	vk_heap_unmap(&cold);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_fini_unmaps_free_heaps),
 		cmocka_unit_test(test_max_free_below_one_keeps_one),
 		cmocka_unit_test(test_pool_grows_past_its_first_array),
+		cmocka_unit_test(test_heaps_beyond_warm_are_given_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,9 +8,12 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "vk_coro.h"
+#include "vk_sys.h"
 #include "vk_test_proc.h"
+#include "vk_vectoring.h"
 
 struct trace {
 	int runs;
@@ -494,6 +497,116 @@ static void test_thread_fault_without_catch_returns_0(void **state)
 	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
 }
 
+/* ---- idle memory ---- */
+
+static size_t resident_pages(void *ptr, size_t len)
+{
+	size_t page = vk_page_size();
+	uintptr_t from = ((uintptr_t)ptr + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t to = ((uintptr_t)ptr + len) & ~(uintptr_t)(page - 1);
+	unsigned char vec[VK_TEST_PAGES];
+	size_t n = 0;
+
+	if (to <= from)
+		return 0;
+	assert_int_equal(mincore((void *)from, to - from, vec), 0);
+	for (size_t i = 0; i < (to - from) / page; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* What an idle process does not use goes back to the OS: empty rings, the
+ * spare ranges, the free part of the heap. What it holds stays: a ring
+ * with bytes in it, and every other allocation. Released memory reads as
+ * zeros and works again. */
+static void test_release_idle_gives_back_only_what_is_unused(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	size_t ring = 2 * vk_page_size(), spare_len = 3 * vk_page_size() + 100;
+	char *rings, *busy_rings, *small, *spare, *tmp;
+	struct vk_socket *idle_ptr, *busy_ptr;
+	char got[5];
+
+	vk_proc_local_heap_zeroed(tp->pl);
+	rings = vk_proc_local_alloc_high(tp->pl, 2 * ring);
+	busy_rings = vk_proc_local_alloc_high(tp->pl, 2 * ring);
+	assert_non_null(rings);
+	assert_non_null(busy_rings);
+	idle_ptr = vk_socket_alloc_on(tp->pl, rings, ring, rings + ring, ring);
+	busy_ptr = vk_socket_alloc_on(tp->pl, busy_rings, ring, busy_rings + ring, ring);
+	small = vk_proc_local_alloc(tp->pl, 64);
+	spare = vk_proc_local_alloc_raw(tp->pl, spare_len);
+	assert_non_null(idle_ptr);
+	assert_non_null(busy_ptr);
+	assert_non_null(small);
+	assert_non_null(spare);
+	memset(small, 0x5a, 64);
+	memset(rings, 0x66, 2 * ring);
+	memset(busy_rings, 0x66, 2 * ring);
+	memset(spare, 0x77, spare_len);
+	assert_int_equal(vk_proc_local_add_spare(tp->pl, spare, spare_len), 0);
+	assert_int_equal(vk_socket_unread(busy_ptr, "hello", 5), 5);
+	tmp = vk_proc_local_alloc_raw(tp->pl, 4 * vk_page_size());
+	assert_non_null(tmp);
+	memset(tmp, 0x88, 4 * vk_page_size());
+	vk_proc_local_free(tp->pl, tmp);
+
+	vk_proc_local_release_idle(tp->pl);
+
+	assert_int_equal(resident_pages(rings, 2 * ring), 0);
+	assert_int_equal(resident_pages(spare, spare_len), 0);
+	assert_int_equal(resident_pages(tmp, 4 * vk_page_size()), 0);
+	assert_int_equal(resident_pages(busy_rings, 2 * ring), 2 * ring / vk_page_size());
+	for (int i = 0; i < 64; i++)
+		assert_int_equal((unsigned char)small[i], 0x5a);
+	/* the partial pages at the ends of the spare range are kept */
+	assert_int_equal((unsigned char)spare[spare_len - 1], 0x77);
+	assert_int_equal(spare[vk_page_size() * 2], 0);
+	assert_int_equal(vk_socket_unread(busy_ptr, "", 0), 0);
+	assert_int_equal(vk_vectoring_read(vk_socket_rx(busy_ptr), got, sizeof(got)), 5);
+	assert_memory_equal(got, "hello", 5);
+
+	/* Reused after release: the idle socket's ring works, and a zeroed
+	 * allocation over the released free part is zero. */
+	assert_int_equal(vk_socket_unread(idle_ptr, "again", 5), 5);
+	assert_int_equal(vk_vectoring_read(vk_socket_rx(idle_ptr), got, sizeof(got)), 5);
+	assert_memory_equal(got, "again", 5);
+	tmp = vk_proc_local_alloc(tp->pl, 4 * vk_page_size());
+	assert_non_null(tmp);
+	for (size_t i = 0; i < 4 * vk_page_size(); i++)
+		assert_int_equal(tmp[i], 0);
+}
+
+/* An idle wait gives the memory back after VK_IDLE_RELEASE_MS, without
+ * waking the thread; the wait itself is not cut short. */
+static void test_idle_wait_releases_after_a_while(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct vk_socket *socket_ptr;
+	struct vk_thread *thread_ptr;
+	char *spare;
+	uint64_t now = vk_sys_now_ns();
+	int sv[2];
+
+	socket_ptr = vk_test_fd_socket(tp, sv, 4096, 4096);
+	assert_non_null(socket_ptr);
+	spare = vk_proc_local_alloc_raw(tp->pl, 3 * vk_page_size());
+	memset(spare, 0x77, 3 * vk_page_size());
+	vk_proc_local_add_spare(tp->pl, spare, 3 * vk_page_size());
+	thread_ptr = vk_test_start(tp, idle_waiter, NULL, socket_ptr);
+	assert_non_null(thread_ptr);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	vk_test_blocks(tp);
+	assert_true(tp->timer_ns >= now + VK_IDLE_RELEASE_MS * 1000000ull);
+	assert_true(tp->timer_ns < now + (VK_IDLE_RELEASE_MS + 1000) * 1000000ull);
+	assert_true(resident_pages(spare, 3 * vk_page_size()) > 0);
+	vk_proc_local_expire(tp->pl, tp->timer_ns);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(resident_pages(spare, 3 * vk_page_size()), 0);
+	vk_test_blocks(tp);
+	assert_int_equal(tp->timer_ns, 0); /* no deadline: nothing more to time */
+}
+
 #define PROC_TEST(fn) cmocka_unit_test_setup_teardown(fn, vk_test_setup, vk_test_teardown)
 
 int main(void)
@@ -502,6 +615,8 @@ int main(void)
 		PROC_TEST(test_create_rejects_heap_smaller_than_its_state),
 		PROC_TEST(test_alloc_free_accounting),
 		PROC_TEST(test_alloc_returns_zeroed_memory),
+		PROC_TEST(test_release_idle_gives_back_only_what_is_unused),
+		PROC_TEST(test_idle_wait_releases_after_a_while),
 		PROC_TEST(test_alloc_beyond_heap_fails_and_leaves_heap_usable),
 		PROC_TEST(test_user_pointer_round_trips),
 		PROC_TEST(test_thread_count_and_memory_follow_threads),

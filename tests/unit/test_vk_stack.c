@@ -348,9 +348,99 @@ static void test_owns_live_blocks_only(void **state)
 	assert_true(vk_stack_owns(&stack, a));
 }
 
+/* ---- raw, known-zero and high blocks (memory per connection) ---- */
+
+/* A raw block is not cleared: its pages are left for the data to touch. */
+static void test_push_raw_is_not_zeroed(void **state)
+{
+	struct vk_stack stack;
+	unsigned char *p;
+
+	(void)state;
+	stack_on_arena(&stack);
+	p = vk_stack_push_raw(&stack, BLOCK_LEN);
+	assert_non_null(p);
+	for (int i = 0; i < BLOCK_LEN; i++)
+		assert_int_equal(p[i], 0xa5);
+}
+
+/* On an arena known to be zero, a zeroed push writes nothing; once that
+ * memory was used and given back, a zeroed push clears it again: no
+ * stale byte of a raw block, a zeroed one, or a header comes through. */
+static void test_known_zero_is_trusted_only_until_used(void **state)
+{
+	struct vk_stack stack;
+	char zeros[3 * BLOCK_LEN] = {0};
+	char *a, *b, *c, *d;
+
+	(void)state;
+	memset(arena, 0, sizeof(arena));
+	vk_stack_init(&stack, arena, sizeof(arena));
+	vk_stack_assume_zeroed(&stack);
+	/* A raw block's owner writes it: once popped, it is not zero. */
+	b = vk_stack_push_raw(&stack, BLOCK_LEN);
+	memset(b, 0xff, BLOCK_LEN);
+	vk_stack_pop(&stack, b);
+	c = vk_stack_push(&stack, 3 * BLOCK_LEN);
+	assert_memory_equal(c, zeros, 3 * BLOCK_LEN);
+	/* Poison beyond the top: a push that trusts the mark leaves it. */
+	memset(arena + 1024, 0x5a, 16);
+	a = vk_stack_push(&stack, 2048);
+	assert_non_null(a);
+	assert_true(a <= arena + 1024 && a + 2048 > arena + 1024);
+	assert_int_equal((unsigned char)arena[1024], 0x5a);
+	/* Used and popped: the same memory must come back cleared. */
+	vk_stack_pop(&stack, a);
+	d = vk_stack_push(&stack, 2048);
+	assert_ptr_equal(d, a);
+	assert_int_equal((unsigned char)arena[1024], 0);
+	vk_stack_pop(&stack, d);
+	vk_stack_pop(&stack, c);
+}
+
+/* Without vk_stack_assume_zeroed nothing is trusted: an arena full of
+ * garbage still gives zeroed blocks. */
+static void test_garbage_arena_is_cleared_without_assume(void **state)
+{
+	struct vk_stack stack;
+	char zeros[BLOCK_LEN] = {0};
+
+	(void)state;
+	stack_on_arena(&stack);
+	assert_memory_equal(vk_stack_push(&stack, BLOCK_LEN), zeros, BLOCK_LEN);
+}
+
+/* High blocks come from the end, for good: counted as used, never owned
+ * (a pop of one is ignored), and the stack below still works. */
+static void test_push_high_takes_from_the_end(void **state)
+{
+	struct vk_stack stack;
+	char *high, *low;
+
+	(void)state;
+	stack_on_arena(&stack);
+	high = vk_stack_push_high(&stack, 1000);
+	assert_non_null(high);
+	assert_ptr_equal(high + 1008, arena + ARENA_LEN); /* 1000 rounded up to 16 */
+	assert_int_equal(vk_stack_used(&stack), 1008);
+	assert_int_equal(vk_stack_avail(&stack), ARENA_LEN - 1008);
+	assert_false(vk_stack_owns(&stack, high));
+	vk_stack_pop(&stack, high);
+	assert_int_equal(vk_stack_used(&stack), 1008);
+	low = vk_stack_push(&stack, ARENA_LEN - 1008 - 64);
+	assert_non_null(low);
+	assert_true(low + ARENA_LEN - 1008 - 64 <= high);
+	assert_null(vk_stack_push_high(&stack, 64));
+	assert_int_equal(vk_stack_last_failed(&stack), 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_push_raw_is_not_zeroed),
+		cmocka_unit_test(test_known_zero_is_trusted_only_until_used),
+		cmocka_unit_test(test_garbage_arena_is_cleared_without_assume),
+		cmocka_unit_test(test_push_high_takes_from_the_end),
 		cmocka_unit_test(test_new_stack_is_empty),
 		cmocka_unit_test(test_push_returns_zeroed_memory),
 		cmocka_unit_test(test_push_after_pop_is_zeroed_again),
