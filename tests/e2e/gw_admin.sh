@@ -77,6 +77,11 @@ hits() {
 	curl -s --noproxy '*' --max-time 20 -H 'Connection: close' -w '%{http_code}\n' "${args[@]}"
 }
 
+ready_is() {
+	admin /ready
+	[ "$STATUS" = "$1" ]
+}
+
 ready_then_draining() {
 	local slow_pid slow
 	start_server rd_up "$UPSTREAM" -p 0 -k 1
@@ -89,9 +94,8 @@ ready_then_draining() {
 	slow_pid=$!
 	wait_until 2 "the slow request is in flight" stat_is "d['total']['connections']['active']" 1
 	signal_server rd_gw TERM
-	nap 0.2
-	admin /ready
-	[ "$STATUS" = 503 ] && [ "$BODY" = '{"status":"draining"}' ] || fail "/ready while draining: $STATUS $BODY"
+	wait_until 2 "/ready to answer 503 once SIGTERM has started the drain" ready_is 503
+	[ "$BODY" = '{"status":"draining"}' ] || fail "/ready while draining: $STATUS $BODY"
 	# /stats still answers while draining, too.
 	stat_is "d['total']['connections']['active']" 1 || fail "draining: the slow connection is not counted active"
 	wait "$slow_pid" || fail "the slow request failed"
@@ -263,12 +267,12 @@ pool_gauges() {
 		fail "after one request: $(stat "d['upstreams']['app']")"
 	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/slow/1500" &
 	slow=$!
-	nap 0.3
+	wait_until 2 "the slow request to take the kept connection" \
+		stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['active'])" "(1, 0, 1)"
 	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/whoami" &
 	waiter=$!
-	nap 0.3
-	stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 0, 1)" ||
-		fail "with one request in flight and one waiting: $(stat "d['upstreams']['app']")"
+	wait_until 2 "one request in flight and one waiting: (connections, kept, waiting) = (1, 0, 1)" \
+		stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 0, 1)"
 	admin /metrics
 	grep -q '^vkgw_upstream_waiting_requests{kernel="0",upstream="app"} 1$' <<<"$BODY" ||
 		fail "/metrics has no waiting gauge of 1: $(grep waiting <<<"$BODY")"

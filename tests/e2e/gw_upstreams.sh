@@ -43,18 +43,22 @@ endpoints() {
 }
 
 # gateway NAME UPSTREAM_JSON: one kernel; upstream "app" is UPSTREAM_JSON
-# (the members of its object); every request is proxied to it.
+# (the members of its object); every request is proxied to it. ADMIN[NAME]:
+# the port of its admin listener (for /stats).
+declare -A ADMIN=()
 gateway() {
 	local name=$1 upstream=$2
 	cat >"$E2E_TMP/$name.json" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
   "timeouts": { "header_ms": 5000, "body_idle_ms": 5000, "keepalive_idle_ms": 5000 },
   "upstreams": { "app": { $upstream } },
   "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
 }
 JSON
 	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -s
+	ADMIN[$name]=$(admin_port "$name")
 }
 
 WRITE_OUT='%{http_code} %header{x-upstream-port} %{num_connects}\n'
@@ -125,7 +129,8 @@ least_request_avoids_the_busy_endpoint() {
 	curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%header{x-upstream-port}' \
 		"http://127.0.0.1:$port/slow/1500" >"$E2E_TMP/lrb.slow" &
 	slow_pid=$!
-	nap 0.3
+	wait_until 5 "the /slow/1500 request to be in flight" \
+		admin_stat_is "${ADMIN[lb_gw]}" "d['upstreams']['app']['active']" 1
 	hits "$port" /whoami 20 >"$f"
 	wait "$slow_pid" || fail "the /slow/1500 request failed"
 	busy_port=$(<"$E2E_TMP/lrb.slow")
@@ -264,7 +269,8 @@ connect_failures_eject_then_readmit() {
 	[ $(($(now_ms) - t_eject)) -lt 900 ] || fail "20 requests took too long to test a 1000 ms ejection"
 	[ "$(count_port "$f" "$good")" = 20 ] ||
 		fail "after 2 refused connects (consecutive_connect_failures 2), expected 20 x 200 from a, got: $(statuses "$f")"
-	# base_ejection_ms later it is back in rotation: one more 502.
+	# base_ejection_ms later it is back in rotation: one more 502. (Not
+	# synchronisation: the ejection runs out on the clock.)
 	nap 1.1
 	hits "$port" /whoami 2 >"$f"
 	expect_pair "$f" "$good" "after base_ejection_ms 1000 the endpoint is back"
@@ -273,6 +279,8 @@ connect_failures_eject_then_readmit() {
 	hits "$port" /whoami 2 >"$f"
 	t_eject=$(now_ms)
 	expect_pair "$f" "$good" "the endpoint back, one more try"
+	# Past the first ejection's length, within the second's: the time is
+	# the test.
 	nap 1.2
 	hits "$port" /whoami 10 >"$f"
 	[ "$(count_port "$f" "$good")" = 10 ] ||
@@ -304,7 +312,7 @@ consecutive_5xx_eject_within_the_cap() {
 	last=$(sed -n '6p' "$f" | awk '{ print $2 }')
 	[ "$(tail -n 10 "$f" | awk -v p="$last" '$2 == p' | wc -l)" = 10 ] ||
 		fail "after 3 x 503 each, expected requests 7-16 all on $last (the other ejected, the cap keeping this one), got ports: $(awk '{ print $2 }' "$f" | tr '\n' ' ')"
-	# After base_ejection_ms both serve again.
+	# After base_ejection_ms both serve again (the time is the test).
 	nap 1.1
 	hits "$port" /whoami 2 >"$f"
 	[ "$(count_port "$f" "$a")" = 1 ] && [ "$(count_port "$f" "$b")" = 1 ] ||
@@ -369,7 +377,12 @@ breaker_released_after_errors() {
 	# The client gives up at 100 ms; the upstream answers at 250 ms.
 	curl -s --noproxy '*' --max-time 0.1 -o /dev/null "http://127.0.0.1:$port/slow/250" || true
 	curl -s --noproxy '*' --max-time 0.1 -o /dev/null "http://127.0.0.1:$port/stall" || true
-	nap 0.5
+	# Those 4 connections accepted and ended, and nothing in flight upstream
+	# (a leaked request would keep "active" up, and this wait fails).
+	wait_until 5 "the abandoned requests to end (connections accepted, active; upstream active)" \
+		admin_stat_is "${ADMIN[br_gw]}" \
+		"(d['total']['connections']['accepted'], d['total']['connections']['active'], d['upstreams']['app']['active'])" \
+		"(4, 0, 0)"
 	for i in 1 2; do
 		curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}\n' \
 			"http://127.0.0.1:$port/slow/200" >"$E2E_TMP/br.$i" &
