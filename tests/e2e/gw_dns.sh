@@ -145,7 +145,8 @@ unresolvable_name_is_not_fatal() {
 	logged un_gw "unavailable until it resolves" || fail "the error does not say the endpoint is unavailable:$(server_stderr un_gw)"
 	out=$(bodies "$port" /whoami 10)
 	[ "$(count "$up" <<<"$out")" = 10 ] || fail "10 requests, round robin with an unresolved endpoint: $(tr '\n' ' ' <<<"$out")"
-	# Said once, not at every resolve_interval_ms (1 s).
+	# Said once, not at every resolve_interval_ms (1 s). Not
+	# synchronisation: two intervals in which it must not be said again.
 	nap 2.2
 	[ "$(grep -c 'cannot resolve' "$(server_err_file un_gw)")" = 1 ] ||
 		fail "the failure was logged more than once:$(server_stderr un_gw)"
