@@ -19,6 +19,7 @@
 #   wait_until SECS WHAT CMD...    poll CMD until it succeeds, or fail
 #   admin_port NAME                port of NAME's last "listening on" line
 #   admin_stat PORT EXPR           a value of /stats on an admin listener
+#   admin_stat_is PORT EXPR VALUE  the same, compared (for wait_until)
 #   skip REASON                    this suite (or, in run_case, this case)
 #                                  cannot run here: exit 77 with the reason
 #   run_case DESC FUNC ARGS...     run FUNC in a subshell, record
