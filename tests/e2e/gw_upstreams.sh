@@ -4,7 +4,8 @@
 # kernel (upstream state is per kernel).
 #
 #   least_request   300 sequential requests on new connections: each of 3
-#                   endpoints gets 100 +- 20%; a busy endpoint is avoided
+#                   endpoints gets 100 +- 20%; a busy endpoint (a request
+#                   held in flight) is avoided
 #   hash (header)   a value always lands on one endpoint; 600 values spread
 #                   over all 3 within +-30% (maglev); ring is sticky too
 #   hash (cookie)   the same on a cookie
@@ -120,21 +121,19 @@ least_request_spreads_evenly() {
 }
 
 # With two endpoints the two random choices are always both of them, so
-# the one holding a slow request in flight gets none of the others.
+# the one holding a request in flight (a POST whose body is held back
+# until the others are done) gets none of the others.
 least_request_avoids_the_busy_endpoint() {
-	local port f="$E2E_TMP/lrb" slow_pid busy_port other
+	local port f="$E2E_TMP/lrb" held busy_port other
 	upstreams lb_a lb_b
 	gateway lb_gw "\"endpoints\": $(endpoints lb_a lb_b), \"balance\": { \"policy\": \"least_request\" }"
 	port=${E2E_PORT[lb_gw]}
-	curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%header{x-upstream-port}' \
-		"http://127.0.0.1:$port/slow/1500" >"$E2E_TMP/lrb.slow" &
-	slow_pid=$!
-	wait_until 5 "the /slow/1500 request to be in flight" \
+	post_begin held "$port" /cksum
+	wait_until 5 "the held POST to be in flight" \
 		admin_stat_is "${ADMIN[lb_gw]}" "d['upstreams']['app']['active']" 1
 	hits "$port" /whoami 20 >"$f"
-	wait "$slow_pid" || fail "the /slow/1500 request failed"
-	busy_port=$(<"$E2E_TMP/lrb.slow")
-	[ -n "$busy_port" ] || fail "the /slow/1500 request got no upstream answer"
+	busy_port=$(post_end "$held" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-upstream-port" { print $2 }')
+	[ -n "$busy_port" ] || fail "the held POST got no upstream answer"
 	other=$(awk -v p="$busy_port" '$1 == 200 && $2 != p { n++ } END { print n + 0 }' "$f")
 	[ "$other" = 20 ] ||
 		fail "with $busy_port busy (1 in flight), only $other of 20 went to the idle endpoint: $(tr '\n' ' ' <"$f")"

@@ -20,6 +20,8 @@
 #   admin_port NAME                port of NAME's last "listening on" line
 #   admin_stat PORT EXPR           a value of /stats on an admin listener
 #   admin_stat_is PORT EXPR VALUE  the same, compared (for wait_until)
+#   post_begin VAR PORT PATH       a POST held in flight (half its body
+#   post_end FD                    sent) until post_end sends the rest
 #   skip REASON                    this suite (or, in run_case, this case)
 #                                  cannot run here: exit 77 with the reason
 #   run_case DESC FUNC ARGS...     run FUNC in a subshell, record
@@ -304,6 +306,22 @@ tcp_read_to_close() {
 	timeout "$2" cat <&"$1" 2>/dev/null || rc=$?
 	[ "$rc" -ne 124 ] || return 124
 	return 0
+}
+
+# A request in flight for as long as the test needs, lock-step (no slow
+# upstream racing the clock): post_begin sends a POST head and half of its
+# 10-byte body to the loopback PORT (the fd goes into variable VAR);
+# post_end FD sends the rest and prints the whole response.
+post_begin() {
+	local -n e2e_post_ref=$1
+	tcp_open e2e_post_ref "$2"
+	printf 'POST %s HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\n12345' "$3" >&"$e2e_post_ref"
+}
+
+post_end() {
+	printf '67890' >&"$1"
+	tcp_read_to_close "$1" 5 || fail "no end to the held POST's response within 5 s"
+	tcp_close "$1"
 }
 
 # curl to the loopback server, never through a proxy, bounded in time.
