@@ -364,7 +364,7 @@ breaker_max_requests() {
 # 504, a 502 (reset), a client gone mid-wait and a refused connect, two
 # concurrent requests still both pass with max_requests 2.
 breaker_released_after_errors() {
-	local port i pids=() out
+	local port i pids=() out path fd
 	upstreams br_up
 	gateway br_gw "\"endpoints\": $(endpoints br_up), \"limits\": { \"max_requests\": 2 },
 		\"timeouts\": { \"connect_ms\": 1000, \"response_ms\": 300 }"
@@ -373,9 +373,16 @@ breaker_released_after_errors() {
 	[ "$out" = 504 ] || fail "/stall: $out"
 	out=$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/reset")
 	[ "$out" = 502 ] || fail "/reset: $out"
-	# The client gives up at 100 ms; the upstream answers at 250 ms.
-	curl -s --noproxy '*' --max-time 0.1 -o /dev/null "http://127.0.0.1:$port/slow/250" || true
-	curl -s --noproxy '*' --max-time 0.1 -o /dev/null "http://127.0.0.1:$port/stall" || true
+	# The client gives up while its request is in flight upstream (the
+	# upstream answers at 250 ms, or never).
+	for path in /slow/250 /stall; do
+		tcp_open fd "$port"
+		printf 'GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n' "$path" >&"$fd"
+		wait_until 5 "GET $path to be in flight" admin_stat_is "${ADMIN[br_gw]}" "d['upstreams']['app']['active']" 1
+		tcp_close "$fd"
+		wait_until 5 "GET $path, its client gone, to end (a slot leaked?)" \
+			admin_stat_is "${ADMIN[br_gw]}" "d['upstreams']['app']['active']" 0
+	done
 	# Those 4 connections accepted and ended, and nothing in flight upstream
 	# (a leaked request would keep "active" up, and this wait fails).
 	wait_until 5 "the abandoned requests to end (connections accepted, active; upstream active)" \
