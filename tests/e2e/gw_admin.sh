@@ -77,26 +77,28 @@ hits() {
 	curl -s --noproxy '*' --max-time 20 -H 'Connection: close' -w '%{http_code}\n' "${args[@]}"
 }
 
+ready_is() {
+	admin /ready
+	[ "$STATUS" = "$1" ]
+}
+
 ready_then_draining() {
-	local slow_pid slow
+	local held out
 	start_server rd_up "$UPSTREAM" -p 0 -k 1
 	gateway rd_gw 1 "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[rd_up]}\" ]" -g 5000
 	admin /ready
 	[ "$STATUS" = 200 ] && [ "$BODY" = '{"status":"ready"}' ] || fail "/ready before the drain: $STATUS $BODY"
-	# A request in flight holds the drain open for about 1.5 s.
-	curl -s --noproxy '*' --max-time 5 -o "$E2E_TMP/rd.slow" -w '%{http_code}' \
-		"http://127.0.0.1:${E2E_PORT[rd_gw]}/slow/1500" >"$E2E_TMP/rd.code" &
-	slow_pid=$!
-	wait_until 2 "the slow request is in flight" stat_is "d['total']['connections']['active']" 1
+	# A request held in flight (its body half sent) holds the drain open.
+	post_begin held "${E2E_PORT[rd_gw]}" /cksum
+	wait_until 2 "the held request is in flight" \
+		stat_is "(d['total']['connections']['active'], d['upstreams']['app']['active'])" "(1, 1)"
 	signal_server rd_gw TERM
-	nap 0.2
-	admin /ready
-	[ "$STATUS" = 503 ] && [ "$BODY" = '{"status":"draining"}' ] || fail "/ready while draining: $STATUS $BODY"
+	wait_until 2 "/ready to answer 503 once SIGTERM has started the drain" ready_is 503
+	[ "$BODY" = '{"status":"draining"}' ] || fail "/ready while draining: $STATUS $BODY"
 	# /stats still answers while draining, too.
-	stat_is "d['total']['connections']['active']" 1 || fail "draining: the slow connection is not counted active"
-	wait "$slow_pid" || fail "the slow request failed"
-	slow=$(<"$E2E_TMP/rd.code")
-	[ "$slow" = 200 ] || fail "the request in flight during the drain got $slow"
+	stat_is "d['total']['connections']['active']" 1 || fail "draining: the held connection is not counted active"
+	out=$(post_end "$held")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "the request in flight during the drain got: $(head -n 1 <<<"$out")"
 	await_server rd_gw 5
 	[ "$E2E_STATUS" = 0 ] || fail "the gateway exited with $E2E_STATUS after the drain:$(server_stderr rd_gw)"
 	[ "$E2E_ELAPSED_MS" -lt 3000 ] || fail "the drain took $E2E_ELAPSED_MS ms: the admin listener held it up"
@@ -252,28 +254,28 @@ errors_are_json() {
 }
 
 # The pool's gauges: a kept connection after a request; with
-# max_connections 1 and a slow request in flight, one request waiting.
+# max_connections 1 and a request held in flight, one request waiting.
 pool_gauges() {
-	local port slow waiter
+	local port held waiter
 	start_server pg_up "$UPSTREAM" -p 0 -k 1
 	gateway pg_gw 1 "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[pg_up]}\" ], \"limits\": { \"max_connections\": 1 }, \"timeouts\": { \"connect_ms\": 3000 }"
 	port=${E2E_PORT[pg_gw]}
 	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/whoami" || fail "first request failed"
 	stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 1, 0)" ||
 		fail "after one request: $(stat "d['upstreams']['app']")"
-	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/slow/1500" &
-	slow=$!
-	nap 0.3
-	curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$port/whoami" &
+	post_begin held "$port" /cksum
+	wait_until 2 "the held request to take the kept connection" \
+		stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['active'])" "(1, 0, 1)"
+	curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/whoami" >"$E2E_TMP/pg.code" &
 	waiter=$!
-	nap 0.3
-	stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 0, 1)" ||
-		fail "with one request in flight and one waiting: $(stat "d['upstreams']['app']")"
+	wait_until 2 "one request in flight and one waiting: (connections, kept, waiting) = (1, 0, 1)" \
+		stat_is "(d['upstreams']['app']['connections'], d['upstreams']['app']['kept'], d['upstreams']['app']['waiting'])" "(1, 0, 1)"
 	admin /metrics
 	grep -q '^vkgw_upstream_waiting_requests{kernel="0",upstream="app"} 1$' <<<"$BODY" ||
 		fail "/metrics has no waiting gauge of 1: $(grep waiting <<<"$BODY")"
-	wait "$slow" || fail "the slow request failed"
-	wait "$waiter" || fail "the waiting request failed"
+	[[ $(post_end "$held") == "HTTP/1.1 200 "* ]] || fail "the held request failed"
+	wait "$waiter" && [ "$(<"$E2E_TMP/pg.code")" = 200 ] ||
+		fail "the waiting request failed: $(<"$E2E_TMP/pg.code")"
 	stat_is "d['upstreams']['app']['waiting']" 0 || fail "still waiting after both ended: $(stat "d['upstreams']['app']")"
 }
 

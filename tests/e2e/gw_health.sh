@@ -22,6 +22,8 @@ answers_from() {
 	echo "$hits"
 }
 
+logged() { grep -qF -- "$2" "$(server_err_file "$1")"; }
+
 unhealthy_endpoint_is_skipped_then_returns() {
 	local flag="$E2E_TMP/health-b" gw_port got
 	echo up >"$flag"
@@ -42,13 +44,14 @@ JSON
 	got=$(answers_from "$gw_port" "${E2E_PORT[hc_b]}" 20)
 	[ "$got" = 10 ] || fail "both healthy: b answered $got of 20"
 	echo down >"$flag"
-	nap 0.6 # > 2 failed probes at 100 ms
+	# One kernel: once it has logged the change, its requests follow it.
+	wait_until 5 "an 'is now unhealthy' log line for b (probes every $INTERVAL_MS ms)" \
+		logged hc_gw "endpoint 127.0.0.1:${E2E_PORT[hc_b]} is now unhealthy"
 	got=$(answers_from "$gw_port" "${E2E_PORT[hc_b]}" 20)
 	[ "$got" = 0 ] || fail "b unhealthy: it still answered $got of 20"
-	grep -q "endpoint 127.0.0.1:${E2E_PORT[hc_b]} is now unhealthy" "$(server_err_file hc_gw)" ||
-		fail "no 'unhealthy' log line:$(server_stderr hc_gw)"
 	echo up >"$flag"
-	nap 0.6
+	wait_until 5 "an 'is now healthy' log line for b" \
+		logged hc_gw "endpoint 127.0.0.1:${E2E_PORT[hc_b]} is now healthy"
 	got=$(answers_from "$gw_port" "${E2E_PORT[hc_b]}" 20)
 	[ "$got" = 10 ] || fail "b healthy again: it answered $got of 20"
 	stop_server hc_gw

@@ -53,15 +53,14 @@ CONF
 		E2E_OWNED+=("$BASHPID:$pid:$pid")
 		E2E_PID[$name]=$pid
 		for i in $(seq 1 200); do
-			curl -s --noproxy '*' --max-time 1 -o /dev/null "http://127.0.0.1:$port/" && break
+			if curl -s --noproxy '*' --max-time 1 -o /dev/null "http://127.0.0.1:$port/"; then
+				E2E_PORT[$name]=$port
+				return 0
+			fi
 			_e2e_running "$pid" || break
 			nap 0.01
 		done
-		if _e2e_running "$pid"; then
-			E2E_PORT[$name]=$port
-			return 0
-		fi
-		wait "$pid" || true
+		_e2e_kill_owned "$pid"
 	done
 	fail "nginx did not start:$(server_stderr "$name")"
 }

@@ -53,6 +53,14 @@ get() {
 
 none_established() { [ "$(established "$1")" = 0 ]; }
 
+one_established() { [ "$(established "$1")" = 1 ]; }
+
+# The upstream's unasked bytes have reached the gateway's kept connection
+# to PORT (they wait in its receive queue), or the gateway closed it.
+unasked_bytes_arrived() {
+	ss -Htn state established "( dport = :$1 )" | awk '$1 > 0 { n++ } END { exit !(NR == 0 || n > 0) }'
+}
+
 reuse_across_client_connections() {
 	local port body i conns
 	start_server pr_up "$UPSTREAM" -p 0 -k 1
@@ -127,7 +135,7 @@ unasked_bytes_are_never_relayed() {
 	gateway pj_gw pj_up
 	port=${E2E_PORT[pj_gw]}
 	[ "$(get "$port" /junk-after)" = ok ] || fail "/junk-after did not answer"
-	nap 0.2
+	wait_until 5 "the unasked response to reach the gateway" unasked_bytes_arrived "${E2E_PORT[pj_up]}"
 	body=$(get "$port" /conn)
 	[ "$body" = "2 1" ] || fail "after unasked bytes on the kept connection: expected a new connection (2 1), got '$body'"
 	stop_server pj_gw
@@ -197,7 +205,7 @@ waiting_ends_at_connect_ms() {
 	port=${E2E_PORT[pw_gw]}
 	curl -s --noproxy '*' --max-time 10 -o /dev/null "http://127.0.0.1:$port/slow/1500" &
 	local slow=$!
-	nap 0.2
+	wait_until 5 "the slow request to hold the one upstream connection" one_established "${E2E_PORT[pw_up]}"
 	t0=$(now_ms)
 	out=$(curl -s --noproxy '*' --max-time 10 -w ' %{http_code}' "http://127.0.0.1:$port/conn")
 	t1=$(now_ms)

@@ -205,6 +205,10 @@ PY
 	stop_server al_up
 }
 
+no_tunnel_left() {
+	[ "$(established "${E2E_PORT[ws_gw]}")" = 0 ] && [ "$(established "${E2E_PORT[ws_up]}")" = 0 ]
+}
+
 websocket_echo() {
 	start_server ws_up "$UPSTREAM" -p 0 -k 1
 	start_gateway ws_gw "${E2E_PORT[ws_up]}"
@@ -249,10 +253,13 @@ while b"\r\n\r\n" not in head:
 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()
 PY
-	nap 0.2
-	! grep -q 'deadlocked\|killed' "$(server_err_file ws_gw)" ||
-		fail "a reset tunnel left the gateway complaining:$(server_stderr ws_gw)"
+	# The reset tunnel ends on both sides: nothing left waiting on it.
+	wait_until 5 "the reset tunnel to close, client and upstream side" no_tunnel_left
+	# Stopped, it has said all it would (its counters line is last).
 	stop_server ws_gw
+	! grep -qE 'process [0-9]+ \(.*\) (deadlocked|killed):' "$(server_err_file ws_gw)" &&
+		[ "$(stat_of ws_gw killed)" = 0 ] ||
+		fail "a reset tunnel left the gateway complaining:$(server_stderr ws_gw)"
 	stop_server ws_up
 }
 

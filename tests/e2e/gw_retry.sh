@@ -125,7 +125,8 @@ refusal_goes_through_filters() {
 		gateway rn_gw "[ \"127.0.0.1:${E2E_PORT[rn_a]}\" ]" \
 		'{ "type": "cors", "allow_origins": [ "https://a.example" ] }, { "type": "retry", "attempts": 3, "on_statuses": [ 503 ] }'
 	port=${E2E_PORT[rn_gw]}
-	nap 0.5
+	wait_until 5 "the health check to mark A unhealthy" \
+		grep -qF "endpoint 127.0.0.1:${E2E_PORT[rn_a]} is now unhealthy" "$(server_err_file rn_gw)"
 	out=$(curl -s -i --noproxy '*' --max-time 5 -H 'Origin: https://a.example' "http://127.0.0.1:$port/r/whoami" | tr -d '\r')
 	grep -q '^HTTP/1.1 503' <<<"$out" && grep -q 'no healthy endpoint' <<<"$out" || fail "expected the 503 refusal: $out"
 	grep -qi '^access-control-allow-origin: https://a.example' <<<"$out" || fail "the cors stage was skipped: $out"

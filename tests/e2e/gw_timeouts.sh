@@ -234,7 +234,7 @@ header_timeout_from_accept() {
 # connect neither completes nor is refused. It checks that itself (a probe
 # connect must time out) and says so on stderr before "listening on".
 cat >"$E2E_TMP/blackhole.py" <<'PY'
-import signal, socket, sys, time
+import select, signal, socket, sys
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
@@ -249,7 +249,9 @@ for _ in range(2):
     except BlockingIOError:
         pass
     fill.append(c)
-time.sleep(0.05)
+# The first connect takes the one queue slot once its handshake is done.
+if not select.select([], [fill[0]], [], 5)[1]:
+    print("probe: the first connect did not complete", file=sys.stderr, flush=True)
 probe = socket.socket()
 probe.settimeout(0.3)
 try:
@@ -261,22 +263,16 @@ except OSError as e:
     print("probe: %s" % e, file=sys.stderr, flush=True)
 print("listening on 127.0.0.1:%d" % port, flush=True)
 while True:
-    time.sleep(60)
+    signal.pause()
 PY
 
 upstream_connect_timeout() {
 	local port
 	start_server ct_hole python3 "$E2E_TMP/blackhole.py"
-	if ! grep -q '^probe: timed out' "$(server_err_file ct_hole)"; then
-		# The kernel completes (or refuses) connects even with a full
-		# backlog: no connect timeout can be provoked on loopback here.
-		note "connect timeout: a full backlog does not hold connects here ($(head -n1 "$(server_err_file ct_hole)")); testing refused -> 502 instead"
-		gateway ct_gw "\"127.0.0.1:$(free_port)\"" "" '"connect_ms": 300, "response_ms": 5000'
-		client "${E2E_PORT[ct_gw]}" 3 s:'GET /whoami HTTP/1.1\r\nHost: a.test\r\n\r\n'
-		expect_error_and_close 502 "upstream connect failed"
-		stop_server ct_gw
-		return 0
-	fi
+	# The kernel completes (or refuses) connects even with a full backlog:
+	# no connect timeout can be provoked on loopback here.
+	grep -q '^probe: timed out' "$(server_err_file ct_hole)" ||
+		skip "a full backlog does not hold connects here ($(head -n1 "$(server_err_file ct_hole)")): no connect timeout to provoke"
 	# response_ms is long: a connect that completed after all would end
 	# as a 504 only after 5 s, and with another message.
 	gateway ct_gw "\"127.0.0.1:${E2E_PORT[ct_hole]}\"" "" '"connect_ms": 300, "response_ms": 5000'

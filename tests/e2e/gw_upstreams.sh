@@ -4,7 +4,8 @@
 # kernel (upstream state is per kernel).
 #
 #   least_request   300 sequential requests on new connections: each of 3
-#                   endpoints gets 100 +- 20%; a busy endpoint is avoided
+#                   endpoints gets 100 +- 20%; a busy endpoint (a request
+#                   held in flight) is avoided
 #   hash (header)   a value always lands on one endpoint; 600 values spread
 #                   over all 3 within +-30% (maglev); ring is sticky too
 #   hash (cookie)   the same on a cookie
@@ -43,18 +44,22 @@ endpoints() {
 }
 
 # gateway NAME UPSTREAM_JSON: one kernel; upstream "app" is UPSTREAM_JSON
-# (the members of its object); every request is proxied to it.
+# (the members of its object); every request is proxied to it. ADMIN[NAME]:
+# the port of its admin listener (for /stats).
+declare -A ADMIN=()
 gateway() {
 	local name=$1 upstream=$2
 	cat >"$E2E_TMP/$name.json" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
   "timeouts": { "header_ms": 5000, "body_idle_ms": 5000, "keepalive_idle_ms": 5000 },
   "upstreams": { "app": { $upstream } },
   "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
 }
 JSON
 	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -s
+	ADMIN[$name]=$(admin_port "$name")
 }
 
 WRITE_OUT='%{http_code} %header{x-upstream-port} %{num_connects}\n'
@@ -116,20 +121,19 @@ least_request_spreads_evenly() {
 }
 
 # With two endpoints the two random choices are always both of them, so
-# the one holding a slow request in flight gets none of the others.
+# the one holding a request in flight (a POST whose body is held back
+# until the others are done) gets none of the others.
 least_request_avoids_the_busy_endpoint() {
-	local port f="$E2E_TMP/lrb" slow_pid busy_port other
+	local port f="$E2E_TMP/lrb" held busy_port other
 	upstreams lb_a lb_b
 	gateway lb_gw "\"endpoints\": $(endpoints lb_a lb_b), \"balance\": { \"policy\": \"least_request\" }"
 	port=${E2E_PORT[lb_gw]}
-	curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%header{x-upstream-port}' \
-		"http://127.0.0.1:$port/slow/1500" >"$E2E_TMP/lrb.slow" &
-	slow_pid=$!
-	nap 0.3
+	post_begin held "$port" /cksum
+	wait_until 5 "the held POST to be in flight" \
+		admin_stat_is "${ADMIN[lb_gw]}" "d['upstreams']['app']['active']" 1
 	hits "$port" /whoami 20 >"$f"
-	wait "$slow_pid" || fail "the /slow/1500 request failed"
-	busy_port=$(<"$E2E_TMP/lrb.slow")
-	[ -n "$busy_port" ] || fail "the /slow/1500 request got no upstream answer"
+	busy_port=$(post_end "$held" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-upstream-port" { print $2 }')
+	[ -n "$busy_port" ] || fail "the held POST got no upstream answer"
 	other=$(awk -v p="$busy_port" '$1 == 200 && $2 != p { n++ } END { print n + 0 }' "$f")
 	[ "$other" = 20 ] ||
 		fail "with $busy_port busy (1 in flight), only $other of 20 went to the idle endpoint: $(tr '\n' ' ' <"$f")"
@@ -264,7 +268,8 @@ connect_failures_eject_then_readmit() {
 	[ $(($(now_ms) - t_eject)) -lt 900 ] || fail "20 requests took too long to test a 1000 ms ejection"
 	[ "$(count_port "$f" "$good")" = 20 ] ||
 		fail "after 2 refused connects (consecutive_connect_failures 2), expected 20 x 200 from a, got: $(statuses "$f")"
-	# base_ejection_ms later it is back in rotation: one more 502.
+	# base_ejection_ms later it is back in rotation: one more 502. (Not
+	# synchronisation: the ejection runs out on the clock.)
 	nap 1.1
 	hits "$port" /whoami 2 >"$f"
 	expect_pair "$f" "$good" "after base_ejection_ms 1000 the endpoint is back"
@@ -273,6 +278,8 @@ connect_failures_eject_then_readmit() {
 	hits "$port" /whoami 2 >"$f"
 	t_eject=$(now_ms)
 	expect_pair "$f" "$good" "the endpoint back, one more try"
+	# Past the first ejection's length, within the second's: the time is
+	# the test.
 	nap 1.2
 	hits "$port" /whoami 10 >"$f"
 	[ "$(count_port "$f" "$good")" = 10 ] ||
@@ -304,7 +311,7 @@ consecutive_5xx_eject_within_the_cap() {
 	last=$(sed -n '6p' "$f" | awk '{ print $2 }')
 	[ "$(tail -n 10 "$f" | awk -v p="$last" '$2 == p' | wc -l)" = 10 ] ||
 		fail "after 3 x 503 each, expected requests 7-16 all on $last (the other ejected, the cap keeping this one), got ports: $(awk '{ print $2 }' "$f" | tr '\n' ' ')"
-	# After base_ejection_ms both serve again.
+	# After base_ejection_ms both serve again (the time is the test).
 	nap 1.1
 	hits "$port" /whoami 2 >"$f"
 	[ "$(count_port "$f" "$a")" = 1 ] && [ "$(count_port "$f" "$b")" = 1 ] ||
@@ -357,7 +364,7 @@ breaker_max_requests() {
 # 504, a 502 (reset), a client gone mid-wait and a refused connect, two
 # concurrent requests still both pass with max_requests 2.
 breaker_released_after_errors() {
-	local port i pids=() out
+	local port i pids=() out path fd
 	upstreams br_up
 	gateway br_gw "\"endpoints\": $(endpoints br_up), \"limits\": { \"max_requests\": 2 },
 		\"timeouts\": { \"connect_ms\": 1000, \"response_ms\": 300 }"
@@ -366,10 +373,22 @@ breaker_released_after_errors() {
 	[ "$out" = 504 ] || fail "/stall: $out"
 	out=$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/reset")
 	[ "$out" = 502 ] || fail "/reset: $out"
-	# The client gives up at 100 ms; the upstream answers at 250 ms.
-	curl -s --noproxy '*' --max-time 0.1 -o /dev/null "http://127.0.0.1:$port/slow/250" || true
-	curl -s --noproxy '*' --max-time 0.1 -o /dev/null "http://127.0.0.1:$port/stall" || true
-	nap 0.5
+	# The client gives up while its request is in flight upstream (the
+	# upstream answers at 250 ms, or never).
+	for path in /slow/250 /stall; do
+		tcp_open fd "$port"
+		printf 'GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n' "$path" >&"$fd"
+		wait_until 5 "GET $path to be in flight" admin_stat_is "${ADMIN[br_gw]}" "d['upstreams']['app']['active']" 1
+		tcp_close "$fd"
+		wait_until 5 "GET $path, its client gone, to end (a slot leaked?)" \
+			admin_stat_is "${ADMIN[br_gw]}" "d['upstreams']['app']['active']" 0
+	done
+	# Those 4 connections accepted and ended, and nothing in flight upstream
+	# (a leaked request would keep "active" up, and this wait fails).
+	wait_until 5 "the abandoned requests to end (connections accepted, active; upstream active)" \
+		admin_stat_is "${ADMIN[br_gw]}" \
+		"(d['total']['connections']['accepted'], d['total']['connections']['active'], d['upstreams']['app']['active'])" \
+		"(4, 0, 0)"
 	for i in 1 2; do
 		curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}\n' \
 			"http://127.0.0.1:$port/slow/200" >"$E2E_TMP/br.$i" &

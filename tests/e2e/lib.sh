@@ -17,8 +17,22 @@
 #   await_server NAME SECS         wait for exit: E2E_STATUS, E2E_ELAPSED_MS
 #   stat_of NAME KEY               sum of KEY= over the "vk: kernel" lines
 #   wait_until SECS WHAT CMD...    poll CMD until it succeeds, or fail
-#   run_case DESC FUNC ARGS...     run FUNC in a subshell, record pass/fail
-#   finish                         summary; exit 1 if any case failed
+#   admin_port NAME                port of NAME's last "listening on" line
+#   admin_stat PORT EXPR           a value of /stats on an admin listener
+#   admin_stat_is PORT EXPR VALUE  the same, compared (for wait_until)
+#   post_begin VAR PORT PATH       a POST held in flight (half its body
+#   post_end FD                    sent) until post_end sends the rest
+#   skip REASON                    this suite (or, in run_case, this case)
+#                                  cannot run here: exit 77 with the reason
+#   run_case DESC FUNC ARGS...     run FUNC in a subshell, record
+#                                  pass/fail/skip
+#   finish                         summary; exit 1 if any case failed, 77
+#                                  if any was skipped (tests/run-tests.sh
+#                                  counts the suite as skipped)
+#
+# Never sleep to let something happen: wait_until it has happened. A nap
+# that is the test itself (a silence a timeout must notice, a window in
+# which nothing may happen) says so in a comment.
 
 # tests/run-tests.sh runs every tests/e2e/*.sh, this file too: run rather
 # than sourced, it is no suite and does nothing.
@@ -42,6 +56,7 @@ declare -A E2E_PID=() E2E_PORT=() E2E_T0=()
 # gets the signals (differs from pid for a server run under strace).
 E2E_OWNED=()
 E2E_FAILED=()
+E2E_SKIPPED=()
 E2E_PASSED=0
 E2E_STATUS=
 E2E_ELAPSED_MS=
@@ -90,6 +105,14 @@ wait_until() {
 		[ "$now" -lt "$deadline" ] || fail "$what (waited $secs s)"
 		nap 0.01
 	done
+}
+
+# Exits 77, which tests/run-tests.sh counts as a skip, with REASON as the
+# last line on stderr. In a run_case function it skips that case only.
+skip() {
+	printf '%s\n' "$*" >"$E2E_TMP/.skip.$BASHPID"
+	printf '%s: SKIP: %s\n' "$E2E_SUITE" "$*" >&2
+	exit 77
 }
 
 need_bin() {
@@ -285,9 +308,53 @@ tcp_read_to_close() {
 	return 0
 }
 
+# A request in flight for as long as the test needs, lock-step (no slow
+# upstream racing the clock): post_begin sends a POST head and half of its
+# 10-byte body to the loopback PORT (the fd goes into variable VAR);
+# post_end FD sends the rest and prints the whole response.
+post_begin() {
+	local -n e2e_post_ref=$1
+	tcp_open e2e_post_ref "$2"
+	printf 'POST %s HTTP/1.1\r\nHost: a.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\n12345' "$3" >&"$e2e_post_ref"
+}
+
+post_end() {
+	printf '67890' >&"$1"
+	tcp_read_to_close "$1" 5 || fail "no end to the held POST's response within 5 s"
+	tcp_close "$1"
+}
+
 # curl to the loopback server, never through a proxy, bounded in time.
 http_get() {
 	curl -s --noproxy '*' --max-time 5 "http://$E2E_LOOPBACK:$1${2:-/}"
+}
+
+# ---- the admin listener (vkgw's "admin" config object) ----
+
+# admin_port NAME: the port of the last "listening on" line NAME printed
+# (vkgw announces the admin listener after the listeners).
+admin_port() {
+	local line port=
+	while IFS= read -r line; do
+		[[ $line =~ ^listening\ on\ 127\.[0-9]+\.[0-9]+\.[0-9]+:([0-9]+)$ ]] && port=${BASH_REMATCH[1]}
+	done <"$E2E_TMP/$1.out"
+	[ -n "$port" ] || fail "$1 printed no 'listening on' line"
+	printf '%s' "$port"
+}
+
+# admin_stat PORT EXPR: EXPR, a Python expression over the /stats JSON `d`
+# of the admin listener on PORT; status 1 when /stats does not answer 200.
+admin_stat() {
+	local body
+	body=$(curl -s --noproxy '*' --max-time 5 -w '\n%{http_code}' "http://$E2E_LOOPBACK:$1/stats") || return 1
+	[ "${body##*$'\n'}" = 200 ] || return 1
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "${body%$'\n'*}" "$2"
+}
+
+# admin_stat_is PORT EXPR VALUE: for wait_until.
+admin_stat_is() {
+	local v
+	v=$(admin_stat "$1" "$2") && [ "$v" = "$3" ]
 }
 
 # Median of integers.
@@ -309,9 +376,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Runs FUNC ARGS in a subshell, so a failing case (fail exits) does not
-# hide the others; prints one ok/FAIL line with its duration.
+# hide the others; prints one ok/FAIL/skip line with its duration.
 run_case() {
-	local desc=$1 rc=0 t0
+	local desc=$1 rc=0 t0 reason
 	shift
 	t0=$(now_ms)
 	set +e
@@ -325,17 +392,28 @@ run_case() {
 	if [ "$rc" -eq 0 ]; then
 		E2E_PASSED=$((E2E_PASSED + 1))
 		note "ok   $desc ($(($(now_ms) - t0)) ms)"
+	elif [ "$rc" -eq 77 ] && reason=$(cat "$E2E_TMP"/.skip.* 2>/dev/null) && [ -n "$reason" ]; then
+		rm -f "$E2E_TMP"/.skip.*
+		E2E_SKIPPED+=("$desc: $reason")
+		note "skip $desc: $reason"
 	else
 		E2E_FAILED+=("$desc")
 		note "FAIL $desc ($(($(now_ms) - t0)) ms)"
 	fi
 }
 
+# The last line is the reason tests/run-tests.sh shows for a skip.
 finish() {
+	local skips
 	if [ "${#E2E_FAILED[@]}" -gt 0 ]; then
-		note "${#E2E_FAILED[@]} failed, $E2E_PASSED passed:"
+		note "${#E2E_FAILED[@]} failed, $E2E_PASSED passed, ${#E2E_SKIPPED[@]} skipped:"
 		printf '  %s\n' "${E2E_FAILED[@]}"
 		exit 1
+	fi
+	if [ "${#E2E_SKIPPED[@]}" -gt 0 ]; then
+		skips=$(printf '; %s' "${E2E_SKIPPED[@]}")
+		note "$E2E_PASSED cases passed, ${#E2E_SKIPPED[@]} skipped: ${skips#; }" >&2
+		exit 77
 	fi
 	note "all $E2E_PASSED cases passed"
 }

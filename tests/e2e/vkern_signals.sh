@@ -117,7 +117,12 @@ midrequest_term() {
 	tcp_close "$fd"
 }
 
-# The same, but the head is completed 200 ms into the drain: the request
+# Nothing listens on PORT any more: every kernel has begun its drain.
+not_listening() {
+	[ -z "$(ss -Hltn "( sport = :$1 )")" ]
+}
+
+# The same, but the head is completed once the drain has begun: the request
 # is answered, then the server exits without waiting out the grace period.
 midrequest_complete() {
 	local k=$1 name="midok-k$1" fd grace=5000
@@ -126,7 +131,7 @@ midrequest_complete() {
 	printf '%s' "$HEAD_PART" >&"$fd"
 	wait_until 5 "the server did not read the request bytes" consumed "${E2E_PORT[$name]}"
 	signal_server "$name" TERM
-	nap 0.2
+	wait_until 5 "the drain to close the listener" not_listening "${E2E_PORT[$name]}"
 	printf '\r\n' >&"$fd"
 	read_hello "$fd"
 	expect_closed "$fd" "$name: the connection after its response while draining"
@@ -142,6 +147,24 @@ server_pids() {
 	local pid=${E2E_PID[$1]}
 	printf '%s\n' "$pid"
 	[ "$2" -le 1 ] || pgrep -P "$pid"
+}
+
+# SIGPIPE (bit 13) is not pending on PID: it was delivered or discarded
+# (or PID is gone, which the caller finds out).
+pipe_not_pending() {
+	local key mask
+	while read -r key mask; do
+		case $key in SigPnd: | ShdPnd:) (((0x$mask >> 12) & 1)) && return 1 ;; esac
+	done 2>/dev/null <"/proc/$1/status" || return 0
+	return 0
+}
+
+# PID exists and is no zombie.
+alive() {
+	local stat
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	set -- ${stat##*) }
+	[ "$1" != Z ]
 }
 
 sigpipe() {
@@ -165,9 +188,9 @@ sigpipe() {
 	for p in $pids; do
 		kill -PIPE "$p"
 	done
-	nap 0.2
 	for p in $pids; do
-		[ -d "/proc/$p" ] || fail "process $p died of SIGPIPE; stderr:$(server_stderr "$name")"
+		wait_until 5 "SIGPIPE to leave process $p's pending set" pipe_not_pending "$p"
+		alive "$p" || fail "process $p died of SIGPIPE; stderr:$(server_stderr "$name")"
 	done
 	[ "$(server_pids "$name" "$k")" = "$pids" ] || fail "kernel processes changed after SIGPIPE; stderr:$(server_stderr "$name")"
 	expect_hello "$port" "$name after SIGPIPE" "$name"

@@ -69,12 +69,29 @@ deadline_raises_timeout() {
 		fail "timeout came after $((t1 - t0)) ms, expected about 100"
 	tcp_open fd "$port"
 	printf '!deadline 2000\n' >&"$fd"
-	nap 0.05
+	# The line must find the read already waiting on its deadline.
+	wait_until 5 "the server to read the !deadline command" server_read_all "$port"
 	printf 'in time\n' >&"$fd"
 	IFS= read -r -t 5 -u "$fd" got || fail "no reply to the in-time line"
 	[ "$got" = "line in time" ] || fail "line sent in time: got '$got'"
 	tcp_close "$fd"
 	stop_server deadline
+}
+
+# The one connection to PORT has nothing left in the server's receive
+# queue (the server has read what was sent).
+server_read_all() {
+	ss -Htn state established "( sport = :$1 )" | awk '$1 == 0 { n++ } END { exit !(NR == 1 && n == 1) }'
+}
+
+# Every thread of PID is asleep (state S): the kernel waits for events.
+all_asleep() {
+	local t stat
+	for t in /proc/"$1"/task/*; do
+		{ read -r stat <"$t/stat"; } 2>/dev/null || return 1
+		set -- "$1" ${stat##*) }
+		[ "$2" = S ] || return 1
+	done
 }
 
 switches_of() { # voluntary + involuntary context switches of every thread of PID
@@ -85,8 +102,9 @@ idle_kernel_sleeps() {
 	local pid before after fd
 	start_server idle "$SVC" -p 0 -k 1
 	pid=${E2E_PID[idle]}
-	nap 0.2
+	wait_until 5 "the idle kernel to be asleep" all_asleep "$pid"
 	before=$(switches_of "$pid")
+	# Not synchronisation: the second in which nothing may wake it.
 	nap 1
 	after=$(switches_of "$pid")
 	[ "$after" = "$before" ] || fail "idle kernel woke $((after - before)) times in 1 s"
