@@ -174,6 +174,10 @@ void gw_conn_main(struct vk_thread *that)
 		 * far the exchange got. */
 		gw_conn_upstream_done(self, cfg,
 				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+		/* A body cut short: a 502 while none of the response left, else the rest of what came. */
+		self->error_code = vk_error();
+		if (self->stage == STAGE_RESPONSE_BODY && self->resp.status != 101 && !self->status)
+			vk_call(gw_conn_cut_response, self);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		self->status = self->status ? self->status : error_status(self->stage, vk_error());
@@ -470,6 +474,7 @@ void gw_conn_main(struct vk_thread *that)
 				break;
 		}
 		vk_deadline_clear();
+		self->response_mark = vk_socket_tx_mark(self->client_ptr);
 		if (self->exchange.stages_passed) {
 			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
 			self->exchange.retry_allowed = self->resp.status != 101;
