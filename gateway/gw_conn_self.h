@@ -36,7 +36,7 @@ enum gw_conn_stage {
 	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
 	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
 	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
-	STAGE_RESPONSE_BODY, /* the client has part of the response: close only */
+	STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
 };
 
 /* Writes the field lines the exchange's edits add to one side's head. */

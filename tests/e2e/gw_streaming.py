@@ -245,6 +245,25 @@ def sse(gw_port):
     sock.close()
 
 
+def pipelined(gw_port):
+    """A pipelined request's answer goes out while the next one waits for
+    its upstream; when that upstream then fails before its body, the first
+    answer stays whole and the 502 follows it."""
+    ctl = Control()
+    sock, resp = request(gw_port, b"GET /status/201 HTTP/1.1\r\nHost: stream.test\r\n\r\n"
+                         b"GET /lockstep-chunked/%d HTTP/1.1\r\nHost: stream.test\r\n\r\n" % ctl.port)
+    ctl.accept("the second request")
+    resp.wait_head("the first answer while the second waits for its upstream")
+    expect(resp.status == 201, "status %s" % resp.status)
+    resp.wait_body(b"status 201\n", False, "the first answer's body")
+    ctl.send("fail 0")
+    resp.read_to_close()
+    second = resp.raw[resp.body_start + len(b"status 201\n"):]
+    expect(second.startswith(b"HTTP/1.1 502 "), "after the first answer: %r" % second[:200])
+    ctl.close()
+    sock.close()
+
+
 # ---- uploads ----
 
 def upload(gw_port, chunked):
@@ -333,7 +352,7 @@ def fail_reset_after_body(gw_port):
     sock.close()
 
 
-CASES = {f.__name__: f for f in (down_chunked, down_length, sse, up_chunked, up_length,
+CASES = {f.__name__: f for f in (down_chunked, down_length, sse, pipelined, up_chunked, up_length,
                                   fail_before_body, fail_after_body, fail_reset_after_body)}
 
 

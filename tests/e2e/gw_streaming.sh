@@ -40,6 +40,7 @@ lockstep() { # lockstep CASE
 run_case "chunked response: the head, then each chunk, reach the client before the next is sent" lockstep down_chunked
 run_case "Content-Length response: the head, then each piece, reach the client before the next is sent" lockstep down_length
 run_case "text/event-stream: status line and first event before the second is released, then one by one" lockstep sse
+run_case "pipelined: an answer goes out while the next request waits; a 502 after it leaves it whole" lockstep pipelined
 run_case "chunked upload: the head, then each chunk, reach the upstream before the next is sent" lockstep up_chunked
 run_case "Content-Length upload: the head, then each piece, reach the upstream before the next is sent" lockstep up_length
 run_case "chunked upstream fails before any body byte reached the client: 502 JSON and a close" lockstep fail_before_body
