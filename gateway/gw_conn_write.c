@@ -11,6 +11,7 @@
 #include "gw_status.h"
 
 #include "vk_proc_local.h"
+#include "vk_vectoring.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -73,17 +74,20 @@ struct cut_self {
 	char unused;
 };
 
-/* The upstream failed mid-response (its body). While nothing of the
- * response has left for the client, it is taken back and the status to
- * answer instead is set; else what is queued goes out, each wait bounded
- * like the body's, and the close tells the client the body is short. */
+/* The body relay failed. When the upstream's side failed and nothing of
+ * the response has left for the client, it is taken back and the status
+ * to answer instead is set; else (or when it is the client that cannot
+ * take more) what is queued goes out, each wait bounded like the body's,
+ * and the close tells the client the body is short. */
 void gw_conn_cut_response(struct vk_thread *that)
 {
 	struct gw_conn_self *conn = vk_thread_arg(that);
+	struct vk_vectoring *tx = vk_socket_tx(conn->client_ptr);
 	struct cut_self *self;
 
 	vk_begin();
-	if (vk_socket_tx_drop_from(conn->client_ptr, conn->response_mark) == 0) {
+	if (!vk_vectoring_error(tx) && !vk_vectoring_blocked(tx) &&
+	    vk_socket_tx_drop_from(conn->client_ptr, conn->response_mark) == 0) {
 		conn->status = conn->error_code == ETIMEDOUT ? 504 : 502;
 		conn->reason = conn->error_code == ETIMEDOUT ? "upstream response body stalled"
 							     : "upstream failed before sending the response body";
