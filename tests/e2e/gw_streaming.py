@@ -204,6 +204,27 @@ def down_chunked(gw_port):
     sock.close()
 
 
+def down_http10(gw_port):
+    """An HTTP/1.0 client gets a chunked upstream's data raw, each piece
+    before the next is sent, and a close at the end."""
+    ctl = Control()
+    sock, resp = request(gw_port, b"GET /lockstep-chunked/%d HTTP/1.0\r\nHost: stream.test\r\n\r\n" % ctl.port)
+    ctl.accept("the request head")
+    ctl.send("head")
+    resp.wait_head("the response head, sent alone (is it held until the body comes?)")
+    expect("transfer-encoding" not in resp.headers, "chunked to an HTTP/1.0 client: %r" % resp.headers)
+    sent = b""
+    for piece in PIECES:
+        ctl.send("data %d" % len(piece), piece)
+        sent += piece
+        resp.wait_body(sent, False, "piece %r (is it held back?)" % piece[:40])
+    ctl.send("end")
+    resp.read_to_close()
+    expect(resp.body_bytes() == sent, "body %r after the close" % resp.body_bytes()[-80:])
+    ctl.close()
+    sock.close()
+
+
 def down_length(gw_port):
     """The same with a Content-Length body."""
     ctl = Control()
@@ -352,7 +373,7 @@ def fail_reset_after_body(gw_port):
     sock.close()
 
 
-CASES = {f.__name__: f for f in (down_chunked, down_length, sse, pipelined, up_chunked, up_length,
+CASES = {f.__name__: f for f in (down_chunked, down_http10, down_length, sse, pipelined, up_chunked, up_length,
                                   fail_before_body, fail_after_body, fail_reset_after_body)}
 
 

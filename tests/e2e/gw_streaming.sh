@@ -38,6 +38,7 @@ lockstep() { # lockstep CASE
 }
 
 run_case "chunked response: the head, then each chunk, reach the client before the next is sent" lockstep down_chunked
+run_case "HTTP/1.0 client, chunked upstream: raw data, each piece before the next is sent, then a close" lockstep down_http10
 run_case "Content-Length response: the head, then each piece, reach the client before the next is sent" lockstep down_length
 run_case "text/event-stream: status line and first event before the second is released, then one by one" lockstep sse
 run_case "pipelined: an answer goes out while the next request waits; a 502 after it leaves it whole" lockstep pipelined
