@@ -235,6 +235,10 @@ void gw_conn_main(struct vk_thread *that)
 			vk_clear_error();
 			goto tunnel_done; /* flushes, and the connection ends */
 		}
+		/* A body cut short: a 502 while none of the response left, else the rest of what came. */
+		self->error_code = vk_error();
+		if (self->stage == STAGE_RESPONSE_BODY && self->resp.status != 101 && !self->status)
+			vk_call(gw_conn_cut_response, self);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		if (!self->status)
@@ -560,6 +564,7 @@ void gw_conn_main(struct vk_thread *that)
 				break;
 		}
 		vk_deadline_clear();
+		self->response_mark = vk_socket_tx_mark(self->client_ptr);
 		if (self->exchange.stages_passed) {
 			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
 			self->exchange.retry_allowed = self->resp.status != 101;

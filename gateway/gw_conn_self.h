@@ -38,7 +38,7 @@ enum gw_conn_stage {
 	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
 	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
 	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
-	STAGE_RESPONSE_BODY, /* the client has part of the response: close only */
+	STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
 };
 
 /* Writes the field lines the exchange's edits add to one side's head. */
@@ -81,6 +81,8 @@ struct gw_conn_self {
 	uint64_t wait_until_ns;
 	uint64_t connect_ms;
 	uint64_t response_ms;
+	/* where the response starts in the client's output (vk_socket_tx_mark) */
+	uint64_t response_mark;
 	/* for the access log line */
 	uint64_t started_ns;  /* the request's first byte */
 	uint64_t upstream_ns; /* the request went to the upstream */
@@ -183,6 +185,8 @@ static inline int expects_continue(const struct gw_conn_self *self)
 void gw_conn_write_edits(struct vk_thread *that);
 void gw_conn_write_forwarded(struct vk_thread *that);
 void gw_conn_tunnel(struct vk_thread *that);
+/* With error_code set: a 502/504 into status, or the queued part flushed. */
+void gw_conn_cut_response(struct vk_thread *that);
 void gw_conn_answer_directly(struct vk_thread *that);
 void gw_conn_log_request(struct gw_conn_self *self, int status);
 /* In gw_conn_route.c. */

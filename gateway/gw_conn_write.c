@@ -1,7 +1,8 @@
 /* gw_conn_write: what the connection process writes besides relaying:
  * the header edits and X-Forwarded-* of a forwarded head, direct answers
  * (respond and redirect actions, a filter's own answer), the upstream-to-
- * client half of an upgraded connection, and the access log line. */
+ * client half of an upgraded connection, the end of a response the
+ * upstream cut short, and the access log line. */
 #include "gw_conn_self.h"
 #include "gw_access_log.h"
 #include "gw_config_s.h"
@@ -10,6 +11,7 @@
 #include "gw_status.h"
 
 #include "vk_proc_local.h"
+#include "vk_vectoring.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -65,6 +67,39 @@ void gw_conn_tunnel(struct vk_thread *that)
 	vk_splice(self->n, self->src_ptr, self->dst_ptr, SIZE_MAX);
 	vk_flush_on(self->dst_ptr);
 	vk_socket_shutdown_tx(self->dst_ptr);
+	vk_end();
+}
+
+struct cut_self {
+	char unused;
+};
+
+/* The body relay failed. When the upstream's side failed and nothing of
+ * the response has left for the client, it is taken back and the status
+ * to answer instead is set; else (or when it is the client that cannot
+ * take more) what is queued goes out, each wait bounded like the body's,
+ * and the close tells the client the body is short. */
+void gw_conn_cut_response(struct vk_thread *that)
+{
+	struct gw_conn_self *conn = vk_thread_arg(that);
+	struct vk_vectoring *tx = vk_socket_tx(conn->client_ptr);
+	struct cut_self *self;
+
+	vk_begin();
+	if (!vk_vectoring_error(tx) && !vk_vectoring_blocked(tx) &&
+	    vk_socket_tx_drop_from(conn->client_ptr, conn->response_mark) == 0) {
+		conn->status = conn->error_code == ETIMEDOUT ? 504 : 502;
+		conn->reason = conn->error_code == ETIMEDOUT ? "upstream response body stalled"
+							     : "upstream failed before sending the response body";
+	} else {
+		vk_catch
+		{
+			/* the client is gone or stalled too: it just closes */
+		}
+		vk_idle_timeout(conn->response_ms);
+		vk_flush_on(conn->client_ptr);
+	}
+	(void)self;
 	vk_end();
 }
 

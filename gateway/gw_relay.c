@@ -39,7 +39,8 @@ void gw_relay_chunked(struct vk_thread *that)
 	gw_chunked_init(&self->decoder, relay->limits_ptr);
 	for (;;) {
 		if (self->pos == self->len) {
-			vk_read_some_on(relay->src_ptr, self->len, self->buf, sizeof(self->buf));
+			/* What went to dst leaves before the wait for more. */
+			vk_read_some_relay_on(relay->src_ptr, relay->dst_ptr, self->len, self->buf, sizeof(self->buf));
 			self->pos = 0;
 			if (self->len == 0)
 				vk_raise(ECONNRESET); /* the sender left mid-body */

@@ -182,6 +182,15 @@
 #define vk_read_some_on(sock, rc, buf, len) VK_READ_(__COUNTER__, sock, rc, buf, len, VK_READ_SOME)
 #define vk_read_some(rc, buf, len) vk_read_some_on(that->socket_ptr, rc, buf, len)
 
+/* vk_read_some_on from src that, before it waits, sends what dst has
+ * queued: what a relay wrote to dst goes out before it waits for more. */
+#define vk_read_some_relay_on(src, dst, rc, buf, len)                                                      \
+	do {                                                                                               \
+		VK_OP_(__COUNTER__,                                                                        \
+		       vk_socket_read_relay_op((src), (dst), that, (char *)(buf), (len), &that->op_done)); \
+		(rc) = that->op_done;                                                                      \
+	} while (0)
+
 /* A line through its '\n' (rc counts it); at EOF, what remains (rc may be
  * 0). A line that does not fit in `len` raises ENOBUFS. */
 #define vk_readline_on(sock, rc, buf, len) VK_READ_(__COUNTER__, sock, rc, buf, len, VK_READ_LINE)

@@ -230,8 +230,10 @@ static int drain(struct vk_socket *socket_ptr)
 		if (tx->blocked)
 			return NOTHING;
 		rc = vk_pipe_send(&socket_ptr->tx_pipe, tx);
-		if (rc > 0)
+		if (rc > 0) {
+			socket_ptr->tx_sent += (uint64_t)rc;
 			return MOVED;
+		}
 		if (rc == 0 || errno == EAGAIN)
 			return NOTHING;
 		return -errno;
@@ -242,6 +244,7 @@ static int drain(struct vk_socket *socket_ptr)
 			return -EPIPE;
 		}
 		moved = vk_vectoring_move(&peer_ptr->rx, tx, SIZE_MAX);
+		socket_ptr->tx_sent += moved;
 		if (moved)
 			wake_reader(peer_ptr);
 		tx->blocked = !vk_vectoring_is_empty(tx);
@@ -268,8 +271,10 @@ static int wait_for_input(struct vk_socket *socket_ptr, struct vk_thread *thread
 	return VK_OP_BLOCK;
 }
 
-int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, char *buf, size_t len,
-		      size_t *done_ptr, enum vk_read_mode mode)
+/* A read; when it must wait, flush_ptr's queued output (if any) goes out
+ * first, so a relay forwards what it has before it waits for more. */
+static int read_op(struct vk_socket *socket_ptr, struct vk_socket *flush_ptr, struct vk_thread *thread_ptr, char *buf,
+		   size_t len, size_t *done_ptr, enum vk_read_mode mode)
 {
 	struct vk_vectoring *rx = &socket_ptr->rx;
 
@@ -305,9 +310,24 @@ int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr
 		rc = fill(socket_ptr);
 		if (rc < 0)
 			return rc;
-		if (rc == NOTHING && !rx->eof)
+		if (rc == NOTHING && !rx->eof) {
+			if (flush_ptr && (rc = vk_socket_flush_op(flush_ptr, thread_ptr)) != VK_OP_DONE)
+				return rc;
 			return wait_for_input(socket_ptr, thread_ptr);
+		}
 	}
+}
+
+int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, char *buf, size_t len,
+		      size_t *done_ptr, enum vk_read_mode mode)
+{
+	return read_op(socket_ptr, NULL, thread_ptr, buf, len, done_ptr, mode);
+}
+
+int vk_socket_read_relay_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr,
+			    char *buf, size_t len, size_t *done_ptr)
+{
+	return read_op(src_ptr, dst_ptr, thread_ptr, buf, len, done_ptr, VK_READ_SOME);
 }
 
 int vk_socket_write_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const char *buf, size_t len,
@@ -385,6 +405,7 @@ static long send_direct(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, si
 	if (rc > 0) {
 		vk_vectoring_consumed(&src_ptr->rx, (size_t)rc);
 		consumed(src_ptr);
+		dst_ptr->tx_sent += (uint64_t)rc;
 		dst_ptr->tx.blocked = view.blocked;
 		return rc;
 	}
@@ -633,6 +654,23 @@ void vk_socket_close(struct vk_socket *socket_ptr)
 	 * gone: it runs, and finds EOF or EPIPE. */
 	wake_reader(socket_ptr);
 	wake_writer(socket_ptr);
+}
+
+uint64_t vk_socket_tx_mark(struct vk_socket *socket_ptr)
+{
+	return socket_ptr->tx_sent + vk_vectoring_len(&socket_ptr->tx);
+}
+
+int vk_socket_tx_drop_from(struct vk_socket *socket_ptr, uint64_t mark)
+{
+	if (socket_ptr->tx_sent > mark)
+		return -1;
+	if (mark >= vk_socket_tx_mark(socket_ptr))
+		return 0; /* nothing written since */
+	/* The ring holds the oldest byte first: keeping its head keeps what
+	 * was written before the mark. */
+	socket_ptr->tx.len = (size_t)(mark - socket_ptr->tx_sent);
+	return 0;
 }
 
 int vk_socket_is_closed(struct vk_socket *socket_ptr)

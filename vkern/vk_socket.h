@@ -2,6 +2,7 @@
 #define VK_SOCKET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vk_socket;
 struct vk_thread;
@@ -63,6 +64,11 @@ int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr
 int vk_socket_write_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const char *buf, size_t len,
 		       size_t *done_ptr);
 int vk_socket_flush_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
+/* A VK_READ_SOME read from src that, when it must wait, first sends what
+ * dst has queued: a relay that wrote to dst forwards it before waiting for
+ * more, and costs no extra send while src has bytes. */
+int vk_socket_read_relay_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr,
+			    char *buf, size_t len, size_t *done_ptr);
 int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, size_t *done_ptr);
 int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
 			size_t *done_ptr);
@@ -78,6 +84,12 @@ size_t vk_socket_rx_held(struct vk_socket *socket_ptr);
 void vk_socket_shutdown_tx(struct vk_socket *socket_ptr);
 void vk_socket_close(struct vk_socket *socket_ptr);
 int vk_socket_is_closed(struct vk_socket *socket_ptr);
+/* The stream offset of the next byte written (bytes sent plus queued): a
+ * mark to take back to. */
+uint64_t vk_socket_tx_mark(struct vk_socket *socket_ptr);
+/* Takes back what was written since `mark` (vk_socket_tx_mark) while
+ * none of it has left: 0, or -1 (nothing dropped) when some has. */
+int vk_socket_tx_drop_from(struct vk_socket *socket_ptr, uint64_t mark);
 
 /* Called by the process scheduler when the kernel reports fd events. */
 void vk_socket_fd_event(struct vk_socket *socket_ptr, int fd, int events);

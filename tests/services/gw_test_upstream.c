@@ -29,6 +29,19 @@
  *   /switch/PROTO      101 with "Upgrade: PROTO" whatever was asked (or not),
  *                      then echoes raw bytes: an upstream that switches
  *                      protocols unasked
+ *   /lockstep-chunked/PORT, /lockstep-sse/PORT, /lockstep-length/PORT/N
+ *                      a response the test releases piece by piece: the
+ *                      upstream connects to 127.0.0.1:PORT (the test's
+ *                      control socket) and obeys one command line at a
+ *                      time, each written in one flush, the head in front
+ *                      of the first: "head"; "data N" and N bytes (a chunk,
+ *                      or raw bytes of the Content-Length N); "fail N" and
+ *                      N bytes (those, then a malformed chunk size, and a
+ *                      close); "reset" (RST); "end". -sse is chunked with
+ *                      "Content-Type: text/event-stream"; Connection: close
+ *   /lockstep-upload/PORT  the request body, piece by piece as it arrives,
+ *                      goes to the control socket as "got N\n" and the N
+ *                      bytes; then 200 "received <total>\n"
  *   /health            200 "ok\n", or 503 "down\n" when $TEST_UPSTREAM_UNHEALTHY
  *                      is 1 or the file $TEST_UPSTREAM_HEALTH_FILE says "down"
  *   anything else      404
@@ -48,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +81,8 @@
 #define CLOSE_MID_BODY_LENGTH 1000
 #define CLOSE_MID_BODY_SENT 10
 #define HEALTH_FILE_MAX 64
+#define CTL_RING_BYTES 4096
+#define CTL_LINE_MAX 64
 
 #define SPLITMIX_GOLDEN 0x9e3779b97f4a7c15ull
 #define CKSUM_POLY 0x04c11db7u
@@ -583,7 +599,7 @@ static size_t format_head(struct request *req, int status, enum framing framing,
 	req->framing = framing;
 	p += snprintf(p, (size_t)(end - p), "HTTP/1.1 %d %s\r\nX-Upstream-Port: %d\r\n", status, reason(status),
 		      req->port);
-	if (framing != FRAME_NONE)
+	if (framing != FRAME_NONE && !(extra && strncasecmp(extra, "Content-Type:", 13) == 0))
 		p += snprintf(p, (size_t)(end - p), "Content-Type: text/plain\r\n");
 	if (framing == FRAME_LENGTH)
 		p += snprintf(p, (size_t)(end - p), "Content-Length: %" PRIu64 "\r\n", length);
@@ -1000,6 +1016,162 @@ static void handle_switch(struct vk_thread *that)
 	vk_end();
 }
 
+/* ---- lock-step streaming: the test drives the exchange through a control
+ * connection, so it can hold each step until it saw the previous one
+ * arrive through the gateway. ---- */
+
+/* "PORT" or "PORT/N" into port (and n). */
+static int parse_lockstep_arg(const char *arg, uint64_t *port, uint64_t *n)
+{
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	*port = strtoull(arg, &end, 10);
+	if (*port == 0 || *port > 65535)
+		return -1;
+	if (!n)
+		return *end ? -1 : 0;
+	if (*end != '/')
+		return -1;
+	return parse_arg(end + 1, 0, BYTES_MAX, n);
+}
+
+static void ctl_address(struct sockaddr_in *sa, uint64_t port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static void handle_lockstep(struct vk_thread *that)
+{
+	struct {
+		struct vk_socket *ctl;
+		struct sockaddr_in addr;
+		char line[CTL_LINE_MAX];
+		size_t len;
+		uint64_t port;
+		uint64_t length;
+		int head_sent;
+	} * self;
+	struct request *req = vk_thread_arg(that);
+	struct linger hard = {.l_onoff = 1, .l_linger = 0};
+
+	vk_begin();
+	req->keep_alive = 0;
+	self->ctl = NULL;
+	self->head_sent = 0;
+	if (parse_lockstep_arg(req->arg, &self->port,
+			       strncmp(req->path, "/lockstep-length", 16) == 0 ? &self->length : NULL) == -1) {
+		format_simple(req, 400, "bad lockstep argument\n");
+		vk_write(req->out, req->out_len);
+		self->head_sent = -1; /* and nothing more */
+	} else {
+		self->ctl = vk_socket_alloc(vk_thread_proc_local(that), CTL_RING_BYTES, CTL_RING_BYTES);
+		if (!self->ctl)
+			vk_raise(ENOMEM);
+		ctl_address(&self->addr, self->port);
+		vk_connect(self->ctl, &self->addr, sizeof(self->addr));
+	}
+	while (self->head_sent >= 0) {
+		vk_readline_on(self->ctl, self->len, self->line, sizeof(self->line) - 1);
+		if (self->len == 0)
+			break; /* the test went away */
+		self->line[self->len] = '\0';
+		if (!self->head_sent) {
+			if (strncmp(req->path, "/lockstep-sse", 13) == 0)
+				format_head(req, 200, FRAME_CHUNKED, 0,
+					    "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
+			else if (strncmp(req->path, "/lockstep-length", 16) == 0)
+				format_head(req, 200, FRAME_LENGTH, self->length, NULL);
+			else
+				format_head(req, 200, FRAME_CHUNKED, 0, NULL);
+			vk_write(req->out, req->out_len);
+			self->head_sent = 1;
+		}
+		if (strncmp(self->line, "data ", 5) == 0 || strncmp(self->line, "fail ", 5) == 0) {
+			req->data_len = (size_t)strtoull(self->line + 5, NULL, 10);
+			if (req->data_len > sizeof(req->buf))
+				vk_raise(EPROTO);
+			vk_read_on(self->ctl, self->len, req->buf, req->data_len);
+			req->data = req->buf;
+			req->data_len = self->len;
+			vk_call(send_data, req);
+			if (self->line[0] == 'f') {
+				if (req->framing == FRAME_CHUNKED)
+					vk_write_literal("zz\r\n");
+				vk_flush();
+				vk_close();
+				break;
+			}
+		} else if (strcmp(self->line, "reset\n") == 0) {
+			vk_flush();
+			setsockopt(vk_socket_rx_fd(that->socket_ptr), SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+			vk_close();
+			break;
+		} else if (strcmp(self->line, "end\n") == 0) {
+			vk_call(send_end, req);
+			vk_flush();
+			break;
+		}
+		vk_flush();
+	}
+	if (self->ctl)
+		vk_socket_free(self->ctl);
+	vk_end();
+}
+
+static void handle_lockstep_upload(struct vk_thread *that)
+{
+	struct {
+		struct vk_socket *ctl;
+		struct sockaddr_in addr;
+		char line[CTL_LINE_MAX];
+		size_t len;
+		uint64_t port;
+		uint64_t total;
+		char body[48];
+	} * self;
+	struct request *req = vk_thread_arg(that);
+
+	vk_begin();
+	req->keep_alive = 0;
+	self->ctl = NULL;
+	self->total = 0;
+	if (parse_lockstep_arg(req->arg, &self->port, NULL) == -1) {
+		vk_call(discard_body, req);
+		format_simple(req, 400, "bad lockstep argument\n");
+		vk_write(req->out, req->out_len);
+	} else {
+		self->ctl = vk_socket_alloc(vk_thread_proc_local(that), CTL_RING_BYTES, CTL_RING_BYTES);
+		if (!self->ctl)
+			vk_raise(ENOMEM);
+		ctl_address(&self->addr, self->port);
+		vk_connect(self->ctl, &self->addr, sizeof(self->addr));
+	}
+	while (self->ctl && !req->body_done) {
+		req->take = req->buf;
+		req->take_cap = sizeof(req->buf);
+		vk_call(body_piece, req);
+		if (req->took == 0)
+			continue;
+		self->total += req->took;
+		self->len = (size_t)snprintf(self->line, sizeof(self->line), "got %zu\n", req->took);
+		vk_write_on(self->ctl, self->line, self->len);
+		vk_write_on(self->ctl, req->buf, req->took);
+		vk_flush_on(self->ctl);
+	}
+	if (self->ctl) {
+		vk_socket_free(self->ctl);
+		snprintf(self->body, sizeof(self->body), "received %" PRIu64 "\n", self->total);
+		format_simple(req, 200, self->body);
+		vk_write(req->out, req->out_len);
+	}
+	vk_end();
+}
+
 static void handle_health(struct vk_thread *that)
 {
 	struct {
@@ -1055,6 +1227,10 @@ static const struct route routes[] = {
 	{"/ws", handle_ws, 0},
 	{"/switch", handle_switch, 0},
 	{"/health", handle_health, 0},
+	{"/lockstep-chunked", handle_lockstep, 0},
+	{"/lockstep-sse", handle_lockstep, 0},
+	{"/lockstep-length", handle_lockstep, 0},
+	{"/lockstep-upload", handle_lockstep_upload, 1},
 };
 
 static const struct route not_found = {"", handle_not_found, 0};

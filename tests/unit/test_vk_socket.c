@@ -1064,6 +1064,182 @@ static void test_in_process_blocks_report_no_fd(void **state)
 	assert_int_equal(tp->wait_count, 0);
 }
 
+/* ---- a relay's read: dst's queued output leaves before src is waited on ---- */
+
+struct relay_job {
+	struct vk_socket *src;
+	struct vk_socket *dst;
+	const char *out; /* written to dst (queued) before the read */
+	int sleep_after; /* then wait on a timer, so the test sees dst as it is */
+	char in[32];
+	size_t in_len;
+	int error;
+	int ended;
+};
+
+struct relay_self {
+	size_t rc;
+};
+
+static void relay_once(struct vk_thread *that)
+{
+	struct relay_job *job = vk_thread_arg(that);
+	struct relay_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		job->error = vk_error();
+	}
+	vk_write_on(job->dst, job->out, strlen(job->out));
+	vk_read_some_relay_on(job->src, job->dst, self->rc, job->in, sizeof(job->in));
+	job->in_len = self->rc;
+	if (job->sleep_after)
+		vk_sleep(1);
+	job->ended = 1;
+	vk_end();
+}
+
+static void test_read_relay_that_must_wait_sends_dst_first(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct relay_job job = {.out = "chunk"};
+	char buf[16];
+	int src[2];
+	int dst[2];
+
+	job.src = vk_test_fd_socket(tp, src, 64, 64);
+	job.dst = vk_test_fd_socket(tp, dst, 64, 64);
+	assert_non_null(job.src);
+	assert_non_null(job.dst);
+	assert_non_null(vk_test_start(tp, relay_once, &job, NULL));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	/* dst's peer has the chunk while src has sent nothing yet */
+	assert_int_equal(read(dst[1], buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "chunk", 5);
+	assert_int_equal(vk_test_blocks(tp), 1);
+	assert_true(vk_test_waits_on(tp, src[0], VK_EV_IN));
+	assert_int_equal(write(src[1], "next", 4), 4);
+	vk_proc_local_fd_event(tp->pl, src[0], VK_EV_IN);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_int_equal(job.error, 0);
+	assert_int_equal(job.in_len, 4);
+	assert_memory_equal(job.in, "next", 4);
+}
+
+/* Bytes already there: the read takes them and sends nothing more, so a
+ * fast body costs no extra send per piece. */
+static void test_read_relay_with_input_there_sends_nothing(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct relay_job job = {.out = "chunk", .sleep_after = 1};
+	char buf[16];
+	int src[2];
+	int dst[2];
+
+	job.src = vk_test_fd_socket(tp, src, 64, 64);
+	job.dst = vk_test_fd_socket(tp, dst, 64, 64);
+	assert_non_null(job.src);
+	assert_non_null(job.dst);
+	assert_int_equal(write(src[1], "here", 4), 4);
+	assert_non_null(vk_test_start(tp, relay_once, &job, NULL));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(job.in_len, 4);
+	assert_int_equal(read(dst[1], buf, sizeof(buf)), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(vk_test_blocks(tp), 1);
+	vk_proc_local_expire(tp->pl, tp->timer_ns);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_int_equal(job.ended, 1);
+}
+
+/* dst cannot take its output: the read waits for dst to drain first,
+ * then for src. */
+static void test_read_relay_with_dst_full_waits_for_dst(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct relay_job job = {.out = "ping"};
+	static char filler[65536];
+	char buf[4096];
+	size_t filled = 0;
+	size_t drained = 0;
+	size_t n;
+	int src[2];
+	int dst[2];
+
+	job.src = vk_test_fd_socket(tp, src, 64, 64);
+	job.dst = vk_test_fd_socket(tp, dst, 64, 64);
+	assert_non_null(job.src);
+	assert_non_null(job.dst);
+	while ((n = vk_test_write_some(dst[0], filler, sizeof(filler))) > 0)
+		filled += n;
+	assert_non_null(vk_test_start(tp, relay_once, &job, NULL));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(vk_test_blocks(tp), 1);
+	assert_true(vk_test_waits_on(tp, dst[0], VK_EV_OUT));
+	while (drained < filled && (n = vk_test_read_some(dst[1], buf, sizeof(buf))) > 0)
+		drained += n;
+	vk_proc_local_fd_event(tp->pl, dst[0], VK_EV_OUT);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(read(dst[1], buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(vk_test_blocks(tp), 1);
+	assert_true(vk_test_waits_on(tp, src[0], VK_EV_IN));
+	assert_int_equal(write(src[1], "pong", 4), 4);
+	vk_proc_local_fd_event(tp->pl, src[0], VK_EV_IN);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_memory_equal(job.in, "pong", 4);
+}
+
+/* ---- taking back output that has not left ---- */
+
+struct mark_job {
+	int dropped_unsent; /* vk_socket_tx_drop_from on output still queued */
+	int dropped_sent;   /* ... on output part of which left */
+};
+
+struct mark_self {
+	uint64_t mark;
+};
+
+static void write_mark_drop(struct vk_thread *that)
+{
+	struct mark_job *job = vk_thread_arg(that);
+	struct mark_self *self;
+
+	vk_begin();
+	vk_write_literal("keep");
+	self->mark = vk_socket_tx_mark(that->socket_ptr);
+	vk_write_literal("drop");
+	job->dropped_unsent = vk_socket_tx_drop_from(that->socket_ptr, self->mark);
+	vk_flush();
+	self->mark = vk_socket_tx_mark(that->socket_ptr);
+	vk_write_literal("sent");
+	vk_flush();
+	vk_write_literal("late");
+	job->dropped_sent = vk_socket_tx_drop_from(that->socket_ptr, self->mark);
+	vk_flush();
+	vk_end();
+}
+
+static void test_tx_drop_from_takes_back_only_unsent_output(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct mark_job job = {-2, -2};
+	struct vk_socket *socket_ptr;
+	char buf[32];
+	int fds[2];
+
+	socket_ptr = vk_test_fd_socket(tp, fds, 64, 64);
+	assert_non_null(socket_ptr);
+	assert_non_null(vk_test_start(tp, write_mark_drop, &job, socket_ptr));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_int_equal(job.dropped_unsent, 0);
+	assert_int_equal(job.dropped_sent, -1);
+	assert_int_equal(read(fds[1], buf, sizeof(buf)), 12);
+	assert_memory_equal(buf, "keepsentlate", 12);
+}
+
 #define SOCKET_TEST(fn) cmocka_unit_test_setup_teardown(fn, vk_test_setup, vk_test_teardown)
 
 int main(void)
@@ -1101,6 +1277,10 @@ int main(void)
 		SOCKET_TEST(test_blocked_writer_gets_epipe_when_reader_closes),
 		SOCKET_TEST(test_write_to_closed_fd_peer_raises_epipe),
 		SOCKET_TEST(test_in_process_blocks_report_no_fd),
+		SOCKET_TEST(test_read_relay_that_must_wait_sends_dst_first),
+		SOCKET_TEST(test_read_relay_with_input_there_sends_nothing),
+		SOCKET_TEST(test_read_relay_with_dst_full_waits_for_dst),
+		SOCKET_TEST(test_tx_drop_from_takes_back_only_unsent_output),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
