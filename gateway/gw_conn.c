@@ -237,7 +237,8 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		/* A body cut short: a 502 while none of the response left, else the rest of what came. */
 		self->error_code = vk_error();
-		if (self->stage == STAGE_RESPONSE_BODY && self->resp.status != 101 && !self->status)
+		if (self->stage == STAGE_RESPONSE_BODY && self->resp.status != 101 &&
+		    self->req.method != GW_METHOD_CONNECT && !self->status)
 			vk_call(gw_conn_cut_response, self);
 		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
