@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 
-STEP_S = 10.0  # bound on any one step; only a deadlock ever reaches it
+STEP_S = 20.0  # bound on any one step; only a deadlock (or a machine stalled that long) reaches it
 HOST = "127.0.0.1"
 
 PIECES = [b"first piece\n", b"x", b"third, a little longer piece\n", b"4" * 3000, b"last\n"]

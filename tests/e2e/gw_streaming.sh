@@ -31,7 +31,7 @@ JSON
 lockstep() { # lockstep CASE
 	local out
 	start_pair "$1"
-	out=$(timeout 60 python3 "$CLIENT" "$1" "${E2E_PORT[$1_gw]}" 2>&1) || fail "$out"
+	out=$(timeout 120 python3 "$CLIENT" "$1" "${E2E_PORT[$1_gw]}" 2>&1) || fail "$out"
 	stop_server "$1_gw"
 	stop_server "$1_up"
 	[ "$(stat_of "$1_gw" killed)" = 0 ] || fail "the gateway lost processes to faults"
