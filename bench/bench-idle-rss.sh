@@ -21,6 +21,8 @@
 # failed or a step timed out, 2 on bad usage or missing tools.
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+# The client imports tests/e2e/procfs.py.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 VKGW=${1:-}
 HELLO=${2:-$(dirname "${1:-.}")/vk_hello}
@@ -84,42 +86,20 @@ VKGW_PORT=$(port_of "$WORK/vkgw.out") || die 1 "vkgw did not start: $(cat "$WORK
 # The client: opens the connections, waits until vkgw holds them (its fd
 # count), reads vkgw's VmRSS at each step, and prints "KEY VALUE" lines.
 cat >"$WORK/idle.py" <<'PY'
-import os, resource, selectors, socket, sys, time
+import resource, socket, sys, time
+from procfs import established_fds, rss_kib, wait_until
 
 port, pid, n, settle_ms, limit_s = (int(a) for a in sys.argv[1:6])
 deadline = time.monotonic() + limit_s
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-def rss_kib():
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-
-def fds():
-    return len(os.listdir("/proc/%d/fd" % pid))
-
 def held():
     # vkgw's fds that are client connections on its port
-    inodes = set()
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
-        f = line.split()
-        if int(f[1].split(":")[1], 16) == port and f[3] == "01":
-            inodes.add("socket:[%s]" % f[9])
-    d = "/proc/%d/fd" % pid
-    n = 0
-    for fd in os.listdir(d):
-        try:
-            n += os.readlink(os.path.join(d, fd)) in inodes
-        except OSError:
-            pass
-    return n
+    return established_fds(pid, port)
 
 def wait(what, cond):
-    while not cond():
-        if time.monotonic() > deadline:
-            sys.exit("timeout: " + what)
-        time.sleep(0.02)
+    wait_until(what, cond, deadline, 0.02)
 
 def out(key, value):
     print(key, value, flush=True)
@@ -140,7 +120,7 @@ one_request(w)
 w.close()
 wait("vkgw closing the warm-up connection", lambda: held() == 0)
 time.sleep(settle_ms / 1000.0)
-rss0 = rss_kib()
+rss0 = rss_kib(pid)
 out("rss_start_kib", rss0)
 
 conns = []
@@ -148,19 +128,19 @@ for i in range(n):
     conns.append(socket.create_connection(("127.0.0.1", port)))
 wait("vkgw holding %d connections" % n, lambda: held() >= n)
 time.sleep(settle_ms / 1000.0)
-rss1 = rss_kib()
+rss1 = rss_kib(pid)
 out("rss_silent_kib", rss1)
 out("silent_bytes_per_conn", (rss1 - rss0) * 1024 // n)
 
 for s in conns:
     one_request(s)
-rss_busy = rss_kib()
+rss_busy = rss_kib(pid)
 out("rss_just_served_kib", rss_busy)
 out("just_served_bytes_per_conn", (rss_busy - rss0) * 1024 // n)
 # Idle now: vkgw releases what an idle connection does not use after a
 # while; read after that.
 time.sleep(settle_ms / 1000.0)
-rss2 = rss_kib()
+rss2 = rss_kib(pid)
 out("rss_keepalive_kib", rss2)
 out("keepalive_bytes_per_conn", (rss2 - rss0) * 1024 // n)
 
@@ -168,13 +148,13 @@ for s in conns:
     s.close()
 wait("vkgw closing the connections", lambda: held() == 0)
 time.sleep(settle_ms / 1000.0)
-rss3 = rss_kib()
+rss3 = rss_kib(pid)
 out("rss_after_close_kib", rss3)
 out("after_close_bytes_per_conn", (rss3 - rss0) * 1024 // n)
 PY
 
 log "vkgw pid $VKGW_PID on port $VKGW_PORT, vk_hello on $HELLO_PORT, $CONNS connections per kind"
-timeout "$TIME_LIMIT_S" python3 "$WORK/idle.py" "$VKGW_PORT" "$VKGW_PID" "$CONNS" "$SETTLE_MS" \
+timeout "$TIME_LIMIT_S" env PYTHONPATH="$ROOT/tests/e2e" python3 "$WORK/idle.py" "$VKGW_PORT" "$VKGW_PID" "$CONNS" "$SETTLE_MS" \
   "$((TIME_LIMIT_S - 10))" >"$WORK/result" || die 1 "the idle client failed: $(tail -n 3 "$WORK/result")"
 kill -0 "$VKGW_PID" 2>/dev/null || die 1 "vkgw died: $(tail -n 5 "$WORK/vkgw.err")"
 

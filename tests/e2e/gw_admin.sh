@@ -15,6 +15,9 @@
 #             documented families and labels
 #   errors    unknown path 404, POST 405 with Allow, garbage 400, HEAD
 #             without a body; JSON error bodies
+#   header    a connection that sends nothing is closed quietly after the
+#             admin's header timeout (5 s from the accept), not after the
+#             keep-alive idle (60 s)
 . "$(dirname "$0")/lib.sh"
 
 VKGW="$BUILD/vkgw"
@@ -279,6 +282,25 @@ pool_gauges() {
 	stat_is "d['upstreams']['app']['waiting']" 0 || fail "still waiting after both ended: $(stat "d['upstreams']['app']")"
 }
 
+# A connection that never sends a byte is closed quietly once the admin
+# listener's header timeout (GW_ADMIN_HEADER_TIMEOUT_MS, 5 s) has passed
+# since its accept; the keep-alive wait (60 s) is only between requests.
+silent_connection_closed() {
+	local fd t0 elapsed reply
+	start_server sc_up "$UPSTREAM" -p 0 -k 1
+	gateway sc_gw 1 "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[sc_up]}\" ]"
+	t0=$(now_ms)
+	tcp_open fd "$ADMIN_PORT"
+	reply=$(tcp_read_to_close "$fd" 20) || fail "a silent admin connection still open after 20 s"
+	elapsed=$(($(now_ms) - t0))
+	tcp_close "$fd"
+	[ -z "$reply" ] || fail "a silent admin connection got an answer: $reply"
+	[ "$elapsed" -ge 4000 ] || fail "a silent admin connection was closed after $elapsed ms, before the 5 s header timeout"
+	note "  silent admin connection closed after $elapsed ms"
+	stop_server sc_gw
+	stop_server sc_up
+}
+
 run_case "ready: 200 ready, then 503 draining after SIGTERM with a request in flight" ready_then_draining
 run_case "pool gauges: connections, kept and waiting in /stats and /metrics" pool_gauges
 run_case "active checks: a failing endpoint shows unhealthy, then healthy again" unhealthy_endpoint_shows
@@ -287,4 +309,6 @@ run_case "5xx: an upstream refusing connections counts 502s as 5xx and connect f
 run_case "ejection: 2 refused connects show the endpoint ejected in /stats and /metrics" ejected_endpoint_shows
 run_case "metrics: /metrics passes promtool check metrics, with the documented families" metrics_pass_promtool
 run_case "errors: 404, 405 with Allow, 400, HEAD; JSON bodies; admin requests not counted" errors_are_json
+run_case "header timeout: a connection that sends nothing is closed after 5 s, not the keep-alive 60 s" \
+	silent_connection_closed
 finish

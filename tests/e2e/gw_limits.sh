@@ -14,6 +14,7 @@
 #                      request in between), and serve a second request
 #                      right, through the memory given back
 . "$(dirname "$0")/lib.sh"
+HERE=$(dirname "$0") # procfs.py, imported by the Python clients
 
 VKGW="$BUILD/vkgw"
 UPSTREAM="$BUILD/tests/services/gw_test_upstream"
@@ -68,36 +69,21 @@ fd_limit_raised() {
 #   3. close the answered ones, and open no other connection;
 #   4. every queued connection must now get its answer.
 cat >"$E2E_TMP/fill.py" <<'PY'
-import os, select, socket, sys, time
+import select, socket, sys, time
+from procfs import established_fds, fd_count, wait_until
 
 port, pid, limit, err = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 REQ = b"GET /direct HTTP/1.1\r\nHost: a.test\r\n\r\n"
 
 def fds():
-    return len(os.listdir("/proc/%d/fd" % pid))
+    return fd_count(pid)
 
 def conns():
     # vkgw's fds that are its established connections on the port
-    inodes = set()
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
-        f = line.split()
-        if int(f[1].split(":")[1], 16) == port and f[3] == "01":
-            inodes.add("socket:[%s]" % f[9])
-    d = "/proc/%d/fd" % pid
-    n = 0
-    for fd in os.listdir(d):
-        try:
-            n += os.readlink(os.path.join(d, fd)) in inodes
-        except OSError:
-            pass
-    return n
+    return established_fds(pid, port)
 
 def wait(what, cond, secs=5.0):
-    deadline = time.monotonic() + secs
-    while not cond():
-        if time.monotonic() > deadline:
-            sys.exit("timeout: " + what)
-        time.sleep(0.01)
+    wait_until(what, cond, time.monotonic() + secs)
 
 clients = []
 for i in range(limit + 8):
@@ -150,7 +136,7 @@ accept_after_emfile() {
 	gw=emf_${driver//-/_}
 	gateway $gw "$FD_LIMIT:$FD_LIMIT" -P "$driver"
 	pid=${E2E_PID[$gw]}
-	n=$(timeout 30 python3 "$E2E_TMP/fill.py" "${E2E_PORT[$gw]}" "$pid" "$FD_LIMIT" \
+	n=$(timeout 30 env PYTHONPATH="$HERE" python3 "$E2E_TMP/fill.py" "${E2E_PORT[$gw]}" "$pid" "$FD_LIMIT" \
 		"$(server_err_file $gw)") || fail "$driver: $n; stderr:$(server_stderr $gw)"
 	note "  $driver: $n clients queued at EMFILE were served once fds freed up"
 	grep -q 'accept on test: Too many open files' "$(server_err_file $gw)" ||
@@ -171,13 +157,9 @@ accept_after_emfile() {
 # a second, different body on each must come back whole.
 cat >"$E2E_TMP/idle.py" <<'PY'
 import socket, sys, time
+from procfs import rss_kib
 
 port, pid, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-
-def rss_kib():
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
 
 def exchange(s, body):
     s.sendall(b"POST /echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
@@ -203,18 +185,18 @@ def body(i, k):
 warm = socket.create_connection(("127.0.0.1", port), timeout=10)
 exchange(warm, body(0, 0))
 warm.close()
-rss0 = rss_kib()
+rss0 = rss_kib(pid)
 conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(n)]
 for i, s in enumerate(conns):
     exchange(s, body(i, 1))
-peak = rss_kib()
+peak = rss_kib(pid)
 deadline = time.monotonic() + 10
-while rss_kib() - rss0 > n * 24:
+while rss_kib(pid) - rss0 > n * 24:
     if time.monotonic() > deadline:
         sys.exit("RSS %d KiB before, %d KiB after the requests, still %d KiB after 10 s idle (at most %d KiB more expected)"
-                 % (rss0, peak, rss_kib(), n * 24))
+                 % (rss0, peak, rss_kib(pid), n * 24))
     time.sleep(0.05)
-low = rss_kib()
+low = rss_kib(pid)
 for i, s in enumerate(conns):
     exchange(s, body(i, 2))
 print(rss0, peak, low)
@@ -231,7 +213,7 @@ idle_memory() {
 }
 JSON
 	start_server im_px "$VKGW" -c "$E2E_TMP/im.json"
-	out=$(timeout 60 python3 "$E2E_TMP/idle.py" "${E2E_PORT[im_px]}" "${E2E_PID[im_px]}" 200) ||
+	out=$(timeout 60 env PYTHONPATH="$HERE" python3 "$E2E_TMP/idle.py" "${E2E_PORT[im_px]}" "${E2E_PID[im_px]}" 200) ||
 		fail "$out; stderr:$(server_stderr im_px)"
 	note "  200 idle connections: RSS $out KiB (before, after the requests, once idle); second requests answered"
 	stop_server im_px

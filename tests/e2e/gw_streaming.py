@@ -184,6 +184,17 @@ def expect(cond, message):
 
 # ---- responses ----
 
+def send_pieces(ctl, resp, chunked, what):
+    """The upstream sends each of PIECES only once the client has all before
+    it (WHAT names a piece in the failure); returns the bytes sent."""
+    sent = b""
+    for piece in PIECES:
+        ctl.send("data %d" % len(piece), piece)
+        sent += piece
+        resp.wait_body(sent, chunked, "%s %r (is it held back?)" % (what, piece[:40]))
+    return sent
+
+
 def down_chunked(gw_port):
     """The head, then each chunk, reaches the client before the next is sent."""
     ctl = Control()
@@ -193,11 +204,7 @@ def down_chunked(gw_port):
     resp.wait_head("the response head, sent alone (is it held until the body comes?)")
     expect(resp.status == 200, "status %s" % resp.status)
     expect(resp.headers.get("transfer-encoding") == "chunked", "not chunked: %r" % resp.headers)
-    sent = b""
-    for piece in PIECES:
-        ctl.send("data %d" % len(piece), piece)
-        sent += piece
-        resp.wait_body(sent, True, "chunk %r (is it held back?)" % piece[:40])
+    sent = send_pieces(ctl, resp, True, "chunk")
     ctl.send("end")
     resp.wait_chunked_end()
     ctl.close()
@@ -213,11 +220,7 @@ def down_http10(gw_port):
     ctl.send("head")
     resp.wait_head("the response head, sent alone (is it held until the body comes?)")
     expect("transfer-encoding" not in resp.headers, "chunked to an HTTP/1.0 client: %r" % resp.headers)
-    sent = b""
-    for piece in PIECES:
-        ctl.send("data %d" % len(piece), piece)
-        sent += piece
-        resp.wait_body(sent, False, "piece %r (is it held back?)" % piece[:40])
+    sent = send_pieces(ctl, resp, False, "piece")
     ctl.send("end")
     resp.read_to_close()
     expect(resp.body_bytes() == sent, "body %r after the close" % resp.body_bytes()[-80:])
@@ -234,11 +237,7 @@ def down_length(gw_port):
     ctl.send("head")
     resp.wait_head("the response head, sent alone (is it held until the body comes?)")
     expect(resp.headers.get("content-length") == str(total), "length: %r" % resp.headers)
-    sent = b""
-    for piece in PIECES:
-        ctl.send("data %d" % len(piece), piece)
-        sent += piece
-        resp.wait_body(sent, False, "piece %r (is it held back?)" % piece[:40])
+    sent = send_pieces(ctl, resp, False, "piece")
     ctl.close()
     sock.close()
 

@@ -16,9 +16,9 @@
 #                   ejection lasts twice as long); 3 consecutive 5xx eject
 #                   one of two endpoints, max_ejection_percent 50 keeps the
 #                   other
-#   breaker         max_requests 2 and 3 concurrent /slow/500: one 503
-#                   naming max_requests, two 200; counters released after
-#                   errors
+#   breaker         max_requests 2 and 2 requests held in flight: a third
+#                   gets a 503 naming max_requests, the two a 200;
+#                   counters released after errors
 . "$(dirname "$0")/lib.sh"
 
 VKGW="$BUILD/vkgw"
@@ -323,39 +323,43 @@ consecutive_5xx_eject_within_the_cap() {
 
 # ---- circuit breaker ----
 
+# hold_two PORT ADMIN_PORT: two POSTs held in flight (bodies half sent),
+# their fds in HELD1 and HELD2; both must have reached the upstream.
+hold_two() {
+	post_begin HELD1 "$1" /cksum
+	post_begin HELD2 "$1" /cksum
+	wait_until 5 "2 held POSTs to be in flight upstream (one refused?)" \
+		admin_stat_is "$2" "d['upstreams']['app']['active']" 2
+}
+
+# end_held FD: completes a held POST; it must be a 200 with the checksum of
+# its 10-byte body.
+end_held() {
+	local out want
+	want=$(printf 1234567890 | cksum)
+	out=$(post_end "$1")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "a held POST got: $(head -n 1 <<<"$out")"
+	[ "${out#*$'\r\n\r\n'}" = "$want" ] || fail "a held POST's body: ${out#*$'\r\n\r\n'} (expected $want)"
+}
+
+# Lock-step: two requests held in flight fill max_requests 2; a third
+# meanwhile gets the 503; the two then complete.
 breaker_max_requests() {
-	local port i pids=() codes code n200 n503 f
+	local port code f=$E2E_TMP/cb.3
 	upstreams cb_up
 	gateway cb_gw "\"endpoints\": $(endpoints cb_up), \"limits\": { \"max_requests\": 2 }"
 	port=${E2E_PORT[cb_gw]}
-	for i in 1 2 3; do
-		curl -s --noproxy '*' --max-time 5 -o "$E2E_TMP/cb.$i" -w '%{http_code} %{time_total}\n' \
-			"http://127.0.0.1:$port/slow/500" >"$E2E_TMP/cb.$i.code" &
-		pids+=($!)
-	done
-	for i in 0 1 2; do wait "${pids[$i]}" || fail "curl $((i + 1)) failed"; done
-	codes=$(cat "$E2E_TMP"/cb.[123].code)
-	n200=$(grep -c '^200 ' <<<"$codes" || true)
-	n503=$(grep -c '^503 ' <<<"$codes" || true)
-	[ "$n200" = 2 ] && [ "$n503" = 1 ] || fail "max_requests 2, 3 concurrent: expected 2 x 200 and 1 x 503, got: $(tr '\n' '|' <<<"$codes")"
-	for i in 1 2 3; do
-		read -r code _ <"$E2E_TMP/cb.$i.code"
-		f=$E2E_TMP/cb.$i
-		if [ "$code" = 503 ]; then
-			grep -qE '^\{"error":"[^"]*max_requests[^"]*","status":503\}$' "$f" ||
-				fail "503 body is not JSON naming max_requests: $(cat "$f")"
-		else
-			[ "$(cat "$f")" = slow ] || fail "200 body: $(cat "$f")"
-		fi
-	done
+	hold_two "$port" "${ADMIN[cb_gw]}"
+	code=$(curl -s --noproxy '*' --max-time 5 -o "$f" -w '%{http_code}' "http://127.0.0.1:$port/whoami")
+	[ "$code" = 503 ] || fail "max_requests 2, a third request while 2 are in flight: $code $(cat "$f")"
+	grep -qE '^\{"error":"[^"]*max_requests[^"]*","status":503\}$' "$f" ||
+		fail "503 body is not JSON naming max_requests: $(cat "$f")"
+	end_held "$HELD1"
+	end_held "$HELD2"
 	# The counter is back to 0: two at once pass again.
-	curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$port/slow/200" >"$E2E_TMP/cb.again.1" &
-	pids=($!)
-	curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$port/slow/200" >"$E2E_TMP/cb.again.2" &
-	pids+=($!)
-	wait "${pids[0]}" && wait "${pids[1]}" || fail "curl failed"
-	[ "$(cat "$E2E_TMP"/cb.again.[12] | tr '\n' ' ')" = "200 200 " ] ||
-		fail "after the burst, 2 concurrent requests: $(cat "$E2E_TMP"/cb.again.[12] | tr '\n' ' ')"
+	hold_two "$port" "${ADMIN[cb_gw]}"
+	end_held "$HELD1"
+	end_held "$HELD2"
 	stop_server cb_gw
 	stop_server cb_up
 }
@@ -414,7 +418,7 @@ run_case "outliers: 2 refused connects eject for 1 s, back after; a second eject
 	connect_failures_eject_then_readmit
 run_case "outliers: 3 x 503 ejects one of two; max_ejection_percent 50 keeps the other" \
 	consecutive_5xx_eject_within_the_cap
-run_case "breaker: max_requests 2, 3 concurrent /slow/500 -> 2 x 200, 1 x 503 naming max_requests" \
+run_case "breaker: max_requests 2, 2 held in flight -> a third gets 503 naming max_requests, the 2 get 200" \
 	breaker_max_requests
 run_case "breaker: errors (504, 502, client gone) release their max_requests slot" \
 	breaker_released_after_errors

@@ -954,15 +954,33 @@ static void handle_drop_next(struct vk_thread *that)
 	vk_end();
 }
 
-/* The handshake, then the connection is a raw echo until the peer closes
- * (or the server drains). */
+/* After a 101: the connection is a raw echo until the peer closes (or the
+ * server drains). */
+static void raw_echo(struct vk_thread *that)
+{
+	struct {
+		int more;
+		size_t len;
+	} * self;
+	struct request *req = vk_thread_arg(that);
+
+	vk_begin();
+	for (;;) {
+		vk_wait_request(self->more);
+		if (!self->more)
+			break;
+		vk_read_some(self->len, req->buf, sizeof(req->buf));
+		vk_write(req->buf, self->len);
+	}
+	vk_end();
+}
+
+/* The handshake, then a raw echo. */
 static void handle_ws(struct vk_thread *that)
 {
 	struct {
 		char accept[BASE64_LEN(SHA1_LEN) + 1];
 		int upgraded;
-		int more;
-		size_t len;
 	} * self;
 	struct request *req = vk_thread_arg(that);
 
@@ -980,13 +998,8 @@ static void handle_ws(struct vk_thread *that)
 		req->keep_alive = 0;
 	}
 	vk_write(req->out, req->out_len);
-	while (self->upgraded) {
-		vk_wait_request(self->more);
-		if (!self->more)
-			break;
-		vk_read_some(self->len, req->buf, sizeof(req->buf));
-		vk_write(req->buf, self->len);
-	}
+	if (self->upgraded)
+		vk_call(raw_echo, req);
 	vk_end();
 }
 
@@ -994,8 +1007,7 @@ static void handle_ws(struct vk_thread *that)
 static void handle_switch(struct vk_thread *that)
 {
 	struct {
-		int more;
-		size_t len;
+		char unused;
 	} * self;
 	struct request *req = vk_thread_arg(that);
 
@@ -1006,13 +1018,8 @@ static void handle_switch(struct vk_thread *that)
 					*req->arg ? req->arg : "h2c", req->port);
 	req->keep_alive = 0;
 	vk_write(req->out, req->out_len);
-	for (;;) {
-		vk_wait_request(self->more);
-		if (!self->more)
-			break;
-		vk_read_some(self->len, req->buf, sizeof(req->buf));
-		vk_write(req->buf, self->len);
-	}
+	vk_call(raw_echo, req);
+	(void)self;
 	vk_end();
 }
 

@@ -32,6 +32,7 @@
 #include "vk_service.h"
 #include "vk_socket.h"
 #include "vk_sys.h"
+#include "vk_test_net.h"
 
 #define TEST_ALARM_S 20
 #define STEPS_MAX 1000
@@ -55,22 +56,6 @@ static int started;
 static int bytes_seen[2];
 static volatile long *victim_ptr;
 static int victim_intact = -1;
-
-static int connect_to(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* A kernel with `service_ptr`, `clients` connections queued on it, then
  * run until the hook drains it. */
@@ -97,7 +82,7 @@ static void run_kernel(struct vk_service *service_ptr, int clients, int side, vo
 	assert_int_equal(vk_kern_start(st.kern_ptr), 0);
 	/* Loopback connects complete in the OS: queued before the first accept. */
 	for (int i = 0; i < clients; i++) {
-		st.client_fd[i] = connect_to(vk_service_port(service_ptr));
+		st.client_fd[i] = vk_test_connect_loopback(vk_service_port(service_ptr));
 		assert_true(st.client_fd[i] >= 0);
 	}
 	alarm(TEST_ALARM_S);
@@ -393,7 +378,7 @@ static void scribbler_step(void *ctx_ptr)
 		 * next wait the scribbler runs while the newcomer, accepted
 		 * in that wait, has not run yet. */
 		assert_int_equal(write(st.client_fd[0], "s", 1), 1);
-		st.client_fd[1] = connect_to(vk_service_port(st.service_ptr));
+		st.client_fd[1] = vk_test_connect_loopback(vk_service_port(st.service_ptr));
 		assert_true(st.client_fd[1] >= 0);
 		st.step = 1;
 	} else if (st.step == 1 && started == 2) {

@@ -14,26 +14,11 @@
 #include <unistd.h>
 
 #include "vk_service.h"
+#include "vk_test_net.h"
 
 static void nothing(struct vk_thread *that)
 {
 	(void)that;
-}
-
-static int connect_to(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static void test_defaults(void **state)
@@ -76,7 +61,7 @@ static void test_reserve_picks_a_port_that_is_not_yet_listening(void **state)
 	(void)state;
 	assert_int_equal(vk_service_reserve(s), 0);
 	assert_true(vk_service_port(s) > 0);
-	fd = connect_to(vk_service_port(s));
+	fd = vk_test_connect_loopback(vk_service_port(s));
 	assert_int_equal(fd, -1);
 	vk_service_destroy(s);
 }
@@ -95,7 +80,7 @@ static void test_two_listeners_share_the_reserved_port(void **state)
 	assert_int_equal(vk_service_listen(b), 0);
 	assert_true(vk_service_listen_fd(a) >= 0);
 	assert_true(vk_service_listen_fd(b) >= 0);
-	fd = connect_to(vk_service_port(a));
+	fd = vk_test_connect_loopback(vk_service_port(a));
 	assert_true(fd >= 0);
 	close(fd);
 	vk_service_unlisten(a);
