@@ -416,8 +416,7 @@ static void test_every_case_ends_as_the_manifest_expects(void **state)
 	int failed = 0;
 	(void)state;
 
-	json_array_foreach(manifest, i, entry)
-	{
+	json_array_foreach(manifest, i, entry) {
 		const char *file = json_string_value(json_object_get(entry, "file"));
 		const char *manifest_expect = json_string_value(json_object_get(entry, "expect"));
 		const char *expect = manifest_expect;
@@ -461,8 +460,7 @@ static void test_byte_by_byte_ends_as_whole(void **state)
 	json_t *entry;
 	(void)state;
 
-	json_array_foreach(manifest, i, entry)
-	{
+	json_array_foreach(manifest, i, entry) {
 		const char *file = json_string_value(json_object_get(entry, "file"));
 		size_t len = case_read(file, buf);
 		struct outcome whole = run(buf, len, len);
