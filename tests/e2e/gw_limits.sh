@@ -157,7 +157,7 @@ accept_after_emfile() {
 # a second, different body on each must come back whole.
 cat >"$E2E_TMP/idle.py" <<'PY'
 import socket, sys, time
-from procfs import rss_kib
+from procfs import rss_kib, wait_until
 
 port, pid, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 
@@ -190,12 +190,8 @@ conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in rang
 for i, s in enumerate(conns):
     exchange(s, body(i, 1))
 peak = rss_kib(pid)
-deadline = time.monotonic() + 10
-while rss_kib(pid) - rss0 > n * 24:
-    if time.monotonic() > deadline:
-        sys.exit("RSS %d KiB before, %d KiB after the requests, still %d KiB after 10 s idle (at most %d KiB more expected)"
-                 % (rss0, peak, rss_kib(pid), n * 24))
-    time.sleep(0.05)
+wait_until("RSS %d KiB before, %d KiB after the requests, still over %d KiB more after 10 s idle"
+           % (rss0, peak, n * 24), lambda: rss_kib(pid) - rss0 <= n * 24, time.monotonic() + 10, step=0.05)
 low = rss_kib(pid)
 for i, s in enumerate(conns):
     exchange(s, body(i, 2))
