@@ -167,42 +167,19 @@ static int upgrade_allowed(const struct gw_route *route_ptr, const char *protoco
 	return 0;
 }
 
-/* The next element of a comma-separated list from *pos, without OWS;
- * 0 at the end. */
-static int next_element(const char *value, size_t len, size_t *pos, const char **elem, size_t *elem_len)
-{
-	while (*pos < len) {
-		size_t start = *pos, end;
-
-		while (*pos < len && value[*pos] != ',')
-			(*pos)++;
-		end = *pos;
-		if (*pos < len)
-			(*pos)++;
-		while (start < end && (value[start] == ' ' || value[start] == '\t'))
-			start++;
-		while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
-			end--;
-		if (end > start) {
-			*elem = value + start;
-			*elem_len = end - start;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t cap)
 {
 	const struct gw_http_field *f = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
 	static const char tail[] = "\r\nConnection: upgrade\r\n";
-	const char *elem;
-	size_t pos = 0, elem_len, len = 0, first;
+	const char *value, *elem;
+	size_t pos = 0, off, elem_len, len = 0, first;
 
 	if (!self->req.head.upgrade || !f || self->route_ptr->action.kind != GW_ACTION_PROXY)
 		return 0;
 	len = first = (size_t)snprintf(out, cap, "Upgrade: ");
-	while (next_element(self->head_ptr + f->value.off, f->value.len, &pos, &elem, &elem_len)) {
+	value = self->head_ptr + f->value.off;
+	while (gw_http_list_next(value, f->value.len, &pos, &off, &elem_len) > 0) {
+		elem = value + off;
 		/* What does not fit with its separator and the tail is left out. */
 		if (!upgrade_allowed(self->route_ptr, elem, elem_len) || len + 2 + elem_len + sizeof(tail) > cap)
 			continue;
@@ -223,17 +200,22 @@ int gw_conn_upgrade_granted(const struct gw_conn_self *self)
 {
 	const struct gw_http_field *asked = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
 	const struct gw_http_field *granted = field_of_kind(&self->resp.head, GW_FIELD_UPGRADE);
-	const char *elem, *to;
-	size_t pos = 0, elem_len, to_len, to_pos = 0;
+	const char *offered, *granted_value, *to;
+	size_t pos = 0, off, elem_len, to_len, to_pos = 0;
 
-	if (!self->req.head.upgrade || !asked || !granted || self->route_ptr->action.kind != GW_ACTION_PROXY ||
-	    !next_element(self->resp_ptr + granted->value.off, granted->value.len, &to_pos, &to, &to_len))
+	if (!self->req.head.upgrade || !asked || !granted || self->route_ptr->action.kind != GW_ACTION_PROXY)
 		return 0;
+	granted_value = self->resp_ptr + granted->value.off;
+	if (gw_http_list_next(granted_value, granted->value.len, &to_pos, &off, &to_len) <= 0)
+		return 0;
+	to = granted_value + off;
 	/* One protocol, one the request offered and the route allows. */
-	if (to_pos < granted->value.len || !upgrade_allowed(self->route_ptr, to, to_len))
+	if (gw_http_list_next(granted_value, granted->value.len, &to_pos, &off, &elem_len) != 0 ||
+	    !upgrade_allowed(self->route_ptr, to, to_len))
 		return 0;
-	while (next_element(self->head_ptr + asked->value.off, asked->value.len, &pos, &elem, &elem_len))
-		if (elem_len == to_len && strncasecmp(elem, to, to_len) == 0)
+	offered = self->head_ptr + asked->value.off;
+	while (gw_http_list_next(offered, asked->value.len, &pos, &off, &elem_len) > 0)
+		if (elem_len == to_len && strncasecmp(offered + off, to, to_len) == 0)
 			return 1;
 	return 0;
 }

@@ -116,6 +116,12 @@ const struct gw_http_field *gw_http_header_find(const struct gw_request *req_ptr
 const struct gw_http_field *gw_http_response_header_find(const struct gw_response *resp_ptr, const char *buf_ptr,
 							 const char *name_ptr);
 
+/* The next non-empty element of the comma-separated list p[0..len) from
+ * *pos_ptr (RFC 9110 5.6.1), OWS trimmed; commas inside a quoted-string do
+ * not separate. Returns 1 with the element, 0 at the end of the list, or -1
+ * on an unterminated quoted-string. */
+int gw_http_list_next(const char *p, size_t len, size_t *pos_ptr, size_t *off_ptr, size_t *len_ptr);
+
 /* Whether the comma-separated list value_ptr[0..len) (RFC 9110 5.6.1, OWS
  * and empty elements allowed) has an element equal to `token_ptr`,
  * case-insensitively. */

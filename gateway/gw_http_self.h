@@ -35,12 +35,6 @@ int gw_http_is_token(const char *p, size_t len);
 /* The index of the first byte of p[i..len) that is not OWS, or len. */
 size_t gw_http_ows_end(const char *p, size_t len, size_t i);
 
-/* The next non-empty element of the comma-separated list p[0..len) from
- * *pos_ptr (RFC 9110 5.6.1), OWS trimmed; commas inside a quoted-string do
- * not separate. Returns 1 with the element, 0 at the end of the list, or -1
- * on an unterminated quoted-string. */
-int gw_http_list_next(const char *p, size_t len, size_t *pos_ptr, size_t *off_ptr, size_t *len_ptr);
-
 /* Content-Length = 1*DIGIT, also as a list of identical values ("5, 5",
  * RFC 9110 8.6). Returns 0 with the value, -1 if malformed or above 2^63-1,
  * -2 if the values differ. */
