@@ -238,7 +238,7 @@
 #define vk_wait_request(rc)                                                                                 \
 	do {                                                                                                \
 		that->idle = 1;                                                                             \
-		that->release_ns = vk_sys_now_ns() + VK_IDLE_RELEASE_MS * 1000000ull;                       \
+		that->release_ns = vk_sys_coarse_now_ns() + VK_IDLE_RELEASE_MS * 1000000ull;                \
 		VK_OP_(__COUNTER__,                                                                         \
 		       vk_proc_local_draining(that->proc_local_ptr) && !vk_socket_rx_held(that->socket_ptr) \
 			       ? VK_OP_DONE                                                                 \

@@ -229,6 +229,11 @@ uint64_t vk_sys_now_ns(void)
 	return vk_now_ns();
 }
 
+uint64_t vk_sys_coarse_now_ns(void)
+{
+	return vk_kern_current_ptr && vk_kern_current_ptr->now_ns ? vk_kern_current_ptr->now_ns : vk_now_ns();
+}
+
 int vk_sys_draining(void)
 {
 	return vk_kern_current_ptr ? vk_kern_current_ptr->draining : 0;

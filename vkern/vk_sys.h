@@ -45,6 +45,9 @@ int vk_sys_faulted(void);
  * damaged before writing to it. */
 int vk_sys_owns(int fd);
 uint64_t vk_sys_now_ns(void);
+/* The time the kernel last read, after its last poll wait: no clock read,
+ * for timers whose precision is a dispatch (vk_sys_now_ns outside a kernel). */
+uint64_t vk_sys_coarse_now_ns(void);
 int vk_sys_draining(void);
 int vk_sys_kernel_index(void);
 
