@@ -101,6 +101,19 @@ static void fill_sockaddr(struct sockaddr_in *sockaddr_ptr, const char *address,
 	gw_syntax_parse_ipv4(address, &sockaddr_ptr->sin_addr);
 }
 
+const char *const gw_isolation_names[] = {"off", "filters", "always", NULL};
+
+/* A mode name, or a boolean for short: true is the default ("filters"). */
+static void read_isolation(struct gw_json_check *check_ptr, const json_t *json, const char *pointer, int *out)
+{
+	const json_t *value = json_object_get(json, "isolation");
+
+	if (value && json_is_boolean(value))
+		*out = json_is_true(value) ? GW_ISOLATION_FILTERS : GW_ISOLATION_OFF;
+	else
+		gw_json_read_enum(check_ptr, json, pointer, "isolation", gw_isolation_names, GW_ISOLATION_FILTERS, out);
+}
+
 static void load_listener(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer, int index,
 			  struct gw_config_listener *listener_ptr)
 {
@@ -125,7 +138,7 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 	gw_json_read_int(check_ptr, json, pointer, "kernels", 0, KERNELS_MAX, 0, &kernels);
 	listener_ptr->port = (int)port;
 	listener_ptr->kernels = (int)kernels;
-	gw_json_read_bool(check_ptr, json, pointer, "isolation", 1, &listener_ptr->isolation);
+	read_isolation(check_ptr, json, pointer, &listener_ptr->isolation);
 	fill_sockaddr(&listener_ptr->sockaddr, listener_ptr->address, listener_ptr->port);
 }
 

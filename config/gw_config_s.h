@@ -25,12 +25,20 @@ struct gw_filter_type;
 /* Names (listeners, upstreams, routes): letters, digits, '_', '.', '-'. */
 #define GW_CONFIG_NAME_MAX 64
 
+/* How a listener's connections are isolated (docs/config.md): each one's
+ * micro-heap is mprotected away from filter code of other connections
+ * (FILTERS), from every other connection's code (ALWAYS), or never. */
+enum gw_isolation { GW_ISOLATION_OFF, GW_ISOLATION_FILTERS, GW_ISOLATION_ALWAYS };
+/* "off", "filters", "always", then NULL: the names the config and the
+ * command line take, in enum order. */
+extern const char *const gw_isolation_names[];
+
 struct gw_config_listener {
 	const char *name;
 	const char *address; /* IPv4, as written */
 	int port;	     /* 0: an ephemeral port */
 	int kernels;	     /* 0: one per CPU */
-	int isolation;	     /* mprotect each connection's heap while it is not running */
+	int isolation;	     /* enum gw_isolation */
 	struct sockaddr_in sockaddr;
 };
 

@@ -230,6 +230,7 @@ done:
 
 const struct gw_filter_type gw_filter_cors_type = {
 	.name = "cors",
+	.trusted = 1,
 	.compile = cors_compile,
 	.on_request = cors_on_request,
 };

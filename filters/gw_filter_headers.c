@@ -178,6 +178,7 @@ static void headers_on_response(struct vk_thread *that)
 
 const struct gw_filter_type gw_filter_headers_type = {
 	.name = "headers",
+	.trusted = 1,
 	.compile = headers_compile,
 	.on_request = headers_on_request,
 	.on_response = headers_on_response,

@@ -222,6 +222,7 @@ static void hmac_on_request_body(struct vk_thread *that)
 
 const struct gw_filter_type gw_filter_hmac_type = {
 	.name = "hmac",
+	.trusted = 1,
 	.compile = hmac_compile,
 	.on_request = hmac_on_request,
 	.on_request_body = hmac_on_request_body,

@@ -175,6 +175,7 @@ static void request_id_on_request(struct vk_thread *that)
 
 const struct gw_filter_type gw_filter_request_id_type = {
 	.name = "request_id",
+	.trusted = 1,
 	.compile = request_id_compile,
 	.on_request = request_id_on_request,
 };

@@ -129,6 +129,7 @@ static int retry_wants_body(const struct gw_stage *stage_ptr)
 
 const struct gw_filter_type gw_filter_retry_type = {
 	.name = "retry",
+	.trusted = 1,
 	.compile = retry_compile,
 	.on_request_body = retry_on_request_body,
 	.wants_body = retry_wants_body,

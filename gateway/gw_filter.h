@@ -53,6 +53,11 @@ struct gw_filter_type {
 	int (*wants_body)(const struct gw_stage *stage_ptr);
 	/* Zeroed per-request bytes the stages get from gw_stage_state(). */
 	size_t state_bytes;
+	/* The built-in types, shipped and tested with vkgw, set it: their code
+	 * runs as the gateway's own. Left 0 (a user's filter), the handlers
+	 * run with every other connection's heap hidden when the listener's
+	 * isolation is on (docs/gateway-design.md, Isolation). */
+	int trusted;
 };
 
 /* The built-in types and those registered at start-up, by name. */

@@ -64,7 +64,7 @@ struct gw_program {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--no-isolation] [-v] [-s]\n"
+	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--isolation MODE] [-v] [-s]\n"
 		     "       vkgw --check -c FILE\n"
 		     "       vkgw --version\n"
 		     "  -c, --config FILE   the JSON configuration (docs/config.md)\n"
@@ -73,9 +73,43 @@ static void usage(FILE *out)
 		     "CPU)\n"
 		     "  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
 		     "  -g GRACE_MS         how long SIGTERM waits for live connections, 0 to 3600000 (default 10000)\n"
-		     "      --no-isolation  run every listener's connections unprotected (overrides \"isolation\")\n"
+		     "      --isolation MODE  every listener's isolation, overriding its \"isolation\": off, filters\n"
+		     "                      (each connection's heap hidden from other connections' filters) or always\n"
+		     "                      (hidden whenever another connection runs)\n"
+		     "      --no-isolation  the same as --isolation off\n"
 		     "  -v                  log every failed connection process\n"
 		     "  -s                  print kernel counters at exit\n");
+}
+
+static int parse_isolation(const char *text, int *out)
+{
+	for (int i = 0; gw_isolation_names[i]; i++) {
+		if (strcmp(text, gw_isolation_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "vkgw: --isolation: expected off, filters or always, not '%s'\n", text);
+	return -1;
+}
+
+/* The gateway's modes in vkern's terms: a filter is the untrusted code. */
+static enum vk_isolation vk_isolation_of(int isolation)
+{
+	switch (isolation) {
+	case GW_ISOLATION_FILTERS:
+		return VK_ISOLATION_UNTRUSTED;
+	case GW_ISOLATION_ALWAYS:
+		return VK_ISOLATION_ALWAYS;
+	default:
+		return VK_ISOLATION_OFF;
+	}
+}
+
+/* Listener i's isolation: the command line's, if it gave one (>= 0). */
+static int listener_isolation(const struct gw_program *program_ptr, int i, int cli_isolation)
+{
+	return cli_isolation >= 0 ? cli_isolation : program_ptr->config_ptr->listeners_ptr[i].isolation;
 }
 
 /* A whole decimal number from min to max, or -1 after saying why (the
@@ -307,7 +341,8 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, 'C'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
-		{"no-isolation", no_argument, NULL, 'I'}, /* every listener unprotected */
+		{"isolation", required_argument, NULL, 'i'},
+		{"no-isolation", no_argument, NULL, 'I'}, /* --isolation off */
 		{NULL, 0, NULL, 0},
 	};
 	struct gw_program program = {0};
@@ -316,7 +351,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	int check = 0, kernels = -1, service_count, c, rc;
 	long number;
-	int no_isolation = 0;
+	int isolation = -1; /* -1: each listener's own */
 
 	gw_filters_register_builtin();
 	vk_runtime_config_defaults(&cfg);
@@ -355,8 +390,12 @@ int main(int argc, char **argv)
 		case 's':
 			cfg.stats_at_exit = 1;
 			break;
+		case 'i':
+			if (parse_isolation(optarg, &isolation) == -1)
+				return 2;
+			break;
 		case 'I':
-			no_isolation = 1;
+			isolation = GW_ISOLATION_OFF;
 			break;
 		default:
 			usage(stderr);
@@ -392,8 +431,7 @@ int main(int argc, char **argv)
 		if (!services_ptr[i])
 			return 1;
 		/* Per listener, so per process: vkern decides at spawn. */
-		vk_service_set_isolated(services_ptr[i],
-					program.config_ptr->listeners_ptr[i].isolation && !no_isolation);
+		vk_service_set_isolation(services_ptr[i], vk_isolation_of(listener_isolation(&program, i, isolation)));
 	}
 	/* The table is sized by the kernel count, so that count is fixed here. */
 	cfg.kernels = kernel_count(kernels, program.config_ptr);
@@ -404,7 +442,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (int i = 0; i < program.listener_count; i++)
-			gw_stats_set_isolation(program.stats_ptr, i, vk_service_isolated(services_ptr[i]));
+			gw_stats_set_isolation(program.stats_ptr, i, listener_isolation(&program, i, isolation));
 		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
 		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
 		if (!services_ptr[program.listener_count])

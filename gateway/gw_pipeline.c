@@ -3,7 +3,14 @@
  * Each stage is a child thread called on the connection's socket, so a
  * stage that blocks on its own I/O parks the connection's process, not the
  * kernel. The stage's argument lives in the exchange, not in the runner's
- * locals, so that on_response finds the same state on_request left. */
+ * locals, so that on_response finds the same state on_request left.
+ *
+ * A user's filter is not the gateway's code: it runs between
+ * vk_sys_untrusted_begin and _end, so with the listener's isolation on,
+ * every other connection's heap is hidden from it (a stray write faults
+ * and ends this connection only). The gateway's own code, built-in
+ * filters included (their type says `trusted`), runs with the heaps left
+ * as they are. */
 #include "gw_pipeline.h"
 #include "gw_config_s.h"
 #include "gw_exchange_s.h"
@@ -41,6 +48,12 @@ static int stage_prepare(struct gw_exchange *ex_ptr, int i)
 	return 0;
 }
 
+static void enter_filter(const struct gw_exchange *ex_ptr, int i)
+{
+	if (!ex_ptr->route_ptr->filters_ptr[i].type_ptr->trusted)
+		vk_sys_untrusted_begin();
+}
+
 void gw_pipeline_request(struct vk_thread *that)
 {
 	struct gw_exchange *ex_ptr = vk_thread_arg(that);
@@ -53,6 +66,7 @@ void gw_pipeline_request(struct vk_thread *that)
 		/* The stage failed, and with it the request: the client hears
 		 * about it, the connection goes on. Not after a fault: the
 		 * connection decides (gw_conn.c), its heap may be damaged. */
+		vk_sys_untrusted_end();
 		if (vk_sys_faulted())
 			vk_raise(EFAULT);
 		gw_exchange_respond_error(ex_ptr, 500, "filter failed");
@@ -66,8 +80,11 @@ void gw_pipeline_request(struct vk_thread *that)
 			break;
 		}
 		on_request = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_request;
-		if (on_request)
+		if (on_request) {
+			enter_filter(ex_ptr, self->i);
 			vk_call(on_request, &ex_ptr->stages[self->i]);
+			vk_sys_untrusted_end();
+		}
 		if (ex_ptr->verdict == GW_VERDICT_CONTINUE)
 			ex_ptr->stages_passed = self->i + 1;
 		else
@@ -85,27 +102,40 @@ void gw_pipeline_response(struct vk_thread *that)
 	vk_begin();
 	vk_catch
 	{
+		vk_sys_untrusted_end();
 		if (vk_sys_faulted())
 			vk_raise(EFAULT);
 		gw_exchange_respond_error(ex_ptr, 500, "response filter failed");
 	}
 	for (self->i = ex_ptr->stages_passed - 1; self->i >= 0 && ex_ptr->verdict != GW_VERDICT_RETRY; self->i--) {
 		on_response = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_response;
-		if (on_response)
+		if (on_response) {
+			enter_filter(ex_ptr, self->i);
 			vk_call(on_response, &ex_ptr->stages[self->i]);
+			vk_sys_untrusted_end();
+		}
 	}
 	vk_end();
 }
 
 int gw_pipeline_wants_body(const struct gw_exchange *ex_ptr)
 {
-	for (int i = 0; i < ex_ptr->stages_passed; i++) {
+	int wants = 0;
+
+	for (int i = 0; i < ex_ptr->stages_passed && !wants; i++) {
 		const struct gw_filter_type *type_ptr = ex_ptr->route_ptr->filters_ptr[i].type_ptr;
 
-		if (type_ptr->on_request_body && (!type_ptr->wants_body || type_ptr->wants_body(&ex_ptr->stages[i])))
-			return 1;
+		if (!type_ptr->on_request_body)
+			continue;
+		if (!type_ptr->wants_body) {
+			wants = 1;
+			continue;
+		}
+		enter_filter(ex_ptr, i);
+		wants = type_ptr->wants_body(&ex_ptr->stages[i]);
+		vk_sys_untrusted_end();
 	}
-	return 0;
+	return wants;
 }
 
 void gw_pipeline_request_body(struct vk_thread *that)
@@ -117,14 +147,18 @@ void gw_pipeline_request_body(struct vk_thread *that)
 	vk_begin();
 	vk_catch
 	{
+		vk_sys_untrusted_end();
 		if (vk_sys_faulted())
 			vk_raise(EFAULT);
 		gw_exchange_respond_error(ex_ptr, 500, "body filter failed");
 	}
 	for (self->i = 0; self->i < ex_ptr->stages_passed && ex_ptr->verdict == GW_VERDICT_CONTINUE; self->i++) {
 		on_request_body = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->on_request_body;
-		if (on_request_body)
+		if (on_request_body) {
+			enter_filter(ex_ptr, self->i);
 			vk_call(on_request_body, &ex_ptr->stages[self->i]);
+			vk_sys_untrusted_end();
+		}
 		if (ex_ptr->verdict != GW_VERDICT_CONTINUE) {
 			/* The response goes back through the stages before it. */
 			ex_ptr->answered_by = ex_ptr->route_ptr->filters_ptr[self->i].type_ptr->name;

@@ -37,8 +37,8 @@ static size_t worst_case_render(struct gw_stats *stats_ptr)
 	size_t json, prom;
 
 	memset(stats_ptr->table_ptr, 0xff, stats_ptr->table_bytes);
-	/* "false" is the longer word. */
-	memset(stats_ptr->isolated_ptr, 0, (size_t)stats_ptr->listener_count);
+	/* "filters" is the longest mode name. */
+	memset(stats_ptr->isolated_ptr, GW_ISOLATION_FILTERS, (size_t)stats_ptr->listener_count);
 	json = gw_stats_render_json(stats_ptr, 0, NULL, 0);
 	prom = gw_stats_render_prometheus(stats_ptr, 0, NULL, 0);
 	memset(stats_ptr->table_ptr, 0, stats_ptr->table_bytes);
@@ -102,10 +102,10 @@ int gw_stats_kernels(const struct gw_stats *stats_ptr)
 	return stats_ptr->kernels;
 }
 
-void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolated)
+void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolation)
 {
 	if (listener >= 0 && listener < stats_ptr->listener_count)
-		stats_ptr->isolated_ptr[listener] = isolated != 0;
+		stats_ptr->isolated_ptr[listener] = (unsigned char)isolation;
 }
 
 size_t gw_stats_render_max(const struct gw_stats *stats_ptr)

@@ -27,10 +27,10 @@ struct gw_stats;
 struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels);
 void gw_stats_destroy(struct gw_stats *stats_ptr);
 int gw_stats_kernels(const struct gw_stats *stats_ptr);
-/* Before the kernels start: whether listener `listener` (config index)
- * runs its connections isolated, as started (the config's "isolation",
- * unless the command line turned it off). */
-void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolated);
+/* Before the kernels start: how listener `listener` (config index) isolates
+ * its connections (enum gw_isolation), as started (the config's
+ * "isolation", unless the command line overrode it). */
+void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolation);
 
 /* In kernel `kernel_index`'s process, at its start: its slot becomes this
  * process's. The slot's gauges (active connections and requests, endpoint

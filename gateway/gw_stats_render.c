@@ -38,6 +38,10 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
 		o->len += (size_t)n;
 }
 
+static const char *isolation_name(int isolation)
+{
+	return isolation >= 0 && isolation <= GW_ISOLATION_ALWAYS ? gw_isolation_names[isolation] : "?";
+}
 static const char *const class_names[GW_STATS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
 /* ---- views: sums over a range of kernels ---- */
@@ -216,8 +220,8 @@ size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, c
 	}
 	put(&o, "],\"listeners\":[");
 	for (int l = 0; l < stats_ptr->listener_count; l++)
-		put(&o, "%s{\"name\":\"%s\",\"isolation\":%s}", l ? "," : "", config_ptr->listeners_ptr[l].name,
-		    stats_ptr->isolated_ptr[l] ? "true" : "false");
+		put(&o, "%s{\"name\":\"%s\",\"isolation\":\"%s\"}", l ? "," : "", config_ptr->listeners_ptr[l].name,
+		    isolation_name(stats_ptr->isolated_ptr[l]));
 	put(&o, "],\"upstreams\":{");
 	for (int u = 0; u < stats_ptr->upstream_count; u++)
 		json_upstream(&o, stats_ptr, u, now_ns);
@@ -360,11 +364,13 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 			    (unsigned long long)gw_stats_load(&gw_stats_kernel_of(stats_ptr, k)->vkern[i]));
 	}
 	prom_header(&o, "vkgw_listener_isolation", "gauge",
-		    "1 when the listener's connections run isolated (each micro-heap mprotected while not running).");
+		    "1 when the listener's connections run isolated (mode: from filters of other connections, "
+		    "or always), 0 when off.");
 	for (int k = 0; k < stats_ptr->kernels; k++)
 		for (int l = 0; l < stats_ptr->listener_count; l++)
-			put(&o, "vkgw_listener_isolation{kernel=\"%d\",listener=\"%s\"} %d\n", k,
-			    config_ptr->listeners_ptr[l].name, stats_ptr->isolated_ptr[l]);
+			put(&o, "vkgw_listener_isolation{kernel=\"%d\",listener=\"%s\",mode=\"%s\"} %d\n", k,
+			    config_ptr->listeners_ptr[l].name, isolation_name(stats_ptr->isolated_ptr[l]),
+			    stats_ptr->isolated_ptr[l] != GW_ISOLATION_OFF);
 	if (stats_ptr->upstream_count == 0)
 		return o.len;
 	for (size_t f = 0; f < COUNT_OF(upstream_families); f++) {

@@ -67,6 +67,7 @@ struct vk_kern *vk_kern_create(int index, const char *poll_driver)
 	kern_ptr->signal_fd = -1;
 	kern_ptr->grace_ns = (uint64_t)VK_DEFAULT_GRACE_MS * 1000000u;
 	TAILQ_INIT(&kern_ptr->run_q);
+	TAILQ_INIT(&kern_ptr->shown_q);
 	vk_proc_table_init(&kern_ptr->procs);
 	vk_timer_heap_init(&kern_ptr->timers);
 	if (vk_fd_table_init(&kern_ptr->fds) == -1 ||
@@ -264,39 +265,92 @@ void vk_kern_enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	TAILQ_INSERT_TAIL(&kern_ptr->run_q, proc_ptr, run_elem);
 }
 
-/* Isolation, lazily: a heap is hidden only when another process is about
- * to run, so a process dispatched again before any other (its next event
- * came in the same or the next wait) needs no mprotect() either way. What
- * runs meanwhile is the kernel itself. */
-static void hide_shown(struct vk_kern *kern_ptr)
+/* Isolation, lazily: a heap is hidden only when code it must be kept from
+ * is about to run. An UNTRUSTED process's heap stays visible until some
+ * process runs untrusted code (vk_sys_untrusted_begin); an ALWAYS process's
+ * heap until any other process runs. A process dispatched again before
+ * that (its next event came in the same or the next wait) needs no
+ * mprotect() either way. What runs meanwhile is the kernel itself. */
+static void hide(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
-	struct vk_proc *proc_ptr = kern_ptr->shown_proc_ptr;
-
-	kern_ptr->shown_proc_ptr = NULL;
-	if (!proc_ptr || vk_heap_is_protected(&proc_ptr->heap))
+	if (kern_ptr->shown_proc_ptr == proc_ptr)
+		kern_ptr->shown_proc_ptr = NULL;
+	if (!proc_ptr->on_shown_q)
 		return;
+	TAILQ_REMOVE(&kern_ptr->shown_q, proc_ptr, shown_elem);
+	proc_ptr->on_shown_q = 0;
 	kern_ptr->stats[VK_STAT_MPROTECTS]++;
 	if (vk_heap_protect(&proc_ptr->heap) == -1)
 		fprintf(stderr, "vk: kernel %d: protect: %s\n", kern_ptr->index, strerror(errno));
 }
 
+void vk_kern_hide_others(struct vk_kern *kern_ptr, struct vk_proc *keep_ptr)
+{
+	struct vk_proc *proc_ptr = TAILQ_FIRST(&kern_ptr->shown_q), *next_ptr;
+
+	for (; proc_ptr; proc_ptr = next_ptr) {
+		next_ptr = TAILQ_NEXT(proc_ptr, shown_elem);
+		if (proc_ptr != keep_ptr)
+			hide(kern_ptr, proc_ptr);
+	}
+}
+
+static void mark_shown(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	if (proc_ptr->on_shown_q)
+		return;
+	TAILQ_INSERT_TAIL(&kern_ptr->shown_q, proc_ptr, shown_elem);
+	proc_ptr->on_shown_q = 1;
+}
+
+/* Called on accept, while the new heap is still visible. */
+void vk_kern_isolate_new(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
+{
+	if (proc_ptr->isolation == VK_ISOLATION_UNTRUSTED) {
+		mark_shown(kern_ptr, proc_ptr);
+	} else if (proc_ptr->isolation == VK_ISOLATION_ALWAYS) {
+		/* Others may run before its first dispatch. */
+		if (vk_heap_protect(&proc_ptr->heap) == 0)
+			kern_ptr->stats[VK_STAT_MPROTECTS]++;
+	}
+}
+
+static int untrusted(struct vk_proc *proc_ptr)
+{
+	return proc_ptr->isolation == VK_ISOLATION_ALWAYS || proc_ptr->untrusted;
+}
+
 static int show(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
-	if (kern_ptr->shown_proc_ptr != proc_ptr)
-		hide_shown(kern_ptr);
-	if (!proc_ptr->isolated)
+	struct vk_proc *last_ptr = kern_ptr->shown_proc_ptr;
+
+	if (untrusted(proc_ptr))
+		vk_kern_hide_others(kern_ptr, proc_ptr);
+	else if (last_ptr && last_ptr != proc_ptr && last_ptr->isolation == VK_ISOLATION_ALWAYS)
+		hide(kern_ptr, last_ptr);
+	if (proc_ptr->isolation == VK_ISOLATION_OFF)
 		return 0;
 	kern_ptr->shown_proc_ptr = proc_ptr;
-	if (!vk_heap_is_protected(&proc_ptr->heap))
+	if (!vk_heap_is_protected(&proc_ptr->heap)) {
+		mark_shown(kern_ptr, proc_ptr);
 		return 0;
+	}
 	kern_ptr->stats[VK_STAT_MPROTECTS]++;
-	return vk_heap_unprotect(&proc_ptr->heap);
+	if (vk_heap_unprotect(&proc_ptr->heap) == -1)
+		return -1;
+	mark_shown(kern_ptr, proc_ptr);
+	return 0;
 }
 
 static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 {
 	if (kern_ptr->shown_proc_ptr == proc_ptr)
 		kern_ptr->shown_proc_ptr = NULL;
+	if (proc_ptr->on_shown_q) {
+		TAILQ_REMOVE(&kern_ptr->shown_q, proc_ptr, shown_elem);
+		proc_ptr->on_shown_q = 0;
+	}
+	proc_ptr->untrusted = 0;
 	while (proc_ptr->fd_head >= 0)
 		vk_kern_close_fd(kern_ptr, vk_fd_table_lookup(&kern_ptr->fds, proc_ptr->fd_head));
 	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, 0);

@@ -46,7 +46,8 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 		goto fail_proc;
 	proc_ptr->service_ptr = service_ptr;
 	proc_ptr->name = service_ptr->name;
-	proc_ptr->isolated = service_ptr->isolated;
+	proc_ptr->isolation = service_ptr->isolation;
+	proc_ptr->untrusted = 0;
 	proc_local_ptr = vk_proc_local_create(vk_heap_start(&proc_ptr->heap), vk_heap_len(&proc_ptr->heap),
 					      vk_heap_pages(&proc_ptr->heap));
 	if (!proc_local_ptr)
@@ -70,9 +71,7 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 	vk_thread_set_name(thread_ptr, service_ptr->name);
 	vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
 	vk_kern_own_fd(kern_ptr, fd_ptr, proc_ptr);
-	/* Others may run before its first dispatch. */
-	if (proc_ptr->isolated && vk_heap_protect(&proc_ptr->heap) == 0)
-		kern_ptr->stats[VK_STAT_MPROTECTS]++;
+	vk_kern_isolate_new(kern_ptr, proc_ptr);
 	if (kern_ptr->draining)
 		proc_ptr->drain_pending = 1;
 	if (service_ptr->serves_drain)

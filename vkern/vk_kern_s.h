@@ -42,10 +42,12 @@ struct vk_kern {
 	volatile sig_atomic_t fault_signo;
 	void *volatile fault_addr;
 	struct vk_proc *current_proc_ptr;
-	/* The isolated process dispatched last, whose heap is left visible
-	 * until another process runs: dispatched again next, it costs no
-	 * mprotect() at all. */
+	/* The isolated process dispatched last: dispatched again next, it
+	 * costs no mprotect() at all, so it runs first. */
 	struct vk_proc *shown_proc_ptr;
+	/* Every isolated process whose heap is visible now: all of them are
+	 * hidden before untrusted code runs. */
+	TAILQ_HEAD(, vk_proc) shown_q;
 	void *altstack_ptr;
 
 	int signal_fd;

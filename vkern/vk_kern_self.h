@@ -25,6 +25,12 @@ void vk_kern_want(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr, int events);
 /* Puts a process on the run queue (once). */
 void vk_kern_enqueue(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr);
 
+/* Isolation: a new process's heap starts visible (UNTRUSTED) or hidden
+ * (ALWAYS); every visible isolated heap but the running process's is
+ * hidden before untrusted code runs. */
+void vk_kern_isolate_new(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr);
+void vk_kern_hide_others(struct vk_kern *kern_ptr, struct vk_proc *keep_ptr);
+
 /* The accept path (vk_kern_accept.c). A batch accepts until EAGAIN, or
  * marks the service to go on (accept_more), or starves it (out of fds). */
 void vk_kern_accept_batch(struct vk_kern *kern_ptr, struct vk_service *service_ptr);

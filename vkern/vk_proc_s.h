@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 
 #include "vk_heap_s.h"
+#include "vk_service.h"
 #include "vk_timer_s.h"
 
 /* The kernel's record of a micro-process, in kernel memory. It points into
@@ -17,7 +18,7 @@ struct vk_proc {
 	struct vk_proc_local *proc_local_ptr;
 	struct vk_service *service_ptr; /* NULL for a process started by vk_sys_spawn() */
 	const char *name;
-	int isolated;
+	enum vk_isolation isolation;
 	int faulted; /* signal of the last fault it survived (vk_sys_faulted) */
 	int fd_head; /* first fd owned, -1 if none; linked through vk_fd */
 	struct vk_timer timer;
@@ -26,7 +27,10 @@ struct vk_proc {
 	unsigned drain_pending : 1;
 	unsigned notify_pending : 1; /* vk_sys_notify() */
 	uint64_t dispatches;
+	unsigned on_shown_q : 1;
+	unsigned untrusted : 1; /* between vk_sys_untrusted_begin and _end */
 	TAILQ_ENTRY(vk_proc) run_elem;
+	TAILQ_ENTRY(vk_proc) shown_elem; /* its isolated heap is visible */
 	SLIST_ENTRY(vk_proc) free_elem;
 };
 

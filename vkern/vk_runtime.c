@@ -427,7 +427,7 @@ int vk_runtime_parse_args(int argc, char **argv, struct vk_runtime_config *cfg_p
 			cfg_ptr->kernels = (int)v;
 			break;
 		case 'i':
-			vk_service_set_isolated(service_ptr, 1);
+			vk_service_set_isolation(service_ptr, VK_ISOLATION_ALWAYS);
 			break;
 		case 'P':
 			cfg_ptr->poll_driver = optarg;

@@ -73,9 +73,9 @@ void vk_service_set_buffers(struct vk_service *service_ptr, size_t rx_len, size_
 	service_ptr->tx_len = tx_len;
 }
 
-void vk_service_set_isolated(struct vk_service *service_ptr, int isolated)
+void vk_service_set_isolation(struct vk_service *service_ptr, enum vk_isolation isolation)
 {
-	service_ptr->isolated = isolated;
+	service_ptr->isolation = isolation;
 }
 
 const char *vk_service_name(struct vk_service *service_ptr)
@@ -103,9 +103,9 @@ void vk_service_set_serves_drain(struct vk_service *service_ptr, int serves_drai
 	service_ptr->serves_drain = serves_drain;
 }
 
-int vk_service_isolated(struct vk_service *service_ptr)
+enum vk_isolation vk_service_isolation(struct vk_service *service_ptr)
 {
-	return service_ptr->isolated;
+	return service_ptr->isolation;
 }
 
 static int bound_socket(struct vk_service *service_ptr)

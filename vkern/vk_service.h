@@ -14,7 +14,18 @@ void vk_service_destroy(struct vk_service *service_ptr);
 int vk_service_set_address(struct vk_service *service_ptr, const char *address, int port);
 void vk_service_set_heap_pages(struct vk_service *service_ptr, size_t pages);
 void vk_service_set_buffers(struct vk_service *service_ptr, size_t rx_len, size_t tx_len);
-void vk_service_set_isolated(struct vk_service *service_ptr, int isolated);
+/* How a service's connections are isolated: each one's micro-heap is
+ * mprotect()ed away from code that must not reach it.
+ *   VK_ISOLATION_OFF        never hidden;
+ *   VK_ISOLATION_UNTRUSTED  hidden while another process runs untrusted code
+ *                           (between vk_sys_untrusted_begin and _end): the
+ *                           cost is paid only where such code runs;
+ *   VK_ISOLATION_ALWAYS     all of the process's code counts as untrusted:
+ *                           its heap is hidden whenever another process runs,
+ *                           and every other isolated heap while it runs. */
+enum vk_isolation { VK_ISOLATION_OFF, VK_ISOLATION_UNTRUSTED, VK_ISOLATION_ALWAYS };
+
+void vk_service_set_isolation(struct vk_service *service_ptr, enum vk_isolation isolation);
 /* A service that must still answer while the kernel drains (an admin or
  * readiness endpoint saying "draining"): it keeps listening until the
  * kernel stops, and its connections do not hold the drain up. */
@@ -23,7 +34,7 @@ const char *vk_service_name(struct vk_service *service_ptr);
 const char *vk_service_address(struct vk_service *service_ptr);
 int vk_service_port(struct vk_service *service_ptr);
 size_t vk_service_heap_pages(struct vk_service *service_ptr);
-int vk_service_isolated(struct vk_service *service_ptr);
+enum vk_isolation vk_service_isolation(struct vk_service *service_ptr);
 
 /* Start-up: bind a non-listening socket to fix the port (port 0 picks
  * one); each kernel then listens on it with SO_REUSEPORT. */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "vk_pool_s.h"
+#include "vk_service.h"
 #include "vk_thread.h"
 
 /* A listening address and what runs for each connection accepted on it. */
@@ -16,7 +17,7 @@ struct vk_service {
 	size_t heap_pages;
 	size_t rx_len;
 	size_t tx_len;
-	int isolated;
+	enum vk_isolation isolation;
 	int serves_drain; /* keeps accepting through a drain, without holding it up */
 	int backlog;
 	int nodelay;

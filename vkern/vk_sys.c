@@ -224,6 +224,25 @@ int vk_sys_owns(int fd)
 	return !kern_ptr || own_conn_fd(kern_ptr, fd) != NULL;
 }
 
+void vk_sys_untrusted_begin(void)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+	struct vk_proc *proc_ptr = kern_ptr ? kern_ptr->current_proc_ptr : NULL;
+
+	if (proc_ptr && !proc_ptr->untrusted) {
+		proc_ptr->untrusted = 1;
+		vk_kern_hide_others(kern_ptr, proc_ptr);
+	}
+}
+
+void vk_sys_untrusted_end(void)
+{
+	struct vk_proc *proc_ptr = vk_kern_current_ptr ? vk_kern_current_ptr->current_proc_ptr : NULL;
+
+	if (proc_ptr)
+		proc_ptr->untrusted = 0;
+}
+
 uint64_t vk_sys_now_ns(void)
 {
 	return vk_now_ns();

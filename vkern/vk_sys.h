@@ -44,6 +44,14 @@ int vk_sys_faulted(void);
  * process's, or held): to check an fd number read from a heap that may be
  * damaged before writing to it. */
 int vk_sys_owns(int fd);
+/* Around code the calling process does not trust (a user's filter): from
+ * begin to end, in this dispatch and any later one, every other isolated
+ * heap is hidden, so a stray write faults instead of landing in another
+ * connection. They do not nest: end (also from a catch block, where the
+ * untrusted code may have left without reaching its own end) leaves the
+ * untrusted state whatever came before. */
+void vk_sys_untrusted_begin(void);
+void vk_sys_untrusted_end(void);
 uint64_t vk_sys_now_ns(void);
 /* The time the kernel last read, after its last poll wait: no clock read,
  * for timers whose precision is a dispatch (vk_sys_now_ns outside a kernel). */

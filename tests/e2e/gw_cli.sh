@@ -33,6 +33,10 @@ numeric_options_are_validated() {
 	local opt value out rc
 	write_good "$E2E_TMP/good.json"
 	out=$("$VKGW" --check -c "$E2E_TMP/good.json" -k 2 -g 0 -P poll 2>&1) || fail "good options refused: $out"
+	for value in off filters always; do
+		out=$("$VKGW" --check -c "$E2E_TMP/good.json" --isolation "$value" 2>&1) ||
+			fail "--isolation $value refused: $out"
+	done
 	while read -r opt value; do
 		rc=0
 		out=$(timeout 5 "$VKGW" --check -c "$E2E_TMP/good.json" "$opt" "$value" 2>&1) || rc=$?
@@ -51,6 +55,9 @@ numeric_options_are_validated() {
 -g 3600001
 -g 4294967296
 -P bogus
+--isolation on
+--isolation ALWAYS
+--isolation 1
 CASES
 	# an empty value, and blanks around a number
 	for value in "" " 5" "5 "; do
@@ -61,5 +68,5 @@ CASES
 }
 
 run_case "--check on a FIFO answers at once" check_on_fifo_does_not_hang
-run_case "-k, -g and -P refuse what they cannot take" numeric_options_are_validated
+run_case "-k, -g, -P and --isolation refuse what they cannot take" numeric_options_are_validated
 finish

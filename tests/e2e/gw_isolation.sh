@@ -12,7 +12,11 @@
 #   unprotected  with --no-isolation, the same cross-heap write is not
 #                caught: the victim's canary is corrupted, /stats and
 #                /metrics say isolation is off
-#   per listener "isolation": false in the listener's config turns it off
+#   per listener "isolation": false or "off" in the listener's config turns
+#                it off; "always" catches the same faults
+#   cost         the default mode ("filters") makes no mprotect call for a
+#                route without filters or with built-in ones, and some for
+#                one with a user's filter (the fault filter)
 . "$(dirname "$0")/lib.sh"
 
 GATEWAY="$BUILD/tests/services/gw_fault_gateway"
@@ -65,7 +69,7 @@ metrics_say() {
 isolated() {
 	local h2_pid rc=0 out
 	faulty iso ""
-	[ "$(stat "d['listeners'][0]['isolation']")" = True ] || fail "/stats: isolation is not on by default"
+	[ "$(stat "d['listeners'][0]['isolation']")" = filters ] || fail "/stats: isolation is not \"filters\" by default"
 	timeout 60 h2load --h1 -n 20000 -c 8 "http://127.0.0.1:$PORT/" >"$E2E_TMP/h2load.out" 2>&1 &
 	h2_pid=$!
 	python3 "$CLIENT" isolated "$PORT" "$ROUNDS" "$LOAD_CONNS" >"$E2E_TMP/client.out" 2>&1 ||
@@ -81,32 +85,84 @@ isolated() {
 	[ "$(stat "d['total']['vkern']['killed']")" = 0 ] || fail "/stats: a process was killed"
 	[ "$(stat "d['total']['responses']['5xx']")" = "$ROUNDS" ] || fail "/stats: 5xx count is not $ROUNDS"
 	[ "$(stat "d['total']['vkern']['mprotects'] > 0")" = True ] || fail "/stats: no mprotect counted"
-	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty"}' 1
+	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty",mode="filters"}' 1
 	metrics_say 'vkgw_vkern_faults_caught_total{kernel="0"}' "$ROUNDS"
 	stop_server iso
 }
 
 unprotected() {
 	faulty open "" --no-isolation
-	[ "$(stat "d['listeners'][0]['isolation']")" = False ] || fail "/stats: isolation is on with --no-isolation"
+	[ "$(stat "d['listeners'][0]['isolation']")" = off ] || fail "/stats: isolation is on with --no-isolation"
 	python3 "$CLIENT" unprotected "$PORT" >"$E2E_TMP/client.out" 2>&1 ||
 		fail "$(cat "$E2E_TMP/client.out"); gateway stderr:$(server_stderr open)"
 	note "$(cat "$E2E_TMP/client.out")"
 	[ "$(stat "d['total']['vkern']['faults_caught']")" = 1 ] || fail "/stats: faults_caught is not 1 (the NULL fault)"
 	[ "$(stat "d['total']['vkern']['mprotects']")" = 0 ] || fail "/stats: mprotect calls without isolation"
-	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty"}' 0
+	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty",mode="off"}' 0
 	stop_server open
 }
 
 per_listener() {
-	faulty off ', "isolation": false'
-	[ "$(stat "d['listeners'][0]['isolation']")" = False ] || fail "/stats: \"isolation\": false is not shown"
-	python3 "$CLIENT" unprotected "$PORT" >"$E2E_TMP/client.out" 2>&1 ||
-		fail "\"isolation\": false: $(cat "$E2E_TMP/client.out")"
-	stop_server off
+	local value n=0
+	for value in false '"off"'; do
+		n=$((n + 1))
+		faulty "off$n" ", \"isolation\": $value"
+		[ "$(stat "d['listeners'][0]['isolation']")" = off ] || fail "/stats: \"isolation\": $value is not shown"
+		python3 "$CLIENT" unprotected "$PORT" >"$E2E_TMP/client.out" 2>&1 ||
+			fail "\"isolation\": $value: $(cat "$E2E_TMP/client.out")"
+		stop_server "off$n"
+	done
+	faulty always ', "isolation": "always"'
+	[ "$(stat "d['listeners'][0]['isolation']")" = always ] || fail "/stats: \"isolation\": \"always\" is not shown"
+	python3 "$CLIENT" isolated "$PORT" 4 4 >"$E2E_TMP/client.out" 2>&1 ||
+		fail "\"isolation\": \"always\": $(cat "$E2E_TMP/client.out"); gateway stderr:$(server_stderr always)"
+	[ "$(stat "d['total']['vkern']['faults_caught']")" = 4 ] || fail "\"always\": faults_caught is not 4"
+	metrics_say 'vkgw_listener_isolation{kernel="0",listener="faulty",mode="always"}' 1
+	stop_server always
+}
+
+# In the default mode only users' filter code is kept out of other heaps: a
+# route with no filter, or with built-in ones, costs no mprotect at all; one
+# with a user's filter does.
+cost() {
+	local line
+	cat >"$E2E_TMP/cost.json" <<JSON
+{
+  "listeners": [ { "name": "faulty", "port": 0, "kernels": 1 } ],
+  "admin": { "port": 0 },
+  "routes": [ { "name": "plain", "match": { "path": { "prefix": "/plain" } },
+                "action": { "respond": { "status": 200, "body": "ok" } } },
+              { "name": "builtin", "match": { "path": { "prefix": "/builtin" } },
+                "filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-b": "1" } } } ],
+                "action": { "respond": { "status": 200, "body": "ok" } } },
+              { "name": "filtered", "filters": [ { "type": "fault" } ],
+                "action": { "respond": { "status": 200, "body": "ok" } } } ]
+}
+JSON
+	start_server cost "$GATEWAY" -c "$E2E_TMP/cost.json" -k 1
+	PORT=${E2E_PORT[cost]}
+	line=$(sed -n 2p "$E2E_TMP/cost.out")
+	[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "cost: no admin 'listening on' line: $line"
+	ADMIN_PORT=${BASH_REMATCH[1]}
+	h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT/plain" >"$E2E_TMP/h2load.out" 2>&1 ||
+		fail "h2load /plain: $(cat "$E2E_TMP/h2load.out")"
+	grep -q 'status codes: 2000 2xx' "$E2E_TMP/h2load.out" || fail "h2load /plain: $(cat "$E2E_TMP/h2load.out")"
+	[ "$(stat "d['total']['vkern']['mprotects']")" = 0 ] ||
+		fail "/stats: $(stat "d['total']['vkern']['mprotects']") mprotect calls for a route without filters"
+	h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT/builtin" >"$E2E_TMP/h2load.out" 2>&1 ||
+		fail "h2load /builtin: $(cat "$E2E_TMP/h2load.out")"
+	grep -q 'status codes: 2000 2xx' "$E2E_TMP/h2load.out" || fail "h2load /builtin: $(cat "$E2E_TMP/h2load.out")"
+	[ "$(stat "d['total']['vkern']['mprotects']")" = 0 ] ||
+		fail "/stats: $(stat "d['total']['vkern']['mprotects']") mprotect calls for built-in (trusted) filters"
+	h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT/filtered" >"$E2E_TMP/h2load.out" 2>&1 ||
+		fail "h2load /filtered: $(cat "$E2E_TMP/h2load.out")"
+	grep -q 'status codes: 2000 2xx' "$E2E_TMP/h2load.out" || fail "h2load /filtered: $(cat "$E2E_TMP/h2load.out")"
+	[ "$(stat "d['total']['vkern']['mprotects'] > 0")" = True ] || fail "/stats: no mprotect call for filter code"
+	stop_server cost
 }
 
 run_case "isolated by default: each fault ends only its own connection" isolated
 run_case "--no-isolation: a cross-heap write is not caught" unprotected
-run_case "\"isolation\": false on the listener turns it off" per_listener
+run_case "\"isolation\": false or \"off\" turns it off, \"always\" catches faults too" per_listener
+run_case "\"filters\" isolation costs nothing without a user's filter" cost
 finish

@@ -171,7 +171,7 @@ static void test_minimal_example_loads_with_defaults(void **state)
 	assert_string_equal(config->listeners_ptr[0].address, "127.0.0.1");
 	assert_int_equal(config->listeners_ptr[0].port, 8080);
 	assert_int_equal(config->listeners_ptr[0].kernels, 0);
-	assert_true(config->listeners_ptr[0].isolation);
+	assert_int_equal(config->listeners_ptr[0].isolation, GW_ISOLATION_FILTERS);
 	assert_int_equal(ntohs(config->listeners_ptr[0].sockaddr.sin_port), 8080);
 	assert_int_equal(ntohl(config->listeners_ptr[0].sockaddr.sin_addr.s_addr), 0x7F000001);
 	assert_false(config->admin.enabled);
@@ -265,9 +265,9 @@ static void test_every_key_reaches_the_snapshot(void **state)
 	assert_string_equal(config->listeners_ptr[0].name, "public");
 	assert_int_equal(config->listeners_ptr[0].sockaddr.sin_addr.s_addr, htonl(INADDR_ANY));
 	assert_int_equal(config->listeners_ptr[0].kernels, 4);
-	assert_false(config->listeners_ptr[0].isolation);
+	assert_int_equal(config->listeners_ptr[0].isolation, GW_ISOLATION_OFF);
 	assert_string_equal(config->listeners_ptr[1].name, "listener-1");
-	assert_true(config->listeners_ptr[1].isolation);
+	assert_int_equal(config->listeners_ptr[1].isolation, GW_ISOLATION_ALWAYS);
 	assert_int_equal(config->listeners_ptr[1].port, 0);
 	assert_true(config->admin.enabled);
 	assert_int_equal(config->admin.port, 9901);
@@ -755,7 +755,8 @@ static const struct bad_case bad_cases[] = {
 				      "unknown upstream \"apu\"; defined upstreams: api, web\n"},
 	{"bad_wrong_type.json",
 	 "tests/config/bad_wrong_type.json:2:28: /listeners/0/port: expected an integer from 0 to 65535, not a string\n"
-	 "tests/config/bad_wrong_type.json:2:49: /listeners/0/isolation: expected a boolean, not a string\n"
+	 "tests/config/bad_wrong_type.json:2:49: /listeners/0/isolation: must be one of \"off\", \"filters\", "
+	 "\"always\", not \"no\"\n"
 	 "tests/config/bad_wrong_type.json:3:20: /http/via: expected a string, not an integer\n"
 	 "tests/config/bad_wrong_type.json:3:38: /http/max_headers: expected an integer from 1 to 1000, not a real "
 	 "number\n"

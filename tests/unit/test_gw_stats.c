@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "gw_config.h"
+#include "gw_config_s.h"
 #include "gw_diag.h"
 #include "gw_stats.h"
 #include "gw_stats_s.h"
@@ -240,37 +241,37 @@ static void test_render_max_bounds_both_formats(void **state)
 	memset(f->stats_ptr->table_ptr, 0, f->stats_ptr->table_bytes);
 }
 
-static int isolation_at(json_t *doc, int listener)
+static const char *isolation_at(json_t *doc, int listener)
 {
 	json_t *node =
 		json_object_get(json_array_get(json_object_get(doc, "listeners"), (size_t)listener), "isolation");
 
-	if (!json_is_boolean(node))
-		fail_msg("listeners.%d.isolation is not a boolean", listener);
-	return json_is_true(node);
+	if (!json_is_string(node))
+		fail_msg("listeners.%d.isolation is not a string", listener);
+	return json_string_value(node);
 }
 
-/* Each listener says whether it runs isolated: the config's value until
- * the program sets what it started (the command line may turn it off). */
+/* Each listener says how it isolates its connections: the config's value
+ * until the program sets what it started (the command line may override). */
 static void test_listener_isolation(void **state)
 {
 	struct fixture *f = *state;
 	json_t *doc = render_json(f, 1);
 
-	assert_true(isolation_at(doc, 0));
-	assert_false(isolation_at(doc, 1));
+	assert_string_equal(isolation_at(doc, 0), "filters");
+	assert_string_equal(isolation_at(doc, 1), "off");
 	json_decref(doc);
-	assert_non_null(strstr(f->buf, "\"listeners\":[{\"name\":\"l\",\"isolation\":true}"));
-	gw_stats_set_isolation(f->stats_ptr, 0, 0);
+	assert_non_null(strstr(f->buf, "\"listeners\":[{\"name\":\"l\",\"isolation\":\"filters\"}"));
+	gw_stats_set_isolation(f->stats_ptr, 0, GW_ISOLATION_OFF);
+	gw_stats_set_isolation(f->stats_ptr, 1, GW_ISOLATION_ALWAYS);
 	doc = render_json(f, 1);
-	assert_false(isolation_at(doc, 0));
+	assert_string_equal(isolation_at(doc, 0), "off");
+	assert_string_equal(isolation_at(doc, 1), "always");
 	json_decref(doc);
 	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
 	assert_non_null(strstr(f->buf, "# TYPE vkgw_listener_isolation gauge\n"));
-	assert_non_null(strstr(f->buf, "vkgw_listener_isolation{kernel=\"2\",listener=\"l\"} 0\n"));
-	gw_stats_set_isolation(f->stats_ptr, 1, 1);
-	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
-	assert_non_null(strstr(f->buf, "vkgw_listener_isolation{kernel=\"0\",listener=\"m\"} 1\n"));
+	assert_non_null(strstr(f->buf, "vkgw_listener_isolation{kernel=\"2\",listener=\"l\",mode=\"off\"} 0\n"));
+	assert_non_null(strstr(f->buf, "vkgw_listener_isolation{kernel=\"0\",listener=\"m\",mode=\"always\"} 1\n"));
 }
 
 /* Every sample belongs to a family announced by HELP and TYPE; counters

@@ -3,6 +3,9 @@
  * dispatched again before any other costs no mprotect() and runs first
  * when it is ready again, another process's dispatch still hides an
  * isolated heap, and a caught fault is remembered (vk_sys_faulted).
+ * With VK_ISOLATION_UNTRUSTED, trusted code costs no mprotect() (and is
+ * not kept out of other heaps), while code between vk_sys_untrusted_begin
+ * and _end, in a later dispatch too, finds every other heap hidden.
  *
  * The test drives the kernel from its before-wait hook: each call is one
  * step of a lock-step exchange with the processes, and the last step
@@ -236,7 +239,7 @@ static void test_redispatch_costs_no_mprotect(void **state)
 	struct vk_service *service_ptr = vk_service_create("echo", echo, NULL);
 
 	(void)state;
-	vk_service_set_isolated(service_ptr, 1);
+	vk_service_set_isolation(service_ptr, VK_ISOLATION_ALWAYS);
 	run_kernel(service_ptr, 1, 0, echo_step);
 	assert_int_equal(st.step, -1);
 	assert_int_equal(bytes_seen[0], ECHO_ROUNDS);
@@ -271,7 +274,7 @@ static void test_shown_process_runs_first(void **state)
 	struct vk_service *service_ptr = vk_service_create("echo", echo, NULL);
 
 	(void)state;
-	vk_service_set_isolated(service_ptr, 1);
+	vk_service_set_isolation(service_ptr, VK_ISOLATION_ALWAYS);
 	run_kernel(service_ptr, 2, 0, shown_first_step);
 	assert_int_equal(st.step, 2);
 	/* Hide the second and show the first: one switch, not two. */
@@ -328,7 +331,7 @@ static void test_other_process_hides_the_last_one(void **state)
 	struct vk_service *service_ptr = vk_service_create("poke", poke, NULL);
 
 	(void)state;
-	vk_service_set_isolated(service_ptr, 1);
+	vk_service_set_isolation(service_ptr, VK_ISOLATION_ALWAYS);
 	run_kernel(service_ptr, 2, 0, poke_step);
 	assert_int_equal(st.step, 2);
 	assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_PROCS_KILLED), 1);
@@ -396,12 +399,109 @@ static void test_new_process_hidden_before_it_runs(void **state)
 	struct vk_service *service_ptr = vk_service_create("scribbler", scribbler, NULL);
 
 	(void)state;
-	vk_service_set_isolated(service_ptr, 1);
+	vk_service_set_isolation(service_ptr, VK_ISOLATION_ALWAYS);
 	run_kernel(service_ptr, 1, 0, scribbler_step);
 	assert_int_equal(st.step, 3);
 	assert_int_equal(bytes_seen[1], 0);
 	assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_PROCS_KILLED), 1);
 	finish(service_ptr);
+}
+
+/* ---- UNTRUSTED isolation: only untrusted code is kept out ---- */
+
+static int poker_untrusted;
+static int victim_checks;
+
+/* The first connection publishes a canary and checks it on each byte; the
+ * second (untrusted, if poker_untrusted) waits for a byte, then writes
+ * over the canary. The wait puts the victim's dispatch in between. */
+static void victim_or_poker(struct vk_thread *that)
+{
+	struct victim_self *self;
+
+	vk_begin();
+	if (!victim_ptr) {
+		self->canary = 42;
+		victim_ptr = &self->canary;
+		started++;
+		for (;;) {
+			vk_read_some(self->n, &self->c, 1);
+			if (self->n == 0)
+				break;
+			victim_intact = self->canary == 42;
+			victim_checks++;
+		}
+	} else {
+		if (poker_untrusted)
+			vk_sys_untrusted_begin();
+		started++;
+		vk_read_some(self->n, &self->c, 1);
+		*victim_ptr = 666;
+		bytes_seen[1] = 1; /* not reached when untrusted */
+		vk_sys_untrusted_end();
+	}
+	vk_end();
+}
+
+static void victim_or_poker_step(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls())
+		return;
+	if (st.step == 0 && started == 2) {
+		/* The victim runs (trusted: its heap stays visible after). */
+		st.mprotects_before = vk_kern_stat(st.kern_ptr, VK_STAT_MPROTECTS);
+		assert_int_equal(write(st.client_fd[0], "v", 1), 1);
+		st.step = 1;
+	} else if (st.step == 1 && victim_checks == 1) {
+		assert_int_equal(write(st.client_fd[1], "p", 1), 1);
+		st.step = 2;
+	} else if (st.step == 2 && vk_kern_stat(st.kern_ptr, VK_STAT_PROCS_LIVE) == 1) {
+		/* The poker is gone: the victim looks at its canary again. */
+		assert_int_equal(write(st.client_fd[0], "v", 1), 1);
+		st.step = 3;
+	} else if (st.step == 3 && victim_checks == 2) {
+		st.mprotects_after = vk_kern_stat(st.kern_ptr, VK_STAT_MPROTECTS);
+		st.step = 4;
+		vk_kern_drain(st.kern_ptr);
+	}
+}
+
+static void run_victim_and_poker(int untrusted)
+{
+	struct vk_service *service_ptr = vk_service_create("poke", victim_or_poker, NULL);
+
+	poker_untrusted = untrusted;
+	victim_checks = 0;
+	vk_service_set_isolation(service_ptr, VK_ISOLATION_UNTRUSTED);
+	run_kernel(service_ptr, 2, 0, victim_or_poker_step);
+	assert_int_equal(st.step, 4);
+	if (untrusted) {
+		assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_PROCS_KILLED), 1);
+		assert_int_equal(bytes_seen[1], 0);
+		assert_int_equal(victim_intact, 1);
+		/* The poker's begin hid the victim: show it for its byte,
+		 * hide it again for the poker's next dispatch, show it after. */
+		assert_int_equal(st.mprotects_after - st.mprotects_before, 3);
+	} else {
+		assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_PROCS_KILLED), 0);
+		assert_int_equal(bytes_seen[1], 1);
+		assert_int_equal(victim_intact, 0);
+		assert_int_equal(vk_kern_stat(st.kern_ptr, VK_STAT_MPROTECTS), 0);
+	}
+	finish(service_ptr);
+}
+
+static void test_untrusted_code_finds_other_heaps_hidden(void **state)
+{
+	(void)state;
+	run_victim_and_poker(1);
+}
+
+static void test_trusted_code_costs_no_mprotect(void **state)
+{
+	(void)state;
+	run_victim_and_poker(0);
 }
 
 /* ---- a caught fault is remembered for the whole process ---- */
@@ -455,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_other_process_hides_the_last_one),
 		cmocka_unit_test(test_new_process_hidden_before_it_runs),
 		cmocka_unit_test(test_caught_fault_is_remembered),
+		cmocka_unit_test(test_untrusted_code_finds_other_heaps_hidden),
+		cmocka_unit_test(test_trusted_code_costs_no_mprotect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

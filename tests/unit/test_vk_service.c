@@ -31,7 +31,7 @@ static void test_defaults(void **state)
 	assert_string_equal(vk_service_address(s), "127.0.0.1");
 	assert_int_equal(vk_service_port(s), 0);
 	assert_int_equal(vk_service_heap_pages(s), 16);
-	assert_int_equal(vk_service_isolated(s), 0);
+	assert_int_equal(vk_service_isolation(s), VK_ISOLATION_OFF);
 	vk_service_destroy(s);
 }
 
