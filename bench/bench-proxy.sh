@@ -2,10 +2,13 @@
 # Benchmark vkgw as a reverse proxy against HAProxy and nginx, all three in
 # front of the same upstream (nginx answering `return 200` with a 1 KiB
 # body), plus the same load sent to the upstream directly for reference.
-# vkgw runs twice: as shipped (isolation on) and with --no-isolation
-# ("vkgw-noiso"); the summary gives isolation's cost as requests per
-# CPU-second of the proxy's core, on against off in the same round, and
-# vkgw's mprotect calls per request (from its admin /stats).
+# vkgw runs five ways: as shipped (isolation "filters") and with
+# --no-isolation ("vkgw-noiso"), both on a route without filters and on one
+# with the request_id and headers filters ("vkgw-filt", "vkgw-filt-noiso"),
+# and with --isolation always ("vkgw-always"); the summary gives
+# isolation's cost as requests per CPU-second of the proxy's core, on
+# against off in the same round, and vkgw's mprotect calls per request
+# (from its admin /stats).
 #
 # Usage: bench/bench-proxy.sh PATH/TO/vkgw
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
@@ -63,7 +66,9 @@ declare -A SCENARIO_CONNS=([c50]=50 [c500]=500)
 declare -A SCENARIO_LABEL=([c50]="keep-alive, 50 conns" [c500]="keep-alive, 500 conns")
 readonly SCENARIOS=(c50 c500)
 readonly PROXIES=(vkgw haproxy nginx)
-readonly TARGETS=(vkgw vkgw-noiso haproxy nginx direct) # direct = wrk -> upstream
+# vkgw-always: --isolation always; vkgw-filt(-noiso): the route runs the
+# request_id and headers filters, isolated as shipped (or not).
+readonly TARGETS=(vkgw vkgw-noiso vkgw-always vkgw-filt vkgw-filt-noiso haproxy nginx direct) # direct = wrk -> upstream
 
 # State of the one proxy that is running at any time.
 SERVER_PID=""
@@ -261,8 +266,10 @@ upstream_accepts() {
 }
 
 start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
-  local conf=$WORK/vkgw.json i line="" name=${1:-vkgw}
+  local conf=$WORK/vkgw.json i line="" name=${1:-vkgw} filters=""
   shift || true
+  [[ $name != vkgw-filt* ]] ||
+    filters='"filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],'
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
   # The admin listener is announced second.
   cat >"$conf" <<EOF
@@ -270,7 +277,7 @@ start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
   "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
   "admin": { "address": "127.0.0.1", "port": 0 },
   "upstreams": { "upstream": { "endpoints": ["127.0.0.1:$UP_PORT"] } },
-  "routes": [ { "name": "all", "action": { "proxy": { "upstream": "upstream" } } } ]
+  "routes": [ { "name": "all", $filters "action": { "proxy": { "upstream": "upstream" } } } ]
 }
 EOF
   SERVER_NAME=$name
@@ -694,31 +701,36 @@ summary_row() { # summary_row B SCENARIO GOAL_RATIO
     "$verdict"
 }
 
-# Isolation's cost: vkgw as shipped against vkgw --no-isolation.
-isolation_row() { # isolation_row SCENARIO
-  local scenario=$1 eff verdict errors
-  eff=$(median_efficiency_ratio vkgw vkgw-noiso "$scenario")
+# Isolation's cost: vkgw isolated (label A) against the same without
+# isolation (label B).
+isolation_row() { # isolation_row A B WHAT SCENARIO
+  local a=$1 b=$2 what=$3 scenario=$4 eff verdict errors
+  eff=$(median_efficiency_ratio "$a" "$b" "$scenario")
   verdict=$(awk -v r="$eff" -v g="$GOAL_ISOLATION" 'BEGIN {
     if (r == "NA") print "NOT MET (no data)"; else print (r + 0 >= g + 0 ? "MET" : "NOT MET") }')
-  errors=$(($(sum_errors vkgw "$scenario") + $(sum_errors vkgw-noiso "$scenario")))
+  errors=$(($(sum_errors "$a" "$scenario") + $(sum_errors "$b" "$scenario")))
   [ "$errors" -eq 0 ] || verdict="$verdict ($errors wrk errors)"
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
-    "${SCENARIO_LABEL[$scenario]}" \
-    "$(fmt_rps "$(col_median vkgw "$scenario" 4)") / $(fmt_rps "$(col_median vkgw-noiso "$scenario" 4)")" \
-    "$(fmt_pct "$(col_median vkgw "$scenario" 8)") / $(fmt_pct "$(col_median vkgw-noiso "$scenario" 8)")" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+    "$what" "${SCENARIO_LABEL[$scenario]}" \
+    "$(fmt_rps "$(col_median "$a" "$scenario" 4)") / $(fmt_rps "$(col_median "$b" "$scenario" 4)")" \
+    "$(fmt_pct "$(col_median "$a" "$scenario" 8)") / $(fmt_pct "$(col_median "$b" "$scenario" 8)")" \
     "$(fmt_ratio "$eff")" \
-    "$(col_median vkgw "$scenario" 14) / $(col_median vkgw-noiso "$scenario" 14)" \
+    "$(col_median "$a" "$scenario" 14) / $(col_median "$b" "$scenario" 14)" \
     ">= ${GOAL_ISOLATION}x" "$verdict"
 }
 
 print_summary() {
   local s t
   echo
-  echo "### Isolation: vkgw (on, the default) vs vkgw --no-isolation (medians of $ROUNDS rounds)"
+  echo "### Isolation on vs --no-isolation (medians of $ROUNDS rounds)"
   echo
-  echo "| scenario | req/s (on / off) | proxy CPU (on / off) | req per CPU-s ratio on/off | mprotect calls per request (on / off) | goal | result |"
-  echo "|---|---:|---:|---:|---:|---|---|"
-  for s in "${SCENARIOS[@]}"; do isolation_row "$s"; done
+  echo "| isolation, route | scenario | req/s (on / off) | proxy CPU (on / off) | req per CPU-s ratio on/off | mprotect calls per request (on / off) | goal | result |"
+  echo "|---|---|---:|---:|---:|---:|---|---|"
+  for s in "${SCENARIOS[@]}"; do
+    isolation_row vkgw vkgw-noiso "filters (default), no filter" "$s"
+    isolation_row vkgw-filt vkgw-filt-noiso "filters (default), request_id + headers (built-in)" "$s"
+    isolation_row vkgw-always vkgw-noiso "always, no filter" "$s"
+  done
   echo
   echo "### Summary (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
   echo
@@ -734,7 +746,7 @@ print_summary() {
   echo "| target | scenario | req/s | p50 | p99 | proxy CPU | upstream CPU | wrk CPU | CPU 1 busy | upstream conns opened per run |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${SCENARIOS[@]}"; do
-    for t in direct "${PROXIES[@]}" vkgw-noiso; do
+    for t in direct "${PROXIES[@]}" vkgw-noiso vkgw-always vkgw-filt vkgw-filt-noiso; do
       echo "| $t | ${SCENARIO_LABEL[$s]} | $(fmt_rps "$(col_median "$t" "$s" 4)") |" \
         "$(fmt_us "$(col_median "$t" "$s" 5)") | $(fmt_us "$(col_median "$t" "$s" 6)") |" \
         "$(fmt_pct "$(col_median "$t" "$s" 8)") | $(fmt_pct "$(col_median "$t" "$s" 9)") |" \
@@ -779,6 +791,9 @@ bench_target() { # bench_target ROUND LABEL
   case $label in
     vkgw) start_vkgw ;;
     vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
+    vkgw-always) start_vkgw vkgw-always --isolation always ;;
+    vkgw-filt) start_vkgw vkgw-filt ;;
+    vkgw-filt-noiso) start_vkgw vkgw-filt-noiso --no-isolation ;;
     haproxy | nginx) start_polled "$label" ;;
   esac
   if [ "$label" = direct ]; then port=$UP_PORT; else port=$PORT; fi
