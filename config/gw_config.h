@@ -7,8 +7,9 @@
  * Loading checks everything and reports every problem to a gw_diag, each
  * under the JSON pointer of the value at fault; on success it returns a
  * snapshot that lives in one sealed (read-only) arena. Filter entries are
- * compiled by their registered type (gateway/gw_filter.h), so the filter
- * types must be registered before loading. docs/config.md describes the
+ * compiled by their registered type (gw_config_filters.h: the gateway's
+ * registry supplies the lookup), so the filter types must be registered
+ * before loading. docs/config.md describes the
  * format and config/schema.json is its JSON Schema. */
 
 #include <stddef.h>
@@ -59,7 +60,7 @@ struct gw_match_request {
 const struct gw_route *gw_config_match_route(const struct gw_config *config, const struct gw_match_request *request);
 /* The upstream named `name`, or NULL. */
 const struct gw_config_upstream *gw_config_find_upstream(const struct gw_config *config, const char *name);
-/* The method's enum gw_http_method value (gateway/gw_http.h), or
+/* The method's enum gw_http_method value (gw_http_policy.h), or
  * GW_METHOD_OTHER for any other token. Case-sensitive. */
 int gw_config_method_from_name(const char *name, size_t len);
 

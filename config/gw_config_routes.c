@@ -4,11 +4,11 @@
  * and its action refers to its upstream by index. */
 #include "gw_config.h"
 #include "gw_config_s.h"
+#include "gw_config_filters.h"
 #include "gw_config_load.h"
 #include "gw_config_syntax.h"
 #include "gw_arena.h"
 #include "gw_diag.h"
-#include "gw_filter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,14 @@ struct route_path {
 	int kind; /* -1: no path match */
 	const char *text;
 };
+
+/* Set by the gateway's filter registry; NULL: no type registered yet. */
+static const struct gw_config_filter_types *filter_types_ptr;
+
+void gw_config_set_filter_types(const struct gw_config_filter_types *types_ptr)
+{
+	filter_types_ptr = types_ptr;
+}
 
 static struct gw_route_matcher *add_matcher(struct gw_route_matcher *matchers_ptr, int *count, enum gw_match_kind kind)
 {
@@ -209,10 +217,10 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json, 
 
 static const char *known_filter_types(struct gw_config_loader *loader_ptr)
 {
-	const char *const *names = gw_filter_type_names();
+	const char *const *names = filter_types_ptr ? filter_types_ptr->names() : NULL;
 	const char *list = "known types: ";
 
-	if (!names[0])
+	if (!names || !names[0])
 		return "no filter types are registered";
 	for (int i = 0; names[i]; i++) {
 		list = gw_arena_printf(loader_ptr->check.scratch_ptr, "%s%s%s", list, i ? ", " : "", names[i]);
@@ -239,7 +247,7 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json,
 	gw_json_check_required(check_ptr, json, pointer, "type");
 	if (gw_json_read_string(check_ptr, json, pointer, "type", NULL, &type) == -1 || !type)
 		return;
-	type_ptr = gw_filter_type_find(type);
+	type_ptr = filter_types_ptr ? filter_types_ptr->find(type) : NULL;
 	if (!type_ptr) {
 		gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, pointer, "type"),
 			      "unknown filter type %s; %s", gw_json_quote(check_ptr, type),
@@ -247,8 +255,8 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json,
 		return;
 	}
 	filter_ptr->type_ptr = type_ptr;
-	if (type_ptr->compile(json, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr, &filter_ptr->compiled_ptr) ==
-		    -1 &&
+	if (filter_types_ptr->compile(type_ptr, json, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr,
+				      &filter_ptr->compiled_ptr) == -1 &&
 	    gw_diag_reported(check_ptr->diag_ptr) == reported)
 		gw_diag_error(check_ptr->diag_ptr, pointer, "filter %s refused this configuration",
 			      gw_json_quote(check_ptr, type));

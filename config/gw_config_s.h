@@ -13,11 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gw_balance_s.h" /* enum gw_balance_policy */
-#include "gw_breaker.h"	  /* struct gw_breaker_limits */
-#include "gw_health_s.h"  /* struct gw_health_policy */
-#include "gw_http.h"	  /* enum gw_http_method */
-#include "gw_http_s.h"	  /* struct gw_http_limits */
+#include "gw_http_policy.h"	/* struct gw_http_limits, enum gw_http_method */
+#include "gw_upstream_policy.h" /* balancing, breaker and health policies */
 
 struct gw_arena;
 struct gw_filter_type;
@@ -98,8 +95,8 @@ enum gw_config_hash_on {
 };
 
 struct gw_config_balance {
-	/* upstreams/gw_balance_s.h's policy: "hash" becomes GW_BALANCE_MAGLEV
-	 * or GW_BALANCE_RING by its hash_algorithm. */
+	/* "hash" becomes GW_BALANCE_MAGLEV or GW_BALANCE_RING by its
+	 * hash_algorithm. */
 	enum gw_balance_policy policy;
 	enum gw_config_hash_on hash_on;
 	const char *hash_key; /* header name (lower case) or cookie name */
@@ -194,6 +191,8 @@ struct gw_route_matcher {
 };
 
 struct gw_route_filter {
+	/* The gateway's filter type (gateway/gw_filter.h), opaque to config:
+	 * found and compiled through gw_config_filters.h. */
 	const struct gw_filter_type *type_ptr;
 	void *compiled_ptr; /* what type_ptr->compile() made, in the snapshot's arena */
 };

@@ -60,7 +60,9 @@ struct gw_filter_type {
 	int trusted;
 };
 
-/* The built-in types and those registered at start-up, by name. */
+/* The built-in types and those registered at start-up, by name. Registering
+ * also hands config/ the lookups it compiles route filters with
+ * (gw_config_filters.h). */
 const struct gw_filter_type *gw_filter_type_find(const char *name);
 int gw_filter_type_register(const struct gw_filter_type *type);
 /* Every registered name, NULL-terminated, for error messages. */

@@ -2,6 +2,7 @@
  * before any kernel runs, so the table needs no lock; it is kept sorted by
  * name so that error messages list the known types alphabetically. */
 #include "gw_filter.h"
+#include "gw_config_filters.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,6 +20,19 @@ const struct gw_filter_type *gw_filter_type_find(const char *name)
 			return registry_types[i];
 	return NULL;
 }
+
+static int registry_compile(const struct gw_filter_type *type_ptr, const json_t *config, const char *pointer,
+			    struct gw_diag *diag, struct gw_arena *arena, void **compiled_out)
+{
+	return type_ptr->compile(config, pointer, diag, arena, compiled_out);
+}
+
+/* config/ sits below the filter types, so it looks them up through these. */
+static const struct gw_config_filter_types registry_for_config = {
+	.find = gw_filter_type_find,
+	.names = gw_filter_type_names,
+	.compile = registry_compile,
+};
 
 int gw_filter_type_register(const struct gw_filter_type *type)
 {
@@ -46,6 +60,7 @@ int gw_filter_type_register(const struct gw_filter_type *type)
 	registry_names[at] = type->name;
 	registry_count++;
 	registry_names[registry_count] = NULL;
+	gw_config_set_filter_types(&registry_for_config);
 	return 0;
 }
 

@@ -22,33 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Defaults filled in by gw_http_limits_default(). */
-#define GW_HTTP_DEFAULT_MAX_HEAD_BYTES (16u * 1024)
-#define GW_HTTP_DEFAULT_MAX_HEADERS 100u
-#define GW_HTTP_DEFAULT_MAX_TARGET_BYTES (8u * 1024)
-#define GW_HTTP_DEFAULT_MAX_BODY_BYTES (64ull << 30)
-#define GW_HTTP_DEFAULT_MAX_TRAILERS 32u
-#define GW_HTTP_DEFAULT_MAX_TRAILER_BYTES (8u * 1024)
-#define GW_HTTP_DEFAULT_MAX_CHUNK_LINE_BYTES 4096u
+/* The limits and their GW_HTTP_DEFAULT_* values, and enum gw_http_method,
+ * are the configuration's (config/gw_http_policy.h). */
+#include "gw_http_policy.h"
 
 /* Capacities of the arrays inside a parsed head; limits are clamped to them. */
 #define GW_HTTP_FIELDS_MAX 128u
 #define GW_HTTP_CONNECTION_OPTIONS_MAX 16u
 /* Offsets are 32-bit: a head can never be longer than this. */
 #define GW_HTTP_HEAD_BYTES_MAX (64u * 1024 * 1024)
-
-enum gw_http_method {
-	GW_METHOD_OTHER = 0, /* a valid token that is none of the below */
-	GW_METHOD_GET,
-	GW_METHOD_HEAD,
-	GW_METHOD_POST,
-	GW_METHOD_PUT,
-	GW_METHOD_DELETE,
-	GW_METHOD_CONNECT,
-	GW_METHOD_OPTIONS,
-	GW_METHOD_TRACE,
-	GW_METHOD_PATCH,
-};
 
 /* Whether a method may be sent twice with the effect of once (RFC 9110
  * 9.2.2): GET, HEAD, OPTIONS, TRACE, PUT, DELETE. */
@@ -81,7 +63,6 @@ enum gw_http_field_kind {
 	GW_FIELD_EXPECT,
 };
 
-struct gw_http_limits;
 struct gw_http_field;
 struct gw_http_head;
 struct gw_request;

@@ -11,16 +11,6 @@
 
 #include "gw_http.h"
 
-struct gw_http_limits {
-	size_t max_head_bytes;	     /* start line + field lines + empty line: 431 */
-	size_t max_target_bytes;     /* request-target: 414 */
-	uint32_t max_headers;	     /* field lines, clamped to GW_HTTP_FIELDS_MAX: 431 */
-	uint64_t max_body_bytes;     /* Content-Length or sum of chunk sizes: 413 */
-	uint32_t max_trailers;	     /* trailer field lines of a chunked body: 400 */
-	size_t max_trailer_bytes;    /* trailer section of a chunked body: 400 */
-	size_t max_chunk_line_bytes; /* chunk-size line with its extensions: 400 */
-};
-
 /* buf[off .. off + len) */
 struct gw_http_span {
 	uint32_t off;

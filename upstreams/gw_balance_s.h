@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_upstream_policy.h" /* enum gw_balance_policy */
+
 /* One endpoint as the balancer sees it. Health and load are updated by the
  * upstream side (health checks, outlier ejection, request start and end);
  * the balancer only reads them. */
@@ -13,13 +15,6 @@ struct gw_balance_endpoint {
 	int available;	  /* healthy and not ejected */
 	int active;	  /* requests in flight */
 	int64_t current;  /* smooth weighted round robin state */
-};
-
-enum gw_balance_policy {
-	GW_BALANCE_ROUND_ROBIN,
-	GW_BALANCE_LEAST_REQUEST,
-	GW_BALANCE_MAGLEV,
-	GW_BALANCE_RING,
 };
 
 struct gw_ring_point {

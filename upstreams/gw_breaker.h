@@ -6,11 +6,7 @@
  * max_requests or max_pending a request is answered 503 at once; past
  * max_connections it waits in gw_pool's line (max_pending places). */
 
-struct gw_breaker_limits {
-	int max_connections;
-	int max_pending;
-	int max_requests;
-};
+#include "gw_upstream_policy.h" /* struct gw_breaker_limits */
 
 struct gw_breaker {
 	int connections;

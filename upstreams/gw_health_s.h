@@ -3,15 +3,7 @@
 
 #include <stdint.h>
 
-/* Thresholds, from the upstream's health_check and outlier_detection. */
-struct gw_health_policy {
-	int healthy_threshold;	 /* consecutive passed checks to become healthy */
-	int unhealthy_threshold; /* consecutive failed checks to become unhealthy */
-	int consecutive_5xx;	 /* 0: passive ejection on 5xx off */
-	int consecutive_connect_failures;
-	uint64_t base_ejection_ns;
-	int max_ejection_percent;
-};
+#include "gw_upstream_policy.h" /* struct gw_health_policy */
 
 /* One endpoint's health, per kernel. */
 struct gw_health {
