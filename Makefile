@@ -7,8 +7,7 @@ AR       := gcc-ar
 BUILD    ?= build
 OPT      ?= -O2 -flto=auto
 SAN      ?=
-CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -fno-strict-aliasing $(SAN) \
-            -Ivkern -Igateway -Iconfig -Ifilters -Iupstreams -MMD -MP
+CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -fno-strict-aliasing $(SAN) -MMD -MP
 LDFLAGS  := $(OPT) $(SAN)
 LDLIBS   := -luring
 
@@ -17,8 +16,8 @@ VKERN_OBJ := $(VKERN_SRC:%.c=$(BUILD)/%.o)
 LIBVKERN  := $(BUILD)/libvkern.a
 
 # The gateway: everything above vkern, as one library (the program's main
-# lives in gateway/gw_main.c, outside it).
-GW_SRC    := $(filter-out gateway/gw_main.c,$(wildcard gateway/*.c config/*.c filters/*.c upstreams/*.c))
+# lives in deploy/gw_main.c, outside it).
+GW_SRC    := $(wildcard gateway/*.c config/*.c filters/*.c upstreams/*.c)
 GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
 LIBGW     := $(BUILD)/libgw.a
 # BoringSSL (Debian's android-libboringssl-dev), for the filters' crypto.
@@ -36,7 +35,7 @@ DEPS_STAMP   := $(BUILD)/.deps-installed
 # Objects are kept between builds (they are intermediate to pattern rules).
 .SECONDARY:
 
-.PHONY: all deps run test unit e2e debug test-debug bench bench-vkern bench-proxy bench-idle format format-check clean
+.PHONY: all deps run test unit e2e check-layers debug test-debug bench bench-vkern bench-proxy bench-idle format format-check clean
 
 all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(BUILD)/vkgw $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
@@ -48,13 +47,23 @@ $(DEPS_STAMP): deploy/install-deps.sh
 deps:
 	deploy/install-deps.sh
 
+# Layers (docs/gateway-design.md): each directory compiles with the include
+# paths at or below it, so a header from a layer above cannot be found.
+# The program (deploy/), tests and benchmarks see every layer.
+INC := -Ivkern -Iconfig -Igateway -Iupstreams -Ifilters -Ideploy
+$(BUILD)/vkern/%.o: INC := -Ivkern
+$(BUILD)/config/%.o: INC := -Iconfig
+$(BUILD)/gateway/%.o: INC := -Igateway -Iconfig -Ivkern
+$(BUILD)/upstreams/%.o: INC := -Iupstreams -Igateway -Iconfig -Ivkern
+$(BUILD)/filters/%.o: INC := -Ifilters -Igateway -Iconfig -Ivkern
+
 # Only filters see BoringSSL's headers (as system headers: its own
 # warnings are not ours).
 $(BUILD)/filters/%.o: CFLAGS += -isystem $(BORINGSSL_INC)
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
 $(LIBVKERN): $(VKERN_OBJ)
 	$(AR) rcs $@ $^
@@ -74,7 +83,7 @@ $(BUILD)/tests/unit/test_gw_%: $(BUILD)/tests/unit/test_gw_%.o $(LIBGW) $(LIBVKE
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(BUILD)/vkgw: $(BUILD)/gateway/gw_main.o $(LIBGW) $(LIBVKERN)
+$(BUILD)/vkgw: $(BUILD)/deploy/gw_main.o $(LIBGW) $(LIBVKERN)
 	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -o $@
 
 # Services that exist only for tests (fault injection and the like).
@@ -90,6 +99,11 @@ run: all
 
 test: all
 	BUILD=$(BUILD) tests/run-tests.sh
+
+# Also run by `make test` (tests/e2e/layers.sh); catches relative includes
+# ("../") that the include paths above cannot.
+check-layers:
+	bash tests/e2e/layers.sh
 
 unit: all
 	BUILD=$(BUILD) tests/run-tests.sh unit

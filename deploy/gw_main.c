@@ -1,4 +1,5 @@
-/* vkgw: the gateway program.
+/* vkgw: the gateway program. It sits in deploy/, above every layer, because
+ * it wires them together: filters, upstreams, config and the gateway.
  *
  *   vkgw -c FILE            run on the configuration in FILE
  *   vkgw --check -c FILE    validate FILE: exit 0, or 1 with every problem
