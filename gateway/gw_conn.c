@@ -70,15 +70,15 @@ static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 static int error_status(int stage, int error)
 {
 	switch (stage) {
-	case STAGE_REQUEST_HEAD:
+	case GW_CONN_STAGE_REQUEST_HEAD:
 		return error == ETIMEDOUT ? 408 : error == ENOBUFS ? 431 : 400;
-	case STAGE_BODY_IN:
+	case GW_CONN_STAGE_BODY_IN:
 		return error == ETIMEDOUT ? 408 : 400;
-	case STAGE_CONNECT:
+	case GW_CONN_STAGE_CONNECT:
 		return error == ETIMEDOUT ? 504 : 502;
-	case STAGE_REQUEST_BODY:
+	case GW_CONN_STAGE_REQUEST_BODY:
 		return error == ETIMEDOUT ? 408 : 502;
-	case STAGE_RESPONSE_HEAD:
+	case GW_CONN_STAGE_RESPONSE_HEAD:
 		return error == ETIMEDOUT ? 504 : 502;
 	default:
 		return 0;
@@ -97,7 +97,7 @@ static int request_body_status(struct gw_conn_self *self, int error, const char 
 {
 	struct vk_vectoring *client_rx_ptr = vk_socket_rx(self->client_ptr);
 
-	if (self->stage != STAGE_REQUEST_BODY)
+	if (self->stage != GW_CONN_STAGE_REQUEST_BODY)
 		return 0;
 	if (vk_vectoring_eof(client_rx_ptr) || vk_vectoring_error(client_rx_ptr)) {
 		*reason_ptr = "request body incomplete: the client stopped sending";
@@ -116,8 +116,8 @@ static int request_body_status(struct gw_conn_self *self, int error, const char 
  * again, once, on a new connection. */
 static int may_go_again(const struct gw_conn_self *self, int error)
 {
-	return self->reused && !self->retried && !self->status && !self->response_bytes &&
-	       (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_HEAD) &&
+	return self->reused && !self->retried && !self->status && !self->response_started &&
+	       (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_HEAD) &&
 	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED) &&
 	       gw_http_method_idempotent(self->req.method) && gw_exchange_replayable(&self->exchange);
 }
@@ -127,7 +127,7 @@ static int may_go_again(const struct gw_conn_self *self, int error)
 static int own_error_goes_through_filters(const struct gw_conn_self *self)
 {
 	return self->route_ptr && self->exchange.stages_passed > 0 && self->exchange.verdict == GW_VERDICT_CONTINUE &&
-	       !self->exchange.resp_ptr && self->stage != STAGE_RESPONSE_BODY;
+	       !self->exchange.resp_ptr && self->stage != GW_CONN_STAGE_RESPONSE_BODY;
 }
 
 /* The exchange on the upstream connection is over. It goes back for any
@@ -147,15 +147,15 @@ static void release_upstream(struct gw_conn_self *self, const struct gw_conn_con
 static const char *error_message(int stage, int error)
 {
 	switch (stage) {
-	case STAGE_REQUEST_HEAD:
+	case GW_CONN_STAGE_REQUEST_HEAD:
 		return error == ETIMEDOUT ? "request head not received in time" : "malformed request";
-	case STAGE_BODY_IN:
+	case GW_CONN_STAGE_BODY_IN:
 		return error == ETIMEDOUT ? "request body stalled" : "request body incomplete";
-	case STAGE_CONNECT:
+	case GW_CONN_STAGE_CONNECT:
 		return error == ETIMEDOUT ? "upstream connect timed out" : "upstream connect failed";
-	case STAGE_REQUEST_BODY:
+	case GW_CONN_STAGE_REQUEST_BODY:
 		return error == ETIMEDOUT ? "request body stalled" : "upstream failed while receiving the request";
-	case STAGE_RESPONSE_HEAD:
+	case GW_CONN_STAGE_RESPONSE_HEAD:
 		return error == ETIMEDOUT ? "upstream response timed out" : "upstream sent no valid response";
 	default:
 		return "";
@@ -210,7 +210,8 @@ void gw_conn_main(struct vk_thread *that)
 		/* Errors end the connection; what the client hears depends on how
 		 * far the exchange got. */
 		gw_conn_upstream_done(self, cfg,
-				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+				      self->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
+									   : GW_UPSTREAM_ABORTED);
 		if (vk_sys_faulted()) {
 			/* A fault (caught SIGSEGV and the like) may have damaged this
 			 * heap: no retry, no filters, and the connection ends. The
@@ -223,8 +224,10 @@ void gw_conn_main(struct vk_thread *that)
 			 * and a second fault kills the process the same way. */
 			if (!vk_sys_owns(vk_socket_tx_fd(self->client_ptr)))
 				vk_raise(EBADF);
-			self->status = self->stage != STAGE_IDLE && self->stage < STAGE_RESPONSE_BODY ? 500 : 0;
-			if (self->stage != STAGE_IDLE)
+			self->status = self->stage != GW_CONN_STAGE_IDLE && self->stage < GW_CONN_STAGE_RESPONSE_BODY
+					       ? 500
+					       : 0;
+			if (self->stage != GW_CONN_STAGE_IDLE)
 				gw_conn_log_request(self, self->status);
 			if (self->status) {
 				self->n = gw_status_error_response(self->error, sizeof(self->error), 500,
@@ -237,10 +240,10 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		/* A body cut short: a 502 while none of the response left, else the rest of what came. */
 		self->error_code = vk_error();
-		if (self->stage == STAGE_RESPONSE_BODY && self->resp.status != 101 &&
+		if (self->stage == GW_CONN_STAGE_RESPONSE_BODY && self->resp.status != 101 &&
 		    self->req.method != GW_METHOD_CONNECT && !self->status)
 			vk_call(gw_conn_cut_response, self);
-		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
+		if (!self->status && self->relay.status && self->stage != GW_CONN_STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		if (!self->status)
 			self->status = request_body_status(self, vk_error(), &self->reason);
@@ -255,7 +258,7 @@ void gw_conn_main(struct vk_thread *that)
 			self->exchange.response_status = self->status;
 			/* Another attempt only for what went wrong at the upstream. */
 			self->exchange.retry_allowed =
-				self->stage >= STAGE_POOL_WAIT && self->stage <= STAGE_RESPONSE_HEAD;
+				self->stage >= GW_CONN_STAGE_POOL_WAIT && self->stage <= GW_CONN_STAGE_RESPONSE_HEAD;
 			vk_call(gw_pipeline_response, &self->exchange);
 			self->exchange.retry_allowed = 0;
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
@@ -272,7 +275,7 @@ void gw_conn_main(struct vk_thread *that)
 			self->force_close = 1;
 			vk_call(gw_conn_answer_directly, self);
 		} else {
-			if (self->stage != STAGE_IDLE)
+			if (self->stage != GW_CONN_STAGE_IDLE)
 				gw_conn_log_request(self, self->status);
 			if (self->status) {
 				self->n = gw_status_error_response(
@@ -287,7 +290,7 @@ void gw_conn_main(struct vk_thread *that)
 
 	for (;;) {
 		/* ---- the next request ---- */
-		self->stage = STAGE_IDLE;
+		self->stage = GW_CONN_STAGE_IDLE;
 		self->status = 0;
 		self->reason = NULL;
 		/* No exchange until this request is routed. */
@@ -303,7 +306,7 @@ void gw_conn_main(struct vk_thread *that)
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
-		self->stage = STAGE_REQUEST_HEAD;
+		self->stage = GW_CONN_STAGE_REQUEST_HEAD;
 		self->started_ns = vk_sys_now_ns();
 		self->upstream_ns = 0;
 		self->attempts_sent = 0;
@@ -361,7 +364,7 @@ void gw_conn_main(struct vk_thread *that)
 			vk_call(gw_pipeline_request, &self->exchange);
 		/* A stage asked for the body: kept whole, then read by them. */
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
-			self->stage = STAGE_BODY_IN;
+			self->stage = GW_CONN_STAGE_BODY_IN;
 			vk_call(gw_conn_keep_body, self);
 			vk_call(gw_pipeline_request_body, &self->exchange);
 		}
@@ -384,7 +387,7 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the upstream: picked again for each attempt a filter asks for ---- */
 	upstream_pick:
-		self->stage = STAGE_PICK;
+		self->stage = GW_CONN_STAGE_PICK;
 		self->reason = NULL;
 		self->status = gw_conn_pick_upstream(self, cfg);
 		if (self->status) {
@@ -397,8 +400,8 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the upstream connection: kept, new, or after a wait in line ---- */
 	upstream_connection:
-		self->stage = STAGE_POOL_WAIT;
-		self->response_bytes = 0;
+		self->stage = GW_CONN_STAGE_POOL_WAIT;
+		self->response_started = 0;
 		self->wait_until_ns = vk_sys_now_ns() + self->connect_ms * 1000000u;
 		for (;;) {
 			self->rc = cfg->upstream_ops.connection(cfg->upstream_ops.ctx_ptr, self->upstream_index,
@@ -427,17 +430,17 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->reused)
 			vk_socket_assume_drained(self->upstream_ptr);
 		if (!self->reused) {
-			self->stage = STAGE_CONNECT;
+			self->stage = GW_CONN_STAGE_CONNECT;
 			vk_deadline(self->connect_ms);
 			vk_connect(self->upstream_ptr, self->pick.addr_ptr, self->pick.addr_len);
 		}
-		self->stage = STAGE_REQUEST_BODY;
+		self->stage = GW_CONN_STAGE_REQUEST_BODY;
 		vk_deadline_clear();
 		self->attempts_sent++;
 		/* CONNECT (the route enables it): the upstream is reached, the
 		 * client's bytes go to it as they are. */
 		if (self->req.method == GW_METHOD_CONNECT) {
-			self->stage = STAGE_RESPONSE_BODY;
+			self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 			self->resp.status = 200;
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 200 Connection established\r\n\r\n");
 			goto tunnel;
@@ -461,7 +464,7 @@ void gw_conn_main(struct vk_thread *that)
 		GW_WRITE_LITERAL(self->upstream_ptr, " HTTP/1.1\r\n");
 		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
 			f = &self->req.head.fields[self->i];
-			if (!forwarded(self->head_ptr, f) || forwarded_kind(self->head_ptr, f) != XF_NONE ||
+			if (!copied_as_received(self->head_ptr, f) || forwarded_kind(self->head_ptr, f) != XF_NONE ||
 			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f->name),
 						      f->name.len))
 				continue;
@@ -538,7 +541,7 @@ void gw_conn_main(struct vk_thread *that)
 		vk_flush_on(self->upstream_ptr);
 
 		/* ---- the response head ---- */
-		self->stage = STAGE_RESPONSE_HEAD;
+		self->stage = GW_CONN_STAGE_RESPONSE_HEAD;
 		vk_deadline(self->response_ms);
 		for (;;) {
 			gw_http_response_init(&self->resp);
@@ -548,7 +551,7 @@ void gw_conn_main(struct vk_thread *that)
 						cfg->limits.max_head_bytes - self->resp_len);
 				if (self->n == 0)
 					vk_raise(ECONNRESET);
-				self->response_bytes = 1;
+				self->response_started = 1;
 				self->resp_len += self->n;
 				self->rc = gw_http_parse_response(&self->resp, self->resp_ptr, self->resp_len,
 								  &cfg->limits, self->req.method == GW_METHOD_HEAD);
@@ -601,12 +604,12 @@ void gw_conn_main(struct vk_thread *that)
 				self->reason = "upstream switched protocols unasked";
 				vk_raise(EPROTO);
 			}
-			self->stage = STAGE_RESPONSE_BODY;
+			self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 101 ");
 			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
 			GW_WRITE_LITERAL(self->client_ptr, "\r\n");
 			for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
-				if (!forwarded(self->resp_ptr, &self->resp.head.fields[self->i]))
+				if (!copied_as_received(self->resp_ptr, &self->resp.head.fields[self->i]))
 					continue;
 				vk_write_on(self->client_ptr,
 					    span(self->resp_ptr, self->resp.head.fields[self->i].name),
@@ -633,7 +636,7 @@ void gw_conn_main(struct vk_thread *that)
 		}
 
 		/* ---- the response ---- */
-		self->stage = STAGE_RESPONSE_BODY;
+		self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 		/* Neither side may go silent mid-body for longer than the
 		 * upstream's response timeout. */
 		vk_idle_timeout(self->response_ms);
@@ -649,7 +652,7 @@ void gw_conn_main(struct vk_thread *that)
 			f = &self->resp.head.fields[self->i];
 			/* A length without a body (HEAD, 304) describes the
 			 * representation: it passes as it came. */
-			if ((!forwarded(self->resp_ptr, f) &&
+			if ((!copied_as_received(self->resp_ptr, f) &&
 			     !(f->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
 			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE, span(self->resp_ptr, f->name),
 						      f->name.len))
@@ -703,8 +706,8 @@ void gw_conn_main(struct vk_thread *that)
 	}
 done:
 	/* A request cut off mid-body ends here (one that finished was counted already). */
-	if (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_BODY)
-		gw_conn_log_request(self, self->stage == STAGE_RESPONSE_BODY ? self->resp.status : 0);
+	if (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_BODY)
+		gw_conn_log_request(self, self->stage == GW_CONN_STAGE_RESPONSE_BODY ? self->resp.status : 0);
 	gw_conn_upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
 tunnel_done:
 	vk_deadline_clear();

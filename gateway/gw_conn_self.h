@@ -30,15 +30,15 @@
 #define GW_CONN_ALLOW "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE"
 
 enum gw_conn_stage {
-	STAGE_IDLE,	     /* between requests: a close is quiet */
-	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
-	STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
-	STAGE_PICK,	     /* admission and an endpoint: 503 (status always set) */
-	STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
-	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
-	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
-	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
-	STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
+	GW_CONN_STAGE_IDLE,	     /* between requests: a close is quiet */
+	GW_CONN_STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
+	GW_CONN_STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
+	GW_CONN_STAGE_PICK,	     /* admission and an endpoint: 503 (status always set) */
+	GW_CONN_STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
+	GW_CONN_STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
+	GW_CONN_STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
+	GW_CONN_STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
+	GW_CONN_STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
 };
 
 /* Writes the field lines the exchange's edits add to one side's head. */
@@ -61,10 +61,10 @@ struct gw_conn_self {
 	int more;
 	int served; /* a request came: later waits are keep-alive waits */
 	int upstream_fd;
-	int reused;	    /* the upstream connection was kept from an earlier request */
-	int retried;	    /* this request already went again on a fresh connection */
-	int attempts_sent;  /* times this request was written to an upstream */
-	int response_bytes; /* some of the response came: it cannot go again */
+	int reused;	      /* the upstream connection was kept from an earlier request */
+	int retried;	      /* this request already went again on a fresh connection */
+	int attempts_sent;    /* times this request was written to an upstream */
+	int response_started; /* some of the response came: it cannot go again */
 	int stage;
 	int status;
 	int close_after;
@@ -157,7 +157,9 @@ static inline const struct gw_http_field *forwarded_field(const struct gw_conn_s
 	return NULL;
 }
 
-static inline int forwarded(const char *buf, const struct gw_http_field *f)
+/* Whether the field line is copied as received (the proxy writes the
+ * others itself, or drops them). */
+static inline int copied_as_received(const char *buf, const struct gw_http_field *f)
 {
 	return !f->nominated && f->kind != GW_FIELD_HOST && f->kind != GW_FIELD_CONTENT_LENGTH &&
 	       !hop_by_hop(buf + f->name.off, f->name.len);
