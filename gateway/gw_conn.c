@@ -134,12 +134,12 @@ static int own_error_goes_through_filters(const struct gw_conn_self *self)
  * request of this kernel when `whole` (nothing of the response is left to
  * read) and the upstream keeps it alive, unless bytes nobody asked for
  * are waiting (vk_socket_detach_fd refuses); else it closes. */
-static void release_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg, int whole)
+static void release_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr, int whole)
 {
 	int fd;
 
 	if (whole && self->resp.head.keep_alive && (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-		cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
+		cfg_ptr->upstream_ops.keep(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
 	else
 		vk_socket_close(self->upstream_ptr);
 }
@@ -164,9 +164,9 @@ static const char *error_message(int stage, int error)
 
 void gw_conn_main(struct vk_thread *that)
 {
-	const struct gw_conn_config *cfg = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = vk_thread_arg(that);
 	struct gw_conn_self *self;
-	const struct gw_http_field *f;
+	const struct gw_http_field *f_ptr;
 
 	vk_begin();
 	/* Counted open until the thread ends, however it ends. */
@@ -180,20 +180,22 @@ void gw_conn_main(struct vk_thread *that)
 	 * block: written before read, their pages are touched only as bytes
 	 * come. The buffers, and the per-request tail of self, go back to the
 	 * OS once the connection has been idle a while (gw_conn_self.h). */
-	self->upstream_ptr = vk_proc_local_alloc_raw(
-		vk_thread_proc_local(that), vk_socket_size() + 2 * cfg->limits.max_head_bytes + 2 * cfg->ring_bytes);
+	self->upstream_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that),
+						     vk_socket_size() + 2 * cfg_ptr->limits.max_head_bytes +
+							     2 * cfg_ptr->ring_bytes);
 	if (!self->upstream_ptr)
 		vk_raise(ENOMEM);
 	self->head_ptr = (char *)self->upstream_ptr + vk_socket_size();
-	self->resp_ptr = self->head_ptr + cfg->limits.max_head_bytes;
-	vk_socket_init(self->upstream_ptr, vk_thread_proc_local(that), self->resp_ptr + cfg->limits.max_head_bytes,
-		       cfg->ring_bytes, self->resp_ptr + cfg->limits.max_head_bytes + cfg->ring_bytes, cfg->ring_bytes);
+	self->resp_ptr = self->head_ptr + cfg_ptr->limits.max_head_bytes;
+	vk_socket_init(self->upstream_ptr, vk_thread_proc_local(that), self->resp_ptr + cfg_ptr->limits.max_head_bytes,
+		       cfg_ptr->ring_bytes, self->resp_ptr + cfg_ptr->limits.max_head_bytes + cfg_ptr->ring_bytes,
+		       cfg_ptr->ring_bytes);
 	vk_proc_local_add_spare(vk_thread_proc_local(that), self->head_ptr,
-				2 * cfg->limits.max_head_bytes + 2 * cfg->ring_bytes);
+				2 * cfg_ptr->limits.max_head_bytes + 2 * cfg_ptr->ring_bytes);
 	vk_proc_local_add_spare(vk_thread_proc_local(that), self->exchange.stages,
 				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
-	self->cfg_ptr = cfg;
+	self->cfg_ptr = cfg_ptr;
 	self->upstream_index = -1;
 
 	vk_catch
@@ -209,7 +211,7 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		/* Errors end the connection; what the client hears depends on how
 		 * far the exchange got. */
-		gw_conn_upstream_done(self, cfg,
+		gw_conn_upstream_done(self, cfg_ptr,
 				      self->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
 									   : GW_UPSTREAM_ABORTED);
 		if (vk_sys_faulted()) {
@@ -300,9 +302,9 @@ void gw_conn_main(struct vk_thread *that)
 		 * sends a byte is gone after header_ms; a later one from its first
 		 * byte, after a keep-alive wait. */
 		if (self->served)
-			vk_deadline(cfg->keepalive_idle_ms);
+			vk_deadline(cfg_ptr->keepalive_idle_ms);
 		else
-			vk_deadline(cfg->header_timeout_ms);
+			vk_deadline(cfg_ptr->header_timeout_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
@@ -313,11 +315,11 @@ void gw_conn_main(struct vk_thread *that)
 		self->bytes_out = 0;
 		self->route_ptr = NULL;
 		if (self->served)
-			vk_deadline(cfg->header_timeout_ms);
+			vk_deadline(cfg_ptr->header_timeout_ms);
 		self->served = 1;
 		self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
 							.buf_ptr = self->head_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.req_ptr = &self->req,
 							.deadline_ns = that->deadline_ns};
 		vk_call(gw_http_read_request_head, &self->head_read);
@@ -333,7 +335,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* A chunked body already here is checked whole first, so a
 		 * malformed one is refused before any of it goes upstream. */
 		if (self->req.head.body == GW_BODY_CHUNKED) {
-			self->rc = gw_relay_chunked_precheck(self->client_ptr, &cfg->limits);
+			self->rc = gw_relay_chunked_precheck(self->client_ptr, &cfg_ptr->limits);
 			if (self->rc < 0) {
 				self->status = -self->rc;
 				vk_raise(EPROTO);
@@ -342,7 +344,7 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the route ---- */
 		self->path_rest = NULL;
-		self->route_ptr = gw_conn_match_route(self, cfg->config_ptr);
+		self->route_ptr = gw_conn_match_route(self, cfg_ptr->config_ptr);
 		/* CONNECT is a tunnel only where a route enables it; anywhere
 		 * else it is not a method of this server's resources. */
 		if (self->req.method == GW_METHOD_CONNECT && !gw_conn_connect_allowed(self->route_ptr)) {
@@ -389,7 +391,7 @@ void gw_conn_main(struct vk_thread *that)
 	upstream_pick:
 		self->stage = GW_CONN_STAGE_PICK;
 		self->reason = NULL;
-		self->status = gw_conn_pick_upstream(self, cfg);
+		self->status = gw_conn_pick_upstream(self, cfg_ptr);
 		if (self->status) {
 			self->upstream_ns = 0; /* this request reached no endpoint in the end */
 			vk_raise(EPROTO);
@@ -404,14 +406,14 @@ void gw_conn_main(struct vk_thread *that)
 		self->response_started = 0;
 		self->wait_until_ns = vk_sys_now_ns() + self->connect_ms * 1000000u;
 		for (;;) {
-			self->rc = cfg->upstream_ops.connection(cfg->upstream_ops.ctx_ptr, self->upstream_index,
-								&self->pick,
-								self->retried || self->req.method == GW_METHOD_CONNECT,
-								&self->upstream_fd, &self->reason);
+			self->rc = cfg_ptr->upstream_ops.connection(
+				cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick,
+				self->retried || self->req.method == GW_METHOD_CONNECT, &self->upstream_fd,
+				&self->reason);
 			if (self->rc != GW_UPSTREAM_WAIT)
 				break;
 			if (vk_sys_now_ns() >= self->wait_until_ns) {
-				cfg->upstream_ops.stop_waiting(cfg->upstream_ops.ctx_ptr, self->upstream_index);
+				cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index);
 				self->status = 503;
 				self->reason = "no upstream connection free in time (max_connections)";
 				vk_raise(ETIMEDOUT);
@@ -463,10 +465,11 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		GW_WRITE_LITERAL(self->upstream_ptr, " HTTP/1.1\r\n");
 		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
-			f = &self->req.head.fields[self->i];
-			if (!copied_as_received(self->head_ptr, f) || forwarded_kind(self->head_ptr, f) != XF_NONE ||
-			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f->name),
-						      f->name.len))
+			f_ptr = &self->req.head.fields[self->i];
+			if (!copied_as_received(self->head_ptr, f_ptr) ||
+			    forwarded_kind(self->head_ptr, f_ptr) != XF_NONE ||
+			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST,
+						      span(self->head_ptr, f_ptr->name), f_ptr->name.len))
 				continue;
 			/* The name, ": ", the value and CRLF as one run of the head. */
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.head.fields[self->i].name),
@@ -486,9 +489,9 @@ void gw_conn_main(struct vk_thread *that)
 			vk_write_on(self->upstream_ptr, self->pick.name, strlen(self->pick.name));
 		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		vk_call(gw_conn_write_forwarded, self);
-		if (cfg->via && *cfg->via) {
+		if (cfg_ptr->via && *cfg_ptr->via) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
-							  self->req.head.version_minor, cfg->via);
+							  self->req.head.version_minor, cfg_ptr->via);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		}
 		if (self->exchange.body_kept && self->req.head.body == GW_BODY_NONE) {
@@ -515,7 +518,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
 		if (self->exchange.body_kept) {
 			/* An upstream that stops reading does not hold it for ever. */
-			vk_idle_timeout(cfg->body_idle_ms);
+			vk_idle_timeout(cfg_ptr->body_idle_ms);
 			vk_write_on(self->upstream_ptr, self->body_ptr, self->body_len);
 		} else if (expects_continue(self)) {
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -524,7 +527,7 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->exchange.body_kept) {
 			/* already written */
 		} else if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
-			vk_idle_timeout(cfg->body_idle_ms);
+			vk_idle_timeout(cfg_ptr->body_idle_ms);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, self->req.head.content_length);
 			self->bytes_in += self->n;
 			if (self->n < self->req.head.content_length)
@@ -532,9 +535,9 @@ void gw_conn_main(struct vk_thread *that)
 		} else if (self->req.head.body == GW_BODY_CHUNKED) {
 			self->relay = (struct gw_relay){.src_ptr = self->client_ptr,
 							.dst_ptr = self->upstream_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.malformed_status = 400,
-							.idle_ms = cfg->body_idle_ms};
+							.idle_ms = cfg_ptr->body_idle_ms};
 			vk_call(gw_relay_chunked, &self->relay);
 			self->bytes_in += self->relay.bytes;
 		}
@@ -548,16 +551,16 @@ void gw_conn_main(struct vk_thread *that)
 			self->resp_len = 0;
 			for (;;) {
 				vk_read_some_on(self->upstream_ptr, self->n, self->resp_ptr + self->resp_len,
-						cfg->limits.max_head_bytes - self->resp_len);
+						cfg_ptr->limits.max_head_bytes - self->resp_len);
 				if (self->n == 0)
 					vk_raise(ECONNRESET);
 				self->response_started = 1;
 				self->resp_len += self->n;
 				self->rc = gw_http_parse_response(&self->resp, self->resp_ptr, self->resp_len,
-								  &cfg->limits, self->req.method == GW_METHOD_HEAD);
+								  &cfg_ptr->limits, self->req.method == GW_METHOD_HEAD);
 				if (self->rc > 0)
 					break;
-				if (self->rc < 0 || self->resp_len == cfg->limits.max_head_bytes)
+				if (self->rc < 0 || self->resp_len == cfg_ptr->limits.max_head_bytes)
 					vk_raise(EPROTO);
 			}
 			vk_socket_unread(self->upstream_ptr, self->resp_ptr + self->rc,
@@ -578,11 +581,11 @@ void gw_conn_main(struct vk_thread *that)
 			 * a body never read takes its connection with it; one
 			 * without a body leaves it for reuse. */
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
-				release_upstream(self, cfg,
+				release_upstream(self, cfg_ptr,
 						 self->resp.head.body == GW_BODY_NONE ||
 							 (self->resp.head.body == GW_BODY_LENGTH &&
 							  self->resp.head.content_length == 0));
-				gw_conn_upstream_done(self, cfg,
+				gw_conn_upstream_done(self, cfg_ptr,
 						      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 				gw_exchange_next_attempt(&self->exchange);
 				goto upstream_pick;
@@ -626,7 +629,7 @@ void gw_conn_main(struct vk_thread *that)
 		tunnel:
 			vk_flush_on(self->client_ptr);
 			gw_conn_log_request(self, self->resp.status);
-			gw_conn_upstream_done(self, cfg, GW_UPSTREAM_OK);
+			gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_OK);
 			vk_deadline_clear();
 			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, SIZE_MAX);
@@ -649,13 +652,13 @@ void gw_conn_main(struct vk_thread *that)
 		vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
 		GW_WRITE_LITERAL(self->client_ptr, "\r\n");
 		for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
-			f = &self->resp.head.fields[self->i];
+			f_ptr = &self->resp.head.fields[self->i];
 			/* A length without a body (HEAD, 304) describes the
 			 * representation: it passes as it came. */
-			if ((!copied_as_received(self->resp_ptr, f) &&
-			     !(f->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
-			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE, span(self->resp_ptr, f->name),
-						      f->name.len))
+			if ((!copied_as_received(self->resp_ptr, f_ptr) &&
+			     !(f_ptr->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
+			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE,
+						      span(self->resp_ptr, f_ptr->name), f_ptr->name.len))
 				continue;
 			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.head.fields[self->i].name),
 				    self->resp.head.fields[self->i].value.off +
@@ -673,10 +676,10 @@ void gw_conn_main(struct vk_thread *that)
 				(size_t)snprintf(self->line, sizeof(self->line), "Transfer-Encoding: chunked\r\n");
 		else
 			self->line_len = 0;
-		if (cfg->via && *cfg->via)
+		if (cfg_ptr->via && *cfg_ptr->via)
 			self->line_len +=
 				(size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
-						 "Via: 1.%d %s\r\n", self->resp.head.version_minor, cfg->via);
+						 "Via: 1.%d %s\r\n", self->resp.head.version_minor, cfg_ptr->via);
 		self->line_len += (size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
 						   "%s\r\n", self->close_after ? "Connection: close\r\n" : "");
 		vk_write_on(self->client_ptr, self->line, self->line_len);
@@ -689,7 +692,7 @@ void gw_conn_main(struct vk_thread *that)
 		} else if (self->resp.head.body == GW_BODY_CHUNKED) {
 			self->relay = (struct gw_relay){.src_ptr = self->upstream_ptr,
 							.dst_ptr = self->client_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.malformed_status = 502,
 							.idle_ms = self->response_ms,
 							.raw = self->req.head.version_minor == 0};
@@ -699,8 +702,8 @@ void gw_conn_main(struct vk_thread *that)
 		self->bytes_out =
 			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 		gw_conn_log_request(self, self->resp.status);
-		release_upstream(self, cfg, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
-		gw_conn_upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+		release_upstream(self, cfg_ptr, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
+		gw_conn_upstream_done(self, cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		if (self->close_after)
 			break;
 	}
@@ -708,7 +711,7 @@ done:
 	/* A request cut off mid-body ends here (one that finished was counted already). */
 	if (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_BODY)
 		gw_conn_log_request(self, self->stage == GW_CONN_STAGE_RESPONSE_BODY ? self->resp.status : 0);
-	gw_conn_upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
+	gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_ABORTED);
 tunnel_done:
 	vk_deadline_clear();
 	vk_flush_on(self->client_ptr);

@@ -138,12 +138,13 @@ static inline int hop_by_hop(const char *name, size_t len)
  * received ones only when the previous hop is trusted (trusted_hops). */
 enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
 
-static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f)
+static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f_ptr)
 {
 	static const char *const names[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
 
 	for (int i = 0; i < 3; i++)
-		if (strlen(names[i]) == f->name.len && strncasecmp(buf + f->name.off, names[i], f->name.len) == 0)
+		if (strlen(names[i]) == f_ptr->name.len &&
+		    strncasecmp(buf + f_ptr->name.off, names[i], f_ptr->name.len) == 0)
 			return (enum forwarded_kind)(i + 1);
 	return XF_NONE;
 }
@@ -159,10 +160,10 @@ static inline const struct gw_http_field *forwarded_field(const struct gw_conn_s
 
 /* Whether the field line is copied as received (the proxy writes the
  * others itself, or drops them). */
-static inline int copied_as_received(const char *buf, const struct gw_http_field *f)
+static inline int copied_as_received(const char *buf, const struct gw_http_field *f_ptr)
 {
-	return !f->nominated && f->kind != GW_FIELD_HOST && f->kind != GW_FIELD_CONTENT_LENGTH &&
-	       !hop_by_hop(buf + f->name.off, f->name.len);
+	return !f_ptr->nominated && f_ptr->kind != GW_FIELD_HOST && f_ptr->kind != GW_FIELD_CONTENT_LENGTH &&
+	       !hop_by_hop(buf + f_ptr->name.off, f_ptr->name.len);
 }
 
 /* The first field line of a kind the codec recognises, or NULL. */
@@ -198,7 +199,7 @@ struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self);
 const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr);
 /* Admission and an endpoint for the route's upstream, its timeouts, and
  * the path rewrite: 0, or the status to answer. */
-int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg);
+int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr);
 /* CONNECT is tunnelled only on a proxy route with "connect": true. */
 int gw_conn_connect_allowed(const struct gw_route *route_ptr);
 /* The Upgrade and Connection lines for the upstream: the request's
@@ -209,7 +210,7 @@ size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t
  * the request and allowed by the route. */
 int gw_conn_upgrade_granted(const struct gw_conn_self *self);
 /* The upstream's verdict on this request, given once. */
-void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg,
+void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr,
 			   enum gw_upstream_outcome outcome);
 /* In gw_conn_body.c. */
 void gw_conn_keep_body(struct vk_thread *that);

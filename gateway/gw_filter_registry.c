@@ -20,15 +20,15 @@ const struct gw_filter_type *gw_filter_type_find(const char *name)
 	return NULL;
 }
 
-int gw_filter_type_register(const struct gw_filter_type *type)
+int gw_filter_type_register(const struct gw_filter_type *type_ptr)
 {
 	int at = 0;
 
-	if (!type || !type->name || !type->name[0] || !type->compile) {
+	if (!type_ptr || !type_ptr->name || !type_ptr->name[0] || !type_ptr->compile) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (gw_filter_type_find(type->name)) {
+	if (gw_filter_type_find(type_ptr->name)) {
 		errno = EEXIST;
 		return -1;
 	}
@@ -36,14 +36,14 @@ int gw_filter_type_register(const struct gw_filter_type *type)
 		errno = ENOSPC;
 		return -1;
 	}
-	while (at < registry_count && strcmp(registry_types[at]->name, type->name) < 0)
+	while (at < registry_count && strcmp(registry_types[at]->name, type_ptr->name) < 0)
 		at++;
 	for (int i = registry_count; i > at; i--) {
 		registry_types[i] = registry_types[i - 1];
 		registry_names[i] = registry_names[i - 1];
 	}
-	registry_types[at] = type;
-	registry_names[at] = type->name;
+	registry_types[at] = type_ptr;
+	registry_names[at] = type_ptr->name;
 	registry_count++;
 	registry_names[registry_count] = NULL;
 	return 0;
