@@ -41,6 +41,7 @@ struct hmac_config {
 	const char *prefix;
 	size_t prefix_len;
 	const EVP_MD *(*md)(void);
+	int algorithm; /* its index in algorithms[] */
 	enum hmac_encoding encoding;
 	const char *secret;
 	size_t secret_len;
@@ -77,8 +78,10 @@ static int hmac_compile(const json_t *config_json_ptr, const char *pointer, stru
 		config_ptr->prefix_len = strlen(config_ptr->prefix);
 	if (gw_filter_json_string(&fj, config_json_ptr, pointer, "algorithm", "sha256", &algorithm) == 0) {
 		for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
-			if (strcmp(algorithm, algorithms[i].name) == 0)
+			if (strcmp(algorithm, algorithms[i].name) == 0) {
 				config_ptr->md = algorithms[i].md;
+				config_ptr->algorithm = (int)i;
+			}
 		if (!config_ptr->md) {
 			gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "algorithm"),
 				      "\"%s\" is not one of \"sha256\", \"sha1\", \"sha512\"", algorithm);
@@ -177,10 +180,12 @@ static void hmac_on_request(struct vk_thread *that)
 	vk_end();
 }
 
-/* One HMAC context per kernel, reused: after the first request it
- * allocates nothing. A stage runs its computation without yielding, so
- * no two requests share it at once. */
-static HMAC_CTX kernel_hmac;
+/* One HMAC context per algorithm per kernel, reused: a context given
+ * another digest frees and allocates its state again, so each algorithm
+ * keeps its own, and after its first request allocates nothing. A stage
+ * runs its computation without yielding, so no two requests share one at
+ * once. */
+static HMAC_CTX kernel_hmac[sizeof(algorithms) / sizeof(algorithms[0])];
 static int kernel_hmac_ready;
 
 static void hmac_on_request_body(struct vk_thread *that)
@@ -201,7 +206,8 @@ static void hmac_on_request_body(struct vk_thread *that)
 
 	vk_begin();
 	if (!kernel_hmac_ready) {
-		HMAC_CTX_init(&kernel_hmac);
+		for (size_t i = 0; i < sizeof(kernel_hmac) / sizeof(kernel_hmac[0]); i++)
+			HMAC_CTX_init(&kernel_hmac[i]);
 		kernel_hmac_ready = 1;
 	}
 	if (!gw_exchange_request_header(ex_ptr, config_ptr->header, &self->value, &self->value_len) ||
@@ -210,9 +216,10 @@ static void hmac_on_request_body(struct vk_thread *that)
 		gw_exchange_respond_error(ex_ptr, 401, "malformed request signature");
 	} else {
 		self->body = gw_exchange_request_body(ex_ptr, &self->body_len);
-		if (!HMAC_Init_ex(&kernel_hmac, config_ptr->secret, config_ptr->secret_len, config_ptr->md(), NULL) ||
-		    !HMAC_Update(&kernel_hmac, (const uint8_t *)self->body, self->body_len) ||
-		    !HMAC_Final(&kernel_hmac, self->expected, &self->expected_len))
+		if (!HMAC_Init_ex(&kernel_hmac[config_ptr->algorithm], config_ptr->secret, config_ptr->secret_len,
+				  config_ptr->md(), NULL) ||
+		    !HMAC_Update(&kernel_hmac[config_ptr->algorithm], (const uint8_t *)self->body, self->body_len) ||
+		    !HMAC_Final(&kernel_hmac[config_ptr->algorithm], self->expected, &self->expected_len))
 			gw_exchange_respond_error(ex_ptr, 500, "signature could not be computed");
 		else if (self->given_len != self->expected_len ||
 			 CRYPTO_memcmp(self->given, self->expected, self->expected_len) != 0)
