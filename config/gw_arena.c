@@ -232,9 +232,9 @@ int gw_arena_is_sealed(const struct gw_arena *arena_ptr)
 	return arena_ptr->sealed;
 }
 
-int gw_arena_contains(const struct gw_arena *arena_ptr, const void *ptr, size_t len)
+int gw_arena_contains(const struct gw_arena *arena_ptr, const void *addr_ptr, size_t len)
 {
-	uintptr_t start = (uintptr_t)ptr;
+	uintptr_t start = (uintptr_t)addr_ptr;
 
 	if (len > UINTPTR_MAX - start)
 		return 0;

@@ -41,8 +41,8 @@ int gw_arena_seal(struct gw_arena *arena_ptr);
 int gw_arena_unseal(struct gw_arena *arena_ptr);
 int gw_arena_is_sealed(const struct gw_arena *arena_ptr);
 
-/* Whether [ptr, ptr + len) lies inside one of the arena's chunks. */
-int gw_arena_contains(const struct gw_arena *arena_ptr, const void *ptr, size_t len);
+/* Whether [addr_ptr, addr_ptr + len) lies inside one of the arena's chunks. */
+int gw_arena_contains(const struct gw_arena *arena_ptr, const void *addr_ptr, size_t len);
 /* Bytes handed out (alignment padding included) and bytes mapped. */
 size_t gw_arena_used(const struct gw_arena *arena_ptr);
 size_t gw_arena_mapped(const struct gw_arena *arena_ptr);

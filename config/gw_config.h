@@ -25,25 +25,26 @@ struct gw_json_pos;
 #define GW_CONFIG_MAX_FILE_BYTES (64 * 1024 * 1024)
 
 /* Loads and checks a configuration. NULL if there was any problem (or not
- * enough memory), every problem then being in `diag` with its line and
+ * enough memory), every problem then being in `diag_ptr` with its line and
  * column already set (the text is gone by the time they are printed). */
-struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag);
-struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag);
+struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag_ptr);
+struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag_ptr);
 /* Frees a snapshot: its regexes and its arena. Takes NULL. */
-void gw_config_free(struct gw_config *config);
+void gw_config_free(struct gw_config *config_ptr);
 
 /* Prints one line per problem, in order of position in the file:
  *   PATH:LINE:COL: POINTER: MESSAGE
  * The "POINTER: " part is left out for the whole document (pointer ""),
  * e.g. for a syntax error outside any value; "LINE:COL:" is left out when
- * the problem has no position (an unreadable file). `pos` may be NULL; it
+ * the problem has no position (an unreadable file). `pos_ptr` may be NULL; it
  * is used only for problems whose position is not set yet. */
-void gw_config_print_errors(FILE *out, const char *path, const struct gw_diag *diag, const struct gw_json_pos *pos);
+void gw_config_print_errors(FILE *out_ptr, const char *path, const struct gw_diag *diag_ptr,
+			    const struct gw_json_pos *pos_ptr);
 
 /* A request as route matching sees it. Header lookups receive the name in
  * lower case and return 1 with the (first) value, or 0 if absent. */
-typedef int gw_header_lookup_fn(void *ctx_ptr, const char *name, size_t name_len, const char **value_out,
-				size_t *value_len_out);
+typedef int gw_header_lookup_fn(void *ctx_ptr, const char *name, size_t name_len, const char **value_ptr,
+				size_t *value_len_ptr);
 
 struct gw_match_request {
 	const char *method;
@@ -56,10 +57,11 @@ struct gw_match_request {
 	void *header_ctx_ptr;
 };
 
-/* The first route whose matchers all accept `request`, or NULL. */
-const struct gw_route *gw_config_match_route(const struct gw_config *config, const struct gw_match_request *request);
+/* The first route whose matchers all accept `request_ptr`, or NULL. */
+const struct gw_route *gw_config_match_route(const struct gw_config *config_ptr,
+					     const struct gw_match_request *request_ptr);
 /* The upstream named `name`, or NULL. */
-const struct gw_config_upstream *gw_config_find_upstream(const struct gw_config *config, const char *name);
+const struct gw_config_upstream *gw_config_find_upstream(const struct gw_config *config_ptr, const char *name);
 /* The method's enum gw_http_method value (gw_http_policy.h), or
  * GW_METHOD_OTHER for any other token. Case-sensitive. */
 int gw_config_method_from_name(const char *name, size_t len);

@@ -65,20 +65,21 @@ int gw_config_check_syntax(struct gw_config_loader *loader_ptr, const char *text
 			     gw_json_quote(&loader_ptr->check, text));
 }
 
-int gw_config_read_syntax(struct gw_config_loader *loader_ptr, const json_t *object, const char *pointer,
-			  const char *key, const char *dflt, gw_syntax_fn *syntax, const char *rule, const char **out)
+int gw_config_read_syntax(struct gw_config_loader *loader_ptr, const json_t *object_ptr, const char *pointer,
+			  const char *key, const char *dflt, gw_syntax_fn *syntax, const char *rule,
+			  const char **out_ptr)
 {
 	const char *text;
 
-	*out = dflt;
-	if (gw_json_read_string(&loader_ptr->check, object, pointer, key, dflt, &text) == -1)
+	*out_ptr = dflt;
+	if (gw_json_read_string(&loader_ptr->check, object_ptr, pointer, key, dflt, &text) == -1)
 		return -1;
 	if (text == dflt)
 		return 0;
 	if (gw_config_check_syntax(loader_ptr, text, gw_json_member_pointer(&loader_ptr->check, pointer, key), syntax,
 				   rule) == -1)
 		return -1;
-	*out = text;
+	*out_ptr = text;
 	return 0;
 }
 
@@ -104,17 +105,18 @@ static void fill_sockaddr(struct sockaddr_in *sockaddr_ptr, const char *address,
 const char *const gw_isolation_names[] = {"off", "filters", "always", NULL};
 
 /* A mode name, or a boolean for short: true is the default ("filters"). */
-static void read_isolation(struct gw_json_check *check_ptr, const json_t *json, const char *pointer, int *out)
+static void read_isolation(struct gw_json_check *check_ptr, const json_t *json_ptr, const char *pointer, int *out_ptr)
 {
-	const json_t *value = json_object_get(json, "isolation");
+	const json_t *value_ptr = json_object_get(json_ptr, "isolation");
 
-	if (value && json_is_boolean(value))
-		*out = json_is_true(value) ? GW_ISOLATION_FILTERS : GW_ISOLATION_OFF;
+	if (value_ptr && json_is_boolean(value_ptr))
+		*out_ptr = json_is_true(value_ptr) ? GW_ISOLATION_FILTERS : GW_ISOLATION_OFF;
 	else
-		gw_json_read_enum(check_ptr, json, pointer, "isolation", gw_isolation_names, GW_ISOLATION_FILTERS, out);
+		gw_json_read_enum(check_ptr, json_ptr, pointer, "isolation", gw_isolation_names, GW_ISOLATION_FILTERS,
+				  out_ptr);
 }
 
-static void load_listener(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer, int index,
+static void load_listener(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer, int index,
 			  struct gw_config_listener *listener_ptr)
 {
 	static const char *const keys[] = {"name", "address", "port", "kernels", "isolation", NULL};
@@ -127,18 +129,18 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 		check_ptr->out_of_memory = 1;
 	listener_ptr->name = default_name ? default_name : "";
 	listener_ptr->address = "127.0.0.1";
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_config_read_syntax(loader_ptr, json, pointer, "name", listener_ptr->name, gw_syntax_is_name,
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "name", listener_ptr->name, gw_syntax_is_name,
 			      GW_SYNTAX_NAME_RULE, &listener_ptr->name);
-	gw_config_read_syntax(loader_ptr, json, pointer, "address", "127.0.0.1", is_ipv4, GW_SYNTAX_IPV4_RULE,
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "address", "127.0.0.1", is_ipv4, GW_SYNTAX_IPV4_RULE,
 			      &listener_ptr->address);
-	gw_json_check_required(check_ptr, json, pointer, "port");
-	gw_json_read_int(check_ptr, json, pointer, "port", 0, PORT_MAX, 0, &port);
-	gw_json_read_int(check_ptr, json, pointer, "kernels", 0, KERNELS_MAX, 0, &kernels);
+	gw_json_check_required(check_ptr, json_ptr, pointer, "port");
+	gw_json_read_int(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &port);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "kernels", 0, KERNELS_MAX, 0, &kernels);
 	listener_ptr->port = (int)port;
 	listener_ptr->kernels = (int)kernels;
-	read_isolation(check_ptr, json, pointer, &listener_ptr->isolation);
+	read_isolation(check_ptr, json_ptr, pointer, &listener_ptr->isolation);
 	fill_sockaddr(&listener_ptr->sockaddr, listener_ptr->address, listener_ptr->port);
 }
 
@@ -179,37 +181,37 @@ static void check_listeners_differ(struct gw_config_loader *loader_ptr, const st
 	}
 }
 
-static void load_listeners(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
+static void load_listeners(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
 	struct gw_config *config_ptr = loader_ptr->config_ptr;
-	size_t count = json_array_size(json);
+	size_t count = json_array_size(json_ptr);
 	struct gw_config_listener *listeners_ptr =
 		gw_config_alloc(loader_ptr, sizeof(*listeners_ptr) * (count ? count : 1));
 
 	if (!listeners_ptr)
 		return;
 	for (size_t i = 0; i < count; i++)
-		load_listener(loader_ptr, json_array_get(json, i),
+		load_listener(loader_ptr, json_array_get(json_ptr, i),
 			      gw_json_index_pointer(&loader_ptr->check, pointer, i), (int)i, &listeners_ptr[i]);
 	config_ptr->listeners_ptr = listeners_ptr;
 	config_ptr->listener_count = (int)count;
 	check_listeners_differ(loader_ptr, listeners_ptr, (int)count, pointer);
 }
 
-static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
+static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
 	static const char *const keys[] = {"address", "port", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_admin *admin_ptr = &loader_ptr->config_ptr->admin;
 	long long port;
 
-	if (!json || gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
 	admin_ptr->enabled = 1;
-	gw_config_read_syntax(loader_ptr, json, pointer, "address", "127.0.0.1", is_ipv4, GW_SYNTAX_IPV4_RULE,
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "address", "127.0.0.1", is_ipv4, GW_SYNTAX_IPV4_RULE,
 			      &admin_ptr->address);
-	gw_json_check_required(check_ptr, json, pointer, "port");
-	gw_json_read_int(check_ptr, json, pointer, "port", 0, PORT_MAX, 0, &port);
+	gw_json_check_required(check_ptr, json_ptr, pointer, "port");
+	gw_json_read_int(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &port);
 	admin_ptr->port = (int)port;
 	fill_sockaddr(&admin_ptr->sockaddr, admin_ptr->address, admin_ptr->port);
 	for (int i = 0; i < loader_ptr->config_ptr->listener_count; i++) {
@@ -221,7 +223,7 @@ static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json, 
 	}
 }
 
-static void load_access_log(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
+static void load_access_log(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
 	static const char *const keys[] = {"path", "enabled", "buffer_bytes", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
@@ -230,18 +232,18 @@ static void load_access_log(struct gw_config_loader *loader_ptr, const json_t *j
 
 	log_ptr->path = "-";
 	log_ptr->buffer_bytes = ACCESS_LOG_BUFFER_DEFAULT;
-	if (!json || gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_config_read_syntax(loader_ptr, json, pointer, "path", "-", gw_syntax_is_not_empty, GW_SYNTAX_NOT_EMPTY_RULE,
-			      &log_ptr->path);
-	gw_json_read_bool(check_ptr, json, pointer, "enabled", 1, &log_ptr->enabled);
-	gw_json_read_int(check_ptr, json, pointer, "buffer_bytes", ACCESS_LOG_BUFFER_MIN, ACCESS_LOG_BUFFER_MAX,
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "path", "-", gw_syntax_is_not_empty,
+			      GW_SYNTAX_NOT_EMPTY_RULE, &log_ptr->path);
+	gw_json_read_bool(check_ptr, json_ptr, pointer, "enabled", 1, &log_ptr->enabled);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "buffer_bytes", ACCESS_LOG_BUFFER_MIN, ACCESS_LOG_BUFFER_MAX,
 			 ACCESS_LOG_BUFFER_DEFAULT, &buffer_bytes);
 	log_ptr->buffer_bytes = (size_t)buffer_bytes;
 	log_ptr->to_stdout = strcmp(log_ptr->path, "-") == 0;
 }
 
-static void load_http(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
+static void load_http(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
 	static const char *const keys[] = {"max_head_bytes",
 					   "max_headers",
@@ -256,19 +258,19 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json, c
 	struct gw_http_limits *limits_ptr = &http_ptr->limits;
 	long long head, headers, target, body, buffered, hops;
 
-	if (json && gw_json_check_object(check_ptr, json, pointer, keys) == -1)
-		json = NULL;
-	gw_json_read_int(check_ptr, json, pointer, "max_head_bytes", 1024, 1048576, GW_HTTP_DEFAULT_MAX_HEAD_BYTES,
+	if (json_ptr && gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
+		json_ptr = NULL;
+	gw_json_read_int(check_ptr, json_ptr, pointer, "max_head_bytes", 1024, 1048576, GW_HTTP_DEFAULT_MAX_HEAD_BYTES,
 			 &head);
-	gw_json_read_int(check_ptr, json, pointer, "max_headers", 1, 1000, GW_HTTP_DEFAULT_MAX_HEADERS, &headers);
-	gw_json_read_int(check_ptr, json, pointer, "max_target_bytes", 256, 1048576, GW_HTTP_DEFAULT_MAX_TARGET_BYTES,
-			 &target);
-	gw_json_read_int(check_ptr, json, pointer, "max_body_bytes", 0, JSON_SAFE_INTEGER_MAX,
+	gw_json_read_int(check_ptr, json_ptr, pointer, "max_headers", 1, 1000, GW_HTTP_DEFAULT_MAX_HEADERS, &headers);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "max_target_bytes", 256, 1048576,
+			 GW_HTTP_DEFAULT_MAX_TARGET_BYTES, &target);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "max_body_bytes", 0, JSON_SAFE_INTEGER_MAX,
 			 (long long)GW_HTTP_DEFAULT_MAX_BODY_BYTES, &body);
-	gw_json_read_int(check_ptr, json, pointer, "max_buffered_body_bytes", 0, 64 * 1024 * 1024, 1024 * 1024,
+	gw_json_read_int(check_ptr, json_ptr, pointer, "max_buffered_body_bytes", 0, 64 * 1024 * 1024, 1024 * 1024,
 			 &buffered);
-	gw_json_read_int(check_ptr, json, pointer, "trusted_hops", 0, 16, 0, &hops);
-	gw_config_read_syntax(loader_ptr, json, pointer, "via", "vkgw", is_via,
+	gw_json_read_int(check_ptr, json_ptr, pointer, "trusted_hops", 0, 16, 0, &hops);
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "via", "vkgw", is_via,
 			      GW_SYNTAX_TOKEN_RULE " or \"\" (no Via header)", &http_ptr->via);
 	limits_ptr->max_head_bytes = (size_t)head;
 	limits_ptr->max_headers = (uint32_t)headers;
@@ -281,56 +283,57 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json, c
 	http_ptr->max_buffered_body_bytes = (size_t)buffered;
 }
 
-static void load_client_timeouts(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
+static void load_client_timeouts(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
 	static const char *const keys[] = {"header_ms", "body_idle_ms", "keepalive_idle_ms", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_timeouts *timeouts_ptr = &loader_ptr->config_ptr->timeouts;
 	long long header_ms, body_idle_ms, keepalive_idle_ms;
 
-	if (json && gw_json_check_object(check_ptr, json, pointer, keys) == -1)
-		json = NULL;
-	gw_json_read_int(check_ptr, json, pointer, "header_ms", 1, TIMEOUT_MS_MAX, 10000, &header_ms);
-	gw_json_read_int(check_ptr, json, pointer, "body_idle_ms", 1, TIMEOUT_MS_MAX, 30000, &body_idle_ms);
-	gw_json_read_int(check_ptr, json, pointer, "keepalive_idle_ms", 1, TIMEOUT_MS_MAX, 60000, &keepalive_idle_ms);
+	if (json_ptr && gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
+		json_ptr = NULL;
+	gw_json_read_int(check_ptr, json_ptr, pointer, "header_ms", 1, TIMEOUT_MS_MAX, 10000, &header_ms);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "body_idle_ms", 1, TIMEOUT_MS_MAX, 30000, &body_idle_ms);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "keepalive_idle_ms", 1, TIMEOUT_MS_MAX, 60000,
+			 &keepalive_idle_ms);
 	timeouts_ptr->header_ms = (int)header_ms;
 	timeouts_ptr->body_idle_ms = (int)body_idle_ms;
 	timeouts_ptr->keepalive_idle_ms = (int)keepalive_idle_ms;
 }
 
 /* A section that must be an object if present; NULL when absent or not. */
-static const json_t *section(struct gw_config_loader *loader_ptr, const json_t *root, const char *key)
+static const json_t *section(struct gw_config_loader *loader_ptr, const json_t *root_ptr, const char *key)
 {
-	const json_t *json;
+	const json_t *json_ptr;
 
-	gw_json_read_object(&loader_ptr->check, root, "", key, &json);
-	return json;
+	gw_json_read_object(&loader_ptr->check, root_ptr, "", key, &json_ptr);
+	return json_ptr;
 }
 
-static void load_document(struct gw_config_loader *loader_ptr, const json_t *root)
+static void load_document(struct gw_config_loader *loader_ptr, const json_t *root_ptr)
 {
 	static const char *const keys[] = {"$schema",  "listeners", "admin",  "access_log", "http",
 					   "timeouts", "upstreams", "routes", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *listeners, *routes;
+	const json_t *listeners_ptr, *routes_ptr;
 	const char *schema;
 
-	if (gw_json_check_object(check_ptr, root, "", keys) == -1)
+	if (gw_json_check_object(check_ptr, root_ptr, "", keys) == -1)
 		return;
-	gw_json_read_string(check_ptr, root, "", "$schema", NULL, &schema);
-	gw_json_check_required(check_ptr, root, "", "listeners");
-	if (gw_json_read_array(check_ptr, root, "", "listeners", 1, &listeners) == 0 && listeners)
-		load_listeners(loader_ptr, listeners, "/listeners");
-	load_admin(loader_ptr, section(loader_ptr, root, "admin"), "/admin");
-	load_access_log(loader_ptr, section(loader_ptr, root, "access_log"), "/access_log");
-	load_http(loader_ptr, section(loader_ptr, root, "http"), "/http");
-	load_client_timeouts(loader_ptr, section(loader_ptr, root, "timeouts"), "/timeouts");
-	if (json_object_get(root, "upstreams") && !json_is_object(json_object_get(root, "upstreams")))
+	gw_json_read_string(check_ptr, root_ptr, "", "$schema", NULL, &schema);
+	gw_json_check_required(check_ptr, root_ptr, "", "listeners");
+	if (gw_json_read_array(check_ptr, root_ptr, "", "listeners", 1, &listeners_ptr) == 0 && listeners_ptr)
+		load_listeners(loader_ptr, listeners_ptr, "/listeners");
+	load_admin(loader_ptr, section(loader_ptr, root_ptr, "admin"), "/admin");
+	load_access_log(loader_ptr, section(loader_ptr, root_ptr, "access_log"), "/access_log");
+	load_http(loader_ptr, section(loader_ptr, root_ptr, "http"), "/http");
+	load_client_timeouts(loader_ptr, section(loader_ptr, root_ptr, "timeouts"), "/timeouts");
+	if (json_object_get(root_ptr, "upstreams") && !json_is_object(json_object_get(root_ptr, "upstreams")))
 		loader_ptr->upstreams_unreadable = 1;
-	gw_config_load_upstreams(loader_ptr, section(loader_ptr, root, "upstreams"), "/upstreams");
-	gw_json_check_required(check_ptr, root, "", "routes");
-	if (gw_json_read_array(check_ptr, root, "", "routes", 1, &routes) == 0 && routes)
-		gw_config_load_routes(loader_ptr, routes, "/routes");
+	gw_config_load_upstreams(loader_ptr, section(loader_ptr, root_ptr, "upstreams"), "/upstreams");
+	gw_json_check_required(check_ptr, root_ptr, "", "routes");
+	if (gw_json_read_array(check_ptr, root_ptr, "", "routes", 1, &routes_ptr) == 0 && routes_ptr)
+		gw_config_load_routes(loader_ptr, routes_ptr, "/routes");
 }
 
 static void release(struct gw_config *config_ptr)
@@ -345,14 +348,14 @@ static void release(struct gw_config *config_ptr)
 	gw_arena_destroy(arena_ptr);
 }
 
-void gw_config_free(struct gw_config *config)
+void gw_config_free(struct gw_config *config_ptr)
 {
-	if (config)
-		release(config);
+	if (config_ptr)
+		release(config_ptr);
 }
 
 /* Checks a parsed document and builds its snapshot; NULL after reporting. */
-static struct gw_config *build_snapshot(const json_t *root, struct gw_diag *diag_ptr)
+static struct gw_config *build_snapshot(const json_t *root_ptr, struct gw_diag *diag_ptr)
 {
 	int reported = gw_diag_reported(diag_ptr);
 	struct gw_config_loader loader = {.check = {.diag_ptr = diag_ptr}};
@@ -365,7 +368,7 @@ static struct gw_config *build_snapshot(const json_t *root, struct gw_diag *diag
 	if (config_ptr) {
 		config_ptr->arena_ptr = loader.check.arena_ptr;
 		loader.config_ptr = config_ptr;
-		load_document(&loader, root);
+		load_document(&loader, root_ptr);
 	}
 	if (!config_ptr || loader.check.out_of_memory)
 		gw_diag_error(diag_ptr, "", "out of memory while loading the configuration");
@@ -391,33 +394,33 @@ static void locate_problems(struct gw_diag *diag_ptr, int first, const struct gw
 	}
 }
 
-struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag)
+struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag_ptr)
 {
-	int first = gw_diag_count(diag);
+	int first = gw_diag_count(diag_ptr);
 	struct gw_json_pos *pos_ptr = gw_json_pos_scan(text, len);
 	struct gw_config *config_ptr = NULL;
 	json_error_t error;
-	json_t *root;
+	json_t *root_ptr;
 
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
-	if (!root) {
+	root_ptr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+	if (!root_ptr) {
 		/* jansson's position is just past the offending token. */
 		size_t offset = error.position > 0 ? (size_t)error.position - 1 : 0;
 
-		gw_diag_error_at(diag, error.line, error.column, pos_ptr ? gw_json_pos_pointer_at(pos_ptr, offset) : "",
-				 "%s", error.text);
+		gw_diag_error_at(diag_ptr, error.line, error.column,
+				 pos_ptr ? gw_json_pos_pointer_at(pos_ptr, offset) : "", "%s", error.text);
 	} else {
-		config_ptr = build_snapshot(root, diag);
-		json_decref(root);
+		config_ptr = build_snapshot(root_ptr, diag_ptr);
+		json_decref(root_ptr);
 	}
 	if (pos_ptr)
-		locate_problems(diag, first, pos_ptr);
+		locate_problems(diag_ptr, first, pos_ptr);
 	gw_json_pos_free(pos_ptr);
 	return config_ptr;
 }
 
 /* The whole file in a malloc()ed buffer, or NULL after reporting. */
-static char *read_file(const char *path, size_t *len_out, struct gw_diag *diag_ptr)
+static char *read_file(const char *path, size_t *len_ptr, struct gw_diag *diag_ptr)
 {
 	/* Non-blocking: opening a FIFO must not wait for a writer before the
 	 * regular-file check refuses it (on a regular file it changes nothing). */
@@ -456,19 +459,19 @@ static char *read_file(const char *path, size_t *len_out, struct gw_diag *diag_p
 		}
 	}
 	close(fd);
-	*len_out = len;
+	*len_ptr = len;
 	return text_ptr;
 }
 
-struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag)
+struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag_ptr)
 {
 	size_t len;
-	char *text_ptr = read_file(path, &len, diag);
+	char *text_ptr = read_file(path, &len, diag_ptr);
 	struct gw_config *config_ptr;
 
 	if (!text_ptr)
 		return NULL;
-	config_ptr = gw_config_load_buffer(text_ptr, len, diag);
+	config_ptr = gw_config_load_buffer(text_ptr, len, diag_ptr);
 	free(text_ptr);
 	return config_ptr;
 }

@@ -23,8 +23,9 @@ typedef int gw_syntax_fn(const char *text);
 
 /* Reads a string member and checks it with `syntax`; a mismatch is
  * reported as "<rule>, not <value>". */
-int gw_config_read_syntax(struct gw_config_loader *loader_ptr, const json_t *object, const char *pointer,
-			  const char *key, const char *dflt, gw_syntax_fn *syntax, const char *rule, const char **out);
+int gw_config_read_syntax(struct gw_config_loader *loader_ptr, const json_t *object_ptr, const char *pointer,
+			  const char *key, const char *dflt, gw_syntax_fn *syntax, const char *rule,
+			  const char **out_ptr);
 /* Checks a string value in hand the same way. */
 int gw_config_check_syntax(struct gw_config_loader *loader_ptr, const char *text, const char *pointer,
 			   gw_syntax_fn *syntax, const char *rule);
@@ -37,10 +38,10 @@ const char *gw_config_strdup(struct gw_config_loader *loader_ptr, const char *te
 
 /* A problem's line and column: its own, or its pointer's (or key's) place
  * in `pos_ptr` (may be NULL). 0, or -1 if it has none. */
-int gw_config_problem_position(const struct gw_diag_problem *problem_ptr, const struct gw_json_pos *pos_ptr, int *line,
-			       int *column);
+int gw_config_problem_position(const struct gw_diag_problem *problem_ptr, const struct gw_json_pos *pos_ptr,
+			       int *line_ptr, int *column_ptr);
 
-void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t *upstreams, const char *pointer);
-void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes, const char *pointer);
+void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t *upstreams_ptr, const char *pointer);
+void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes_ptr, const char *pointer);
 
 #endif

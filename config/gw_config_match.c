@@ -24,11 +24,11 @@ int gw_config_method_from_name(const char *name, size_t len)
 	return GW_METHOD_OTHER;
 }
 
-const struct gw_config_upstream *gw_config_find_upstream(const struct gw_config *config, const char *name)
+const struct gw_config_upstream *gw_config_find_upstream(const struct gw_config *config_ptr, const char *name)
 {
-	for (int i = 0; i < config->upstream_count; i++)
-		if (strcmp(config->upstreams_ptr[i].name, name) == 0)
-			return &config->upstreams_ptr[i];
+	for (int i = 0; i < config_ptr->upstream_count; i++)
+		if (strcmp(config_ptr->upstreams_ptr[i].name, name) == 0)
+			return &config_ptr->upstreams_ptr[i];
 	return NULL;
 }
 
@@ -95,14 +95,14 @@ static int regex_matches(const regex_t *regex_ptr, const char *path, size_t len)
 }
 
 static int header_lookup(const struct gw_route_matcher *matcher_ptr, const struct match_view *view_ptr,
-			 const char **value_out, size_t *value_len_out)
+			 const char **value_ptr, size_t *value_len_ptr)
 {
 	const struct gw_match_request *request_ptr = view_ptr->request_ptr;
 
 	if (!request_ptr->header_lookup)
 		return 0;
 	return request_ptr->header_lookup(request_ptr->header_ctx_ptr, matcher_ptr->header.name,
-					  matcher_ptr->header.name_len, value_out, value_len_out) == 1;
+					  matcher_ptr->header.name_len, value_ptr, value_len_ptr) == 1;
 }
 
 static int matcher_matches(const struct gw_route_matcher *matcher_ptr, const struct match_view *view_ptr)
@@ -151,18 +151,19 @@ static int route_matches(const struct gw_route *route_ptr, const struct match_vi
 	return 1;
 }
 
-const struct gw_route *gw_config_match_route(const struct gw_config *config, const struct gw_match_request *request)
+const struct gw_route *gw_config_match_route(const struct gw_config *config_ptr,
+					     const struct gw_match_request *request_ptr)
 {
 	struct match_view view = {
-		.request_ptr = request,
-		.method = request->method ? gw_config_method_from_name(request->method, request->method_len)
-					  : GW_METHOD_OTHER,
-		.host = request->host,
-		.host_len = request->host ? host_len_without_port(request->host, request->host_len) : 0,
+		.request_ptr = request_ptr,
+		.method = request_ptr->method ? gw_config_method_from_name(request_ptr->method, request_ptr->method_len)
+					      : GW_METHOD_OTHER,
+		.host = request_ptr->host,
+		.host_len = request_ptr->host ? host_len_without_port(request_ptr->host, request_ptr->host_len) : 0,
 	};
 
-	for (int i = 0; i < config->route_count; i++)
-		if (route_matches(&config->routes_ptr[i], &view))
-			return &config->routes_ptr[i];
+	for (int i = 0; i < config_ptr->route_count; i++)
+		if (route_matches(&config_ptr->routes_ptr[i], &view))
+			return &config_ptr->routes_ptr[i];
 	return NULL;
 }

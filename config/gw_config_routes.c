@@ -40,47 +40,48 @@ void gw_config_set_filter_types(const struct gw_config_filter_types *types_ptr)
 	filter_types_ptr = types_ptr;
 }
 
-static struct gw_route_matcher *add_matcher(struct gw_route_matcher *matchers_ptr, int *count, enum gw_match_kind kind)
+static struct gw_route_matcher *add_matcher(struct gw_route_matcher *matchers_ptr, int *count_ptr,
+					    enum gw_match_kind kind)
 {
-	struct gw_route_matcher *matcher_ptr = &matchers_ptr[(*count)++];
+	struct gw_route_matcher *matcher_ptr = &matchers_ptr[(*count_ptr)++];
 
 	matcher_ptr->kind = kind;
 	return matcher_ptr;
 }
 
-static void load_methods(struct gw_config_loader *loader_ptr, const json_t *methods, const char *pointer,
+static void load_methods(struct gw_config_loader *loader_ptr, const json_t *methods_ptr, const char *pointer,
 			 struct gw_route_matcher *matcher_ptr)
 {
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	size_t count = json_array_size(methods);
+	size_t count = json_array_size(methods_ptr);
 	const char **others_ptr = gw_config_alloc(loader_ptr, sizeof(char *) * count);
 
 	if (!others_ptr)
 		return;
 	matcher_ptr->methods.other_ptr = others_ptr;
 	for (size_t i = 0; i < count; i++) {
-		const json_t *method = json_array_get(methods, i);
+		const json_t *method_ptr = json_array_get(methods_ptr, i);
 		const char *method_pointer = gw_json_index_pointer(check_ptr, pointer, i);
 		int known;
 
-		if (!json_is_string(method)) {
+		if (!json_is_string(method_ptr)) {
 			gw_diag_error(check_ptr->diag_ptr, method_pointer, "expected a string, not %s",
-				      gw_json_type_name(method));
+				      gw_json_type_name(method_ptr));
 			continue;
 		}
-		if (gw_config_check_syntax(loader_ptr, json_string_value(method), method_pointer, gw_syntax_is_token,
-					   GW_SYNTAX_TOKEN_RULE) == -1)
+		if (gw_config_check_syntax(loader_ptr, json_string_value(method_ptr), method_pointer,
+					   gw_syntax_is_token, GW_SYNTAX_TOKEN_RULE) == -1)
 			continue;
-		known = gw_config_method_from_name(json_string_value(method), json_string_length(method));
+		known = gw_config_method_from_name(json_string_value(method_ptr), json_string_length(method_ptr));
 		if (known != GW_METHOD_OTHER)
 			matcher_ptr->methods.known_bits |= GW_MATCH_METHOD_BIT(known);
 		else
 			others_ptr[matcher_ptr->methods.other_count++] =
-				gw_config_strdup(loader_ptr, json_string_value(method));
+				gw_config_strdup(loader_ptr, json_string_value(method_ptr));
 	}
 }
 
-static void load_header_matcher(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_header_matcher(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 				struct gw_route_matcher *matcher_ptr)
 {
 	static const char *const keys[] = {"name", "exact", "present", NULL};
@@ -90,18 +91,18 @@ static void load_header_matcher(struct gw_config_loader *loader_ptr, const json_
 	int present;
 
 	matcher_ptr->header.name = "";
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_json_check_required(check_ptr, json, pointer, "name");
-	if (gw_config_read_syntax(loader_ptr, json, pointer, "name", NULL, gw_syntax_is_token, GW_SYNTAX_TOKEN_RULE,
+	gw_json_check_required(check_ptr, json_ptr, pointer, "name");
+	if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "name", NULL, gw_syntax_is_token, GW_SYNTAX_TOKEN_RULE,
 				  &name) == 0 &&
 	    name) {
 		matcher_ptr->header.name = gw_config_lower_copy(loader_ptr, name);
 		matcher_ptr->header.name_len = strlen(name);
 	}
-	switch (gw_json_check_one_of(check_ptr, json, pointer, tests)) {
+	switch (gw_json_check_one_of(check_ptr, json_ptr, pointer, tests)) {
 	case 0:
-		if (gw_config_read_syntax(loader_ptr, json, pointer, "exact", NULL, gw_syntax_is_field_value,
+		if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "exact", NULL, gw_syntax_is_field_value,
 					  GW_SYNTAX_FIELD_VALUE_RULE, &value) == 0) {
 			matcher_ptr->kind = GW_MATCH_HEADER_EXACT;
 			matcher_ptr->header.value = value;
@@ -109,7 +110,7 @@ static void load_header_matcher(struct gw_config_loader *loader_ptr, const json_
 		}
 		break;
 	case 1:
-		if (gw_json_read_bool(check_ptr, json, pointer, "present", 1, &present) == 0)
+		if (gw_json_read_bool(check_ptr, json_ptr, pointer, "present", 1, &present) == 0)
 			matcher_ptr->kind = present ? GW_MATCH_HEADER_PRESENT : GW_MATCH_HEADER_ABSENT;
 		break;
 	}
@@ -135,30 +136,30 @@ static const regex_t *compile_regex(struct gw_config_loader *loader_ptr, const c
 	return &regex_ptr->regex;
 }
 
-/* The path match; a regex is returned through *regex_out to go last. */
-static void load_path(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
-		      struct gw_route_matcher *matchers_ptr, int *count, struct route_path *path_ptr,
-		      const regex_t **regex_out)
+/* The path match; a regex is returned through *regex_ptr to go last. */
+static void load_path(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+		      struct gw_route_matcher *matchers_ptr, int *count_ptr, struct route_path *path_ptr,
+		      const regex_t **regex_ptr)
 {
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_route_matcher *matcher_ptr;
 	int kind;
 	const char *text;
 
-	if (gw_json_check_object(check_ptr, json, pointer, path_kinds) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, path_kinds) == -1)
 		return;
-	kind = gw_json_check_one_of(check_ptr, json, pointer, path_kinds);
+	kind = gw_json_check_one_of(check_ptr, json_ptr, pointer, path_kinds);
 	if (kind == PATH_REGEX) {
-		if (gw_config_read_syntax(loader_ptr, json, pointer, "regex", NULL, gw_syntax_is_not_empty,
+		if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "regex", NULL, gw_syntax_is_not_empty,
 					  GW_SYNTAX_NOT_EMPTY_RULE, &text) == 0) {
-			*regex_out =
+			*regex_ptr =
 				compile_regex(loader_ptr, text, gw_json_member_pointer(check_ptr, pointer, "regex"));
 			path_ptr->kind = PATH_REGEX;
 		}
 	} else if (kind >= 0) {
-		if (gw_config_read_syntax(loader_ptr, json, pointer, path_kinds[kind], NULL, gw_syntax_is_path,
+		if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, path_kinds[kind], NULL, gw_syntax_is_path,
 					  GW_SYNTAX_PATH_RULE, &text) == 0) {
-			matcher_ptr = add_matcher(matchers_ptr, count,
+			matcher_ptr = add_matcher(matchers_ptr, count_ptr,
 						  kind == PATH_EXACT ? GW_MATCH_PATH_EXACT : GW_MATCH_PATH_PREFIX);
 			matcher_ptr->text.ptr = text;
 			matcher_ptr->text.len = strlen(text);
@@ -168,29 +169,29 @@ static void load_path(struct gw_config_loader *loader_ptr, const json_t *json, c
 	}
 }
 
-static void load_match(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       struct gw_route *route_ptr, struct route_path *path_ptr)
 {
 	static const char *const keys[] = {"host", "path", "methods", "headers", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *methods, *headers, *path;
+	const json_t *methods_ptr, *headers_ptr, *path_json_ptr;
 	const char *host;
 	const regex_t *regex_ptr = NULL;
 	struct gw_route_matcher *matchers_ptr;
 	int count = 0;
 
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_json_read_array(check_ptr, json, pointer, "methods", 1, &methods);
-	gw_json_read_array(check_ptr, json, pointer, "headers", 0, &headers);
-	matchers_ptr =
-		gw_config_alloc(loader_ptr, sizeof(*matchers_ptr) * (ROUTE_FIXED_MATCHERS + json_array_size(headers)));
+	gw_json_read_array(check_ptr, json_ptr, pointer, "methods", 1, &methods_ptr);
+	gw_json_read_array(check_ptr, json_ptr, pointer, "headers", 0, &headers_ptr);
+	matchers_ptr = gw_config_alloc(loader_ptr,
+				       sizeof(*matchers_ptr) * (ROUTE_FIXED_MATCHERS + json_array_size(headers_ptr)));
 	if (!matchers_ptr)
 		return;
-	if (methods)
-		load_methods(loader_ptr, methods, gw_json_member_pointer(check_ptr, pointer, "methods"),
+	if (methods_ptr)
+		load_methods(loader_ptr, methods_ptr, gw_json_member_pointer(check_ptr, pointer, "methods"),
 			     add_matcher(matchers_ptr, &count, GW_MATCH_METHOD));
-	if (gw_config_read_syntax(loader_ptr, json, pointer, "host", NULL, gw_syntax_is_host_pattern,
+	if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "host", NULL, gw_syntax_is_host_pattern,
 				  GW_SYNTAX_HOST_PATTERN_RULE, &host) == 0 &&
 	    host) {
 		int suffix = host[0] == '*';
@@ -201,12 +202,12 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json, 
 		matcher_ptr->text.ptr = gw_config_lower_copy(loader_ptr, host + suffix);
 		matcher_ptr->text.len = strlen(host + suffix);
 	}
-	if (gw_json_read_object(check_ptr, json, pointer, "path", &path) == 0 && path)
-		load_path(loader_ptr, path, gw_json_member_pointer(check_ptr, pointer, "path"), matchers_ptr, &count,
-			  path_ptr, &regex_ptr);
-	for (size_t i = 0; i < json_array_size(headers); i++)
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "path", &path_json_ptr) == 0 && path_json_ptr)
+		load_path(loader_ptr, path_json_ptr, gw_json_member_pointer(check_ptr, pointer, "path"), matchers_ptr,
+			  &count, path_ptr, &regex_ptr);
+	for (size_t i = 0; i < json_array_size(headers_ptr); i++)
 		load_header_matcher(
-			loader_ptr, json_array_get(headers, i),
+			loader_ptr, json_array_get(headers_ptr, i),
 			gw_json_index_pointer(check_ptr, gw_json_member_pointer(check_ptr, pointer, "headers"), i),
 			add_matcher(matchers_ptr, &count, GW_MATCH_HEADER_PRESENT));
 	if (regex_ptr)
@@ -217,13 +218,13 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json, 
 
 static const char *known_filter_types(struct gw_config_loader *loader_ptr)
 {
-	const char *const *names = filter_types_ptr ? filter_types_ptr->names() : NULL;
+	const char *const *names_ptr = filter_types_ptr ? filter_types_ptr->names() : NULL;
 	const char *list = "known types: ";
 
-	if (!names || !names[0])
+	if (!names_ptr || !names_ptr[0])
 		return "no filter types are registered";
-	for (int i = 0; names[i]; i++) {
-		list = gw_arena_printf(loader_ptr->check.scratch_ptr, "%s%s%s", list, i ? ", " : "", names[i]);
+	for (int i = 0; names_ptr[i]; i++) {
+		list = gw_arena_printf(loader_ptr->check.scratch_ptr, "%s%s%s", list, i ? ", " : "", names_ptr[i]);
 		if (!list) {
 			loader_ptr->check.out_of_memory = 1;
 			return "";
@@ -232,7 +233,7 @@ static const char *known_filter_types(struct gw_config_loader *loader_ptr)
 	return list;
 }
 
-static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			struct gw_route_filter *filter_ptr)
 {
 	struct gw_json_check *check_ptr = &loader_ptr->check;
@@ -240,12 +241,12 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json,
 	const struct gw_filter_type *type_ptr;
 	const char *type;
 
-	if (!json_is_object(json)) {
-		gw_diag_error(check_ptr->diag_ptr, pointer, "expected an object, not %s", gw_json_type_name(json));
+	if (!json_is_object(json_ptr)) {
+		gw_diag_error(check_ptr->diag_ptr, pointer, "expected an object, not %s", gw_json_type_name(json_ptr));
 		return;
 	}
-	gw_json_check_required(check_ptr, json, pointer, "type");
-	if (gw_json_read_string(check_ptr, json, pointer, "type", NULL, &type) == -1 || !type)
+	gw_json_check_required(check_ptr, json_ptr, pointer, "type");
+	if (gw_json_read_string(check_ptr, json_ptr, pointer, "type", NULL, &type) == -1 || !type)
 		return;
 	type_ptr = filter_types_ptr ? filter_types_ptr->find(type) : NULL;
 	if (!type_ptr) {
@@ -255,29 +256,30 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json,
 		return;
 	}
 	filter_ptr->type_ptr = type_ptr;
-	if (filter_types_ptr->compile(type_ptr, json, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr,
+	if (filter_types_ptr->compile(type_ptr, json_ptr, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr,
 				      &filter_ptr->compiled_ptr) == -1 &&
 	    gw_diag_reported(check_ptr->diag_ptr) == reported)
 		gw_diag_error(check_ptr->diag_ptr, pointer, "filter %s refused this configuration",
 			      gw_json_quote(check_ptr, type));
 }
 
-static void load_filters(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_filters(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			 struct gw_route *route_ptr)
 {
-	const json_t *filters;
+	const json_t *filters_json_ptr;
 	const char *filters_pointer = gw_json_member_pointer(&loader_ptr->check, pointer, "filters");
 	struct gw_route_filter *filters_ptr;
 	size_t count;
 
-	if (gw_json_read_array(&loader_ptr->check, json, pointer, "filters", 0, &filters) == -1 || !filters)
+	if (gw_json_read_array(&loader_ptr->check, json_ptr, pointer, "filters", 0, &filters_json_ptr) == -1 ||
+	    !filters_json_ptr)
 		return;
-	count = json_array_size(filters);
+	count = json_array_size(filters_json_ptr);
 	filters_ptr = gw_config_alloc(loader_ptr, sizeof(*filters_ptr) * (count ? count : 1));
 	if (!filters_ptr)
 		return;
 	for (size_t i = 0; i < count; i++)
-		load_filter(loader_ptr, json_array_get(filters, i),
+		load_filter(loader_ptr, json_array_get(filters_json_ptr, i),
 			    gw_json_index_pointer(&loader_ptr->check, filters_pointer, i), &filters_ptr[i]);
 	route_ptr->filters_ptr = filters_ptr;
 	route_ptr->filter_count = (int)count;
@@ -306,41 +308,42 @@ static const char *defined_upstreams(struct gw_config_loader *loader_ptr)
 }
 
 /* "upgrades": protocol names (tokens); absent: WebSocket only. */
-static void load_upgrades(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_upgrades(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_route_action *action_ptr)
 {
 	static const char *const websocket_only[] = {"websocket"};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *upgrades;
+	const json_t *upgrades_ptr;
 	const char **names_ptr;
 
 	action_ptr->proxy.upgrades_ptr = websocket_only;
 	action_ptr->proxy.upgrade_count = 1;
-	if (gw_json_read_array(check_ptr, json, pointer, "upgrades", 0, &upgrades) == -1 || !upgrades)
+	if (gw_json_read_array(check_ptr, json_ptr, pointer, "upgrades", 0, &upgrades_ptr) == -1 || !upgrades_ptr)
 		return;
 	pointer = gw_json_member_pointer(check_ptr, pointer, "upgrades");
-	names_ptr = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(upgrades) + 1));
+	names_ptr = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(upgrades_ptr) + 1));
 	if (!names_ptr)
 		return;
 	action_ptr->proxy.upgrades_ptr = names_ptr;
 	action_ptr->proxy.upgrade_count = 0;
-	for (size_t i = 0; i < json_array_size(upgrades); i++) {
-		const json_t *name = json_array_get(upgrades, i);
+	for (size_t i = 0; i < json_array_size(upgrades_ptr); i++) {
+		const json_t *name_ptr = json_array_get(upgrades_ptr, i);
 		const char *name_pointer = gw_json_index_pointer(check_ptr, pointer, i);
 
-		if (!json_is_string(name)) {
+		if (!json_is_string(name_ptr)) {
 			gw_diag_error(check_ptr->diag_ptr, name_pointer, "expected a string, not %s",
-				      gw_json_type_name(name));
+				      gw_json_type_name(name_ptr));
 			continue;
 		}
-		if (gw_config_check_syntax(loader_ptr, json_string_value(name), name_pointer, gw_syntax_is_token,
+		if (gw_config_check_syntax(loader_ptr, json_string_value(name_ptr), name_pointer, gw_syntax_is_token,
 					   GW_SYNTAX_TOKEN_RULE) == -1)
 			continue;
-		names_ptr[action_ptr->proxy.upgrade_count++] = gw_config_strdup(loader_ptr, json_string_value(name));
+		names_ptr[action_ptr->proxy.upgrade_count++] =
+			gw_config_strdup(loader_ptr, json_string_value(name_ptr));
 	}
 }
 
-static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       const struct route_path *path_ptr, struct gw_route_action *action_ptr)
 {
 	static const char *const keys[] = {"upstream", "prefix_rewrite", "upgrades", "connect", NULL};
@@ -350,10 +353,10 @@ static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json, 
 
 	action_ptr->kind = GW_ACTION_PROXY;
 	action_ptr->proxy.upstream_index = -1;
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_json_check_required(check_ptr, json, pointer, "upstream");
-	if (gw_json_read_string(check_ptr, json, pointer, "upstream", NULL, &name) == 0 && name &&
+	gw_json_check_required(check_ptr, json_ptr, pointer, "upstream");
+	if (gw_json_read_string(check_ptr, json_ptr, pointer, "upstream", NULL, &name) == 0 && name &&
 	    !loader_ptr->upstreams_unreadable) {
 		upstream_ptr = gw_config_find_upstream(loader_ptr->config_ptr, name);
 		if (upstream_ptr)
@@ -363,7 +366,7 @@ static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json, 
 				      "unknown upstream %s; %s", gw_json_quote(check_ptr, name),
 				      defined_upstreams(loader_ptr));
 	}
-	if (gw_config_read_syntax(loader_ptr, json, pointer, "prefix_rewrite", NULL, gw_syntax_is_path,
+	if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "prefix_rewrite", NULL, gw_syntax_is_path,
 				  GW_SYNTAX_PATH_RULE, &action_ptr->proxy.prefix_rewrite) == 0 &&
 	    action_ptr->proxy.prefix_rewrite) {
 		if (path_ptr->kind == PATH_EXACT || path_ptr->kind == PATH_REGEX)
@@ -373,8 +376,8 @@ static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json, 
 		/* No path match at all is the prefix "/". */
 		action_ptr->proxy.match_prefix_len = path_ptr->text ? strlen(path_ptr->text) : 1;
 	}
-	load_upgrades(loader_ptr, json, pointer, action_ptr);
-	gw_json_read_bool(check_ptr, json, pointer, "connect", 0, &action_ptr->proxy.connect);
+	load_upgrades(loader_ptr, json_ptr, pointer, action_ptr);
+	gw_json_read_bool(check_ptr, json_ptr, pointer, "connect", 0, &action_ptr->proxy.connect);
 }
 
 static int has_no_body(int status)
@@ -382,22 +385,22 @@ static int has_no_body(int status)
 	return status < 200 || status == 204 || status == 304;
 }
 
-static void load_response_headers(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_response_headers(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 				  struct gw_route_action *action_ptr)
 {
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *headers;
+	const json_t *headers_ptr;
 	const char *headers_pointer = gw_json_member_pointer(check_ptr, pointer, "headers");
 	struct gw_config_header *fields_ptr;
 	int count = 0;
 
-	if (gw_json_read_object(check_ptr, json, pointer, "headers", &headers) == -1 || !headers)
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "headers", &headers_ptr) == -1 || !headers_ptr)
 		return;
-	fields_ptr = gw_config_alloc(loader_ptr, sizeof(*fields_ptr) * (json_object_size(headers) + 1));
+	fields_ptr = gw_config_alloc(loader_ptr, sizeof(*fields_ptr) * (json_object_size(headers_ptr) + 1));
 	if (!fields_ptr)
 		return;
-	for (void *iter_ptr = json_object_iter((json_t *)headers); iter_ptr;
-	     iter_ptr = json_object_iter_next((json_t *)headers, iter_ptr)) {
+	for (void *iter_ptr = json_object_iter((json_t *)headers_ptr); iter_ptr;
+	     iter_ptr = json_object_iter_next((json_t *)headers_ptr, iter_ptr)) {
 		const char *name = json_object_iter_key(iter_ptr);
 
 		const char *field_pointer = gw_json_member_pointer(check_ptr, headers_pointer, name);
@@ -405,8 +408,9 @@ static void load_response_headers(struct gw_config_loader *loader_ptr, const jso
 		if (!gw_syntax_is_token(name))
 			gw_diag_error_key(check_ptr->diag_ptr, field_pointer, "header name %s, not %s",
 					  GW_SYNTAX_TOKEN_RULE, gw_json_quote(check_ptr, name));
-		if (gw_config_read_syntax(loader_ptr, headers, headers_pointer, name, NULL, gw_syntax_is_field_value,
-					  GW_SYNTAX_FIELD_VALUE_RULE, &fields_ptr[count].value) == -1)
+		if (gw_config_read_syntax(loader_ptr, headers_ptr, headers_pointer, name, NULL,
+					  gw_syntax_is_field_value, GW_SYNTAX_FIELD_VALUE_RULE,
+					  &fields_ptr[count].value) == -1)
 			continue;
 		fields_ptr[count].name = gw_config_strdup(loader_ptr, name);
 		count++;
@@ -415,7 +419,7 @@ static void load_response_headers(struct gw_config_loader *loader_ptr, const jso
 	action_ptr->respond.header_count = count;
 }
 
-static void load_respond(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_respond(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			 struct gw_route_action *action_ptr)
 {
 	static const char *const keys[] = {"status", "body", "headers", NULL};
@@ -424,18 +428,18 @@ static void load_respond(struct gw_config_loader *loader_ptr, const json_t *json
 	const char *body;
 
 	action_ptr->kind = GW_ACTION_RESPOND;
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_json_check_required(check_ptr, json, pointer, "status");
-	gw_json_read_int(check_ptr, json, pointer, "status", STATUS_MIN, STATUS_MAX, 0, &status);
-	if (gw_json_read_string(check_ptr, json, pointer, "body", "", &body) == 0 && body[0] && status &&
+	gw_json_check_required(check_ptr, json_ptr, pointer, "status");
+	gw_json_read_int(check_ptr, json_ptr, pointer, "status", STATUS_MIN, STATUS_MAX, 0, &status);
+	if (gw_json_read_string(check_ptr, json_ptr, pointer, "body", "", &body) == 0 && body[0] && status &&
 	    has_no_body((int)status))
 		gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, pointer, "body"),
 			      "must be empty: a %lld response has no body", status);
 	action_ptr->respond.status = (int)status;
 	action_ptr->respond.body = body;
 	action_ptr->respond.body_len = strlen(body);
-	load_response_headers(loader_ptr, json, pointer, action_ptr);
+	load_response_headers(loader_ptr, json_ptr, pointer, action_ptr);
 }
 
 static int is_redirect_status(double status)
@@ -443,89 +447,90 @@ static int is_redirect_status(double status)
 	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-static void load_redirect(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_redirect(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_route_action *action_ptr)
 {
 	static const char *const keys[] = {"status", "location", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *status_pointer = gw_json_member_pointer(check_ptr, pointer, "status");
-	const json_t *status;
+	const json_t *status_ptr;
 
 	action_ptr->kind = GW_ACTION_REDIRECT;
 	action_ptr->redirect.status = REDIRECT_STATUS_DEFAULT;
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	status = json_object_get(json, "status");
-	if (status && !json_is_number(status))
+	status_ptr = json_object_get(json_ptr, "status");
+	if (status_ptr && !json_is_number(status_ptr))
 		gw_diag_error(check_ptr->diag_ptr, status_pointer, "expected one of " REDIRECT_STATUSES ", not %s",
-			      gw_json_type_name(status));
-	else if (status && !is_redirect_status(json_number_value(status)))
+			      gw_json_type_name(status_ptr));
+	else if (status_ptr && !is_redirect_status(json_number_value(status_ptr)))
 		gw_diag_error(check_ptr->diag_ptr, status_pointer, "must be one of " REDIRECT_STATUSES ", not %.15g",
-			      json_number_value(status));
-	else if (status)
-		action_ptr->redirect.status = (int)json_number_value(status);
-	gw_json_check_required(check_ptr, json, pointer, "location");
-	gw_config_read_syntax(loader_ptr, json, pointer, "location", NULL, gw_syntax_is_location,
+			      json_number_value(status_ptr));
+	else if (status_ptr)
+		action_ptr->redirect.status = (int)json_number_value(status_ptr);
+	gw_json_check_required(check_ptr, json_ptr, pointer, "location");
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "location", NULL, gw_syntax_is_location,
 			      GW_SYNTAX_LOCATION_RULE, &action_ptr->redirect.location);
 }
 
-static void load_action(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_action(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			const struct route_path *path_ptr, struct gw_route_action *action_ptr)
 {
 	static const char *const kinds[] = {"proxy", "respond", "redirect", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *action;
+	const json_t *action_json_ptr;
 	const char *action_pointer = gw_json_member_pointer(check_ptr, pointer, "action");
 
-	gw_json_check_required(check_ptr, json, pointer, "action");
-	if (gw_json_read_object(check_ptr, json, pointer, "action", &action) == -1 || !action)
+	gw_json_check_required(check_ptr, json_ptr, pointer, "action");
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "action", &action_json_ptr) == -1 || !action_json_ptr)
 		return;
-	gw_json_check_object(check_ptr, action, action_pointer, kinds);
-	switch (gw_json_check_one_of(check_ptr, action, action_pointer, kinds)) {
+	gw_json_check_object(check_ptr, action_json_ptr, action_pointer, kinds);
+	switch (gw_json_check_one_of(check_ptr, action_json_ptr, action_pointer, kinds)) {
 	case 0:
-		load_proxy(loader_ptr, json_object_get(action, "proxy"),
+		load_proxy(loader_ptr, json_object_get(action_json_ptr, "proxy"),
 			   gw_json_member_pointer(check_ptr, action_pointer, "proxy"), path_ptr, action_ptr);
 		break;
 	case 1:
-		load_respond(loader_ptr, json_object_get(action, "respond"),
+		load_respond(loader_ptr, json_object_get(action_json_ptr, "respond"),
 			     gw_json_member_pointer(check_ptr, action_pointer, "respond"), action_ptr);
 		break;
 	case 2:
-		load_redirect(loader_ptr, json_object_get(action, "redirect"),
+		load_redirect(loader_ptr, json_object_get(action_json_ptr, "redirect"),
 			      gw_json_member_pointer(check_ptr, action_pointer, "redirect"), action_ptr);
 		break;
 	}
 }
 
-static void load_route(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer, int index,
+static void load_route(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer, int index,
 		       struct gw_route *route_ptr)
 {
 	static const char *const keys[] = {"name", "match", "filters", "action", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *default_name = gw_arena_printf(check_ptr->arena_ptr, "route-%d", index);
 	struct route_path path = {.kind = -1};
-	const json_t *match;
+	const json_t *match_ptr;
 
 	if (!default_name)
 		check_ptr->out_of_memory = 1;
 	route_ptr->name = default_name ? default_name : "";
 	route_ptr->index = index;
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	gw_config_read_syntax(loader_ptr, json, pointer, "name", route_ptr->name, gw_syntax_is_name,
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "name", route_ptr->name, gw_syntax_is_name,
 			      GW_SYNTAX_NAME_RULE, &route_ptr->name);
-	if (gw_json_read_object(check_ptr, json, pointer, "match", &match) == 0 && match)
-		load_match(loader_ptr, match, gw_json_member_pointer(check_ptr, pointer, "match"), route_ptr, &path);
-	load_filters(loader_ptr, json, pointer, route_ptr);
-	load_action(loader_ptr, json, pointer, &path, &route_ptr->action);
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "match", &match_ptr) == 0 && match_ptr)
+		load_match(loader_ptr, match_ptr, gw_json_member_pointer(check_ptr, pointer, "match"), route_ptr,
+			   &path);
+	load_filters(loader_ptr, json_ptr, pointer, route_ptr);
+	load_action(loader_ptr, json_ptr, pointer, &path, &route_ptr->action);
 }
 
-static int compare_route_names(const void *a_ptr, const void *b_ptr, void *routes_ptr)
+static int compare_route_names(const void *a_ptr, const void *b_ptr, void *arg_ptr)
 {
-	const struct gw_route *routes = routes_ptr;
+	const struct gw_route *routes_ptr = arg_ptr;
 	int a = *(const int *)a_ptr;
 	int b = *(const int *)b_ptr;
-	int order = strcmp(routes[a].name, routes[b].name);
+	int order = strcmp(routes_ptr[a].name, routes_ptr[b].name);
 
 	if (order)
 		return order;
@@ -564,16 +569,16 @@ static void check_route_names_differ(struct gw_config_loader *loader_ptr, struct
 	}
 }
 
-void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes, const char *pointer)
+void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes_json_ptr, const char *pointer)
 {
-	size_t count = json_array_size(routes);
+	size_t count = json_array_size(routes_json_ptr);
 	struct gw_route *routes_ptr = gw_config_alloc(loader_ptr, sizeof(*routes_ptr) * (count ? count : 1));
 
 	if (!routes_ptr)
 		return;
 	for (size_t i = 0; i < count; i++)
-		load_route(loader_ptr, json_array_get(routes, i), gw_json_index_pointer(&loader_ptr->check, pointer, i),
-			   (int)i, &routes_ptr[i]);
+		load_route(loader_ptr, json_array_get(routes_json_ptr, i),
+			   gw_json_index_pointer(&loader_ptr->check, pointer, i), (int)i, &routes_ptr[i]);
 	loader_ptr->config_ptr->routes_ptr = routes_ptr;
 	loader_ptr->config_ptr->route_count = (int)count;
 	check_route_names_differ(loader_ptr, routes_ptr, (int)count, pointer);

@@ -121,14 +121,14 @@ int gw_syntax_is_host_pattern(const char *text)
 	return is_host_name(text, len);
 }
 
-int gw_syntax_parse_ipv4(const char *text, struct in_addr *addr_out)
+int gw_syntax_parse_ipv4(const char *text, struct in_addr *addr_ptr)
 {
 	/* glibc's inet_pton() takes exactly dotted quads without leading
 	 * zeros, the schema's pattern. */
-	return inet_pton(AF_INET, text, addr_out) == 1;
+	return inet_pton(AF_INET, text, addr_ptr) == 1;
 }
 
-static int parse_port(const char *text, int *port_out)
+static int parse_port(const char *text, int *port_ptr)
 {
 	size_t len = strlen(text);
 	long port;
@@ -138,11 +138,11 @@ static int parse_port(const char *text, int *port_out)
 	port = strtol(text, NULL, 10);
 	if (port > PORT_MAX)
 		return 0;
-	*port_out = (int)port;
+	*port_ptr = (int)port;
 	return 1;
 }
 
-static enum gw_syntax_endpoint_result parse_bracketed(const char *text, struct gw_syntax_endpoint *parts_out)
+static enum gw_syntax_endpoint_result parse_bracketed(const char *text, struct gw_syntax_endpoint *parts_ptr)
 {
 	const char *close = strchr(text, ']');
 	size_t host_len;
@@ -150,44 +150,44 @@ static enum gw_syntax_endpoint_result parse_bracketed(const char *text, struct g
 	if (!close)
 		return GW_SYNTAX_ENDPOINT_BAD_HOST;
 	host_len = (size_t)(close - text - 1);
-	if (host_len == 0 || host_len >= sizeof(parts_out->host))
+	if (host_len == 0 || host_len >= sizeof(parts_ptr->host))
 		return GW_SYNTAX_ENDPOINT_BAD_HOST;
-	memcpy(parts_out->host, text + 1, host_len);
-	parts_out->host[host_len] = '\0';
-	if (strspn(parts_out->host, "0123456789abcdefABCDEF:.") != host_len ||
-	    inet_pton(AF_INET6, parts_out->host, &parts_out->in6) != 1)
+	memcpy(parts_ptr->host, text + 1, host_len);
+	parts_ptr->host[host_len] = '\0';
+	if (strspn(parts_ptr->host, "0123456789abcdefABCDEF:.") != host_len ||
+	    inet_pton(AF_INET6, parts_ptr->host, &parts_ptr->in6) != 1)
 		return GW_SYNTAX_ENDPOINT_BAD_HOST;
-	parts_out->is_ipv6 = 1;
+	parts_ptr->is_ipv6 = 1;
 	if (close[1] != ':' || close[2] == '\0')
 		return GW_SYNTAX_ENDPOINT_NO_PORT;
-	return parse_port(close + 2, &parts_out->port) ? GW_SYNTAX_ENDPOINT_OK : GW_SYNTAX_ENDPOINT_BAD_PORT;
+	return parse_port(close + 2, &parts_ptr->port) ? GW_SYNTAX_ENDPOINT_OK : GW_SYNTAX_ENDPOINT_BAD_PORT;
 }
 
-enum gw_syntax_endpoint_result gw_syntax_parse_endpoint(const char *text, struct gw_syntax_endpoint *parts_out)
+enum gw_syntax_endpoint_result gw_syntax_parse_endpoint(const char *text, struct gw_syntax_endpoint *parts_ptr)
 {
 	const char *colon;
 	size_t host_len;
 
-	memset(parts_out, 0, sizeof(*parts_out));
+	memset(parts_ptr, 0, sizeof(*parts_ptr));
 	if (text[0] == '[')
-		return parse_bracketed(text, parts_out);
+		return parse_bracketed(text, parts_ptr);
 	colon = strrchr(text, ':');
 	if (colon && memchr(text, ':', (size_t)(colon - text)))
 		return GW_SYNTAX_ENDPOINT_BARE_IPV6;
 	host_len = colon ? (size_t)(colon - text) : strlen(text);
-	if (host_len == 0 || host_len >= sizeof(parts_out->host))
+	if (host_len == 0 || host_len >= sizeof(parts_ptr->host))
 		return GW_SYNTAX_ENDPOINT_BAD_HOST;
-	memcpy(parts_out->host, text, host_len);
-	parts_out->host[host_len] = '\0';
-	if (strspn(parts_out->host, "0123456789.") == host_len) {
+	memcpy(parts_ptr->host, text, host_len);
+	parts_ptr->host[host_len] = '\0';
+	if (strspn(parts_ptr->host, "0123456789.") == host_len) {
 		/* All digits and dots: an IPv4 address or nothing. */
-		if (!gw_syntax_parse_ipv4(parts_out->host, &parts_out->in4))
+		if (!gw_syntax_parse_ipv4(parts_ptr->host, &parts_ptr->in4))
 			return GW_SYNTAX_ENDPOINT_BAD_HOST;
-		parts_out->is_ipv4 = 1;
-	} else if (!is_host_name(parts_out->host, host_len)) {
+		parts_ptr->is_ipv4 = 1;
+	} else if (!is_host_name(parts_ptr->host, host_len)) {
 		return GW_SYNTAX_ENDPOINT_BAD_HOST;
 	}
 	if (!colon || colon[1] == '\0')
 		return GW_SYNTAX_ENDPOINT_NO_PORT;
-	return parse_port(colon + 1, &parts_out->port) ? GW_SYNTAX_ENDPOINT_OK : GW_SYNTAX_ENDPOINT_BAD_PORT;
+	return parse_port(colon + 1, &parts_ptr->port) ? GW_SYNTAX_ENDPOINT_OK : GW_SYNTAX_ENDPOINT_BAD_PORT;
 }

@@ -31,7 +31,7 @@ int gw_syntax_is_location(const char *text);
 int gw_syntax_is_host_pattern(const char *text);
 #define GW_SYNTAX_HOST_PATTERN_RULE "must be a host name like \"api.example.com\" or \"*.example.com\""
 /* A dotted-quad IPv4 address (no leading zeros). */
-int gw_syntax_parse_ipv4(const char *text, struct in_addr *addr_out);
+int gw_syntax_parse_ipv4(const char *text, struct in_addr *addr_ptr);
 #define GW_SYNTAX_IPV4_RULE "must be an IPv4 address like \"127.0.0.1\""
 
 enum gw_syntax_endpoint_result {
@@ -53,6 +53,6 @@ struct gw_syntax_endpoint {
 
 /* Splits "host:port": host an IPv4 address, an IPv6 address in brackets
  * or a DNS name; port 1 to 65535. */
-enum gw_syntax_endpoint_result gw_syntax_parse_endpoint(const char *text, struct gw_syntax_endpoint *parts_out);
+enum gw_syntax_endpoint_result gw_syntax_parse_endpoint(const char *text, struct gw_syntax_endpoint *parts_ptr);
 
 #endif

@@ -29,16 +29,16 @@ enum { ALGORITHM_RING, ALGORITHM_MAGLEV };
 
 /* An optional sub-object: checked for unknown keys, NULL when absent or
  * unusable (its reads then give defaults). */
-static const json_t *read_part(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
-			       const char *key, const char *const *keys, const char **pointer_out)
+static const json_t *read_part(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			       const char *key, const char *const *keys_ptr, const char **pointer_ptr)
 {
-	const json_t *part;
+	const json_t *part_ptr;
 
-	*pointer_out = gw_json_member_pointer(&loader_ptr->check, pointer, key);
-	if (gw_json_read_object(&loader_ptr->check, json, pointer, key, &part) == -1 || !part)
+	*pointer_ptr = gw_json_member_pointer(&loader_ptr->check, pointer, key);
+	if (gw_json_read_object(&loader_ptr->check, json_ptr, pointer, key, &part_ptr) == -1 || !part_ptr)
 		return NULL;
-	gw_json_check_object(&loader_ptr->check, part, *pointer_out, keys);
-	return part;
+	gw_json_check_object(&loader_ptr->check, part_ptr, *pointer_ptr, keys_ptr);
+	return part_ptr;
 }
 
 static void report_endpoint(struct gw_config_loader *loader_ptr, const char *pointer, const char *address,
@@ -68,7 +68,7 @@ static void report_endpoint(struct gw_config_loader *loader_ptr, const char *poi
 	}
 }
 
-static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_config_endpoint *endpoint_ptr)
 {
 	static const char *const keys[] = {"address", "weight", NULL};
@@ -80,17 +80,17 @@ static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *jso
 	long long weight = 1;
 
 	endpoint_ptr->weight = 1;
-	if (json_is_string(json)) {
-		address = gw_config_strdup(loader_ptr, json_string_value(json));
-	} else if (json_is_object(json)) {
-		gw_json_check_object(check_ptr, json, pointer, keys);
-		gw_json_check_required(check_ptr, json, pointer, "address");
-		gw_json_read_string(check_ptr, json, pointer, "address", NULL, &address);
-		gw_json_read_int(check_ptr, json, pointer, "weight", 1, WEIGHT_MAX, 1, &weight);
+	if (json_is_string(json_ptr)) {
+		address = gw_config_strdup(loader_ptr, json_string_value(json_ptr));
+	} else if (json_is_object(json_ptr)) {
+		gw_json_check_object(check_ptr, json_ptr, pointer, keys);
+		gw_json_check_required(check_ptr, json_ptr, pointer, "address");
+		gw_json_read_string(check_ptr, json_ptr, pointer, "address", NULL, &address);
+		gw_json_read_int(check_ptr, json_ptr, pointer, "weight", 1, WEIGHT_MAX, 1, &weight);
 		address_pointer = gw_json_member_pointer(check_ptr, pointer, "address");
 	} else {
 		gw_diag_error(check_ptr->diag_ptr, pointer, "expected a string \"host:port\" or an object, not %s",
-			      gw_json_type_name(json));
+			      gw_json_type_name(json_ptr));
 		return;
 	}
 	if (!address)
@@ -119,66 +119,68 @@ static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *jso
 	}
 }
 
-static void load_endpoints(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_endpoints(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			   struct gw_config_upstream *upstream_ptr)
 {
-	const json_t *endpoints;
+	const json_t *endpoints_json_ptr;
 	const char *endpoints_pointer = gw_json_member_pointer(&loader_ptr->check, pointer, "endpoints");
 	struct gw_config_endpoint *endpoints_ptr;
 	size_t count;
 
-	gw_json_check_required(&loader_ptr->check, json, pointer, "endpoints");
-	if (gw_json_read_array(&loader_ptr->check, json, pointer, "endpoints", 1, &endpoints) == -1 || !endpoints)
+	gw_json_check_required(&loader_ptr->check, json_ptr, pointer, "endpoints");
+	if (gw_json_read_array(&loader_ptr->check, json_ptr, pointer, "endpoints", 1, &endpoints_json_ptr) == -1 ||
+	    !endpoints_json_ptr)
 		return;
-	count = json_array_size(endpoints);
+	count = json_array_size(endpoints_json_ptr);
 	endpoints_ptr = gw_config_alloc(loader_ptr, sizeof(*endpoints_ptr) * count);
 	if (!endpoints_ptr)
 		return;
 	for (size_t i = 0; i < count; i++)
-		load_endpoint(loader_ptr, json_array_get(endpoints, i),
+		load_endpoint(loader_ptr, json_array_get(endpoints_json_ptr, i),
 			      gw_json_index_pointer(&loader_ptr->check, endpoints_pointer, i), &endpoints_ptr[i]);
 	upstream_ptr->endpoints_ptr = endpoints_ptr;
 	upstream_ptr->endpoint_count = (int)count;
 }
 
-static int is_true(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer)
+static int is_true(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
-	if (json_is_true(json))
+	if (json_is_true(json_ptr))
 		return 1;
-	if (json_is_false(json))
+	if (json_is_false(json_ptr))
 		gw_diag_error(loader_ptr->check.diag_ptr, pointer,
 			      "must be true (leave \"client_address\" out instead)");
 	else
-		gw_diag_error(loader_ptr->check.diag_ptr, pointer, "expected true, not %s", gw_json_type_name(json));
+		gw_diag_error(loader_ptr->check.diag_ptr, pointer, "expected true, not %s",
+			      gw_json_type_name(json_ptr));
 	return 0;
 }
 
-static void load_hash_on(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_hash_on(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			 struct gw_config_balance *balance_ptr)
 {
 	static const char *const keys[] = {"header", "cookie", "client_address", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *name;
 
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	switch (gw_json_check_one_of(check_ptr, json, pointer, keys)) {
+	switch (gw_json_check_one_of(check_ptr, json_ptr, pointer, keys)) {
 	case 0:
-		if (gw_config_read_syntax(loader_ptr, json, pointer, "header", NULL, gw_syntax_is_token,
+		if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "header", NULL, gw_syntax_is_token,
 					  GW_SYNTAX_TOKEN_RULE, &name) == 0) {
 			balance_ptr->hash_on = GW_CONFIG_HASH_ON_HEADER;
 			balance_ptr->hash_key = gw_config_lower_copy(loader_ptr, name);
 		}
 		break;
 	case 1:
-		if (gw_config_read_syntax(loader_ptr, json, pointer, "cookie", NULL, gw_syntax_is_token,
+		if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "cookie", NULL, gw_syntax_is_token,
 					  GW_SYNTAX_TOKEN_RULE, &name) == 0) {
 			balance_ptr->hash_on = GW_CONFIG_HASH_ON_COOKIE;
 			balance_ptr->hash_key = name;
 		}
 		break;
 	case 2:
-		if (is_true(loader_ptr, json_object_get(json, "client_address"),
+		if (is_true(loader_ptr, json_object_get(json_ptr, "client_address"),
 			    gw_json_member_pointer(check_ptr, pointer, "client_address")))
 			balance_ptr->hash_on = GW_CONFIG_HASH_ON_CLIENT_ADDRESS;
 		break;
@@ -195,7 +197,7 @@ static enum gw_balance_policy balance_policy(int policy, int algorithm)
 	return plain[policy];
 }
 
-static void load_balance(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_balance(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			 struct gw_config_balance *balance_ptr)
 {
 	static const char *const keys[] = {"policy", "hash_on", "hash_algorithm", NULL};
@@ -203,49 +205,51 @@ static void load_balance(struct gw_config_loader *loader_ptr, const json_t *json
 	static const char *const algorithms[] = {"ring", "maglev", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *balance_pointer;
-	const json_t *balance = read_part(loader_ptr, json, pointer, "balance", keys, &balance_pointer);
-	const json_t *hash_on = json_object_get(balance, "hash_on");
+	const json_t *balance_json_ptr = read_part(loader_ptr, json_ptr, pointer, "balance", keys, &balance_pointer);
+	const json_t *hash_on_ptr = json_object_get(balance_json_ptr, "hash_on");
 	int policy, algorithm;
 
 	balance_ptr->hash_on = GW_CONFIG_HASH_ON_NOTHING;
-	if (gw_json_read_enum(check_ptr, balance, balance_pointer, "policy", policies, POLICY_ROUND_ROBIN, &policy) ==
-	    0) {
-		if (policy == POLICY_HASH && !hash_on)
+	if (gw_json_read_enum(check_ptr, balance_json_ptr, balance_pointer, "policy", policies, POLICY_ROUND_ROBIN,
+			      &policy) == 0) {
+		if (policy == POLICY_HASH && !hash_on_ptr)
 			gw_diag_error(check_ptr->diag_ptr, balance_pointer,
 				      "missing required key \"hash_on\" (policy \"hash\" needs it)");
-		else if (policy != POLICY_HASH && hash_on)
+		else if (policy != POLICY_HASH && hash_on_ptr)
 			gw_diag_error_key(check_ptr->diag_ptr,
 					  gw_json_member_pointer(check_ptr, balance_pointer, "hash_on"),
 					  "\"hash_on\" is only allowed with policy \"hash\"");
-		else if (hash_on)
-			load_hash_on(loader_ptr, hash_on, gw_json_member_pointer(check_ptr, balance_pointer, "hash_on"),
-				     balance_ptr);
+		else if (hash_on_ptr)
+			load_hash_on(loader_ptr, hash_on_ptr,
+				     gw_json_member_pointer(check_ptr, balance_pointer, "hash_on"), balance_ptr);
 	}
-	gw_json_read_enum(check_ptr, balance, balance_pointer, "hash_algorithm", algorithms, ALGORITHM_MAGLEV,
+	gw_json_read_enum(check_ptr, balance_json_ptr, balance_pointer, "hash_algorithm", algorithms, ALGORITHM_MAGLEV,
 			  &algorithm);
 	balance_ptr->policy = balance_policy(policy, algorithm);
 }
 
-static void load_expected_statuses(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_expected_statuses(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 				   struct gw_config_health_check *check_ptr)
 {
-	const json_t *statuses;
+	const json_t *statuses_json_ptr;
 	const char *statuses_pointer = gw_json_member_pointer(&loader_ptr->check, pointer, "expected_statuses");
 	int *statuses_ptr;
 	size_t count;
 
 	check_ptr->expected_statuses_ptr = default_expected_statuses;
 	check_ptr->expected_status_count = 1;
-	if (gw_json_read_array(&loader_ptr->check, json, pointer, "expected_statuses", 1, &statuses) == -1 || !statuses)
+	if (gw_json_read_array(&loader_ptr->check, json_ptr, pointer, "expected_statuses", 1, &statuses_json_ptr) ==
+		    -1 ||
+	    !statuses_json_ptr)
 		return;
-	count = json_array_size(statuses);
+	count = json_array_size(statuses_json_ptr);
 	statuses_ptr = gw_config_alloc(loader_ptr, sizeof(int) * count);
 	if (!statuses_ptr)
 		return;
 	for (size_t i = 0; i < count; i++) {
 		long long status = 0;
 
-		gw_json_check_int(&loader_ptr->check, json_array_get(statuses, i),
+		gw_json_check_int(&loader_ptr->check, json_array_get(statuses_json_ptr, i),
 				  gw_json_index_pointer(&loader_ptr->check, statuses_pointer, i), STATUS_MIN,
 				  STATUS_MAX, &status);
 		statuses_ptr[i] = (int)status;
@@ -254,7 +258,7 @@ static void load_expected_statuses(struct gw_config_loader *loader_ptr, const js
 	check_ptr->expected_status_count = (int)count;
 }
 
-static void load_health_check(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_health_check(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			      struct gw_config_health_check *health_ptr)
 {
 	static const char *const keys[] = {"method",
@@ -267,79 +271,79 @@ static void load_health_check(struct gw_config_loader *loader_ptr, const json_t 
 					   NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
-	const json_t *part = read_part(loader_ptr, json, pointer, "health_check", keys, &part_pointer);
+	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "health_check", keys, &part_pointer);
 	long long interval_ms, timeout_ms, healthy, unhealthy;
 
-	health_ptr->enabled = part != NULL;
-	gw_config_read_syntax(loader_ptr, part, part_pointer, "method", "GET", gw_syntax_is_token, GW_SYNTAX_TOKEN_RULE,
-			      &health_ptr->method);
-	gw_config_read_syntax(loader_ptr, part, part_pointer, "path", "/", gw_syntax_is_target, GW_SYNTAX_TARGET_RULE,
-			      &health_ptr->path);
-	load_expected_statuses(loader_ptr, part, part_pointer, health_ptr);
-	gw_json_read_int(check_ptr, part, part_pointer, "interval_ms", 1, TIMEOUT_MS_MAX, 5000, &interval_ms);
-	gw_json_read_int(check_ptr, part, part_pointer, "timeout_ms", 1, TIMEOUT_MS_MAX, 1000, &timeout_ms);
-	gw_json_read_int(check_ptr, part, part_pointer, "healthy_threshold", 1, THRESHOLD_MAX, 2, &healthy);
-	gw_json_read_int(check_ptr, part, part_pointer, "unhealthy_threshold", 1, THRESHOLD_MAX, 3, &unhealthy);
+	health_ptr->enabled = part_ptr != NULL;
+	gw_config_read_syntax(loader_ptr, part_ptr, part_pointer, "method", "GET", gw_syntax_is_token,
+			      GW_SYNTAX_TOKEN_RULE, &health_ptr->method);
+	gw_config_read_syntax(loader_ptr, part_ptr, part_pointer, "path", "/", gw_syntax_is_target,
+			      GW_SYNTAX_TARGET_RULE, &health_ptr->path);
+	load_expected_statuses(loader_ptr, part_ptr, part_pointer, health_ptr);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "interval_ms", 1, TIMEOUT_MS_MAX, 5000, &interval_ms);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "timeout_ms", 1, TIMEOUT_MS_MAX, 1000, &timeout_ms);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "healthy_threshold", 1, THRESHOLD_MAX, 2, &healthy);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "unhealthy_threshold", 1, THRESHOLD_MAX, 3, &unhealthy);
 	health_ptr->interval_ms = (int)interval_ms;
 	health_ptr->timeout_ms = (int)timeout_ms;
 	health_ptr->healthy_threshold = (int)healthy;
 	health_ptr->unhealthy_threshold = (int)unhealthy;
 }
 
-static void load_outlier_detection(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_outlier_detection(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 				   struct gw_config_outlier_detection *outlier_ptr)
 {
 	static const char *const keys[] = {"consecutive_5xx", "consecutive_connect_failures", "base_ejection_ms",
 					   "max_ejection_percent", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
-	const json_t *part = read_part(loader_ptr, json, pointer, "outlier_detection", keys, &part_pointer);
+	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "outlier_detection", keys, &part_pointer);
 	long long errors_5xx, connect_failures, ejection_ms, percent;
 
-	outlier_ptr->enabled = part != NULL;
-	gw_json_read_int(check_ptr, part, part_pointer, "consecutive_5xx", 0, THRESHOLD_MAX, 5, &errors_5xx);
-	gw_json_read_int(check_ptr, part, part_pointer, "consecutive_connect_failures", 0, THRESHOLD_MAX, 3,
+	outlier_ptr->enabled = part_ptr != NULL;
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "consecutive_5xx", 0, THRESHOLD_MAX, 5, &errors_5xx);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "consecutive_connect_failures", 0, THRESHOLD_MAX, 3,
 			 &connect_failures);
-	gw_json_read_int(check_ptr, part, part_pointer, "base_ejection_ms", 1, TIMEOUT_MS_MAX, 30000, &ejection_ms);
-	gw_json_read_int(check_ptr, part, part_pointer, "max_ejection_percent", 0, 100, 50, &percent);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "base_ejection_ms", 1, TIMEOUT_MS_MAX, 30000, &ejection_ms);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_ejection_percent", 0, 100, 50, &percent);
 	outlier_ptr->consecutive_5xx = (int)errors_5xx;
 	outlier_ptr->consecutive_connect_failures = (int)connect_failures;
 	outlier_ptr->base_ejection_ms = (int)ejection_ms;
 	outlier_ptr->max_ejection_percent = (int)percent;
 }
 
-static void load_limits(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_limits(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			struct gw_config_upstream_limits *limits_ptr)
 {
 	static const char *const keys[] = {"max_connections", "max_pending", "max_requests", "max_idle_per_kernel",
 					   NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
-	const json_t *part = read_part(loader_ptr, json, pointer, "limits", keys, &part_pointer);
+	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "limits", keys, &part_pointer);
 	long long connections, pending, requests, idle;
 
-	gw_json_read_int(check_ptr, part, part_pointer, "max_connections", 1, LIMIT_MAX, 1024, &connections);
-	gw_json_read_int(check_ptr, part, part_pointer, "max_pending", 0, LIMIT_MAX, 1024, &pending);
-	gw_json_read_int(check_ptr, part, part_pointer, "max_requests", 1, LIMIT_MAX, 1024, &requests);
-	gw_json_read_int(check_ptr, part, part_pointer, "max_idle_per_kernel", 0, IDLE_PER_KERNEL_MAX, 1024, &idle);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_connections", 1, LIMIT_MAX, 1024, &connections);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_pending", 0, LIMIT_MAX, 1024, &pending);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_requests", 1, LIMIT_MAX, 1024, &requests);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_idle_per_kernel", 0, IDLE_PER_KERNEL_MAX, 1024, &idle);
 	limits_ptr->breaker.max_connections = (int)connections;
 	limits_ptr->breaker.max_pending = (int)pending;
 	limits_ptr->breaker.max_requests = (int)requests;
 	limits_ptr->max_idle_per_kernel = (int)idle;
 }
 
-static void load_upstream_timeouts(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_upstream_timeouts(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 				   struct gw_config_upstream_timeouts *timeouts_ptr)
 {
 	static const char *const keys[] = {"connect_ms", "response_ms", "idle_ms", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
-	const json_t *part = read_part(loader_ptr, json, pointer, "timeouts", keys, &part_pointer);
+	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "timeouts", keys, &part_pointer);
 	long long connect_ms, response_ms, idle_ms;
 
-	gw_json_read_int(check_ptr, part, part_pointer, "connect_ms", 1, TIMEOUT_MS_MAX, 1000, &connect_ms);
-	gw_json_read_int(check_ptr, part, part_pointer, "response_ms", 1, TIMEOUT_MS_MAX, 15000, &response_ms);
-	gw_json_read_int(check_ptr, part, part_pointer, "idle_ms", 1, TIMEOUT_MS_MAX, 60000, &idle_ms);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "connect_ms", 1, TIMEOUT_MS_MAX, 1000, &connect_ms);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "response_ms", 1, TIMEOUT_MS_MAX, 15000, &response_ms);
+	gw_json_read_int(check_ptr, part_ptr, part_pointer, "idle_ms", 1, TIMEOUT_MS_MAX, 60000, &idle_ms);
 	timeouts_ptr->connect_ms = (int)connect_ms;
 	timeouts_ptr->response_ms = (int)response_ms;
 	timeouts_ptr->idle_ms = (int)idle_ms;
@@ -359,7 +363,7 @@ static void fill_health_policy(struct gw_config_upstream *upstream_ptr)
 	policy_ptr->max_ejection_percent = outlier_ptr->max_ejection_percent;
 }
 
-static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *json, const char *pointer,
+static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_config_upstream *upstream_ptr)
 {
 	static const char *const keys[] = {"endpoints",		"resolve_interval_ms",
@@ -369,34 +373,35 @@ static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *jso
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	long long resolve_interval_ms;
 
-	if (gw_json_check_object(check_ptr, json, pointer, keys) == -1)
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
-	load_endpoints(loader_ptr, json, pointer, upstream_ptr);
-	gw_json_read_int(check_ptr, json, pointer, "resolve_interval_ms", RESOLVE_INTERVAL_MS_MIN,
+	load_endpoints(loader_ptr, json_ptr, pointer, upstream_ptr);
+	gw_json_read_int(check_ptr, json_ptr, pointer, "resolve_interval_ms", RESOLVE_INTERVAL_MS_MIN,
 			 RESOLVE_INTERVAL_MS_MAX, 30000, &resolve_interval_ms);
 	upstream_ptr->resolve_interval_ms = (int)resolve_interval_ms;
-	load_balance(loader_ptr, json, pointer, &upstream_ptr->balance);
-	load_health_check(loader_ptr, json, pointer, &upstream_ptr->health_check);
-	load_outlier_detection(loader_ptr, json, pointer, &upstream_ptr->outlier_detection);
-	load_limits(loader_ptr, json, pointer, &upstream_ptr->limits);
-	load_upstream_timeouts(loader_ptr, json, pointer, &upstream_ptr->timeouts);
+	load_balance(loader_ptr, json_ptr, pointer, &upstream_ptr->balance);
+	load_health_check(loader_ptr, json_ptr, pointer, &upstream_ptr->health_check);
+	load_outlier_detection(loader_ptr, json_ptr, pointer, &upstream_ptr->outlier_detection);
+	load_limits(loader_ptr, json_ptr, pointer, &upstream_ptr->limits);
+	load_upstream_timeouts(loader_ptr, json_ptr, pointer, &upstream_ptr->timeouts);
 	fill_health_policy(upstream_ptr);
 }
 
-void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t *upstreams, const char *pointer)
+void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t *upstreams_json_ptr,
+			      const char *pointer)
 {
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	size_t count = json_object_size(upstreams);
+	size_t count = json_object_size(upstreams_json_ptr);
 	struct gw_config_upstream *upstreams_ptr =
 		gw_config_alloc(loader_ptr, sizeof(*upstreams_ptr) * (count ? count : 1));
 	int index = 0;
 
 	if (!upstreams_ptr)
 		return;
-	for (void *iter_ptr = json_object_iter((json_t *)upstreams); iter_ptr;
-	     iter_ptr = json_object_iter_next((json_t *)upstreams, iter_ptr)) {
+	for (void *iter_ptr = json_object_iter((json_t *)upstreams_json_ptr); iter_ptr;
+	     iter_ptr = json_object_iter_next((json_t *)upstreams_json_ptr, iter_ptr)) {
 		const char *name = json_object_iter_key(iter_ptr);
-		const json_t *upstream = json_object_iter_value(iter_ptr);
+		const json_t *upstream_json_ptr = json_object_iter_value(iter_ptr);
 		const char *upstream_pointer = gw_json_member_pointer(check_ptr, pointer, name);
 		struct gw_config_upstream *upstream_ptr = &upstreams_ptr[index];
 
@@ -405,7 +410,7 @@ void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t 
 					  GW_SYNTAX_NAME_RULE, gw_json_quote(check_ptr, name));
 		upstream_ptr->name = gw_config_strdup(loader_ptr, name);
 		upstream_ptr->index = index++;
-		load_upstream(loader_ptr, upstream, upstream_pointer, upstream_ptr);
+		load_upstream(loader_ptr, upstream_json_ptr, upstream_pointer, upstream_ptr);
 	}
 	loader_ptr->config_ptr->upstreams_ptr = upstreams_ptr;
 	loader_ptr->config_ptr->upstream_count = index;

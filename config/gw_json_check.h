@@ -25,7 +25,7 @@ struct gw_json_check {
 
 /* "an object", "an array", "a string", "an integer", "a real number",
  * "a boolean" or "null": how messages name a value's type. */
-const char *gw_json_type_name(const json_t *value);
+const char *gw_json_type_name(const json_t *value_ptr);
 /* `text` as a JSON string literal for a message: quoted, escaped, cut
  * after GW_JSON_QUOTE_MAX bytes with "...". */
 #define GW_JSON_QUOTE_MAX 80
@@ -36,40 +36,41 @@ const char *gw_json_quote(struct gw_json_check *check_ptr, const char *text);
 const char *gw_json_member_pointer(struct gw_json_check *check_ptr, const char *pointer, const char *key);
 const char *gw_json_index_pointer(struct gw_json_check *check_ptr, const char *pointer, size_t index);
 
-/* Checks that `value` is an object and reports each key not in `allowed`
+/* Checks that `value_ptr` is an object and reports each key not in `allowed_ptr`
  * (NULL-terminated) at the key's position. -1 only if not an object. */
-int gw_json_check_object(struct gw_json_check *check_ptr, const json_t *value, const char *pointer,
-			 const char *const *allowed);
-/* Reports "missing required key" on `object` if `key` is absent. */
-int gw_json_check_required(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key);
-/* Of `keys` (NULL-terminated) exactly one must be present in `object`:
+int gw_json_check_object(struct gw_json_check *check_ptr, const json_t *value_ptr, const char *pointer,
+			 const char *const *allowed_ptr);
+/* Reports "missing required key" on `object_ptr` if `key` is absent. */
+int gw_json_check_required(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer,
+			   const char *key);
+/* Of `keys_ptr` (NULL-terminated) exactly one must be present in `object_ptr`:
  * reports none at the object and each extra at its key. The index of the
  * first present, or -1. */
-int gw_json_check_one_of(struct gw_json_check *check_ptr, const json_t *object, const char *pointer,
-			 const char *const *keys);
+int gw_json_check_one_of(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer,
+			 const char *const *keys_ptr);
 
 /* Integers: absent gives `dflt`; a real with no fraction counts as an
  * integer (as in JSON Schema). Messages give the range. */
-int gw_json_read_int(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key,
-		     long long min, long long max, long long dflt, long long *out);
+int gw_json_read_int(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+		     long long min, long long max, long long dflt, long long *out_ptr);
 /* The same for a value already in hand (an array element). */
-int gw_json_check_int(struct gw_json_check *check_ptr, const json_t *value, const char *pointer, long long min,
-		      long long max, long long *out);
-int gw_json_read_bool(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key,
-		      int dflt, int *out);
+int gw_json_check_int(struct gw_json_check *check_ptr, const json_t *value_ptr, const char *pointer, long long min,
+		      long long max, long long *out_ptr);
+int gw_json_read_bool(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+		      int dflt, int *out_ptr);
 /* Strings are copied into the check's arena; `dflt` is used as it is. */
-int gw_json_read_string(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key,
-			const char *dflt, const char **out);
-/* One of `names` (NULL-terminated); *out is the index. */
-int gw_json_read_enum(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key,
-		      const char *const *names, int dflt, int *out);
-/* An array member: *out is NULL when absent; -1 if it is not an array or
+int gw_json_read_string(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			const char *dflt, const char **out_ptr);
+/* One of `names_ptr` (NULL-terminated); *out_ptr is the index. */
+int gw_json_read_enum(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+		      const char *const *names_ptr, int dflt, int *out_ptr);
+/* An array member: *out_ptr is NULL when absent; -1 if it is not an array or
  * has fewer than `min_items` elements. */
-int gw_json_read_array(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key,
-		       size_t min_items, const json_t **out);
-/* An object member: *out is NULL when absent; -1 if it is not an object
+int gw_json_read_array(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+		       size_t min_items, const json_t **out_ptr);
+/* An object member: *out_ptr is NULL when absent; -1 if it is not an object
  * (its keys are not checked here). */
-int gw_json_read_object(struct gw_json_check *check_ptr, const json_t *object, const char *pointer, const char *key,
-			const json_t **out);
+int gw_json_read_object(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			const json_t **out_ptr);
 
 #endif

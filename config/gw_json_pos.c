@@ -122,7 +122,7 @@ static int path_append_code_point(struct pos_scan *scan_ptr, uint32_t cp)
 	return path_append(scan_ptr, (const char *)utf8, n);
 }
 
-static int read_hex4(struct pos_scan *scan_ptr, uint32_t *value_out)
+static int read_hex4(struct pos_scan *scan_ptr, uint32_t *value_ptr)
 {
 	uint32_t value = 0;
 
@@ -139,19 +139,19 @@ static int read_hex4(struct pos_scan *scan_ptr, uint32_t *value_out)
 			return stop(scan_ptr);
 		advance(scan_ptr);
 	}
-	*value_out = value;
+	*value_ptr = value;
 	return 0;
 }
 
 /* After a backslash and 'u': one code point, a surrogate pair included. */
-static int read_unicode_escape(struct pos_scan *scan_ptr, uint32_t *cp_out)
+static int read_unicode_escape(struct pos_scan *scan_ptr, uint32_t *cp_ptr)
 {
 	uint32_t high, low;
 
 	if (read_hex4(scan_ptr, &high) == -1)
 		return -1;
 	if (high < 0xD800 || high > 0xDFFF) {
-		*cp_out = high;
+		*cp_ptr = high;
 		return 0;
 	}
 	if (high > 0xDBFF || peek(scan_ptr) != '\\')
@@ -164,7 +164,7 @@ static int read_unicode_escape(struct pos_scan *scan_ptr, uint32_t *cp_out)
 		return -1;
 	if (low < 0xDC00 || low > 0xDFFF)
 		return stop(scan_ptr);
-	*cp_out = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+	*cp_ptr = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
 	return 0;
 }
 
@@ -390,12 +390,12 @@ static int scan_value(struct pos_scan *scan_ptr, int depth, size_t key_start, in
 	return rc;
 }
 
-static int compare_by_pointer(const void *a_ptr, const void *b_ptr, void *entries_ptr)
+static int compare_by_pointer(const void *a_ptr, const void *b_ptr, void *arg_ptr)
 {
-	const struct gw_json_pos_entry *entries = entries_ptr;
+	const struct gw_json_pos_entry *entries_ptr = arg_ptr;
 	int a = *(const int *)a_ptr;
 	int b = *(const int *)b_ptr;
-	int order = strcmp(entries[a].pointer, entries[b].pointer);
+	int order = strcmp(entries_ptr[a].pointer, entries_ptr[b].pointer);
 
 	if (order)
 		return order;
@@ -473,20 +473,20 @@ static const struct gw_json_pos_entry *find_exact(const struct gw_json_pos *pos_
 	return NULL;
 }
 
-/* The entry for `pointer` or its nearest recorded ancestor; *exact_out says
+/* The entry for `pointer` or its nearest recorded ancestor; *exact_ptr says
  * which. NULL when not even the root was recorded. */
 static const struct gw_json_pos_entry *find_nearest(const struct gw_json_pos *pos_ptr, const char *pointer,
-						    int *exact_out)
+						    int *exact_ptr)
 {
 	size_t len = strlen(pointer);
 
-	*exact_out = 1;
+	*exact_ptr = 1;
 	for (;;) {
 		const struct gw_json_pos_entry *entry_ptr = find_exact(pos_ptr, pointer, len);
 
 		if (entry_ptr)
 			return entry_ptr;
-		*exact_out = 0;
+		*exact_ptr = 0;
 		if (len == 0)
 			return NULL;
 		while (len > 0 && pointer[len - 1] != '/')
@@ -496,37 +496,37 @@ static const struct gw_json_pos_entry *find_nearest(const struct gw_json_pos *po
 	}
 }
 
-int gw_json_pos_find(const struct gw_json_pos *pos_ptr, const char *pointer, int *line, int *column)
+int gw_json_pos_find(const struct gw_json_pos *pos_ptr, const char *pointer, int *line_ptr, int *column_ptr)
 {
 	int exact;
 	const struct gw_json_pos_entry *entry_ptr = find_nearest(pos_ptr, pointer, &exact);
 
 	if (!entry_ptr) {
-		*line = 0;
-		*column = 0;
+		*line_ptr = 0;
+		*column_ptr = 0;
 		return -1;
 	}
-	*line = entry_ptr->line;
-	*column = entry_ptr->column;
+	*line_ptr = entry_ptr->line;
+	*column_ptr = entry_ptr->column;
 	return exact ? 0 : 1;
 }
 
-int gw_json_pos_find_key(const struct gw_json_pos *pos_ptr, const char *pointer, int *line, int *column)
+int gw_json_pos_find_key(const struct gw_json_pos *pos_ptr, const char *pointer, int *line_ptr, int *column_ptr)
 {
 	int exact;
 	const struct gw_json_pos_entry *entry_ptr = find_nearest(pos_ptr, pointer, &exact);
 
 	if (!entry_ptr) {
-		*line = 0;
-		*column = 0;
+		*line_ptr = 0;
+		*column_ptr = 0;
 		return -1;
 	}
 	if (exact && entry_ptr->key_line) {
-		*line = entry_ptr->key_line;
-		*column = entry_ptr->key_column;
+		*line_ptr = entry_ptr->key_line;
+		*column_ptr = entry_ptr->key_column;
 	} else {
-		*line = entry_ptr->line;
-		*column = entry_ptr->column;
+		*line_ptr = entry_ptr->line;
+		*column_ptr = entry_ptr->column;
 	}
 	return exact ? 0 : 1;
 }

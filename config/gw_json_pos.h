@@ -26,11 +26,11 @@ void gw_json_pos_free(struct gw_json_pos *pos_ptr);
 
 /* Where the value at `pointer` starts. A pointer not in the text falls back
  * to its nearest ancestor that is. Returns 0 (found), 1 (an ancestor's
- * position) or -1 (nothing scanned; *line and *column are set to 0). */
-int gw_json_pos_find(const struct gw_json_pos *pos_ptr, const char *pointer, int *line, int *column);
+ * position) or -1 (nothing scanned; *line_ptr and *column_ptr are set to 0). */
+int gw_json_pos_find(const struct gw_json_pos *pos_ptr, const char *pointer, int *line_ptr, int *column_ptr);
 /* The same for the key of the object member at `pointer`; an array element
  * or the root, which have no key, give their value's position. */
-int gw_json_pos_find_key(const struct gw_json_pos *pos_ptr, const char *pointer, int *line, int *column);
+int gw_json_pos_find_key(const struct gw_json_pos *pos_ptr, const char *pointer, int *line_ptr, int *column_ptr);
 /* The pointer of the innermost value (a member's key included) holding byte
  * `offset`; "" when none does. Names the place of a parser's error. */
 const char *gw_json_pos_pointer_at(const struct gw_json_pos *pos_ptr, size_t offset);

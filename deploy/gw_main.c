@@ -63,30 +63,31 @@ struct gw_program {
 	int resolver_restart_count;
 };
 
-static void usage(FILE *out)
+static void usage(FILE *out_ptr)
 {
-	fprintf(out, "usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--isolation MODE] [-v] [-s]\n"
-		     "       vkgw --check -c FILE\n"
-		     "       vkgw --version\n"
-		     "  -c, --config FILE   the JSON configuration (docs/config.md)\n"
-		     "      --check         validate the configuration and exit\n"
-		     "  -k KERNELS          kernels, 1 to 256 (default: the first listener's \"kernels\", else one per "
-		     "CPU)\n"
-		     "  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
-		     "  -g GRACE_MS         how long SIGTERM waits for live connections, 0 to 3600000 (default 10000)\n"
-		     "      --isolation MODE  every listener's isolation, overriding its \"isolation\": off, filters\n"
-		     "                      (each connection's heap hidden from other connections' filters) or always\n"
-		     "                      (hidden whenever another connection runs)\n"
-		     "      --no-isolation  the same as --isolation off\n"
-		     "  -v                  log every failed connection process\n"
-		     "  -s                  print kernel counters at exit\n");
+	fprintf(out_ptr,
+		"usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--isolation MODE] [-v] [-s]\n"
+		"       vkgw --check -c FILE\n"
+		"       vkgw --version\n"
+		"  -c, --config FILE   the JSON configuration (docs/config.md)\n"
+		"      --check         validate the configuration and exit\n"
+		"  -k KERNELS          kernels, 1 to 256 (default: the first listener's \"kernels\", else one per "
+		"CPU)\n"
+		"  -P DRIVER           poll driver: epoll, epoll-oneshot, poll, aio, uring\n"
+		"  -g GRACE_MS         how long SIGTERM waits for live connections, 0 to 3600000 (default 10000)\n"
+		"      --isolation MODE  every listener's isolation, overriding its \"isolation\": off, filters\n"
+		"                      (each connection's heap hidden from other connections' filters) or always\n"
+		"                      (hidden whenever another connection runs)\n"
+		"      --no-isolation  the same as --isolation off\n"
+		"  -v                  log every failed connection process\n"
+		"  -s                  print kernel counters at exit\n");
 }
 
-static int parse_isolation(const char *text, int *out)
+static int parse_isolation(const char *text, int *out_ptr)
 {
 	for (int i = 0; gw_isolation_names[i]; i++) {
 		if (strcmp(text, gw_isolation_names[i]) == 0) {
-			*out = i;
+			*out_ptr = i;
 			return 0;
 		}
 	}
@@ -115,7 +116,7 @@ static int listener_isolation(const struct gw_program *program_ptr, int i, int c
 
 /* A whole decimal number from min to max, or -1 after saying why (the
  * caller exits 2, as for any other usage error). */
-static int parse_number(const char *option, const char *text, long min, long max, long *out)
+static int parse_number(const char *option, const char *text, long min, long max, long *out_ptr)
 {
 	char *end;
 	long v;
@@ -127,21 +128,21 @@ static int parse_number(const char *option, const char *text, long min, long max
 		fprintf(stderr, "vkgw: %s takes a whole number from %ld to %ld, not \"%s\"\n", option, min, max, text);
 		return -1;
 	}
-	*out = v;
+	*out_ptr = v;
 	return 0;
 }
 
 /* One of vkern's poll drivers, or -1 after listing them. */
 static int check_poll_driver(const char *name)
 {
-	const char *const *names = vk_poll_driver_names();
+	const char *const *names_ptr = vk_poll_driver_names();
 
-	for (int i = 0; names[i]; i++)
-		if (strcmp(names[i], name) == 0)
+	for (int i = 0; names_ptr[i]; i++)
+		if (strcmp(names_ptr[i], name) == 0)
 			return 0;
 	fprintf(stderr, "vkgw: -P: unknown poll driver \"%s\" (one of:", name);
-	for (int i = 0; names[i]; i++)
-		fprintf(stderr, " %s", names[i]);
+	for (int i = 0; names_ptr[i]; i++)
+		fprintf(stderr, " %s", names_ptr[i]);
 	fprintf(stderr, ")\n");
 	return -1;
 }
@@ -149,21 +150,22 @@ static int check_poll_driver(const char *name)
 /* Kernel start: this kernel's upstreams and access log. */
 static void kernel_start(void *ctx_ptr, int kernel_index)
 {
-	struct gw_program *program = ctx_ptr;
-	const struct gw_config *config_ptr = program->config_ptr;
+	struct gw_program *program_ptr = ctx_ptr;
+	const struct gw_config *config_ptr = program_ptr->config_ptr;
 
 	/* First: the upstreams publish their endpoints' health from the start. */
-	if (program->stats_ptr)
-		gw_stats_attach(program->stats_ptr, kernel_index);
-	program->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
-	if (!program->upstreams_ptr || gw_upstreams_set_resolver(program->upstreams_ptr, program->resolver_ptr) == -1) {
+	if (program_ptr->stats_ptr)
+		gw_stats_attach(program_ptr->stats_ptr, kernel_index);
+	program_ptr->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
+	if (!program_ptr->upstreams_ptr ||
+	    gw_upstreams_set_resolver(program_ptr->upstreams_ptr, program_ptr->resolver_ptr) == -1) {
 		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
 		exit(1);
 	}
 	/* Each kernel is its own OS process: these writes are its own copy. */
-	for (int i = 0; i < program->listener_count; i++)
-		gw_upstreams_ops(program->upstreams_ptr, &program->conn_configs_ptr[i].upstream_ops);
-	if (gw_upstreams_start_health_checks(program->upstreams_ptr) == -1) {
+	for (int i = 0; i < program_ptr->listener_count; i++)
+		gw_upstreams_ops(program_ptr->upstreams_ptr, &program_ptr->conn_configs_ptr[i].upstream_ops);
+	if (gw_upstreams_start_health_checks(program_ptr->upstreams_ptr) == -1) {
 		fprintf(stderr, "vkgw: kernel %d: cannot start the health checks\n", kernel_index);
 		exit(1);
 	}
@@ -185,13 +187,13 @@ static void before_wait(void *ctx_ptr)
  * SIGUSR2 has no meaning yet and is ignored. */
 static void user_signal(void *ctx_ptr, int kernel_index, int signo)
 {
-	const struct gw_program *program = ctx_ptr;
+	const struct gw_program *program_ptr = ctx_ptr;
 
 	if (signo != SIGUSR1 || !gw_access_log_is_open())
 		return;
 	if (gw_access_log_reopen() == -1)
 		fprintf(stderr, "vkgw: kernel %d: SIGUSR1: cannot reopen the access log %s: %s\n", kernel_index,
-			program->config_ptr->access_log.path, strerror(errno));
+			program_ptr->config_ptr->access_log.path, strerror(errno));
 }
 
 /* A later issue makes SIGHUP reload the configuration; until then it
@@ -205,12 +207,12 @@ static void reload(void *ctx_ptr, int kernel_index)
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
 {
-	struct gw_program *program = ctx_ptr;
+	struct gw_program *program_ptr = ctx_ptr;
 
 	(void)kernel_index;
 	gw_access_log_close();
-	gw_upstreams_destroy(program->upstreams_ptr);
-	program->upstreams_ptr = NULL;
+	gw_upstreams_destroy(program_ptr->upstreams_ptr);
+	program_ptr->upstreams_ptr = NULL;
 	gw_stats_detach();
 }
 
@@ -280,39 +282,40 @@ static int kernel_count(int option, const struct gw_config *config_ptr)
 
 static void child_exit(void *ctx_ptr, int pid, int status)
 {
-	struct gw_program *program = ctx_ptr;
+	struct gw_program *program_ptr = ctx_ptr;
 	uint64_t now = gw_resolver_now_ns();
-	uint64_t *oldest_ptr = &program->resolver_restarts[program->resolver_restart_count % GW_RESOLVER_RESTARTS_MAX];
+	uint64_t *oldest_ptr =
+		&program_ptr->resolver_restarts[program_ptr->resolver_restart_count % GW_RESOLVER_RESTARTS_MAX];
 
-	if (program->resolver_pid <= 0 || pid != program->resolver_pid)
+	if (program_ptr->resolver_pid <= 0 || pid != program_ptr->resolver_pid)
 		return;
 	fprintf(stderr, "vkgw: the resolver process (pid %d) ended (%s %d)", pid,
 		WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-	if (program->resolver_restart_count >= GW_RESOLVER_RESTARTS_MAX &&
+	if (program_ptr->resolver_restart_count >= GW_RESOLVER_RESTARTS_MAX &&
 	    now - *oldest_ptr < GW_RESOLVER_RESTART_WINDOW_NS) {
 		fprintf(stderr, "; it keeps ending: DNS names keep their last addresses\n");
-		program->resolver_pid = 0;
+		program_ptr->resolver_pid = 0;
 		return;
 	}
 	*oldest_ptr = now;
-	program->resolver_restart_count++;
-	program->resolver_pid = gw_resolver_process_start(program->resolver_ptr);
-	fprintf(stderr, "; started again (pid %d)\n", (int)program->resolver_pid);
+	program_ptr->resolver_restart_count++;
+	program_ptr->resolver_pid = gw_resolver_process_start(program_ptr->resolver_ptr);
+	fprintf(stderr, "; started again (pid %d)\n", (int)program_ptr->resolver_pid);
 }
 
 /* Every DNS name once, before kernels start, so the first requests find
  * addresses (a name that fails is reported and stays unavailable until
  * the resolver process gets an answer), then the resolver process. */
-static int start_resolver(struct gw_program *program)
+static int start_resolver(struct gw_program *program_ptr)
 {
-	program->resolver_ptr = gw_resolver_create(program->config_ptr);
-	if (!program->resolver_ptr) {
+	program_ptr->resolver_ptr = gw_resolver_create(program_ptr->config_ptr);
+	if (!program_ptr->resolver_ptr) {
 		fprintf(stderr, "vkgw: cannot map the DNS endpoint table\n");
 		return -1;
 	}
-	gw_resolver_run_due(program->resolver_ptr, gw_resolver_now_ns(), stderr);
-	program->resolver_pid = gw_resolver_process_start(program->resolver_ptr);
-	if (program->resolver_pid == -1) {
+	gw_resolver_run_due(program_ptr->resolver_ptr, gw_resolver_now_ns(), stderr);
+	program_ptr->resolver_pid = gw_resolver_process_start(program_ptr->resolver_ptr);
+	if (program_ptr->resolver_pid == -1) {
 		fprintf(stderr, "vkgw: cannot start the resolver process\n");
 		return -1;
 	}
@@ -321,17 +324,17 @@ static int start_resolver(struct gw_program *program)
 
 static struct gw_config *load(const char *path)
 {
-	struct gw_diag *diag = gw_diag_create();
+	struct gw_diag *diag_ptr = gw_diag_create();
 	struct gw_config *config_ptr;
 
-	if (!diag) {
+	if (!diag_ptr) {
 		fprintf(stderr, "vkgw: out of memory\n");
 		return NULL;
 	}
-	config_ptr = gw_config_load_file(path, diag);
+	config_ptr = gw_config_load_file(path, diag_ptr);
 	if (!config_ptr)
-		gw_config_print_errors(stderr, path, diag, NULL);
-	gw_diag_destroy(diag);
+		gw_config_print_errors(stderr, path, diag_ptr, NULL);
+	gw_diag_destroy(diag_ptr);
 	return config_ptr;
 }
 

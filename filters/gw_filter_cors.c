@@ -92,55 +92,55 @@ static const char *join(struct gw_arena *arena_ptr, const char **items_ptr, int 
 	return count ? out : NULL;
 }
 
-static int cors_compile(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
-			void **compiled_out)
+static int cors_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
+			struct gw_arena *arena_ptr, void **compiled_ptr)
 {
 	static const char *const keys[] = {"type",	     "allow_origins",	  "allow_methods", "allow_headers",
 					   "expose_headers", "allow_credentials", "max_age_s",	   NULL};
 	static const char *default_methods[] = {"GET", "HEAD", "POST"};
-	struct gw_filter_json fj = {.diag_ptr = diag, .arena_ptr = arena};
-	struct cors_config *config_ptr = gw_arena_alloc(arena, sizeof(*config_ptr));
+	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
+	struct cors_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 	const char **headers_ptr, **expose_ptr;
 	int header_count, expose_count;
 	long long max_age;
 
 	if (!config_ptr)
 		return -1;
-	*compiled_out = config_ptr;
-	if (gw_filter_json_keys(&fj, config, pointer, keys) == -1)
+	*compiled_ptr = config_ptr;
+	if (gw_filter_json_keys(&fj, config_json_ptr, pointer, keys) == -1)
 		return -1;
-	if (!json_object_get(config, "allow_origins")) {
-		gw_diag_error(diag, pointer, "missing required key \"allow_origins\"");
+	if (!json_object_get(config_json_ptr, "allow_origins")) {
+		gw_diag_error(diag_ptr, pointer, "missing required key \"allow_origins\"");
 		fj.failed = 1;
 	}
-	gw_filter_json_strings(&fj, config, pointer, "allow_origins", &config_ptr->origins_ptr,
+	gw_filter_json_strings(&fj, config_json_ptr, pointer, "allow_origins", &config_ptr->origins_ptr,
 			       &config_ptr->origin_count);
 	check_items(&fj, pointer, "allow_origins", config_ptr->origins_ptr, config_ptr->origin_count, origin_valid,
 		    "an origin (\"*\" or scheme://host[:port])");
 	for (int i = 0; i < config_ptr->origin_count; i++)
 		if (config_ptr->origins_ptr[i] && strcmp(config_ptr->origins_ptr[i], "*") == 0)
 			config_ptr->any_origin = 1;
-	gw_filter_json_strings(&fj, config, pointer, "allow_methods", &config_ptr->methods_ptr,
+	gw_filter_json_strings(&fj, config_json_ptr, pointer, "allow_methods", &config_ptr->methods_ptr,
 			       &config_ptr->method_count);
 	check_items(&fj, pointer, "allow_methods", config_ptr->methods_ptr, config_ptr->method_count, token_valid,
 		    "a method name");
-	if (!json_object_get(config, "allow_methods")) {
+	if (!json_object_get(config_json_ptr, "allow_methods")) {
 		config_ptr->methods_ptr = default_methods;
 		config_ptr->method_count = 3;
 	}
-	gw_filter_json_strings(&fj, config, pointer, "allow_headers", &headers_ptr, &header_count);
+	gw_filter_json_strings(&fj, config_json_ptr, pointer, "allow_headers", &headers_ptr, &header_count);
 	check_items(&fj, pointer, "allow_headers", headers_ptr, header_count, token_valid, "a header name");
-	gw_filter_json_strings(&fj, config, pointer, "expose_headers", &expose_ptr, &expose_count);
+	gw_filter_json_strings(&fj, config_json_ptr, pointer, "expose_headers", &expose_ptr, &expose_count);
 	check_items(&fj, pointer, "expose_headers", expose_ptr, expose_count, token_valid, "a header name");
-	gw_filter_json_bool(&fj, config, pointer, "allow_credentials", 0, &config_ptr->allow_credentials);
-	if (gw_filter_json_int(&fj, config, pointer, "max_age_s", 0, CORS_MAX_AGE_MAX, -1, &max_age) == 0 &&
+	gw_filter_json_bool(&fj, config_json_ptr, pointer, "allow_credentials", 0, &config_ptr->allow_credentials);
+	if (gw_filter_json_int(&fj, config_json_ptr, pointer, "max_age_s", 0, CORS_MAX_AGE_MAX, -1, &max_age) == 0 &&
 	    max_age >= 0)
 		snprintf(config_ptr->max_age, sizeof(config_ptr->max_age), "%lld", max_age);
 	if (fj.failed)
 		return -1;
-	config_ptr->allow_methods = join(arena, config_ptr->methods_ptr, config_ptr->method_count);
-	config_ptr->allow_headers = join(arena, headers_ptr, header_count);
-	config_ptr->expose_headers = join(arena, expose_ptr, expose_count);
+	config_ptr->allow_methods = join(arena_ptr, config_ptr->methods_ptr, config_ptr->method_count);
+	config_ptr->allow_headers = join(arena_ptr, headers_ptr, header_count);
+	config_ptr->expose_headers = join(arena_ptr, expose_ptr, expose_count);
 	if (!config_ptr->allow_methods && config_ptr->method_count)
 		return -1;
 	return 0;

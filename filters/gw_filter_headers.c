@@ -49,57 +49,57 @@ static int check_name(struct gw_filter_json *fj_ptr, const char *name, const cha
 }
 
 /* The members of a "set" or "add" object, appended to edits_ptr. */
-static void compile_values(struct gw_filter_json *fj_ptr, const json_t *side, const char *pointer, const char *key,
-			   enum gw_header_op op, struct headers_edit *edits_ptr, int *count)
+static void compile_values(struct gw_filter_json *fj_ptr, const json_t *side_ptr, const char *pointer, const char *key,
+			   enum gw_header_op op, struct headers_edit *edits_ptr, int *count_ptr)
 {
 	char at[GW_FILTER_POINTER_MAX], member_at[GW_FILTER_POINTER_MAX];
-	const json_t *object, *value;
+	const json_t *object_ptr, *value_ptr;
 	const char *name;
 
-	if (gw_filter_json_object(fj_ptr, side, pointer, key, &object) == -1 || !object)
+	if (gw_filter_json_object(fj_ptr, side_ptr, pointer, key, &object_ptr) == -1 || !object_ptr)
 		return;
 	gw_filter_json_pointer(at, sizeof(at), pointer, key);
-	json_object_foreach((json_t *)object, name, value) {
+	json_object_foreach((json_t *)object_ptr, name, value_ptr) {
 		gw_filter_json_pointer(member_at, sizeof(member_at), at, name);
 		if (check_name(fj_ptr, name, member_at, 1) == -1)
 			continue;
-		if (!json_is_string(value)) {
+		if (!json_is_string(value_ptr)) {
 			gw_diag_error(fj_ptr->diag_ptr, member_at, "expected a string");
 			fj_ptr->failed = 1;
 			continue;
 		}
-		if (!gw_header_value_valid(json_string_value(value), json_string_length(value)) ||
-		    strlen(json_string_value(value)) != json_string_length(value)) {
+		if (!gw_header_value_valid(json_string_value(value_ptr), json_string_length(value_ptr)) ||
+		    strlen(json_string_value(value_ptr)) != json_string_length(value_ptr)) {
 			gw_diag_error(fj_ptr->diag_ptr, member_at,
 				      "not a valid header value (control characters, or space at either end)");
 			fj_ptr->failed = 1;
 			continue;
 		}
-		edits_ptr[*count].op = op;
-		edits_ptr[*count].name = gw_arena_strdup(fj_ptr->arena_ptr, name);
-		edits_ptr[*count].value = gw_arena_strdup(fj_ptr->arena_ptr, json_string_value(value));
-		(*count)++;
+		edits_ptr[*count_ptr].op = op;
+		edits_ptr[*count_ptr].name = gw_arena_strdup(fj_ptr->arena_ptr, name);
+		edits_ptr[*count_ptr].value = gw_arena_strdup(fj_ptr->arena_ptr, json_string_value(value_ptr));
+		(*count_ptr)++;
 	}
 }
 
-static void compile_side(struct gw_filter_json *fj_ptr, const json_t *config, const char *pointer, const char *key,
+static void compile_side(struct gw_filter_json *fj_ptr, const json_t *config_ptr, const char *pointer, const char *key,
 			 struct headers_side *side_ptr)
 {
 	static const char *const keys[] = {"set", "add", "remove", NULL};
 	char at[GW_FILTER_POINTER_MAX], remove_at[GW_FILTER_POINTER_MAX], item_at[GW_FILTER_POINTER_MAX];
-	const json_t *side;
+	const json_t *side_json_ptr;
 	const char **removes_ptr;
 	struct headers_edit *edits_ptr;
 	size_t most;
 	int remove_count, count = 0;
 
-	if (gw_filter_json_object(fj_ptr, config, pointer, key, &side) == -1 || !side)
+	if (gw_filter_json_object(fj_ptr, config_ptr, pointer, key, &side_json_ptr) == -1 || !side_json_ptr)
 		return;
 	gw_filter_json_pointer(at, sizeof(at), pointer, key);
-	gw_filter_json_keys(fj_ptr, side, at, keys);
-	gw_filter_json_strings(fj_ptr, side, at, "remove", &removes_ptr, &remove_count);
-	most = (size_t)remove_count + json_object_size(json_object_get(side, "set")) +
-	       json_object_size(json_object_get(side, "add"));
+	gw_filter_json_keys(fj_ptr, side_json_ptr, at, keys);
+	gw_filter_json_strings(fj_ptr, side_json_ptr, at, "remove", &removes_ptr, &remove_count);
+	most = (size_t)remove_count + json_object_size(json_object_get(side_json_ptr, "set")) +
+	       json_object_size(json_object_get(side_json_ptr, "add"));
 	edits_ptr = gw_arena_alloc(fj_ptr->arena_ptr, sizeof(*edits_ptr) * (most ? most : 1));
 	if (!edits_ptr) {
 		fj_ptr->failed = 1;
@@ -113,26 +113,26 @@ static void compile_side(struct gw_filter_json *fj_ptr, const json_t *config, co
 			continue;
 		edits_ptr[count++] = (struct headers_edit){GW_HEADER_REMOVE, removes_ptr[i], ""};
 	}
-	compile_values(fj_ptr, side, at, "set", GW_HEADER_SET, edits_ptr, &count);
-	compile_values(fj_ptr, side, at, "add", GW_HEADER_ADD, edits_ptr, &count);
+	compile_values(fj_ptr, side_json_ptr, at, "set", GW_HEADER_SET, edits_ptr, &count);
+	compile_values(fj_ptr, side_json_ptr, at, "add", GW_HEADER_ADD, edits_ptr, &count);
 	side_ptr->edits_ptr = edits_ptr;
 	side_ptr->count = count;
 }
 
-static int headers_compile(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
-			   void **compiled_out)
+static int headers_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
+			   struct gw_arena *arena_ptr, void **compiled_ptr)
 {
 	static const char *const keys[] = {"type", "request", "response", NULL};
-	struct gw_filter_json fj = {.diag_ptr = diag, .arena_ptr = arena};
-	struct headers_config *config_ptr = gw_arena_alloc(arena, sizeof(*config_ptr));
+	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
+	struct headers_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 
 	if (!config_ptr)
 		return -1;
-	if (gw_filter_json_keys(&fj, config, pointer, keys) == 0) {
-		compile_side(&fj, config, pointer, "request", &config_ptr->request);
-		compile_side(&fj, config, pointer, "response", &config_ptr->response);
+	if (gw_filter_json_keys(&fj, config_json_ptr, pointer, keys) == 0) {
+		compile_side(&fj, config_json_ptr, pointer, "request", &config_ptr->request);
+		compile_side(&fj, config_json_ptr, pointer, "response", &config_ptr->response);
 	}
-	*compiled_out = config_ptr;
+	*compiled_ptr = config_ptr;
 	return fj.failed ? -1 : 0;
 }
 
@@ -140,9 +140,10 @@ static int headers_compile(const json_t *config, const char *pointer, struct gw_
 static int apply_side(struct gw_exchange *ex_ptr, enum gw_exchange_side side, const struct headers_side *side_ptr)
 {
 	for (int i = 0; i < side_ptr->count; i++) {
-		const struct headers_edit *e = &side_ptr->edits_ptr[i];
+		const struct headers_edit *e_ptr = &side_ptr->edits_ptr[i];
 
-		if (gw_exchange_edit(ex_ptr, side, e->op, e->name, strlen(e->name), e->value, strlen(e->value)) == -1)
+		if (gw_exchange_edit(ex_ptr, side, e_ptr->op, e_ptr->name, strlen(e_ptr->name), e_ptr->value,
+				     strlen(e_ptr->value)) == -1)
 			return -1;
 	}
 	return 0;

@@ -41,6 +41,7 @@ struct hmac_config {
 	const char *prefix;
 	size_t prefix_len;
 	const EVP_MD *(*md)(void);
+	int algorithm; /* its index in algorithms[] */
 	enum hmac_encoding encoding;
 	const char *secret;
 	size_t secret_len;
@@ -51,72 +52,75 @@ static const struct {
 	const EVP_MD *(*md)(void);
 } algorithms[] = {{"sha256", EVP_sha256}, {"sha1", EVP_sha1}, {"sha512", EVP_sha512}};
 
-static int hmac_compile(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
-			void **compiled_out)
+static int hmac_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
+			struct gw_arena *arena_ptr, void **compiled_ptr)
 {
 	static const char *const keys[] = {"type",     "header",     "prefix", "algorithm",
 					   "encoding", "secret_env", "secret", NULL};
-	struct gw_filter_json fj = {.diag_ptr = diag, .arena_ptr = arena};
-	struct hmac_config *config_ptr = gw_arena_alloc(arena, sizeof(*config_ptr));
+	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
+	struct hmac_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 	const char *algorithm = NULL, *encoding = NULL, *secret_env = NULL, *secret = NULL;
 	char at[GW_FILTER_POINTER_MAX];
 
 	if (!config_ptr)
 		return -1;
 	memset(config_ptr, 0, sizeof(*config_ptr));
-	*compiled_out = config_ptr;
-	if (gw_filter_json_keys(&fj, config, pointer, keys) == -1)
+	*compiled_ptr = config_ptr;
+	if (gw_filter_json_keys(&fj, config_json_ptr, pointer, keys) == -1)
 		return -1;
-	if (gw_filter_json_string(&fj, config, pointer, "header", "x-signature", &config_ptr->header) == 0 &&
+	if (gw_filter_json_string(&fj, config_json_ptr, pointer, "header", "x-signature", &config_ptr->header) == 0 &&
 	    !gw_header_name_valid(config_ptr->header, strlen(config_ptr->header))) {
-		gw_diag_error(diag, gw_filter_json_pointer(at, sizeof(at), pointer, "header"),
+		gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "header"),
 			      "\"%s\" is not a valid header name", config_ptr->header);
 		fj.failed = 1;
 	}
-	if (gw_filter_json_string(&fj, config, pointer, "prefix", "", &config_ptr->prefix) == 0)
+	if (gw_filter_json_string(&fj, config_json_ptr, pointer, "prefix", "", &config_ptr->prefix) == 0)
 		config_ptr->prefix_len = strlen(config_ptr->prefix);
-	if (gw_filter_json_string(&fj, config, pointer, "algorithm", "sha256", &algorithm) == 0) {
+	if (gw_filter_json_string(&fj, config_json_ptr, pointer, "algorithm", "sha256", &algorithm) == 0) {
 		for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
-			if (strcmp(algorithm, algorithms[i].name) == 0)
+			if (strcmp(algorithm, algorithms[i].name) == 0) {
 				config_ptr->md = algorithms[i].md;
+				config_ptr->algorithm = (int)i;
+			}
 		if (!config_ptr->md) {
-			gw_diag_error(diag, gw_filter_json_pointer(at, sizeof(at), pointer, "algorithm"),
+			gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "algorithm"),
 				      "\"%s\" is not one of \"sha256\", \"sha1\", \"sha512\"", algorithm);
 			fj.failed = 1;
 		}
 	}
-	if (gw_filter_json_string(&fj, config, pointer, "encoding", "hex", &encoding) == 0) {
+	if (gw_filter_json_string(&fj, config_json_ptr, pointer, "encoding", "hex", &encoding) == 0) {
 		if (strcmp(encoding, "hex") == 0) {
 			config_ptr->encoding = HMAC_HEX;
 		} else if (strcmp(encoding, "base64") == 0) {
 			config_ptr->encoding = HMAC_BASE64;
 		} else {
-			gw_diag_error(diag, gw_filter_json_pointer(at, sizeof(at), pointer, "encoding"),
+			gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "encoding"),
 				      "\"%s\" is not \"hex\" or \"base64\"", encoding);
 			fj.failed = 1;
 		}
 	}
-	gw_filter_json_string(&fj, config, pointer, "secret_env", NULL, &secret_env);
-	gw_filter_json_string(&fj, config, pointer, "secret", NULL, &secret);
+	gw_filter_json_string(&fj, config_json_ptr, pointer, "secret_env", NULL, &secret_env);
+	gw_filter_json_string(&fj, config_json_ptr, pointer, "secret", NULL, &secret);
 	if (!secret_env == !secret) {
-		gw_diag_error(diag, pointer, "exactly one of \"secret_env\" and \"secret\" is required");
+		gw_diag_error(diag_ptr, pointer, "exactly one of \"secret_env\" and \"secret\" is required");
 		fj.failed = 1;
 	} else if (secret_env) {
 		const char *value = getenv(secret_env);
 
 		if (!value || !*value) {
-			gw_diag_error(diag, gw_filter_json_pointer(at, sizeof(at), pointer, "secret_env"),
+			gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "secret_env"),
 				      "environment variable %s is not set or empty", secret_env);
 			fj.failed = 1;
 		} else {
 			config_ptr->secret_len = strlen(value);
-			config_ptr->secret = gw_arena_alloc(arena, config_ptr->secret_len + 1);
+			config_ptr->secret = gw_arena_alloc(arena_ptr, config_ptr->secret_len + 1);
 			if (!config_ptr->secret)
 				return -1;
 			memcpy((char *)config_ptr->secret, value, config_ptr->secret_len + 1);
 		}
 	} else if (!*secret) {
-		gw_diag_error(diag, gw_filter_json_pointer(at, sizeof(at), pointer, "secret"), "the secret is empty");
+		gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "secret"),
+			      "the secret is empty");
 		fj.failed = 1;
 	} else {
 		config_ptr->secret = secret;
@@ -137,15 +141,15 @@ static int hex_value(char c)
 }
 
 /* The signature's bytes, decoded from after the prefix; -1 if malformed. */
-static int decode_signature(const struct hmac_config *config_ptr, const char *value, size_t len, uint8_t *out,
-			    size_t cap, size_t *out_len)
+static int decode_signature(const struct hmac_config *config_ptr, const char *value, size_t len, uint8_t *out_ptr,
+			    size_t cap, size_t *out_len_ptr)
 {
 	if (len < config_ptr->prefix_len || strncasecmp(value, config_ptr->prefix, config_ptr->prefix_len) != 0)
 		return -1;
 	value += config_ptr->prefix_len;
 	len -= config_ptr->prefix_len;
 	if (config_ptr->encoding == HMAC_BASE64)
-		return EVP_DecodeBase64(out, out_len, cap, (const uint8_t *)value, len) ? 0 : -1;
+		return EVP_DecodeBase64(out_ptr, out_len_ptr, cap, (const uint8_t *)value, len) ? 0 : -1;
 	if (len % 2 || len / 2 > cap)
 		return -1;
 	for (size_t i = 0; i < len; i += 2) {
@@ -153,9 +157,9 @@ static int decode_signature(const struct hmac_config *config_ptr, const char *va
 
 		if (hi < 0 || lo < 0)
 			return -1;
-		out[i / 2] = (uint8_t)(hi << 4 | lo);
+		out_ptr[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
-	*out_len = len / 2;
+	*out_len_ptr = len / 2;
 	return 0;
 }
 
@@ -176,10 +180,12 @@ static void hmac_on_request(struct vk_thread *that)
 	vk_end();
 }
 
-/* One HMAC context per kernel, reused: after the first request it
- * allocates nothing. A stage runs its computation without yielding, so
- * no two requests share it at once. */
-static HMAC_CTX kernel_hmac;
+/* One HMAC context per algorithm per kernel, reused: a context given
+ * another digest frees and allocates its state again, so each algorithm
+ * keeps its own, and after its first request allocates nothing. A stage
+ * runs its computation without yielding, so no two requests share one at
+ * once. */
+static HMAC_CTX kernel_hmac[sizeof(algorithms) / sizeof(algorithms[0])];
 static int kernel_hmac_ready;
 
 static void hmac_on_request_body(struct vk_thread *that)
@@ -200,7 +206,8 @@ static void hmac_on_request_body(struct vk_thread *that)
 
 	vk_begin();
 	if (!kernel_hmac_ready) {
-		HMAC_CTX_init(&kernel_hmac);
+		for (size_t i = 0; i < sizeof(kernel_hmac) / sizeof(kernel_hmac[0]); i++)
+			HMAC_CTX_init(&kernel_hmac[i]);
 		kernel_hmac_ready = 1;
 	}
 	if (!gw_exchange_request_header(ex_ptr, config_ptr->header, &self->value, &self->value_len) ||
@@ -209,9 +216,10 @@ static void hmac_on_request_body(struct vk_thread *that)
 		gw_exchange_respond_error(ex_ptr, 401, "malformed request signature");
 	} else {
 		self->body = gw_exchange_request_body(ex_ptr, &self->body_len);
-		if (!HMAC_Init_ex(&kernel_hmac, config_ptr->secret, config_ptr->secret_len, config_ptr->md(), NULL) ||
-		    !HMAC_Update(&kernel_hmac, (const uint8_t *)self->body, self->body_len) ||
-		    !HMAC_Final(&kernel_hmac, self->expected, &self->expected_len))
+		if (!HMAC_Init_ex(&kernel_hmac[config_ptr->algorithm], config_ptr->secret, config_ptr->secret_len,
+				  config_ptr->md(), NULL) ||
+		    !HMAC_Update(&kernel_hmac[config_ptr->algorithm], (const uint8_t *)self->body, self->body_len) ||
+		    !HMAC_Final(&kernel_hmac[config_ptr->algorithm], self->expected, &self->expected_len))
 			gw_exchange_respond_error(ex_ptr, 500, "signature could not be computed");
 		else if (self->given_len != self->expected_len ||
 			 CRYPTO_memcmp(self->given, self->expected, self->expected_len) != 0)

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *type_name(const json_t *value)
+static const char *type_name(const json_t *value_ptr)
 {
-	switch (json_typeof(value)) {
+	switch (json_typeof(value_ptr)) {
 	case JSON_OBJECT:
 		return "an object";
 	case JSON_ARRAY:
@@ -57,26 +57,26 @@ const char *gw_filter_json_index(char *out, size_t len, const char *base, size_t
 	return out;
 }
 
-int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value, const char *pointer,
-			const char *const *allowed)
+int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value_ptr, const char *pointer,
+			const char *const *allowed_ptr)
 {
 	char at[GW_FILTER_POINTER_MAX], list[GW_FILTER_POINTER_MAX] = "";
 	const char *key;
-	json_t *member;
+	json_t *member_ptr;
 	size_t used = 0;
 
-	if (!json_is_object(value)) {
-		gw_diag_error(fj_ptr->diag_ptr, pointer, "expected an object, not %s", type_name(value));
+	if (!json_is_object(value_ptr)) {
+		gw_diag_error(fj_ptr->diag_ptr, pointer, "expected an object, not %s", type_name(value_ptr));
 		return fail(fj_ptr);
 	}
-	for (int i = 0; allowed[i] && used < sizeof(list); i++)
-		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", allowed[i]);
-	json_object_foreach((json_t *)value, key, member) {
+	for (int i = 0; allowed_ptr[i] && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", allowed_ptr[i]);
+	json_object_foreach((json_t *)value_ptr, key, member_ptr) {
 		int known = 0;
 
-		(void)member;
-		for (int i = 0; allowed[i] && !known; i++)
-			known = strcmp(key, allowed[i]) == 0;
+		(void)member_ptr;
+		for (int i = 0; allowed_ptr[i] && !known; i++)
+			known = strcmp(key, allowed_ptr[i]) == 0;
 		if (known)
 			continue;
 		gw_diag_error_key(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
@@ -86,125 +86,127 @@ int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value, cons
 	return 0;
 }
 
-int gw_filter_json_bool(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			int dflt, int *out)
+int gw_filter_json_bool(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			int dflt, int *out_ptr)
 {
-	const json_t *value = json_object_get(object, key);
+	const json_t *value_ptr = json_object_get(object_ptr, key);
 	char at[GW_FILTER_POINTER_MAX];
 
-	*out = dflt;
-	if (!value)
+	*out_ptr = dflt;
+	if (!value_ptr)
 		return 0;
-	if (!json_is_boolean(value)) {
+	if (!json_is_boolean(value_ptr)) {
 		gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-			      "expected a boolean, not %s", type_name(value));
+			      "expected a boolean, not %s", type_name(value_ptr));
 		return fail(fj_ptr);
 	}
-	*out = json_is_true(value);
+	*out_ptr = json_is_true(value_ptr);
 	return 0;
 }
 
-int gw_filter_json_int(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-		       long long min, long long max, long long dflt, long long *out)
+int gw_filter_json_int(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+		       long long min, long long max, long long dflt, long long *out_ptr)
 {
-	const json_t *value = json_object_get(object, key);
+	const json_t *value_ptr = json_object_get(object_ptr, key);
 	char at[GW_FILTER_POINTER_MAX];
 	long long n;
 
-	*out = dflt;
-	if (!value)
+	*out_ptr = dflt;
+	if (!value_ptr)
 		return 0;
 	gw_filter_json_pointer(at, sizeof(at), pointer, key);
-	if (json_is_integer(value)) {
-		n = json_integer_value(value);
-	} else if (json_is_real(value) && json_real_value(value) == (double)(long long)json_real_value(value)) {
+	if (json_is_integer(value_ptr)) {
+		n = json_integer_value(value_ptr);
+	} else if (json_is_real(value_ptr) &&
+		   json_real_value(value_ptr) == (double)(long long)json_real_value(value_ptr)) {
 		/* 60.0 is an integer, as in JSON Schema */
-		n = (long long)json_real_value(value);
+		n = (long long)json_real_value(value_ptr);
 	} else {
 		gw_diag_error(fj_ptr->diag_ptr, at, "expected an integer from %lld to %lld, not %s", min, max,
-			      type_name(value));
+			      type_name(value_ptr));
 		return fail(fj_ptr);
 	}
 	if (n < min || n > max) {
 		gw_diag_error(fj_ptr->diag_ptr, at, "must be from %lld to %lld, not %lld", min, max, n);
 		return fail(fj_ptr);
 	}
-	*out = n;
+	*out_ptr = n;
 	return 0;
 }
 
-int gw_filter_json_string(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			  const char *dflt, const char **out)
+int gw_filter_json_string(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			  const char *dflt, const char **out_ptr)
 {
-	const json_t *value = json_object_get(object, key);
+	const json_t *value_ptr = json_object_get(object_ptr, key);
 	char at[GW_FILTER_POINTER_MAX];
 
-	*out = dflt;
-	if (!value)
+	*out_ptr = dflt;
+	if (!value_ptr)
 		return 0;
-	if (!json_is_string(value)) {
+	if (!json_is_string(value_ptr)) {
 		gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-			      "expected a string, not %s", type_name(value));
+			      "expected a string, not %s", type_name(value_ptr));
 		return fail(fj_ptr);
 	}
-	*out = gw_arena_strndup(fj_ptr->arena_ptr, json_string_value(value), json_string_length(value));
-	return *out ? 0 : fail(fj_ptr);
+	*out_ptr = gw_arena_strndup(fj_ptr->arena_ptr, json_string_value(value_ptr), json_string_length(value_ptr));
+	return *out_ptr ? 0 : fail(fj_ptr);
 }
 
-int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			   const char ***out, int *count_out)
+int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer,
+			   const char *key, const char ***out_ptr, int *count_ptr)
 {
-	const json_t *value = json_object_get(object, key);
+	const json_t *value_ptr = json_object_get(object_ptr, key);
 	char at[GW_FILTER_POINTER_MAX], item_at[GW_FILTER_POINTER_MAX];
 	const char **items_ptr;
 	size_t count;
 	int rc = 0;
 
-	*out = NULL;
-	*count_out = 0;
-	if (!value)
+	*out_ptr = NULL;
+	*count_ptr = 0;
+	if (!value_ptr)
 		return 0;
 	gw_filter_json_pointer(at, sizeof(at), pointer, key);
-	if (!json_is_array(value)) {
-		gw_diag_error(fj_ptr->diag_ptr, at, "expected an array, not %s", type_name(value));
+	if (!json_is_array(value_ptr)) {
+		gw_diag_error(fj_ptr->diag_ptr, at, "expected an array, not %s", type_name(value_ptr));
 		return fail(fj_ptr);
 	}
-	count = json_array_size(value);
+	count = json_array_size(value_ptr);
 	items_ptr = gw_arena_alloc(fj_ptr->arena_ptr, sizeof(*items_ptr) * (count ? count : 1));
 	if (!items_ptr)
 		return fail(fj_ptr);
 	for (size_t i = 0; i < count; i++) {
-		const json_t *item = json_array_get(value, i);
+		const json_t *item_ptr = json_array_get(value_ptr, i);
 
-		if (!json_is_string(item)) {
+		if (!json_is_string(item_ptr)) {
 			gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_index(item_at, sizeof(item_at), at, i),
-				      "expected a string, not %s", type_name(item));
+				      "expected a string, not %s", type_name(item_ptr));
 			rc = fail(fj_ptr);
 			continue;
 		}
-		items_ptr[i] = gw_arena_strndup(fj_ptr->arena_ptr, json_string_value(item), json_string_length(item));
+		items_ptr[i] =
+			gw_arena_strndup(fj_ptr->arena_ptr, json_string_value(item_ptr), json_string_length(item_ptr));
 		if (!items_ptr[i])
 			rc = fail(fj_ptr);
 	}
-	*out = items_ptr;
-	*count_out = (int)count;
+	*out_ptr = items_ptr;
+	*count_ptr = (int)count;
 	return rc;
 }
 
-int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			  const json_t **out)
+int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			  const json_t **out_ptr)
 {
-	const json_t *value = json_object_get(object, key);
+	const json_t *value_ptr = json_object_get(object_ptr, key);
 	char at[GW_FILTER_POINTER_MAX];
 
-	*out = NULL;
-	if (!value)
+	*out_ptr = NULL;
+	if (!value_ptr)
 		return 0;
-	if (!json_is_object(value)) {
+	if (!json_is_object(value_ptr)) {
 		gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-			      "expected an object, not %s", type_name(value));
+			      "expected an object, not %s", type_name(value_ptr));
 		return fail(fj_ptr);
 	}
-	*out = value;
+	*out_ptr = value_ptr;
 	return 0;
 }

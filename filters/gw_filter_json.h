@@ -26,23 +26,23 @@ const char *gw_filter_json_pointer(char *out, size_t len, const char *base, cons
 /* The same with an array index. */
 const char *gw_filter_json_index(char *out, size_t len, const char *base, size_t index);
 
-/* `value` must be an object whose keys are all in `allowed` (NULL-ended;
+/* `value_ptr` must be an object whose keys are all in `allowed_ptr` (NULL-ended;
  * a filter entry lists "type" too). 0, or -1 if it is no object at all. */
-int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value, const char *pointer,
-			const char *const *allowed);
+int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value_ptr, const char *pointer,
+			const char *const *allowed_ptr);
 
-/* Members of `object`: absent gives the default; 0, or -1 reported. */
-int gw_filter_json_bool(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			int dflt, int *out);
-int gw_filter_json_int(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-		       long long min, long long max, long long dflt, long long *out);
-int gw_filter_json_string(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			  const char *dflt, const char **out);
-/* An array of strings, copied: *out NULL and *count 0 when absent. */
-int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			   const char ***out, int *count_out);
-/* An object member, not copied: *out NULL when absent. */
-int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object, const char *pointer, const char *key,
-			  const json_t **out);
+/* Members of `object_ptr`: absent gives the default; 0, or -1 reported. */
+int gw_filter_json_bool(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			int dflt, int *out_ptr);
+int gw_filter_json_int(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+		       long long min, long long max, long long dflt, long long *out_ptr);
+int gw_filter_json_string(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			  const char *dflt, const char **out_ptr);
+/* An array of strings, copied: *out_ptr NULL and *count_ptr 0 when absent. */
+int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer,
+			   const char *key, const char ***out_ptr, int *count_ptr);
+/* An object member, not copied: *out_ptr NULL when absent. */
+int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			  const json_t **out_ptr);
 
 #endif

@@ -39,36 +39,37 @@ struct request_id_config {
 	int response;
 };
 
-static int request_id_compile(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
-			      void **compiled_out)
+static int request_id_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
+			      struct gw_arena *arena_ptr, void **compiled_ptr)
 {
 	static const char *const keys[] = {"type", "header", "trust_incoming", "traceparent", "response", NULL};
-	struct gw_filter_json fj = {.diag_ptr = diag, .arena_ptr = arena};
-	struct request_id_config *config_ptr = gw_arena_alloc(arena, sizeof(*config_ptr));
+	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
+	struct request_id_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 	char at[GW_FILTER_POINTER_MAX];
 
 	if (!config_ptr)
 		return -1;
-	if (gw_filter_json_keys(&fj, config, pointer, keys) == 0) {
-		if (gw_filter_json_string(&fj, config, pointer, "header", "x-request-id", &config_ptr->header) == 0) {
+	if (gw_filter_json_keys(&fj, config_json_ptr, pointer, keys) == 0) {
+		if (gw_filter_json_string(&fj, config_json_ptr, pointer, "header", "x-request-id",
+					  &config_ptr->header) == 0) {
 			size_t len = strlen(config_ptr->header);
 
 			gw_filter_json_pointer(at, sizeof(at), pointer, "header");
 			if (!gw_header_name_valid(config_ptr->header, len)) {
-				gw_diag_error(diag, at, "\"%s\" is not a valid header name", config_ptr->header);
+				gw_diag_error(diag_ptr, at, "\"%s\" is not a valid header name", config_ptr->header);
 				fj.failed = 1;
 			} else if (gw_header_name_reserved(config_ptr->header, len) ||
 				   strcasecmp(config_ptr->header, "traceparent") == 0) {
-				gw_diag_error(diag, at, "header \"%s\" cannot carry the request id",
+				gw_diag_error(diag_ptr, at, "header \"%s\" cannot carry the request id",
 					      config_ptr->header);
 				fj.failed = 1;
 			}
 		}
-		gw_filter_json_bool(&fj, config, pointer, "trust_incoming", 1, &config_ptr->trust_incoming);
-		gw_filter_json_bool(&fj, config, pointer, "traceparent", 1, &config_ptr->traceparent);
-		gw_filter_json_bool(&fj, config, pointer, "response", 1, &config_ptr->response);
+		gw_filter_json_bool(&fj, config_json_ptr, pointer, "trust_incoming", 1, &config_ptr->trust_incoming);
+		gw_filter_json_bool(&fj, config_json_ptr, pointer, "traceparent", 1, &config_ptr->traceparent);
+		gw_filter_json_bool(&fj, config_json_ptr, pointer, "response", 1, &config_ptr->response);
 	}
-	*compiled_out = config_ptr;
+	*compiled_ptr = config_ptr;
 	return fj.failed ? -1 : 0;
 }
 

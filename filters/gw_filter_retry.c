@@ -33,47 +33,49 @@ struct retry_config {
 	int status_count;
 };
 
-static int retry_compile(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
-			 void **compiled_out)
+static int retry_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
+			 struct gw_arena *arena_ptr, void **compiled_ptr)
 {
 	static const char *const keys[] = {"type", "attempts", "on_statuses", "all_methods", NULL};
-	struct gw_filter_json fj = {.diag_ptr = diag, .arena_ptr = arena};
-	struct retry_config *config_ptr = gw_arena_alloc(arena, sizeof(*config_ptr));
-	const json_t *statuses;
+	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
+	struct retry_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
+	const json_t *statuses_ptr;
 	long long attempts;
 	char at[GW_FILTER_POINTER_MAX], item[GW_FILTER_POINTER_MAX];
 
 	if (!config_ptr)
 		return -1;
 	memset(config_ptr, 0, sizeof(*config_ptr));
-	*compiled_out = config_ptr;
-	if (gw_filter_json_keys(&fj, config, pointer, keys) == -1)
+	*compiled_ptr = config_ptr;
+	if (gw_filter_json_keys(&fj, config_json_ptr, pointer, keys) == -1)
 		return -1;
-	if (gw_filter_json_int(&fj, config, pointer, "attempts", 2, GW_EXCHANGE_ATTEMPTS_MAX, 2, &attempts) == 0)
+	if (gw_filter_json_int(&fj, config_json_ptr, pointer, "attempts", 2, GW_EXCHANGE_ATTEMPTS_MAX, 2, &attempts) ==
+	    0)
 		config_ptr->attempts = (int)attempts;
-	gw_filter_json_bool(&fj, config, pointer, "all_methods", 0, &config_ptr->all_methods);
-	statuses = json_object_get(config, "on_statuses");
+	gw_filter_json_bool(&fj, config_json_ptr, pointer, "all_methods", 0, &config_ptr->all_methods);
+	statuses_ptr = json_object_get(config_json_ptr, "on_statuses");
 	gw_filter_json_pointer(at, sizeof(at), pointer, "on_statuses");
-	if (!statuses) {
+	if (!statuses_ptr) {
 		static const int defaults[] = {502, 503, 504};
 
 		memcpy(config_ptr->statuses, defaults, sizeof(defaults));
 		config_ptr->status_count = 3;
-	} else if (!json_is_array(statuses) || json_array_size(statuses) == 0 ||
-		   json_array_size(statuses) > RETRY_STATUSES_MAX) {
-		gw_diag_error(diag, at, "expected an array of 1 to %d statuses", RETRY_STATUSES_MAX);
+	} else if (!json_is_array(statuses_ptr) || json_array_size(statuses_ptr) == 0 ||
+		   json_array_size(statuses_ptr) > RETRY_STATUSES_MAX) {
+		gw_diag_error(diag_ptr, at, "expected an array of 1 to %d statuses", RETRY_STATUSES_MAX);
 		fj.failed = 1;
 	} else {
-		for (size_t i = 0; i < json_array_size(statuses); i++) {
-			const json_t *s = json_array_get(statuses, i);
+		for (size_t i = 0; i < json_array_size(statuses_ptr); i++) {
+			const json_t *s_ptr = json_array_get(statuses_ptr, i);
 
-			if (!json_is_integer(s) || json_integer_value(s) < 200 || json_integer_value(s) > 599) {
-				gw_diag_error(diag, gw_filter_json_index(item, sizeof(item), at, i),
+			if (!json_is_integer(s_ptr) || json_integer_value(s_ptr) < 200 ||
+			    json_integer_value(s_ptr) > 599) {
+				gw_diag_error(diag_ptr, gw_filter_json_index(item, sizeof(item), at, i),
 					      "expected a status from 200 to 599");
 				fj.failed = 1;
 				continue;
 			}
-			config_ptr->statuses[config_ptr->status_count++] = (int)json_integer_value(s);
+			config_ptr->statuses[config_ptr->status_count++] = (int)json_integer_value(s_ptr);
 		}
 	}
 	return fj.failed ? -1 : 0;

@@ -20,14 +20,14 @@ static struct {
 	char path[PATH_MAX]; /* for a reopen */
 } log_state = {.fd = -1};
 
-/* A new fd for path, non-blocking where a write could block; is_pipe
+/* A new fd for path, non-blocking where a write could block; is_pipe_ptr
  * tells whether writes must stay within PIPE_BUF. */
-static int open_log(const char *path, int *is_pipe)
+static int open_log(const char *path, int *is_pipe_ptr)
 {
 	struct stat st;
 	int fd;
 
-	*is_pipe = 0;
+	*is_pipe_ptr = 0;
 	if (strcmp(path, "-") == 0) {
 		/* A new open file description of stdout, so O_NONBLOCK on it
 		 * does not change the fd the rest of the process writes to. */
@@ -43,7 +43,7 @@ static int open_log(const char *path, int *is_pipe)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))) {
-		*is_pipe = S_ISFIFO(st.st_mode);
+		*is_pipe_ptr = S_ISFIFO(st.st_mode);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	}
 	return fd;

@@ -116,7 +116,7 @@ static int path_is(const char *path, size_t len, const char *name)
 }
 
 /* Decides the answer to the parsed request: status, type and body. */
-static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg)
+static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr)
 {
 	struct gw_http_span target =
 		self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
@@ -147,12 +147,13 @@ static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg
 	 * last wait for events. */
 	gw_stats_publish_kernel();
 	if (stats)
-		answer_rendering(self, GW_ADMIN_JSON,
-				 gw_stats_render_json(cfg->stats_ptr, vk_sys_now_ns(), self->body_ptr, self->body_cap));
-	else
 		answer_rendering(
-			self, GW_ADMIN_PROMETHEUS,
-			gw_stats_render_prometheus(cfg->stats_ptr, vk_sys_now_ns(), self->body_ptr, self->body_cap));
+			self, GW_ADMIN_JSON,
+			gw_stats_render_json(cfg_ptr->stats_ptr, vk_sys_now_ns(), self->body_ptr, self->body_cap));
+	else
+		answer_rendering(self, GW_ADMIN_PROMETHEUS,
+				 gw_stats_render_prometheus(cfg_ptr->stats_ptr, vk_sys_now_ns(), self->body_ptr,
+							    self->body_cap));
 }
 
 static void format_head(struct gw_admin_self *self)
@@ -166,12 +167,12 @@ static void format_head(struct gw_admin_self *self)
 
 void gw_admin_main(struct vk_thread *that)
 {
-	const struct gw_admin_config *cfg = vk_thread_arg(that);
+	const struct gw_admin_config *cfg_ptr = vk_thread_arg(that);
 	struct gw_admin_self *self;
 
 	vk_begin();
-	self->body_cap = body_cap(cfg);
-	self->head_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg->limits.max_head_bytes);
+	self->body_cap = body_cap(cfg_ptr);
+	self->head_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg_ptr->limits.max_head_bytes);
 	self->body_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), self->body_cap);
 	if (!self->head_ptr || !self->body_ptr)
 		vk_raise(ENOMEM);
@@ -203,15 +204,15 @@ void gw_admin_main(struct vk_thread *that)
 		/* The first request is awaited like any read: a connection
 		 * accepted while draining must still get its answer. */
 		if (!self->first) {
-			vk_deadline(cfg->keepalive_idle_ms);
+			vk_deadline(cfg_ptr->keepalive_idle_ms);
 			vk_wait_request(self->more);
 			if (!self->more)
 				break;
 		}
-		vk_deadline(cfg->header_timeout_ms);
+		vk_deadline(cfg_ptr->header_timeout_ms);
 		self->head_read = (struct gw_http_read){.socket_ptr = that->socket_ptr,
 							.buf_ptr = self->head_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.req_ptr = &self->req,
 							.deadline_ns = that->deadline_ns};
 		vk_call(gw_http_read_request_head, &self->head_read);
@@ -223,7 +224,7 @@ void gw_admin_main(struct vk_thread *that)
 		}
 		/* What follows the head is the next request (a body is not read). */
 		vk_deadline_clear();
-		answer(self, cfg);
+		answer(self, cfg_ptr);
 		self->close_after = !self->req.head.keep_alive || self->req.head.body == GW_BODY_CHUNKED ||
 				    (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) ||
 				    vk_sys_draining();

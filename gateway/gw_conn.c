@@ -70,15 +70,15 @@ static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 static int error_status(int stage, int error)
 {
 	switch (stage) {
-	case STAGE_REQUEST_HEAD:
+	case GW_CONN_STAGE_REQUEST_HEAD:
 		return error == ETIMEDOUT ? 408 : error == ENOBUFS ? 431 : 400;
-	case STAGE_BODY_IN:
+	case GW_CONN_STAGE_BODY_IN:
 		return error == ETIMEDOUT ? 408 : 400;
-	case STAGE_CONNECT:
+	case GW_CONN_STAGE_CONNECT:
 		return error == ETIMEDOUT ? 504 : 502;
-	case STAGE_REQUEST_BODY:
+	case GW_CONN_STAGE_REQUEST_BODY:
 		return error == ETIMEDOUT ? 408 : 502;
-	case STAGE_RESPONSE_HEAD:
+	case GW_CONN_STAGE_RESPONSE_HEAD:
 		return error == ETIMEDOUT ? 504 : 502;
 	default:
 		return 0;
@@ -97,7 +97,7 @@ static int request_body_status(struct gw_conn_self *self, int error, const char 
 {
 	struct vk_vectoring *client_rx_ptr = vk_socket_rx(self->client_ptr);
 
-	if (self->stage != STAGE_REQUEST_BODY)
+	if (self->stage != GW_CONN_STAGE_REQUEST_BODY)
 		return 0;
 	if (vk_vectoring_eof(client_rx_ptr) || vk_vectoring_error(client_rx_ptr)) {
 		*reason_ptr = "request body incomplete: the client stopped sending";
@@ -116,8 +116,8 @@ static int request_body_status(struct gw_conn_self *self, int error, const char 
  * again, once, on a new connection. */
 static int may_go_again(const struct gw_conn_self *self, int error)
 {
-	return self->reused && !self->retried && !self->status && !self->response_bytes &&
-	       (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_HEAD) &&
+	return self->reused && !self->retried && !self->status && !self->response_started &&
+	       (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_HEAD) &&
 	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED) &&
 	       gw_http_method_idempotent(self->req.method) && gw_exchange_replayable(&self->exchange);
 }
@@ -127,19 +127,19 @@ static int may_go_again(const struct gw_conn_self *self, int error)
 static int own_error_goes_through_filters(const struct gw_conn_self *self)
 {
 	return self->route_ptr && self->exchange.stages_passed > 0 && self->exchange.verdict == GW_VERDICT_CONTINUE &&
-	       !self->exchange.resp_ptr && self->stage != STAGE_RESPONSE_BODY;
+	       !self->exchange.resp_ptr && self->stage != GW_CONN_STAGE_RESPONSE_BODY;
 }
 
 /* The exchange on the upstream connection is over. It goes back for any
  * request of this kernel when `whole` (nothing of the response is left to
  * read) and the upstream keeps it alive, unless bytes nobody asked for
  * are waiting (vk_socket_detach_fd refuses); else it closes. */
-static void release_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg, int whole)
+static void release_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr, int whole)
 {
 	int fd;
 
 	if (whole && self->resp.head.keep_alive && (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-		cfg->upstream_ops.keep(cfg->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
+		cfg_ptr->upstream_ops.keep(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
 	else
 		vk_socket_close(self->upstream_ptr);
 }
@@ -147,15 +147,15 @@ static void release_upstream(struct gw_conn_self *self, const struct gw_conn_con
 static const char *error_message(int stage, int error)
 {
 	switch (stage) {
-	case STAGE_REQUEST_HEAD:
+	case GW_CONN_STAGE_REQUEST_HEAD:
 		return error == ETIMEDOUT ? "request head not received in time" : "malformed request";
-	case STAGE_BODY_IN:
+	case GW_CONN_STAGE_BODY_IN:
 		return error == ETIMEDOUT ? "request body stalled" : "request body incomplete";
-	case STAGE_CONNECT:
+	case GW_CONN_STAGE_CONNECT:
 		return error == ETIMEDOUT ? "upstream connect timed out" : "upstream connect failed";
-	case STAGE_REQUEST_BODY:
+	case GW_CONN_STAGE_REQUEST_BODY:
 		return error == ETIMEDOUT ? "request body stalled" : "upstream failed while receiving the request";
-	case STAGE_RESPONSE_HEAD:
+	case GW_CONN_STAGE_RESPONSE_HEAD:
 		return error == ETIMEDOUT ? "upstream response timed out" : "upstream sent no valid response";
 	default:
 		return "";
@@ -164,9 +164,9 @@ static const char *error_message(int stage, int error)
 
 void gw_conn_main(struct vk_thread *that)
 {
-	const struct gw_conn_config *cfg = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = vk_thread_arg(that);
 	struct gw_conn_self *self;
-	const struct gw_http_field *f;
+	const struct gw_http_field *f_ptr;
 
 	vk_begin();
 	/* Counted open until the thread ends, however it ends. */
@@ -180,20 +180,22 @@ void gw_conn_main(struct vk_thread *that)
 	 * block: written before read, their pages are touched only as bytes
 	 * come. The buffers, and the per-request tail of self, go back to the
 	 * OS once the connection has been idle a while (gw_conn_self.h). */
-	self->upstream_ptr = vk_proc_local_alloc_raw(
-		vk_thread_proc_local(that), vk_socket_size() + 2 * cfg->limits.max_head_bytes + 2 * cfg->ring_bytes);
+	self->upstream_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that),
+						     vk_socket_size() + 2 * cfg_ptr->limits.max_head_bytes +
+							     2 * cfg_ptr->ring_bytes);
 	if (!self->upstream_ptr)
 		vk_raise(ENOMEM);
 	self->head_ptr = (char *)self->upstream_ptr + vk_socket_size();
-	self->resp_ptr = self->head_ptr + cfg->limits.max_head_bytes;
-	vk_socket_init(self->upstream_ptr, vk_thread_proc_local(that), self->resp_ptr + cfg->limits.max_head_bytes,
-		       cfg->ring_bytes, self->resp_ptr + cfg->limits.max_head_bytes + cfg->ring_bytes, cfg->ring_bytes);
+	self->resp_ptr = self->head_ptr + cfg_ptr->limits.max_head_bytes;
+	vk_socket_init(self->upstream_ptr, vk_thread_proc_local(that), self->resp_ptr + cfg_ptr->limits.max_head_bytes,
+		       cfg_ptr->ring_bytes, self->resp_ptr + cfg_ptr->limits.max_head_bytes + cfg_ptr->ring_bytes,
+		       cfg_ptr->ring_bytes);
 	vk_proc_local_add_spare(vk_thread_proc_local(that), self->head_ptr,
-				2 * cfg->limits.max_head_bytes + 2 * cfg->ring_bytes);
+				2 * cfg_ptr->limits.max_head_bytes + 2 * cfg_ptr->ring_bytes);
 	vk_proc_local_add_spare(vk_thread_proc_local(that), self->exchange.stages,
 				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
-	self->cfg_ptr = cfg;
+	self->cfg_ptr = cfg_ptr;
 	self->upstream_index = -1;
 
 	vk_catch
@@ -209,8 +211,9 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		/* Errors end the connection; what the client hears depends on how
 		 * far the exchange got. */
-		gw_conn_upstream_done(self, cfg,
-				      self->stage == STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+		gw_conn_upstream_done(self, cfg_ptr,
+				      self->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
+									   : GW_UPSTREAM_ABORTED);
 		if (vk_sys_faulted()) {
 			/* A fault (caught SIGSEGV and the like) may have damaged this
 			 * heap: no retry, no filters, and the connection ends. The
@@ -223,8 +226,10 @@ void gw_conn_main(struct vk_thread *that)
 			 * and a second fault kills the process the same way. */
 			if (!vk_sys_owns(vk_socket_tx_fd(self->client_ptr)))
 				vk_raise(EBADF);
-			self->status = self->stage != STAGE_IDLE && self->stage < STAGE_RESPONSE_BODY ? 500 : 0;
-			if (self->stage != STAGE_IDLE)
+			self->status = self->stage != GW_CONN_STAGE_IDLE && self->stage < GW_CONN_STAGE_RESPONSE_BODY
+					       ? 500
+					       : 0;
+			if (self->stage != GW_CONN_STAGE_IDLE)
 				gw_conn_log_request(self, self->status);
 			if (self->status) {
 				self->n = gw_status_error_response(self->error, sizeof(self->error), 500,
@@ -237,10 +242,10 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		/* A body cut short: a 502 while none of the response left, else the rest of what came. */
 		self->error_code = vk_error();
-		if (self->stage == STAGE_RESPONSE_BODY && self->resp.status != 101 &&
+		if (self->stage == GW_CONN_STAGE_RESPONSE_BODY && self->resp.status != 101 &&
 		    self->req.method != GW_METHOD_CONNECT && !self->status)
 			vk_call(gw_conn_cut_response, self);
-		if (!self->status && self->relay.status && self->stage != STAGE_RESPONSE_BODY)
+		if (!self->status && self->relay.status && self->stage != GW_CONN_STAGE_RESPONSE_BODY)
 			self->status = self->relay.status;
 		if (!self->status)
 			self->status = request_body_status(self, vk_error(), &self->reason);
@@ -255,7 +260,7 @@ void gw_conn_main(struct vk_thread *that)
 			self->exchange.response_status = self->status;
 			/* Another attempt only for what went wrong at the upstream. */
 			self->exchange.retry_allowed =
-				self->stage >= STAGE_POOL_WAIT && self->stage <= STAGE_RESPONSE_HEAD;
+				self->stage >= GW_CONN_STAGE_POOL_WAIT && self->stage <= GW_CONN_STAGE_RESPONSE_HEAD;
 			vk_call(gw_pipeline_response, &self->exchange);
 			self->exchange.retry_allowed = 0;
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
@@ -272,7 +277,7 @@ void gw_conn_main(struct vk_thread *that)
 			self->force_close = 1;
 			vk_call(gw_conn_answer_directly, self);
 		} else {
-			if (self->stage != STAGE_IDLE)
+			if (self->stage != GW_CONN_STAGE_IDLE)
 				gw_conn_log_request(self, self->status);
 			if (self->status) {
 				self->n = gw_status_error_response(
@@ -287,7 +292,7 @@ void gw_conn_main(struct vk_thread *that)
 
 	for (;;) {
 		/* ---- the next request ---- */
-		self->stage = STAGE_IDLE;
+		self->stage = GW_CONN_STAGE_IDLE;
 		self->status = 0;
 		self->reason = NULL;
 		/* No exchange until this request is routed. */
@@ -297,24 +302,24 @@ void gw_conn_main(struct vk_thread *that)
 		 * sends a byte is gone after header_ms; a later one from its first
 		 * byte, after a keep-alive wait. */
 		if (self->served)
-			vk_deadline(cfg->keepalive_idle_ms);
+			vk_deadline(cfg_ptr->keepalive_idle_ms);
 		else
-			vk_deadline(cfg->header_timeout_ms);
+			vk_deadline(cfg_ptr->header_timeout_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
-		self->stage = STAGE_REQUEST_HEAD;
+		self->stage = GW_CONN_STAGE_REQUEST_HEAD;
 		self->started_ns = vk_sys_now_ns();
 		self->upstream_ns = 0;
 		self->attempts_sent = 0;
 		self->bytes_out = 0;
 		self->route_ptr = NULL;
 		if (self->served)
-			vk_deadline(cfg->header_timeout_ms);
+			vk_deadline(cfg_ptr->header_timeout_ms);
 		self->served = 1;
 		self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
 							.buf_ptr = self->head_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.req_ptr = &self->req,
 							.deadline_ns = that->deadline_ns};
 		vk_call(gw_http_read_request_head, &self->head_read);
@@ -330,7 +335,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* A chunked body already here is checked whole first, so a
 		 * malformed one is refused before any of it goes upstream. */
 		if (self->req.head.body == GW_BODY_CHUNKED) {
-			self->rc = gw_relay_chunked_precheck(self->client_ptr, &cfg->limits);
+			self->rc = gw_relay_chunked_precheck(self->client_ptr, &cfg_ptr->limits);
 			if (self->rc < 0) {
 				self->status = -self->rc;
 				vk_raise(EPROTO);
@@ -339,7 +344,7 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the route ---- */
 		self->path_rest = NULL;
-		self->route_ptr = gw_conn_match_route(self, cfg->config_ptr);
+		self->route_ptr = gw_conn_match_route(self, cfg_ptr->config_ptr);
 		/* CONNECT is a tunnel only where a route enables it; anywhere
 		 * else it is not a method of this server's resources. */
 		if (self->req.method == GW_METHOD_CONNECT && !gw_conn_connect_allowed(self->route_ptr)) {
@@ -361,7 +366,7 @@ void gw_conn_main(struct vk_thread *that)
 			vk_call(gw_pipeline_request, &self->exchange);
 		/* A stage asked for the body: kept whole, then read by them. */
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
-			self->stage = STAGE_BODY_IN;
+			self->stage = GW_CONN_STAGE_BODY_IN;
 			vk_call(gw_conn_keep_body, self);
 			vk_call(gw_pipeline_request_body, &self->exchange);
 		}
@@ -384,9 +389,9 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the upstream: picked again for each attempt a filter asks for ---- */
 	upstream_pick:
-		self->stage = STAGE_PICK;
+		self->stage = GW_CONN_STAGE_PICK;
 		self->reason = NULL;
-		self->status = gw_conn_pick_upstream(self, cfg);
+		self->status = gw_conn_pick_upstream(self, cfg_ptr);
 		if (self->status) {
 			self->upstream_ns = 0; /* this request reached no endpoint in the end */
 			vk_raise(EPROTO);
@@ -397,18 +402,18 @@ void gw_conn_main(struct vk_thread *that)
 
 		/* ---- the upstream connection: kept, new, or after a wait in line ---- */
 	upstream_connection:
-		self->stage = STAGE_POOL_WAIT;
-		self->response_bytes = 0;
+		self->stage = GW_CONN_STAGE_POOL_WAIT;
+		self->response_started = 0;
 		self->wait_until_ns = vk_sys_now_ns() + self->connect_ms * 1000000u;
 		for (;;) {
-			self->rc = cfg->upstream_ops.connection(cfg->upstream_ops.ctx_ptr, self->upstream_index,
-								&self->pick,
-								self->retried || self->req.method == GW_METHOD_CONNECT,
-								&self->upstream_fd, &self->reason);
+			self->rc = cfg_ptr->upstream_ops.connection(
+				cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick,
+				self->retried || self->req.method == GW_METHOD_CONNECT, &self->upstream_fd,
+				&self->reason);
 			if (self->rc != GW_UPSTREAM_WAIT)
 				break;
 			if (vk_sys_now_ns() >= self->wait_until_ns) {
-				cfg->upstream_ops.stop_waiting(cfg->upstream_ops.ctx_ptr, self->upstream_index);
+				cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index);
 				self->status = 503;
 				self->reason = "no upstream connection free in time (max_connections)";
 				vk_raise(ETIMEDOUT);
@@ -427,17 +432,17 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->reused)
 			vk_socket_assume_drained(self->upstream_ptr);
 		if (!self->reused) {
-			self->stage = STAGE_CONNECT;
+			self->stage = GW_CONN_STAGE_CONNECT;
 			vk_deadline(self->connect_ms);
 			vk_connect(self->upstream_ptr, self->pick.addr_ptr, self->pick.addr_len);
 		}
-		self->stage = STAGE_REQUEST_BODY;
+		self->stage = GW_CONN_STAGE_REQUEST_BODY;
 		vk_deadline_clear();
 		self->attempts_sent++;
 		/* CONNECT (the route enables it): the upstream is reached, the
 		 * client's bytes go to it as they are. */
 		if (self->req.method == GW_METHOD_CONNECT) {
-			self->stage = STAGE_RESPONSE_BODY;
+			self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 			self->resp.status = 200;
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 200 Connection established\r\n\r\n");
 			goto tunnel;
@@ -460,10 +465,11 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		GW_WRITE_LITERAL(self->upstream_ptr, " HTTP/1.1\r\n");
 		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
-			f = &self->req.head.fields[self->i];
-			if (!forwarded(self->head_ptr, f) || forwarded_kind(self->head_ptr, f) != XF_NONE ||
-			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f->name),
-						      f->name.len))
+			f_ptr = &self->req.head.fields[self->i];
+			if (!copied_as_received(self->head_ptr, f_ptr) ||
+			    forwarded_kind(self->head_ptr, f_ptr) != XF_NONE ||
+			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST,
+						      span(self->head_ptr, f_ptr->name), f_ptr->name.len))
 				continue;
 			/* The name, ": ", the value and CRLF as one run of the head. */
 			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.head.fields[self->i].name),
@@ -483,9 +489,9 @@ void gw_conn_main(struct vk_thread *that)
 			vk_write_on(self->upstream_ptr, self->pick.name, strlen(self->pick.name));
 		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
 		vk_call(gw_conn_write_forwarded, self);
-		if (cfg->via && *cfg->via) {
+		if (cfg_ptr->via && *cfg_ptr->via) {
 			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
-							  self->req.head.version_minor, cfg->via);
+							  self->req.head.version_minor, cfg_ptr->via);
 			vk_write_on(self->upstream_ptr, self->line, self->line_len);
 		}
 		if (self->exchange.body_kept && self->req.head.body == GW_BODY_NONE) {
@@ -512,7 +518,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
 		if (self->exchange.body_kept) {
 			/* An upstream that stops reading does not hold it for ever. */
-			vk_idle_timeout(cfg->body_idle_ms);
+			vk_idle_timeout(cfg_ptr->body_idle_ms);
 			vk_write_on(self->upstream_ptr, self->body_ptr, self->body_len);
 		} else if (expects_continue(self)) {
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -521,7 +527,7 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->exchange.body_kept) {
 			/* already written */
 		} else if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
-			vk_idle_timeout(cfg->body_idle_ms);
+			vk_idle_timeout(cfg_ptr->body_idle_ms);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, self->req.head.content_length);
 			self->bytes_in += self->n;
 			if (self->n < self->req.head.content_length)
@@ -529,32 +535,32 @@ void gw_conn_main(struct vk_thread *that)
 		} else if (self->req.head.body == GW_BODY_CHUNKED) {
 			self->relay = (struct gw_relay){.src_ptr = self->client_ptr,
 							.dst_ptr = self->upstream_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.malformed_status = 400,
-							.idle_ms = cfg->body_idle_ms};
+							.idle_ms = cfg_ptr->body_idle_ms};
 			vk_call(gw_relay_chunked, &self->relay);
 			self->bytes_in += self->relay.bytes;
 		}
 		vk_flush_on(self->upstream_ptr);
 
 		/* ---- the response head ---- */
-		self->stage = STAGE_RESPONSE_HEAD;
+		self->stage = GW_CONN_STAGE_RESPONSE_HEAD;
 		vk_deadline(self->response_ms);
 		for (;;) {
 			gw_http_response_init(&self->resp);
 			self->resp_len = 0;
 			for (;;) {
 				vk_read_some_on(self->upstream_ptr, self->n, self->resp_ptr + self->resp_len,
-						cfg->limits.max_head_bytes - self->resp_len);
+						cfg_ptr->limits.max_head_bytes - self->resp_len);
 				if (self->n == 0)
 					vk_raise(ECONNRESET);
-				self->response_bytes = 1;
+				self->response_started = 1;
 				self->resp_len += self->n;
 				self->rc = gw_http_parse_response(&self->resp, self->resp_ptr, self->resp_len,
-								  &cfg->limits, self->req.method == GW_METHOD_HEAD);
+								  &cfg_ptr->limits, self->req.method == GW_METHOD_HEAD);
 				if (self->rc > 0)
 					break;
-				if (self->rc < 0 || self->resp_len == cfg->limits.max_head_bytes)
+				if (self->rc < 0 || self->resp_len == cfg_ptr->limits.max_head_bytes)
 					vk_raise(EPROTO);
 			}
 			vk_socket_unread(self->upstream_ptr, self->resp_ptr + self->rc,
@@ -575,11 +581,11 @@ void gw_conn_main(struct vk_thread *that)
 			 * a body never read takes its connection with it; one
 			 * without a body leaves it for reuse. */
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
-				release_upstream(self, cfg,
+				release_upstream(self, cfg_ptr,
 						 self->resp.head.body == GW_BODY_NONE ||
 							 (self->resp.head.body == GW_BODY_LENGTH &&
 							  self->resp.head.content_length == 0));
-				gw_conn_upstream_done(self, cfg,
+				gw_conn_upstream_done(self, cfg_ptr,
 						      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 				gw_exchange_next_attempt(&self->exchange);
 				goto upstream_pick;
@@ -601,12 +607,12 @@ void gw_conn_main(struct vk_thread *that)
 				self->reason = "upstream switched protocols unasked";
 				vk_raise(EPROTO);
 			}
-			self->stage = STAGE_RESPONSE_BODY;
+			self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 101 ");
 			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
 			GW_WRITE_LITERAL(self->client_ptr, "\r\n");
 			for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
-				if (!forwarded(self->resp_ptr, &self->resp.head.fields[self->i]))
+				if (!copied_as_received(self->resp_ptr, &self->resp.head.fields[self->i]))
 					continue;
 				vk_write_on(self->client_ptr,
 					    span(self->resp_ptr, self->resp.head.fields[self->i].name),
@@ -623,7 +629,7 @@ void gw_conn_main(struct vk_thread *that)
 		tunnel:
 			vk_flush_on(self->client_ptr);
 			gw_conn_log_request(self, self->resp.status);
-			gw_conn_upstream_done(self, cfg, GW_UPSTREAM_OK);
+			gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_OK);
 			vk_deadline_clear();
 			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, SIZE_MAX);
@@ -633,7 +639,7 @@ void gw_conn_main(struct vk_thread *that)
 		}
 
 		/* ---- the response ---- */
-		self->stage = STAGE_RESPONSE_BODY;
+		self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 		/* Neither side may go silent mid-body for longer than the
 		 * upstream's response timeout. */
 		vk_idle_timeout(self->response_ms);
@@ -646,13 +652,13 @@ void gw_conn_main(struct vk_thread *that)
 		vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
 		GW_WRITE_LITERAL(self->client_ptr, "\r\n");
 		for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
-			f = &self->resp.head.fields[self->i];
+			f_ptr = &self->resp.head.fields[self->i];
 			/* A length without a body (HEAD, 304) describes the
 			 * representation: it passes as it came. */
-			if ((!forwarded(self->resp_ptr, f) &&
-			     !(f->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
-			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE, span(self->resp_ptr, f->name),
-						      f->name.len))
+			if ((!copied_as_received(self->resp_ptr, f_ptr) &&
+			     !(f_ptr->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
+			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE,
+						      span(self->resp_ptr, f_ptr->name), f_ptr->name.len))
 				continue;
 			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.head.fields[self->i].name),
 				    self->resp.head.fields[self->i].value.off +
@@ -670,10 +676,10 @@ void gw_conn_main(struct vk_thread *that)
 				(size_t)snprintf(self->line, sizeof(self->line), "Transfer-Encoding: chunked\r\n");
 		else
 			self->line_len = 0;
-		if (cfg->via && *cfg->via)
+		if (cfg_ptr->via && *cfg_ptr->via)
 			self->line_len +=
 				(size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
-						 "Via: 1.%d %s\r\n", self->resp.head.version_minor, cfg->via);
+						 "Via: 1.%d %s\r\n", self->resp.head.version_minor, cfg_ptr->via);
 		self->line_len += (size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
 						   "%s\r\n", self->close_after ? "Connection: close\r\n" : "");
 		vk_write_on(self->client_ptr, self->line, self->line_len);
@@ -686,7 +692,7 @@ void gw_conn_main(struct vk_thread *that)
 		} else if (self->resp.head.body == GW_BODY_CHUNKED) {
 			self->relay = (struct gw_relay){.src_ptr = self->upstream_ptr,
 							.dst_ptr = self->client_ptr,
-							.limits_ptr = &cfg->limits,
+							.limits_ptr = &cfg_ptr->limits,
 							.malformed_status = 502,
 							.idle_ms = self->response_ms,
 							.raw = self->req.head.version_minor == 0};
@@ -696,16 +702,16 @@ void gw_conn_main(struct vk_thread *that)
 		self->bytes_out =
 			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 		gw_conn_log_request(self, self->resp.status);
-		release_upstream(self, cfg, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
-		gw_conn_upstream_done(self, cfg, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+		release_upstream(self, cfg_ptr, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
+		gw_conn_upstream_done(self, cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		if (self->close_after)
 			break;
 	}
 done:
 	/* A request cut off mid-body ends here (one that finished was counted already). */
-	if (self->stage == STAGE_REQUEST_BODY || self->stage == STAGE_RESPONSE_BODY)
-		gw_conn_log_request(self, self->stage == STAGE_RESPONSE_BODY ? self->resp.status : 0);
-	gw_conn_upstream_done(self, cfg, GW_UPSTREAM_ABORTED);
+	if (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_BODY)
+		gw_conn_log_request(self, self->stage == GW_CONN_STAGE_RESPONSE_BODY ? self->resp.status : 0);
+	gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_ABORTED);
 tunnel_done:
 	vk_deadline_clear();
 	vk_flush_on(self->client_ptr);

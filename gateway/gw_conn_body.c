@@ -14,53 +14,56 @@
 
 void gw_conn_keep_body(struct vk_thread *that)
 {
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	const struct gw_conn_config *cfg = conn->cfg_ptr;
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
 	struct {
 		char unused;
 	} * self;
 
 	vk_begin();
-	conn->body_len = 0;
-	if (conn->req.head.body == GW_BODY_LENGTH && conn->req.head.content_length > cfg->body_buffer_bytes) {
-		conn->status = 413;
-		conn->reason = "request body larger than http.max_buffered_body_bytes";
+	conn_ptr->body_len = 0;
+	if (conn_ptr->req.head.body == GW_BODY_LENGTH &&
+	    conn_ptr->req.head.content_length > cfg_ptr->body_buffer_bytes) {
+		conn_ptr->status = 413;
+		conn_ptr->reason = "request body larger than http.max_buffered_body_bytes";
 		vk_raise(EPROTO);
 	}
 	/* One buffer per connection, of the largest size, taken at the first
 	 * body: the heap was sized for it. Not zeroed, so only the pages the
 	 * bodies fill become resident. */
-	if (!conn->body_ptr) {
-		conn->body_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that), cfg->body_buffer_bytes + 1);
-		if (!conn->body_ptr)
+	if (!conn_ptr->body_ptr) {
+		conn_ptr->body_ptr =
+			vk_proc_local_alloc_raw(vk_thread_proc_local(that), cfg_ptr->body_buffer_bytes + 1);
+		if (!conn_ptr->body_ptr)
 			vk_raise(ENOMEM);
 	}
 	/* The client waits for leave to send (RFC 9110 10.1.1): given here,
 	 * as the body comes to the gateway first. */
-	if (expects_continue(conn)) {
-		GW_WRITE_LITERAL(conn->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
-		vk_flush_on(conn->client_ptr);
+	if (expects_continue(conn_ptr)) {
+		GW_WRITE_LITERAL(conn_ptr->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
+		vk_flush_on(conn_ptr->client_ptr);
 	}
-	vk_idle_timeout(cfg->body_idle_ms);
-	if (conn->req.head.body == GW_BODY_LENGTH && conn->req.head.content_length > 0) {
-		vk_read_on(conn->client_ptr, conn->body_len, conn->body_ptr, conn->req.head.content_length);
-		if (conn->body_len < conn->req.head.content_length)
+	vk_idle_timeout(cfg_ptr->body_idle_ms);
+	if (conn_ptr->req.head.body == GW_BODY_LENGTH && conn_ptr->req.head.content_length > 0) {
+		vk_read_on(conn_ptr->client_ptr, conn_ptr->body_len, conn_ptr->body_ptr,
+			   conn_ptr->req.head.content_length);
+		if (conn_ptr->body_len < conn_ptr->req.head.content_length)
 			vk_raise(ECONNRESET); /* the client left mid-body */
-	} else if (conn->req.head.body == GW_BODY_CHUNKED) {
-		conn->relay = (struct gw_relay){.src_ptr = conn->client_ptr,
-						.keep_ptr = conn->body_ptr,
-						.keep_cap = cfg->body_buffer_bytes,
-						.limits_ptr = &cfg->limits,
-						.malformed_status = 400,
-						.idle_ms = cfg->body_idle_ms};
-		vk_call(gw_relay_chunked, &conn->relay);
-		conn->body_len = conn->relay.bytes;
+	} else if (conn_ptr->req.head.body == GW_BODY_CHUNKED) {
+		conn_ptr->relay = (struct gw_relay){.src_ptr = conn_ptr->client_ptr,
+						    .keep_ptr = conn_ptr->body_ptr,
+						    .keep_cap = cfg_ptr->body_buffer_bytes,
+						    .limits_ptr = &cfg_ptr->limits,
+						    .malformed_status = 400,
+						    .idle_ms = cfg_ptr->body_idle_ms};
+		vk_call(gw_relay_chunked, &conn_ptr->relay);
+		conn_ptr->body_len = conn_ptr->relay.bytes;
 	}
 	vk_deadline_clear();
-	conn->bytes_in += conn->body_len;
-	conn->exchange.request_body = conn->body_ptr;
-	conn->exchange.request_body_len = conn->body_len;
-	conn->exchange.body_kept = 1;
+	conn_ptr->bytes_in += conn_ptr->body_len;
+	conn_ptr->exchange.request_body = conn_ptr->body_ptr;
+	conn_ptr->exchange.request_body_len = conn_ptr->body_len;
+	conn_ptr->exchange.body_kept = 1;
 	(void)self;
 	vk_end();
 }

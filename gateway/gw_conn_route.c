@@ -11,17 +11,17 @@
 #include <strings.h>
 
 /* Route matching looks headers up through this. */
-static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const char **value_out,
-			 size_t *value_len_out)
+static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const char **value_ptr,
+			 size_t *value_len_ptr)
 {
 	struct gw_conn_self *self = ctx_ptr;
 
 	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
-		const struct gw_http_field *f = &self->req.head.fields[i];
+		const struct gw_http_field *f_ptr = &self->req.head.fields[i];
 
-		if (f->name.len == name_len && strncasecmp(self->head_ptr + f->name.off, name, name_len) == 0) {
-			*value_out = self->head_ptr + f->value.off;
-			*value_len_out = f->value.len;
+		if (f_ptr->name.len == name_len && strncasecmp(self->head_ptr + f_ptr->name.off, name, name_len) == 0) {
+			*value_ptr = self->head_ptr + f_ptr->value.off;
+			*value_len_ptr = f_ptr->value.len;
 			return 1;
 		}
 	}
@@ -61,7 +61,7 @@ const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const stru
 }
 
 /* The value of cookie `name` in a Cookie header value, or NULL. */
-static const char *find_cookie(const char *value, size_t value_len, const char *name, size_t *len_out)
+static const char *find_cookie(const char *value, size_t value_len, const char *name, size_t *len_ptr)
 {
 	size_t name_len = strlen(name);
 	const char *p = value, *end = value + value_len;
@@ -73,7 +73,7 @@ static const char *find_cookie(const char *value, size_t value_len, const char *
 		while (p < item_end && *p == ' ')
 			p++;
 		if ((size_t)(item_end - p) > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
-			*len_out = (size_t)(item_end - p - (ptrdiff_t)name_len - 1);
+			*len_ptr = (size_t)(item_end - p - (ptrdiff_t)name_len - 1);
 			return p + name_len + 1;
 		}
 		p = item_end + 1;
@@ -82,27 +82,29 @@ static const char *find_cookie(const char *value, size_t value_len, const char *
 }
 
 /* The key a hash policy balances on: a header, a cookie or the client. */
-static void hash_key(struct gw_conn_self *self, const struct gw_config_upstream *up, const char **key, size_t *len)
+static void hash_key(struct gw_conn_self *self, const struct gw_config_upstream *up_ptr, const char **key_ptr,
+		     size_t *len_ptr)
 {
 	const char *value;
 	size_t value_len;
 
-	*key = NULL;
-	*len = 0;
-	switch (up->balance.hash_on) {
+	*key_ptr = NULL;
+	*len_ptr = 0;
+	switch (up_ptr->balance.hash_on) {
 	case GW_CONFIG_HASH_ON_HEADER:
-		if (lookup_header(self, up->balance.hash_key, strlen(up->balance.hash_key), &value, &value_len)) {
-			*key = value;
-			*len = value_len;
+		if (lookup_header(self, up_ptr->balance.hash_key, strlen(up_ptr->balance.hash_key), &value,
+				  &value_len)) {
+			*key_ptr = value;
+			*len_ptr = value_len;
 		}
 		break;
 	case GW_CONFIG_HASH_ON_COOKIE:
 		if (lookup_header(self, "cookie", 6, &value, &value_len))
-			*key = find_cookie(value, value_len, up->balance.hash_key, len);
+			*key_ptr = find_cookie(value, value_len, up_ptr->balance.hash_key, len_ptr);
 		break;
 	case GW_CONFIG_HASH_ON_CLIENT_ADDRESS:
-		*key = self->client_addr;
-		*len = strlen(self->client_addr);
+		*key_ptr = self->client_addr;
+		*len_ptr = strlen(self->client_addr);
 		break;
 	default:
 		break;
@@ -110,38 +112,39 @@ static void hash_key(struct gw_conn_self *self, const struct gw_config_upstream 
 }
 
 /* The upstream's verdict on this request, given once. */
-void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg,
+void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr,
 			   enum gw_upstream_outcome outcome)
 {
-	if (self->upstream_index < 0 || !cfg->upstream_ops.done)
+	if (self->upstream_index < 0 || !cfg_ptr->upstream_ops.done)
 		return;
-	cfg->upstream_ops.done(cfg->upstream_ops.ctx_ptr, self->upstream_index, self->pick.endpoint, outcome);
+	cfg_ptr->upstream_ops.done(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, self->pick.endpoint, outcome);
 	self->upstream_index = -1;
 }
 
 /* Admission and an endpoint for the route's upstream, its timeouts, and
  * the path rewrite. Returns 0, or the status to answer. */
-int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg)
+int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr)
 {
-	const struct gw_route_action *action = &self->route_ptr->action;
-	const struct gw_config_upstream *up = &cfg->config_ptr->upstreams_ptr[action->proxy.upstream_index];
+	const struct gw_route_action *action_ptr = &self->route_ptr->action;
+	const struct gw_config_upstream *up_ptr = &cfg_ptr->config_ptr->upstreams_ptr[action_ptr->proxy.upstream_index];
 	const char *key;
 	size_t key_len;
 	int status;
 
-	hash_key(self, up, &key, &key_len);
-	status = cfg->upstream_ops.pick(cfg->upstream_ops.ctx_ptr, up->index, key, key_len, &self->pick, &self->reason);
+	hash_key(self, up_ptr, &key, &key_len);
+	status = cfg_ptr->upstream_ops.pick(cfg_ptr->upstream_ops.ctx_ptr, up_ptr->index, key, key_len, &self->pick,
+					    &self->reason);
 	if (status)
 		return status;
-	self->upstream_index = up->index;
-	self->connect_ms = (uint64_t)up->timeouts.connect_ms;
-	self->response_ms = (uint64_t)up->timeouts.response_ms;
-	if (action->proxy.prefix_rewrite) {
+	self->upstream_index = up_ptr->index;
+	self->connect_ms = (uint64_t)up_ptr->timeouts.connect_ms;
+	self->response_ms = (uint64_t)up_ptr->timeouts.response_ms;
+	if (action_ptr->proxy.prefix_rewrite) {
 		struct gw_http_span target =
 			self->req.target_form == GW_TARGET_ABSOLUTE ? self->req.target_path : self->req.target;
 
-		self->path_rest = self->head_ptr + target.off + action->proxy.match_prefix_len;
-		self->path_rest_len = target.len - action->proxy.match_prefix_len;
+		self->path_rest = self->head_ptr + target.off + action_ptr->proxy.match_prefix_len;
+		self->path_rest_len = target.len - action_ptr->proxy.match_prefix_len;
 	}
 	return 0;
 }
@@ -169,16 +172,16 @@ static int upgrade_allowed(const struct gw_route *route_ptr, const char *protoco
 
 size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t cap)
 {
-	const struct gw_http_field *f = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
+	const struct gw_http_field *f_ptr = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
 	static const char tail[] = "\r\nConnection: upgrade\r\n";
 	const char *value, *elem;
 	size_t pos = 0, off, elem_len, len = 0, first;
 
-	if (!self->req.head.upgrade || !f || self->route_ptr->action.kind != GW_ACTION_PROXY)
+	if (!self->req.head.upgrade || !f_ptr || self->route_ptr->action.kind != GW_ACTION_PROXY)
 		return 0;
 	len = first = (size_t)snprintf(out, cap, "Upgrade: ");
-	value = self->head_ptr + f->value.off;
-	while (gw_http_list_next(value, f->value.len, &pos, &off, &elem_len) > 0) {
+	value = self->head_ptr + f_ptr->value.off;
+	while (gw_http_list_next(value, f_ptr->value.len, &pos, &off, &elem_len) > 0) {
 		elem = value + off;
 		/* What does not fit with its separator and the tail is left out. */
 		if (!upgrade_allowed(self->route_ptr, elem, elem_len) || len + 2 + elem_len + sizeof(tail) > cap)
@@ -198,23 +201,23 @@ size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t
 
 int gw_conn_upgrade_granted(const struct gw_conn_self *self)
 {
-	const struct gw_http_field *asked = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
-	const struct gw_http_field *granted = field_of_kind(&self->resp.head, GW_FIELD_UPGRADE);
+	const struct gw_http_field *asked_ptr = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
+	const struct gw_http_field *granted_ptr = field_of_kind(&self->resp.head, GW_FIELD_UPGRADE);
 	const char *offered, *granted_value, *to;
 	size_t pos = 0, off, elem_len, to_len, to_pos = 0;
 
-	if (!self->req.head.upgrade || !asked || !granted || self->route_ptr->action.kind != GW_ACTION_PROXY)
+	if (!self->req.head.upgrade || !asked_ptr || !granted_ptr || self->route_ptr->action.kind != GW_ACTION_PROXY)
 		return 0;
-	granted_value = self->resp_ptr + granted->value.off;
-	if (gw_http_list_next(granted_value, granted->value.len, &to_pos, &off, &to_len) <= 0)
+	granted_value = self->resp_ptr + granted_ptr->value.off;
+	if (gw_http_list_next(granted_value, granted_ptr->value.len, &to_pos, &off, &to_len) <= 0)
 		return 0;
 	to = granted_value + off;
 	/* One protocol, one the request offered and the route allows. */
-	if (gw_http_list_next(granted_value, granted->value.len, &to_pos, &off, &elem_len) != 0 ||
+	if (gw_http_list_next(granted_value, granted_ptr->value.len, &to_pos, &off, &elem_len) != 0 ||
 	    !upgrade_allowed(self->route_ptr, to, to_len))
 		return 0;
-	offered = self->head_ptr + asked->value.off;
-	while (gw_http_list_next(offered, asked->value.len, &pos, &off, &elem_len) > 0)
+	offered = self->head_ptr + asked_ptr->value.off;
+	while (gw_http_list_next(offered, asked_ptr->value.len, &pos, &off, &elem_len) > 0)
 		if (elem_len == to_len && strncasecmp(offered + off, to, to_len) == 0)
 			return 1;
 	return 0;

@@ -30,15 +30,15 @@
 #define GW_CONN_ALLOW "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE"
 
 enum gw_conn_stage {
-	STAGE_IDLE,	     /* between requests: a close is quiet */
-	STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
-	STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
-	STAGE_PICK,	     /* admission and an endpoint: 503 (status always set) */
-	STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
-	STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
-	STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
-	STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
-	STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
+	GW_CONN_STAGE_IDLE,	     /* between requests: a close is quiet */
+	GW_CONN_STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
+	GW_CONN_STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
+	GW_CONN_STAGE_PICK,	     /* admission and an endpoint: 503 (status always set) */
+	GW_CONN_STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
+	GW_CONN_STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
+	GW_CONN_STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
+	GW_CONN_STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
+	GW_CONN_STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
 };
 
 /* Writes the field lines the exchange's edits add to one side's head. */
@@ -61,10 +61,10 @@ struct gw_conn_self {
 	int more;
 	int served; /* a request came: later waits are keep-alive waits */
 	int upstream_fd;
-	int reused;	    /* the upstream connection was kept from an earlier request */
-	int retried;	    /* this request already went again on a fresh connection */
-	int attempts_sent;  /* times this request was written to an upstream */
-	int response_bytes; /* some of the response came: it cannot go again */
+	int reused;	      /* the upstream connection was kept from an earlier request */
+	int retried;	      /* this request already went again on a fresh connection */
+	int attempts_sent;    /* times this request was written to an upstream */
+	int response_started; /* some of the response came: it cannot go again */
 	int stage;
 	int status;
 	int close_after;
@@ -138,12 +138,13 @@ static inline int hop_by_hop(const char *name, size_t len)
  * received ones only when the previous hop is trusted (trusted_hops). */
 enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
 
-static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f)
+static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f_ptr)
 {
 	static const char *const names[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
 
 	for (int i = 0; i < 3; i++)
-		if (strlen(names[i]) == f->name.len && strncasecmp(buf + f->name.off, names[i], f->name.len) == 0)
+		if (strlen(names[i]) == f_ptr->name.len &&
+		    strncasecmp(buf + f_ptr->name.off, names[i], f_ptr->name.len) == 0)
 			return (enum forwarded_kind)(i + 1);
 	return XF_NONE;
 }
@@ -157,10 +158,12 @@ static inline const struct gw_http_field *forwarded_field(const struct gw_conn_s
 	return NULL;
 }
 
-static inline int forwarded(const char *buf, const struct gw_http_field *f)
+/* Whether the field line is copied as received (the proxy writes the
+ * others itself, or drops them). */
+static inline int copied_as_received(const char *buf, const struct gw_http_field *f_ptr)
 {
-	return !f->nominated && f->kind != GW_FIELD_HOST && f->kind != GW_FIELD_CONTENT_LENGTH &&
-	       !hop_by_hop(buf + f->name.off, f->name.len);
+	return !f_ptr->nominated && f_ptr->kind != GW_FIELD_HOST && f_ptr->kind != GW_FIELD_CONTENT_LENGTH &&
+	       !hop_by_hop(buf + f_ptr->name.off, f_ptr->name.len);
 }
 
 /* The first field line of a kind the codec recognises, or NULL. */
@@ -196,7 +199,7 @@ struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self);
 const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr);
 /* Admission and an endpoint for the route's upstream, its timeouts, and
  * the path rewrite: 0, or the status to answer. */
-int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg);
+int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr);
 /* CONNECT is tunnelled only on a proxy route with "connect": true. */
 int gw_conn_connect_allowed(const struct gw_route *route_ptr);
 /* The Upgrade and Connection lines for the upstream: the request's
@@ -207,7 +210,7 @@ size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t
  * the request and allowed by the route. */
 int gw_conn_upgrade_granted(const struct gw_conn_self *self);
 /* The upstream's verdict on this request, given once. */
-void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg,
+void gw_conn_upstream_done(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr,
 			   enum gw_upstream_outcome outcome);
 /* In gw_conn_body.c. */
 void gw_conn_keep_body(struct vk_thread *that);

@@ -26,18 +26,18 @@ struct edits_self {
 
 void gw_conn_write_edits(struct vk_thread *that)
 {
-	struct edits_writer *w = vk_thread_arg(that);
+	struct edits_writer *w_ptr = vk_thread_arg(that);
 	struct edits_self *self;
 
 	vk_begin();
-	for (self->i = 0; self->i < w->ex_ptr->edit_count; self->i++) {
-		if (!gw_exchange_edit_written(w->ex_ptr, w->side, self->i, &self->name, &self->name_len, &self->value,
-					      &self->value_len))
+	for (self->i = 0; self->i < w_ptr->ex_ptr->edit_count; self->i++) {
+		if (!gw_exchange_edit_written(w_ptr->ex_ptr, w_ptr->side, self->i, &self->name, &self->name_len,
+					      &self->value, &self->value_len))
 			continue;
-		vk_write_on(w->socket_ptr, self->name, self->name_len);
-		GW_WRITE_LITERAL(w->socket_ptr, ": ");
-		vk_write_on(w->socket_ptr, self->value, self->value_len);
-		GW_WRITE_LITERAL(w->socket_ptr, "\r\n");
+		vk_write_on(w_ptr->socket_ptr, self->name, self->name_len);
+		GW_WRITE_LITERAL(w_ptr->socket_ptr, ": ");
+		vk_write_on(w_ptr->socket_ptr, self->value, self->value_len);
+		GW_WRITE_LITERAL(w_ptr->socket_ptr, "\r\n");
 	}
 	vk_end();
 }
@@ -54,12 +54,12 @@ struct tunnel_self {
  * the process ends when both halves have. */
 void gw_conn_tunnel(struct vk_thread *that)
 {
-	struct gw_conn_self *conn = vk_thread_arg(that);
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	struct tunnel_self *self;
 
 	vk_begin();
-	self->src_ptr = conn->upstream_ptr;
-	self->dst_ptr = conn->client_ptr;
+	self->src_ptr = conn_ptr->upstream_ptr;
+	self->dst_ptr = conn_ptr->client_ptr;
 	vk_catch
 	{
 		vk_socket_shutdown_tx(self->dst_ptr);
@@ -81,23 +81,24 @@ struct cut_self {
  * and the close tells the client the body is short. */
 void gw_conn_cut_response(struct vk_thread *that)
 {
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	struct vk_vectoring *tx = vk_socket_tx(conn->client_ptr);
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct vk_vectoring *tx_ptr = vk_socket_tx(conn_ptr->client_ptr);
 	struct cut_self *self;
 
 	vk_begin();
-	if (!vk_vectoring_error(tx) && !vk_vectoring_blocked(tx) &&
-	    vk_socket_tx_drop_from(conn->client_ptr, conn->response_mark) == 0) {
-		conn->status = conn->error_code == ETIMEDOUT ? 504 : 502;
-		conn->reason = conn->error_code == ETIMEDOUT ? "upstream response body stalled"
-							     : "upstream failed before sending the response body";
+	if (!vk_vectoring_error(tx_ptr) && !vk_vectoring_blocked(tx_ptr) &&
+	    vk_socket_tx_drop_from(conn_ptr->client_ptr, conn_ptr->response_mark) == 0) {
+		conn_ptr->status = conn_ptr->error_code == ETIMEDOUT ? 504 : 502;
+		conn_ptr->reason = conn_ptr->error_code == ETIMEDOUT
+					   ? "upstream response body stalled"
+					   : "upstream failed before sending the response body";
 	} else {
 		vk_catch
 		{
 			/* the client is gone or stalled too: it just closes */
 		}
-		vk_idle_timeout(conn->response_ms);
-		vk_flush_on(conn->client_ptr);
+		vk_idle_timeout(conn_ptr->response_ms);
+		vk_flush_on(conn_ptr->client_ptr);
 	}
 	(void)self;
 	vk_end();
@@ -114,40 +115,43 @@ struct forwarded_self {
  * X-Forwarded-Proto or -Host passes on. */
 void gw_conn_write_forwarded(struct vk_thread *that)
 {
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	const struct gw_conn_config *cfg = conn->cfg_ptr;
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
 	struct forwarded_self *self;
-	const struct gw_http_field *f;
+	const struct gw_http_field *f_ptr;
 
 	vk_begin();
-	GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-For: ");
-	if (cfg->trusted_hops > 0) {
-		for (self->i = 0; self->i < conn->req.head.field_count; self->i++) {
-			f = &conn->req.head.fields[self->i];
-			if (forwarded_kind(conn->head_ptr, f) != XF_FOR || f->value.len == 0)
+	GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "X-Forwarded-For: ");
+	if (cfg_ptr->trusted_hops > 0) {
+		for (self->i = 0; self->i < conn_ptr->req.head.field_count; self->i++) {
+			f_ptr = &conn_ptr->req.head.fields[self->i];
+			if (forwarded_kind(conn_ptr->head_ptr, f_ptr) != XF_FOR || f_ptr->value.len == 0)
 				continue;
-			vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.head.fields[self->i].value),
-				    conn->req.head.fields[self->i].value.len);
-			GW_WRITE_LITERAL(conn->upstream_ptr, ", ");
+			vk_write_on(conn_ptr->upstream_ptr,
+				    span(conn_ptr->head_ptr, conn_ptr->req.head.fields[self->i].value),
+				    conn_ptr->req.head.fields[self->i].value.len);
+			GW_WRITE_LITERAL(conn_ptr->upstream_ptr, ", ");
 		}
 	}
-	vk_write_on(conn->upstream_ptr, conn->client_addr, strlen(conn->client_addr));
-	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\nX-Forwarded-Proto: ");
-	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_PROTO)))
-		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_PROTO)->value),
-			    forwarded_field(conn, XF_PROTO)->value.len);
+	vk_write_on(conn_ptr->upstream_ptr, conn_ptr->client_addr, strlen(conn_ptr->client_addr));
+	GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "\r\nX-Forwarded-Proto: ");
+	if (cfg_ptr->trusted_hops > 0 && (f_ptr = forwarded_field(conn_ptr, XF_PROTO)))
+		vk_write_on(conn_ptr->upstream_ptr,
+			    span(conn_ptr->head_ptr, forwarded_field(conn_ptr, XF_PROTO)->value),
+			    forwarded_field(conn_ptr, XF_PROTO)->value.len);
 	else
-		GW_WRITE_LITERAL(conn->upstream_ptr, "http");
-	GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
-	if (cfg->trusted_hops > 0 && (f = forwarded_field(conn, XF_HOST))) {
-		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
-		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, forwarded_field(conn, XF_HOST)->value),
-			    forwarded_field(conn, XF_HOST)->value.len);
-		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
-	} else if (conn->req.host.len) {
-		GW_WRITE_LITERAL(conn->upstream_ptr, "X-Forwarded-Host: ");
-		vk_write_on(conn->upstream_ptr, span(conn->head_ptr, conn->req.host), conn->req.host.len);
-		GW_WRITE_LITERAL(conn->upstream_ptr, "\r\n");
+		GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "http");
+	GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "\r\n");
+	if (cfg_ptr->trusted_hops > 0 && (f_ptr = forwarded_field(conn_ptr, XF_HOST))) {
+		GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "X-Forwarded-Host: ");
+		vk_write_on(conn_ptr->upstream_ptr, span(conn_ptr->head_ptr, forwarded_field(conn_ptr, XF_HOST)->value),
+			    forwarded_field(conn_ptr, XF_HOST)->value.len);
+		GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "\r\n");
+	} else if (conn_ptr->req.host.len) {
+		GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "X-Forwarded-Host: ");
+		vk_write_on(conn_ptr->upstream_ptr, span(conn_ptr->head_ptr, conn_ptr->req.host),
+			    conn_ptr->req.host.len);
+		GW_WRITE_LITERAL(conn_ptr->upstream_ptr, "\r\n");
 	}
 	vk_end();
 }
@@ -215,66 +219,66 @@ struct answer_self {
  * answer. */
 void gw_conn_answer_directly(struct vk_thread *that)
 {
-	struct gw_conn_self *conn = vk_thread_arg(that);
-	const struct gw_route_action *action = &conn->route_ptr->action;
-	const struct gw_exchange *ex_ptr = &conn->exchange;
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_route_action *action_ptr = &conn_ptr->route_ptr->action;
+	const struct gw_exchange *ex_ptr = &conn_ptr->exchange;
 	int by_filter = ex_ptr->verdict == GW_VERDICT_RESPOND;
 	struct answer_self *self;
 
 	vk_begin();
-	conn->close_after = !conn->req.head.keep_alive || conn->req.head.body != GW_BODY_NONE || vk_sys_draining() ||
-			    conn->force_close;
+	conn_ptr->close_after = !conn_ptr->req.head.keep_alive || conn_ptr->req.head.body != GW_BODY_NONE ||
+				vk_sys_draining() || conn_ptr->force_close;
 	self->status = ex_ptr->response_status;
 	if (by_filter && ex_ptr->error_message) {
-		self->body_len =
-			gw_status_error_body(conn->error, sizeof(conn->error), self->status, ex_ptr->error_message);
-		self->body = conn->error;
+		self->body_len = gw_status_error_body(conn_ptr->error, sizeof(conn_ptr->error), self->status,
+						      ex_ptr->error_message);
+		self->body = conn_ptr->error;
 	} else if (by_filter) {
 		self->body = ex_ptr->body;
 		self->body_len = ex_ptr->body_len;
-	} else if (action->kind == GW_ACTION_RESPOND) {
-		self->body = action->respond.body;
-		self->body_len = action->respond.body_len;
+	} else if (action_ptr->kind == GW_ACTION_RESPOND) {
+		self->body = action_ptr->respond.body;
+		self->body_len = action_ptr->respond.body_len;
 	} else {
 		self->body = NULL;
 		self->body_len = 0;
 	}
 	self->len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %d %s\r\n", self->status,
 				     gw_status_reason(self->status));
-	vk_write_on(conn->client_ptr, self->line, self->len);
+	vk_write_on(conn_ptr->client_ptr, self->line, self->len);
 	if (by_filter) {
 		/* A filter's headers are all edits; only the error shape has
 		 * a type of its own. */
 		if (ex_ptr->error_message)
-			GW_WRITE_LITERAL(conn->client_ptr, "Content-Type: application/json\r\n");
-	} else if (action->kind == GW_ACTION_REDIRECT) {
-		self->len =
-			(size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\n", action->redirect.location);
-		vk_write_on(conn->client_ptr, self->line, self->len);
+			GW_WRITE_LITERAL(conn_ptr->client_ptr, "Content-Type: application/json\r\n");
+	} else if (action_ptr->kind == GW_ACTION_REDIRECT) {
+		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Location: %s\r\n",
+					     action_ptr->redirect.location);
+		vk_write_on(conn_ptr->client_ptr, self->line, self->len);
 	} else {
-		for (self->i = 0; self->i < action->respond.header_count; self->i++) {
+		for (self->i = 0; self->i < action_ptr->respond.header_count; self->i++) {
 			if (gw_exchange_field_dropped(ex_ptr, GW_SIDE_RESPONSE,
-						      action->respond.headers_ptr[self->i].name,
-						      strlen(action->respond.headers_ptr[self->i].name)))
+						      action_ptr->respond.headers_ptr[self->i].name,
+						      strlen(action_ptr->respond.headers_ptr[self->i].name)))
 				continue;
 			self->len = (size_t)snprintf(self->line, sizeof(self->line), "%s: %s\r\n",
-						     action->respond.headers_ptr[self->i].name,
-						     action->respond.headers_ptr[self->i].value);
-			vk_write_on(conn->client_ptr, self->line, self->len);
+						     action_ptr->respond.headers_ptr[self->i].name,
+						     action_ptr->respond.headers_ptr[self->i].value);
+			vk_write_on(conn_ptr->client_ptr, self->line, self->len);
 		}
 	}
-	conn->edits = (struct edits_writer){ex_ptr, conn->client_ptr, GW_SIDE_RESPONSE};
-	vk_call(gw_conn_write_edits, &conn->edits);
+	conn_ptr->edits = (struct edits_writer){ex_ptr, conn_ptr->client_ptr, GW_SIDE_RESPONSE};
+	vk_call(gw_conn_write_edits, &conn_ptr->edits);
 	/* No length on answers that cannot have a body (RFC 9110 8.6). */
 	if (self->status >= 200 && self->status != 204 && self->status != 304) {
 		self->len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n", self->body_len);
-		vk_write_on(conn->client_ptr, self->line, self->len);
+		vk_write_on(conn_ptr->client_ptr, self->line, self->len);
 	}
-	if (conn->close_after)
-		GW_WRITE_LITERAL(conn->client_ptr, "Connection: close\r\n");
-	GW_WRITE_LITERAL(conn->client_ptr, "\r\n");
-	if (self->body_len && conn->req.method != GW_METHOD_HEAD)
-		vk_write_on(conn->client_ptr, self->body, self->body_len);
-	vk_flush_on(conn->client_ptr);
+	if (conn_ptr->close_after)
+		GW_WRITE_LITERAL(conn_ptr->client_ptr, "Connection: close\r\n");
+	GW_WRITE_LITERAL(conn_ptr->client_ptr, "\r\n");
+	if (self->body_len && conn_ptr->req.method != GW_METHOD_HEAD)
+		vk_write_on(conn_ptr->client_ptr, self->body, self->body_len);
+	vk_flush_on(conn_ptr->client_ptr);
 	vk_end();
 }

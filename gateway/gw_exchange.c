@@ -78,21 +78,21 @@ enum gw_http_method gw_exchange_method(const struct gw_exchange *ex_ptr)
 	return ex_ptr->req_ptr->method;
 }
 
-const char *gw_exchange_method_name(const struct gw_exchange *ex_ptr, size_t *len_out)
+const char *gw_exchange_method_name(const struct gw_exchange *ex_ptr, size_t *len_ptr)
 {
-	*len_out = ex_ptr->req_ptr->method_span.len;
+	*len_ptr = ex_ptr->req_ptr->method_span.len;
 	return ex_ptr->head_ptr + ex_ptr->req_ptr->method_span.off;
 }
 
-const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_out)
+const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_ptr)
 {
-	*len_out = ex_ptr->path.len;
+	*len_ptr = ex_ptr->path.len;
 	return ex_ptr->head_ptr + ex_ptr->path.off;
 }
 
-const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_out)
+const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_ptr)
 {
-	*len_out = ex_ptr->req_ptr->target.len;
+	*len_ptr = ex_ptr->req_ptr->target.len;
 	return ex_ptr->head_ptr + ex_ptr->req_ptr->target.off;
 }
 
@@ -114,46 +114,46 @@ static int name_is(const char *a, size_t a_len, const char *b, size_t b_len)
 /* The latest edit of `name` on `side` decides, if there is one: 1 with a
  * value (set/add), 0 (remove), or -1 when no edit names it. */
 static int edited_value(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, const char *name, size_t name_len,
-			const char **value_out, size_t *len_out)
+			const char **value_ptr, size_t *len_ptr)
 {
 	for (uint32_t i = ex_ptr->edit_count; i-- > 0;) {
-		const struct gw_header_edit *e = &ex_ptr->edits[i];
+		const struct gw_header_edit *e_ptr = &ex_ptr->edits[i];
 
-		if (e->side != side || !name_is(ex_ptr->bytes + e->name_off, e->name_len, name, name_len))
+		if (e_ptr->side != side || !name_is(ex_ptr->bytes + e_ptr->name_off, e_ptr->name_len, name, name_len))
 			continue;
-		if (e->op == GW_HEADER_REMOVE)
+		if (e_ptr->op == GW_HEADER_REMOVE)
 			return 0;
-		*value_out = ex_ptr->bytes + e->value_off;
-		*len_out = e->value_len;
+		*value_ptr = ex_ptr->bytes + e_ptr->value_off;
+		*len_ptr = e_ptr->value_len;
 		return 1;
 	}
 	return -1;
 }
 
 static int head_value(const struct gw_http_head *head_ptr, const char *buf, const char *name, size_t name_len,
-		      const char **value_out, size_t *len_out)
+		      const char **value_ptr, size_t *len_ptr)
 {
 	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
-		const struct gw_http_field *f = &head_ptr->fields[i];
+		const struct gw_http_field *f_ptr = &head_ptr->fields[i];
 
-		if (name_is(buf + f->name.off, f->name.len, name, name_len)) {
-			*value_out = buf + f->value.off;
-			*len_out = f->value.len;
+		if (name_is(buf + f_ptr->name.off, f_ptr->name.len, name, name_len)) {
+			*value_ptr = buf + f_ptr->value.off;
+			*len_ptr = f_ptr->value.len;
 			return 1;
 		}
 	}
 	return 0;
 }
 
-int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_out,
-			       size_t *len_out)
+int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
+			       size_t *len_ptr)
 {
 	size_t name_len = strlen(name);
-	int rc = edited_value(ex_ptr, GW_SIDE_REQUEST, name, name_len, value_out, len_out);
+	int rc = edited_value(ex_ptr, GW_SIDE_REQUEST, name, name_len, value_ptr, len_ptr);
 
 	if (rc >= 0)
 		return rc;
-	return head_value(&ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, name_len, value_out, len_out);
+	return head_value(&ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, name_len, value_ptr, len_ptr);
 }
 
 /* ---- the response ---- */
@@ -163,17 +163,17 @@ int gw_exchange_response_status(const struct gw_exchange *ex_ptr)
 	return ex_ptr->response_status;
 }
 
-int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_out,
-				size_t *len_out)
+int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
+				size_t *len_ptr)
 {
 	size_t name_len = strlen(name);
-	int rc = edited_value(ex_ptr, GW_SIDE_RESPONSE, name, name_len, value_out, len_out);
+	int rc = edited_value(ex_ptr, GW_SIDE_RESPONSE, name, name_len, value_ptr, len_ptr);
 
 	if (rc >= 0)
 		return rc;
 	if (!ex_ptr->resp_ptr)
 		return 0;
-	return head_value(&ex_ptr->resp_ptr->head, ex_ptr->resp_head_ptr, name, name_len, value_out, len_out);
+	return head_value(&ex_ptr->resp_ptr->head, ex_ptr->resp_head_ptr, name, name_len, value_ptr, len_ptr);
 }
 
 /* ---- edits ---- */
@@ -228,7 +228,7 @@ char *gw_exchange_copy(struct gw_exchange *ex_ptr, const char *bytes, size_t len
 int gw_exchange_edit(struct gw_exchange *ex_ptr, enum gw_exchange_side side, enum gw_header_op op, const char *name,
 		     size_t name_len, const char *value, size_t value_len)
 {
-	struct gw_header_edit *e;
+	struct gw_header_edit *e_ptr;
 	size_t used = ex_ptr->bytes_used;
 	const char *name_copy, *value_copy;
 
@@ -249,13 +249,13 @@ int gw_exchange_edit(struct gw_exchange *ex_ptr, enum gw_exchange_side side, enu
 		ex_ptr->bytes_used = used;
 		return -1;
 	}
-	e = &ex_ptr->edits[ex_ptr->edit_count++];
-	e->side = (uint8_t)side;
-	e->op = (uint8_t)op;
-	e->name_off = (uint16_t)(name_copy - ex_ptr->bytes);
-	e->name_len = (uint16_t)name_len;
-	e->value_off = (uint16_t)(value_copy - ex_ptr->bytes);
-	e->value_len = (uint16_t)value_len;
+	e_ptr = &ex_ptr->edits[ex_ptr->edit_count++];
+	e_ptr->side = (uint8_t)side;
+	e_ptr->op = (uint8_t)op;
+	e_ptr->name_off = (uint16_t)(name_copy - ex_ptr->bytes);
+	e_ptr->name_len = (uint16_t)name_len;
+	e_ptr->value_off = (uint16_t)(value_copy - ex_ptr->bytes);
+	e_ptr->value_len = (uint16_t)value_len;
 	return 0;
 }
 
@@ -278,36 +278,37 @@ int gw_exchange_field_dropped(const struct gw_exchange *ex_ptr, enum gw_exchange
 			      size_t len)
 {
 	for (uint32_t i = 0; i < ex_ptr->edit_count; i++) {
-		const struct gw_header_edit *e = &ex_ptr->edits[i];
+		const struct gw_header_edit *e_ptr = &ex_ptr->edits[i];
 
-		if (e->side == side && e->op != GW_HEADER_ADD &&
-		    name_is(ex_ptr->bytes + e->name_off, e->name_len, name, len))
+		if (e_ptr->side == side && e_ptr->op != GW_HEADER_ADD &&
+		    name_is(ex_ptr->bytes + e_ptr->name_off, e_ptr->name_len, name, len))
 			return 1;
 	}
 	return 0;
 }
 
 int gw_exchange_edit_written(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, uint32_t index,
-			     const char **name_out, size_t *name_len_out, const char **value_out, size_t *value_len_out)
+			     const char **name_ptr, size_t *name_len_ptr, const char **value_ptr, size_t *value_len_ptr)
 {
-	const struct gw_header_edit *e;
+	const struct gw_header_edit *e_ptr;
 
 	if (index >= ex_ptr->edit_count)
 		return 0;
-	e = &ex_ptr->edits[index];
-	if (e->side != side || e->op == GW_HEADER_REMOVE)
+	e_ptr = &ex_ptr->edits[index];
+	if (e_ptr->side != side || e_ptr->op == GW_HEADER_REMOVE)
 		return 0;
 	for (uint32_t i = index + 1; i < ex_ptr->edit_count; i++) {
-		const struct gw_header_edit *later = &ex_ptr->edits[i];
+		const struct gw_header_edit *later_ptr = &ex_ptr->edits[i];
 
-		if (later->side == side && later->op != GW_HEADER_ADD &&
-		    name_is(ex_ptr->bytes + later->name_off, later->name_len, ex_ptr->bytes + e->name_off, e->name_len))
+		if (later_ptr->side == side && later_ptr->op != GW_HEADER_ADD &&
+		    name_is(ex_ptr->bytes + later_ptr->name_off, later_ptr->name_len, ex_ptr->bytes + e_ptr->name_off,
+			    e_ptr->name_len))
 			return 0;
 	}
-	*name_out = ex_ptr->bytes + e->name_off;
-	*name_len_out = e->name_len;
-	*value_out = ex_ptr->bytes + e->value_off;
-	*value_len_out = e->value_len;
+	*name_ptr = ex_ptr->bytes + e_ptr->name_off;
+	*name_len_ptr = e_ptr->name_len;
+	*value_ptr = ex_ptr->bytes + e_ptr->value_off;
+	*value_len_ptr = e_ptr->value_len;
 	return 1;
 }
 
@@ -371,8 +372,8 @@ void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
 	ex_ptr->bytes_used = ex_ptr->request_bytes_used;
 }
 
-const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_out)
+const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_ptr)
 {
-	*len_out = ex_ptr->request_body_len;
+	*len_ptr = ex_ptr->request_body_len;
 	return ex_ptr->request_body;
 }

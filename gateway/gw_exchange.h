@@ -48,20 +48,20 @@ void *gw_stage_state(const struct gw_stage *stage_ptr);
 /* ---- the request, read-only ---- */
 
 enum gw_http_method gw_exchange_method(const struct gw_exchange *ex_ptr);
-const char *gw_exchange_method_name(const struct gw_exchange *ex_ptr, size_t *len_out);
+const char *gw_exchange_method_name(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 /* The path without its query, and the whole target as received. */
-const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_out);
-const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_out);
+const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_ptr);
+const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr);
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr);
 /* The whole request body, in on_request_body (gw_filter.h); NULL before. */
-const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_out);
+const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 
 /* The value a field will be forwarded with, edits included: the last
  * set/add of that name, else the first field as received. 1 and the value
  * (not NUL-terminated), or 0 when absent or removed. */
-int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_out,
-			       size_t *len_out);
+int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
+			       size_t *len_ptr);
 
 /* ---- the response, on the way back ---- */
 
@@ -70,8 +70,8 @@ int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *nam
 int gw_exchange_response_status(const struct gw_exchange *ex_ptr);
 /* Like gw_exchange_request_header, for the response head (an answer the
  * gateway writes itself has only the fields edits add). */
-int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_out,
-				size_t *len_out);
+int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
+				size_t *len_ptr);
 
 /* ---- edits ---- */
 

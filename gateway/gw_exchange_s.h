@@ -95,7 +95,7 @@ int gw_exchange_field_dropped(const struct gw_exchange *ex_ptr, enum gw_exchange
 /* Whether edit `index` adds a field line to `side`'s head (a set or add no
  * later set or remove of the same name undid); if so, its name and value. */
 int gw_exchange_edit_written(const struct gw_exchange *ex_ptr, enum gw_exchange_side side, uint32_t index,
-			     const char **name_out, size_t *name_len_out, const char **value_out,
-			     size_t *value_len_out);
+			     const char **name_ptr, size_t *name_len_ptr, const char **value_ptr,
+			     size_t *value_len_ptr);
 
 #endif

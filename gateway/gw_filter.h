@@ -21,13 +21,14 @@ struct gw_stage;
 
 struct gw_filter_type {
 	const char *name;
-	/* Validate `config` (the route's filter entry, an object whose "type"
-	 * is this filter's name) and compile it into memory from `arena`.
-	 * Report every problem with gw_diag_error(diag, "<pointer>/key", ...)
-	 * using paths under `pointer` (e.g. "/routes/0/filters/1"); unknown
-	 * keys and wrong types are errors. Returns 0, or -1 after reporting. */
-	int (*compile)(const json_t *config, const char *pointer, struct gw_diag *diag, struct gw_arena *arena,
-		       void **compiled_out);
+	/* Validate `config_json_ptr` (the route's filter entry, an object whose
+	 * "type" is this filter's name) and compile it into memory from
+	 * `arena_ptr`. Report every problem with
+	 * gw_diag_error(diag_ptr, "<pointer>/key", ...) using paths under
+	 * `pointer` (e.g. "/routes/0/filters/1"); unknown keys and wrong types
+	 * are errors. Returns 0, or -1 after reporting. */
+	int (*compile)(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
+		       struct gw_arena *arena_ptr, void **compiled_ptr);
 	/* The request stage: run with vk_call(on_request, stage_ptr), where
 	 * the thread's argument is a struct gw_stage * (gw_exchange.h). It
 	 * returns once it has decided: gw_exchange_respond*() to answer, else
@@ -64,7 +65,7 @@ struct gw_filter_type {
  * also hands config/ the lookups it compiles route filters with
  * (gw_config_filters.h). */
 const struct gw_filter_type *gw_filter_type_find(const char *name);
-int gw_filter_type_register(const struct gw_filter_type *type);
+int gw_filter_type_register(const struct gw_filter_type *type_ptr);
 /* Every registered name, NULL-terminated, for error messages. */
 const char *const *gw_filter_type_names(void);
 

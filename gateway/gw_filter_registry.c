@@ -21,10 +21,10 @@ const struct gw_filter_type *gw_filter_type_find(const char *name)
 	return NULL;
 }
 
-static int registry_compile(const struct gw_filter_type *type_ptr, const json_t *config, const char *pointer,
-			    struct gw_diag *diag, struct gw_arena *arena, void **compiled_out)
+static int registry_compile(const struct gw_filter_type *type_ptr, const json_t *config_json_ptr, const char *pointer,
+			    struct gw_diag *diag_ptr, struct gw_arena *arena_ptr, void **compiled_ptr)
 {
-	return type_ptr->compile(config, pointer, diag, arena, compiled_out);
+	return type_ptr->compile(config_json_ptr, pointer, diag_ptr, arena_ptr, compiled_ptr);
 }
 
 /* config/ sits below the filter types, so it looks them up through these. */
@@ -34,15 +34,15 @@ static const struct gw_config_filter_types registry_for_config = {
 	.compile = registry_compile,
 };
 
-int gw_filter_type_register(const struct gw_filter_type *type)
+int gw_filter_type_register(const struct gw_filter_type *type_ptr)
 {
 	int at = 0;
 
-	if (!type || !type->name || !type->name[0] || !type->compile) {
+	if (!type_ptr || !type_ptr->name || !type_ptr->name[0] || !type_ptr->compile) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (gw_filter_type_find(type->name)) {
+	if (gw_filter_type_find(type_ptr->name)) {
 		errno = EEXIST;
 		return -1;
 	}
@@ -50,14 +50,14 @@ int gw_filter_type_register(const struct gw_filter_type *type)
 		errno = ENOSPC;
 		return -1;
 	}
-	while (at < registry_count && strcmp(registry_types[at]->name, type->name) < 0)
+	while (at < registry_count && strcmp(registry_types[at]->name, type_ptr->name) < 0)
 		at++;
 	for (int i = registry_count; i > at; i--) {
 		registry_types[i] = registry_types[i - 1];
 		registry_names[i] = registry_names[i - 1];
 	}
-	registry_types[at] = type;
-	registry_names[at] = type->name;
+	registry_types[at] = type_ptr;
+	registry_names[at] = type_ptr->name;
 	registry_count++;
 	registry_names[registry_count] = NULL;
 	gw_config_set_filter_types(&registry_for_config);

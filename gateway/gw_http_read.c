@@ -8,7 +8,7 @@
 
 void gw_http_read_request_head(struct vk_thread *that)
 {
-	struct gw_http_read *rd = vk_thread_arg(that);
+	struct gw_http_read *rd_ptr = vk_thread_arg(that);
 	struct {
 		size_t n;
 		int rc;
@@ -16,32 +16,33 @@ void gw_http_read_request_head(struct vk_thread *that)
 
 	vk_begin();
 	/* The caller's deadline: a child thread has its own. */
-	that->deadline_ns = rd->deadline_ns;
-	rd->len = 0;
-	rd->status = 0;
-	rd->gone = 0;
-	gw_http_request_init(rd->req_ptr);
+	that->deadline_ns = rd_ptr->deadline_ns;
+	rd_ptr->len = 0;
+	rd_ptr->status = 0;
+	rd_ptr->gone = 0;
+	gw_http_request_init(rd_ptr->req_ptr);
 	for (;;) {
-		vk_read_some_on(rd->socket_ptr, self->n, rd->buf_ptr + rd->len,
-				rd->limits_ptr->max_head_bytes - rd->len);
+		vk_read_some_on(rd_ptr->socket_ptr, self->n, rd_ptr->buf_ptr + rd_ptr->len,
+				rd_ptr->limits_ptr->max_head_bytes - rd_ptr->len);
 		if (self->n == 0) {
-			rd->gone = 1;
+			rd_ptr->gone = 1;
 			break;
 		}
-		rd->len += self->n;
-		self->rc = gw_http_parse_request(rd->req_ptr, rd->buf_ptr, rd->len, rd->limits_ptr);
+		rd_ptr->len += self->n;
+		self->rc = gw_http_parse_request(rd_ptr->req_ptr, rd_ptr->buf_ptr, rd_ptr->len, rd_ptr->limits_ptr);
 		if (self->rc > 0) {
 			/* What came after the head is a body or the next request. */
-			vk_socket_unread(rd->socket_ptr, rd->buf_ptr + self->rc, rd->len - (size_t)self->rc);
-			rd->len = (size_t)self->rc;
+			vk_socket_unread(rd_ptr->socket_ptr, rd_ptr->buf_ptr + self->rc,
+					 rd_ptr->len - (size_t)self->rc);
+			rd_ptr->len = (size_t)self->rc;
 			break;
 		}
 		if (self->rc < 0) {
-			rd->status = -self->rc;
+			rd_ptr->status = -self->rc;
 			break;
 		}
-		if (rd->len == rd->limits_ptr->max_head_bytes) {
-			rd->status = 431;
+		if (rd_ptr->len == rd_ptr->limits_ptr->max_head_bytes) {
+			rd_ptr->status = 431;
 			break;
 		}
 	}

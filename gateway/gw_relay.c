@@ -30,17 +30,18 @@ _Static_assert(sizeof(struct relay_self) + 1024 < GW_RELAY_HEAP_BYTES, "GW_RELAY
 
 void gw_relay_chunked(struct vk_thread *that)
 {
-	struct gw_relay *relay = vk_thread_arg(that);
+	struct gw_relay *relay_ptr = vk_thread_arg(that);
 	struct relay_self *self;
 
 	vk_begin();
-	if (relay->idle_ms)
-		vk_idle_timeout(relay->idle_ms);
-	gw_chunked_init(&self->decoder, relay->limits_ptr);
+	if (relay_ptr->idle_ms)
+		vk_idle_timeout(relay_ptr->idle_ms);
+	gw_chunked_init(&self->decoder, relay_ptr->limits_ptr);
 	for (;;) {
 		if (self->pos == self->len) {
 			/* What went to dst leaves before the wait for more. */
-			vk_read_some_relay_on(relay->src_ptr, relay->dst_ptr, self->len, self->buf, sizeof(self->buf));
+			vk_read_some_relay_on(relay_ptr->src_ptr, relay_ptr->dst_ptr, self->len, self->buf,
+					      sizeof(self->buf));
 			self->pos = 0;
 			if (self->len == 0)
 				vk_raise(ECONNRESET); /* the sender left mid-body */
@@ -48,31 +49,33 @@ void gw_relay_chunked(struct vk_thread *that)
 		self->rc = gw_chunked_feed(&self->decoder, self->buf + self->pos, self->len - self->pos,
 					   &self->consumed, &self->data_off, &self->data_len);
 		if (self->rc < 0) {
-			relay->status = relay->malformed_status == 400 ? -self->rc : relay->malformed_status;
+			relay_ptr->status =
+				relay_ptr->malformed_status == 400 ? -self->rc : relay_ptr->malformed_status;
 			vk_raise(EPROTO);
 		}
-		if (self->rc == GW_CHUNKED_DATA && !relay->dst_ptr) {
-			if (self->data_len > relay->keep_cap - relay->bytes) {
-				relay->status = 413;
+		if (self->rc == GW_CHUNKED_DATA && !relay_ptr->dst_ptr) {
+			if (self->data_len > relay_ptr->keep_cap - relay_ptr->bytes) {
+				relay_ptr->status = 413;
 				vk_raise(EPROTO);
 			}
-			memcpy(relay->keep_ptr + relay->bytes, self->buf + self->pos + self->data_off, self->data_len);
-			relay->bytes += self->data_len;
+			memcpy(relay_ptr->keep_ptr + relay_ptr->bytes, self->buf + self->pos + self->data_off,
+			       self->data_len);
+			relay_ptr->bytes += self->data_len;
 		} else if (self->rc == GW_CHUNKED_DATA) {
-			if (!relay->raw) {
+			if (!relay_ptr->raw) {
 				self->header_len = gw_chunked_header(self->header, self->data_len);
-				vk_write_on(relay->dst_ptr, self->header, self->header_len);
+				vk_write_on(relay_ptr->dst_ptr, self->header, self->header_len);
 			}
-			vk_write_on(relay->dst_ptr, self->buf + self->pos + self->data_off, self->data_len);
-			if (!relay->raw)
-				vk_write_on(relay->dst_ptr, GW_CHUNKED_CRLF, GW_CHUNKED_CRLF_LEN);
-			relay->bytes += self->data_len;
+			vk_write_on(relay_ptr->dst_ptr, self->buf + self->pos + self->data_off, self->data_len);
+			if (!relay_ptr->raw)
+				vk_write_on(relay_ptr->dst_ptr, GW_CHUNKED_CRLF, GW_CHUNKED_CRLF_LEN);
+			relay_ptr->bytes += self->data_len;
 		}
 		self->pos += self->consumed;
 		if (self->rc == GW_CHUNKED_DONE) {
-			vk_socket_unread(relay->src_ptr, self->buf + self->pos, self->len - self->pos);
-			if (!relay->raw && relay->dst_ptr)
-				vk_write_on(relay->dst_ptr, GW_CHUNKED_LAST, GW_CHUNKED_LAST_LEN);
+			vk_socket_unread(relay_ptr->src_ptr, self->buf + self->pos, self->len - self->pos);
+			if (!relay_ptr->raw && relay_ptr->dst_ptr)
+				vk_write_on(relay_ptr->dst_ptr, GW_CHUNKED_LAST, GW_CHUNKED_LAST_LEN);
 			break;
 		}
 	}

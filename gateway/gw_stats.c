@@ -51,7 +51,7 @@ struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels
 {
 	struct gw_stats *stats_ptr = calloc(1, sizeof(*stats_ptr));
 	size_t bytes;
-	void *p;
+	void *p_ptr;
 
 	if (!stats_ptr || kernels < 1)
 		goto fail;
@@ -73,10 +73,10 @@ struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels
 		sizeof(struct gw_stats_endpoint) * (size_t)stats_ptr->endpoint_count;
 	stats_ptr->slot_bytes = (bytes + GW_STATS_ALIGN - 1) / GW_STATS_ALIGN * GW_STATS_ALIGN;
 	stats_ptr->table_bytes = stats_ptr->slot_bytes * (size_t)kernels;
-	p = mmap(NULL, stats_ptr->table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	p_ptr = mmap(NULL, stats_ptr->table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p_ptr == MAP_FAILED)
 		goto fail;
-	stats_ptr->table_ptr = p;
+	stats_ptr->table_ptr = p_ptr;
 	stats_ptr->render_max = worst_case_render(stats_ptr);
 	return stats_ptr;
 fail:

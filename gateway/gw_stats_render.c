@@ -26,16 +26,17 @@ struct out {
 	size_t len;
 };
 
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void put(struct out *o_ptr, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(o->len < o->cap ? o->buf + o->len : NULL, o->len < o->cap ? o->cap - o->len : 0, fmt, ap);
+	n = vsnprintf(o_ptr->len < o_ptr->cap ? o_ptr->buf + o_ptr->len : NULL,
+		      o_ptr->len < o_ptr->cap ? o_ptr->cap - o_ptr->len : 0, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		o->len += (size_t)n;
+		o_ptr->len += (size_t)n;
 }
 
 static const char *isolation_name(int isolation)
@@ -67,138 +68,138 @@ struct upstream_view {
 	uint64_t waiting;
 };
 
-static void kernel_view(const struct gw_stats *stats_ptr, int k0, int k1, struct gw_stats_kernel *v)
+static void kernel_view(const struct gw_stats *stats_ptr, int k0, int k1, struct gw_stats_kernel *v_ptr)
 {
-	const uint64_t *src;
-	uint64_t *dst = (uint64_t *)v;
+	const uint64_t *src_ptr;
+	uint64_t *dst_ptr = (uint64_t *)v_ptr;
 
-	memset(v, 0, sizeof(*v));
+	memset(v_ptr, 0, sizeof(*v_ptr));
 	for (int k = k0; k < k1; k++) {
-		src = (const uint64_t *)gw_stats_kernel_of(stats_ptr, k);
-		for (size_t i = 0; i < sizeof(*v) / sizeof(uint64_t); i++)
-			dst[i] += gw_stats_load(&src[i]);
+		src_ptr = (const uint64_t *)gw_stats_kernel_of(stats_ptr, k);
+		for (size_t i = 0; i < sizeof(*v_ptr) / sizeof(uint64_t); i++)
+			dst_ptr[i] += gw_stats_load(&src_ptr[i]);
 	}
 }
 
 static void endpoint_view(const struct gw_stats *stats_ptr, int k0, int k1, int u, int e, uint64_t now_ns,
-			  struct endpoint_view *v)
+			  struct endpoint_view *v_ptr)
 {
-	memset(v, 0, sizeof(*v));
+	memset(v_ptr, 0, sizeof(*v_ptr));
 	for (int k = k0; k < k1; k++) {
-		const struct gw_stats_endpoint *ep = gw_stats_endpoint_of(stats_ptr, k, u, e);
-		uint64_t until = gw_stats_load(&ep->ejected_until_ns);
+		const struct gw_stats_endpoint *ep_ptr = gw_stats_endpoint_of(stats_ptr, k, u, e);
+		uint64_t until = gw_stats_load(&ep_ptr->ejected_until_ns);
 
-		v->requests += gw_stats_load(&ep->requests);
+		v_ptr->requests += gw_stats_load(&ep_ptr->requests);
 		for (int c = 0; c < GW_STATS_CLASSES; c++)
-			v->responses[c] += gw_stats_load(&ep->responses[c]);
-		v->connect_failures += gw_stats_load(&ep->connect_failures);
-		v->active += gw_stats_load(&ep->active);
-		v->ejections += gw_stats_load(&ep->ejections);
-		v->unhealthy += gw_stats_load(&ep->failing_checks) != 0;
+			v_ptr->responses[c] += gw_stats_load(&ep_ptr->responses[c]);
+		v_ptr->connect_failures += gw_stats_load(&ep_ptr->connect_failures);
+		v_ptr->active += gw_stats_load(&ep_ptr->active);
+		v_ptr->ejections += gw_stats_load(&ep_ptr->ejections);
+		v_ptr->unhealthy += gw_stats_load(&ep_ptr->failing_checks) != 0;
 		/* Ejections end lazily (at the next pick): the time decides. */
-		v->ejected += until != 0 && now_ns < until;
+		v_ptr->ejected += until != 0 && now_ns < until;
 	}
 }
 
 static void upstream_view(const struct gw_stats *stats_ptr, int k0, int k1, int u, uint64_t now_ns,
-			  struct upstream_view *v)
+			  struct upstream_view *v_ptr)
 {
 	struct endpoint_view ev;
 
-	memset(v, 0, sizeof(*v));
+	memset(v_ptr, 0, sizeof(*v_ptr));
 	for (int k = k0; k < k1; k++) {
-		const struct gw_stats_upstream *up = gw_stats_upstream_of(stats_ptr, k, u);
+		const struct gw_stats_upstream *up_ptr = gw_stats_upstream_of(stats_ptr, k, u);
 
-		v->refused += gw_stats_load(&up->refused);
-		v->connections += gw_stats_load(&up->connections);
-		v->kept += gw_stats_load(&up->kept);
-		v->waiting += gw_stats_load(&up->waiting);
+		v_ptr->refused += gw_stats_load(&up_ptr->refused);
+		v_ptr->connections += gw_stats_load(&up_ptr->connections);
+		v_ptr->kept += gw_stats_load(&up_ptr->kept);
+		v_ptr->waiting += gw_stats_load(&up_ptr->waiting);
 	}
 	for (int e = 0; e < stats_ptr->config_ptr->upstreams_ptr[u].endpoint_count; e++) {
 		endpoint_view(stats_ptr, k0, k1, u, e, now_ns, &ev);
-		v->requests += ev.requests;
+		v_ptr->requests += ev.requests;
 		for (int c = 0; c < GW_STATS_CLASSES; c++)
-			v->responses[c] += ev.responses[c];
-		v->connect_failures += ev.connect_failures;
-		v->active += ev.active;
+			v_ptr->responses[c] += ev.responses[c];
+		v_ptr->connect_failures += ev.connect_failures;
+		v_ptr->active += ev.active;
 	}
 }
 
 /* Failing checks outrank an ejection: it lasts until checks pass again,
  * an ejection only for its time. */
-static const char *endpoint_state(const struct endpoint_view *v)
+static const char *endpoint_state(const struct endpoint_view *v_ptr)
 {
-	return v->unhealthy ? "unhealthy" : v->ejected ? "ejected" : "healthy";
+	return v_ptr->unhealthy ? "unhealthy" : v_ptr->ejected ? "ejected" : "healthy";
 }
 
 /* ---- JSON ---- */
 
-static void json_classes(struct out *o, const uint64_t *responses)
+static void json_classes(struct out *o_ptr, const uint64_t *responses_ptr)
 {
-	put(o, "{");
+	put(o_ptr, "{");
 	for (int c = 0; c < GW_STATS_CLASSES; c++)
-		put(o, "%s\"%s\":%llu", c ? "," : "", class_names[c], (unsigned long long)responses[c]);
-	put(o, "}");
+		put(o_ptr, "%s\"%s\":%llu", c ? "," : "", class_names[c], (unsigned long long)responses_ptr[c]);
+	put(o_ptr, "}");
 }
 
-static void json_kernel_fields(struct out *o, const struct gw_stats_kernel *v)
+static void json_kernel_fields(struct out *o_ptr, const struct gw_stats_kernel *v_ptr)
 {
-	put(o, "\"connections\":{\"accepted\":%llu,\"active\":%llu},\"requests\":%llu,\"responses\":",
-	    (unsigned long long)v->connections_accepted, (unsigned long long)v->connections_active,
-	    (unsigned long long)v->requests);
-	json_classes(o, v->responses);
-	put(o, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"vkern\":{", (unsigned long long)v->bytes_in,
-	    (unsigned long long)v->bytes_out);
+	put(o_ptr, "\"connections\":{\"accepted\":%llu,\"active\":%llu},\"requests\":%llu,\"responses\":",
+	    (unsigned long long)v_ptr->connections_accepted, (unsigned long long)v_ptr->connections_active,
+	    (unsigned long long)v_ptr->requests);
+	json_classes(o_ptr, v_ptr->responses);
+	put(o_ptr, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"vkern\":{", (unsigned long long)v_ptr->bytes_in,
+	    (unsigned long long)v_ptr->bytes_out);
 	for (int i = 0; i < VK_STAT_COUNT; i++)
-		put(o, "%s\"%s\":%llu", i ? "," : "", vk_sys_stat_name((enum vk_stat)i),
-		    (unsigned long long)v->vkern[i]);
-	put(o, "}");
+		put(o_ptr, "%s\"%s\":%llu", i ? "," : "", vk_sys_stat_name((enum vk_stat)i),
+		    (unsigned long long)v_ptr->vkern[i]);
+	put(o_ptr, "}");
 }
 
-static void json_endpoint_fields(struct out *o, const struct endpoint_view *v)
+static void json_endpoint_fields(struct out *o_ptr, const struct endpoint_view *v_ptr)
 {
-	put(o, "\"state\":\"%s\",\"requests\":%llu,\"active\":%llu,\"responses\":", endpoint_state(v),
-	    (unsigned long long)v->requests, (unsigned long long)v->active);
-	json_classes(o, v->responses);
-	put(o, ",\"connect_failures\":%llu,\"ejections\":%llu", (unsigned long long)v->connect_failures,
-	    (unsigned long long)v->ejections);
+	put(o_ptr, "\"state\":\"%s\",\"requests\":%llu,\"active\":%llu,\"responses\":", endpoint_state(v_ptr),
+	    (unsigned long long)v_ptr->requests, (unsigned long long)v_ptr->active);
+	json_classes(o_ptr, v_ptr->responses);
+	put(o_ptr, ",\"connect_failures\":%llu,\"ejections\":%llu", (unsigned long long)v_ptr->connect_failures,
+	    (unsigned long long)v_ptr->ejections);
 }
 
-static void json_endpoint(struct out *o, const struct gw_stats *stats_ptr, int u, int e, uint64_t now_ns)
+static void json_endpoint(struct out *o_ptr, const struct gw_stats *stats_ptr, int u, int e, uint64_t now_ns)
 {
 	struct endpoint_view v;
 
 	endpoint_view(stats_ptr, 0, stats_ptr->kernels, u, e, now_ns, &v);
-	put(o, "{\"address\":\"%s\",", stats_ptr->config_ptr->upstreams_ptr[u].endpoints_ptr[e].address);
-	json_endpoint_fields(o, &v);
-	put(o, ",\"ejected_in_kernels\":%llu,\"unhealthy_in_kernels\":%llu,\"per_kernel\":[",
+	put(o_ptr, "{\"address\":\"%s\",", stats_ptr->config_ptr->upstreams_ptr[u].endpoints_ptr[e].address);
+	json_endpoint_fields(o_ptr, &v);
+	put(o_ptr, ",\"ejected_in_kernels\":%llu,\"unhealthy_in_kernels\":%llu,\"per_kernel\":[",
 	    (unsigned long long)v.ejected, (unsigned long long)v.unhealthy);
 	for (int k = 0; k < stats_ptr->kernels; k++) {
 		endpoint_view(stats_ptr, k, k + 1, u, e, now_ns, &v);
-		put(o, "%s{\"kernel\":%d,", k ? "," : "", k);
-		json_endpoint_fields(o, &v);
-		put(o, "}");
+		put(o_ptr, "%s{\"kernel\":%d,", k ? "," : "", k);
+		json_endpoint_fields(o_ptr, &v);
+		put(o_ptr, "}");
 	}
-	put(o, "]}");
+	put(o_ptr, "]}");
 }
 
-static void json_upstream(struct out *o, const struct gw_stats *stats_ptr, int u, uint64_t now_ns)
+static void json_upstream(struct out *o_ptr, const struct gw_stats *stats_ptr, int u, uint64_t now_ns)
 {
-	const struct gw_config_upstream *up = &stats_ptr->config_ptr->upstreams_ptr[u];
+	const struct gw_config_upstream *up_ptr = &stats_ptr->config_ptr->upstreams_ptr[u];
 	struct upstream_view v;
 
 	upstream_view(stats_ptr, 0, stats_ptr->kernels, u, now_ns, &v);
-	put(o, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", u ? "," : "", up->name,
-	    (unsigned long long)v.requests, (unsigned long long)v.active, (unsigned long long)v.refused);
-	json_classes(o, v.responses);
-	put(o, ",\"connect_failures\":%llu,\"connections\":%llu,\"kept\":%llu,\"waiting\":%llu,\"endpoints\":[",
+	put(o_ptr, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", u ? "," : "",
+	    up_ptr->name, (unsigned long long)v.requests, (unsigned long long)v.active, (unsigned long long)v.refused);
+	json_classes(o_ptr, v.responses);
+	put(o_ptr, ",\"connect_failures\":%llu,\"connections\":%llu,\"kept\":%llu,\"waiting\":%llu,\"endpoints\":[",
 	    (unsigned long long)v.connect_failures, (unsigned long long)v.connections, (unsigned long long)v.kept,
 	    (unsigned long long)v.waiting);
-	for (int e = 0; e < up->endpoint_count; e++) {
-		put(o, "%s", e ? "," : "");
-		json_endpoint(o, stats_ptr, u, e, now_ns);
+	for (int e = 0; e < up_ptr->endpoint_count; e++) {
+		put(o_ptr, "%s", e ? "," : "");
+		json_endpoint(o_ptr, stats_ptr, u, e, now_ns);
 	}
-	put(o, "]}");
+	put(o_ptr, "]}");
 }
 
 size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
@@ -315,22 +316,22 @@ static const struct family endpoint_families[] = {
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static void prom_header(struct out *o, const char *name, const char *type, const char *help)
+static void prom_header(struct out *o_ptr, const char *name, const char *type, const char *help)
 {
-	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	put(o_ptr, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One family's series for one label set: `labels` without braces. */
-static void prom_series(struct out *o, const struct family *f, const char *labels, const void *view_ptr)
+static void prom_series(struct out *o_ptr, const struct family *f_ptr, const char *labels, const void *view_ptr)
 {
-	const uint64_t *value_ptr = (const uint64_t *)((const char *)view_ptr + f->offset);
+	const uint64_t *value_ptr = (const uint64_t *)((const char *)view_ptr + f_ptr->offset);
 
-	if (!f->classes) {
-		put(o, "%s{%s} %llu\n", f->name, labels, (unsigned long long)*value_ptr);
+	if (!f_ptr->classes) {
+		put(o_ptr, "%s{%s} %llu\n", f_ptr->name, labels, (unsigned long long)*value_ptr);
 		return;
 	}
 	for (int c = 0; c < GW_STATS_CLASSES; c++)
-		put(o, "%s{%s,code_class=\"%s\"} %llu\n", f->name, labels, class_names[c],
+		put(o_ptr, "%s{%s,code_class=\"%s\"} %llu\n", f_ptr->name, labels, class_names[c],
 		    (unsigned long long)value_ptr[c]);
 }
 
@@ -392,15 +393,15 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 		prom_header(&o, endpoint_families[f].name, endpoint_families[f].type, endpoint_families[f].help);
 		for (int k = 0; k < stats_ptr->kernels; k++) {
 			for (int u = 0; u < stats_ptr->upstream_count; u++) {
-				const struct gw_config_upstream *up = &config_ptr->upstreams_ptr[u];
+				const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
 
-				for (int e = 0; e < up->endpoint_count; e++) {
+				for (int e = 0; e < up_ptr->endpoint_count; e++) {
 					struct endpoint_view ev;
 
 					endpoint_view(stats_ptr, k, k + 1, u, e, now_ns, &ev);
 					snprintf(labels, sizeof(labels),
-						 "kernel=\"%d\",upstream=\"%s\",endpoint=\"%s\"", k, up->name,
-						 up->endpoints_ptr[e].address);
+						 "kernel=\"%d\",upstream=\"%s\",endpoint=\"%s\"", k, up_ptr->name,
+						 up_ptr->endpoints_ptr[e].address);
 					prom_series(&o, &endpoint_families[f], labels, &ev);
 				}
 			}

@@ -18,9 +18,9 @@
 #include <sys/mman.h>
 
 /* FNV-1a over the bytes, then a 64-bit finaliser so nearby keys spread. */
-uint64_t gw_hash64(const void *data, size_t len, uint64_t seed)
+uint64_t gw_hash64(const void *data_ptr, size_t len, uint64_t seed)
 {
-	const unsigned char *p = data;
+	const unsigned char *p = data_ptr;
 	uint64_t h = 0xcbf29ce484222325ull ^ seed;
 
 	for (size_t i = 0; i < len; i++) {
@@ -37,9 +37,9 @@ uint64_t gw_hash64(const void *data, size_t len, uint64_t seed)
 
 static void *map_array(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p_ptr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	return p == MAP_FAILED ? NULL : p;
+	return p_ptr == MAP_FAILED ? NULL : p_ptr;
 }
 
 static uint64_t next_random(struct gw_balance *balance_ptr)
@@ -57,7 +57,7 @@ static int build_maglev(struct gw_balance *balance_ptr)
 {
 	size_t m = balance_ptr->table_size;
 	int n = balance_ptr->count;
-	uint64_t *offset = balance_ptr->scratch_ptr, *skip = offset + n, *next = skip + n;
+	uint64_t *offset_ptr = balance_ptr->scratch_ptr, *skip_ptr = offset_ptr + n, *next_ptr = skip_ptr + n;
 	size_t filled = 0;
 	int max_weight = 1;
 
@@ -68,9 +68,9 @@ static int build_maglev(struct gw_balance *balance_ptr)
 	for (int e = 0; e < n; e++) {
 		const char *name = balance_ptr->endpoints_ptr[e].name;
 
-		next[e] = 0;
-		offset[e] = gw_hash64(name, strlen(name), 0x6d61676c6576ull) % m;
-		skip[e] = gw_hash64(name, strlen(name), 0x736b6970ull) % (m - 1) + 1;
+		next_ptr[e] = 0;
+		offset_ptr[e] = gw_hash64(name, strlen(name), 0x6d61676c6576ull) % m;
+		skip_ptr[e] = gw_hash64(name, strlen(name), 0x736b6970ull) % (m - 1) + 1;
 		if (balance_ptr->endpoints_ptr[e].weight > max_weight)
 			max_weight = balance_ptr->endpoints_ptr[e].weight;
 	}
@@ -78,14 +78,14 @@ static int build_maglev(struct gw_balance *balance_ptr)
 	 * max_weight rounds, so shares follow the weights. */
 	for (int round = 0; filled < m; round++) {
 		for (int e = 0; e < n && filled < m; e++) {
-			struct gw_balance_endpoint *ep = &balance_ptr->endpoints_ptr[e];
+			struct gw_balance_endpoint *ep_ptr = &balance_ptr->endpoints_ptr[e];
 			size_t slot;
 
-			if (!ep->available || (round % max_weight) >= ep->weight)
+			if (!ep_ptr->available || (round % max_weight) >= ep_ptr->weight)
 				continue;
 			do {
-				slot = (offset[e] + next[e] * skip[e]) % m;
-				next[e]++;
+				slot = (offset_ptr[e] + next_ptr[e] * skip_ptr[e]) % m;
+				next_ptr[e]++;
 			} while (balance_ptr->table_ptr[slot] >= 0);
 			balance_ptr->table_ptr[slot] = e;
 			filled++;
@@ -94,11 +94,11 @@ static int build_maglev(struct gw_balance *balance_ptr)
 	return 0;
 }
 
-static int compare_points(const void *a, const void *b)
+static int compare_points(const void *a_ptr, const void *b_ptr)
 {
-	const struct gw_ring_point *pa = a, *pb = b;
+	const struct gw_ring_point *pa_ptr = a_ptr, *pb_ptr = b_ptr;
 
-	return pa->hash < pb->hash ? -1 : pa->hash > pb->hash;
+	return pa_ptr->hash < pb_ptr->hash ? -1 : pa_ptr->hash > pb_ptr->hash;
 }
 
 static void build_ring(struct gw_balance *balance_ptr)
@@ -192,13 +192,13 @@ static int pick_round_robin(struct gw_balance *balance_ptr)
 	int best = -1;
 
 	for (int e = 0; e < balance_ptr->count; e++) {
-		struct gw_balance_endpoint *ep = &balance_ptr->endpoints_ptr[e];
+		struct gw_balance_endpoint *ep_ptr = &balance_ptr->endpoints_ptr[e];
 
-		if (!ep->available)
+		if (!ep_ptr->available)
 			continue;
-		ep->current += ep->weight;
-		total += ep->weight;
-		if (best < 0 || ep->current > balance_ptr->endpoints_ptr[best].current)
+		ep_ptr->current += ep_ptr->weight;
+		total += ep_ptr->weight;
+		if (best < 0 || ep_ptr->current > balance_ptr->endpoints_ptr[best].current)
 			best = e;
 	}
 	if (best >= 0)
@@ -207,9 +207,9 @@ static int pick_round_robin(struct gw_balance *balance_ptr)
 }
 
 /* Load per unit of weight, compared without division. */
-static int less_loaded(const struct gw_balance_endpoint *a, const struct gw_balance_endpoint *b)
+static int less_loaded(const struct gw_balance_endpoint *a_ptr, const struct gw_balance_endpoint *b_ptr)
 {
-	return (int64_t)a->active * b->weight < (int64_t)b->active * a->weight;
+	return (int64_t)a_ptr->active * b_ptr->weight < (int64_t)b_ptr->active * a_ptr->weight;
 }
 
 /* The n-th available endpoint, counting from 0. */
@@ -262,15 +262,15 @@ static int pick_ring(struct gw_balance *balance_ptr, uint64_t hash)
 			hi = mid;
 	}
 	for (size_t i = 0; i < balance_ptr->ring_len; i++) {
-		const struct gw_ring_point *p = &balance_ptr->ring_ptr[(lo + i) % balance_ptr->ring_len];
+		const struct gw_ring_point *p_ptr = &balance_ptr->ring_ptr[(lo + i) % balance_ptr->ring_len];
 
-		if (balance_ptr->endpoints_ptr[p->endpoint].available)
-			return p->endpoint;
+		if (balance_ptr->endpoints_ptr[p_ptr->endpoint].available)
+			return p_ptr->endpoint;
 	}
 	return -1;
 }
 
-int gw_balance_pick(struct gw_balance *balance_ptr, const void *key, size_t key_len)
+int gw_balance_pick(struct gw_balance *balance_ptr, const void *key_ptr, size_t key_len)
 {
 	uint64_t hash;
 
@@ -281,7 +281,7 @@ int gw_balance_pick(struct gw_balance *balance_ptr, const void *key, size_t key_
 		return pick_least_request(balance_ptr);
 	case GW_BALANCE_MAGLEV:
 	case GW_BALANCE_RING:
-		hash = gw_hash64(key ? key : "", key ? key_len : 0, 0);
+		hash = gw_hash64(key_ptr ? key_ptr : "", key_ptr ? key_len : 0, 0);
 		return balance_ptr->policy == GW_BALANCE_MAGLEV ? pick_maglev(balance_ptr, hash)
 								: pick_ring(balance_ptr, hash);
 	}

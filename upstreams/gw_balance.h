@@ -17,10 +17,10 @@ int gw_balance_init(struct gw_balance *balance_ptr, enum gw_balance_policy polic
 		    struct gw_balance_endpoint *endpoints_ptr, int count, uint64_t seed);
 void gw_balance_fini(struct gw_balance *balance_ptr);
 void gw_balance_set_available(struct gw_balance *balance_ptr, int endpoint, int available);
-/* key/key_len: only for the hash policies (NULL hashes as empty). */
-int gw_balance_pick(struct gw_balance *balance_ptr, const void *key, size_t key_len);
+/* key_ptr/key_len: only for the hash policies (NULL hashes as empty). */
+int gw_balance_pick(struct gw_balance *balance_ptr, const void *key_ptr, size_t key_len);
 int gw_balance_available_count(struct gw_balance *balance_ptr);
 
-uint64_t gw_hash64(const void *data, size_t len, uint64_t seed);
+uint64_t gw_hash64(const void *data_ptr, size_t len, uint64_t seed);
 
 #endif

@@ -22,13 +22,13 @@ enum gw_breaker_verdict {
 };
 
 /* A request arrives; on ADMIT it counts as in flight. */
-enum gw_breaker_verdict gw_breaker_admit_request(struct gw_breaker *b, const struct gw_breaker_limits *l);
-void gw_breaker_request_done(struct gw_breaker *b);
+enum gw_breaker_verdict gw_breaker_admit_request(struct gw_breaker *b_ptr, const struct gw_breaker_limits *l_ptr);
+void gw_breaker_request_done(struct gw_breaker *b_ptr);
 /* It needs a connection no pool had: wait (pending) or open one. */
-enum gw_breaker_verdict gw_breaker_admit_pending(struct gw_breaker *b, const struct gw_breaker_limits *l);
-void gw_breaker_pending_done(struct gw_breaker *b);
-enum gw_breaker_verdict gw_breaker_admit_connection(struct gw_breaker *b, const struct gw_breaker_limits *l);
-void gw_breaker_connection_closed(struct gw_breaker *b);
+enum gw_breaker_verdict gw_breaker_admit_pending(struct gw_breaker *b_ptr, const struct gw_breaker_limits *l_ptr);
+void gw_breaker_pending_done(struct gw_breaker *b_ptr);
+enum gw_breaker_verdict gw_breaker_admit_connection(struct gw_breaker *b_ptr, const struct gw_breaker_limits *l_ptr);
+void gw_breaker_connection_closed(struct gw_breaker *b_ptr);
 /* For the 503 body: "max_requests (1024) reached" and the like. */
 const char *gw_breaker_reason(enum gw_breaker_verdict verdict);
 

@@ -34,56 +34,56 @@ int gw_health_check_result(struct gw_health *health_ptr, const struct gw_health_
 	return 0;
 }
 
-static int ejected_now(const struct gw_health *endpoints, int count, uint64_t now_ns)
+static int ejected_now(const struct gw_health *endpoints_ptr, int count, uint64_t now_ns)
 {
 	int n = 0;
 
 	for (int i = 0; i < count; i++)
-		n += endpoints[i].ejected_until && now_ns < endpoints[i].ejected_until;
+		n += endpoints_ptr[i].ejected_until && now_ns < endpoints_ptr[i].ejected_until;
 	return n;
 }
 
-int gw_health_record(struct gw_health *endpoints, int count, int index, const struct gw_health_policy *policy_ptr,
+int gw_health_record(struct gw_health *endpoints_ptr, int count, int index, const struct gw_health_policy *policy_ptr,
 		     enum gw_outcome outcome, uint64_t now_ns)
 {
-	struct gw_health *h = &endpoints[index];
+	struct gw_health *h_ptr = &endpoints_ptr[index];
 	int trip = 0;
 
 	switch (outcome) {
 	case GW_OUTCOME_OK:
-		h->run_5xx = 0;
-		h->run_connect_failures = 0;
+		h_ptr->run_5xx = 0;
+		h_ptr->run_connect_failures = 0;
 		return 0;
 	case GW_OUTCOME_5XX:
-		h->run_5xx++;
-		h->run_connect_failures = 0;
-		trip = policy_ptr->consecutive_5xx > 0 && h->run_5xx >= policy_ptr->consecutive_5xx;
+		h_ptr->run_5xx++;
+		h_ptr->run_connect_failures = 0;
+		trip = policy_ptr->consecutive_5xx > 0 && h_ptr->run_5xx >= policy_ptr->consecutive_5xx;
 		break;
 	case GW_OUTCOME_CONNECT_FAILURE:
-		h->run_connect_failures++;
+		h_ptr->run_connect_failures++;
 		trip = policy_ptr->consecutive_connect_failures > 0 &&
-		       h->run_connect_failures >= policy_ptr->consecutive_connect_failures;
+		       h_ptr->run_connect_failures >= policy_ptr->consecutive_connect_failures;
 		break;
 	}
-	if (!trip || (h->ejected_until && now_ns < h->ejected_until))
+	if (!trip || (h_ptr->ejected_until && now_ns < h_ptr->ejected_until))
 		return 0;
 	/* The cap: ejecting this one must keep the share within the limit. */
-	if ((ejected_now(endpoints, count, now_ns) + 1) * 100 > policy_ptr->max_ejection_percent * count)
+	if ((ejected_now(endpoints_ptr, count, now_ns) + 1) * 100 > policy_ptr->max_ejection_percent * count)
 		return 0;
-	h->ejections++;
-	h->ejected_until = now_ns + policy_ptr->base_ejection_ns * (uint64_t)h->ejections;
-	h->run_5xx = 0;
-	h->run_connect_failures = 0;
+	h_ptr->ejections++;
+	h_ptr->ejected_until = now_ns + policy_ptr->base_ejection_ns * (uint64_t)h_ptr->ejections;
+	h_ptr->run_5xx = 0;
+	h_ptr->run_connect_failures = 0;
 	return 1;
 }
 
-int gw_health_expire(struct gw_health *endpoints, int count, uint64_t now_ns)
+int gw_health_expire(struct gw_health *endpoints_ptr, int count, uint64_t now_ns)
 {
 	int back = 0;
 
 	for (int i = 0; i < count; i++) {
-		if (endpoints[i].ejected_until && now_ns >= endpoints[i].ejected_until) {
-			endpoints[i].ejected_until = 0;
+		if (endpoints_ptr[i].ejected_until && now_ns >= endpoints_ptr[i].ejected_until) {
+			endpoints_ptr[i].ejected_until = 0;
 			back++;
 		}
 	}

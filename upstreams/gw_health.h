@@ -24,12 +24,12 @@ int gw_health_available(const struct gw_health *health_ptr, uint64_t now_ns);
 /* An active check ended; returns 1 if the healthy state changed. */
 int gw_health_check_result(struct gw_health *health_ptr, const struct gw_health_policy *policy_ptr, int passed);
 
-/* A proxied request ended. endpoints/count: the whole upstream, to apply
+/* A proxied request ended. endpoints_ptr/count: the whole upstream, to apply
  * the ejection cap. Returns 1 if this endpoint was ejected now. */
-int gw_health_record(struct gw_health *endpoints, int count, int index, const struct gw_health_policy *policy_ptr,
+int gw_health_record(struct gw_health *endpoints_ptr, int count, int index, const struct gw_health_policy *policy_ptr,
 		     enum gw_outcome outcome, uint64_t now_ns);
 
 /* Ends ejections whose time has come; returns how many returned. */
-int gw_health_expire(struct gw_health *endpoints, int count, uint64_t now_ns);
+int gw_health_expire(struct gw_health *endpoints_ptr, int count, uint64_t now_ns);
 
 #endif

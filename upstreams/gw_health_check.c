@@ -39,10 +39,10 @@ struct check_self {
 	const struct gw_config_upstream *upstream_ptr;
 };
 
-static int expected_status(const struct gw_config_health_check *hc, int status)
+static int expected_status(const struct gw_config_health_check *hc_ptr, int status)
 {
-	for (int i = 0; i < hc->expected_status_count; i++)
-		if (hc->expected_statuses_ptr[i] == status)
+	for (int i = 0; i < hc_ptr->expected_status_count; i++)
+		if (hc_ptr->expected_statuses_ptr[i] == status)
 			return 1;
 	return 0;
 }
@@ -61,7 +61,7 @@ static int status_of(const char *line, size_t len)
  * reset, timeout) ends the probe as failed and nothing more. */
 static void probe(struct vk_thread *that)
 {
-	struct check_self *c = vk_thread_arg(that);
+	struct check_self *c_ptr = vk_thread_arg(that);
 	struct {
 		int unused;
 	} * self;
@@ -69,28 +69,28 @@ static void probe(struct vk_thread *that)
 	vk_begin();
 	vk_catch
 	{
-		c->passed = 0;
-		vk_socket_close(c->socket_ptr);
+		c_ptr->passed = 0;
+		vk_socket_close(c_ptr->socket_ptr);
 	}
-	c->passed = 0;
-	vk_deadline(c->upstream_ptr->health_check.timeout_ms);
-	vk_connect(c->socket_ptr, &c->address, c->address_len);
-	vk_write_on(c->socket_ptr, c->request, c->request_len);
-	vk_flush_on(c->socket_ptr);
-	vk_readline_on(c->socket_ptr, c->len, c->line, sizeof(c->line));
-	c->passed = expected_status(&c->upstream_ptr->health_check, status_of(c->line, c->len));
+	c_ptr->passed = 0;
+	vk_deadline(c_ptr->upstream_ptr->health_check.timeout_ms);
+	vk_connect(c_ptr->socket_ptr, &c_ptr->address, c_ptr->address_len);
+	vk_write_on(c_ptr->socket_ptr, c_ptr->request, c_ptr->request_len);
+	vk_flush_on(c_ptr->socket_ptr);
+	vk_readline_on(c_ptr->socket_ptr, c_ptr->len, c_ptr->line, sizeof(c_ptr->line));
+	c_ptr->passed = expected_status(&c_ptr->upstream_ptr->health_check, status_of(c_ptr->line, c_ptr->len));
 	vk_deadline_clear();
-	vk_socket_close(c->socket_ptr);
+	vk_socket_close(c_ptr->socket_ptr);
 	vk_end();
 }
 
 static void gw_health_check_main(struct vk_thread *that)
 {
-	struct gw_health_check_arg *arg = vk_thread_arg(that);
+	struct gw_health_check_arg *arg_ptr = vk_thread_arg(that);
 	struct check_self *self;
 
 	vk_begin();
-	self->upstream_ptr = arg->upstream_ptr;
+	self->upstream_ptr = arg_ptr->upstream_ptr;
 	self->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), CHECK_RX_BYTES, CHECK_TX_BYTES);
 	if (!self->socket_ptr)
 		vk_raise(ENOMEM);
@@ -98,8 +98,8 @@ static void gw_health_check_main(struct vk_thread *that)
 		for (self->endpoint = 0; self->endpoint < self->upstream_ptr->endpoint_count && !vk_draining();
 		     self->endpoint++) {
 			self->endpoint_ptr = &self->upstream_ptr->endpoints_ptr[self->endpoint];
-			if (gw_upstreams_probe_address(arg->upstreams_ptr, arg->index, self->endpoint, self->round,
-						       &self->address, &self->address_len) == -1)
+			if (gw_upstreams_probe_address(arg_ptr->upstreams_ptr, arg_ptr->index, self->endpoint,
+						       self->round, &self->address, &self->address_len) == -1)
 				continue;
 			self->request_len =
 				(size_t)snprintf(self->request, sizeof(self->request),
@@ -108,7 +108,7 @@ static void gw_health_check_main(struct vk_thread *that)
 						 self->upstream_ptr->health_check.method,
 						 self->upstream_ptr->health_check.path, self->endpoint_ptr->address);
 			vk_call(probe, self);
-			gw_upstreams_check_result(arg->upstreams_ptr, arg->index, self->endpoint, self->passed);
+			gw_upstreams_check_result(arg_ptr->upstreams_ptr, arg_ptr->index, self->endpoint, self->passed);
 		}
 		self->round++;
 		vk_sleep_idle(self->upstream_ptr->health_check.interval_ms);
@@ -116,7 +116,7 @@ static void gw_health_check_main(struct vk_thread *that)
 	vk_end();
 }
 
-int gw_health_check_start(struct gw_health_check_arg *arg)
+int gw_health_check_start(struct gw_health_check_arg *arg_ptr)
 {
-	return vk_sys_spawn(arg->name, gw_health_check_main, arg, GW_HEALTH_CHECK_PAGES) < 0 ? -1 : 0;
+	return vk_sys_spawn(arg_ptr->name, gw_health_check_main, arg_ptr, GW_HEALTH_CHECK_PAGES) < 0 ? -1 : 0;
 }

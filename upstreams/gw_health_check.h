@@ -16,6 +16,6 @@ struct gw_health_check_arg {
 };
 
 /* Starts the checks of one upstream in the calling kernel. */
-int gw_health_check_start(struct gw_health_check_arg *arg);
+int gw_health_check_start(struct gw_health_check_arg *arg_ptr);
 
 #endif

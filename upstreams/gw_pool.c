@@ -24,10 +24,18 @@ struct gw_pool *gw_pool_create(const struct gw_pool_settings *settings_ptr, stru
 	pool_ptr->breaker_ptr = breaker_ptr;
 	pool_ptr->limits_ptr = limits_ptr;
 	pool_ptr->endpoints_ptr = calloc((size_t)settings_ptr->endpoint_count + 1, sizeof(*pool_ptr->endpoints_ptr));
-	if (!pool_ptr->endpoints_ptr) {
-		free(pool_ptr);
+	pool_ptr->kept_places_ptr = calloc((size_t)settings_ptr->max_idle + 1, sizeof(*pool_ptr->kept_places_ptr));
+	pool_ptr->line_cap = limits_ptr->max_pending;
+	pool_ptr->line_ptr = calloc((size_t)pool_ptr->line_cap + 1, sizeof(*pool_ptr->line_ptr));
+	if (!pool_ptr->endpoints_ptr || !pool_ptr->kept_places_ptr || !pool_ptr->line_ptr) {
+		gw_pool_destroy(pool_ptr);
 		return NULL;
 	}
+	for (int e = 0; e < settings_ptr->endpoint_count; e++)
+		TAILQ_INIT(&pool_ptr->endpoints_ptr[e].kept);
+	TAILQ_INIT(&pool_ptr->free_places);
+	for (int i = 0; i < settings_ptr->max_idle; i++)
+		TAILQ_INSERT_TAIL(&pool_ptr->free_places, &pool_ptr->kept_places_ptr[i], kept_elem);
 	return pool_ptr;
 }
 
@@ -35,9 +43,8 @@ void gw_pool_destroy(struct gw_pool *pool_ptr)
 {
 	if (!pool_ptr)
 		return;
-	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++)
-		free(pool_ptr->endpoints_ptr[e].kept_ptr);
 	free(pool_ptr->endpoints_ptr);
+	free(pool_ptr->kept_places_ptr);
 	free(pool_ptr->line_ptr);
 	free(pool_ptr);
 }
@@ -53,7 +60,7 @@ static void publish(const struct gw_pool *pool_ptr)
 
 static struct gw_pool_waiter *line_at(struct gw_pool *pool_ptr, int i)
 {
-	return &pool_ptr->line_ptr[(pool_ptr->line_head + i) % pool_ptr->line_cap];
+	return &pool_ptr->line_ptr[i];
 }
 
 static int line_find(struct gw_pool *pool_ptr, uint64_t proc_ref)
@@ -72,22 +79,12 @@ static void line_remove(struct gw_pool *pool_ptr, int place)
 	gw_breaker_pending_done(pool_ptr->breaker_ptr);
 }
 
-/* The line grows as needed (kernel memory, never past max_pending). */
+/* The breaker admits at most max_pending waiters, the line's places:
+ * full is only a breaker out of step with the line. */
 static int line_push(struct gw_pool *pool_ptr, uint64_t proc_ref, uint64_t now_ns)
 {
-	if (pool_ptr->line_len == pool_ptr->line_cap) {
-		int cap = pool_ptr->line_cap ? pool_ptr->line_cap * 2 : 16;
-		struct gw_pool_waiter *line_ptr = malloc(sizeof(*line_ptr) * (size_t)cap);
-
-		if (!line_ptr)
-			return -1;
-		for (int i = 0; i < pool_ptr->line_len; i++)
-			line_ptr[i] = *line_at(pool_ptr, i);
-		free(pool_ptr->line_ptr);
-		pool_ptr->line_ptr = line_ptr;
-		pool_ptr->line_cap = cap;
-		pool_ptr->line_head = 0;
-	}
+	if (pool_ptr->line_len == pool_ptr->line_cap)
+		return -1;
 	*line_at(pool_ptr, pool_ptr->line_len) = (struct gw_pool_waiter){proc_ref, now_ns};
 	pool_ptr->line_len++;
 	return 0;
@@ -136,13 +133,14 @@ static void close_counted(struct gw_pool *pool_ptr, int fd)
 		closed(pool_ptr, fd);
 }
 
-/* Takes entry i out, keeping the others in age order. */
-static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endpoint *ep_ptr, int i)
+/* Takes a kept connection out of its endpoint's list; its place is free. */
+static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endpoint *ep_ptr,
+				   struct gw_pool_kept *place_ptr)
 {
-	struct gw_pool_kept kept = ep_ptr->kept_ptr[i];
+	struct gw_pool_kept kept = *place_ptr;
 
-	for (ep_ptr->count--; i < ep_ptr->count; i++)
-		ep_ptr->kept_ptr[i] = ep_ptr->kept_ptr[i + 1];
+	TAILQ_REMOVE(&ep_ptr->kept, place_ptr, kept_elem);
+	TAILQ_INSERT_HEAD(&pool_ptr->free_places, place_ptr, kept_elem);
 	pool_ptr->kept_total--;
 	return kept;
 }
@@ -151,15 +149,16 @@ static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endp
 static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, uint64_t now_ns)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
+	struct gw_pool_kept *place_ptr, *older_ptr;
 
-	for (int i = ep_ptr->count - 1; i >= 0; i--) {
+	for (place_ptr = TAILQ_LAST(&ep_ptr->kept, gw_pool_kept_list); place_ptr; place_ptr = older_ptr) {
 		struct gw_pool_kept kept;
 		int events;
 
-		/* Taking entry i moves only the newer ones: i - 1 is next. */
-		if (ep_ptr->kept_ptr[i].addr_key != addr_key)
+		older_ptr = TAILQ_PREV(place_ptr, gw_pool_kept_list, kept_elem);
+		if (place_ptr->addr_key != addr_key)
 			continue;
-		kept = take_at(pool_ptr, ep_ptr, i);
+		kept = take_at(pool_ptr, ep_ptr, place_ptr);
 		if (now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns) {
 			close_counted(pool_ptr, kept.fd);
 			continue;
@@ -187,12 +186,13 @@ static int close_oldest_kept(struct gw_pool *pool_ptr)
 	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++) {
 		struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[e];
 
-		if (ep_ptr->count && (!oldest_ptr || ep_ptr->kept_ptr[0].since_ns < oldest_ptr->kept_ptr[0].since_ns))
+		if (!TAILQ_EMPTY(&ep_ptr->kept) &&
+		    (!oldest_ptr || TAILQ_FIRST(&ep_ptr->kept)->since_ns < TAILQ_FIRST(&oldest_ptr->kept)->since_ns))
 			oldest_ptr = ep_ptr;
 	}
 	if (!oldest_ptr)
 		return 0;
-	fd = take_at(pool_ptr, oldest_ptr, 0).fd;
+	fd = take_at(pool_ptr, oldest_ptr, TAILQ_FIRST(&oldest_ptr->kept)).fd;
 	close_counted(pool_ptr, fd);
 	return 1;
 }
@@ -264,7 +264,7 @@ wait:
 	}
 	if (line_push(pool_ptr, proc_ref, now_ns) == -1) {
 		gw_breaker_pending_done(pool_ptr->breaker_ptr);
-		*reason_ptr = "out of memory for the line of waiting requests";
+		*reason_ptr = "the line of waiting requests is full";
 		return GW_POOL_REFUSED;
 	}
 	return GW_POOL_WAIT;
@@ -284,21 +284,18 @@ static void cancel(struct gw_pool *pool_ptr, uint64_t proc_ref)
 static int keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
+	/* max_idle places: one is free while fewer are kept */
+	struct gw_pool_kept *place_ptr = TAILQ_FIRST(&pool_ptr->free_places);
 
-	if (pool_ptr->kept_total >= pool_ptr->settings.max_idle || vk_sys_draining())
+	if (pool_ptr->kept_total >= pool_ptr->settings.max_idle || !place_ptr || vk_sys_draining())
 		goto close;
-	if (ep_ptr->count == ep_ptr->cap) {
-		int cap = ep_ptr->cap ? ep_ptr->cap * 2 : 8;
-		struct gw_pool_kept *kept_ptr = realloc(ep_ptr->kept_ptr, sizeof(*kept_ptr) * (size_t)cap);
-
-		if (!kept_ptr)
-			goto close;
-		ep_ptr->kept_ptr = kept_ptr;
-		ep_ptr->cap = cap;
-	}
 	if (vk_sys_hold(fd) == -1)
 		goto close;
-	ep_ptr->kept_ptr[ep_ptr->count++] = (struct gw_pool_kept){fd, now_ns, addr_key};
+	TAILQ_REMOVE(&pool_ptr->free_places, place_ptr, kept_elem);
+	place_ptr->fd = fd;
+	place_ptr->since_ns = now_ns;
+	place_ptr->addr_key = addr_key;
+	TAILQ_INSERT_TAIL(&ep_ptr->kept, place_ptr, kept_elem);
 	pool_ptr->kept_total++;
 	wake_first(pool_ptr);
 	return 1;
@@ -311,20 +308,14 @@ static int sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 {
 	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++) {
 		struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[e];
-		int out = 0;
+		struct gw_pool_kept *place_ptr, *newer_ptr;
 
-		for (int i = 0; i < ep_ptr->count; i++) {
-			struct gw_pool_kept kept = ep_ptr->kept_ptr[i];
-
-			if (all || now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns ||
-			    (vk_sys_held_events(kept.fd) != 0 && !vk_socket_fd_quiet(kept.fd))) {
-				pool_ptr->kept_total--;
-				close_counted(pool_ptr, kept.fd);
-			} else {
-				ep_ptr->kept_ptr[out++] = kept;
-			}
+		for (place_ptr = TAILQ_FIRST(&ep_ptr->kept); place_ptr; place_ptr = newer_ptr) {
+			newer_ptr = TAILQ_NEXT(place_ptr, kept_elem);
+			if (all || now_ns - place_ptr->since_ns > pool_ptr->settings.idle_timeout_ns ||
+			    (vk_sys_held_events(place_ptr->fd) != 0 && !vk_socket_fd_quiet(place_ptr->fd)))
+				close_counted(pool_ptr, take_at(pool_ptr, ep_ptr, place_ptr).fd);
 		}
-		ep_ptr->count = out;
 	}
 	return pool_ptr->kept_total;
 }

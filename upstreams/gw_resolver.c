@@ -40,20 +40,20 @@ struct gw_resolver *gw_resolver_create(const struct gw_config *config_ptr)
 	resolver_ptr->map_bytes = bytes;
 	resolver_ptr->count = count;
 	for (int u = 0; u < config_ptr->upstream_count; u++) {
-		const struct gw_config_upstream *up = &config_ptr->upstreams_ptr[u];
+		const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
 
-		for (int e = 0; e < up->endpoint_count; e++) {
+		for (int e = 0; e < up_ptr->endpoint_count; e++) {
 			struct gw_resolver_entry *entry_ptr = &resolver_ptr->entries[i];
 
-			if (up->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS)
+			if (up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS)
 				continue;
 			entry_ptr->upstream_index = u;
 			entry_ptr->endpoint_index = e;
-			entry_ptr->interval_ms = up->resolve_interval_ms;
-			entry_ptr->upstream_name = up->name;
-			entry_ptr->address = up->endpoints_ptr[e].address;
-			entry_ptr->host = up->endpoints_ptr[e].host;
-			entry_ptr->port = up->endpoints_ptr[e].port;
+			entry_ptr->interval_ms = up_ptr->resolve_interval_ms;
+			entry_ptr->upstream_name = up_ptr->name;
+			entry_ptr->address = up_ptr->endpoints_ptr[e].address;
+			entry_ptr->host = up_ptr->endpoints_ptr[e].host;
+			entry_ptr->port = up_ptr->endpoints_ptr[e].port;
 			i++;
 		}
 	}
@@ -84,14 +84,14 @@ const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resol
 
 void gw_resolver_publish(struct gw_resolver_entry *entry_ptr, const struct gw_resolver_addresses *addresses_ptr)
 {
-	uint32_t *dst = (uint32_t *)&entry_ptr->published;
-	const uint32_t *src = (const uint32_t *)addresses_ptr;
+	uint32_t *dst_ptr = (uint32_t *)&entry_ptr->published;
+	const uint32_t *src_ptr = (const uint32_t *)addresses_ptr;
 	uint32_t seq = __atomic_load_n(&entry_ptr->seq, __ATOMIC_RELAXED); /* the only writer */
 
 	__atomic_store_n(&entry_ptr->seq, seq + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (size_t i = 0; i < PAYLOAD_WORDS; i++)
-		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+		__atomic_store_n(&dst_ptr[i], src_ptr[i], __ATOMIC_RELAXED);
 	__atomic_store_n(&entry_ptr->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -115,16 +115,18 @@ void gw_resolver_format(const struct gw_resolver_addresses *addresses_ptr, char 
 
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < addresses_ptr->count && used < len; i++) {
-		const union gw_resolver_address *a = &addresses_ptr->addresses[i];
+		const union gw_resolver_address *a_ptr = &addresses_ptr->addresses[i];
 		char text[INET6_ADDRSTRLEN];
 		int n;
 
-		if (a->sa.sa_family == AF_INET6) {
-			inet_ntop(AF_INET6, &a->in6.sin6_addr, text, sizeof(text));
-			n = snprintf(buf + used, len - used, "%s[%s]:%u", i ? ", " : "", text, ntohs(a->in6.sin6_port));
+		if (a_ptr->sa.sa_family == AF_INET6) {
+			inet_ntop(AF_INET6, &a_ptr->in6.sin6_addr, text, sizeof(text));
+			n = snprintf(buf + used, len - used, "%s[%s]:%u", i ? ", " : "", text,
+				     ntohs(a_ptr->in6.sin6_port));
 		} else {
-			inet_ntop(AF_INET, &a->in4.sin_addr, text, sizeof(text));
-			n = snprintf(buf + used, len - used, "%s%s:%u", i ? ", " : "", text, ntohs(a->in4.sin_port));
+			inet_ntop(AF_INET, &a_ptr->in4.sin_addr, text, sizeof(text));
+			n = snprintf(buf + used, len - used, "%s%s:%u", i ? ", " : "", text,
+				     ntohs(a_ptr->in4.sin_port));
 		}
 		if (n < 0)
 			break;
@@ -133,7 +135,7 @@ void gw_resolver_format(const struct gw_resolver_addresses *addresses_ptr, char 
 }
 
 void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_resolver_addresses *addresses_ptr,
-			const char *error, FILE *log)
+			const char *error, FILE *log_ptr)
 {
 	struct gw_resolver_addresses ordered;
 	char list[GW_RESOLVER_FORMAT_MAX];
@@ -143,7 +145,7 @@ void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_res
 		 * kernels see; it is logged when it starts, not every time. */
 		if (!entry_ptr->failing) {
 			gw_resolver_format(&entry_ptr->published, list, sizeof(list));
-			fprintf(log, "vkgw: upstream %s endpoint %s: cannot resolve %s: %s; %s%s\n",
+			fprintf(log_ptr, "vkgw: upstream %s endpoint %s: cannot resolve %s: %s; %s%s\n",
 				entry_ptr->upstream_name, entry_ptr->address, entry_ptr->host,
 				error ? error : "no address",
 				entry_ptr->published.count ? "keeping " : "unavailable until it resolves", list);
@@ -156,10 +158,10 @@ void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_res
 	gw_resolver_format(&ordered, list, sizeof(list));
 	if (memcmp(&ordered, &entry_ptr->published, sizeof(ordered)) != 0) {
 		gw_resolver_publish(entry_ptr, &ordered);
-		fprintf(log, "vkgw: upstream %s endpoint %s now resolves to %s\n", entry_ptr->upstream_name,
+		fprintf(log_ptr, "vkgw: upstream %s endpoint %s now resolves to %s\n", entry_ptr->upstream_name,
 			entry_ptr->address, list);
 	} else if (entry_ptr->failing) {
-		fprintf(log, "vkgw: upstream %s endpoint %s resolves again to %s\n", entry_ptr->upstream_name,
+		fprintf(log_ptr, "vkgw: upstream %s endpoint %s resolves again to %s\n", entry_ptr->upstream_name,
 			entry_ptr->address, list);
 	}
 	entry_ptr->failing = 0;
@@ -168,10 +170,10 @@ void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_res
 /* ---- readers ---- */
 
 int gw_resolver_read(const struct gw_resolver_entry *entry_ptr, struct gw_resolver_addresses *out_ptr,
-		     uint32_t *seq_out)
+		     uint32_t *seq_ptr)
 {
-	const uint32_t *src = (const uint32_t *)&entry_ptr->published;
-	uint32_t *dst = (uint32_t *)out_ptr;
+	const uint32_t *src_ptr = (const uint32_t *)&entry_ptr->published;
+	uint32_t *dst_ptr = (uint32_t *)out_ptr;
 
 	for (int t = 0; t < GW_RESOLVER_READ_TRIES; t++) {
 		uint32_t before = __atomic_load_n(&entry_ptr->seq, __ATOMIC_ACQUIRE), after;
@@ -179,11 +181,11 @@ int gw_resolver_read(const struct gw_resolver_entry *entry_ptr, struct gw_resolv
 		if (before & 1)
 			continue;
 		for (size_t i = 0; i < PAYLOAD_WORDS; i++)
-			dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+			dst_ptr[i] = __atomic_load_n(&src_ptr[i], __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		after = __atomic_load_n(&entry_ptr->seq, __ATOMIC_RELAXED);
 		if (after == before && out_ptr->count <= GW_RESOLVER_ADDRESSES_MAX) {
-			*seq_out = before;
+			*seq_ptr = before;
 			return 0;
 		}
 	}
@@ -225,24 +227,24 @@ int gw_resolver_view_refresh(struct gw_resolver_view *view_ptr)
 	return (int)view_ptr->usable;
 }
 
-static const struct sockaddr *address_at(const struct gw_resolver_view *view_ptr, uint32_t i, socklen_t *len_out)
+static const struct sockaddr *address_at(const struct gw_resolver_view *view_ptr, uint32_t i, socklen_t *len_ptr)
 {
-	const union gw_resolver_address *a = &view_ptr->copy.addresses[i];
+	const union gw_resolver_address *a_ptr = &view_ptr->copy.addresses[i];
 
-	*len_out = a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in4);
-	return &a->sa;
+	*len_ptr = a_ptr->sa.sa_family == AF_INET6 ? sizeof(a_ptr->in6) : sizeof(a_ptr->in4);
+	return &a_ptr->sa;
 }
 
-const struct sockaddr *gw_resolver_view_next(struct gw_resolver_view *view_ptr, socklen_t *len_out)
+const struct sockaddr *gw_resolver_view_next(struct gw_resolver_view *view_ptr, socklen_t *len_ptr)
 {
 	if (view_ptr->usable == 0)
 		return NULL;
-	return address_at(view_ptr, view_ptr->next++ % view_ptr->usable, len_out);
+	return address_at(view_ptr, view_ptr->next++ % view_ptr->usable, len_ptr);
 }
 
-const struct sockaddr *gw_resolver_view_at(const struct gw_resolver_view *view_ptr, unsigned turn, socklen_t *len_out)
+const struct sockaddr *gw_resolver_view_at(const struct gw_resolver_view *view_ptr, unsigned turn, socklen_t *len_ptr)
 {
 	if (view_ptr->usable == 0)
 		return NULL;
-	return address_at(view_ptr, turn % view_ptr->usable, len_out);
+	return address_at(view_ptr, turn % view_ptr->usable, len_ptr);
 }

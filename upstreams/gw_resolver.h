@@ -37,10 +37,10 @@ const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resol
 /* Replaces an entry's addresses under its seqlock. */
 void gw_resolver_publish(struct gw_resolver_entry *entry_ptr, const struct gw_resolver_addresses *addresses_ptr);
 /* One resolution of an entry: addresses_ptr, or NULL and `error` when it
- * failed. A failure keeps the last good addresses. Logs to `log` when the
+ * failed. A failure keeps the last good addresses. Logs to `log_ptr` when the
  * addresses change and when resolution starts or stops failing. */
 void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_resolver_addresses *addresses_ptr,
-			const char *error, FILE *log);
+			const char *error, FILE *log_ptr);
 /* Puts IPv4 addresses before IPv6 ones, keeping each family's order. */
 void gw_resolver_order(struct gw_resolver_addresses *addresses_ptr);
 /* "A, B" (IPv6 in brackets, ports included) into buf; this size holds
@@ -50,19 +50,19 @@ void gw_resolver_format(const struct gw_resolver_addresses *addresses_ptr, char 
 
 /* ---- reader side: kernels ---- */
 
-/* Consistent copy of an entry. 0 and *seq_out, or -1 if every try was torn
+/* Consistent copy of an entry. 0 and *seq_ptr, or -1 if every try was torn
  * or a write was in progress (the caller keeps what it had). */
 int gw_resolver_read(const struct gw_resolver_entry *entry_ptr, struct gw_resolver_addresses *out_ptr,
-		     uint32_t *seq_out);
+		     uint32_t *seq_ptr);
 
 void gw_resolver_view_init(struct gw_resolver_view *view_ptr, const struct gw_resolver_entry *entry_ptr);
 /* Brings the view up to date; the number of addresses picks rotate over. */
 int gw_resolver_view_refresh(struct gw_resolver_view *view_ptr);
 /* The next address in rotation (valid until the next refresh), or NULL
  * when the view has none. */
-const struct sockaddr *gw_resolver_view_next(struct gw_resolver_view *view_ptr, socklen_t *len_out);
+const struct sockaddr *gw_resolver_view_next(struct gw_resolver_view *view_ptr, socklen_t *len_ptr);
 /* Address number `turn` modulo the usable ones, without moving the
  * rotation (health checks); NULL when the view has none. */
-const struct sockaddr *gw_resolver_view_at(const struct gw_resolver_view *view_ptr, unsigned turn, socklen_t *len_out);
+const struct sockaddr *gw_resolver_view_at(const struct gw_resolver_view *view_ptr, unsigned turn, socklen_t *len_ptr);
 
 #endif

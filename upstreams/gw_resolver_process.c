@@ -30,24 +30,24 @@ uint64_t gw_resolver_now_ns(void)
 static void set_port(struct gw_resolver_addresses *addresses_ptr, int port)
 {
 	for (uint32_t i = 0; i < addresses_ptr->count; i++) {
-		union gw_resolver_address *a = &addresses_ptr->addresses[i];
+		union gw_resolver_address *a_ptr = &addresses_ptr->addresses[i];
 
-		if (a->sa.sa_family == AF_INET6)
-			a->in6.sin6_port = htons((uint16_t)port);
+		if (a_ptr->sa.sa_family == AF_INET6)
+			a_ptr->in6.sin6_port = htons((uint16_t)port);
 		else
-			a->in4.sin_port = htons((uint16_t)port);
+			a_ptr->in4.sin_port = htons((uint16_t)port);
 	}
 }
 
-static int contains(const struct gw_resolver_addresses *addresses_ptr, const union gw_resolver_address *a)
+static int contains(const struct gw_resolver_addresses *addresses_ptr, const union gw_resolver_address *a_ptr)
 {
 	for (uint32_t i = 0; i < addresses_ptr->count; i++)
-		if (memcmp(&addresses_ptr->addresses[i], a, sizeof(*a)) == 0)
+		if (memcmp(&addresses_ptr->addresses[i], a_ptr, sizeof(*a_ptr)) == 0)
 			return 1;
 	return 0;
 }
 
-int gw_resolver_lookup(const char *host, int port, struct gw_resolver_addresses *out_ptr, const char **error_out)
+int gw_resolver_lookup(const char *host, int port, struct gw_resolver_addresses *out_ptr, const char **error_ptr)
 {
 	/* No AI_ADDRCONFIG: it hides every address of a family the host has
 	 * no non-loopback address of, so "localhost" in a container with only
@@ -58,22 +58,23 @@ int gw_resolver_lookup(const char *host, int port, struct gw_resolver_addresses 
 
 	memset(out_ptr, 0, sizeof(*out_ptr));
 	if (rc != 0) {
-		*error_out = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
+		*error_ptr = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
 		return -1;
 	}
-	for (struct addrinfo *ai = list_ptr; ai && out_ptr->count < GW_RESOLVER_ADDRESSES_MAX; ai = ai->ai_next) {
+	for (struct addrinfo *ai_ptr = list_ptr; ai_ptr && out_ptr->count < GW_RESOLVER_ADDRESSES_MAX;
+	     ai_ptr = ai_ptr->ai_next) {
 		union gw_resolver_address a;
 
 		/* Only the fields that matter, the rest zero: sets compare
 		 * with memcmp. */
 		memset(&a, 0, sizeof(a));
-		if (ai->ai_family == AF_INET) {
+		if (ai_ptr->ai_family == AF_INET) {
 			a.in4.sin_family = AF_INET;
-			a.in4.sin_addr = ((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
-		} else if (ai->ai_family == AF_INET6) {
+			a.in4.sin_addr = ((const struct sockaddr_in *)ai_ptr->ai_addr)->sin_addr;
+		} else if (ai_ptr->ai_family == AF_INET6) {
 			a.in6.sin6_family = AF_INET6;
-			a.in6.sin6_addr = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-			a.in6.sin6_scope_id = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id;
+			a.in6.sin6_addr = ((const struct sockaddr_in6 *)ai_ptr->ai_addr)->sin6_addr;
+			a.in6.sin6_scope_id = ((const struct sockaddr_in6 *)ai_ptr->ai_addr)->sin6_scope_id;
 		} else {
 			continue;
 		}
@@ -82,7 +83,7 @@ int gw_resolver_lookup(const char *host, int port, struct gw_resolver_addresses 
 	}
 	freeaddrinfo(list_ptr);
 	if (out_ptr->count == 0) {
-		*error_out = "no IPv4 or IPv6 address";
+		*error_ptr = "no IPv4 or IPv6 address";
 		return -1;
 	}
 	set_port(out_ptr, port);
@@ -99,44 +100,44 @@ struct pass_result {
 	struct gw_resolver_addresses addresses;
 };
 
-static void resolve_entry(struct gw_resolver *resolver_ptr, struct pass_result *results, int i, FILE *log)
+static void resolve_entry(struct gw_resolver *resolver_ptr, struct pass_result *results_ptr, int i, FILE *log_ptr)
 {
 	struct gw_resolver_entry *entry_ptr = &resolver_ptr->entries[i];
-	struct pass_result *r = &results[i];
+	struct pass_result *r_ptr = &results_ptr[i];
 
 	for (int j = 0; j < i; j++) {
-		if (results[j].done && strcasecmp(resolver_ptr->entries[j].host, entry_ptr->host) == 0) {
-			*r = results[j];
-			set_port(&r->addresses, entry_ptr->port);
+		if (results_ptr[j].done && strcasecmp(resolver_ptr->entries[j].host, entry_ptr->host) == 0) {
+			*r_ptr = results_ptr[j];
+			set_port(&r_ptr->addresses, entry_ptr->port);
 			break;
 		}
 	}
-	if (!r->done) {
-		r->ok = gw_resolver_lookup(entry_ptr->host, entry_ptr->port, &r->addresses, &r->error) == 0;
-		r->done = 1;
+	if (!r_ptr->done) {
+		r_ptr->ok = gw_resolver_lookup(entry_ptr->host, entry_ptr->port, &r_ptr->addresses, &r_ptr->error) == 0;
+		r_ptr->done = 1;
 	}
-	gw_resolver_record(entry_ptr, r->ok ? &r->addresses : NULL, r->error, log);
+	gw_resolver_record(entry_ptr, r_ptr->ok ? &r_ptr->addresses : NULL, r_ptr->error, log_ptr);
 }
 
-uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, FILE *log)
+uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, FILE *log_ptr)
 {
-	struct pass_result *results = calloc((size_t)resolver_ptr->count + 1, sizeof(*results));
+	struct pass_result *results_ptr = calloc((size_t)resolver_ptr->count + 1, sizeof(*results_ptr));
 	uint64_t next = UINT64_MAX;
 
-	if (!results)
+	if (!results_ptr)
 		return now_ns + GW_RESOLVER_PARENT_CHECK_NS; /* try again soon */
 	for (int i = 0; i < resolver_ptr->count; i++) {
 		struct gw_resolver_entry *entry_ptr = &resolver_ptr->entries[i];
 
 		if (entry_ptr->due_ns <= now_ns) {
-			resolve_entry(resolver_ptr, results, i, log);
+			resolve_entry(resolver_ptr, results_ptr, i, log_ptr);
 			entry_ptr->due_ns = now_ns + (uint64_t)entry_ptr->interval_ms * 1000000ull;
 		}
 		if (entry_ptr->due_ns < next)
 			next = entry_ptr->due_ns;
 	}
-	free(results);
-	fflush(log);
+	free(results_ptr);
+	fflush(log_ptr);
 	return next;
 }
 

@@ -15,13 +15,13 @@ struct gw_resolver;
 struct gw_resolver_addresses;
 
 /* The IPv4 and IPv6 addresses of `host`, port applied, IPv4 first and
- * without duplicates. 0, or -1 with a static *error_out. Blocks. */
-int gw_resolver_lookup(const char *host, int port, struct gw_resolver_addresses *out_ptr, const char **error_out);
+ * without duplicates. 0, or -1 with a static *error_ptr. Blocks. */
+int gw_resolver_lookup(const char *host, int port, struct gw_resolver_addresses *out_ptr, const char **error_ptr);
 
 /* Resolves the entries due at now_ns (a name shared by several entries
- * once) and records each result (logging to `log`); returns when the next
+ * once) and records each result (logging to `log_ptr`); returns when the next
  * entry is due. Entries start due, so the first call resolves them all. */
-uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, FILE *log);
+uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, FILE *log_ptr);
 
 uint64_t gw_resolver_now_ns(void);
 

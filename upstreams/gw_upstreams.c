@@ -59,33 +59,33 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 	if (!upstreams_ptr->states_ptr)
 		goto fail;
 	for (int u = 0; u < config_ptr->upstream_count; u++) {
-		const struct gw_config_upstream *up = &config_ptr->upstreams_ptr[u];
+		const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
 		struct upstream_state *state_ptr = &upstreams_ptr->states_ptr[u];
-		int n = up->endpoint_count;
+		int n = up_ptr->endpoint_count;
 
-		state_ptr->config_ptr = up;
-		state_ptr->limits = up->limits.breaker;
+		state_ptr->config_ptr = up_ptr;
+		state_ptr->limits = up_ptr->limits.breaker;
 		state_ptr->endpoints_ptr = calloc((size_t)n, sizeof(*state_ptr->endpoints_ptr));
 		state_ptr->health_ptr = calloc((size_t)n, sizeof(*state_ptr->health_ptr));
 		if (!state_ptr->endpoints_ptr || !state_ptr->health_ptr)
 			goto fail;
 		for (int e = 0; e < n; e++) {
-			state_ptr->endpoints_ptr[e].name = up->endpoints_ptr[e].address;
-			state_ptr->endpoints_ptr[e].weight = up->endpoints_ptr[e].weight;
+			state_ptr->endpoints_ptr[e].name = up_ptr->endpoints_ptr[e].address;
+			state_ptr->endpoints_ptr[e].weight = up_ptr->endpoints_ptr[e].weight;
 			/* A DNS name serves once it has addresses (refresh_availability). */
-			state_ptr->endpoints_ptr[e].available = up->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS;
+			state_ptr->endpoints_ptr[e].available = up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS;
 			gw_health_init(&state_ptr->health_ptr[e]);
 		}
-		if (gw_balance_init(&state_ptr->balance, up->balance.policy, state_ptr->endpoints_ptr, n,
+		if (gw_balance_init(&state_ptr->balance, up_ptr->balance.policy, state_ptr->endpoints_ptr, n,
 				    (uint64_t)seed * 2654435761u + (uint64_t)u + 1) == -1)
 			goto fail;
 		state_ptr->pool_ptr = gw_pool_create(
 			&(struct gw_pool_settings){
 				.endpoint_count = n,
-				.max_idle = up->limits.max_idle_per_kernel,
-				.idle_timeout_ns = (uint64_t)up->timeouts.idle_ms * 1000000u,
+				.max_idle = up_ptr->limits.max_idle_per_kernel,
+				.idle_timeout_ns = (uint64_t)up_ptr->timeouts.idle_ms * 1000000u,
 				/* nobody waits longer than a connect may take */
-				.wait_limit_ns = ((uint64_t)up->timeouts.connect_ms + 1000u) * 1000000u,
+				.wait_limit_ns = ((uint64_t)up_ptr->timeouts.connect_ms + 1000u) * 1000000u,
 				.stats_upstream = u,
 			},
 			&state_ptr->breaker, &state_ptr->limits);
@@ -316,16 +316,16 @@ int gw_upstreams_start_health_checks(struct gw_upstreams *upstreams_ptr)
 	if (!upstreams_ptr->checks_ptr)
 		return -1;
 	for (int u = 0; u < upstreams_ptr->count; u++) {
-		const struct gw_config_upstream *up = &upstreams_ptr->config_ptr->upstreams_ptr[u];
-		struct gw_health_check_arg *arg = &upstreams_ptr->checks_ptr[u];
+		const struct gw_config_upstream *up_ptr = &upstreams_ptr->config_ptr->upstreams_ptr[u];
+		struct gw_health_check_arg *arg_ptr = &upstreams_ptr->checks_ptr[u];
 
-		if (!up->health_check.enabled)
+		if (!up_ptr->health_check.enabled)
 			continue;
-		arg->upstreams_ptr = upstreams_ptr;
-		arg->index = u;
-		arg->upstream_ptr = up;
-		snprintf(arg->name, sizeof(arg->name), "health-check %s", up->name);
-		if (gw_health_check_start(arg) == -1)
+		arg_ptr->upstreams_ptr = upstreams_ptr;
+		arg_ptr->index = u;
+		arg_ptr->upstream_ptr = up_ptr;
+		snprintf(arg_ptr->name, sizeof(arg_ptr->name), "health-check %s", up_ptr->name);
+		if (gw_health_check_start(arg_ptr) == -1)
 			return -1;
 	}
 	return 0;
@@ -364,11 +364,11 @@ int gw_upstreams_set_resolver(struct gw_upstreams *upstreams_ptr, const struct g
 }
 
 int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, int endpoint, unsigned turn,
-			       struct sockaddr_storage *addr_out, socklen_t *len_out)
+			       struct sockaddr_storage *addr_ptr, socklen_t *len_ptr)
 {
 	const struct upstream_state *state_ptr;
 	const struct gw_config_endpoint *endpoint_ptr;
-	const void *addr_ptr;
+	const void *from_ptr;
 	socklen_t len;
 
 	if (index < 0 || index >= upstreams_ptr->count)
@@ -380,15 +380,15 @@ int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, in
 	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS) {
 		if (!state_ptr->views_ptr || gw_resolver_view_refresh(&state_ptr->views_ptr[endpoint]) == 0)
 			return -1;
-		addr_ptr = gw_resolver_view_at(&state_ptr->views_ptr[endpoint], turn, &len);
+		from_ptr = gw_resolver_view_at(&state_ptr->views_ptr[endpoint], turn, &len);
 	} else if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_IPV6) {
-		addr_ptr = &endpoint_ptr->sockaddr.in6;
+		from_ptr = &endpoint_ptr->sockaddr.in6;
 		len = sizeof(endpoint_ptr->sockaddr.in6);
 	} else {
-		addr_ptr = &endpoint_ptr->sockaddr.in4;
+		from_ptr = &endpoint_ptr->sockaddr.in4;
 		len = sizeof(endpoint_ptr->sockaddr.in4);
 	}
-	memcpy(addr_out, addr_ptr, len);
-	*len_out = len;
+	memcpy(addr_ptr, from_ptr, len);
+	*len_ptr = len;
 	return 0;
 }

@@ -28,7 +28,7 @@ int gw_upstreams_start_health_checks(struct gw_upstreams *upstreams_ptr);
 /* Where to probe an endpoint: its literal address, or address number
  * `turn` (modulo their count) of its DNS name. -1 if it has none. */
 int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, int endpoint, unsigned turn,
-			       struct sockaddr_storage *addr_out, socklen_t *len_out);
+			       struct sockaddr_storage *addr_ptr, socklen_t *len_ptr);
 /* A probe of endpoint `endpoint` of upstream `index` passed or failed. */
 void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, int endpoint, int passed);
 

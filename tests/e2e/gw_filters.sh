@@ -37,6 +37,9 @@ write_config() {
     { "name": "hook", "match": { "path": { "prefix": "/hook/" } },
       "filters": [ { "type": "hmac", "header": "x-hub-signature-256", "prefix": "sha256=", "secret": "s3cret" } ],
       "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "hook1", "match": { "path": { "prefix": "/hook1/" } },
+      "filters": [ { "type": "hmac", "header": "x-signature", "algorithm": "sha1", "secret": "other" } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
     { "name": "down", "match": { "path": { "prefix": "/down/" } },
       "filters": [ { "type": "cors", "allow_origins": [ "https://a.example" ] },
                    { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],
@@ -98,6 +101,20 @@ hmac_cases() {
 	# a route without the filter still streams a large body
 	out=$(get --data-binary "$big" "$GW/h/big")
 	grep -q '^HTTP/1.1 200' <<<"$out" || fail "a large body on a route without hmac: $out"
+	# routes with other algorithms and secrets, in turn (each algorithm has
+	# its own context in a kernel)
+	local sig1
+	sig1=$(printf '%s' "$body" | openssl dgst -sha1 -hmac other -r | cut -d' ' -f1)
+	for path in hook1/h hook/i hook1/j; do
+		if [ "${path%%/*}" = hook1 ]; then
+			out=$(get -H "X-Signature: $sig1" --data-binary "$body" "$GW/$path")
+		else
+			out=$(get -H "X-Hub-Signature-256: $(sign "$body")" --data-binary "$body" "$GW/$path")
+		fi
+		grep -q '^HTTP/1.1 200' <<<"$out" || fail "a signed body on /$path was refused: $out"
+	done
+	out=$(get -H "X-Signature: $(sign "$body")" --data-binary "$body" "$GW/hook1/k")
+	grep -q '^HTTP/1.1 401' <<<"$out" || fail "a sha256 signature passed the sha1 route: $out"
 }
 
 # Nothing listens on port 1: the gateway answers 502 itself, and the

@@ -2,8 +2,9 @@
  * libc (hold and claim do nothing, close closes), so what is tested is the
  * pool's own bookkeeping: what is kept and handed out, the counts against
  * max_connections and max_pending, the line, and the expiry of kept
- * connections. The kernel's side (a connection the upstream closed while
- * kept) is tested end to end in tests/e2e/gw_pool.sh. */
+ * connections, and that none of it allocates once the pool is made. The
+ * kernel's side (a connection the upstream closed while kept) is tested
+ * end to end in tests/e2e/gw_pool.sh. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +20,69 @@
 #include <unistd.h>
 
 #define MS 1000000ull
+
+/* Allocations (and frees) made while `counting` is set. The pool's request
+ * path (acquire, keep, cancel, sweep) must make none: its bounds are known
+ * when it is created. ASan has its own allocator and reports to hooks;
+ * otherwise this program's malloc family stands in front of glibc's. */
+static int counting;
+static int allocations;
+
+#ifdef __SANITIZE_ADDRESS__
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+					      void (*free_hook)(const volatile void *));
+
+static void on_malloc(const volatile void *addr_ptr, size_t size)
+{
+	(void)addr_ptr;
+	(void)size;
+	allocations += counting;
+}
+
+static void on_free(const volatile void *addr_ptr)
+{
+	(void)addr_ptr;
+	allocations += counting;
+}
+
+static void count_allocations(void)
+{
+	__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}
+#else
+void *__libc_malloc(size_t size);
+void *__libc_calloc(size_t count, size_t size);
+void *__libc_realloc(void *addr_ptr, size_t size);
+void __libc_free(void *addr_ptr);
+
+void *malloc(size_t size)
+{
+	allocations += counting;
+	return __libc_malloc(size);
+}
+
+void *calloc(size_t count, size_t size)
+{
+	allocations += counting;
+	return __libc_calloc(count, size);
+}
+
+void *realloc(void *addr_ptr, size_t size)
+{
+	allocations += counting;
+	return __libc_realloc(addr_ptr, size);
+}
+
+void free(void *addr_ptr)
+{
+	allocations += counting && addr_ptr;
+	__libc_free(addr_ptr);
+}
+
+static void count_allocations(void)
+{
+}
+#endif
 
 struct fixture {
 	struct gw_breaker breaker;
@@ -272,6 +336,45 @@ static void test_a_place_held_too_long_is_dropped(void **state)
 	gw_pool_destroy(f.pool_ptr);
 }
 
+/* Filling the line to max_pending and the kept places to max_idle (all of
+ * them for one endpoint), going past each bound, and emptying both again
+ * allocate nothing. */
+static void test_no_allocation_after_create(void **state)
+{
+	struct fixture f;
+	const char *reason = NULL;
+	int fds[4], fd;
+
+	(void)state;
+	make_pool(&f, 2, 4, 8, 3);
+	counting = 1;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(acquire(&f, i % 2, 1 + i, 0, &fds[i]), GW_POOL_NEW);
+	for (int proc = 10; proc < 18; proc++)
+		assert_int_equal(acquire(&f, 0, proc, 0, &fd), GW_POOL_WAIT);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 8);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 18, 0, 0, &fd, &reason), GW_POOL_REFUSED);
+	assert_non_null(strstr(reason, "max_pending"));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fds[i], 10 * MS), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fds[3], 10 * MS), 0);
+	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 3);
+	assert_int_equal(f.breaker.connections, 3);
+	/* The first in line gets the newest; its place is used again. */
+	assert_int_equal(acquire(&f, 0, 10, 20 * MS, &fd), GW_POOL_REUSED);
+	assert_int_equal(fd, fds[2]);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, 30 * MS), 1);
+	for (int proc = 11; proc < 18; proc++)
+		gw_pool_cancel(f.pool_ptr, proc);
+	assert_int_equal(gw_pool_waiting(f.pool_ptr), 0);
+	assert_int_equal(gw_pool_sweep(f.pool_ptr, 40 * MS, 1), 0);
+	counting = 0;
+	assert_int_equal(allocations, 0);
+	assert_int_equal(f.breaker.connections, 0);
+	assert_int_equal(f.breaker.pending, 0);
+	gw_pool_destroy(f.pool_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,7 +389,9 @@ int main(void)
 		cmocka_unit_test(test_newcomers_wait_behind_the_line),
 		cmocka_unit_test(test_kept_to_another_endpoint_makes_room),
 		cmocka_unit_test(test_a_place_held_too_long_is_dropped),
+		cmocka_unit_test(test_no_allocation_after_create),
 	};
 
+	count_allocations();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
