@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark vkgw as a reverse proxy against HAProxy and nginx, all three in
 # front of the same upstream (nginx answering `return 200` with a 1 KiB
-# body), plus the same load sent to the upstream directly for reference.
+# body), plus the same load sent to the upstream directly for reference,
+# and the "floor": bench/floor_proxy.c, which copies bytes between each
+# client connection and an upstream connection of its own, with no HTTP, the
+# least any proxy can do per request.
 # vkgw runs five ways: as shipped (isolation "filters") and with
 # --no-isolation ("vkgw-noiso"), both on a route without filters and on one
 # with the request_id and headers filters ("vkgw-filt", "vkgw-filt-noiso"),
@@ -10,7 +13,16 @@
 # against off in the same round, and vkgw's mprotect calls per request
 # (from its admin /stats).
 #
-# Usage: bench/bench-proxy.sh PATH/TO/vkgw
+# The proxy's cost is read from CPU 0: its busy share in /proc/stat over the
+# run (system calls, softirq work and all), and "req per CPU-s" is req/s
+# divided by that share. On two cores CPU 1 (wrk and the upstream) tends to
+# saturate first, so req/s alone cannot separate the proxies. The summary's
+# first table gives vkgw (as shipped, with filters, with isolation "always")
+# against the floor, HAProxy and nginx in req per CPU-s, with p99s, and the
+# goal.
+#
+# Usage: bench/bench-proxy.sh PATH/TO/vkgw [PATH/TO/floor_proxy]
+#   (floor_proxy defaults to bench/floor_proxy beside vkgw, as make builds it)
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
 #   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
 #   env BENCH_KEEP=1   keep the temp dir with configs, raw wrk output and logs
@@ -37,6 +49,7 @@ readonly CLIENT_CPU=1  # wrk and the upstream
 readonly GOAL_VS_HAPROXY=1.25 # vkgw req/s must be >= this times HAProxy's
 readonly GOAL_VS_NGINX=1.5    # vkgw req/s must be >= this times nginx's
 readonly GOAL_ISOLATION=0.8   # req per CPU-s with isolation >= this times without
+readonly GOAL_VS_FLOOR=0.9    # vkgw req per CPU-s >= this times the floor proxy's
 readonly NGINX_BIN=/usr/sbin/nginx
 readonly HAPROXY_BIN=/usr/sbin/haproxy
 readonly NGINX_PROXY_KEEPALIVE=64 # nginx `upstream { keepalive N; }`
@@ -65,10 +78,11 @@ readonly BODY BODY_NGINX BODY_BYTES=1024
 declare -A SCENARIO_CONNS=([c50]=50 [c500]=500)
 declare -A SCENARIO_LABEL=([c50]="keep-alive, 50 conns" [c500]="keep-alive, 500 conns")
 readonly SCENARIOS=(c50 c500)
-readonly PROXIES=(vkgw haproxy nginx)
+readonly PROXIES=(vkgw haproxy nginx floor)
 # vkgw-always: --isolation always; vkgw-filt(-noiso): the route runs the
 # request_id and headers filters, isolated as shipped (or not).
-readonly TARGETS=(vkgw vkgw-noiso vkgw-always vkgw-filt vkgw-filt-noiso haproxy nginx direct) # direct = wrk -> upstream
+# floor: bench/floor_proxy. direct: wrk -> upstream.
+readonly TARGETS=(vkgw vkgw-noiso vkgw-always vkgw-filt vkgw-filt-noiso haproxy nginx floor direct)
 
 # State of the one proxy that is running at any time.
 SERVER_PID=""
@@ -89,8 +103,10 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # ---------------------------------------------------------------- setup
 
 check_setup() {
-  [ $# -eq 1 ] || die 2 "usage: $0 PATH/TO/vkgw"
+  [ $# -eq 1 ] || [ $# -eq 2 ] || die 2 "usage: $0 PATH/TO/vkgw [PATH/TO/floor_proxy]"
   [ -x "$1" ] || die 2 "vkgw binary '$1' is missing or not executable (build it first)"
+  FLOOR_BIN=${2:-$(dirname "$1")/bench/floor_proxy}
+  [ -x "$FLOOR_BIN" ] || die 2 "floor proxy '$FLOOR_BIN' is missing or not executable (make builds it)"
   is_uint "$DURATION" || die 2 "BENCH_SECONDS must be a positive integer, got '$DURATION'"
   is_uint "$ROUNDS" || die 2 "BENCH_ROUNDS must be a positive integer, got '$ROUNDS'"
   [ -x "$NGINX_BIN" ] || die 2 "nginx not found at $NGINX_BIN (run deploy/install-deps.sh)"
@@ -293,6 +309,24 @@ EOF
   [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' twice within 10 s"
   ADMIN_PORT=${line##*:}
   line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG")
+  PORT=${line##*:}
+  check_proxy
+}
+
+# The floor proxy announces its port like vkgw.
+start_floor() {
+  local i line=""
+  SERVER_NAME=floor
+  SERVER_LOG=$WORK/floor.log
+  launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$FLOOR_BIN" -u "127.0.0.1:$UP_PORT" -l 127.0.0.1:0
+  SERVER_PID=$LAUNCHED_PID
+  for ((i = 0; i < 100; i++)); do
+    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
+    [ -n "$line" ] && break
+    server_alive || server_failed "exited before it was listening"
+    sleep 0.1
+  done
+  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
   PORT=${line##*:}
   check_proxy
 }
@@ -575,7 +609,8 @@ measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   if [ "$label" = direct ]; then proxy_cpu=NA; else proxy_cpu=$(ticks_pct $((p1 - p0)) "$ns"); fi
   up_cpu=$(ticks_pct $((u1 - u0)) "$ns")
   wrk_cpu=$(ticks_pct $((w1 - w0)) "$ns")
-  cpu0=$(awk -v b=$((c0b1 - c0b)) -v t=$((c0t1 - c0t)) 'BEGIN { printf "%.0f\n", (t > 0 ? 100 * b / t : 0) }')
+  # One decimal: it divides req/s into req per CPU-s.
+  cpu0=$(awk -v b=$((c0b1 - c0b)) -v t=$((c0t1 - c0t)) 'BEGIN { printf "%.1f\n", (t > 0 ? 100 * b / t : 0) }')
   cpu1=$(awk -v b=$((c1b1 - c1b)) -v t=$((c1t1 - c1t)) 'BEGIN { printf "%.0f\n", (t > 0 ? 100 * b / t : 0) }')
   # Upstream connections opened during the run (minus the status request).
   up_conns=NA
@@ -585,7 +620,7 @@ measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   LAST_OTHER=$(other_load "$proxy_cpu" "$cpu0" "$up_cpu" "$wrk_cpu" "$cpu1")
   if stats=$(parse_wrk "$out"); then
     LAST_LINE="$round $label $scenario $stats $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu $mpr"
-    log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: $(fmt_stats "$stats"), proxy CPU $(fmt_pct "$proxy_cpu"), CPU 1 ${cpu1}% (upstream ${up_cpu}%, wrk ${wrk_cpu}%)$([ "$mpr" = NA ] || echo ", $mpr mprotect calls per request")"
+    log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: $(fmt_stats "$stats"), proxy CPU $(fmt_pct "$proxy_cpu"), CPU 0 ${cpu0}%$([ "$label" = direct ] || echo " ($(fmt_rps "$(efficiency "${stats%% *}" "$cpu0")") req per CPU-s)"), CPU 1 ${cpu1}% (upstream ${up_cpu}%, wrk ${wrk_cpu}%)$([ "$mpr" = NA ] || echo ", $mpr mprotect calls per request")"
   else
     LAST_LINE="$round $label $scenario NA NA NA NA $proxy_cpu $up_cpu $cpu0 $cpu1 $up_conns $wrk_cpu $mpr"
     log "round $round: $label, ${SCENARIO_LABEL[$scenario]}: wrk produced no numbers; its output:"
@@ -621,13 +656,27 @@ column_of() { # column_of LABEL SCENARIO FIELD: one value per round
 
 col_median() { column_of "$@" | median; }
 
-# Median over rounds of A/B requests per proxy CPU-second: what each proxy
-# does with the CPU it used, whoever limited the rate.
+# Requests per CPU-second of the proxy's core: req/s over CPU 0's busy
+# fraction (everything CPU 0 did during the run: the proxy's user and system
+# time, the softirq work of its sends; others' share is reported as
+# disturbance).
+efficiency() { # efficiency RPS CPU0_BUSY_PCT
+  awk -v r="$1" -v c="$2" 'BEGIN { if (r == "NA" || c == "NA" || c + 0 <= 0) print "NA"; else printf "%.2f\n", r / (c / 100) }'
+}
+
+# Median over rounds of LABEL's req per CPU-s.
+median_efficiency() { # median_efficiency LABEL SCENARIO
+  awk -v l="$1" -v s="$2" '$2 == l && $3 == s {
+    if ($4 == "NA" || $10 == "NA" || $10 + 0 <= 0) print "NA"; else print $4 / ($10 / 100) }' "$RESULTS" | median
+}
+
+# Median over rounds of A/B requests per CPU-second of CPU 0: what each
+# proxy does with the CPU it used, whoever limited the rate.
 median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
   awk -v a="$1" -v b="$2" -v s="$3" '
     function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
-    $3 == s && $2 == a { ea[$1] = eff($4, $8) }
-    $3 == s && $2 == b { eb[$1] = eff($4, $8) }
+    $3 == s && $2 == a { ea[$1] = eff($4, $10) }
+    $3 == s && $2 == b { eb[$1] = eff($4, $10) }
     END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
   ' "$RESULTS" | median
 }
@@ -658,13 +707,15 @@ print_runs() {
   echo
   echo "### Per-run results (${DURATION}s each; proxy on CPU $PROXY_CPU; wrk -t1 and upstream on CPU $CLIENT_CPU)"
   echo
-  echo "| round | target | scenario | req/s | p50 | p99 | errors | proxy CPU | CPU 0 busy | upstream CPU | wrk CPU | CPU 1 busy | others (CPU 0 / 1) | upstream conns opened | mprotect calls per request |"
-  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| round | target | scenario | req/s | p50 | p99 | errors | proxy CPU | CPU 0 busy | req per CPU-s | upstream CPU | wrk CPU | CPU 1 busy | others (CPU 0 / 1) | upstream conns opened | mprotect calls per request |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   local round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu mpr o0 o1
   while read -r round label scenario rps p50 p99 errors pcpu ucpu cpu0 cpu1 conns wcpu mpr; do
     read -r o0 o1 <<<"$(other_load "$pcpu" "$cpu0" "$ucpu" "$wcpu" "$cpu1")"
     echo "| $round | $label | ${SCENARIO_LABEL[$scenario]} | $(fmt_rps "$rps") | $(fmt_us "$p50") |" \
-      "$(fmt_us "$p99") | $errors | $(fmt_pct "$pcpu") | ${cpu0}% | ${ucpu}% | ${wcpu}% | ${cpu1}% |" \
+      "$(fmt_us "$p99") | $errors | $(fmt_pct "$pcpu") | ${cpu0}% |" \
+      "$(if [ "$label" = direct ]; then echo n/a; else fmt_rps "$(efficiency "$rps" "$cpu0")"; fi) |" \
+      "${ucpu}% | ${wcpu}% | ${cpu1}% |" \
       "${o0}% / ${o1}% | $conns | $mpr |"
   done <"$RESULTS"
 }
@@ -693,7 +744,7 @@ summary_row() { # summary_row B SCENARIO GOAL_RATIO
     "$(fmt_ratio "$ratio")" \
     "$(fmt_us "$(col_median "$a" "$scenario" 5)") / $(fmt_us "$(col_median "$b" "$scenario" 5)")" \
     "$(fmt_us "$p99_a") / $(fmt_us "$p99_b")" \
-    "$(fmt_pct "$(col_median "$a" "$scenario" 8)") / $(fmt_pct "$(col_median "$b" "$scenario" 8)")" \
+    "$(fmt_pct "$(col_median "$a" "$scenario" 10)") / $(fmt_pct "$(col_median "$b" "$scenario" 10)")" \
     "$(fmt_ratio "$(median_efficiency_ratio "$a" "$b" "$scenario")")" \
     "$(fmt_pct "$(col_median "$a" "$scenario" 11)") / $(fmt_pct "$(col_median "$b" "$scenario" 11)")" \
     "$(fmt_ratio "$(median_ratio direct "$b" "$scenario")")" \
@@ -713,18 +764,73 @@ isolation_row() { # isolation_row A B WHAT SCENARIO
   printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' \
     "$what" "${SCENARIO_LABEL[$scenario]}" \
     "$(fmt_rps "$(col_median "$a" "$scenario" 4)") / $(fmt_rps "$(col_median "$b" "$scenario" 4)")" \
-    "$(fmt_pct "$(col_median "$a" "$scenario" 8)") / $(fmt_pct "$(col_median "$b" "$scenario" 8)")" \
+    "$(fmt_pct "$(col_median "$a" "$scenario" 10)") / $(fmt_pct "$(col_median "$b" "$scenario" 10)")" \
     "$(fmt_ratio "$eff")" \
     "$(col_median "$a" "$scenario" 14) / $(col_median "$b" "$scenario" 14)" \
     ">= ${GOAL_ISOLATION}x" "$verdict"
 }
 
+# vkgw as LABEL against the floor, HAProxy and nginx in requests per
+# CPU-second of CPU 0 (medians of per-round ratios), with the p99s. Goal:
+# >= GOAL_VS_FLOOR of the floor, and a p99 strictly below HAProxy's and
+# nginx's. Sets FLOOR_VERDICT.
+floor_row() { # floor_row LABEL SCENARIO
+  local a=$1 scenario=$2 r_floor p99_a p99_f p99_h p99_n errors t
+  r_floor=$(median_efficiency_ratio "$a" floor "$scenario")
+  p99_a=$(col_median "$a" "$scenario" 6)
+  p99_f=$(col_median floor "$scenario" 6)
+  p99_h=$(col_median haproxy "$scenario" 6)
+  p99_n=$(col_median nginx "$scenario" 6)
+  FLOOR_VERDICT=$(awk -v r="$r_floor" -v g="$GOAL_VS_FLOOR" -v pa="$p99_a" -v ph="$p99_h" -v pn="$p99_n" 'BEGIN {
+    if (r == "NA" || pa == "NA" || ph == "NA" || pn == "NA") { print "NOT MET (no data)"; exit }
+    why = ""
+    if (r + 0 < g + 0) why = "req per CPU-s"
+    if (pa + 0 >= ph + 0 || pa + 0 >= pn + 0) why = why (why == "" ? "" : " and ") "p99"
+    print (why == "" ? "MET" : "NOT MET (" why ")") }')
+  errors=0
+  for t in "$a" floor haproxy nginx; do errors=$((errors + $(sum_errors "$t" "$scenario"))); done
+  [ "$errors" -eq 0 ] || FLOOR_VERDICT="$FLOOR_VERDICT ($errors wrk errors)"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+    "$a" "${SCENARIO_LABEL[$scenario]}" \
+    "$(fmt_rps "$(col_median "$a" "$scenario" 4)")" \
+    "$(fmt_rps "$(median_efficiency "$a" "$scenario")")" \
+    "$(fmt_ratio "$r_floor")" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$a" haproxy "$scenario")")" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$a" nginx "$scenario")")" \
+    "$(fmt_us "$p99_a") / $(fmt_us "$p99_f") / $(fmt_us "$p99_h") / $(fmt_us "$p99_n")" \
+    ">= ${GOAL_VS_FLOOR}x floor, p99 lowest of the three" \
+    "$FLOOR_VERDICT"
+}
+
+print_floor_table() {
+  local s t goal=MET
+  echo
+  echo "### vkgw against the floor, HAProxy and nginx in requests per CPU-second of CPU $PROXY_CPU (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
+  echo
+  echo "| vkgw | scenario | req/s | req per CPU-s | vkgw/floor | vkgw/HAProxy | vkgw/nginx | p99 (vkgw / floor / HAProxy / nginx) | goal | result |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---|---|"
+  for t in vkgw vkgw-filt vkgw-always; do
+    for s in "${SCENARIOS[@]}"; do
+      floor_row "$t" "$s"
+      [ "$t" != vkgw ] || [ "$FLOOR_VERDICT" = MET ] || goal="NOT MET"
+    done
+  done
+  echo
+  echo "vkgw: as shipped (isolation \"filters\", no filter on the route); vkgw-filt: the route runs the"
+  echo "request_id and headers filters; vkgw-always: --isolation always. The floor copies bytes between"
+  echo "each client connection and its own upstream connection, with no HTTP."
+  echo
+  echo "**Goal (vkgw as shipped, 50 and 500 connections): >= ${GOAL_VS_FLOOR}x the floor in requests per CPU-second," \
+    "and the lowest p99 of vkgw, HAProxy and nginx: $goal**"
+}
+
 print_summary() {
   local s t
+  print_floor_table
   echo
   echo "### Isolation on vs --no-isolation (medians of $ROUNDS rounds)"
   echo
-  echo "| isolation, route | scenario | req/s (on / off) | proxy CPU (on / off) | req per CPU-s ratio on/off | mprotect calls per request (on / off) | goal | result |"
+  echo "| isolation, route | scenario | req/s (on / off) | CPU 0 busy (on / off) | req per CPU-s ratio on/off | mprotect calls per request (on / off) | goal | result |"
   echo "|---|---|---:|---:|---:|---:|---|---|"
   for s in "${SCENARIOS[@]}"; do
     isolation_row vkgw vkgw-noiso "filters (default), no filter" "$s"
@@ -734,7 +840,7 @@ print_summary() {
   echo
   echo "### Summary (medians of $ROUNDS rounds; ratio = median of per-round ratios)"
   echo
-  echo "| comparison A vs B | req/s (A / B) | ratio A/B | p50 (A / B) | p99 (A / B) | proxy CPU (A / B) | req per CPU-s ratio | CPU 1 busy (A / B) | direct/B | goal | result |"
+  echo "| comparison A vs B | req/s (A / B) | ratio A/B | p50 (A / B) | p99 (A / B) | CPU 0 busy (A / B) | req per CPU-s ratio | CPU 1 busy (A / B) | direct/B | goal | result |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
   for s in "${SCENARIOS[@]}"; do
     summary_row haproxy "$s" "$GOAL_VS_HAPROXY"
@@ -743,18 +849,27 @@ print_summary() {
   echo
   echo "Reference: the same load straight to the upstream (no proxy), and what each proxy costs"
   echo
-  echo "| target | scenario | req/s | p50 | p99 | proxy CPU | upstream CPU | wrk CPU | CPU 1 busy | upstream conns opened per run |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| target | scenario | req/s | p50 | p99 | proxy CPU | CPU 0 busy | req per CPU-s | ratio to the floor | upstream CPU | wrk CPU | CPU 1 busy | upstream conns opened per run |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${SCENARIOS[@]}"; do
     for t in direct "${PROXIES[@]}" vkgw-noiso vkgw-always vkgw-filt vkgw-filt-noiso; do
+      local eff="n/a" to_floor="n/a"
+      if [ "$t" != direct ]; then
+        eff=$(fmt_rps "$(median_efficiency "$t" "$s")")
+        to_floor=$(fmt_ratio "$(median_efficiency_ratio "$t" floor "$s")")
+      fi
       echo "| $t | ${SCENARIO_LABEL[$s]} | $(fmt_rps "$(col_median "$t" "$s" 4)") |" \
         "$(fmt_us "$(col_median "$t" "$s" 5)") | $(fmt_us "$(col_median "$t" "$s" 6)") |" \
-        "$(fmt_pct "$(col_median "$t" "$s" 8)") | $(fmt_pct "$(col_median "$t" "$s" 9)") |" \
+        "$(fmt_pct "$(col_median "$t" "$s" 8)") | $(fmt_pct "$(col_median "$t" "$s" 10)") | $eff | $to_floor |" \
+        "$(fmt_pct "$(col_median "$t" "$s" 9)") |" \
         "$(fmt_pct "$(col_median "$t" "$s" 13)") | $(fmt_pct "$(col_median "$t" "$s" 11)") |" \
         "$(col_median "$t" "$s" 12) |"
     done
   done
   echo
+  echo "Req per CPU-s is req/s divided by CPU $PROXY_CPU's busy share over the run (/proc/stat: the proxy's"
+  echo "user and system time and the softirq work done on that core), and ratios of it pair runs of"
+  echo "the same round."
   echo "Proxy CPU below ~95% means the proxy was not the limit: with CPU 1 busy near 100%,"
   echo "wrk and the upstream (sharing CPU $CLIENT_CPU) set the rate, and the req per CPU-s ratio"
   echo "then compares the proxies' work per request. CPU $CLIENT_CPU does the same wrk and upstream"
@@ -778,7 +893,8 @@ print_summary() {
     echo
   fi
   echo "Response header bytes: vkgw ${HEADER_BYTES[vkgw]:-?}, haproxy ${HEADER_BYTES[haproxy]:-?}," \
-    "nginx ${HEADER_BYTES[nginx]:-?}, upstream ${HEADER_BYTES[upstream]:-?} (body $BODY_BYTES bytes each)."
+    "nginx ${HEADER_BYTES[nginx]:-?}, floor ${HEADER_BYTES[floor]:-?}, upstream ${HEADER_BYTES[upstream]:-?}" \
+    "(body $BODY_BYTES bytes each)."
   echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
 }
 
@@ -795,6 +911,7 @@ bench_target() { # bench_target ROUND LABEL
     vkgw-filt) start_vkgw vkgw-filt ;;
     vkgw-filt-noiso) start_vkgw vkgw-filt-noiso --no-isolation ;;
     haproxy | nginx) start_polled "$label" ;;
+    floor) start_floor ;;
   esac
   if [ "$label" = direct ]; then port=$UP_PORT; else port=$PORT; fi
   for s in "${SCENARIOS[@]}"; do run_wrk "$round" "$label" "$s" "$port"; done
@@ -804,6 +921,7 @@ bench_target() { # bench_target ROUND LABEL
 main() {
   check_setup "$@"
   VKGW_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+  FLOOR_BIN=$(cd "$(dirname "$FLOOR_BIN")" && pwd)/$(basename "$FLOOR_BIN")
   # The EXIT trap does the cleanup; INT/TERM just turn into an exit.
   trap cleanup EXIT
   trap 'exit 130' INT
@@ -824,11 +942,12 @@ main() {
   for t in "${PROXIES[@]}"; do
     case $t in
       vkgw) start_vkgw ;;
+      floor) start_floor ;;
       *) start_polled "$t" ;;
     esac
     stop_server
   done
-  log "upstream on port $UP_PORT; vkgw, haproxy and nginx each proxy the 1 KiB body"
+  log "upstream on port $UP_PORT; vkgw, haproxy, nginx and the floor proxy each proxy the 1 KiB body"
 
   # Alternate the order each round so no target always runs first (warm
   # caches, thermal state, background noise).
