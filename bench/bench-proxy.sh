@@ -503,9 +503,10 @@ group_cpu_ticks() { # group_cpu_ticks PGID
 }
 
 # "BUSY TOTAL" ticks of CPU N so far, from /proc/stat (idle and iowait are
-# not busy; softirq work done for anyone on that CPU is).
+# not busy; softirq work done for anyone on that CPU is; steal, time the
+# hypervisor gave to another guest, is not, though it counts in the total).
 cpu_ticks() { # cpu_ticks N
-  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6 - $9, t }' /proc/stat
 }
 
 # CPU ticks of this shell's reaped children so far (cutime + cstime): read
@@ -565,7 +566,7 @@ run_wrk() { # run_wrk ROUND LABEL SCENARIO PORT
 # "MPROTECTS REQUESTS" of the running vkgw, from its admin /stats.
 vkgw_counters() {
   curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/stats" |
-    python3 -c 'import json, sys; d = json.load(sys.stdin)["total"]; print(d["vkern"]["mprotects"], d["requests"])' ||
+    python3 -c 'import json, sys; d = json.load(sys.stdin)["total"]; print(d["vkern"]["mprotects"], d["requests"])' 2>/dev/null ||
     true
 }
 
