@@ -124,7 +124,7 @@ bench-vkern: all $(BUILD)/bench/mprotect_cost
 	bench/bench-vkern.sh $(BUILD)/vk_hello
 
 bench-proxy: all
-	bench/bench-proxy.sh $(BUILD)/vkgw
+	bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 
 bench-idle: all
 	bench/bench-idle-rss.sh $(BUILD)/vkgw $(BUILD)/vk_hello
@@ -132,6 +132,13 @@ bench-idle: all
 $(BUILD)/bench/mprotect_cost: bench/mprotect_cost.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -Werror -pthread $< -o $@
+
+# The floor proxy is in `all`: tests/e2e/bench_floor_proxy.sh checks it.
+all: $(BUILD)/bench/floor_proxy
+
+$(BUILD)/bench/floor_proxy: bench/floor_proxy.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
