@@ -292,8 +292,29 @@ static int add_entry(struct pos_scan *scan_ptr, size_t key_start, int key_line, 
 
 static int scan_value(struct pos_scan *scan_ptr, int depth, size_t key_start, int key_line, int key_column);
 
+/* After a member or an element: the path back to the container's, then its
+ * closing `closer` (1: the container is done) or a comma before the next
+ * one (0). -1 on anything else. */
+static int scan_separator(struct pos_scan *scan_ptr, size_t parent_len, char closer)
+{
+	scan_ptr->path_len = parent_len;
+	scan_ptr->path_ptr[parent_len] = '\0';
+	skip_space(scan_ptr);
+	if (peek(scan_ptr) == closer) {
+		advance(scan_ptr);
+		return 1;
+	}
+	if (peek(scan_ptr) != ',')
+		return stop(scan_ptr);
+	advance(scan_ptr);
+	skip_space(scan_ptr);
+	return 0;
+}
+
 static int scan_object(struct pos_scan *scan_ptr, int depth)
 {
+	int rc;
+
 	advance(scan_ptr);
 	skip_space(scan_ptr);
 	if (peek(scan_ptr) == '}') {
@@ -315,22 +336,16 @@ static int scan_object(struct pos_scan *scan_ptr, int depth)
 		skip_space(scan_ptr);
 		if (scan_value(scan_ptr, depth + 1, key_start, key_line, key_column) == -1)
 			return -1;
-		scan_ptr->path_len = parent_len;
-		scan_ptr->path_ptr[parent_len] = '\0';
-		skip_space(scan_ptr);
-		if (peek(scan_ptr) == '}') {
-			advance(scan_ptr);
-			return 0;
-		}
-		if (peek(scan_ptr) != ',')
-			return stop(scan_ptr);
-		advance(scan_ptr);
-		skip_space(scan_ptr);
+		rc = scan_separator(scan_ptr, parent_len, '}');
+		if (rc != 0)
+			return rc == 1 ? 0 : -1;
 	}
 }
 
 static int scan_array(struct pos_scan *scan_ptr, int depth)
 {
+	int rc;
+
 	advance(scan_ptr);
 	skip_space(scan_ptr);
 	if (peek(scan_ptr) == ']') {
@@ -346,17 +361,9 @@ static int scan_array(struct pos_scan *scan_ptr, int depth)
 			return -1;
 		if (scan_value(scan_ptr, depth + 1, 0, 0, 0) == -1)
 			return -1;
-		scan_ptr->path_len = parent_len;
-		scan_ptr->path_ptr[parent_len] = '\0';
-		skip_space(scan_ptr);
-		if (peek(scan_ptr) == ']') {
-			advance(scan_ptr);
-			return 0;
-		}
-		if (peek(scan_ptr) != ',')
-			return stop(scan_ptr);
-		advance(scan_ptr);
-		skip_space(scan_ptr);
+		rc = scan_separator(scan_ptr, parent_len, ']');
+		if (rc != 0)
+			return rc == 1 ? 0 : -1;
 	}
 }
 
