@@ -213,8 +213,7 @@ void gw_admin_main(struct vk_thread *that)
 		self->head_read = (struct gw_http_read){.socket_ptr = that->socket_ptr,
 							.buf_ptr = self->head_ptr,
 							.limits_ptr = &cfg_ptr->limits,
-							.req_ptr = &self->req,
-							.deadline_ns = that->deadline_ns};
+							.req_ptr = &self->req};
 		vk_call(gw_http_read_request_head, &self->head_read);
 		if (self->head_read.gone)
 			goto done;

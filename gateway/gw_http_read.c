@@ -15,8 +15,6 @@ void gw_http_read_request_head(struct vk_thread *that)
 	} * self;
 
 	vk_begin();
-	/* The caller's deadline: a child thread has its own. */
-	that->deadline_ns = rd_ptr->deadline_ns;
 	rd_ptr->len = 0;
 	rd_ptr->status = 0;
 	rd_ptr->gone = 0;

@@ -19,15 +19,15 @@ struct gw_http_read {
 	char *buf_ptr; /* limits_ptr->max_head_bytes of room */
 	const struct gw_http_limits *limits_ptr;
 	struct gw_request *req_ptr; /* parsed into, from buf_ptr */
-	uint64_t deadline_ns;	    /* the caller's deadline for the head (0: none) */
 	size_t len;		    /* out: bytes read; the head's length once whole */
 	int status;		    /* out: the status a refused head gets (400, 414, 431...), or 0 */
 	int gone;		    /* out: the peer left before a whole head */
 };
 
 /* Reads until the head is whole (what came after it is given back to the
- * socket), refused (status), or the peer leaves (gone). Past the deadline
- * it raises ETIMEDOUT in the caller. */
+ * socket), refused (status), or the peer leaves (gone). It runs under the
+ * caller's deadline (vk_call hands it down): past it, ETIMEDOUT is raised
+ * in the caller. */
 void gw_http_read_request_head(struct vk_thread *that);
 
 #endif

@@ -292,7 +292,9 @@
 /* ---- other threads ---- */
 
 /* Run fn as a child on this thread's socket and wait for it to end; its
- * unhandled error is raised here. */
+ * unhandled error is raised here. The child starts with this thread's
+ * deadline and idle timeout and may set its own; this thread's are
+ * unchanged when it returns. */
 #define VK_CALL_(c, fn, arg)                                              \
 	do {                                                              \
 		if (!vk_thread_call(that, (fn), (arg)))                   \

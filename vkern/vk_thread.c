@@ -66,7 +66,10 @@ void vk_thread_fail_alloc(struct vk_thread *thread_ptr, size_t size)
 	thread_ptr->status = VK_THREAD_ENDED;
 }
 
-/* A child on the caller's socket; the caller waits until it ends. */
+/* A child on the caller's socket; the caller waits until it ends. The
+ * child starts under the caller's time limit (docs/vkern.md, "Time"): a
+ * copy, so what the child sets is its own, and the caller's is as it was
+ * once the child returns. */
 struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func, void *arg_ptr)
 {
 	struct vk_thread *child_ptr = vk_thread_new(parent_ptr->proc_local_ptr, func, arg_ptr, parent_ptr->socket_ptr);
@@ -74,6 +77,8 @@ struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func
 	if (!child_ptr)
 		return NULL;
 	child_ptr->parent_ptr = parent_ptr;
+	child_ptr->deadline_ns = parent_ptr->deadline_ns;
+	child_ptr->idle_ns = parent_ptr->idle_ns;
 	parent_ptr->call_pending = 1;
 	parent_ptr->status = VK_THREAD_WAITING;
 	vk_proc_local_enqueue_first(parent_ptr->proc_local_ptr, child_ptr);

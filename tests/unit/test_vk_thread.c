@@ -852,6 +852,142 @@ static void test_deadline_not_raised_when_read_completes(void **state)
 	assert_string_equal(trace.text, "read");
 }
 
+/* ---- a called child's deadline ---- */
+
+struct inherit_self {
+	char buf[16];
+	size_t len;
+	uint64_t deadline_ns;
+	uint64_t idle_ns;
+};
+
+/* Reads with whatever time limit it was started with. */
+static void child_reading_inherited(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct inherit_self *self;
+
+	vk_begin();
+	trace_ptr->value = that->deadline_ns != 0;
+	vk_read(self->len, self->buf, sizeof(self->buf));
+	trace_add(trace_ptr, "read");
+	vk_end();
+}
+
+static void parent_with_deadline(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct inherit_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		trace_ptr->handled++;
+		trace_ptr->error = vk_error();
+		vk_clear_error();
+	}
+	vk_deadline(100);
+	vk_call(child_reading_inherited, trace_ptr);
+	trace_add(trace_ptr, "returned");
+	vk_end();
+}
+
+/* A child started with vk_call blocks under its caller's deadline: the
+ * process reports it as a timer, and past it the child's read raises
+ * ETIMEDOUT, which reaches the caller. */
+static void test_call_child_inherits_deadline(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct trace trace = {0};
+	struct vk_socket *socket_ptr;
+	uint64_t before = vk_sys_now_ns();
+	int fds[2];
+
+	socket_ptr = vk_test_fd_socket(tp, fds, 64, 64);
+	assert_non_null(socket_ptr);
+	assert_non_null(vk_test_start(tp, parent_with_deadline, &trace, socket_ptr));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(trace.value, 1);
+	assert_int_equal(vk_test_blocks(tp), 2);
+	assert_true(tp->timer_ns >= before + 100 * 1000000ull);
+	assert_true(tp->timer_ns <= vk_sys_now_ns() + 100 * 1000000ull);
+
+	vk_proc_local_expire(tp->pl, tp->timer_ns);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_int_equal(trace.handled, 1);
+	assert_int_equal(trace.error, ETIMEDOUT);
+	assert_string_equal(trace.text, "");
+}
+
+static void parent_with_idle_timeout(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct inherit_self *self;
+
+	vk_begin();
+	vk_idle_timeout(50);
+	vk_call(child_reading_inherited, trace_ptr);
+	vk_end();
+}
+
+/* An idle timeout is inherited as one: the child's wait gets the whole
+ * silence limit from the moment it waits. */
+static void test_call_child_inherits_idle_timeout(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct trace trace = {0};
+	struct vk_socket *socket_ptr;
+	uint64_t before = vk_sys_now_ns();
+	int fds[2];
+
+	socket_ptr = vk_test_fd_socket(tp, fds, 64, 64);
+	assert_non_null(socket_ptr);
+	assert_non_null(vk_test_start(tp, parent_with_idle_timeout, &trace, socket_ptr));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(vk_test_blocks(tp), 2);
+	assert_true(tp->timer_ns >= before + 50 * 1000000ull);
+	assert_true(tp->timer_ns <= vk_sys_now_ns() + 50 * 1000000ull);
+}
+
+static void child_setting_its_own(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct inherit_self *self;
+
+	vk_begin();
+	vk_idle_timeout(5);
+	trace_add(trace_ptr, "child");
+	vk_yield();
+	vk_deadline_clear();
+	vk_end();
+}
+
+static void parent_keeping_deadline(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct inherit_self *self;
+
+	vk_begin();
+	vk_deadline(100);
+	self->deadline_ns = that->deadline_ns;
+	vk_call(child_setting_its_own, trace_ptr);
+	trace_ptr->value = that->deadline_ns == self->deadline_ns && that->idle_ns == 0;
+	trace_add(trace_ptr, "parent");
+	vk_end();
+}
+
+/* What the child sets is its own: the caller's deadline is as it was. */
+static void test_call_child_deadline_leaves_caller_unchanged(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct trace trace = {0};
+
+	assert_non_null(vk_test_start(tp, parent_keeping_deadline, &trace, NULL));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_string_equal(trace.text, "child parent");
+	assert_int_equal(trace.value, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +1021,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_on_blocked_read_raises_etimedout, vk_test_setup,
 						vk_test_teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_not_raised_when_read_completes, vk_test_setup,
+						vk_test_teardown),
+		cmocka_unit_test_setup_teardown(test_call_child_inherits_deadline, vk_test_setup, vk_test_teardown),
+		cmocka_unit_test_setup_teardown(test_call_child_inherits_idle_timeout, vk_test_setup, vk_test_teardown),
+		cmocka_unit_test_setup_teardown(test_call_child_deadline_leaves_caller_unchanged, vk_test_setup,
 						vk_test_teardown),
 	};
 
