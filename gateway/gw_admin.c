@@ -10,7 +10,7 @@
 #include "gw_http_read.h"
 #include "gw_http_s.h"
 #include "gw_stats.h"
-#include "gw_status.h"
+#include "gw_http_write.h"
 
 #include "vk_coro.h"
 #include "vk_heap.h"
@@ -18,7 +18,6 @@
 #include "vk_socket.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #define GW_ADMIN_HEAD_MAX (8 * 1024)
@@ -26,7 +25,7 @@
 #define GW_ADMIN_HEADERS_MAX 64
 #define GW_ADMIN_HEADER_TIMEOUT_MS 5000
 #define GW_ADMIN_KEEPALIVE_IDLE_MS 60000
-#define GW_ADMIN_LINE_MAX 256
+#define GW_ADMIN_LINE_MAX 512
 /* Room for an error body, whatever the size of the rendering. */
 #define GW_ADMIN_ERROR_BODY_MAX 512
 /* The thread's locals, the socket structures, and room for bookkeeping. */
@@ -85,7 +84,7 @@ static void answer_error(struct gw_admin_self *self, int status, const char *mes
 	self->status = status;
 	self->content_type = GW_ADMIN_JSON;
 	self->body = self->body_ptr;
-	self->body_len = gw_status_error_body(self->body_ptr, self->body_cap, status, message);
+	self->body_len = gw_http_error_body(self->body_ptr, self->body_cap, status, message);
 }
 
 static void answer_text(struct gw_admin_self *self, int status, const char *content_type, const char *text)
@@ -158,11 +157,16 @@ static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg
 
 static void format_head(struct gw_admin_self *self)
 {
-	self->line_len = (size_t)snprintf(
-		self->line, sizeof(self->line),
-		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
-		self->status, gw_status_reason(self->status), self->content_type, self->body_len,
-		self->allow ? "Allow: GET, HEAD\r\n" : "", self->close_after ? "Connection: close\r\n" : "");
+	struct gw_http_out out;
+
+	gw_http_out_init(&out, self->line, sizeof(self->line));
+	gw_http_out_status_line(&out, self->status);
+	gw_http_out_field(&out, "Content-Type", 12, self->content_type, strlen(self->content_type));
+	GW_HTTP_OUT_LITERAL(&out, "Cache-Control: no-store\r\n");
+	if (self->allow)
+		GW_HTTP_OUT_LITERAL(&out, "Allow: GET, HEAD\r\n");
+	gw_http_out_head_end(&out, self->status, self->body_len, self->close_after);
+	self->line_len = out.len;
 }
 
 void gw_admin_main(struct vk_thread *that)

@@ -1,17 +1,22 @@
-/* gw_conn: the life of a client connection (see gw_conn.h).
+/* gw_conn: the life of a client connection's stream (see gw_conn.h), in
+ * the order a request lives it:
  *
- * One thread does it all, in order: read a head (under the header
- * deadline), forward it, splice the body, read the response head (under
- * the response deadline), relay it, splice its body. The stage it is in
- * decides what an error becomes: before anything of the response went to
- * the client, a JSON error response; after, the connection just closes.
+ *   read the head (under the header deadline), route it, run the request
+ *   filters (and keep the body for those that read it); then either the
+ *   gateway answers itself (gw_conn_end.c), or the attempts at the
+ *   upstream: pick an endpoint, take a connection, send the request, read
+ *   the response head, run the response filters, and ask the one place
+ *   that decides whether to go again (gw_conn_next.c); then relay the
+ *   response, log it, and wait for the next request.
  *
- * The route's filters (gw_pipeline.h) run after routing and again after
- * the response head: their header edits are replayed while each head is
- * written, and a filter's own answer goes out like a respond action. */
+ * Stages that block are child threads (vk_call) that carry their failure
+ * back as a value (self->term, gw_term.h, and for an attempt, the cause
+ * gw_conn_next.c reads); the others are plain functions. A raise that
+ * reaches this thread ends the connection, through the one place that
+ * turns a termination code into what the client hears
+ * (gw_conn_answer_error). Per-connection state is in gw_conn_self.h. */
 #include "gw_conn.h"
 #include "gw_conn_self.h"
-#include "gw_access_log.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
@@ -21,7 +26,6 @@
 #include "gw_pipeline.h"
 #include "gw_relay.h"
 #include "gw_stats.h"
-#include "gw_status.h"
 
 #include "vk_coro.h"
 #include "vk_heap.h"
@@ -32,23 +36,37 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
-/* Two heads (request, response), two sockets of two rings, the thread's
- * locals, a chunked relay in flight, and room for bookkeeping. */
+/* Two heads (request, response), the head being written, two sockets of
+ * two rings, the thread's locals, a chunked relay in flight, and room for
+ * bookkeeping. */
 #define GW_CONN_HEAP_SLACK (32 * 1024)
+
+/* What a fault answers: a constant, written from a heap that may be damaged. */
+#define GW_CONN_FAULT_BODY "{\"error\":\"internal fault\",\"status\":500}\n"
+#define GW_CONN_FAULT_ANSWER                                                                                \
+	"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 40\r\n" \
+	"Connection: close\r\n\r\n" GW_CONN_FAULT_BODY
+_Static_assert(sizeof(GW_CONN_FAULT_BODY) - 1 == 40, "the fault answer's Content-Length");
+
+/* The longest head written: what was received, the filters' edits, and
+ * what the gateway adds. */
+static size_t out_cap(size_t max_head_bytes)
+{
+	return max_head_bytes + GW_EXCHANGE_BYTES + 4 * GW_EXCHANGE_EDITS_MAX + GW_CONN_OUT_SLACK;
+}
 
 size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes)
 {
-	size_t bytes = 2 * max_head_bytes + 4 * ring_bytes + sizeof(struct gw_conn_self) + GW_RELAY_HEAP_BYTES +
-		       GW_CONN_HEAP_SLACK + (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
+	size_t bytes = 2 * max_head_bytes + out_cap(max_head_bytes) + 4 * ring_bytes + sizeof(struct gw_conn_self) +
+		       GW_RELAY_HEAP_BYTES + GW_CONN_HEAP_SLACK + (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
 
 	return vk_pages_for(bytes);
 }
+
+/* ---- the connection ---- */
 
 static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 {
@@ -56,7 +74,7 @@ static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 	socklen_t sl = sizeof(ss);
 	int fd = vk_socket_rx_fd(socket_ptr);
 
-	snprintf(out, len, "unknown");
+	memcpy(out, "unknown", sizeof("unknown"));
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
 		return;
 	if (ss.ss_family == AF_INET)
@@ -65,77 +83,136 @@ static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)len);
 }
 
-/* What an error at this stage answers, or 0 when the client only gets a
- * close (it already has part of a response, or went away). */
-static int error_status(int stage, int error)
+/* The upstream socket, both heads, the head being written and the
+ * upstream rings in one raw block: written before read, their pages are
+ * touched only as bytes come. The buffers, and the per-request tail of
+ * self, go back to the OS once the connection has been idle a while
+ * (gw_conn_self.h). -1 when the heap has no room. */
+static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const struct gw_conn_config *cfg_ptr)
 {
-	switch (stage) {
-	case GW_CONN_STAGE_REQUEST_HEAD:
-		return error == ETIMEDOUT ? 408 : error == ENOBUFS ? 431 : 400;
-	case GW_CONN_STAGE_BODY_IN:
-		return error == ETIMEDOUT ? 408 : 400;
-	case GW_CONN_STAGE_CONNECT:
-		return error == ETIMEDOUT ? 504 : 502;
-	case GW_CONN_STAGE_REQUEST_BODY:
-		return error == ETIMEDOUT ? 408 : 502;
-	case GW_CONN_STAGE_RESPONSE_HEAD:
-		return error == ETIMEDOUT ? 504 : 502;
-	default:
-		return 0;
-	}
-}
+	struct vk_proc_local *pl_ptr = vk_thread_proc_local(that);
+	size_t head_bytes = cfg_ptr->limits.max_head_bytes;
+	size_t block = 2 * head_bytes + out_cap(head_bytes) + 2 * cfg_ptr->ring_bytes;
+	char *rings;
 
-/* While the request body goes upstream, either side may fail, and the
- * answer names the one that did. A client that hung up or broke its
- * connection (its receive side says so) is at fault, not the upstream,
- * which must not count it as a 5xx (a whole body leaves no reason to read
- * the client again before the response, so a client that half-closes
- * after its request is not blamed for an upstream failure). A stall with
- * the upstream refusing more of the body (its send side blocked) is the
- * upstream's, not a slow client's 408. 0: the stage's usual answer. */
-static int request_body_status(struct gw_conn_self *self, int error, const char **reason_ptr)
-{
-	struct vk_vectoring *client_rx_ptr = vk_socket_rx(self->client_ptr);
-
-	if (self->stage != GW_CONN_STAGE_REQUEST_BODY)
-		return 0;
-	if (vk_vectoring_eof(client_rx_ptr) || vk_vectoring_error(client_rx_ptr)) {
-		*reason_ptr = "request body incomplete: the client stopped sending";
-		return 400;
-	}
-	if (error == ETIMEDOUT && vk_vectoring_blocked(vk_socket_tx(self->upstream_ptr))) {
-		*reason_ptr = "upstream stopped reading the request body";
-		return 504;
-	}
+	self->client_ptr = that->socket_ptr;
+	self->upstream_ptr = vk_proc_local_alloc_raw(pl_ptr, vk_socket_size() + block);
+	if (!self->upstream_ptr)
+		return -1;
+	self->head_ptr = (char *)self->upstream_ptr + vk_socket_size();
+	self->resp_ptr = self->head_ptr + head_bytes;
+	self->out_ptr = self->resp_ptr + head_bytes;
+	self->out_cap = out_cap(head_bytes);
+	rings = self->out_ptr + self->out_cap;
+	vk_socket_init(self->upstream_ptr, pl_ptr, rings, cfg_ptr->ring_bytes, rings + cfg_ptr->ring_bytes,
+		       cfg_ptr->ring_bytes);
+	vk_proc_local_add_spare(pl_ptr, self->head_ptr, block);
+	vk_proc_local_add_spare(pl_ptr, self->exchange.stages,
+				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
+	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
+	self->cfg_ptr = cfg_ptr;
+	self->upstream_index = -1;
 	return 0;
 }
 
-/* A kept connection may have been closed by the upstream just as it was
- * taken. A request that failed on one before any of the response came, and
- * that may be sent twice (RFC 9110 9.2.2) with no body to replay, goes
- * again, once, on a new connection. */
-static int may_go_again(const struct gw_conn_self *self, int error)
+/* ---- one request: the head, the route, the request filters ---- */
+
+/* What a request starts from: the fields it reads before setting them.
+ * The exchange's counts only (its arrays are read up to them). */
+static void request_begin(struct gw_conn_self *self)
 {
-	return self->reused && !self->retried && !self->status && !self->response_started &&
-	       (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_HEAD) &&
-	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED) &&
-	       gw_http_method_idempotent(self->req.method) && gw_exchange_replayable(&self->exchange);
+	self->stage = GW_CONN_STAGE_REQUEST_HEAD;
+	self->term = (struct gw_term){0};
+	self->started_ns = vk_sys_coarse_now_ns();
+	self->upstream_ns = 0;
+	self->attempts_sent = 0;
+	self->bytes_in = 0;
+	self->bytes_out = 0;
+	self->route_ptr = NULL;
+	self->path_rest = NULL;
+	self->relay.status = 0;
+	self->force_close = 0;
+	self->response_filtered = 0;
+	self->exchange.stages_passed = 0;
+	self->exchange.resp_ptr = NULL;
+	self->exchange.edit_count = 0;
+	self->exchange.verdict = GW_VERDICT_CONTINUE;
+	self->exchange.answered_by = NULL;
+	self->exchange.error_message = NULL;
+	self->exchange.response_status = 0;
 }
 
-/* Request filters ran and no response head went back through them yet:
- * an error of the gateway's own then goes back through them. */
-static int own_error_goes_through_filters(const struct gw_conn_self *self)
+/* The head read: 1 when it is whole and acceptable, else 0 with the
+ * termination code set. */
+static int request_head_taken(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr)
 {
-	return self->route_ptr && self->exchange.stages_passed > 0 && self->exchange.verdict == GW_VERDICT_CONTINUE &&
-	       !self->exchange.resp_ptr && self->stage != GW_CONN_STAGE_RESPONSE_BODY;
+	int rc;
+
+	self->bytes_in = self->head_read.len;
+	if (self->head_read.gone) {
+		self->term = (struct gw_term){.cause = 'C', .stage = 'R'};
+		return 0;
+	}
+	if (self->head_read.status) {
+		self->term = (struct gw_term){.cause = 'B', .stage = 'R', .status = (uint16_t)self->head_read.status};
+		return 0;
+	}
+	self->head_len = self->head_read.len;
+	/* A chunked body already here is checked whole first, so a malformed
+	 * one is refused before any of it goes upstream. */
+	if (self->req.head.body == GW_BODY_CHUNKED &&
+	    (rc = gw_relay_chunked_precheck(self->client_ptr, &cfg_ptr->limits)) < 0) {
+		self->term = (struct gw_term){.cause = rc == -413 ? 'R' : 'B', .stage = 'B', .status = (uint16_t)-rc};
+		return 0;
+	}
+	return 1;
 }
+
+/* The route, and the exchange the filters will see: 1, or 0 with the
+ * termination code set. CONNECT is a tunnel only where a route enables
+ * it; anywhere else it is not a method of this server's resources. */
+static int request_routed(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr)
+{
+	self->route_ptr = gw_conn_match_route(self, cfg_ptr->config_ptr);
+	if (self->req.method == GW_METHOD_CONNECT && !gw_conn_connect_allowed(self->route_ptr)) {
+		self->term = (struct gw_term){.cause = 'N', .stage = 'T'};
+		self->route_ptr = NULL; /* answered as by no route: no filters */
+		return 0;
+	}
+	if (!self->route_ptr) {
+		self->term = (struct gw_term){.cause = 'N', .stage = 'R'};
+		return 0;
+	}
+	gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self), self->client_addr,
+			  self->route_ptr);
+	return 1;
+}
+
+/* The gateway answers itself: a filter said so, or the route's action is
+ * respond or redirect. */
+static int answered_directly(struct gw_conn_self *self)
+{
+	if (self->exchange.verdict == GW_VERDICT_RESPOND) {
+		self->term = (struct gw_term){.cause = 'F', .stage = self->stage == GW_CONN_STAGE_BODY_IN ? 'B' : 'R'};
+		return 1;
+	}
+	if (self->route_ptr->action.kind == GW_ACTION_PROXY)
+		return 0;
+	self->exchange.response_status = self->route_ptr->action.kind == GW_ACTION_RESPOND
+						 ? self->route_ptr->action.respond.status
+						 : self->route_ptr->action.redirect.status;
+	return 1;
+}
+
+/* ---- the attempts ---- */
 
 /* The exchange on the upstream connection is over. It goes back for any
  * request of this kernel when `whole` (nothing of the response is left to
  * read) and the upstream keeps it alive, unless bytes nobody asked for
  * are waiting (vk_socket_detach_fd refuses); else it closes. */
-static void release_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr, int whole)
+static void release_upstream(struct gw_conn_self *self, int whole)
 {
+	const struct gw_conn_config *cfg_ptr = self->cfg_ptr;
 	int fd;
 
 	if (whole && self->resp.head.keep_alive && (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
@@ -144,29 +221,320 @@ static void release_upstream(struct gw_conn_self *self, const struct gw_conn_con
 		vk_socket_close(self->upstream_ptr);
 }
 
-static const char *error_message(int stage, int error)
+/* An attempt starts: an endpoint, picked afresh (admission may refuse). */
+static void attempt_pick(struct gw_conn_self *self)
 {
-	switch (stage) {
-	case GW_CONN_STAGE_REQUEST_HEAD:
-		return error == ETIMEDOUT ? "request head not received in time" : "malformed request";
-	case GW_CONN_STAGE_BODY_IN:
-		return error == ETIMEDOUT ? "request body stalled" : "request body incomplete";
-	case GW_CONN_STAGE_CONNECT:
-		return error == ETIMEDOUT ? "upstream connect timed out" : "upstream connect failed";
-	case GW_CONN_STAGE_REQUEST_BODY:
-		return error == ETIMEDOUT ? "request body stalled" : "upstream failed while receiving the request";
-	case GW_CONN_STAGE_RESPONSE_HEAD:
-		return error == ETIMEDOUT ? "upstream response timed out" : "upstream sent no valid response";
-	default:
-		return "";
+	int status;
+
+	self->stage = GW_CONN_STAGE_QUEUE;
+	self->term = (struct gw_term){0};
+	self->next_cause = GW_NEXT_CAUSE_NONE;
+	self->retried = 0;
+	self->response_filtered = 0;
+	status = gw_conn_pick_upstream(self, self->cfg_ptr);
+	if (status) {
+		self->upstream_ns = 0; /* this request reached no endpoint in the end */
+		self->term.cause = 'A';
+		self->term.stage = 'Q';
+		self->term.status = (uint16_t)status;
+		self->next_cause = GW_NEXT_CAUSE_REFUSED;
+		return;
 	}
+	if (!self->upstream_ns)
+		self->upstream_ns = vk_sys_coarse_now_ns(); /* upstream_ms counts from the first attempt */
 }
+
+/* What the decision reads of a failed attempt, from its termination code. */
+static enum gw_conn_next_cause attempt_cause(const struct gw_conn_self *self, int error)
+{
+	switch (self->term.cause) {
+	case 'C':
+	case 'c':
+	case 'B':
+		return GW_NEXT_CAUSE_CLIENT;
+	case 'I':
+	case 'R':
+		return self->term.stage == 'Q' ? GW_NEXT_CAUSE_QUEUE : GW_NEXT_CAUSE_INTERNAL;
+	case 'A':
+		return GW_NEXT_CAUSE_QUEUE;
+	default:
+		break;
+	}
+	if (self->term.stage == 'C')
+		return self->term.cause == 's' ? GW_NEXT_CAUSE_CONNECT_TIMEOUT : GW_NEXT_CAUSE_CONNECT_FAILED;
+	if (self->term.cause == 'S' && self->reused && !self->response_started &&
+	    (error == ECONNRESET || error == EPIPE || error == ECONNABORTED))
+		return GW_NEXT_CAUSE_KEPT_CLOSED;
+	if (self->term.stage == 'B')
+		return GW_NEXT_CAUSE_SEND_FAILED;
+	return self->term.cause == 's' ? GW_NEXT_CAUSE_RESPONSE_TIMEOUT : GW_NEXT_CAUSE_RESPONSE_INVALID;
+}
+
+/* A connection for the picked endpoint: kept, new, or after a wait in
+ * line (max_connections), for at most connect_ms. */
+static int take_connection(struct gw_conn_self *self)
+{
+	const struct gw_conn_config *cfg_ptr = self->cfg_ptr;
+
+	return cfg_ptr->upstream_ops.connection(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick,
+						self->retried || self->req.method == GW_METHOD_CONNECT,
+						&self->upstream_fd, &self->term.reason);
+}
+
+/* The request body after the head: the kept one, or streamed from the
+ * client (told to go on first, RFC 9110 10.1.1). */
+static void send_body(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	/* An upstream that stops reading, or a client that stops sending,
+	 * does not hold it for ever. */
+	vk_idle_timeout(cfg_ptr->body_idle_ms);
+	if (conn_ptr->exchange.body_kept) {
+		vk_write_on(conn_ptr->upstream_ptr, conn_ptr->body_ptr, conn_ptr->body_len);
+	} else {
+		if (expects_continue(conn_ptr)) {
+			GW_WRITE_LITERAL(conn_ptr->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
+			vk_flush_on(conn_ptr->client_ptr);
+		}
+		if (conn_ptr->req.head.body == GW_BODY_LENGTH) {
+			vk_splice(conn_ptr->n, conn_ptr->client_ptr, conn_ptr->upstream_ptr,
+				  conn_ptr->req.head.content_length);
+			conn_ptr->bytes_in += conn_ptr->n;
+			if (conn_ptr->n < conn_ptr->req.head.content_length)
+				vk_raise(ECONNRESET); /* the client left mid-body */
+		} else {
+			conn_ptr->relay = (struct gw_relay){.src_ptr = conn_ptr->client_ptr,
+							    .dst_ptr = conn_ptr->upstream_ptr,
+							    .limits_ptr = &cfg_ptr->limits,
+							    .malformed_status = 400,
+							    .idle_ms = cfg_ptr->body_idle_ms};
+			vk_call(gw_relay_chunked, &conn_ptr->relay);
+			conn_ptr->bytes_in += conn_ptr->relay.bytes;
+		}
+	}
+	(void)self;
+	vk_end();
+}
+
+static int has_body_to_send(const struct gw_conn_self *self)
+{
+	return self->exchange.body_kept ? self->body_len > 0
+					: self->req.head.body == GW_BODY_CHUNKED ||
+						  (self->req.head.body == GW_BODY_LENGTH &&
+						   self->req.head.content_length > 0);
+}
+
+/* The head, then the body, on the upstream connection. */
+static void send_request(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);
+	gw_conn_write_request_head(&conn_ptr->out, conn_ptr);
+	if (conn_ptr->out.overflow) {
+		conn_ptr->term = (struct gw_term){.cause = 'I', .stage = 'B', .reason = "request head too large to forward"};
+		vk_raise(ENOBUFS);
+	}
+	vk_write_on(conn_ptr->upstream_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
+	if (has_body_to_send(conn_ptr) || expects_continue(conn_ptr))
+		vk_call(send_body, conn_ptr);
+	vk_flush_on(conn_ptr->upstream_ptr);
+	(void)self;
+	vk_end();
+}
+
+/* A whole response head (after the interim ones: 100 was answered
+ * here), under the caller's response deadline. */
+static void read_response_head(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_http_limits *limits_ptr = &conn_ptr->cfg_ptr->limits;
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	do {
+		gw_http_response_init(&conn_ptr->resp);
+		conn_ptr->resp_len = 0;
+		for (;;) {
+			vk_read_some_on(conn_ptr->upstream_ptr, conn_ptr->n, conn_ptr->resp_ptr + conn_ptr->resp_len,
+					limits_ptr->max_head_bytes - conn_ptr->resp_len);
+			if (conn_ptr->n == 0)
+				vk_raise(ECONNRESET);
+			conn_ptr->response_started = 1;
+			conn_ptr->resp_len += conn_ptr->n;
+			conn_ptr->rc = gw_http_parse_response(&conn_ptr->resp, conn_ptr->resp_ptr, conn_ptr->resp_len,
+							      limits_ptr, conn_ptr->req.method == GW_METHOD_HEAD);
+			if (conn_ptr->rc > 0)
+				break;
+			if (conn_ptr->rc < 0 || conn_ptr->resp_len == limits_ptr->max_head_bytes)
+				vk_raise(EPROTO);
+		}
+		vk_socket_unread(conn_ptr->upstream_ptr, conn_ptr->resp_ptr + conn_ptr->rc,
+				 conn_ptr->resp_len - (size_t)conn_ptr->rc);
+		conn_ptr->resp_len = (size_t)conn_ptr->rc;
+	} while (conn_ptr->resp.status < 200 && conn_ptr->resp.status != 101);
+	(void)self;
+	vk_end();
+}
+
+/* One attempt at the upstream, from taking a connection to a whole
+ * response head (after the interim ones). A failure is recorded as a
+ * termination code and a cause for gw_conn_upstream_next, not raised. */
+static void attempt(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	vk_catch
+	{
+		/* A fault is not the upstream's: it ends the connection. */
+		if (vk_sys_faulted())
+			vk_raise(EFAULT);
+		vk_socket_close(conn_ptr->upstream_ptr);
+		gw_conn_term_from_error(conn_ptr, vk_error());
+		conn_ptr->next_cause = attempt_cause(conn_ptr, vk_error());
+		vk_clear_error();
+	}
+	conn_ptr->stage = GW_CONN_STAGE_QUEUE;
+	conn_ptr->response_started = 0;
+	conn_ptr->wait_until_ns = vk_sys_coarse_now_ns() + conn_ptr->connect_ms * 1000000u;
+	while ((conn_ptr->rc = take_connection(conn_ptr)) == GW_UPSTREAM_WAIT) {
+		if (vk_sys_coarse_now_ns() >= conn_ptr->wait_until_ns) {
+			cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, conn_ptr->upstream_index);
+			vk_raise(ETIMEDOUT);
+		}
+		vk_wait_notified((conn_ptr->wait_until_ns - vk_sys_coarse_now_ns()) / 1000000u + 1);
+	}
+	if (conn_ptr->rc == GW_UPSTREAM_REFUSED)
+		vk_raise(EPROTO);
+	vk_socket_attach_fd(conn_ptr->upstream_ptr, conn_ptr->upstream_fd);
+	conn_ptr->reused = conn_ptr->rc == GW_UPSTREAM_KEPT;
+	if (conn_ptr->reused) {
+		/* A kept connection was found quiet when taken, and its upstream
+		 * says nothing before it is asked: no read until the poller
+		 * reports one. */
+		vk_socket_assume_drained(conn_ptr->upstream_ptr);
+	} else {
+		conn_ptr->stage = GW_CONN_STAGE_CONNECT;
+		vk_deadline(conn_ptr->connect_ms);
+		vk_connect(conn_ptr->upstream_ptr, conn_ptr->pick.addr_ptr, conn_ptr->pick.addr_len);
+		vk_deadline_clear();
+	}
+	conn_ptr->stage = GW_CONN_STAGE_REQUEST_BODY;
+	conn_ptr->attempts_sent++;
+	/* CONNECT: the upstream is reached, the tunnel is the rest. */
+	if (conn_ptr->req.method != GW_METHOD_CONNECT) {
+		vk_call(send_request, conn_ptr);
+		conn_ptr->stage = GW_CONN_STAGE_RESPONSE_HEAD;
+		vk_deadline(conn_ptr->response_ms);
+		vk_call(read_response_head, conn_ptr);
+		vk_deadline_clear();
+	}
+	(void)self;
+	vk_end();
+}
+
+/* The response filters see the upstream's head, or the gateway's own
+ * error when the attempt failed after the request filters let it pass. */
+static int response_filters_apply(struct gw_conn_self *self)
+{
+	if (!self->exchange.stages_passed)
+		return 0;
+	if (self->next_cause == GW_NEXT_CAUSE_NONE) {
+		gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
+		return self->req.method != GW_METHOD_CONNECT;
+	}
+	self->exchange.response_status = gw_term_answer_status(&self->term);
+	return self->exchange.response_status != 0;
+}
+
+/* A filter asked for another attempt and the decision says go: this
+ * answer is dropped. A response with a body never read takes its
+ * connection with it; one without a body leaves it for reuse. */
+static void attempt_dropped(struct gw_conn_self *self)
+{
+	if (self->next_cause == GW_NEXT_CAUSE_NONE) {
+		release_upstream(self, self->resp.head.body == GW_BODY_NONE ||
+					       (self->resp.head.body == GW_BODY_LENGTH &&
+						self->resp.head.content_length == 0));
+		gw_conn_upstream_done(self, self->cfg_ptr,
+				      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+	} else {
+		gw_conn_upstream_done(self, self->cfg_ptr,
+				      self->term.stage == 'C' ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+	}
+	gw_exchange_next_attempt(&self->exchange);
+}
+
+/* ---- the response ---- */
+
+/* A response filter answered instead of the upstream: its body is not
+ * read, so the connection ends after the answer. */
+static void response_replaced(struct gw_conn_self *self)
+{
+	release_upstream(self, 0);
+	gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+	self->term = (struct gw_term){.cause = 'F', .stage = 'H'};
+	self->force_close = 1;
+}
+
+/* The head of a tunnel: 200 for CONNECT, the upstream's 101 for an
+ * upgrade it was asked for (else raw bytes would flow past routing and
+ * filters: h2c smuggling). 0 with the termination code set when refused. */
+static int tunnel_head(struct gw_conn_self *self)
+{
+	gw_http_out_init(&self->out, self->out_ptr, self->out_cap);
+	if (self->req.method == GW_METHOD_CONNECT) {
+		self->resp.status = 200;
+		GW_HTTP_OUT_LITERAL(&self->out, "HTTP/1.1 200 Connection established\r\n\r\n");
+		return 1;
+	}
+	if (!gw_conn_upgrade_granted(self)) {
+		self->term = (struct gw_term){.cause = 'P', .stage = 'H', .reason = "upstream switched protocols unasked"};
+		return 0;
+	}
+	gw_conn_write_switch_head(&self->out, self);
+	return !self->out.overflow;
+}
+
+static int response_close_after(const struct gw_conn_self *self)
+{
+	/* An HTTP/1.0 client cannot take chunks: it gets the data and a close. */
+	return !self->req.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE ||
+	       (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 0) || vk_sys_draining();
+}
+
+/* The response relayed: it ended normally, or the upstream cut it short
+ * (a close before the length: the client sees a short body). */
+static void response_relayed(struct gw_conn_self *self)
+{
+	self->bytes_out = self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
+	if (self->resp.head.body == GW_BODY_LENGTH && self->n < self->resp.head.content_length)
+		self->term = (struct gw_term){.cause = 'S', .stage = 'D'};
+}
+
+/* ---- the stream ---- */
 
 void gw_conn_main(struct vk_thread *that)
 {
 	const struct gw_conn_config *cfg_ptr = vk_thread_arg(that);
 	struct gw_conn_self *self;
-	const struct gw_http_field *f_ptr;
 
 	vk_begin();
 	/* Counted open until the thread ends, however it ends. */
@@ -175,145 +543,47 @@ void gw_conn_main(struct vk_thread *that)
 	{
 		gw_stats_connection_closed();
 	}
-	self->client_ptr = that->socket_ptr;
-	/* The upstream socket, both heads and the upstream rings in one raw
-	 * block: written before read, their pages are touched only as bytes
-	 * come. The buffers, and the per-request tail of self, go back to the
-	 * OS once the connection has been idle a while (gw_conn_self.h). */
-	self->upstream_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that),
-						     vk_socket_size() + 2 * cfg_ptr->limits.max_head_bytes +
-							     2 * cfg_ptr->ring_bytes);
-	if (!self->upstream_ptr)
+	if (conn_setup(self, that, cfg_ptr) == -1)
 		vk_raise(ENOMEM);
-	self->head_ptr = (char *)self->upstream_ptr + vk_socket_size();
-	self->resp_ptr = self->head_ptr + cfg_ptr->limits.max_head_bytes;
-	vk_socket_init(self->upstream_ptr, vk_thread_proc_local(that), self->resp_ptr + cfg_ptr->limits.max_head_bytes,
-		       cfg_ptr->ring_bytes, self->resp_ptr + cfg_ptr->limits.max_head_bytes + cfg_ptr->ring_bytes,
-		       cfg_ptr->ring_bytes);
-	vk_proc_local_add_spare(vk_thread_proc_local(that), self->head_ptr,
-				2 * cfg_ptr->limits.max_head_bytes + 2 * cfg_ptr->ring_bytes);
-	vk_proc_local_add_spare(vk_thread_proc_local(that), self->exchange.stages,
-				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
-	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
-	self->cfg_ptr = cfg_ptr;
-	self->upstream_index = -1;
-
+	/* What raises here ends the connection: the one place answers it. */
 	vk_catch
 	{
-		/* The upstream connection is counted against max_connections:
-		 * it goes at once, not when the client has heard why. */
 		vk_socket_close(self->upstream_ptr);
-		if (may_go_again(self, vk_error())) {
-			self->retried = 1;
-			vk_clear_error();
-			vk_catch_rearm();
-			goto upstream_connection;
-		}
-		/* Errors end the connection; what the client hears depends on how
-		 * far the exchange got. */
-		gw_conn_upstream_done(self, cfg_ptr,
-				      self->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
-									   : GW_UPSTREAM_ABORTED);
 		if (vk_sys_faulted()) {
 			/* A fault (caught SIGSEGV and the like) may have damaged this
 			 * heap: no retry, no filters, and the connection ends. The
-			 * 500 is still written from this heap, which is safe enough:
-			 * isolation kept the damage inside this connection; the
 			 * answer is a constant; the fd number is checked with the
 			 * kernel first, so a damaged socket cannot write to another
 			 * connection (a raise here has no handler left: the process
-			 * ends, and the kernel closes its fds from its own memory);
-			 * and a second fault kills the process the same way. */
+			 * ends, and the kernel closes its fds from its own memory). */
 			if (!vk_sys_owns(vk_socket_tx_fd(self->client_ptr)))
 				vk_raise(EBADF);
-			self->status = self->stage != GW_CONN_STAGE_IDLE && self->stage < GW_CONN_STAGE_RESPONSE_BODY
-					       ? 500
-					       : 0;
-			if (self->stage != GW_CONN_STAGE_IDLE)
-				gw_conn_log_request(self, self->status);
-			if (self->status) {
-				self->n = gw_status_error_response(self->error, sizeof(self->error), 500,
-								   "internal fault", 1);
-				vk_deadline_clear();
-				vk_write_on(self->client_ptr, self->error, self->n);
-			}
 			vk_clear_error();
-			goto tunnel_done; /* flushes, and the connection ends */
-		}
-		/* A body cut short: a 502 while none of the response left, else the rest of what came. */
-		self->error_code = vk_error();
-		if (self->stage == GW_CONN_STAGE_RESPONSE_BODY && self->resp.status != 101 &&
-		    self->req.method != GW_METHOD_CONNECT && !self->status)
-			vk_call(gw_conn_cut_response, self);
-		if (!self->status && self->relay.status && self->stage != GW_CONN_STAGE_RESPONSE_BODY)
-			self->status = self->relay.status;
-		if (!self->status)
-			self->status = request_body_status(self, vk_error(), &self->reason);
-		self->status = self->status ? self->status : error_status(self->stage, vk_error());
-		self->error_code = vk_error();
-		if (self->status && own_error_goes_through_filters(self)) {
-			/* The gateway's own error goes back through the filters that
-			 * let the request pass, like an upstream's answer would (a
-			 * browser needs its CORS headers on a 502 too), and one of
-			 * them may ask for another attempt. */
-			vk_deadline_clear();
-			self->exchange.response_status = self->status;
-			/* Another attempt only for what went wrong at the upstream. */
-			self->exchange.retry_allowed =
-				self->stage >= GW_CONN_STAGE_POOL_WAIT && self->stage <= GW_CONN_STAGE_RESPONSE_HEAD;
-			vk_call(gw_pipeline_response, &self->exchange);
-			self->exchange.retry_allowed = 0;
-			if (self->exchange.verdict == GW_VERDICT_RETRY) {
-				gw_exchange_next_attempt(&self->exchange);
-				vk_clear_error();
-				vk_catch_rearm();
-				goto upstream_pick;
-			}
-			gw_conn_log_request(self, self->status);
-			self->exchange.verdict = GW_VERDICT_RESPOND;
-			self->exchange.response_status = self->status;
-			self->exchange.error_message =
-				self->reason ? self->reason : error_message(self->stage, self->error_code);
-			self->force_close = 1;
-			vk_call(gw_conn_answer_directly, self);
-		} else {
-			if (self->stage != GW_CONN_STAGE_IDLE)
-				gw_conn_log_request(self, self->status);
-			if (self->status) {
-				self->n = gw_status_error_response(
-					self->error, sizeof(self->error), self->status,
-					self->reason ? self->reason : error_message(self->stage, vk_error()), 1);
-				vk_deadline_clear();
-				vk_write_on(self->client_ptr, self->error, self->n);
+			self->term = (struct gw_term){.cause = 'I', .stage = 'R'};
+			if (self->stage != GW_CONN_STAGE_IDLE && self->stage < GW_CONN_STAGE_RESPONSE_BODY) {
+				gw_conn_log_request(self, 500);
+				vk_deadline(cfg_ptr->body_idle_ms);
+				GW_WRITE_LITERAL(self->client_ptr, GW_CONN_FAULT_ANSWER);
 				vk_flush_on(self->client_ptr);
 			}
+		} else if (self->stage != GW_CONN_STAGE_IDLE && self->stage != GW_CONN_STAGE_TUNNEL) {
+			gw_conn_term_from_error(self, vk_error());
+			vk_clear_error();
+			vk_call(gw_conn_answer_error, self);
 		}
 	}
 
 	for (;;) {
 		/* ---- the next request ---- */
 		self->stage = GW_CONN_STAGE_IDLE;
-		self->status = 0;
-		self->reason = NULL;
-		/* No exchange until this request is routed. */
-		self->exchange.stages_passed = 0;
-		self->exchange.resp_ptr = NULL;
 		/* The first head is timed from the accept, so a client that never
 		 * sends a byte is gone after header_ms; a later one from its first
 		 * byte, after a keep-alive wait. */
-		if (self->served)
-			vk_deadline(cfg_ptr->keepalive_idle_ms);
-		else
-			vk_deadline(cfg_ptr->header_timeout_ms);
+		vk_deadline(self->served ? cfg_ptr->keepalive_idle_ms : cfg_ptr->header_timeout_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
-		self->stage = GW_CONN_STAGE_REQUEST_HEAD;
-		self->started_ns = vk_sys_now_ns();
-		self->upstream_ns = 0;
-		self->attempts_sent = 0;
-		self->bytes_out = 0;
-		self->route_ptr = NULL;
+		request_begin(self);
 		if (self->served)
 			vk_deadline(cfg_ptr->header_timeout_ms);
 		self->served = 1;
@@ -322,310 +592,73 @@ void gw_conn_main(struct vk_thread *that)
 							.limits_ptr = &cfg_ptr->limits,
 							.req_ptr = &self->req};
 		vk_call(gw_http_read_request_head, &self->head_read);
-		if (self->head_read.gone)
-			goto done; /* the client left mid-head: nothing to answer */
-		if (self->head_read.status) {
-			self->status = self->head_read.status;
-			self->bytes_in = self->head_read.len;
-			vk_raise(EPROTO);
-		}
-		self->head_len = self->head_read.len;
-		self->bytes_in = self->head_len;
-		/* A chunked body already here is checked whole first, so a
-		 * malformed one is refused before any of it goes upstream. */
-		if (self->req.head.body == GW_BODY_CHUNKED) {
-			self->rc = gw_relay_chunked_precheck(self->client_ptr, &cfg_ptr->limits);
-			if (self->rc < 0) {
-				self->status = -self->rc;
-				vk_raise(EPROTO);
-			}
-		}
-
-		/* ---- the route ---- */
-		self->path_rest = NULL;
-		self->route_ptr = gw_conn_match_route(self, cfg_ptr->config_ptr);
-		/* CONNECT is a tunnel only where a route enables it; anywhere
-		 * else it is not a method of this server's resources. */
-		if (self->req.method == GW_METHOD_CONNECT && !gw_conn_connect_allowed(self->route_ptr)) {
-			self->n = gw_status_error_response_fields(self->error, sizeof(self->error), 405,
-								  "CONNECT is not enabled on this route", 1,
-								  "Allow: " GW_CONN_ALLOW "\r\n");
-			vk_write_on(self->client_ptr, self->error, self->n);
-			gw_conn_log_request(self, 405);
+		vk_deadline_clear();
+		if (!request_head_taken(self, cfg_ptr) || !request_routed(self, cfg_ptr)) {
+			vk_call(gw_conn_answer_error, self);
 			break;
 		}
-		if (!self->route_ptr) {
-			self->status = 404;
-			self->reason = "no route matches the request";
-			vk_raise(EPROTO);
-		}
-		gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self),
-				  self->client_addr, self->route_ptr);
+
+		/* ---- the request filters, and the body some of them read ---- */
 		if (self->route_ptr->filter_count)
 			vk_call(gw_pipeline_request, &self->exchange);
-		/* A stage asked for the body: kept whole, then read by them. */
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
 			self->stage = GW_CONN_STAGE_BODY_IN;
 			vk_call(gw_conn_keep_body, self);
 			vk_call(gw_pipeline_request_body, &self->exchange);
 		}
-		if (self->exchange.verdict == GW_VERDICT_RESPOND || self->route_ptr->action.kind != GW_ACTION_PROXY) {
-			/* Request filters run for every action; the answer then
-			 * goes back through those that let it pass. */
-			if (self->exchange.verdict == GW_VERDICT_CONTINUE)
-				self->exchange.response_status = self->route_ptr->action.kind == GW_ACTION_RESPOND
-									 ? self->route_ptr->action.respond.status
-									 : self->route_ptr->action.redirect.status;
-			if (self->exchange.stages_passed)
-				vk_call(gw_pipeline_response, &self->exchange);
+		if (answered_directly(self)) {
 			vk_call(gw_conn_answer_directly, self);
-			gw_conn_log_request(self, self->exchange.response_status);
 			if (self->close_after)
 				break;
 			continue;
 		}
 		gw_exchange_request_done(&self->exchange);
 
-		/* ---- the upstream: picked again for each attempt a filter asks for ---- */
-	upstream_pick:
-		self->stage = GW_CONN_STAGE_PICK;
-		self->reason = NULL;
-		self->status = gw_conn_pick_upstream(self, cfg_ptr);
-		if (self->status) {
-			self->upstream_ns = 0; /* this request reached no endpoint in the end */
-			vk_raise(EPROTO);
-		}
-		if (!self->upstream_ns)
-			self->upstream_ns = vk_sys_now_ns(); /* upstream_ms counts from the first attempt */
-		self->retried = 0;
-
-		/* ---- the upstream connection: kept, new, or after a wait in line ---- */
-	upstream_connection:
-		self->stage = GW_CONN_STAGE_POOL_WAIT;
-		self->response_started = 0;
-		self->wait_until_ns = vk_sys_now_ns() + self->connect_ms * 1000000u;
-		for (;;) {
-			self->rc = cfg_ptr->upstream_ops.connection(
-				cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick,
-				self->retried || self->req.method == GW_METHOD_CONNECT, &self->upstream_fd,
-				&self->reason);
-			if (self->rc != GW_UPSTREAM_WAIT)
-				break;
-			if (vk_sys_now_ns() >= self->wait_until_ns) {
-				cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index);
-				self->status = 503;
-				self->reason = "no upstream connection free in time (max_connections)";
-				vk_raise(ETIMEDOUT);
-			}
-			vk_wait_notified((self->wait_until_ns - vk_sys_now_ns()) / 1000000u + 1);
-		}
-		if (self->rc == GW_UPSTREAM_REFUSED) {
-			self->status = 503;
-			vk_raise(EPROTO);
-		}
-		vk_socket_attach_fd(self->upstream_ptr, self->upstream_fd);
-		self->reused = self->rc == GW_UPSTREAM_KEPT;
-		/* A kept connection was found quiet when taken, and its upstream
-		 * says nothing before it is asked: no read until the poller
-		 * reports one. */
-		if (self->reused)
-			vk_socket_assume_drained(self->upstream_ptr);
-		if (!self->reused) {
-			self->stage = GW_CONN_STAGE_CONNECT;
-			vk_deadline(self->connect_ms);
-			vk_connect(self->upstream_ptr, self->pick.addr_ptr, self->pick.addr_len);
-		}
-		self->stage = GW_CONN_STAGE_REQUEST_BODY;
-		vk_deadline_clear();
-		self->attempts_sent++;
-		/* CONNECT (the route enables it): the upstream is reached, the
-		 * client's bytes go to it as they are. */
-		if (self->req.method == GW_METHOD_CONNECT) {
-			self->stage = GW_CONN_STAGE_RESPONSE_BODY;
-			self->resp.status = 200;
-			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 200 Connection established\r\n\r\n");
-			goto tunnel;
-		}
-
-		/* Request line, always HTTP/1.1 and origin-form upstream. */
-		vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.method_span), self->req.method_span.len);
-		GW_WRITE_LITERAL(self->upstream_ptr, " ");
-		if (self->path_rest) {
-			vk_write_on(self->upstream_ptr, self->route_ptr->action.proxy.prefix_rewrite,
-				    strlen(self->route_ptr->action.proxy.prefix_rewrite));
-			vk_write_on(self->upstream_ptr, self->path_rest, self->path_rest_len);
-		} else if (self->req.target_form == GW_TARGET_ABSOLUTE) {
-			if (self->req.target_path.len == 0 || self->head_ptr[self->req.target_path.off] != '/')
-				GW_WRITE_LITERAL(self->upstream_ptr, "/");
-			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.target_path),
-				    self->req.target_path.len);
-		} else {
-			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.target), self->req.target.len);
-		}
-		GW_WRITE_LITERAL(self->upstream_ptr, " HTTP/1.1\r\n");
-		for (self->i = 0; self->i < self->req.head.field_count; self->i++) {
-			f_ptr = &self->req.head.fields[self->i];
-			if (!copied_as_received(self->head_ptr, f_ptr) ||
-			    forwarded_kind(self->head_ptr, f_ptr) != XF_NONE ||
-			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST,
-						      span(self->head_ptr, f_ptr->name), f_ptr->name.len))
+		/* ---- the attempts: until the one place says answer ---- */
+		for (self->next = GW_NEXT_PICK_AGAIN; self->next != GW_NEXT_ANSWER;) {
+			if (self->next == GW_NEXT_PICK_AGAIN)
+				attempt_pick(self);
+			else
+				self->retried = 1;
+			if (self->next_cause == GW_NEXT_CAUSE_NONE)
+				vk_call(attempt, self);
+			self->next = gw_conn_upstream_next(self, self->next_cause);
+			if (self->next != GW_NEXT_ANSWER) {
+				self->term = (struct gw_term){0};
+				self->next_cause = GW_NEXT_CAUSE_NONE;
 				continue;
-			/* The name, ": ", the value and CRLF as one run of the head. */
-			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.head.fields[self->i].name),
-				    self->req.head.fields[self->i].value.off +
-					    self->req.head.fields[self->i].value.len -
-					    self->req.head.fields[self->i].name.off);
-			GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
-		}
-		self->edits = (struct edits_writer){&self->exchange, self->upstream_ptr, GW_SIDE_REQUEST};
-		vk_call(gw_conn_write_edits, &self->edits);
-		/* Always a Host: HTTP/1.1 requires one (RFC 9112 3.2), so an
-		 * HTTP/1.0 request without one names the endpoint as configured. */
-		GW_WRITE_LITERAL(self->upstream_ptr, "Host: ");
-		if (self->req.host.len)
-			vk_write_on(self->upstream_ptr, span(self->head_ptr, self->req.host), self->req.host.len);
-		else
-			vk_write_on(self->upstream_ptr, self->pick.name, strlen(self->pick.name));
-		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
-		vk_call(gw_conn_write_forwarded, self);
-		if (cfg_ptr->via && *cfg_ptr->via) {
-			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Via: 1.%d %s\r\n",
-							  self->req.head.version_minor, cfg_ptr->via);
-			vk_write_on(self->upstream_ptr, self->line, self->line_len);
-		}
-		if (self->exchange.body_kept && self->req.head.body == GW_BODY_NONE) {
-			/* no body: nothing to frame */
-		} else if (self->exchange.body_kept) {
-			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %zu\r\n",
-							  self->body_len);
-			vk_write_on(self->upstream_ptr, self->line, self->line_len);
-		} else if (self->req.head.body == GW_BODY_LENGTH) {
-			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %llu\r\n",
-							  (unsigned long long)self->req.head.content_length);
-			vk_write_on(self->upstream_ptr, self->line, self->line_len);
-		} else if (self->req.head.body == GW_BODY_CHUNKED) {
-			GW_WRITE_LITERAL(self->upstream_ptr, "Transfer-Encoding: chunked\r\n");
-		}
-		/* An upgrade is asked of the upstream explicitly (the received
-		 * Upgrade and Connection were hop-by-hop), for the protocols the
-		 * route allows (WebSocket by default): without one left, the
-		 * request goes as a plain one. */
-		self->line_len = gw_conn_upgrade_fields(self, self->line, sizeof(self->line));
-		vk_write_on(self->upstream_ptr, self->line, self->line_len);
-		GW_WRITE_LITERAL(self->upstream_ptr, "\r\n");
-
-		/* Body: the client asked to be told to go on (RFC 9110 10.1.1). */
-		if (self->exchange.body_kept) {
-			/* An upstream that stops reading does not hold it for ever. */
-			vk_idle_timeout(cfg_ptr->body_idle_ms);
-			vk_write_on(self->upstream_ptr, self->body_ptr, self->body_len);
-		} else if (expects_continue(self)) {
-			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
-			vk_flush_on(self->client_ptr);
-		}
-		if (self->exchange.body_kept) {
-			/* already written */
-		} else if (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) {
-			vk_idle_timeout(cfg_ptr->body_idle_ms);
-			vk_splice(self->n, self->client_ptr, self->upstream_ptr, self->req.head.content_length);
-			self->bytes_in += self->n;
-			if (self->n < self->req.head.content_length)
-				goto done; /* the client left mid-body: the upstream request is abandoned */
-		} else if (self->req.head.body == GW_BODY_CHUNKED) {
-			self->relay = (struct gw_relay){.src_ptr = self->client_ptr,
-							.dst_ptr = self->upstream_ptr,
-							.limits_ptr = &cfg_ptr->limits,
-							.malformed_status = 400,
-							.idle_ms = cfg_ptr->body_idle_ms};
-			vk_call(gw_relay_chunked, &self->relay);
-			self->bytes_in += self->relay.bytes;
-		}
-		vk_flush_on(self->upstream_ptr);
-
-		/* ---- the response head ---- */
-		self->stage = GW_CONN_STAGE_RESPONSE_HEAD;
-		vk_deadline(self->response_ms);
-		for (;;) {
-			gw_http_response_init(&self->resp);
-			self->resp_len = 0;
-			for (;;) {
-				vk_read_some_on(self->upstream_ptr, self->n, self->resp_ptr + self->resp_len,
-						cfg_ptr->limits.max_head_bytes - self->resp_len);
-				if (self->n == 0)
-					vk_raise(ECONNRESET);
-				self->response_started = 1;
-				self->resp_len += self->n;
-				self->rc = gw_http_parse_response(&self->resp, self->resp_ptr, self->resp_len,
-								  &cfg_ptr->limits, self->req.method == GW_METHOD_HEAD);
-				if (self->rc > 0)
-					break;
-				if (self->rc < 0 || self->resp_len == cfg_ptr->limits.max_head_bytes)
-					vk_raise(EPROTO);
 			}
-			vk_socket_unread(self->upstream_ptr, self->resp_ptr + self->rc,
-					 self->resp_len - (size_t)self->rc);
-			self->resp_len = (size_t)self->rc;
-			/* Interim 1xx answers other than 101: 100 was answered here. */
-			if (self->resp.status >= 200 || self->resp.status == 101)
+			if (!response_filters_apply(self))
 				break;
-		}
-		vk_deadline_clear();
-		self->response_mark = vk_socket_tx_mark(self->client_ptr);
-		if (self->exchange.stages_passed) {
-			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
-			self->exchange.retry_allowed = self->resp.status != 101;
+			self->response_filtered = 1;
 			vk_call(gw_pipeline_response, &self->exchange);
-			self->exchange.retry_allowed = 0;
-			/* A filter asked for another attempt: a response with
-			 * a body never read takes its connection with it; one
-			 * without a body leaves it for reuse. */
-			if (self->exchange.verdict == GW_VERDICT_RETRY) {
-				release_upstream(self, cfg_ptr,
-						 self->resp.head.body == GW_BODY_NONE ||
-							 (self->resp.head.body == GW_BODY_LENGTH &&
-							  self->resp.head.content_length == 0));
-				gw_conn_upstream_done(self, cfg_ptr,
-						      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
-				gw_exchange_next_attempt(&self->exchange);
-				goto upstream_pick;
-			}
-			/* A filter failed on the way back: the upstream's body
-			 * is not read, so the connection ends after the error. */
-			if (self->exchange.verdict == GW_VERDICT_RESPOND) {
-				self->status = self->exchange.status;
-				self->reason = self->exchange.error_message;
-				vk_raise(EPROTO);
-			}
+			if (self->exchange.verdict != GW_VERDICT_RETRY)
+				break;
+			self->next = gw_conn_upstream_next(self, GW_NEXT_CAUSE_FILTER_ASKS);
+			if (self->next == GW_NEXT_PICK_AGAIN)
+				attempt_dropped(self);
+			else
+				self->exchange.verdict = GW_VERDICT_CONTINUE; /* the answer goes on as it is */
+		}
+		if (self->term.cause) {
+			vk_call(gw_conn_answer_error, self);
+			break;
+		}
+		if (self->exchange.verdict == GW_VERDICT_RESPOND) {
+			response_replaced(self);
+			vk_call(gw_conn_answer_directly, self);
+			break;
 		}
 
-		/* ---- an upgraded connection: a tunnel until either side closes ---- */
-		if (self->resp.status == 101) {
-			/* Else raw bytes would flow past routing and filters (h2c
-			 * smuggling). */
-			if (!gw_conn_upgrade_granted(self)) {
-				self->reason = "upstream switched protocols unasked";
-				vk_raise(EPROTO);
+		/* ---- a tunnel until either side closes (CONNECT, 101) ---- */
+		if (self->req.method == GW_METHOD_CONNECT || self->resp.status == 101) {
+			if (!tunnel_head(self)) {
+				vk_call(gw_conn_answer_error, self);
+				break;
 			}
-			self->stage = GW_CONN_STAGE_RESPONSE_BODY;
-			GW_WRITE_LITERAL(self->client_ptr, "HTTP/1.1 101 ");
-			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
-			GW_WRITE_LITERAL(self->client_ptr, "\r\n");
-			for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
-				if (!copied_as_received(self->resp_ptr, &self->resp.head.fields[self->i]))
-					continue;
-				vk_write_on(self->client_ptr,
-					    span(self->resp_ptr, self->resp.head.fields[self->i].name),
-					    self->resp.head.fields[self->i].value.off +
-						    self->resp.head.fields[self->i].value.len -
-						    self->resp.head.fields[self->i].name.off);
-				GW_WRITE_LITERAL(self->client_ptr, "\r\n");
-			}
-			GW_WRITE_LITERAL(self->client_ptr, "Upgrade: ");
-			vk_write_on(self->client_ptr,
-				    span(self->resp_ptr, field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value),
-				    field_of_kind(&self->resp.head, GW_FIELD_UPGRADE)->value.len);
-			GW_WRITE_LITERAL(self->client_ptr, "\r\nConnection: Upgrade\r\n\r\n");
-		tunnel:
+			self->stage = GW_CONN_STAGE_TUNNEL;
+			vk_idle_timeout(cfg_ptr->body_idle_ms);
+			vk_write_on(self->client_ptr, self->out_ptr, self->out.len);
 			vk_flush_on(self->client_ptr);
 			gw_conn_log_request(self, self->resp.status);
 			gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_OK);
@@ -634,58 +667,24 @@ void gw_conn_main(struct vk_thread *that)
 			vk_splice(self->n, self->client_ptr, self->upstream_ptr, SIZE_MAX);
 			vk_flush_on(self->upstream_ptr);
 			vk_socket_shutdown_tx(self->upstream_ptr);
-			goto tunnel_done;
+			break;
 		}
 
-		/* ---- the response ---- */
+		/* ---- the response, relayed ---- */
 		self->stage = GW_CONN_STAGE_RESPONSE_BODY;
 		/* Neither side may go silent mid-body for longer than the
 		 * upstream's response timeout. */
 		vk_idle_timeout(self->response_ms);
-		/* An HTTP/1.0 client cannot take chunks: it gets the data and a close. */
-		self->close_after = !self->req.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE ||
-				    (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 0) ||
-				    vk_sys_draining();
-		self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "HTTP/1.1 %u ", self->resp.status);
-		vk_write_on(self->client_ptr, self->line, self->line_len);
-		vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
-		GW_WRITE_LITERAL(self->client_ptr, "\r\n");
-		for (self->i = 0; self->i < self->resp.head.field_count; self->i++) {
-			f_ptr = &self->resp.head.fields[self->i];
-			/* A length without a body (HEAD, 304) describes the
-			 * representation: it passes as it came. */
-			if ((!copied_as_received(self->resp_ptr, f_ptr) &&
-			     !(f_ptr->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
-			    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE,
-						      span(self->resp_ptr, f_ptr->name), f_ptr->name.len))
-				continue;
-			vk_write_on(self->client_ptr, span(self->resp_ptr, self->resp.head.fields[self->i].name),
-				    self->resp.head.fields[self->i].value.off +
-					    self->resp.head.fields[self->i].value.len -
-					    self->resp.head.fields[self->i].name.off);
-			GW_WRITE_LITERAL(self->client_ptr, "\r\n");
-		}
-		self->edits = (struct edits_writer){&self->exchange, self->client_ptr, GW_SIDE_RESPONSE};
-		vk_call(gw_conn_write_edits, &self->edits);
-		if (self->resp.head.body == GW_BODY_LENGTH)
-			self->line_len = (size_t)snprintf(self->line, sizeof(self->line), "Content-Length: %llu\r\n",
-							  (unsigned long long)self->resp.head.content_length);
-		else if (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 1)
-			self->line_len =
-				(size_t)snprintf(self->line, sizeof(self->line), "Transfer-Encoding: chunked\r\n");
-		else
-			self->line_len = 0;
-		if (cfg_ptr->via && *cfg_ptr->via)
-			self->line_len +=
-				(size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
-						 "Via: 1.%d %s\r\n", self->resp.head.version_minor, cfg_ptr->via);
-		self->line_len += (size_t)snprintf(self->line + self->line_len, sizeof(self->line) - self->line_len,
-						   "%s\r\n", self->close_after ? "Connection: close\r\n" : "");
-		vk_write_on(self->client_ptr, self->line, self->line_len);
+		self->close_after = response_close_after(self);
+		self->response_mark = vk_socket_tx_mark(self->client_ptr);
+		gw_http_out_init(&self->out, self->out_ptr, self->out_cap);
+		gw_conn_write_response_head(&self->out, self);
+		if (self->out.overflow)
+			vk_raise(EPROTO);
+		vk_write_on(self->client_ptr, self->out_ptr, self->out.len);
+		self->n = 0;
 		if (self->resp.head.body == GW_BODY_LENGTH) {
 			vk_splice(self->n, self->upstream_ptr, self->client_ptr, self->resp.head.content_length);
-			if (self->n < self->resp.head.content_length)
-				goto done; /* the upstream died mid-body: the client sees a short body and a close */
 		} else if (self->resp.head.body == GW_BODY_UNTIL_CLOSE) {
 			vk_splice(self->n, self->upstream_ptr, self->client_ptr, SIZE_MAX);
 		} else if (self->resp.head.body == GW_BODY_CHUNKED) {
@@ -697,22 +696,25 @@ void gw_conn_main(struct vk_thread *that)
 							.raw = self->req.head.version_minor == 0};
 			vk_call(gw_relay_chunked, &self->relay);
 		}
+		response_relayed(self);
+		if (self->term.cause) {
+			vk_call(gw_conn_answer_error, self);
+			break;
+		}
 		vk_flush_on(self->client_ptr);
-		self->bytes_out =
-			self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 		gw_conn_log_request(self, self->resp.status);
-		release_upstream(self, cfg_ptr, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
+		release_upstream(self, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
 		gw_conn_upstream_done(self, cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 		if (self->close_after)
 			break;
 	}
-done:
-	/* A request cut off mid-body ends here (one that finished was counted already). */
-	if (self->stage == GW_CONN_STAGE_REQUEST_BODY || self->stage == GW_CONN_STAGE_RESPONSE_BODY)
-		gw_conn_log_request(self, self->stage == GW_CONN_STAGE_RESPONSE_BODY ? self->resp.status : 0);
-	gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_ABORTED);
-tunnel_done:
-	vk_deadline_clear();
+	/* What is queued for the client goes, bounded like an answer (a
+	 * tunnel's half is not: it ends when the upstream's does). */
+	if (self->stage == GW_CONN_STAGE_TUNNEL)
+		vk_deadline_clear();
+	else
+		vk_idle_timeout(cfg_ptr->body_idle_ms);
+	self->stage = GW_CONN_STAGE_IDLE;
 	vk_flush_on(self->client_ptr);
 	vk_end();
 }

@@ -24,8 +24,7 @@ void gw_conn_keep_body(struct vk_thread *that)
 	conn_ptr->body_len = 0;
 	if (conn_ptr->req.head.body == GW_BODY_LENGTH &&
 	    conn_ptr->req.head.content_length > cfg_ptr->body_buffer_bytes) {
-		conn_ptr->status = 413;
-		conn_ptr->reason = "request body larger than http.max_buffered_body_bytes";
+		conn_ptr->term = (struct gw_term){.cause = 'R', .stage = 'B'};
 		vk_raise(EPROTO);
 	}
 	/* One buffer per connection, of the largest size, taken at the first

@@ -133,7 +133,7 @@ int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config
 
 	hash_key(self, up_ptr, &key, &key_len);
 	status = cfg_ptr->upstream_ops.pick(cfg_ptr->upstream_ops.ctx_ptr, up_ptr->index, key, key_len, &self->pick,
-					    &self->reason);
+					    &self->term.reason);
 	if (status)
 		return status;
 	self->upstream_index = up_ptr->index;
@@ -170,33 +170,28 @@ static int upgrade_allowed(const struct gw_route *route_ptr, const char *protoco
 	return 0;
 }
 
-size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t cap)
+void gw_conn_upgrade_fields(const struct gw_conn_self *self, struct gw_http_out *out_ptr)
 {
 	const struct gw_http_field *f_ptr = field_of_kind(&self->req.head, GW_FIELD_UPGRADE);
-	static const char tail[] = "\r\nConnection: upgrade\r\n";
 	const char *value, *elem;
-	size_t pos = 0, off, elem_len, len = 0, first;
+	size_t pos = 0, off, elem_len;
+	int allowed = 0;
 
 	if (!self->req.head.upgrade || !f_ptr || self->route_ptr->action.kind != GW_ACTION_PROXY)
-		return 0;
-	len = first = (size_t)snprintf(out, cap, "Upgrade: ");
+		return;
 	value = self->head_ptr + f_ptr->value.off;
 	while (gw_http_list_next(value, f_ptr->value.len, &pos, &off, &elem_len) > 0) {
 		elem = value + off;
-		/* What does not fit with its separator and the tail is left out. */
-		if (!upgrade_allowed(self->route_ptr, elem, elem_len) || len + 2 + elem_len + sizeof(tail) > cap)
+		if (!upgrade_allowed(self->route_ptr, elem, elem_len))
 			continue;
-		if (len > first) {
-			memcpy(out + len, ", ", 2);
-			len += 2;
-		}
-		memcpy(out + len, elem, elem_len);
-		len += elem_len;
+		if (allowed++)
+			GW_HTTP_OUT_LITERAL(out_ptr, ", ");
+		else
+			GW_HTTP_OUT_LITERAL(out_ptr, "Upgrade: ");
+		gw_http_out_bytes(out_ptr, elem, elem_len);
 	}
-	if (len == first)
-		return 0;
-	memcpy(out + len, tail, sizeof(tail));
-	return len + sizeof(tail) - 1;
+	if (allowed)
+		GW_HTTP_OUT_LITERAL(out_ptr, "\r\nConnection: upgrade\r\n");
 }
 
 int gw_conn_upgrade_granted(const struct gw_conn_self *self)

@@ -2,15 +2,20 @@
 #define GW_CONN_SELF_H
 
 /* The connection process's own state and small helpers, shared by its
- * files (gw_conn.c: the request loop; gw_conn_write.c: writing heads,
- * direct answers, the tunnel, the access log line). Not for other code. */
+ * files, in reading order: gw_conn.c (the life of the stream),
+ * gw_conn_route.c (route, endpoint, upgrade), gw_conn_body.c (a body kept
+ * for filters), gw_conn_next.c (another attempt or not), gw_http_write.c
+ * (the heads), gw_conn_end.c (answers, errors, tunnel, log). Not for
+ * other code. */
 
 #include "gw_conn_s.h"
 #include "gw_exchange_s.h"
 #include "gw_http.h"
 #include "gw_http_read.h"
 #include "gw_http_s.h"
+#include "gw_http_write.h"
 #include "gw_relay.h"
+#include "gw_term.h"
 
 #include "vk_coro.h"
 #include "vk_socket.h"
@@ -20,32 +25,72 @@
 #include <string.h>
 #include <strings.h>
 
-#define GW_CONN_LINE_MAX 512
-
 /* A string literal, its length counted by the compiler. */
 #define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
-#define GW_CONN_ERROR_MAX 640
 #define GW_CONN_LOG_MAX 1536
+/* Room for what the gateway adds to a forwarded head besides what it
+ * received (the filters' edits have their own bound): Host, X-Forwarded-*,
+ * Via, framing, Upgrade, a rewritten prefix. */
+#define GW_CONN_OUT_SLACK 4096
 /* What a 405 to CONNECT allows: every method but CONNECT. */
 #define GW_CONN_ALLOW "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE"
 
+/* Where a request is (the termination code's stage letter, gw_term.h). */
 enum gw_conn_stage {
 	GW_CONN_STAGE_IDLE,	     /* between requests: a close is quiet */
-	GW_CONN_STAGE_REQUEST_HEAD,  /* reading the head: errors are 400/408/431... */
-	GW_CONN_STAGE_BODY_IN,	     /* keeping the body a filter asked for: 400/408/413 */
-	GW_CONN_STAGE_PICK,	     /* admission and an endpoint: 503 (status always set) */
-	GW_CONN_STAGE_POOL_WAIT,     /* waiting for a free upstream connection: 503 */
-	GW_CONN_STAGE_CONNECT,	     /* reaching the upstream: 502/504 */
-	GW_CONN_STAGE_REQUEST_BODY,  /* forwarding the request: 502, or 408 on the client */
-	GW_CONN_STAGE_RESPONSE_HEAD, /* waiting for the upstream: 502/504 */
-	GW_CONN_STAGE_RESPONSE_BODY, /* relaying the body: 502 while none of it left, else a close */
+	GW_CONN_STAGE_REQUEST_HEAD,  /* R: reading the head */
+	GW_CONN_STAGE_BODY_IN,	     /* B: keeping the body a filter asked for */
+	GW_CONN_STAGE_QUEUE,	     /* Q: admission, an endpoint, a pooled connection */
+	GW_CONN_STAGE_CONNECT,	     /* C: reaching the upstream */
+	GW_CONN_STAGE_REQUEST_BODY,  /* B: forwarding the head and the body */
+	GW_CONN_STAGE_RESPONSE_HEAD, /* H: waiting for the upstream, then its filters */
+	GW_CONN_STAGE_RESPONSE_BODY, /* D: relaying the body */
+	GW_CONN_STAGE_TUNNEL,	     /* T: CONNECT or 101 */
 };
 
-/* Writes the field lines the exchange's edits add to one side's head. */
-struct edits_writer {
-	const struct gw_exchange *ex_ptr;
-	struct vk_socket *socket_ptr;
-	enum gw_exchange_side side;
+/* Why an attempt at the upstream ended without a response head to relay,
+ * or that a filter asks for another one: what gw_conn_upstream_next
+ * decides on (gw_conn_next.c). */
+enum gw_conn_next_cause {
+	GW_NEXT_CAUSE_NONE,		/* a response head came */
+	GW_NEXT_CAUSE_KEPT_CLOSED,	/* a kept connection closed or reset before any byte of the response */
+	GW_NEXT_CAUSE_REFUSED,		/* admission or no endpoint: nothing was tried */
+	GW_NEXT_CAUSE_QUEUE_TIMEOUT,	/* no pooled connection free in time */
+	GW_NEXT_CAUSE_CONNECT_FAILED,	/* refused, unreachable */
+	GW_NEXT_CAUSE_CONNECT_TIMEOUT,	/* connect_ms passed */
+	GW_NEXT_CAUSE_SEND_FAILED,	/* the upstream failed while taking the request */
+	GW_NEXT_CAUSE_RESPONSE_TIMEOUT, /* response_ms passed before a whole head */
+	GW_NEXT_CAUSE_RESPONSE_INVALID, /* closed before a whole head, or not HTTP */
+	GW_NEXT_CAUSE_CLIENT,		/* the client's side failed: never again */
+	GW_NEXT_CAUSE_INTERNAL,		/* the gateway's own failure (the head did not fit...) */
+	GW_NEXT_CAUSE_FILTER_ASKS,	/* a response filter asks for another attempt */
+};
+
+enum gw_conn_next_action {
+	GW_NEXT_ANSWER,		 /* no other attempt: the answer (or the error) goes to the client */
+	GW_NEXT_FRESH_CONNECTION, /* the same endpoint again, on a new connection, unseen by filters */
+	GW_NEXT_PICK_AGAIN,	 /* another attempt, the endpoint picked afresh */
+};
+
+/* What the decision reads: everything it depends on, so that it can be
+ * tested alone and extended (deadlines, budgets, backoff, hedging). */
+struct gw_conn_next_inputs {
+	enum gw_conn_next_cause cause;
+	int idempotent;		  /* the method may be sent twice (RFC 9110 9.2.2) */
+	int replayable;		  /* no body, or one kept whole */
+	int reused;		  /* the connection was kept from an earlier request */
+	int fresh_retry_used;	  /* this attempt already went again on a new connection */
+	int response_started;	  /* bytes of the response came from the upstream */
+	int response_sent;	  /* bytes of the response went to the client */
+	/* with GW_NEXT_CAUSE_FILTER_ASKS: how the attempt ended (NONE: the
+	 * upstream answered) */
+	enum gw_conn_next_cause attempt_cause;
+	int attempts;		  /* attempts before this one (gw_exchange_attempt) */
+	int response_status;	  /* the answer going to the client now (101: a tunnel) */
+};
+
+struct gw_conn_next_decision {
+	enum gw_conn_next_action action;
 };
 
 struct gw_conn_self {
@@ -56,26 +101,30 @@ struct gw_conn_self {
 	struct gw_http_read head_read;
 	char *resp_ptr; /* the response head as received */
 	size_t resp_len;
+	char *out_ptr; /* a head being written (gw_http_write.h) */
+	size_t out_cap;
+	struct gw_http_out out;
 	size_t n;
 	int rc;
 	int more;
 	int served; /* a request came: later waits are keep-alive waits */
 	int upstream_fd;
 	int reused;	      /* the upstream connection was kept from an earlier request */
-	int retried;	      /* this request already went again on a fresh connection */
+	int retried;	      /* this attempt already went again on a fresh connection */
 	int attempts_sent;    /* times this request was written to an upstream */
 	int response_started; /* some of the response came: it cannot go again */
+	int response_filtered; /* the response filters ran for what goes to the client */
 	int stage;
-	int status;
+	struct gw_term term; /* why this request ended (cause 0: it has not) */
+	enum gw_conn_next_cause next_cause;
+	enum gw_conn_next_action next;
 	int close_after;
 	int force_close; /* an error answer: the connection's state is unknown */
 	int error_code;	 /* the error being answered */
-	uint32_t i;
 	char client_addr[INET6_ADDRSTRLEN];
 	struct gw_relay relay;
 	/* this request's route and upstream */
 	const struct gw_route *route_ptr;
-	const char *reason; /* static: why an error status was chosen */
 	struct gw_upstream_pick pick;
 	int upstream_index; /* -1: no upstream picked for this request */
 	uint64_t wait_until_ns;
@@ -95,19 +144,16 @@ struct gw_conn_self {
 	/* a body kept for filters that read it (gw_conn_body.c) */
 	char *body_ptr; /* taken once, http.max_buffered_body_bytes */
 	size_t body_len;
-	struct edits_writer edits;
 	/* what the route's filters see and decide: its arrays are touched only
 	 * by filters that use them, and are part of the per-request tail */
 	struct gw_exchange exchange;
 	/* Per request, dead between requests: from the exchange's arrays on
 	 * (gw_exchange_begin resets their counts), the pages of self go back to
 	 * the OS while the connection is idle (vk_proc_local_add_spare), so
-	 * this tail stays last and nothing in it outlives a request. The
-	 * fields above are few and small: a connection waiting for a request
-	 * keeps them on one page or two. */
-	char line[GW_CONN_LINE_MAX];
-	size_t line_len;
-	char error[GW_CONN_ERROR_MAX];
+	 * this tail stays last and nothing in it outlives a request; nothing
+	 * in it is zeroed per request either (the parsers set what they
+	 * fill). The fields above are few and small: a connection waiting for
+	 * a request keeps them on one page or two. */
 	char log_line[GW_CONN_LOG_MAX];
 	struct gw_request req;
 	struct gw_response resp;
@@ -184,28 +230,44 @@ static inline int expects_continue(const struct gw_conn_self *self)
 		(self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0));
 }
 
-/* In gw_conn_write.c. */
-void gw_conn_write_edits(struct vk_thread *that);
-void gw_conn_write_forwarded(struct vk_thread *that);
+/* In gw_http_write.c: the heads the connection writes, into out. */
+void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
+void gw_conn_write_response_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
+void gw_conn_write_switch_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
+/* The head of an answer of the gateway's own (a route's respond or
+ * redirect, a filter's answer, an error through the filters): the route's
+ * or the JSON error's fields, the response edits, the framing. */
+void gw_conn_write_answer_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self, int status,
+			       size_t body_len, int json);
+/* In gw_conn_end.c: how a request ends. */
+/* The upstream-to-client half of a tunnel. */
 void gw_conn_tunnel(struct vk_thread *that);
-/* With error_code set: a 502/504 into status, or the queued part flushed. */
-void gw_conn_cut_response(struct vk_thread *that);
+/* A direct answer: the route's respond or redirect, or a filter's. */
 void gw_conn_answer_directly(struct vk_thread *that);
+/* The one place an ending with self->term set becomes what the client
+ * hears (an error answer, through the filters when they let the request
+ * pass, or a close), and is logged. */
+void gw_conn_answer_error(struct vk_thread *that);
+/* The termination code of an error raised at the current stage. */
+void gw_conn_term_from_error(struct gw_conn_self *self, int error);
 void gw_conn_log_request(struct gw_conn_self *self, int status);
+/* In gw_conn_next.c: whether a request goes to the upstream again. */
+struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_inputs *in_ptr);
+enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum gw_conn_next_cause cause);
 /* In gw_conn_route.c. */
 struct gw_config;
 struct gw_conn_config;
 struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self);
 const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr);
 /* Admission and an endpoint for the route's upstream, its timeouts, and
- * the path rewrite: 0, or the status to answer. */
+ * the path rewrite: 0, or the status to answer (the reason in term). */
 int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr);
 /* CONNECT is tunnelled only on a proxy route with "connect": true. */
 int gw_conn_connect_allowed(const struct gw_route *route_ptr);
 /* The Upgrade and Connection lines for the upstream: the request's
- * Upgrade protocols the route allows ("upgrades"), written into out;
- * their length, or 0 when none is left (the request goes as a plain one). */
-size_t gw_conn_upgrade_fields(const struct gw_conn_self *self, char *out, size_t cap);
+ * Upgrade protocols the route allows ("upgrades"); nothing when none is
+ * left (the request goes as a plain one). */
+void gw_conn_upgrade_fields(const struct gw_conn_self *self, struct gw_http_out *out_ptr);
 /* A 101 may become a tunnel: its Upgrade is one protocol, offered by
  * the request and allowed by the route. */
 int gw_conn_upgrade_granted(const struct gw_conn_self *self);

@@ -1,0 +1,331 @@
+/* gw_conn_end: how a request of the connection process ends, besides a
+ * response relayed: the gateway's own answers (a route's respond or
+ * redirect, a filter's answer), the one place an error becomes what the
+ * client hears, the upstream-to-client half of a tunnel, and the access
+ * log line with its termination code (gw_term.h).
+ *
+ * Writing an answer is bounded like a body: a client that takes nothing
+ * for body_idle_ms is dropped, so it cannot hold the connection. */
+#include "gw_conn_self.h"
+#include "gw_access_log.h"
+#include "gw_config_s.h"
+#include "gw_exchange.h"
+#include "gw_pipeline.h"
+#include "gw_stats.h"
+
+#include "vk_proc_local.h"
+#include "vk_vectoring.h"
+
+#include <stdio.h>
+#include <time.h>
+
+/* ---- termination codes ---- */
+
+static char stage_letter(int stage)
+{
+	static const char letters[] = {
+		[GW_CONN_STAGE_IDLE] = 'R',	     [GW_CONN_STAGE_REQUEST_HEAD] = 'R',
+		[GW_CONN_STAGE_BODY_IN] = 'B',	     [GW_CONN_STAGE_QUEUE] = 'Q',
+		[GW_CONN_STAGE_CONNECT] = 'C',	     [GW_CONN_STAGE_REQUEST_BODY] = 'B',
+		[GW_CONN_STAGE_RESPONSE_HEAD] = 'H', [GW_CONN_STAGE_RESPONSE_BODY] = 'D',
+		[GW_CONN_STAGE_TUNNEL] = 'T',
+	};
+
+	return stage >= 0 && stage < (int)sizeof(letters) ? letters[stage] : 'R';
+}
+
+/* While a body moves, either side may fail, and the code names the one
+ * that did. A client that hung up or broke its connection (its receive
+ * side says so) is at fault, not the upstream, which must not count it as
+ * a 5xx. A stall with the upstream refusing more of the request (its send
+ * side blocked) is the upstream's, not a slow client's. */
+static char request_body_cause(struct gw_conn_self *self, int error)
+{
+	struct vk_vectoring *client_rx_ptr = vk_socket_rx(self->client_ptr);
+
+	if (self->relay.status)
+		return self->relay.status == 413 ? 'R' : 'B';
+	if (vk_vectoring_eof(client_rx_ptr) || vk_vectoring_error(client_rx_ptr))
+		return 'C';
+	if (error == ETIMEDOUT)
+		return vk_vectoring_blocked(vk_socket_tx(self->upstream_ptr)) ? 's' : 'c';
+	return 'S';
+}
+
+/* On the way back the client fails when its side of the socket does. */
+static char response_body_cause(struct gw_conn_self *self, int error)
+{
+	struct vk_vectoring *client_tx_ptr = vk_socket_tx(self->client_ptr);
+
+	if (vk_vectoring_error(client_tx_ptr))
+		return 'C';
+	if (error == ETIMEDOUT)
+		return vk_vectoring_blocked(client_tx_ptr) ? 'c' : 's';
+	return self->relay.status == 502 || error == EPROTO ? 'P' : 'S';
+}
+
+void gw_conn_term_from_error(struct gw_conn_self *self, int error)
+{
+	char cause;
+
+	if (self->term.cause)
+		return; /* the stage said why before it raised */
+	if (error == ENOMEM || error == ENOBUFS || error == EFAULT)
+		cause = 'I';
+	else
+		switch (self->stage) {
+		case GW_CONN_STAGE_BODY_IN:
+			cause = self->relay.status == 413 ? 'R'
+				: self->relay.status	  ? 'B'
+				: error == ETIMEDOUT	  ? 'c'
+							  : 'C';
+			break;
+		case GW_CONN_STAGE_QUEUE:
+			cause = error == ETIMEDOUT ? 'R' : 'A';
+			break;
+		case GW_CONN_STAGE_CONNECT:
+			cause = error == ETIMEDOUT ? 's' : 'S';
+			break;
+		case GW_CONN_STAGE_REQUEST_BODY:
+			cause = request_body_cause(self, error);
+			break;
+		case GW_CONN_STAGE_RESPONSE_HEAD:
+			cause = error == ETIMEDOUT ? 's' : error == EPROTO ? 'P' : 'S';
+			break;
+		case GW_CONN_STAGE_RESPONSE_BODY:
+			cause = response_body_cause(self, error);
+			break;
+		default:
+			cause = error == ETIMEDOUT ? 'c' : 'C';
+			break;
+		}
+	self->term.cause = cause;
+	self->term.stage = stage_letter(self->stage);
+}
+
+/* ---- answers ---- */
+
+struct answer_self {
+	int status;
+	const char *body;
+	size_t body_len;
+	char error[GW_HTTP_ERROR_BODY_MAX];
+};
+
+/* Request filters ran and no response head went back through them yet:
+ * an answer of the gateway's own goes back through them, like an
+ * upstream's would (a browser needs its CORS headers on a 502 too). */
+static int answer_goes_through_filters(const struct gw_conn_self *self)
+{
+	return self->route_ptr && self->exchange.stages_passed > 0 && !self->response_filtered &&
+	       !self->exchange.resp_ptr && self->stage != GW_CONN_STAGE_RESPONSE_BODY;
+}
+
+/* What goes out: a filter's answer (its body, or the JSON error shape),
+ * or the route's respond or redirect action. */
+static void choose_body(struct gw_conn_self *conn_ptr, struct answer_self *self)
+{
+	const struct gw_exchange *ex_ptr = &conn_ptr->exchange;
+
+	self->status = ex_ptr->response_status;
+	self->body = NULL;
+	self->body_len = 0;
+	if (ex_ptr->verdict == GW_VERDICT_RESPOND && ex_ptr->error_message) {
+		self->body_len = gw_http_error_body(self->error, sizeof(self->error), self->status,
+						    ex_ptr->error_message);
+		self->body = self->error;
+	} else if (ex_ptr->verdict == GW_VERDICT_RESPOND) {
+		self->body = ex_ptr->body;
+		self->body_len = ex_ptr->body_len;
+	} else if (conn_ptr->route_ptr->action.kind == GW_ACTION_RESPOND) {
+		self->body = conn_ptr->route_ptr->action.respond.body;
+		self->body_len = conn_ptr->route_ptr->action.respond.body_len;
+	}
+}
+
+/* A filter's answer, or the route's respond or redirect action (the
+ * exchange's response_status), with the response edits of the filters it
+ * went back through, which run here first. The request body is not read:
+ * with one, the connection closes after the answer. The caller has set
+ * the termination code. */
+void gw_conn_answer_directly(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct answer_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		/* The client is gone or took nothing in time: it just closes. */
+		conn_ptr->close_after = 1;
+	}
+	vk_idle_timeout(conn_ptr->cfg_ptr->body_idle_ms);
+	if (answer_goes_through_filters(conn_ptr)) {
+		conn_ptr->response_filtered = 1;
+		vk_call(gw_pipeline_response, &conn_ptr->exchange);
+		/* Not an attempt at the upstream: nothing to go again. */
+		if (conn_ptr->exchange.verdict == GW_VERDICT_RETRY)
+			conn_ptr->exchange.verdict = GW_VERDICT_CONTINUE;
+	}
+	conn_ptr->close_after = !conn_ptr->req.head.keep_alive || conn_ptr->req.head.body != GW_BODY_NONE ||
+				vk_sys_draining() || conn_ptr->force_close;
+	choose_body(conn_ptr, self);
+	gw_conn_log_request(conn_ptr, self->status);
+	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);
+	gw_conn_write_answer_head(&conn_ptr->out, conn_ptr, self->status, self->body_len,
+				  conn_ptr->exchange.verdict == GW_VERDICT_RESPOND && conn_ptr->exchange.error_message);
+	if (conn_ptr->out.overflow)
+		vk_raise(ENOBUFS);
+	vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
+	if (self->body_len && conn_ptr->req.method != GW_METHOD_HEAD)
+		vk_write_on(conn_ptr->client_ptr, self->body, self->body_len);
+	vk_flush_on(conn_ptr->client_ptr);
+	vk_end();
+}
+
+struct error_self {
+	int status;
+};
+
+/* The body relay failed. When nothing of the response has left for the
+ * client and the client's side is fine, the queued part is taken back and
+ * the error is answered instead; else what is queued goes out and the
+ * close tells the client the body is short. */
+static int response_taken_back(struct gw_conn_self *self)
+{
+	struct vk_vectoring *tx_ptr = vk_socket_tx(self->client_ptr);
+
+	return !vk_vectoring_error(tx_ptr) && !vk_vectoring_blocked(tx_ptr) &&
+	       vk_socket_tx_drop_from(self->client_ptr, self->response_mark) == 0;
+}
+
+/* The one place an ending with a termination code becomes what the
+ * client hears: the table's status and message (or the stage's own) as a
+ * JSON error, through the filters that let the request pass; nothing
+ * when the code has no status (the client left, or part of the response
+ * already went). The request is logged, and the connection closes. */
+void gw_conn_answer_error(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
+	struct error_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		/* the client is gone or stalled too: it just closes */
+	}
+	/* The upstream connection is counted against max_connections: it
+	 * goes at once, not when the client has heard why. */
+	vk_socket_close(conn_ptr->upstream_ptr);
+	gw_conn_upstream_done(conn_ptr, cfg_ptr,
+			      conn_ptr->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
+								      : GW_UPSTREAM_ABORTED);
+	conn_ptr->close_after = 1;
+	self->status = gw_term_answer_status(&conn_ptr->term);
+	if (conn_ptr->stage == GW_CONN_STAGE_RESPONSE_BODY && self->status && !response_taken_back(conn_ptr))
+		self->status = 0;
+	/* Bounded: a client that takes nothing cannot hold the connection. */
+	vk_idle_timeout(cfg_ptr->body_idle_ms);
+	if (!self->status) {
+		/* What the client got of the response is what it was. */
+		gw_conn_log_request(conn_ptr, conn_ptr->stage == GW_CONN_STAGE_RESPONSE_BODY ? conn_ptr->resp.status : 0);
+		vk_flush_on(conn_ptr->client_ptr);
+	} else {
+		/* Answered like a filter's error, through the filters that let
+		 * the request pass (gw_conn_answer_directly). */
+		conn_ptr->force_close = 1;
+		if (answer_goes_through_filters(conn_ptr)) {
+			conn_ptr->exchange.response_status = self->status;
+			conn_ptr->response_filtered = 1;
+			vk_call(gw_pipeline_response, &conn_ptr->exchange);
+		}
+		conn_ptr->exchange.verdict = GW_VERDICT_RESPOND;
+		conn_ptr->exchange.response_status = self->status;
+		conn_ptr->exchange.error_message = gw_term_answer_message(&conn_ptr->term);
+		vk_call(gw_conn_answer_directly, conn_ptr);
+	}
+	vk_end();
+}
+
+/* ---- the tunnel ---- */
+
+struct tunnel_self {
+	struct vk_socket *src_ptr;
+	struct vk_socket *dst_ptr;
+	size_t n;
+};
+
+/* The upstream-to-client half of an upgraded connection (the connection
+ * thread does the other half): until the upstream hangs up, then the
+ * client's side is half-closed. An error on either side ends it quietly;
+ * the process ends when both halves have. */
+void gw_conn_tunnel(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct tunnel_self *self;
+
+	vk_begin();
+	self->src_ptr = conn_ptr->upstream_ptr;
+	self->dst_ptr = conn_ptr->client_ptr;
+	vk_catch
+	{
+		vk_socket_shutdown_tx(self->dst_ptr);
+	}
+	vk_splice(self->n, self->src_ptr, self->dst_ptr, SIZE_MAX);
+	vk_flush_on(self->dst_ptr);
+	vk_socket_shutdown_tx(self->dst_ptr);
+	vk_end();
+}
+
+/* ---- the access log ---- */
+
+/* The end of a request: its counters (gw_stats.h), and one JSON line in
+ * the kernel's access log when that is on. */
+void gw_conn_log_request(struct gw_conn_self *self, int status)
+{
+	char method[64], target[512], when[40];
+	uint64_t now = vk_sys_coarse_now_ns();
+	struct timespec wall;
+	struct tm tm;
+	size_t n;
+	int len;
+
+	/* started_ns: once per request, however many paths end it. */
+	if (!self->started_ns)
+		return;
+	gw_stats_request_done(status, self->bytes_in, self->bytes_out,
+			      self->upstream_ns && self->route_ptr && self->route_ptr->action.kind == GW_ACTION_PROXY
+				      ? self->route_ptr->action.proxy.upstream_index
+				      : -1,
+			      self->pick.endpoint);
+	if (!gw_access_log_is_open()) {
+		self->started_ns = 0;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &wall);
+	gmtime_r(&wall.tv_sec, &tm);
+	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03ldZ", wall.tv_nsec / 1000000);
+	gw_access_log_escape(method, sizeof(method), self->head_ptr + self->req.method_span.off,
+			     self->req.method_span.len);
+	gw_access_log_escape(target, sizeof(target), self->head_ptr + self->req.target.off, self->req.target.len);
+	len = snprintf(self->log_line, sizeof(self->log_line),
+		       "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
+		       "\"termination\":\"%c%c\",\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,"
+		       "\"attempts\":%d,\"upstream_ms\":%.3f,\"total_ms\":%.3f,\"route\":%s%s%s,"
+		       "\"filters\":{\"passed\":%d,\"answered_by\":%s%s%s}}\n",
+		       when, self->client_addr, method, target, status, self->term.cause ? self->term.cause : '-',
+		       self->term.cause ? self->term.stage : '-', (unsigned long long)self->bytes_in,
+		       (unsigned long long)self->bytes_out, self->upstream_ns ? "\"" : "",
+		       self->upstream_ns ? self->pick.name : "null", self->upstream_ns ? "\"" : "", self->attempts_sent,
+		       self->upstream_ns ? (double)(now - self->upstream_ns) / 1e6 : 0.0,
+		       (double)(now - self->started_ns) / 1e6, self->route_ptr ? "\"" : "",
+		       self->route_ptr ? self->route_ptr->name : "null", self->route_ptr ? "\"" : "",
+		       self->exchange.stages_passed, self->exchange.answered_by ? "\"" : "",
+		       self->exchange.answered_by ? self->exchange.answered_by : "null",
+		       self->exchange.answered_by ? "\"" : "");
+	if (len > 0 && (size_t)len < sizeof(self->log_line))
+		gw_access_log_append(self->log_line, (size_t)len);
+	self->started_ns = 0;
+}
