@@ -31,7 +31,11 @@ struct vk_kern {
 	uint64_t grace_ns;
 	uint64_t spin_ns; /* after events, poll without sleeping this long */
 	uint64_t drain_deadline_ns;
+	/* The clock, read once per dispatch (and once when a wait returns,
+	 * which the next dispatch uses): the time of every timer, deadline
+	 * and vk_sys_now_ns() in between. */
 	uint64_t now_ns;
+	int now_unused; /* read after the last wait, no dispatch began since */
 	int exit_code;
 	uint64_t stats[16];
 

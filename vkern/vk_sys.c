@@ -245,7 +245,9 @@ void vk_sys_untrusted_end(void)
 
 uint64_t vk_sys_now_ns(void)
 {
-	return vk_now_ns();
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+
+	return kern_ptr && kern_ptr->in_dispatch ? kern_ptr->now_ns : vk_now_ns();
 }
 
 uint64_t vk_sys_coarse_now_ns(void)
