@@ -432,12 +432,8 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	uint64_t timer_ns = 0;
 	int waits;
 
-	/* One clock read per dispatch: what the process asks the time of
-	 * while it runs is the time its dispatch began. */
-	if (kern_ptr->now_unused)
-		kern_ptr->now_unused = 0;
-	else
-		kern_ptr->now_ns = vk_now_ns();
+	/* The clock is read at the process's first vk_sys_now_ns(), if any. */
+	kern_ptr->dispatch_now_ns = 0;
 	if (show(kern_ptr, proc_ptr) == -1) {
 		fprintf(stderr, "vk: kernel %d: unprotect: %s\n", kern_ptr->index, strerror(errno));
 		proc_end(kern_ptr, proc_ptr);
@@ -788,7 +784,6 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 					      ? 0
 					      : next_timeout_ms(kern_ptr));
 		kern_ptr->now_ns = vk_now_ns();
-		kern_ptr->now_unused = 1;
 		if (kern_ptr->accept_starved)
 			vk_kern_retry_starved_accepts(kern_ptr);
 		if (events > 0 && kern_ptr->spin_ns)

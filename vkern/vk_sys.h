@@ -52,9 +52,9 @@ int vk_sys_owns(int fd);
  * untrusted state whatever came before. */
 void vk_sys_untrusted_begin(void);
 void vk_sys_untrusted_end(void);
-/* The monotonic time, in ns. Inside a process it is the time its dispatch
- * began (the kernel reads the clock once per dispatch), so it does not
- * move while the process runs; a new read anywhere else. */
+/* The monotonic time, in ns. Inside a process the clock is read once per
+ * dispatch, at the first call: the time does not move while the process
+ * runs. A new read anywhere else. */
 uint64_t vk_sys_now_ns(void);
 /* The time the kernel last read (vk_sys_now_ns outside a kernel): no clock
  * read, for timers whose precision is a dispatch, outside a dispatch too. */
