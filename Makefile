@@ -95,6 +95,14 @@ $(BUILD)/vkgw: $(BUILD)/deploy/gw_main.o $(LIBGW) $(LIBVKERN)
 $(BUILD)/tests/services/%: $(BUILD)/tests/services/%.o $(LIBGW) $(LIBVKERN)
 	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -o $@
 
+# The filters docs/filters.md shows are real code, compiled as a filter is
+# (gateway's interfaces and below) and linked into a gateway of their own
+# that tests/e2e/gw_filter_examples.sh runs.
+EXAMPLE_FILTERS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard docs/examples/*.c))
+$(BUILD)/docs/examples/%.o: INC := -Ifilters -Igateway -Iconfig -Ivkern
+$(BUILD)/tests/services/gw_example_gateway: $(BUILD)/tests/services/gw_example_gateway.o $(EXAMPLE_FILTERS) $(LIBGW) $(LIBVKERN)
+	$(CC) $(LDFLAGS) $^ $(GW_LDLIBS) $(LDLIBS) -o $@
+
 # The gateway on the bundled config, in front of a demo upstream (the vkern
 # hello service on 127.0.0.1:8081, stopped with the gateway).
 run: all

@@ -93,7 +93,7 @@ struct gw_exchange {
 	int retry_allowed;	     /* set by the connection where it honours a retry */
 	uint32_t request_edit_count; /* edits made before the first attempt */
 	size_t request_bytes_used;   /* their bytes, kept across attempts */
-	/* stages whose on_request let the request through: the response
+	/* stages whose request_head let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;
 	const char *answered_by;      /* the filter type that answered itself, or NULL */
