@@ -78,7 +78,6 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->request_edit_count = 0;
 	ex_ptr->request_bytes_used = 0;
 	ex_ptr->request_value_count = 0;
-	ex_ptr->reroute = 0;
 	ex_ptr->stages_passed = 0;
 	ex_ptr->value_count = 0;
 	ex_ptr->edit_count = 0;

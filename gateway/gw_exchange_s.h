@@ -73,7 +73,6 @@ struct gw_exchange {
 	/* the pipeline's place while a phase runs */
 	enum gw_pipeline_phase phase;
 	int at;
-	int reroute; /* a stage asked for the route to be matched again */
 	/* the response head, once parsed (NULL for an answer of our own) */
 	const struct gw_response *resp_ptr;
 	const char *resp_head_ptr;
