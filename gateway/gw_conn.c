@@ -45,7 +45,8 @@
 size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes)
 {
 	size_t bytes = 2 * max_head_bytes + 4 * ring_bytes + sizeof(struct gw_conn_self) + GW_RELAY_HEAP_BYTES +
-		       GW_CONN_HEAP_SLACK + (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
+		       GW_CONN_HEAP_SLACK + GW_PIPELINE_WAIT_HEAP_BYTES +
+		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
 
 	return vk_pages_for(bytes);
 }
@@ -200,6 +201,9 @@ void gw_conn_main(struct vk_thread *that)
 
 	vk_catch
 	{
+		/* A fault in a user's filter handler lands here, inside its
+		 * untrusted mark: the gateway's code runs trusted again. */
+		vk_sys_untrusted_end();
 		/* The upstream connection is counted against max_connections:
 		 * it goes at once, not when the client has heard why. */
 		vk_socket_close(self->upstream_ptr);
@@ -261,7 +265,8 @@ void gw_conn_main(struct vk_thread *that)
 			/* Another attempt only for what went wrong at the upstream. */
 			self->exchange.retry_allowed =
 				self->stage >= GW_CONN_STAGE_POOL_WAIT && self->stage <= GW_CONN_STAGE_RESPONSE_HEAD;
-			vk_call(gw_pipeline_response, &self->exchange);
+			if (gw_pipeline_run(&self->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 			self->exchange.retry_allowed = 0;
 			if (self->exchange.verdict == GW_VERDICT_RETRY) {
 				gw_exchange_next_attempt(&self->exchange);
@@ -362,13 +367,15 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self),
 				  self->client_addr, self->route_ptr);
-		if (self->route_ptr->filter_count)
-			vk_call(gw_pipeline_request, &self->exchange);
+		self->exchange.filter_states_ptr = cfg_ptr->filter_states_ptr;
+		if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_HEAD) == GW_PIPELINE_WAIT)
+			vk_call(gw_pipeline_wait, &self->exchange);
 		/* A stage asked for the body: kept whole, then read by them. */
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
 			self->stage = GW_CONN_STAGE_BODY_IN;
 			vk_call(gw_conn_keep_body, self);
-			vk_call(gw_pipeline_request_body, &self->exchange);
+			if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_BODY) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 		}
 		if (self->exchange.verdict == GW_VERDICT_RESPOND || self->route_ptr->action.kind != GW_ACTION_PROXY) {
 			/* Request filters run for every action; the answer then
@@ -377,8 +384,8 @@ void gw_conn_main(struct vk_thread *that)
 				self->exchange.response_status = self->route_ptr->action.kind == GW_ACTION_RESPOND
 									 ? self->route_ptr->action.respond.status
 									 : self->route_ptr->action.redirect.status;
-			if (self->exchange.stages_passed)
-				vk_call(gw_pipeline_response, &self->exchange);
+			if (gw_pipeline_run(&self->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 			vk_call(gw_conn_answer_directly, self);
 			gw_conn_log_request(self, self->exchange.response_status);
 			if (self->close_after)
@@ -575,7 +582,8 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->exchange.stages_passed) {
 			gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
 			self->exchange.retry_allowed = self->resp.status != 101;
-			vk_call(gw_pipeline_response, &self->exchange);
+			if (gw_pipeline_run(&self->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 			self->exchange.retry_allowed = 0;
 			/* A filter asked for another attempt: a response with
 			 * a body never read takes its connection with it; one
