@@ -22,6 +22,7 @@
 #include "gw_conn.h"
 #include "gw_conn_s.h"
 #include "gw_diag.h"
+#include "gw_filter_states.h"
 #include "gw_filters.h"
 #include "gw_pipeline.h"
 #include "gw_stats.h"
@@ -54,8 +55,9 @@ struct gw_program {
 	struct gw_config *config_ptr;
 	struct gw_conn_config *conn_configs_ptr; /* one per listener */
 	int listener_count;
-	struct gw_upstreams *upstreams_ptr; /* this kernel's */
-	struct gw_stats *stats_ptr;	    /* shared by the kernels; NULL without an admin listener */
+	struct gw_upstreams *upstreams_ptr;	    /* this kernel's */
+	struct gw_filter_states *filter_states_ptr; /* this kernel's */
+	struct gw_stats *stats_ptr;		    /* shared by the kernels; NULL without an admin listener */
 	struct gw_admin_config admin_config;
 	struct gw_resolver *resolver_ptr;			    /* shared by every process */
 	pid_t resolver_pid;					    /* 0: no DNS endpoints */
@@ -162,9 +164,18 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
 		exit(1);
 	}
+	/* What the filters keep across requests (caches, buckets), made before
+	 * the first request; a reload will hand it over (gw_filter_states.h). */
+	program_ptr->filter_states_ptr = gw_filter_states_create(config_ptr, NULL);
+	if (!program_ptr->filter_states_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: cannot set up the filters' state\n", kernel_index);
+		exit(1);
+	}
 	/* Each kernel is its own OS process: these writes are its own copy. */
-	for (int i = 0; i < program_ptr->listener_count; i++)
+	for (int i = 0; i < program_ptr->listener_count; i++) {
 		gw_upstreams_ops(program_ptr->upstreams_ptr, &program_ptr->conn_configs_ptr[i].upstream_ops);
+		program_ptr->conn_configs_ptr[i].filter_states_ptr = program_ptr->filter_states_ptr;
+	}
 	if (gw_upstreams_start_health_checks(program_ptr->upstreams_ptr) == -1) {
 		fprintf(stderr, "vkgw: kernel %d: cannot start the health checks\n", kernel_index);
 		exit(1);
@@ -213,6 +224,8 @@ static void kernel_stop(void *ctx_ptr, int kernel_index)
 	gw_access_log_close();
 	gw_upstreams_destroy(program_ptr->upstreams_ptr);
 	program_ptr->upstreams_ptr = NULL;
+	gw_filter_states_destroy(program_ptr->filter_states_ptr);
+	program_ptr->filter_states_ptr = NULL;
 	gw_stats_detach();
 }
 

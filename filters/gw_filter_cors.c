@@ -20,8 +20,6 @@
 #include "gw_filter_json.h"
 #include "gw_filters.h"
 
-#include "vk_coro.h"
-
 #include <string.h>
 #include <strings.h>
 
@@ -181,22 +179,16 @@ static int allow_origin(struct gw_exchange *ex_ptr, const struct cors_config *co
 	return rc;
 }
 
-static void cors_on_request(struct vk_thread *that)
+static enum gw_filter_result cors_request_head(struct gw_stage *stage_ptr)
 {
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct cors_config *config_ptr = gw_stage_config(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	struct {
-		int unused;
-	} * self;
 	const char *origin, *method;
 	size_t origin_len, method_len;
 	int rc = 0;
 
-	vk_begin();
-	/* No blocking macro below: the C locals are safe. */
 	if (!gw_exchange_request_header(ex_ptr, "origin", &origin, &origin_len))
-		goto done; /* not a cross-origin request */
+		return GW_FILTER_CONTINUE; /* not a cross-origin request */
 	rc |= gw_exchange_add(ex_ptr, GW_SIDE_RESPONSE, "vary", "Origin");
 	if (gw_exchange_method(ex_ptr) == GW_METHOD_OPTIONS &&
 	    gw_exchange_request_header(ex_ptr, "access-control-request-method", &method, &method_len)) {
@@ -223,14 +215,13 @@ static void cors_on_request(struct vk_thread *that)
 					      config_ptr->expose_headers);
 	}
 	if (rc)
-		vk_raise(ENOBUFS);
-done:
-	vk_end();
+		return gw_stage_fail(stage_ptr, "cors: no room left for the edits");
+	return gw_exchange_verdict(ex_ptr) == GW_VERDICT_RESPOND ? GW_FILTER_RESPOND : GW_FILTER_CONTINUE;
 }
 
 const struct gw_filter_type gw_filter_cors_type = {
 	.name = "cors",
 	.trusted = 1,
 	.compile = cors_compile,
-	.on_request = cors_on_request,
+	.request_head = cors_request_head,
 };

@@ -14,14 +14,15 @@
 #include "gw_filter_json.h"
 #include "gw_filters.h"
 
-#include "vk_coro.h"
-
 #include <string.h>
 
+/* Lengths counted once, at compile: nothing is measured per request. */
 struct headers_edit {
 	enum gw_header_op op;
 	const char *name;
+	size_t name_len;
 	const char *value;
+	size_t value_len;
 };
 
 struct headers_side {
@@ -75,9 +76,13 @@ static void compile_values(struct gw_filter_json *fj_ptr, const json_t *side_ptr
 			fj_ptr->failed = 1;
 			continue;
 		}
-		edits_ptr[*count_ptr].op = op;
-		edits_ptr[*count_ptr].name = gw_arena_strdup(fj_ptr->arena_ptr, name);
-		edits_ptr[*count_ptr].value = gw_arena_strdup(fj_ptr->arena_ptr, json_string_value(value_ptr));
+		edits_ptr[*count_ptr] = (struct headers_edit){
+			.op = op,
+			.name = gw_arena_strdup(fj_ptr->arena_ptr, name),
+			.name_len = strlen(name),
+			.value = gw_arena_strdup(fj_ptr->arena_ptr, json_string_value(value_ptr)),
+			.value_len = json_string_length(value_ptr),
+		};
 		(*count_ptr)++;
 	}
 }
@@ -111,7 +116,8 @@ static void compile_side(struct gw_filter_json *fj_ptr, const json_t *config_ptr
 		    check_name(fj_ptr, removes_ptr[i],
 			       gw_filter_json_index(item_at, sizeof(item_at), remove_at, (size_t)i), 0) == -1)
 			continue;
-		edits_ptr[count++] = (struct headers_edit){GW_HEADER_REMOVE, removes_ptr[i], ""};
+		edits_ptr[count++] =
+			(struct headers_edit){GW_HEADER_REMOVE, removes_ptr[i], strlen(removes_ptr[i]), "", 0};
 	}
 	compile_values(fj_ptr, side_json_ptr, at, "set", GW_HEADER_SET, edits_ptr, &count);
 	compile_values(fj_ptr, side_json_ptr, at, "add", GW_HEADER_ADD, edits_ptr, &count);
@@ -136,51 +142,40 @@ static int headers_compile(const json_t *config_json_ptr, const char *pointer, s
 	return fj.failed ? -1 : 0;
 }
 
-/* -1 with errno when the exchange has no room left. */
-static int apply_side(struct gw_exchange *ex_ptr, enum gw_exchange_side side, const struct headers_side *side_ptr)
+/* The side's edits, in order; a 500 when the exchange has no room left. */
+static enum gw_filter_result apply_side(struct gw_stage *stage_ptr, enum gw_exchange_side side,
+					const struct headers_side *side_ptr)
 {
+	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
+
 	for (int i = 0; i < side_ptr->count; i++) {
 		const struct headers_edit *e_ptr = &side_ptr->edits_ptr[i];
 
-		if (gw_exchange_edit(ex_ptr, side, e_ptr->op, e_ptr->name, strlen(e_ptr->name), e_ptr->value,
-				     strlen(e_ptr->value)) == -1)
-			return -1;
+		if (gw_exchange_edit(ex_ptr, side, e_ptr->op, e_ptr->name, e_ptr->name_len, e_ptr->value,
+				     e_ptr->value_len) == -1)
+			return gw_stage_fail(stage_ptr, "headers: no room left for the edits");
 	}
-	return 0;
+	return GW_FILTER_CONTINUE;
 }
 
-static void headers_on_request(struct vk_thread *that)
+static enum gw_filter_result headers_request_head(struct gw_stage *stage_ptr)
 {
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct headers_config *config_ptr = gw_stage_config(stage_ptr);
-	struct {
-		int unused;
-	} * self;
 
-	vk_begin();
-	if (apply_side(gw_stage_exchange(stage_ptr), GW_SIDE_REQUEST, &config_ptr->request) == -1)
-		vk_raise(errno);
-	vk_end();
+	return apply_side(stage_ptr, GW_SIDE_REQUEST, &config_ptr->request);
 }
 
-static void headers_on_response(struct vk_thread *that)
+static enum gw_filter_result headers_response_head(struct gw_stage *stage_ptr)
 {
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct headers_config *config_ptr = gw_stage_config(stage_ptr);
-	struct {
-		int unused;
-	} * self;
 
-	vk_begin();
-	if (apply_side(gw_stage_exchange(stage_ptr), GW_SIDE_RESPONSE, &config_ptr->response) == -1)
-		vk_raise(errno);
-	vk_end();
+	return apply_side(stage_ptr, GW_SIDE_RESPONSE, &config_ptr->response);
 }
 
 const struct gw_filter_type gw_filter_headers_type = {
 	.name = "headers",
 	.trusted = 1,
 	.compile = headers_compile,
-	.on_request = headers_on_request,
-	.on_response = headers_on_response,
+	.request_head = headers_request_head,
+	.response_head = headers_response_head,
 };

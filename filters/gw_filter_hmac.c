@@ -10,14 +10,13 @@
  * body does not match, 401 after. The secret comes from the environment
  * ("secret_env", read when the configuration loads) or, for tests,
  * "secret". This is the filter that shows how a stage asks for the body:
- * it has on_request_body, so the connection keeps the body whole for it. */
+ * it has a request_body handler, so the connection keeps the body whole
+ * for it. Its HMAC context is per-kernel state (kernel_state_create). */
 #include "gw_arena.h"
 #include "gw_diag.h"
 #include "gw_exchange.h"
 #include "gw_filter_json.h"
 #include "gw_filters.h"
-
-#include "vk_coro.h"
 
 #include <openssl/base64.h>
 #include <openssl/crypto.h>
@@ -41,7 +40,6 @@ struct hmac_config {
 	const char *prefix;
 	size_t prefix_len;
 	const EVP_MD *(*md)(void);
-	int algorithm; /* its index in algorithms[] */
 	enum hmac_encoding encoding;
 	const char *secret;
 	size_t secret_len;
@@ -78,10 +76,8 @@ static int hmac_compile(const json_t *config_json_ptr, const char *pointer, stru
 		config_ptr->prefix_len = strlen(config_ptr->prefix);
 	if (gw_filter_json_string(&fj, config_json_ptr, pointer, "algorithm", "sha256", &algorithm) == 0) {
 		for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
-			if (strcmp(algorithm, algorithms[i].name) == 0) {
+			if (strcmp(algorithm, algorithms[i].name) == 0)
 				config_ptr->md = algorithms[i].md;
-				config_ptr->algorithm = (int)i;
-			}
 		if (!config_ptr->md) {
 			gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "algorithm"),
 				      "\"%s\" is not one of \"sha256\", \"sha1\", \"sha512\"", algorithm);
@@ -164,74 +160,68 @@ static int decode_signature(const struct hmac_config *config_ptr, const char *va
 }
 
 /* No signature: no need to read the body. */
-static void hmac_on_request(struct vk_thread *that)
+static enum gw_filter_result hmac_request_head(struct gw_stage *stage_ptr)
 {
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct hmac_config *config_ptr = gw_stage_config(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	struct {
-		const char *value;
-		size_t len;
-	} * self;
+	const char *value;
+	size_t len;
 
-	vk_begin();
-	if (!gw_exchange_request_header(ex_ptr, config_ptr->header, &self->value, &self->len))
-		gw_exchange_respond_error(ex_ptr, 401, "missing request signature");
-	vk_end();
+	if (gw_exchange_request_header(ex_ptr, config_ptr->header, &value, &len))
+		return GW_FILTER_CONTINUE;
+	gw_exchange_respond_error(ex_ptr, 401, "missing request signature");
+	return GW_FILTER_RESPOND;
 }
 
-/* One HMAC context per algorithm per kernel, reused: a context given
- * another digest frees and allocates its state again, so each algorithm
- * keeps its own, and after its first request allocates nothing. A stage
- * runs its computation without yielding, so no two requests share one at
- * once. */
-static HMAC_CTX kernel_hmac[sizeof(algorithms) / sizeof(algorithms[0])];
-static int kernel_hmac_ready;
-
-static void hmac_on_request_body(struct vk_thread *that)
+/* The filter's HMAC context in each kernel, made when the kernel starts
+ * and reused by every request: once its digest is set, it allocates
+ * nothing. The computation never yields, so no two requests share it at
+ * once. Nothing in it is worth handing over: a new snapshot gets a new
+ * one (the old one is freed with the old snapshot's table). */
+static void *hmac_kernel_state_create(const void *compiled_ptr, void *previous_ptr)
 {
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
+	(void)compiled_ptr;
+	(void)previous_ptr;
+	return HMAC_CTX_new();
+}
+
+static void hmac_kernel_state_free(void *state_ptr)
+{
+	HMAC_CTX_free(state_ptr);
+}
+
+static enum gw_filter_result hmac_request_body(struct gw_stage *stage_ptr)
+{
 	const struct hmac_config *config_ptr = gw_stage_config(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	struct {
-		uint8_t given[HMAC_SIGNATURE_MAX];
-		uint8_t expected[EVP_MAX_MD_SIZE];
-		size_t given_len;
-		unsigned expected_len;
-		const char *value;
-		size_t value_len;
-		const char *body;
-		size_t body_len;
-	} * self;
+	HMAC_CTX *hmac_ptr = gw_stage_kernel_state(stage_ptr);
+	uint8_t given[HMAC_SIGNATURE_MAX], expected[EVP_MAX_MD_SIZE];
+	size_t given_len, value_len, body_len;
+	unsigned expected_len;
+	const char *value, *body;
 
-	vk_begin();
-	if (!kernel_hmac_ready) {
-		for (size_t i = 0; i < sizeof(kernel_hmac) / sizeof(kernel_hmac[0]); i++)
-			HMAC_CTX_init(&kernel_hmac[i]);
-		kernel_hmac_ready = 1;
-	}
-	if (!gw_exchange_request_header(ex_ptr, config_ptr->header, &self->value, &self->value_len) ||
-	    decode_signature(config_ptr, self->value, self->value_len, self->given, sizeof(self->given),
-			     &self->given_len) == -1) {
+	if (!gw_exchange_request_header(ex_ptr, config_ptr->header, &value, &value_len) ||
+	    decode_signature(config_ptr, value, value_len, given, sizeof(given), &given_len) == -1) {
 		gw_exchange_respond_error(ex_ptr, 401, "malformed request signature");
-	} else {
-		self->body = gw_exchange_request_body(ex_ptr, &self->body_len);
-		if (!HMAC_Init_ex(&kernel_hmac[config_ptr->algorithm], config_ptr->secret, config_ptr->secret_len,
-				  config_ptr->md(), NULL) ||
-		    !HMAC_Update(&kernel_hmac[config_ptr->algorithm], (const uint8_t *)self->body, self->body_len) ||
-		    !HMAC_Final(&kernel_hmac[config_ptr->algorithm], self->expected, &self->expected_len))
-			gw_exchange_respond_error(ex_ptr, 500, "signature could not be computed");
-		else if (self->given_len != self->expected_len ||
-			 CRYPTO_memcmp(self->given, self->expected, self->expected_len) != 0)
-			gw_exchange_respond_error(ex_ptr, 401, "request signature does not match");
+		return GW_FILTER_RESPOND;
 	}
-	vk_end();
+	body = gw_exchange_request_body(ex_ptr, &body_len);
+	if (!hmac_ptr || !HMAC_Init_ex(hmac_ptr, config_ptr->secret, config_ptr->secret_len, config_ptr->md(), NULL) ||
+	    !HMAC_Update(hmac_ptr, (const uint8_t *)body, body_len) || !HMAC_Final(hmac_ptr, expected, &expected_len))
+		return gw_stage_fail(stage_ptr, "signature could not be computed");
+	if (given_len != expected_len || CRYPTO_memcmp(given, expected, expected_len) != 0) {
+		gw_exchange_respond_error(ex_ptr, 401, "request signature does not match");
+		return GW_FILTER_RESPOND;
+	}
+	return GW_FILTER_CONTINUE;
 }
 
 const struct gw_filter_type gw_filter_hmac_type = {
 	.name = "hmac",
 	.trusted = 1,
 	.compile = hmac_compile,
-	.on_request = hmac_on_request,
-	.on_request_body = hmac_on_request_body,
+	.request_head = hmac_request_head,
+	.request_body = hmac_request_body,
+	.kernel_state_create = hmac_kernel_state_create,
+	.kernel_state_free = hmac_kernel_state_free,
 };

@@ -17,8 +17,6 @@
 #include "gw_filters.h"
 #include "gw_random.h"
 
-#include "vk_coro.h"
-
 #include <string.h>
 #include <strings.h>
 
@@ -34,6 +32,7 @@
 
 struct request_id_config {
 	const char *header;
+	size_t header_len;
 	int trust_incoming;
 	int traceparent;
 	int response;
@@ -54,6 +53,7 @@ static int request_id_compile(const json_t *config_json_ptr, const char *pointer
 					  &config_ptr->header) == 0) {
 			size_t len = strlen(config_ptr->header);
 
+			config_ptr->header_len = len;
 			gw_filter_json_pointer(at, sizeof(at), pointer, "header");
 			if (!gw_header_name_valid(config_ptr->header, len)) {
 				gw_diag_error(diag_ptr, at, "\"%s\" is not a valid header name", config_ptr->header);
@@ -138,45 +138,41 @@ static void make_traceparent(char *out, const char *incoming, size_t incoming_le
 	out[TRACEPARENT_LEN] = '\0';
 }
 
-static void request_id_on_request(struct vk_thread *that)
+static enum gw_filter_result request_id_request_head(struct gw_stage *stage_ptr)
 {
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct request_id_config *config_ptr = gw_stage_config(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	struct {
-		int unused;
-	} * self;
-	char id[REQUEST_ID_MAX + 1], traceparent[TRACEPARENT_LEN + 1];
-	const char *value = NULL;
-	size_t len = 0;
+	char new_id[2 * REQUEST_ID_BYTES + 1], traceparent[TRACEPARENT_LEN + 1];
+	const char *id = NULL, *value = NULL;
+	size_t id_len = 0, len = 0;
 	int rc = 0;
 
-	vk_begin();
-	/* No blocking macro below: the C locals are safe. */
-	if (config_ptr->trust_incoming && gw_exchange_request_header(ex_ptr, config_ptr->header, &value, &len) &&
-	    request_id_valid(value, len)) {
-		memcpy(id, value, len);
-		id[len] = '\0';
-	} else {
-		gw_random_hex(id, REQUEST_ID_BYTES);
-		rc |= gw_exchange_set(ex_ptr, GW_SIDE_REQUEST, config_ptr->header, id);
+	/* A trusted incoming id is forwarded as it came: only the answer
+	 * needs it as an edit. */
+	if (!config_ptr->trust_incoming || !gw_exchange_request_header(ex_ptr, config_ptr->header, &id, &id_len) ||
+	    !request_id_valid(id, id_len)) {
+		gw_random_hex(new_id, REQUEST_ID_BYTES);
+		id = new_id;
+		id_len = 2 * REQUEST_ID_BYTES;
+		rc |= gw_exchange_edit(ex_ptr, GW_SIDE_REQUEST, GW_HEADER_SET, config_ptr->header,
+				       config_ptr->header_len, id, id_len);
 	}
 	if (config_ptr->response)
-		rc |= gw_exchange_set(ex_ptr, GW_SIDE_RESPONSE, config_ptr->header, id);
+		rc |= gw_exchange_edit(ex_ptr, GW_SIDE_RESPONSE, GW_HEADER_SET, config_ptr->header,
+				       config_ptr->header_len, id, id_len);
 	if (config_ptr->traceparent) {
 		if (!gw_exchange_request_header(ex_ptr, "traceparent", &value, &len))
 			value = NULL;
 		make_traceparent(traceparent, value, len);
-		rc |= gw_exchange_set(ex_ptr, GW_SIDE_REQUEST, "traceparent", traceparent);
+		rc |= gw_exchange_edit(ex_ptr, GW_SIDE_REQUEST, GW_HEADER_SET, "traceparent", sizeof("traceparent") - 1,
+				       traceparent, TRACEPARENT_LEN);
 	}
-	if (rc)
-		vk_raise(ENOBUFS);
-	vk_end();
+	return rc ? gw_stage_fail(stage_ptr, "request_id: no room left for the edits") : GW_FILTER_CONTINUE;
 }
 
 const struct gw_filter_type gw_filter_request_id_type = {
 	.name = "request_id",
 	.trusted = 1,
 	.compile = request_id_compile,
-	.on_request = request_id_on_request,
+	.request_head = request_id_request_head,
 };

@@ -20,8 +20,6 @@
 #include "gw_filters.h"
 #include "gw_http.h"
 
-#include "vk_coro.h"
-
 #include <string.h>
 
 #define RETRY_STATUSES_MAX 16
@@ -94,36 +92,20 @@ static int repeatable(const struct retry_config *config_ptr, const struct gw_exc
 	return config_ptr->all_methods || gw_http_method_idempotent(gw_exchange_method(ex_ptr));
 }
 
-/* Asking for the body is what makes a request with one replayable. */
-static void retry_on_request_body(struct vk_thread *that)
+static enum gw_filter_result retry_response_head(struct gw_stage *stage_ptr)
 {
-	struct {
-		char unused;
-	} * self;
-
-	vk_begin();
-	(void)self;
-	vk_end();
-}
-
-static void retry_on_response(struct vk_thread *that)
-{
-	const struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct retry_config *config_ptr = gw_stage_config(stage_ptr);
-	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	struct {
-		char unused;
-	} * self;
+	const struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
 
-	vk_begin();
 	if (retried_on(config_ptr, gw_exchange_response_status(ex_ptr)) &&
 	    gw_exchange_attempt(ex_ptr) + 1 < config_ptr->attempts && repeatable(config_ptr, ex_ptr))
-		gw_exchange_retry(ex_ptr);
-	(void)self;
-	vk_end();
+		return GW_FILTER_RETRY;
+	return GW_FILTER_CONTINUE;
 }
 
-/* Only a body that may be sent again is worth keeping. */
+/* Asking for the body is what makes a request with one replayable; only
+ * a body that may be sent again is worth keeping. No request_body
+ * handler: the filter never reads it. */
 static int retry_wants_body(const struct gw_stage *stage_ptr)
 {
 	return repeatable(gw_stage_config(stage_ptr), gw_stage_exchange(stage_ptr));
@@ -133,7 +115,6 @@ const struct gw_filter_type gw_filter_retry_type = {
 	.name = "retry",
 	.trusted = 1,
 	.compile = retry_compile,
-	.on_request_body = retry_on_request_body,
 	.wants_body = retry_wants_body,
-	.on_response = retry_on_response,
+	.response_head = retry_response_head,
 };

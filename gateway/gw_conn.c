@@ -46,7 +46,7 @@
 
 /* What a fault answers: a constant, written from a heap that may be damaged. */
 #define GW_CONN_FAULT_BODY "{\"error\":\"internal fault\",\"status\":500}\n"
-#define GW_CONN_FAULT_ANSWER                                                                                \
+#define GW_CONN_FAULT_ANSWER                                                                             \
 	"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 40\r\n" \
 	"Connection: close\r\n\r\n" GW_CONN_FAULT_BODY
 _Static_assert(sizeof(GW_CONN_FAULT_BODY) - 1 == 40, "the fault answer's Content-Length");
@@ -61,7 +61,8 @@ static size_t out_cap(size_t max_head_bytes)
 size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes)
 {
 	size_t bytes = 2 * max_head_bytes + out_cap(max_head_bytes) + 4 * ring_bytes + sizeof(struct gw_conn_self) +
-		       GW_RELAY_HEAP_BYTES + GW_CONN_HEAP_SLACK + (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
+		       GW_RELAY_HEAP_BYTES + GW_CONN_HEAP_SLACK + GW_PIPELINE_WAIT_HEAP_BYTES +
+		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
 
 	return vk_pages_for(bytes);
 }
@@ -185,6 +186,7 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 	}
 	gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self), self->client_addr,
 			  self->route_ptr);
+	self->exchange.filter_states_ptr = cfg_ptr->filter_states_ptr;
 	return 1;
 }
 
@@ -324,10 +326,10 @@ static void send_body(struct vk_thread *that)
 
 static int has_body_to_send(const struct gw_conn_self *self)
 {
-	return self->exchange.body_kept ? self->body_len > 0
-					: self->req.head.body == GW_BODY_CHUNKED ||
-						  (self->req.head.body == GW_BODY_LENGTH &&
-						   self->req.head.content_length > 0);
+	return self->exchange.body_kept
+		       ? self->body_len > 0
+		       : self->req.head.body == GW_BODY_CHUNKED ||
+				 (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0);
 }
 
 /* The head, then the body, on the upstream connection. */
@@ -342,7 +344,8 @@ static void send_request(struct vk_thread *that)
 	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);
 	gw_conn_write_request_head(&conn_ptr->out, conn_ptr);
 	if (conn_ptr->out.overflow) {
-		conn_ptr->term = (struct gw_term){.cause = 'I', .stage = 'B', .reason = "request head too large to forward"};
+		conn_ptr->term =
+			(struct gw_term){.cause = 'I', .stage = 'B', .reason = "request head too large to forward"};
 		vk_raise(ENOBUFS);
 	}
 	vk_write_on(conn_ptr->upstream_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
@@ -470,11 +473,10 @@ static int response_filters_apply(struct gw_conn_self *self)
 static void attempt_dropped(struct gw_conn_self *self)
 {
 	if (self->next_cause == GW_NEXT_CAUSE_NONE) {
-		release_upstream(self, self->resp.head.body == GW_BODY_NONE ||
-					       (self->resp.head.body == GW_BODY_LENGTH &&
-						self->resp.head.content_length == 0));
-		gw_conn_upstream_done(self, self->cfg_ptr,
-				      self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+		release_upstream(
+			self, self->resp.head.body == GW_BODY_NONE ||
+				      (self->resp.head.body == GW_BODY_LENGTH && self->resp.head.content_length == 0));
+		gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 	} else {
 		gw_conn_upstream_done(self, self->cfg_ptr,
 				      self->term.stage == 'C' ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
@@ -506,7 +508,8 @@ static int tunnel_head(struct gw_conn_self *self)
 		return 1;
 	}
 	if (!gw_conn_upgrade_granted(self)) {
-		self->term = (struct gw_term){.cause = 'P', .stage = 'H', .reason = "upstream switched protocols unasked"};
+		self->term =
+			(struct gw_term){.cause = 'P', .stage = 'H', .reason = "upstream switched protocols unasked"};
 		return 0;
 	}
 	gw_conn_write_switch_head(&self->out, self);
@@ -548,6 +551,9 @@ void gw_conn_main(struct vk_thread *that)
 	/* What raises here ends the connection: the one place answers it. */
 	vk_catch
 	{
+		/* A fault in a user's filter handler lands here, inside its
+		 * untrusted mark: the gateway's code runs trusted again. */
+		vk_sys_untrusted_end();
 		vk_socket_close(self->upstream_ptr);
 		if (vk_sys_faulted()) {
 			/* A fault (caught SIGSEGV and the like) may have damaged this
@@ -599,12 +605,13 @@ void gw_conn_main(struct vk_thread *that)
 		}
 
 		/* ---- the request filters, and the body some of them read ---- */
-		if (self->route_ptr->filter_count)
-			vk_call(gw_pipeline_request, &self->exchange);
+		if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_HEAD) == GW_PIPELINE_WAIT)
+			vk_call(gw_pipeline_wait, &self->exchange);
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
 			self->stage = GW_CONN_STAGE_BODY_IN;
 			vk_call(gw_conn_keep_body, self);
-			vk_call(gw_pipeline_request_body, &self->exchange);
+			if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_BODY) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 		}
 		if (answered_directly(self)) {
 			vk_call(gw_conn_answer_directly, self);
@@ -631,14 +638,15 @@ void gw_conn_main(struct vk_thread *that)
 			if (!response_filters_apply(self))
 				break;
 			self->response_filtered = 1;
-			vk_call(gw_pipeline_response, &self->exchange);
+			if (gw_pipeline_run(&self->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 			if (self->exchange.verdict != GW_VERDICT_RETRY)
 				break;
 			self->next = gw_conn_upstream_next(self, GW_NEXT_CAUSE_FILTER_ASKS);
 			if (self->next == GW_NEXT_PICK_AGAIN)
 				attempt_dropped(self);
-			else
-				self->exchange.verdict = GW_VERDICT_CONTINUE; /* the answer goes on as it is */
+			else if (gw_pipeline_resume(&self->exchange) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &self->exchange);
 		}
 		if (self->term.cause) {
 			vk_call(gw_conn_answer_error, self);

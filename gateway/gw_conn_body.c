@@ -1,5 +1,5 @@
 /* gw_conn_body: a request body kept whole, for filters that asked to read
- * it (gw_filter.h on_request_body). Only then is a body held: otherwise it
+ * it (gw_filter.h: request_body, wants_body). Only then is a body held: otherwise it
  * streams from client to upstream through the rings and is never whole in
  * memory. The kept body goes upstream with a Content-Length, and can go
  * again if the request is retried. */

@@ -131,8 +131,8 @@ static void choose_body(struct gw_conn_self *conn_ptr, struct answer_self *self)
 	self->body = NULL;
 	self->body_len = 0;
 	if (ex_ptr->verdict == GW_VERDICT_RESPOND && ex_ptr->error_message) {
-		self->body_len = gw_http_error_body(self->error, sizeof(self->error), self->status,
-						    ex_ptr->error_message);
+		self->body_len =
+			gw_http_error_body(self->error, sizeof(self->error), self->status, ex_ptr->error_message);
 		self->body = self->error;
 	} else if (ex_ptr->verdict == GW_VERDICT_RESPOND) {
 		self->body = ex_ptr->body;
@@ -162,7 +162,8 @@ void gw_conn_answer_directly(struct vk_thread *that)
 	vk_idle_timeout(conn_ptr->cfg_ptr->body_idle_ms);
 	if (answer_goes_through_filters(conn_ptr)) {
 		conn_ptr->response_filtered = 1;
-		vk_call(gw_pipeline_response, &conn_ptr->exchange);
+		if (gw_pipeline_run(&conn_ptr->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
+			vk_call(gw_pipeline_wait, &conn_ptr->exchange);
 		/* Not an attempt at the upstream: nothing to go again. */
 		if (conn_ptr->exchange.verdict == GW_VERDICT_RETRY)
 			conn_ptr->exchange.verdict = GW_VERDICT_CONTINUE;
@@ -220,7 +221,7 @@ void gw_conn_answer_error(struct vk_thread *that)
 	vk_socket_close(conn_ptr->upstream_ptr);
 	gw_conn_upstream_done(conn_ptr, cfg_ptr,
 			      conn_ptr->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
-								      : GW_UPSTREAM_ABORTED);
+								       : GW_UPSTREAM_ABORTED);
 	conn_ptr->close_after = 1;
 	self->status = gw_term_answer_status(&conn_ptr->term);
 	if (conn_ptr->stage == GW_CONN_STAGE_RESPONSE_BODY && self->status && !response_taken_back(conn_ptr))
@@ -229,7 +230,8 @@ void gw_conn_answer_error(struct vk_thread *that)
 	vk_idle_timeout(cfg_ptr->body_idle_ms);
 	if (!self->status) {
 		/* What the client got of the response is what it was. */
-		gw_conn_log_request(conn_ptr, conn_ptr->stage == GW_CONN_STAGE_RESPONSE_BODY ? conn_ptr->resp.status : 0);
+		gw_conn_log_request(conn_ptr,
+				    conn_ptr->stage == GW_CONN_STAGE_RESPONSE_BODY ? conn_ptr->resp.status : 0);
 		vk_flush_on(conn_ptr->client_ptr);
 	} else {
 		/* Answered like a filter's error, through the filters that let
@@ -238,7 +240,8 @@ void gw_conn_answer_error(struct vk_thread *that)
 		if (answer_goes_through_filters(conn_ptr)) {
 			conn_ptr->exchange.response_status = self->status;
 			conn_ptr->response_filtered = 1;
-			vk_call(gw_pipeline_response, &conn_ptr->exchange);
+			if (gw_pipeline_run(&conn_ptr->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
+				vk_call(gw_pipeline_wait, &conn_ptr->exchange);
 		}
 		conn_ptr->exchange.verdict = GW_VERDICT_RESPOND;
 		conn_ptr->exchange.response_status = self->status;

@@ -21,8 +21,8 @@ struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_input
 		/* The upstream may have closed a kept connection just as it was
 		 * taken: a request that may be sent twice goes again, once, on a
 		 * new connection, before anything of the response came. */
-		if (in_ptr->reused && !in_ptr->fresh_retry_used && !in_ptr->response_started &&
-		    in_ptr->idempotent && in_ptr->replayable)
+		if (in_ptr->reused && !in_ptr->fresh_retry_used && !in_ptr->response_started && in_ptr->idempotent &&
+		    in_ptr->replayable)
 			return (struct gw_conn_next_decision){.action = GW_NEXT_FRESH_CONNECTION};
 		return answer;
 	case GW_NEXT_CAUSE_FILTER_ASKS:
@@ -32,8 +32,8 @@ struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_input
 		 * answer gone to the client, within the bound on attempts. */
 		if (!in_ptr->replayable || in_ptr->attempt_cause == GW_NEXT_CAUSE_REFUSED ||
 		    in_ptr->attempt_cause == GW_NEXT_CAUSE_CLIENT || in_ptr->attempt_cause == GW_NEXT_CAUSE_INTERNAL ||
-		    in_ptr->response_sent ||
-		    in_ptr->response_status == 101 || in_ptr->attempts + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
+		    in_ptr->response_sent || in_ptr->response_status == 101 ||
+		    in_ptr->attempts + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
 			return answer;
 		return (struct gw_conn_next_decision){.action = GW_NEXT_PICK_AGAIN};
 	default:

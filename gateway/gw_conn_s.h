@@ -8,6 +8,7 @@
 #include "gw_upstream.h"
 
 struct gw_config;
+struct gw_filter_states;
 
 /* What every connection of a listener reads: limits, timeouts, and where
  * requests go (the config snapshot). Immutable while connections use it. */
@@ -23,6 +24,8 @@ struct gw_conn_config {
 	/* Routing: the config snapshot and this kernel's upstreams. */
 	const struct gw_config *config_ptr;
 	struct gw_upstream_ops upstream_ops;
+	/* this kernel's state of the snapshot's filters (gw_filter_states.h) */
+	const struct gw_filter_states *filter_states_ptr;
 };
 
 #endif

@@ -55,7 +55,7 @@ enum gw_conn_next_cause {
 	GW_NEXT_CAUSE_NONE,		/* a response head came */
 	GW_NEXT_CAUSE_KEPT_CLOSED,	/* a kept connection closed or reset before any byte of the response */
 	GW_NEXT_CAUSE_REFUSED,		/* admission or no endpoint: nothing was tried */
-	GW_NEXT_CAUSE_QUEUE_TIMEOUT,	/* no pooled connection free in time */
+	GW_NEXT_CAUSE_QUEUE,		/* no pooled connection: none free in time, or the line is full */
 	GW_NEXT_CAUSE_CONNECT_FAILED,	/* refused, unreachable */
 	GW_NEXT_CAUSE_CONNECT_TIMEOUT,	/* connect_ms passed */
 	GW_NEXT_CAUSE_SEND_FAILED,	/* the upstream failed while taking the request */
@@ -67,26 +67,26 @@ enum gw_conn_next_cause {
 };
 
 enum gw_conn_next_action {
-	GW_NEXT_ANSWER,		 /* no other attempt: the answer (or the error) goes to the client */
+	GW_NEXT_ANSWER,		  /* no other attempt: the answer (or the error) goes to the client */
 	GW_NEXT_FRESH_CONNECTION, /* the same endpoint again, on a new connection, unseen by filters */
-	GW_NEXT_PICK_AGAIN,	 /* another attempt, the endpoint picked afresh */
+	GW_NEXT_PICK_AGAIN,	  /* another attempt, the endpoint picked afresh */
 };
 
 /* What the decision reads: everything it depends on, so that it can be
  * tested alone and extended (deadlines, budgets, backoff, hedging). */
 struct gw_conn_next_inputs {
 	enum gw_conn_next_cause cause;
-	int idempotent;		  /* the method may be sent twice (RFC 9110 9.2.2) */
-	int replayable;		  /* no body, or one kept whole */
-	int reused;		  /* the connection was kept from an earlier request */
-	int fresh_retry_used;	  /* this attempt already went again on a new connection */
-	int response_started;	  /* bytes of the response came from the upstream */
-	int response_sent;	  /* bytes of the response went to the client */
+	int idempotent;	      /* the method may be sent twice (RFC 9110 9.2.2) */
+	int replayable;	      /* no body, or one kept whole */
+	int reused;	      /* the connection was kept from an earlier request */
+	int fresh_retry_used; /* this attempt already went again on a new connection */
+	int response_started; /* bytes of the response came from the upstream */
+	int response_sent;    /* bytes of the response went to the client */
 	/* with GW_NEXT_CAUSE_FILTER_ASKS: how the attempt ended (NONE: the
 	 * upstream answered) */
 	enum gw_conn_next_cause attempt_cause;
-	int attempts;		  /* attempts before this one (gw_exchange_attempt) */
-	int response_status;	  /* the answer going to the client now (101: a tunnel) */
+	int attempts;	     /* attempts before this one (gw_exchange_attempt) */
+	int response_status; /* the answer going to the client now (101: a tunnel) */
 };
 
 struct gw_conn_next_decision {
@@ -109,10 +109,10 @@ struct gw_conn_self {
 	int more;
 	int served; /* a request came: later waits are keep-alive waits */
 	int upstream_fd;
-	int reused;	      /* the upstream connection was kept from an earlier request */
-	int retried;	      /* this attempt already went again on a fresh connection */
-	int attempts_sent;    /* times this request was written to an upstream */
-	int response_started; /* some of the response came: it cannot go again */
+	int reused;	       /* the upstream connection was kept from an earlier request */
+	int retried;	       /* this attempt already went again on a fresh connection */
+	int attempts_sent;     /* times this request was written to an upstream */
+	int response_started;  /* some of the response came: it cannot go again */
 	int response_filtered; /* the response filters ran for what goes to the client */
 	int stage;
 	struct gw_term term; /* why this request ended (cause 0: it has not) */

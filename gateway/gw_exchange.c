@@ -6,6 +6,10 @@
  * still forwarded as they came. */
 #include "gw_exchange.h"
 #include "gw_exchange_s.h"
+#include "gw_filter_states.h"
+
+#include "vk_socket.h"
+#include "vk_thread.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,6 +28,21 @@ const void *gw_stage_config(const struct gw_stage *stage_ptr)
 void *gw_stage_state(const struct gw_stage *stage_ptr)
 {
 	return stage_ptr->state_ptr;
+}
+
+void *gw_stage_kernel_state(const struct gw_stage *stage_ptr)
+{
+	const struct gw_exchange *ex_ptr = stage_ptr->exchange_ptr;
+
+	return gw_filter_states_get(ex_ptr->filter_states_ptr, ex_ptr->route_ptr, stage_ptr->index);
+}
+
+struct vk_socket *gw_stage_socket(struct gw_stage *stage_ptr, struct vk_thread *that)
+{
+	if (!stage_ptr->socket_ptr)
+		stage_ptr->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), GW_STAGE_SOCKET_RING_BYTES,
+							GW_STAGE_SOCKET_RING_BYTES);
+	return stage_ptr->socket_ptr;
 }
 
 /* No answer yet: what each attempt at the upstream starts from. */
@@ -55,10 +74,11 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->request_body_len = 0;
 	ex_ptr->body_kept = 0;
 	ex_ptr->attempt = 0;
-	ex_ptr->retry_allowed = 0;
 	ex_ptr->request_edit_count = 0;
 	ex_ptr->request_bytes_used = 0;
+	ex_ptr->request_value_count = 0;
 	ex_ptr->stages_passed = 0;
+	ex_ptr->value_count = 0;
 	ex_ptr->edit_count = 0;
 	ex_ptr->bytes_used = 0;
 	ex_ptr->state_used = 0;
@@ -154,6 +174,82 @@ int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *nam
 	if (rc >= 0)
 		return rc;
 	return head_value(&ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, name_len, value_ptr, len_ptr);
+}
+
+/* ---- values ---- */
+
+static int key_valid(const char *key, size_t len)
+{
+	if (len == 0 || len > GW_EXCHANGE_VALUE_KEY_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!gw_http_is_tchar((unsigned char)key[i]))
+			return 0;
+	return 1;
+}
+
+/* The latest value set for the key, or NULL. */
+static const struct gw_exchange_value *find_value(const struct gw_exchange *ex_ptr, const char *key, size_t len)
+{
+	for (uint32_t i = ex_ptr->value_count; i-- > 0;) {
+		const struct gw_exchange_value *v_ptr = &ex_ptr->values[i];
+
+		if (v_ptr->key_len == len && memcmp(ex_ptr->bytes + v_ptr->key_off, key, len) == 0)
+			return v_ptr;
+	}
+	return NULL;
+}
+
+int gw_exchange_set_value(struct gw_exchange *ex_ptr, const char *key, const char *value, size_t len)
+{
+	size_t key_len = strlen(key), used = ex_ptr->bytes_used;
+	const struct gw_exchange_value *old_ptr = find_value(ex_ptr, key, key_len);
+	struct gw_exchange_value *v_ptr;
+	const char *key_copy, *value_copy;
+
+	if (!key_valid(key, key_len) || len > UINT16_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ex_ptr->value_count == GW_EXCHANGE_VALUES_MAX) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	/* A new value is appended, never written over the old one: the
+	 * latest wins, and one set during the response is forgotten with it
+	 * at the next attempt (gw_exchange_next_attempt). */
+	key_copy = old_ptr ? ex_ptr->bytes + old_ptr->key_off : gw_exchange_copy(ex_ptr, key, key_len);
+	value_copy = key_copy ? gw_exchange_copy(ex_ptr, value, len) : NULL;
+	if (!value_copy) {
+		ex_ptr->bytes_used = used;
+		return -1;
+	}
+	v_ptr = &ex_ptr->values[ex_ptr->value_count++];
+	v_ptr->key_off = (uint16_t)(key_copy - ex_ptr->bytes);
+	v_ptr->key_len = (uint16_t)key_len;
+	v_ptr->value_off = (uint16_t)(value_copy - ex_ptr->bytes);
+	v_ptr->value_len = (uint16_t)len;
+	return 0;
+}
+
+const char *gw_exchange_value(const struct gw_exchange *ex_ptr, const char *key, size_t *len_ptr)
+{
+	const struct gw_exchange_value *v_ptr = find_value(ex_ptr, key, strlen(key));
+
+	if (!v_ptr)
+		return NULL;
+	*len_ptr = v_ptr->value_len;
+	return ex_ptr->bytes + v_ptr->value_off;
+}
+
+int gw_exchange_forward_value(struct gw_exchange *ex_ptr, const char *key, const char *name)
+{
+	size_t len;
+	const char *value = gw_exchange_value(ex_ptr, key, &len);
+
+	if (!value)
+		return 1;
+	return gw_exchange_edit(ex_ptr, GW_SIDE_REQUEST, GW_HEADER_SET, name, strlen(name), value, len);
 }
 
 /* ---- the response ---- */
@@ -345,9 +441,9 @@ int gw_exchange_replayable(const struct gw_exchange *ex_ptr)
 
 int gw_exchange_retry(struct gw_exchange *ex_ptr)
 {
-	if (!ex_ptr->retry_allowed || ex_ptr->response_status == 0 || !gw_exchange_replayable(ex_ptr) ||
-	    ex_ptr->response_status == 101 || ex_ptr->verdict != GW_VERDICT_CONTINUE ||
-	    ex_ptr->attempt + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
+	/* Only the ask: whether the request goes again is the connection's
+	 * one decision (gw_conn_next.c), which sees why the attempt ended. */
+	if (ex_ptr->phase != GW_PHASE_RESPONSE_HEAD || ex_ptr->verdict != GW_VERDICT_CONTINUE)
 		return -1;
 	ex_ptr->verdict = GW_VERDICT_RETRY;
 	return 0;
@@ -362,6 +458,7 @@ void gw_exchange_request_done(struct gw_exchange *ex_ptr)
 {
 	ex_ptr->request_edit_count = ex_ptr->edit_count;
 	ex_ptr->request_bytes_used = ex_ptr->bytes_used;
+	ex_ptr->request_value_count = ex_ptr->value_count;
 }
 
 void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
@@ -370,6 +467,7 @@ void gw_exchange_next_attempt(struct gw_exchange *ex_ptr)
 	clear_answer(ex_ptr);
 	ex_ptr->edit_count = ex_ptr->request_edit_count;
 	ex_ptr->bytes_used = ex_ptr->request_bytes_used;
+	ex_ptr->value_count = ex_ptr->request_value_count;
 }
 
 const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_ptr)

@@ -18,6 +18,8 @@
 
 struct gw_exchange;
 struct gw_stage;
+struct vk_socket;
+struct vk_thread;
 
 enum gw_exchange_side {
 	GW_SIDE_REQUEST,  /* the head forwarded upstream */
@@ -33,17 +35,31 @@ enum gw_header_op {
 enum gw_verdict {
 	GW_VERDICT_CONTINUE, /* on to the next stage, then the upstream */
 	GW_VERDICT_RESPOND,  /* the connection answers the client with what was set */
-	GW_VERDICT_RETRY,    /* on_response: send the request again (gw_exchange_retry) */
+	GW_VERDICT_RETRY,    /* response head: send the request again (gw_exchange_retry) */
 };
 
-/* ---- what a stage is handed (its thread's argument) ---- */
+/* ---- what a stage is handed (a handler's argument, and a waiting
+ * thread's) ---- */
 
 struct gw_exchange *gw_stage_exchange(const struct gw_stage *stage_ptr);
 /* What the filter type's compile() made, from the immutable snapshot. */
 const void *gw_stage_config(const struct gw_stage *stage_ptr);
-/* gw_filter_type.state_bytes zeroed bytes, kept from on_request to
- * on_response of the same request; NULL when the type asked for none. */
+/* gw_filter_type.state_bytes zeroed bytes, kept from the request head to
+ * the response head of the same request (across attempts); NULL when the
+ * type asked for none. */
 void *gw_stage_state(const struct gw_stage *stage_ptr);
+/* This kernel's state of this filter of the route (kernel_state_create in
+ * gw_filter.h): shared by every request the kernel serves; NULL when the
+ * type has none. */
+void *gw_stage_kernel_state(const struct gw_stage *stage_ptr);
+/* In a waiting thread (gw_stage_wait), `that` being that thread: a socket
+ * of the stage's own in the connection's micro-heap, with rings of
+ * GW_STAGE_SOCKET_RING_BYTES each way, to vk_connect, vk_write_on,
+ * vk_read_some_on... under a deadline of the thread's choosing. One per
+ * wait (a second call returns the same); the pipeline closes and frees it
+ * when the thread ends, however it ends. NULL when the heap is full. */
+#define GW_STAGE_SOCKET_RING_BYTES 4096
+struct vk_socket *gw_stage_socket(struct gw_stage *stage_ptr, struct vk_thread *that);
 
 /* ---- the request, read-only ---- */
 
@@ -54,7 +70,8 @@ const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr);
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr);
-/* The whole request body, in on_request_body (gw_filter.h); NULL before. */
+/* The whole request body, from the request body phase on (gw_filter.h);
+ * NULL before, or when no stage asked for it. */
 const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 
 /* The value a field will be forwarded with, edits included: the last
@@ -62,6 +79,23 @@ const char *gw_exchange_request_body(const struct gw_exchange *ex_ptr, size_t *l
  * (not NUL-terminated), or 0 when absent or removed. */
 int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
 			       size_t *len_ptr);
+
+/* ---- values attached to the request ---- */
+
+/* A stage attaches what it learnt (a consumer name, a JWT claim, a
+ * country) for the stages after it, the response head and routing. Keys
+ * are tokens of 1 to GW_EXCHANGE_VALUE_KEY_MAX bytes; values any bytes,
+ * copied into the exchange's buffer with a NUL after them (no allocation).
+ * Setting a key again replaces its value. -1 with errno EINVAL (key),
+ * ENOBUFS (no room: GW_EXCHANGE_VALUES_MAX values, the exchange's bytes). */
+int gw_exchange_set_value(struct gw_exchange *ex_ptr, const char *key, const char *value, size_t len);
+/* The value of `key` (NUL-terminated, its length in *len_ptr), or NULL. */
+const char *gw_exchange_value(const struct gw_exchange *ex_ptr, const char *key, size_t *len_ptr);
+/* Forwards the value of `key` upstream as the request header `name` (a
+ * set: it replaces what the client sent). 0; 1 when there is no such
+ * value (nothing changes); -1 with errno as gw_exchange_edit (a value that
+ * is not a valid field value is EINVAL). */
+int gw_exchange_forward_value(struct gw_exchange *ex_ptr, const char *key, const char *name);
 
 /* ---- the response, on the way back ---- */
 
@@ -93,14 +127,19 @@ void gw_exchange_respond(struct gw_exchange *ex_ptr, int status, const char *bod
 void gw_exchange_respond_error(struct gw_exchange *ex_ptr, int status, const char *message);
 enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr);
 
-/* In on_response: ask for another attempt instead of this answer (the
+/* In the response head (what a handler's GW_FILTER_RETRY does; a waiting
+ * thread calls it): ask for another attempt instead of this answer (the
  * upstream's, or the gateway's own 502/503/504 from reaching or hearing
- * the upstream; not a refusal before any endpoint was picked). The request goes to the
- * upstream again, picked afresh by the balancer; this answer's body is
- * dropped, its edits forgotten, and every on_response runs again for the
- * next one. Only a request that can be sent again qualifies: one without
- * a body, or whose body a stage asked to keep (on_request_body). Returns
- * 0, or -1 when it does not qualify (the answer then goes on). */
+ * the upstream). This only records the ask, and ends the phase's walk;
+ * the connection's one decision on another attempt (gateway/gw_conn_next.c)
+ * then says whether the request goes again. If it does, the request goes
+ * to the upstream again, picked afresh by the balancer; this answer's body
+ * is dropped, its edits forgotten, and every response_head runs again for
+ * the next one. If not (a request that cannot be sent again: with a body
+ * no stage asked to keep, gw_filter.h wants_body; a refusal before any
+ * endpoint was picked; the bound on attempts), the answer goes on through
+ * the stages after this one. Returns 0, or -1 outside the response head or
+ * when a stage has answered already (nothing is recorded). */
 int gw_exchange_retry(struct gw_exchange *ex_ptr);
 /* However filters ask, a request goes upstream at most this many times. */
 #define GW_EXCHANGE_ATTEMPTS_MAX 10

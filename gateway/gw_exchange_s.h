@@ -8,9 +8,12 @@
 #include <stdint.h>
 
 #include "gw_exchange.h"
+#include "gw_filter.h"
 #include "gw_http_s.h"
 
 struct gw_route;
+struct gw_filter_states;
+struct vk_socket;
 
 /* Bounds of what filters may record per request; past them an edit fails
  * with ENOBUFS (the filter decides whether that is an error). */
@@ -19,6 +22,8 @@ struct gw_route;
 #define GW_EXCHANGE_STATE_BYTES 2048
 #define GW_EXCHANGE_STAGES_MAX 32
 #define GW_EXCHANGE_NAME_MAX 256
+#define GW_EXCHANGE_VALUES_MAX 16
+#define GW_EXCHANGE_VALUE_KEY_MAX 64
 
 struct gw_header_edit {
 	uint8_t side; /* enum gw_exchange_side */
@@ -29,10 +34,30 @@ struct gw_header_edit {
 	uint16_t value_len;
 };
 
+/* A value attached to the request (gw_exchange_set_value), in bytes. */
+struct gw_exchange_value {
+	uint16_t key_off;
+	uint16_t key_len;
+	uint16_t value_off;
+	uint16_t value_len;
+};
+
 struct gw_stage {
 	struct gw_exchange *exchange_ptr;
 	const void *config_ptr;
 	void *state_ptr;
+	int index; /* in the route's filters */
+	/* while the stage waits (gw_stage_wait): its thread, and the socket
+	 * it may open (gw_stage_socket), closed when the thread ends */
+	vk_thread_fn wait_fn;
+	struct vk_socket *socket_ptr;
+};
+
+/* Where the pipeline is (gw_pipeline.h): a phase, and the stage it runs. */
+enum gw_pipeline_phase {
+	GW_PHASE_REQUEST_HEAD,
+	GW_PHASE_REQUEST_BODY,
+	GW_PHASE_RESPONSE_HEAD,
 };
 
 struct gw_exchange {
@@ -42,6 +67,12 @@ struct gw_exchange {
 	struct gw_http_span path;
 	const char *client_addr;
 	const struct gw_route *route_ptr;
+	/* this kernel's state of the snapshot's filters (gw_filter_states.h),
+	 * or NULL: set by the connection */
+	const struct gw_filter_states *filter_states_ptr;
+	/* the pipeline's place while a phase runs */
+	enum gw_pipeline_phase phase;
+	int at;
 	/* the response head, once parsed (NULL for an answer of our own) */
 	const struct gw_response *resp_ptr;
 	const char *resp_head_ptr;
@@ -58,14 +89,16 @@ struct gw_exchange {
 	int body_kept;
 	/* attempts at the upstream (gw_exchange_retry) */
 	int attempt;
-	int retry_allowed;	     /* set by the connection where it honours a retry */
 	uint32_t request_edit_count; /* edits made before the first attempt */
 	size_t request_bytes_used;   /* their bytes, kept across attempts */
-	/* stages whose on_request let the request through: the response
+	/* stages whose request_head let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;
-	const char *answered_by; /* the filter type that answered itself, or NULL */
+	const char *answered_by;      /* the filter type that answered itself, or NULL */
+	uint32_t request_value_count; /* values set before the first attempt */
 	struct gw_stage stages[GW_EXCHANGE_STAGES_MAX];
+	uint32_t value_count;
+	struct gw_exchange_value values[GW_EXCHANGE_VALUES_MAX];
 	uint32_t edit_count;
 	struct gw_header_edit edits[GW_EXCHANGE_EDITS_MAX];
 	size_t bytes_used;

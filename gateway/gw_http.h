@@ -108,37 +108,25 @@ int gw_http_list_next(const char *p, size_t len, size_t *pos_ptr, size_t *off_pt
  * case-insensitively. */
 int gw_http_token_list_contains(const char *value_ptr, size_t len, const char *token_ptr);
 
-/* Character classes of RFC 9110 5.6.2 and 5.5, shared by the codec files. */
+/* Character classes of RFC 9110 5.6.2 and 5.5, shared by the codec files:
+ * one table look-up per byte (gw_http_syntax.c), as the parsers test every
+ * byte of every head. */
+#define GW_HTTP_CHAR_TCHAR 1u  /* tchar */
+#define GW_HTTP_CHAR_FIELD 2u  /* field-vchar (VCHAR or obs-text), SP or HTAB */
+#define GW_HTTP_CHAR_TARGET 4u /* request-target: VCHAR but '#' */
+#define GW_HTTP_CHAR_HOST 8u   /* reg-name: unreserved or sub-delims (RFC 3986 2.2-2.3) */
+
+extern const uint8_t gw_http_char_class[256];
+
 static inline int gw_http_is_tchar(unsigned char c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return 1;
-	switch (c) {
-	case '!':
-	case '#':
-	case '$':
-	case '%':
-	case '&':
-	case '\'':
-	case '*':
-	case '+':
-	case '-':
-	case '.':
-	case '^':
-	case '_':
-	case '`':
-	case '|':
-	case '~':
-		return 1;
-	default:
-		return 0;
-	}
+	return gw_http_char_class[c] & GW_HTTP_CHAR_TCHAR;
 }
 
-/* field-vchar (VCHAR or obs-text), SP or HTAB: what a field value may hold. */
+/* What a field value may hold. */
 static inline int gw_http_is_field_char(unsigned char c)
 {
-	return (c >= 0x20 && c != 0x7f) || c == '\t';
+	return gw_http_char_class[c] & GW_HTTP_CHAR_FIELD;
 }
 
 static inline int gw_http_is_ows(unsigned char c)

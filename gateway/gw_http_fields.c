@@ -51,25 +51,41 @@ int gw_http_head_resume(const struct gw_http_head *head_ptr, size_t len, const s
 
 /* Field lines. */
 
+/* The names the parser interprets differ in length: one comparison at most. */
 static enum gw_http_field_kind field_kind(const char *name_ptr, size_t len)
 {
-	static const struct {
-		const char *name_ptr;
-		enum gw_http_field_kind kind;
-	} known[] = {
-		{"host", GW_FIELD_HOST},
-		{"content-length", GW_FIELD_CONTENT_LENGTH},
-		{"transfer-encoding", GW_FIELD_TRANSFER_ENCODING},
-		{"connection", GW_FIELD_CONNECTION},
-		{"upgrade", GW_FIELD_UPGRADE},
-		{"expect", GW_FIELD_EXPECT},
-	};
+	const char *known_ptr;
+	enum gw_http_field_kind kind;
 
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (gw_http_equals_ci(name_ptr, len, known[i].name_ptr))
-			return known[i].kind;
+	switch (len) {
+	case sizeof("host") - 1:
+		known_ptr = "host";
+		kind = GW_FIELD_HOST;
+		break;
+	case sizeof("expect") - 1:
+		known_ptr = "expect";
+		kind = GW_FIELD_EXPECT;
+		break;
+	case sizeof("upgrade") - 1:
+		known_ptr = "upgrade";
+		kind = GW_FIELD_UPGRADE;
+		break;
+	case sizeof("connection") - 1:
+		known_ptr = "connection";
+		kind = GW_FIELD_CONNECTION;
+		break;
+	case sizeof("content-length") - 1:
+		known_ptr = "content-length";
+		kind = GW_FIELD_CONTENT_LENGTH;
+		break;
+	case sizeof("transfer-encoding") - 1:
+		known_ptr = "transfer-encoding";
+		kind = GW_FIELD_TRANSFER_ENCODING;
+		break;
+	default:
+		return GW_FIELD_OTHER;
 	}
-	return GW_FIELD_OTHER;
+	return gw_http_same_ci(name_ptr, known_ptr, len) ? kind : GW_FIELD_OTHER;
 }
 
 static int content_length_field(struct gw_http_head *head_ptr, const char *value_ptr, size_t len)

@@ -58,12 +58,15 @@ struct gw_http_head {
 	uint64_t content_length; /* for GW_BODY_LENGTH */
 	uint32_t field_count;
 	uint32_t option_count;
+	const char *error_ptr;	  /* why the message was rejected (static string), or NULL */
+	struct gw_http_scan scan; /* parser state */
+	/* The arrays come last: a new message clears what is above them
+	 * only (gw_http_request_init), and an entry is written whole before
+	 * the counts above cover it. */
 	struct gw_http_field fields[GW_HTTP_FIELDS_MAX];
 	/* The Connection header's options, in order: names of fields to drop
 	 * when forwarding (every field line with such a name is `nominated`). */
 	struct gw_http_span options[GW_HTTP_CONNECTION_OPTIONS_MAX];
-	const char *error_ptr;	  /* why the message was rejected (static string), or NULL */
-	struct gw_http_scan scan; /* parser state */
 };
 
 struct gw_request {
@@ -78,14 +81,14 @@ struct gw_request {
 	/* Effective host: the absolute-form authority, else the Host value;
 	 * len 0 for an HTTP/1.0 request without Host. */
 	struct gw_http_span host;
-	uint8_t expect_continue; /* Expect: 100-continue */
-	struct gw_http_head head;
+	uint8_t expect_continue;  /* Expect: 100-continue */
+	struct gw_http_head head; /* last: see gw_http_head's arrays */
 };
 
 struct gw_response {
 	uint16_t status;
 	struct gw_http_span reason;
-	struct gw_http_head head;
+	struct gw_http_head head; /* last: see gw_http_head's arrays */
 };
 
 #endif

@@ -17,6 +17,56 @@
 #define PORT_MAX 65535
 #define CONTENT_LENGTH_MAX ((uint64_t)INT64_MAX)
 
+/* Each byte's classes (gw_http.h). Ranges never overlap. */
+#define T GW_HTTP_CHAR_TCHAR
+#define F GW_HTTP_CHAR_FIELD
+#define G GW_HTTP_CHAR_TARGET
+#define H GW_HTTP_CHAR_HOST
+const uint8_t gw_http_char_class[256] = {
+	['\t'] = F,
+	[' '] = F,
+	['!'] = T | F | G | H,
+	['"'] = F | G,
+	['#'] = T | F,
+	['$'] = T | F | G | H,
+	['%'] = T | F | G,
+	['&'] = T | F | G | H,
+	['\''] = T | F | G | H,
+	['('] = F | G | H,
+	[')'] = F | G | H,
+	['*'] = T | F | G | H,
+	['+'] = T | F | G | H,
+	[','] = F | G | H,
+	['-'] = T | F | G | H,
+	['.'] = T | F | G | H,
+	['/'] = F | G,
+	['0' ... '9'] = T | F | G | H,
+	[':'] = F | G,
+	[';'] = F | G | H,
+	['<'] = F | G,
+	['='] = F | G | H,
+	['>'] = F | G,
+	['?'] = F | G,
+	['@'] = F | G,
+	['A' ... 'Z'] = T | F | G | H,
+	['['] = F | G,
+	['\\'] = F | G,
+	[']'] = F | G,
+	['^'] = T | F | G,
+	['_'] = T | F | G | H,
+	['`'] = T | F | G,
+	['a' ... 'z'] = T | F | G | H,
+	['{'] = F | G,
+	['|'] = T | F | G,
+	['}'] = F | G,
+	['~'] = T | F | G | H,
+	[0x80 ... 0xff] = F,
+};
+#undef T
+#undef F
+#undef G
+#undef H
+
 static unsigned char ascii_lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
@@ -224,14 +274,6 @@ static int port_valid(const char *p, size_t len)
 	return port <= PORT_MAX;
 }
 
-/* unreserved / sub-delims of RFC 3986 2.2-2.3 (pct-encoded handled apart). */
-static int is_reg_name_char(unsigned char c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return 1;
-	return c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL;
-}
-
 /* uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): a reg-name (which
  * covers IPv4 addresses) or an [IPv6] literal; never empty, never with
  * userinfo or whitespace. */
@@ -264,7 +306,7 @@ int gw_http_host_valid(const char *p, size_t len, int port_required)
 				    !gw_http_is_hexdig((unsigned char)p[i + 2]))
 					return 0;
 				i += 2;
-			} else if (!is_reg_name_char((unsigned char)p[i])) {
+			} else if (!(gw_http_char_class[(unsigned char)p[i]] & GW_HTTP_CHAR_HOST)) {
 				return 0;
 			}
 		}

@@ -186,19 +186,6 @@ size_t gw_http_error_body(char *buf, size_t cap, int status, const char *message
 	return out.len;
 }
 
-void gw_http_out_error(struct gw_http_out *out_ptr, int status, const char *message, int close_connection,
-		       const char *fields)
-{
-	char body[GW_HTTP_ERROR_BODY_MAX];
-	size_t body_len = gw_http_error_body(body, sizeof(body), status, message);
-
-	gw_http_out_status_line(out_ptr, status);
-	GW_HTTP_OUT_LITERAL(out_ptr, "Content-Type: application/json\r\n");
-	gw_http_out_bytes(out_ptr, fields, strlen(fields));
-	gw_http_out_head_end(out_ptr, status, body_len, close_connection);
-	gw_http_out_bytes(out_ptr, body, body_len);
-}
-
 /* ---- the connection process's heads ---- */
 
 /* The field lines the exchange's edits add to one side's head. */
@@ -293,7 +280,8 @@ static void out_forwarded(struct gw_http_out *out_ptr, const struct gw_conn_self
 		GW_HTTP_OUT_LITERAL(out_ptr, "http");
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 	if (trusted && (f_ptr = forwarded_field(self, XF_HOST)))
-		gw_http_out_field(out_ptr, "X-Forwarded-Host", 16, span(self->head_ptr, f_ptr->value), f_ptr->value.len);
+		gw_http_out_field(out_ptr, "X-Forwarded-Host", 16, span(self->head_ptr, f_ptr->value),
+				  f_ptr->value.len);
 	else if (self->req.host.len)
 		gw_http_out_field(out_ptr, "X-Forwarded-Host", 16, span(self->head_ptr, self->req.host),
 				  self->req.host.len);

@@ -78,10 +78,4 @@ static inline int gw_http_status_has_body(int status)
  * into buf (at most cap bytes, cut safely, NUL-terminated); its length. */
 size_t gw_http_error_body(char *buf, size_t cap, int status, const char *message);
 
-/* A whole error answer: status line, Content-Type, Content-Length, the
- * field lines in `fields` (each ending in CRLF, or ""), "Connection:
- * close" when asked, and the JSON body. */
-void gw_http_out_error(struct gw_http_out *out_ptr, int status, const char *message, int close_connection,
-		       const char *fields);
-
 #endif

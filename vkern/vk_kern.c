@@ -432,6 +432,8 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	uint64_t timer_ns = 0;
 	int waits;
 
+	/* The clock is read at the process's first vk_sys_now_ns(), if any. */
+	kern_ptr->dispatch_now_ns = 0;
 	if (show(kern_ptr, proc_ptr) == -1) {
 		fprintf(stderr, "vk: kernel %d: unprotect: %s\n", kern_ptr->index, strerror(errno));
 		proc_end(kern_ptr, proc_ptr);

@@ -31,7 +31,11 @@ struct vk_kern {
 	uint64_t grace_ns;
 	uint64_t spin_ns; /* after events, poll without sleeping this long */
 	uint64_t drain_deadline_ns;
-	uint64_t now_ns;
+	uint64_t now_ns; /* read when the last poll wait returned: timers fire by it */
+	/* The clock read once per dispatch, when the process first asks
+	 * (vk_sys_now_ns); 0 until then. Every time the process asks for
+	 * while it runs, deadlines and sleeps included, is this one. */
+	uint64_t dispatch_now_ns;
 	int exit_code;
 	uint64_t stats[16];
 

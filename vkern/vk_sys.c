@@ -245,7 +245,17 @@ void vk_sys_untrusted_end(void)
 
 uint64_t vk_sys_now_ns(void)
 {
-	return vk_now_ns();
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+
+	if (!kern_ptr || !kern_ptr->in_dispatch)
+		return vk_now_ns();
+	/* Read at the first ask, not when the dispatch began: a deadline set
+	 * after the dispatch's I/O (a keep-alive wait after the response went
+	 * out) then counts from after that I/O, and never ends early for the
+	 * peer. */
+	if (!kern_ptr->dispatch_now_ns)
+		kern_ptr->dispatch_now_ns = vk_now_ns();
+	return kern_ptr->dispatch_now_ns;
 }
 
 uint64_t vk_sys_coarse_now_ns(void)

@@ -52,9 +52,12 @@ int vk_sys_owns(int fd);
  * untrusted state whatever came before. */
 void vk_sys_untrusted_begin(void);
 void vk_sys_untrusted_end(void);
+/* The monotonic time, in ns. Inside a process the clock is read once per
+ * dispatch, at the first call: the time does not move while the process
+ * runs. A new read anywhere else. */
 uint64_t vk_sys_now_ns(void);
-/* The time the kernel last read, after its last poll wait: no clock read,
- * for timers whose precision is a dispatch (vk_sys_now_ns outside a kernel). */
+/* The time the kernel last read (vk_sys_now_ns outside a kernel): no clock
+ * read, for timers whose precision is a dispatch, outside a dispatch too. */
 uint64_t vk_sys_coarse_now_ns(void);
 int vk_sys_draining(void);
 int vk_sys_kernel_index(void);

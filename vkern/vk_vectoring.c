@@ -40,6 +40,14 @@ int vk_vectoring_is_full(struct vk_vectoring *ring_ptr)
 	return ring_ptr->len == ring_ptr->buf_len;
 }
 
+/* An offset past the end of the buffer, brought back into it. Every offset
+ * the ring computes (start plus at most buf_len) is below 2 * buf_len, so
+ * one subtraction does what a division would. */
+static size_t wrap(const struct vk_vectoring *ring_ptr, size_t off)
+{
+	return off >= ring_ptr->buf_len ? off - ring_ptr->buf_len : off;
+}
+
 /* Up to two segments starting at offset `from` spanning `n` bytes, wrapping. */
 static int segments(struct vk_vectoring *ring_ptr, size_t from, size_t n, struct iovec iov[2])
 {
@@ -47,7 +55,7 @@ static int segments(struct vk_vectoring *ring_ptr, size_t from, size_t n, struct
 
 	if (n == 0)
 		return 0;
-	from %= ring_ptr->buf_len;
+	from = wrap(ring_ptr, from);
 	first = ring_ptr->buf_len - from;
 	if (first > n)
 		first = n;
@@ -79,7 +87,7 @@ void vk_vectoring_consumed(struct vk_vectoring *ring_ptr, size_t n)
 {
 	if (n == 0)
 		return;
-	ring_ptr->start = (ring_ptr->start + n) % ring_ptr->buf_len;
+	ring_ptr->start = wrap(ring_ptr, ring_ptr->start + n);
 	ring_ptr->len -= n;
 	/* An empty ring restarts at 0, so small messages stay in one segment. */
 	if (ring_ptr->len == 0)
@@ -117,8 +125,16 @@ size_t vk_vectoring_write(struct vk_vectoring *ring_ptr, const void *buf, size_t
 {
 	struct iovec iov[2];
 	const char *in = buf;
+	size_t end = ring_ptr->start + ring_ptr->len;
 	int count;
 
+	/* The common case, a small write that fits before the buffer's end:
+	 * the head writers make a dozen of these per message. */
+	if (end + n <= ring_ptr->buf_len) {
+		memcpy(ring_ptr->buf_ptr + end, buf, n);
+		ring_ptr->len += n;
+		return n;
+	}
 	if (n > vk_vectoring_space(ring_ptr))
 		n = vk_vectoring_space(ring_ptr);
 	count = segments(ring_ptr, ring_ptr->start + ring_ptr->len, n, iov);
@@ -140,7 +156,7 @@ size_t vk_vectoring_unread(struct vk_vectoring *ring_ptr, const void *buf, size_
 		n = vk_vectoring_space(ring_ptr);
 	if (n == 0)
 		return 0;
-	ring_ptr->start = (ring_ptr->start + ring_ptr->buf_len - n) % ring_ptr->buf_len;
+	ring_ptr->start = wrap(ring_ptr, ring_ptr->start + ring_ptr->buf_len - n);
 	ring_ptr->len += n;
 	count = segments(ring_ptr, ring_ptr->start, n, iov);
 	for (int i = 0; i < count; i++) {
@@ -174,7 +190,7 @@ int vk_vectoring_byte_at(struct vk_vectoring *ring_ptr, size_t offset)
 {
 	if (offset >= ring_ptr->len)
 		return -1;
-	return (unsigned char)ring_ptr->buf_ptr[(ring_ptr->start + offset) % ring_ptr->buf_len];
+	return (unsigned char)ring_ptr->buf_ptr[wrap(ring_ptr, ring_ptr->start + offset)];
 }
 
 /* Ring to ring, no intermediate buffer: at most min(n, held, free) bytes. */

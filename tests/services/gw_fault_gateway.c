@@ -49,39 +49,50 @@ static int header_is(const struct gw_exchange *ex_ptr, const char *value)
 	       memcmp(got, value, len) == 0;
 }
 
-static void fault_on_request(struct vk_thread *that)
+/* Memory in the connection's micro-heap needs its process: the one
+ * action of the filter that runs as a waiting thread. */
+static void fault_publish(struct vk_thread *that)
 {
 	struct gw_stage *stage_ptr = vk_thread_arg(that);
-	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
 	struct {
 		int unused;
 	} * self;
 
 	vk_begin();
+	fault_canary_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), sizeof(*fault_canary_ptr));
+	if (!fault_canary_ptr)
+		vk_raise(ENOMEM);
+	*fault_canary_ptr = FAULT_CANARY;
+	gw_exchange_respond(gw_stage_exchange(stage_ptr), 200, "published", 9);
+	vk_end();
+}
+
+static enum gw_filter_result fault_request_head(struct gw_stage *stage_ptr)
+{
+	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
+
 	if (header_is(ex_ptr, "null")) {
 		*fault_null_ptr = 1;
 	} else if (header_is(ex_ptr, "publish")) {
-		fault_canary_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), sizeof(*fault_canary_ptr));
-		if (!fault_canary_ptr)
-			vk_raise(ENOMEM);
-		*fault_canary_ptr = FAULT_CANARY;
-		gw_exchange_respond(ex_ptr, 200, "published", 9);
+		return gw_stage_wait(stage_ptr, fault_publish);
 	} else if (header_is(ex_ptr, "poke") && fault_canary_ptr) {
 		*fault_canary_ptr = FAULT_POKED;
 		gw_exchange_respond(ex_ptr, 200, "poked", 5);
+		return GW_FILTER_RESPOND;
 	} else if (header_is(ex_ptr, "check") && fault_canary_ptr) {
 		if (*fault_canary_ptr == FAULT_CANARY)
 			gw_exchange_respond(ex_ptr, 200, "intact", 6);
 		else
 			gw_exchange_respond(ex_ptr, 200, "corrupted", 9);
+		return GW_FILTER_RESPOND;
 	}
-	vk_end();
+	return GW_FILTER_CONTINUE;
 }
 
 static const struct gw_filter_type fault_type = {
 	.name = "fault",
 	.compile = fault_compile,
-	.on_request = fault_on_request,
+	.request_head = fault_request_head,
 };
 
 int main(int argc, char **argv)

@@ -809,6 +809,86 @@ static void test_token_list_contains(void **state)
 	assert_false(gw_http_token_list_contains("a, close", 3, "close"));
 }
 
+/* The class table against the RFCs' definitions, byte by byte. */
+static int rfc_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static void test_char_classes_match_the_rfcs(void **state)
+{
+	(void)state;
+	for (unsigned c = 0; c < 256; c++) {
+		int field = (c >= 0x20 && c != 0x7f) || c == '\t';
+		int target = c > 0x20 && c < 0x7f && c != '#';
+		int host = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			   (c != '\0' && strchr("-._~!$&'()*+,;=", (int)c) != NULL);
+
+		if (!gw_http_is_tchar((unsigned char)c) != !rfc_tchar((unsigned char)c))
+			fail_msg("tchar 0x%02x", c);
+		if (!gw_http_is_field_char((unsigned char)c) != !field)
+			fail_msg("field char 0x%02x", c);
+		if (!(gw_http_char_class[c] & GW_HTTP_CHAR_TARGET) != !target)
+			fail_msg("target char 0x%02x", c);
+		if (!(gw_http_char_class[c] & GW_HTTP_CHAR_HOST) != !host)
+			fail_msg("host char 0x%02x", c);
+	}
+}
+
+/* A name is known by its length and its letters, not its length alone. */
+static void test_field_kind_needs_the_whole_name(void **state)
+{
+	static const char head[] = "GET / HTTP/1.1\r\n"
+				   "HOST: a\r\n"
+				   "Hosx: b\r\n"
+				   "Content-Lengtx: 5\r\n"
+				   "transfer-encodinG: chunked\r\n"
+				   "Connectiom: close\r\n"
+				   "UPGRADE: websocket\r\n"
+				   "Expecx: 100-continue\r\n"
+				   "\r\n";
+
+	(void)state;
+	assert_int_equal(parse_n(head, sizeof(head) - 1), (int)sizeof(head) - 1);
+	assert_int_equal(req.head.field_count, 7);
+	assert_int_equal(req.head.fields[0].kind, GW_FIELD_HOST);
+	assert_int_equal(req.head.fields[1].kind, GW_FIELD_OTHER);
+	assert_int_equal(req.head.fields[2].kind, GW_FIELD_OTHER);
+	assert_int_equal(req.head.fields[3].kind, GW_FIELD_TRANSFER_ENCODING);
+	assert_int_equal(req.head.fields[4].kind, GW_FIELD_OTHER);
+	assert_int_equal(req.head.fields[5].kind, GW_FIELD_UPGRADE);
+	assert_int_equal(req.head.fields[6].kind, GW_FIELD_OTHER);
+	assert_int_equal(req.head.body, GW_BODY_CHUNKED);
+	assert_true(req.head.keep_alive);
+	assert_false(req.expect_continue);
+}
+
+/* Init clears the counts, not the arrays: what an earlier message left in
+ * them is never seen. */
+static void test_init_over_an_earlier_message(void **state)
+{
+	static const char first[] = "GET / HTTP/1.1\r\nHost: a\r\nConnection: x-a, x-b\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+	static const char second[] = "GET / HTTP/1.1\r\nHost: b\r\nX-A: 1\r\n\r\n";
+	struct gw_request *r_ptr = &req;
+
+	(void)state;
+	memset(r_ptr, 0xa5, sizeof(*r_ptr));
+	gw_http_request_init(r_ptr);
+	assert_int_equal(gw_http_parse_request(r_ptr, first, sizeof(first) - 1, &limits), (int)sizeof(first) - 1);
+	assert_int_equal(r_ptr->head.option_count, 2);
+	assert_true(r_ptr->head.fields[2].nominated);
+	gw_http_request_init(r_ptr);
+	assert_int_equal(gw_http_parse_request(r_ptr, second, sizeof(second) - 1, &limits), (int)sizeof(second) - 1);
+	assert_int_equal(r_ptr->head.field_count, 2);
+	assert_int_equal(r_ptr->head.option_count, 0);
+	assert_false(r_ptr->head.fields[1].nominated);
+	assert_int_equal(r_ptr->head.fields[1].kind, GW_FIELD_OTHER);
+	assert_null(gw_http_header_find(r_ptr, second, "X-B"));
+	assert_non_null(gw_http_header_find(r_ptr, second, "x-a"));
+	assert_true(r_ptr->head.keep_alive);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +943,9 @@ int main(void)
 		cmocka_unit_test_setup(test_default_limits, setup_limits),
 		cmocka_unit_test_setup(test_header_find_is_case_insensitive_and_first, setup_limits),
 		cmocka_unit_test_setup(test_token_list_contains, setup_limits),
+		cmocka_unit_test_setup(test_char_classes_match_the_rfcs, setup_limits),
+		cmocka_unit_test_setup(test_field_kind_needs_the_whole_name, setup_limits),
+		cmocka_unit_test_setup(test_init_over_an_earlier_message, setup_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * isolated heap, and a caught fault is remembered (vk_sys_faulted).
  * With VK_ISOLATION_UNTRUSTED, trusted code costs no mprotect() (and is
  * not kept out of other heaps), while code between vk_sys_untrusted_begin
- * and _end, in a later dispatch too, finds every other heap hidden.
+ * and _end, in a later dispatch too, finds every other heap hidden. The
+ * clock is read once per dispatch, and a sleep still lasts what it asks.
  *
  * The test drives the kernel from its before-wait hook: each call is one
  * step of a lock-step exchange with the processes, and the last step
@@ -36,6 +37,7 @@
 #include "vk_socket.h"
 #include "vk_sys.h"
 #include "vk_test_net.h"
+#include "vk_timer.h"
 
 #define TEST_ALARM_S 20
 #define STEPS_MAX 1000
@@ -546,6 +548,66 @@ static void test_caught_fault_is_remembered(void **state)
 	finish(service_ptr);
 }
 
+/* ---- the clock: read once per dispatch ---- */
+
+#define CLOCK_MOVE_NS 2000000u /* how far the clock moves during one dispatch */
+#define CLOCK_SLEEP_MS 5
+
+static uint64_t clock_first, clock_again, clock_slept, clock_raw_before, clock_raw_after;
+
+static void clock_reader(struct vk_thread *that)
+{
+	struct {
+		int unused;
+	} * self;
+
+	vk_begin();
+	clock_raw_before = vk_now_ns();
+	/* The first ask reads the clock... */
+	clock_first = vk_sys_now_ns();
+	/* ...which moves on while this dispatch runs... */
+	while (vk_now_ns() < clock_raw_before + CLOCK_MOVE_NS)
+		;
+	clock_again = vk_sys_now_ns();
+	/* ...and a sleep counts from that read. */
+	vk_sleep(CLOCK_SLEEP_MS);
+	clock_slept = vk_sys_now_ns();
+	clock_raw_after = vk_now_ns();
+	vk_end();
+}
+
+static void clock_step(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls() || !clock_slept)
+		return;
+	st.step = 1;
+	vk_kern_drain(st.kern_ptr);
+}
+
+static void test_clock_read_once_per_dispatch(void **state)
+{
+	struct vk_service *service_ptr = vk_service_create("clock", clock_reader, NULL);
+	uint64_t sleep_ns = CLOCK_SLEEP_MS * 1000000ull;
+
+	(void)state;
+	clock_first = clock_again = clock_slept = clock_raw_before = clock_raw_after = 0;
+	run_kernel(service_ptr, 1, 0, clock_step);
+	assert_int_equal(st.step, 1);
+	/* One dispatch, one time: the first ask's. */
+	assert_true(clock_first != 0);
+	assert_true(clock_again == clock_first);
+	assert_true(clock_first >= clock_raw_before);
+	/* The next dispatch has the time of its own start, and the timer
+	 * fired no earlier than asked. */
+	assert_true(clock_slept >= clock_first + sleep_ns);
+	assert_true(clock_raw_after >= clock_first + sleep_ns);
+	assert_true(clock_slept <= clock_raw_after);
+	/* Outside a dispatch the time is read afresh. */
+	assert_true(vk_sys_now_ns() >= clock_raw_after);
+	finish(service_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_caught_fault_is_remembered),
 		cmocka_unit_test(test_untrusted_code_finds_other_heaps_hidden),
 		cmocka_unit_test(test_trusted_code_costs_no_mprotect),
+		cmocka_unit_test(test_clock_read_once_per_dispatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
