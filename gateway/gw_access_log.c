@@ -170,37 +170,3 @@ void gw_access_log_close(void)
 	log_state.len = 0;
 	log_state.is_pipe = 0;
 }
-
-size_t gw_access_log_escape(char *out, size_t len, const char *in, size_t in_len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	if (len == 0)
-		return 0;
-	for (size_t i = 0; i < in_len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		char esc[6];
-		size_t k = 0;
-
-		if (c == '"' || c == '\\') {
-			esc[k++] = '\\';
-			esc[k++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			esc[k++] = '\\';
-			esc[k++] = 'u';
-			esc[k++] = '0';
-			esc[k++] = '0';
-			esc[k++] = hex[c >> 4];
-			esc[k++] = hex[c & 15];
-		} else {
-			esc[k++] = (char)c;
-		}
-		if (n + k >= len)
-			break;
-		memcpy(out + n, esc, k);
-		n += k;
-	}
-	out[n] = '\0';
-	return n;
-}

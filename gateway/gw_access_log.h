@@ -23,10 +23,6 @@ void gw_access_log_append(const char *line, size_t len);
 void gw_access_log_flush(void);
 size_t gw_access_log_buffered(void);
 uint64_t gw_access_log_dropped(void);
-/* Writes in[0..in_len) into out as the inside of a JSON string (quotes,
- * backslashes and control bytes escaped), NUL-terminated, never past len;
- * returns the length written. */
-size_t gw_access_log_escape(char *out, size_t len, const char *in, size_t in_len);
 
 /* The logrotate convention (SIGUSR1): after the file was renamed, flush
  * to it what is buffered and open the path again (a new file). Standard

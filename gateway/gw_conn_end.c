@@ -16,7 +16,6 @@
 #include "vk_proc_local.h"
 #include "vk_vectoring.h"
 
-#include <stdio.h>
 #include <time.h>
 
 /* ---- termination codes ---- */
@@ -283,16 +282,96 @@ void gw_conn_tunnel(struct vk_thread *that)
 
 /* ---- the access log ---- */
 
-/* The end of a request: its counters (gw_stats.h), and one JSON line in
- * the kernel's access log when that is on. */
-void gw_conn_log_request(struct gw_conn_self *self, int status)
+/* The log's wall-clock time to the second, formatted when the second
+ * changes, not per line: the milliseconds come from the kernel's
+ * monotonic clock, read anyway, against where the second began. Per
+ * kernel (each kernel is its own OS process). */
+static struct {
+	uint64_t second_ns; /* monotonic time at which the cached second began */
+	uint64_t until_ns;  /* and ends: 0 before the first line */
+	char text[sizeof("YYYY-MM-DDTHH:MM:SS")];
+} log_clock;
+
+/* value in exactly `width` decimal digits (zero-padded, cut on the left). */
+static void out_digits(char *out, uint64_t value, int width)
 {
-	char method[64], target[512], when[40];
-	uint64_t now = vk_sys_coarse_now_ns();
+	for (int i = width - 1; i >= 0; i--) {
+		out[i] = (char)('0' + value % 10);
+		value /= 10;
+	}
+}
+
+static void log_clock_tick(uint64_t now_ns)
+{
 	struct timespec wall;
 	struct tm tm;
-	size_t n;
-	int len;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	gmtime_r(&wall.tv_sec, &tm);
+	out_digits(log_clock.text, (uint64_t)tm.tm_year + 1900, 4);
+	log_clock.text[4] = '-';
+	out_digits(log_clock.text + 5, (uint64_t)tm.tm_mon + 1, 2);
+	log_clock.text[7] = '-';
+	out_digits(log_clock.text + 8, (uint64_t)tm.tm_mday, 2);
+	log_clock.text[10] = 'T';
+	out_digits(log_clock.text + 11, (uint64_t)tm.tm_hour, 2);
+	log_clock.text[13] = ':';
+	out_digits(log_clock.text + 14, (uint64_t)tm.tm_min, 2);
+	log_clock.text[16] = ':';
+	out_digits(log_clock.text + 17, (uint64_t)tm.tm_sec, 2);
+	log_clock.second_ns = now_ns - (uint64_t)wall.tv_nsec;
+	log_clock.until_ns = log_clock.second_ns + 1000000000u;
+}
+
+/* "2026-12-05T06:37:50.123Z" */
+static void out_time(struct gw_http_out *out_ptr, uint64_t now_ns)
+{
+	char ms[3];
+
+	if (now_ns >= log_clock.until_ns || now_ns < log_clock.second_ns)
+		log_clock_tick(now_ns);
+	gw_http_out_bytes(out_ptr, log_clock.text, sizeof(log_clock.text) - 1);
+	GW_HTTP_OUT_LITERAL(out_ptr, ".");
+	out_digits(ms, (now_ns - log_clock.second_ns) / 1000000u, 3);
+	gw_http_out_bytes(out_ptr, ms, 3);
+	GW_HTTP_OUT_LITERAL(out_ptr, "Z");
+}
+
+/* A duration in milliseconds with three decimals. */
+static void out_ms(struct gw_http_out *out_ptr, uint64_t ns)
+{
+	char frac[3];
+
+	gw_http_out_uint(out_ptr, ns / 1000000u);
+	GW_HTTP_OUT_LITERAL(out_ptr, ".");
+	out_digits(frac, ns / 1000u % 1000u, 3);
+	gw_http_out_bytes(out_ptr, frac, 3);
+}
+
+/* A JSON string, or null. */
+static void out_string_or_null(struct gw_http_out *out_ptr, const char *string)
+{
+	if (!string) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+		return;
+	}
+	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
+	gw_http_out_json_string(out_ptr, string, strlen(string), SIZE_MAX);
+	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
+}
+
+/* The line's bounds on what the client chose. */
+#define GW_CONN_LOG_METHOD_MAX 64
+#define GW_CONN_LOG_TARGET_MAX 512
+
+/* The end of a request: its counters (gw_stats.h), and one JSON line in
+ * the kernel's access log when that is on, written without printf (the
+ * request path's cost, docs/gateway-design.md). */
+void gw_conn_log_request(struct gw_conn_self *self, int status)
+{
+	uint64_t now = vk_sys_coarse_now_ns();
+	struct gw_http_out out;
+	char term[2];
 
 	/* started_ns: once per request, however many paths end it. */
 	if (!self->started_ns)
@@ -306,29 +385,43 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 		self->started_ns = 0;
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &wall);
-	gmtime_r(&wall.tv_sec, &tm);
-	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - n, ".%03ldZ", wall.tv_nsec / 1000000);
-	gw_access_log_escape(method, sizeof(method), self->head_ptr + self->req.method_span.off,
-			     self->req.method_span.len);
-	gw_access_log_escape(target, sizeof(target), self->head_ptr + self->req.target.off, self->req.target.len);
-	len = snprintf(self->log_line, sizeof(self->log_line),
-		       "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
-		       "\"termination\":\"%c%c\",\"bytes_in\":%llu,\"bytes_out\":%llu,\"upstream\":%s%s%s,"
-		       "\"attempts\":%d,\"upstream_ms\":%.3f,\"total_ms\":%.3f,\"route\":%s%s%s,"
-		       "\"filters\":{\"passed\":%d,\"answered_by\":%s%s%s}}\n",
-		       when, self->client_addr, method, target, status, self->term.cause ? self->term.cause : '-',
-		       self->term.cause ? self->term.stage : '-', (unsigned long long)self->bytes_in,
-		       (unsigned long long)self->bytes_out, self->upstream_ns ? "\"" : "",
-		       self->upstream_ns ? self->pick.name : "null", self->upstream_ns ? "\"" : "", self->attempts_sent,
-		       self->upstream_ns ? (double)(now - self->upstream_ns) / 1e6 : 0.0,
-		       (double)(now - self->started_ns) / 1e6, self->route_ptr ? "\"" : "",
-		       self->route_ptr ? self->route_ptr->name : "null", self->route_ptr ? "\"" : "",
-		       self->exchange.stages_passed, self->exchange.answered_by ? "\"" : "",
-		       self->exchange.answered_by ? self->exchange.answered_by : "null",
-		       self->exchange.answered_by ? "\"" : "");
-	if (len > 0 && (size_t)len < sizeof(self->log_line))
-		gw_access_log_append(self->log_line, (size_t)len);
+	term[0] = self->term.cause ? self->term.cause : '-';
+	term[1] = self->term.cause ? self->term.stage : '-';
+	gw_http_out_init(&out, self->log_line, sizeof(self->log_line));
+	GW_HTTP_OUT_LITERAL(&out, "{\"time\":\"");
+	out_time(&out, now);
+	GW_HTTP_OUT_LITERAL(&out, "\",\"client\":\"");
+	gw_http_out_bytes(&out, self->client_addr, strlen(self->client_addr));
+	GW_HTTP_OUT_LITERAL(&out, "\",\"method\":\"");
+	gw_http_out_json_string(&out, span(self->head_ptr, self->req.method_span), self->req.method_span.len,
+				GW_CONN_LOG_METHOD_MAX);
+	GW_HTTP_OUT_LITERAL(&out, "\",\"target\":\"");
+	gw_http_out_json_string(&out, span(self->head_ptr, self->req.target), self->req.target.len,
+				GW_CONN_LOG_TARGET_MAX);
+	GW_HTTP_OUT_LITERAL(&out, "\",\"status\":");
+	gw_http_out_uint(&out, (uint64_t)status);
+	GW_HTTP_OUT_LITERAL(&out, ",\"termination\":\"");
+	gw_http_out_bytes(&out, term, 2);
+	GW_HTTP_OUT_LITERAL(&out, "\",\"bytes_in\":");
+	gw_http_out_uint(&out, self->bytes_in);
+	GW_HTTP_OUT_LITERAL(&out, ",\"bytes_out\":");
+	gw_http_out_uint(&out, self->bytes_out);
+	GW_HTTP_OUT_LITERAL(&out, ",\"upstream\":");
+	out_string_or_null(&out, self->upstream_ns ? self->pick.name : NULL);
+	GW_HTTP_OUT_LITERAL(&out, ",\"attempts\":");
+	gw_http_out_uint(&out, (uint64_t)self->attempts_sent);
+	GW_HTTP_OUT_LITERAL(&out, ",\"upstream_ms\":");
+	out_ms(&out, self->upstream_ns ? now - self->upstream_ns : 0);
+	GW_HTTP_OUT_LITERAL(&out, ",\"total_ms\":");
+	out_ms(&out, now - self->started_ns);
+	GW_HTTP_OUT_LITERAL(&out, ",\"route\":");
+	out_string_or_null(&out, self->route_ptr ? self->route_ptr->name : NULL);
+	GW_HTTP_OUT_LITERAL(&out, ",\"filters\":{\"passed\":");
+	gw_http_out_uint(&out, (uint64_t)self->exchange.stages_passed);
+	GW_HTTP_OUT_LITERAL(&out, ",\"answered_by\":");
+	out_string_or_null(&out, self->exchange.answered_by);
+	GW_HTTP_OUT_LITERAL(&out, "}}\n");
+	if (!out.overflow)
+		gw_access_log_append(self->log_line, out.len);
 	self->started_ns = 0;
 }

@@ -137,12 +137,12 @@ void gw_http_out_head_end(struct gw_http_out *out_ptr, int status, size_t conten
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 }
 
-/* message as the inside of a JSON string, cut where it no longer fits. */
-static void out_json_string(struct gw_http_out *out_ptr, const char *message)
+void gw_http_out_json_string(struct gw_http_out *out_ptr, const char *bytes, size_t len, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t room = out_ptr->cap - out_ptr->len < max ? out_ptr->cap - out_ptr->len : max;
 
-	for (const unsigned char *p = (const unsigned char *)message; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)bytes; p < (const unsigned char *)bytes + len; p++) {
 		char esc[6];
 		size_t k;
 
@@ -150,7 +150,7 @@ static void out_json_string(struct gw_http_out *out_ptr, const char *message)
 			esc[0] = '\\';
 			esc[1] = (char)*p;
 			k = 2;
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (*p < 0x20 || *p >= 0x7f) {
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[*p >> 4];
 			esc[5] = hex[*p & 15];
@@ -159,9 +159,10 @@ static void out_json_string(struct gw_http_out *out_ptr, const char *message)
 			esc[0] = (char)*p;
 			k = 1;
 		}
-		if (k > out_ptr->cap - out_ptr->len)
+		if (k > room)
 			return;
 		gw_http_out_bytes(out_ptr, esc, k);
+		room -= k;
 	}
 }
 
@@ -175,7 +176,8 @@ size_t gw_http_error_body(char *buf, size_t cap, int status, const char *message
 	/* The message gets what the rest leaves (and the NUL). */
 	gw_http_out_init(&out, buf, cap - 1 > sizeof(tail) ? cap - sizeof(tail) : 0);
 	GW_HTTP_OUT_LITERAL(&out, "{\"error\":\"");
-	out_json_string(&out, message ? message : gw_http_status_reason(status));
+	message = message ? message : gw_http_status_reason(status);
+	gw_http_out_json_string(&out, message, strlen(message), SIZE_MAX);
 	out.cap = cap - 1;
 	GW_HTTP_OUT_LITERAL(&out, "\",\"status\":");
 	gw_http_out_uint(&out, (uint64_t)status);

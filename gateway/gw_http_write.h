@@ -57,6 +57,11 @@ void gw_http_out_uint(struct gw_http_out *out_ptr, uint64_t value);
 void gw_http_out_field(struct gw_http_out *out_ptr, const char *name, size_t name_len, const char *value,
 		       size_t value_len);
 
+/* bytes[0..len) as the inside of a JSON string (quotes, backslashes,
+ * control and non-ASCII bytes escaped), at most max bytes of it: cut
+ * before the first escape that does not fit, never mid-escape. */
+void gw_http_out_json_string(struct gw_http_out *out_ptr, const char *bytes, size_t len, size_t max);
+
 /* "HTTP/1.1 <status> <reason>\r\n", the reason from the table. */
 void gw_http_out_status_line(struct gw_http_out *out_ptr, int status);
 
