@@ -120,7 +120,7 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 
 /* What a request starts from: the fields it reads before setting them.
  * The exchange's counts only (its arrays are read up to them). */
-static void request_begin(struct gw_conn_self *self)
+static void request_begin(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr)
 {
 	self->stage = GW_CONN_STAGE_REQUEST_HEAD;
 	self->term = (struct gw_term){0};
@@ -141,6 +141,10 @@ static void request_begin(struct gw_conn_self *self)
 	self->exchange.answered_by = NULL;
 	self->exchange.error_message = NULL;
 	self->exchange.response_status = 0;
+	self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
+						.buf_ptr = self->head_ptr,
+						.limits_ptr = &cfg_ptr->limits,
+						.req_ptr = &self->req};
 }
 
 /* The head read: 1 when it is whole and acceptable, else 0 with the
@@ -190,6 +194,23 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 	return 1;
 }
 
+/* A stage asked for the body: kept whole, then read by the stages. */
+static void request_body_for_filters(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	conn_ptr->stage = GW_CONN_STAGE_BODY_IN;
+	vk_call(gw_conn_keep_body, conn_ptr);
+	if (gw_pipeline_run(&conn_ptr->exchange, GW_PHASE_REQUEST_BODY) == GW_PIPELINE_WAIT)
+		vk_call(gw_pipeline_wait, &conn_ptr->exchange);
+	(void)self;
+	vk_end();
+}
+
 /* The gateway answers itself: a filter said so, or the route's action is
  * respond or redirect. */
 static int answered_directly(struct gw_conn_self *self)
@@ -206,291 +227,13 @@ static int answered_directly(struct gw_conn_self *self)
 	return 1;
 }
 
-/* ---- the attempts ---- */
-
-/* The exchange on the upstream connection is over. It goes back for any
- * request of this kernel when `whole` (nothing of the response is left to
- * read) and the upstream keeps it alive, unless bytes nobody asked for
- * are waiting (vk_socket_detach_fd refuses); else it closes. */
-static void release_upstream(struct gw_conn_self *self, int whole)
-{
-	const struct gw_conn_config *cfg_ptr = self->cfg_ptr;
-	int fd;
-
-	if (whole && self->resp.head.keep_alive && (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-		cfg_ptr->upstream_ops.keep(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
-	else
-		vk_socket_close(self->upstream_ptr);
-}
-
-/* An attempt starts: an endpoint, picked afresh (admission may refuse). */
-static void attempt_pick(struct gw_conn_self *self)
-{
-	int status;
-
-	self->stage = GW_CONN_STAGE_QUEUE;
-	self->term = (struct gw_term){0};
-	self->next_cause = GW_NEXT_CAUSE_NONE;
-	self->retried = 0;
-	self->response_filtered = 0;
-	status = gw_conn_pick_upstream(self, self->cfg_ptr);
-	if (status) {
-		self->upstream_ns = 0; /* this request reached no endpoint in the end */
-		self->term.cause = 'A';
-		self->term.stage = 'Q';
-		self->term.status = (uint16_t)status;
-		self->next_cause = GW_NEXT_CAUSE_REFUSED;
-		return;
-	}
-	if (!self->upstream_ns)
-		self->upstream_ns = vk_sys_coarse_now_ns(); /* upstream_ms counts from the first attempt */
-}
-
-/* What the decision reads of a failed attempt, from its termination code. */
-static enum gw_conn_next_cause attempt_cause(const struct gw_conn_self *self, int error)
-{
-	switch (self->term.cause) {
-	case 'C':
-	case 'c':
-	case 'B':
-		return GW_NEXT_CAUSE_CLIENT;
-	case 'I':
-	case 'R':
-		return self->term.stage == 'Q' ? GW_NEXT_CAUSE_QUEUE : GW_NEXT_CAUSE_INTERNAL;
-	case 'A':
-		return GW_NEXT_CAUSE_QUEUE;
-	default:
-		break;
-	}
-	if (self->term.stage == 'C')
-		return self->term.cause == 's' ? GW_NEXT_CAUSE_CONNECT_TIMEOUT : GW_NEXT_CAUSE_CONNECT_FAILED;
-	if (self->term.cause == 'S' && self->reused && !self->response_started &&
-	    (error == ECONNRESET || error == EPIPE || error == ECONNABORTED))
-		return GW_NEXT_CAUSE_KEPT_CLOSED;
-	if (self->term.stage == 'B')
-		return GW_NEXT_CAUSE_SEND_FAILED;
-	return self->term.cause == 's' ? GW_NEXT_CAUSE_RESPONSE_TIMEOUT : GW_NEXT_CAUSE_RESPONSE_INVALID;
-}
-
-/* A connection for the picked endpoint: kept, new, or after a wait in
- * line (max_connections), for at most connect_ms. */
-static int take_connection(struct gw_conn_self *self)
-{
-	const struct gw_conn_config *cfg_ptr = self->cfg_ptr;
-
-	return cfg_ptr->upstream_ops.connection(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick,
-						self->retried || self->req.method == GW_METHOD_CONNECT,
-						&self->upstream_fd, &self->term.reason);
-}
-
-/* The request body after the head: the kept one, or streamed from the
- * client (told to go on first, RFC 9110 10.1.1). */
-static void send_body(struct vk_thread *that)
-{
-	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
-	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
-
-	vk_begin();
-	/* An upstream that stops reading, or a client that stops sending,
-	 * does not hold it for ever. */
-	vk_idle_timeout(cfg_ptr->body_idle_ms);
-	if (conn_ptr->exchange.body_kept) {
-		vk_write_on(conn_ptr->upstream_ptr, conn_ptr->body_ptr, conn_ptr->body_len);
-	} else {
-		if (expects_continue(conn_ptr)) {
-			GW_WRITE_LITERAL(conn_ptr->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
-			vk_flush_on(conn_ptr->client_ptr);
-		}
-		if (conn_ptr->req.head.body == GW_BODY_LENGTH) {
-			vk_splice(conn_ptr->n, conn_ptr->client_ptr, conn_ptr->upstream_ptr,
-				  conn_ptr->req.head.content_length);
-			conn_ptr->bytes_in += conn_ptr->n;
-			if (conn_ptr->n < conn_ptr->req.head.content_length)
-				vk_raise(ECONNRESET); /* the client left mid-body */
-		} else {
-			conn_ptr->relay = (struct gw_relay){.src_ptr = conn_ptr->client_ptr,
-							    .dst_ptr = conn_ptr->upstream_ptr,
-							    .limits_ptr = &cfg_ptr->limits,
-							    .malformed_status = 400,
-							    .idle_ms = cfg_ptr->body_idle_ms};
-			vk_call(gw_relay_chunked, &conn_ptr->relay);
-			conn_ptr->bytes_in += conn_ptr->relay.bytes;
-		}
-	}
-	(void)self;
-	vk_end();
-}
-
-static int has_body_to_send(const struct gw_conn_self *self)
-{
-	return self->exchange.body_kept
-		       ? self->body_len > 0
-		       : self->req.head.body == GW_BODY_CHUNKED ||
-				 (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0);
-}
-
-/* The head, then the body, on the upstream connection. */
-static void send_request(struct vk_thread *that)
-{
-	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
-	struct {
-		char unused;
-	} * self;
-
-	vk_begin();
-	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);
-	gw_conn_write_request_head(&conn_ptr->out, conn_ptr);
-	if (conn_ptr->out.overflow) {
-		conn_ptr->term =
-			(struct gw_term){.cause = 'I', .stage = 'B', .reason = "request head too large to forward"};
-		vk_raise(ENOBUFS);
-	}
-	vk_write_on(conn_ptr->upstream_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
-	if (has_body_to_send(conn_ptr) || expects_continue(conn_ptr))
-		vk_call(send_body, conn_ptr);
-	vk_flush_on(conn_ptr->upstream_ptr);
-	(void)self;
-	vk_end();
-}
-
-/* A whole response head (after the interim ones: 100 was answered
- * here), under the caller's response deadline. */
-static void read_response_head(struct vk_thread *that)
-{
-	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
-	const struct gw_http_limits *limits_ptr = &conn_ptr->cfg_ptr->limits;
-	struct {
-		char unused;
-	} * self;
-
-	vk_begin();
-	do {
-		gw_http_response_init(&conn_ptr->resp);
-		conn_ptr->resp_len = 0;
-		for (;;) {
-			vk_read_some_on(conn_ptr->upstream_ptr, conn_ptr->n, conn_ptr->resp_ptr + conn_ptr->resp_len,
-					limits_ptr->max_head_bytes - conn_ptr->resp_len);
-			if (conn_ptr->n == 0)
-				vk_raise(ECONNRESET);
-			conn_ptr->response_started = 1;
-			conn_ptr->resp_len += conn_ptr->n;
-			conn_ptr->rc = gw_http_parse_response(&conn_ptr->resp, conn_ptr->resp_ptr, conn_ptr->resp_len,
-							      limits_ptr, conn_ptr->req.method == GW_METHOD_HEAD);
-			if (conn_ptr->rc > 0)
-				break;
-			if (conn_ptr->rc < 0 || conn_ptr->resp_len == limits_ptr->max_head_bytes)
-				vk_raise(EPROTO);
-		}
-		vk_socket_unread(conn_ptr->upstream_ptr, conn_ptr->resp_ptr + conn_ptr->rc,
-				 conn_ptr->resp_len - (size_t)conn_ptr->rc);
-		conn_ptr->resp_len = (size_t)conn_ptr->rc;
-	} while (conn_ptr->resp.status < 200 && conn_ptr->resp.status != 101);
-	(void)self;
-	vk_end();
-}
-
-/* One attempt at the upstream, from taking a connection to a whole
- * response head (after the interim ones). A failure is recorded as a
- * termination code and a cause for gw_conn_upstream_next, not raised. */
-static void attempt(struct vk_thread *that)
-{
-	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
-	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
-
-	vk_begin();
-	vk_catch
-	{
-		/* A fault is not the upstream's: it ends the connection. */
-		if (vk_sys_faulted())
-			vk_raise(EFAULT);
-		vk_socket_close(conn_ptr->upstream_ptr);
-		gw_conn_term_from_error(conn_ptr, vk_error());
-		conn_ptr->next_cause = attempt_cause(conn_ptr, vk_error());
-		vk_clear_error();
-	}
-	conn_ptr->stage = GW_CONN_STAGE_QUEUE;
-	conn_ptr->response_started = 0;
-	conn_ptr->wait_until_ns = vk_sys_coarse_now_ns() + conn_ptr->connect_ms * 1000000u;
-	while ((conn_ptr->rc = take_connection(conn_ptr)) == GW_UPSTREAM_WAIT) {
-		if (vk_sys_coarse_now_ns() >= conn_ptr->wait_until_ns) {
-			cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, conn_ptr->upstream_index);
-			vk_raise(ETIMEDOUT);
-		}
-		vk_wait_notified((conn_ptr->wait_until_ns - vk_sys_coarse_now_ns()) / 1000000u + 1);
-	}
-	if (conn_ptr->rc == GW_UPSTREAM_REFUSED)
-		vk_raise(EPROTO);
-	vk_socket_attach_fd(conn_ptr->upstream_ptr, conn_ptr->upstream_fd);
-	conn_ptr->reused = conn_ptr->rc == GW_UPSTREAM_KEPT;
-	if (conn_ptr->reused) {
-		/* A kept connection was found quiet when taken, and its upstream
-		 * says nothing before it is asked: no read until the poller
-		 * reports one. */
-		vk_socket_assume_drained(conn_ptr->upstream_ptr);
-	} else {
-		conn_ptr->stage = GW_CONN_STAGE_CONNECT;
-		vk_deadline(conn_ptr->connect_ms);
-		vk_connect(conn_ptr->upstream_ptr, conn_ptr->pick.addr_ptr, conn_ptr->pick.addr_len);
-		vk_deadline_clear();
-	}
-	conn_ptr->stage = GW_CONN_STAGE_REQUEST_BODY;
-	conn_ptr->attempts_sent++;
-	/* CONNECT: the upstream is reached, the tunnel is the rest. */
-	if (conn_ptr->req.method != GW_METHOD_CONNECT) {
-		vk_call(send_request, conn_ptr);
-		conn_ptr->stage = GW_CONN_STAGE_RESPONSE_HEAD;
-		vk_deadline(conn_ptr->response_ms);
-		vk_call(read_response_head, conn_ptr);
-		vk_deadline_clear();
-	}
-	(void)self;
-	vk_end();
-}
-
-/* The response filters see the upstream's head, or the gateway's own
- * error when the attempt failed after the request filters let it pass. */
-static int response_filters_apply(struct gw_conn_self *self)
-{
-	if (!self->exchange.stages_passed)
-		return 0;
-	if (self->next_cause == GW_NEXT_CAUSE_NONE) {
-		gw_exchange_set_response(&self->exchange, &self->resp, self->resp_ptr);
-		return self->req.method != GW_METHOD_CONNECT;
-	}
-	self->exchange.response_status = gw_term_answer_status(&self->term);
-	return self->exchange.response_status != 0;
-}
-
-/* A filter asked for another attempt and the decision says go: this
- * answer is dropped. A response with a body never read takes its
- * connection with it; one without a body leaves it for reuse. */
-static void attempt_dropped(struct gw_conn_self *self)
-{
-	if (self->next_cause == GW_NEXT_CAUSE_NONE) {
-		release_upstream(
-			self, self->resp.head.body == GW_BODY_NONE ||
-				      (self->resp.head.body == GW_BODY_LENGTH && self->resp.head.content_length == 0));
-		gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
-	} else {
-		gw_conn_upstream_done(self, self->cfg_ptr,
-				      self->term.stage == 'C' ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
-	}
-	gw_exchange_next_attempt(&self->exchange);
-}
-
 /* ---- the response ---- */
 
 /* A response filter answered instead of the upstream: its body is not
  * read, so the connection ends after the answer. */
 static void response_replaced(struct gw_conn_self *self)
 {
-	release_upstream(self, 0);
+	gw_conn_release_upstream(self, 0);
 	gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 	self->term = (struct gw_term){.cause = 'F', .stage = 'H'};
 	self->force_close = 1;
@@ -516,6 +259,33 @@ static int tunnel_head(struct gw_conn_self *self)
 	return !self->out.overflow;
 }
 
+/* A tunnel until either side closes (CONNECT, 101): its head, the
+ * upstream-to-client half beside (gw_conn_tunnel), and the other half
+ * here. */
+static void tunnel(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	conn_ptr->stage = GW_CONN_STAGE_TUNNEL;
+	vk_idle_timeout(cfg_ptr->body_idle_ms);
+	vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
+	vk_flush_on(conn_ptr->client_ptr);
+	gw_conn_log_request(conn_ptr, conn_ptr->resp.status);
+	gw_conn_upstream_done(conn_ptr, cfg_ptr, GW_UPSTREAM_OK);
+	vk_deadline_clear();
+	vk_spawn(conn_ptr->tunnel_ptr, gw_conn_tunnel, conn_ptr, NULL);
+	vk_splice(conn_ptr->n, conn_ptr->client_ptr, conn_ptr->upstream_ptr, SIZE_MAX);
+	vk_flush_on(conn_ptr->upstream_ptr);
+	vk_socket_shutdown_tx(conn_ptr->upstream_ptr);
+	(void)self;
+	vk_end();
+}
+
 static int response_close_after(const struct gw_conn_self *self)
 {
 	/* An HTTP/1.0 client cannot take chunks: it gets the data and a close. */
@@ -530,6 +300,58 @@ static void response_relayed(struct gw_conn_self *self)
 	self->bytes_out = self->resp_len + (self->resp.head.body == GW_BODY_CHUNKED ? self->relay.bytes : self->n);
 	if (self->resp.head.body == GW_BODY_LENGTH && self->n < self->resp.head.content_length)
 		self->term = (struct gw_term){.cause = 'S', .stage = 'D'};
+}
+
+/* The upstream's response to the client: its head (with the response
+ * filters' edits), then its body as it comes. Neither side may go silent
+ * mid-body for longer than the upstream's response timeout. */
+static void relay(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
+	struct {
+		char unused;
+	} * self;
+
+	vk_begin();
+	conn_ptr->stage = GW_CONN_STAGE_RESPONSE_BODY;
+	vk_idle_timeout(conn_ptr->response_ms);
+	conn_ptr->close_after = response_close_after(conn_ptr);
+	conn_ptr->response_mark = vk_socket_tx_mark(conn_ptr->client_ptr);
+	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);
+	gw_conn_write_response_head(&conn_ptr->out, conn_ptr);
+	if (conn_ptr->out.overflow)
+		vk_raise(EPROTO);
+	vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
+	conn_ptr->n = 0;
+	if (conn_ptr->resp.head.body == GW_BODY_LENGTH) {
+		vk_splice(conn_ptr->n, conn_ptr->upstream_ptr, conn_ptr->client_ptr,
+			  conn_ptr->resp.head.content_length);
+	} else if (conn_ptr->resp.head.body == GW_BODY_UNTIL_CLOSE) {
+		vk_splice(conn_ptr->n, conn_ptr->upstream_ptr, conn_ptr->client_ptr, SIZE_MAX);
+	} else if (conn_ptr->resp.head.body == GW_BODY_CHUNKED) {
+		conn_ptr->relay = (struct gw_relay){.src_ptr = conn_ptr->upstream_ptr,
+						    .dst_ptr = conn_ptr->client_ptr,
+						    .limits_ptr = &cfg_ptr->limits,
+						    .malformed_status = 502,
+						    .idle_ms = conn_ptr->response_ms,
+						    .raw = conn_ptr->req.head.version_minor == 0};
+		vk_call(gw_relay_chunked, &conn_ptr->relay);
+	}
+	response_relayed(conn_ptr);
+	if (!conn_ptr->term.cause)
+		vk_flush_on(conn_ptr->client_ptr);
+	(void)self;
+	vk_end();
+}
+
+/* The response went whole: logged, and the upstream connection kept for
+ * another request when it can be. */
+static void response_done(struct gw_conn_self *self)
+{
+	gw_conn_log_request(self, self->resp.status);
+	gw_conn_release_upstream(self, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
+	gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 }
 
 /* ---- the stream ---- */
@@ -548,7 +370,8 @@ void gw_conn_main(struct vk_thread *that)
 	}
 	if (conn_setup(self, that, cfg_ptr) == -1)
 		vk_raise(ENOMEM);
-	/* What raises here ends the connection: the one place answers it. */
+	/* What raises here ends the connection, never goes back into the
+	 * loop: the one place answers it. */
 	vk_catch
 	{
 		/* A fault in a user's filter handler lands here, inside its
@@ -580,74 +403,40 @@ void gw_conn_main(struct vk_thread *that)
 	}
 
 	for (;;) {
-		/* ---- the next request ---- */
+		/* The head: the first timed from the accept, so a client that
+		 * never sends a byte is gone after header_ms; a later one from
+		 * its first byte, after a keep-alive wait. */
 		self->stage = GW_CONN_STAGE_IDLE;
-		/* The first head is timed from the accept, so a client that never
-		 * sends a byte is gone after header_ms; a later one from its first
-		 * byte, after a keep-alive wait. */
 		vk_deadline(self->served ? cfg_ptr->keepalive_idle_ms : cfg_ptr->header_timeout_ms);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
-		request_begin(self);
+		request_begin(self, cfg_ptr);
 		if (self->served)
 			vk_deadline(cfg_ptr->header_timeout_ms);
 		self->served = 1;
-		self->head_read = (struct gw_http_read){.socket_ptr = self->client_ptr,
-							.buf_ptr = self->head_ptr,
-							.limits_ptr = &cfg_ptr->limits,
-							.req_ptr = &self->req};
 		vk_call(gw_http_read_request_head, &self->head_read);
 		vk_deadline_clear();
+
+		/* The route, then its request filters (and the body some read). */
 		if (!request_head_taken(self, cfg_ptr) || !request_routed(self, cfg_ptr)) {
 			vk_call(gw_conn_answer_error, self);
 			break;
 		}
-
-		/* ---- the request filters, and the body some of them read ---- */
 		if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_HEAD) == GW_PIPELINE_WAIT)
 			vk_call(gw_pipeline_wait, &self->exchange);
-		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange)) {
-			self->stage = GW_CONN_STAGE_BODY_IN;
-			vk_call(gw_conn_keep_body, self);
-			if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_BODY) == GW_PIPELINE_WAIT)
-				vk_call(gw_pipeline_wait, &self->exchange);
-		}
+		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange))
+			vk_call(request_body_for_filters, self);
 		if (answered_directly(self)) {
 			vk_call(gw_conn_answer_directly, self);
 			if (self->close_after)
 				break;
 			continue;
 		}
-		gw_exchange_request_done(&self->exchange);
 
-		/* ---- the attempts: until the one place says answer ---- */
-		for (self->next = GW_NEXT_PICK_AGAIN; self->next != GW_NEXT_ANSWER;) {
-			if (self->next == GW_NEXT_PICK_AGAIN)
-				attempt_pick(self);
-			else
-				self->retried = 1;
-			if (self->next_cause == GW_NEXT_CAUSE_NONE)
-				vk_call(attempt, self);
-			self->next = gw_conn_upstream_next(self, self->next_cause);
-			if (self->next != GW_NEXT_ANSWER) {
-				self->term = (struct gw_term){0};
-				self->next_cause = GW_NEXT_CAUSE_NONE;
-				continue;
-			}
-			if (!response_filters_apply(self))
-				break;
-			self->response_filtered = 1;
-			if (gw_pipeline_run(&self->exchange, GW_PHASE_RESPONSE_HEAD) == GW_PIPELINE_WAIT)
-				vk_call(gw_pipeline_wait, &self->exchange);
-			if (self->exchange.verdict != GW_VERDICT_RETRY)
-				break;
-			self->next = gw_conn_upstream_next(self, GW_NEXT_CAUSE_FILTER_ASKS);
-			if (self->next == GW_NEXT_PICK_AGAIN)
-				attempt_dropped(self);
-			else if (gw_pipeline_resume(&self->exchange) == GW_PIPELINE_WAIT)
-				vk_call(gw_pipeline_wait, &self->exchange);
-		}
+		/* The attempts at the upstream (gw_conn_next.c), then the answer. */
+		gw_exchange_request_done(&self->exchange);
+		vk_call(gw_conn_attempts, self);
 		if (self->term.cause) {
 			vk_call(gw_conn_answer_error, self);
 			break;
@@ -657,62 +446,19 @@ void gw_conn_main(struct vk_thread *that)
 			vk_call(gw_conn_answer_directly, self);
 			break;
 		}
-
-		/* ---- a tunnel until either side closes (CONNECT, 101) ---- */
 		if (self->req.method == GW_METHOD_CONNECT || self->resp.status == 101) {
-			if (!tunnel_head(self)) {
+			if (tunnel_head(self))
+				vk_call(tunnel, self);
+			else
 				vk_call(gw_conn_answer_error, self);
-				break;
-			}
-			self->stage = GW_CONN_STAGE_TUNNEL;
-			vk_idle_timeout(cfg_ptr->body_idle_ms);
-			vk_write_on(self->client_ptr, self->out_ptr, self->out.len);
-			vk_flush_on(self->client_ptr);
-			gw_conn_log_request(self, self->resp.status);
-			gw_conn_upstream_done(self, cfg_ptr, GW_UPSTREAM_OK);
-			vk_deadline_clear();
-			vk_spawn(self->tunnel_ptr, gw_conn_tunnel, self, NULL);
-			vk_splice(self->n, self->client_ptr, self->upstream_ptr, SIZE_MAX);
-			vk_flush_on(self->upstream_ptr);
-			vk_socket_shutdown_tx(self->upstream_ptr);
 			break;
 		}
-
-		/* ---- the response, relayed ---- */
-		self->stage = GW_CONN_STAGE_RESPONSE_BODY;
-		/* Neither side may go silent mid-body for longer than the
-		 * upstream's response timeout. */
-		vk_idle_timeout(self->response_ms);
-		self->close_after = response_close_after(self);
-		self->response_mark = vk_socket_tx_mark(self->client_ptr);
-		gw_http_out_init(&self->out, self->out_ptr, self->out_cap);
-		gw_conn_write_response_head(&self->out, self);
-		if (self->out.overflow)
-			vk_raise(EPROTO);
-		vk_write_on(self->client_ptr, self->out_ptr, self->out.len);
-		self->n = 0;
-		if (self->resp.head.body == GW_BODY_LENGTH) {
-			vk_splice(self->n, self->upstream_ptr, self->client_ptr, self->resp.head.content_length);
-		} else if (self->resp.head.body == GW_BODY_UNTIL_CLOSE) {
-			vk_splice(self->n, self->upstream_ptr, self->client_ptr, SIZE_MAX);
-		} else if (self->resp.head.body == GW_BODY_CHUNKED) {
-			self->relay = (struct gw_relay){.src_ptr = self->upstream_ptr,
-							.dst_ptr = self->client_ptr,
-							.limits_ptr = &cfg_ptr->limits,
-							.malformed_status = 502,
-							.idle_ms = self->response_ms,
-							.raw = self->req.head.version_minor == 0};
-			vk_call(gw_relay_chunked, &self->relay);
-		}
-		response_relayed(self);
+		vk_call(relay, self);
 		if (self->term.cause) {
 			vk_call(gw_conn_answer_error, self);
 			break;
 		}
-		vk_flush_on(self->client_ptr);
-		gw_conn_log_request(self, self->resp.status);
-		release_upstream(self, self->resp.head.body != GW_BODY_UNTIL_CLOSE);
-		gw_conn_upstream_done(self, cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
+		response_done(self);
 		if (self->close_after)
 			break;
 	}

@@ -251,7 +251,14 @@ void gw_conn_answer_error(struct vk_thread *that);
 /* The termination code of an error raised at the current stage. */
 void gw_conn_term_from_error(struct gw_conn_self *self, int error);
 void gw_conn_log_request(struct gw_conn_self *self, int status);
-/* In gw_conn_next.c: whether a request goes to the upstream again. */
+/* In gw_conn_next.c: the attempts at the upstream (a thread, its
+ * argument self), and whether a request goes to the upstream again. */
+void gw_conn_attempts(struct vk_thread *that);
+/* The exchange on the upstream connection is over. It goes back for any
+ * request of this kernel when `whole` (nothing of the response is left to
+ * read) and the upstream keeps it alive, unless bytes nobody asked for
+ * are waiting; else it closes. */
+void gw_conn_release_upstream(struct gw_conn_self *self, int whole);
 struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_inputs *in_ptr);
 enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum gw_conn_next_cause cause);
 /* In gw_conn_route.c. */
