@@ -164,34 +164,36 @@ static inline const char *span(const char *buf, struct gw_http_span s)
 	return buf + s.off;
 }
 
-/* Fields a proxy never forwards as received (RFC 9110 7.6.1), besides the
- * ones the Connection header names. */
-static inline int hop_by_hop(const char *name, size_t len)
-{
-	static const char *const names[] = {"connection", "keep-alive",	       "proxy-connection", "te",
-					    "trailer",	  "transfer-encoding", "upgrade",	   "expect"};
+/* Whether a name of `len` bytes is `lit` (lowercase), by its length
+ * first: the name checks below run for every field line. */
+#define GW_CONN_NAME_IS(name, len, lit) ((len) == sizeof(lit) - 1 && strncasecmp((name), (lit), (len)) == 0)
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == len && strncasecmp(name, names[i], len) == 0)
-			return 1;
-	return 0;
+/* Fields a proxy never forwards as received (RFC 9110 7.6.1) that the
+ * codec does not tell by kind (it knows Connection, Transfer-Encoding,
+ * Upgrade and Expect), besides the ones the Connection header names. */
+static inline int hop_by_hop_other(const char *name, size_t len)
+{
+	return GW_CONN_NAME_IS(name, len, "te") || GW_CONN_NAME_IS(name, len, "trailer") ||
+	       GW_CONN_NAME_IS(name, len, "keep-alive") || GW_CONN_NAME_IS(name, len, "proxy-connection");
 }
 
-/* Host and Content-Length are written once by the proxy itself: the
- * effective host (absolute-form wins), and one length however the client
- * repeated it. */
 /* X-Forwarded-For, -Proto, -Host: written by the gateway itself, from the
  * received ones only when the previous hop is trusted (trusted_hops). */
 enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
 
 static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f_ptr)
 {
-	static const char *const names[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+	const char *name = buf + f_ptr->name.off;
+	size_t len = f_ptr->name.len;
 
-	for (int i = 0; i < 3; i++)
-		if (strlen(names[i]) == f_ptr->name.len &&
-		    strncasecmp(buf + f_ptr->name.off, names[i], f_ptr->name.len) == 0)
-			return (enum forwarded_kind)(i + 1);
+	if (len < sizeof("x-forwarded-for") - 1 || f_ptr->kind != GW_FIELD_OTHER)
+		return XF_NONE;
+	if (GW_CONN_NAME_IS(name, len, "x-forwarded-for"))
+		return XF_FOR;
+	if (GW_CONN_NAME_IS(name, len, "x-forwarded-proto"))
+		return XF_PROTO;
+	if (GW_CONN_NAME_IS(name, len, "x-forwarded-host"))
+		return XF_HOST;
 	return XF_NONE;
 }
 
@@ -205,11 +207,12 @@ static inline const struct gw_http_field *forwarded_field(const struct gw_conn_s
 }
 
 /* Whether the field line is copied as received (the proxy writes the
- * others itself, or drops them). */
+ * others itself, or drops them): every kind the codec tells apart is
+ * written by the proxy (Host, Content-Length) or hop-by-hop. */
 static inline int copied_as_received(const char *buf, const struct gw_http_field *f_ptr)
 {
-	return !f_ptr->nominated && f_ptr->kind != GW_FIELD_HOST && f_ptr->kind != GW_FIELD_CONTENT_LENGTH &&
-	       !hop_by_hop(buf + f_ptr->name.off, f_ptr->name.len);
+	return !f_ptr->nominated && f_ptr->kind == GW_FIELD_OTHER &&
+	       !hop_by_hop_other(buf + f_ptr->name.off, f_ptr->name.len);
 }
 
 /* The first field line of a kind the codec recognises, or NULL. */
