@@ -388,7 +388,8 @@ void gw_conn_main(struct vk_thread *that)
 			if (!vk_sys_owns(vk_socket_tx_fd(self->client_ptr)))
 				vk_raise(EBADF);
 			vk_clear_error();
-			self->term = (struct gw_term){.cause = 'I', .stage = 'R'};
+			self->term = (struct gw_term){0};
+			gw_conn_term_from_error(self, EFAULT);
 			if (self->stage != GW_CONN_STAGE_IDLE && self->stage < GW_CONN_STAGE_RESPONSE_BODY) {
 				gw_conn_log_request(self, 500);
 				vk_deadline(cfg_ptr->body_idle_ms);
