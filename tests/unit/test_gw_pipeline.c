@@ -294,10 +294,25 @@ static const struct gw_filter_type counter_type = {
 	.kernel_state_free = counter_free,
 };
 
+/* "mark": on the way back, marks the response (x-marked: 1). */
+static enum gw_filter_result mark_response_head(struct gw_stage *stage_ptr)
+{
+	return gw_exchange_set(gw_stage_exchange(stage_ptr), GW_SIDE_RESPONSE, "x-marked", "1") == -1
+		       ? gw_stage_fail(stage_ptr, "no room")
+		       : GW_FILTER_CONTINUE;
+}
+
+static const struct gw_filter_type mark_type = {
+	.name = "mark",
+	.trusted = 1,
+	.compile = compile_nothing,
+	.response_head = mark_response_head,
+};
+
 static int register_types(void **state)
 {
-	const struct gw_filter_type *types[] = {&consumer_type, &forward_type, &bodycheck_type,
-						&ask_type,	&after_type,   &counter_type};
+	const struct gw_filter_type *types[] = {&consumer_type, &forward_type, &bodycheck_type, &ask_type,
+						&after_type,	&counter_type, &mark_type};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -458,6 +473,27 @@ static void test_sync_retry_and_mistakes(void **state)
 	/* The next attempt keeps the request's values and edits. */
 	gw_exchange_next_attempt(&r.ex);
 	assert_string_equal(forwarded(&r.ex, "x-consumer"), "alice");
+
+	/* An ask the connection turns down (gw_conn_next.c): the answer goes
+	 * on through the stages after the one that asked. */
+	{
+		struct gw_config *marked_ptr =
+			load(CONFIG_HEAD ROUTE("m", FILTER("mark") "," FILTER("forward")) CONFIG_TAIL);
+		const char *value;
+		size_t len;
+
+		begin(&r, marked_ptr, "m", "x-retry: 1\r\n");
+		assert_int_equal(gw_pipeline_run(&r.ex, GW_PHASE_REQUEST_HEAD), GW_PIPELINE_DONE);
+		gw_exchange_request_done(&r.ex);
+		r.ex.response_status = 503;
+		assert_int_equal(gw_pipeline_run(&r.ex, GW_PHASE_RESPONSE_HEAD), GW_PIPELINE_DONE);
+		assert_int_equal(r.ex.verdict, GW_VERDICT_RETRY);
+		assert_int_equal(gw_exchange_response_header(&r.ex, "x-marked", &value, &len), 0);
+		assert_int_equal(gw_pipeline_resume(&r.ex), GW_PIPELINE_DONE);
+		assert_int_equal(r.ex.verdict, GW_VERDICT_CONTINUE);
+		assert_int_equal(gw_exchange_response_header(&r.ex, "x-marked", &value, &len), 1);
+		gw_config_free(marked_ptr);
+	}
 
 	/* RETRY before the response is a mistake: 500. */
 	begin(&r, config_ptr, "r", "x-retry-early: 1\r\n");
