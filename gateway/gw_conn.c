@@ -4,10 +4,10 @@
  *   read the head (under the header deadline), route it, run the request
  *   filters (and keep the body for those that read it); then either the
  *   gateway answers itself (gw_conn_end.c), or the attempts at the
- *   upstream: pick an endpoint, take a connection, send the request, read
- *   the response head, run the response filters, and ask the one place
- *   that decides whether to go again (gw_conn_next.c); then relay the
- *   response, log it, and wait for the next request.
+ *   upstream (gw_conn_next.c: pick an endpoint, take a connection, send
+ *   the request, read the response head, run the response filters, and
+ *   ask the one place that decides whether to go again); then relay the
+ *   response (or open a tunnel), log it, and wait for the next request.
  *
  * Stages that block are child threads (vk_call) that carry their failure
  * back as a value (self->term, gw_term.h, and for an attempt, the cause

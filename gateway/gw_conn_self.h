@@ -4,7 +4,8 @@
 /* The connection process's own state and small helpers, shared by its
  * files, in reading order: gw_conn.c (the life of the stream),
  * gw_conn_route.c (route, endpoint, upgrade), gw_conn_body.c (a body kept
- * for filters), gw_conn_next.c (another attempt or not), gw_http_write.c
+ * for filters), gw_conn_next.c (the attempts at the upstream, and the
+ * one decision on another), gw_http_write.c
  * (the heads), gw_conn_end.c (answers, errors, tunnel, log). Not for
  * other code. */
 
