@@ -151,9 +151,17 @@ static int edited_value(const struct gw_exchange *ex_ptr, enum gw_exchange_side 
 	return -1;
 }
 
-static int head_value(const struct gw_http_head *head_ptr, const char *buf, const char *name, size_t name_len,
-		      const char **value_ptr, size_t *len_ptr)
+/* A header as the next stage sees it: the latest edit naming it decides,
+ * else the head as received (none while there is no head on that side). */
+static int header_value(const struct gw_exchange *ex_ptr, enum gw_exchange_side side,
+			const struct gw_http_head *head_ptr, const char *buf, const char *name, const char **value_ptr,
+			size_t *len_ptr)
 {
+	size_t name_len = strlen(name);
+	int rc = edited_value(ex_ptr, side, name, name_len, value_ptr, len_ptr);
+
+	if (rc >= 0 || !head_ptr)
+		return rc > 0;
 	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
 		const struct gw_http_field *f_ptr = &head_ptr->fields[i];
 
@@ -169,12 +177,8 @@ static int head_value(const struct gw_http_head *head_ptr, const char *buf, cons
 int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
 			       size_t *len_ptr)
 {
-	size_t name_len = strlen(name);
-	int rc = edited_value(ex_ptr, GW_SIDE_REQUEST, name, name_len, value_ptr, len_ptr);
-
-	if (rc >= 0)
-		return rc;
-	return head_value(&ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, name_len, value_ptr, len_ptr);
+	return header_value(ex_ptr, GW_SIDE_REQUEST, &ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, value_ptr,
+			    len_ptr);
 }
 
 /* ---- values ---- */
@@ -263,14 +267,9 @@ int gw_exchange_response_status(const struct gw_exchange *ex_ptr)
 int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
 				size_t *len_ptr)
 {
-	size_t name_len = strlen(name);
-	int rc = edited_value(ex_ptr, GW_SIDE_RESPONSE, name, name_len, value_ptr, len_ptr);
+	const struct gw_http_head *head_ptr = ex_ptr->resp_ptr ? &ex_ptr->resp_ptr->head : NULL;
 
-	if (rc >= 0)
-		return rc;
-	if (!ex_ptr->resp_ptr)
-		return 0;
-	return head_value(&ex_ptr->resp_ptr->head, ex_ptr->resp_head_ptr, name, name_len, value_ptr, len_ptr);
+	return header_value(ex_ptr, GW_SIDE_RESPONSE, head_ptr, ex_ptr->resp_head_ptr, name, value_ptr, len_ptr);
 }
 
 /* ---- edits ---- */
