@@ -282,12 +282,11 @@ upstream_accepts() {
 }
 
 start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
-  local conf=$WORK/vkgw.json i line="" name=${1:-vkgw} filters=""
+  local conf=$WORK/vkgw.json name=${1:-vkgw} filters=""
   shift || true
   [[ $name != vkgw-filt* ]] ||
     filters='"filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],'
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
-  # The admin listener is announced second.
   cat >"$conf" <<EOF
 {
   "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
@@ -300,34 +299,22 @@ EOF
   SERVER_LOG=$WORK/$name.log
   launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$VKGW_BIN" -c "$conf" -k 1 "$@"
   SERVER_PID=$LAUNCHED_PID
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" | sed -n 2p || true)
-    [ -n "$line" ] && break
-    server_alive || server_failed "exited before it was listening"
-    sleep 0.1
-  done
-  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' twice within 10 s"
-  ADMIN_PORT=${line##*:}
-  line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG")
-  PORT=${line##*:}
+  # The admin listener is announced second.
+  wait_listening 2
+  ADMIN_PORT=$LISTEN_PORT
+  wait_listening 1
+  PORT=$LISTEN_PORT
   check_proxy
 }
 
 # The floor proxy announces its port like vkgw.
 start_floor() {
-  local i line=""
   SERVER_NAME=floor
   SERVER_LOG=$WORK/floor.log
   launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$FLOOR_BIN" -u "127.0.0.1:$UP_PORT" -l 127.0.0.1:0
   SERVER_PID=$LAUNCHED_PID
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
-    [ -n "$line" ] && break
-    server_alive || server_failed "exited before it was listening"
-    sleep 0.1
-  done
-  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
-  PORT=${line##*:}
+  wait_listening 1
+  PORT=$LISTEN_PORT
   check_proxy
 }
 

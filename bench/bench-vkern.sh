@@ -120,17 +120,11 @@ stop_server() {
 
 # vk_hello announces its ephemeral port with one line on stdout.
 start_vkern() { # start_vkern plain|iso
-  local mode=$1 args=(-a 127.0.0.1 -p 0 -k 1) i line=""
+  local mode=$1 args=(-a 127.0.0.1 -p 0 -k 1)
   [ "$mode" = iso ] && args+=(-i)
   launch_server "vkern-$mode" "$WORK/vkern-$mode.log" "$VK_BIN" "${args[@]}"
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
-    [ -n "$line" ] && break
-    server_alive || server_failed "exited before it was listening"
-    sleep 0.1
-  done
-  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
-  PORT=${line##*:}
+  wait_listening 1
+  PORT=$LISTEN_PORT
   check_server
 }
 

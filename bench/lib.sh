@@ -62,3 +62,19 @@ remove_work() {
     rm -rf "$WORK"
   fi
 }
+
+# wait_listening N: waits up to 10 s for the Nth "listening on
+# 127.0.0.1:PORT" line in $SERVER_LOG (servers here announce the ports the
+# kernel picked), and sets LISTEN_PORT to its port. The caller defines
+# server_alive and server_failed.
+wait_listening() {
+  local nth=$1 i line=""
+  for ((i = 0; i < 100; i++)); do
+    line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" | sed -n "${nth}p" || true)
+    [ -n "$line" ] && break
+    server_alive || server_failed "exited before it was listening"
+    sleep 0.1
+  done
+  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' (line $nth) within 10 s"
+  LISTEN_PORT=${line##*:}
+}
