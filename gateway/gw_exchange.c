@@ -296,14 +296,9 @@ int gw_header_value_valid(const char *value, size_t len)
 
 int gw_header_name_reserved(const char *name, size_t len)
 {
-	static const char *const names[] = {"connection", "keep-alive",	       "proxy-connection", "te",
-					    "trailer",	  "transfer-encoding", "upgrade",	   "expect",
-					    "host",	  "content-length"};
+	enum gw_http_field_kind kind = gw_http_field_kind_of(name, len);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name_is(names[i], strlen(names[i]), name, len))
-			return 1;
-	return 0;
+	return gw_http_field_is_hop_by_hop(kind) || kind == GW_FIELD_HOST || kind == GW_FIELD_CONTENT_LENGTH;
 }
 
 char *gw_exchange_copy(struct gw_exchange *ex_ptr, const char *bytes, size_t len)
