@@ -72,7 +72,8 @@ enum gw_http_field_kind {
 	GW_FIELD_X_FORWARDED_HOST,
 };
 
-/* The kind of a field name, case-insensitive: at most one comparison. */
+/* The kind of a field name (a token), case-insensitive: at most one
+ * comparison. */
 enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len);
 
 /* Hop-by-hop fields concern one connection and are never forwarded: the
