@@ -20,6 +20,7 @@
 # Runs at most 180 s. Exit status: 0 when it measured, 1 when a server
 # failed or a step timed out, 2 on bad usage or missing tools.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 # The client imports tests/e2e/procfs.py.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,7 +40,6 @@ raise_fd_limit "$CONNS idle connections"
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((CONNS + 256)) ] ||
   die 2 "open-file limit $(ulimit -n) is too low for $CONNS connections"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/vkgw-bench-idle.XXXXXX")
 PIDS=()
 cleanup() {
   local p
@@ -49,9 +49,7 @@ cleanup() {
   done
   remove_work
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+begin_work vkgw-bench-idle
 
 # port_of FILE: the port of the first "listening on" line, waited for.
 port_of() {

@@ -1,4 +1,18 @@
 # bench/lib.sh: helpers the benchmark scripts share (sourced, not run).
+# shellcheck shell=bash
+#
+# Some read state by name, as noted at each: the one server that runs at a
+# time and the run's temp dir (declared below), and what the sourcing
+# script defines: DURATION and ROUNDS, its cleanup function, and its results
+# (RESULTS: one line per wrk run, ROUND LABEL SCENARIO RPS ...).
+
+# The one server that runs at a time, and the run's temp dir.
+SERVER_PID=""
+SERVER_NAME=""
+SERVER_LOG=""
+WORK=""
+
+# ---------------------------------------------------------------- setup
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -11,32 +25,25 @@ die() { # die EXIT_CODE MESSAGE...
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 
-# A loopback port nobody is bound to right now. Small race with other
-# programs, which start_nginx covers by retrying.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# check_rounds: DURATION and ROUNDS (from BENCH_SECONDS and BENCH_ROUNDS)
+# are positive integers, else exit 2.
+check_rounds() {
+  is_uint "$DURATION" || die 2 "BENCH_SECONDS must be a positive integer, got '$DURATION'"
+  is_uint "$ROUNDS" || die 2 "BENCH_ROUNDS must be a positive integer, got '$ROUNDS'"
 }
 
-fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
-
-median() { # numbers on stdin, NA lines ignored; prints NA if none
-  grep -v '^NA$' | sort -g | awk '
-    { v[NR] = $1 }
-    END {
-      if (NR == 0) print "NA"
-      else if (NR % 2) print v[(NR + 1) / 2]
-      else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-    }'
+# require_tools TOOL...: each is on PATH, else exit 2.
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die 2 "'$tool' not found (run deploy/install-deps.sh)"
+  done
 }
 
-# Median over rounds of A/B req/s, pairing runs from the same round so slow
-# drift of the machine cancels out.
-median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
-  awk -v a="$1" -v b="$2" -v s="$3" '
-    $3 == s && $2 == a { ra[$1] = $4 }
-    $3 == s && $2 == b { rb[$1] = $4 }
-    END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
-  ' "$RESULTS" | median
+# require_server NAME PATH: the installed server we compare against is
+# there, else exit 2.
+require_server() {
+  [ -x "$2" ] || die 2 "$1 not found at $2 (run deploy/install-deps.sh)"
 }
 
 # require_cpus A B: pinning to both works. Pinning apart is the point of
@@ -53,6 +60,16 @@ raise_fd_limit() {
     die 2 "open-file limit $(ulimit -n) is too low for $1"
 }
 
+# begin_work NAME: makes the run's temp dir, $WORK, and arms the traps: on
+# exit the script's cleanup runs (it ends with remove_work); INT and TERM
+# just turn into an exit.
+begin_work() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
 # remove_work: the run's temp dir ($WORK) goes, unless BENCH_KEEP=1.
 remove_work() {
   [ -n "${WORK:-}" ] || return 0
@@ -63,10 +80,70 @@ remove_work() {
   fi
 }
 
+# ---------------------------------------------------------------- processes
+
+# A loopback port nobody is bound to right now. Small race with other
+# programs, which the servers started on it cover by retrying.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# launch CPU TIME_CAP LOGFILE CMD...: runs CMD in the background pinned to
+# CPU, and sets LAUNCHED_PID. setsid gives it a process group of its own
+# (id = its pid) that is summed for CPU time and killed as a last resort
+# (nginx's and HAProxy's workers). `timeout --foreground` passes our one
+# SIGTERM on to the server (without --foreground it would send it twice: to
+# the child and to the group) and SIGKILLs it 5 s after TIME_CAP if it
+# hangs, so nothing outlives a killed script by long.
+launch() {
+  local cpu=$1 cap=$2 logfile=$3
+  shift 3
+  setsid timeout --foreground -k 5 "$cap" taskset -c "$cpu" "$@" >"$logfile" 2>&1 </dev/null &
+  LAUNCHED_PID=$!
+}
+
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+server_alive() { alive "$SERVER_PID"; }
+
+failed() { # failed NAME LOGFILE MESSAGE: show the log, then exit 1
+  log "$1: $3; last lines of its output:"
+  tail -n 20 "$2" >&2 || true
+  exit 1
+}
+
+server_failed() { failed "$SERVER_NAME" "$SERVER_LOG" "$1"; }
+
+# stop_pid PID NAME: stops PID (and its process group); warns if SIGTERM
+# did not make it exit with the expected status (0; HAProxy in -db mode
+# exits 143 = 128 + SIGTERM).
+stop_pid() {
+  local pid=$1 name=$2 rc=0 i want=0
+  [ "$name" = haproxy ] && want=143
+  if ! kill -TERM "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null || true # already gone; whoever noticed reported it
+    return 0
+  fi
+  for ((i = 0; i < 150; i++)); do # timeout(1) escalates to KILL after 5 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true # its process group, if still there
+  wait "$pid" 2>/dev/null || rc=$?
+  [ "$rc" -eq "$want" ] || log "warning: $name exited with status $rc after SIGTERM (expected $want)"
+}
+
+# stop_server: stops the running server, if any.
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  local pid=$SERVER_PID
+  SERVER_PID=""
+  stop_pid "$pid" "$SERVER_NAME"
+}
+
 # wait_listening N: waits up to 10 s for the Nth "listening on
 # 127.0.0.1:PORT" line in $SERVER_LOG (servers here announce the ports the
-# kernel picked), and sets LISTEN_PORT to its port. The caller defines
-# server_alive and server_failed.
+# kernel picked), and sets LISTEN_PORT to its port.
 wait_listening() {
   local nth=$1 i line=""
   for ((i = 0; i < 100; i++)); do
@@ -77,4 +154,85 @@ wait_listening() {
   done
   [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' (line $nth) within 10 s"
   LISTEN_PORT=${line##*:}
+}
+
+# wait_answering PID PORT: for servers that announce nothing (nginx,
+# HAProxy). Polls GET / on PORT for up to 10 s while PID lives; fails if it
+# never answered (most likely the port race free_port leaves open).
+wait_answering() {
+  local pid=$1 port=$2 i
+  for ((i = 0; i < 100; i++)); do
+    alive "$pid" || return 1
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# keeps_alive URL: two URLs in one curl call reuse the connection if the
+# server allows it; num_connects is then 0 for the second request.
+keeps_alive() {
+  [ "$(curl -s --max-time 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$1" "$1" | tail -n 1)" = 0 ]
+}
+
+# ---------------------------------------------------------------- nginx
+
+# As root nginx would run its worker as 'nobody', who cannot enter our 0700
+# temp dir; stay root (the worker only ever talks to loopback).
+nginx_user_line() { [ "$(id -u)" -ne 0 ] || echo "user root;"; }
+
+# write_nginx_conf DIR PURPOSE: DIR/nginx.conf with what every nginx here
+# shares (one worker, no access log, keep-alive that never ends mid-run,
+# temp paths inside DIR) and, inside http { }, the blocks read from stdin.
+write_nginx_conf() {
+  local dir=$1
+  {
+    cat <<EOF_NGINX
+# Generated by bench/$(basename "$0"): $2
+$(nginx_user_line)
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server_tokens off;           # "Server: nginx", keeps headers close to the others'
+    keepalive_requests 10000000; # default 1000 would force reconnects mid-run
+    keepalive_timeout 75s;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+EOF_NGINX
+    cat
+    echo "}"
+  } >"$dir/nginx.conf"
+}
+
+# ---------------------------------------------------------------- numbers
+
+fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
+
+median() { # numbers on stdin, NA lines ignored; prints NA if none
+  grep -v '^NA$' | sort -g | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) print "NA"
+      else if (NR % 2) print v[(NR + 1) / 2]
+      else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+    }'
+}
+
+# ---------------------------------------------------------------- results
+
+# Median over rounds of A/B req/s, pairing runs from the same round so slow
+# drift of the machine cancels out.
+median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" '
+    $3 == s && $2 == a { ra[$1] = $4 }
+    $3 == s && $2 == b { rb[$1] = $4 }
+    END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
+  ' "$RESULTS" | median
 }
