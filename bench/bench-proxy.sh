@@ -95,6 +95,11 @@ UP_PORT=""
 UP_LOG=""
 WRK_PID="" # the wrk run in progress, if any
 declare -A HEADER_BYTES=()
+# $RESULTS columns (see measure_wrk): 4=rps 5=p50 6=p99 7=errors 8=proxy cpu%
+# 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns 13=wrk cpu%
+# 14=mprotect calls per request (vkgw); lib.sh's sum_errors and
+# median_efficiency_ratio read the two named here.
+readonly ERRORS_FIELD=7 CPU_FIELD=10
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -336,44 +341,6 @@ check_proxy() {
 
 # ---------------------------------------------------------------- wrk
 
-# Print "REQS_PER_SEC P50_US P99_US ERRORS" from wrk --latency output; fail
-# if the run produced no numbers. wrk prints latencies as e.g. 812.00us,
-# 1.25ms or 2.00s (and m/h for absurd cases).
-parse_wrk() { # parse_wrk FILE
-  awk '
-    function to_us(v,   n, unit) {
-      n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
-      if (unit == "us") return n
-      if (unit == "ms") return n * 1e3
-      if (unit == "s")  return n * 1e6
-      if (unit == "m")  return n * 60e6
-      if (unit == "h")  return n * 3600e6
-      return -1
-    }
-    $1 == "50%" { p50 = to_us($2) }
-    $1 == "99%" { p99 = to_us($2) }
-    $1 == "Requests/sec:" { rps = $2 + 0 }
-    /Socket errors:/      { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx/      { errors += $NF }
-    END {
-      if (rps <= 0) exit 1
-      p50 = (p50 == "" || p50 < 0) ? "NA" : sprintf("%.2f", p50)
-      p99 = (p99 == "" || p99 < 0) ? "NA" : sprintf("%.2f", p99)
-      printf "%.2f %s %s %d\n", rps, p50, p99, errors
-    }' "$1"
-}
-
-# CPU ticks (user + system) used so far by every process in process group
-# PGID (nginx and HAProxy: master and worker). 0 if PGID is empty.
-group_cpu_ticks() { # group_cpu_ticks PGID
-  local pid total=0
-  [ -n "$1" ] || { echo 0; return; }
-  for pid in $(pgrep -g "$1" || true); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-
 # "BUSY TOTAL" ticks of CPU N so far, from /proc/stat (idle and iowait are
 # not busy; softirq work done for anyone on that CPU is; steal, time the
 # hypervisor gave to another guest, is not, though it counts in the total).
@@ -384,12 +351,6 @@ cpu_ticks() { # cpu_ticks N
 # CPU ticks of this shell's reaped children so far (cutime + cstime): read
 # around `wait` for wrk, it is wrk's CPU time (plus a few ms of helpers).
 children_cpu_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
-
-# Percent of one CPU used between two tick counts over NS nanoseconds.
-ticks_pct() { # ticks_pct TICKS NS
-  awk -v d="$1" -v hz="$(getconf CLK_TCK)" -v ns="$2" \
-    'BEGIN { printf "%.0f\n", (ns > 0 ? 100 * d / hz / (ns / 1e9) : 0) }'
-}
 
 # Percent busy of CPU 0 and of CPU 1 over HALF a second: "BUSY0 BUSY1".
 sample_busy() {
@@ -501,34 +462,6 @@ measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   fi
 }
 
-fmt_us() { # microseconds -> 812us / 1.25ms / 2.00s
-  awk -v v="$1" 'BEGIN {
-    if (v == "NA") print "n/a"
-    else if (v < 1e3) printf "%.0fus\n", v
-    else if (v < 1e6) printf "%.2fms\n", v / 1e3
-    else printf "%.2fs\n", v / 1e6 }'
-}
-
-fmt_pct() { [ "$1" = NA ] && echo "n/a" || echo "$1%"; }
-
-fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }'; }
-
-fmt_stats() { # "RPS P50 P99 ERRORS" -> one readable line
-  local rps p50 p99 errors line
-  read -r rps p50 p99 errors <<<"$1"
-  line="$(fmt_rps "$rps") req/s, p50 $(fmt_us "$p50"), p99 $(fmt_us "$p99")"
-  [ "$errors" = 0 ] || line="$line, $errors errors"
-  echo "$line"
-}
-
-# FIELD: 4=rps 5=p50 6=p99 7=errors 8=proxy cpu% 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns
-#        13=wrk cpu% 14=mprotect calls per request (vkgw)
-column_of() { # column_of LABEL SCENARIO FIELD: one value per round
-  awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
-}
-
-col_median() { column_of "$@" | median; }
-
 # Requests per CPU-second of the proxy's core: req/s over CPU 0's busy
 # fraction (everything CPU 0 did during the run: the proxy's user and system
 # time, the softirq work of its sends; others' share is reported as
@@ -539,22 +472,9 @@ efficiency() { # efficiency RPS CPU0_BUSY_PCT
 
 # Median over rounds of LABEL's req per CPU-s.
 median_efficiency() { # median_efficiency LABEL SCENARIO
-  awk -v l="$1" -v s="$2" '$2 == l && $3 == s {
-    if ($4 == "NA" || $10 == "NA" || $10 + 0 <= 0) print "NA"; else print $4 / ($10 / 100) }' "$RESULTS" | median
+  awk -v l="$1" -v s="$2" -v c="$CPU_FIELD" '$2 == l && $3 == s {
+    if ($4 == "NA" || $c == "NA" || $c + 0 <= 0) print "NA"; else print $4 / ($c / 100) }' "$RESULTS" | median
 }
-
-# Median over rounds of A/B requests per CPU-second of CPU 0: what each
-# proxy does with the CPU it used, whoever limited the rate.
-median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
-  awk -v a="$1" -v b="$2" -v s="$3" '
-    function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
-    $3 == s && $2 == a { ea[$1] = eff($4, $10) }
-    $3 == s && $2 == b { eb[$1] = eff($4, $10) }
-    END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
-  ' "$RESULTS" | median
-}
-
-sum_errors() { column_of "$1" "$2" 7 | awk '$1 != "NA" { n += $1 } END { print n + 0 }'; }
 
 # ---------------------------------------------------------------- report
 

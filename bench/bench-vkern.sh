@@ -45,6 +45,9 @@ readonly ISO_SCENARIOS=(ka50)               # isolated vs plain vkern
 PORT=""
 WRK_PID=""  # the wrk run in progress, if any
 declare -A HEADER_BYTES=()
+# $RESULTS columns (see run_wrk): 4=rps 5=p99 6=errors 7=server cpu%;
+# lib.sh's sum_errors and median_efficiency_ratio read the two named here.
+readonly ERRORS_FIELD=6 CPU_FIELD=7
 
 # ---------------------------------------------------------------- setup
 
@@ -139,50 +142,10 @@ check_server() {
 
 # ---------------------------------------------------------------- wrk
 
-# Print "REQS_PER_SEC P99_MICROSECONDS ERRORS" from wrk --latency output;
-# fail if the run produced no numbers. wrk prints p99 as e.g. 812.00us,
-# 1.25ms or 2.00s (and m/h for absurd cases). Pipelined runs take p99 from
-# the line pipeline.lua prints instead, as wrk's own is wrong there (see
-# pipeline.lua); it is the latency of a whole batch.
-parse_wrk() { # parse_wrk FILE pipelined|plain
-  awk -v pipelined="$([ "$2" = pipelined ] && echo 1 || echo 0)" '
-    function to_us(v,   n, unit) {
-      n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
-      if (unit == "us") return n
-      if (unit == "ms") return n * 1e3
-      if (unit == "s")  return n * 1e6
-      if (unit == "m")  return n * 60e6
-      if (unit == "h")  return n * 3600e6
-      return -1
-    }
-    $1 == "99%" && !pipelined { p99 = to_us($2) }
-    $1 == "pipeline-batch-latency" && pipelined {
-      for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) p99 = substr($i, 8) + 0
-    }
-    $1 == "Requests/sec:" { rps = $2 + 0 }
-    /Socket errors:/      { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx/      { errors += $NF }
-    END {
-      if (rps <= 0) exit 1
-      p99 = (p99 == "" || p99 < 0) ? "NA" : sprintf("%.2f", p99)
-      printf "%.2f %s %d\n", rps, p99, errors
-    }' "$1"
-}
-
-# CPU ticks (user + system) used so far by every process in the server's
-# process group (nginx: master and worker).
-group_cpu_ticks() {
-  local pid total=0
-  for pid in $(pgrep -g "$SERVER_PID" || true); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-
 # One wrk run against the running server; appends a line to $RESULTS:
 # ROUND LABEL SCENARIO RPS P99 ERRORS SERVER_CPU_PERCENT.
 run_wrk() { # run_wrk ROUND LABEL SCENARIO
-  local round=$1 label=$2 scenario=$3 out stats cpu0 cpu1 t0 t1 cpu_pct
+  local round=$1 label=$2 scenario=$3 out stats cpu0 cpu1 t0 t1 cpu_pct rps p99 errors
   local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency)
   [ "$scenario" = pipe16 ] && args+=(-s "$PIPELINE_LUA")
   out="$WORK/wrk.r$round.$label.$scenario.txt"
@@ -191,18 +154,19 @@ run_wrk() { # run_wrk ROUND LABEL SCENARIO
     timeout -k 2 $((DURATION + 30)) \
     taskset -c "$CLIENT_CPU" wrk "${args[@]}" "http://127.0.0.1:$PORT/" >"$out" 2>&1 </dev/null &
   WRK_PID=$!
-  cpu0=$(group_cpu_ticks)
+  cpu0=$(group_cpu_ticks "$SERVER_PID")
   t0=$(date +%s%N)
   wait "$WRK_PID" || true
-  cpu1=$(group_cpu_ticks)
+  cpu1=$(group_cpu_ticks "$SERVER_PID")
   t1=$(date +%s%N)
   WRK_PID=
   # Server CPU over the run: near 100% means the server is the limit;
   # well below it means the client (wrk, one thread) is.
-  cpu_pct=$(awk -v d="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" \
-    'BEGIN { printf "%.0f\n", (ns > 0 ? 100 * d / hz / (ns / 1e9) : 0) }')
+  cpu_pct=$(ticks_pct $((cpu1 - cpu0)) $((t1 - t0)))
   server_alive || server_failed "died during wrk run ($scenario)"
   if stats=$(parse_wrk "$out" "$([ "$scenario" = pipe16 ] && echo pipelined || echo plain)"); then
+    read -r rps _ p99 errors <<<"$stats"
+    stats="$rps $p99 $errors" # the tables here have no p50
     log "round $round: $(printf '%-12s %-7s' "$label" "$scenario") $(fmt_stats "$stats")"
   else
     stats="NA NA NA"
@@ -212,41 +176,6 @@ run_wrk() { # run_wrk ROUND LABEL SCENARIO
   fi
   echo "$round $label $scenario $stats $cpu_pct" >>"$RESULTS"
 }
-
-# ---------------------------------------------------------------- numbers
-
-fmt_us() { # microseconds -> "812us" / "1.25ms" / "2.00s"
-  awk -v v="$1" 'BEGIN {
-    if (v == "NA") print "n/a"
-    else if (v < 1e3) printf "%.0fus\n", v
-    else if (v < 1e6) printf "%.2fms\n", v / 1e3
-    else printf "%.2fs\n", v / 1e6 }'
-}
-
-fmt_stats() { # "RPS P99 ERRORS" -> one readable line
-  local rps p99 errors line
-  read -r rps p99 errors <<<"$1"
-  line="$(fmt_rps "$rps") req/s, p99 $(fmt_us "$p99")"
-  [ "$errors" = 0 ] || line="$line, $errors errors"
-  echo "$line"
-}
-
-column_of() { # column_of LABEL SCENARIO FIELD(4=rps,5=p99,6=errors,7=cpu%): one value per round
-  awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
-}
-
-# Median over rounds of A/B requests per server CPU-second: what each
-# server does with the CPU it used, whoever limited the rate.
-median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
-  awk -v a="$1" -v b="$2" -v s="$3" '
-    function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
-    $3 == s && $2 == a { ea[$1] = eff($4, $7) }
-    $3 == s && $2 == b { eb[$1] = eff($4, $7) }
-    END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
-  ' "$RESULTS" | median
-}
-
-sum_errors() { column_of "$1" "$2" 6 | awk '$1 != "NA" { n += $1 } END { print n + 0 }'; }
 
 # ---------------------------------------------------------------- report
 
@@ -266,10 +195,10 @@ print_runs() {
 summary_row() { # summary_row LABEL_A LABEL_B SCENARIO GOAL_RATIO CHECK_P99(yes|no) ROW_NAME
   local a=$1 b=$2 scenario=$3 goal=$4 check_p99=$5 name=$6
   local rps_a rps_b p99_a p99_b ratio verdict errors
-  rps_a=$(column_of "$a" "$scenario" 4 | median)
-  rps_b=$(column_of "$b" "$scenario" 4 | median)
-  p99_a=$(column_of "$a" "$scenario" 5 | median)
-  p99_b=$(column_of "$b" "$scenario" 5 | median)
+  rps_a=$(col_median "$a" "$scenario" 4)
+  rps_b=$(col_median "$b" "$scenario" 4)
+  p99_a=$(col_median "$a" "$scenario" 5)
+  p99_b=$(col_median "$b" "$scenario" 5)
   ratio=$(median_ratio "$a" "$b" "$scenario")
   verdict=$(awk -v r="$ratio" -v g="$goal" -v c="$check_p99" -v pa="$p99_a" -v pb="$p99_b" 'BEGIN {
     if (r == "NA" || (c == "yes" && (pa == "NA" || pb == "NA"))) { print "NOT MET (no data)"; exit }
@@ -280,10 +209,10 @@ summary_row() { # summary_row LABEL_A LABEL_B SCENARIO GOAL_RATIO CHECK_P99(yes|
   [ "$errors" -eq 0 ] || verdict="$verdict ($errors wrk errors)"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
     "$(fmt_rps "$rps_a") / $(fmt_rps "$rps_b")" \
-    "$(awk -v r="$ratio" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }')" \
+    "$(fmt_ratio "$ratio")" \
     "$(fmt_us "$p99_a") / $(fmt_us "$p99_b")" \
-    "$(column_of "$a" "$scenario" 7 | median)% / $(column_of "$b" "$scenario" 7 | median)%" \
-    "$(awk -v r="$(median_efficiency_ratio "$a" "$b" "$scenario")" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }')" \
+    "$(col_median "$a" "$scenario" 7)% / $(col_median "$b" "$scenario" 7)%" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$a" "$b" "$scenario")")" \
     "$( [ "$check_p99" = yes ] && echo ">= ${goal}x, p99 <=" || echo ">= ${goal}x")" \
     "$verdict"
 }

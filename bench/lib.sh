@@ -4,7 +4,9 @@
 # Some read state by name, as noted at each: the one server that runs at a
 # time and the run's temp dir (declared below), and what the sourcing
 # script defines: DURATION and ROUNDS, its cleanup function, and its results
-# (RESULTS: one line per wrk run, ROUND LABEL SCENARIO RPS ...).
+# (RESULTS: one line per wrk run, ROUND LABEL SCENARIO RPS ..., where the
+# columns ERRORS_FIELD and CPU_FIELD hold wrk's error count and the CPU
+# percent that divides req/s into req per CPU-s).
 
 # The one server that runs at a time, and the run's temp dir.
 SERVER_PID=""
@@ -175,6 +177,23 @@ keeps_alive() {
   [ "$(curl -s --max-time 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$1" "$1" | tail -n 1)" = 0 ]
 }
 
+# CPU ticks (user + system) used so far by every process in process group
+# PGID (nginx and HAProxy: master and worker). 0 if PGID is empty.
+group_cpu_ticks() { # group_cpu_ticks PGID
+  local pid total=0
+  [ -n "$1" ] || { echo 0; return; }
+  for pid in $(pgrep -g "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# Percent of one CPU used between two tick counts over NS nanoseconds.
+ticks_pct() { # ticks_pct TICKS NS
+  awk -v d="$1" -v hz="$(getconf CLK_TCK)" -v ns="$2" \
+    'BEGIN { printf "%.0f\n", (ns > 0 ? 100 * d / hz / (ns / 1e9) : 0) }'
+}
+
 # ---------------------------------------------------------------- nginx
 
 # As root nginx would run its worker as 'nobody', who cannot enter our 0700
@@ -211,9 +230,68 @@ EOF_NGINX
   } >"$dir/nginx.conf"
 }
 
+# ---------------------------------------------------------------- wrk
+
+# parse_wrk FILE [plain|pipelined]: prints "REQS_PER_SEC P50_US P99_US
+# ERRORS" from wrk --latency output; fails if the run produced no numbers.
+# wrk prints latencies as e.g. 812.00us, 1.25ms or 2.00s (and m/h for
+# absurd cases). Pipelined runs take p99 from the line pipeline.lua prints
+# instead, as wrk's own is wrong there (see pipeline.lua); it is the
+# latency of a whole batch, and there is no p50 (NA).
+parse_wrk() {
+  awk -v pipelined="$([ "${2:-plain}" = pipelined ] && echo 1 || echo 0)" '
+    function to_us(v,   n, unit) {
+      n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
+      if (unit == "us") return n
+      if (unit == "ms") return n * 1e3
+      if (unit == "s")  return n * 1e6
+      if (unit == "m")  return n * 60e6
+      if (unit == "h")  return n * 3600e6
+      return -1
+    }
+    $1 == "50%" && !pipelined { p50 = to_us($2) }
+    $1 == "99%" && !pipelined { p99 = to_us($2) }
+    $1 == "pipeline-batch-latency" && pipelined {
+      for (i = 2; i <= NF; i++) if ($i ~ /^p99_us=/) p99 = substr($i, 8) + 0
+    }
+    $1 == "Requests/sec:" { rps = $2 + 0 }
+    /Socket errors:/      { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx/      { errors += $NF }
+    END {
+      if (rps <= 0) exit 1
+      p50 = (p50 == "" || p50 < 0) ? "NA" : sprintf("%.2f", p50)
+      p99 = (p99 == "" || p99 < 0) ? "NA" : sprintf("%.2f", p99)
+      printf "%.2f %s %s %d\n", rps, p50, p99, errors
+    }' "$1"
+}
+
 # ---------------------------------------------------------------- numbers
 
 fmt_rps() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.0f\n", v }'; }
+
+fmt_us() { # microseconds -> 812us / 1.25ms / 2.00s
+  awk -v v="$1" 'BEGIN {
+    if (v == "NA") print "n/a"
+    else if (v < 1e3) printf "%.0fus\n", v
+    else if (v < 1e6) printf "%.2fms\n", v / 1e3
+    else printf "%.2fs\n", v / 1e6 }'
+}
+
+fmt_pct() { [ "$1" = NA ] && echo "n/a" || echo "$1%"; }
+
+fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }'; }
+
+# fmt_stats "RPS [P50] P99 ERRORS": one readable line (bench-vkern keeps
+# no p50).
+fmt_stats() {
+  local f line
+  read -r -a f <<<"$1"
+  line="$(fmt_rps "${f[0]}") req/s,"
+  [ "${#f[@]}" -lt 4 ] || line="$line p50 $(fmt_us "${f[-3]}"),"
+  line="$line p99 $(fmt_us "${f[-2]}")"
+  [ "${f[-1]}" = 0 ] || line="$line, ${f[-1]} errors"
+  echo "$line"
+}
 
 median() { # numbers on stdin, NA lines ignored; prints NA if none
   grep -v '^NA$' | sort -g | awk '
@@ -227,6 +305,12 @@ median() { # numbers on stdin, NA lines ignored; prints NA if none
 
 # ---------------------------------------------------------------- results
 
+column_of() { # column_of LABEL SCENARIO FIELD: one value per round
+  awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
+}
+
+col_median() { column_of "$@" | median; } # col_median LABEL SCENARIO FIELD
+
 # Median over rounds of A/B req/s, pairing runs from the same round so slow
 # drift of the machine cancels out.
 median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
@@ -235,4 +319,21 @@ median_ratio() { # median_ratio LABEL_A LABEL_B SCENARIO
     $3 == s && $2 == b { rb[$1] = $4 }
     END { for (r in ra) if (ra[r] != "NA" && (r in rb) && rb[r] != "NA" && rb[r] > 0) print ra[r] / rb[r] }
   ' "$RESULTS" | median
+}
+
+# Median over rounds of A/B requests per CPU-second (req/s over the
+# CPU_FIELD percent): what each server does with the CPU it used, whoever
+# limited the rate.
+median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" -v c="$CPU_FIELD" '
+    function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
+    $3 == s && $2 == a { ea[$1] = eff($4, $c) }
+    $3 == s && $2 == b { eb[$1] = eff($4, $c) }
+    END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
+  ' "$RESULTS" | median
+}
+
+# wrk's errors over every round of LABEL in SCENARIO.
+sum_errors() { # sum_errors LABEL SCENARIO
+  column_of "$1" "$2" "$ERRORS_FIELD" | awk '$1 != "NA" { n += $1 } END { print n + 0 }'
 }
