@@ -145,11 +145,12 @@ stop_server() {
 
 # wait_listening N: waits up to 10 s for the Nth "listening on
 # 127.0.0.1:PORT" line in $SERVER_LOG (servers here announce the ports the
-# kernel picked), and sets LISTEN_PORT to its port.
+# kernel picked), and sets LISTEN_PORT to its port. The log may not exist
+# yet on the first look: launch's background job creates it.
 wait_listening() {
   local nth=$1 i line=""
   for ((i = 0; i < 100; i++)); do
-    line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" | sed -n "${nth}p" || true)
+    line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" 2>/dev/null | sed -n "${nth}p" || true)
     [ -n "$line" ] && break
     server_alive || server_failed "exited before it was listening"
     sleep 0.1
