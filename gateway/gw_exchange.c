@@ -288,10 +288,7 @@ int gw_header_value_valid(const char *value, size_t len)
 {
 	if (len && (gw_http_is_ows((unsigned char)value[0]) || gw_http_is_ows((unsigned char)value[len - 1])))
 		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!gw_http_is_field_char((unsigned char)value[i]))
-			return 0;
-	return 1;
+	return gw_http_field_chars_end(value, 0, len) == len;
 }
 
 int gw_header_name_reserved(const char *name, size_t len)

@@ -14,9 +14,6 @@
 #include "gw_http_s.h"
 #include "gw_http_self.h"
 
-#include <stdint.h>
-#include <string.h>
-
 /* Field-section states (scan.state); 0 while the start line is read. */
 enum {
 	FS_START_LINE = 0,
@@ -215,27 +212,6 @@ static int field_line_done(struct gw_http_head *head_ptr, const char *buf_ptr, s
 	}
 }
 
-#define BYTES_OF(b) (0x0101010101010101ull * (b))
-
-/* Where the run of field characters from `pos` ends. Eight bytes at a time
- * while none is below 0x20 or DEL (HTAB, rare in values, is left to the
- * byte loop); a byte of 0x80 and above is obs-text, allowed. */
-static size_t field_chars_end(const char *buf_ptr, size_t pos, size_t end)
-{
-	while (end - pos >= 8) {
-		uint64_t word, not_del;
-
-		memcpy(&word, buf_ptr + pos, sizeof(word));
-		not_del = word ^ BYTES_OF(0x7f);
-		if ((((word - BYTES_OF(0x20)) & ~word) | ((not_del - BYTES_OF(0x01)) & ~not_del)) & BYTES_OF(0x80))
-			break;
-		pos += 8;
-	}
-	while (pos < end && gw_http_is_field_char((unsigned char)buf_ptr[pos]))
-		pos++;
-	return pos;
-}
-
 int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr, size_t scan_len, uint32_t max_fields)
 {
 	struct gw_http_scan *scan_ptr = &head_ptr->scan;
@@ -281,7 +257,7 @@ int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr,
 			pos++;
 			break;
 		case FS_VALUE:
-			pos = field_chars_end(buf_ptr, pos, scan_len);
+			pos = gw_http_field_chars_end(buf_ptr, pos, scan_len);
 			if (pos == scan_len)
 				break;
 			if (buf_ptr[pos] != '\r')
