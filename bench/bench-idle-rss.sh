@@ -20,6 +20,7 @@
 # Runs at most 180 s. Exit status: 0 when it measured, 1 when a server
 # failed or a step timed out, 2 on bad usage or missing tools.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 # The client imports tests/e2e/procfs.py.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,7 +40,6 @@ raise_fd_limit "$CONNS idle connections"
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((CONNS + 256)) ] ||
   die 2 "open-file limit $(ulimit -n) is too low for $CONNS connections"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/vkgw-bench-idle.XXXXXX")
 PIDS=()
 cleanup() {
   local p
@@ -49,9 +49,7 @@ cleanup() {
   done
   remove_work
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+begin_work vkgw-bench-idle
 
 # port_of FILE: the port of the first "listening on" line, waited for.
 port_of() {
@@ -104,6 +102,15 @@ def wait(what, cond):
 def out(key, value):
     print(key, value, flush=True)
 
+def settle():
+    time.sleep(settle_ms / 1000.0)
+
+def report(kind):
+    # vkgw's VmRSS now, and what it grew by per connection since rss0
+    rss = rss_kib(pid)
+    out("rss_%s_kib" % kind, rss)
+    out("%s_bytes_per_conn" % kind, (rss - rss0) * 1024 // n)
+
 def one_request(s):
     s.sendall(b"GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n")
     got = b""
@@ -119,7 +126,7 @@ w = socket.create_connection(("127.0.0.1", port))
 one_request(w)
 w.close()
 wait("vkgw closing the warm-up connection", lambda: held() == 0)
-time.sleep(settle_ms / 1000.0)
+settle()
 rss0 = rss_kib(pid)
 out("rss_start_kib", rss0)
 
@@ -127,30 +134,22 @@ conns = []
 for i in range(n):
     conns.append(socket.create_connection(("127.0.0.1", port)))
 wait("vkgw holding %d connections" % n, lambda: held() >= n)
-time.sleep(settle_ms / 1000.0)
-rss1 = rss_kib(pid)
-out("rss_silent_kib", rss1)
-out("silent_bytes_per_conn", (rss1 - rss0) * 1024 // n)
+settle()
+report("silent")
 
 for s in conns:
     one_request(s)
-rss_busy = rss_kib(pid)
-out("rss_just_served_kib", rss_busy)
-out("just_served_bytes_per_conn", (rss_busy - rss0) * 1024 // n)
+report("just_served")
 # Idle now: vkgw releases what an idle connection does not use after a
 # while; read after that.
-time.sleep(settle_ms / 1000.0)
-rss2 = rss_kib(pid)
-out("rss_keepalive_kib", rss2)
-out("keepalive_bytes_per_conn", (rss2 - rss0) * 1024 // n)
+settle()
+report("keepalive")
 
 for s in conns:
     s.close()
 wait("vkgw closing the connections", lambda: held() == 0)
-time.sleep(settle_ms / 1000.0)
-rss3 = rss_kib(pid)
-out("rss_after_close_kib", rss3)
-out("after_close_bytes_per_conn", (rss3 - rss0) * 1024 // n)
+settle()
+report("after_close")
 PY
 
 log "vkgw pid $VKGW_PID on port $VKGW_PORT, vk_hello on $HELLO_PORT, $CONNS connections per kind"

@@ -42,6 +42,7 @@
 # benchmark, not a test), 1 when a server failed to start, did not proxy, or
 # died, 2 on bad usage or missing tools.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 readonly PROXY_CPU=0
@@ -84,10 +85,8 @@ readonly PROXIES=(vkgw haproxy nginx floor)
 # floor: bench/floor_proxy. direct: wrk -> upstream.
 readonly TARGETS=(vkgw vkgw-noiso vkgw-always vkgw-filt vkgw-filt-noiso haproxy nginx floor direct)
 
-# State of the one proxy that is running at any time.
-SERVER_PID=""
-SERVER_NAME=""
-SERVER_LOG=""
+# The port of the one proxy that is running at any time (lib.sh holds its
+# pid, name and log).
 PORT=""
 ADMIN_PORT="" # vkgw's admin listener, for its counters
 # The upstream, which runs for the whole benchmark.
@@ -95,8 +94,12 @@ UP_PID=""
 UP_PORT=""
 UP_LOG=""
 WRK_PID="" # the wrk run in progress, if any
-WORK=""
 declare -A HEADER_BYTES=()
+# $RESULTS columns (see measure_wrk): 4=rps 5=p50 6=p99 7=errors 8=proxy cpu%
+# 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns 13=wrk cpu%
+# 14=mprotect calls per request (vkgw); lib.sh's sum_errors and
+# median_efficiency_ratio read the two named here.
+readonly ERRORS_FIELD=7 CPU_FIELD=10
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -107,14 +110,10 @@ check_setup() {
   [ -x "$1" ] || die 2 "vkgw binary '$1' is missing or not executable (build it first)"
   FLOOR_BIN=${2:-$(dirname "$1")/bench/floor_proxy}
   [ -x "$FLOOR_BIN" ] || die 2 "floor proxy '$FLOOR_BIN' is missing or not executable (make builds it)"
-  is_uint "$DURATION" || die 2 "BENCH_SECONDS must be a positive integer, got '$DURATION'"
-  is_uint "$ROUNDS" || die 2 "BENCH_ROUNDS must be a positive integer, got '$ROUNDS'"
-  [ -x "$NGINX_BIN" ] || die 2 "nginx not found at $NGINX_BIN (run deploy/install-deps.sh)"
-  [ -x "$HAPROXY_BIN" ] || die 2 "haproxy not found at $HAPROXY_BIN (run deploy/install-deps.sh)"
-  local tool
-  for tool in wrk curl taskset timeout setsid pgrep python3; do
-    command -v "$tool" >/dev/null || die 2 "'$tool' not found (run deploy/install-deps.sh)"
-  done
+  check_rounds
+  require_server nginx "$NGINX_BIN"
+  require_server haproxy "$HAPROXY_BIN"
+  require_tools wrk curl taskset timeout setsid pgrep python3
   [ "${#BODY}" -eq "$BODY_BYTES" ] || die 2 "internal: body is ${#BODY} bytes, not $BODY_BYTES"
   require_cpus "$PROXY_CPU" "$CLIENT_CPU"
   # 500 connections take ~1000 fds in a proxy (client and upstream sides).
@@ -137,56 +136,7 @@ upstream_time_cap() {
   echo $((ROUNDS * (${#TARGETS[@]} * ${#SCENARIOS[@]} * (DURATION + 30) + ${#PROXIES[@]} * 60) + 60))
 }
 
-# Launch CMD in the background pinned to CPU. setsid gives it a process group
-# of its own (id = its pid) that is summed for CPU time and killed as a last
-# resort (nginx's and HAProxy's workers). `timeout --foreground` passes our
-# one SIGTERM on to the server and SIGKILLs it 5 s later if it hangs.
-# Sets LAUNCHED_PID.
-launch() { # launch CPU TIME_CAP LOGFILE CMD...
-  local cpu=$1 cap=$2 logfile=$3
-  shift 3
-  setsid timeout --foreground -k 5 "$cap" taskset -c "$cpu" "$@" >"$logfile" 2>&1 </dev/null &
-  LAUNCHED_PID=$!
-}
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-server_alive() { alive "$SERVER_PID"; }
-
-failed() { # failed NAME LOGFILE MESSAGE: show the log, then exit 1
-  log "$1: $3; last lines of its output:"
-  tail -n 20 "$2" >&2 || true
-  exit 1
-}
-
-server_failed() { failed "$SERVER_NAME" "$SERVER_LOG" "$1"; }
-
 upstream_failed() { failed upstream "$UP_LOG" "$1"; }
-
-# Stop PID (and its process group); warn if SIGTERM did not make it exit
-# with an expected status (0; HAProxy in -db mode exits 143 = 128 + SIGTERM).
-stop_pid() { # stop_pid PID NAME
-  local pid=$1 name=$2 rc=0 i want=0
-  [ "$name" = haproxy ] && want=143
-  if ! kill -TERM "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null || true # already gone; whoever noticed reported it
-    return 0
-  fi
-  for ((i = 0; i < 150; i++)); do # timeout(1) escalates to KILL after 5 s
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || true # its process group, if still there
-  wait "$pid" 2>/dev/null || rc=$?
-  [ "$rc" -eq "$want" ] || log "warning: $name exited with status $rc after SIGTERM (expected $want)"
-}
-
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  local pid=$SERVER_PID
-  SERVER_PID=""
-  stop_pid "$pid" "$SERVER_NAME"
-}
 
 stop_upstream() {
   [ -n "$UP_PID" ] || return 0
@@ -195,62 +145,21 @@ stop_upstream() {
   stop_pid "$pid" upstream
 }
 
-# As root nginx would run its worker as 'nobody', who cannot enter our 0700
-# temp dir; stay root (the worker only ever talks to loopback).
-nginx_user_line() { [ "$(id -u)" -ne 0 ] || echo "user root;"; }
-
-# The parts every nginx config here shares: one worker, no access log,
-# keep-alive that never ends mid-run, temp paths inside DIR.
-nginx_common() { # nginx_common DIR
-  local dir=$1
-  cat <<EOF
-$(nginx_user_line)
-worker_processes 1;
-worker_rlimit_nofile 8192;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-
-nginx_http_common() { # nginx_http_common DIR
-  local dir=$1
-  cat <<EOF
-    access_log off;
-    server_tokens off;
-    keepalive_requests 10000000; # default 1000 would force reconnects mid-run
-    keepalive_timeout 75s;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-EOF
-}
-
 write_upstream_conf() { # write_upstream_conf DIR PORT
-  local dir=$1 port=$2
-  {
-    echo "# Generated by bench/bench-proxy.sh: the upstream every proxy talks to."
-    nginx_common "$dir"
-    echo "http {"
-    nginx_http_common "$dir"
-    cat <<EOF
+  write_nginx_conf "$1" "the upstream every proxy talks to." <<EOF
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$2;
         default_type text/plain;
         location / { return 200 "$BODY_NGINX"; }
         # Connections accepted so far: tells whether a proxy reuses them.
         location = $STATUS_PATH { stub_status; }
     }
-}
 EOF
-  } >"$dir/nginx.conf"
 }
 
 # The upstream announces nothing; poll it until it answers.
 start_upstream() {
-  local dir=$WORK/upstream attempt i port
+  local dir=$WORK/upstream attempt port
   mkdir -p "$dir/tmp"
   UP_LOG=$WORK/upstream.log
   for attempt in 1 2 3; do
@@ -259,15 +168,11 @@ start_upstream() {
     launch "$CLIENT_CPU" "$(upstream_time_cap)" "$UP_LOG" \
       "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
     UP_PID=$LAUNCHED_PID
-    for ((i = 0; i < 100; i++)); do
-      alive "$UP_PID" || break
-      if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-        UP_PORT=$port
-        check_body upstream "$UP_PORT" "$UP_LOG" || upstream_failed "does not serve the 1 KiB body"
-        return 0
-      fi
-      sleep 0.1
-    done
+    if wait_answering "$UP_PID" "$port"; then
+      UP_PORT=$port
+      check_body upstream "$UP_PORT" "$UP_LOG" || upstream_failed "does not serve the 1 KiB body"
+      return 0
+    fi
     cat "$dir/error.log" >>"$UP_LOG" 2>/dev/null || true
     stop_upstream
     log "upstream nginx did not come up on port $port (attempt $attempt)"
@@ -282,12 +187,11 @@ upstream_accepts() {
 }
 
 start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
-  local conf=$WORK/vkgw.json i line="" name=${1:-vkgw} filters=""
+  local conf=$WORK/vkgw.json name=${1:-vkgw} filters=""
   shift || true
   [[ $name != vkgw-filt* ]] ||
     filters='"filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],'
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
-  # The admin listener is announced second.
   cat >"$conf" <<EOF
 {
   "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
@@ -300,34 +204,22 @@ EOF
   SERVER_LOG=$WORK/$name.log
   launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$VKGW_BIN" -c "$conf" -k 1 "$@"
   SERVER_PID=$LAUNCHED_PID
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" | sed -n 2p || true)
-    [ -n "$line" ] && break
-    server_alive || server_failed "exited before it was listening"
-    sleep 0.1
-  done
-  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' twice within 10 s"
-  ADMIN_PORT=${line##*:}
-  line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG")
-  PORT=${line##*:}
+  # The admin listener is announced second.
+  wait_listening 2
+  ADMIN_PORT=$LISTEN_PORT
+  wait_listening 1
+  PORT=$LISTEN_PORT
   check_proxy
 }
 
 # The floor proxy announces its port like vkgw.
 start_floor() {
-  local i line=""
   SERVER_NAME=floor
   SERVER_LOG=$WORK/floor.log
   launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "$FLOOR_BIN" -u "127.0.0.1:$UP_PORT" -l 127.0.0.1:0
   SERVER_PID=$LAUNCHED_PID
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -m1 -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" || true)
-    [ -n "$line" ] && break
-    server_alive || server_failed "exited before it was listening"
-    sleep 0.1
-  done
-  [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' within 10 s"
-  PORT=${line##*:}
+  wait_listening 1
+  PORT=$LISTEN_PORT
   check_proxy
 }
 
@@ -360,13 +252,7 @@ EOF
 }
 
 write_nginx_proxy_conf() { # write_nginx_proxy_conf DIR PORT
-  local dir=$1 port=$2
-  {
-    echo "# Generated by bench/bench-proxy.sh: nginx as a reverse proxy, keep-alive both sides."
-    nginx_common "$dir"
-    echo "http {"
-    nginx_http_common "$dir"
-    cat <<EOF
+  write_nginx_conf "$1" "nginx as a reverse proxy, keep-alive both sides." <<EOF
     upstream up {
         server 127.0.0.1:$UP_PORT;
         keepalive $NGINX_PROXY_KEEPALIVE;
@@ -374,22 +260,20 @@ write_nginx_proxy_conf() { # write_nginx_proxy_conf DIR PORT
         keepalive_timeout 75s;
     }
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$2;
         location / {
             proxy_pass http://up;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
     }
-}
 EOF
-  } >"$dir/nginx.conf"
 }
 
 # HAProxy and nginx announce nothing: pick a port, poll it, retry on a lost
 # port race.
 start_polled() { # start_polled haproxy|nginx
-  local name=$1 dir=$WORK/$1 attempt i port cmd
+  local name=$1 dir=$WORK/$1 attempt port cmd
   mkdir -p "$dir/tmp"
   SERVER_NAME=$name
   SERVER_LOG=$WORK/$name.log
@@ -404,15 +288,11 @@ start_polled() { # start_polled haproxy|nginx
     fi
     launch "$PROXY_CPU" "$(proxy_time_cap)" "$SERVER_LOG" "${cmd[@]}"
     SERVER_PID=$LAUNCHED_PID
-    for ((i = 0; i < 100; i++)); do
-      server_alive || break
-      if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-        PORT=$port
-        check_proxy
-        return 0
-      fi
-      sleep 0.1
-    done
+    if wait_answering "$SERVER_PID" "$port"; then
+      PORT=$port
+      check_proxy
+      return 0
+    fi
     cat "$dir/error.log" >>"$SERVER_LOG" 2>/dev/null || true
     stop_server
     log "$name did not come up on port $port (attempt $attempt)"
@@ -443,12 +323,9 @@ check_body() { # check_body NAME PORT LOGFILE
 # A proxy must pass the upstream's body through, keep the client connection
 # open, and not open a new upstream connection per request.
 check_proxy() {
-  local url="http://127.0.0.1:$PORT/" conns a0 a1
+  local url="http://127.0.0.1:$PORT/" a0 a1
   check_body "$SERVER_NAME" "$PORT" "$SERVER_LOG" || server_failed "does not proxy to the upstream"
-  # Two URLs in one curl call reuse the connection if the server allows it;
-  # num_connects is then 0 for the second request.
-  conns=$(curl -s --max-time 5 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$url" "$url" | tail -n 1)
-  [ "$conns" = 0 ] || log "warning: $SERVER_NAME closed the client connection after one request (no keep-alive)"
+  keeps_alive "$url" || log "warning: $SERVER_NAME closed the client connection after one request (no keep-alive)"
   # Ten requests on one client connection: a proxy that keeps its upstream
   # connection alive opens at most one (the status request itself is one
   # more).
@@ -464,44 +341,6 @@ check_proxy() {
 
 # ---------------------------------------------------------------- wrk
 
-# Print "REQS_PER_SEC P50_US P99_US ERRORS" from wrk --latency output; fail
-# if the run produced no numbers. wrk prints latencies as e.g. 812.00us,
-# 1.25ms or 2.00s (and m/h for absurd cases).
-parse_wrk() { # parse_wrk FILE
-  awk '
-    function to_us(v,   n, unit) {
-      n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
-      if (unit == "us") return n
-      if (unit == "ms") return n * 1e3
-      if (unit == "s")  return n * 1e6
-      if (unit == "m")  return n * 60e6
-      if (unit == "h")  return n * 3600e6
-      return -1
-    }
-    $1 == "50%" { p50 = to_us($2) }
-    $1 == "99%" { p99 = to_us($2) }
-    $1 == "Requests/sec:" { rps = $2 + 0 }
-    /Socket errors:/      { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx/      { errors += $NF }
-    END {
-      if (rps <= 0) exit 1
-      p50 = (p50 == "" || p50 < 0) ? "NA" : sprintf("%.2f", p50)
-      p99 = (p99 == "" || p99 < 0) ? "NA" : sprintf("%.2f", p99)
-      printf "%.2f %s %s %d\n", rps, p50, p99, errors
-    }' "$1"
-}
-
-# CPU ticks (user + system) used so far by every process in process group
-# PGID (nginx and HAProxy: master and worker). 0 if PGID is empty.
-group_cpu_ticks() { # group_cpu_ticks PGID
-  local pid total=0
-  [ -n "$1" ] || { echo 0; return; }
-  for pid in $(pgrep -g "$1" || true); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-
 # "BUSY TOTAL" ticks of CPU N so far, from /proc/stat (idle and iowait are
 # not busy; softirq work done for anyone on that CPU is; steal, time the
 # hypervisor gave to another guest, is not, though it counts in the total).
@@ -512,12 +351,6 @@ cpu_ticks() { # cpu_ticks N
 # CPU ticks of this shell's reaped children so far (cutime + cstime): read
 # around `wait` for wrk, it is wrk's CPU time (plus a few ms of helpers).
 children_cpu_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
-
-# Percent of one CPU used between two tick counts over NS nanoseconds.
-ticks_pct() { # ticks_pct TICKS NS
-  awk -v d="$1" -v hz="$(getconf CLK_TCK)" -v ns="$2" \
-    'BEGIN { printf "%.0f\n", (ns > 0 ? 100 * d / hz / (ns / 1e9) : 0) }'
-}
 
 # Percent busy of CPU 0 and of CPU 1 over HALF a second: "BUSY0 BUSY1".
 sample_busy() {
@@ -629,34 +462,6 @@ measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   fi
 }
 
-fmt_us() { # microseconds -> 812us / 1.25ms / 2.00s
-  awk -v v="$1" 'BEGIN {
-    if (v == "NA") print "n/a"
-    else if (v < 1e3) printf "%.0fus\n", v
-    else if (v < 1e6) printf "%.2fms\n", v / 1e3
-    else printf "%.2fs\n", v / 1e6 }'
-}
-
-fmt_pct() { [ "$1" = NA ] && echo "n/a" || echo "$1%"; }
-
-fmt_ratio() { awk -v r="$1" 'BEGIN { if (r == "NA") print "n/a"; else printf "%.2fx\n", r }'; }
-
-fmt_stats() { # "RPS P50 P99 ERRORS" -> one readable line
-  local rps p50 p99 errors line
-  read -r rps p50 p99 errors <<<"$1"
-  line="$(fmt_rps "$rps") req/s, p50 $(fmt_us "$p50"), p99 $(fmt_us "$p99")"
-  [ "$errors" = 0 ] || line="$line, $errors errors"
-  echo "$line"
-}
-
-# FIELD: 4=rps 5=p50 6=p99 7=errors 8=proxy cpu% 9=upstream cpu% 10=cpu0% 11=cpu1% 12=upstream conns
-#        13=wrk cpu% 14=mprotect calls per request (vkgw)
-column_of() { # column_of LABEL SCENARIO FIELD: one value per round
-  awk -v l="$1" -v s="$2" -v f="$3" '$2 == l && $3 == s { print $f }' "$RESULTS"
-}
-
-col_median() { column_of "$@" | median; }
-
 # Requests per CPU-second of the proxy's core: req/s over CPU 0's busy
 # fraction (everything CPU 0 did during the run: the proxy's user and system
 # time, the softirq work of its sends; others' share is reported as
@@ -667,22 +472,9 @@ efficiency() { # efficiency RPS CPU0_BUSY_PCT
 
 # Median over rounds of LABEL's req per CPU-s.
 median_efficiency() { # median_efficiency LABEL SCENARIO
-  awk -v l="$1" -v s="$2" '$2 == l && $3 == s {
-    if ($4 == "NA" || $10 == "NA" || $10 + 0 <= 0) print "NA"; else print $4 / ($10 / 100) }' "$RESULTS" | median
+  awk -v l="$1" -v s="$2" -v c="$CPU_FIELD" '$2 == l && $3 == s {
+    if ($4 == "NA" || $c == "NA" || $c + 0 <= 0) print "NA"; else print $4 / ($c / 100) }' "$RESULTS" | median
 }
-
-# Median over rounds of A/B requests per CPU-second of CPU 0: what each
-# proxy does with the CPU it used, whoever limited the rate.
-median_efficiency_ratio() { # median_efficiency_ratio LABEL_A LABEL_B SCENARIO
-  awk -v a="$1" -v b="$2" -v s="$3" '
-    function eff(rps, cpu) { return (rps == "NA" || cpu == "NA" || cpu + 0 <= 0) ? "NA" : rps / (cpu / 100) }
-    $3 == s && $2 == a { ea[$1] = eff($4, $10) }
-    $3 == s && $2 == b { eb[$1] = eff($4, $10) }
-    END { for (r in ea) if (ea[r] != "NA" && (r in eb) && eb[r] != "NA") print ea[r] / eb[r] }
-  ' "$RESULTS" | median
-}
-
-sum_errors() { column_of "$1" "$2" 7 | awk '$1 != "NA" { n += $1 } END { print n + 0 }'; }
 
 # ---------------------------------------------------------------- report
 
@@ -923,11 +715,7 @@ main() {
   check_setup "$@"
   VKGW_BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
   FLOOR_BIN=$(cd "$(dirname "$FLOOR_BIN")" && pwd)/$(basename "$FLOOR_BIN")
-  # The EXIT trap does the cleanup; INT/TERM just turn into an exit.
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
+  begin_work bench-proxy
   RESULTS=$WORK/results.txt
   : >"$RESULTS"
   LOAD_BEFORE=$(loadavg)

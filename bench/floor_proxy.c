@@ -14,8 +14,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -74,7 +74,8 @@ static void usage(void)
 	exit(2);
 }
 
-/* "1.2.3.4:80" or "[::1]:80", numeric only. */
+/* "1.2.3.4:80" or "[::1]:80", numeric only. The port is range-checked
+ * here: getaddrinfo takes any number and keeps its low 16 bits. */
 static bool parse_addr(const char *text, struct sockaddr_storage *ss_ptr, socklen_t *len_ptr)
 {
 	char host[64];
@@ -98,22 +99,15 @@ static bool parse_addr(const char *text, struct sockaddr_storage *ss_ptr, sockle
 	port = strtol(colon + 1, &end_ptr, 10);
 	if (errno != 0 || end_ptr == colon + 1 || *end_ptr != '\0' || port < 0 || port > 65535)
 		return false;
-	memset(ss_ptr, 0, sizeof(*ss_ptr));
-	struct sockaddr_in *in4_ptr = (struct sockaddr_in *)ss_ptr;
-	struct sockaddr_in6 *in6_ptr = (struct sockaddr_in6 *)ss_ptr;
-	if (inet_pton(AF_INET, host, &in4_ptr->sin_addr) == 1) {
-		in4_ptr->sin_family = AF_INET;
-		in4_ptr->sin_port = htons((uint16_t)port);
-		*len_ptr = sizeof(*in4_ptr);
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, &in6_ptr->sin6_addr) == 1) {
-		in6_ptr->sin6_family = AF_INET6;
-		in6_ptr->sin6_port = htons((uint16_t)port);
-		*len_ptr = sizeof(*in6_ptr);
-		return true;
-	}
-	return false;
+
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai_ptr;
+	if (getaddrinfo(host, colon + 1, &hints, &ai_ptr) != 0)
+		return false;
+	memcpy(ss_ptr, ai_ptr->ai_addr, ai_ptr->ai_addrlen);
+	*len_ptr = ai_ptr->ai_addrlen;
+	freeaddrinfo(ai_ptr);
+	return true;
 }
 
 /* The interest an end needs now: read while its buffer is empty, write
@@ -310,7 +304,7 @@ static int open_listener(const struct sockaddr_storage *ss_ptr, socklen_t len)
 {
 	struct sockaddr_storage bound;
 	socklen_t bound_len = sizeof(bound);
-	char host[INET6_ADDRSTRLEN];
+	char host[NI_MAXHOST], port[NI_MAXSERV];
 	int one = 1;
 	int fd;
 
@@ -324,15 +318,13 @@ static int open_listener(const struct sockaddr_storage *ss_ptr, socklen_t len)
 		die("listen");
 	if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0)
 		die("getsockname");
-	if (bound.ss_family == AF_INET) {
-		struct sockaddr_in *in4_ptr = (struct sockaddr_in *)&bound;
-		inet_ntop(AF_INET, &in4_ptr->sin_addr, host, sizeof(host));
-		printf("listening on %s:%u\n", host, ntohs(in4_ptr->sin_port));
-	} else {
-		struct sockaddr_in6 *in6_ptr = (struct sockaddr_in6 *)&bound;
-		inet_ntop(AF_INET6, &in6_ptr->sin6_addr, host, sizeof(host));
-		printf("listening on [%s]:%u\n", host, ntohs(in6_ptr->sin6_port));
+	if (getnameinfo((struct sockaddr *)&bound, bound_len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		fprintf(stderr, "floor_proxy: cannot print the listening address\n");
+		exit(1);
 	}
+	bool v6 = bound.ss_family == AF_INET6;
+	printf("listening on %s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
 	fflush(stdout);
 	return fd;
 }

@@ -122,7 +122,6 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 	static const char *const keys[] = {"name", "address", "port", "kernels", "isolation", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *default_name = gw_arena_printf(check_ptr->arena_ptr, "listener-%d", index);
-	long long port, kernels;
 
 	/* Cross-checks read every listener, even one that isn't an object. */
 	if (!default_name)
@@ -136,10 +135,8 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "address", "127.0.0.1", is_ipv4, GW_SYNTAX_IPV4_RULE,
 			      &listener_ptr->address);
 	gw_json_check_required(check_ptr, json_ptr, pointer, "port");
-	gw_json_read_int(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &port);
-	gw_json_read_int(check_ptr, json_ptr, pointer, "kernels", 0, KERNELS_MAX, 0, &kernels);
-	listener_ptr->port = (int)port;
-	listener_ptr->kernels = (int)kernels;
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &listener_ptr->port);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "kernels", 0, KERNELS_MAX, 0, &listener_ptr->kernels);
 	read_isolation(check_ptr, json_ptr, pointer, &listener_ptr->isolation);
 	fill_sockaddr(&listener_ptr->sockaddr, listener_ptr->address, listener_ptr->port);
 }
@@ -203,7 +200,6 @@ static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json_p
 	static const char *const keys[] = {"address", "port", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_admin *admin_ptr = &loader_ptr->config_ptr->admin;
-	long long port;
 
 	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
@@ -211,8 +207,7 @@ static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json_p
 	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "address", "127.0.0.1", is_ipv4, GW_SYNTAX_IPV4_RULE,
 			      &admin_ptr->address);
 	gw_json_check_required(check_ptr, json_ptr, pointer, "port");
-	gw_json_read_int(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &port);
-	admin_ptr->port = (int)port;
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &admin_ptr->port);
 	fill_sockaddr(&admin_ptr->sockaddr, admin_ptr->address, admin_ptr->port);
 	for (int i = 0; i < loader_ptr->config_ptr->listener_count; i++) {
 		if (same_socket(&admin_ptr->sockaddr, &loader_ptr->config_ptr->listeners_ptr[i].sockaddr)) {
@@ -256,7 +251,7 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json_pt
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_http *http_ptr = &loader_ptr->config_ptr->http;
 	struct gw_http_limits *limits_ptr = &http_ptr->limits;
-	long long head, headers, target, body, buffered, hops;
+	long long head, headers, target, body, buffered;
 
 	if (json_ptr && gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		json_ptr = NULL;
@@ -269,7 +264,7 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json_pt
 			 (long long)GW_HTTP_DEFAULT_MAX_BODY_BYTES, &body);
 	gw_json_read_int(check_ptr, json_ptr, pointer, "max_buffered_body_bytes", 0, 64 * 1024 * 1024, 1024 * 1024,
 			 &buffered);
-	gw_json_read_int(check_ptr, json_ptr, pointer, "trusted_hops", 0, 16, 0, &hops);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "trusted_hops", 0, 16, 0, &http_ptr->trusted_hops);
 	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "via", "vkgw", is_via,
 			      GW_SYNTAX_TOKEN_RULE " or \"\" (no Via header)", &http_ptr->via);
 	limits_ptr->max_head_bytes = (size_t)head;
@@ -279,7 +274,6 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json_pt
 	limits_ptr->max_trailers = GW_HTTP_DEFAULT_MAX_TRAILERS;
 	limits_ptr->max_trailer_bytes = GW_HTTP_DEFAULT_MAX_TRAILER_BYTES;
 	limits_ptr->max_chunk_line_bytes = GW_HTTP_DEFAULT_MAX_CHUNK_LINE_BYTES;
-	http_ptr->trusted_hops = (int)hops;
 	http_ptr->max_buffered_body_bytes = (size_t)buffered;
 }
 
@@ -288,17 +282,15 @@ static void load_client_timeouts(struct gw_config_loader *loader_ptr, const json
 	static const char *const keys[] = {"header_ms", "body_idle_ms", "keepalive_idle_ms", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_timeouts *timeouts_ptr = &loader_ptr->config_ptr->timeouts;
-	long long header_ms, body_idle_ms, keepalive_idle_ms;
 
 	if (json_ptr && gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		json_ptr = NULL;
-	gw_json_read_int(check_ptr, json_ptr, pointer, "header_ms", 1, TIMEOUT_MS_MAX, 10000, &header_ms);
-	gw_json_read_int(check_ptr, json_ptr, pointer, "body_idle_ms", 1, TIMEOUT_MS_MAX, 30000, &body_idle_ms);
-	gw_json_read_int(check_ptr, json_ptr, pointer, "keepalive_idle_ms", 1, TIMEOUT_MS_MAX, 60000,
-			 &keepalive_idle_ms);
-	timeouts_ptr->header_ms = (int)header_ms;
-	timeouts_ptr->body_idle_ms = (int)body_idle_ms;
-	timeouts_ptr->keepalive_idle_ms = (int)keepalive_idle_ms;
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "header_ms", 1, TIMEOUT_MS_MAX, 10000,
+			       &timeouts_ptr->header_ms);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "body_idle_ms", 1, TIMEOUT_MS_MAX, 30000,
+			       &timeouts_ptr->body_idle_ms);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "keepalive_idle_ms", 1, TIMEOUT_MS_MAX, 60000,
+			       &timeouts_ptr->keepalive_idle_ms);
 }
 
 /* A section that must be an object if present; NULL when absent or not. */

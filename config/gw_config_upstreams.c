@@ -77,7 +77,6 @@ static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *jso
 	const char *address_pointer = pointer;
 	struct gw_syntax_endpoint parts;
 	enum gw_syntax_endpoint_result syntax;
-	long long weight = 1;
 
 	endpoint_ptr->weight = 1;
 	if (json_is_string(json_ptr)) {
@@ -86,7 +85,7 @@ static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *jso
 		gw_json_check_object(check_ptr, json_ptr, pointer, keys);
 		gw_json_check_required(check_ptr, json_ptr, pointer, "address");
 		gw_json_read_string(check_ptr, json_ptr, pointer, "address", NULL, &address);
-		gw_json_read_int(check_ptr, json_ptr, pointer, "weight", 1, WEIGHT_MAX, 1, &weight);
+		gw_json_read_int_field(check_ptr, json_ptr, pointer, "weight", 1, WEIGHT_MAX, 1, &endpoint_ptr->weight);
 		address_pointer = gw_json_member_pointer(check_ptr, pointer, "address");
 	} else {
 		gw_diag_error(check_ptr->diag_ptr, pointer, "expected a string \"host:port\" or an object, not %s",
@@ -103,7 +102,6 @@ static void load_endpoint(struct gw_config_loader *loader_ptr, const json_t *jso
 	endpoint_ptr->address = address;
 	endpoint_ptr->host = gw_config_strdup(loader_ptr, parts.host);
 	endpoint_ptr->port = parts.port;
-	endpoint_ptr->weight = (int)weight;
 	if (parts.is_ipv4) {
 		endpoint_ptr->kind = GW_CONFIG_ENDPOINT_IPV4;
 		endpoint_ptr->sockaddr.in4.sin_family = AF_INET;
@@ -272,7 +270,6 @@ static void load_health_check(struct gw_config_loader *loader_ptr, const json_t 
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
 	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "health_check", keys, &part_pointer);
-	long long interval_ms, timeout_ms, healthy, unhealthy;
 
 	health_ptr->enabled = part_ptr != NULL;
 	gw_config_read_syntax(loader_ptr, part_ptr, part_pointer, "method", "GET", gw_syntax_is_token,
@@ -280,14 +277,14 @@ static void load_health_check(struct gw_config_loader *loader_ptr, const json_t 
 	gw_config_read_syntax(loader_ptr, part_ptr, part_pointer, "path", "/", gw_syntax_is_target,
 			      GW_SYNTAX_TARGET_RULE, &health_ptr->path);
 	load_expected_statuses(loader_ptr, part_ptr, part_pointer, health_ptr);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "interval_ms", 1, TIMEOUT_MS_MAX, 5000, &interval_ms);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "timeout_ms", 1, TIMEOUT_MS_MAX, 1000, &timeout_ms);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "healthy_threshold", 1, THRESHOLD_MAX, 2, &healthy);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "unhealthy_threshold", 1, THRESHOLD_MAX, 3, &unhealthy);
-	health_ptr->interval_ms = (int)interval_ms;
-	health_ptr->timeout_ms = (int)timeout_ms;
-	health_ptr->healthy_threshold = (int)healthy;
-	health_ptr->unhealthy_threshold = (int)unhealthy;
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "interval_ms", 1, TIMEOUT_MS_MAX, 5000,
+			       &health_ptr->interval_ms);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "timeout_ms", 1, TIMEOUT_MS_MAX, 1000,
+			       &health_ptr->timeout_ms);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "healthy_threshold", 1, THRESHOLD_MAX, 2,
+			       &health_ptr->healthy_threshold);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "unhealthy_threshold", 1, THRESHOLD_MAX, 3,
+			       &health_ptr->unhealthy_threshold);
 }
 
 static void load_outlier_detection(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
@@ -298,18 +295,16 @@ static void load_outlier_detection(struct gw_config_loader *loader_ptr, const js
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
 	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "outlier_detection", keys, &part_pointer);
-	long long errors_5xx, connect_failures, ejection_ms, percent;
 
 	outlier_ptr->enabled = part_ptr != NULL;
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "consecutive_5xx", 0, THRESHOLD_MAX, 5, &errors_5xx);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "consecutive_connect_failures", 0, THRESHOLD_MAX, 3,
-			 &connect_failures);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "base_ejection_ms", 1, TIMEOUT_MS_MAX, 30000, &ejection_ms);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_ejection_percent", 0, 100, 50, &percent);
-	outlier_ptr->consecutive_5xx = (int)errors_5xx;
-	outlier_ptr->consecutive_connect_failures = (int)connect_failures;
-	outlier_ptr->base_ejection_ms = (int)ejection_ms;
-	outlier_ptr->max_ejection_percent = (int)percent;
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "consecutive_5xx", 0, THRESHOLD_MAX, 5,
+			       &outlier_ptr->consecutive_5xx);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "consecutive_connect_failures", 0, THRESHOLD_MAX, 3,
+			       &outlier_ptr->consecutive_connect_failures);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "base_ejection_ms", 1, TIMEOUT_MS_MAX, 30000,
+			       &outlier_ptr->base_ejection_ms);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "max_ejection_percent", 0, 100, 50,
+			       &outlier_ptr->max_ejection_percent);
 }
 
 static void load_limits(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
@@ -320,16 +315,15 @@ static void load_limits(struct gw_config_loader *loader_ptr, const json_t *json_
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
 	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "limits", keys, &part_pointer);
-	long long connections, pending, requests, idle;
 
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_connections", 1, LIMIT_MAX, 1024, &connections);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_pending", 0, LIMIT_MAX, 1024, &pending);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_requests", 1, LIMIT_MAX, 1024, &requests);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "max_idle_per_kernel", 0, IDLE_PER_KERNEL_MAX, 1024, &idle);
-	limits_ptr->breaker.max_connections = (int)connections;
-	limits_ptr->breaker.max_pending = (int)pending;
-	limits_ptr->breaker.max_requests = (int)requests;
-	limits_ptr->max_idle_per_kernel = (int)idle;
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "max_connections", 1, LIMIT_MAX, 1024,
+			       &limits_ptr->breaker.max_connections);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "max_pending", 0, LIMIT_MAX, 1024,
+			       &limits_ptr->breaker.max_pending);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "max_requests", 1, LIMIT_MAX, 1024,
+			       &limits_ptr->breaker.max_requests);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "max_idle_per_kernel", 0, IDLE_PER_KERNEL_MAX, 1024,
+			       &limits_ptr->max_idle_per_kernel);
 }
 
 static void load_upstream_timeouts(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
@@ -339,14 +333,13 @@ static void load_upstream_timeouts(struct gw_config_loader *loader_ptr, const js
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *part_pointer;
 	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "timeouts", keys, &part_pointer);
-	long long connect_ms, response_ms, idle_ms;
 
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "connect_ms", 1, TIMEOUT_MS_MAX, 1000, &connect_ms);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "response_ms", 1, TIMEOUT_MS_MAX, 15000, &response_ms);
-	gw_json_read_int(check_ptr, part_ptr, part_pointer, "idle_ms", 1, TIMEOUT_MS_MAX, 60000, &idle_ms);
-	timeouts_ptr->connect_ms = (int)connect_ms;
-	timeouts_ptr->response_ms = (int)response_ms;
-	timeouts_ptr->idle_ms = (int)idle_ms;
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "connect_ms", 1, TIMEOUT_MS_MAX, 1000,
+			       &timeouts_ptr->connect_ms);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "response_ms", 1, TIMEOUT_MS_MAX, 15000,
+			       &timeouts_ptr->response_ms);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "idle_ms", 1, TIMEOUT_MS_MAX, 60000,
+			       &timeouts_ptr->idle_ms);
 }
 
 static void fill_health_policy(struct gw_config_upstream *upstream_ptr)
@@ -371,14 +364,12 @@ static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *jso
 					   "outlier_detection", "limits",
 					   "timeouts",		NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	long long resolve_interval_ms;
 
 	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
 	load_endpoints(loader_ptr, json_ptr, pointer, upstream_ptr);
-	gw_json_read_int(check_ptr, json_ptr, pointer, "resolve_interval_ms", RESOLVE_INTERVAL_MS_MIN,
-			 RESOLVE_INTERVAL_MS_MAX, 30000, &resolve_interval_ms);
-	upstream_ptr->resolve_interval_ms = (int)resolve_interval_ms;
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "resolve_interval_ms", RESOLVE_INTERVAL_MS_MIN,
+			       RESOLVE_INTERVAL_MS_MAX, 30000, &upstream_ptr->resolve_interval_ms);
 	load_balance(loader_ptr, json_ptr, pointer, &upstream_ptr->balance);
 	load_health_check(loader_ptr, json_ptr, pointer, &upstream_ptr->health_check);
 	load_outlier_detection(loader_ptr, json_ptr, pointer, &upstream_ptr->outlier_detection);

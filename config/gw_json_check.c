@@ -219,6 +219,16 @@ int gw_json_read_int(struct gw_json_check *check_ptr, const json_t *object_ptr, 
 				 out_ptr);
 }
 
+int gw_json_read_int_field(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer,
+			   const char *key, int min, int max, int dflt, int *out_ptr)
+{
+	long long value;
+	int rc = gw_json_read_int(check_ptr, object_ptr, pointer, key, min, max, dflt, &value);
+
+	*out_ptr = (int)value;
+	return rc;
+}
+
 int gw_json_read_bool(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
 		      int dflt, int *out_ptr)
 {

@@ -53,6 +53,9 @@ int gw_json_check_one_of(struct gw_json_check *check_ptr, const json_t *object_p
  * integer (as in JSON Schema). Messages give the range. */
 int gw_json_read_int(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer, const char *key,
 		     long long min, long long max, long long dflt, long long *out_ptr);
+/* The same into an int field, for ranges that lie within int. */
+int gw_json_read_int_field(struct gw_json_check *check_ptr, const json_t *object_ptr, const char *pointer,
+			   const char *key, int min, int max, int dflt, int *out_ptr);
 /* The same for a value already in hand (an array element). */
 int gw_json_check_int(struct gw_json_check *check_ptr, const json_t *value_ptr, const char *pointer, long long min,
 		      long long max, long long *out_ptr);

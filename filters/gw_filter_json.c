@@ -3,35 +3,26 @@
 #include "gw_filter_json.h"
 #include "gw_arena.h"
 #include "gw_diag.h"
+#include "gw_json_check.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *type_name(const json_t *value_ptr)
-{
-	switch (json_typeof(value_ptr)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
 
 static int fail(struct gw_filter_json *fj_ptr)
 {
 	fj_ptr->failed = 1;
 	return -1;
+}
+
+/* A member of another type than the one asked for, reported at its pointer. */
+static int wrong_type(struct gw_filter_json *fj_ptr, const char *pointer, const char *key, const char *expected,
+		      const json_t *value_ptr)
+{
+	char at[GW_FILTER_POINTER_MAX];
+
+	gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key), "expected %s, not %s",
+		      expected, gw_json_type_name(value_ptr));
+	return fail(fj_ptr);
 }
 
 const char *gw_filter_json_pointer(char *out, size_t len, const char *base, const char *key)
@@ -66,7 +57,7 @@ int gw_filter_json_keys(struct gw_filter_json *fj_ptr, const json_t *value_ptr, 
 	size_t used = 0;
 
 	if (!json_is_object(value_ptr)) {
-		gw_diag_error(fj_ptr->diag_ptr, pointer, "expected an object, not %s", type_name(value_ptr));
+		gw_diag_error(fj_ptr->diag_ptr, pointer, "expected an object, not %s", gw_json_type_name(value_ptr));
 		return fail(fj_ptr);
 	}
 	for (int i = 0; allowed_ptr[i] && used < sizeof(list); i++)
@@ -90,16 +81,12 @@ int gw_filter_json_bool(struct gw_filter_json *fj_ptr, const json_t *object_ptr,
 			int dflt, int *out_ptr)
 {
 	const json_t *value_ptr = json_object_get(object_ptr, key);
-	char at[GW_FILTER_POINTER_MAX];
 
 	*out_ptr = dflt;
 	if (!value_ptr)
 		return 0;
-	if (!json_is_boolean(value_ptr)) {
-		gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-			      "expected a boolean, not %s", type_name(value_ptr));
-		return fail(fj_ptr);
-	}
+	if (!json_is_boolean(value_ptr))
+		return wrong_type(fj_ptr, pointer, key, "a boolean", value_ptr);
 	*out_ptr = json_is_true(value_ptr);
 	return 0;
 }
@@ -123,7 +110,7 @@ int gw_filter_json_int(struct gw_filter_json *fj_ptr, const json_t *object_ptr, 
 		n = (long long)json_real_value(value_ptr);
 	} else {
 		gw_diag_error(fj_ptr->diag_ptr, at, "expected an integer from %lld to %lld, not %s", min, max,
-			      type_name(value_ptr));
+			      gw_json_type_name(value_ptr));
 		return fail(fj_ptr);
 	}
 	if (n < min || n > max) {
@@ -138,16 +125,12 @@ int gw_filter_json_string(struct gw_filter_json *fj_ptr, const json_t *object_pt
 			  const char *dflt, const char **out_ptr)
 {
 	const json_t *value_ptr = json_object_get(object_ptr, key);
-	char at[GW_FILTER_POINTER_MAX];
 
 	*out_ptr = dflt;
 	if (!value_ptr)
 		return 0;
-	if (!json_is_string(value_ptr)) {
-		gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-			      "expected a string, not %s", type_name(value_ptr));
-		return fail(fj_ptr);
-	}
+	if (!json_is_string(value_ptr))
+		return wrong_type(fj_ptr, pointer, key, "a string", value_ptr);
 	*out_ptr = gw_arena_strndup(fj_ptr->arena_ptr, json_string_value(value_ptr), json_string_length(value_ptr));
 	return *out_ptr ? 0 : fail(fj_ptr);
 }
@@ -167,7 +150,7 @@ int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object_p
 		return 0;
 	gw_filter_json_pointer(at, sizeof(at), pointer, key);
 	if (!json_is_array(value_ptr)) {
-		gw_diag_error(fj_ptr->diag_ptr, at, "expected an array, not %s", type_name(value_ptr));
+		gw_diag_error(fj_ptr->diag_ptr, at, "expected an array, not %s", gw_json_type_name(value_ptr));
 		return fail(fj_ptr);
 	}
 	count = json_array_size(value_ptr);
@@ -179,7 +162,7 @@ int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object_p
 
 		if (!json_is_string(item_ptr)) {
 			gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_index(item_at, sizeof(item_at), at, i),
-				      "expected a string, not %s", type_name(item_ptr));
+				      "expected a string, not %s", gw_json_type_name(item_ptr));
 			rc = fail(fj_ptr);
 			continue;
 		}
@@ -197,16 +180,12 @@ int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object_pt
 			  const json_t **out_ptr)
 {
 	const json_t *value_ptr = json_object_get(object_ptr, key);
-	char at[GW_FILTER_POINTER_MAX];
 
 	*out_ptr = NULL;
 	if (!value_ptr)
 		return 0;
-	if (!json_is_object(value_ptr)) {
-		gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-			      "expected an object, not %s", type_name(value_ptr));
-		return fail(fj_ptr);
-	}
+	if (!json_is_object(value_ptr))
+		return wrong_type(fj_ptr, pointer, key, "an object", value_ptr);
 	*out_ptr = value_ptr;
 	return 0;
 }

@@ -150,9 +150,17 @@ static int edited_value(const struct gw_exchange *ex_ptr, enum gw_exchange_side 
 	return -1;
 }
 
-static int head_value(const struct gw_http_head *head_ptr, const char *buf, const char *name, size_t name_len,
-		      const char **value_ptr, size_t *len_ptr)
+/* A header as the next stage sees it: the latest edit naming it decides,
+ * else the head as received (none while there is no head on that side). */
+static int header_value(const struct gw_exchange *ex_ptr, enum gw_exchange_side side,
+			const struct gw_http_head *head_ptr, const char *buf, const char *name, const char **value_ptr,
+			size_t *len_ptr)
 {
+	size_t name_len = strlen(name);
+	int rc = edited_value(ex_ptr, side, name, name_len, value_ptr, len_ptr);
+
+	if (rc >= 0 || !head_ptr)
+		return rc > 0;
 	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
 		const struct gw_http_field *f_ptr = &head_ptr->fields[i];
 
@@ -168,12 +176,8 @@ static int head_value(const struct gw_http_head *head_ptr, const char *buf, cons
 int gw_exchange_request_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
 			       size_t *len_ptr)
 {
-	size_t name_len = strlen(name);
-	int rc = edited_value(ex_ptr, GW_SIDE_REQUEST, name, name_len, value_ptr, len_ptr);
-
-	if (rc >= 0)
-		return rc;
-	return head_value(&ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, name_len, value_ptr, len_ptr);
+	return header_value(ex_ptr, GW_SIDE_REQUEST, &ex_ptr->req_ptr->head, ex_ptr->head_ptr, name, value_ptr,
+			    len_ptr);
 }
 
 /* ---- values ---- */
@@ -262,14 +266,9 @@ int gw_exchange_response_status(const struct gw_exchange *ex_ptr)
 int gw_exchange_response_header(const struct gw_exchange *ex_ptr, const char *name, const char **value_ptr,
 				size_t *len_ptr)
 {
-	size_t name_len = strlen(name);
-	int rc = edited_value(ex_ptr, GW_SIDE_RESPONSE, name, name_len, value_ptr, len_ptr);
+	const struct gw_http_head *head_ptr = ex_ptr->resp_ptr ? &ex_ptr->resp_ptr->head : NULL;
 
-	if (rc >= 0)
-		return rc;
-	if (!ex_ptr->resp_ptr)
-		return 0;
-	return head_value(&ex_ptr->resp_ptr->head, ex_ptr->resp_head_ptr, name, name_len, value_ptr, len_ptr);
+	return header_value(ex_ptr, GW_SIDE_RESPONSE, head_ptr, ex_ptr->resp_head_ptr, name, value_ptr, len_ptr);
 }
 
 /* ---- edits ---- */
@@ -288,22 +287,14 @@ int gw_header_value_valid(const char *value, size_t len)
 {
 	if (len && (gw_http_is_ows((unsigned char)value[0]) || gw_http_is_ows((unsigned char)value[len - 1])))
 		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!gw_http_is_field_char((unsigned char)value[i]))
-			return 0;
-	return 1;
+	return gw_http_field_chars_end(value, 0, len) == len;
 }
 
 int gw_header_name_reserved(const char *name, size_t len)
 {
-	static const char *const names[] = {"connection", "keep-alive",	       "proxy-connection", "te",
-					    "trailer",	  "transfer-encoding", "upgrade",	   "expect",
-					    "host",	  "content-length"};
+	enum gw_http_field_kind kind = gw_http_field_kind_of(name, len);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name_is(names[i], strlen(names[i]), name, len))
-			return 1;
-	return 0;
+	return gw_http_field_is_hop_by_hop(kind) || kind == GW_FIELD_HOST || kind == GW_FIELD_CONTENT_LENGTH;
 }
 
 char *gw_exchange_copy(struct gw_exchange *ex_ptr, const char *bytes, size_t len)

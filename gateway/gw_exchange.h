@@ -155,7 +155,7 @@ int gw_header_name_valid(const char *name, size_t len);
 /* Field characters only, no CR or LF, no leading or trailing space. */
 int gw_header_value_valid(const char *value, size_t len);
 /* Fields the connection writes itself (framing, Host, hop-by-hop): a
- * filter may not edit them. */
+ * filter may not edit them. `name` is a valid name (above). */
 int gw_header_name_reserved(const char *name, size_t len);
 
 #endif

@@ -52,7 +52,9 @@ enum gw_http_body {
 	GW_BODY_UNTIL_CLOSE, /* responses only: until the server closes */
 };
 
-/* Field lines the parser interprets; everything else is GW_FIELD_OTHER. */
+/* Field lines the codec names: those the parser interprets, the other
+ * hop-by-hop ones (RFC 9110 7.6.1) and the X-Forwarded-* the proxy writes
+ * itself. Everything else is GW_FIELD_OTHER. */
 enum gw_http_field_kind {
 	GW_FIELD_OTHER = 0,
 	GW_FIELD_HOST,
@@ -61,7 +63,37 @@ enum gw_http_field_kind {
 	GW_FIELD_CONNECTION,
 	GW_FIELD_UPGRADE,
 	GW_FIELD_EXPECT,
+	GW_FIELD_KEEP_ALIVE,
+	GW_FIELD_PROXY_CONNECTION,
+	GW_FIELD_TE,
+	GW_FIELD_TRAILER,
+	GW_FIELD_X_FORWARDED_FOR,
+	GW_FIELD_X_FORWARDED_PROTO,
+	GW_FIELD_X_FORWARDED_HOST,
 };
+
+/* The kind of a field name (a token), case-insensitive: at most one
+ * comparison. */
+enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len);
+
+/* Hop-by-hop fields concern one connection and are never forwarded: the
+ * proxy answers Expect itself and frames each side's body itself. */
+static inline int gw_http_field_is_hop_by_hop(enum gw_http_field_kind kind)
+{
+	switch (kind) {
+	case GW_FIELD_CONNECTION:
+	case GW_FIELD_KEEP_ALIVE:
+	case GW_FIELD_PROXY_CONNECTION:
+	case GW_FIELD_TE:
+	case GW_FIELD_TRAILER:
+	case GW_FIELD_TRANSFER_ENCODING:
+	case GW_FIELD_UPGRADE:
+	case GW_FIELD_EXPECT:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 struct gw_http_field;
 struct gw_http_head;
@@ -128,6 +160,9 @@ static inline int gw_http_is_field_char(unsigned char c)
 {
 	return gw_http_char_class[c] & GW_HTTP_CHAR_FIELD;
 }
+
+/* Where the run of field-value characters in buf_ptr[pos..end) ends. */
+size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end);
 
 static inline int gw_http_is_ows(unsigned char c)
 {

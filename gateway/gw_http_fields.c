@@ -51,41 +51,49 @@ int gw_http_head_resume(const struct gw_http_head *head_ptr, size_t len, const s
 
 /* Field lines. */
 
-/* The names the parser interprets differ in length: one comparison at most. */
-static enum gw_http_field_kind field_kind(const char *name_ptr, size_t len)
+/* `known` is lower-case letters and '-'. OR-ing 0x20 lowers an upper-case
+ * letter and maps no other token character onto a lower-case letter or '-'
+ * (only CR, which no name holds, becomes '-'): one comparison a byte. */
+static enum gw_http_field_kind named(const char *name, const char *known, size_t len, enum gw_http_field_kind kind)
 {
-	const char *known_ptr;
-	enum gw_http_field_kind kind;
+	for (size_t i = 0; i < len; i++)
+		if ((name[i] | 0x20) != known[i])
+			return GW_FIELD_OTHER;
+	return kind;
+}
+
+/* Names of one length differ in their first letter, so the length and
+ * that letter leave one candidate to compare. */
+enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len)
+{
+	char first = len ? (char)(name[0] | 0x20) : 0; /* lower case, for letters */
 
 	switch (len) {
+	case sizeof("te") - 1:
+		return named(name, "te", len, GW_FIELD_TE);
 	case sizeof("host") - 1:
-		known_ptr = "host";
-		kind = GW_FIELD_HOST;
-		break;
+		return named(name, "host", len, GW_FIELD_HOST);
 	case sizeof("expect") - 1:
-		known_ptr = "expect";
-		kind = GW_FIELD_EXPECT;
-		break;
+		return named(name, "expect", len, GW_FIELD_EXPECT);
 	case sizeof("upgrade") - 1:
-		known_ptr = "upgrade";
-		kind = GW_FIELD_UPGRADE;
-		break;
+		return first == 'u' ? named(name, "upgrade", len, GW_FIELD_UPGRADE)
+				    : named(name, "trailer", len, GW_FIELD_TRAILER);
 	case sizeof("connection") - 1:
-		known_ptr = "connection";
-		kind = GW_FIELD_CONNECTION;
-		break;
+		return first == 'c' ? named(name, "connection", len, GW_FIELD_CONNECTION)
+				    : named(name, "keep-alive", len, GW_FIELD_KEEP_ALIVE);
 	case sizeof("content-length") - 1:
-		known_ptr = "content-length";
-		kind = GW_FIELD_CONTENT_LENGTH;
-		break;
+		return named(name, "content-length", len, GW_FIELD_CONTENT_LENGTH);
+	case sizeof("x-forwarded-for") - 1:
+		return named(name, "x-forwarded-for", len, GW_FIELD_X_FORWARDED_FOR);
+	case sizeof("proxy-connection") - 1:
+		return first == 'p' ? named(name, "proxy-connection", len, GW_FIELD_PROXY_CONNECTION)
+				    : named(name, "x-forwarded-host", len, GW_FIELD_X_FORWARDED_HOST);
 	case sizeof("transfer-encoding") - 1:
-		known_ptr = "transfer-encoding";
-		kind = GW_FIELD_TRANSFER_ENCODING;
-		break;
+		return first == 't' ? named(name, "transfer-encoding", len, GW_FIELD_TRANSFER_ENCODING)
+				    : named(name, "x-forwarded-proto", len, GW_FIELD_X_FORWARDED_PROTO);
 	default:
 		return GW_FIELD_OTHER;
 	}
-	return gw_http_same_ci(name_ptr, known_ptr, len) ? kind : GW_FIELD_OTHER;
 }
 
 static int content_length_field(struct gw_http_head *head_ptr, const char *value_ptr, size_t len)
@@ -175,7 +183,7 @@ static int field_line_done(struct gw_http_head *head_ptr, const char *buf_ptr, s
 		value_end--;
 	field_ptr->name = gw_http_span_of(scan_ptr->mark, scan_ptr->colon - scan_ptr->mark);
 	field_ptr->value = gw_http_span_of(value_off, value_end - value_off);
-	field_ptr->kind = (uint8_t)field_kind(buf_ptr + scan_ptr->mark, field_ptr->name.len);
+	field_ptr->kind = (uint8_t)gw_http_field_kind_of(buf_ptr + scan_ptr->mark, field_ptr->name.len);
 	field_ptr->nominated = 0;
 	head_ptr->field_count++;
 
@@ -249,8 +257,7 @@ int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr,
 			pos++;
 			break;
 		case FS_VALUE:
-			while (pos < scan_len && gw_http_is_field_char((unsigned char)buf_ptr[pos]))
-				pos++;
+			pos = gw_http_field_chars_end(buf_ptr, pos, scan_len);
 			if (pos == scan_len)
 				break;
 			if (buf_ptr[pos] != '\r')

@@ -94,6 +94,26 @@ int gw_http_same_ci(const char *a, const char *b, size_t len)
 	return 1;
 }
 
+#define BYTES_OF(b) (0x0101010101010101ull * (b))
+
+/* Eight bytes at a time while none is below 0x20 or DEL (HTAB, rare in
+ * values, is left to the byte loop); 0x80 and above is obs-text, allowed. */
+size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end)
+{
+	while (end - pos >= 8) {
+		uint64_t word, not_del;
+
+		memcpy(&word, buf_ptr + pos, sizeof(word));
+		not_del = word ^ BYTES_OF(0x7f);
+		if ((((word - BYTES_OF(0x20)) & ~word) | ((not_del - BYTES_OF(0x01)) & ~not_del)) & BYTES_OF(0x80))
+			break;
+		pos += 8;
+	}
+	while (pos < end && gw_http_is_field_char((unsigned char)buf_ptr[pos]))
+		pos++;
+	return pos;
+}
+
 int gw_http_is_token(const char *p, size_t len)
 {
 	if (len == 0)

@@ -7,6 +7,7 @@
 #include "gw_random.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,17 +60,35 @@ uint64_t gw_random_u64(void)
 	return z ^ (z >> 31);
 }
 
+#define BYTES_OF(b) (0x0101010101010101ull * (b))
+
+/* Eight hex digits for 32 random bits, made in one word: each nibble is
+ * spread to a byte of its own, then '0' is added, and 'a' - '0' - 10 more
+ * where the nibble is 10 or above. Which nibble lands where does not matter
+ * for random bits. */
+static uint64_t hex_digits(uint32_t bits)
+{
+	uint64_t x = bits;
+	uint64_t letters;
+
+	x = (x | (x << 16)) & 0x0000ffff0000ffffull;
+	x = (x | (x << 8)) & 0x00ff00ff00ff00ffull;
+	x = (x | (x << 4)) & BYTES_OF(0x0f);
+	letters = ((x + BYTES_OF(6)) >> 4) & BYTES_OF(1);
+	return x + BYTES_OF('0') + letters * ('a' - '0' - 10);
+}
+
 void gw_random_hex(char *out, size_t bytes)
 {
-	static const char digits[] = "0123456789abcdef";
-	uint64_t word = 0;
+	size_t digits = 2 * bytes;
+	uint64_t word = 0, text;
 
-	for (size_t i = 0; i < bytes; i++) {
-		if (i % 8 == 0)
+	for (size_t at = 0; at < digits; at += 8) {
+		if (at % 16 == 0)
 			word = gw_random_u64();
-		out[2 * i] = digits[(word >> 4) & 0xf];
-		out[2 * i + 1] = digits[word & 0xf];
-		word >>= 8;
+		text = hex_digits((uint32_t)word);
+		word >>= 32;
+		memcpy(out + at, &text, digits - at < 8 ? digits - at : 8);
 	}
-	out[2 * bytes] = '\0';
+	out[digits] = '\0';
 }

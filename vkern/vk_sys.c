@@ -97,29 +97,33 @@ int vk_sys_adopt(int fd)
 	return 0;
 }
 
-/* The calling process's fd, or NULL (EBADF). */
-static struct vk_fd *own_conn_fd(struct vk_kern *kern_ptr, int fd)
-{
-	struct vk_fd *fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
-
-	if (!fd_ptr || fd_ptr->kind != VK_FD_CONN || !kern_ptr->current_proc_ptr ||
-	    fd_ptr->owner != kern_ptr->current_proc_ptr->id) {
-		errno = EBADF;
-		return NULL;
-	}
-	return fd_ptr;
-}
-
-int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
+/* The calling process's own connection fd: 1 with *fd_ptr_ptr set; 0 with
+ * no kernel (unit tests run gateway code without one, and every fd is
+ * theirs); -1 (EBADF) when the fd is not this process's connection. */
+static int own_conn_fd(int fd, struct vk_fd **fd_ptr_ptr)
 {
 	struct vk_kern *kern_ptr = vk_kern_current_ptr;
 	struct vk_fd *fd_ptr;
 
 	if (!kern_ptr)
 		return 0;
-	fd_ptr = own_conn_fd(kern_ptr, fd);
-	if (!fd_ptr)
+	fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, fd);
+	if (!fd_ptr || fd_ptr->kind != VK_FD_CONN || !kern_ptr->current_proc_ptr ||
+	    fd_ptr->owner != kern_ptr->current_proc_ptr->id) {
+		errno = EBADF;
 		return -1;
+	}
+	*fd_ptr_ptr = fd_ptr;
+	return 1;
+}
+
+int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
+{
+	struct vk_fd *fd_ptr;
+	int owned = own_conn_fd(fd, &fd_ptr);
+
+	if (owned <= 0)
+		return owned;
 	fd_ptr->on_close = fn;
 	fd_ptr->on_close_ctx_ptr = ctx_ptr;
 	return 0;
@@ -130,22 +134,19 @@ int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
  * (the peer closed it, or said something unasked). */
 int vk_sys_hold(int fd)
 {
-	struct vk_kern *kern_ptr = vk_kern_current_ptr;
 	struct vk_fd *fd_ptr;
+	int owned = own_conn_fd(fd, &fd_ptr);
 
-	if (!kern_ptr)
-		return 0;
-	fd_ptr = own_conn_fd(kern_ptr, fd);
-	if (!fd_ptr)
-		return -1;
-	vk_kern_disown_fd(kern_ptr, fd_ptr);
+	if (owned <= 0)
+		return owned;
+	vk_kern_disown_fd(vk_kern_current_ptr, fd_ptr);
 	fd_ptr->kind = VK_FD_HELD;
 	fd_ptr->owner = -1;
 	fd_ptr->owner_next = -1;
 	fd_ptr->owner_prev = -1;
 	fd_ptr->pending = 0;
 	fd_ptr->blocked = 0;
-	vk_kern_want(kern_ptr, fd_ptr, VK_EV_IN);
+	vk_kern_want(vk_kern_current_ptr, fd_ptr, VK_EV_IN);
 	return 0;
 }
 
@@ -219,9 +220,9 @@ int vk_sys_faulted(void)
 
 int vk_sys_owns(int fd)
 {
-	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+	struct vk_fd *fd_ptr;
 
-	return !kern_ptr || own_conn_fd(kern_ptr, fd) != NULL;
+	return own_conn_fd(fd, &fd_ptr) >= 0;
 }
 
 void vk_sys_untrusted_begin(void)

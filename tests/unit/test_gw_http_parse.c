@@ -889,6 +889,78 @@ static void test_init_over_an_earlier_message(void **state)
 	assert_true(r_ptr->head.keep_alive);
 }
 
+/* A field value is read eight bytes at a time: a control byte, DEL, CR or
+ * LF at any offset of a long value is still refused, while HTAB and
+ * obs-text (0x80 and above) anywhere are allowed. */
+static void test_value_bytes_checked_at_every_offset(void **state)
+{
+	static const unsigned char refused[] = {0x00, 0x01, 0x0b, 0x1f, 0x7f, '\n'};
+	static const unsigned char allowed[] = {'\t', 0x80, 0xff, ' ', '~'};
+	const char *prefix = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ";
+	char head[128];
+	size_t at = strlen(prefix);
+
+	(void)state;
+	memcpy(head, prefix, at);
+	for (size_t offset = 1; offset < 23; offset++) {
+		for (size_t i = 0; i < sizeof(refused) + sizeof(allowed); i++) {
+			int is_refused = i < sizeof(refused);
+			size_t len = at;
+
+			for (size_t j = 0; j < 24; j++)
+				head[len++] = j == offset
+						      ? (char)(is_refused ? refused[i] : allowed[i - sizeof(refused)])
+						      : (char)('a' + j % 26);
+			memcpy(head + len, "\r\n\r\n", 4);
+			len += 4;
+			if (is_refused && parse_n(head, len) != -400)
+				fail_msg("byte 0x%02x at value offset %zu was accepted", refused[i], offset);
+			if (!is_refused && parse_n(head, len) != (int)len)
+				fail_msg("byte 0x%02x at value offset %zu was refused", allowed[i - sizeof(refused)],
+					 offset);
+		}
+	}
+}
+
+/* Every named kind, in any case; a name one letter off, or of another
+ * name's length with a different first letter, is no kind. */
+static void test_field_kind_of_each_name(void **state)
+{
+	static const struct {
+		const char *name;
+		enum gw_http_field_kind kind;
+		int hop_by_hop;
+	} names[] = {
+		{"Host", GW_FIELD_HOST, 0},
+		{"content-LENGTH", GW_FIELD_CONTENT_LENGTH, 0},
+		{"Transfer-Encoding", GW_FIELD_TRANSFER_ENCODING, 1},
+		{"CONNECTION", GW_FIELD_CONNECTION, 1},
+		{"Upgrade", GW_FIELD_UPGRADE, 1},
+		{"Expect", GW_FIELD_EXPECT, 1},
+		{"Keep-Alive", GW_FIELD_KEEP_ALIVE, 1},
+		{"Proxy-Connection", GW_FIELD_PROXY_CONNECTION, 1},
+		{"TE", GW_FIELD_TE, 1},
+		{"Trailer", GW_FIELD_TRAILER, 1},
+		{"X-Forwarded-For", GW_FIELD_X_FORWARDED_FOR, 0},
+		{"x-forwarded-proto", GW_FIELD_X_FORWARDED_PROTO, 0},
+		{"X-Forwarded-Host", GW_FIELD_X_FORWARDED_HOST, 0},
+		{"Trailes", GW_FIELD_OTHER, 0},
+		{"keep-alivf", GW_FIELD_OTHER, 0},
+		{"Xroxy-Connection", GW_FIELD_OTHER, 0},
+		{"x-forwarded-hosts", GW_FIELD_OTHER, 0},
+		{"ta", GW_FIELD_OTHER, 0},
+		{"", GW_FIELD_OTHER, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		enum gw_http_field_kind kind = gw_http_field_kind_of(names[i].name, strlen(names[i].name));
+
+		if (kind != names[i].kind || gw_http_field_is_hop_by_hop(kind) != names[i].hop_by_hop)
+			fail_msg("%s: kind %d, hop-by-hop %d", names[i].name, kind, gw_http_field_is_hop_by_hop(kind));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -945,6 +1017,8 @@ int main(void)
 		cmocka_unit_test_setup(test_token_list_contains, setup_limits),
 		cmocka_unit_test_setup(test_char_classes_match_the_rfcs, setup_limits),
 		cmocka_unit_test_setup(test_field_kind_needs_the_whole_name, setup_limits),
+		cmocka_unit_test(test_field_kind_of_each_name),
+		cmocka_unit_test_setup(test_value_bytes_checked_at_every_offset, setup_limits),
 		cmocka_unit_test_setup(test_init_over_an_earlier_message, setup_limits),
 	};
 
