@@ -165,55 +165,40 @@ static inline const char *span(const char *buf, struct gw_http_span s)
 	return buf + s.off;
 }
 
-/* Whether a name of `len` bytes is `lit` (lowercase), by its length
- * first: the name checks below run for every field line. */
-#define GW_CONN_NAME_IS(name, len, lit) ((len) == sizeof(lit) - 1 && strncasecmp((name), (lit), (len)) == 0)
-
-/* Fields a proxy never forwards as received (RFC 9110 7.6.1) that the
- * codec does not tell by kind (it knows Connection, Transfer-Encoding,
- * Upgrade and Expect), besides the ones the Connection header names. */
-static inline int hop_by_hop_other(const char *name, size_t len)
-{
-	return GW_CONN_NAME_IS(name, len, "te") || GW_CONN_NAME_IS(name, len, "trailer") ||
-	       GW_CONN_NAME_IS(name, len, "keep-alive") || GW_CONN_NAME_IS(name, len, "proxy-connection");
-}
-
 /* X-Forwarded-For, -Proto, -Host: written by the gateway itself, from the
  * received ones only when the previous hop is trusted (trusted_hops). */
 enum forwarded_kind { XF_NONE, XF_FOR, XF_PROTO, XF_HOST };
 
-static inline enum forwarded_kind forwarded_kind(const char *buf, const struct gw_http_field *f_ptr)
+static inline enum forwarded_kind forwarded_kind(const struct gw_http_field *f_ptr)
 {
-	const char *name = buf + f_ptr->name.off;
-	size_t len = f_ptr->name.len;
-
-	if (len < sizeof("x-forwarded-for") - 1 || f_ptr->kind != GW_FIELD_OTHER)
-		return XF_NONE;
-	if (GW_CONN_NAME_IS(name, len, "x-forwarded-for"))
+	switch (f_ptr->kind) {
+	case GW_FIELD_X_FORWARDED_FOR:
 		return XF_FOR;
-	if (GW_CONN_NAME_IS(name, len, "x-forwarded-proto"))
+	case GW_FIELD_X_FORWARDED_PROTO:
 		return XF_PROTO;
-	if (GW_CONN_NAME_IS(name, len, "x-forwarded-host"))
+	case GW_FIELD_X_FORWARDED_HOST:
 		return XF_HOST;
-	return XF_NONE;
+	default:
+		return XF_NONE;
+	}
 }
 
 /* The first received field of a forwarded kind, or NULL. */
 static inline const struct gw_http_field *forwarded_field(const struct gw_conn_self *self, enum forwarded_kind kind)
 {
 	for (uint32_t i = 0; i < self->req.head.field_count; i++)
-		if (forwarded_kind(self->head_ptr, &self->req.head.fields[i]) == kind)
+		if (forwarded_kind(&self->req.head.fields[i]) == kind)
 			return &self->req.head.fields[i];
 	return NULL;
 }
 
-/* Whether the field line is copied as received (the proxy writes the
- * others itself, or drops them): every kind the codec tells apart is
- * written by the proxy (Host, Content-Length) or hop-by-hop. */
-static inline int copied_as_received(const char *buf, const struct gw_http_field *f_ptr)
+/* Whether the field line is copied as received: the proxy writes Host
+ * and Content-Length itself, and drops hop-by-hop fields and those the
+ * Connection header names (RFC 9110 7.6.1). The codec tells them by kind. */
+static inline int copied_as_received(const struct gw_http_field *f_ptr)
 {
-	return !f_ptr->nominated && f_ptr->kind == GW_FIELD_OTHER &&
-	       !hop_by_hop_other(buf + f_ptr->name.off, f_ptr->name.len);
+	return !f_ptr->nominated && f_ptr->kind != GW_FIELD_HOST && f_ptr->kind != GW_FIELD_CONTENT_LENGTH &&
+	       !gw_http_field_is_hop_by_hop((enum gw_http_field_kind)f_ptr->kind);
 }
 
 /* The first field line of a kind the codec recognises, or NULL. */

@@ -269,7 +269,7 @@ static void out_forwarded(struct gw_http_out *out_ptr, const struct gw_conn_self
 	GW_HTTP_OUT_LITERAL(out_ptr, "X-Forwarded-For: ");
 	for (uint32_t i = 0; trusted && i < self->req.head.field_count; i++) {
 		f_ptr = &self->req.head.fields[i];
-		if (forwarded_kind(self->head_ptr, f_ptr) != XF_FOR || f_ptr->value.len == 0)
+		if (forwarded_kind(f_ptr) != XF_FOR || f_ptr->value.len == 0)
 			continue;
 		gw_http_out_bytes(out_ptr, span(self->head_ptr, f_ptr->value), f_ptr->value.len);
 		GW_HTTP_OUT_LITERAL(out_ptr, ", ");
@@ -316,7 +316,7 @@ void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_con
 	out_request_line(out_ptr, self);
 	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
 		f_ptr = &self->req.head.fields[i];
-		if (!copied_as_received(self->head_ptr, f_ptr) || forwarded_kind(self->head_ptr, f_ptr) != XF_NONE ||
+		if (!copied_as_received(f_ptr) || forwarded_kind(f_ptr) != XF_NONE ||
 		    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f_ptr->name),
 					      f_ptr->name.len))
 			runs_flush(&runs);
@@ -361,7 +361,7 @@ void gw_conn_write_response_head(struct gw_http_out *out_ptr, const struct gw_co
 		f_ptr = &self->resp.head.fields[i];
 		/* A length without a body (HEAD, 304) describes the
 		 * representation: it passes as it came. */
-		if ((!copied_as_received(self->resp_ptr, f_ptr) &&
+		if ((!copied_as_received(f_ptr) &&
 		     !(f_ptr->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
 		    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE, span(self->resp_ptr, f_ptr->name),
 					      f_ptr->name.len))
@@ -390,7 +390,7 @@ void gw_conn_write_switch_head(struct gw_http_out *out_ptr, const struct gw_conn
 	gw_http_out_bytes(out_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 	for (uint32_t i = 0; i < self->resp.head.field_count; i++) {
-		if (copied_as_received(self->resp_ptr, &self->resp.head.fields[i]))
+		if (copied_as_received(&self->resp.head.fields[i]))
 			runs_add(&runs, &self->resp.head.fields[i]);
 		else
 			runs_flush(&runs);
