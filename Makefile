@@ -65,10 +65,13 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 
+# Made anew, not updated: a source removed from the tree leaves the archive.
 $(LIBVKERN): $(VKERN_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(LIBGW): $(GW_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/%: $(BUILD)/vkern/examples/%.o $(LIBVKERN)
