@@ -19,8 +19,10 @@
 
 #include "vk_coro.h"
 #include "vk_socket.h"
+#include "vk_vectoring.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* ---- the attempts ---- */
 
@@ -160,8 +162,49 @@ static int request_head_written(struct gw_conn_self *self)
 	return 0;
 }
 
-/* A whole response head (after the interim ones: 100 was answered
- * here), under the caller's response deadline. */
+/* The response head is parsed where it lies in the upstream's ring, and
+ * only the head is copied out (to the buffer the exchange and the head
+ * writer read): the body stays in the ring for the relay. Held bytes that
+ * wrap around the ring's end are parsed from a copy instead, and a head
+ * longer than the ring is taken out of it as it comes (resp_taken bytes so
+ * far). */
+static int response_head_parsed(struct gw_conn_self *self)
+{
+	const struct gw_http_limits *limits_ptr = &self->cfg_ptr->limits;
+	struct vk_socket *upstream_ptr = self->upstream_ptr;
+	size_t held = vk_socket_rx_held(upstream_ptr), len;
+	const char *head_ptr = vk_socket_rx_view(upstream_ptr, &len);
+	int rc;
+
+	if (self->resp_taken || len < held) {
+		len = held < limits_ptr->max_head_bytes - self->resp_taken
+			      ? held
+			      : limits_ptr->max_head_bytes - self->resp_taken;
+		vk_vectoring_peek(vk_socket_rx(upstream_ptr), self->resp_ptr + self->resp_taken, len);
+		head_ptr = self->resp_ptr;
+		len += self->resp_taken;
+	} else if (len > limits_ptr->max_head_bytes) {
+		len = limits_ptr->max_head_bytes;
+	}
+	self->resp_len = len;
+	rc = gw_http_parse_response(&self->resp, head_ptr, len, limits_ptr, self->req.method == GW_METHOD_HEAD);
+	if (rc > 0) {
+		if (head_ptr != self->resp_ptr)
+			memcpy(self->resp_ptr, head_ptr, (size_t)rc);
+		vk_socket_rx_drop(upstream_ptr, (size_t)rc - self->resp_taken);
+		self->resp_len = (size_t)rc;
+	} else if (rc == 0 && vk_vectoring_is_full(vk_socket_rx(upstream_ptr))) {
+		if (head_ptr != self->resp_ptr)
+			memcpy(self->resp_ptr, head_ptr, len);
+		vk_socket_rx_drop(upstream_ptr, len - self->resp_taken);
+		self->resp_taken = len;
+	}
+	return rc;
+}
+
+/* A whole response head, after the interim ones (100 was answered here),
+ * under the caller's response deadline. An end before a whole head, or a
+ * head the codec refuses, raises. */
 static void read_response_head(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
@@ -174,23 +217,19 @@ static void read_response_head(struct vk_thread *that)
 	do {
 		gw_http_response_init(&conn_ptr->resp);
 		conn_ptr->resp_len = 0;
+		conn_ptr->resp_taken = 0;
 		for (;;) {
-			vk_read_some_on(conn_ptr->upstream_ptr, conn_ptr->n, conn_ptr->resp_ptr + conn_ptr->resp_len,
-					limits_ptr->max_head_bytes - conn_ptr->resp_len);
-			if (conn_ptr->n == 0)
+			/* Bytes held in the ring and not yet parsed over, or the end. */
+			vk_wait_more_on(conn_ptr->upstream_ptr, conn_ptr->resp_len - conn_ptr->resp_taken);
+			if (vk_socket_rx_held(conn_ptr->upstream_ptr) <= conn_ptr->resp_len - conn_ptr->resp_taken)
 				vk_raise(ECONNRESET);
 			conn_ptr->response_started = 1;
-			conn_ptr->resp_len += conn_ptr->n;
-			conn_ptr->rc = gw_http_parse_response(&conn_ptr->resp, conn_ptr->resp_ptr, conn_ptr->resp_len,
-							      limits_ptr, conn_ptr->req.method == GW_METHOD_HEAD);
+			conn_ptr->rc = response_head_parsed(conn_ptr);
 			if (conn_ptr->rc > 0)
 				break;
 			if (conn_ptr->rc < 0 || conn_ptr->resp_len == limits_ptr->max_head_bytes)
 				vk_raise(EPROTO);
 		}
-		vk_socket_unread(conn_ptr->upstream_ptr, conn_ptr->resp_ptr + conn_ptr->rc,
-				 conn_ptr->resp_len - (size_t)conn_ptr->rc);
-		conn_ptr->resp_len = (size_t)conn_ptr->rc;
 	} while (conn_ptr->resp.status < 200 && conn_ptr->resp.status != 101);
 	(void)self;
 	vk_end();

@@ -102,7 +102,8 @@ struct gw_conn_self {
 	struct gw_http_read head_read;
 	char *resp_ptr; /* the response head as received */
 	size_t resp_len;
-	char *out_ptr; /* a head being written (gw_http_write.h) */
+	size_t resp_taken; /* of a head longer than the ring: bytes moved to resp_ptr */
+	char *out_ptr;	   /* a head being written (gw_http_write.h) */
 	size_t out_cap;
 	struct gw_http_out out;
 	size_t n;

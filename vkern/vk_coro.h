@@ -196,6 +196,10 @@
 #define vk_readline_on(sock, rc, buf, len) VK_READ_(__COUNTER__, sock, rc, buf, len, VK_READ_LINE)
 #define vk_readline(rc, buf, len) vk_readline_on(that->socket_ptr, rc, buf, len)
 
+/* Until sock's rx holds more than `held` bytes, its peer's end, or a full
+ * ring (vk_socket_rx_view looks at them in place). */
+#define vk_wait_more_on(sock, held) VK_OP_(__COUNTER__, vk_socket_wait_more_op((sock), that, (held)))
+
 #define vk_write_on(sock, buf, len) \
 	VK_OP_(__COUNTER__, vk_socket_write_op((sock), that, (const char *)(buf), (len), &that->op_done))
 #define vk_write(buf, len) vk_write_on(that->socket_ptr, buf, len)

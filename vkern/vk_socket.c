@@ -324,6 +324,47 @@ int vk_socket_read_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr
 	return read_op(socket_ptr, NULL, thread_ptr, buf, len, done_ptr, mode);
 }
 
+/* Until rx holds more than `held` bytes, or the peer's end, or a full
+ * ring: for a reader that parses in the ring (vk_socket_rx_view) and takes
+ * only what it parsed (vk_socket_rx_drop). */
+int vk_socket_wait_more_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, size_t held)
+{
+	struct vk_vectoring *rx = &socket_ptr->rx;
+
+	for (;;) {
+		int rc;
+
+		if (vk_vectoring_len(rx) > held || rx->eof || vk_vectoring_is_full(rx))
+			return VK_OP_DONE;
+		rc = fill(socket_ptr);
+		if (rc < 0)
+			return rc;
+		if (rc == NOTHING && !rx->eof)
+			return wait_for_input(socket_ptr, thread_ptr);
+	}
+}
+
+const char *vk_socket_rx_view(struct vk_socket *socket_ptr, size_t *len_ptr)
+{
+	struct iovec iov[2];
+
+	if (vk_vectoring_data_iov(&socket_ptr->rx, iov) == 0) {
+		*len_ptr = 0;
+		return NULL;
+	}
+	*len_ptr = iov[0].iov_len;
+	return iov[0].iov_base;
+}
+
+void vk_socket_rx_drop(struct vk_socket *socket_ptr, size_t n)
+{
+	if (n > vk_vectoring_len(&socket_ptr->rx))
+		n = vk_vectoring_len(&socket_ptr->rx);
+	vk_vectoring_consumed(&socket_ptr->rx, n);
+	if (n)
+		consumed(socket_ptr);
+}
+
 int vk_socket_read_relay_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr,
 			    char *buf, size_t len, size_t *done_ptr)
 {

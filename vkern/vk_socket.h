@@ -69,6 +69,13 @@ int vk_socket_flush_op(struct vk_socket *socket_ptr, struct vk_thread *thread_pt
  * more, and costs no extra send while src has bytes. */
 int vk_socket_read_relay_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr,
 			    char *buf, size_t len, size_t *done_ptr);
+/* Parsing in the ring: wait until rx holds more than `held` bytes (or
+ * the peer's end, or a full ring); look at the held bytes up to the ring's
+ * end without taking them (NULL and 0 when none; a shorter view than
+ * vk_socket_rx_held means they wrap); take the first n as if read. */
+int vk_socket_wait_more_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, size_t held);
+const char *vk_socket_rx_view(struct vk_socket *socket_ptr, size_t *len_ptr);
+void vk_socket_rx_drop(struct vk_socket *socket_ptr, size_t n);
 int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, size_t *done_ptr);
 int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
 			size_t *done_ptr);

@@ -219,6 +219,79 @@ static void test_read_some_at_eof_returns_zero(void **state)
 	assert_int_equal(job.rc[0], 0);
 }
 
+/* A parser in the ring: waits for more than it has looked at, looks in
+ * place, takes only what it parsed. */
+struct view_job {
+	size_t held_seen[4]; /* vk_socket_rx_held after each wait */
+	char view[4][16];
+	int waits_done;
+	int error;
+};
+
+static void view_reader(struct vk_thread *that)
+{
+	struct view_job *job = vk_thread_arg(that);
+	struct {
+		size_t len;
+	} * self;
+
+	vk_begin();
+	vk_catch
+	{
+		job->error = vk_error();
+	}
+	/* More than 0 held; then more than the 5 seen; then, after taking 3 of
+	 * the 8, more than the 5 left: only the peer's end ends that wait. */
+	vk_wait_more_on(that->socket_ptr, 0);
+	job->held_seen[job->waits_done++] = vk_socket_rx_held(that->socket_ptr);
+	vk_wait_more_on(that->socket_ptr, 5);
+	job->held_seen[job->waits_done] = vk_socket_rx_held(that->socket_ptr);
+	memcpy(job->view[job->waits_done++], vk_socket_rx_view(that->socket_ptr, &self->len), 7);
+	vk_socket_rx_drop(that->socket_ptr, 3);
+	job->held_seen[job->waits_done] = vk_socket_rx_held(that->socket_ptr);
+	memcpy(job->view[job->waits_done++], vk_socket_rx_view(that->socket_ptr, &self->len), self->len);
+	vk_wait_more_on(that->socket_ptr, 5);
+	job->held_seen[job->waits_done++] = vk_socket_rx_held(that->socket_ptr);
+	vk_end();
+}
+
+static void test_wait_more_view_and_drop(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct view_job job = {0};
+	struct vk_socket *socket_ptr;
+	int fds[2];
+
+	socket_ptr = vk_test_fd_socket(tp, fds, 64, 64);
+	assert_non_null(socket_ptr);
+	assert_non_null(vk_test_start(tp, view_reader, &job, socket_ptr));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(job.waits_done, 0);
+	assert_int_equal(write(fds[1], "HTTP/", 5), 5);
+	vk_proc_local_fd_event(tp->pl, fds[0], VK_EV_IN);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	/* Five held and five seen: the second wait waits. */
+	assert_int_equal(job.waits_done, 1);
+	assert_int_equal(job.held_seen[0], 5);
+	assert_int_equal(write(fds[1], "1.1", 3), 3);
+	vk_proc_local_fd_event(tp->pl, fds[0], VK_EV_IN);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ALIVE);
+	assert_int_equal(job.waits_done, 3);
+	assert_int_equal(job.held_seen[1], 8);
+	assert_memory_equal(job.view[1], "HTTP/1.", 7);
+	/* Three taken: five left, in place. */
+	assert_int_equal(job.held_seen[2], 5);
+	assert_memory_equal(job.view[2], "P/1.1", 5);
+	assert_int_equal(shutdown(fds[1], SHUT_WR), 0);
+	vk_proc_local_fd_event(tp->pl, fds[0], VK_EV_IN);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_int_equal(job.error, 0);
+	assert_int_equal(job.waits_done, 4);
+	/* The end released the last wait; the five bytes are still held. */
+	assert_int_equal(job.held_seen[3], 5);
+	assert_int_equal(vk_socket_rx_held(socket_ptr), 5);
+}
+
 static void test_readline_returns_through_newline(void **state)
 {
 	struct vk_test_proc *tp = *state;
@@ -1249,6 +1322,7 @@ int main(void)
 		SOCKET_TEST(test_read_at_eof_returns_fewer),
 		SOCKET_TEST(test_read_some_waits_for_a_byte_and_returns_what_is_there),
 		SOCKET_TEST(test_read_some_at_eof_returns_zero),
+		SOCKET_TEST(test_wait_more_view_and_drop),
 		SOCKET_TEST(test_readline_returns_through_newline),
 		SOCKET_TEST(test_readline_at_eof_returns_the_rest),
 		SOCKET_TEST(test_readline_longer_than_max_raises_enobufs),
