@@ -198,16 +198,12 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 static void request_body_for_filters(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	conn_ptr->stage = GW_CONN_STAGE_BODY_IN;
 	vk_call(gw_conn_keep_body, conn_ptr);
 	if (gw_pipeline_run(&conn_ptr->exchange, GW_PHASE_REQUEST_BODY) == GW_PIPELINE_WAIT)
 		vk_call(gw_pipeline_wait, &conn_ptr->exchange);
-	(void)self;
 	vk_end();
 }
 
@@ -266,11 +262,8 @@ static void tunnel(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	conn_ptr->stage = GW_CONN_STAGE_TUNNEL;
 	vk_idle_timeout(cfg_ptr->body_idle_ms);
 	vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
@@ -282,7 +275,6 @@ static void tunnel(struct vk_thread *that)
 	vk_splice(conn_ptr->n, conn_ptr->client_ptr, conn_ptr->upstream_ptr, SIZE_MAX);
 	vk_flush_on(conn_ptr->upstream_ptr);
 	vk_socket_shutdown_tx(conn_ptr->upstream_ptr);
-	(void)self;
 	vk_end();
 }
 
@@ -309,11 +301,8 @@ static void relay(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	conn_ptr->stage = GW_CONN_STAGE_RESPONSE_BODY;
 	vk_idle_timeout(conn_ptr->response_ms);
 	conn_ptr->close_after = response_close_after(conn_ptr);
@@ -341,7 +330,6 @@ static void relay(struct vk_thread *that)
 	response_relayed(conn_ptr);
 	if (!conn_ptr->term.cause)
 		vk_flush_on(conn_ptr->client_ptr);
-	(void)self;
 	vk_end();
 }
 

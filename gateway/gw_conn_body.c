@@ -16,11 +16,8 @@ void gw_conn_keep_body(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	conn_ptr->body_len = 0;
 	if (conn_ptr->req.head.body == GW_BODY_LENGTH &&
 	    conn_ptr->req.head.content_length > cfg_ptr->body_buffer_bytes) {
@@ -63,6 +60,5 @@ void gw_conn_keep_body(struct vk_thread *that)
 	conn_ptr->exchange.request_body = conn_ptr->body_ptr;
 	conn_ptr->exchange.request_body_len = conn_ptr->body_len;
 	conn_ptr->exchange.body_kept = 1;
-	(void)self;
 	vk_end();
 }

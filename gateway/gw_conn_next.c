@@ -107,11 +107,8 @@ static void send_body(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	/* An upstream that stops reading, or a client that stops sending,
 	 * does not hold it for ever. */
 	vk_idle_timeout(cfg_ptr->body_idle_ms);
@@ -138,7 +135,6 @@ static void send_body(struct vk_thread *that)
 			conn_ptr->bytes_in += conn_ptr->relay.bytes;
 		}
 	}
-	(void)self;
 	vk_end();
 }
 
@@ -209,11 +205,8 @@ static void read_response_head(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_http_limits *limits_ptr = &conn_ptr->cfg_ptr->limits;
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	do {
 		gw_http_response_init(&conn_ptr->resp);
 		conn_ptr->resp_len = 0;
@@ -231,7 +224,6 @@ static void read_response_head(struct vk_thread *that)
 				vk_raise(EPROTO);
 		}
 	} while (conn_ptr->resp.status < 200 && conn_ptr->resp.status != 101);
-	(void)self;
 	vk_end();
 }
 
@@ -242,11 +234,8 @@ static void attempt(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	vk_catch
 	{
 		/* A fault is not the upstream's: it ends the connection. */
@@ -297,7 +286,6 @@ static void attempt(struct vk_thread *that)
 		vk_call(read_response_head, conn_ptr);
 		vk_deadline_clear();
 	}
-	(void)self;
 	vk_end();
 }
 
@@ -338,11 +326,8 @@ static void attempt_dropped(struct gw_conn_self *self)
 void gw_conn_attempts(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	for (conn_ptr->next = GW_NEXT_PICK_AGAIN; conn_ptr->next != GW_NEXT_ANSWER;) {
 		if (conn_ptr->next == GW_NEXT_PICK_AGAIN)
 			attempt_pick(conn_ptr);
@@ -369,7 +354,6 @@ void gw_conn_attempts(struct vk_thread *that)
 		else if (gw_pipeline_resume(&conn_ptr->exchange) == GW_PIPELINE_WAIT)
 			vk_call(gw_pipeline_wait, &conn_ptr->exchange);
 	}
-	(void)self;
 	vk_end();
 }
 

@@ -226,11 +226,8 @@ static void stage_wait(struct vk_thread *that)
 {
 	struct gw_stage *stage_ptr = vk_thread_arg(that);
 	const struct gw_filter_type *type_ptr = type_at(stage_ptr->exchange_ptr, stage_ptr->index);
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	vk_catch
 	{
 		/* The stage failed, and with it the request: the client hears
@@ -246,24 +243,19 @@ static void stage_wait(struct vk_thread *that)
 	vk_call(stage_ptr->wait_fn, stage_ptr);
 	leave_filter(type_ptr);
 	release_socket(stage_ptr);
-	(void)self;
 	vk_end();
 }
 
 void gw_pipeline_wait(struct vk_thread *that)
 {
 	struct gw_exchange *ex_ptr = vk_thread_arg(that);
-	struct {
-		char unused;
-	} * self;
 
-	vk_begin();
+	vk_begin_stateless();
 	do {
 		vk_call(stage_wait, &ex_ptr->stages[ex_ptr->at]);
 		ex_ptr->stages[ex_ptr->at].wait_fn = NULL;
 		stage_done(ex_ptr);
 	} while (run_stages(ex_ptr) == GW_PIPELINE_WAIT);
-	(void)self;
 	vk_end();
 }
 

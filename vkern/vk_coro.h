@@ -58,6 +58,15 @@
 			goto * that->resume_ptr;                   \
 	} while (0)
 
+/* For a coroutine whose state lives in its argument (or nowhere): no
+ * self block is allocated, so a call costs one allocation, the thread's.
+ * C locals still do not survive a blocking macro. */
+#define vk_begin_stateless()                     \
+	do {                                     \
+		if (that->resume_ptr)            \
+			goto * that->resume_ptr; \
+	} while (0)
+
 #define vk_end()                                       \
 	vk_l_end:                                      \
 	__attribute__((unused));                       \

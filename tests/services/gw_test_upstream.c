@@ -501,12 +501,9 @@ static void next_chunk(struct vk_thread *that)
  * body is over (body_done). A body cut short raises ECONNRESET. */
 static void body_piece(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	req->took = 0;
 	while (!req->body_done && req->body_left == 0) {
 		if (!req->chunked)
@@ -522,24 +519,19 @@ static void body_piece(struct vk_thread *that)
 		if (!req->chunked && req->body_left == 0)
 			req->body_done = 1;
 	}
-	(void)self;
 	vk_end();
 }
 
 static void discard_body(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	while (!req->body_done) {
 		req->take = req->buf;
 		req->take_cap = sizeof(req->buf);
 		vk_call(body_piece, req);
 	}
-	(void)self;
 	vk_end();
 }
 
@@ -655,15 +647,11 @@ static void send_data(struct vk_thread *that)
 /* The end of a chunked body (nothing to do for the other framings). */
 static void send_end(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	if (req->framing == FRAME_CHUNKED && !req->is_head)
 		vk_write_literal("0\r\n\r\n");
-	(void)self;
 	vk_end();
 }
 
@@ -839,28 +827,21 @@ static void handle_stall(struct vk_thread *that)
 /* A zero linger makes close() send RST instead of FIN. */
 static void handle_reset(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 	struct linger hard = {.l_onoff = 1, .l_linger = 0};
 
-	vk_begin();
+	vk_begin_stateless();
 	setsockopt(vk_socket_rx_fd(that->socket_ptr), SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
 	vk_close();
 	req->keep_alive = 0;
-	(void)self;
 	vk_end();
 }
 
 static void handle_close_mid_body(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	format_head(req, 200, FRAME_LENGTH, CLOSE_MID_BODY_LENGTH, NULL);
 	vk_write(req->out, req->out_len);
 	stream_fill(req->buf, 0, CLOSE_MID_BODY_SENT);
@@ -868,7 +849,6 @@ static void handle_close_mid_body(struct vk_thread *that)
 	vk_flush();
 	vk_close();
 	req->keep_alive = 0;
-	(void)self;
 	vk_end();
 }
 
@@ -924,33 +904,25 @@ static const char junk_response[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\
 
 static void handle_junk_after(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	format_simple(req, 200, "ok\n");
 	vk_write(req->out, req->out_len);
 	vk_flush();
 	vk_sleep(50);
 	vk_write(junk_response, sizeof(junk_response) - 1);
-	(void)self;
 	vk_end();
 }
 
 static void handle_drop_next(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	req->drop_next = 1;
 	format_simple(req, 200, "the next request on this connection gets no answer\n");
 	vk_write(req->out, req->out_len);
-	(void)self;
 	vk_end();
 }
 
@@ -1006,12 +978,9 @@ static void handle_ws(struct vk_thread *that)
 /* 101 to PROTO, asked or not, then a raw echo like /ws. */
 static void handle_switch(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	req->out_len = (size_t)snprintf(req->out, sizeof(req->out),
 					"HTTP/1.1 101 Switching Protocols\r\nUpgrade: %.64s\r\nConnection: Upgrade\r\n"
 					"X-Upstream-Port: %d\r\n\r\n",
@@ -1019,7 +988,6 @@ static void handle_switch(struct vk_thread *that)
 	req->keep_alive = 0;
 	vk_write(req->out, req->out_len);
 	vk_call(raw_echo, req);
-	(void)self;
 	vk_end();
 }
 
@@ -1181,32 +1149,24 @@ static void handle_lockstep_upload(struct vk_thread *that)
 
 static void handle_health(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	if (healthy())
 		format_simple(req, 200, "ok\n");
 	else
 		format_simple(req, 503, "down\n");
 	vk_write(req->out, req->out_len);
-	(void)self;
 	vk_end();
 }
 
 static void handle_not_found(struct vk_thread *that)
 {
-	struct {
-		char unused;
-	} * self;
 	struct request *req = vk_thread_arg(that);
 
-	vk_begin();
+	vk_begin_stateless();
 	format_simple(req, 404, "not found\n");
 	vk_write(req->out, req->out_len);
-	(void)self;
 	vk_end();
 }
 
