@@ -271,6 +271,20 @@ static int wait_for_input(struct vk_socket *socket_ptr, struct vk_thread *thread
 	return VK_OP_BLOCK;
 }
 
+/* A loop that needs more input brings it in: GO_ON (some came, or the
+ * peer's end), VK_OP_BLOCK (the thread waits for it), or -errno. */
+#define GO_ON 2
+static int fill_or_wait(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
+{
+	int rc = fill(socket_ptr);
+
+	if (rc < 0)
+		return rc;
+	if (rc == NOTHING && !socket_ptr->rx.eof)
+		return wait_for_input(socket_ptr, thread_ptr);
+	return GO_ON;
+}
+
 /* A read; when it must wait, flush_ptr's queued output (if any) goes out
  * first, so a relay forwards what it has before it waits for more. */
 static int read_op(struct vk_socket *socket_ptr, struct vk_socket *flush_ptr, struct vk_thread *thread_ptr, char *buf,
@@ -336,11 +350,9 @@ int vk_socket_wait_more_op(struct vk_socket *socket_ptr, struct vk_thread *threa
 
 		if (vk_vectoring_len(rx) > held || rx->eof || vk_vectoring_is_full(rx))
 			return VK_OP_DONE;
-		rc = fill(socket_ptr);
-		if (rc < 0)
+		rc = fill_or_wait(socket_ptr, thread_ptr);
+		if (rc != GO_ON)
 			return rc;
-		if (rc == NOTHING && !rx->eof)
-			return wait_for_input(socket_ptr, thread_ptr);
 	}
 }
 
@@ -421,11 +433,9 @@ int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 		}
 		if (rx->eof)
 			return VK_OP_DONE;
-		rc = fill(socket_ptr);
-		if (rc < 0)
+		rc = fill_or_wait(socket_ptr, thread_ptr);
+		if (rc != GO_ON)
 			return rc;
-		if (rc == NOTHING && !rx->eof)
-			return wait_for_input(socket_ptr, thread_ptr);
 	}
 }
 
