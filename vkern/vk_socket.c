@@ -468,6 +468,29 @@ static long send_direct(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, si
 	return -errno;
 }
 
+/* What dst has queued (a head, say) and up to `max` bytes of src's rx ring
+ * in one writev, so the spliced bytes are not copied into dst's ring
+ * first. Returns bytes of src sent (0 when only queued bytes went), -1
+ * when blocked with nothing sent, -errno on error. */
+static long send_queued_and_direct(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, size_t max)
+{
+	size_t src_before = vk_vectoring_len(&src_ptr->rx);
+	ssize_t rc = vk_vectoring_send_two_fd(&dst_ptr->tx, &src_ptr->rx, max, vk_pipe_fd(&dst_ptr->tx_pipe));
+	size_t from_src;
+
+	if (rc < 0)
+		return errno == EAGAIN ? -1 : -errno;
+	if (rc == 0) {
+		dst_ptr->tx.blocked = 1;
+		return -1;
+	}
+	dst_ptr->tx_sent += (uint64_t)rc;
+	from_src = src_before - vk_vectoring_len(&src_ptr->rx);
+	if (from_src)
+		consumed(src_ptr);
+	return (long)from_src;
+}
+
 int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
 			size_t *done_ptr)
 {
@@ -486,6 +509,18 @@ int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, st
 				if (moved < 0)
 					return (int)moved;
 				if (moved == 0) {
+					block(dst_ptr, thread_ptr, VK_EV_OUT);
+					return VK_OP_BLOCK;
+				}
+				*done_ptr += (size_t)moved;
+				continue;
+			}
+			if (dst_ptr->tx_pipe.type == VK_PIPE_FD && !dst_ptr->tx_pipe.transform_ptr &&
+			    !dst_ptr->tx.blocked && !dst_ptr->tx.error) {
+				moved = send_queued_and_direct(src_ptr, dst_ptr, want);
+				if (moved < -1)
+					return (int)moved;
+				if (moved == -1) {
 					block(dst_ptr, thread_ptr, VK_EV_OUT);
 					return VK_OP_BLOCK;
 				}

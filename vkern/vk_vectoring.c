@@ -257,6 +257,34 @@ ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd)
 	return rc;
 }
 
+ssize_t vk_vectoring_send_two_fd(struct vk_vectoring *first_ptr, struct vk_vectoring *second_ptr, size_t second_max,
+				 int fd)
+{
+	struct iovec iov[4];
+	int count = vk_vectoring_data_iov(first_ptr, iov);
+	size_t first_len = first_ptr->len, second_len = second_ptr->len < second_max ? second_ptr->len : second_max;
+	ssize_t rc;
+
+	count += segments(second_ptr, second_ptr->start, second_len, iov + count);
+	if (count == 0)
+		return 0;
+	do {
+		rc = writev(fd, iov, count);
+	} while (rc == -1 && errno == EINTR);
+	if (rc >= 0) {
+		size_t from_first = (size_t)rc < first_len ? (size_t)rc : first_len;
+
+		vk_vectoring_consumed(first_ptr, from_first);
+		vk_vectoring_consumed(second_ptr, (size_t)rc - from_first);
+		first_ptr->blocked = (size_t)rc < first_len + second_len;
+	} else if (errno == EAGAIN) {
+		first_ptr->blocked = 1;
+	} else {
+		first_ptr->error = errno;
+	}
+	return rc;
+}
+
 int vk_vectoring_eof(struct vk_vectoring *ring_ptr)
 {
 	return ring_ptr->eof;

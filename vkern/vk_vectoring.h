@@ -36,6 +36,12 @@ size_t vk_vectoring_move(struct vk_vectoring *dst_ptr, struct vk_vectoring *src_
 ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd);
 ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd);
 
+/* One writev of first's held data, then up to second_max of second's:
+ * what went is consumed from first, then from second. first's blocked and
+ * error flags tell the outcome, as for vk_vectoring_send_fd. */
+ssize_t vk_vectoring_send_two_fd(struct vk_vectoring *first_ptr, struct vk_vectoring *second_ptr, size_t second_max,
+				 int fd);
+
 int vk_vectoring_eof(struct vk_vectoring *ring_ptr);
 void vk_vectoring_set_eof(struct vk_vectoring *ring_ptr);
 int vk_vectoring_blocked(struct vk_vectoring *ring_ptr);

@@ -13,6 +13,7 @@
 
 #include "vk_coro.h"
 #include "vk_test_proc.h"
+#include "vk_vectoring.h"
 
 #define BIG_LEN (1024 * 1024)
 
@@ -794,6 +795,7 @@ static void test_read_after_hup_event_reads_to_eof(void **state)
 struct splice_job {
 	struct vk_socket *src;
 	struct vk_socket *dst;
+	const char *head; /* written to dst before the splice, if set */
 	size_t len;
 	size_t rc;
 	int error;
@@ -814,6 +816,8 @@ static void splicer(struct vk_thread *that)
 	{
 		job->error = vk_error();
 	}
+	if (job->head)
+		vk_write_on(job->dst, job->head, strlen(job->head));
 	vk_splice(self->rc, job->src, job->dst, job->len);
 	job->rc = self->rc;
 	vk_flush_on(job->dst);
@@ -854,6 +858,44 @@ static void test_splice_exact_count_between_socketpairs(void **state)
 	assert_pattern(out, len);
 	/* the bytes past the count were not consumed beyond the ring */
 	assert_int_equal(vk_socket_rx_held(job.src) + fd_pending(src[0]) + (peer.in_len - peer.in_off), extra);
+	free(out);
+	free(data);
+}
+
+/* A head queued on dst before the splice goes first, the spliced bytes
+ * after it in order (one writev carries both while the peer keeps up), and
+ * nothing is left queued. */
+static void test_splice_after_a_queued_head(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	size_t len = 300000;
+	unsigned char *data = pattern_buffer(len);
+	unsigned char *out = calloc(1, len + 16);
+	struct splice_job job = {.len = len, .head = "HEAD:"};
+	struct peer peer = {0};
+	int src[2];
+	int dst[2];
+
+	assert_non_null(out);
+	job.src = vk_test_fd_socket(tp, src, 4096, 64);
+	job.dst = vk_test_fd_socket(tp, dst, 64, 4096);
+	assert_non_null(job.src);
+	assert_non_null(job.dst);
+	assert_non_null(vk_test_start(tp, splicer, &job, NULL));
+	peer.feed_fd = src[1];
+	peer.in = data;
+	peer.in_len = len;
+	peer.drain_fd = dst[1];
+	peer.out = out;
+	peer.out_cap = len + 16;
+	assert_int_equal(vk_test_pump(tp, peer_step, &peer, 100), VK_PROC_ENDED);
+	peer_drain(&peer);
+	assert_int_equal(job.error, 0);
+	assert_int_equal(job.rc, len);
+	assert_int_equal(peer.out_len, len + 5);
+	assert_memory_equal(out, "HEAD:", 5);
+	assert_pattern(out + 5, len);
+	assert_true(vk_vectoring_is_empty(vk_socket_tx(job.dst)));
 	free(out);
 	free(data);
 }
@@ -1340,6 +1382,7 @@ int main(void)
 		SOCKET_TEST(test_read_after_short_read_waits_for_fd_event),
 		SOCKET_TEST(test_read_after_hup_event_reads_to_eof),
 		SOCKET_TEST(test_splice_exact_count_between_socketpairs),
+		SOCKET_TEST(test_splice_after_a_queued_head),
 		SOCKET_TEST(test_splice_until_eof_between_socketpairs),
 		SOCKET_TEST(test_splice_from_socketpair_to_in_process_reader),
 		SOCKET_TEST(test_in_process_read_exact_across_writes),

@@ -515,6 +515,33 @@ static void test_one_send_drains_both_data_segments(void **state)
 	close(sv[1]);
 }
 
+/* A head queued in one ring and a body held in another go in one writev:
+ * all of the first, then the second up to its limit (here wrapped, so four
+ * segments), each consumed by what went. */
+static void test_send_two_sends_first_then_second_up_to_max(void **state)
+{
+	struct vk_vectoring head, body;
+	char head_buf[RING_LEN], body_buf[RING_LEN];
+	char out[2 * RING_LEN];
+	int sv[2];
+
+	(void)state;
+	socketpair_nonblocking(sv);
+	ring_at(&head, head_buf, 14, 4);  /* "abcd", wrapped at 16 */
+	ring_at(&body, body_buf, 12, 10); /* "abcdefghij", wrapped */
+	assert_int_equal(vk_vectoring_send_two_fd(&head, &body, 7, sv[0]), 11);
+	assert_true(vk_vectoring_is_empty(&head));
+	assert_false(vk_vectoring_blocked(&head));
+	assert_int_equal(vk_vectoring_len(&body), 3);
+	assert_int_equal(read(sv[1], out, sizeof(out)), 11);
+	assert_memory_equal(out, "abcdabcdefg", 11);
+	/* Nothing held in either: nothing sent, no system call. */
+	vk_vectoring_consumed(&body, 3);
+	assert_int_equal(vk_vectoring_send_two_fd(&head, &body, 100, sv[0]), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_partial_send_sets_blocked_when_peer_buffer_fills(void **state)
 {
 	struct vk_vectoring ring;
@@ -673,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_zero_capacity_ring_moves_nothing),
 		cmocka_unit_test(test_unread_goes_in_front_across_the_wrap),
 		cmocka_unit_test(test_flag_setters_round_trip),
+		cmocka_unit_test(test_send_two_sends_first_then_second_up_to_max),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
