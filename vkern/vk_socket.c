@@ -439,56 +439,46 @@ int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 	}
 }
 
-/* Sends up to `max` bytes of src's rx ring straight to dst's fd: the
- * shortcut when dst has nothing queued, so bytes are copied only by the
- * kernel. Returns bytes sent, 0 if blocked, -errno. */
+/* Sends what dst has queued (a head written just before, say) and then up
+ * to `max` bytes of src's rx ring straight to dst's fd, in one writev: the
+ * spliced bytes are copied only by the kernel. Through a transform (TLS),
+ * which sends from one ring, only when nothing is queued. Returns the
+ * bytes of src sent (0 when only queued bytes went), -EAGAIN when nothing
+ * went, or -errno. */
 static long send_direct(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, size_t max)
 {
-	struct vk_vectoring view = src_ptr->rx;
+	size_t src_before = vk_vectoring_len(&src_ptr->rx);
 	long rc;
 
-	/* A truncated view of src's data, so the send stops at `max`. */
-	if (view.len > max)
-		view.len = max;
-	view.blocked = dst_ptr->tx.blocked;
-	view.error = 0;
-	rc = vk_pipe_send(&dst_ptr->tx_pipe, &view);
+	if (dst_ptr->tx_pipe.transform_ptr) {
+		/* A truncated view of src's data, so the send stops at `max`. */
+		struct vk_vectoring view = src_ptr->rx;
+
+		if (view.len > max)
+			view.len = max;
+		view.blocked = dst_ptr->tx.blocked;
+		view.error = 0;
+		rc = vk_pipe_send(&dst_ptr->tx_pipe, &view);
+		if (rc > 0) {
+			vk_vectoring_consumed(&src_ptr->rx, (size_t)rc);
+			dst_ptr->tx.blocked = view.blocked;
+		} else if (rc < 0 && errno != EAGAIN) {
+			dst_ptr->tx.error = errno;
+		}
+	} else {
+		rc = vk_vectoring_send_two_fd(&dst_ptr->tx, &src_ptr->rx, max, vk_pipe_fd(&dst_ptr->tx_pipe));
+	}
 	if (rc > 0) {
-		vk_vectoring_consumed(&src_ptr->rx, (size_t)rc);
-		consumed(src_ptr);
 		dst_ptr->tx_sent += (uint64_t)rc;
-		dst_ptr->tx.blocked = view.blocked;
-		return rc;
+		if (vk_vectoring_len(&src_ptr->rx) != src_before)
+			consumed(src_ptr);
+		return (long)(src_before - vk_vectoring_len(&src_ptr->rx));
 	}
 	if (rc == 0 || errno == EAGAIN) {
 		dst_ptr->tx.blocked = 1;
-		return 0;
+		return -EAGAIN;
 	}
-	dst_ptr->tx.error = errno;
 	return -errno;
-}
-
-/* What dst has queued (a head, say) and up to `max` bytes of src's rx ring
- * in one writev, so the spliced bytes are not copied into dst's ring
- * first. Returns bytes of src sent (0 when only queued bytes went), -1
- * when blocked with nothing sent, -errno on error. */
-static long send_queued_and_direct(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, size_t max)
-{
-	size_t src_before = vk_vectoring_len(&src_ptr->rx);
-	ssize_t rc = vk_vectoring_send_two_fd(&dst_ptr->tx, &src_ptr->rx, max, vk_pipe_fd(&dst_ptr->tx_pipe));
-	size_t from_src;
-
-	if (rc < 0)
-		return errno == EAGAIN ? -1 : -errno;
-	if (rc == 0) {
-		dst_ptr->tx.blocked = 1;
-		return -1;
-	}
-	dst_ptr->tx_sent += (uint64_t)rc;
-	from_src = src_before - vk_vectoring_len(&src_ptr->rx);
-	if (from_src)
-		consumed(src_ptr);
-	return (long)from_src;
 }
 
 int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
@@ -503,27 +493,15 @@ int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, st
 		if (!vk_vectoring_is_empty(&src_ptr->rx)) {
 			long moved;
 
-			if (vk_vectoring_is_empty(&dst_ptr->tx) && dst_ptr->tx_pipe.type == VK_PIPE_FD &&
-			    !dst_ptr->tx.blocked && !dst_ptr->tx.error) {
+			if (dst_ptr->tx_pipe.type == VK_PIPE_FD && !dst_ptr->tx.blocked && !dst_ptr->tx.error &&
+			    (vk_vectoring_is_empty(&dst_ptr->tx) || !dst_ptr->tx_pipe.transform_ptr)) {
 				moved = send_direct(src_ptr, dst_ptr, want);
+				if (moved == -EAGAIN) {
+					block(dst_ptr, thread_ptr, VK_EV_OUT);
+					return VK_OP_BLOCK;
+				}
 				if (moved < 0)
 					return (int)moved;
-				if (moved == 0) {
-					block(dst_ptr, thread_ptr, VK_EV_OUT);
-					return VK_OP_BLOCK;
-				}
-				*done_ptr += (size_t)moved;
-				continue;
-			}
-			if (dst_ptr->tx_pipe.type == VK_PIPE_FD && !dst_ptr->tx_pipe.transform_ptr &&
-			    !dst_ptr->tx.blocked && !dst_ptr->tx.error) {
-				moved = send_queued_and_direct(src_ptr, dst_ptr, want);
-				if (moved < -1)
-					return (int)moved;
-				if (moved == -1) {
-					block(dst_ptr, thread_ptr, VK_EV_OUT);
-					return VK_OP_BLOCK;
-				}
 				*done_ptr += (size_t)moved;
 				continue;
 			}

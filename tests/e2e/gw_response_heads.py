@@ -2,7 +2,8 @@
 request by its path with a response written byte for byte as the test
 needs, on a kept-alive connection, and prints "listening on
 127.0.0.1:PORT" first. Paths:
-  /split/N      the head in N pieces (separate sends, TCP_NODELAY), then a
+  /split/N      the head in N pieces, each sent once the gateway has read
+                the one before (lock-step, via /proc/net/tcp), then a
                 5000-byte body
   /together     the head and a 5000-byte body in one send
   /interim      "100 Continue", then the final head and body, in one send
@@ -24,6 +25,30 @@ def head(extra=b"", length=5000):
             b"Content-Length: " + str(length).encode() + b"\r\n\r\n")
 
 
+def tcp_queues(local_port, remote_port):
+    """(tx_queue, rx_queue) of the loopback IPv4 socket local_port ->
+    remote_port, from /proc/net/tcp, or None when there is none."""
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if (int(fields[1].split(":")[1], 16) == local_port and
+                    int(fields[2].split(":")[1], 16) == remote_port):
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    return None
+
+
+def gateway_read_all(conn):
+    """Until what was sent on conn has reached the gateway's socket (none
+    unacknowledged here) and the gateway has read it (none queued there)."""
+    own, peer = conn.getsockname()[1], conn.getpeername()[1]
+    deadline = time.monotonic() + 5
+    while tcp_queues(own, peer) != (0, 0) or tcp_queues(peer, own)[1] != 0:
+        if time.monotonic() > deadline:
+            raise SystemExit("the gateway read nothing of a piece in 5 s")
+        time.sleep(0.001)  # polling the condition, not a fixed wait
+
+
 def answer(conn, path):
     if path.startswith("/split/"):
         pieces = int(path.split("/")[2])
@@ -31,9 +56,9 @@ def answer(conn, path):
         step = max(1, len(whole) // pieces)
         for at in range(0, len(whole), step):
             conn.sendall(whole[at:at + step])
-            # Apart, so the gateway most likely reads them one by one; the
-            # test's verdict does not depend on it.
-            time.sleep(0.02)
+            # Lock-step: the next piece goes once the gateway has read this
+            # one, so it parses each piece on its own.
+            gateway_read_all(conn)
         conn.sendall(body(5000))
     elif path == "/together":
         conn.sendall(head() + body(5000))

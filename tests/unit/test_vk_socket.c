@@ -825,6 +825,24 @@ static void splicer(struct vk_thread *that)
 	vk_end();
 }
 
+/* Runs a splicer between two socketpairs to the end: the peer feeds its
+ * `in` into src (the caller sets in, out and their lengths) and drains dst
+ * into its `out`. src's fds are the caller's, for checks after. */
+static void splice_between_socketpairs(struct vk_test_proc *tp, struct splice_job *job, struct peer *peer, int src[2])
+{
+	int dst[2];
+
+	job->src = vk_test_fd_socket(tp, src, 4096, 64);
+	job->dst = vk_test_fd_socket(tp, dst, 64, 4096);
+	assert_non_null(job->src);
+	assert_non_null(job->dst);
+	assert_non_null(vk_test_start(tp, splicer, job, NULL));
+	peer->feed_fd = src[1];
+	peer->drain_fd = dst[1];
+	assert_int_equal(vk_test_pump(tp, peer_step, peer, 100), VK_PROC_ENDED);
+	peer_drain(peer);
+}
+
 static void test_splice_exact_count_between_socketpairs(void **state)
 {
 	struct vk_test_proc *tp = *state;
@@ -835,22 +853,13 @@ static void test_splice_exact_count_between_socketpairs(void **state)
 	struct splice_job job = {.len = len};
 	struct peer peer = {0};
 	int src[2];
-	int dst[2];
 
 	assert_non_null(out);
-	job.src = vk_test_fd_socket(tp, src, 4096, 64);
-	job.dst = vk_test_fd_socket(tp, dst, 64, 4096);
-	assert_non_null(job.src);
-	assert_non_null(job.dst);
-	assert_non_null(vk_test_start(tp, splicer, &job, NULL));
-	peer.feed_fd = src[1];
 	peer.in = data;
 	peer.in_len = len + extra;
-	peer.drain_fd = dst[1];
 	peer.out = out;
 	peer.out_cap = len + extra;
-	assert_int_equal(vk_test_pump(tp, peer_step, &peer, 100), VK_PROC_ENDED);
-	peer_drain(&peer);
+	splice_between_socketpairs(tp, &job, &peer, src);
 	assert_int_equal(job.error, 0);
 	assert_int_equal(job.ended, 1);
 	assert_int_equal(job.rc, len);
@@ -874,22 +883,13 @@ static void test_splice_after_a_queued_head(void **state)
 	struct splice_job job = {.len = len, .head = "HEAD:"};
 	struct peer peer = {0};
 	int src[2];
-	int dst[2];
 
 	assert_non_null(out);
-	job.src = vk_test_fd_socket(tp, src, 4096, 64);
-	job.dst = vk_test_fd_socket(tp, dst, 64, 4096);
-	assert_non_null(job.src);
-	assert_non_null(job.dst);
-	assert_non_null(vk_test_start(tp, splicer, &job, NULL));
-	peer.feed_fd = src[1];
 	peer.in = data;
 	peer.in_len = len;
-	peer.drain_fd = dst[1];
 	peer.out = out;
 	peer.out_cap = len + 16;
-	assert_int_equal(vk_test_pump(tp, peer_step, &peer, 100), VK_PROC_ENDED);
-	peer_drain(&peer);
+	splice_between_socketpairs(tp, &job, &peer, src);
 	assert_int_equal(job.error, 0);
 	assert_int_equal(job.rc, len);
 	assert_int_equal(peer.out_len, len + 5);
@@ -909,23 +909,14 @@ static void test_splice_until_eof_between_socketpairs(void **state)
 	struct splice_job job = {.len = SIZE_MAX};
 	struct peer peer = {0};
 	int src[2];
-	int dst[2];
 
 	assert_non_null(out);
-	job.src = vk_test_fd_socket(tp, src, 4096, 64);
-	job.dst = vk_test_fd_socket(tp, dst, 64, 4096);
-	assert_non_null(job.src);
-	assert_non_null(job.dst);
-	assert_non_null(vk_test_start(tp, splicer, &job, NULL));
-	peer.feed_fd = src[1];
 	peer.in = data;
 	peer.in_len = len;
 	peer.shutdown_after = 1;
-	peer.drain_fd = dst[1];
 	peer.out = out;
 	peer.out_cap = len;
-	assert_int_equal(vk_test_pump(tp, peer_step, &peer, 100), VK_PROC_ENDED);
-	peer_drain(&peer);
+	splice_between_socketpairs(tp, &job, &peer, src);
 	assert_int_equal(job.error, 0);
 	assert_int_equal(job.ended, 1);
 	assert_int_equal(job.rc, len);
