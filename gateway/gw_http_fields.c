@@ -143,6 +143,28 @@ static int transfer_encoding_field(struct gw_http_head *head_ptr, const char *va
 	return 0;
 }
 
+/* The options the proxy acts on, told apart by length first: every
+ * keep-alive response carries one of them. */
+static void connection_option(struct gw_http_scan *scan_ptr, const char *option_ptr, size_t len)
+{
+	switch (len) {
+	case 5:
+		if (gw_http_same_ci(option_ptr, "close", 5))
+			scan_ptr->conn_close = 1;
+		break;
+	case 7:
+		if (gw_http_same_ci(option_ptr, "upgrade", 7))
+			scan_ptr->conn_upgrade = 1;
+		break;
+	case 10:
+		if (gw_http_same_ci(option_ptr, "keep-alive", 10))
+			scan_ptr->conn_keep_alive = 1;
+		break;
+	default:
+		break;
+	}
+}
+
 static int connection_field(struct gw_http_head *head_ptr, const char *buf_ptr, size_t value_off, size_t len)
 {
 	struct gw_http_scan *scan_ptr = &head_ptr->scan;
@@ -158,12 +180,7 @@ static int connection_field(struct gw_http_head *head_ptr, const char *buf_ptr, 
 		if (head_ptr->option_count >= GW_HTTP_CONNECTION_OPTIONS_MAX)
 			return gw_http_head_fail(head_ptr, 431, "too many Connection options");
 		head_ptr->options[head_ptr->option_count++] = gw_http_span_of(value_off + off, elem_len);
-		if (gw_http_equals_ci(value_ptr + off, elem_len, "close"))
-			scan_ptr->conn_close = 1;
-		else if (gw_http_equals_ci(value_ptr + off, elem_len, "keep-alive"))
-			scan_ptr->conn_keep_alive = 1;
-		else if (gw_http_equals_ci(value_ptr + off, elem_len, "upgrade"))
-			scan_ptr->conn_upgrade = 1;
+		connection_option(scan_ptr, value_ptr + off, elem_len);
 	}
 	if (r < 0)
 		return gw_http_head_fail(head_ptr, 400, "Connection option is not a token");

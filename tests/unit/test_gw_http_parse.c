@@ -632,6 +632,13 @@ static void test_keep_alive_by_version_and_connection(void **state)
 	assert_int_equal(req.head.keep_alive, 0);
 	assert_true(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n") > 0);
 	assert_int_equal(req.head.keep_alive, 1);
+	/* The options are told apart by length first: same length, other name. */
+	assert_true(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: clone\r\n\r\n") > 0);
+	assert_int_equal(req.head.keep_alive, 1);
+	assert_true(parse("GET / HTTP/1.0\r\nConnection: keep-alivf\r\n\r\n") > 0);
+	assert_int_equal(req.head.keep_alive, 0);
+	assert_true(parse("GET / HTTP/1.0\r\nConnection: x, KEEP-ALIVE\r\n\r\n") > 0);
+	assert_int_equal(req.head.keep_alive, 1);
 }
 
 static void test_connection_options_nominate_fields(void **state)
