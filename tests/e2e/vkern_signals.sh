@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Signals on vk_hello:
 #  - SIGTERM on an idle server exits 0 fast: 5 fresh servers per driver and
-#    kernel count (-k 1, -k 2), median kill-to-exit time < 100 ms;
+#    kernel count (-k 1, -k 2), median kill-to-exit time < 500 ms;
 #  - SIGTERM with an idle keep-alive connection open: the connection is
-#    closed on drain, exit 0, median < 100 ms over 5 runs;
+#    closed on drain, exit 0, median < 500 ms over 5 runs;
 #  - SIGTERM with a request head half sent (-g 1000): the server waits for
 #    it until the grace period ends, then exits 0; completed inside the
 #    grace period, the request is answered and the server exits at once;
@@ -13,7 +13,11 @@
 
 DRIVERS=(epoll epoll-oneshot poll aio uring)
 RUNS=5
-IDLE_MAX_MS=100
+# An exit on the signal itself takes a few ms; one that waits for a poll
+# timeout or the grace period (10 s by default) takes a second or more.
+# The bound tells the two apart with room for a loaded machine: it is not
+# a speed measure (aio once took 109 ms with other suites running).
+IDLE_MAX_MS=500
 GRACE_MS=1000
 REQ=$'GET / HTTP/1.1\r\nHost: x\r\n\r\n'
 HEAD_PART=$'GET / HTTP/1.1\r\nHost: x\r\n'
