@@ -5,9 +5,9 @@
 #
 #   silent      connections that never sent a byte
 #   keep-alive  connections that sent one proxied request, got the answer,
-#               and wait for the next (measured once they have been idle
-#               for BENCH_IDLE_SETTLE_MS, 1500 by default: vkgw releases an
-#               idle connection's buffers after a second)
+#               and wait for the next (measured once vkgw has released
+#               their buffers, which it does after a second of idleness:
+#               its RSS below the just-served reading and steady)
 #
 # Prints the RSS difference (VmRSS of the vkgw process) divided by the
 # connection count, for each kind, and the RSS left once every connection
@@ -15,7 +15,6 @@
 #
 # Usage: bench/bench-idle-rss.sh PATH/TO/vkgw [PATH/TO/vk_hello]
 #   env BENCH_IDLE_CONNS       connections per kind (default 10000)
-#   env BENCH_IDLE_SETTLE_MS   idle time before the keep-alive reading (1500)
 #   env BENCH_KEEP=1           keep the temp dir (config, logs)
 # Runs at most 180 s. Exit status: 0 when it measured, 1 when a server
 # failed or a step timed out, 2 on bad usage or missing tools.
@@ -28,13 +27,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VKGW=${1:-}
 HELLO=${2:-$(dirname "${1:-.}")/vk_hello}
 CONNS=${BENCH_IDLE_CONNS:-10000}
-SETTLE_MS=${BENCH_IDLE_SETTLE_MS:-1500}
 readonly TIME_LIMIT_S=180
 
 [ -x "$VKGW" ] || die 2 "usage: $0 PATH/TO/vkgw [PATH/TO/vk_hello]"
 [ -x "$HELLO" ] || die 2 "vk_hello not found at $HELLO"
 is_uint "$CONNS" || die 2 "BENCH_IDLE_CONNS must be a positive integer"
-is_uint "$SETTLE_MS" || die 2 "BENCH_IDLE_SETTLE_MS must be a positive integer"
 command -v python3 >/dev/null || die 2 "python3 is not installed"
 raise_fd_limit "$CONNS idle connections"
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((CONNS + 256)) ] ||
@@ -87,7 +84,7 @@ cat >"$WORK/idle.py" <<'PY'
 import resource, socket, sys, time
 from procfs import established_fds, rss_kib, wait_until
 
-port, pid, n, settle_ms, limit_s = (int(a) for a in sys.argv[1:6])
+port, pid, n, limit_s = (int(a) for a in sys.argv[1:5])
 deadline = time.monotonic() + limit_s
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -102,12 +99,21 @@ def wait(what, cond):
 def out(key, value):
     print(key, value, flush=True)
 
-def settle():
-    time.sleep(settle_ms / 1000.0)
+def settled_rss(below=None):
+    # vkgw's VmRSS once it stops moving: the same in 5 reads 50 ms apart
+    # (and under `below`, when given)
+    last, same = None, 0
+    while same < 5:
+        rss = rss_kib(pid)
+        same = same + 1 if rss == last and (below is None or rss < below) else 0
+        last = rss
+        if time.monotonic() > deadline:
+            sys.exit("vkgw's RSS did not settle (last %d KiB)" % rss)
+        time.sleep(0.05)  # polling the condition, not a fixed wait
+    return last
 
-def report(kind):
-    # vkgw's VmRSS now, and what it grew by per connection since rss0
-    rss = rss_kib(pid)
+def report(kind, rss):
+    # vkgw's VmRSS, and what it grew by per connection since rss0
     out("rss_%s_kib" % kind, rss)
     out("%s_bytes_per_conn" % kind, (rss - rss0) * 1024 // n)
 
@@ -126,34 +132,31 @@ w = socket.create_connection(("127.0.0.1", port))
 one_request(w)
 w.close()
 wait("vkgw closing the warm-up connection", lambda: held() == 0)
-settle()
-rss0 = rss_kib(pid)
+rss0 = settled_rss()
 out("rss_start_kib", rss0)
 
 conns = []
 for i in range(n):
     conns.append(socket.create_connection(("127.0.0.1", port)))
 wait("vkgw holding %d connections" % n, lambda: held() >= n)
-settle()
-report("silent")
+report("silent", settled_rss())
 
 for s in conns:
     one_request(s)
-report("just_served")
+served = rss_kib(pid)
+report("just_served", served)
 # Idle now: vkgw releases what an idle connection does not use after a
-# while; read after that.
-settle()
-report("keepalive")
+# second; read once that has happened.
+report("keepalive", settled_rss(below=served))
 
 for s in conns:
     s.close()
 wait("vkgw closing the connections", lambda: held() == 0)
-settle()
-report("after_close")
+report("after_close", settled_rss())
 PY
 
 log "vkgw pid $VKGW_PID on port $VKGW_PORT, vk_hello on $HELLO_PORT, $CONNS connections per kind"
-timeout "$TIME_LIMIT_S" env PYTHONPATH="$ROOT/tests/e2e" python3 "$WORK/idle.py" "$VKGW_PORT" "$VKGW_PID" "$CONNS" "$SETTLE_MS" \
+timeout "$TIME_LIMIT_S" env PYTHONPATH="$ROOT/tests/e2e" python3 "$WORK/idle.py" "$VKGW_PORT" "$VKGW_PID" "$CONNS" \
   "$((TIME_LIMIT_S - 10))" >"$WORK/result" || die 1 "the idle client failed: $(tail -n 3 "$WORK/result")"
 kill -0 "$VKGW_PID" 2>/dev/null || die 1 "vkgw died: $(tail -n 5 "$WORK/vkgw.err")"
 
@@ -164,7 +167,7 @@ printf '  silent (never sent a byte):   %8d KiB  -> %6d bytes per connection\n' 
   "$(val rss_silent_kib)" "$(val silent_bytes_per_conn)"
 printf '  keep-alive, just served:      %8d KiB  -> %6d bytes per connection\n' \
   "$(val rss_just_served_kib)" "$(val just_served_bytes_per_conn)"
-printf '  keep-alive, idle %4d ms:     %8d KiB  -> %6d bytes per connection\n' "$SETTLE_MS" \
+printf '  keep-alive, buffers released: %8d KiB  -> %6d bytes per connection\n' \
   "$(val rss_keepalive_kib)" "$(val keepalive_bytes_per_conn)"
 printf '  every connection closed:      %8d KiB  -> %6d bytes per connection left\n' \
   "$(val rss_after_close_kib)" "$(val after_close_bytes_per_conn)"

@@ -128,7 +128,7 @@ stop_pid() {
   fi
   for ((i = 0; i < 150; i++)); do # timeout(1) escalates to KILL after 5 s
     kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
+    sleep 0.1 # polling the condition, not a fixed wait
   done
   kill -KILL -- "-$pid" 2>/dev/null || true # its process group, if still there
   wait "$pid" 2>/dev/null || rc=$?
@@ -153,7 +153,7 @@ wait_listening() {
     line=$(grep -E '^listening on 127\.0\.0\.1:[0-9]+$' "$SERVER_LOG" 2>/dev/null | sed -n "${nth}p" || true)
     [ -n "$line" ] && break
     server_alive || server_failed "exited before it was listening"
-    sleep 0.1
+    sleep 0.1 # polling the condition, not a fixed wait
   done
   [ -n "$line" ] || server_failed "did not print 'listening on 127.0.0.1:PORT' (line $nth) within 10 s"
   LISTEN_PORT=${line##*:}
@@ -167,7 +167,7 @@ wait_answering() {
   for ((i = 0; i < 100; i++)); do
     alive "$pid" || return 1
     curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
-    sleep 0.1
+    sleep 0.1 # polling the condition, not a fixed wait
   done
   return 1
 }

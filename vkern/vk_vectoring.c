@@ -235,6 +235,24 @@ ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd)
 	return rc;
 }
 
+/* One writev of iov to fd; a failure is recorded on the ring whose output
+ * it is: blocked on EAGAIN, its error otherwise. */
+static ssize_t writev_for(struct vk_vectoring *ring_ptr, int fd, const struct iovec *iov, int count)
+{
+	ssize_t rc;
+
+	do {
+		rc = writev(fd, iov, count);
+	} while (rc == -1 && errno == EINTR);
+	if (rc == -1) {
+		if (errno == EAGAIN)
+			ring_ptr->blocked = 1;
+		else
+			ring_ptr->error = errno;
+	}
+	return rc;
+}
+
 ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd)
 {
 	struct iovec iov[2];
@@ -243,16 +261,10 @@ ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd)
 
 	if (count == 0)
 		return 0;
-	do {
-		rc = writev(fd, iov, count);
-	} while (rc == -1 && errno == EINTR);
+	rc = writev_for(ring_ptr, fd, iov, count);
 	if (rc >= 0) {
 		vk_vectoring_consumed(ring_ptr, (size_t)rc);
 		ring_ptr->blocked = ring_ptr->len > 0;
-	} else if (errno == EAGAIN) {
-		ring_ptr->blocked = 1;
-	} else {
-		ring_ptr->error = errno;
 	}
 	return rc;
 }
@@ -268,19 +280,13 @@ ssize_t vk_vectoring_send_two_fd(struct vk_vectoring *first_ptr, struct vk_vecto
 	count += segments(second_ptr, second_ptr->start, second_len, iov + count);
 	if (count == 0)
 		return 0;
-	do {
-		rc = writev(fd, iov, count);
-	} while (rc == -1 && errno == EINTR);
+	rc = writev_for(first_ptr, fd, iov, count);
 	if (rc >= 0) {
 		size_t from_first = (size_t)rc < first_len ? (size_t)rc : first_len;
 
 		vk_vectoring_consumed(first_ptr, from_first);
 		vk_vectoring_consumed(second_ptr, (size_t)rc - from_first);
 		first_ptr->blocked = (size_t)rc < first_len + second_len;
-	} else if (errno == EAGAIN) {
-		first_ptr->blocked = 1;
-	} else {
-		first_ptr->error = errno;
 	}
 	return rc;
 }
