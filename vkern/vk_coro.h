@@ -308,16 +308,17 @@
  * unhandled error is raised here. The child starts with this thread's
  * deadline and idle timeout and may set its own; this thread's are
  * unchanged when it returns. */
-#define VK_CALL_(c, fn, arg)                                              \
-	do {                                                              \
-		if (!vk_thread_call(that, (fn), (arg)))                   \
-			vk_raise(ENOMEM);                                 \
-		VK_WAIT_WHILE_(c, that->call_pending, VK_THREAD_WAITING); \
-		if (that->child_error) {                                  \
-			int vk_child_error_ = that->child_error;          \
-			that->child_error = 0;                            \
-			vk_raise(vk_child_error_);                        \
-		}                                                         \
+#define VK_CALL_(c, fn, arg)                                               \
+	do {                                                               \
+		that->resume_ptr = &&VK_LABEL(c); /* the child runs now */ \
+		if (!vk_thread_call(that, (fn), (arg)))                    \
+			vk_raise(ENOMEM);                                  \
+		VK_WAIT_WHILE_(c, that->call_pending, VK_THREAD_WAITING);  \
+		if (that->child_error) {                                   \
+			int vk_child_error_ = that->child_error;           \
+			that->child_error = 0;                             \
+			vk_raise(vk_child_error_);                         \
+		}                                                          \
 	} while (0)
 #define vk_call(fn, arg) VK_CALL_(__COUNTER__, fn, arg)
 

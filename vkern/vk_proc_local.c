@@ -137,7 +137,8 @@ static void reap(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_
 	if (parent_ptr && parent_ptr->call_pending) {
 		parent_ptr->child_error = thread_ptr->error;
 		parent_ptr->call_pending = 0;
-		if (parent_ptr->status == VK_THREAD_WAITING) {
+		/* (a caller the child runs inside goes on by itself) */
+		if (parent_ptr->status == VK_THREAD_WAITING && !parent_ptr->call_running) {
 			parent_ptr->status = VK_THREAD_RUNNABLE;
 			vk_proc_local_enqueue_first(proc_local_ptr, parent_ptr);
 		}
@@ -150,32 +151,52 @@ static void reap(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_
 	vk_thread_free(thread_ptr);
 }
 
+/* Runs a thread once, and settles it by the status it left with. */
+static void run_once(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
+{
+	thread_ptr->status = VK_THREAD_RUNNING;
+	proc_local_ptr->current_ptr = thread_ptr;
+	thread_ptr->func_ptr(thread_ptr);
+	proc_local_ptr->current_ptr = NULL;
+	switch (thread_ptr->status) {
+	case VK_THREAD_RUNNABLE:
+		vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
+		break;
+	case VK_THREAD_RUNNING: /* returned without vk_end(): treat as ended */
+	case VK_THREAD_ENDED:
+		thread_ptr->status = VK_THREAD_ENDED;
+		reap(proc_local_ptr, thread_ptr);
+		break;
+	default:
+		break;
+	}
+}
+
 enum vk_proc_run vk_proc_local_run(struct vk_proc_local *proc_local_ptr)
 {
 	struct vk_thread *thread_ptr;
 
 	while (!proc_local_ptr->failed && (thread_ptr = TAILQ_FIRST(&proc_local_ptr->run_q))) {
 		TAILQ_REMOVE(&proc_local_ptr->run_q, thread_ptr, run_elem);
-		thread_ptr->status = VK_THREAD_RUNNING;
-		proc_local_ptr->current_ptr = thread_ptr;
-		thread_ptr->func_ptr(thread_ptr);
-		proc_local_ptr->current_ptr = NULL;
-		switch (thread_ptr->status) {
-		case VK_THREAD_RUNNABLE:
-			vk_proc_local_enqueue(proc_local_ptr, thread_ptr);
-			break;
-		case VK_THREAD_RUNNING: /* returned without vk_end(): treat as ended */
-		case VK_THREAD_ENDED:
-			thread_ptr->status = VK_THREAD_ENDED;
-			reap(proc_local_ptr, thread_ptr);
-			break;
-		default:
-			break;
-		}
+		run_once(proc_local_ptr, thread_ptr);
 	}
 	if (proc_local_ptr->failed)
 		return VK_PROC_FAILED;
 	return proc_local_ptr->thread_count ? VK_PROC_ALIVE : VK_PROC_ENDED;
+}
+
+/* A called child's first run, from inside its caller (vk_thread_call).
+ * The caller waits at the call meanwhile; when the child ends here, reap
+ * hands the caller its error and the caller runs on, not queued. */
+void vk_proc_local_run_call(struct vk_proc_local *proc_local_ptr, struct vk_thread *parent_ptr,
+			    struct vk_thread *child_ptr)
+{
+	parent_ptr->call_running = 1;
+	run_once(proc_local_ptr, child_ptr);
+	parent_ptr->call_running = 0;
+	proc_local_ptr->current_ptr = parent_ptr;
+	if (!parent_ptr->call_pending)
+		parent_ptr->status = VK_THREAD_RUNNING;
 }
 
 void vk_proc_local_fd_event(struct vk_proc_local *proc_local_ptr, int fd, int events)
@@ -320,6 +341,11 @@ int vk_proc_local_fault(struct vk_proc_local *proc_local_ptr, int signo)
 	proc_local_ptr->current_ptr = NULL;
 	if (!thread_ptr)
 		return 0;
+	/* The fault left the C frames of the callers it ran inside: each
+	 * waits at its call again, to be queued as its child ends. */
+	for (struct vk_thread *caller_ptr = thread_ptr->parent_ptr; caller_ptr && caller_ptr->call_running;
+	     caller_ptr = caller_ptr->parent_ptr)
+		caller_ptr->call_running = 0;
 	if (vk_thread_fault(thread_ptr, signo))
 		return 1;
 	/* No handler here: like a raise, a called child hands the fault to

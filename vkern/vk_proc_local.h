@@ -38,6 +38,8 @@ void vk_proc_local_track_socket(struct vk_proc_local *proc_local_ptr, struct vk_
 void vk_proc_local_forget_socket(struct vk_proc_local *proc_local_ptr, struct vk_socket *socket_ptr);
 void vk_proc_local_enqueue(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr);
 void vk_proc_local_enqueue_first(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr);
+void vk_proc_local_run_call(struct vk_proc_local *proc_local_ptr, struct vk_thread *parent_ptr,
+			    struct vk_thread *child_ptr);
 int vk_proc_local_thread_count(struct vk_proc_local *proc_local_ptr);
 void vk_proc_local_set_user(struct vk_proc_local *proc_local_ptr, void *user_ptr);
 void *vk_proc_local_user(struct vk_proc_local *proc_local_ptr);

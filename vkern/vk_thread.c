@@ -69,7 +69,14 @@ void vk_thread_fail_alloc(struct vk_thread *thread_ptr, size_t size)
 /* A child on the caller's socket; the caller waits until it ends. The
  * child starts under the caller's time limit (docs/vkern.md, "Time"): a
  * copy, so what the child sets is its own, and the caller's is as it was
- * once the child returns. */
+ * once the child returns.
+ *
+ * The child runs at once, from inside the caller (vk_proc_local_run_call):
+ * most calls end without blocking (a head already in the ring, a body
+ * that came with it), and then the caller goes on without a trip through
+ * the run queue. The caller is left as if it had yielded, waiting at the
+ * call, so a child that blocks, or faults out of the run, is resumed
+ * and reaped by the run loop as any other. */
 struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func, void *arg_ptr)
 {
 	struct vk_thread *child_ptr = vk_thread_new(parent_ptr->proc_local_ptr, func, arg_ptr, parent_ptr->socket_ptr);
@@ -81,7 +88,7 @@ struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func
 	child_ptr->idle_ns = parent_ptr->idle_ns;
 	parent_ptr->call_pending = 1;
 	parent_ptr->status = VK_THREAD_WAITING;
-	vk_proc_local_enqueue_first(parent_ptr->proc_local_ptr, child_ptr);
+	vk_proc_local_run_call(parent_ptr->proc_local_ptr, parent_ptr, child_ptr);
 	return child_ptr;
 }
 

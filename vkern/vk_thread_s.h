@@ -50,6 +50,7 @@ struct vk_thread {
 	unsigned in_inbox_wait : 1;
 	unsigned owns_socket : 1;
 	unsigned call_pending : 1; /* waiting in vk_call() for a child to end */
+	unsigned call_running : 1; /* its called child is running from inside it */
 
 	TAILQ_HEAD(, vk_future) inbox;
 	TAILQ_ENTRY(vk_thread) run_elem;

@@ -445,6 +445,49 @@ static void test_fault_in_called_child_without_catch_goes_to_caller(void **state
 	assert_int_equal(trace.after_fault, 0);
 }
 
+/* A called child runs from inside its caller: a fault two calls deep
+ * leaves the C frames of both callers, and each must still get its
+ * child's end and go on (here, up to the outer caller's handler). */
+static void middle_calling(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct caller_self *self;
+
+	vk_begin();
+	vk_call(child_faulting, trace_ptr);
+	trace_ptr->after_fault = 1;
+	vk_end();
+}
+
+static void caller_catching_two_deep(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct caller_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		trace_ptr->handled++;
+		trace_ptr->error = vk_error();
+	}
+	vk_call(middle_calling, trace_ptr);
+	vk_end();
+}
+
+static void test_fault_two_calls_deep_reaches_the_outer_caller(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct trace trace = {0};
+
+	assert_non_null(vk_test_start(tp, caller_catching_two_deep, &trace, NULL));
+	assert_int_equal(run_until_fault(tp->pl), 1);
+	assert_int_equal(vk_proc_local_fault(tp->pl, SIGSEGV), 1);
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_int_equal(trace.handled, 1);
+	assert_int_equal(trace.error, EFAULT);
+	assert_int_equal(trace.after_fault, 0);
+}
+
 /* vk_thread_fault directly, on a blocked thread. */
 static void catching_sleeper(struct vk_thread *that)
 {
@@ -631,6 +674,7 @@ int main(void)
 		PROC_TEST(test_fault_without_catch_fails_process),
 		PROC_TEST(test_fault_outside_a_thread_returns_0),
 		PROC_TEST(test_fault_in_called_child_without_catch_goes_to_caller),
+		PROC_TEST(test_fault_two_calls_deep_reaches_the_outer_caller),
 		PROC_TEST(test_thread_fault_with_catch_queues_handler),
 		PROC_TEST(test_thread_fault_without_catch_returns_0),
 	};
