@@ -14,6 +14,8 @@
 #include "gw_http_s.h"
 #include "gw_http_self.h"
 
+#include <string.h>
+
 /* Field-section states (scan.state); 0 while the start line is read. */
 enum {
 	FS_START_LINE = 0,
@@ -51,16 +53,49 @@ int gw_http_head_resume(const struct gw_http_head *head_ptr, size_t len, const s
 
 /* Field lines. */
 
+#define BYTES_OF(b) (0x0101010101010101ull * (b))
+
+static uint64_t load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 /* `known` is lower-case letters and '-'. OR-ing 0x20 lowers an upper-case
  * letter and maps no other token character onto a lower-case letter or '-'
- * (only CR, which no name holds, becomes '-'): one comparison a byte. */
-static enum gw_http_field_kind named(const char *name, const char *known, size_t len, enum gw_http_field_kind kind)
+ * (only CR, which no name holds, becomes '-'): one comparison a word, the
+ * last word overlapping the one before it. */
+static int named(const char *name, const char *known, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if ((name[i] | 0x20) != known[i])
-			return GW_FIELD_OTHER;
-	return kind;
+	size_t i;
+
+	if (len < 4) {
+		for (i = 0; i < len; i++)
+			if ((name[i] | 0x20) != known[i])
+				return 0;
+		return 1;
+	}
+	if (len < 8)
+		return (load32(name) | 0x20202020u) == load32(known) &&
+		       (load32(name + len - 4) | 0x20202020u) == load32(known + len - 4);
+	for (i = 0; i + 8 < len; i += 8)
+		if ((load64(name + i) | BYTES_OF(0x20)) != load64(known + i))
+			return 0;
+	return (load64(name + len - 8) | BYTES_OF(0x20)) == load64(known + len - 8);
 }
+
+/* The kind of a field named `known` when its name is that. */
+#define NAMED(name, known, len, kind) (named((name), (known), (len)) ? (kind) : GW_FIELD_OTHER)
 
 /* Names of one length differ in their first letter, so the length and
  * that letter leave one candidate to compare. */
@@ -70,27 +105,27 @@ enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len)
 
 	switch (len) {
 	case sizeof("te") - 1:
-		return named(name, "te", len, GW_FIELD_TE);
+		return NAMED(name, "te", len, GW_FIELD_TE);
 	case sizeof("host") - 1:
-		return named(name, "host", len, GW_FIELD_HOST);
+		return NAMED(name, "host", len, GW_FIELD_HOST);
 	case sizeof("expect") - 1:
-		return named(name, "expect", len, GW_FIELD_EXPECT);
+		return NAMED(name, "expect", len, GW_FIELD_EXPECT);
 	case sizeof("upgrade") - 1:
-		return first == 'u' ? named(name, "upgrade", len, GW_FIELD_UPGRADE)
-				    : named(name, "trailer", len, GW_FIELD_TRAILER);
+		return first == 'u' ? NAMED(name, "upgrade", len, GW_FIELD_UPGRADE)
+				    : NAMED(name, "trailer", len, GW_FIELD_TRAILER);
 	case sizeof("connection") - 1:
-		return first == 'c' ? named(name, "connection", len, GW_FIELD_CONNECTION)
-				    : named(name, "keep-alive", len, GW_FIELD_KEEP_ALIVE);
+		return first == 'c' ? NAMED(name, "connection", len, GW_FIELD_CONNECTION)
+				    : NAMED(name, "keep-alive", len, GW_FIELD_KEEP_ALIVE);
 	case sizeof("content-length") - 1:
-		return named(name, "content-length", len, GW_FIELD_CONTENT_LENGTH);
+		return NAMED(name, "content-length", len, GW_FIELD_CONTENT_LENGTH);
 	case sizeof("x-forwarded-for") - 1:
-		return named(name, "x-forwarded-for", len, GW_FIELD_X_FORWARDED_FOR);
+		return NAMED(name, "x-forwarded-for", len, GW_FIELD_X_FORWARDED_FOR);
 	case sizeof("proxy-connection") - 1:
-		return first == 'p' ? named(name, "proxy-connection", len, GW_FIELD_PROXY_CONNECTION)
-				    : named(name, "x-forwarded-host", len, GW_FIELD_X_FORWARDED_HOST);
+		return first == 'p' ? NAMED(name, "proxy-connection", len, GW_FIELD_PROXY_CONNECTION)
+				    : NAMED(name, "x-forwarded-host", len, GW_FIELD_X_FORWARDED_HOST);
 	case sizeof("transfer-encoding") - 1:
-		return first == 't' ? named(name, "transfer-encoding", len, GW_FIELD_TRANSFER_ENCODING)
-				    : named(name, "x-forwarded-proto", len, GW_FIELD_X_FORWARDED_PROTO);
+		return first == 't' ? NAMED(name, "transfer-encoding", len, GW_FIELD_TRANSFER_ENCODING)
+				    : NAMED(name, "x-forwarded-proto", len, GW_FIELD_X_FORWARDED_PROTO);
 	default:
 		return GW_FIELD_OTHER;
 	}
@@ -105,6 +140,7 @@ static int content_length_field(struct gw_http_head *head_ptr, const char *value
 		return gw_http_head_fail(head_ptr, 400, "invalid Content-Length");
 	if (r == -2 || (head_ptr->scan.cl_seen && value != head_ptr->content_length))
 		return gw_http_head_fail(head_ptr, 400, "Content-Length values differ");
+	head_ptr->length_plain = r == 1 && !head_ptr->scan.cl_seen;
 	head_ptr->scan.cl_seen = 1;
 	head_ptr->content_length = value;
 	return 0;
@@ -149,15 +185,15 @@ static void connection_option(struct gw_http_scan *scan_ptr, const char *option_
 {
 	switch (len) {
 	case 5:
-		if (gw_http_same_ci(option_ptr, "close", 5))
+		if (named(option_ptr, "close", 5))
 			scan_ptr->conn_close = 1;
 		break;
 	case 7:
-		if (gw_http_same_ci(option_ptr, "upgrade", 7))
+		if (named(option_ptr, "upgrade", 7))
 			scan_ptr->conn_upgrade = 1;
 		break;
 	case 10:
-		if (gw_http_same_ci(option_ptr, "keep-alive", 10))
+		if (named(option_ptr, "keep-alive", 10))
 			scan_ptr->conn_keep_alive = 1;
 		break;
 	default:
@@ -174,6 +210,13 @@ static int connection_field(struct gw_http_head *head_ptr, const char *buf_ptr, 
 	size_t elem_len;
 	int r;
 
+	/* Nearly every Connection line is one of these, alone: no list to walk. */
+	if (head_ptr->option_count < GW_HTTP_CONNECTION_OPTIONS_MAX &&
+	    ((len == 10 && named(value_ptr, "keep-alive", 10)) || (len == 5 && named(value_ptr, "close", 5)))) {
+		head_ptr->options[head_ptr->option_count++] = gw_http_span_of(value_off, len);
+		connection_option(scan_ptr, value_ptr, len);
+		return 0;
+	}
 	while ((r = gw_http_list_next(value_ptr, len, &pos, &off, &elem_len)) > 0) {
 		if (!gw_http_is_token(value_ptr + off, elem_len))
 			return gw_http_head_fail(head_ptr, 400, "Connection option is not a token");
@@ -229,16 +272,48 @@ static int field_line_done(struct gw_http_head *head_ptr, const char *buf_ptr, s
 	}
 }
 
+/* The common case in one pass: a whole, well-formed field line from
+ * `pos`, recorded and interpreted. Returns where the next line starts,
+ * 0 for anything else (a line not all here, or one that is wrong, which
+ * the byte machine below reads again to say what is wrong), or the
+ * negative status of a line that is well-formed but unacceptable. */
+static long whole_field_line(struct gw_http_head *head_ptr, const char *buf_ptr, size_t pos, size_t scan_len,
+			     uint32_t max_fields)
+{
+	size_t name_end = pos;
+	size_t cr;
+	int r;
+
+	while (name_end < scan_len && gw_http_is_tchar((unsigned char)buf_ptr[name_end]))
+		name_end++;
+	if (name_end == pos || name_end == scan_len || buf_ptr[name_end] != ':' || head_ptr->field_count >= max_fields)
+		return 0;
+	cr = gw_http_field_chars_end(buf_ptr, name_end + 1, scan_len);
+	if (scan_len - cr < 2 || buf_ptr[cr] != '\r' || buf_ptr[cr + 1] != '\n')
+		return 0;
+	head_ptr->scan.mark = (uint32_t)pos;
+	head_ptr->scan.colon = (uint32_t)name_end;
+	r = field_line_done(head_ptr, buf_ptr, cr);
+	return r < 0 ? r : (long)(cr + 2);
+}
+
 int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr, size_t scan_len, uint32_t max_fields)
 {
 	struct gw_http_scan *scan_ptr = &head_ptr->scan;
 	size_t pos = scan_ptr->pos;
+	long next;
 	int r;
 
 	if (max_fields > GW_HTTP_FIELDS_MAX)
 		max_fields = GW_HTTP_FIELDS_MAX;
 	if (scan_ptr->state == FS_START_LINE)
 		scan_ptr->state = FS_LINE_START;
+	if (scan_ptr->state == FS_LINE_START) {
+		while ((next = whole_field_line(head_ptr, buf_ptr, pos, scan_len, max_fields)) > 0)
+			pos = (size_t)next;
+		if (next < 0)
+			return (int)next;
+	}
 	while (pos < scan_len) {
 		unsigned char c = (unsigned char)buf_ptr[pos];
 
@@ -311,10 +386,15 @@ int gw_http_head_scan_fields(struct gw_http_head *head_ptr, const char *buf_ptr,
 void gw_http_head_finish_connection(struct gw_http_head *head_ptr, const char *buf_ptr)
 {
 	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+	uint64_t option_lengths = 0; /* bit n: an option of n bytes (63: of 63 or more) */
 
-	for (uint32_t i = 0; i < head_ptr->field_count; i++) {
+	for (uint32_t j = 0; j < head_ptr->option_count; j++)
+		option_lengths |= 1ull << (head_ptr->options[j].len < 63 ? head_ptr->options[j].len : 63);
+	for (uint32_t i = 0; option_lengths && i < head_ptr->field_count; i++) {
 		struct gw_http_field *field_ptr = &head_ptr->fields[i];
 
+		if (!(option_lengths & (1ull << (field_ptr->name.len < 63 ? field_ptr->name.len : 63))))
+			continue;
 		/* Dropping a framing field because a client nominated it would
 		 * desynchronise us from the upstream: those are never nominated. */
 		if (field_ptr->kind == GW_FIELD_HOST || field_ptr->kind == GW_FIELD_CONTENT_LENGTH ||

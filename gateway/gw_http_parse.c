@@ -59,20 +59,28 @@ const struct gw_http_field *gw_http_header_find(const struct gw_request *req_ptr
 
 /* Request line (RFC 9112 3). */
 
+/* Methods are case-sensitive (RFC 9110 9.1). */
 static enum gw_http_method method_lookup(const char *p, size_t len)
 {
+#define METHOD(name, method)                   \
+	{                                      \
+		name, sizeof(name) - 1, method \
+	}
 	static const struct {
 		const char *name_ptr;
+		size_t len;
 		enum gw_http_method method;
 	} known[] = {
-		{"GET", GW_METHOD_GET},		{"HEAD", GW_METHOD_HEAD},     {"POST", GW_METHOD_POST},
-		{"PUT", GW_METHOD_PUT},		{"DELETE", GW_METHOD_DELETE}, {"CONNECT", GW_METHOD_CONNECT},
-		{"OPTIONS", GW_METHOD_OPTIONS}, {"TRACE", GW_METHOD_TRACE},   {"PATCH", GW_METHOD_PATCH},
+		METHOD("GET", GW_METHOD_GET),	      METHOD("HEAD", GW_METHOD_HEAD),
+		METHOD("POST", GW_METHOD_POST),	      METHOD("PUT", GW_METHOD_PUT),
+		METHOD("DELETE", GW_METHOD_DELETE),   METHOD("CONNECT", GW_METHOD_CONNECT),
+		METHOD("OPTIONS", GW_METHOD_OPTIONS), METHOD("TRACE", GW_METHOD_TRACE),
+		METHOD("PATCH", GW_METHOD_PATCH),
 	};
+#undef METHOD
 
-	/* Methods are case-sensitive (RFC 9110 9.1). */
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (strlen(known[i].name_ptr) == len && memcmp(known[i].name_ptr, p, len) == 0)
+		if (known[i].len == len && memcmp(known[i].name_ptr, p, len) == 0)
 			return known[i].method;
 	}
 	return GW_METHOD_OTHER;
@@ -230,6 +238,16 @@ static int scan_request_line(struct gw_request *req_ptr, const char *buf_ptr, si
 			scan_ptr->line_state = RL_VERSION;
 			break;
 		case RL_VERSION:
+			/* The common case, the whole version and its CRLF here: at once. */
+			if (pos == scan_ptr->mark && scan_len - pos >= HTTP_VERSION_LEN + 2 &&
+			    memcmp(buf_ptr + pos, "HTTP/", 5) == 0 &&
+			    version_char_ok(5, (unsigned char)buf_ptr[pos + 5]) && buf_ptr[pos + 6] == '.' &&
+			    version_char_ok(7, (unsigned char)buf_ptr[pos + 7]) &&
+			    buf_ptr[pos + HTTP_VERSION_LEN] == '\r') {
+				pos += HTTP_VERSION_LEN + 1;
+				scan_ptr->line_state = RL_LF;
+				break;
+			}
 			if (pos - scan_ptr->mark == HTTP_VERSION_LEN) {
 				if (c != '\r')
 					return gw_http_head_fail(head_ptr, 400, "request line does not end in CRLF");

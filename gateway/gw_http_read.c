@@ -9,34 +9,30 @@
 void gw_http_read_request_head(struct vk_thread *that)
 {
 	struct gw_http_read *rd_ptr = vk_thread_arg(that);
-	struct {
-		size_t n;
-		int rc;
-	} * self;
+	int rc;
 
-	vk_begin();
+	vk_begin_stateless();
 	rd_ptr->len = 0;
 	rd_ptr->status = 0;
 	rd_ptr->gone = 0;
 	gw_http_request_init(rd_ptr->req_ptr);
 	for (;;) {
-		vk_read_some_on(rd_ptr->socket_ptr, self->n, rd_ptr->buf_ptr + rd_ptr->len,
+		vk_read_some_on(rd_ptr->socket_ptr, rd_ptr->got, rd_ptr->buf_ptr + rd_ptr->len,
 				rd_ptr->limits_ptr->max_head_bytes - rd_ptr->len);
-		if (self->n == 0) {
+		if (rd_ptr->got == 0) {
 			rd_ptr->gone = 1;
 			break;
 		}
-		rd_ptr->len += self->n;
-		self->rc = gw_http_parse_request(rd_ptr->req_ptr, rd_ptr->buf_ptr, rd_ptr->len, rd_ptr->limits_ptr);
-		if (self->rc > 0) {
+		rd_ptr->len += rd_ptr->got;
+		rc = gw_http_parse_request(rd_ptr->req_ptr, rd_ptr->buf_ptr, rd_ptr->len, rd_ptr->limits_ptr);
+		if (rc > 0) {
 			/* What came after the head is a body or the next request. */
-			vk_socket_unread(rd_ptr->socket_ptr, rd_ptr->buf_ptr + self->rc,
-					 rd_ptr->len - (size_t)self->rc);
-			rd_ptr->len = (size_t)self->rc;
+			vk_socket_unread(rd_ptr->socket_ptr, rd_ptr->buf_ptr + rc, rd_ptr->len - (size_t)rc);
+			rd_ptr->len = (size_t)rc;
 			break;
 		}
-		if (self->rc < 0) {
-			rd_ptr->status = -self->rc;
+		if (rc < 0) {
+			rd_ptr->status = -rc;
 			break;
 		}
 		if (rd_ptr->len == rd_ptr->limits_ptr->max_head_bytes) {

@@ -22,6 +22,7 @@ struct gw_http_read {
 	size_t len;		    /* out: bytes read; the head's length once whole */
 	int status;		    /* out: the status a refused head gets (400, 414, 431...), or 0 */
 	int gone;		    /* out: the peer left before a whole head */
+	size_t got;		    /* the last read's bytes: the coroutine's one local, kept here */
 };
 
 /* Reads until the head is whole (what came after it is given back to the

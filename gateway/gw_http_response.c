@@ -59,6 +59,44 @@ static int version_char_ok(size_t i, unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The common case in one pass: "HTTP/1.x NNN reason" CRLF, all here from
+ * the start. 1 when read, 0 to leave the line to the byte machine below
+ * (not all here, or wrong: it says what is wrong). */
+static int whole_status_line(struct gw_response *resp_ptr, const char *buf_ptr, size_t scan_len)
+{
+	struct gw_http_head *head_ptr = &resp_ptr->head;
+	struct gw_http_scan *scan_ptr = &head_ptr->scan;
+	const char *p = buf_ptr + scan_ptr->pos;
+	size_t reason_off = scan_ptr->pos + STATUS_VERSION_LEN + 1 + STATUS_CODE_LEN + 1;
+	size_t cr = reason_off - 1;
+	unsigned status;
+
+	if (scan_ptr->line_state != SL_VERSION || scan_ptr->pos != scan_ptr->mark || scan_len < reason_off + 1 ||
+	    memcmp(p, "HTTP/1.", 7) != 0 || !is_digit(p[7]) || p[8] != ' ' || !is_digit(p[9]) || !is_digit(p[10]) ||
+	    !is_digit(p[11]))
+		return 0;
+	status = (unsigned)(p[9] - '0') * 100 + (unsigned)(p[10] - '0') * 10 + (unsigned)(p[11] - '0');
+	if (status < STATUS_MIN || status > STATUS_MAX)
+		return 0;
+	if (p[12] == ' ')
+		cr = gw_http_field_chars_end(buf_ptr, reason_off, scan_len);
+	else
+		reason_off = cr;
+	if (scan_len - cr < 2 || buf_ptr[cr] != '\r' || buf_ptr[cr + 1] != '\n')
+		return 0;
+	head_ptr->version_minor = p[7] == '0' ? 0 : 1;
+	resp_ptr->status = (uint16_t)status;
+	resp_ptr->reason = gw_http_span_of(reason_off, cr - reason_off);
+	scan_ptr->pos = (uint32_t)(cr + 2);
+	scan_ptr->line_state = SL_DONE;
+	return 1;
+}
+
 /* Reads the status line from scan.pos; returns 1 once it is complete, 0 if
  * more bytes are needed, or -502. */
 static int scan_status_line(struct gw_response *resp_ptr, const char *buf_ptr, size_t scan_len)
@@ -182,7 +220,9 @@ int gw_http_parse_response(struct gw_response *resp_ptr, const char *buf_ptr, si
 
 	if (!gw_http_head_resume(head_ptr, len, limits_ptr, &scan_len))
 		return scan_ptr->result;
-	r = scan_status_line(resp_ptr, buf_ptr, scan_len);
+	r = whole_status_line(resp_ptr, buf_ptr, scan_len);
+	if (r == 0)
+		r = scan_status_line(resp_ptr, buf_ptr, scan_len);
 	if (r > 0)
 		r = gw_http_head_scan_fields(head_ptr, buf_ptr, scan_len, limits_ptr->max_headers);
 	if (r > 0) {

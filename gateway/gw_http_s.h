@@ -56,6 +56,7 @@ struct gw_http_head {
 	uint8_t upgrade;       /* request: Upgrade + "Connection: upgrade"; response: 101 */
 	enum gw_http_body body;
 	uint64_t content_length; /* for GW_BODY_LENGTH */
+	uint8_t length_plain;	 /* one Content-Length line, one value alone: it may go as received */
 	uint32_t field_count;
 	uint32_t option_count;
 	const char *error_ptr;	  /* why the message was rejected (static string), or NULL */

@@ -96,18 +96,27 @@ int gw_http_same_ci(const char *a, const char *b, size_t len)
 
 #define BYTES_OF(b) (0x0101010101010101ull * (b))
 
-/* Eight bytes at a time while none is below 0x20 or DEL (HTAB, rare in
- * values, is left to the byte loop); 0x80 and above is obs-text, allowed. */
+/* Eight bytes at a time: a word's bytes below 0x20 or DEL are flagged in
+ * `stops` (0x80 and above is obs-text, allowed), the lowest flag exactly
+ * (the ones above it may be false, from the borrow), so the first such
+ * byte is found without a byte loop. HTAB, rare in values, is the one
+ * that does not stop the run. */
 size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end)
 {
 	while (end - pos >= 8) {
-		uint64_t word, not_del;
+		uint64_t word, not_del, stops;
 
 		memcpy(&word, buf_ptr + pos, sizeof(word));
 		not_del = word ^ BYTES_OF(0x7f);
-		if ((((word - BYTES_OF(0x20)) & ~word) | ((not_del - BYTES_OF(0x01)) & ~not_del)) & BYTES_OF(0x80))
-			break;
-		pos += 8;
+		stops = (((word - BYTES_OF(0x20)) & ~word) | ((not_del - BYTES_OF(0x01)) & ~not_del)) & BYTES_OF(0x80);
+		if (!stops) {
+			pos += 8;
+			continue;
+		}
+		pos += (size_t)__builtin_ctzll(stops) / 8;
+		if (buf_ptr[pos] != '\t')
+			return pos;
+		pos++;
 	}
 	while (pos < end && gw_http_is_field_char((unsigned char)buf_ptr[pos]))
 		pos++;
@@ -212,9 +221,28 @@ int gw_http_token_list_contains(const char *value_ptr, size_t len, const char *t
 	return 0;
 }
 
+/* 1*DIGIT, at most 2^63-1: 0 with the value, else -1. */
+static int decimal_of(const char *p, size_t len, uint64_t *value_ptr)
+{
+	uint64_t value = 0;
+
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned digit = (unsigned char)p[i] - '0';
+
+		if (digit > 9 || value > (CONTENT_LENGTH_MAX - digit) / 10)
+			return -1;
+		value = value * 10 + digit;
+	}
+	*value_ptr = value;
+	return 0;
+}
+
 /* Content-Length = 1*DIGIT, also as a list of identical values ("5, 5",
- * RFC 9110 8.6). Returns 0 with the value, -1 if malformed or above 2^63-1,
- * -2 if the values differ. */
+ * RFC 9110 8.6). Returns 1 with the value when it is one value alone (it
+ * may be forwarded as received), 0 with the value of a list, -1 if
+ * malformed or above 2^63-1, -2 if the values differ. */
 int gw_http_content_length_parse(const char *p, size_t len, uint64_t *value_ptr)
 {
 	size_t pos = 0;
@@ -223,16 +251,14 @@ int gw_http_content_length_parse(const char *p, size_t len, uint64_t *value_ptr)
 	int count = 0;
 	int r;
 
+	/* Nearly always one value alone: no list to walk. */
+	if (decimal_of(p, len, value_ptr) == 0)
+		return 1;
 	while ((r = gw_http_list_next(p, len, &pos, &off, &elem_len)) > 0) {
-		uint64_t value = 0;
+		uint64_t value;
 
-		for (size_t i = off; i < off + elem_len; i++) {
-			unsigned digit = (unsigned char)p[i] - '0';
-
-			if (digit > 9 || value > (CONTENT_LENGTH_MAX - digit) / 10)
-				return -1;
-			value = value * 10 + digit;
-		}
+		if (decimal_of(p + off, elem_len, &value) < 0)
+			return -1;
 		if (count > 0 && value != *value_ptr)
 			return -2;
 		*value_ptr = value;
@@ -320,15 +346,16 @@ int gw_http_host_valid(const char *p, size_t len, int port_required)
 			return 0;
 		i = addr_len + 2;
 	} else {
-		for (; i < len && p[i] != ':'; i++) {
-			if (p[i] == '%') {
-				if (len - i < 3 || !gw_http_is_hexdig((unsigned char)p[i + 1]) ||
-				    !gw_http_is_hexdig((unsigned char)p[i + 2]))
-					return 0;
-				i += 2;
-			} else if (!(gw_http_char_class[(unsigned char)p[i]] & GW_HTTP_CHAR_HOST)) {
+		/* (neither ':' nor '%' is of the host class) */
+		for (; i < len; i++) {
+			if (gw_http_char_class[(unsigned char)p[i]] & GW_HTTP_CHAR_HOST)
+				continue;
+			if (p[i] == ':')
+				break;
+			if (p[i] != '%' || len - i < 3 || !gw_http_is_hexdig((unsigned char)p[i + 1]) ||
+			    !gw_http_is_hexdig((unsigned char)p[i + 2]))
 				return 0;
-			}
+			i += 2;
 		}
 		if (i == 0)
 			return 0;

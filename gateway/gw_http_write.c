@@ -14,25 +14,43 @@
 
 /* ---- pieces ---- */
 
+/* Counted first, then written in place from the last digit back. */
 void gw_http_out_uint(struct gw_http_out *out_ptr, uint64_t value)
 {
-	char digits[20];
-	size_t n = 0;
+	size_t n = 1;
+	char *end_ptr;
 
+	for (uint64_t rest = value / 10; rest; rest /= 10)
+		n++;
+	if (n > out_ptr->cap - out_ptr->len) {
+		out_ptr->overflow = 1;
+		return;
+	}
+	out_ptr->len += n;
+	end_ptr = out_ptr->buf_ptr + out_ptr->len;
 	do {
-		digits[sizeof(digits) - ++n] = (char)('0' + value % 10);
+		*--end_ptr = (char)('0' + value % 10);
 		value /= 10;
 	} while (value);
-	gw_http_out_bytes(out_ptr, digits + sizeof(digits) - n, n);
 }
 
+/* Room checked once for the whole line. */
 void gw_http_out_field(struct gw_http_out *out_ptr, const char *name, size_t name_len, const char *value,
 		       size_t value_len)
 {
-	gw_http_out_bytes(out_ptr, name, name_len);
-	GW_HTTP_OUT_LITERAL(out_ptr, ": ");
-	gw_http_out_bytes(out_ptr, value, value_len);
-	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
+	char *p;
+
+	if (name_len + value_len + 4 > out_ptr->cap - out_ptr->len) {
+		out_ptr->overflow = 1;
+		return;
+	}
+	p = out_ptr->buf_ptr + out_ptr->len;
+	memcpy(p, name, name_len);
+	p += name_len;
+	memcpy(p, ": ", 2);
+	memcpy(p + 2, value, value_len);
+	memcpy(p + 2 + value_len, "\r\n", 2);
+	out_ptr->len += name_len + value_len + 4;
 }
 
 const char *gw_http_status_reason(int status)
@@ -294,9 +312,10 @@ static void out_via(struct gw_http_out *out_ptr, const struct gw_conn_config *cf
 {
 	if (!cfg_ptr->via || !*cfg_ptr->via)
 		return;
-	GW_HTTP_OUT_LITERAL(out_ptr, "Via: 1.");
-	gw_http_out_uint(out_ptr, (uint64_t)version_minor);
-	GW_HTTP_OUT_LITERAL(out_ptr, " ");
+	if (version_minor)
+		GW_HTTP_OUT_LITERAL(out_ptr, "Via: 1.1 ");
+	else
+		GW_HTTP_OUT_LITERAL(out_ptr, "Via: 1.0 ");
 	gw_http_out_bytes(out_ptr, cfg_ptr->via, strlen(cfg_ptr->via));
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 }
@@ -347,31 +366,46 @@ void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_con
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 }
 
+/* "HTTP/1.1 NNN ": the status has three digits, as the parser took 100
+ * to 599 only. */
+static void out_status_line_start(struct gw_http_out *out_ptr, unsigned status)
+{
+	char line_start[] = "HTTP/1.1 000 ";
+
+	line_start[9] = (char)('0' + status / 100);
+	line_start[10] = (char)('0' + status / 10 % 10);
+	line_start[11] = (char)('0' + status % 10);
+	gw_http_out_bytes(out_ptr, line_start, sizeof(line_start) - 1);
+}
+
 void gw_conn_write_response_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
 {
 	struct field_runs runs = {.out_ptr = out_ptr, .buf = self->resp_ptr};
 	const struct gw_http_field *f_ptr;
+	int length_copied = 0;
 
-	GW_HTTP_OUT_LITERAL(out_ptr, "HTTP/1.1 ");
-	gw_http_out_uint(out_ptr, self->resp.status);
-	GW_HTTP_OUT_LITERAL(out_ptr, " ");
+	out_status_line_start(out_ptr, self->resp.status);
 	gw_http_out_bytes(out_ptr, span(self->resp_ptr, self->resp.reason), self->resp.reason.len);
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 	for (uint32_t i = 0; i < self->resp.head.field_count; i++) {
 		f_ptr = &self->resp.head.fields[i];
 		/* A length without a body (HEAD, 304) describes the
-		 * representation: it passes as it came. */
+		 * representation, and a plain one frames the body as it is:
+		 * either passes as it came. A dropped one is written anew. */
 		if ((!copied_as_received(f_ptr) &&
-		     !(f_ptr->kind == GW_FIELD_CONTENT_LENGTH && self->resp.head.body != GW_BODY_LENGTH)) ||
+		     !(f_ptr->kind == GW_FIELD_CONTENT_LENGTH &&
+		       (self->resp.head.body != GW_BODY_LENGTH || self->resp.head.length_plain))) ||
 		    gw_exchange_field_dropped(&self->exchange, GW_SIDE_RESPONSE, span(self->resp_ptr, f_ptr->name),
-					      f_ptr->name.len))
+					      f_ptr->name.len)) {
 			runs_flush(&runs);
-		else
+		} else {
 			runs_add(&runs, f_ptr);
+			length_copied |= f_ptr->kind == GW_FIELD_CONTENT_LENGTH;
+		}
 	}
 	runs_flush(&runs);
 	out_edits(out_ptr, &self->exchange, GW_SIDE_RESPONSE);
-	if (self->resp.head.body == GW_BODY_LENGTH)
+	if (self->resp.head.body == GW_BODY_LENGTH && !length_copied)
 		out_content_length(out_ptr, self->resp.head.content_length);
 	else if (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 1)
 		GW_HTTP_OUT_LITERAL(out_ptr, "Transfer-Encoding: chunked\r\n");

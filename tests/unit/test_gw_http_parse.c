@@ -678,6 +678,18 @@ static void test_connection_options_bounded_and_tokens(void **state)
 	assert_int_equal(req.head.option_count, GW_HTTP_CONNECTION_OPTIONS_MAX);
 	strcat(field, ", one-more");
 	assert_int_equal(parse_with_field(field), -431);
+	/* A line holding one common option alone counts like any other. */
+	{
+		char head[1024] = "GET / HTTP/1.1\r\nHost: a\r\n";
+
+		for (unsigned i = 0; i < GW_HTTP_CONNECTION_OPTIONS_MAX; i++)
+			strcat(head, i % 2 ? "Connection: Keep-Alive\r\n" : "Connection: CLOSE\r\n");
+		assert_true(parse(strcat(head, "\r\n")) > 0);
+		assert_int_equal(req.head.option_count, GW_HTTP_CONNECTION_OPTIONS_MAX);
+		assert_int_equal(req.head.keep_alive, 0);
+		head[strlen(head) - 2] = '\0';
+		assert_int_equal(parse(strcat(head, "Connection: close\r\n\r\n")), -431);
+	}
 	assert_int_equal(parse_with_field("Connection: a b"), -400);
 	assert_int_equal(parse_with_field("Connection: \"close\""), -400);
 }
@@ -952,6 +964,19 @@ static void test_field_kind_of_each_name(void **state)
 		{"x-forwarded-proto", GW_FIELD_X_FORWARDED_PROTO, 0},
 		{"X-Forwarded-Host", GW_FIELD_X_FORWARDED_HOST, 0},
 		{"Trailes", GW_FIELD_OTHER, 0},
+		/* one byte off in each word the names are compared by */
+		{"Hpst", GW_FIELD_OTHER, 0},
+		{"Hosu", GW_FIELD_OTHER, 0},
+		{"Expecu", GW_FIELD_OTHER, 0},
+		{"Contenu-Length", GW_FIELD_OTHER, 0},
+		{"Content-Lenfth", GW_FIELD_OTHER, 0},
+		{"Content-Lengti", GW_FIELD_OTHER, 0},
+		{"Transfes-Encoding", GW_FIELD_OTHER, 0},
+		{"Transfer-Encodinf", GW_FIELD_OTHER, 0},
+		{"Transfer_Encoding", GW_FIELD_OTHER, 0},
+		{"Proxy-Connectiom", GW_FIELD_OTHER, 0},
+		{"Connection", GW_FIELD_CONNECTION, 1},
+		{"Connectioo", GW_FIELD_OTHER, 0},
 		{"keep-alivf", GW_FIELD_OTHER, 0},
 		{"Xroxy-Connection", GW_FIELD_OTHER, 0},
 		{"x-forwarded-hosts", GW_FIELD_OTHER, 0},

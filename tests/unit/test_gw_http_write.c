@@ -132,10 +132,18 @@ static void test_relayed_response_head(void **state)
 	answered("HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\nKeep-Alive: timeout=5\r\n"
 		 "Content-Length: 1024\r\nX-A: 1\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n");
 	gw_conn_write_response_head(&out, &conn);
-	/* The upstream's reason phrase passes; the length is the gateway's;
+	/* The upstream's reason phrase passes, and so does a plain length;
 	 * X-Forwarded-* is the request's business only. */
-	assert_out("HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\nX-A: 1\r\nX-Forwarded-For: 6.6.6.6\r\n"
-		   "Content-Length: 1024\r\nVia: 1.1 vkgw\r\n\r\n");
+	assert_out("HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\nX-A: 1\r\n"
+		   "X-Forwarded-For: 6.6.6.6\r\nVia: 1.1 vkgw\r\n\r\n");
+
+	/* A length given as a list, or on two lines, is the gateway's. */
+	answered("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\nX-A: 1\r\n\r\n");
+	gw_conn_write_response_head(&out, &conn);
+	assert_out("HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 7\r\nVia: 1.1 vkgw\r\n\r\n");
+	answered("HTTP/1.1 200 OK\r\nContent-Length: 7\r\nX-A: 1\r\ncontent-length: 7\r\n\r\n");
+	gw_conn_write_response_head(&out, &conn);
+	assert_out("HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 7\r\nVia: 1.1 vkgw\r\n\r\n");
 
 	/* Chunked to an HTTP/1.1 client, with a close when the connection ends. */
 	answered("HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n");
