@@ -422,6 +422,23 @@ static void deliver_events(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	}
 }
 
+/* The process's next timer. One later by less than VK_TIMER_SLACK_NS keeps
+ * the earlier: at worst the process is woken a little early, finds
+ * nothing due and sets the timer again; meanwhile a busy connection,
+ * whose deadline moves on by a few milliseconds at every dispatch, leaves
+ * the timer heap alone. A timer is never late. */
+#define VK_TIMER_SLACK_NS (50 * 1000000ull)
+
+static void arm_timer(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr, uint64_t timer_ns)
+{
+	uint64_t when_ns = vk_timer_when(&proc_ptr->timer);
+
+	if (timer_ns && vk_timer_scheduled(&proc_ptr->timer) && timer_ns >= when_ns &&
+	    timer_ns - when_ns < VK_TIMER_SLACK_NS)
+		return;
+	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, timer_ns);
+}
+
 /* Runs a process until all its threads block or end. Everything that reads
  * process memory happens inside the fault window. */
 static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
@@ -485,7 +502,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 			kern_ptr->index, proc_ptr->id, proc_ptr->name);
 		goto end;
 	}
-	vk_timer_set(&kern_ptr->timers, &proc_ptr->timer, timer_ns);
+	arm_timer(kern_ptr, proc_ptr, timer_ns);
 	kern_ptr->current_proc_ptr = NULL;
 	return;
 
