@@ -133,8 +133,10 @@ static void record_failure(struct vk_proc_local *proc_local_ptr, struct vk_threa
 static void reap(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_ptr)
 {
 	struct vk_thread *parent_ptr = thread_ptr->parent_ptr;
+	struct vk_thread *keeper_ptr = NULL;
 
 	if (parent_ptr && parent_ptr->call_pending) {
+		keeper_ptr = parent_ptr;
 		parent_ptr->child_error = thread_ptr->error;
 		parent_ptr->call_pending = 0;
 		/* (a caller the child runs inside goes on by itself) */
@@ -148,7 +150,7 @@ static void reap(struct vk_proc_local *proc_local_ptr, struct vk_thread *thread_
 	vk_thread_clear_block(thread_ptr);
 	LIST_REMOVE(thread_ptr, all_elem);
 	proc_local_ptr->thread_count--;
-	vk_thread_free(thread_ptr);
+	vk_thread_retire(thread_ptr, keeper_ptr);
 }
 
 /* Runs a thread once, and settles it by the status it left with. */

@@ -9,6 +9,19 @@
 #include <errno.h>
 #include <string.h>
 
+static void thread_init(struct vk_thread *thread_ptr, struct vk_proc_local *proc_local_ptr, vk_thread_fn func,
+			void *arg_ptr, struct vk_socket *socket_ptr)
+{
+	thread_ptr->func_ptr = func;
+	thread_ptr->arg_ptr = arg_ptr;
+	thread_ptr->socket_ptr = socket_ptr;
+	thread_ptr->proc_local_ptr = proc_local_ptr;
+	thread_ptr->status = VK_THREAD_RUNNABLE;
+	thread_ptr->name = "thread";
+	TAILQ_INIT(&thread_ptr->inbox);
+	vk_proc_local_add_thread(proc_local_ptr, thread_ptr);
+}
+
 struct vk_thread *vk_thread_new(struct vk_proc_local *proc_local_ptr, vk_thread_fn func, void *arg_ptr,
 				struct vk_socket *socket_ptr)
 {
@@ -18,26 +31,49 @@ struct vk_thread *vk_thread_new(struct vk_proc_local *proc_local_ptr, vk_thread_
 		errno = ENOMEM;
 		return NULL;
 	}
-	thread_ptr->func_ptr = func;
-	thread_ptr->arg_ptr = arg_ptr;
-	thread_ptr->socket_ptr = socket_ptr;
-	thread_ptr->proc_local_ptr = proc_local_ptr;
-	thread_ptr->status = VK_THREAD_RUNNABLE;
-	thread_ptr->name = "thread";
-	TAILQ_INIT(&thread_ptr->inbox);
-	vk_proc_local_add_thread(proc_local_ptr, thread_ptr);
+	thread_init(thread_ptr, proc_local_ptr, func, arg_ptr, socket_ptr);
 	return thread_ptr;
+}
+
+/* What the thread holds besides its block: its locals and its own
+ * socket, and, unless it is kept, the block it keeps for its next call. */
+static void thread_release(struct vk_thread *thread_ptr, int keep_spare)
+{
+	struct vk_proc_local *proc_local_ptr = thread_ptr->proc_local_ptr;
+
+	if (thread_ptr->spare_child_ptr && !keep_spare) {
+		vk_thread_free(thread_ptr->spare_child_ptr);
+		thread_ptr->spare_child_ptr = NULL;
+	}
+	if (thread_ptr->self_ptr != thread_ptr)
+		vk_proc_local_free(proc_local_ptr, thread_ptr->self_ptr);
+	thread_ptr->self_ptr = NULL;
+	if (thread_ptr->owns_socket && thread_ptr->socket_ptr)
+		vk_socket_free(thread_ptr->socket_ptr);
+	thread_ptr->owns_socket = 0;
+	thread_ptr->socket_ptr = NULL;
 }
 
 void vk_thread_free(struct vk_thread *thread_ptr)
 {
-	struct vk_proc_local *proc_local_ptr = thread_ptr->proc_local_ptr;
+	thread_release(thread_ptr, 0);
+	vk_proc_local_free(thread_ptr->proc_local_ptr, thread_ptr);
+}
 
-	if (thread_ptr->self_ptr != thread_ptr)
-		vk_proc_local_free(proc_local_ptr, thread_ptr->self_ptr);
-	if (thread_ptr->owns_socket && thread_ptr->socket_ptr)
-		vk_socket_free(thread_ptr->socket_ptr);
-	vk_proc_local_free(proc_local_ptr, thread_ptr);
+/* An ended thread is done with. A called child's block is kept by the
+ * caller that waited for it (keeper_ptr), for its next call, and the
+ * child keeps its own spare: most connections call the same few stages
+ * for every request, and then a call, at any depth, costs no allocation,
+ * no free and no reclaim. What is kept is one block per caller and
+ * depth, given back when the caller ends. Anything else is freed. */
+void vk_thread_retire(struct vk_thread *thread_ptr, struct vk_thread *keeper_ptr)
+{
+	if (!keeper_ptr || keeper_ptr->spare_child_ptr) {
+		vk_thread_free(thread_ptr);
+		return;
+	}
+	thread_release(thread_ptr, 1);
+	keeper_ptr->spare_child_ptr = thread_ptr;
 }
 
 /* The coroutine's locals, allocated on its first run. */
@@ -79,10 +115,20 @@ void vk_thread_fail_alloc(struct vk_thread *thread_ptr, size_t size)
  * and reaped by the run loop as any other. */
 struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func, void *arg_ptr)
 {
-	struct vk_thread *child_ptr = vk_thread_new(parent_ptr->proc_local_ptr, func, arg_ptr, parent_ptr->socket_ptr);
+	struct vk_thread *child_ptr = parent_ptr->spare_child_ptr;
 
-	if (!child_ptr)
-		return NULL;
+	if (child_ptr) {
+		struct vk_thread *grandchild_ptr = child_ptr->spare_child_ptr;
+
+		parent_ptr->spare_child_ptr = NULL;
+		memset(child_ptr, 0, sizeof(*child_ptr));
+		child_ptr->spare_child_ptr = grandchild_ptr;
+		thread_init(child_ptr, parent_ptr->proc_local_ptr, func, arg_ptr, parent_ptr->socket_ptr);
+	} else {
+		child_ptr = vk_thread_new(parent_ptr->proc_local_ptr, func, arg_ptr, parent_ptr->socket_ptr);
+		if (!child_ptr)
+			return NULL;
+	}
 	child_ptr->parent_ptr = parent_ptr;
 	child_ptr->deadline_ns = parent_ptr->deadline_ns;
 	child_ptr->idle_ns = parent_ptr->idle_ns;

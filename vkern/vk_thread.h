@@ -13,6 +13,7 @@ typedef void (*vk_thread_fn)(struct vk_thread *that);
 struct vk_thread *vk_thread_new(struct vk_proc_local *proc_local_ptr, vk_thread_fn func, void *arg_ptr,
 				struct vk_socket *socket_ptr);
 void vk_thread_free(struct vk_thread *thread_ptr);
+void vk_thread_retire(struct vk_thread *thread_ptr, struct vk_thread *keeper_ptr);
 void *vk_thread_self(struct vk_thread *thread_ptr, size_t size);
 void vk_thread_exit(struct vk_thread *thread_ptr);
 void vk_thread_fail_alloc(struct vk_thread *thread_ptr, size_t size);

@@ -29,6 +29,9 @@ struct vk_thread {
 	struct vk_socket *socket_ptr; /* default socket of the I/O macros */
 	struct vk_proc_local *proc_local_ptr;
 	struct vk_thread *parent_ptr; /* caller waiting in vk_call() */
+	/* Its last called child's block, ended and kept for the next
+	 * vk_call(): a call then allocates nothing. NULL if none. */
+	struct vk_thread *spare_child_ptr;
 	enum vk_thread_status status;
 
 	int error;	  /* errno-style value raised, 0 if none */

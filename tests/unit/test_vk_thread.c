@@ -626,6 +626,80 @@ static void test_call_child_shares_parent_socket(void **state)
 	assert_ptr_equal(trace.ptr, socket_ptr);
 }
 
+/* A caller keeps its ended child's block for its next call: a call on a
+ * heap with no room left still runs, and when the caller ends, the kept
+ * blocks (a grandchild's inside the child's, too) are all given back. */
+struct hog {
+	void *ptr[64];
+	int n;
+};
+
+static void hog_all(struct vk_proc_local *pl, struct hog *hog_ptr)
+{
+	for (size_t size = (size_t)1 << 24; size >= 16 && hog_ptr->n < 64;) {
+		void *ptr = vk_proc_local_alloc_raw(pl, size);
+
+		if (ptr)
+			hog_ptr->ptr[hog_ptr->n++] = ptr;
+		else
+			size /= 2;
+	}
+}
+
+static void unhog(struct vk_proc_local *pl, struct hog *hog_ptr)
+{
+	while (hog_ptr->n)
+		vk_proc_local_free(pl, hog_ptr->ptr[--hog_ptr->n]);
+}
+
+static void grandchild_stateless(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+
+	vk_begin_stateless();
+	trace_add(trace_ptr, "G");
+	vk_end();
+}
+
+static void child_calling_grandchild(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+
+	vk_begin_stateless();
+	trace_add(trace_ptr, "C");
+	vk_call(grandchild_stateless, trace_ptr);
+	vk_end();
+}
+
+static void parent_calling_on_full_heap(struct vk_thread *that)
+{
+	struct trace *trace_ptr = vk_thread_arg(that);
+	struct hog *hog_ptr = trace_ptr->ptr;
+
+	vk_begin_stateless();
+	vk_call(child_calling_grandchild, trace_ptr);
+	hog_all(vk_thread_proc_local(that), hog_ptr);
+	trace_ptr->value = hog_ptr->n;
+	vk_call(child_calling_grandchild, trace_ptr);
+	unhog(vk_thread_proc_local(that), hog_ptr);
+	vk_end();
+}
+
+static void test_call_reuses_the_ended_childs_block(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	struct hog hog = {0};
+	struct trace trace = {.ptr = &hog};
+	size_t before = vk_proc_local_used(tp->pl);
+
+	assert_non_null(vk_test_start(tp, parent_calling_on_full_heap, &trace, NULL));
+	assert_int_equal(vk_proc_local_run(tp->pl), VK_PROC_ENDED);
+	assert_true(trace.value > 0); /* the heap was full for the second call */
+	assert_string_equal(trace.text, "C G C G");
+	assert_int_equal(vk_proc_local_thread_count(tp->pl), 0);
+	assert_int_equal(vk_proc_local_used(tp->pl), before);
+}
+
 /* ---- vk_spawn ---- */
 
 static void spawned(struct vk_thread *that)
@@ -1021,6 +1095,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_on_blocked_read_raises_etimedout, vk_test_setup,
 						vk_test_teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_not_raised_when_read_completes, vk_test_setup,
+						vk_test_teardown),
+		cmocka_unit_test_setup_teardown(test_call_reuses_the_ended_childs_block, vk_test_setup,
 						vk_test_teardown),
 		cmocka_unit_test_setup_teardown(test_call_child_inherits_deadline, vk_test_setup, vk_test_teardown),
 		cmocka_unit_test_setup_teardown(test_call_child_inherits_idle_timeout, vk_test_setup, vk_test_teardown),
