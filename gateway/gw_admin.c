@@ -218,7 +218,7 @@ void gw_admin_main(struct vk_thread *that)
 							.buf_ptr = self->head_ptr,
 							.limits_ptr = &cfg_ptr->limits,
 							.req_ptr = &self->req};
-		vk_call(gw_http_read_request_head, &self->head_read);
+		gw_http_read_request_head_call(&self->head_read);
 		if (self->head_read.gone)
 			goto done;
 		if (self->head_read.status) {

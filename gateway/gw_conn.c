@@ -404,7 +404,7 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->served)
 			vk_deadline(cfg_ptr->header_timeout_ms);
 		self->served = 1;
-		vk_call(gw_http_read_request_head, &self->head_read);
+		gw_http_read_request_head_call(&self->head_read);
 		vk_deadline_clear();
 
 		/* The route, then its request filters (and the body some read). */

@@ -198,32 +198,44 @@ static int response_head_parsed(struct gw_conn_self *self)
 	return rc;
 }
 
-/* A whole response head, after the interim ones (100 was answered here),
- * under the caller's response deadline. An end before a whole head, or a
- * head the codec refuses, raises. */
+/* A response head starts: nothing of it held yet. */
+static void response_head_begin(struct gw_conn_self *self)
+{
+	gw_http_response_init(&self->resp);
+	self->resp_len = 0;
+	self->resp_taken = 0;
+	self->rc = 0;
+}
+
+/* The last parse gave the head to relay: whole, and not an interim one. */
+static int response_head_final(const struct gw_conn_self *self)
+{
+	return self->rc > 0 && (self->resp.status >= 200 || self->resp.status == 101);
+}
+
+/* The rest of a response head whose first bytes the attempt parsed
+ * (conn_ptr->rc says how that went): more of a partial head, the heads
+ * after interim ones (100 was answered here), under the caller's response
+ * deadline. An end before a whole head, or a head the codec refuses,
+ * raises. */
 static void read_response_head(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_http_limits *limits_ptr = &conn_ptr->cfg_ptr->limits;
 
 	vk_begin_stateless();
-	do {
-		gw_http_response_init(&conn_ptr->resp);
-		conn_ptr->resp_len = 0;
-		conn_ptr->resp_taken = 0;
-		for (;;) {
-			/* Bytes held in the ring and not yet parsed over, or the end. */
-			vk_wait_more_on(conn_ptr->upstream_ptr, conn_ptr->resp_len - conn_ptr->resp_taken);
-			if (vk_socket_rx_held(conn_ptr->upstream_ptr) <= conn_ptr->resp_len - conn_ptr->resp_taken)
-				vk_raise(ECONNRESET);
-			conn_ptr->response_started = 1;
-			conn_ptr->rc = response_head_parsed(conn_ptr);
-			if (conn_ptr->rc > 0)
-				break;
-			if (conn_ptr->rc < 0 || conn_ptr->resp_len == limits_ptr->max_head_bytes)
-				vk_raise(EPROTO);
-		}
-	} while (conn_ptr->resp.status < 200 && conn_ptr->resp.status != 101);
+	while (!response_head_final(conn_ptr)) {
+		if (conn_ptr->rc > 0)
+			response_head_begin(conn_ptr); /* after an interim head, the next */
+		else if (conn_ptr->rc < 0 || conn_ptr->resp_len == limits_ptr->max_head_bytes)
+			vk_raise(EPROTO);
+		/* Bytes held in the ring and not yet parsed over, or the end. */
+		vk_wait_more_on(conn_ptr->upstream_ptr, conn_ptr->resp_len - conn_ptr->resp_taken);
+		if (vk_socket_rx_held(conn_ptr->upstream_ptr) <= conn_ptr->resp_len - conn_ptr->resp_taken)
+			vk_raise(ECONNRESET);
+		conn_ptr->response_started = 1;
+		conn_ptr->rc = response_head_parsed(conn_ptr);
+	}
 	vk_end();
 }
 
@@ -283,7 +295,16 @@ static void attempt(struct vk_thread *that)
 		vk_flush_on(conn_ptr->upstream_ptr);
 		conn_ptr->stage = GW_CONN_STAGE_RESPONSE_HEAD;
 		vk_deadline(conn_ptr->response_ms);
-		vk_call(read_response_head, conn_ptr);
+		/* Most heads come whole in the first read: parsed here, with no
+		 * thread; the rest, and interim heads, in read_response_head. */
+		response_head_begin(conn_ptr);
+		vk_wait_more_on(conn_ptr->upstream_ptr, 0);
+		if (vk_socket_rx_held(conn_ptr->upstream_ptr) == 0)
+			vk_raise(ECONNRESET);
+		conn_ptr->response_started = 1;
+		conn_ptr->rc = response_head_parsed(conn_ptr);
+		if (!response_head_final(conn_ptr))
+			vk_call(read_response_head, conn_ptr);
 		vk_deadline_clear();
 	}
 	vk_end();

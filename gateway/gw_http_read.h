@@ -31,4 +31,17 @@ struct gw_http_read {
  * in the caller. */
 void gw_http_read_request_head(struct vk_thread *that);
 
+/* The same read from what the socket already holds, with no thread: 1
+ * when that settles it (the head is whole, or refused), 0 when more must
+ * come, and then nothing was taken and gw_http_read_request_head reads it
+ * all. Most heads arrive in one segment, so most take this way. */
+int gw_http_read_request_head_now(struct gw_http_read *rd_ptr);
+
+/* Either way, from a thread body. */
+#define gw_http_read_request_head_call(rd_ptr)                        \
+	do {                                                          \
+		if (!gw_http_read_request_head_now(rd_ptr))           \
+			vk_call(gw_http_read_request_head, (rd_ptr)); \
+	} while (0)
+
 #endif
