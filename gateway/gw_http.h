@@ -164,6 +164,9 @@ static inline int gw_http_is_field_char(unsigned char c)
 /* Where the run of field-value characters in buf_ptr[pos..end) ends. */
 size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end);
 
+/* Where the run of tchars (a field name, a method) in buf_ptr[pos..end) ends. */
+size_t gw_http_token_chars_end(const char *buf_ptr, size_t pos, size_t end);
+
 static inline int gw_http_is_ows(unsigned char c)
 {
 	return c == ' ' || c == '\t';

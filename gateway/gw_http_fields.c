@@ -280,12 +280,10 @@ static int field_line_done(struct gw_http_head *head_ptr, const char *buf_ptr, s
 static long whole_field_line(struct gw_http_head *head_ptr, const char *buf_ptr, size_t pos, size_t scan_len,
 			     uint32_t max_fields)
 {
-	size_t name_end = pos;
+	size_t name_end = gw_http_token_chars_end(buf_ptr, pos, scan_len);
 	size_t cr;
 	int r;
 
-	while (name_end < scan_len && gw_http_is_tchar((unsigned char)buf_ptr[name_end]))
-		name_end++;
 	if (name_end == pos || name_end == scan_len || buf_ptr[name_end] != ':' || head_ptr->field_count >= max_fields)
 		return 0;
 	cr = gw_http_field_chars_end(buf_ptr, name_end + 1, scan_len);

@@ -941,6 +941,48 @@ static void test_value_bytes_checked_at_every_offset(void **state)
 	}
 }
 
+/* The scanners read names and values sixteen or eight bytes at a time:
+ * wherever a byte of any value stands, from any start and up to any end,
+ * they stop exactly where the byte classes say the run ends, and never
+ * read at or past the end. */
+static size_t class_run_end(const char *buf, size_t pos, size_t end, uint8_t class_bit)
+{
+	while (pos < end && (gw_http_char_class[(unsigned char)buf[pos]] & class_bit))
+		pos++;
+	return pos;
+}
+
+static void test_scanners_stop_where_the_byte_classes_say(void **state)
+{
+	char buf[48];
+
+	(void)state;
+	for (unsigned c = 0; c < 256; c++) {
+		for (size_t at = 0; at < 40; at++) {
+			for (size_t pos = 0; pos < 4; pos++) {
+				for (size_t end = pos; end <= 40; end += (end < 20 ? 1 : 7)) {
+					/* a run of tchars that are field chars too, with one byte c */
+					for (size_t i = 0; i < sizeof(buf); i++)
+						buf[i] = "Ab-9z_Zq0x.~"[i % 12];
+					buf[at] = (char)c;
+					/* past `end`: a byte every run takes, so a scan that
+					 * went past it would show */
+					if (end < sizeof(buf))
+						buf[end] = 'a';
+					if (gw_http_token_chars_end(buf, pos, end) !=
+					    class_run_end(buf, pos, end, GW_HTTP_CHAR_TCHAR))
+						fail_msg("token run: byte 0x%02x at %zu, from %zu to %zu", c, at, pos,
+							 end);
+					if (gw_http_field_chars_end(buf, pos, end) !=
+					    class_run_end(buf, pos, end, GW_HTTP_CHAR_FIELD))
+						fail_msg("value run: byte 0x%02x at %zu, from %zu to %zu", c, at, pos,
+							 end);
+				}
+			}
+		}
+	}
+}
+
 /* Every named kind, in any case; a name one letter off, or of another
  * name's length with a different first letter, is no kind. */
 static void test_field_kind_of_each_name(void **state)
@@ -1051,6 +1093,7 @@ int main(void)
 		cmocka_unit_test_setup(test_field_kind_needs_the_whole_name, setup_limits),
 		cmocka_unit_test(test_field_kind_of_each_name),
 		cmocka_unit_test_setup(test_value_bytes_checked_at_every_offset, setup_limits),
+		cmocka_unit_test(test_scanners_stop_where_the_byte_classes_say),
 		cmocka_unit_test_setup(test_init_over_an_earlier_message, setup_limits),
 	};
 
