@@ -307,11 +307,11 @@ static void relay(struct vk_thread *that)
 	vk_idle_timeout(conn_ptr->response_ms);
 	conn_ptr->close_after = response_close_after(conn_ptr);
 	conn_ptr->response_mark = vk_socket_tx_mark(conn_ptr->client_ptr);
-	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);
-	gw_conn_write_response_head(&conn_ptr->out, conn_ptr);
-	if (conn_ptr->out.overflow)
+	conn_ptr->rc = gw_conn_head_out(conn_ptr, conn_ptr->client_ptr, gw_conn_write_response_head);
+	if (conn_ptr->rc == GW_CONN_HEAD_TOO_LARGE)
 		vk_raise(EPROTO);
-	vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
+	if (conn_ptr->rc == GW_CONN_HEAD_BUFFERED)
+		vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
 	conn_ptr->n = 0;
 	if (conn_ptr->resp.head.body == GW_BODY_LENGTH) {
 		vk_splice(conn_ptr->n, conn_ptr->upstream_ptr, conn_ptr->client_ptr,

@@ -146,16 +146,17 @@ static int has_body_to_send(const struct gw_conn_self *self)
 				 (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0);
 }
 
-/* The request head for the upstream, in the head buffer: 0 with the
- * termination code set when it does not fit. */
-static int request_head_written(struct gw_conn_self *self)
+/* The request head for the upstream, queued on its socket or in the head
+ * buffer: GW_CONN_HEAD_TOO_LARGE with the termination code set when it
+ * does not fit. */
+static enum gw_conn_head_where request_head_written(struct gw_conn_self *self)
 {
-	gw_http_out_init(&self->out, self->out_ptr, self->out_cap);
-	gw_conn_write_request_head(&self->out, self);
-	if (!self->out.overflow)
-		return 1;
-	self->term = (struct gw_term){.cause = 'I', .stage = 'B', .reason = "request head too large to forward"};
-	return 0;
+	enum gw_conn_head_where where = gw_conn_head_out(self, self->upstream_ptr, gw_conn_write_request_head);
+
+	if (where == GW_CONN_HEAD_TOO_LARGE)
+		self->term =
+			(struct gw_term){.cause = 'I', .stage = 'B', .reason = "request head too large to forward"};
+	return where;
 }
 
 /* The response head is parsed where it lies in the upstream's ring, and
@@ -287,9 +288,11 @@ static void attempt(struct vk_thread *that)
 	conn_ptr->attempts_sent++;
 	/* CONNECT: the upstream is reached, the tunnel is the rest. */
 	if (conn_ptr->req.method != GW_METHOD_CONNECT) {
-		if (!request_head_written(conn_ptr))
+		conn_ptr->rc = request_head_written(conn_ptr);
+		if (conn_ptr->rc == GW_CONN_HEAD_TOO_LARGE)
 			vk_raise(ENOBUFS);
-		vk_write_on(conn_ptr->upstream_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
+		if (conn_ptr->rc == GW_CONN_HEAD_BUFFERED)
+			vk_write_on(conn_ptr->upstream_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
 		if (has_body_to_send(conn_ptr) || expects_continue(conn_ptr))
 			vk_call(send_body, conn_ptr);
 		vk_flush_on(conn_ptr->upstream_ptr);

@@ -224,6 +224,18 @@ static inline int expects_continue(const struct gw_conn_self *self)
 void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
 void gw_conn_write_response_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
 void gw_conn_write_switch_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
+/* Where gw_conn_head_out put a head. */
+enum gw_conn_head_where {
+	GW_CONN_HEAD_QUEUED,	/* in the socket's send ring: nothing more to do */
+	GW_CONN_HEAD_BUFFERED,	/* in out_ptr: the caller writes it (vk_write_on) */
+	GW_CONN_HEAD_TOO_LARGE, /* too large even for out_ptr */
+};
+typedef void gw_conn_head_writer(struct gw_http_out *out_ptr, const struct gw_conn_self *self);
+/* Writes a head straight into the socket's send ring when its free run
+ * has room (nearly always: the ring is empty between messages), else into
+ * out_ptr; self->out says how long it is either way. */
+enum gw_conn_head_where gw_conn_head_out(struct gw_conn_self *self, struct vk_socket *socket_ptr,
+					 gw_conn_head_writer *write_fn);
 /* The head of an answer of the gateway's own (a route's respond or
  * redirect, a filter's answer, an error through the filters): the route's
  * or the JSON error's fields, the response edits, the framing. */

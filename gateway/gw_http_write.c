@@ -12,6 +12,11 @@
 #include "gw_conn_s.h"
 #include "gw_exchange_s.h"
 
+#include "vk_socket.h"
+#include "vk_vectoring.h"
+
+#include <sys/uio.h>
+
 /* ---- pieces ---- */
 
 /* Counted first, then written in place from the last digit back. */
@@ -462,4 +467,27 @@ void gw_conn_write_answer_head(struct gw_http_out *out_ptr, const struct gw_conn
 		}
 	out_edits(out_ptr, ex_ptr, GW_SIDE_RESPONSE);
 	gw_http_out_head_end(out_ptr, status, body_len, self->close_after);
+}
+
+/* No copy, and no cold buffer between the writer and the ring: the head
+ * is written where the send takes it from. A head the free run cannot
+ * hold (a ring that wraps with bytes still queued) is written again, in
+ * out_ptr. */
+enum gw_conn_head_where gw_conn_head_out(struct gw_conn_self *self, struct vk_socket *socket_ptr,
+					 gw_conn_head_writer *write_fn)
+{
+	struct vk_vectoring *tx_ptr = vk_socket_tx(socket_ptr);
+	struct iovec iov[2];
+
+	if (vk_vectoring_space_iov(tx_ptr, iov) > 0) {
+		gw_http_out_init(&self->out, iov[0].iov_base, iov[0].iov_len);
+		write_fn(&self->out, self);
+		if (!self->out.overflow) {
+			vk_vectoring_produced(tx_ptr, self->out.len);
+			return GW_CONN_HEAD_QUEUED;
+		}
+	}
+	gw_http_out_init(&self->out, self->out_ptr, self->out_cap);
+	write_fn(&self->out, self);
+	return self->out.overflow ? GW_CONN_HEAD_TOO_LARGE : GW_CONN_HEAD_BUFFERED;
 }
