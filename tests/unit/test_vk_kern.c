@@ -7,6 +7,7 @@
  * not kept out of other heaps), while code between vk_sys_untrusted_begin
  * and _end, in a later dispatch too, finds every other heap hidden. The
  * clock is read once per dispatch, and a sleep still lasts what it asks.
+ * A deadline moved later wakes its process early once, never late.
  *
  * The test drives the kernel from its before-wait hook: each call is one
  * step of a lock-step exchange with the processes, and the last step
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -608,6 +610,73 @@ static void test_clock_read_once_per_dispatch(void **state)
 	finish(service_ptr);
 }
 
+/* ---- a deadline that moves later ---- */
+
+#define FIRST_DEADLINE_MS 50
+#define SECOND_DEADLINE_MS 150
+
+static uint64_t second_wait_ns, timed_out_ns;
+static int timeout_error;
+
+/* Reads one byte under a short deadline, then waits under a longer one,
+ * which passes. */
+static void deadline_mover(struct vk_thread *that)
+{
+	struct echo_self *self;
+
+	vk_begin();
+	vk_catch
+	{
+		timeout_error = vk_error();
+		timed_out_ns = vk_now_ns();
+	}
+	vk_deadline(FIRST_DEADLINE_MS);
+	started++;
+	vk_read_some(self->n, &self->c, 1);
+	bytes_seen[0] += (int)self->n;
+	vk_deadline(SECOND_DEADLINE_MS);
+	second_wait_ns = vk_now_ns();
+	vk_read_some(self->n, &self->c, 1);
+	vk_end();
+}
+
+static void deadline_step(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls())
+		return;
+	if (st.step == 0 && started == 1) {
+		/* Blocked under the first deadline: the byte goes now. */
+		st.dispatches_before = vk_kern_stat(st.kern_ptr, VK_STAT_DISPATCHES);
+		assert_int_equal(write(st.client_fd[0], "d", 1), 1);
+		st.step = 1;
+	} else if (st.step == 1 && timed_out_ns) {
+		st.dispatches_after = vk_kern_stat(st.kern_ptr, VK_STAT_DISPATCHES);
+		st.step = 2;
+		vk_kern_drain(st.kern_ptr);
+	}
+}
+
+/* The timer entry is left at the first deadline when the second, later
+ * one is set: the process is woken there once, early, finds nothing due,
+ * and times out at the second deadline, never before it. */
+static void test_later_deadline_wakes_early_once_never_late(void **state)
+{
+	struct vk_service *service_ptr = vk_service_create("deadline", deadline_mover, NULL);
+
+	(void)state;
+	second_wait_ns = timed_out_ns = 0;
+	timeout_error = 0;
+	run_kernel(service_ptr, 1, 0, deadline_step);
+	assert_int_equal(st.step, 2);
+	assert_int_equal(bytes_seen[0], 1);
+	assert_int_equal(timeout_error, ETIMEDOUT);
+	assert_true(timed_out_ns >= second_wait_ns + SECOND_DEADLINE_MS * 1000000ull);
+	/* the byte, the early wake at the first deadline, the timeout */
+	assert_int_equal(st.dispatches_after - st.dispatches_before, 3);
+	finish(service_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_untrusted_code_finds_other_heaps_hidden),
 		cmocka_unit_test(test_trusted_code_costs_no_mprotect),
 		cmocka_unit_test(test_clock_read_once_per_dispatch),
+		cmocka_unit_test(test_later_deadline_wakes_early_once_never_late),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
