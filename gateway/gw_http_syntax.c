@@ -139,22 +139,42 @@ static uint64_t field_stops8(uint64_t word)
 	return (((word - BYTES_OF(0x20)) & ~word) | ((not_del - BYTES_OF(0x01)) & ~not_del)) & BYTES_OF(0x80);
 }
 
-/* HTAB, rare in values, is the one stop that does not end the run. */
-size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end)
-{
 #ifdef __SSE2__
+/* Sixteen bytes at a time, while `stops16` flags none of them; a flagged
+ * byte that is of the class after all (HTAB in a value, '_' in a name) is
+ * stepped over. Returns where a byte outside the class stands (*stopped
+ * set), or where fewer than sixteen bytes are left. */
+static inline __attribute__((always_inline)) size_t
+run16(const char *buf_ptr, size_t pos, size_t end, unsigned (*stops16)(__m128i), uint8_t class_bit, int *stopped_ptr)
+{
+	*stopped_ptr = 0;
 	while (end - pos >= 16) {
-		unsigned stops = field_stops16(_mm_loadu_si128((const __m128i *)(const void *)(buf_ptr + pos)));
+		unsigned stops = stops16(_mm_loadu_si128((const __m128i *)(const void *)(buf_ptr + pos)));
 
 		if (!stops) {
 			pos += 16;
 			continue;
 		}
 		pos += (size_t)__builtin_ctz(stops);
-		if (buf_ptr[pos] != '\t')
+		if (!(gw_http_char_class[(unsigned char)buf_ptr[pos]] & class_bit)) {
+			*stopped_ptr = 1;
 			return pos;
+		}
 		pos++;
 	}
+	return pos;
+}
+#endif
+
+/* HTAB, rare in values, is the one stop that does not end the run. */
+size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end)
+{
+#ifdef __SSE2__
+	int stopped;
+
+	pos = run16(buf_ptr, pos, end, field_stops16, GW_HTTP_CHAR_FIELD, &stopped);
+	if (stopped)
+		return pos;
 #endif
 	while (end - pos >= 8) {
 		uint64_t word, stops;
@@ -178,18 +198,11 @@ size_t gw_http_field_chars_end(const char *buf_ptr, size_t pos, size_t end)
 size_t gw_http_token_chars_end(const char *buf_ptr, size_t pos, size_t end)
 {
 #ifdef __SSE2__
-	while (end - pos >= 16) {
-		unsigned stops = name_stops16(_mm_loadu_si128((const __m128i *)(const void *)(buf_ptr + pos)));
+	int stopped;
 
-		if (!stops) {
-			pos += 16;
-			continue;
-		}
-		pos += (size_t)__builtin_ctz(stops);
-		if (!gw_http_is_tchar((unsigned char)buf_ptr[pos]))
-			return pos;
-		pos++;
-	}
+	pos = run16(buf_ptr, pos, end, name_stops16, GW_HTTP_CHAR_TCHAR, &stopped);
+	if (stopped)
+		return pos;
 #endif
 	while (pos < end && gw_http_is_tchar((unsigned char)buf_ptr[pos]))
 		pos++;
