@@ -96,14 +96,17 @@ struct gw_exchange {
 	int stages_passed;
 	const char *answered_by;      /* the filter type that answered itself, or NULL */
 	uint32_t request_value_count; /* values set before the first attempt */
-	struct gw_stage stages[GW_EXCHANGE_STAGES_MAX];
+	/* how much of each array below is in use: here, beside the other
+	 * fields every request writes, not each on a cache line of its own
+	 * after the array before it */
 	uint32_t value_count;
-	struct gw_exchange_value values[GW_EXCHANGE_VALUES_MAX];
 	uint32_t edit_count;
-	struct gw_header_edit edits[GW_EXCHANGE_EDITS_MAX];
 	size_t bytes_used;
-	char bytes[GW_EXCHANGE_BYTES];
 	size_t state_used;
+	struct gw_stage stages[GW_EXCHANGE_STAGES_MAX];
+	struct gw_exchange_value values[GW_EXCHANGE_VALUES_MAX];
+	struct gw_header_edit edits[GW_EXCHANGE_EDITS_MAX];
+	char bytes[GW_EXCHANGE_BYTES];
 	_Alignas(16) char state[GW_EXCHANGE_STATE_BYTES];
 };
 
