@@ -59,7 +59,8 @@
 	} while (0)
 
 /* For a coroutine whose state lives in its argument (or nowhere): no
- * self block is allocated, so a call costs one allocation, the thread's.
+ * self block is allocated, so a call costs at most one allocation, the
+ * thread's (none when the caller kept its last child's block).
  * C locals still do not survive a blocking macro. */
 #define vk_begin_stateless()                     \
 	do {                                     \
