@@ -208,6 +208,17 @@ static void response_head_begin(struct gw_conn_self *self)
 	self->rc = 0;
 }
 
+/* After a wait for more of the head: 0 when nothing new came (the
+ * upstream ended), else the head parsed again with what did. */
+static int response_head_more(struct gw_conn_self *self)
+{
+	if (vk_socket_rx_held(self->upstream_ptr) <= self->resp_len - self->resp_taken)
+		return 0;
+	self->response_started = 1;
+	self->rc = response_head_parsed(self);
+	return 1;
+}
+
 /* The last parse gave the head to relay: whole, and not an interim one. */
 static int response_head_final(const struct gw_conn_self *self)
 {
@@ -232,10 +243,8 @@ static void read_response_head(struct vk_thread *that)
 			vk_raise(EPROTO);
 		/* Bytes held in the ring and not yet parsed over, or the end. */
 		vk_wait_more_on(conn_ptr->upstream_ptr, conn_ptr->resp_len - conn_ptr->resp_taken);
-		if (vk_socket_rx_held(conn_ptr->upstream_ptr) <= conn_ptr->resp_len - conn_ptr->resp_taken)
+		if (!response_head_more(conn_ptr))
 			vk_raise(ECONNRESET);
-		conn_ptr->response_started = 1;
-		conn_ptr->rc = response_head_parsed(conn_ptr);
 	}
 	vk_end();
 }
@@ -302,10 +311,8 @@ static void attempt(struct vk_thread *that)
 		 * thread; the rest, and interim heads, in read_response_head. */
 		response_head_begin(conn_ptr);
 		vk_wait_more_on(conn_ptr->upstream_ptr, 0);
-		if (vk_socket_rx_held(conn_ptr->upstream_ptr) == 0)
+		if (!response_head_more(conn_ptr))
 			vk_raise(ECONNRESET);
-		conn_ptr->response_started = 1;
-		conn_ptr->rc = response_head_parsed(conn_ptr);
 		if (!response_head_final(conn_ptr))
 			vk_call(read_response_head, conn_ptr);
 		vk_deadline_clear();

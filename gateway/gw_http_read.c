@@ -16,6 +16,9 @@ static void read_begin(struct gw_http_read *rd_ptr)
 	gw_http_request_init(rd_ptr->req_ptr);
 }
 
+/* Parsed where it lies in the ring (spans are offsets, so they hold for
+ * the copy), and only what is taken is copied out: a body that came with
+ * the head stays where the relay reads it. */
 int gw_http_read_request_head_now(struct gw_http_read *rd_ptr)
 {
 	size_t held;
@@ -28,8 +31,7 @@ int gw_http_read_request_head_now(struct gw_http_read *rd_ptr)
 	read_begin(rd_ptr);
 	if (held > max)
 		held = max;
-	memcpy(rd_ptr->buf_ptr, view, held);
-	rc = gw_http_parse_request(rd_ptr->req_ptr, rd_ptr->buf_ptr, held, rd_ptr->limits_ptr);
+	rc = gw_http_parse_request(rd_ptr->req_ptr, view, held, rd_ptr->limits_ptr);
 	if (rc > 0) {
 		rd_ptr->len = (size_t)rc;
 	} else if (rc < 0) {
@@ -41,6 +43,7 @@ int gw_http_read_request_head_now(struct gw_http_read *rd_ptr)
 	} else {
 		return 0;
 	}
+	memcpy(rd_ptr->buf_ptr, view, rd_ptr->len);
 	vk_socket_rx_drop(rd_ptr->socket_ptr, rd_ptr->len);
 	return 1;
 }

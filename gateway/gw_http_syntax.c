@@ -128,8 +128,6 @@ static unsigned name_stops16(__m128i v)
 }
 #endif
 
-#define BYTES_OF(b) (0x0101010101010101ull * (b))
-
 /* A word's bytes below 0x20 or DEL are flagged (0x80 in the byte); the
  * lowest flag exactly, the ones above it may be false, from the borrow. */
 static uint64_t field_stops8(uint64_t word)
