@@ -84,6 +84,29 @@ static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)len);
 }
 
+/* What most requests touch, for the kernel to load into the cache ahead
+ * of a dispatch (vk_sys_hot): the process's header, the client socket and
+ * this thread (all before self) with self's per-request fields; the
+ * heads' parse state and their copies; each socket and the start of its
+ * rings, where the heads are read and written. */
+#define GW_CONN_HOT_HEAD_FIELDS 8
+#define GW_CONN_HOT_RX_BYTES 512
+#define GW_CONN_HOT_TX_BYTES 256
+
+static void hot_ranges(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
+{
+	size_t head_part =
+		offsetof(struct gw_http_head, fields) + GW_CONN_HOT_HEAD_FIELDS * sizeof(struct gw_http_field);
+
+	vk_sys_hot(pl_ptr, (size_t)((char *)self->exchange.stages - (char *)pl_ptr));
+	vk_sys_hot(&self->req, offsetof(struct gw_request, head) + head_part);
+	vk_sys_hot(&self->resp, offsetof(struct gw_response, head) + head_part);
+	vk_sys_hot(self->head_ptr, GW_CONN_HOT_TX_BYTES);
+	vk_sys_hot(self->resp_ptr, GW_CONN_HOT_TX_BYTES);
+	vk_socket_hot(self->client_ptr, GW_CONN_HOT_RX_BYTES, GW_CONN_HOT_TX_BYTES);
+	vk_socket_hot(self->upstream_ptr, GW_CONN_HOT_RX_BYTES, GW_CONN_HOT_TX_BYTES);
+}
+
 /* The upstream socket, both heads, the head being written and the
  * upstream rings in one raw block: written before read, their pages are
  * touched only as bytes come. The buffers, and the per-request tail of
@@ -113,6 +136,7 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
 	self->cfg_ptr = cfg_ptr;
 	self->upstream_index = -1;
+	hot_ranges(self, pl_ptr);
 	return 0;
 }
 

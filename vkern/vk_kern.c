@@ -785,8 +785,13 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 			TAILQ_INSERT_HEAD(&kern_ptr->run_q, proc_ptr, run_elem);
 		}
 		while ((proc_ptr = TAILQ_FIRST(&kern_ptr->run_q))) {
+			struct vk_proc *next_ptr;
+
 			TAILQ_REMOVE(&kern_ptr->run_q, proc_ptr, run_elem);
 			proc_ptr->queued = 0;
+			/* Its cache misses overlap this dispatch (vk_proc.c). */
+			if ((next_ptr = TAILQ_FIRST(&kern_ptr->run_q)))
+				vk_proc_prefetch_hot(next_ptr);
 			dispatch(kern_ptr, proc_ptr);
 		}
 		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == kern_ptr->drain_exempt_live)

@@ -10,6 +10,9 @@
 
 /* The kernel's record of a micro-process, in kernel memory. It points into
  * the process heap; nothing in the heap points back. */
+/* Ranges of its heap a process has said most dispatches touch. */
+#define VK_PROC_HOT_MAX 16
+
 struct vk_proc {
 	int id;
 	uint32_t gen; /* uses of this slot: with id, names one process */
@@ -29,6 +32,10 @@ struct vk_proc {
 	uint64_t dispatches;
 	unsigned on_shown_q : 1;
 	unsigned untrusted : 1; /* between vk_sys_untrusted_begin and _end */
+	/* Whole cache lines, from the heap's start (vk_proc_add_hot). */
+	uint8_t hot_count;
+	uint32_t hot_lines[VK_PROC_HOT_MAX];
+	uint32_t hot_off[VK_PROC_HOT_MAX];
 	TAILQ_ENTRY(vk_proc) run_elem;
 	TAILQ_ENTRY(vk_proc) shown_elem; /* its isolated heap is visible */
 	SLIST_ENTRY(vk_proc) free_elem;

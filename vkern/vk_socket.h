@@ -35,6 +35,9 @@ struct vk_socket *vk_socket_alloc_on(struct vk_proc_local *proc_local_ptr, void 
 char *vk_socket_rings(struct vk_socket *socket_ptr);
 /* For a caller placing a socket in memory of its own (vk_socket_init). */
 size_t vk_socket_size(void);
+/* The socket and the first bytes of each ring (where an empty ring
+ * restarts) are hot in its process (vk_sys_hot): 0, or -1 with errno. */
+int vk_socket_hot(struct vk_socket *socket_ptr, size_t rx_bytes, size_t tx_bytes);
 /* Empty, contiguous rings: their length from vk_socket_rings (their pages
  * may go back to the OS), else 0. */
 size_t vk_socket_idle_rings(struct vk_socket *socket_ptr);

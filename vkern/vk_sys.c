@@ -278,3 +278,14 @@ uint64_t vk_sys_stat(enum vk_stat which)
 {
 	return vk_kern_current_ptr ? vk_kern_stat(vk_kern_current_ptr, which) : 0;
 }
+
+int vk_sys_hot(const void *ptr, size_t len)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+
+	if (!kern_ptr || !kern_ptr->current_proc_ptr) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return vk_proc_add_hot(kern_ptr->current_proc_ptr, ptr, len);
+}

@@ -56,6 +56,10 @@ void vk_sys_untrusted_end(void);
  * dispatch, at the first call: the time does not move while the process
  * runs. A new read anywhere else. */
 uint64_t vk_sys_now_ns(void);
+/* A range of the calling process's heap that most of its dispatches
+ * touch: the kernel loads it into the cache ahead of them (vk_proc.c,
+ * "hot ranges"). Up to VK_PROC_HOT_MAX; 0, or -1 with errno. */
+int vk_sys_hot(const void *ptr, size_t len);
 /* The time the kernel last read (vk_sys_now_ns outside a kernel): no clock
  * read, for timers whose precision is a dispatch, outside a dispatch too. */
 uint64_t vk_sys_coarse_now_ns(void);

@@ -5,6 +5,7 @@
 #include "vk_future_s.h"
 #include "vk_proc_local.h"
 #include "vk_socket.h"
+#include "vk_sys.h"
 
 #include <errno.h>
 #include <string.h>
@@ -128,6 +129,12 @@ struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func
 		child_ptr = vk_thread_new(parent_ptr->proc_local_ptr, func, arg_ptr, parent_ptr->socket_ptr);
 		if (!child_ptr)
 			return NULL;
+		/* Kept for the caller's next call: most dispatches touch it
+		 * (none to record it with outside a kernel: errno stays). */
+		int saved_errno = errno;
+
+		vk_sys_hot(child_ptr, sizeof(*child_ptr));
+		errno = saved_errno;
 	}
 	child_ptr->parent_ptr = parent_ptr;
 	child_ptr->deadline_ns = parent_ptr->deadline_ns;

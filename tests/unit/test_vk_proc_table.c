@@ -1,14 +1,18 @@
 /* vk_proc_table: the kernel's records of micro-processes. Ids are handed
  * out from 0 upward, released ids are reused first, and records stay put as
- * the table grows past one chunk. */
+ * the table grows past one chunk. A record's hot ranges (vk_proc_add_hot)
+ * cover whole cache lines inside its heap, join when they meet, are
+ * bounded, and are gone when the record is reused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 
+#include "vk_heap.h"
 #include "vk_proc.h"
 #include "vk_proc_s.h"
 #include "vk_timer.h"
@@ -230,12 +234,115 @@ static void test_fini_leaves_an_empty_table(void **state)
 	assert_int_equal(vk_proc_table_alloc(&f->table)->id, 0);
 }
 
+/* ---- hot ranges (vk_proc_add_hot) ---- */
+
+#define HOT_PAGES 4
+
+static struct vk_proc *proc_with_heap(struct fixture *f)
+{
+	struct vk_proc *proc_ptr = vk_proc_table_alloc(&f->table);
+
+	assert_int_equal(vk_heap_map(&proc_ptr->heap, HOT_PAGES), 0);
+	return proc_ptr;
+}
+
+static void assert_range(struct vk_proc *proc_ptr, int i, size_t off, size_t lines)
+{
+	size_t got_lines;
+	const char *line_ptr = vk_proc_hot_range(proc_ptr, i, &got_lines);
+
+	assert_int_equal(line_ptr - (const char *)vk_heap_start(&proc_ptr->heap), off);
+	assert_int_equal(got_lines, lines);
+}
+
+static void test_hot_range_covers_whole_lines(void **state)
+{
+	struct vk_proc *proc_ptr = proc_with_heap(*state);
+	char *heap = vk_heap_start(&proc_ptr->heap);
+
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 100, 10), 0);
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 1);
+	assert_range(proc_ptr, 0, 64, 1);
+	/* 10 bytes across a line boundary are two lines. */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 1020, 10), 0);
+	assert_range(proc_ptr, 1, 960, 2);
+	vk_heap_unmap(&proc_ptr->heap);
+}
+
+static void test_hot_ranges_that_meet_are_joined(void **state)
+{
+	struct vk_proc *proc_ptr = proc_with_heap(*state);
+	char *heap = vk_heap_start(&proc_ptr->heap);
+
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128, 64), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 192, 100), 0); /* right after */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 64), 0);	 /* right before */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 130, 8), 0);	 /* inside */
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 1);
+	assert_range(proc_ptr, 0, 64, 4);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 448, 1), 0); /* a line apart */
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 2);
+	assert_range(proc_ptr, 1, 448, 1);
+	vk_heap_unmap(&proc_ptr->heap);
+}
+
+static void test_hot_range_outside_the_heap_is_refused(void **state)
+{
+	struct vk_proc *proc_ptr = proc_with_heap(*state);
+	char *heap = vk_heap_start(&proc_ptr->heap);
+	size_t len = vk_heap_len(&proc_ptr->heap);
+
+	errno = 0;
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap - 1, 8), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len - 4, 8), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len, 1), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, len + 1), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, 0), -1);
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len - 8, 8), 0); /* the last bytes are in */
+	assert_range(proc_ptr, 0, len - 64, 1);
+	vk_heap_unmap(&proc_ptr->heap);
+}
+
+static void test_hot_ranges_are_bounded_and_cleared_with_the_record(void **state)
+{
+	struct fixture *f = *state;
+	struct vk_proc *proc_ptr = proc_with_heap(f);
+	char *heap = vk_heap_start(&proc_ptr->heap);
+	struct vk_heap heap_copy = proc_ptr->heap;
+	int id = proc_ptr->id;
+
+	for (int i = 0; i < VK_PROC_HOT_MAX; i++)
+		assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128 * i, 1), 0);
+	errno = 0;
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128 * VK_PROC_HOT_MAX, 1), -1);
+	assert_int_equal(errno, ENOSPC);
+	/* One that meets named ranges joins them, and still goes in. */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 1), 0);
+	assert_int_equal(vk_proc_hot_count(proc_ptr), VK_PROC_HOT_MAX - 1);
+	assert_range(proc_ptr, VK_PROC_HOT_MAX - 2, 0, 3);
+	/* The heap of a hidden process: prefetching its lines cannot fault. */
+	assert_int_equal(vk_heap_protect(&proc_ptr->heap), 0);
+	vk_proc_prefetch_hot(proc_ptr);
+	vk_proc_table_release(&f->table, proc_ptr);
+	proc_ptr = vk_proc_table_alloc(&f->table);
+	assert_int_equal(proc_ptr->id, id);
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 0);
+	vk_heap_unmap(&heap_copy);
+}
+
 #define PROC_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		PROC_TEST(test_new_table_is_empty),
+		PROC_TEST(test_hot_range_covers_whole_lines),
+		PROC_TEST(test_hot_ranges_that_meet_are_joined),
+		PROC_TEST(test_hot_range_outside_the_heap_is_refused),
+		PROC_TEST(test_hot_ranges_are_bounded_and_cleared_with_the_record),
 		PROC_TEST(test_alloc_hands_out_ids_from_zero),
 		PROC_TEST(test_alloc_gives_a_fresh_record),
 		PROC_TEST(test_live_counts_allocs_and_releases),
