@@ -11,7 +11,7 @@
 #
 # Prints the RSS difference (VmRSS of the vkgw process) divided by the
 # connection count, for each kind, and the RSS left once every connection
-# closed.
+# closed, at once and once the free heaps have decayed (10 s unused).
 #
 # Usage: bench/bench-idle-rss.sh PATH/TO/vkgw [PATH/TO/vk_hello]
 #   env BENCH_IDLE_CONNS       connections per kind (default 10000)
@@ -152,7 +152,12 @@ report("keepalive", settled_rss(below=served))
 for s in conns:
     s.close()
 wait("vkgw closing the connections", lambda: held() == 0)
-report("after_close", settled_rss())
+closed = settled_rss()
+report("after_close", closed)
+# Free heaps keep their pages until 10 s unused (VK_POOL_DECAY_MS): wait
+# for at least half of what is left to go.
+left = closed - rss0
+report("after_decay", settled_rss(below=closed - left // 2) if left > 1024 else closed)
 PY
 
 log "vkgw pid $VKGW_PID on port $VKGW_PORT, vk_hello on $HELLO_PORT, $CONNS connections per kind"
@@ -171,3 +176,5 @@ printf '  keep-alive, buffers released: %8d KiB  -> %6d bytes per connection\n' 
   "$(val rss_keepalive_kib)" "$(val keepalive_bytes_per_conn)"
 printf '  every connection closed:      %8d KiB  -> %6d bytes per connection left\n' \
   "$(val rss_after_close_kib)" "$(val after_close_bytes_per_conn)"
+printf '  ... and 10 s later (decayed):  %8d KiB  -> %6d bytes per connection left\n' \
+  "$(val rss_after_decay_kib)" "$(val after_decay_bytes_per_conn)"

@@ -33,7 +33,8 @@
 #define VK_DEFAULT_GRACE_MS 10000
 #define VK_POOL_PREALLOC 64
 #define VK_POOL_MAX_FREE 4096
-#define VK_POOL_WARM 64 /* free heaps kept resident; the rest go back to the OS */
+/* Free heaps keep their pages until VK_POOL_DECAY_MS unused (vk_pool.c). */
+#define VK_POOL_DECAY_MS 10000
 
 __thread struct vk_kern *vk_kern_current_ptr;
 
@@ -361,7 +362,7 @@ static void proc_end(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 	if (proc_ptr->service_ptr && proc_ptr->service_ptr->serves_drain)
 		kern_ptr->drain_exempt_live--;
 	if (proc_ptr->service_ptr)
-		vk_pool_put(&proc_ptr->service_ptr->pool, &proc_ptr->heap);
+		vk_pool_put(&proc_ptr->service_ptr->pool, &proc_ptr->heap, kern_ptr->now_ns);
 	else
 		vk_heap_unmap(&proc_ptr->heap);
 	vk_proc_table_release(&kern_ptr->procs, proc_ptr);
@@ -679,7 +680,7 @@ int vk_kern_start(struct vk_kern *kern_ptr)
 
 		if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
 			return -1;
-		vk_pool_set_warm(&service_ptr->pool, VK_POOL_WARM);
+		vk_pool_set_decay(&service_ptr->pool, (uint64_t)VK_POOL_DECAY_MS * 1000000u);
 		if (vk_service_listen(service_ptr) == -1)
 			return -1;
 		fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
@@ -755,6 +756,12 @@ static int next_timeout_ms(struct vk_kern *kern_ptr)
 		when = kern_ptr->drain_deadline_ns;
 	if (retry_ns && (!when || retry_ns < when))
 		when = retry_ns;
+	for (int i = 0; i < kern_ptr->service_count; i++) {
+		uint64_t decay_ns = vk_pool_next_decay_ns(&kern_ptr->services_ptr[i]->pool);
+
+		if (decay_ns && (!when || decay_ns < when))
+			when = decay_ns;
+	}
 	if (!when)
 		return -1;
 	now = vk_now_ns();
@@ -805,6 +812,8 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 		kern_ptr->now_ns = vk_now_ns();
 		if (kern_ptr->accept_starved)
 			vk_kern_retry_starved_accepts(kern_ptr);
+		for (int i = 0; i < kern_ptr->service_count; i++)
+			vk_pool_decay(&kern_ptr->services_ptr[i]->pool, kern_ptr->now_ns);
 		if (events > 0 && kern_ptr->spin_ns)
 			spin_until_ns = kern_ptr->now_ns + kern_ptr->spin_ns;
 		while ((timer_ptr = vk_timer_heap_pop_expired(&kern_ptr->timers, kern_ptr->now_ns))) {

@@ -83,7 +83,7 @@ static int spawn(struct vk_kern *kern_ptr, struct vk_service *service_ptr, int f
 fail_heap:
 	fprintf(stderr, "vk: kernel %d: service %s: a heap of %zu pages cannot hold a connection's socket and thread\n",
 		kern_ptr->index, service_ptr->name, service_ptr->heap_pages);
-	vk_pool_put(&service_ptr->pool, &proc_ptr->heap);
+	vk_pool_put(&service_ptr->pool, &proc_ptr->heap, kern_ptr->now_ns);
 fail_proc:
 	vk_proc_table_release(&kern_ptr->procs, proc_ptr);
 fail:
