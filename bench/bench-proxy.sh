@@ -25,6 +25,7 @@
 #   (floor_proxy defaults to bench/floor_proxy beside vkgw, as make builds it)
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
 #   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
+#   env BENCH_WARMUP   seconds of unmeasured load before each run (default 1)
 #   env BENCH_KEEP=1   keep the temp dir with configs, raw wrk output and logs
 #
 # Each proxy runs pinned to CPU 0 with one worker (vkgw: one kernel; HAProxy:
@@ -33,6 +34,12 @@
 # on one core, and the per-run CPU 1 column says whether the other core ran
 # out. Keep-alive on both sides of every proxy. Everything listens on
 # 127.0.0.1 only.
+#
+# Each measured run follows an unmeasured warm-up at the same connection
+# count (BENCH_WARMUP seconds, every target alike): the tables give the
+# steady state of keep-alive proxying. Without it a run's first requests
+# also open the proxy's upstream connections and fault its memory in, and
+# those 500 first requests of 80,000 weigh on the p99 (docs/benchmarks.md).
 #
 # The machine may be shared: before each run the script waits (up to 3 s)
 # for both CPUs to be idle, measures how much of each CPU went to processes
@@ -60,6 +67,7 @@ readonly QUIET_MAX=5       # % busy of each CPU, between runs, that counts as qu
 readonly QUIET_WAIT_MAX=3  # seconds to wait for quiet before a run
 
 DURATION=${BENCH_SECONDS:-5}
+WARMUP=${BENCH_WARMUP:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
 RETRIES_USED=0
 
@@ -131,9 +139,9 @@ cleanup() {
 
 # Upper bounds on a process's life, so nothing outlives a killed script by
 # long. A proxy serves one round's runs; the upstream serves everything.
-proxy_time_cap() { echo $((${#SCENARIOS[@]} * (DURATION + 30) + 60)); }
+proxy_time_cap() { echo $((${#SCENARIOS[@]} * (WARMUP + DURATION + 30) + 60)); }
 upstream_time_cap() {
-  echo $((ROUNDS * (${#TARGETS[@]} * ${#SCENARIOS[@]} * (DURATION + 30) + ${#PROXIES[@]} * 60) + 60))
+  echo $((ROUNDS * (${#TARGETS[@]} * ${#SCENARIOS[@]} * (WARMUP + DURATION + 30) + ${#PROXIES[@]} * 60) + 60))
 }
 
 upstream_failed() { failed upstream "$UP_LOG" "$1"; }
@@ -378,10 +386,19 @@ wait_quiet() {
 # One measured run, repeated once (while the retry allowance lasts: a
 # quarter of the runs) if other processes took more than OTHER_LOAD_MAX% of
 # a CPU during it. Appends the last attempt's line to $RESULTS.
+# Unmeasured load at the scenario's connection count; its connections
+# close before the measured run opens its own.
+warm_up() { # warm_up SCENARIO PORT
+  [ "$WARMUP" -gt 0 ] || return 0
+  timeout -k 2 $((WARMUP + 30)) taskset -c "$CLIENT_CPU" \
+    wrk -t1 "-c${SCENARIO_CONNS[$1]}" "-d${WARMUP}s" "http://127.0.0.1:$2/" >/dev/null 2>&1 </dev/null || true
+}
+
 run_wrk() { # run_wrk ROUND LABEL SCENARIO PORT
   local attempt o0 o1
   local max_retries=$(((ROUNDS * ${#TARGETS[@]} * ${#SCENARIOS[@]} + 3) / 4))
   for attempt in 1 2; do
+    warm_up "$3" "$4"
     wait_quiet
     measure_wrk "$@"
     read -r o0 o1 <<<"$LAST_OTHER"
