@@ -318,28 +318,57 @@ static void response_relayed(struct gw_conn_self *self)
 		self->term = (struct gw_term){.cause = 'S', .stage = 'D'};
 }
 
-/* The upstream's response to the client: its head (with the response
- * filters' edits), then its body as it comes. Neither side may go silent
- * mid-body for longer than the upstream's response timeout. */
+/* The response head, with the response filters' edits, queued for the
+ * client (in its send ring, or in the head buffer for the relay to
+ * write): no wait. */
+static void relay_begin(struct gw_conn_self *self)
+{
+	self->stage = GW_CONN_STAGE_RESPONSE_BODY;
+	self->close_after = response_close_after(self);
+	self->response_mark = vk_socket_tx_mark(self->client_ptr);
+	self->rc = gw_conn_head_out(self, self->client_ptr, gw_conn_write_response_head);
+	self->n = 0;
+}
+
+/* Most responses are whole in the upstream's ring by the time their head
+ * is parsed: head and body then leave in one writev, with no thread. 1
+ * when the response went whole; 0 leaves the rest to the relay thread
+ * (n bytes of the body went). */
+static int relay_now(struct gw_conn_self *self)
+{
+	long sent;
+
+	if (self->rc != GW_CONN_HEAD_QUEUED || self->resp.head.body != GW_BODY_LENGTH ||
+	    vk_socket_rx_held(self->upstream_ptr) < self->resp.head.content_length)
+		return 0;
+	sent = vk_socket_splice_now(self->upstream_ptr, self->client_ptr, self->resp.head.content_length);
+	if (sent > 0)
+		self->n = (size_t)sent;
+	if (self->n < self->resp.head.content_length || vk_socket_tx_held(self->client_ptr))
+		return 0;
+	response_relayed(self);
+	return 1;
+}
+
+/* The rest of the response to the client, after relay_begin (and what
+ * relay_now sent): the head if it waits in the head buffer, then the body
+ * as it comes. Neither side may go silent mid-body for longer than the
+ * upstream's response timeout. */
 static void relay(struct vk_thread *that)
 {
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 	const struct gw_conn_config *cfg_ptr = conn_ptr->cfg_ptr;
 
 	vk_begin_stateless();
-	conn_ptr->stage = GW_CONN_STAGE_RESPONSE_BODY;
 	vk_idle_timeout(conn_ptr->response_ms);
-	conn_ptr->close_after = response_close_after(conn_ptr);
-	conn_ptr->response_mark = vk_socket_tx_mark(conn_ptr->client_ptr);
-	conn_ptr->rc = gw_conn_head_out(conn_ptr, conn_ptr->client_ptr, gw_conn_write_response_head);
 	if (conn_ptr->rc == GW_CONN_HEAD_TOO_LARGE)
 		vk_raise(EPROTO);
 	if (conn_ptr->rc == GW_CONN_HEAD_BUFFERED)
 		vk_write_on(conn_ptr->client_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
-	conn_ptr->n = 0;
 	if (conn_ptr->resp.head.body == GW_BODY_LENGTH) {
-		vk_splice(conn_ptr->n, conn_ptr->upstream_ptr, conn_ptr->client_ptr,
-			  conn_ptr->resp.head.content_length);
+		vk_splice(conn_ptr->spliced, conn_ptr->upstream_ptr, conn_ptr->client_ptr,
+			  conn_ptr->resp.head.content_length - conn_ptr->n);
+		conn_ptr->n += conn_ptr->spliced;
 	} else if (conn_ptr->resp.head.body == GW_BODY_UNTIL_CLOSE) {
 		vk_splice(conn_ptr->n, conn_ptr->upstream_ptr, conn_ptr->client_ptr, SIZE_MAX);
 	} else if (conn_ptr->resp.head.body == GW_BODY_CHUNKED) {
@@ -466,7 +495,9 @@ void gw_conn_main(struct vk_thread *that)
 				vk_call(gw_conn_answer_error, self);
 			break;
 		}
-		vk_call(relay, self);
+		relay_begin(self);
+		if (!relay_now(self))
+			vk_call(relay, self);
 		if (self->term.cause) {
 			vk_call(gw_conn_answer_error, self);
 			break;

@@ -107,6 +107,7 @@ struct gw_conn_self {
 	size_t out_cap;
 	struct gw_http_out out;
 	size_t n;
+	size_t spliced; /* by the relay thread's last splice */
 	int rc;
 	int more;
 	int served; /* a request came: later waits are keep-alive waits */

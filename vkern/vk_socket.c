@@ -550,6 +550,24 @@ int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, st
 	}
 }
 
+long vk_socket_splice_now(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, size_t len)
+{
+	long moved;
+
+	if (dst_ptr->tx_pipe.type != VK_PIPE_FD || dst_ptr->tx.blocked || dst_ptr->tx.error ||
+	    dst_ptr->tx_pipe.transform_ptr)
+		return 0;
+	if (len > vk_vectoring_len(&src_ptr->rx))
+		len = vk_vectoring_len(&src_ptr->rx);
+	moved = send_direct(src_ptr, dst_ptr, len);
+	return moved == -EAGAIN ? 0 : moved;
+}
+
+size_t vk_socket_tx_held(struct vk_socket *socket_ptr)
+{
+	return vk_vectoring_len(&socket_ptr->tx);
+}
+
 /* Wait until rx holds at least one byte or EOF, without consuming. */
 int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
 {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -900,6 +901,62 @@ static void test_splice_after_a_queued_head(void **state)
 	free(data);
 }
 
+/* vk_socket_splice_now, with no thread: what dst has queued and then up to
+ * `len` of the bytes src holds leave in one go, and the rest stays in
+ * src; with dst's far side full, nothing goes, nothing is taken from src,
+ * and the queued head stays queued for a thread to flush. */
+static void test_splice_now_sends_queued_head_and_held_bytes(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	unsigned char *data = pattern_buffer(1500);
+	unsigned char out[2048];
+	struct vk_socket *src, *dst;
+	int src_fds[2], dst_fds[2];
+	ssize_t got;
+
+	src = vk_test_fd_socket(tp, src_fds, 4096, 64);
+	dst = vk_test_fd_socket(tp, dst_fds, 64, 4096);
+	assert_non_null(src);
+	assert_non_null(dst);
+	assert_int_equal(vk_socket_unread(src, data, 1500), 1500);
+	assert_int_equal(vk_vectoring_write(vk_socket_tx(dst), "HEAD:", 5), 5);
+	assert_int_equal(vk_socket_splice_now(src, dst, 1000), 1000);
+	assert_int_equal(vk_socket_tx_held(dst), 0);
+	assert_int_equal(vk_socket_rx_held(src), 500);
+	got = read(dst_fds[1], out, sizeof(out));
+	assert_int_equal(got, 1005);
+	assert_memory_equal(out, "HEAD:", 5);
+	assert_pattern(out + 5, 1000);
+	free(data);
+}
+
+static void test_splice_now_with_a_full_peer_moves_nothing(void **state)
+{
+	struct vk_test_proc *tp = *state;
+	unsigned char *data = pattern_buffer(1500);
+	char fill[4096];
+	struct vk_socket *src, *dst;
+	int src_fds[2], dst_fds[2];
+
+	src = vk_test_fd_socket(tp, src_fds, 4096, 64);
+	dst = vk_test_fd_socket(tp, dst_fds, 64, 4096);
+	assert_non_null(src);
+	assert_non_null(dst);
+	memset(fill, 'x', sizeof(fill));
+	while (write(dst_fds[0], fill, sizeof(fill)) > 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(vk_socket_unread(src, data, 1500), 1500);
+	assert_int_equal(vk_vectoring_write(vk_socket_tx(dst), "HEAD:", 5), 5);
+	assert_int_equal(vk_socket_splice_now(src, dst, 1500), 0);
+	assert_int_equal(vk_socket_tx_held(dst), 5);
+	assert_int_equal(vk_socket_rx_held(src), 1500);
+	/* Known blocked now: no second try until the poller says so. */
+	assert_int_equal(vk_socket_splice_now(src, dst, 1500), 0);
+	assert_int_equal(vk_socket_rx_held(src), 1500);
+	free(data);
+}
+
 static void test_splice_until_eof_between_socketpairs(void **state)
 {
 	struct vk_test_proc *tp = *state;
@@ -1374,6 +1431,8 @@ int main(void)
 		SOCKET_TEST(test_read_after_hup_event_reads_to_eof),
 		SOCKET_TEST(test_splice_exact_count_between_socketpairs),
 		SOCKET_TEST(test_splice_after_a_queued_head),
+		SOCKET_TEST(test_splice_now_sends_queued_head_and_held_bytes),
+		SOCKET_TEST(test_splice_now_with_a_full_peer_moves_nothing),
 		SOCKET_TEST(test_splice_until_eof_between_socketpairs),
 		SOCKET_TEST(test_splice_from_socketpair_to_in_process_reader),
 		SOCKET_TEST(test_in_process_read_exact_across_writes),
