@@ -344,7 +344,7 @@ static int relay_now(struct gw_conn_self *self)
 	sent = vk_socket_splice_now(self->upstream_ptr, self->client_ptr, self->resp.head.content_length);
 	if (sent > 0)
 		self->n = (size_t)sent;
-	if (self->n < self->resp.head.content_length || vk_socket_tx_held(self->client_ptr))
+	if (self->n < self->resp.head.content_length || !vk_vectoring_is_empty(vk_socket_tx(self->client_ptr)))
 		return 0;
 	response_relayed(self);
 	return 1;

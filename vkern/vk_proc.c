@@ -180,11 +180,10 @@ const char *vk_proc_hot_range(const struct vk_proc *proc_ptr, int i, size_t *lin
  * Two lines a turn: this runs before every dispatch. */
 void vk_proc_prefetch_hot(const struct vk_proc *proc_ptr)
 {
-	const char *start = vk_heap_start((struct vk_heap *)&proc_ptr->heap);
-
 	for (int i = 0; i < proc_ptr->hot_count; i++) {
-		const char *line_ptr = start + proc_ptr->hot_off[i];
-		const char *end_ptr = line_ptr + (size_t)proc_ptr->hot_lines[i] * VK_CACHE_LINE;
+		size_t lines;
+		const char *line_ptr = vk_proc_hot_range(proc_ptr, i, &lines);
+		const char *end_ptr = line_ptr + lines * VK_CACHE_LINE;
 
 		for (; line_ptr + VK_CACHE_LINE < end_ptr; line_ptr += 2 * VK_CACHE_LINE) {
 			__builtin_prefetch(line_ptr, 1, 3);

@@ -452,6 +452,15 @@ int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 	}
 }
 
+/* dst's fd may take src's bytes straight from src's ring (send_direct):
+ * not known blocked or failed, and, through a transform (TLS), which sends
+ * from one ring, only when nothing is queued. */
+static int may_send_direct(const struct vk_socket *dst_ptr)
+{
+	return dst_ptr->tx_pipe.type == VK_PIPE_FD && !dst_ptr->tx.blocked && !dst_ptr->tx.error &&
+	       (dst_ptr->tx.len == 0 || !dst_ptr->tx_pipe.transform_ptr);
+}
+
 /* Sends what dst has queued (a head written just before, say) and then up
  * to `max` bytes of src's rx ring straight to dst's fd, in one writev: the
  * spliced bytes are copied only by the kernel. Through a transform (TLS),
@@ -506,8 +515,7 @@ int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, st
 		if (!vk_vectoring_is_empty(&src_ptr->rx)) {
 			long moved;
 
-			if (dst_ptr->tx_pipe.type == VK_PIPE_FD && !dst_ptr->tx.blocked && !dst_ptr->tx.error &&
-			    (vk_vectoring_is_empty(&dst_ptr->tx) || !dst_ptr->tx_pipe.transform_ptr)) {
+			if (may_send_direct(dst_ptr)) {
 				moved = send_direct(src_ptr, dst_ptr, want);
 				if (moved == -EAGAIN) {
 					block(dst_ptr, thread_ptr, VK_EV_OUT);
@@ -554,18 +562,12 @@ long vk_socket_splice_now(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, 
 {
 	long moved;
 
-	if (dst_ptr->tx_pipe.type != VK_PIPE_FD || dst_ptr->tx.blocked || dst_ptr->tx.error ||
-	    dst_ptr->tx_pipe.transform_ptr)
+	if (!may_send_direct(dst_ptr))
 		return 0;
 	if (len > vk_vectoring_len(&src_ptr->rx))
 		len = vk_vectoring_len(&src_ptr->rx);
 	moved = send_direct(src_ptr, dst_ptr, len);
 	return moved == -EAGAIN ? 0 : moved;
-}
-
-size_t vk_socket_tx_held(struct vk_socket *socket_ptr)
-{
-	return vk_vectoring_len(&socket_ptr->tx);
 }
 
 /* Wait until rx holds at least one byte or EOF, without consuming. */

@@ -87,9 +87,8 @@ int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *t
 /* One try at vk_socket_splice_op for a caller with no thread to block:
  * what dst has queued, then up to `len` bytes src already holds, in one
  * writev. The bytes of src sent (0 when none could go), or -errno; the
- * poller is not told. vk_socket_tx_held says what is still queued. */
+ * poller is not told. What is still queued stays in vk_socket_tx(dst). */
 long vk_socket_splice_now(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, size_t len);
-size_t vk_socket_tx_held(struct vk_socket *socket_ptr);
 int vk_socket_connect_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, const void *addr,
 			 unsigned addr_len, size_t *done_ptr);
 size_t vk_socket_unread(struct vk_socket *socket_ptr, const void *buf, size_t len);
