@@ -1,11 +1,12 @@
 /* vk_vectoring: the ring buffer behind every socket direction. Data and free
  * space are each described by up to two iovecs so the whole ring moves in
- * one readv()/writev(). */
+ * one system call (fd_read, fd_write). */
 #include "vk_vectoring.h"
 #include "vk_vectoring_s.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void vk_vectoring_init(struct vk_vectoring *ring_ptr, void *buf_ptr, size_t buf_len)
@@ -211,6 +212,54 @@ size_t vk_vectoring_move(struct vk_vectoring *dst_ptr, struct vk_vectoring *src_
 	return moved;
 }
 
+/* Sockets are read with recv() or recvmsg(), which go to the socket
+ * without the file layer's position lock and checks, and take one segment
+ * without copying an iovec in. A ring learns the first time that its fd
+ * is no socket (a pipe, a terminal) and uses readv() from then on. */
+static ssize_t fd_read(struct vk_vectoring *ring_ptr, int fd, struct iovec *iov, int count)
+{
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)count};
+	ssize_t rc;
+
+	for (;;) {
+		if (ring_ptr->not_socket)
+			rc = readv(fd, iov, count);
+		else if (count == 1)
+			rc = recv(fd, iov[0].iov_base, iov[0].iov_len, 0);
+		else
+			rc = recvmsg(fd, &msg, 0);
+		if (rc != -1)
+			return rc;
+		if (errno == ENOTSOCK && !ring_ptr->not_socket)
+			ring_ptr->not_socket = 1;
+		else if (errno != EINTR)
+			return rc;
+	}
+}
+
+/* The same for output; MSG_NOSIGNAL, so a peer that has gone away is an
+ * EPIPE for this ring, never a SIGPIPE for the process. */
+static ssize_t fd_write(struct vk_vectoring *ring_ptr, int fd, const struct iovec *iov, int count)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)count};
+	ssize_t rc;
+
+	for (;;) {
+		if (ring_ptr->not_socket)
+			rc = writev(fd, iov, count);
+		else if (count == 1)
+			rc = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+		else
+			rc = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (rc != -1)
+			return rc;
+		if (errno == ENOTSOCK && !ring_ptr->not_socket)
+			ring_ptr->not_socket = 1;
+		else if (errno != EINTR)
+			return rc;
+	}
+}
+
 ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd)
 {
 	struct iovec iov[2];
@@ -219,9 +268,7 @@ ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd)
 
 	if (count == 0)
 		return 0;
-	do {
-		rc = readv(fd, iov, count);
-	} while (rc == -1 && errno == EINTR);
+	rc = fd_read(ring_ptr, fd, iov, count);
 	if (rc > 0) {
 		ring_ptr->len += (size_t)rc;
 		ring_ptr->blocked = 0;
@@ -235,15 +282,13 @@ ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd)
 	return rc;
 }
 
-/* One writev of iov to fd; a failure is recorded on the ring whose output
+/* One write of iov to fd; a failure is recorded on the ring whose output
  * it is: blocked on EAGAIN, its error otherwise. */
-static ssize_t writev_for(struct vk_vectoring *ring_ptr, int fd, const struct iovec *iov, int count)
+static ssize_t write_for(struct vk_vectoring *ring_ptr, int fd, const struct iovec *iov, int count)
 {
 	ssize_t rc;
 
-	do {
-		rc = writev(fd, iov, count);
-	} while (rc == -1 && errno == EINTR);
+	rc = fd_write(ring_ptr, fd, iov, count);
 	if (rc == -1) {
 		if (errno == EAGAIN)
 			ring_ptr->blocked = 1;
@@ -261,7 +306,7 @@ ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd)
 
 	if (count == 0)
 		return 0;
-	rc = writev_for(ring_ptr, fd, iov, count);
+	rc = write_for(ring_ptr, fd, iov, count);
 	if (rc >= 0) {
 		vk_vectoring_consumed(ring_ptr, (size_t)rc);
 		ring_ptr->blocked = ring_ptr->len > 0;
@@ -280,7 +325,7 @@ ssize_t vk_vectoring_send_two_fd(struct vk_vectoring *first_ptr, struct vk_vecto
 	count += segments(second_ptr, second_ptr->start, second_len, iov + count);
 	if (count == 0)
 		return 0;
-	rc = writev_for(first_ptr, fd, iov, count);
+	rc = write_for(first_ptr, fd, iov, count);
 	if (rc >= 0) {
 		size_t from_first = (size_t)rc < first_len ? (size_t)rc : first_len;
 

@@ -32,11 +32,13 @@ size_t vk_vectoring_move(struct vk_vectoring *dst_ptr, struct vk_vectoring *src_
 
 /* One syscall each: fill free space from fd, or drain held data to fd.
  * Return bytes moved, 0 at EOF (recv), or -1 with errno (EAGAIN sets
- * blocked). */
+ * blocked). A socket is read and written with recv/send (one segment) or
+ * recvmsg/sendmsg (two), with MSG_NOSIGNAL; any other fd with
+ * readv/writev. */
 ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd);
 ssize_t vk_vectoring_send_fd(struct vk_vectoring *ring_ptr, int fd);
 
-/* One writev of first's held data, then up to second_max of second's:
+/* One write of first's held data, then up to second_max of second's:
  * what went is consumed from first, then from second. first's blocked and
  * error flags tell the outcome, as for vk_vectoring_send_fd. */
 ssize_t vk_vectoring_send_two_fd(struct vk_vectoring *first_ptr, struct vk_vectoring *second_ptr, size_t second_max,

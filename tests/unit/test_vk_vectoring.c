@@ -515,6 +515,99 @@ static void test_one_send_drains_both_data_segments(void **state)
 	close(sv[1]);
 }
 
+/* A pipe is no socket: the first recv answers ENOTSOCK, the ring notes it
+ * and reads with readv from then on, both segments at once; a socket's
+ * ring never learns that. */
+static void test_recv_from_a_pipe_falls_back_to_readv_once(void **state)
+{
+	struct vk_vectoring ring, sock_ring;
+	char buf[RING_LEN], sock_buf[RING_LEN];
+	char out[RING_LEN];
+	int p[2], sv[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	vk_vectoring_init(&ring, buf, sizeof(buf));
+	assert_int_equal(write(p[1], "pipe", 4), 4);
+	assert_int_equal(vk_vectoring_recv_fd(&ring, p[0]), 4);
+	assert_true(ring.not_socket);
+	assert_int_equal(vk_vectoring_read(&ring, out, sizeof(out)), 4);
+	assert_memory_equal(out, "pipe", 4);
+	ring_at(&ring, buf, 4, 4);
+	ring.not_socket = 1;
+	assert_int_equal(write(p[1], "0123456789AB", 12), 12);
+	assert_int_equal(vk_vectoring_recv_fd(&ring, p[0]), 12);
+	assert_int_equal(vk_vectoring_recv_fd(&ring, p[0]), 0); /* full: no call */
+	assert_false(vk_vectoring_eof(&ring));
+	assert_int_equal(vk_vectoring_read(&ring, out, sizeof(out)), RING_LEN);
+	assert_memory_equal(out, "abcd0123456789AB", RING_LEN);
+	assert_int_equal(vk_vectoring_recv_fd(&ring, p[0]), -1);
+	assert_true(vk_vectoring_blocked(&ring));
+	close(p[1]);
+	assert_int_equal(vk_vectoring_recv_fd(&ring, p[0]), 0);
+	assert_true(vk_vectoring_eof(&ring));
+	close(p[0]);
+
+	socketpair_nonblocking(sv);
+	vk_vectoring_init(&sock_ring, sock_buf, sizeof(sock_buf));
+	assert_int_equal(write(sv[1], "sock", 4), 4);
+	assert_int_equal(vk_vectoring_recv_fd(&sock_ring, sv[0]), 4);
+	assert_false(sock_ring.not_socket);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The same for output, one segment and two: a pipe gets writev. */
+static void test_send_to_a_pipe_falls_back_to_writev_once(void **state)
+{
+	struct vk_vectoring ring;
+	char buf[RING_LEN];
+	char out[2 * RING_LEN];
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	vk_vectoring_init(&ring, buf, sizeof(buf));
+	vk_vectoring_write(&ring, "one", 3);
+	assert_int_equal(vk_vectoring_send_fd(&ring, p[1]), 3);
+	assert_true(ring.not_socket);
+	assert_true(vk_vectoring_is_empty(&ring));
+	ring_at(&ring, buf, 12, 10);
+	ring.not_socket = 1;
+	assert_int_equal(vk_vectoring_send_fd(&ring, p[1]), 10);
+	assert_int_equal(read(p[0], out, sizeof(out)), 13);
+	assert_memory_equal(out, "oneabcdefghij", 13);
+	close(p[0]);
+	vk_vectoring_write(&ring, "lost", 4);
+	assert_int_equal(vk_vectoring_send_fd(&ring, p[1]), -1);
+	assert_int_equal(vk_vectoring_error(&ring), EPIPE);
+	close(p[1]);
+}
+
+/* A socket whose peer has gone is an EPIPE on the ring even where SIGPIPE
+ * is not ignored: sends carry MSG_NOSIGNAL, one segment or two. */
+static void test_send_to_closed_socket_raises_no_sigpipe(void **state)
+{
+	struct vk_vectoring ring;
+	char buf[RING_LEN];
+	int sv[2];
+	void (*before)(int) = signal(SIGPIPE, SIG_DFL);
+
+	(void)state;
+	socketpair_nonblocking(sv);
+	close(sv[1]);
+	vk_vectoring_init(&ring, buf, sizeof(buf));
+	vk_vectoring_write(&ring, "lost", 4);
+	assert_int_equal(vk_vectoring_send_fd(&ring, sv[0]), -1);
+	assert_int_equal(vk_vectoring_error(&ring), EPIPE);
+	ring_at(&ring, buf, 12, 10);
+	assert_int_equal(vk_vectoring_send_fd(&ring, sv[0]), -1);
+	assert_int_equal(vk_vectoring_error(&ring), EPIPE);
+	assert_false(ring.not_socket);
+	close(sv[0]);
+	signal(SIGPIPE, before);
+}
+
 /* A head queued in one ring and a body held in another go in one writev:
  * all of the first, then the second up to its limit (here wrapped, so four
  * segments), each consumed by what went. */
@@ -697,6 +790,9 @@ int main(void)
 		cmocka_unit_test(test_partial_send_sets_blocked_when_peer_buffer_fills),
 		cmocka_unit_test(test_send_to_full_peer_fails_with_eagain_and_blocked),
 		cmocka_unit_test(test_send_to_closed_peer_records_epipe),
+		cmocka_unit_test(test_recv_from_a_pipe_falls_back_to_readv_once),
+		cmocka_unit_test(test_send_to_a_pipe_falls_back_to_writev_once),
+		cmocka_unit_test(test_send_to_closed_socket_raises_no_sigpipe),
 		cmocka_unit_test(test_zero_capacity_ring_moves_nothing),
 		cmocka_unit_test(test_unread_goes_in_front_across_the_wrap),
 		cmocka_unit_test(test_flag_setters_round_trip),
