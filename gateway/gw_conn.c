@@ -85,10 +85,16 @@ static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
 }
 
 /* What most requests touch, for the kernel to load into the cache ahead
- * of a dispatch (vk_sys_hot): the process's header, the client socket and
- * this thread (all before self) with self's per-request fields; the
+ * of a dispatch (vk_sys_hot_in): the process's header, the client socket
+ * and this thread (all before self) with self's per-request fields; the
  * heads' parse state and their copies; each socket and the start of its
- * rings, where the heads are read and written. */
+ * rings, where the heads are read and written. A keep-alive request takes
+ * two dispatches, one when the request comes (GW_CONN_HOT_REQUEST: the
+ * client's receive ring, the request head's copy, the upstream's send
+ * ring) and one when the response does (GW_CONN_HOT_RESPONSE: the
+ * upstream's receive ring, the response's parse state and copy, the
+ * client's send ring); the process selects the one it waits for
+ * (vk_sys_hot_select). */
 #define GW_CONN_HOT_HEAD_FIELDS 8
 #define GW_CONN_HOT_RX_BYTES 512
 #define GW_CONN_HOT_TX_BYTES 256
@@ -100,11 +106,13 @@ static void hot_ranges(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
 
 	vk_sys_hot(pl_ptr, (size_t)((char *)self->exchange.stages - (char *)pl_ptr));
 	vk_sys_hot(&self->req, offsetof(struct gw_request, head) + head_part);
-	vk_sys_hot(&self->resp, offsetof(struct gw_response, head) + head_part);
-	vk_sys_hot(self->head_ptr, GW_CONN_HOT_TX_BYTES);
-	vk_sys_hot(self->resp_ptr, GW_CONN_HOT_TX_BYTES);
-	vk_socket_hot(self->client_ptr, GW_CONN_HOT_RX_BYTES, GW_CONN_HOT_TX_BYTES);
-	vk_socket_hot(self->upstream_ptr, GW_CONN_HOT_RX_BYTES, GW_CONN_HOT_TX_BYTES);
+	vk_sys_hot_in(&self->resp, offsetof(struct gw_response, head) + head_part, GW_CONN_HOT_RESPONSE);
+	vk_sys_hot_in(self->head_ptr, GW_CONN_HOT_TX_BYTES, GW_CONN_HOT_REQUEST);
+	vk_sys_hot_in(self->resp_ptr, GW_CONN_HOT_TX_BYTES, GW_CONN_HOT_RESPONSE);
+	vk_socket_hot(self->client_ptr, GW_CONN_HOT_RX_BYTES, GW_CONN_HOT_REQUEST, GW_CONN_HOT_TX_BYTES,
+		      GW_CONN_HOT_RESPONSE);
+	vk_socket_hot(self->upstream_ptr, GW_CONN_HOT_RX_BYTES, GW_CONN_HOT_RESPONSE, GW_CONN_HOT_TX_BYTES,
+		      GW_CONN_HOT_REQUEST);
 }
 
 /* The upstream socket, both heads, the head being written and the
@@ -450,6 +458,7 @@ void gw_conn_main(struct vk_thread *that)
 		 * its first byte, after a keep-alive wait. */
 		self->stage = GW_CONN_STAGE_IDLE;
 		vk_deadline(self->served ? cfg_ptr->keepalive_idle_ms : cfg_ptr->header_timeout_ms);
+		vk_sys_hot_select(GW_CONN_HOT_REQUEST);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;

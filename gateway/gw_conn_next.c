@@ -310,6 +310,7 @@ static void attempt(struct vk_thread *that)
 		/* Most heads come whole in the first read: parsed here, with no
 		 * thread; the rest, and interim heads, in read_response_head. */
 		response_head_begin(conn_ptr);
+		vk_sys_hot_select(GW_CONN_HOT_RESPONSE);
 		vk_wait_more_on(conn_ptr->upstream_ptr, 0);
 		if (!response_head_more(conn_ptr))
 			vk_raise(ECONNRESET);

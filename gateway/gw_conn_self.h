@@ -36,6 +36,10 @@
 /* What a 405 to CONNECT allows: every method but CONNECT. */
 #define GW_CONN_ALLOW "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE"
 
+/* The classes of the connection's hot ranges (gw_conn.c, hot_ranges). */
+#define GW_CONN_HOT_REQUEST 1u
+#define GW_CONN_HOT_RESPONSE 2u
+
 /* Where a request is (the termination code's stage letter, gw_term.h). */
 enum gw_conn_stage {
 	GW_CONN_STAGE_IDLE,	     /* between requests: a close is quiet */

@@ -4,6 +4,7 @@
 #include "vk_proc.h"
 #include "vk_proc_s.h"
 #include "vk_heap.h"
+#include "vk_sys.h"
 #include "vk_timer.h"
 
 #include <errno.h>
@@ -122,18 +123,26 @@ int vk_proc_table_slots(struct vk_proc_table *table_ptr)
  * the lines it touches on most dispatches (its headers, the start of each
  * ring: an empty ring restarts there); while one process runs, the kernel
  * prefetches those of the next one in the run queue, so its misses
- * overlap the running process's work and system calls instead. */
+ * overlap the running process's work and system calls instead.
+ *
+ * A process whose dispatches alternate between stages (a proxy reads a
+ * request on one, a response on the next) puts each range in the classes
+ * of the stages that touch it, and before it waits selects the classes
+ * its next dispatch will need: the other stage's lines are not loaded
+ * for nothing, nor push out of the cache what the running process uses. */
 
 /* [ptr, ptr + len), in whole lines, must lie in the process's heap: 0, or
- * -1 with EINVAL (outside, or empty) or ENOSPC (VK_PROC_HOT_MAX ranges
- * already). Ranges that meet or overlap it are joined into one. */
-int vk_proc_add_hot(struct vk_proc *proc_ptr, const void *ptr, size_t len)
+ * -1 with EINVAL (outside, empty, or in no class) or ENOSPC
+ * (VK_PROC_HOT_MAX ranges already). Ranges of the same classes that meet
+ * or overlap it are joined into one. */
+int vk_proc_add_hot(struct vk_proc *proc_ptr, const void *ptr, size_t len, unsigned classes)
 {
 	uintptr_t start = (uintptr_t)vk_heap_start(&proc_ptr->heap);
 	uintptr_t from = (uintptr_t)ptr, first, end;
 	int i = 0;
 
-	if (!len || from < start || len > vk_heap_len(&proc_ptr->heap) ||
+	classes &= VK_HOT_ALL;
+	if (!len || !classes || from < start || len > vk_heap_len(&proc_ptr->heap) ||
 	    from - start > vk_heap_len(&proc_ptr->heap) - len) {
 		errno = EINVAL;
 		return -1;
@@ -143,7 +152,7 @@ int vk_proc_add_hot(struct vk_proc *proc_ptr, const void *ptr, size_t len)
 	while (i < proc_ptr->hot_count) {
 		uintptr_t off = proc_ptr->hot_off[i], off_end = off + (uintptr_t)proc_ptr->hot_lines[i] * VK_CACHE_LINE;
 
-		if (first > off_end || end < off) {
+		if (first > off_end || end < off || proc_ptr->hot_classes[i] != classes) {
 			i++;
 			continue;
 		}
@@ -152,6 +161,7 @@ int vk_proc_add_hot(struct vk_proc *proc_ptr, const void *ptr, size_t len)
 		proc_ptr->hot_count--;
 		proc_ptr->hot_off[i] = proc_ptr->hot_off[proc_ptr->hot_count];
 		proc_ptr->hot_lines[i] = proc_ptr->hot_lines[proc_ptr->hot_count];
+		proc_ptr->hot_classes[i] = proc_ptr->hot_classes[proc_ptr->hot_count];
 		i = 0; /* the wider range may meet one passed over */
 	}
 	if (proc_ptr->hot_count == VK_PROC_HOT_MAX) {
@@ -160,8 +170,27 @@ int vk_proc_add_hot(struct vk_proc *proc_ptr, const void *ptr, size_t len)
 	}
 	proc_ptr->hot_off[proc_ptr->hot_count] = (uint32_t)first;
 	proc_ptr->hot_lines[proc_ptr->hot_count] = (uint32_t)((end - first) / VK_CACHE_LINE);
+	proc_ptr->hot_classes[proc_ptr->hot_count] = (uint8_t)classes;
 	proc_ptr->hot_count++;
 	return 0;
+}
+
+/* The classes to load before the process's next dispatch (all of them
+ * until it chooses). */
+void vk_proc_select_hot(struct vk_proc *proc_ptr, unsigned classes)
+{
+	proc_ptr->hot_skip = (uint8_t)(~classes & VK_HOT_ALL);
+}
+
+unsigned vk_proc_hot_classes(const struct vk_proc *proc_ptr, int i)
+{
+	return proc_ptr->hot_classes[i];
+}
+
+/* The i-th range is in a class selected for the next dispatch. */
+int vk_proc_hot_selected(const struct vk_proc *proc_ptr, int i)
+{
+	return (proc_ptr->hot_classes[i] & ~proc_ptr->hot_skip) != 0;
 }
 
 int vk_proc_hot_count(const struct vk_proc *proc_ptr)
@@ -182,8 +211,12 @@ void vk_proc_prefetch_hot(const struct vk_proc *proc_ptr)
 {
 	for (int i = 0; i < proc_ptr->hot_count; i++) {
 		size_t lines;
-		const char *line_ptr = vk_proc_hot_range(proc_ptr, i, &lines);
-		const char *end_ptr = line_ptr + lines * VK_CACHE_LINE;
+		const char *line_ptr, *end_ptr;
+
+		if (!vk_proc_hot_selected(proc_ptr, i))
+			continue;
+		line_ptr = vk_proc_hot_range(proc_ptr, i, &lines);
+		end_ptr = line_ptr + lines * VK_CACHE_LINE;
 
 		for (; line_ptr + VK_CACHE_LINE < end_ptr; line_ptr += 2 * VK_CACHE_LINE) {
 			__builtin_prefetch(line_ptr, 1, 3);

@@ -32,8 +32,12 @@ struct vk_proc {
 	uint64_t dispatches;
 	unsigned on_shown_q : 1;
 	unsigned untrusted : 1; /* between vk_sys_untrusted_begin and _end */
-	/* Whole cache lines, from the heap's start (vk_proc_add_hot). */
+	/* Whole cache lines, from the heap's start (vk_proc_add_hot), each
+	 * with its classes; those in hot_skip are left out of the prefetch
+	 * before the next dispatch (vk_proc_select_hot). */
 	uint8_t hot_count;
+	uint8_t hot_skip;
+	uint8_t hot_classes[VK_PROC_HOT_MAX];
 	uint32_t hot_lines[VK_PROC_HOT_MAX];
 	uint32_t hot_off[VK_PROC_HOT_MAX];
 	TAILQ_ENTRY(vk_proc) run_elem;

@@ -57,15 +57,16 @@ char *vk_socket_rings(struct vk_socket *socket_ptr)
 	return socket_ptr->rx.buf_ptr;
 }
 
-int vk_socket_hot(struct vk_socket *socket_ptr, size_t rx_bytes, size_t tx_bytes)
+int vk_socket_hot(struct vk_socket *socket_ptr, size_t rx_bytes, unsigned rx_classes, size_t tx_bytes,
+		  unsigned tx_classes)
 {
 	if (rx_bytes > socket_ptr->rx.buf_len)
 		rx_bytes = socket_ptr->rx.buf_len;
 	if (tx_bytes > socket_ptr->tx.buf_len)
 		tx_bytes = socket_ptr->tx.buf_len;
 	if (vk_sys_hot(socket_ptr, sizeof(*socket_ptr)) == -1 ||
-	    (rx_bytes && vk_sys_hot(socket_ptr->rx.buf_ptr, rx_bytes) == -1) ||
-	    (tx_bytes && vk_sys_hot(socket_ptr->tx.buf_ptr, tx_bytes) == -1))
+	    (rx_bytes && vk_sys_hot_in(socket_ptr->rx.buf_ptr, rx_bytes, rx_classes) == -1) ||
+	    (tx_bytes && vk_sys_hot_in(socket_ptr->tx.buf_ptr, tx_bytes, tx_classes) == -1))
 		return -1;
 	return 0;
 }

@@ -35,9 +35,11 @@ struct vk_socket *vk_socket_alloc_on(struct vk_proc_local *proc_local_ptr, void 
 char *vk_socket_rings(struct vk_socket *socket_ptr);
 /* For a caller placing a socket in memory of its own (vk_socket_init). */
 size_t vk_socket_size(void);
-/* The socket and the first bytes of each ring (where an empty ring
- * restarts) are hot in its process (vk_sys_hot): 0, or -1 with errno. */
-int vk_socket_hot(struct vk_socket *socket_ptr, size_t rx_bytes, size_t tx_bytes);
+/* The socket (on every dispatch) and the first bytes of each ring (where an
+ * empty ring restarts; in the classes given) are hot in its process
+ * (vk_sys_hot_in): 0, or -1 with errno. */
+int vk_socket_hot(struct vk_socket *socket_ptr, size_t rx_bytes, unsigned rx_classes, size_t tx_bytes,
+		  unsigned tx_classes);
 /* Empty, contiguous rings: their length from vk_socket_rings (their pages
  * may go back to the OS), else 0. */
 size_t vk_socket_idle_rings(struct vk_socket *socket_ptr);

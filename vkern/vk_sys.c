@@ -279,7 +279,7 @@ uint64_t vk_sys_stat(enum vk_stat which)
 	return vk_kern_current_ptr ? vk_kern_stat(vk_kern_current_ptr, which) : 0;
 }
 
-int vk_sys_hot(const void *ptr, size_t len)
+int vk_sys_hot_in(const void *ptr, size_t len, unsigned classes)
 {
 	struct vk_kern *kern_ptr = vk_kern_current_ptr;
 
@@ -287,5 +287,18 @@ int vk_sys_hot(const void *ptr, size_t len)
 		errno = ENOSYS;
 		return -1;
 	}
-	return vk_proc_add_hot(kern_ptr->current_proc_ptr, ptr, len);
+	return vk_proc_add_hot(kern_ptr->current_proc_ptr, ptr, len, classes);
+}
+
+int vk_sys_hot(const void *ptr, size_t len)
+{
+	return vk_sys_hot_in(ptr, len, VK_HOT_ALL);
+}
+
+void vk_sys_hot_select(unsigned classes)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+
+	if (kern_ptr && kern_ptr->current_proc_ptr)
+		vk_proc_select_hot(kern_ptr->current_proc_ptr, classes);
 }

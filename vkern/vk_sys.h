@@ -58,8 +58,14 @@ void vk_sys_untrusted_end(void);
 uint64_t vk_sys_now_ns(void);
 /* A range of the calling process's heap that most of its dispatches
  * touch: the kernel loads it into the cache ahead of them (vk_proc.c,
- * "hot ranges"). Up to VK_PROC_HOT_MAX; 0, or -1 with errno. */
+ * "hot ranges"). Up to VK_PROC_HOT_MAX; 0, or -1 with errno. vk_sys_hot_in
+ * names one that only the dispatches of some classes (bits of the
+ * process's choosing) touch, and vk_sys_hot_select says which classes the
+ * process's next dispatch needs, before it waits (all until it says). */
+#define VK_HOT_ALL 0xffu
 int vk_sys_hot(const void *ptr, size_t len);
+int vk_sys_hot_in(const void *ptr, size_t len, unsigned classes);
+void vk_sys_hot_select(unsigned classes);
 /* The time the kernel last read (vk_sys_now_ns outside a kernel): no clock
  * read, for timers whose precision is a dispatch, outside a dispatch too. */
 uint64_t vk_sys_coarse_now_ns(void);

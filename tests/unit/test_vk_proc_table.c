@@ -15,6 +15,7 @@
 #include "vk_heap.h"
 #include "vk_proc.h"
 #include "vk_proc_s.h"
+#include "vk_sys.h"
 #include "vk_timer.h"
 
 #define MANY_PROCS 600
@@ -261,11 +262,11 @@ static void test_hot_range_covers_whole_lines(void **state)
 	char *heap = vk_heap_start(&proc_ptr->heap);
 
 	assert_int_equal(vk_proc_hot_count(proc_ptr), 0);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 100, 10), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 100, 10, VK_HOT_ALL), 0);
 	assert_int_equal(vk_proc_hot_count(proc_ptr), 1);
 	assert_range(proc_ptr, 0, 64, 1);
 	/* 10 bytes across a line boundary are two lines. */
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 1020, 10), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 1020, 10, VK_HOT_ALL), 0);
 	assert_range(proc_ptr, 1, 960, 2);
 	vk_heap_unmap(&proc_ptr->heap);
 }
@@ -275,13 +276,13 @@ static void test_hot_ranges_that_meet_are_joined(void **state)
 	struct vk_proc *proc_ptr = proc_with_heap(*state);
 	char *heap = vk_heap_start(&proc_ptr->heap);
 
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128, 64), 0);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 192, 100), 0); /* right after */
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 64), 0);	 /* right before */
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 130, 8), 0);	 /* inside */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128, 64, VK_HOT_ALL), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 192, 100, VK_HOT_ALL), 0); /* right after */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 64, VK_HOT_ALL), 0);   /* right before */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 130, 8, VK_HOT_ALL), 0);   /* inside */
 	assert_int_equal(vk_proc_hot_count(proc_ptr), 1);
 	assert_range(proc_ptr, 0, 64, 4);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 448, 1), 0); /* a line apart */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 448, 1, VK_HOT_ALL), 0); /* a line apart */
 	assert_int_equal(vk_proc_hot_count(proc_ptr), 2);
 	assert_range(proc_ptr, 1, 448, 1);
 	vk_heap_unmap(&proc_ptr->heap);
@@ -294,14 +295,14 @@ static void test_hot_range_outside_the_heap_is_refused(void **state)
 	size_t len = vk_heap_len(&proc_ptr->heap);
 
 	errno = 0;
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap - 1, 8), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap - 1, 8, VK_HOT_ALL), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len - 4, 8), -1);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len, 1), -1);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, len + 1), -1);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, 0), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len - 4, 8, VK_HOT_ALL), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len, 1, VK_HOT_ALL), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, len + 1, VK_HOT_ALL), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, 0, VK_HOT_ALL), -1);
 	assert_int_equal(vk_proc_hot_count(proc_ptr), 0);
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len - 8, 8), 0); /* the last bytes are in */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + len - 8, 8, VK_HOT_ALL), 0); /* the last bytes are in */
 	assert_range(proc_ptr, 0, len - 64, 1);
 	vk_heap_unmap(&proc_ptr->heap);
 }
@@ -315,12 +316,12 @@ static void test_hot_ranges_are_bounded_and_cleared_with_the_record(void **state
 	int id = proc_ptr->id;
 
 	for (int i = 0; i < VK_PROC_HOT_MAX; i++)
-		assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128 * i, 1), 0);
+		assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128 * i, 1, VK_HOT_ALL), 0);
 	errno = 0;
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128 * VK_PROC_HOT_MAX, 1), -1);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128 * VK_PROC_HOT_MAX, 1, VK_HOT_ALL), -1);
 	assert_int_equal(errno, ENOSPC);
 	/* One that meets named ranges joins them, and still goes in. */
-	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 1), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 1, VK_HOT_ALL), 0);
 	assert_int_equal(vk_proc_hot_count(proc_ptr), VK_PROC_HOT_MAX - 1);
 	assert_range(proc_ptr, VK_PROC_HOT_MAX - 2, 0, 3);
 	/* The heap of a hidden process: prefetching its lines cannot fault. */
@@ -330,6 +331,55 @@ static void test_hot_ranges_are_bounded_and_cleared_with_the_record(void **state
 	proc_ptr = vk_proc_table_alloc(&f->table);
 	assert_int_equal(proc_ptr->id, id);
 	assert_int_equal(vk_proc_hot_count(proc_ptr), 0);
+	vk_heap_unmap(&heap_copy);
+}
+
+/* Ranges of different classes stay apart even where they meet; every range
+ * is loaded until the process selects, then only those of a selected
+ * class (VK_HOT_ALL ones always); a range in no class is refused; a new
+ * record selects everything again. */
+static void test_hot_classes_choose_what_the_next_dispatch_loads(void **state)
+{
+	struct fixture *f = *state;
+	struct vk_proc *proc_ptr = proc_with_heap(f);
+	char *heap = vk_heap_start(&proc_ptr->heap);
+	struct vk_heap heap_copy = proc_ptr->heap;
+	enum { REQUEST = 1, RESPONSE = 2 };
+
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, 64, VK_HOT_ALL), 0);
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 64, 64, REQUEST), 0);	   /* meets the first */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 128, 128, RESPONSE), 0); /* meets the second */
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 192, 128, RESPONSE), 0); /* joins the third */
+	errno = 0;
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap + 1024, 64, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(vk_proc_hot_count(proc_ptr), 3);
+	assert_range(proc_ptr, 0, 0, 1);
+	assert_range(proc_ptr, 1, 64, 1);
+	assert_range(proc_ptr, 2, 128, 3);
+	assert_int_equal(vk_proc_hot_classes(proc_ptr, 0), VK_HOT_ALL);
+	assert_int_equal(vk_proc_hot_classes(proc_ptr, 1), REQUEST);
+	assert_int_equal(vk_proc_hot_classes(proc_ptr, 2), RESPONSE);
+	for (int i = 0; i < 3; i++)
+		assert_true(vk_proc_hot_selected(proc_ptr, i));
+	vk_proc_select_hot(proc_ptr, REQUEST);
+	assert_true(vk_proc_hot_selected(proc_ptr, 0));
+	assert_true(vk_proc_hot_selected(proc_ptr, 1));
+	assert_false(vk_proc_hot_selected(proc_ptr, 2));
+	vk_proc_select_hot(proc_ptr, RESPONSE);
+	assert_true(vk_proc_hot_selected(proc_ptr, 0));
+	assert_false(vk_proc_hot_selected(proc_ptr, 1));
+	assert_true(vk_proc_hot_selected(proc_ptr, 2));
+	vk_proc_select_hot(proc_ptr, 0);
+	for (int i = 0; i < 3; i++)
+		assert_false(vk_proc_hot_selected(proc_ptr, i));
+	vk_proc_prefetch_hot(proc_ptr);
+	vk_proc_select_hot(proc_ptr, RESPONSE);
+	vk_proc_table_release(&f->table, proc_ptr);
+	proc_ptr = vk_proc_table_alloc(&f->table);
+	proc_ptr->heap = heap_copy;
+	assert_int_equal(vk_proc_add_hot(proc_ptr, heap, 64, REQUEST), 0);
+	assert_true(vk_proc_hot_selected(proc_ptr, 0));
 	vk_heap_unmap(&heap_copy);
 }
 
@@ -343,6 +393,7 @@ int main(void)
 		PROC_TEST(test_hot_ranges_that_meet_are_joined),
 		PROC_TEST(test_hot_range_outside_the_heap_is_refused),
 		PROC_TEST(test_hot_ranges_are_bounded_and_cleared_with_the_record),
+		PROC_TEST(test_hot_classes_choose_what_the_next_dispatch_loads),
 		PROC_TEST(test_alloc_hands_out_ids_from_zero),
 		PROC_TEST(test_alloc_gives_a_fresh_record),
 		PROC_TEST(test_live_counts_allocs_and_releases),
