@@ -212,6 +212,17 @@ size_t vk_vectoring_move(struct vk_vectoring *dst_ptr, struct vk_vectoring *src_
 	return moved;
 }
 
+/* After a failed call: 1 when it is to be made again, after a signal, or
+ * as readv()/writev() once the fd has turned out to be no socket. */
+static int call_again(struct vk_vectoring *ring_ptr)
+{
+	if (errno == ENOTSOCK && !ring_ptr->not_socket) {
+		ring_ptr->not_socket = 1;
+		return 1;
+	}
+	return errno == EINTR;
+}
+
 /* Sockets are read with recv() or recvmsg(), which go to the socket
  * without the file layer's position lock and checks, and take one segment
  * without copying an iovec in. A ring learns the first time that its fd
@@ -221,20 +232,15 @@ static ssize_t fd_read(struct vk_vectoring *ring_ptr, int fd, struct iovec *iov,
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)count};
 	ssize_t rc;
 
-	for (;;) {
+	do {
 		if (ring_ptr->not_socket)
 			rc = readv(fd, iov, count);
 		else if (count == 1)
 			rc = recv(fd, iov[0].iov_base, iov[0].iov_len, 0);
 		else
 			rc = recvmsg(fd, &msg, 0);
-		if (rc != -1)
-			return rc;
-		if (errno == ENOTSOCK && !ring_ptr->not_socket)
-			ring_ptr->not_socket = 1;
-		else if (errno != EINTR)
-			return rc;
-	}
+	} while (rc == -1 && call_again(ring_ptr));
+	return rc;
 }
 
 /* The same for output; MSG_NOSIGNAL, so a peer that has gone away is an
@@ -244,20 +250,15 @@ static ssize_t fd_write(struct vk_vectoring *ring_ptr, int fd, const struct iove
 	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)count};
 	ssize_t rc;
 
-	for (;;) {
+	do {
 		if (ring_ptr->not_socket)
 			rc = writev(fd, iov, count);
 		else if (count == 1)
 			rc = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
 		else
 			rc = sendmsg(fd, &msg, MSG_NOSIGNAL);
-		if (rc != -1)
-			return rc;
-		if (errno == ENOTSOCK && !ring_ptr->not_socket)
-			ring_ptr->not_socket = 1;
-		else if (errno != EINTR)
-			return rc;
-	}
+	} while (rc == -1 && call_again(ring_ptr));
+	return rc;
 }
 
 ssize_t vk_vectoring_recv_fd(struct vk_vectoring *ring_ptr, int fd)
