@@ -272,6 +272,7 @@ static const char *const vkern_help[VK_STAT_COUNT] = {
 	[VK_STAT_POLL_WAITS] = "Waits for events.",
 	[VK_STAT_MPROTECTS] = "mprotect() calls that hid or showed an isolated micro-process's heap.",
 	[VK_STAT_ACCEPT_EMFILE] = "Accepts refused for want of a file descriptor (EMFILE, ENFILE).",
+	[VK_STAT_PREFETCHED_LINES] = "Cache lines of the next process to run prefetched before its dispatch.",
 };
 
 static const struct family upstream_families[] = {

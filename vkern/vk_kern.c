@@ -53,7 +53,7 @@ static const char *const stat_names[VK_STAT_COUNT] = {
 	[VK_STAT_PROCS_KILLED] = "killed",	   [VK_STAT_FAULTS_CAUGHT] = "faults_caught",
 	[VK_STAT_DISPATCHES] = "dispatches",	   [VK_STAT_POLL_REGISTERS] = "poll_registers",
 	[VK_STAT_POLL_WAITS] = "poll_waits",	   [VK_STAT_MPROTECTS] = "mprotects",
-	[VK_STAT_ACCEPT_EMFILE] = "accept_emfile",
+	[VK_STAT_ACCEPT_EMFILE] = "accept_emfile", [VK_STAT_PREFETCHED_LINES] = "prefetched_lines",
 };
 
 static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events);
@@ -798,7 +798,7 @@ int vk_kern_run(struct vk_kern *kern_ptr)
 			proc_ptr->queued = 0;
 			/* Its cache misses overlap this dispatch (vk_proc.c). */
 			if ((next_ptr = TAILQ_FIRST(&kern_ptr->run_q)))
-				vk_proc_prefetch_hot(next_ptr);
+				kern_ptr->stats[VK_STAT_PREFETCHED_LINES] += vk_proc_prefetch_hot(next_ptr);
 			dispatch(kern_ptr, proc_ptr);
 		}
 		if (kern_ptr->draining && vk_proc_table_live(&kern_ptr->procs) == kern_ptr->drain_exempt_live)

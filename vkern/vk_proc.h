@@ -26,6 +26,6 @@ int vk_proc_hot_count(const struct vk_proc *proc_ptr);
 const char *vk_proc_hot_range(const struct vk_proc *proc_ptr, int i, size_t *lines_ptr);
 unsigned vk_proc_hot_classes(const struct vk_proc *proc_ptr, int i);
 int vk_proc_hot_selected(const struct vk_proc *proc_ptr, int i);
-void vk_proc_prefetch_hot(const struct vk_proc *proc_ptr);
+size_t vk_proc_prefetch_hot(const struct vk_proc *proc_ptr);
 
 #endif

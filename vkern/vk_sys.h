@@ -82,8 +82,9 @@ enum vk_stat {
 	VK_STAT_DISPATCHES,
 	VK_STAT_POLL_REGISTERS, /* registrations sent to the poll driver */
 	VK_STAT_POLL_WAITS,
-	VK_STAT_MPROTECTS,     /* mprotect() calls that hid or showed a process heap */
-	VK_STAT_ACCEPT_EMFILE, /* accepts refused for want of an fd (EMFILE, ENFILE) */
+	VK_STAT_MPROTECTS,	  /* mprotect() calls that hid or showed a process heap */
+	VK_STAT_ACCEPT_EMFILE,	  /* accepts refused for want of an fd (EMFILE, ENFILE) */
+	VK_STAT_PREFETCHED_LINES, /* hot cache lines prefetched before dispatches */
 	VK_STAT_COUNT,
 };
 

@@ -362,18 +362,22 @@ static void test_hot_classes_choose_what_the_next_dispatch_loads(void **state)
 	assert_int_equal(vk_proc_hot_classes(proc_ptr, 2), RESPONSE);
 	for (int i = 0; i < 3; i++)
 		assert_true(vk_proc_hot_selected(proc_ptr, i));
+	/* The prefetch reports the lines it asked for, the kernel counts them. */
+	assert_int_equal(vk_proc_prefetch_hot(proc_ptr), 5);
 	vk_proc_select_hot(proc_ptr, REQUEST);
 	assert_true(vk_proc_hot_selected(proc_ptr, 0));
 	assert_true(vk_proc_hot_selected(proc_ptr, 1));
 	assert_false(vk_proc_hot_selected(proc_ptr, 2));
+	assert_int_equal(vk_proc_prefetch_hot(proc_ptr), 2);
 	vk_proc_select_hot(proc_ptr, RESPONSE);
 	assert_true(vk_proc_hot_selected(proc_ptr, 0));
 	assert_false(vk_proc_hot_selected(proc_ptr, 1));
 	assert_true(vk_proc_hot_selected(proc_ptr, 2));
+	assert_int_equal(vk_proc_prefetch_hot(proc_ptr), 4);
 	vk_proc_select_hot(proc_ptr, 0);
 	for (int i = 0; i < 3; i++)
 		assert_false(vk_proc_hot_selected(proc_ptr, i));
-	vk_proc_prefetch_hot(proc_ptr);
+	assert_int_equal(vk_proc_prefetch_hot(proc_ptr), 0);
 	vk_proc_select_hot(proc_ptr, RESPONSE);
 	vk_proc_table_release(&f->table, proc_ptr);
 	proc_ptr = vk_proc_table_alloc(&f->table);
