@@ -241,6 +241,8 @@
 	VK_OP_(__COUNTER__, vk_socket_connect_op((sock), that, (addr), (addr_len), &that->op_done))
 
 #define vk_wait_readable_on(sock) VK_OP_(__COUNTER__, vk_socket_wait_readable_op((sock), that))
+/* Until the handshake of sock's transform (TLS) is done; raises its error. */
+#define vk_handshake_on(sock) VK_OP_(__COUNTER__, vk_socket_handshake_op((sock), that))
 #define vk_wait_readable() vk_wait_readable_on(that->socket_ptr)
 
 /* Waiting for the next request: rc is 1 when bytes are there, 0 when the

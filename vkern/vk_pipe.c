@@ -63,3 +63,17 @@ long vk_pipe_send(struct vk_pipe *pipe_ptr, struct vk_vectoring *ring_ptr)
 		return pipe_ptr->transform_ptr->send(pipe_ptr->transform_ctx_ptr, pipe_ptr->fd, ring_ptr);
 	return vk_vectoring_send_fd(ring_ptr, pipe_ptr->fd);
 }
+
+int vk_pipe_waits_for(const struct vk_pipe *pipe_ptr, int direction)
+{
+	if (pipe_ptr->transform_ptr && pipe_ptr->transform_ptr->waits_for)
+		return pipe_ptr->transform_ptr->waits_for(pipe_ptr->transform_ctx_ptr, direction);
+	return direction;
+}
+
+int vk_pipe_handshake(struct vk_pipe *pipe_ptr)
+{
+	if (!pipe_ptr->transform_ptr || !pipe_ptr->transform_ptr->handshake)
+		return 0;
+	return pipe_ptr->transform_ptr->handshake(pipe_ptr->transform_ctx_ptr, pipe_ptr->fd);
+}

@@ -17,5 +17,11 @@ struct vk_socket *vk_pipe_socket(struct vk_pipe *pipe_ptr);
 /* One syscall (or transform step) moving bytes between the fd and a ring. */
 long vk_pipe_recv(struct vk_pipe *pipe_ptr, struct vk_vectoring *ring_ptr);
 long vk_pipe_send(struct vk_pipe *pipe_ptr, struct vk_vectoring *ring_ptr);
+/* The fd events a read (VK_EV_IN) or write (VK_EV_OUT) that would block
+ * waits for: `direction` itself, unless a transform says otherwise. */
+int vk_pipe_waits_for(const struct vk_pipe *pipe_ptr, int direction);
+/* One step of the transform's handshake: 0 when done (or there is none),
+ * the events it waits for, or -errno. */
+int vk_pipe_handshake(struct vk_pipe *pipe_ptr);
 
 #endif

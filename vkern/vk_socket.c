@@ -148,12 +148,20 @@ int vk_socket_tx_fd(struct vk_socket *socket_ptr)
 	return vk_pipe_fd(&socket_ptr->tx_pipe);
 }
 
-static void block(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, int events)
+/* The thread waits to read (VK_EV_IN) and/or write (VK_EV_OUT); through a
+ * transform, the fd events each waits for may be the other ones. */
+static void block(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, int directions)
 {
-	if (events & VK_EV_IN)
+	int events = 0;
+
+	if (directions & VK_EV_IN) {
 		socket_ptr->reader_ptr = thread_ptr;
-	if (events & VK_EV_OUT)
+		events |= vk_pipe_waits_for(&socket_ptr->rx_pipe, VK_EV_IN);
+	}
+	if (directions & VK_EV_OUT) {
 		socket_ptr->writer_ptr = thread_ptr;
+		events |= vk_pipe_waits_for(&socket_ptr->tx_pipe, VK_EV_OUT);
+	}
 	vk_thread_set_block(thread_ptr, socket_ptr, events);
 }
 
@@ -587,6 +595,22 @@ int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *t
 	}
 }
 
+/* Until the rx transform's handshake is done: each step that would block
+ * waits for the fd events it names, and runs again only after one. */
+int vk_socket_handshake_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr)
+{
+	int rc;
+
+	if (socket_ptr->rx.error)
+		return -socket_ptr->rx.error;
+	rc = vk_pipe_handshake(&socket_ptr->rx_pipe);
+	if (rc <= 0)
+		return rc;
+	socket_ptr->rx.blocked = 1;
+	block(socket_ptr, thread_ptr, VK_EV_IN);
+	return VK_OP_BLOCK;
+}
+
 /* A non-blocking TCP connect on a fresh socket: the fd is created, handed
  * to the kernel (so it is closed with the process), and set on both pipes.
  * *done_ptr tracks the stage across blocks: 0 not started, 1 in progress. */
@@ -780,13 +804,17 @@ int vk_socket_is_closed(struct vk_socket *socket_ptr)
  * be tried again, and the thread waiting on it runs. */
 void vk_socket_fd_event(struct vk_socket *socket_ptr, int fd, int events)
 {
-	if (vk_pipe_fd(&socket_ptr->rx_pipe) == fd && (events & (VK_EV_IN | VK_EV_HUP | VK_EV_ERR))) {
+	int ends = VK_EV_HUP | VK_EV_ERR;
+
+	if (vk_pipe_fd(&socket_ptr->rx_pipe) == fd &&
+	    (events & (vk_pipe_waits_for(&socket_ptr->rx_pipe, VK_EV_IN) | ends))) {
 		socket_ptr->rx.blocked = 0;
-		if (events & (VK_EV_HUP | VK_EV_ERR))
+		if (events & ends)
 			socket_ptr->rx.hup_seen = 1;
 		wake_reader(socket_ptr);
 	}
-	if (vk_pipe_fd(&socket_ptr->tx_pipe) == fd && (events & (VK_EV_OUT | VK_EV_HUP | VK_EV_ERR))) {
+	if (vk_pipe_fd(&socket_ptr->tx_pipe) == fd &&
+	    (events & (vk_pipe_waits_for(&socket_ptr->tx_pipe, VK_EV_OUT) | ends))) {
 		socket_ptr->tx.blocked = 0;
 		wake_writer(socket_ptr);
 	}

@@ -85,6 +85,9 @@ int vk_socket_readhup_op(struct vk_socket *socket_ptr, struct vk_thread *thread_
 int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, struct vk_thread *thread_ptr, size_t len,
 			size_t *done_ptr);
 int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
+/* Until the handshake of the transform on the socket's read end (TLS) is
+ * done; at once when there is none. */
+int vk_socket_handshake_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
 
 /* One try at vk_socket_splice_op for a caller with no thread to block:
  * what dst has queued, then up to `len` bytes src already holds, in one
