@@ -20,10 +20,10 @@ LIBVKERN  := $(BUILD)/libvkern.a
 GW_SRC    := $(wildcard gateway/*.c config/*.c filters/*.c upstreams/*.c)
 GW_OBJ    := $(GW_SRC:%.c=$(BUILD)/%.o)
 LIBGW     := $(BUILD)/libgw.a
-# BoringSSL (Debian's android-libboringssl-dev), for the filters' crypto.
+# BoringSSL (Debian's android-libboringssl-dev), for TLS and the filters' crypto.
 BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
-GW_LDLIBS := -ljansson -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
+GW_LDLIBS := -ljansson -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto
 
 EXAMPLES     := $(patsubst vkern/examples/%.c,$(BUILD)/%,$(wildcard vkern/examples/*.c))
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_vk_*.c))
@@ -57,9 +57,10 @@ $(BUILD)/gateway/%.o: INC := -Igateway -Iconfig -Ivkern
 $(BUILD)/upstreams/%.o: INC := -Iupstreams -Igateway -Iconfig -Ivkern
 $(BUILD)/filters/%.o: INC := -Ifilters -Igateway -Iconfig -Ivkern
 
-# Only filters see BoringSSL's headers (as system headers: its own
-# warnings are not ours).
+# Only the filters and the gateway's TLS (gw_tls*.c) see BoringSSL's
+# headers (as system headers: its own warnings are not ours).
 $(BUILD)/filters/%.o: CFLAGS += -isystem $(BORINGSSL_INC)
+$(BUILD)/gateway/gw_tls.o $(BUILD)/gateway/gw_tls_%.o: CFLAGS += -isystem $(BORINGSSL_INC)
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

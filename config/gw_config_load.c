@@ -119,9 +119,10 @@ static void read_isolation(struct gw_json_check *check_ptr, const json_t *json_p
 static void load_listener(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer, int index,
 			  struct gw_config_listener *listener_ptr)
 {
-	static const char *const keys[] = {"name", "address", "port", "kernels", "isolation", NULL};
+	static const char *const keys[] = {"name", "address", "port", "kernels", "isolation", "tls", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *default_name = gw_arena_printf(check_ptr->arena_ptr, "listener-%d", index);
+	const json_t *tls_json_ptr = NULL;
 
 	/* Cross-checks read every listener, even one that isn't an object. */
 	if (!default_name)
@@ -139,6 +140,9 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 	gw_json_read_int_field(check_ptr, json_ptr, pointer, "kernels", 0, KERNELS_MAX, 0, &listener_ptr->kernels);
 	read_isolation(check_ptr, json_ptr, pointer, &listener_ptr->isolation);
 	fill_sockaddr(&listener_ptr->sockaddr, listener_ptr->address, listener_ptr->port);
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "tls", &tls_json_ptr) == 0)
+		gw_config_load_tls(loader_ptr, tls_json_ptr, gw_json_member_pointer(check_ptr, pointer, "tls"),
+				   &listener_ptr->tls);
 }
 
 /* Two sockets on one address and port would share its connections
@@ -279,7 +283,7 @@ static void load_http(struct gw_config_loader *loader_ptr, const json_t *json_pt
 
 static void load_client_timeouts(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
-	static const char *const keys[] = {"header_ms", "body_idle_ms", "keepalive_idle_ms", NULL};
+	static const char *const keys[] = {"header_ms", "body_idle_ms", "keepalive_idle_ms", "handshake_ms", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_timeouts *timeouts_ptr = &loader_ptr->config_ptr->timeouts;
 
@@ -291,6 +295,8 @@ static void load_client_timeouts(struct gw_config_loader *loader_ptr, const json
 			       &timeouts_ptr->body_idle_ms);
 	gw_json_read_int_field(check_ptr, json_ptr, pointer, "keepalive_idle_ms", 1, TIMEOUT_MS_MAX, 60000,
 			       &timeouts_ptr->keepalive_idle_ms);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "handshake_ms", 1, TIMEOUT_MS_MAX, 10000,
+			       &timeouts_ptr->handshake_ms);
 }
 
 /* A section that must be an object if present; NULL when absent or not. */
@@ -347,10 +353,10 @@ void gw_config_free(struct gw_config *config_ptr)
 }
 
 /* Checks a parsed document and builds its snapshot; NULL after reporting. */
-static struct gw_config *build_snapshot(const json_t *root_ptr, struct gw_diag *diag_ptr)
+static struct gw_config *build_snapshot(const json_t *root_ptr, const char *base_dir, struct gw_diag *diag_ptr)
 {
 	int reported = gw_diag_reported(diag_ptr);
-	struct gw_config_loader loader = {.check = {.diag_ptr = diag_ptr}};
+	struct gw_config_loader loader = {.check = {.diag_ptr = diag_ptr}, .base_dir = base_dir};
 	struct gw_config *config_ptr = NULL;
 
 	loader.check.arena_ptr = gw_arena_create(0);
@@ -386,7 +392,8 @@ static void locate_problems(struct gw_diag *diag_ptr, int first, const struct gw
 	}
 }
 
-struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag_ptr)
+/* Relative file paths in the text are joined to base_dir (NULL: as written). */
+static struct gw_config *load_text(const char *text, size_t len, const char *base_dir, struct gw_diag *diag_ptr)
 {
 	int first = gw_diag_count(diag_ptr);
 	struct gw_json_pos *pos_ptr = gw_json_pos_scan(text, len);
@@ -402,13 +409,18 @@ struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_
 		gw_diag_error_at(diag_ptr, error.line, error.column,
 				 pos_ptr ? gw_json_pos_pointer_at(pos_ptr, offset) : "", "%s", error.text);
 	} else {
-		config_ptr = build_snapshot(root_ptr, diag_ptr);
+		config_ptr = build_snapshot(root_ptr, base_dir, diag_ptr);
 		json_decref(root_ptr);
 	}
 	if (pos_ptr)
 		locate_problems(diag_ptr, first, pos_ptr);
 	gw_json_pos_free(pos_ptr);
 	return config_ptr;
+}
+
+struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag_ptr)
+{
+	return load_text(text, len, NULL, diag_ptr);
 }
 
 /* The whole file in a malloc()ed buffer, or NULL after reporting. */
@@ -460,10 +472,21 @@ struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag_ptr
 	size_t len;
 	char *text_ptr = read_file(path, &len, diag_ptr);
 	struct gw_config *config_ptr;
+	const char *slash;
+	char *dir_ptr;
 
 	if (!text_ptr)
 		return NULL;
-	config_ptr = gw_config_load_buffer(text_ptr, len, diag_ptr);
+	/* The directory part of the path, "." for a bare file name. */
+	slash = strrchr(path, '/');
+	dir_ptr = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir_ptr) {
+		free(text_ptr);
+		gw_diag_error(diag_ptr, "", "out of memory while loading the configuration");
+		return NULL;
+	}
+	config_ptr = load_text(text_ptr, len, dir_ptr, diag_ptr);
+	free(dir_ptr);
 	free(text_ptr);
 	return config_ptr;
 }

@@ -17,6 +17,7 @@ struct gw_config_loader {
 	struct gw_json_check check; /* diag, snapshot arena, scratch arena */
 	struct gw_config *config_ptr;
 	int upstreams_unreadable; /* "upstreams" is not an object: don't check references */
+	const char *base_dir;	  /* the file's directory, for relative paths; NULL: as written */
 };
 
 typedef int gw_syntax_fn(const char *text);
@@ -42,6 +43,10 @@ int gw_config_problem_position(const struct gw_diag_problem *problem_ptr, const 
 			       int *line_ptr, int *column_ptr);
 
 void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t *upstreams_ptr, const char *pointer);
+struct gw_config_tls;
+/* A listener's "tls" object (absent: json_ptr NULL, TLS off). */
+void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			struct gw_config_tls *tls_ptr);
 void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes_ptr, const char *pointer);
 
 #endif

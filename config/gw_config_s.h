@@ -30,6 +30,31 @@ enum gw_isolation { GW_ISOLATION_OFF, GW_ISOLATION_FILTERS, GW_ISOLATION_ALWAYS 
  * command line take, in enum order. */
 extern const char *const gw_isolation_names[];
 
+/* One certificate a TLS listener serves: a PEM chain (leaf first) and its
+ * key. Paths are as written, or joined to the configuration file's
+ * directory when relative. */
+struct gw_config_tls_certificate {
+	const char *cert_path;
+	const char *key_path;
+	/* Lower case; "*.example.com" covers one more label. None: the
+	 * certificate serves a name no other certificate claims, and clients
+	 * that send none. */
+	const char *const *server_names;
+	int server_name_count;
+	const char *pointer; /* of this entry, for messages about its files */
+};
+
+/* A listener's TLS ("tls" object, docs/config.md). */
+struct gw_config_tls {
+	int enabled; /* the "tls" object is present */
+	const struct gw_config_tls_certificate *certificates_ptr;
+	int certificate_count;
+	int min_version;     /* 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) */
+	const char *ciphers; /* TLS 1.2 suites, BoringSSL's cipher rule syntax */
+	const char *curves;  /* colon-separated, for SSL_CTX_set1_curves_list */
+	const char *pointer; /* of the "tls" object */
+};
+
 struct gw_config_listener {
 	const char *name;
 	const char *address; /* IPv4, as written */
@@ -37,6 +62,7 @@ struct gw_config_listener {
 	int kernels;	     /* 0: one per CPU */
 	int isolation;	     /* enum gw_isolation */
 	struct sockaddr_in sockaddr;
+	struct gw_config_tls tls;
 };
 
 struct gw_config_admin {
@@ -67,6 +93,7 @@ struct gw_config_timeouts {
 	int header_ms;
 	int body_idle_ms;
 	int keepalive_idle_ms;
+	int handshake_ms; /* a TLS listener's handshake, from the accept */
 };
 
 enum gw_config_endpoint_kind {

@@ -19,6 +19,7 @@
 #include "gw_admin_s.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
+#include "gw_config_tls.h"
 #include "gw_conn.h"
 #include "gw_conn_s.h"
 #include "gw_diag.h"
@@ -26,6 +27,7 @@
 #include "gw_filters.h"
 #include "gw_pipeline.h"
 #include "gw_stats.h"
+#include "gw_tls.h"
 #include "gw_resolver.h"
 #include "gw_resolver_process.h"
 #include "gw_upstreams.h"
@@ -236,12 +238,29 @@ static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_co
 	conn_ptr->header_timeout_ms = (uint64_t)config_ptr->timeouts.header_ms;
 	conn_ptr->body_idle_ms = (uint64_t)config_ptr->timeouts.body_idle_ms;
 	conn_ptr->keepalive_idle_ms = (uint64_t)config_ptr->timeouts.keepalive_idle_ms;
+	conn_ptr->handshake_ms = (uint64_t)config_ptr->timeouts.handshake_ms;
 	conn_ptr->via = config_ptr->http.via;
 	conn_ptr->trusted_hops = config_ptr->http.trusted_hops;
 	conn_ptr->ring_bytes = GW_RING_BYTES;
 	conn_ptr->body_buffer_bytes =
 		gw_pipeline_config_wants_bodies(config_ptr) ? config_ptr->http.max_buffered_body_bytes : 0;
 	conn_ptr->config_ptr = config_ptr;
+}
+
+/* A TLS listener's contexts, made before the kernels fork (each kernel
+ * then has its copy). 0, or -1 after saying why. */
+static int listener_tls(const struct gw_config_listener *listener_ptr, struct gw_conn_config *conn_ptr)
+{
+	char error[512];
+
+	if (!listener_ptr->tls.enabled)
+		return 0;
+	conn_ptr->tls_ptr = gw_tls_create(&listener_ptr->tls, error, sizeof(error));
+	if (!conn_ptr->tls_ptr) {
+		fprintf(stderr, "vkgw: listener %s: %s\n", listener_ptr->name, error);
+		return -1;
+	}
+	return 0;
 }
 
 static struct vk_service *listener_service(const struct gw_config_listener *listener_ptr,
@@ -371,6 +390,9 @@ int main(int argc, char **argv)
 	int isolation = -1; /* -1: each listener's own */
 
 	gw_filters_register_builtin();
+	/* Certificates and keys are read while the configuration loads, so
+	 * that a bad one is reported at its place in the file. */
+	gw_config_set_tls_check(gw_tls_check_config);
 	vk_runtime_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "c:k:P:g:vsh", options, NULL)) != -1) {
 		switch (c) {
@@ -444,6 +466,8 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < program.listener_count; i++) {
 		fill_conn_config(&program.conn_configs_ptr[i], program.config_ptr);
+		if (listener_tls(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]) == -1)
+			return 1;
 		services_ptr[i] = listener_service(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]);
 		if (!services_ptr[i])
 			return 1;
@@ -478,6 +502,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < service_count; i++)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);
+	for (int i = 0; i < program.listener_count; i++)
+		gw_tls_destroy((struct gw_tls *)program.conn_configs_ptr[i].tls_ptr);
 	free(program.conn_configs_ptr);
 	gw_stats_destroy(program.stats_ptr);
 	gw_config_free(program.config_ptr);

@@ -26,6 +26,7 @@
 #include "gw_pipeline.h"
 #include "gw_relay.h"
 #include "gw_stats.h"
+#include "gw_tls_stream.h"
 
 #include "vk_coro.h"
 #include "vk_heap.h"
@@ -128,6 +129,15 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	char *rings;
 
 	self->client_ptr = that->socket_ptr;
+	self->stage = GW_CONN_STAGE_IDLE;
+	self->tls_ptr = NULL;
+	if (cfg_ptr->tls_ptr) {
+		self->tls_ptr = vk_proc_local_alloc(pl_ptr, gw_tls_stream_size());
+		if (!self->tls_ptr || gw_tls_stream_accept(self->tls_ptr, cfg_ptr->tls_ptr, self->client_ptr) == -1) {
+			self->tls_ptr = NULL;
+			return -1;
+		}
+	}
 	self->upstream_ptr = vk_proc_local_alloc_raw(pl_ptr, vk_socket_size() + block);
 	if (!self->upstream_ptr)
 		return -1;
@@ -416,6 +426,11 @@ void gw_conn_main(struct vk_thread *that)
 	vk_finally
 	{
 		gw_stats_connection_closed();
+		/* BoringSSL's memory is its allocator's, not this heap's: it
+		 * goes back however the connection ends, unless a fault may have
+		 * damaged the pointer to it. */
+		if (self->tls_ptr && !vk_sys_faulted())
+			gw_tls_stream_end(self->tls_ptr);
 	}
 	if (conn_setup(self, that, cfg_ptr) == -1)
 		vk_raise(ENOMEM);
@@ -450,6 +465,15 @@ void gw_conn_main(struct vk_thread *that)
 			vk_clear_error();
 			vk_call(gw_conn_answer_error, self);
 		}
+	}
+
+	/* TLS: the handshake first, under its own deadline. A failure ends
+	 * the connection with BoringSSL's alert and no HTTP answer (the stage
+	 * is idle). */
+	if (self->tls_ptr) {
+		vk_deadline(cfg_ptr->handshake_ms);
+		vk_handshake_on(self->client_ptr);
+		vk_deadline_clear();
 	}
 
 	for (;;) {

@@ -9,6 +9,7 @@
 
 struct gw_config;
 struct gw_filter_states;
+struct gw_tls;
 
 /* What every connection of a listener reads: limits, timeouts, and where
  * requests go (the config snapshot). Immutable while connections use it. */
@@ -17,6 +18,7 @@ struct gw_conn_config {
 	uint64_t header_timeout_ms; /* whole request head: 408 (slowloris) */
 	uint64_t body_idle_ms;	    /* no body bytes for this long: 408 */
 	uint64_t keepalive_idle_ms; /* between requests: close quietly */
+	uint64_t handshake_ms;	    /* a TLS handshake, from the accept */
 	const char *via;	    /* pseudonym in Via: "1.1 <via>" */
 	int trusted_hops;	    /* hops before this one whose X-Forwarded-* are believed */
 	size_t ring_bytes;	    /* each socket's ring, each way */
@@ -26,6 +28,8 @@ struct gw_conn_config {
 	struct gw_upstream_ops upstream_ops;
 	/* this kernel's state of the snapshot's filters (gw_filter_states.h) */
 	const struct gw_filter_states *filter_states_ptr;
+	/* the listener's TLS (gw_tls.h); NULL: plain HTTP */
+	const struct gw_tls *tls_ptr;
 };
 
 #endif

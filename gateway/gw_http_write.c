@@ -301,6 +301,8 @@ static void out_forwarded(struct gw_http_out *out_ptr, const struct gw_conn_self
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\nX-Forwarded-Proto: ");
 	if (trusted && (f_ptr = forwarded_field(self, XF_PROTO)))
 		gw_http_out_bytes(out_ptr, span(self->head_ptr, f_ptr->value), f_ptr->value.len);
+	else if (self->tls_ptr)
+		GW_HTTP_OUT_LITERAL(out_ptr, "https");
 	else
 		GW_HTTP_OUT_LITERAL(out_ptr, "http");
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");

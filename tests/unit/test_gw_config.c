@@ -22,6 +22,7 @@
 #include "gw_arena.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
+#include "gw_config_tls.h"
 #include "gw_diag.h"
 #include "gw_filter.h"
 #include "gw_json_pos.h"
@@ -492,6 +493,95 @@ static void test_missing_file_is_reported_without_position(void **state)
 	free(errors);
 }
 
+/* A listener's "tls": certificates with their names (lower case), paths
+ * as written from a buffer, the defaults, and the checker the TLS layer
+ * registers seeing the parsed object (here a fake that refuses a key). */
+static int tls_checks;
+
+static int fake_tls_check(const struct gw_config_tls *tls_ptr, struct gw_diag *diag_ptr)
+{
+	char pointer[256];
+
+	tls_checks++;
+	for (int i = 0; i < tls_ptr->certificate_count; i++) {
+		if (strcmp(tls_ptr->certificates_ptr[i].key_path, "refused.key") == 0) {
+			snprintf(pointer, sizeof(pointer), "%s/key", tls_ptr->certificates_ptr[i].pointer);
+			return gw_diag_error(diag_ptr, pointer, "refused");
+		}
+	}
+	return 0;
+}
+
+static void test_listener_tls_reaches_the_snapshot(void **state)
+{
+	struct gw_config *config;
+	const struct gw_config_tls *tls_ptr;
+	char *errors;
+
+	(void)state;
+	gw_config_set_tls_check(fake_tls_check);
+	tls_checks = 0;
+	errors = load_text_printing(
+		"{\"listeners\": [{\"port\": 0, \"tls\": {\"certificates\": ["
+		"{\"cert\": \"a.pem\", \"key\": \"a.key\", \"server_names\": [\"API.Example.com\", \"*.example.com\"]},"
+		"{\"cert\": \"/abs/d.pem\", \"key\": \"d.key\"}],"
+		"\"min_version\": \"1.3\", \"curves\": [\"X25519\", \"P-256\"]}}, {\"port\": 0}],"
+		"\"timeouts\": {\"handshake_ms\": 1500},"
+		"\"routes\": [{\"action\": {\"respond\": {\"status\": 204}}}]}",
+		&config);
+	assert_string_equal(errors, "");
+	free(errors);
+	assert_non_null(config);
+	assert_int_equal(tls_checks, 1);
+	tls_ptr = &config->listeners_ptr[0].tls;
+	assert_true(tls_ptr->enabled);
+	assert_int_equal(tls_ptr->certificate_count, 2);
+	assert_string_equal(tls_ptr->certificates_ptr[0].cert_path, "a.pem");
+	assert_string_equal(tls_ptr->certificates_ptr[0].key_path, "a.key");
+	assert_int_equal(tls_ptr->certificates_ptr[0].server_name_count, 2);
+	assert_string_equal(tls_ptr->certificates_ptr[0].server_names[0], "api.example.com");
+	assert_string_equal(tls_ptr->certificates_ptr[0].server_names[1], "*.example.com");
+	assert_string_equal(tls_ptr->certificates_ptr[0].pointer, "/listeners/0/tls/certificates/0");
+	assert_string_equal(tls_ptr->certificates_ptr[1].cert_path, "/abs/d.pem");
+	assert_int_equal(tls_ptr->certificates_ptr[1].server_name_count, 0);
+	assert_int_equal(tls_ptr->min_version, 0x0304);
+	assert_string_equal(tls_ptr->curves, "X25519:P-256");
+	assert_non_null(strstr(tls_ptr->ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+	assert_int_equal(config->timeouts.handshake_ms, 1500);
+	assert_false(config->listeners_ptr[1].tls.enabled);
+	assert_int_equal(config->listeners_ptr[1].tls.min_version, 0x0303);
+	gw_config_free(config);
+
+	/* Bad names and versions are the loader's; the files are the
+	 * checker's, asked only once the rest is right. */
+	tls_checks = 0;
+	errors = load_text_printing(
+		"{\"listeners\": [{\"port\": 0, \"tls\": {\"certificates\": ["
+		"{\"cert\": \"a.pem\", \"key\": \"a.key\", \"server_names\": [\"a..b\", \"*.*.c\", \"-a.b\", 7]}],"
+		"\"min_version\": \"1.1\"}}], \"routes\": [{\"action\": {\"respond\": {\"status\": 204}}}]}",
+		&config);
+	assert_null(config);
+	assert_int_equal(tls_checks, 0);
+	assert_non_null(strstr(errors, "/listeners/0/tls/certificates/0/server_names/0: must be a DNS name"));
+	assert_non_null(strstr(errors, "/listeners/0/tls/certificates/0/server_names/1: must be a DNS name"));
+	assert_non_null(strstr(errors, "/listeners/0/tls/certificates/0/server_names/2: must be a DNS name"));
+	assert_non_null(
+		strstr(errors, "/listeners/0/tls/certificates/0/server_names/3: expected a string, not an integer"));
+	assert_non_null(strstr(errors, "/listeners/0/tls/min_version: "));
+	free(errors);
+	errors = load_text_printing(
+		"{\"listeners\": [{\"port\": 0, \"tls\": {\"certificates\": ["
+		"{\"cert\": \"a.pem\", \"key\": \"refused.key\"}]}},"
+		"{\"port\": 0, \"tls\": {}}], \"routes\": [{\"action\": {\"respond\": {\"status\": 204}}}]}",
+		&config);
+	assert_null(config);
+	assert_int_equal(tls_checks, 1);
+	assert_non_null(strstr(errors, "t.json:1:78: /listeners/0/tls/certificates/0/key: refused\n"));
+	assert_non_null(strstr(errors, "/listeners/1/tls: missing required key \"certificates\""));
+	free(errors);
+	gw_config_set_tls_check(NULL);
+}
+
 static void test_whole_reals_count_as_integers(void **state)
 {
 	struct gw_config *config;
@@ -748,7 +838,7 @@ static const struct bad_case bad_cases[] = {
 	 "tests/config/bad_unknown_filter.json:4:46: /routes/0/filters/1: missing required key \"type\"\n"
 	 "tests/config/bad_unknown_filter.json:4:63: /routes/0/filters/2: expected an object, not a string\n"},
 	{"bad_unknown_key.json", "tests/config/bad_unknown_key.json:3:31: /listeners/0/prot: unknown key \"prot\"; "
-				 "allowed keys: name, address, port, kernels, isolation\n"
+				 "allowed keys: name, address, port, kernels, isolation, tls\n"
 				 "tests/config/bad_unknown_key.json:6:51: /routes/0/filter: unknown key \"filter\"; "
 				 "allowed keys: name, match, filters, action\n"},
 	{"bad_unknown_upstream.json", "tests/config/bad_unknown_upstream.json:8:42: /routes/0/action/proxy/upstream: "
@@ -792,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_writing_to_a_snapshot_faults),
 		cmocka_unit_test(test_loads_append_to_one_diag),
 		cmocka_unit_test(test_filter_registry_keeps_types_by_name),
+		cmocka_unit_test(test_listener_tls_reaches_the_snapshot),
 	};
 	size_t fixed_count = sizeof(fixed_tests) / sizeof(fixed_tests[0]);
 	size_t bad_count = sizeof(bad_cases) / sizeof(bad_cases[0]);

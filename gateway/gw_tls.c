@@ -1,0 +1,398 @@
+/* gw_tls: a TLS listener's contexts (gw_tls.h), and the certificate each
+ * handshake gets. The choice is made in BoringSSL's early ClientHello
+ * callback, before any other handshake work: the name the client sent
+ * (SNI), then the key type it can verify. */
+#include "gw_tls.h"
+#include "gw_tls_s.h"
+#include "gw_tls_stream.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
+#include "gw_diag.h"
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ALPN_HTTP_1_1 "http/1.1"
+#define SESSION_ID_CONTEXT "vkgw"
+
+/* TLS code points the choice reads from a ClientHello. */
+#define EXT_SUPPORTED_GROUPS 10
+#define EXT_SIGNATURE_ALGORITHMS 13
+#define EXT_SUPPORTED_VERSIONS 43
+#define SIGNATURE_ECDSA 0x03 /* low byte of an ECDSA signature scheme */
+
+/* What went wrong while building one certificate's context: the member at
+ * fault ("cert", "key", "ciphers", "curves") and why. */
+struct build_problem {
+	const char *member;
+	char message[256];
+};
+
+static void problem(struct build_problem *problem_ptr, const char *member, const char *what, const char *path)
+{
+	const char *reason = NULL, *first = NULL;
+	unsigned long code;
+
+	/* BoringSSL queues the cause under what it stopped: a file that cannot
+	 * be read says why in errno's words, a key that is not the
+	 * certificate's says so, and text that is no PEM says that. */
+	while ((code = ERR_get_error())) {
+		if (!first)
+			first = ERR_reason_error_string(code);
+		if (reason)
+			continue;
+		if (ERR_GET_LIB(code) == ERR_LIB_SYS)
+			reason = strerror(ERR_GET_REASON(code));
+		else if (ERR_GET_LIB(code) == ERR_LIB_X509 && (ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH ||
+							       ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH))
+			reason = "the key is not the certificate's";
+		else if (ERR_GET_LIB(code) == ERR_LIB_PEM)
+			reason = "no PEM data of the right kind";
+	}
+	if (!reason)
+		reason = first ? first : "no detail from BoringSSL";
+	problem_ptr->member = member;
+	if (path)
+		snprintf(problem_ptr->message, sizeof(problem_ptr->message), "%s %s: %s", what, path, reason);
+	else
+		snprintf(problem_ptr->message, sizeof(problem_ptr->message), "%s: %s", what, reason);
+}
+
+/* ---- the choice of a certificate ---- */
+
+static int read_u16(const uint8_t *p)
+{
+	return (p[0] << 8) | p[1];
+}
+
+/* Whether the u16 list (length-prefixed with `prefix` bytes) holds a value
+ * for which match(value, arg) is true. */
+static int u16_list_has(const uint8_t *data, size_t len, size_t prefix, int (*match)(int, int), int arg)
+{
+	size_t list_len;
+
+	if (len < prefix)
+		return 0;
+	list_len = prefix == 2 ? (size_t)read_u16(data) : data[0];
+	if (list_len > len - prefix)
+		return 0;
+	for (size_t i = prefix; i + 1 < prefix + list_len; i += 2)
+		if (match(read_u16(data + i), arg))
+			return 1;
+	return 0;
+}
+
+static int equals(int value, int arg)
+{
+	return value == arg;
+}
+
+static int is_ecdsa_scheme(int value, int arg)
+{
+	(void)arg;
+	return (value & 0xff) == SIGNATURE_ECDSA;
+}
+
+/* ECDHE-ECDSA with AES-GCM or ChaCha20 (TLS 1.2). */
+static int is_ecdsa_suite(int value, int arg)
+{
+	(void)arg;
+	return value == 0xc02b || value == 0xc02c || value == 0xcca9;
+}
+
+/* The TLS 1.3 signature scheme and the group of an ECDSA key's curve. */
+static int scheme_of_curve(int nid)
+{
+	return nid == NID_X9_62_prime256v1 ? 0x0403 : nid == NID_secp384r1 ? 0x0503 : 0x0603;
+}
+
+static int group_of_curve(int nid)
+{
+	return nid == NID_X9_62_prime256v1 ? 23 : nid == NID_secp384r1 ? 24 : 25;
+}
+
+/* Whether the client can verify a signature by an ECDSA key on `nid`:
+ * in TLS 1.3 its signature schemes say so; in TLS 1.2 it must also offer
+ * an ECDHE-ECDSA suite and the curve. */
+static int client_verifies_ecdsa(const SSL_CLIENT_HELLO *hello_ptr, int nid, int max_version)
+{
+	const uint8_t *data;
+	size_t len;
+	int has_sigalgs = SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SIGNATURE_ALGORITHMS, &data, &len);
+
+	if (max_version >= TLS1_3_VERSION &&
+	    SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SUPPORTED_VERSIONS, &data, &len) &&
+	    u16_list_has(data, len, 1, equals, TLS1_3_VERSION)) {
+		return SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SIGNATURE_ALGORITHMS, &data, &len) &&
+		       u16_list_has(data, len, 2, equals, scheme_of_curve(nid));
+	}
+	if (has_sigalgs && !u16_list_has(data, len, 2, is_ecdsa_scheme, 0))
+		return 0;
+	if (SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SUPPORTED_GROUPS, &data, &len) &&
+	    !u16_list_has(data, len, 2, equals, group_of_curve(nid)))
+		return 0;
+	for (size_t i = 0; i + 1 < hello_ptr->cipher_suites_len; i += 2)
+		if (is_ecdsa_suite(read_u16(hello_ptr->cipher_suites + i), 0))
+			return 1;
+	return 0;
+}
+
+/* "*.example.com" covers exactly one more label. */
+static int wildcard_covers(const char *pattern, const char *name, size_t name_len)
+{
+	const char *suffix = pattern + 1; /* ".example.com" */
+	size_t suffix_len = strlen(suffix);
+	size_t label_len;
+
+	if (name_len <= suffix_len || strncasecmp(name + name_len - suffix_len, suffix, suffix_len) != 0)
+		return 0;
+	label_len = name_len - suffix_len;
+	return label_len > 0 && memchr(name, '.', label_len) == NULL;
+}
+
+enum name_match { MATCH_EXACT, MATCH_WILDCARD, MATCH_DEFAULT, MATCH_KINDS };
+
+static int certificate_matches(const struct gw_config_tls_certificate *cert_ptr, const char *name, size_t name_len,
+			       enum name_match kind)
+{
+	if (kind == MATCH_DEFAULT)
+		return cert_ptr->server_name_count == 0;
+	for (int i = 0; name && i < cert_ptr->server_name_count; i++) {
+		const char *pattern = cert_ptr->server_names[i];
+		int wildcard = pattern[0] == '*';
+
+		if (kind == MATCH_EXACT && !wildcard && strlen(pattern) == name_len &&
+		    strncasecmp(pattern, name, name_len) == 0)
+			return 1;
+		if (kind == MATCH_WILDCARD && wildcard && wildcard_covers(pattern, name, name_len))
+			return 1;
+	}
+	return 0;
+}
+
+/* The certificate for this ClientHello, or -1 when none serves its name. */
+static int choose(const struct gw_tls *tls_ptr, const SSL_CLIENT_HELLO *hello_ptr, const char *name)
+{
+	size_t name_len = name ? strlen(name) : 0;
+
+	/* "example.com." is "example.com". */
+	if (name_len && name[name_len - 1] == '.')
+		name_len--;
+	for (int kind = MATCH_EXACT; kind < MATCH_KINDS; kind++) {
+		int first = -1, rsa = -1;
+
+		for (int i = 0; i < tls_ptr->certificate_count; i++) {
+			const struct gw_tls_certificate *cert_ptr = &tls_ptr->certificates_ptr[i];
+
+			if (!certificate_matches(cert_ptr->config_ptr, name, name_len, (enum name_match)kind))
+				continue;
+			if (first < 0)
+				first = i;
+			if (cert_ptr->is_ecdsa &&
+			    client_verifies_ecdsa(hello_ptr, cert_ptr->curve_nid,
+						  SSL_CTX_get_max_proto_version(cert_ptr->ctx_ptr)))
+				return i;
+			if (!cert_ptr->is_ecdsa && rsa < 0)
+				rsa = i;
+		}
+		if (first >= 0)
+			return rsa >= 0 ? rsa : first;
+	}
+	return -1;
+}
+
+static enum ssl_select_cert_result_t select_certificate(const SSL_CLIENT_HELLO *hello_ptr)
+{
+	SSL *ssl_ptr = hello_ptr->ssl;
+	const struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
+	int chosen = choose(tls_ptr, hello_ptr, SSL_get_servername(ssl_ptr, TLSEXT_NAMETYPE_host_name));
+
+	if (chosen < 0) {
+		/* No certificate for this name and no default: BoringSSL ends
+		 * the handshake with an alert. */
+		gw_tls_stream_note_failure(ssl_ptr, "no certificate for the server name");
+		return ssl_select_cert_error;
+	}
+	if (tls_ptr->certificates_ptr[chosen].ctx_ptr != SSL_get_SSL_CTX(ssl_ptr))
+		SSL_set_SSL_CTX(ssl_ptr, tls_ptr->certificates_ptr[chosen].ctx_ptr);
+	return ssl_select_cert_success;
+}
+
+/* ALPN: HTTP/1.1 is all there is until HTTP/2 exists. A client that
+ * offers protocols but not it gets no_application_protocol (RFC 7301). */
+static int select_alpn(SSL *ssl_ptr, const uint8_t **out, uint8_t *out_len, const uint8_t *in, unsigned in_len,
+		       void *arg_ptr)
+{
+	static const uint8_t http11[] = ALPN_HTTP_1_1;
+	CBS list, protocol;
+
+	(void)arg_ptr;
+	CBS_init(&list, in, in_len);
+	while (CBS_len(&list) > 0) {
+		if (!CBS_get_u8_length_prefixed(&list, &protocol))
+			break;
+		if (CBS_len(&protocol) == sizeof(http11) - 1 &&
+		    memcmp(CBS_data(&protocol), http11, sizeof(http11) - 1) == 0) {
+			*out = CBS_data(&protocol);
+			*out_len = (uint8_t)CBS_len(&protocol);
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	gw_tls_stream_note_failure(ssl_ptr, "no application protocol in common (only http/1.1 is served)");
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* ---- building ---- */
+
+/* The key's type (RSA or ECDSA, and an ECDSA key's curve), or -1. */
+static int key_type(SSL_CTX *ctx_ptr, struct gw_tls_certificate *cert_ptr)
+{
+	X509 *x509_ptr = SSL_CTX_get0_certificate(ctx_ptr);
+	EVP_PKEY *key_ptr = x509_ptr ? X509_get_pubkey(x509_ptr) : NULL;
+	int rc = -1;
+
+	if (!key_ptr)
+		return -1;
+	if (EVP_PKEY_id(key_ptr) == EVP_PKEY_RSA) {
+		cert_ptr->is_ecdsa = 0;
+		rc = 0;
+	} else if (EVP_PKEY_id(key_ptr) == EVP_PKEY_EC) {
+		const EC_KEY *ec_ptr = EVP_PKEY_get0_EC_KEY(key_ptr);
+		int nid = ec_ptr ? EC_GROUP_get_curve_name(EC_KEY_get0_group(ec_ptr)) : NID_undef;
+
+		if (nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 || nid == NID_secp521r1) {
+			cert_ptr->is_ecdsa = 1;
+			cert_ptr->curve_nid = nid;
+			rc = 0;
+		}
+	}
+	EVP_PKEY_free(key_ptr);
+	return rc;
+}
+
+static SSL_CTX *new_context(const struct gw_config_tls *config_ptr, struct build_problem *problem_ptr)
+{
+	SSL_CTX *ctx_ptr = SSL_CTX_new(TLS_method());
+
+	if (!ctx_ptr) {
+		problem(problem_ptr, "cert", "cannot create a TLS context", NULL);
+		return NULL;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx_ptr, (uint16_t)config_ptr->min_version) ||
+	    !SSL_CTX_set_max_proto_version(ctx_ptr, TLS1_3_VERSION)) {
+		problem(problem_ptr, "min_version", "unsupported TLS version", NULL);
+	} else if (!SSL_CTX_set_strict_cipher_list(ctx_ptr, config_ptr->ciphers)) {
+		problem(problem_ptr, "ciphers", "not a cipher list BoringSSL accepts in full", NULL);
+	} else if (!SSL_CTX_set1_curves_list(ctx_ptr, config_ptr->curves)) {
+		problem(problem_ptr, "curves", "unknown curve (X25519, P-256, P-384, P-521)", NULL);
+	} else {
+		SSL_CTX_set_mode(ctx_ptr, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		SSL_CTX_set_options(ctx_ptr, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+		SSL_CTX_set_session_id_context(ctx_ptr, (const uint8_t *)SESSION_ID_CONTEXT,
+					       sizeof(SESSION_ID_CONTEXT) - 1);
+		SSL_CTX_set_select_certificate_cb(ctx_ptr, select_certificate);
+		SSL_CTX_set_alpn_select_cb(ctx_ptr, select_alpn, NULL);
+		return ctx_ptr;
+	}
+	SSL_CTX_free(ctx_ptr);
+	return NULL;
+}
+
+static int build_certificate(const struct gw_config_tls *config_ptr, int index, struct gw_tls_certificate *cert_ptr,
+			     struct build_problem *problem_ptr)
+{
+	const struct gw_config_tls_certificate *entry_ptr = &config_ptr->certificates_ptr[index];
+	SSL_CTX *ctx_ptr = new_context(config_ptr, problem_ptr);
+
+	memset(cert_ptr, 0, sizeof(*cert_ptr));
+	cert_ptr->config_ptr = entry_ptr;
+	if (!ctx_ptr)
+		return -1;
+	if (!SSL_CTX_use_certificate_chain_file(ctx_ptr, entry_ptr->cert_path)) {
+		problem(problem_ptr, "cert", "cannot load a PEM certificate chain from", entry_ptr->cert_path);
+	} else if (!SSL_CTX_use_PrivateKey_file(ctx_ptr, entry_ptr->key_path, SSL_FILETYPE_PEM)) {
+		problem(problem_ptr, "key", "cannot load a PEM private key from", entry_ptr->key_path);
+	} else if (!SSL_CTX_check_private_key(ctx_ptr)) {
+		problem(problem_ptr, "key", "the key does not match the certificate in", entry_ptr->key_path);
+	} else if (key_type(ctx_ptr, cert_ptr) == -1) {
+		problem(problem_ptr, "cert",
+			"only RSA and ECDSA (P-256, P-384, P-521) certificates are served:", entry_ptr->cert_path);
+	} else {
+		cert_ptr->ctx_ptr = ctx_ptr;
+		return 0;
+	}
+	SSL_CTX_free(ctx_ptr);
+	return -1;
+}
+
+struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error, size_t error_len)
+{
+	struct gw_tls *tls_ptr = calloc(1, sizeof(*tls_ptr));
+	struct build_problem build_problem;
+
+	if (!tls_ptr || gw_tls_stream_prepare() == -1 ||
+	    !(tls_ptr->certificates_ptr =
+		      calloc((size_t)config_ptr->certificate_count + 1, sizeof(*tls_ptr->certificates_ptr)))) {
+		snprintf(error, error_len, "out of memory");
+		free(tls_ptr);
+		return NULL;
+	}
+	tls_ptr->config_ptr = config_ptr;
+	for (int i = 0; i < config_ptr->certificate_count; i++) {
+		if (build_certificate(config_ptr, i, &tls_ptr->certificates_ptr[i], &build_problem) == -1) {
+			snprintf(error, error_len, "%s/%s: %s", config_ptr->certificates_ptr[i].pointer,
+				 build_problem.member, build_problem.message);
+			gw_tls_destroy(tls_ptr);
+			return NULL;
+		}
+		tls_ptr->certificate_count++;
+		SSL_CTX_set_app_data(tls_ptr->certificates_ptr[i].ctx_ptr, tls_ptr);
+	}
+	tls_ptr->initial_ctx_ptr = tls_ptr->certificates_ptr[0].ctx_ptr;
+	return tls_ptr;
+}
+
+void gw_tls_destroy(struct gw_tls *tls_ptr)
+{
+	if (!tls_ptr)
+		return;
+	for (int i = 0; i < tls_ptr->certificate_count; i++)
+		SSL_CTX_free(tls_ptr->certificates_ptr[i].ctx_ptr);
+	free(tls_ptr->certificates_ptr);
+	free(tls_ptr);
+}
+
+int gw_tls_check_config(const struct gw_config_tls *config_ptr, struct gw_diag *diag_ptr)
+{
+	struct gw_tls_certificate cert;
+	struct build_problem build_problem;
+	char pointer[512];
+	int rc = 0;
+
+	for (int i = 0; i < config_ptr->certificate_count; i++) {
+		const char *owner = config_ptr->certificates_ptr[i].pointer;
+		int setting;
+
+		if (build_certificate(config_ptr, i, &cert, &build_problem) == 0) {
+			SSL_CTX_free(cert.ctx_ptr);
+			continue;
+		}
+		rc = -1;
+		/* A setting of the "tls" object is wrong for every certificate:
+		 * said once, at the setting. */
+		setting = strcmp(build_problem.member, "cert") != 0 && strcmp(build_problem.member, "key") != 0;
+		snprintf(pointer, sizeof(pointer), "%s/%s", setting ? config_ptr->pointer : owner,
+			 build_problem.member);
+		gw_diag_error(diag_ptr, pointer, "%s", build_problem.message);
+		if (setting)
+			break;
+	}
+	return rc;
+}

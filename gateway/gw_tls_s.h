@@ -1,0 +1,28 @@
+#ifndef GW_TLS_S_H
+#define GW_TLS_S_H
+
+#include <openssl/ssl.h>
+
+struct gw_config_tls;
+struct gw_config_tls_certificate;
+
+/* One certificate and key, in a context of its own with the listener's
+ * settings (BoringSSL holds one certificate per key type per context, and
+ * two certificates may serve one name). */
+struct gw_tls_certificate {
+	SSL_CTX *ctx_ptr;
+	int is_ecdsa;  /* else RSA */
+	int curve_nid; /* an ECDSA key's curve */
+	const struct gw_config_tls_certificate *config_ptr;
+};
+
+struct gw_tls {
+	const struct gw_config_tls *config_ptr;
+	struct gw_tls_certificate *certificates_ptr; /* in the configuration's order */
+	int certificate_count;
+	/* Every handshake starts on the first certificate's context; its
+	 * app data points back here. */
+	SSL_CTX *initial_ctx_ptr;
+};
+
+#endif

@@ -1,0 +1,315 @@
+/* gw_tls_stream: TLS as the transform of a connection's socket
+ * (gw_tls_stream.h). Reads decrypt into the rx ring until it is full or
+ * BoringSSL would block; writes encrypt what the tx ring holds. Whichever
+ * way BoringSSL would block (a read that must send a handshake message, a
+ * write that must wait for the peer's flight) is what the thread waits for.
+ *
+ * BoringSSL keeps an error queue per thread, shared by every connection of
+ * the kernel: it is emptied after every call that failed, so one
+ * connection's error never shows in another's SSL_get_error. */
+#include "gw_tls_stream.h"
+#include "gw_tls_stream_s.h"
+#include "gw_tls_s.h"
+
+#include "vk_pipe.h"
+#include "vk_pipe_s.h"
+#include "vk_socket.h"
+#include "vk_vectoring.h"
+
+#include <openssl/err.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* ---- the BIO: one recv or send on the fd per call ---- */
+
+static BIO_METHOD *fd_method;
+
+static int fd_of(BIO *bio_ptr)
+{
+	return (int)(intptr_t)BIO_get_data(bio_ptr);
+}
+
+static int bio_read(BIO *bio_ptr, char *buf, int len)
+{
+	ssize_t n;
+
+	BIO_clear_retry_flags(bio_ptr);
+	do
+		n = recv(fd_of(bio_ptr), buf, (size_t)len, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		BIO_set_retry_read(bio_ptr);
+	return (int)n;
+}
+
+static int bio_write(BIO *bio_ptr, const char *buf, int len)
+{
+	ssize_t n;
+
+	BIO_clear_retry_flags(bio_ptr);
+	do
+		n = send(fd_of(bio_ptr), buf, (size_t)len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		BIO_set_retry_write(bio_ptr);
+	return (int)n;
+}
+
+static long bio_ctrl(BIO *bio_ptr, int cmd, long num, void *ptr)
+{
+	(void)bio_ptr;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int gw_tls_stream_prepare(void)
+{
+	if (fd_method)
+		return 0;
+	fd_method = BIO_meth_new(BIO_TYPE_SOCKET, "vkgw fd");
+	if (!fd_method || !BIO_meth_set_read(fd_method, bio_read) || !BIO_meth_set_write(fd_method, bio_write) ||
+	    !BIO_meth_set_ctrl(fd_method, bio_ctrl))
+		return -1;
+	return 0;
+}
+
+/* ---- the transform ---- */
+
+static void note(struct gw_tls_stream *stream_ptr, const char *reason)
+{
+	if (!stream_ptr->failure)
+		stream_ptr->failure = reason;
+}
+
+/* After a call that returned n <= 0: the ring marked blocked (and what it
+ * waits for in *waits_ptr), at its end, or failed. The contract of
+ * vk_vectoring_recv_fd/send_fd: -1 with errno, or 0 at the end. */
+static long stopped(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_ptr, int n, int *waits_ptr, int reading)
+{
+	int saved_errno = errno;
+	int err = SSL_get_error(stream_ptr->ssl_ptr, n);
+	unsigned long code = ERR_peek_last_error();
+
+	ERR_clear_error();
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		*waits_ptr = err == SSL_ERROR_WANT_READ ? VK_EV_IN : VK_EV_OUT;
+		vk_vectoring_set_blocked(ring_ptr, 1);
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		/* The peer's close_notify: a clean end. */
+		if (reading) {
+			vk_vectoring_set_eof(ring_ptr);
+			return 0;
+		}
+		errno = EPIPE;
+		break;
+	case SSL_ERROR_SYSCALL:
+		/* n == 0: the peer closed without close_notify. What was cut
+		 * short the HTTP framing tells. */
+		if (n == 0 && reading) {
+			vk_vectoring_set_eof(ring_ptr);
+			return 0;
+		}
+		errno = n == 0 || saved_errno == 0 ? EPIPE : saved_errno;
+		break;
+	default:
+		note(stream_ptr, code ? ERR_reason_error_string(code) : "TLS protocol error");
+		errno = EPROTO;
+		break;
+	}
+	vk_vectoring_set_error(ring_ptr, errno);
+	return -1;
+}
+
+static long tls_recv(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
+{
+	struct gw_tls_stream *stream_ptr = ctx_ptr;
+	long total = 0;
+
+	(void)fd;
+	for (;;) {
+		struct iovec iov[2];
+		long rc;
+		int n;
+
+		if (vk_vectoring_space_iov(ring_ptr, iov) == 0)
+			return total;
+		n = SSL_read(stream_ptr->ssl_ptr, iov[0].iov_base,
+			     iov[0].iov_len > INT_MAX ? INT_MAX : (int)iov[0].iov_len);
+		if (n > 0) {
+			vk_vectoring_produced(ring_ptr, (size_t)n);
+			total += n;
+			continue;
+		}
+		rc = stopped(stream_ptr, ring_ptr, n, &stream_ptr->rx_waits, 1);
+		if (total == 0)
+			return rc;
+		/* Bytes came first: they are this call's result, and what
+		 * stopped it is found again by the next one. */
+		vk_vectoring_set_blocked(ring_ptr, 0);
+		return total;
+	}
+}
+
+static long tls_send(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
+{
+	struct gw_tls_stream *stream_ptr = ctx_ptr;
+	long total = 0;
+
+	(void)fd;
+	for (;;) {
+		struct iovec iov[2];
+		long rc;
+		int n;
+
+		if (vk_vectoring_data_iov(ring_ptr, iov) == 0) {
+			vk_vectoring_set_blocked(ring_ptr, 0);
+			return total;
+		}
+		n = SSL_write(stream_ptr->ssl_ptr, iov[0].iov_base,
+			      iov[0].iov_len > INT_MAX ? INT_MAX : (int)iov[0].iov_len);
+		if (n > 0) {
+			vk_vectoring_consumed(ring_ptr, (size_t)n);
+			total += n;
+			continue;
+		}
+		rc = stopped(stream_ptr, ring_ptr, n, &stream_ptr->tx_waits, 0);
+		/* Partly sent: the rest waits as the ring is marked. */
+		return total ? total : rc;
+	}
+}
+
+static int tls_waits_for(void *ctx_ptr, int direction)
+{
+	struct gw_tls_stream *stream_ptr = ctx_ptr;
+
+	return direction == VK_EV_IN ? stream_ptr->rx_waits : stream_ptr->tx_waits;
+}
+
+static int tls_handshake(void *ctx_ptr, int fd)
+{
+	struct gw_tls_stream *stream_ptr = ctx_ptr;
+	int n, err, saved_errno;
+	unsigned long code;
+
+	(void)fd;
+	n = SSL_do_handshake(stream_ptr->ssl_ptr);
+	if (n == 1)
+		return 0;
+	saved_errno = errno;
+	err = SSL_get_error(stream_ptr->ssl_ptr, n);
+	code = ERR_peek_last_error();
+	ERR_clear_error();
+	if (err == SSL_ERROR_WANT_READ)
+		return stream_ptr->rx_waits = VK_EV_IN;
+	if (err == SSL_ERROR_WANT_WRITE)
+		return stream_ptr->rx_waits = VK_EV_OUT;
+	if (err == SSL_ERROR_SYSCALL) {
+		note(stream_ptr, n == 0 ? "the client closed the connection during the handshake"
+					: "the connection failed during the handshake");
+		return n == 0 || saved_errno == 0 ? -ECONNRESET : -saved_errno;
+	}
+	note(stream_ptr, code ? ERR_reason_error_string(code) : "TLS handshake failed");
+	return -EPROTO;
+}
+
+static const struct vk_transform_ops tls_ops = {
+	.recv = tls_recv,
+	.send = tls_send,
+	.waits_for = tls_waits_for,
+	.handshake = tls_handshake,
+};
+
+/* ---- the stream ---- */
+
+size_t gw_tls_stream_size(void)
+{
+	return sizeof(struct gw_tls_stream);
+}
+
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, const struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
+{
+	BIO *bio_ptr;
+
+	memset(stream_ptr, 0, sizeof(*stream_ptr));
+	stream_ptr->rx_waits = VK_EV_IN;
+	stream_ptr->tx_waits = VK_EV_OUT;
+	stream_ptr->socket_ptr = socket_ptr;
+	stream_ptr->ssl_ptr = SSL_new(tls_ptr->initial_ctx_ptr);
+	bio_ptr = stream_ptr->ssl_ptr ? BIO_new(fd_method) : NULL;
+	if (!bio_ptr) {
+		SSL_free(stream_ptr->ssl_ptr);
+		stream_ptr->ssl_ptr = NULL;
+		ERR_clear_error();
+		return -1;
+	}
+	BIO_set_data(bio_ptr, (void *)(intptr_t)vk_socket_rx_fd(socket_ptr));
+	BIO_set_init(bio_ptr, 1);
+	SSL_set_bio(stream_ptr->ssl_ptr, bio_ptr, bio_ptr);
+	SSL_set_accept_state(stream_ptr->ssl_ptr);
+	SSL_set_app_data(stream_ptr->ssl_ptr, stream_ptr);
+	vk_pipe_set_transform(vk_socket_rx_pipe(socket_ptr), &tls_ops, stream_ptr);
+	vk_pipe_set_transform(vk_socket_tx_pipe(socket_ptr), &tls_ops, stream_ptr);
+	return 0;
+}
+
+void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
+{
+	if (!stream_ptr->ssl_ptr)
+		return;
+	/* One try, never a wait: a peer that is gone or full goes without. */
+	if (SSL_is_init_finished(stream_ptr->ssl_ptr) && vk_socket_rx_fd(stream_ptr->socket_ptr) >= 0)
+		SSL_shutdown(stream_ptr->ssl_ptr);
+	ERR_clear_error();
+	SSL_free(stream_ptr->ssl_ptr);
+	stream_ptr->ssl_ptr = NULL;
+	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
+	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
+}
+
+const char *gw_tls_stream_version(const struct gw_tls_stream *stream_ptr)
+{
+	return stream_ptr->ssl_ptr ? SSL_get_version(stream_ptr->ssl_ptr) : "";
+}
+
+const char *gw_tls_stream_cipher(const struct gw_tls_stream *stream_ptr)
+{
+	const SSL_CIPHER *cipher_ptr = stream_ptr->ssl_ptr ? SSL_get_current_cipher(stream_ptr->ssl_ptr) : NULL;
+
+	return cipher_ptr ? SSL_CIPHER_standard_name(cipher_ptr) : "";
+}
+
+const char *gw_tls_stream_server_name(const struct gw_tls_stream *stream_ptr)
+{
+	const char *name =
+		stream_ptr->ssl_ptr ? SSL_get_servername(stream_ptr->ssl_ptr, TLSEXT_NAMETYPE_host_name) : NULL;
+
+	return name ? name : "";
+}
+
+int gw_tls_stream_resumed(const struct gw_tls_stream *stream_ptr)
+{
+	return stream_ptr->ssl_ptr && SSL_session_reused(stream_ptr->ssl_ptr);
+}
+
+const char *gw_tls_stream_failure(const struct gw_tls_stream *stream_ptr)
+{
+	return stream_ptr->failure ? stream_ptr->failure : "";
+}
+
+void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason)
+{
+	struct gw_tls_stream *stream_ptr = SSL_get_app_data(ssl_ptr);
+
+	if (stream_ptr)
+		note(stream_ptr, reason);
+}

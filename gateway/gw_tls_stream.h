@@ -1,0 +1,44 @@
+#ifndef GW_TLS_STREAM_H
+#define GW_TLS_STREAM_H
+
+/* gw_tls_stream: TLS on one connection's socket, as a vkern transform
+ * (docs/vkern.md, "Transforms"): the socket's rings hold plaintext, and
+ * BoringSSL reads and writes the fd through a BIO that makes one recv or
+ * send per call and reports EAGAIN as a retry, so a handshake or a record
+ * that would block yields like any other I/O and deductive polling holds.
+ * The stream itself lives in the connection's micro-heap; BoringSSL's own
+ * objects (the SSL and its buffers) come from its allocator. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_tls;
+struct gw_tls_stream;
+struct vk_socket;
+typedef struct ssl_st SSL;
+
+/* Once per process, before any stream: the BIO method. 0, or -1. */
+int gw_tls_stream_prepare(void);
+
+size_t gw_tls_stream_size(void);
+/* A server-side stream for `tls_ptr`'s listener on the socket's fd, set as
+ * the transform of both pipes. 0, or -1 (out of memory). */
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, const struct gw_tls *tls_ptr, struct vk_socket *socket_ptr);
+/* A close_notify if it can go at once, then BoringSSL's memory back, and
+ * the socket plain again. Takes a stream never started. */
+void gw_tls_stream_end(struct gw_tls_stream *stream_ptr);
+
+/* What the access log records, once the handshake is done: "TLSv1.3",
+ * the cipher's standard name, the server name asked for ("" if none), and
+ * whether the session was resumed. */
+const char *gw_tls_stream_version(const struct gw_tls_stream *stream_ptr);
+const char *gw_tls_stream_cipher(const struct gw_tls_stream *stream_ptr);
+const char *gw_tls_stream_server_name(const struct gw_tls_stream *stream_ptr);
+int gw_tls_stream_resumed(const struct gw_tls_stream *stream_ptr);
+/* Why the handshake failed ("" when it did not, or nothing is known). */
+const char *gw_tls_stream_failure(const struct gw_tls_stream *stream_ptr);
+
+/* From BoringSSL's callbacks: the reason a handshake is about to fail. */
+void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason);
+
+#endif

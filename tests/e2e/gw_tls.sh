@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# vkgw end to end: TLS termination on a listener (BoringSSL), against curl
+# and openssl s_client. The certificates are made here by openssl, for
+# this run only.
+#
+#   serves_https          a request through TLS reaches the upstream, which
+#                         sees X-Forwarded-Proto: https; keep-alive works
+#   sni_chooses           the certificate for the name asked: exact, then
+#                         "*.suffix" (one label), then the default; ECDSA
+#                         when the client can verify it, RSA otherwise
+#   no_default_alerts     without a default, a name nothing serves gets an
+#                         alert, and a served name still works
+#   alpn_and_versions     ALPN: http/1.1 chosen from a list; only h2 gets
+#                         no_application_protocol; TLS 1.1 refused; a
+#                         "min_version": "1.3" listener refuses TLS 1.2
+#   bad_input             garbage instead of a ClientHello, a ClientHello
+#                         cut short and a client that stalls mid-handshake
+#                         end their connections (the stall after
+#                         handshake_ms) while another client is served by
+#                         the same single kernel
+#   bulk_both_ways        1 GiB down and 1 GiB up through TLS, their
+#                         checksums equal to the plain path's
+#   config_errors         a missing file, a key that is not the
+#                         certificate's, a bad server name: --check names
+#                         file, line, column and JSON pointer
+. "$(dirname "$0")/lib.sh"
+
+VKGW="$BUILD/vkgw"
+UPSTREAM="$BUILD/tests/services/gw_test_upstream"
+need_bin "$VKGW"
+need_bin "$UPSTREAM"
+command -v openssl >/dev/null || fail "openssl is not installed"
+command -v curl >/dev/null || fail "curl is not installed"
+
+CERTS="$E2E_TMP/certs"
+BULK_BYTES=$((1024 * 1024 * 1024))
+
+# make_cert NAME CN KEYTYPE [SAN]: NAME.pem and NAME.key, self-signed.
+make_cert() {
+	local name=$1 cn=$2 keytype=$3 san=${4:-}
+	local args=(-x509 -nodes -days 2 -subj "/CN=$cn" -keyout "$CERTS/$name.key" -out "$CERTS/$name.pem")
+	if [ "$keytype" = rsa ]; then
+		args+=(-newkey rsa:2048)
+	else
+		args+=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+	fi
+	[ -z "$san" ] || args+=(-addext "subjectAltName=$san")
+	openssl req "${args[@]}" 2>/dev/null || fail "openssl could not make the $name certificate"
+}
+
+mkdir -p "$CERTS"
+make_cert rsa api.test rsa "DNS:api.test,DNS:*.wild.test"
+make_cert ec api.test ec "DNS:api.test"
+make_cert def default.test ec
+make_cert other other.test rsa
+
+# write_config FILE UPSTREAM_PORT TLS_JSON [TIMEOUTS_JSON]
+write_config() {
+	local timeouts=${4:-}
+	[ -n "$timeouts" ] || timeouts='{ "handshake_ms": 2000 }'
+	cat >"$1" <<JSON
+{
+  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $3 } ],
+  "timeouts": $timeouts,
+  "upstreams": { "app": { "endpoints": [ "127.0.0.1:$2" ] } },
+  "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
+}
+JSON
+}
+
+FULL_TLS='{ "certificates": [
+    { "cert": "certs/rsa.pem", "key": "certs/rsa.key", "server_names": ["api.test", "*.wild.test"] },
+    { "cert": "certs/ec.pem", "key": "certs/ec.key", "server_names": ["API.test"] },
+    { "cert": "certs/def.pem", "key": "certs/def.key" } ] }'
+
+# start_tls NAME TLS_JSON [TIMEOUTS_JSON]: an upstream NAME_up and the
+# gateway NAME in front of it.
+start_tls() {
+	local name=$1
+	start_server "${name}_up" "$UPSTREAM" -p 0 -k 1
+	write_config "$E2E_TMP/$name.json" "${E2E_PORT[${name}_up]}" "$2" "${3:-}"
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k 1
+}
+
+# https NAME SNI PATH [CURL_ARGS...]: curl through the gateway NAME with
+# SNI, trusting the given certificate (--cacert in CURL_ARGS).
+https() {
+	local port=${E2E_PORT[$1]} sni=$2 path=$3
+	shift 3
+	curl -s --noproxy '*' --max-time 10 --resolve "$sni:$port:127.0.0.1" "$@" "https://$sni:$port$path"
+}
+
+# s_client NAME ARGS...: what openssl s_client says of one handshake.
+s_client() {
+	local port=${E2E_PORT[$1]}
+	shift
+	timeout 10 openssl s_client -connect "127.0.0.1:$port" "$@" </dev/null 2>&1 || true
+}
+
+# served NAME ARGS...: "CN bits" of the certificate the handshake got.
+served() {
+	local out
+	out=$(s_client "$@")
+	printf '%s %s\n' "$(sed -n 's/^subject=CN *= *//p' <<<"$out" | head -1)" \
+		"$(sed -n 's/^Server public key is \([0-9]*\) bit$/\1/p' <<<"$out" | head -1)"
+}
+
+serves_https() {
+	local body out
+	start_tls sh "$FULL_TLS"
+	body=$(https sh api.test /echo --cacert "$CERTS/ec.pem") || fail "curl over TLS failed"
+	grep -q '^GET /echo HTTP/1.1' <<<"$body" || fail "the request did not reach the upstream: $body"
+	grep -qi '^X-Forwarded-Proto: https' <<<"$body" || fail "no X-Forwarded-Proto: https: $body"
+	# Two requests on one TLS connection.
+	out=$(https sh api.test /whoami --cacert "$CERTS/ec.pem" -o /dev/null -w '%{num_connects} %{http_code}\n' \
+		--next --resolve "api.test:${E2E_PORT[sh]}:127.0.0.1" --cacert "$CERTS/ec.pem" -o /dev/null \
+		-w '%{num_connects} %{http_code}\n' "https://api.test:${E2E_PORT[sh]}/whoami" | tr '\n' ' ')
+	[ "$out" = "1 200 0 200 " ] || fail "the second request did not reuse the TLS connection: $out"
+	stop_server sh
+}
+
+sni_chooses() {
+	local got
+	start_tls sc "$FULL_TLS"
+	got=$(served sc -servername api.test)
+	[ "$got" = "api.test 256" ] || fail "api.test, a client that verifies ECDSA: got '$got'"
+	got=$(served sc -servername API.Test -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256)
+	[ "$got" = "api.test 2048" ] || fail "api.test, a TLS 1.2 client with RSA suites only: got '$got'"
+	got=$(served sc -servername api.test -sigalgs RSA-PSS+SHA256)
+	[ "$got" = "api.test 2048" ] || fail "api.test, a TLS 1.3 client verifying RSA only: got '$got'"
+	got=$(served sc -servername x.wild.test)
+	[ "$got" = "api.test 2048" ] || fail "x.wild.test (wildcard): got '$got'"
+	got=$(served sc -servername y.x.wild.test)
+	[ "$got" = "default.test 256" ] || fail "y.x.wild.test (two labels: not the wildcard): got '$got'"
+	got=$(served sc -servername unknown.test)
+	[ "$got" = "default.test 256" ] || fail "unknown.test: got '$got'"
+	got=$(served sc -noservername)
+	[ "$got" = "default.test 256" ] || fail "no SNI: got '$got'"
+	stop_server sc
+}
+
+no_default_alerts() {
+	local out
+	start_tls nd '{ "certificates": [ { "cert": "certs/other.pem", "key": "certs/other.key", "server_names": ["other.test"] } ] }'
+	out=$(s_client nd -servername unknown.test)
+	grep -q 'alert' <<<"$out" || fail "no alert for a name nothing serves: $out"
+	! grep -q '^subject=' <<<"$out" || fail "a certificate was served for a name nothing serves: $out"
+	out=$(https nd other.test /whoami --cacert "$CERTS/other.pem") || fail "other.test not served"
+	[ "$out" = "${E2E_PORT[nd_up]}" ] || fail "other.test: unexpected answer $out"
+	stop_server nd
+}
+
+alpn_and_versions() {
+	local out
+	start_tls av "$FULL_TLS"
+	out=$(s_client av -servername api.test -alpn h2,http/1.1)
+	grep -q '^ALPN protocol: http/1.1' <<<"$out" || fail "http/1.1 not chosen from h2,http/1.1: $out"
+	out=$(s_client av -servername api.test -alpn h2)
+	grep -q 'alert no application protocol' <<<"$out" || fail "no no_application_protocol alert for h2 alone: $out"
+	out=$(s_client av -servername api.test -tls1_1)
+	grep -q 'alert protocol version' <<<"$out" || fail "TLS 1.1 not refused: $out"
+	stop_server av
+	start_tls v13 '{ "min_version": "1.3", "certificates": [ { "cert": "certs/def.pem", "key": "certs/def.key" } ] }'
+	out=$(s_client v13 -tls1_2)
+	grep -q 'alert protocol version' <<<"$out" || fail "TLS 1.2 not refused by a 1.3 listener: $out"
+	out=$(s_client v13 -tls1_3)
+	grep -q 'TLSv1.3' <<<"$out" || fail "TLS 1.3 not served: $out"
+	stop_server v13
+}
+
+# The first bytes of a TLS 1.2 ClientHello record, cut short.
+HALF_HELLO='\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03'
+
+bad_input() {
+	local port fd_garbage fd_half fd_stall t0 elapsed
+	start_tls bi "$FULL_TLS" '{ "handshake_ms": 800 }'
+	port=${E2E_PORT[bi]}
+	# Garbage: closed at once (with or without an alert).
+	tcp_open fd_garbage "$port"
+	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&"$fd_garbage"
+	tcp_read_to_close "$fd_garbage" 5 >/dev/null || fail "a plain-HTTP request on the TLS port was not closed within 5 s"
+	tcp_close "$fd_garbage"
+	# A ClientHello cut short, and a client that sends nothing: both wait
+	# for bytes that never come, until handshake_ms.
+	tcp_open fd_half "$port"
+	printf "$HALF_HELLO" >&"$fd_half"
+	tcp_open fd_stall "$port"
+	t0=$(now_ms)
+	# Meanwhile the same kernel serves another client.
+	https bi api.test /whoami --cacert "$CERTS/ec.pem" >/dev/null || fail "a client was not served while two stalled"
+	tcp_read_to_close "$fd_half" 5 >/dev/null || fail "a cut-short ClientHello held its connection past 5 s"
+	tcp_read_to_close "$fd_stall" 5 >/dev/null || fail "a silent client held its connection past 5 s"
+	elapsed=$(($(now_ms) - t0))
+	[ "$elapsed" -ge 700 ] || fail "stalled handshakes closed after $elapsed ms, before handshake_ms (800)"
+	tcp_close "$fd_half"
+	tcp_close "$fd_stall"
+	# A client gone mid-handshake, after its ClientHello: no harm done.
+	timeout 5 bash -c "printf '$HALF_HELLO' > /dev/tcp/127.0.0.1/$port" || true
+	https bi api.test /whoami --cacert "$CERTS/ec.pem" >/dev/null || fail "not served after the bad input"
+	stop_server bi
+}
+
+bulk_both_ways() {
+	local plain tls up_port
+	start_tls bw "$FULL_TLS"
+	up_port=${E2E_PORT[bw_up]}
+	plain=$(curl -s --noproxy '*' --max-time 60 "http://127.0.0.1:$up_port/bytes/$BULK_BYTES" | cksum)
+	tls=$(https bw api.test "/bytes/$BULK_BYTES" --cacert "$CERTS/ec.pem" --max-time 60 | cksum)
+	[ "$tls" = "$plain" ] || fail "download through TLS: cksum $tls, plain $plain"
+	head -c "$BULK_BYTES" /dev/urandom >"$E2E_TMP/upload"
+	plain=$(cksum <"$E2E_TMP/upload")
+	tls=$(https bw api.test /cksum --cacert "$CERTS/ec.pem" --max-time 60 -T "$E2E_TMP/upload")
+	rm -f "$E2E_TMP/upload"
+	[ "$tls" = "$plain" ] || fail "upload through TLS: the upstream's cksum '$tls', the file's '$plain'"
+	stop_server bw
+}
+
+config_errors() {
+	local out rc=0
+	write_config "$E2E_TMP/bad.json" 1 '{ "certificates": [
+    { "cert": "certs/missing.pem", "key": "certs/rsa.key" },
+    { "cert": "certs/rsa.pem", "key": "certs/ec.key", "server_names": ["bad name"] } ] }'
+	out=$("$VKGW" --check -c "$E2E_TMP/bad.json" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "--check accepted a bad TLS config"
+	grep -q "^$E2E_TMP/bad.json:4:72: /listeners/0/tls/certificates/1/server_names/0: must be a DNS name" <<<"$out" ||
+		fail "no positioned server-name error in: $out"
+	write_config "$E2E_TMP/bad.json" 1 '{ "certificates": [
+    { "cert": "certs/missing.pem", "key": "certs/rsa.key" },
+    { "cert": "certs/rsa.pem", "key": "certs/ec.key" } ] }'
+	rc=0
+	out=$("$VKGW" --check -c "$E2E_TMP/bad.json" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "--check accepted a missing certificate file"
+	grep -q "^$E2E_TMP/bad.json:3:15: /listeners/0/tls/certificates/0/cert: cannot load a PEM certificate chain from $E2E_TMP/certs/missing.pem: No such file or directory$" <<<"$out" ||
+		fail "no positioned missing-file error in: $out"
+	grep -q "^$E2E_TMP/bad.json:4:39: /listeners/0/tls/certificates/1/key: cannot load a PEM private key from $E2E_TMP/certs/ec.key: the key is not the certificate's$" <<<"$out" ||
+		fail "no positioned key-mismatch error in: $out"
+}
+
+run_case "a request through TLS reaches the upstream, which sees https" serves_https
+run_case "SNI and the client's key types choose the certificate" sni_chooses
+run_case "without a default certificate, an unknown name gets an alert" no_default_alerts
+run_case "ALPN http/1.1 only, TLS 1.2 and 1.3 only" alpn_and_versions
+run_case "bad input and stalled handshakes end, and never stall the kernel" bad_input
+run_case "1 GiB each way through TLS, checksums equal" bulk_both_ways
+run_case "--check names the file, line, column and pointer of TLS problems" config_errors
+finish
