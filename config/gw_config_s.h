@@ -49,10 +49,11 @@ struct gw_config_tls {
 	int enabled; /* the "tls" object is present */
 	const struct gw_config_tls_certificate *certificates_ptr;
 	int certificate_count;
-	int min_version;     /* 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) */
-	const char *ciphers; /* TLS 1.2 suites, BoringSSL's cipher rule syntax */
-	const char *curves;  /* colon-separated, for SSL_CTX_set1_curves_list */
-	const char *pointer; /* of the "tls" object */
+	int min_version;       /* 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) */
+	const char *ciphers;   /* TLS 1.2 suites, BoringSSL's cipher rule syntax */
+	const char *curves;    /* colon-separated, for SSL_CTX_set1_curves_list */
+	int ticket_rotation_s; /* a new session ticket key this often; the previous one still opens tickets */
+	const char *pointer;   /* of the "tls" object */
 };
 
 struct gw_config_listener {

@@ -18,6 +18,9 @@
 #define CERTIFICATES_MAX 32
 #define SERVER_NAME_MAX 253
 #define LABEL_MAX 63
+#define TICKET_ROTATION_MIN_S 60
+#define TICKET_ROTATION_MAX_S 604800 /* a week */
+#define TICKET_ROTATION_DEFAULT_S 3600
 
 /* Forward secrecy and AEAD only: no RSA key exchange, no CBC. TLS 1.3's
  * suites are BoringSSL's own and always on. */
@@ -215,7 +218,8 @@ static void load_curves(struct gw_config_loader *loader_ptr, const json_t *json_
 void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			struct gw_config_tls *tls_ptr)
 {
-	static const char *const keys[] = {"certificates", "min_version", "ciphers", "curves", NULL};
+	static const char *const keys[] = {"certificates", "min_version",	"ciphers",
+					   "curves",	   "ticket_rotation_s", NULL};
 	static const char *const versions[] = {"1.2", "1.3", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	int version = 0;
@@ -225,6 +229,7 @@ void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_
 	tls_ptr->ciphers = DEFAULT_CIPHERS;
 	tls_ptr->curves = DEFAULT_CURVES;
 	tls_ptr->min_version = TLS_VERSION_1_2;
+	tls_ptr->ticket_rotation_s = TICKET_ROTATION_DEFAULT_S;
 	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
 	tls_ptr->enabled = 1;
@@ -235,6 +240,8 @@ void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_
 	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "ciphers", DEFAULT_CIPHERS, gw_syntax_is_not_empty,
 			      GW_SYNTAX_NOT_EMPTY_RULE, &tls_ptr->ciphers);
 	load_curves(loader_ptr, json_ptr, pointer, tls_ptr);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "ticket_rotation_s", TICKET_ROTATION_MIN_S,
+			       TICKET_ROTATION_MAX_S, TICKET_ROTATION_DEFAULT_S, &tls_ptr->ticket_rotation_s);
 	/* The files only when the rest is right: a checker may trust it. */
 	if (tls_check_fn && gw_diag_reported(check_ptr->diag_ptr) == reported)
 		tls_check_fn(tls_ptr, check_ptr->diag_ptr);

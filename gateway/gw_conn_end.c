@@ -7,6 +7,7 @@
  * Writing an answer is bounded like a body: a client that takes nothing
  * for body_idle_ms is dropped, so it cannot hold the connection. */
 #include "gw_conn_self.h"
+#include "gw_tls_stream.h"
 #include "gw_access_log.h"
 #include "gw_config_s.h"
 #include "gw_exchange.h"
@@ -367,6 +368,30 @@ static void out_string_or_null(struct gw_http_out *out_ptr, const char *string)
 /* The end of a request: its counters (gw_stats.h), and one JSON line in
  * the kernel's access log when that is on, written without printf (the
  * request path's cost, docs/gateway-design.md). */
+/* The connection's TLS, or null: version, cipher, the server name the
+ * client asked for (null: none; BoringSSL takes at most 255 bytes), and
+ * whether the session was resumed. */
+static void out_tls(struct gw_http_out *out_ptr, const struct gw_tls_stream *tls_ptr)
+{
+	const char *sni;
+
+	if (!tls_ptr) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+		return;
+	}
+	sni = gw_tls_stream_server_name(tls_ptr);
+	GW_HTTP_OUT_LITERAL(out_ptr, "{\"version\":");
+	out_string_or_null(out_ptr, gw_tls_stream_version(tls_ptr));
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"cipher\":");
+	out_string_or_null(out_ptr, gw_tls_stream_cipher(tls_ptr));
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"sni\":");
+	out_string_or_null(out_ptr, sni[0] ? sni : NULL);
+	if (gw_tls_stream_resumed(tls_ptr))
+		GW_HTTP_OUT_LITERAL(out_ptr, ",\"resumed\":true}");
+	else
+		GW_HTTP_OUT_LITERAL(out_ptr, ",\"resumed\":false}");
+}
+
 void gw_conn_log_request(struct gw_conn_self *self, int status)
 {
 	uint64_t now = vk_sys_coarse_now_ns();
@@ -420,7 +445,9 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	gw_http_out_uint(&out, (uint64_t)self->exchange.stages_passed);
 	GW_HTTP_OUT_LITERAL(&out, ",\"answered_by\":");
 	out_string_or_null(&out, self->exchange.answered_by);
-	GW_HTTP_OUT_LITERAL(&out, "}}\n");
+	GW_HTTP_OUT_LITERAL(&out, "},\"tls\":");
+	out_tls(&out, self->tls_ptr);
+	GW_HTTP_OUT_LITERAL(&out, "}\n");
 	if (!out.overflow)
 		gw_access_log_append(self->log_line, out.len);
 	self->started_ns = 0;

@@ -12,12 +12,17 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hkdf.h>
+#include <openssl/hmac.h>
+#include <openssl/mem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define ALPN_HTTP_1_1 "http/1.1"
 #define SESSION_ID_CONTEXT "vkgw"
@@ -249,6 +254,75 @@ static int select_alpn(SSL *ssl_ptr, const uint8_t **out, uint8_t *out_len, cons
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* ---- session tickets ----
+ *
+ * Every kernel must open every ticket, and a key must not live forever.
+ * One secret is drawn before the kernels fork; the key of each period of
+ * ticket_rotation_s seconds (wall-clock time, the same in every kernel) is
+ * HKDF of the secret and the period's number. A ticket's key name is the
+ * period and a tag derived with its keys: a ticket of the current or the
+ * previous period opens (one of the previous is renewed), any other, or a
+ * forged name, falls back to a full handshake. */
+
+#define TICKET_TAG_BYTES 8
+#define TICKET_AES_BYTES 16
+#define TICKET_HMAC_BYTES 32
+
+struct ticket_keys {
+	uint8_t aes[TICKET_AES_BYTES];
+	uint8_t hmac[TICKET_HMAC_BYTES];
+	uint8_t tag[TICKET_TAG_BYTES];
+};
+
+static int derive_ticket_keys(const struct gw_tls *tls_ptr, uint64_t period, struct ticket_keys *keys_ptr)
+{
+	uint8_t info[sizeof("vkgw ticket keys") - 1 + 8];
+
+	memcpy(info, "vkgw ticket keys", sizeof("vkgw ticket keys") - 1);
+	for (int i = 0; i < 8; i++)
+		info[sizeof(info) - 1 - i] = (uint8_t)(period >> (8 * i));
+	return HKDF((uint8_t *)keys_ptr, sizeof(*keys_ptr), EVP_sha256(), tls_ptr->ticket_secret,
+		    sizeof(tls_ptr->ticket_secret), NULL, 0, info, sizeof(info));
+}
+
+static int ticket_key(SSL *ssl_ptr, uint8_t *key_name, uint8_t *iv, EVP_CIPHER_CTX *cipher_ctx_ptr,
+		      HMAC_CTX *hmac_ctx_ptr, int encrypt)
+{
+	const struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
+	uint64_t now_period = (uint64_t)time(NULL) / (uint64_t)tls_ptr->config_ptr->ticket_rotation_s;
+	uint64_t period = 0;
+	struct ticket_keys keys;
+	int rc;
+
+	if (encrypt) {
+		period = now_period;
+		for (int i = 0; i < 8; i++)
+			key_name[7 - i] = (uint8_t)(period >> (8 * i));
+		if (!derive_ticket_keys(tls_ptr, period, &keys) || !RAND_bytes(iv, EVP_MAX_IV_LENGTH))
+			return -1;
+		memcpy(key_name + 8, keys.tag, TICKET_TAG_BYTES);
+		rc = EVP_EncryptInit_ex(cipher_ctx_ptr, EVP_aes_128_cbc(), NULL, keys.aes, iv) &&
+				     HMAC_Init_ex(hmac_ctx_ptr, keys.hmac, sizeof(keys.hmac), EVP_sha256(), NULL)
+			     ? 1
+			     : -1;
+	} else {
+		for (int i = 0; i < 8; i++)
+			period = (period << 8) | key_name[i];
+		if (period != now_period && period + 1 != now_period)
+			return 0;
+		if (!derive_ticket_keys(tls_ptr, period, &keys))
+			return -1;
+		if (CRYPTO_memcmp(key_name + 8, keys.tag, TICKET_TAG_BYTES) != 0)
+			return 0;
+		rc = EVP_DecryptInit_ex(cipher_ctx_ptr, EVP_aes_128_cbc(), NULL, keys.aes, iv) &&
+				     HMAC_Init_ex(hmac_ctx_ptr, keys.hmac, sizeof(keys.hmac), EVP_sha256(), NULL)
+			     ? (period == now_period ? 1 : 2)
+			     : -1;
+	}
+	OPENSSL_cleanse(&keys, sizeof(keys));
+	return rc;
+}
+
 /* ---- building ---- */
 
 /* The key's type (RSA or ECDSA, and an ECDSA key's curve), or -1. */
@@ -298,6 +372,10 @@ static SSL_CTX *new_context(const struct gw_config_tls *config_ptr, struct build
 		SSL_CTX_set_session_id_context(ctx_ptr, (const uint8_t *)SESSION_ID_CONTEXT,
 					       sizeof(SESSION_ID_CONTEXT) - 1);
 		SSL_CTX_set_select_certificate_cb(ctx_ptr, select_certificate);
+		SSL_CTX_set_tlsext_ticket_key_cb(ctx_ptr, ticket_key);
+		/* A session lives no longer than its ticket's key opens it. */
+		SSL_CTX_set_timeout(ctx_ptr, (uint32_t)config_ptr->ticket_rotation_s);
+		SSL_CTX_set_session_psk_dhe_timeout(ctx_ptr, (uint32_t)config_ptr->ticket_rotation_s);
 		SSL_CTX_set_alpn_select_cb(ctx_ptr, select_alpn, NULL);
 		return ctx_ptr;
 	}
@@ -345,6 +423,11 @@ struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error
 		return NULL;
 	}
 	tls_ptr->config_ptr = config_ptr;
+	if (!RAND_bytes(tls_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret))) {
+		snprintf(error, error_len, "no random bytes for the session ticket secret");
+		gw_tls_destroy(tls_ptr);
+		return NULL;
+	}
 	for (int i = 0; i < config_ptr->certificate_count; i++) {
 		if (build_certificate(config_ptr, i, &tls_ptr->certificates_ptr[i], &build_problem) == -1) {
 			snprintf(error, error_len, "%s/%s: %s", config_ptr->certificates_ptr[i].pointer,

@@ -23,6 +23,9 @@ struct gw_tls {
 	/* Every handshake starts on the first certificate's context; its
 	 * app data points back here. */
 	SSL_CTX *initial_ctx_ptr;
+	/* Made before the kernels fork, so every kernel derives the same
+	 * session ticket keys from it (gw_tls.c, "Session tickets"). */
+	uint8_t ticket_secret[32];
 };
 
 #endif

@@ -201,6 +201,7 @@ assert direct["status"] == 200 and direct["route"] == "direct" and direct["upstr
 assert missing["status"] == 404 and missing["route"] is None, missing
 for l in lines:
     assert l["filters"] == {"passed": 0, "answered_by": None}, l
+    assert l["tls"] is None, l
 PY
 	stop_server al_up
 }

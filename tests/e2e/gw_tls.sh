@@ -4,7 +4,8 @@
 # this run only.
 #
 #   serves_https          a request through TLS reaches the upstream, which
-#                         sees X-Forwarded-Proto: https; keep-alive works
+#                         sees X-Forwarded-Proto: https; keep-alive works;
+#                         the access log gives version, cipher and SNI
 #   sni_chooses           the certificate for the name asked: exact, then
 #                         "*.suffix" (one label), then the default; ECDSA
 #                         when the client can verify it, RSA otherwise
@@ -18,6 +19,9 @@
 #                         end their connections (the stall after
 #                         handshake_ms) while another client is served by
 #                         the same single kernel
+#   resumption_across_kernels  a session from one connection resumes on 16
+#                         more, spread by SO_REUSEPORT over two kernels,
+#                         in TLS 1.3 and 1.2; the access log says resumed
 #   bulk_both_ways        1 GiB down and 1 GiB up through TLS, their
 #                         checksums equal to the plain path's
 #   config_errors         a missing file, a key that is not the
@@ -62,6 +66,7 @@ write_config() {
 {
   "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $3 } ],
   "timeouts": $timeouts,
+  "access_log": { "path": "${1%.json}.log" },
   "upstreams": { "app": { "endpoints": [ "127.0.0.1:$2" ] } },
   "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
 }
@@ -116,7 +121,20 @@ serves_https() {
 		--next --resolve "api.test:${E2E_PORT[sh]}:127.0.0.1" --cacert "$CERTS/ec.pem" -o /dev/null \
 		-w '%{num_connects} %{http_code}\n' "https://api.test:${E2E_PORT[sh]}/whoami" | tr '\n' ' ')
 	[ "$out" = "1 200 0 200 " ] || fail "the second request did not reuse the TLS connection: $out"
+	https sh x.wild.test /whoami --cacert "$CERTS/rsa.pem" -o /dev/null --tls-max 1.2 || fail "TLS 1.2 request failed"
 	stop_server sh
+	# The access log: what each request's connection negotiated.
+	python3 - "$E2E_TMP/sh.log" <<'PY' || fail "access log: $(cat "$E2E_TMP/sh.log")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 4, lines
+for l in lines[:3]:
+    assert l["tls"]["version"] == "TLSv1.3" and l["tls"]["sni"] == "api.test", l
+    assert l["tls"]["cipher"].startswith("TLS_") and l["tls"]["resumed"] is False, l
+last = lines[3]["tls"]
+assert last["version"] == "TLSv1.2" and last["sni"] == "x.wild.test", last
+assert last["cipher"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", last
+PY
 }
 
 sni_chooses() {
@@ -236,7 +254,65 @@ config_errors() {
 		fail "no positioned key-mismatch error in: $out"
 }
 
+# resumes NAME VERSION SESSION_FILE COUNT: COUNT connections resuming the
+# session in SESSION_FILE, each asking for /whoami; prints how many the
+# server resumed.
+resumes() {
+	local name=$1 version=$2 session=$3 count=$4 resumed=0 out
+	for ((i = 0; i < count; i++)); do
+		out=$(printf 'GET /whoami HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n' |
+			timeout 10 openssl s_client -connect "127.0.0.1:${E2E_PORT[$name]}" -servername api.test \
+				"$version" -sess_in "$session" -ign_eof 2>&1) || true
+		if grep -q '^Reused, ' <<<"$out"; then
+			resumed=$((resumed + 1))
+		fi
+	done
+	echo "$resumed"
+}
+
+resumption_across_kernels() {
+	local session=$E2E_TMP/session.pem out n admin
+	start_server rk_up "$UPSTREAM" -p 0 -k 1
+	cat >"$E2E_TMP/rk.json" <<JSON
+{
+  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 2, "tls": $FULL_TLS } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
+  "access_log": { "path": "$E2E_TMP/rk.log" },
+  "upstreams": { "app": { "endpoints": [ "127.0.0.1:${E2E_PORT[rk_up]}" ] } },
+  "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
+}
+JSON
+	start_server rk "$VKGW" -c "$E2E_TMP/rk.json"
+	wait_until 5 "rk: admin 'listening on' line" admin_listening rk
+	admin=$(admin_port rk)
+	for version in -tls1_3 -tls1_2; do
+		rm -f "$session"
+		# The first connection gets a ticket (TLS 1.3: after the
+		# handshake, so it reads the response before it stops).
+		printf 'GET /whoami HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n' |
+			timeout 10 openssl s_client -connect "127.0.0.1:${E2E_PORT[rk]}" -servername api.test "$version" \
+				-sess_out "$session" -ign_eof >/dev/null 2>&1 || true
+		[ -s "$session" ] || fail "$version: no session was saved"
+		n=$(resumes rk "$version" "$session" 16)
+		[ "$n" = 16 ] || fail "$version: $n of 16 connections resumed a session from the other kernel or this one"
+	done
+	# Both kernels served resumed connections.
+	out=$(admin_stat "$admin" '" ".join(str(k["requests"]) for k in d["per_kernel"])')
+	read -r k0 k1 <<<"$out"
+	[ "$k0" -gt 0 ] && [ "$k1" -gt 0 ] || fail "one kernel served every connection ($out): kernels not both tried"
+	stop_server rk
+	python3 - "$E2E_TMP/rk.log" <<'PY' || fail "access log: $(cat "$E2E_TMP/rk.log")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 34, len(lines)
+assert sum(1 for l in lines if l["tls"]["resumed"]) == 32, lines
+PY
+}
+
+admin_listening() { [ "$(grep -c '^listening on' "$E2E_TMP/$1.out")" -ge 2 ]; }
+
 run_case "a request through TLS reaches the upstream, which sees https" serves_https
+run_case "a session resumes on either kernel (shared ticket keys), TLS 1.2 and 1.3" resumption_across_kernels
 run_case "SNI and the client's key types choose the certificate" sni_chooses
 run_case "without a default certificate, an unknown name gets an alert" no_default_alerts
 run_case "ALPN http/1.1 only, TLS 1.2 and 1.3 only" alpn_and_versions
