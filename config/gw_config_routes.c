@@ -346,7 +346,8 @@ static void load_upgrades(struct gw_config_loader *loader_ptr, const json_t *jso
 static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       const struct route_path *path_ptr, struct gw_route_action *action_ptr)
 {
-	static const char *const keys[] = {"upstream", "prefix_rewrite", "upgrades", "connect", NULL};
+	static const char *const keys[] = {"upstream", "prefix_rewrite",      "upgrades",
+					   "connect",  "forward_client_cert", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const struct gw_config_upstream *upstream_ptr;
 	const char *name;
@@ -378,6 +379,11 @@ static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json_p
 	}
 	load_upgrades(loader_ptr, json_ptr, pointer, action_ptr);
 	gw_json_read_bool(check_ptr, json_ptr, pointer, "connect", 0, &action_ptr->proxy.connect);
+	if (gw_config_read_syntax(loader_ptr, json_ptr, pointer, "forward_client_cert", NULL, gw_syntax_is_token,
+				  GW_SYNTAX_TOKEN_RULE, &action_ptr->proxy.forward_client_cert) == 0 &&
+	    action_ptr->proxy.forward_client_cert)
+		action_ptr->proxy.forward_client_cert =
+			gw_config_lower_copy(loader_ptr, action_ptr->proxy.forward_client_cert);
 }
 
 static int has_no_body(int status)

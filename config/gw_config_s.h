@@ -30,6 +30,12 @@ enum gw_isolation { GW_ISOLATION_OFF, GW_ISOLATION_FILTERS, GW_ISOLATION_ALWAYS 
  * command line take, in enum order. */
 extern const char *const gw_isolation_names[];
 
+enum gw_config_client_certificates {
+	GW_CLIENT_CERTIFICATES_NONE,
+	GW_CLIENT_CERTIFICATES_OPTIONAL,
+	GW_CLIENT_CERTIFICATES_REQUIRED,
+};
+
 /* One certificate a TLS listener serves: a PEM chain (leaf first) and its
  * key. Paths are as written, or joined to the configuration file's
  * directory when relative. */
@@ -53,7 +59,12 @@ struct gw_config_tls {
 	const char *ciphers;   /* TLS 1.2 suites, BoringSSL's cipher rule syntax */
 	const char *curves;    /* colon-separated, for SSL_CTX_set1_curves_list */
 	int ticket_rotation_s; /* a new session ticket key this often; the previous one still opens tickets */
-	const char *pointer;   /* of the "tls" object */
+	/* Client certificates (mTLS): none asked for, asked for, or
+	 * required; verified against ca_path up to verify_depth. */
+	int client_certificates; /* enum gw_config_client_certificates */
+	const char *client_ca_path;
+	int client_verify_depth;
+	const char *pointer; /* of the "tls" object */
 };
 
 struct gw_config_listener {
@@ -248,6 +259,10 @@ struct gw_route_action {
 			const char *const *upgrades_ptr;
 			int upgrade_count;
 			int connect; /* CONNECT opens a TCP tunnel to the upstream */
+			/* The request header (lower case) that carries the
+			 * client's verified TLS certificate upstream, replacing
+			 * what the client sent; NULL: none. */
+			const char *forward_client_cert;
 		} proxy;
 		struct {
 			int status;

@@ -21,6 +21,8 @@
 #define TICKET_ROTATION_MIN_S 60
 #define TICKET_ROTATION_MAX_S 604800 /* a week */
 #define TICKET_ROTATION_DEFAULT_S 3600
+#define CLIENT_VERIFY_DEPTH_DEFAULT 3
+#define CLIENT_VERIFY_DEPTH_MAX 10
 
 /* Forward secrecy and AEAD only: no RSA key exchange, no CBC. TLS 1.3's
  * suites are BoringSSL's own and always on. */
@@ -215,11 +217,38 @@ static void load_curves(struct gw_config_loader *loader_ptr, const json_t *json_
 	tls_ptr->curves = joined;
 }
 
+/* "client_certificates": {"mode": "optional" | "required", "ca": PEM,
+ * "depth": N}. */
+static void load_client_certificates(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+				     struct gw_config_tls *tls_ptr)
+{
+	static const char *const keys[] = {"mode", "ca", "depth", NULL};
+	static const char *const modes[] = {"optional", "required", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const char *client_pointer = gw_json_member_pointer(check_ptr, pointer, "client_certificates");
+	const json_t *client_json_ptr;
+	int mode = 0;
+
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "client_certificates", &client_json_ptr) == -1 ||
+	    !client_json_ptr || gw_json_check_object(check_ptr, client_json_ptr, client_pointer, keys) == -1)
+		return;
+	gw_json_check_required(check_ptr, client_json_ptr, client_pointer, "mode");
+	gw_json_check_required(check_ptr, client_json_ptr, client_pointer, "ca");
+	gw_json_read_enum(check_ptr, client_json_ptr, client_pointer, "mode", modes, 0, &mode);
+	tls_ptr->client_certificates = mode == 1 ? GW_CLIENT_CERTIFICATES_REQUIRED : GW_CLIENT_CERTIFICATES_OPTIONAL;
+	gw_config_read_syntax(loader_ptr, client_json_ptr, client_pointer, "ca", "", gw_syntax_is_not_empty,
+			      GW_SYNTAX_NOT_EMPTY_RULE, &tls_ptr->client_ca_path);
+	if (tls_ptr->client_ca_path[0])
+		tls_ptr->client_ca_path = file_path(loader_ptr, tls_ptr->client_ca_path);
+	gw_json_read_int_field(check_ptr, client_json_ptr, client_pointer, "depth", 1, CLIENT_VERIFY_DEPTH_MAX,
+			       CLIENT_VERIFY_DEPTH_DEFAULT, &tls_ptr->client_verify_depth);
+}
+
 void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			struct gw_config_tls *tls_ptr)
 {
-	static const char *const keys[] = {"certificates", "min_version",	"ciphers",
-					   "curves",	   "ticket_rotation_s", NULL};
+	static const char *const keys[] = {"certificates",	"min_version",	       "ciphers", "curves",
+					   "ticket_rotation_s", "client_certificates", NULL};
 	static const char *const versions[] = {"1.2", "1.3", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	int version = 0;
@@ -230,6 +259,8 @@ void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_
 	tls_ptr->curves = DEFAULT_CURVES;
 	tls_ptr->min_version = TLS_VERSION_1_2;
 	tls_ptr->ticket_rotation_s = TICKET_ROTATION_DEFAULT_S;
+	tls_ptr->client_ca_path = "";
+	tls_ptr->client_verify_depth = CLIENT_VERIFY_DEPTH_DEFAULT;
 	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
 	tls_ptr->enabled = 1;
@@ -242,6 +273,7 @@ void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_
 	load_curves(loader_ptr, json_ptr, pointer, tls_ptr);
 	gw_json_read_int_field(check_ptr, json_ptr, pointer, "ticket_rotation_s", TICKET_ROTATION_MIN_S,
 			       TICKET_ROTATION_MAX_S, TICKET_ROTATION_DEFAULT_S, &tls_ptr->ticket_rotation_s);
+	load_client_certificates(loader_ptr, json_ptr, pointer, tls_ptr);
 	/* The files only when the rest is right: a checker may trust it. */
 	if (tls_check_fn && gw_diag_reported(check_ptr->diag_ptr) == reported)
 		tls_check_fn(tls_ptr, check_ptr->diag_ptr);

@@ -20,6 +20,7 @@
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
+#include "gw_exchange.h"
 #include "gw_exchange_s.h"
 #include "gw_http.h"
 #include "gw_http_s.h"
@@ -215,6 +216,22 @@ static int request_head_taken(struct gw_conn_self *self, const struct gw_conn_co
 	return 1;
 }
 
+/* The client's TLS certificate, for the filters (values) and, where the
+ * route names a header for it, for the upstream. That header never
+ * passes as the client sent it: a client without a certificate (or one
+ * that did not fit) must not be able to claim one. */
+static void client_certificate_attached(struct gw_conn_self *self)
+{
+	const char *header = self->route_ptr->action.kind == GW_ACTION_PROXY
+				     ? self->route_ptr->action.proxy.forward_client_cert
+				     : NULL;
+
+	int attached = self->tls_ptr && gw_tls_stream_attach(self->tls_ptr, &self->exchange) == 0;
+
+	if (header && (!attached || gw_exchange_forward_value(&self->exchange, GW_TLS_CLIENT_CERT_VALUE, header) != 0))
+		gw_exchange_remove(&self->exchange, GW_SIDE_REQUEST, header);
+}
+
 /* The route, and the exchange the filters will see: 1, or 0 with the
  * termination code set. CONNECT is a tunnel only where a route enables
  * it; anywhere else it is not a method of this server's resources. */
@@ -233,6 +250,7 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 	gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self), self->client_addr,
 			  self->route_ptr);
 	self->exchange.filter_states_ptr = cfg_ptr->filter_states_ptr;
+	client_certificate_attached(self);
 	return 1;
 }
 

@@ -351,6 +351,28 @@ static int key_type(SSL_CTX *ctx_ptr, struct gw_tls_certificate *cert_ptr)
 	return rc;
 }
 
+/* Client certificates: asked for (optional) or required, verified
+ * against the CA file up to the depth; a verification that fails ends the
+ * handshake with an alert, in either mode. 1, or 0 (the CA file). */
+static int set_client_verification(SSL_CTX *ctx_ptr, const struct gw_config_tls *config_ptr)
+{
+	STACK_OF(X509_NAME) * names_ptr;
+
+	if (!SSL_CTX_load_verify_locations(ctx_ptr, config_ptr->client_ca_path, NULL))
+		return 0;
+	names_ptr = SSL_load_client_CA_file(config_ptr->client_ca_path);
+	if (!names_ptr)
+		return 0;
+	SSL_CTX_set_client_CA_list(ctx_ptr, names_ptr);
+	SSL_CTX_set_verify(ctx_ptr,
+			   SSL_VERIFY_PEER | (config_ptr->client_certificates == GW_CLIENT_CERTIFICATES_REQUIRED
+						      ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+						      : 0),
+			   NULL);
+	SSL_CTX_set_verify_depth(ctx_ptr, config_ptr->client_verify_depth);
+	return 1;
+}
+
 static SSL_CTX *new_context(const struct gw_config_tls *config_ptr, struct build_problem *problem_ptr)
 {
 	SSL_CTX *ctx_ptr = SSL_CTX_new(TLS_method());
@@ -366,6 +388,10 @@ static SSL_CTX *new_context(const struct gw_config_tls *config_ptr, struct build
 		problem(problem_ptr, "ciphers", "not a cipher list BoringSSL accepts in full", NULL);
 	} else if (!SSL_CTX_set1_curves_list(ctx_ptr, config_ptr->curves)) {
 		problem(problem_ptr, "curves", "unknown curve (X25519, P-256, P-384, P-521)", NULL);
+	} else if (config_ptr->client_certificates != GW_CLIENT_CERTIFICATES_NONE &&
+		   !set_client_verification(ctx_ptr, config_ptr)) {
+		problem(problem_ptr, "client_certificates/ca", "cannot load PEM CA certificates from",
+			config_ptr->client_ca_path);
 	} else {
 		SSL_CTX_set_mode(ctx_ptr, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 		SSL_CTX_set_options(ctx_ptr, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);

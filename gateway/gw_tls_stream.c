@@ -17,6 +17,10 @@
 #include "vk_vectoring.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "gw_exchange.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -195,6 +199,124 @@ static int tls_waits_for(void *ctx_ptr, int direction)
 	return direction == VK_EV_IN ? stream_ptr->rx_waits : stream_ptr->tx_waits;
 }
 
+/* ---- the client's certificate ---- */
+
+/* Appends text to buf (of cap bytes, NUL-terminated) if all of it fits. */
+static void append(char *buf, size_t cap, const char *text, size_t len)
+{
+	size_t used = strlen(buf);
+
+	if (len < cap - used) {
+		memcpy(buf + used, text, len);
+		buf[used + len] = '\0';
+	}
+}
+
+/* A name that can go in a header as it is: visible ASCII, no separator
+ * of the combined value. */
+static int plain_name(const unsigned char *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (name[i] <= 0x20 || name[i] >= 0x7f || name[i] == ',' || name[i] == ';' || name[i] == '"')
+			return 0;
+	return len > 0;
+}
+
+static void read_names(struct gw_tls_stream *stream_ptr, X509 *cert_ptr)
+{
+	GENERAL_NAMES *names_ptr = X509_get_ext_d2i(cert_ptr, NID_subject_alt_name, NULL, NULL);
+
+	for (size_t i = 0; names_ptr && i < sk_GENERAL_NAME_num(names_ptr); i++) {
+		const GENERAL_NAME *name_ptr = sk_GENERAL_NAME_value(names_ptr, i);
+		const char *kind = name_ptr->type == GEN_DNS	 ? "DNS"
+				   : name_ptr->type == GEN_URI	 ? "URI"
+				   : name_ptr->type == GEN_EMAIL ? "EMAIL"
+								 : NULL;
+		const ASN1_STRING *text_ptr = name_ptr->d.ia5;
+		char part[300];
+		int len;
+
+		if (!kind || !plain_name(ASN1_STRING_get0_data(text_ptr), (size_t)ASN1_STRING_length(text_ptr)))
+			continue;
+		len = snprintf(part, sizeof(part), "%s%s:%.*s", stream_ptr->client_names[0] ? "," : "", kind,
+			       ASN1_STRING_length(text_ptr), (const char *)ASN1_STRING_get0_data(text_ptr));
+		if (len > 0 && (size_t)len < sizeof(part))
+			append(stream_ptr->client_names, sizeof(stream_ptr->client_names), part, (size_t)len);
+		if (len > 0 && (size_t)len < sizeof(part) && name_ptr->type != GEN_EMAIL) {
+			/* ";URI=x" or ";DNS=x" in the combined value */
+			len = snprintf(part, sizeof(part), ";%s=%.*s", kind, ASN1_STRING_length(text_ptr),
+				       (const char *)ASN1_STRING_get0_data(text_ptr));
+			append(stream_ptr->client_cert, sizeof(stream_ptr->client_cert), part, (size_t)len);
+		}
+	}
+	GENERAL_NAMES_free(names_ptr);
+}
+
+static void read_subject(struct gw_tls_stream *stream_ptr, X509 *cert_ptr)
+{
+	BIO *bio_ptr = BIO_new(BIO_s_mem());
+	int len;
+
+	if (!bio_ptr)
+		return;
+	/* RFC 2253 escapes control and non-ASCII bytes: the text is a valid
+	 * field value. */
+	if (X509_NAME_print_ex(bio_ptr, X509_get_subject_name(cert_ptr), 0, XN_FLAG_RFC2253) >= 0) {
+		len = BIO_read(bio_ptr, stream_ptr->client_subject, sizeof(stream_ptr->client_subject) - 1);
+		stream_ptr->client_subject[len > 0 ? len : 0] = '\0';
+	}
+	BIO_free(bio_ptr);
+}
+
+/* After the handshake: what the client's verified certificate says. */
+static void read_client_certificate(struct gw_tls_stream *stream_ptr)
+{
+	X509 *cert_ptr = SSL_get_peer_certificate(stream_ptr->ssl_ptr);
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned digest_len = 0;
+	char part[sizeof(stream_ptr->client_subject) * 2 + 16];
+	size_t n = 0;
+
+	stream_ptr->client_cert[0] = '\0';
+	if (!cert_ptr || SSL_get_verify_result(stream_ptr->ssl_ptr) != X509_V_OK ||
+	    !X509_digest(cert_ptr, EVP_sha256(), digest, &digest_len)) {
+		X509_free(cert_ptr);
+		ERR_clear_error();
+		return;
+	}
+	for (unsigned i = 0; i < digest_len && i < 32; i++)
+		snprintf(stream_ptr->client_sha256 + 2 * i, 3, "%02x", digest[i]);
+	read_subject(stream_ptr, cert_ptr);
+	/* Hash=...;Subject="..." with '"' and '\' escaped, then the names. */
+	n = (size_t)snprintf(part, sizeof(part), "Hash=%s;Subject=\"", stream_ptr->client_sha256);
+	for (const char *p = stream_ptr->client_subject; *p && n + 3 < sizeof(part); p++) {
+		if (*p == '"' || *p == '\\')
+			part[n++] = '\\';
+		part[n++] = *p;
+	}
+	part[n++] = '"';
+	append(stream_ptr->client_cert, sizeof(stream_ptr->client_cert), part, n);
+	read_names(stream_ptr, cert_ptr);
+	X509_free(cert_ptr);
+	ERR_clear_error();
+}
+
+int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_exchange *exchange_ptr)
+{
+	if (!stream_ptr->client_cert[0])
+		return 0;
+	if (gw_exchange_set_value(exchange_ptr, "tls.client.subject", stream_ptr->client_subject,
+				  strlen(stream_ptr->client_subject)) == -1 ||
+	    gw_exchange_set_value(exchange_ptr, "tls.client.names", stream_ptr->client_names,
+				  strlen(stream_ptr->client_names)) == -1 ||
+	    gw_exchange_set_value(exchange_ptr, "tls.client.sha256", stream_ptr->client_sha256,
+				  strlen(stream_ptr->client_sha256)) == -1 ||
+	    gw_exchange_set_value(exchange_ptr, GW_TLS_CLIENT_CERT_VALUE, stream_ptr->client_cert,
+				  strlen(stream_ptr->client_cert)) == -1)
+		return -1;
+	return 0;
+}
+
 static int tls_handshake(void *ctx_ptr, int fd)
 {
 	struct gw_tls_stream *stream_ptr = ctx_ptr;
@@ -203,8 +325,10 @@ static int tls_handshake(void *ctx_ptr, int fd)
 
 	(void)fd;
 	n = SSL_do_handshake(stream_ptr->ssl_ptr);
-	if (n == 1)
+	if (n == 1) {
+		read_client_certificate(stream_ptr);
 		return 0;
+	}
 	saved_errno = errno;
 	err = SSL_get_error(stream_ptr->ssl_ptr, n);
 	code = ERR_peek_last_error();
@@ -240,7 +364,13 @@ int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, const struct gw_tls *
 {
 	BIO *bio_ptr;
 
-	memset(stream_ptr, 0, sizeof(*stream_ptr));
+	/* Not the whole struct: the certificate's buffers need only their
+	 * first byte. */
+	stream_ptr->failure = NULL;
+	stream_ptr->client_subject[0] = '\0';
+	stream_ptr->client_names[0] = '\0';
+	stream_ptr->client_sha256[0] = '\0';
+	stream_ptr->client_cert[0] = '\0';
 	stream_ptr->rx_waits = VK_EV_IN;
 	stream_ptr->tx_waits = VK_EV_OUT;
 	stream_ptr->socket_ptr = socket_ptr;

@@ -38,6 +38,18 @@ int gw_tls_stream_resumed(const struct gw_tls_stream *stream_ptr);
 /* Why the handshake failed ("" when it did not, or nothing is known). */
 const char *gw_tls_stream_failure(const struct gw_tls_stream *stream_ptr);
 
+/* The values the client's verified certificate gives each request on
+ * the connection (gw_exchange_set_value), for filters and the route:
+ *   tls.client.subject  its subject, RFC 2253 ("CN=client,O=Example")
+ *   tls.client.names    its DNS, URI and email names ("DNS:a,URI:spiffe://x")
+ *   tls.client.sha256   the SHA-256 of its DER, in hex
+ *   tls.client.cert     all of it as one header value:
+ *                       Hash=HEX;Subject="...";URI=...;DNS=...
+ * Nothing when the client sent none. 0, or -1 with errno (no room). */
+#define GW_TLS_CLIENT_CERT_VALUE "tls.client.cert"
+struct gw_exchange;
+int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_exchange *exchange_ptr);
+
 /* From BoringSSL's callbacks: the reason a handshake is about to fail. */
 void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason);
 

@@ -3,6 +3,10 @@
 
 #include <openssl/ssl.h>
 
+#define GW_TLS_CLIENT_SUBJECT_MAX 256
+#define GW_TLS_CLIENT_NAMES_MAX 512
+#define GW_TLS_CLIENT_CERT_MAX 1024
+
 struct gw_tls_stream {
 	SSL *ssl_ptr;
 	struct vk_socket *socket_ptr;
@@ -11,6 +15,15 @@ struct gw_tls_stream {
 	int rx_waits;
 	int tx_waits;
 	const char *failure; /* a constant: why the handshake failed */
+	/* The client's verified certificate, read once after the handshake
+	 * (empty strings: none): its subject (RFC 2253), its DNS, URI and
+	 * email names ("DNS:a,URI:b"), the SHA-256 of its DER in hex, and all
+	 * of it as one header value in the style of Envoy's
+	 * x-forwarded-client-cert. */
+	char client_subject[GW_TLS_CLIENT_SUBJECT_MAX];
+	char client_names[GW_TLS_CLIENT_NAMES_MAX];
+	char client_sha256[65];
+	char client_cert[GW_TLS_CLIENT_CERT_MAX];
 };
 
 #endif

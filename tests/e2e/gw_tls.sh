@@ -22,6 +22,13 @@
 #   resumption_across_kernels  a session from one connection resumes on 16
 #                         more, spread by SO_REUSEPORT over two kernels,
 #                         in TLS 1.3 and 1.2; the access log says resumed
+#   mtls_required         client certificates required: one of the CA goes
+#                         upstream as x-forwarded-client-cert (hash,
+#                         subject, names); none gets certificate_required,
+#                         another CA's unknown_ca; a made-up header is
+#                         replaced
+#   mtls_optional         optional: no certificate is served, without the
+#                         header even when the client sends one
 #   bulk_both_ways        1 GiB down and 1 GiB up through TLS, their
 #                         checksums equal to the plain path's
 #   config_errors         a missing file, a key that is not the
@@ -57,6 +64,19 @@ make_cert rsa api.test rsa "DNS:api.test,DNS:*.wild.test"
 make_cert ec api.test ec "DNS:api.test"
 make_cert def default.test ec
 make_cert other other.test rsa
+
+# sign NAME CA SUBJECT SAN: a client certificate NAME.pem signed by CA.
+sign() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$3" \
+		-keyout "$CERTS/$1.key" -out "$CERTS/$1.csr" 2>/dev/null || fail "openssl: $1 request"
+	printf 'subjectAltName=%s\nextendedKeyUsage=clientAuth\n' "$4" >"$CERTS/$1.ext"
+	openssl x509 -req -in "$CERTS/$1.csr" -CA "$CERTS/$2.pem" -CAkey "$CERTS/$2.key" -CAcreateserial -days 2 \
+		-extfile "$CERTS/$1.ext" -out "$CERTS/$1.pem" 2>/dev/null || fail "openssl: signing $1"
+}
+make_cert ca "Test CA" ec
+make_cert rogue_ca "Rogue CA" ec
+sign client ca "/O=Example/CN=client one" "DNS:client.test,URI:spiffe://test/client"
+sign rogue rogue_ca "/CN=rogue" "DNS:rogue.test"
 
 # write_config FILE UPSTREAM_PORT TLS_JSON [TIMEOUTS_JSON]
 write_config() {
@@ -100,6 +120,16 @@ s_client() {
 	local port=${E2E_PORT[$1]}
 	shift
 	timeout 10 openssl s_client -connect "127.0.0.1:$port" "$@" </dev/null 2>&1 || true
+}
+
+# s_client_request NAME ARGS...: one handshake and a request, reading
+# until the server closes (an alert after the client's handshake ended
+# is seen then).
+s_client_request() {
+	local port=${E2E_PORT[$1]}
+	shift
+	printf 'GET /whoami HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n' |
+		timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername api.test -ign_eof "$@" 2>&1 || true
 }
 
 # served NAME ARGS...: "CN bits" of the certificate the handshake got.
@@ -309,10 +339,71 @@ assert sum(1 for l in lines if l["tls"]["resumed"]) == 32, lines
 PY
 }
 
+# start_mtls NAME MODE: the full TLS config with client certificates in
+# MODE, the route forwarding the certificate as x-forwarded-client-cert.
+start_mtls() {
+	local name=$1 tls
+	tls="${FULL_TLS%\}} , \"client_certificates\": { \"mode\": \"$2\", \"ca\": \"certs/ca.pem\" } }"
+	start_server "${name}_up" "$UPSTREAM" -p 0 -k 1
+	cat >"$E2E_TMP/$name.json" <<JSON
+{
+  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $tls } ],
+  "access_log": { "path": "$E2E_TMP/$name.log" },
+  "upstreams": { "app": { "endpoints": [ "127.0.0.1:${E2E_PORT[${name}_up]}" ] } },
+  "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app", "forward_client_cert": "X-Forwarded-Client-Cert" } } } ]
+}
+JSON
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k 1
+}
+
+CLIENT=(--cert "$CERTS/client.pem" --key "$CERTS/client.key")
+SPOOF=(-H 'X-Forwarded-Client-Cert: Hash=spoofed;Subject="CN=admin"')
+
+mtls_required() {
+	local body sha out rc
+	start_mtls mr required
+	sha=$(openssl x509 -in "$CERTS/client.pem" -outform DER | sha256sum | cut -d' ' -f1)
+	body=$(https mr api.test /echo --cacert "$CERTS/ec.pem" "${CLIENT[@]}" "${SPOOF[@]}") ||
+		fail "a client with a certificate of the CA was refused"
+	grep -qix "x-forwarded-client-cert: Hash=$sha;Subject=\"CN=client one,O=Example\";DNS=client.test;URI=spiffe://test/client"$'\r' <<<"$body" ||
+		fail "the upstream did not get the verified certificate (sha256 $sha): $body"
+	[ "$(grep -ci '^x-forwarded-client-cert:' <<<"$body")" = 1 ] || fail "the client's own header passed too: $body"
+	rc=0
+	https mr api.test /echo --cacert "$CERTS/ec.pem" >/dev/null || rc=$?
+	[ "$rc" != 0 ] || fail "a client without a certificate was served"
+	# TLS 1.3: the client's handshake is over before the server has read
+	# its certificate, so the alert comes while it reads the response.
+	for version in -tls1_3 -tls1_2; do
+		out=$(s_client_request mr "$version")
+		grep -q 'alert certificate required\|alert handshake failure' <<<"$out" ||
+			fail "$version: no alert for no certificate: $out"
+		out=$(s_client_request mr "$version" -cert "$CERTS/rogue.pem" -key "$CERTS/rogue.key")
+		grep -q 'alert unknown ca' <<<"$out" || fail "$version: no unknown_ca alert for another CA's certificate: $out"
+	done
+	stop_server mr
+	[ "$(wc -l <"$E2E_TMP/mr.log")" = 1 ] || fail "requests logged: $(cat "$E2E_TMP/mr.log")"
+}
+
+mtls_optional() {
+	local body
+	start_mtls mo optional
+	body=$(https mo api.test /echo --cacert "$CERTS/ec.pem" "${SPOOF[@]}") || fail "a client without a certificate was refused"
+	! grep -qi '^x-forwarded-client-cert:' <<<"$body" || fail "a header the client made up passed: $body"
+	body=$(https mo api.test /echo --cacert "$CERTS/ec.pem" "${CLIENT[@]}") || fail "a client with a certificate was refused"
+	grep -qi '^x-forwarded-client-cert: Hash=[0-9a-f]\{64\};Subject="CN=client one,O=Example"' <<<"$body" ||
+		fail "no certificate forwarded: $body"
+	rc=0
+	https mo api.test /echo --cacert "$CERTS/ec.pem" --cert "$CERTS/rogue.pem" --key "$CERTS/rogue.key" >/dev/null || rc=$?
+	[ "$rc" != 0 ] || fail "optional: a certificate of another CA was accepted"
+	stop_server mo
+}
+
 admin_listening() { [ "$(grep -c '^listening on' "$E2E_TMP/$1.out")" -ge 2 ]; }
 
 run_case "a request through TLS reaches the upstream, which sees https" serves_https
 run_case "a session resumes on either kernel (shared ticket keys), TLS 1.2 and 1.3" resumption_across_kernels
+run_case "mTLS required: the verified certificate goes upstream; none or a stranger's gets an alert" mtls_required
+run_case "mTLS optional: no certificate passes without the header, a made-up header never passes" mtls_optional
 run_case "SNI and the client's key types choose the certificate" sni_chooses
 run_case "without a default certificate, an unknown name gets an alert" no_default_alerts
 run_case "ALPN http/1.1 only, TLS 1.2 and 1.3 only" alpn_and_versions

@@ -525,7 +525,8 @@ static void test_listener_tls_reaches_the_snapshot(void **state)
 		"{\"listeners\": [{\"port\": 0, \"tls\": {\"certificates\": ["
 		"{\"cert\": \"a.pem\", \"key\": \"a.key\", \"server_names\": [\"API.Example.com\", \"*.example.com\"]},"
 		"{\"cert\": \"/abs/d.pem\", \"key\": \"d.key\"}],"
-		"\"min_version\": \"1.3\", \"curves\": [\"X25519\", \"P-256\"]}}, {\"port\": 0}],"
+		"\"min_version\": \"1.3\", \"curves\": [\"X25519\", \"P-256\"],"
+		"\"client_certificates\": {\"mode\": \"required\", \"ca\": \"ca.pem\", \"depth\": 2}}}, {\"port\": 0}],"
 		"\"timeouts\": {\"handshake_ms\": 1500},"
 		"\"routes\": [{\"action\": {\"respond\": {\"status\": 204}}}]}",
 		&config);
@@ -548,7 +549,11 @@ static void test_listener_tls_reaches_the_snapshot(void **state)
 	assert_string_equal(tls_ptr->curves, "X25519:P-256");
 	assert_non_null(strstr(tls_ptr->ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256"));
 	assert_int_equal(config->timeouts.handshake_ms, 1500);
+	assert_int_equal(tls_ptr->client_certificates, GW_CLIENT_CERTIFICATES_REQUIRED);
+	assert_string_equal(tls_ptr->client_ca_path, "ca.pem");
+	assert_int_equal(tls_ptr->client_verify_depth, 2);
 	assert_false(config->listeners_ptr[1].tls.enabled);
+	assert_int_equal(config->listeners_ptr[1].tls.client_certificates, GW_CLIENT_CERTIFICATES_NONE);
 	assert_int_equal(config->listeners_ptr[1].tls.min_version, 0x0303);
 	gw_config_free(config);
 
@@ -558,7 +563,9 @@ static void test_listener_tls_reaches_the_snapshot(void **state)
 	errors = load_text_printing(
 		"{\"listeners\": [{\"port\": 0, \"tls\": {\"certificates\": ["
 		"{\"cert\": \"a.pem\", \"key\": \"a.key\", \"server_names\": [\"a..b\", \"*.*.c\", \"-a.b\", 7]}],"
-		"\"min_version\": \"1.1\"}}], \"routes\": [{\"action\": {\"respond\": {\"status\": 204}}}]}",
+		"\"min_version\": \"1.1\", \"client_certificates\": {\"mode\": \"sometimes\", \"depth\": 11}}}],"
+		"\"routes\": [{\"action\": {\"proxy\": {\"upstream\": \"u\", \"forward_client_cert\": \"x cert\"}}}],"
+		"\"upstreams\": {\"u\": {\"endpoints\": [\"127.0.0.1:1\"]}}}",
 		&config);
 	assert_null(config);
 	assert_int_equal(tls_checks, 0);
@@ -568,6 +575,10 @@ static void test_listener_tls_reaches_the_snapshot(void **state)
 	assert_non_null(
 		strstr(errors, "/listeners/0/tls/certificates/0/server_names/3: expected a string, not an integer"));
 	assert_non_null(strstr(errors, "/listeners/0/tls/min_version: "));
+	assert_non_null(strstr(errors, "/listeners/0/tls/client_certificates/mode: "));
+	assert_non_null(strstr(errors, "/listeners/0/tls/client_certificates: missing required key \"ca\""));
+	assert_non_null(strstr(errors, "/listeners/0/tls/client_certificates/depth: must be from 1 to 10, not 11"));
+	assert_non_null(strstr(errors, "/routes/0/action/proxy/forward_client_cert: must be an HTTP token"));
 	free(errors);
 	errors = load_text_printing(
 		"{\"listeners\": [{\"port\": 0, \"tls\": {\"certificates\": ["
