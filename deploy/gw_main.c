@@ -209,13 +209,37 @@ static void user_signal(void *ctx_ptr, int kernel_index, int signo)
 			program_ptr->config_ptr->access_log.path, strerror(errno));
 }
 
-/* A later issue makes SIGHUP reload the configuration; until then it
- * says so (once, not once per kernel) and changes nothing. */
+/* SIGHUP, in each kernel: the TLS listeners read their certificate and
+ * key files again. New handshakes get the new ones; connections already
+ * open keep theirs; a file that does not load is named, and the listener
+ * keeps what it had. The rest of the configuration reloads in a later
+ * issue: until then that is said (once, not once per kernel). */
 static void reload(void *ctx_ptr, int kernel_index)
 {
-	(void)ctx_ptr;
+	struct gw_program *program_ptr = ctx_ptr;
+	char error[512];
+
+	for (int i = 0; i < program_ptr->listener_count; i++) {
+		struct gw_conn_config *conn_ptr = &program_ptr->conn_configs_ptr[i];
+		struct gw_tls *fresh_ptr;
+
+		if (!conn_ptr->tls_ptr)
+			continue;
+		fresh_ptr = gw_tls_reload(conn_ptr->tls_ptr, error, sizeof(error));
+		if (!fresh_ptr) {
+			fprintf(stderr, "vkgw: kernel %d: SIGHUP: listener %s keeps its certificates: %s\n",
+				kernel_index, program_ptr->config_ptr->listeners_ptr[i].name, error);
+			continue;
+		}
+		gw_tls_retire(conn_ptr->tls_ptr);
+		conn_ptr->tls_ptr = fresh_ptr;
+		if (kernel_index == 0)
+			fprintf(stderr, "vkgw: SIGHUP: listener %s: certificates reloaded\n",
+				program_ptr->config_ptr->listeners_ptr[i].name);
+	}
 	if (kernel_index == 0)
-		fprintf(stderr, "vkgw: SIGHUP: configuration reload is not supported yet; restart to apply changes\n");
+		fprintf(stderr,
+			"vkgw: SIGHUP: configuration reload is not supported yet; restart to apply other changes\n");
 }
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
@@ -495,6 +519,7 @@ int main(int argc, char **argv)
 	cfg.child_exit_fn = child_exit;
 	cfg.signal_fn = user_signal;
 	cfg.reload_fn = reload;
+	cfg.reload_ctx_ptr = &program;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);
 	gw_resolver_process_stop(program.resolver_pid);
@@ -503,7 +528,7 @@ int main(int argc, char **argv)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);
 	for (int i = 0; i < program.listener_count; i++)
-		gw_tls_destroy((struct gw_tls *)program.conn_configs_ptr[i].tls_ptr);
+		gw_tls_destroy(program.conn_configs_ptr[i].tls_ptr);
 	free(program.conn_configs_ptr);
 	gw_stats_destroy(program.stats_ptr);
 	gw_config_free(program.config_ptr);

@@ -28,8 +28,11 @@ struct gw_conn_config {
 	struct gw_upstream_ops upstream_ops;
 	/* this kernel's state of the snapshot's filters (gw_filter_states.h) */
 	const struct gw_filter_states *filter_states_ptr;
-	/* the listener's TLS (gw_tls.h); NULL: plain HTTP */
-	const struct gw_tls *tls_ptr;
+	/* the listener's TLS (gw_tls.h); NULL: plain HTTP. The one field that
+	 * changes while connections run: a SIGHUP swaps in reloaded
+	 * certificates between dispatches, and each connection holds the
+	 * contexts it started on. */
+	struct gw_tls *tls_ptr;
 };
 
 #endif

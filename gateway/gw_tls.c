@@ -436,7 +436,39 @@ static int build_certificate(const struct gw_config_tls *config_ptr, int index, 
 	return -1;
 }
 
+static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
+			     size_t error_len);
+
 struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error, size_t error_len)
+{
+	return create(config_ptr, NULL, error, error_len);
+}
+
+struct gw_tls *gw_tls_reload(const struct gw_tls *previous_ptr, char *error, size_t error_len)
+{
+	return create(previous_ptr->config_ptr, previous_ptr, error, error_len);
+}
+
+void gw_tls_hold(struct gw_tls *tls_ptr)
+{
+	tls_ptr->users++;
+}
+
+void gw_tls_release(struct gw_tls *tls_ptr)
+{
+	if (--tls_ptr->users == 0 && tls_ptr->retired)
+		gw_tls_destroy(tls_ptr);
+}
+
+void gw_tls_retire(struct gw_tls *tls_ptr)
+{
+	tls_ptr->retired = 1;
+	if (tls_ptr->users == 0)
+		gw_tls_destroy(tls_ptr);
+}
+
+static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
+			     size_t error_len)
 {
 	struct gw_tls *tls_ptr = calloc(1, sizeof(*tls_ptr));
 	struct build_problem build_problem;
@@ -449,7 +481,9 @@ struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error
 		return NULL;
 	}
 	tls_ptr->config_ptr = config_ptr;
-	if (!RAND_bytes(tls_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret))) {
+	if (previous_ptr)
+		memcpy(tls_ptr->ticket_secret, previous_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret));
+	else if (!RAND_bytes(tls_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret))) {
 		snprintf(error, error_len, "no random bytes for the session ticket secret");
 		gw_tls_destroy(tls_ptr);
 		return NULL;
@@ -472,6 +506,7 @@ void gw_tls_destroy(struct gw_tls *tls_ptr)
 {
 	if (!tls_ptr)
 		return;
+	OPENSSL_cleanse(tls_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret));
 	for (int i = 0; i < tls_ptr->certificate_count; i++)
 		SSL_CTX_free(tls_ptr->certificates_ptr[i].ctx_ptr);
 	free(tls_ptr->certificates_ptr);

@@ -26,6 +26,8 @@ struct gw_tls {
 	/* Made before the kernels fork, so every kernel derives the same
 	 * session ticket keys from it (gw_tls.c, "Session tickets"). */
 	uint8_t ticket_secret[32];
+	int users;   /* connections of this kernel on these contexts */
+	int retired; /* a reload replaced them: freed when users drops to 0 */
 };
 
 #endif

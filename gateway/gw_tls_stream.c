@@ -9,6 +9,7 @@
  * connection's error never shows in another's SSL_get_error. */
 #include "gw_tls_stream.h"
 #include "gw_tls_stream_s.h"
+#include "gw_tls.h"
 #include "gw_tls_s.h"
 
 #include "vk_pipe.h"
@@ -360,7 +361,7 @@ size_t gw_tls_stream_size(void)
 	return sizeof(struct gw_tls_stream);
 }
 
-int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, const struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
 {
 	BIO *bio_ptr;
 
@@ -387,6 +388,8 @@ int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, const struct gw_tls *
 	SSL_set_bio(stream_ptr->ssl_ptr, bio_ptr, bio_ptr);
 	SSL_set_accept_state(stream_ptr->ssl_ptr);
 	SSL_set_app_data(stream_ptr->ssl_ptr, stream_ptr);
+	stream_ptr->tls_ptr = tls_ptr;
+	gw_tls_hold(tls_ptr);
 	vk_pipe_set_transform(vk_socket_rx_pipe(socket_ptr), &tls_ops, stream_ptr);
 	vk_pipe_set_transform(vk_socket_tx_pipe(socket_ptr), &tls_ops, stream_ptr);
 	return 0;
@@ -402,6 +405,7 @@ void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
 	ERR_clear_error();
 	SSL_free(stream_ptr->ssl_ptr);
 	stream_ptr->ssl_ptr = NULL;
+	gw_tls_release(stream_ptr->tls_ptr);
 	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 }

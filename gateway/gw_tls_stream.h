@@ -23,7 +23,7 @@ int gw_tls_stream_prepare(void);
 size_t gw_tls_stream_size(void);
 /* A server-side stream for `tls_ptr`'s listener on the socket's fd, set as
  * the transform of both pipes. 0, or -1 (out of memory). */
-int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, const struct gw_tls *tls_ptr, struct vk_socket *socket_ptr);
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr);
 /* A close_notify if it can go at once, then BoringSSL's memory back, and
  * the socket plain again. Takes a stream never started. */
 void gw_tls_stream_end(struct gw_tls_stream *stream_ptr);

@@ -9,6 +9,7 @@
 
 struct gw_tls_stream {
 	SSL *ssl_ptr;
+	struct gw_tls *tls_ptr; /* the contexts it started on, held (gw_tls_hold) */
 	struct vk_socket *socket_ptr;
 	/* The fd events the last read (or handshake step) and the last write
 	 * that would block wait for (vk_transform_ops.waits_for). */

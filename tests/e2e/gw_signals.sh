@@ -2,7 +2,8 @@
 # vkgw and signals, with one kernel and with a supervisor (-k 2):
 #   SIGUSR1   reopens the access log (logrotate: rename, signal, the new
 #             file gets the lines)
-#   SIGHUP    says reload is not supported yet, changes nothing
+#   SIGHUP    says configuration reload is not supported yet (a plain
+#             listener has no certificates to reload), changes nothing
 #   SIGUSR2 and stray signals (ALRM, PROF, IO, PWR, XFSZ, real-time...)
 #             are ignored: the gateway keeps serving and exits 0 on SIGTERM
 . "$(dirname "$0")/lib.sh"
