@@ -131,6 +131,7 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 
 	self->client_ptr = that->socket_ptr;
 	self->stage = GW_CONN_STAGE_IDLE;
+	self->handshaking = 0;
 	self->tls_ptr = NULL;
 	if (cfg_ptr->tls_ptr) {
 		self->tls_ptr = vk_proc_local_alloc(pl_ptr, gw_tls_stream_size());
@@ -431,6 +432,34 @@ static void response_done(struct gw_conn_self *self)
 	gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 }
 
+/* A handshake BoringSSL refused (EPROTO): its alert is in the socket
+ * already. The write side closes after it, and what the client still
+ * sends is read and dropped until it closes, for at most
+ * GW_CONN_TLS_LINGER_MS: a close with input unread would be a reset, which
+ * can overtake the alert (a TLS 1.3 client sends its request before it
+ * reads the alert for its certificate). */
+#define GW_CONN_TLS_LINGER_MS 1000
+
+static void handshake_refused(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct {
+		size_t dropped;
+	} * self;
+
+	vk_begin();
+	vk_catch
+	{
+		/* the linger ran out, or the client reset: the connection ends */
+	}
+	gw_tls_stream_end(conn_ptr->tls_ptr);
+	conn_ptr->tls_ptr = NULL;
+	vk_socket_shutdown_tx(conn_ptr->client_ptr);
+	vk_deadline(GW_CONN_TLS_LINGER_MS);
+	vk_readhup_on(conn_ptr->client_ptr, self->dropped);
+	vk_end();
+}
+
 /* ---- the stream ---- */
 
 void gw_conn_main(struct vk_thread *that)
@@ -478,6 +507,12 @@ void gw_conn_main(struct vk_thread *that)
 				GW_WRITE_LITERAL(self->client_ptr, GW_CONN_FAULT_ANSWER);
 				vk_flush_on(self->client_ptr);
 			}
+		} else if (self->handshaking) {
+			self->handshaking = 0;
+			if (vk_error() == EPROTO) {
+				vk_clear_error();
+				vk_call(handshake_refused, self);
+			}
 		} else if (self->stage != GW_CONN_STAGE_IDLE && self->stage != GW_CONN_STAGE_TUNNEL) {
 			gw_conn_term_from_error(self, vk_error());
 			vk_clear_error();
@@ -489,9 +524,11 @@ void gw_conn_main(struct vk_thread *that)
 	 * the connection with BoringSSL's alert and no HTTP answer (the stage
 	 * is idle). */
 	if (self->tls_ptr) {
+		self->handshaking = 1;
 		vk_deadline(cfg_ptr->handshake_ms);
 		vk_handshake_on(self->client_ptr);
 		vk_deadline_clear();
+		self->handshaking = 0;
 	}
 
 	for (;;) {

@@ -103,6 +103,7 @@ struct gw_tls_stream;
 struct gw_conn_self {
 	struct vk_socket *client_ptr;
 	struct gw_tls_stream *tls_ptr; /* TLS on the client's socket; NULL: plain */
+	int handshaking;	       /* in the TLS handshake: a raise is its failure */
 	struct vk_socket *upstream_ptr;
 	char *head_ptr; /* the request head as received: forwarded from here */
 	size_t head_len;
