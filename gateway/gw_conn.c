@@ -509,6 +509,7 @@ void gw_conn_main(struct vk_thread *that)
 			}
 		} else if (self->handshaking) {
 			self->handshaking = 0;
+			gw_stats_tls_handshake(0);
 			if (vk_error() == EPROTO) {
 				vk_clear_error();
 				vk_call(handshake_refused, self);
@@ -529,6 +530,7 @@ void gw_conn_main(struct vk_thread *that)
 		vk_handshake_on(self->client_ptr);
 		vk_deadline_clear();
 		self->handshaking = 0;
+		gw_stats_tls_handshake(1);
 	}
 
 	for (;;) {

@@ -152,6 +152,14 @@ void gw_stats_connection_opened(void)
 	add(&gw_stats_own.kernel_ptr->connections_active, 1);
 }
 
+void gw_stats_tls_handshake(int completed)
+{
+	if (gw_stats_own.kernel_ptr)
+		add(completed ? &gw_stats_own.kernel_ptr->tls_handshakes
+			      : &gw_stats_own.kernel_ptr->tls_handshake_failures,
+		    1);
+}
+
 void gw_stats_connection_closed(void)
 {
 	uint64_t *active_ptr;

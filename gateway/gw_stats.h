@@ -43,6 +43,8 @@ void gw_stats_detach(void);
 
 void gw_stats_connection_opened(void);
 void gw_stats_connection_closed(void);
+/* A TLS handshake on a listener ended: completed (1) or not (0). */
+void gw_stats_tls_handshake(int completed);
 
 /* A request ended with `status` (0: no status reached the client), having
  * moved these bytes; `upstream` and `endpoint` (config indexes) name where

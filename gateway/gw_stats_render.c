@@ -148,8 +148,9 @@ static void json_kernel_fields(struct out *o_ptr, const struct gw_stats_kernel *
 	    (unsigned long long)v_ptr->connections_accepted, (unsigned long long)v_ptr->connections_active,
 	    (unsigned long long)v_ptr->requests);
 	json_classes(o_ptr, v_ptr->responses);
-	put(o_ptr, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"vkern\":{", (unsigned long long)v_ptr->bytes_in,
-	    (unsigned long long)v_ptr->bytes_out);
+	put(o_ptr, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"tls\":{\"handshakes\":%llu,\"failures\":%llu},\"vkern\":{",
+	    (unsigned long long)v_ptr->bytes_in, (unsigned long long)v_ptr->bytes_out,
+	    (unsigned long long)v_ptr->tls_handshakes, (unsigned long long)v_ptr->tls_handshake_failures);
 	for (int i = 0; i < VK_STAT_COUNT; i++)
 		put(o_ptr, "%s\"%s\":%llu", i ? "," : "", vk_sys_stat_name((enum vk_stat)i),
 		    (unsigned long long)v_ptr->vkern[i]);
@@ -257,6 +258,11 @@ static const struct family kernel_families[] = {
 	 offsetof(struct gw_stats_kernel, bytes_in), 0},
 	{"vkgw_sent_bytes_total", "counter", "Response bytes sent (heads and bodies, as the access log counts).",
 	 offsetof(struct gw_stats_kernel, bytes_out), 0},
+	{"vkgw_tls_handshakes_total", "counter", "TLS handshakes completed on the listeners.",
+	 offsetof(struct gw_stats_kernel, tls_handshakes), 0},
+	{"vkgw_tls_handshake_failures_total", "counter",
+	 "TLS handshakes that did not complete: refused (an alert), timed out, or the client left.",
+	 offsetof(struct gw_stats_kernel, tls_handshake_failures), 0},
 };
 
 /* vkern's counters (vk_sys.h), named after vk_sys_stat_name. */

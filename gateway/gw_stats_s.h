@@ -28,7 +28,9 @@ struct gw_stats_kernel {
 	uint64_t responses[GW_STATS_CLASSES];
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t vkern[VK_STAT_COUNT]; /* vk_sys_stat, as last published */
+	uint64_t tls_handshakes;	 /* TLS handshakes completed on the listeners */
+	uint64_t tls_handshake_failures; /* refused, timed out, or the client left */
+	uint64_t vkern[VK_STAT_COUNT];	 /* vk_sys_stat, as last published */
 };
 
 struct gw_stats_upstream {

@@ -21,7 +21,8 @@
 #                         the same single kernel
 #   resumption_across_kernels  a session from one connection resumes on 16
 #                         more, spread by SO_REUSEPORT over two kernels,
-#                         in TLS 1.3 and 1.2; the access log says resumed
+#                         in TLS 1.3 and 1.2; the access log says resumed;
+#                         /stats counts handshakes completed and failed
 #   mtls_required         client certificates required: one of the CA goes
 #                         upstream as x-forwarded-client-cert (hash,
 #                         subject, names); none gets certificate_required,
@@ -334,6 +335,12 @@ JSON
 	out=$(admin_stat "$admin" '" ".join(str(k["requests"]) for k in d["per_kernel"])')
 	read -r k0 k1 <<<"$out"
 	[ "$k0" -gt 0 ] && [ "$k1" -gt 0 ] || fail "one kernel served every connection ($out): kernels not both tried"
+	# The handshakes are counted: 34 completed so far, none failed; then
+	# one refused (plain HTTP on the TLS port).
+	out=$(admin_stat "$admin" 'd["total"]["tls"]')
+	[ "$out" = "{'handshakes': 34, 'failures': 0}" ] || fail "TLS handshake counters: $out"
+	timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/${E2E_PORT[rk]}; printf 'GET / HTTP/1.1\r\n\r\n' >&3; cat <&3 >/dev/null" || true
+	wait_until 5 "a refused handshake counted" admin_stat_is "$admin" 'd["total"]["tls"]["failures"]' 1
 	stop_server rk
 	python3 - "$E2E_TMP/rk.log" <<'PY' || fail "access log: $(cat "$E2E_TMP/rk.log")"
 import json, sys
