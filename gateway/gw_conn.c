@@ -226,7 +226,6 @@ static void client_certificate_attached(struct gw_conn_self *self)
 	const char *header = self->route_ptr->action.kind == GW_ACTION_PROXY
 				     ? self->route_ptr->action.proxy.forward_client_cert
 				     : NULL;
-
 	int attached = self->tls_ptr && gw_tls_stream_attach(self->tls_ptr, &self->exchange) == 0;
 
 	if (header && (!attached || gw_exchange_forward_value(&self->exchange, GW_TLS_CLIENT_CERT_VALUE, header) != 0))
@@ -522,8 +521,8 @@ void gw_conn_main(struct vk_thread *that)
 	}
 
 	/* TLS: the handshake first, under its own deadline. A failure ends
-	 * the connection with BoringSSL's alert and no HTTP answer (the stage
-	 * is idle). */
+	 * the connection with BoringSSL's alert and no HTTP answer (the catch
+	 * above, `handshaking`). */
 	if (self->tls_ptr) {
 		self->handshaking = 1;
 		vk_deadline(cfg_ptr->handshake_ms);

@@ -128,17 +128,16 @@ static int group_of_curve(int nid)
  * an ECDHE-ECDSA suite and the curve. */
 static int client_verifies_ecdsa(const SSL_CLIENT_HELLO *hello_ptr, int nid, int max_version)
 {
-	const uint8_t *data;
-	size_t len;
-	int has_sigalgs = SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SIGNATURE_ALGORITHMS, &data, &len);
+	const uint8_t *sigalgs, *data;
+	size_t sigalgs_len, len;
+	int has_sigalgs =
+		SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SIGNATURE_ALGORITHMS, &sigalgs, &sigalgs_len);
 
 	if (max_version >= TLS1_3_VERSION &&
 	    SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SUPPORTED_VERSIONS, &data, &len) &&
-	    u16_list_has(data, len, 1, equals, TLS1_3_VERSION)) {
-		return SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SIGNATURE_ALGORITHMS, &data, &len) &&
-		       u16_list_has(data, len, 2, equals, scheme_of_curve(nid));
-	}
-	if (has_sigalgs && !u16_list_has(data, len, 2, is_ecdsa_scheme, 0))
+	    u16_list_has(data, len, 1, equals, TLS1_3_VERSION))
+		return has_sigalgs && u16_list_has(sigalgs, sigalgs_len, 2, equals, scheme_of_curve(nid));
+	if (has_sigalgs && !u16_list_has(sigalgs, sigalgs_len, 2, is_ecdsa_scheme, 0))
 		return 0;
 	if (SSL_early_callback_ctx_extension_get(hello_ptr, EXT_SUPPORTED_GROUPS, &data, &len) &&
 	    !u16_list_has(data, len, 2, equals, group_of_curve(nid)))

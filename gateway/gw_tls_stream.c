@@ -92,10 +92,12 @@ static void note(struct gw_tls_stream *stream_ptr, const char *reason)
 		stream_ptr->failure = reason;
 }
 
-/* After a call that returned n <= 0: the ring marked blocked (and what it
- * waits for in *waits_ptr), at its end, or failed. The contract of
- * vk_vectoring_recv_fd/send_fd: -1 with errno, or 0 at the end. */
-static long stopped(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_ptr, int n, int *waits_ptr, int reading)
+/* Why a BoringSSL call that returned n <= 0 stopped: the fd events it
+ * waits for (VK_EV_IN, VK_EV_OUT), 0 at the peer's end (its close_notify,
+ * or a close without one), or -errno (EPROTO: the protocol failed, and why
+ * is noted). The error queue is emptied. Reads, writes and handshake
+ * steps all ask here. */
+static int why_stopped(struct gw_tls_stream *stream_ptr, int n)
 {
 	int saved_errno = errno;
 	int err = SSL_get_error(stream_ptr->ssl_ptr, n);
@@ -104,33 +106,40 @@ static long stopped(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_
 	ERR_clear_error();
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
+		return VK_EV_IN;
 	case SSL_ERROR_WANT_WRITE:
-		*waits_ptr = err == SSL_ERROR_WANT_READ ? VK_EV_IN : VK_EV_OUT;
-		vk_vectoring_set_blocked(ring_ptr, 1);
-		errno = EAGAIN;
-		return -1;
+		return VK_EV_OUT;
 	case SSL_ERROR_ZERO_RETURN:
-		/* The peer's close_notify: a clean end. */
-		if (reading) {
-			vk_vectoring_set_eof(ring_ptr);
-			return 0;
-		}
-		errno = EPIPE;
-		break;
+		return 0;
 	case SSL_ERROR_SYSCALL:
 		/* n == 0: the peer closed without close_notify. What was cut
 		 * short the HTTP framing tells. */
-		if (n == 0 && reading) {
-			vk_vectoring_set_eof(ring_ptr);
-			return 0;
-		}
-		errno = n == 0 || saved_errno == 0 ? EPIPE : saved_errno;
-		break;
+		return n == 0 ? 0 : -(saved_errno ? saved_errno : EPIPE);
 	default:
 		note(stream_ptr, code ? ERR_reason_error_string(code) : "TLS protocol error");
-		errno = EPROTO;
-		break;
+		return -EPROTO;
 	}
+}
+
+/* A read or write that stopped, on the contract of
+ * vk_vectoring_recv_fd/send_fd: the ring marked blocked (what it waits for
+ * in *waits_ptr) and -1 with EAGAIN, at its end (a read: 0), or failed
+ * (-1 with errno). */
+static long stopped(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_ptr, int n, int *waits_ptr, int reading)
+{
+	int why = why_stopped(stream_ptr, n);
+
+	if (why > 0) {
+		*waits_ptr = why;
+		vk_vectoring_set_blocked(ring_ptr, 1);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (why == 0 && reading) {
+		vk_vectoring_set_eof(ring_ptr);
+		return 0;
+	}
+	errno = why == 0 ? EPIPE : -why;
 	vk_vectoring_set_error(ring_ptr, errno);
 	return -1;
 }
@@ -278,7 +287,6 @@ static void read_client_certificate(struct gw_tls_stream *stream_ptr)
 	char part[sizeof(stream_ptr->client_subject) * 2 + 16];
 	size_t n = 0;
 
-	stream_ptr->client_cert[0] = '\0';
 	if (!cert_ptr || SSL_get_verify_result(stream_ptr->ssl_ptr) != X509_V_OK ||
 	    !X509_digest(cert_ptr, EVP_sha256(), digest, &digest_len)) {
 		X509_free(cert_ptr);
@@ -321,8 +329,7 @@ int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_excha
 static int tls_handshake(void *ctx_ptr, int fd)
 {
 	struct gw_tls_stream *stream_ptr = ctx_ptr;
-	int n, err, saved_errno;
-	unsigned long code;
+	int n, why;
 
 	(void)fd;
 	n = SSL_do_handshake(stream_ptr->ssl_ptr);
@@ -330,21 +337,16 @@ static int tls_handshake(void *ctx_ptr, int fd)
 		read_client_certificate(stream_ptr);
 		return 0;
 	}
-	saved_errno = errno;
-	err = SSL_get_error(stream_ptr->ssl_ptr, n);
-	code = ERR_peek_last_error();
-	ERR_clear_error();
-	if (err == SSL_ERROR_WANT_READ)
-		return stream_ptr->rx_waits = VK_EV_IN;
-	if (err == SSL_ERROR_WANT_WRITE)
-		return stream_ptr->rx_waits = VK_EV_OUT;
-	if (err == SSL_ERROR_SYSCALL) {
-		note(stream_ptr, n == 0 ? "the client closed the connection during the handshake"
-					: "the connection failed during the handshake");
-		return n == 0 || saved_errno == 0 ? -ECONNRESET : -saved_errno;
+	why = why_stopped(stream_ptr, n);
+	if (why > 0)
+		return stream_ptr->rx_waits = why;
+	if (why == 0) {
+		note(stream_ptr, "the client closed the connection during the handshake");
+		return -ECONNRESET;
 	}
-	note(stream_ptr, code ? ERR_reason_error_string(code) : "TLS handshake failed");
-	return -EPROTO;
+	if (why != -EPROTO)
+		note(stream_ptr, "the connection failed during the handshake");
+	return why;
 }
 
 static const struct vk_transform_ops tls_ops = {
