@@ -44,9 +44,13 @@ int gw_config_problem_position(const struct gw_diag_problem *problem_ptr, const 
 
 void gw_config_load_upstreams(struct gw_config_loader *loader_ptr, const json_t *upstreams_ptr, const char *pointer);
 struct gw_config_tls;
+struct gw_config_upstream_tls;
 /* A listener's "tls" object (absent: json_ptr NULL, TLS off). */
 void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			struct gw_config_tls *tls_ptr);
+/* An upstream's "tls" object (absent: json_ptr NULL, plain TCP). */
+void gw_config_load_upstream_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+				 struct gw_config_upstream_tls *tls_ptr);
 void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes_ptr, const char *pointer);
 
 #endif

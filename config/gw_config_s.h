@@ -67,6 +67,24 @@ struct gw_config_tls {
 	const char *pointer; /* of the "tls" object */
 };
 
+/* An upstream's TLS ("upstreams.NAME.tls", docs/config.md): the gateway
+ * is the client. */
+struct gw_config_upstream_tls {
+	int enabled;		 /* the "tls" object is present */
+	const char *server_name; /* SNI and the name verified; "": each endpoint's host */
+	int verify;		 /* the upstream's certificate is verified (the default) */
+	const char *ca_path;	 /* "": the system store (GW_CONFIG_SYSTEM_CA_FILE) */
+	int verify_depth;
+	const char *cert_path; /* a client certificate for mTLS; "": none */
+	const char *key_path;
+	int min_version; /* 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) */
+	const char *ciphers;
+	const char *pointer; /* of the "tls" object */
+};
+
+/* Where Debian's ca-certificates keeps the system's trusted CAs. */
+#define GW_CONFIG_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
 struct gw_config_listener {
 	const char *name;
 	const char *address; /* IPv4, as written */
@@ -186,6 +204,7 @@ struct gw_config_upstream {
 	struct gw_health_policy health_policy;
 	struct gw_config_upstream_limits limits;
 	struct gw_config_upstream_timeouts timeouts;
+	struct gw_config_upstream_tls tls;
 };
 
 /* Methods are matched by bit for the codec's known methods (enum

@@ -32,10 +32,16 @@
 #define DEFAULT_CURVES "X25519:P-256:P-384"
 
 static gw_config_tls_check_fn *tls_check_fn;
+static gw_config_upstream_tls_check_fn *upstream_tls_check_fn;
 
 void gw_config_set_tls_check(gw_config_tls_check_fn *check_fn)
 {
 	tls_check_fn = check_fn;
+}
+
+void gw_config_set_upstream_tls_check(gw_config_upstream_tls_check_fn *check_fn)
+{
+	upstream_tls_check_fn = check_fn;
 }
 
 static int is_label_char(char c)
@@ -277,4 +283,73 @@ void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_
 	/* The files only when the rest is right: a checker may trust it. */
 	if (tls_check_fn && gw_diag_reported(check_ptr->diag_ptr) == reported)
 		tls_check_fn(tls_ptr, check_ptr->diag_ptr);
+}
+
+/* ---- an upstream's "tls" ---- */
+
+#define UPSTREAM_SERVER_NAME_RULE "must be a DNS name (letters, digits and '-' in dot-separated labels)"
+
+static int is_exact_server_name(const char *name)
+{
+	return strncmp(name, "*.", 2) != 0 && is_server_name(name);
+}
+
+/* A path member: "" when absent, else joined to the config's directory. */
+static void read_path(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer, const char *key,
+		      const char **out_ptr)
+{
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, key, "", gw_syntax_is_not_empty, GW_SYNTAX_NOT_EMPTY_RULE,
+			      out_ptr);
+	if ((*out_ptr)[0])
+		*out_ptr = file_path(loader_ptr, *out_ptr);
+}
+
+void gw_config_load_upstream_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+				 struct gw_config_upstream_tls *tls_ptr)
+{
+	static const char *const keys[] = {"server_name", "verify",  "ca", "verify_depth", "cert", "key",
+					   "min_version", "ciphers", NULL};
+	static const char *const versions[] = {"1.2", "1.3", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	int version = 0;
+	int reported = gw_diag_reported(check_ptr->diag_ptr);
+
+	memset(tls_ptr, 0, sizeof(*tls_ptr));
+	tls_ptr->server_name = "";
+	tls_ptr->verify = 1;
+	tls_ptr->ca_path = "";
+	tls_ptr->verify_depth = CLIENT_VERIFY_DEPTH_DEFAULT;
+	tls_ptr->cert_path = "";
+	tls_ptr->key_path = "";
+	tls_ptr->min_version = TLS_VERSION_1_2;
+	tls_ptr->ciphers = DEFAULT_CIPHERS;
+	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
+		return;
+	tls_ptr->enabled = 1;
+	tls_ptr->pointer = gw_config_strdup(loader_ptr, pointer);
+	if (json_is_string(json_object_get(json_ptr, "server_name"))) {
+		tls_ptr->server_name =
+			gw_config_lower_copy(loader_ptr, json_string_value(json_object_get(json_ptr, "server_name")));
+		gw_config_check_syntax(loader_ptr, tls_ptr->server_name,
+				       gw_json_member_pointer(check_ptr, pointer, "server_name"), is_exact_server_name,
+				       UPSTREAM_SERVER_NAME_RULE);
+	} else {
+		gw_json_read_string(check_ptr, json_ptr, pointer, "server_name", "", &tls_ptr->server_name);
+	}
+	gw_json_read_bool(check_ptr, json_ptr, pointer, "verify", 1, &tls_ptr->verify);
+	read_path(loader_ptr, json_ptr, pointer, "ca", &tls_ptr->ca_path);
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "verify_depth", 1, CLIENT_VERIFY_DEPTH_MAX,
+			       CLIENT_VERIFY_DEPTH_DEFAULT, &tls_ptr->verify_depth);
+	read_path(loader_ptr, json_ptr, pointer, "cert", &tls_ptr->cert_path);
+	read_path(loader_ptr, json_ptr, pointer, "key", &tls_ptr->key_path);
+	if (!tls_ptr->cert_path[0] != !tls_ptr->key_path[0])
+		gw_diag_error(check_ptr->diag_ptr,
+			      gw_json_member_pointer(check_ptr, pointer, tls_ptr->cert_path[0] ? "key" : "cert"),
+			      "a client certificate needs both \"cert\" and \"key\"");
+	gw_json_read_enum(check_ptr, json_ptr, pointer, "min_version", versions, 0, &version);
+	tls_ptr->min_version = version == 1 ? TLS_VERSION_1_3 : TLS_VERSION_1_2;
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "ciphers", DEFAULT_CIPHERS, gw_syntax_is_not_empty,
+			      GW_SYNTAX_NOT_EMPTY_RULE, &tls_ptr->ciphers);
+	if (upstream_tls_check_fn && gw_diag_reported(check_ptr->diag_ptr) == reported)
+		upstream_tls_check_fn(tls_ptr, check_ptr->diag_ptr);
 }

@@ -19,4 +19,11 @@ typedef int gw_config_tls_check_fn(const struct gw_config_tls *tls_ptr, struct g
 /* Set before any load, before any kernel runs (no lock). */
 void gw_config_set_tls_check(gw_config_tls_check_fn *check_fn);
 
+/* The same for an upstream's "tls" object: its CA file (or the system
+ * store), client certificate and key, ciphers, reported under their
+ * members' pointers ("/ca", "/cert", "/key", "/ciphers"). */
+struct gw_config_upstream_tls;
+typedef int gw_config_upstream_tls_check_fn(const struct gw_config_upstream_tls *tls_ptr, struct gw_diag *diag_ptr);
+void gw_config_set_upstream_tls_check(gw_config_upstream_tls_check_fn *check_fn);
+
 #endif

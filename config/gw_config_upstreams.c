@@ -359,11 +359,17 @@ static void fill_health_policy(struct gw_config_upstream *upstream_ptr)
 static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_config_upstream *upstream_ptr)
 {
-	static const char *const keys[] = {"endpoints",		"resolve_interval_ms",
-					   "balance",		"health_check",
-					   "outlier_detection", "limits",
-					   "timeouts",		NULL};
+	static const char *const keys[] = {"endpoints",
+					   "resolve_interval_ms",
+					   "balance",
+					   "health_check",
+					   "outlier_detection",
+					   "limits",
+					   "timeouts",
+					   "tls",
+					   NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const json_t *tls_json_ptr = NULL;
 
 	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
@@ -375,6 +381,9 @@ static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *jso
 	load_outlier_detection(loader_ptr, json_ptr, pointer, &upstream_ptr->outlier_detection);
 	load_limits(loader_ptr, json_ptr, pointer, &upstream_ptr->limits);
 	load_upstream_timeouts(loader_ptr, json_ptr, pointer, &upstream_ptr->timeouts);
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "tls", &tls_json_ptr) == 0)
+		gw_config_load_upstream_tls(loader_ptr, tls_json_ptr, gw_json_member_pointer(check_ptr, pointer, "tls"),
+					    &upstream_ptr->tls);
 	fill_health_policy(upstream_ptr);
 }
 

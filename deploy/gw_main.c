@@ -28,6 +28,7 @@
 #include "gw_pipeline.h"
 #include "gw_stats.h"
 #include "gw_tls.h"
+#include "gw_tls_client.h"
 #include "gw_resolver.h"
 #include "gw_resolver_process.h"
 #include "gw_upstreams.h"
@@ -417,6 +418,7 @@ int main(int argc, char **argv)
 	/* Certificates and keys are read while the configuration loads, so
 	 * that a bad one is reported at its place in the file. */
 	gw_config_set_tls_check(gw_tls_check_config);
+	gw_config_set_upstream_tls_check(gw_tls_client_check_config);
 	vk_runtime_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "c:k:P:g:vsh", options, NULL)) != -1) {
 		switch (c) {

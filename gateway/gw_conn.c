@@ -64,7 +64,9 @@ size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_
 {
 	size_t bytes = 2 * max_head_bytes + out_cap(max_head_bytes) + 4 * ring_bytes + sizeof(struct gw_conn_self) +
 		       GW_RELAY_HEAP_BYTES + GW_CONN_HEAP_SLACK + GW_PIPELINE_WAIT_HEAP_BYTES +
-		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0);
+		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0) +
+		       /* TLS with the client and with the upstream */
+		       2 * (gw_tls_stream_size() + 64);
 
 	return vk_pages_for(bytes);
 }
@@ -133,6 +135,7 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	self->stage = GW_CONN_STAGE_IDLE;
 	self->handshaking = 0;
 	self->tls_ptr = NULL;
+	self->upstream_tls_ptr = NULL;
 	if (cfg_ptr->tls_ptr) {
 		self->tls_ptr = vk_proc_local_alloc(pl_ptr, gw_tls_stream_size());
 		if (!self->tls_ptr || gw_tls_stream_accept(self->tls_ptr, cfg_ptr->tls_ptr, self->client_ptr) == -1) {
@@ -477,6 +480,8 @@ void gw_conn_main(struct vk_thread *that)
 		 * damaged the pointer to it. */
 		if (self->tls_ptr && !vk_sys_faulted())
 			gw_tls_stream_end(self->tls_ptr);
+		if (self->upstream_tls_ptr && !vk_sys_faulted())
+			gw_tls_stream_end(self->upstream_tls_ptr);
 	}
 	if (conn_setup(self, that, cfg_ptr) == -1)
 		vk_raise(ENOMEM);
@@ -487,7 +492,7 @@ void gw_conn_main(struct vk_thread *that)
 		/* A fault in a user's filter handler lands here, inside its
 		 * untrusted mark: the gateway's code runs trusted again. */
 		vk_sys_untrusted_end();
-		vk_socket_close(self->upstream_ptr);
+		gw_conn_close_upstream(self);
 		if (vk_sys_faulted()) {
 			/* A fault (caught SIGSEGV and the like) may have damaged this
 			 * heap: no retry, no filters, and the connection ends. The

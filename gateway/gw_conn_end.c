@@ -218,7 +218,7 @@ void gw_conn_answer_error(struct vk_thread *that)
 	}
 	/* The upstream connection is counted against max_connections: it
 	 * goes at once, not when the client has heard why. */
-	vk_socket_close(conn_ptr->upstream_ptr);
+	gw_conn_close_upstream(conn_ptr);
 	gw_conn_upstream_done(conn_ptr, cfg_ptr,
 			      conn_ptr->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
 								       : GW_UPSTREAM_ABORTED);

@@ -16,8 +16,10 @@
 #include "gw_config_s.h"
 #include "gw_exchange.h"
 #include "gw_pipeline.h"
+#include "gw_tls_stream.h"
 
 #include "vk_coro.h"
+#include "vk_proc_local.h"
 #include "vk_socket.h"
 #include "vk_vectoring.h"
 
@@ -33,12 +35,56 @@
 void gw_conn_release_upstream(struct gw_conn_self *self, int whole)
 {
 	const struct gw_conn_config *cfg_ptr = self->cfg_ptr;
+	struct gw_tls_stream *tls_ptr = self->upstream_tls_ptr;
 	int fd;
 
-	if (whole && self->resp.head.keep_alive && (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
-		cfg_ptr->upstream_ops.keep(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd);
+	if (whole && self->resp.head.keep_alive && (!tls_ptr || gw_tls_stream_quiet(tls_ptr)) &&
+	    (fd = vk_socket_detach_fd(self->upstream_ptr)) >= 0)
+		cfg_ptr->upstream_ops.keep(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick, fd,
+					   tls_ptr ? gw_tls_stream_keep(tls_ptr) : NULL);
 	else
-		vk_socket_close(self->upstream_ptr);
+		gw_conn_close_upstream(self);
+}
+
+void gw_conn_close_upstream(struct gw_conn_self *self)
+{
+	if (self->upstream_tls_ptr && !vk_sys_faulted())
+		gw_tls_stream_end(self->upstream_tls_ptr);
+	vk_socket_close(self->upstream_ptr);
+}
+
+/* TLS on the upstream connection just taken: a new handshake's stream
+ * on a fresh connection, the kept state on a kept one. The stream is
+ * made the first time (the micro-heap keeps it). 0, or -1 (no memory). */
+static int upstream_tls_begin(struct gw_conn_self *self, struct vk_proc_local *proc_local_ptr)
+{
+	if (!self->upstream_tls_ptr) {
+		self->upstream_tls_ptr = vk_proc_local_alloc(proc_local_ptr, gw_tls_stream_size());
+		if (!self->upstream_tls_ptr)
+			return -1;
+	}
+	if (self->reused) {
+		gw_tls_stream_resume(self->upstream_tls_ptr, self->pick.tls_ptr, self->pick.endpoint,
+				     self->upstream_tls_kept_ptr, self->upstream_ptr);
+		return 0;
+	}
+	return gw_tls_stream_connect(self->upstream_tls_ptr, self->pick.tls_ptr, self->pick.endpoint,
+				     self->upstream_ptr);
+}
+
+/* A handshake with the upstream that failed is a 502 whose body says why
+ * (a certificate that did not verify, say), in the termination code of a
+ * failed connect. */
+static void upstream_tls_failed(struct gw_conn_self *self)
+{
+	const char *failure;
+
+	if (self->stage != GW_CONN_STAGE_CONNECT || !self->upstream_tls_ptr || self->term.cause ||
+	    !gw_tls_stream_running(self->upstream_tls_ptr))
+		return;
+	failure = gw_tls_stream_failure(self->upstream_tls_ptr);
+	if (failure[0])
+		self->term = (struct gw_term){.cause = 'S', .stage = 'C', .status = 502, .reason = failure};
 }
 
 /* An attempt starts: an endpoint, picked afresh (admission may refuse). */
@@ -98,7 +144,7 @@ static int take_connection(struct gw_conn_self *self)
 
 	return cfg_ptr->upstream_ops.connection(cfg_ptr->upstream_ops.ctx_ptr, self->upstream_index, &self->pick,
 						self->retried || self->req.method == GW_METHOD_CONNECT,
-						&self->upstream_fd, &self->term.reason);
+						&self->upstream_fd, &self->upstream_tls_kept_ptr, &self->term.reason);
 }
 
 /* The request body after the head: the kept one, or streamed from the
@@ -263,7 +309,8 @@ static void attempt(struct vk_thread *that)
 		/* A fault is not the upstream's: it ends the connection. */
 		if (vk_sys_faulted())
 			vk_raise(EFAULT);
-		vk_socket_close(conn_ptr->upstream_ptr);
+		upstream_tls_failed(conn_ptr);
+		gw_conn_close_upstream(conn_ptr);
 		gw_conn_term_from_error(conn_ptr, vk_error());
 		conn_ptr->next_cause = attempt_cause(conn_ptr, vk_error());
 		vk_clear_error();
@@ -283,14 +330,23 @@ static void attempt(struct vk_thread *that)
 	vk_socket_attach_fd(conn_ptr->upstream_ptr, conn_ptr->upstream_fd);
 	conn_ptr->reused = conn_ptr->rc == GW_UPSTREAM_KEPT;
 	if (conn_ptr->reused) {
+		if (conn_ptr->pick.tls_ptr && upstream_tls_begin(conn_ptr, vk_thread_proc_local(that)) == -1)
+			vk_raise(ENOMEM);
 		/* A kept connection was found quiet when taken, and its upstream
 		 * says nothing before it is asked: no read until the poller
 		 * reports one. */
 		vk_socket_assume_drained(conn_ptr->upstream_ptr);
 	} else {
 		conn_ptr->stage = GW_CONN_STAGE_CONNECT;
+		/* connect_ms bounds the TCP connect and the TLS handshake
+		 * together. */
 		vk_deadline(conn_ptr->connect_ms);
 		vk_connect(conn_ptr->upstream_ptr, conn_ptr->pick.addr_ptr, conn_ptr->pick.addr_len);
+		if (conn_ptr->pick.tls_ptr) {
+			if (upstream_tls_begin(conn_ptr, vk_thread_proc_local(that)) == -1)
+				vk_raise(ENOMEM);
+			vk_handshake_on(conn_ptr->upstream_ptr);
+		}
 		vk_deadline_clear();
 	}
 	conn_ptr->stage = GW_CONN_STAGE_REQUEST_BODY;

@@ -105,7 +105,11 @@ struct gw_conn_self {
 	struct gw_tls_stream *tls_ptr; /* TLS on the client's socket; NULL: plain */
 	int handshaking;	       /* in the TLS handshake: a raise is its failure */
 	struct vk_socket *upstream_ptr;
-	char *head_ptr; /* the request head as received: forwarded from here */
+	/* TLS on the upstream's socket: made when an upstream first needs it,
+	 * running while its SSL is (gw_tls_stream.h); NULL: never needed. */
+	struct gw_tls_stream *upstream_tls_ptr;
+	void *upstream_tls_kept_ptr; /* a kept connection's TLS state, as the pool gave it */
+	char *head_ptr;		     /* the request head as received: forwarded from here */
 	size_t head_len;
 	struct gw_http_read head_read;
 	char *resp_ptr; /* the response head as received */
@@ -270,6 +274,10 @@ void gw_conn_attempts(struct vk_thread *that);
  * read) and the upstream keeps it alive, unless bytes nobody asked for
  * are waiting; else it closes. */
 void gw_conn_release_upstream(struct gw_conn_self *self, int whole);
+/* The upstream connection closes: its TLS first (a close_notify if it
+ * goes at once, BoringSSL's memory back), unless a fault may have damaged
+ * the pointer to it. */
+void gw_conn_close_upstream(struct gw_conn_self *self);
 struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_inputs *in_ptr);
 enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum gw_conn_next_cause cause);
 /* In gw_conn_route.c. */

@@ -40,7 +40,7 @@ struct build_problem {
 	char message[256];
 };
 
-static void problem(struct build_problem *problem_ptr, const char *member, const char *what, const char *path)
+void gw_tls_explain(char *message, size_t message_len, const char *what, const char *path)
 {
 	const char *reason = NULL, *first = NULL;
 	unsigned long code;
@@ -63,11 +63,16 @@ static void problem(struct build_problem *problem_ptr, const char *member, const
 	}
 	if (!reason)
 		reason = first ? first : "no detail from BoringSSL";
-	problem_ptr->member = member;
 	if (path)
-		snprintf(problem_ptr->message, sizeof(problem_ptr->message), "%s %s: %s", what, path, reason);
+		snprintf(message, message_len, "%s %s: %s", what, path, reason);
 	else
-		snprintf(problem_ptr->message, sizeof(problem_ptr->message), "%s: %s", what, reason);
+		snprintf(message, message_len, "%s: %s", what, reason);
+}
+
+static void problem(struct build_problem *problem_ptr, const char *member, const char *what, const char *path)
+{
+	problem_ptr->member = member;
+	gw_tls_explain(problem_ptr->message, sizeof(problem_ptr->message), what, path);
 }
 
 /* ---- the choice of a certificate ---- */

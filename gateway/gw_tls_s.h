@@ -30,4 +30,9 @@ struct gw_tls {
 	int retired; /* a reload replaced them: freed when users drops to 0 */
 };
 
+/* What went wrong in the BoringSSL call just made, from its error queue
+ * (emptied): "WHAT PATH: REASON" (or "WHAT: REASON" without a path), the
+ * reason in errno's words for a file that cannot be read. */
+void gw_tls_explain(char *message, size_t message_len, const char *what, const char *path);
+
 #endif

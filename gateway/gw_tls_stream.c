@@ -11,6 +11,7 @@
 #include "gw_tls_stream_s.h"
 #include "gw_tls.h"
 #include "gw_tls_s.h"
+#include "gw_tls_client_s.h"
 
 #include "vk_pipe.h"
 #include "vk_pipe_s.h"
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -326,26 +328,74 @@ int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_excha
 	return 0;
 }
 
+/* Why an upstream's certificate did not verify, in words for the 502's
+ * body (static); NULL: BoringSSL's words for the rest. */
+static const char *verify_failure(long result)
+{
+	switch (result) {
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return "TLS to the upstream: its certificate does not name it";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		return "TLS to the upstream: its certificate is not signed by a trusted CA";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "TLS to the upstream: its certificate has expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "TLS to the upstream: its certificate is not valid yet";
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+		return "TLS to the upstream: its certificate chain is longer than verify_depth";
+	default:
+		return NULL;
+	}
+}
+
 static int tls_handshake(void *ctx_ptr, int fd)
 {
 	struct gw_tls_stream *stream_ptr = ctx_ptr;
+	long verified;
 	int n, why;
 
 	(void)fd;
 	n = SSL_do_handshake(stream_ptr->ssl_ptr);
 	if (n == 1) {
-		read_client_certificate(stream_ptr);
+		if (stream_ptr->tls_ptr)
+			read_client_certificate(stream_ptr);
 		return 0;
 	}
+	/* Read before why_stopped notes BoringSSL's reason: a certificate
+	 * that did not verify is the better one. (Until a certificate is
+	 * verified the result is X509_V_ERR_INVALID_CALL.) */
+	verified = stream_ptr->client_ptr ? SSL_get_verify_result(stream_ptr->ssl_ptr) : X509_V_OK;
 	why = why_stopped(stream_ptr, n);
 	if (why > 0)
 		return stream_ptr->rx_waits = why;
+	if (verified != X509_V_OK && verified != X509_V_ERR_INVALID_CALL && why == -EPROTO) {
+		snprintf(stream_ptr->failure_text, sizeof(stream_ptr->failure_text),
+			 "TLS to the upstream: its certificate did not verify: %s",
+			 X509_verify_cert_error_string(verified));
+		stream_ptr->failure = verify_failure(verified) ? verify_failure(verified) : stream_ptr->failure_text;
+	}
 	if (why == 0) {
-		note(stream_ptr, "the client closed the connection during the handshake");
+		note(stream_ptr, stream_ptr->client_ptr
+					 ? "TLS to the upstream: it closed the connection in the handshake"
+					 : "the client closed the connection during the handshake");
 		return -ECONNRESET;
 	}
 	if (why != -EPROTO)
-		note(stream_ptr, "the connection failed during the handshake");
+		note(stream_ptr, stream_ptr->client_ptr ? "TLS to the upstream: the connection failed in the handshake"
+							: "the connection failed during the handshake");
+	else if (stream_ptr->client_ptr && stream_ptr->failure && strncmp(stream_ptr->failure, "TLS to", 6) != 0) {
+		/* BoringSSL's reason ("WRONG_VERSION_NUMBER": plain HTTP came
+		 * back) says more than anything else here. */
+		snprintf(stream_ptr->failure_text, sizeof(stream_ptr->failure_text),
+			 "TLS to the upstream: the handshake failed: %s", stream_ptr->failure);
+		stream_ptr->failure = stream_ptr->failure_text;
+	}
 	return why;
 }
 
@@ -363,10 +413,10 @@ size_t gw_tls_stream_size(void)
 	return sizeof(struct gw_tls_stream);
 }
 
-int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
+/* A stream starts: fresh fields, the SSL on the socket's fd, and the
+ * transform on both pipes. */
+static void start(struct gw_tls_stream *stream_ptr, SSL *ssl_ptr, struct vk_socket *socket_ptr)
 {
-	BIO *bio_ptr;
-
 	/* Not the whole struct: the certificate's buffers need only their
 	 * first byte. */
 	stream_ptr->failure = NULL;
@@ -377,24 +427,122 @@ int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_pt
 	stream_ptr->rx_waits = VK_EV_IN;
 	stream_ptr->tx_waits = VK_EV_OUT;
 	stream_ptr->socket_ptr = socket_ptr;
-	stream_ptr->ssl_ptr = SSL_new(tls_ptr->initial_ctx_ptr);
-	bio_ptr = stream_ptr->ssl_ptr ? BIO_new(fd_method) : NULL;
+	stream_ptr->ssl_ptr = ssl_ptr;
+	BIO_set_data(SSL_get_rbio(ssl_ptr), (void *)(intptr_t)vk_socket_rx_fd(socket_ptr));
+	SSL_set_app_data(ssl_ptr, stream_ptr);
+	vk_pipe_set_transform(vk_socket_rx_pipe(socket_ptr), &tls_ops, stream_ptr);
+	vk_pipe_set_transform(vk_socket_tx_pipe(socket_ptr), &tls_ops, stream_ptr);
+}
+
+/* A new SSL on `ctx_ptr` with the fd BIO (its fd set by start), or NULL. */
+static SSL *new_ssl(SSL_CTX *ctx_ptr)
+{
+	SSL *ssl_ptr = SSL_new(ctx_ptr);
+	BIO *bio_ptr = ssl_ptr ? BIO_new(fd_method) : NULL;
+
 	if (!bio_ptr) {
-		SSL_free(stream_ptr->ssl_ptr);
-		stream_ptr->ssl_ptr = NULL;
+		SSL_free(ssl_ptr);
+		ERR_clear_error();
+		return NULL;
+	}
+	BIO_set_init(bio_ptr, 1);
+	SSL_set_bio(ssl_ptr, bio_ptr, bio_ptr);
+	return ssl_ptr;
+}
+
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
+{
+	SSL *ssl_ptr = new_ssl(tls_ptr->initial_ctx_ptr);
+
+	stream_ptr->ssl_ptr = NULL;
+	if (!ssl_ptr)
+		return -1;
+	SSL_set_accept_state(ssl_ptr);
+	stream_ptr->tls_ptr = tls_ptr;
+	stream_ptr->client_ptr = NULL;
+	stream_ptr->endpoint = -1;
+	gw_tls_hold(tls_ptr);
+	start(stream_ptr, ssl_ptr, socket_ptr);
+	return 0;
+}
+
+int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
+			  struct vk_socket *socket_ptr)
+{
+	const struct gw_tls_client_endpoint *endpoint_ptr = &client_ptr->endpoints_ptr[endpoint];
+	X509_VERIFY_PARAM *param_ptr;
+	SSL *ssl_ptr = new_ssl(client_ptr->ctx_ptr);
+
+	stream_ptr->ssl_ptr = NULL;
+	if (!ssl_ptr)
+		return -1;
+	SSL_set_connect_state(ssl_ptr);
+	param_ptr = SSL_get0_param(ssl_ptr);
+	if (endpoint_ptr->is_address
+		    ? !X509_VERIFY_PARAM_set1_ip_asc(param_ptr, endpoint_ptr->name)
+		    : !SSL_set_tlsext_host_name(ssl_ptr, endpoint_ptr->name) ||
+			      !X509_VERIFY_PARAM_set1_host(param_ptr, endpoint_ptr->name, strlen(endpoint_ptr->name))) {
+		SSL_free(ssl_ptr);
 		ERR_clear_error();
 		return -1;
 	}
-	BIO_set_data(bio_ptr, (void *)(intptr_t)vk_socket_rx_fd(socket_ptr));
-	BIO_set_init(bio_ptr, 1);
-	SSL_set_bio(stream_ptr->ssl_ptr, bio_ptr, bio_ptr);
-	SSL_set_accept_state(stream_ptr->ssl_ptr);
-	SSL_set_app_data(stream_ptr->ssl_ptr, stream_ptr);
-	stream_ptr->tls_ptr = tls_ptr;
-	gw_tls_hold(tls_ptr);
-	vk_pipe_set_transform(vk_socket_rx_pipe(socket_ptr), &tls_ops, stream_ptr);
-	vk_pipe_set_transform(vk_socket_tx_pipe(socket_ptr), &tls_ops, stream_ptr);
+	if (endpoint_ptr->session) {
+		SSL_set_session(ssl_ptr, endpoint_ptr->session);
+		/* A TLS 1.3 ticket is used once: the next connection waits for
+		 * the ticket this one gets. */
+		if (SSL_SESSION_should_be_single_use(endpoint_ptr->session)) {
+			SSL_SESSION_free(endpoint_ptr->session);
+			client_ptr->endpoints_ptr[endpoint].session = NULL;
+		}
+	}
+	stream_ptr->tls_ptr = NULL;
+	stream_ptr->client_ptr = client_ptr;
+	stream_ptr->endpoint = endpoint;
+	start(stream_ptr, ssl_ptr, socket_ptr);
 	return 0;
+}
+
+void *gw_tls_stream_keep(struct gw_tls_stream *stream_ptr)
+{
+	SSL *ssl_ptr = stream_ptr->ssl_ptr;
+
+	if (!ssl_ptr)
+		return NULL;
+	SSL_set_app_data(ssl_ptr, NULL);
+	stream_ptr->ssl_ptr = NULL;
+	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
+	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
+	return ssl_ptr;
+}
+
+void gw_tls_stream_resume(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
+			  void *kept_ptr, struct vk_socket *socket_ptr)
+{
+	stream_ptr->tls_ptr = NULL;
+	stream_ptr->client_ptr = client_ptr;
+	stream_ptr->endpoint = endpoint;
+	start(stream_ptr, kept_ptr, socket_ptr);
+}
+
+int gw_tls_stream_running(const struct gw_tls_stream *stream_ptr)
+{
+	return stream_ptr->ssl_ptr != NULL;
+}
+
+int gw_tls_stream_quiet(const struct gw_tls_stream *stream_ptr)
+{
+	return stream_ptr->ssl_ptr && !SSL_has_pending(stream_ptr->ssl_ptr);
+}
+
+void gw_tls_stream_discard(void *kept_ptr)
+{
+	SSL *ssl_ptr = kept_ptr;
+
+	if (!ssl_ptr)
+		return;
+	SSL_shutdown(ssl_ptr);
+	ERR_clear_error();
+	SSL_free(ssl_ptr);
 }
 
 void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
@@ -407,7 +555,8 @@ void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
 	ERR_clear_error();
 	SSL_free(stream_ptr->ssl_ptr);
 	stream_ptr->ssl_ptr = NULL;
-	gw_tls_release(stream_ptr->tls_ptr);
+	if (stream_ptr->tls_ptr)
+		gw_tls_release(stream_ptr->tls_ptr);
 	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 }

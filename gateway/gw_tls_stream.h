@@ -24,6 +24,29 @@ size_t gw_tls_stream_size(void);
 /* A server-side stream for `tls_ptr`'s listener on the socket's fd, set as
  * the transform of both pipes. 0, or -1 (out of memory). */
 int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr);
+/* A client-side stream to endpoint `endpoint` of `client_ptr`'s upstream
+ * (gw_tls_client.h) on the socket's fd, connected: its handshake is still
+ * to run (vk_handshake_on). It offers the endpoint's last session. 0, or
+ * -1 (out of memory). */
+struct gw_tls_client;
+int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
+			  struct vk_socket *socket_ptr);
+/* A client-side stream whose connection is kept for another request
+ * (the upstream pool): its TLS state, taken from the stream (which ends,
+ * plain), to give to gw_tls_stream_resume on the same fd, or to
+ * gw_tls_stream_discard. NULL if the stream has none. */
+void *gw_tls_stream_keep(struct gw_tls_stream *stream_ptr);
+void gw_tls_stream_resume(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
+			  void *kept_ptr, struct vk_socket *socket_ptr);
+/* Whether the stream has an SSL (started, and not ended or kept). */
+int gw_tls_stream_running(const struct gw_tls_stream *stream_ptr);
+/* Nothing read from the peer is waiting in BoringSSL (a connection with
+ * something unasked is not kept). */
+int gw_tls_stream_quiet(const struct gw_tls_stream *stream_ptr);
+/* A kept TLS state the pool closes: a close_notify if it goes at once
+ * (the fd is still open), then its memory. */
+void gw_tls_stream_discard(void *kept_ptr);
+
 /* A close_notify if it can go at once, then BoringSSL's memory back, and
  * the socket plain again. Takes a stream never started. */
 void gw_tls_stream_end(struct gw_tls_stream *stream_ptr);
@@ -35,7 +58,9 @@ const char *gw_tls_stream_version(const struct gw_tls_stream *stream_ptr);
 const char *gw_tls_stream_cipher(const struct gw_tls_stream *stream_ptr);
 const char *gw_tls_stream_server_name(const struct gw_tls_stream *stream_ptr);
 int gw_tls_stream_resumed(const struct gw_tls_stream *stream_ptr);
-/* Why the handshake failed ("" when it did not, or nothing is known). */
+/* Why the handshake failed ("" when it did not, or nothing is known). For
+ * a client, a certificate that did not verify says why ("the upstream's
+ * certificate does not name it", ...). */
 const char *gw_tls_stream_failure(const struct gw_tls_stream *stream_ptr);
 
 /* The values the client's verified certificate gives each request on

@@ -9,13 +9,18 @@
 
 struct gw_tls_stream {
 	SSL *ssl_ptr;
-	struct gw_tls *tls_ptr; /* the contexts it started on, held (gw_tls_hold) */
+	struct gw_tls *tls_ptr; /* a server's: the contexts it started on, held (gw_tls_hold) */
+	/* A client's (to an upstream): its context, and the endpoint, whose
+	 * sessions it keeps (gw_tls_client_s.h). */
+	struct gw_tls_client *client_ptr;
+	int endpoint;
 	struct vk_socket *socket_ptr;
 	/* The fd events the last read (or handshake step) and the last write
 	 * that would block wait for (vk_transform_ops.waits_for). */
 	int rx_waits;
 	int tx_waits;
-	const char *failure; /* a constant: why the handshake failed */
+	const char *failure; /* why the handshake failed: a constant, or failure_text */
+	char failure_text[128];
 	/* The client's verified certificate, read once after the handshake
 	 * (empty strings: none): its subject (RFC 2253), its DNS, URI and
 	 * email names ("DNS:a,URI:b"), the SHA-256 of its DER in hex, and all

@@ -20,6 +20,8 @@ struct gw_upstream_pick {
 	socklen_t addr_len;
 	uint64_t addr_key; /* kept connections are reused for the same address only */
 	const char *name;  /* "host:port" */
+	/* TLS to it (gw_tls_client.h); NULL: plain TCP. */
+	struct gw_tls_client *tls_ptr;
 };
 
 enum gw_upstream_outcome {
@@ -30,7 +32,8 @@ enum gw_upstream_outcome {
 };
 
 enum gw_upstream_connection {
-	GW_UPSTREAM_KEPT,    /* *fd_ptr: a kept-alive connection, ready, found with nothing to read */
+	GW_UPSTREAM_KEPT,    /* *fd_ptr: a kept-alive connection, ready, found with nothing to read;
+				and *tls_kept_ptr its TLS state (gw_tls_stream_resume), NULL if plain */
 	GW_UPSTREAM_FRESH,   /* *fd_ptr: a new socket, still to connect */
 	GW_UPSTREAM_WAIT,    /* none free: wait to be notified (vk_wait_notified), then ask again */
 	GW_UPSTREAM_REFUSED, /* answer 503 with *reason_ptr */
@@ -49,12 +52,13 @@ struct gw_upstream_ops {
 	 * one (a retry after a kept one failed). The fd is the caller's, and
 	 * counted until it is closed, however that happens. */
 	enum gw_upstream_connection (*connection)(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr,
-						  int fresh, int *fd_ptr, const char **reason_ptr);
+						  int fresh, int *fd_ptr, void **tls_kept_ptr, const char **reason_ptr);
 	/* The caller stops waiting for a connection. */
 	void (*stop_waiting)(void *ctx_ptr, int index);
 	/* The exchange on fd ended cleanly and fd is detached from the
-	 * caller's socket: kept for another request, or closed. */
-	void (*keep)(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr, int fd);
+	 * caller's socket, with its TLS state (gw_tls_stream_keep; NULL if
+	 * plain): kept for another request, or closed. */
+	void (*keep)(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr, int fd, void *tls_kept_ptr);
 	void *ctx_ptr;
 };
 

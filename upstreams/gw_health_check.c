@@ -5,11 +5,14 @@
  * balancer reads. A probe costs this kernel a few syscalls per interval;
  * nothing is shared with the other kernels, which probe on their own.
  * A DNS endpoint is probed at one of its resolved addresses, the next one
- * each round, and skipped while it has none (it is unavailable then). */
+ * each round, and skipped while it has none (it is unavailable then).
+ * An upstream reached over TLS is probed over TLS, with the same
+ * verification: a certificate that does not verify fails the probe. */
 #include "gw_health_check.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_upstreams.h"
+#include "gw_tls_stream.h"
 
 #include "vk_coro.h"
 #include "vk_proc_local.h"
@@ -26,6 +29,8 @@
 
 struct check_self {
 	struct vk_socket *socket_ptr;
+	struct gw_tls_client *tls_client_ptr; /* NULL: plain */
+	struct gw_tls_stream *tls_ptr;	      /* for tls_client_ptr */
 	char request[CHECK_REQUEST_MAX];
 	size_t request_len;
 	char line[CHECK_LINE_MAX];
@@ -57,6 +62,13 @@ static int status_of(const char *line, size_t len)
 	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 }
 
+static void probe_close(struct check_self *c_ptr)
+{
+	if (c_ptr->tls_ptr)
+		gw_tls_stream_end(c_ptr->tls_ptr);
+	vk_socket_close(c_ptr->socket_ptr);
+}
+
 /* One probe of one endpoint: a called child, so that any error (refused,
  * reset, timeout) ends the probe as failed and nothing more. */
 static void probe(struct vk_thread *that)
@@ -70,17 +82,23 @@ static void probe(struct vk_thread *that)
 	vk_catch
 	{
 		c_ptr->passed = 0;
-		vk_socket_close(c_ptr->socket_ptr);
+		probe_close(c_ptr);
 	}
 	c_ptr->passed = 0;
 	vk_deadline(c_ptr->upstream_ptr->health_check.timeout_ms);
 	vk_connect(c_ptr->socket_ptr, &c_ptr->address, c_ptr->address_len);
+	if (c_ptr->tls_client_ptr) {
+		if (gw_tls_stream_connect(c_ptr->tls_ptr, c_ptr->tls_client_ptr, c_ptr->endpoint, c_ptr->socket_ptr) ==
+		    -1)
+			vk_raise(ENOMEM);
+		vk_handshake_on(c_ptr->socket_ptr);
+	}
 	vk_write_on(c_ptr->socket_ptr, c_ptr->request, c_ptr->request_len);
 	vk_flush_on(c_ptr->socket_ptr);
 	vk_readline_on(c_ptr->socket_ptr, c_ptr->len, c_ptr->line, sizeof(c_ptr->line));
 	c_ptr->passed = expected_status(&c_ptr->upstream_ptr->health_check, status_of(c_ptr->line, c_ptr->len));
 	vk_deadline_clear();
-	vk_socket_close(c_ptr->socket_ptr);
+	probe_close(c_ptr);
 	vk_end();
 }
 
@@ -90,10 +108,22 @@ static void gw_health_check_main(struct vk_thread *that)
 	struct check_self *self;
 
 	vk_begin();
+	/* A probe cut short (the kernel drains) gives BoringSSL's memory back. */
+	vk_finally
+	{
+		if (self->tls_ptr && !vk_sys_faulted())
+			gw_tls_stream_end(self->tls_ptr);
+	}
 	self->upstream_ptr = arg_ptr->upstream_ptr;
 	self->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), CHECK_RX_BYTES, CHECK_TX_BYTES);
 	if (!self->socket_ptr)
 		vk_raise(ENOMEM);
+	self->tls_client_ptr = gw_upstreams_tls(arg_ptr->upstreams_ptr, arg_ptr->index);
+	if (self->tls_client_ptr) {
+		self->tls_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), gw_tls_stream_size());
+		if (!self->tls_ptr)
+			vk_raise(ENOMEM);
+	}
 	while (!vk_draining()) {
 		for (self->endpoint = 0; self->endpoint < self->upstream_ptr->endpoint_count && !vk_draining();
 		     self->endpoint++) {

@@ -133,6 +133,14 @@ static void close_counted(struct gw_pool *pool_ptr, int fd)
 		closed(pool_ptr, fd);
 }
 
+/* A kept connection the pool ends: its TLS state, then its fd. */
+static void close_kept(struct gw_pool *pool_ptr, struct gw_pool_kept kept)
+{
+	if (kept.tls_kept_ptr && pool_ptr->settings.discard_tls)
+		pool_ptr->settings.discard_tls(kept.tls_kept_ptr);
+	close_counted(pool_ptr, kept.fd);
+}
+
 /* Takes a kept connection out of its endpoint's list; its place is free. */
 static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endpoint *ep_ptr,
 				   struct gw_pool_kept *place_ptr)
@@ -145,8 +153,9 @@ static struct gw_pool_kept take_at(struct gw_pool *pool_ptr, struct gw_pool_endp
 	return kept;
 }
 
-/* The newest kept connection to the address, usable; -1 if none. */
-static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, uint64_t now_ns)
+/* The newest kept connection to the address, usable (its TLS state in
+ * *tls_kept_ptr); -1 if none. */
+static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, uint64_t now_ns, void **tls_kept_ptr)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
 	struct gw_pool_kept *place_ptr, *older_ptr;
@@ -160,18 +169,20 @@ static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, 
 			continue;
 		kept = take_at(pool_ptr, ep_ptr, place_ptr);
 		if (now_ns - kept.since_ns > pool_ptr->settings.idle_timeout_ns) {
-			close_counted(pool_ptr, kept.fd);
+			close_kept(pool_ptr, kept);
 			continue;
 		}
 		events = vk_sys_claim(kept.fd);
 		if (events < 0)
 			continue; /* not held any more: not ours to use or close */
-		/* Closed by the upstream, or it said something unasked: the
-		 * kernel's record of events may be stale, so a look decides. */
+		/* Closed by the upstream, or it said something unasked (for TLS,
+		 * a close_notify): the kernel's record of events may be stale,
+		 * so a look decides. */
 		if (events != 0 && !vk_socket_fd_quiet(kept.fd)) {
-			close_counted(pool_ptr, kept.fd);
+			close_kept(pool_ptr, kept);
 			continue;
 		}
+		*tls_kept_ptr = kept.tls_kept_ptr;
 		return kept.fd;
 	}
 	return -1;
@@ -181,7 +192,6 @@ static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, 
 static int close_oldest_kept(struct gw_pool *pool_ptr)
 {
 	struct gw_pool_endpoint *oldest_ptr = NULL;
-	int fd;
 
 	for (int e = 0; e < pool_ptr->settings.endpoint_count; e++) {
 		struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[e];
@@ -192,8 +202,7 @@ static int close_oldest_kept(struct gw_pool *pool_ptr)
 	}
 	if (!oldest_ptr)
 		return 0;
-	fd = take_at(pool_ptr, oldest_ptr, TAILQ_FIRST(&oldest_ptr->kept)).fd;
-	close_counted(pool_ptr, fd);
+	close_kept(pool_ptr, take_at(pool_ptr, oldest_ptr, TAILQ_FIRST(&oldest_ptr->kept)));
 	return 1;
 }
 
@@ -211,7 +220,8 @@ static int new_socket(struct gw_pool *pool_ptr, int family)
 }
 
 static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family,
-				   uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+				   uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr, void **tls_kept_ptr,
+				   const char **reason_ptr)
 {
 	int place, fd;
 
@@ -222,7 +232,8 @@ static enum gw_pool_result acquire(struct gw_pool *pool_ptr, int endpoint, uint6
 	 * line may take a connection. */
 	if (pool_ptr->line_len > 0 && place != 0)
 		goto wait;
-	if (!fresh && (fd = take_kept(pool_ptr, endpoint, addr_key, now_ns)) >= 0) {
+	*tls_kept_ptr = NULL;
+	if (!fresh && (fd = take_kept(pool_ptr, endpoint, addr_key, now_ns, tls_kept_ptr)) >= 0) {
 		if (place >= 0) {
 			line_remove(pool_ptr, place);
 			/* Another connection may be free for the next in line. */
@@ -281,7 +292,7 @@ static void cancel(struct gw_pool *pool_ptr, uint64_t proc_ref)
 		wake_first(pool_ptr);
 }
 
-static int keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
+static int keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, void *tls_kept_ptr, uint64_t now_ns)
 {
 	struct gw_pool_endpoint *ep_ptr = &pool_ptr->endpoints_ptr[endpoint];
 	/* max_idle places: one is free while fewer are kept */
@@ -293,6 +304,7 @@ static int keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int f
 		goto close;
 	TAILQ_REMOVE(&pool_ptr->free_places, place_ptr, kept_elem);
 	place_ptr->fd = fd;
+	place_ptr->tls_kept_ptr = tls_kept_ptr;
 	place_ptr->since_ns = now_ns;
 	place_ptr->addr_key = addr_key;
 	TAILQ_INSERT_TAIL(&ep_ptr->kept, place_ptr, kept_elem);
@@ -300,7 +312,7 @@ static int keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int f
 	wake_first(pool_ptr);
 	return 1;
 close:
-	close_counted(pool_ptr, fd);
+	close_kept(pool_ptr, (struct gw_pool_kept){.fd = fd, .tls_kept_ptr = tls_kept_ptr});
 	return 0;
 }
 
@@ -314,7 +326,7 @@ static int sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 			newer_ptr = TAILQ_NEXT(place_ptr, kept_elem);
 			if (all || now_ns - place_ptr->since_ns > pool_ptr->settings.idle_timeout_ns ||
 			    (vk_sys_held_events(place_ptr->fd) != 0 && !vk_socket_fd_quiet(place_ptr->fd)))
-				close_counted(pool_ptr, take_at(pool_ptr, ep_ptr, place_ptr).fd);
+				close_kept(pool_ptr, take_at(pool_ptr, ep_ptr, place_ptr));
 		}
 	}
 	return pool_ptr->kept_total;
@@ -323,10 +335,11 @@ static int sweep(struct gw_pool *pool_ptr, uint64_t now_ns, int all)
 /* ---- the interface: each change is published ---- */
 
 enum gw_pool_result gw_pool_acquire(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int family,
-				    uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr, const char **reason_ptr)
+				    uint64_t proc_ref, int fresh, uint64_t now_ns, int *fd_ptr, void **tls_kept_ptr,
+				    const char **reason_ptr)
 {
-	enum gw_pool_result result =
-		acquire(pool_ptr, endpoint, addr_key, family, proc_ref, fresh, now_ns, fd_ptr, reason_ptr);
+	enum gw_pool_result result = acquire(pool_ptr, endpoint, addr_key, family, proc_ref, fresh, now_ns, fd_ptr,
+					     tls_kept_ptr, reason_ptr);
 
 	publish(pool_ptr);
 	return result;
@@ -338,9 +351,9 @@ void gw_pool_cancel(struct gw_pool *pool_ptr, uint64_t proc_ref)
 	publish(pool_ptr);
 }
 
-int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, uint64_t now_ns)
+int gw_pool_keep(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, int fd, void *tls_kept_ptr, uint64_t now_ns)
 {
-	int kept = keep(pool_ptr, endpoint, addr_key, fd, now_ns);
+	int kept = keep(pool_ptr, endpoint, addr_key, fd, tls_kept_ptr, now_ns);
 
 	publish(pool_ptr);
 	return kept;

@@ -10,6 +10,7 @@
  * one, in the pool's free list otherwise. */
 struct gw_pool_kept {
 	int fd;
+	void *tls_kept_ptr; /* its TLS state; NULL: plain */
 	uint64_t since_ns;
 	uint64_t addr_key;
 	TAILQ_ENTRY(gw_pool_kept) kept_elem;

@@ -9,6 +9,8 @@
 #include "gw_pool.h"
 #include "gw_stats.h"
 #include "gw_resolver.h"
+#include "gw_tls_client.h"
+#include "gw_tls_stream.h"
 #include "gw_upstream.h"
 
 #include "vk_coro.h"
@@ -27,6 +29,7 @@ struct upstream_state {
 	struct gw_breaker_limits limits;
 	struct gw_pool *pool_ptr;	    /* this upstream's connections */
 	struct gw_resolver_view *views_ptr; /* per endpoint, for DNS names; NULL: no resolver */
+	struct gw_tls_client *tls_ptr;	    /* TLS to its endpoints; NULL: plain */
 };
 
 struct gw_upstreams {
@@ -45,6 +48,7 @@ static void release(struct upstream_state *state_ptr)
 	free(state_ptr->health_ptr);
 	gw_pool_destroy(state_ptr->pool_ptr);
 	free(state_ptr->views_ptr);
+	gw_tls_client_destroy(state_ptr->tls_ptr);
 }
 
 struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, unsigned seed)
@@ -87,10 +91,21 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 				/* nobody waits longer than a connect may take */
 				.wait_limit_ns = ((uint64_t)up_ptr->timeouts.connect_ms + 1000u) * 1000000u,
 				.stats_upstream = u,
+				.discard_tls = gw_tls_stream_discard,
 			},
 			&state_ptr->breaker, &state_ptr->limits);
 		if (!state_ptr->pool_ptr)
 			goto fail;
+		if (up_ptr->tls.enabled) {
+			char error[400];
+
+			/* The loader checked the files; they may have changed since. */
+			state_ptr->tls_ptr = gw_tls_client_create(up_ptr, error, sizeof(error));
+			if (!state_ptr->tls_ptr) {
+				fprintf(stderr, "vkgw: upstream %s: %s\n", up_ptr->name, error);
+				goto fail;
+			}
+		}
 	}
 	return upstreams_ptr;
 fail:
@@ -195,6 +210,7 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 	endpoint_ptr = &state_ptr->config_ptr->endpoints_ptr[e];
 	pick_ptr->endpoint = e;
 	pick_ptr->name = endpoint_ptr->address;
+	pick_ptr->tls_ptr = state_ptr->tls_ptr;
 	if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS) {
 		/* Available, so refreshed just now with an address: the next one
 		 * in rotation. */
@@ -244,7 +260,7 @@ static void done(void *ctx_ptr, int index, int endpoint, enum gw_upstream_outcom
 /* ---- connections ---- */
 
 static enum gw_upstream_connection connection(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr,
-					      int fresh, int *fd_ptr, const char **reason_ptr)
+					      int fresh, int *fd_ptr, void **tls_kept_ptr, const char **reason_ptr)
 {
 	struct gw_upstreams *upstreams_ptr = ctx_ptr;
 
@@ -254,7 +270,7 @@ static enum gw_upstream_connection connection(void *ctx_ptr, int index, const st
 	}
 	switch (gw_pool_acquire(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint, pick_ptr->addr_key,
 				pick_ptr->addr_ptr->sa_family, vk_sys_self(), fresh, vk_sys_now_ns(), fd_ptr,
-				reason_ptr)) {
+				tls_kept_ptr, reason_ptr)) {
 	case GW_POOL_REUSED:
 		return GW_UPSTREAM_KEPT;
 	case GW_POOL_NEW:
@@ -305,16 +321,17 @@ static void reaper_main(struct vk_thread *that)
 	vk_end();
 }
 
-static void keep(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr, int fd)
+static void keep(void *ctx_ptr, int index, const struct gw_upstream_pick *pick_ptr, int fd, void *tls_kept_ptr)
 {
 	struct gw_upstreams *upstreams_ptr = ctx_ptr;
 
 	if (index < 0 || index >= upstreams_ptr->count) {
+		gw_tls_stream_discard(tls_kept_ptr);
 		vk_sys_close(fd);
 		return;
 	}
 	if (gw_pool_keep(upstreams_ptr->states_ptr[index].pool_ptr, pick_ptr->endpoint, pick_ptr->addr_key, fd,
-			 vk_sys_now_ns()) &&
+			 tls_kept_ptr, vk_sys_now_ns()) &&
 	    !upstreams_ptr->reaper_running &&
 	    vk_sys_spawn("upstream-pool-reaper", reaper_main, upstreams_ptr, REAPER_PAGES) >= 0)
 		upstreams_ptr->reaper_running = 1;
@@ -381,6 +398,11 @@ int gw_upstreams_set_resolver(struct gw_upstreams *upstreams_ptr, const struct g
 			gw_resolver_view_init(&state_ptr->views_ptr[e], gw_resolver_find(resolver_ptr, u, e));
 	}
 	return 0;
+}
+
+struct gw_tls_client *gw_upstreams_tls(struct gw_upstreams *upstreams_ptr, int index)
+{
+	return index >= 0 && index < upstreams_ptr->count ? upstreams_ptr->states_ptr[index].tls_ptr : NULL;
 }
 
 int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, int endpoint, unsigned turn,

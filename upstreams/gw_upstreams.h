@@ -29,6 +29,9 @@ int gw_upstreams_start_health_checks(struct gw_upstreams *upstreams_ptr);
  * `turn` (modulo their count) of its DNS name. -1 if it has none. */
 int gw_upstreams_probe_address(struct gw_upstreams *upstreams_ptr, int index, int endpoint, unsigned turn,
 			       struct sockaddr_storage *addr_ptr, socklen_t *len_ptr);
+/* TLS to upstream `index` (its probes speak it too); NULL: plain. */
+struct gw_tls_client;
+struct gw_tls_client *gw_upstreams_tls(struct gw_upstreams *upstreams_ptr, int index);
 /* A probe of endpoint `endpoint` of upstream `index` passed or failed. */
 void gw_upstreams_check_result(struct gw_upstreams *upstreams_ptr, int index, int endpoint, int passed);
 

@@ -21,6 +21,9 @@
 
 #define MS 1000000ull
 
+/* Where acquire puts a kept connection's TLS state. */
+static void *tls_kept_ptr;
+
 /* Allocations (and frees) made while `counting` is set. The pool's request
  * path (acquire, keep, cancel, sweep) must make none: its bounds are known
  * when it is created. ASan has its own allocator and reports to hooks;
@@ -117,7 +120,76 @@ static int acquire(struct fixture *f, int endpoint, int proc, uint64_t now, int 
 	const char *reason = NULL;
 
 	*fd = -1;
-	return (int)gw_pool_acquire(f->pool_ptr, endpoint, 0, AF_INET, proc, 0, now, fd, &reason);
+	return (int)gw_pool_acquire(f->pool_ptr, endpoint, 0, AF_INET, proc, 0, now, fd, &tls_kept_ptr, &reason);
+}
+
+/* TLS states the pool gave to discard_tls, in order. */
+static void *discarded[8];
+static int discarded_count;
+
+static void discard_tls(void *state_ptr)
+{
+	if (discarded_count < 8)
+		discarded[discarded_count++] = state_ptr;
+}
+
+/* A kept connection's TLS state comes back with it, and goes to
+ * discard_tls (once, before its fd closes) when the pool closes it:
+ * expired, or pushed out for a new connection, or the pool full. */
+static void test_tls_state_travels_with_its_connection(void **state)
+{
+	struct fixture f;
+	struct gw_pool_settings settings = {.endpoint_count = 2,
+					    .max_idle = 1,
+					    .idle_timeout_ns = 1000 * MS,
+					    .wait_limit_ns = 2000 * MS,
+					    .stats_upstream = -1,
+					    .discard_tls = discard_tls};
+	int a_state, b_state, c_state, a, b, c, d, fd;
+	const char *reason = NULL;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	discarded_count = 0;
+	f.limits = (struct gw_breaker_limits){2, 10, 1000};
+	f.pool_ptr = gw_pool_create(&settings, &f.breaker, &f.limits);
+	assert_non_null(f.pool_ptr);
+	assert_int_equal(acquire(&f, 0, 1, 0, &a), GW_POOL_NEW);
+	assert_int_equal(acquire(&f, 1, 2, 0, &b), GW_POOL_NEW);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, &a_state, 0), 1);
+	/* max_idle 1: the second is closed with its state. */
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 1, 0, b, &b_state, 0), 0);
+	assert_int_equal(discarded_count, 1);
+	assert_ptr_equal(discarded[0], &b_state);
+	assert_false(is_open(b));
+	tls_kept_ptr = NULL;
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 3, 0, 1 * MS, &fd, &tls_kept_ptr, &reason),
+			 GW_POOL_REUSED);
+	assert_int_equal(fd, a);
+	assert_ptr_equal(tls_kept_ptr, &a_state);
+	assert_int_equal(discarded_count, 1);
+	/* Kept again; with max_connections reached, a new connection to the
+	 * other endpoint pushes it out, state and all. */
+	assert_int_equal(acquire(&f, 1, 4, 1 * MS, &c), GW_POOL_NEW);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, &a_state, 2 * MS), 1);
+	assert_int_equal(acquire(&f, 1, 5, 3 * MS, &d), GW_POOL_NEW);
+	assert_int_equal(discarded_count, 2);
+	assert_ptr_equal(discarded[1], &a_state); /* (its fd number may be d's now) */
+	/* Expired in a sweep. A plain connection's NULL is never given to
+	 * discard_tls (d finds the one place taken and is closed). */
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 1, 0, c, &c_state, 4 * MS), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 1, 0, d, NULL, 4 * MS), 0);
+	assert_false(is_open(d));
+	assert_int_equal(discarded_count, 2);
+	assert_int_equal(gw_pool_sweep(f.pool_ptr, 2000 * MS, 0), 0);
+	assert_int_equal(discarded_count, 3);
+	assert_ptr_equal(discarded[2], &c_state);
+	assert_int_equal(acquire(&f, 0, 6, 2001 * MS, &fd), GW_POOL_NEW);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, NULL, 2001 * MS), 1);
+	assert_int_equal(gw_pool_sweep(f.pool_ptr, 2001 * MS, 1), 0);
+	assert_int_equal(discarded_count, 3);
+	assert_int_equal(f.breaker.connections, 0);
+	gw_pool_destroy(f.pool_ptr);
 }
 
 static void test_new_then_kept_then_reused(void **state)
@@ -130,7 +202,7 @@ static void test_new_then_kept_then_reused(void **state)
 	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
 	assert_true(fd >= 0);
 	assert_int_equal(f.breaker.connections, 1);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, 10 * MS), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, NULL, 10 * MS), 1);
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
 	/* Another endpoint does not get it. */
 	assert_int_equal(acquire(&f, 1, 2, 20 * MS, &again), GW_POOL_NEW);
@@ -153,12 +225,15 @@ static void test_kept_only_for_the_same_address(void **state)
 
 	(void)state;
 	make_pool(&f, 1, 10, 10, 10);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 1111, AF_INET, 1, 0, 0, &a, &reason), GW_POOL_NEW);
-	gw_pool_keep(f.pool_ptr, 0, 1111, a, 0);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 2222, AF_INET, 2, 0, 0, &fd, &reason), GW_POOL_NEW);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 1111, AF_INET, 1, 0, 0, &a, &tls_kept_ptr, &reason),
+			 GW_POOL_NEW);
+	gw_pool_keep(f.pool_ptr, 0, 1111, a, NULL, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 2222, AF_INET, 2, 0, 0, &fd, &tls_kept_ptr, &reason),
+			 GW_POOL_NEW);
 	assert_int_not_equal(fd, a);
-	gw_pool_keep(f.pool_ptr, 0, 2222, fd, 0);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 1111, AF_INET, 3, 0, 0, &fd, &reason), GW_POOL_REUSED);
+	gw_pool_keep(f.pool_ptr, 0, 2222, fd, NULL, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 1111, AF_INET, 3, 0, 0, &fd, &tls_kept_ptr, &reason),
+			 GW_POOL_REUSED);
 	assert_int_equal(fd, a);
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
 	gw_pool_destroy(f.pool_ptr);
@@ -173,8 +248,9 @@ static void test_fresh_skips_kept(void **state)
 	(void)state;
 	make_pool(&f, 1, 10, 10, 10);
 	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
-	gw_pool_keep(f.pool_ptr, 0, 0, fd, 0);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 1, 1, 0, &other, &reason), GW_POOL_NEW);
+	gw_pool_keep(f.pool_ptr, 0, 0, fd, NULL, 0);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 1, 1, 0, &other, &tls_kept_ptr, &reason),
+			 GW_POOL_NEW);
 	assert_int_not_equal(other, fd);
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 1);
 	gw_pool_destroy(f.pool_ptr);
@@ -188,7 +264,7 @@ static void test_expired_kept_connection_is_closed(void **state)
 	(void)state;
 	make_pool(&f, 1, 10, 10, 10);
 	assert_int_equal(acquire(&f, 0, 1, 0, &fd), GW_POOL_NEW);
-	gw_pool_keep(f.pool_ptr, 0, 0, fd, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, fd, NULL, 0);
 	/* idle_timeout 1 s: at 1.5 s it is closed, and a new one made. */
 	assert_int_equal(acquire(&f, 0, 1, 1500 * MS, &again), GW_POOL_NEW);
 	assert_int_equal(f.breaker.connections, 1);
@@ -205,8 +281,8 @@ static void test_sweep_closes_expired_only(void **state)
 	make_pool(&f, 1, 10, 10, 10);
 	acquire(&f, 0, 1, 0, &a);
 	acquire(&f, 0, 2, 0, &b);
-	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
-	gw_pool_keep(f.pool_ptr, 0, 0, b, 800 * MS);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, b, NULL, 800 * MS);
 	assert_int_equal(gw_pool_sweep(f.pool_ptr, 1200 * MS, 0), 1);
 	assert_false(is_open(a));
 	assert_true(is_open(b));
@@ -226,8 +302,8 @@ static void test_max_idle_closes_the_surplus(void **state)
 	make_pool(&f, 1, 10, 10, 1);
 	acquire(&f, 0, 1, 0, &a);
 	acquire(&f, 0, 2, 0, &b);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, 0), 1);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, b, 0), 0);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, b, NULL, 0), 0);
 	assert_false(is_open(b));
 	assert_int_equal(f.breaker.connections, 1);
 	gw_pool_destroy(f.pool_ptr);
@@ -245,7 +321,8 @@ static void test_line_and_max_pending(void **state)
 	/* No room: processes 2 and 3 wait, 4 is one too many. */
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 4, 0, 0, &fd, &reason), GW_POOL_REFUSED);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 4, 0, 0, &fd, &tls_kept_ptr, &reason),
+			 GW_POOL_REFUSED);
 	assert_non_null(strstr(reason, "max_pending"));
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 2);
 	assert_int_equal(f.breaker.pending, 2);
@@ -253,7 +330,7 @@ static void test_line_and_max_pending(void **state)
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 2);
 	/* The connection comes back: the first in line gets it. */
-	gw_pool_keep(f.pool_ptr, 0, 0, a, 10 * MS);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 10 * MS);
 	assert_int_equal(acquire(&f, 0, 2, 10 * MS, &fd), GW_POOL_REUSED);
 	assert_int_equal(fd, a);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 1);
@@ -273,12 +350,12 @@ static void test_newcomers_wait_behind_the_line(void **state)
 	make_pool(&f, 1, 1, 10, 10);
 	acquire(&f, 0, 1, 0, &a);
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
-	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0);
 	/* A connection is kept, but process 2 was first. */
 	assert_int_equal(acquire(&f, 0, 9, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_REUSED);
 	assert_int_equal(fd, a);
-	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0);
 	assert_int_equal(acquire(&f, 0, 9, 0, &fd), GW_POOL_REUSED);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 0);
 	gw_pool_destroy(f.pool_ptr);
@@ -295,7 +372,7 @@ static void test_only_the_first_in_line_may_open(void **state)
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT);
 	/* max_idle 0: given back means closed, which frees the place. */
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, 0), 0);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0), 0);
 	assert_int_equal(f.breaker.connections, 0);
 	assert_int_equal(acquire(&f, 0, 3, 0, &fd), GW_POOL_WAIT); /* not first */
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_NEW);
@@ -311,7 +388,7 @@ static void test_kept_to_another_endpoint_makes_room(void **state)
 	(void)state;
 	make_pool(&f, 2, 1, 10, 10);
 	acquire(&f, 0, 1, 0, &a);
-	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0);
 	assert_int_equal(acquire(&f, 1, 2, 0, &b), GW_POOL_NEW);
 	/* (b may well get a's number: a was closed first.) */
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 0);
@@ -329,7 +406,7 @@ static void test_a_place_held_too_long_is_dropped(void **state)
 	acquire(&f, 0, 1, 0, &a);
 	/* Process 2 waits, then ends without leaving the line. */
 	assert_int_equal(acquire(&f, 0, 2, 0, &fd), GW_POOL_WAIT);
-	gw_pool_keep(f.pool_ptr, 0, 0, a, 0);
+	gw_pool_keep(f.pool_ptr, 0, 0, a, NULL, 0);
 	/* Within wait_limit (2 s) process 3 must wait behind it; after, not. */
 	assert_int_equal(acquire(&f, 0, 3, 1000 * MS, &fd), GW_POOL_WAIT);
 	assert_int_equal(acquire(&f, 0, 3, 2500 * MS, &fd), GW_POOL_NEW);
@@ -353,17 +430,18 @@ static void test_no_allocation_after_create(void **state)
 	for (int proc = 10; proc < 18; proc++)
 		assert_int_equal(acquire(&f, 0, proc, 0, &fd), GW_POOL_WAIT);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 8);
-	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 18, 0, 0, &fd, &reason), GW_POOL_REFUSED);
+	assert_int_equal(gw_pool_acquire(f.pool_ptr, 0, 0, AF_INET, 18, 0, 0, &fd, &tls_kept_ptr, &reason),
+			 GW_POOL_REFUSED);
 	assert_non_null(strstr(reason, "max_pending"));
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fds[i], 10 * MS), 1);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fds[3], 10 * MS), 0);
+		assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fds[i], NULL, 10 * MS), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fds[3], NULL, 10 * MS), 0);
 	assert_int_equal(gw_pool_idle_count(f.pool_ptr), 3);
 	assert_int_equal(f.breaker.connections, 3);
 	/* The first in line gets the newest; its place is used again. */
 	assert_int_equal(acquire(&f, 0, 10, 20 * MS, &fd), GW_POOL_REUSED);
 	assert_int_equal(fd, fds[2]);
-	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, 30 * MS), 1);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, NULL, 30 * MS), 1);
 	for (int proc = 11; proc < 18; proc++)
 		gw_pool_cancel(f.pool_ptr, proc);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 0);
@@ -379,6 +457,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_then_kept_then_reused),
+		cmocka_unit_test(test_tls_state_travels_with_its_connection),
 		cmocka_unit_test(test_fresh_skips_kept),
 		cmocka_unit_test(test_kept_only_for_the_same_address),
 		cmocka_unit_test(test_expired_kept_connection_is_closed),
