@@ -29,6 +29,7 @@
 #include "gw_stats.h"
 #include "gw_tls.h"
 #include "gw_tls_client.h"
+#include "gw_watch.h"
 #include "gw_resolver.h"
 #include "gw_resolver_process.h"
 #include "gw_upstreams.h"
@@ -66,6 +67,7 @@ struct gw_program {
 	pid_t resolver_pid;					    /* 0: no DNS endpoints */
 	uint64_t resolver_restarts[GW_RESOLVER_RESTARTS_MAX_SLOTS]; /* when it was started again */
 	int resolver_restart_count;
+	pid_t watch_pid; /* the certificate watcher; 0: nothing to watch */
 };
 
 static void usage(FILE *out_ptr)
@@ -272,6 +274,33 @@ static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_co
 	conn_ptr->config_ptr = config_ptr;
 }
 
+/* The TLS listeners' files are watched, and a change reloads them as
+ * SIGHUP does (gateway/gw_watch.h). Before any listening socket exists.
+ * 0, or -1 after saying why. */
+static int start_watch(struct gw_program *program_ptr)
+{
+	const char *paths[GW_WATCH_PATHS_MAX];
+	int count = 0;
+
+	for (int i = 0; i < program_ptr->config_ptr->listener_count; i++) {
+		const struct gw_config_tls *tls_ptr = &program_ptr->config_ptr->listeners_ptr[i].tls;
+
+		for (int c = 0; tls_ptr->enabled && c < tls_ptr->certificate_count && count + 3 <= GW_WATCH_PATHS_MAX;
+		     c++) {
+			paths[count++] = tls_ptr->certificates_ptr[c].cert_path;
+			paths[count++] = tls_ptr->certificates_ptr[c].key_path;
+		}
+		if (tls_ptr->enabled && tls_ptr->client_ca_path[0] && count < GW_WATCH_PATHS_MAX)
+			paths[count++] = tls_ptr->client_ca_path;
+	}
+	program_ptr->watch_pid = gw_watch_start(paths, count, "certificates");
+	if (program_ptr->watch_pid == -1) {
+		fprintf(stderr, "vkgw: cannot start the certificate watcher\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* A TLS listener's contexts, made before the kernels fork (each kernel
  * then has its copy). 0, or -1 after saying why. */
 static int listener_tls(const struct gw_config_listener *listener_ptr, struct gw_conn_config *conn_ptr)
@@ -344,6 +373,12 @@ static void child_exit(void *ctx_ptr, int pid, int status)
 	uint64_t *oldest_ptr =
 		&program_ptr->resolver_restarts[program_ptr->resolver_restart_count % GW_RESOLVER_RESTARTS_MAX];
 
+	if (program_ptr->watch_pid > 0 && pid == program_ptr->watch_pid) {
+		fprintf(stderr, "vkgw: the certificate watcher (pid %d) ended; SIGHUP still reloads certificates\n",
+			pid);
+		program_ptr->watch_pid = 0;
+		return;
+	}
 	if (program_ptr->resolver_pid <= 0 || pid != program_ptr->resolver_pid)
 		return;
 	fprintf(stderr, "vkgw: the resolver process (pid %d) ended (%s %d)", pid,
@@ -482,7 +517,7 @@ int main(int argc, char **argv)
 
 	/* After --check (validation stays offline), before any listening
 	 * socket exists (the resolver must not hold one). */
-	if (start_resolver(&program) == -1)
+	if (start_resolver(&program) == -1 || start_watch(&program) == -1)
 		return 1;
 	program.listener_count = program.config_ptr->listener_count;
 	service_count = program.listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
@@ -525,6 +560,7 @@ int main(int argc, char **argv)
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);
 	gw_resolver_process_stop(program.resolver_pid);
+	gw_watch_stop(program.watch_pid);
 	gw_resolver_destroy(program.resolver_ptr);
 	for (int i = 0; i < service_count; i++)
 		vk_service_destroy(services_ptr[i]);

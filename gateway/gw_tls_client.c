@@ -57,8 +57,8 @@ static int load_trust(SSL_CTX *ctx_ptr, const struct gw_config_upstream_tls *con
 		if (config_ptr->ca_path[0])
 			problem(problem_ptr, "ca", "cannot load PEM CA certificates from", ca_path);
 		else
-			problem(problem_ptr, "",
-				"no \"ca\" is named and the system's CA store cannot be loaded from", ca_path);
+			problem(problem_ptr, "", "no \"ca\" is named and the system's CA store cannot be loaded from",
+				ca_path);
 		return -1;
 	}
 	SSL_CTX_set_verify(ctx_ptr, SSL_VERIFY_PEER, NULL);
@@ -114,8 +114,7 @@ static SSL_CTX *new_context(const struct gw_config_upstream_tls *config_ptr, str
 	return NULL;
 }
 
-struct gw_tls_client *gw_tls_client_create(const struct gw_config_upstream *upstream_ptr, char *error,
-					   size_t error_len)
+struct gw_tls_client *gw_tls_client_create(const struct gw_config_upstream *upstream_ptr, char *error, size_t error_len)
 {
 	const struct gw_config_upstream_tls *config_ptr = &upstream_ptr->tls;
 	struct gw_tls_client *client_ptr = calloc(1, sizeof(*client_ptr));

@@ -2,6 +2,7 @@
  * start-up and then in a process of its own (see the header). */
 #include "gw_resolver_process.h"
 #include "gw_resolver.h"
+#include "gw_child.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -17,7 +18,6 @@
 /* The longest the resolver sleeps before checking that vkgw is still its
  * parent (PR_SET_PDEATHSIG is the first line; this covers its races). */
 #define GW_RESOLVER_PARENT_CHECK_NS 1000000000ull
-#define GW_RESOLVER_CLOSE_MAX 65536 /* descriptors closed when close_range is missing */
 
 uint64_t gw_resolver_now_ns(void)
 {
@@ -141,16 +141,6 @@ uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, 
 	return next;
 }
 
-/* The listening sockets (and anything else vkgw holds) are not the
- * resolver's business. */
-static void close_inherited(void)
-{
-	if (close_range(3, ~0u, 0) == 0)
-		return;
-	for (int fd = 3; fd < GW_RESOLVER_CLOSE_MAX; fd++)
-		close(fd);
-}
-
 static void __attribute__((noreturn)) resolver_main(struct gw_resolver *resolver_ptr, pid_t parent)
 {
 	for (;;) {
@@ -169,22 +159,6 @@ static void __attribute__((noreturn)) resolver_main(struct gw_resolver *resolver
 	}
 }
 
-static void reset_signals(void)
-{
-	static const int signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGPIPE};
-	/* The gateway's own meanings (reload, log reopen) are not this
-	 * process's: a signal to every vkgw process must not end it. */
-	static const int ignored[] = {SIGHUP, SIGUSR1, SIGUSR2};
-	sigset_t none;
-
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		signal(signals[i], SIG_DFL);
-	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-		signal(ignored[i], SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 pid_t gw_resolver_process_start(struct gw_resolver *resolver_ptr)
 {
 	pid_t parent = getpid();
@@ -192,32 +166,13 @@ pid_t gw_resolver_process_start(struct gw_resolver *resolver_ptr)
 
 	if (gw_resolver_count(resolver_ptr) == 0)
 		return 0;
-	fflush(NULL);
-	pid = fork();
+	pid = gw_child_fork("vkgw-resolver");
 	if (pid != 0)
 		return pid;
-	/* Started again by a kernel or the supervisor, it inherits their
-	 * signal handling: it wants the defaults back. */
-	reset_signals();
-	/* It goes when vkgw goes, however vkgw ends. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(0);
-	prctl(PR_SET_NAME, "vkgw-resolver");
-	close_inherited();
 	resolver_main(resolver_ptr, parent);
 }
 
 void gw_resolver_process_stop(pid_t pid)
 {
-	int status;
-
-	if (pid <= 0)
-		return;
-	/* Only if it is still our unreaped child: a supervisor that reaped it
-	 * (it died) leaves a pid that may belong to someone else by now. */
-	if (waitpid(pid, &status, WNOHANG) != 0)
-		return;
-	kill(pid, SIGTERM);
-	waitpid(pid, &status, 0);
+	gw_child_stop(pid);
 }

@@ -34,6 +34,10 @@
 #                         get them while kept connections (wrk) and new
 #                         ones (curl) all succeed; a broken file is named
 #                         in the log and the certificate in use stays
+#   files_change_*        no signal: the files change (Kubernetes' ..data
+#                         symlink swap, then files rewritten in place) and
+#                         new handshakes get them, with one kernel and
+#                         with two; a broken file is named, and kept out
 #   bulk_both_ways        1 GiB down and 1 GiB up through TLS, their
 #                         checksums equal to the plain path's
 #   config_errors         a missing file, a key that is not the
@@ -468,6 +472,52 @@ cert_reload_under_load() {
 	stop_server cr
 }
 
+# files_change_reload NAME KERNELS: NAME serves certs/NAME/tls.crt, laid
+# out as Kubernetes mounts a Secret (tls.crt -> ..data/tls.crt, ..data ->
+# a timestamped directory); the files change and no signal is sent.
+files_change_reload() {
+	local name=$1 kernels=$2 dir="$CERTS/$1"
+	make_cert "${name}_a" first.test ec
+	make_cert "${name}_b" second.test ec
+	make_cert "${name}_c" third.test rsa
+	mkdir -p "$dir/..2026_a"
+	cp "$CERTS/${name}_a.pem" "$dir/..2026_a/tls.crt"
+	cp "$CERTS/${name}_a.key" "$dir/..2026_a/tls.key"
+	ln -s ..2026_a "$dir/..data"
+	ln -s ..data/tls.crt "$dir/tls.crt"
+	ln -s ..data/tls.key "$dir/tls.key"
+	start_server "${name}_up" "$UPSTREAM" -p 0 -k 1
+	write_config "$E2E_TMP/$name.json" "${E2E_PORT[${name}_up]}" \
+		"{ \"certificates\": [ { \"cert\": \"certs/$name/tls.crt\", \"key\": \"certs/$name/tls.key\" } ] }"
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k "$kernels"
+	cn_served "$name" first.test || fail "not serving the first certificate: $(served "$name")"
+	# The Secret changes: a new directory, and ..data swapped to it by a
+	# rename.
+	mkdir "$dir/..2026_b"
+	cp "$CERTS/${name}_b.pem" "$dir/..2026_b/tls.crt"
+	cp "$CERTS/${name}_b.key" "$dir/..2026_b/tls.key"
+	ln -s ..2026_b "$dir/..data_tmp"
+	mv -T "$dir/..data_tmp" "$dir/..data"
+	wait_until 10 "the certificate of the swapped ..data served" cn_served "$name" second.test
+	# Plain files written in place (the key first, then the certificate;
+	# one reload once both are there).
+	rm "$dir/tls.crt" "$dir/tls.key"
+	cp "$CERTS/${name}_c.key" "$dir/tls.key"
+	cp "$CERTS/${name}_c.pem" "$dir/tls.crt"
+	wait_until 10 "the rewritten certificate served" cn_served "$name" third.test
+	# A broken file: named in the log, the certificate in use stays.
+	echo "not a certificate" >"$dir/tls.crt"
+	wait_until 10 "the broken file named in the log" \
+		grep -q "keeps its certificates: .*certs/$name/tls.crt: no PEM data" "$(server_err_file "$name")"
+	cn_served "$name" third.test || fail "the broken file replaced the certificate: $(served "$name")"
+	grep -q "vkgw: certificates: tls.crt changed: reloading" "$(server_err_file "$name")" ||
+		fail "no log line for the change:$(server_stderr "$name")"
+	stop_server "$name"
+}
+
+files_change_one_kernel() { files_change_reload fw1 1; }
+files_change_two_kernels() { files_change_reload fw2 2; }
+
 admin_listening() { [ "$(grep -c '^listening on' "$E2E_TMP/$1.out")" -ge 2 ]; }
 
 run_case "a request through TLS reaches the upstream, which sees https" serves_https
@@ -477,6 +527,8 @@ run_case "mTLS optional: no certificate passes without the header, a made-up hea
 run_case "SNI and the client's key types choose the certificate" sni_chooses
 run_case "without a default certificate, an unknown name gets an alert" no_default_alerts
 run_case "SIGHUP reloads certificates under load without a failed request; a broken file is refused" cert_reload_under_load
+run_case "changed certificate files reload without a signal (one kernel)" files_change_one_kernel
+run_case "changed certificate files reload without a signal, Kubernetes' ..data swap too (two kernels)" files_change_two_kernels
 run_case "ALPN http/1.1 only, TLS 1.2 and 1.3 only" alpn_and_versions
 run_case "bad input and stalled handshakes end, and never stall the kernel" bad_input
 run_case "1 GiB each way through TLS, checksums equal" bulk_both_ways

@@ -1,0 +1,154 @@
+/* gw_watch: files watched for changes, and a SIGHUP to the parent when
+ * they change (see the header). */
+#include "gw_watch.h"
+#include "gw_child.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PARENT_CHECK_MS 1000
+#define KUBERNETES_DATA_LINK "..data"
+
+/* One watched file: its directory and its name there. */
+struct watched {
+	char dir[PATH_MAX];
+	char name[NAME_MAX + 1];
+	int wd;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void split(const char *path, struct watched *watched_ptr)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		snprintf(watched_ptr->dir, sizeof(watched_ptr->dir), ".");
+		snprintf(watched_ptr->name, sizeof(watched_ptr->name), "%s", path);
+	} else {
+		snprintf(watched_ptr->dir, sizeof(watched_ptr->dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+			 path);
+		snprintf(watched_ptr->name, sizeof(watched_ptr->name), "%s", slash + 1);
+	}
+}
+
+/* The event is about a watched file (or the directory's Kubernetes data
+ * link): its path, else NULL. */
+static const char *concerns(const struct watched *files, int count, const struct inotify_event *event_ptr)
+{
+	for (int i = 0; i < count; i++)
+		if (files[i].wd == event_ptr->wd && event_ptr->len &&
+		    (strcmp(event_ptr->name, files[i].name) == 0 || strcmp(event_ptr->name, KUBERNETES_DATA_LINK) == 0))
+			return files[i].name;
+	return NULL;
+}
+
+/* Reads what inotify has: the name of a watched file that changed, or
+ * NULL. */
+static const char *read_changes(int ifd, const struct watched *files, int count)
+{
+	char buf[16 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	const char *changed = NULL;
+	ssize_t len;
+
+	while ((len = read(ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *event_ptr = (const struct inotify_event *)p;
+			const char *name = concerns(files, count, event_ptr);
+
+			if (name)
+				changed = name;
+			p += sizeof(*event_ptr) + event_ptr->len;
+		}
+	}
+	return changed;
+}
+
+static void __attribute__((noreturn)) watch_main(struct watched *files, int count, int ifd, pid_t parent,
+						 const char *what)
+{
+	const char *changed = NULL;
+	uint64_t first_ms = 0, last_ms = 0;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = ifd, .events = POLLIN};
+		uint64_t now = now_ms();
+		int timeout = PARENT_CHECK_MS;
+
+		if (changed) {
+			uint64_t due = last_ms + GW_WATCH_QUIET_MS;
+
+			if (due > first_ms + GW_WATCH_LATEST_MS)
+				due = first_ms + GW_WATCH_LATEST_MS;
+			if (now >= due) {
+				fprintf(stderr, "vkgw: %s: %s changed: reloading\n", what, changed);
+				fflush(stderr);
+				kill(parent, SIGHUP);
+				changed = NULL;
+				continue;
+			}
+			timeout = (int)(due - now);
+		}
+		if (getppid() != parent)
+			_exit(0);
+		if (poll(&pfd, 1, timeout) == 1) {
+			const char *name = read_changes(ifd, files, count);
+
+			if (name) {
+				if (!changed)
+					first_ms = now_ms();
+				changed = name;
+				last_ms = now_ms();
+			}
+		}
+	}
+}
+
+pid_t gw_watch_start(const char *const *paths, int count, const char *what)
+{
+	static struct watched files[GW_WATCH_PATHS_MAX];
+	pid_t parent = getpid();
+	pid_t pid;
+	int ifd;
+
+	if (count == 0)
+		return 0;
+	if (count > GW_WATCH_PATHS_MAX)
+		count = GW_WATCH_PATHS_MAX;
+	pid = gw_child_fork("vkgw-watch");
+	if (pid != 0)
+		return pid;
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd == -1) {
+		fprintf(stderr, "vkgw: %s: cannot watch for changes: %s\n", what, strerror(errno));
+		_exit(1);
+	}
+	for (int i = 0; i < count; i++) {
+		split(paths[i], &files[i]);
+		files[i].wd = inotify_add_watch(ifd, files[i].dir,
+						IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB);
+		if (files[i].wd == -1)
+			fprintf(stderr, "vkgw: %s: cannot watch %s for changes: %s (SIGHUP still reloads)\n", what,
+				files[i].dir, strerror(errno));
+	}
+	watch_main(files, count, ifd, parent, what);
+}
+
+void gw_watch_stop(pid_t pid)
+{
+	gw_child_stop(pid);
+}
