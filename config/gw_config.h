@@ -55,6 +55,11 @@ struct gw_match_request {
 	size_t path_len;
 	gw_header_lookup_fn *header_lookup; /* NULL: no headers */
 	void *header_ctx_ptr;
+	/* The request's values by name (the client's TLS certificate:
+	 * "tls.client.subject", "tls.client.names", "tls.client.sha256"),
+	 * with the header lookup's contract; NULL: none. */
+	gw_header_lookup_fn *value_lookup;
+	void *value_ctx_ptr;
 };
 
 /* The first route whose matchers all accept `request_ptr`, or NULL. */

@@ -105,6 +105,33 @@ static int header_lookup(const struct gw_route_matcher *matcher_ptr, const struc
 					  matcher_ptr->header.name_len, value_ptr, value_len_ptr) == 1;
 }
 
+static int value_lookup(const struct gw_route_matcher *matcher_ptr, const struct match_view *view_ptr,
+			const char **value_ptr, size_t *value_len_ptr)
+{
+	const struct gw_match_request *request_ptr = view_ptr->request_ptr;
+
+	if (!request_ptr->value_lookup)
+		return 0;
+	return request_ptr->value_lookup(request_ptr->value_ctx_ptr, matcher_ptr->header.name,
+					 matcher_ptr->header.name_len, value_ptr, value_len_ptr) == 1;
+}
+
+/* One of the comma-separated items of `list` is `item`, whole. */
+static int list_has(const char *list, size_t list_len, const char *item, size_t item_len)
+{
+	const char *end = list + list_len;
+
+	for (const char *p = list; p <= end;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *item_end = comma ? comma : end;
+
+		if ((size_t)(item_end - p) == item_len && memcmp(p, item, item_len) == 0)
+			return 1;
+		p = item_end + 1;
+	}
+	return 0;
+}
+
 static int matcher_matches(const struct gw_route_matcher *matcher_ptr, const struct match_view *view_ptr)
 {
 	const struct gw_match_request *request_ptr = view_ptr->request_ptr;
@@ -139,6 +166,17 @@ static int matcher_matches(const struct gw_route_matcher *matcher_ptr, const str
 		return header_lookup(matcher_ptr, view_ptr, &value, &value_len);
 	case GW_MATCH_HEADER_ABSENT:
 		return !header_lookup(matcher_ptr, view_ptr, &value, &value_len);
+	case GW_MATCH_VALUE_EXACT:
+		return value_lookup(matcher_ptr, view_ptr, &value, &value_len) &&
+		       value_len == matcher_ptr->header.value_len &&
+		       memcmp(value, matcher_ptr->header.value, value_len) == 0;
+	case GW_MATCH_VALUE_LIST_HAS:
+		return value_lookup(matcher_ptr, view_ptr, &value, &value_len) &&
+		       list_has(value, value_len, matcher_ptr->header.value, matcher_ptr->header.value_len);
+	case GW_MATCH_VALUE_PRESENT:
+		return value_lookup(matcher_ptr, view_ptr, &value, &value_len);
+	case GW_MATCH_VALUE_ABSENT:
+		return !value_lookup(matcher_ptr, view_ptr, &value, &value_len);
 	}
 	return 0;
 }

@@ -20,8 +20,9 @@
 #define REGEX_ERROR_MAX 256
 /* Upstream names an "unknown upstream" message lists at most. */
 #define UPSTREAMS_LISTED 16
-/* Matchers besides the headers: method, host, path. */
-#define ROUTE_FIXED_MATCHERS 3
+/* Matchers besides the headers: method, host, path, and the client
+ * certificate's four. */
+#define ROUTE_FIXED_MATCHERS 7
 
 static const char *const path_kinds[] = {"exact", "prefix", "regex", NULL};
 enum path_kind { PATH_EXACT, PATH_PREFIX, PATH_REGEX };
@@ -169,12 +170,77 @@ static void load_path(struct gw_config_loader *loader_ptr, const json_t *json_pt
 	}
 }
 
+static int is_sha256_hex(const char *text)
+{
+	size_t len = strlen(text);
+
+	return len == 64 && strspn(text, "0123456789abcdef") == 64;
+}
+
+/* A matcher of request value `name` (gw_match_request.value_lookup). */
+static void add_value_matcher(struct gw_route_matcher *matchers_ptr, int *count_ptr, enum gw_match_kind kind,
+			      const char *name, const char *value)
+{
+	struct gw_route_matcher *matcher_ptr = add_matcher(matchers_ptr, count_ptr, kind);
+
+	matcher_ptr->header.name = name;
+	matcher_ptr->header.name_len = strlen(name);
+	matcher_ptr->header.value = value;
+	matcher_ptr->header.value_len = value ? strlen(value) : 0;
+}
+
+/* "client_certificate": { "present": bool, "subject": RFC 2253 text,
+ * "name": "DNS:x" | "URI:x" | "EMAIL:x", "sha256": hex }, on the verified
+ * certificate of a TLS listener's client (docs/config.md). */
+static void load_client_certificate(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+				    struct gw_route_matcher *matchers_ptr, int *count_ptr)
+{
+	static const char *const keys[] = {"present", "subject", "name", "sha256", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const char *subject = NULL, *name = NULL, *sha256 = NULL;
+	int present = 1;
+
+	if (gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
+		return;
+	if (json_object_size(json_ptr) == 0) {
+		gw_diag_error(check_ptr->diag_ptr, pointer,
+			      "names nothing to match: \"present\", \"subject\", "
+			      "\"name\" or \"sha256\"");
+		return;
+	}
+	gw_json_read_bool(check_ptr, json_ptr, pointer, "present", 1, &present);
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "subject", NULL, gw_syntax_is_not_empty,
+			      GW_SYNTAX_NOT_EMPTY_RULE, &subject);
+	gw_config_read_syntax(loader_ptr, json_ptr, pointer, "name", NULL, gw_syntax_is_not_empty,
+			      GW_SYNTAX_NOT_EMPTY_RULE, &name);
+	if (json_is_string(json_object_get(json_ptr, "sha256")))
+		sha256 = gw_config_lower_copy(loader_ptr, json_string_value(json_object_get(json_ptr, "sha256")));
+	else
+		gw_json_read_string(check_ptr, json_ptr, pointer, "sha256", NULL, &sha256);
+	if (sha256)
+		gw_config_check_syntax(loader_ptr, sha256, gw_json_member_pointer(check_ptr, pointer, "sha256"),
+				       is_sha256_hex, "must be a SHA-256 in hex (64 digits)");
+	if (!present && (subject || name || sha256)) {
+		gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, pointer, "present"),
+			      "false matches requests without a certificate: it takes no other key");
+		return;
+	}
+	add_value_matcher(matchers_ptr, count_ptr, present ? GW_MATCH_VALUE_PRESENT : GW_MATCH_VALUE_ABSENT,
+			  "tls.client.sha256", NULL);
+	if (subject)
+		add_value_matcher(matchers_ptr, count_ptr, GW_MATCH_VALUE_EXACT, "tls.client.subject", subject);
+	if (name)
+		add_value_matcher(matchers_ptr, count_ptr, GW_MATCH_VALUE_LIST_HAS, "tls.client.names", name);
+	if (sha256)
+		add_value_matcher(matchers_ptr, count_ptr, GW_MATCH_VALUE_EXACT, "tls.client.sha256", sha256);
+}
+
 static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       struct gw_route *route_ptr, struct route_path *path_ptr)
 {
-	static const char *const keys[] = {"host", "path", "methods", "headers", NULL};
+	static const char *const keys[] = {"host", "path", "methods", "headers", "client_certificate", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *methods_ptr, *headers_ptr, *path_json_ptr;
+	const json_t *methods_ptr, *headers_ptr, *path_json_ptr, *cert_json_ptr;
 	const char *host;
 	const regex_t *regex_ptr = NULL;
 	struct gw_route_matcher *matchers_ptr;
@@ -210,6 +276,11 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_p
 			loader_ptr, json_array_get(headers_ptr, i),
 			gw_json_index_pointer(check_ptr, gw_json_member_pointer(check_ptr, pointer, "headers"), i),
 			add_matcher(matchers_ptr, &count, GW_MATCH_HEADER_PRESENT));
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "client_certificate", &cert_json_ptr) == 0 &&
+	    cert_json_ptr)
+		load_client_certificate(loader_ptr, cert_json_ptr,
+					gw_json_member_pointer(check_ptr, pointer, "client_certificate"), matchers_ptr,
+					&count);
 	if (regex_ptr)
 		add_matcher(matchers_ptr, &count, GW_MATCH_PATH_REGEX)->regex_ptr = regex_ptr;
 	route_ptr->matchers_ptr = matchers_ptr;

@@ -224,6 +224,12 @@ enum gw_match_kind {
 	GW_MATCH_HEADER_EXACT,	 /* header: name and value */
 	GW_MATCH_HEADER_PRESENT, /* header: name */
 	GW_MATCH_HEADER_ABSENT,	 /* header: name */
+	/* A request value (gw_match_request.value_lookup: the client's TLS
+	 * certificate, "tls.client.*"), in the header fields: */
+	GW_MATCH_VALUE_EXACT,	 /* header: the value's name, and the value */
+	GW_MATCH_VALUE_LIST_HAS, /* header: the name, and one of its comma-separated items */
+	GW_MATCH_VALUE_PRESENT,	 /* header: the name */
+	GW_MATCH_VALUE_ABSENT,	 /* header: the name */
 };
 
 struct gw_route_matcher {

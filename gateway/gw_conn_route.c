@@ -3,6 +3,7 @@
  * endpoint (with the hash key a policy balances on) and the path rewrite.
  * Plain functions of the connection process (gw_conn.c). */
 #include "gw_conn_self.h"
+#include "gw_tls_stream.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
@@ -26,6 +27,14 @@ static int lookup_header(void *ctx_ptr, const char *name, size_t name_len, const
 		}
 	}
 	return 0;
+}
+
+/* ... and the request's values: the client's TLS certificate. */
+static int lookup_value(void *ctx_ptr, const char *name, size_t name_len, const char **value_ptr, size_t *value_len_ptr)
+{
+	struct gw_conn_self *self = ctx_ptr;
+
+	return self->tls_ptr && gw_tls_stream_value(self->tls_ptr, name, name_len, value_ptr, value_len_ptr);
 }
 
 /* The path of the request target, without its query. A CONNECT target
@@ -55,6 +64,8 @@ const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const stru
 		.path_len = path.len,
 		.header_lookup = lookup_header,
 		.header_ctx_ptr = self,
+		.value_lookup = lookup_value,
+		.value_ctx_ptr = self,
 	};
 
 	return gw_config_match_route(config_ptr, &request);

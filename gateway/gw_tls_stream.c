@@ -312,6 +312,29 @@ static void read_client_certificate(struct gw_tls_stream *stream_ptr)
 	ERR_clear_error();
 }
 
+int gw_tls_stream_value(const struct gw_tls_stream *stream_ptr, const char *name, size_t name_len,
+			const char **value_ptr, size_t *value_len_ptr)
+{
+	static const char prefix[] = "tls.client.";
+	const char *field = name + sizeof(prefix) - 1;
+	size_t field_len = name_len - (sizeof(prefix) - 1);
+
+	if (!stream_ptr->client_cert[0] || name_len < sizeof(prefix) || memcmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	if (field_len == 7 && memcmp(field, "subject", 7) == 0)
+		*value_ptr = stream_ptr->client_subject;
+	else if (field_len == 5 && memcmp(field, "names", 5) == 0)
+		*value_ptr = stream_ptr->client_names;
+	else if (field_len == 6 && memcmp(field, "sha256", 6) == 0)
+		*value_ptr = stream_ptr->client_sha256;
+	else if (field_len == 4 && memcmp(field, "cert", 4) == 0)
+		*value_ptr = stream_ptr->client_cert;
+	else
+		return 0;
+	*value_len_ptr = strlen(*value_ptr);
+	return 1;
+}
+
 int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_exchange *exchange_ptr)
 {
 	if (!stream_ptr->client_cert[0])

@@ -72,6 +72,11 @@ const char *gw_tls_stream_failure(const struct gw_tls_stream *stream_ptr);
  *                       Hash=HEX;Subject="...";URI=...;DNS=...
  * Nothing when the client sent none. 0, or -1 with errno (no room). */
 #define GW_TLS_CLIENT_CERT_VALUE "tls.client.cert"
+/* One of those values by name (for route matching, which runs before the
+ * exchange has them): 1 with the value, or 0 (no certificate, or no such
+ * name). */
+int gw_tls_stream_value(const struct gw_tls_stream *stream_ptr, const char *name, size_t name_len,
+			const char **value_ptr, size_t *value_len_ptr);
 struct gw_exchange;
 int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_exchange *exchange_ptr);
 

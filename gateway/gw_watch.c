@@ -78,8 +78,8 @@ static const char *read_changes(int ifd, const struct watched *files, int count)
 	return changed;
 }
 
-static void __attribute__((noreturn)) watch_main(struct watched *files, int count, int ifd, pid_t parent,
-						 const char *what)
+static void __attribute__((noreturn))
+watch_main(struct watched *files, int count, int ifd, pid_t parent, const char *what)
 {
 	const char *changed = NULL;
 	uint64_t first_ms = 0, last_ms = 0;

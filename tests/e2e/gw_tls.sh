@@ -28,6 +28,8 @@
 #                         subject, names); none gets certificate_required,
 #                         another CA's unknown_ca; a made-up header is
 #                         replaced
+#   routes_on_client_certificate  routes by the certificate's URI name,
+#                         SHA-256 (given in upper case), subject, or none
 #   mtls_optional         optional: no certificate is served, without the
 #                         header even when the client sends one
 #   cert_reload_under_load  new certificate files and SIGHUP: new handshakes
@@ -420,6 +422,38 @@ mtls_optional() {
 	stop_server mo
 }
 
+# Routes chosen by the client's certificate: its URI name, its subject,
+# any certificate, none; a certificate of another name falls through.
+routes_on_client_certificate() {
+	local tls sha
+	sign client2 ca "/CN=client two" "URI:spiffe://test/other"
+	sha=$(openssl x509 -in "$CERTS/client2.pem" -outform DER | sha256sum | cut -d' ' -f1 | tr a-f A-F)
+	tls="${FULL_TLS%\}} , \"client_certificates\": { \"mode\": \"optional\", \"ca\": \"certs/ca.pem\" } }"
+	cat >"$E2E_TMP/rc.json" <<JSON
+{
+  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $tls } ],
+  "routes": [
+    { "name": "spiffe", "match": { "client_certificate": { "name": "URI:spiffe://test/client" } },
+      "action": { "respond": { "status": 200, "body": "spiffe" } } },
+    { "name": "digest", "match": { "path": { "prefix": "/d" }, "client_certificate": { "sha256": "$sha" } },
+      "action": { "respond": { "status": 200, "body": "digest" } } },
+    { "name": "subject", "match": { "client_certificate": { "subject": "CN=client two" } },
+      "action": { "respond": { "status": 200, "body": "subject" } } },
+    { "name": "none", "match": { "client_certificate": { "present": false } },
+      "action": { "respond": { "status": 200, "body": "none" } } }
+  ]
+}
+JSON
+	start_server rc "$VKGW" -c "$E2E_TMP/rc.json" -k 1
+	[ "$(https rc api.test /a --cacert "$CERTS/ec.pem" "${CLIENT[@]}")" = spiffe ] || fail "the URI name did not route"
+	[ "$(https rc api.test /d --cacert "$CERTS/ec.pem" --cert "$CERTS/client2.pem" --key "$CERTS/client2.key")" = digest ] ||
+		fail "the digest did not route"
+	[ "$(https rc api.test /a --cacert "$CERTS/ec.pem" --cert "$CERTS/client2.pem" --key "$CERTS/client2.key")" = subject ] ||
+		fail "the subject did not route"
+	[ "$(https rc api.test /a --cacert "$CERTS/ec.pem" "${SPOOF[@]}")" = none ] || fail "no certificate did not route to none"
+	stop_server rc
+}
+
 # A client that opens a new TLS connection for each request until the
 # file STOP exists (at most 2000 requests), writing each status code to
 # CODES: new handshakes all through a reload.
@@ -524,6 +558,7 @@ run_case "a request through TLS reaches the upstream, which sees https" serves_h
 run_case "a session resumes on either kernel (shared ticket keys), TLS 1.2 and 1.3" resumption_across_kernels
 run_case "mTLS required: the verified certificate goes upstream; none or a stranger's gets an alert" mtls_required
 run_case "mTLS optional: no certificate passes without the header, a made-up header never passes" mtls_optional
+run_case "routes chosen by the client certificate's name, digest and subject, or by its absence" routes_on_client_certificate
 run_case "SNI and the client's key types choose the certificate" sni_chooses
 run_case "without a default certificate, an unknown name gets an alert" no_default_alerts
 run_case "SIGHUP reloads certificates under load without a failed request; a broken file is refused" cert_reload_under_load

@@ -757,6 +757,13 @@ static const struct bad_case bad_cases[] = {
 	 "no body\n"},
 	{"bad_duplicate_key.json",
 	 "tests/config/bad_duplicate_key.json:4:12: /listeners/0/port: duplicate object key near '\"port\"'\n"},
+	{"bad_client_certificate.json",
+	 "tests/config/bad_client_certificate.json:4:52: /routes/0/match/client_certificate/sha256: must be a SHA-256 "
+	 "in hex (64 digits), not \"abc\"\n"
+	 "tests/config/bad_client_certificate.json:5:53: /routes/1/match/client_certificate/present: false matches "
+	 "requests without a certificate: it takes no other key\n"
+	 "tests/config/bad_client_certificate.json:6:40: /routes/2/match/client_certificate: names nothing to match: "
+	 "\"present\", \"subject\", \"name\" or \"sha256\"\n"},
 	{"bad_empty.json", "tests/config/bad_empty.json:1:1: '[' or '{' expected near end of file\n"},
 	{"bad_endpoint.json",
 	 "tests/config/bad_endpoint.json:6:9: /upstreams/api/endpoints/0: \"backend.internal\" has no port; expected "

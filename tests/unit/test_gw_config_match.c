@@ -81,6 +81,79 @@ static const char *route_for(const struct gw_config *config, const char *method,
 
 #define RESPOND "\"action\": { \"respond\": { \"status\": 200 } }"
 
+/* A client certificate's values as the TLS stream gives them ("name=value"
+ * strings, NULL-terminated), looked up as the request's values. */
+static int lookup_value(void *ctx_ptr, const char *name, size_t name_len, const char **value_out, size_t *value_len_out)
+{
+	const char *const *values = ctx_ptr;
+
+	for (int i = 0; values && values[i]; i++) {
+		const char *eq = strchr(values[i], '=');
+
+		if ((size_t)(eq - values[i]) == name_len && strncmp(values[i], name, name_len) == 0) {
+			*value_out = eq + 1;
+			*value_len_out = strlen(eq + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static const char *route_for_certificate(const struct gw_config *config, const char *const *values)
+{
+	struct gw_match_request request = {
+		.method = "GET",
+		.method_len = 3,
+		.path = "/",
+		.path_len = 1,
+		.value_lookup = lookup_value,
+		.value_ctx_ptr = (void *)values,
+	};
+	const struct gw_route *route_ptr = gw_config_match_route(config, &request);
+
+	return route_ptr ? route_ptr->name : NULL;
+}
+
+#define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Routes on the client's certificate: one of its names (a whole item of
+ * the comma-separated list, never a prefix), its subject, its digest
+ * (given in either case), present or absent. */
+static void test_client_certificate_routes(void **state)
+{
+	struct gw_config *config = load(
+		"[ { \"name\": \"spiffe\", \"match\": { \"client_certificate\": { \"name\": \"URI:spiffe://test/a\" } "
+		"}, " RESPOND " },"
+		"  { \"name\": \"subject\", \"match\": { \"client_certificate\": { \"subject\": \"CN=b,O=Example\" } "
+		"}, " RESPOND " },"
+		"  { \"name\": \"digest\", \"match\": { \"client_certificate\": { \"sha256\": \"" SHA_A
+		"\" } }, " RESPOND " },"
+		"  { \"name\": \"any\", \"match\": { \"client_certificate\": { \"present\": true } }, " RESPOND " },"
+		"  { \"name\": \"none\", \"match\": { \"client_certificate\": { \"present\": false } }, " RESPOND
+		" } ]");
+	const char *const a[] = {"tls.client.sha256=ff", "tls.client.subject=CN=a",
+				 "tls.client.names=DNS:a.test,URI:spiffe://test/a", NULL};
+	const char *const a_prefix[] = {"tls.client.sha256=ff", "tls.client.subject=CN=a",
+					"tls.client.names=URI:spiffe://test/ab,DNS:URI:spiffe://test/a.x", NULL};
+	const char *const b[] = {"tls.client.sha256=ee", "tls.client.subject=CN=b,O=Example",
+				 "tls.client.names=", NULL};
+	const char *const d[] = {"tls.client.sha256=" SHA_A, "tls.client.subject=CN=d", "tls.client.names=", NULL};
+
+	(void)state;
+	assert_string_equal(route_for_certificate(config, a), "spiffe");
+	assert_string_equal(route_for_certificate(config, a_prefix), "any");
+	assert_string_equal(route_for_certificate(config, b), "subject");
+	assert_string_equal(route_for_certificate(config, d), "digest");
+	assert_string_equal(route_for_certificate(config, NULL), "none");
+	gw_config_free(config);
+	/* The digest in upper case matches the same (it is kept lower). */
+	config = load("[ { \"name\": \"digest\", \"match\": { \"client_certificate\": { \"sha256\": "
+		      "\"0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\" } }, " RESPOND " } ]");
+	assert_string_equal(route_for_certificate(config, d), "digest");
+	assert_null(route_for_certificate(config, a));
+	gw_config_free(config);
+}
+
 static void test_exact_host_ignores_case_port_and_final_dot(void **state)
 {
 	struct gw_config *config =
@@ -339,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_header_present_and_absent),
 		cmocka_unit_test(test_every_matcher_of_a_route_must_agree),
 		cmocka_unit_test(test_cheap_matchers_run_before_header_lookups),
+		cmocka_unit_test(test_client_certificate_routes),
 		cmocka_unit_test(test_first_matching_route_wins),
 		cmocka_unit_test(test_no_matching_route_gives_null),
 		cmocka_unit_test(test_route_without_match_takes_everything),
