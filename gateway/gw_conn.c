@@ -513,7 +513,7 @@ void gw_conn_main(struct vk_thread *that)
 			}
 		} else if (self->handshaking) {
 			self->handshaking = 0;
-			gw_stats_tls_handshake(0);
+			gw_stats_tls_handshake_failed(gw_tls_stream_failure_kind(self->tls_ptr, vk_error()));
 			if (vk_error() == EPROTO) {
 				vk_clear_error();
 				vk_call(handshake_refused, self);
@@ -534,7 +534,7 @@ void gw_conn_main(struct vk_thread *that)
 		vk_handshake_on(self->client_ptr);
 		vk_deadline_clear();
 		self->handshaking = 0;
-		gw_stats_tls_handshake(1);
+		gw_stats_tls_handshake_completed();
 	}
 
 	for (;;) {

@@ -152,12 +152,30 @@ void gw_stats_connection_opened(void)
 	add(&gw_stats_own.kernel_ptr->connections_active, 1);
 }
 
-void gw_stats_tls_handshake(int completed)
+const char *const gw_stats_tls_failure_names[GW_TLS_FAIL_COUNT] = {
+	[GW_TLS_FAIL_TIMEOUT] = "timeout",
+	[GW_TLS_FAIL_CLOSED] = "closed",
+	[GW_TLS_FAIL_NOT_TLS] = "not_tls",
+	[GW_TLS_FAIL_VERSION] = "version",
+	[GW_TLS_FAIL_NO_SHARED_CIPHER] = "no_shared_cipher",
+	[GW_TLS_FAIL_UNKNOWN_SERVER_NAME] = "unknown_server_name",
+	[GW_TLS_FAIL_ALPN] = "alpn",
+	[GW_TLS_FAIL_NO_CLIENT_CERTIFICATE] = "no_client_certificate",
+	[GW_TLS_FAIL_BAD_CLIENT_CERTIFICATE] = "bad_client_certificate",
+	[GW_TLS_FAIL_CLIENT_ALERT] = "client_alert",
+	[GW_TLS_FAIL_PROTOCOL] = "protocol",
+};
+
+void gw_stats_tls_handshake_completed(void)
 {
 	if (gw_stats_own.kernel_ptr)
-		add(completed ? &gw_stats_own.kernel_ptr->tls_handshakes
-			      : &gw_stats_own.kernel_ptr->tls_handshake_failures,
-		    1);
+		add(&gw_stats_own.kernel_ptr->tls_handshakes, 1);
+}
+
+void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason)
+{
+	if (gw_stats_own.kernel_ptr && reason < GW_TLS_FAIL_COUNT)
+		add(&gw_stats_own.kernel_ptr->tls_handshake_failures[reason], 1);
 }
 
 void gw_stats_connection_closed(void)

@@ -43,8 +43,28 @@ void gw_stats_detach(void);
 
 void gw_stats_connection_opened(void);
 void gw_stats_connection_closed(void);
-/* A TLS handshake on a listener ended: completed (1) or not (0). */
-void gw_stats_tls_handshake(int completed);
+/* Why a TLS handshake on a listener failed: the "reason" label of
+ * vkgw_tls_handshake_failures_total and the keys of /stats'
+ * "failures_by_reason" (gw_stats_tls_failure_names). */
+enum gw_stats_tls_failure {
+	GW_TLS_FAIL_TIMEOUT,		    /* timeouts.handshake_ms ran out */
+	GW_TLS_FAIL_CLOSED,		    /* the client closed or reset */
+	GW_TLS_FAIL_NOT_TLS,		    /* no TLS record: plain HTTP, garbage */
+	GW_TLS_FAIL_VERSION,		    /* no version in common (TLS 1.0, 1.1) */
+	GW_TLS_FAIL_NO_SHARED_CIPHER,	    /* no cipher suite or curve in common */
+	GW_TLS_FAIL_UNKNOWN_SERVER_NAME,    /* no certificate for the name, no default */
+	GW_TLS_FAIL_ALPN,		    /* no application protocol in common */
+	GW_TLS_FAIL_NO_CLIENT_CERTIFICATE,  /* mTLS required and none came */
+	GW_TLS_FAIL_BAD_CLIENT_CERTIFICATE, /* the client's certificate did not verify */
+	GW_TLS_FAIL_CLIENT_ALERT,	    /* the client refused (e.g. it does not trust ours) */
+	GW_TLS_FAIL_PROTOCOL,		    /* any other protocol error */
+	GW_TLS_FAIL_COUNT
+};
+extern const char *const gw_stats_tls_failure_names[GW_TLS_FAIL_COUNT];
+
+/* A TLS handshake on a listener completed, or failed for `reason`. */
+void gw_stats_tls_handshake_completed(void);
+void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason);
 
 /* A request ended with `status` (0: no status reached the client), having
  * moved these bytes; `upstream` and `endpoint` (config indexes) name where

@@ -142,15 +142,29 @@ static void json_classes(struct out *o_ptr, const uint64_t *responses_ptr)
 	put(o_ptr, "}");
 }
 
+static uint64_t tls_failures(const struct gw_stats_kernel *v_ptr)
+{
+	uint64_t total = 0;
+
+	for (int r = 0; r < GW_TLS_FAIL_COUNT; r++)
+		total += v_ptr->tls_handshake_failures[r];
+	return total;
+}
+
 static void json_kernel_fields(struct out *o_ptr, const struct gw_stats_kernel *v_ptr)
 {
 	put(o_ptr, "\"connections\":{\"accepted\":%llu,\"active\":%llu},\"requests\":%llu,\"responses\":",
 	    (unsigned long long)v_ptr->connections_accepted, (unsigned long long)v_ptr->connections_active,
 	    (unsigned long long)v_ptr->requests);
 	json_classes(o_ptr, v_ptr->responses);
-	put(o_ptr, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"tls\":{\"handshakes\":%llu,\"failures\":%llu},\"vkern\":{",
+	put(o_ptr, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"tls\":{\"handshakes\":%llu,\"failures\":%llu,",
 	    (unsigned long long)v_ptr->bytes_in, (unsigned long long)v_ptr->bytes_out,
-	    (unsigned long long)v_ptr->tls_handshakes, (unsigned long long)v_ptr->tls_handshake_failures);
+	    (unsigned long long)v_ptr->tls_handshakes, (unsigned long long)tls_failures(v_ptr));
+	put(o_ptr, "\"failures_by_reason\":{");
+	for (int r = 0; r < GW_TLS_FAIL_COUNT; r++)
+		put(o_ptr, "%s\"%s\":%llu", r ? "," : "", gw_stats_tls_failure_names[r],
+		    (unsigned long long)v_ptr->tls_handshake_failures[r]);
+	put(o_ptr, "}},\"vkern\":{");
 	for (int i = 0; i < VK_STAT_COUNT; i++)
 		put(o_ptr, "%s\"%s\":%llu", i ? "," : "", vk_sys_stat_name((enum vk_stat)i),
 		    (unsigned long long)v_ptr->vkern[i]);
@@ -233,36 +247,46 @@ size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, c
 
 /* ---- Prometheus ---- */
 
+/* An array of counters, one series each, told apart by a label. */
+struct series_label {
+	const char *name;
+	const char *const *values;
+	int count;
+};
+
+static const struct series_label by_class = {"code_class", class_names, GW_STATS_CLASSES};
+static const struct series_label by_tls_failure = {"reason", gw_stats_tls_failure_names, GW_TLS_FAIL_COUNT};
+
 /* A metric family over one of the views: a field at `offset`, or with
- * `classes`, the responses array, one series per code_class. */
+ * `array`, the array there, one series per label value. */
 struct family {
 	const char *name;
 	const char *type;
 	const char *help;
 	size_t offset;
-	int classes;
+	const struct series_label *array;
 };
 
 static const struct family kernel_families[] = {
 	{"vkgw_kernel_starts_total", "counter", "Starts of the kernel in this slot (a restart adds one).",
-	 offsetof(struct gw_stats_kernel, epochs), 0},
+	 offsetof(struct gw_stats_kernel, epochs), NULL},
 	{"vkgw_connections_accepted_total", "counter", "Client connections accepted on the listeners.",
-	 offsetof(struct gw_stats_kernel, connections_accepted), 0},
+	 offsetof(struct gw_stats_kernel, connections_accepted), NULL},
 	{"vkgw_connections_active", "gauge", "Client connections open now.",
-	 offsetof(struct gw_stats_kernel, connections_active), 0},
+	 offsetof(struct gw_stats_kernel, connections_active), NULL},
 	{"vkgw_requests_total", "counter", "Requests that ended, whatever their status.",
-	 offsetof(struct gw_stats_kernel, requests), 0},
+	 offsetof(struct gw_stats_kernel, requests), NULL},
 	{"vkgw_responses_total", "counter", "Responses sent to clients, by status class.",
-	 offsetof(struct gw_stats_kernel, responses), 1},
+	 offsetof(struct gw_stats_kernel, responses), &by_class},
 	{"vkgw_received_bytes_total", "counter", "Request bytes received (heads and bodies, as the access log counts).",
-	 offsetof(struct gw_stats_kernel, bytes_in), 0},
+	 offsetof(struct gw_stats_kernel, bytes_in), NULL},
 	{"vkgw_sent_bytes_total", "counter", "Response bytes sent (heads and bodies, as the access log counts).",
-	 offsetof(struct gw_stats_kernel, bytes_out), 0},
+	 offsetof(struct gw_stats_kernel, bytes_out), NULL},
 	{"vkgw_tls_handshakes_total", "counter", "TLS handshakes completed on the listeners.",
-	 offsetof(struct gw_stats_kernel, tls_handshakes), 0},
+	 offsetof(struct gw_stats_kernel, tls_handshakes), NULL},
 	{"vkgw_tls_handshake_failures_total", "counter",
-	 "TLS handshakes that did not complete: refused (an alert), timed out, or the client left.",
-	 offsetof(struct gw_stats_kernel, tls_handshake_failures), 0},
+	 "TLS handshakes on the listeners that did not complete, by reason (docs/gateway-design.md, Statistics).",
+	 offsetof(struct gw_stats_kernel, tls_handshake_failures), &by_tls_failure},
 };
 
 /* vkern's counters (vk_sys.h), named after vk_sys_stat_name. */
@@ -283,42 +307,42 @@ static const char *const vkern_help[VK_STAT_COUNT] = {
 
 static const struct family upstream_families[] = {
 	{"vkgw_upstream_requests_total", "counter", "Requests sent to an endpoint of the upstream.",
-	 offsetof(struct upstream_view, requests), 0},
+	 offsetof(struct upstream_view, requests), NULL},
 	{"vkgw_upstream_responses_total", "counter",
 	 "Responses to requests sent to the upstream, by status class (the gateway's 502 and 504 included).",
-	 offsetof(struct upstream_view, responses), 1},
+	 offsetof(struct upstream_view, responses), &by_class},
 	{"vkgw_upstream_connect_failures_total", "counter", "Connects to the upstream's endpoints that failed.",
-	 offsetof(struct upstream_view, connect_failures), 0},
+	 offsetof(struct upstream_view, connect_failures), NULL},
 	{"vkgw_upstream_active_requests", "gauge", "Requests to the upstream in flight.",
-	 offsetof(struct upstream_view, active), 0},
+	 offsetof(struct upstream_view, active), NULL},
 	{"vkgw_upstream_refused_total", "counter",
 	 "Requests answered 503 before reaching an endpoint (no healthy endpoint, circuit breaker).",
-	 offsetof(struct upstream_view, refused), 0},
+	 offsetof(struct upstream_view, refused), NULL},
 	{"vkgw_upstream_connections", "gauge", "Connections to the upstream open (in use, connecting or kept alive).",
-	 offsetof(struct upstream_view, connections), 0},
+	 offsetof(struct upstream_view, connections), NULL},
 	{"vkgw_upstream_kept_connections", "gauge", "Connections to the upstream kept alive for the next request.",
-	 offsetof(struct upstream_view, kept), 0},
+	 offsetof(struct upstream_view, kept), NULL},
 	{"vkgw_upstream_waiting_requests", "gauge",
 	 "Requests waiting for a connection to the upstream (max_connections reached).",
-	 offsetof(struct upstream_view, waiting), 0},
+	 offsetof(struct upstream_view, waiting), NULL},
 };
 
 static const struct family endpoint_families[] = {
 	{"vkgw_endpoint_requests_total", "counter", "Requests sent to the endpoint.",
-	 offsetof(struct endpoint_view, requests), 0},
+	 offsetof(struct endpoint_view, requests), NULL},
 	{"vkgw_endpoint_responses_total", "counter",
 	 "Responses to requests sent to the endpoint, by status class (the gateway's 502 and 504 included).",
-	 offsetof(struct endpoint_view, responses), 1},
+	 offsetof(struct endpoint_view, responses), &by_class},
 	{"vkgw_endpoint_connect_failures_total", "counter", "Connects to the endpoint that failed.",
-	 offsetof(struct endpoint_view, connect_failures), 0},
+	 offsetof(struct endpoint_view, connect_failures), NULL},
 	{"vkgw_endpoint_active_requests", "gauge", "Requests to the endpoint in flight.",
-	 offsetof(struct endpoint_view, active), 0},
+	 offsetof(struct endpoint_view, active), NULL},
 	{"vkgw_endpoint_ejections_total", "counter", "Outlier ejections of the endpoint since the kernel started.",
-	 offsetof(struct endpoint_view, ejections), 0},
+	 offsetof(struct endpoint_view, ejections), NULL},
 	{"vkgw_endpoint_ejected", "gauge", "1 while outlier detection has the endpoint ejected.",
-	 offsetof(struct endpoint_view, ejected), 0},
+	 offsetof(struct endpoint_view, ejected), NULL},
 	{"vkgw_endpoint_unhealthy", "gauge", "1 while active health checks fail the endpoint.",
-	 offsetof(struct endpoint_view, unhealthy), 0},
+	 offsetof(struct endpoint_view, unhealthy), NULL},
 };
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -333,13 +357,13 @@ static void prom_series(struct out *o_ptr, const struct family *f_ptr, const cha
 {
 	const uint64_t *value_ptr = (const uint64_t *)((const char *)view_ptr + f_ptr->offset);
 
-	if (!f_ptr->classes) {
+	if (!f_ptr->array) {
 		put(o_ptr, "%s{%s} %llu\n", f_ptr->name, labels, (unsigned long long)*value_ptr);
 		return;
 	}
-	for (int c = 0; c < GW_STATS_CLASSES; c++)
-		put(o_ptr, "%s{%s,code_class=\"%s\"} %llu\n", f_ptr->name, labels, class_names[c],
-		    (unsigned long long)value_ptr[c]);
+	for (int i = 0; i < f_ptr->array->count; i++)
+		put(o_ptr, "%s{%s,%s=\"%s\"} %llu\n", f_ptr->name, labels, f_ptr->array->name, f_ptr->array->values[i],
+		    (unsigned long long)value_ptr[i]);
 }
 
 /* Long enough for kernel, upstream and endpoint labels. */

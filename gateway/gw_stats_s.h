@@ -1,6 +1,8 @@
 #ifndef GW_STATS_S_H
 #define GW_STATS_S_H
 
+#include "gw_stats.h"
+
 /* The shared table behind gw_stats.h, for gw_stats.c, its renderer
  * (gw_stats_render.c) and its tests. Every counter is a uint64_t written
  * by one kernel only and read by any, with relaxed __atomic loads and
@@ -28,9 +30,9 @@ struct gw_stats_kernel {
 	uint64_t responses[GW_STATS_CLASSES];
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t tls_handshakes;	 /* TLS handshakes completed on the listeners */
-	uint64_t tls_handshake_failures; /* refused, timed out, or the client left */
-	uint64_t vkern[VK_STAT_COUNT];	 /* vk_sys_stat, as last published */
+	uint64_t tls_handshakes;			    /* TLS handshakes completed on the listeners */
+	uint64_t tls_handshake_failures[GW_TLS_FAIL_COUNT]; /* by enum gw_stats_tls_failure */
+	uint64_t vkern[VK_STAT_COUNT];			    /* vk_sys_stat, as last published */
 };
 
 struct gw_stats_upstream {

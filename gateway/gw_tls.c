@@ -5,6 +5,7 @@
 #include "gw_tls.h"
 #include "gw_tls_s.h"
 #include "gw_tls_stream.h"
+#include "gw_stats.h"
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_diag.h"
@@ -226,7 +227,8 @@ static enum ssl_select_cert_result_t select_certificate(const SSL_CLIENT_HELLO *
 	if (chosen < 0) {
 		/* No certificate for this name and no default: BoringSSL ends
 		 * the handshake with an alert. */
-		gw_tls_stream_note_failure(ssl_ptr, "no certificate for the server name");
+		gw_tls_stream_note_failure(ssl_ptr, "no certificate for the server name",
+					   GW_TLS_FAIL_UNKNOWN_SERVER_NAME);
 		return ssl_select_cert_error;
 	}
 	if (tls_ptr->certificates_ptr[chosen].ctx_ptr != SSL_get_SSL_CTX(ssl_ptr))
@@ -254,7 +256,8 @@ static int select_alpn(SSL *ssl_ptr, const uint8_t **out, uint8_t *out_len, cons
 			return SSL_TLSEXT_ERR_OK;
 		}
 	}
-	gw_tls_stream_note_failure(ssl_ptr, "no application protocol in common (only http/1.1 is served)");
+	gw_tls_stream_note_failure(ssl_ptr, "no application protocol in common (only http/1.1 is served)",
+				   GW_TLS_FAIL_ALPN);
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "gw_exchange.h"
+#include "gw_stats.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -94,6 +95,38 @@ static void note(struct gw_tls_stream *stream_ptr, const char *reason)
 		stream_ptr->failure = reason;
 }
 
+/* The kind of a protocol failure, from BoringSSL's error code. */
+static int failure_kind_of(unsigned long code)
+{
+	int reason = ERR_GET_REASON(code);
+
+	if (ERR_GET_LIB(code) != ERR_LIB_SSL)
+		return GW_TLS_FAIL_PROTOCOL;
+	if (reason >= SSL_AD_REASON_OFFSET)
+		return GW_TLS_FAIL_CLIENT_ALERT; /* the peer sent an alert */
+	switch (reason) {
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+	case SSL_R_UNKNOWN_PROTOCOL:
+		return GW_TLS_FAIL_NOT_TLS;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+		return GW_TLS_FAIL_VERSION;
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SHARED_GROUP:
+	case SSL_R_NO_CIPHERS_AVAILABLE:
+		return GW_TLS_FAIL_NO_SHARED_CIPHER;
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		return GW_TLS_FAIL_NO_CLIENT_CERTIFICATE;
+	case SSL_R_CERTIFICATE_VERIFY_FAILED:
+		return GW_TLS_FAIL_BAD_CLIENT_CERTIFICATE;
+	case SSL_R_NO_APPLICATION_PROTOCOL:
+		return GW_TLS_FAIL_ALPN;
+	default:
+		return GW_TLS_FAIL_PROTOCOL;
+	}
+}
+
 /* Why a BoringSSL call that returned n <= 0 stopped: the fd events it
  * waits for (VK_EV_IN, VK_EV_OUT), 0 at the peer's end (its close_notify,
  * or a close without one), or -errno (EPROTO: the protocol failed, and why
@@ -119,6 +152,8 @@ static int why_stopped(struct gw_tls_stream *stream_ptr, int n)
 		return n == 0 ? 0 : -(saved_errno ? saved_errno : EPIPE);
 	default:
 		note(stream_ptr, code ? ERR_reason_error_string(code) : "TLS protocol error");
+		if (stream_ptr->failure_kind < 0)
+			stream_ptr->failure_kind = failure_kind_of(code);
 		return -EPROTO;
 	}
 }
@@ -443,6 +478,7 @@ static void start(struct gw_tls_stream *stream_ptr, SSL *ssl_ptr, struct vk_sock
 	/* Not the whole struct: the certificate's buffers need only their
 	 * first byte. */
 	stream_ptr->failure = NULL;
+	stream_ptr->failure_kind = -1;
 	stream_ptr->client_subject[0] = '\0';
 	stream_ptr->client_names[0] = '\0';
 	stream_ptr->client_sha256[0] = '\0';
@@ -614,10 +650,22 @@ const char *gw_tls_stream_failure(const struct gw_tls_stream *stream_ptr)
 	return stream_ptr->failure ? stream_ptr->failure : "";
 }
 
-void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason)
+void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason, int kind)
 {
 	struct gw_tls_stream *stream_ptr = SSL_get_app_data(ssl_ptr);
 
-	if (stream_ptr)
-		note(stream_ptr, reason);
+	if (!stream_ptr)
+		return;
+	note(stream_ptr, reason);
+	if (stream_ptr->failure_kind < 0)
+		stream_ptr->failure_kind = kind;
+}
+
+int gw_tls_stream_failure_kind(const struct gw_tls_stream *stream_ptr, int error)
+{
+	if (error == ETIMEDOUT)
+		return GW_TLS_FAIL_TIMEOUT;
+	if (error == ECONNRESET || error == EPIPE || error == ECONNABORTED)
+		return GW_TLS_FAIL_CLOSED;
+	return stream_ptr->failure_kind >= 0 ? stream_ptr->failure_kind : GW_TLS_FAIL_PROTOCOL;
 }

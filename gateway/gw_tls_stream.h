@@ -80,7 +80,13 @@ int gw_tls_stream_value(const struct gw_tls_stream *stream_ptr, const char *name
 struct gw_exchange;
 int gw_tls_stream_attach(const struct gw_tls_stream *stream_ptr, struct gw_exchange *exchange_ptr);
 
-/* From BoringSSL's callbacks: the reason a handshake is about to fail. */
-void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason);
+/* Which enum gw_stats_tls_failure a failed handshake counts under, from
+ * the error it raised (a timeout, the client gone) and what BoringSSL
+ * said. */
+int gw_tls_stream_failure_kind(const struct gw_tls_stream *stream_ptr, int error);
+
+/* From BoringSSL's callbacks: the reason a handshake is about to fail,
+ * and its kind (enum gw_stats_tls_failure). */
+void gw_tls_stream_note_failure(SSL *ssl_ptr, const char *reason, int kind);
 
 #endif

@@ -21,6 +21,7 @@ struct gw_tls_stream {
 	int tx_waits;
 	const char *failure; /* why the handshake failed: a constant, or failure_text */
 	char failure_text[128];
+	int failure_kind; /* enum gw_stats_tls_failure; -1: not known yet */
 	/* The client's verified certificate, read once after the handshake
 	 * (empty strings: none): its subject (RFC 2253), its DNS, URI and
 	 * email names ("DNS:a,URI:b"), the SHA-256 of its DER in hex, and all

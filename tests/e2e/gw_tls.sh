@@ -40,6 +40,11 @@
 #                         symlink swap, then files rewritten in place) and
 #                         new handshakes get them, with one kernel and
 #                         with two; a broken file is named, and kept out
+#   failures_counted_by_reason  plain HTTP, TLS 1.1, ALPN h2 only, no
+#                         client certificate, another CA's, a client that
+#                         distrusts ours, a silent client and one gone
+#                         mid-handshake: each counted once under its
+#                         reason in /stats and /metrics
 #   bulk_both_ways        1 GiB down and 1 GiB up through TLS, their
 #                         checksums equal to the plain path's
 #   config_errors         a missing file, a key that is not the
@@ -343,8 +348,8 @@ JSON
 	[ "$k0" -gt 0 ] && [ "$k1" -gt 0 ] || fail "one kernel served every connection ($out): kernels not both tried"
 	# The handshakes are counted: 34 completed so far, none failed; then
 	# one refused (plain HTTP on the TLS port).
-	out=$(admin_stat "$admin" 'd["total"]["tls"]')
-	[ "$out" = "{'handshakes': 34, 'failures': 0}" ] || fail "TLS handshake counters: $out"
+	out=$(admin_stat "$admin" '(d["total"]["tls"]["handshakes"], d["total"]["tls"]["failures"])')
+	[ "$out" = "(34, 0)" ] || fail "TLS handshake counters: $out"
 	timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/${E2E_PORT[rk]}; printf 'GET / HTTP/1.1\r\n\r\n' >&3; cat <&3 >/dev/null" || true
 	wait_until 5 "a refused handshake counted" admin_stat_is "$admin" 'd["total"]["tls"]["failures"]' 1
 	stop_server rk
@@ -452,6 +457,62 @@ JSON
 		fail "the subject did not route"
 	[ "$(https rc api.test /a --cacert "$CERTS/ec.pem" "${SPOOF[@]}")" = none ] || fail "no certificate did not route to none"
 	stop_server rc
+}
+
+# failures_are PORT REASON N: /stats counts N failed handshakes for REASON.
+failures_are() {
+	admin_stat_is "$1" "d['total']['tls']['failures_by_reason']['$2']" "$3"
+}
+
+# Each kind of failed handshake, once, counted under its reason in /stats
+# and /metrics; nothing else is counted.
+failures_counted_by_reason() {
+	local admin tls fd
+	tls="${FULL_TLS%\}} , \"client_certificates\": { \"mode\": \"required\", \"ca\": \"certs/ca.pem\" } }"
+	cat >"$E2E_TMP/fr.json" <<JSON
+{
+  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $tls } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
+  "timeouts": { "handshake_ms": 500 },
+  "routes": [ { "name": "r", "action": { "respond": { "status": 200 } } } ]
+}
+JSON
+	start_server fr "$VKGW" -c "$E2E_TMP/fr.json" -k 1
+	wait_until 5 "the admin listener" admin_listening fr
+	admin=$(admin_port fr)
+	tcp_open fd "${E2E_PORT[fr]}"
+	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&"$fd"
+	tcp_read_to_close "$fd" 5 >/dev/null || true
+	tcp_close "$fd"
+	wait_until 5 "plain HTTP counted as not_tls" failures_are "$admin" not_tls 1
+	s_client fr -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null
+	wait_until 5 "TLS 1.1 counted as version" failures_are "$admin" version 1
+	s_client fr -alpn h2 >/dev/null
+	wait_until 5 "ALPN h2 counted as alpn" failures_are "$admin" alpn 1
+	s_client_request fr -tls1_3 >/dev/null
+	wait_until 5 "no client certificate counted" failures_are "$admin" no_client_certificate 1
+	s_client_request fr -tls1_3 -cert "$CERTS/rogue.pem" -key "$CERTS/rogue.key" >/dev/null
+	wait_until 5 "another CA's certificate counted" failures_are "$admin" bad_client_certificate 1
+	# A client that does not trust the gateway's certificate says so. In
+	# TLS 1.2 its alert comes in the clear; in TLS 1.3 BoringSSL reports
+	# OpenSSL's encrypted alert as DECRYPTION_FAILED_OR_BAD_RECORD_MAC
+	# (seen here), which counts as a protocol error.
+	s_client fr -tls1_2 -servername api.test -verify_return_error -CAfile "$CERTS/other.pem" >/dev/null
+	wait_until 5 "the client's alert counted" failures_are "$admin" client_alert 1
+	tcp_open fd "${E2E_PORT[fr]}"
+	tcp_read_to_close "$fd" 5 >/dev/null || true
+	tcp_close "$fd"
+	wait_until 5 "a silent client counted as timeout" failures_are "$admin" timeout 1
+	timeout 5 bash -c "printf '$HALF_HELLO' > /dev/tcp/127.0.0.1/${E2E_PORT[fr]}" || true
+	wait_until 5 "a client gone mid-handshake counted as closed" failures_are "$admin" closed 1
+	admin_stat_is "$admin" "d['total']['tls']['failures']" 8 ||
+		fail "other failures were counted: $(admin_stat "$admin" "d['total']['tls']")"
+	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$admin/metrics" >"$E2E_TMP/fr.metrics"
+	grep -qx 'vkgw_tls_handshake_failures_total{kernel="0",reason="not_tls"} 1' "$E2E_TMP/fr.metrics" ||
+		fail "no not_tls series in /metrics: $(grep tls_handshake "$E2E_TMP/fr.metrics")"
+	grep -qx 'vkgw_tls_handshake_failures_total{kernel="0",reason="protocol"} 0' "$E2E_TMP/fr.metrics" ||
+		fail "no protocol series at 0 in /metrics: $(grep tls_handshake "$E2E_TMP/fr.metrics")"
+	stop_server fr
 }
 
 # A client that opens a new TLS connection for each request until the
@@ -567,5 +628,6 @@ run_case "changed certificate files reload without a signal, Kubernetes' ..data 
 run_case "ALPN http/1.1 only, TLS 1.2 and 1.3 only" alpn_and_versions
 run_case "bad input and stalled handshakes end, and never stall the kernel" bad_input
 run_case "1 GiB each way through TLS, checksums equal" bulk_both_ways
+run_case "failed handshakes counted by reason in /stats and /metrics" failures_counted_by_reason
 run_case "--check names the file, line, column and pointer of TLS problems" config_errors
 finish
