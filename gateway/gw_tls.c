@@ -292,11 +292,19 @@ static int derive_ticket_keys(const struct gw_tls *tls_ptr, uint64_t period, str
 		    sizeof(tls_ptr->ticket_secret), NULL, 0, info, sizeof(info));
 }
 
+/* The wall clock the periods are counted on (tests set another). */
+static time_t (*wall_clock)(time_t *) = time;
+
+void gw_tls_set_clock(time_t (*clock_fn)(time_t *))
+{
+	wall_clock = clock_fn ? clock_fn : time;
+}
+
 static int ticket_key(SSL *ssl_ptr, uint8_t *key_name, uint8_t *iv, EVP_CIPHER_CTX *cipher_ctx_ptr,
 		      HMAC_CTX *hmac_ctx_ptr, int encrypt)
 {
 	const struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
-	uint64_t now_period = (uint64_t)time(NULL) / (uint64_t)tls_ptr->config_ptr->ticket_rotation_s;
+	uint64_t now_period = (uint64_t)wall_clock(NULL) / (uint64_t)tls_ptr->config_ptr->ticket_rotation_s;
 	uint64_t period = 0;
 	struct ticket_keys keys;
 	int rc;

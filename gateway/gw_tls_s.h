@@ -35,4 +35,9 @@ struct gw_tls {
  * reason in errno's words for a file that cannot be read. */
 void gw_tls_explain(char *message, size_t message_len, const char *what, const char *path);
 
+/* For tests: the wall clock session ticket periods are counted on (NULL:
+ * time()). */
+#include <time.h>
+void gw_tls_set_clock(time_t (*clock_fn)(time_t *));
+
 #endif
