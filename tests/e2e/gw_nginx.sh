@@ -20,26 +20,15 @@ command -v nginx >/dev/null || fail "nginx is not installed (deploy/install-deps
 # start_nginx NAME: nginx serving $E2E_TMP/NAME/www on a free loopback port
 # (sets E2E_PORT[NAME]); nginx takes no port 0, so a taken port is retried.
 start_nginx() {
-	local name=$1 dir="$E2E_TMP/$1" port pid attempt i
-	mkdir -p "$dir/www" "$dir/logs" "$dir/tmp"
+	local name=$1 dir="$E2E_TMP/$1" port attempt
+	mkdir -p "$dir/www"
 	for attempt in 1 2 3 4 5; do
 		port=$(free_port)
-		cat >"$dir/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log;
-events { worker_connections 1024; }
-http {
+		{
+			nginx_prologue "$dir"
+			cat <<CONF
   log_format conn '\$connection \$request';
   access_log $dir/logs/access.log conn;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
-  keepalive_requests 100000;
   server {
     listen 127.0.0.1:$port;
     root $dir/www;
@@ -48,19 +37,11 @@ http {
   }
 }
 CONF
-		nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
-		pid=$!
-		E2E_OWNED+=("$BASHPID:$pid:$pid")
-		E2E_PID[$name]=$pid
-		for i in $(seq 1 200); do
-			if curl -s --noproxy '*' --max-time 1 -o /dev/null "http://127.0.0.1:$port/"; then
-				E2E_PORT[$name]=$port
-				return 0
-			fi
-			_e2e_running "$pid" || break
-			nap 0.01
-		done
-		_e2e_kill_owned "$pid"
+		} >"$dir/nginx.conf"
+		if nginx_launch "$name" "$dir" "http://127.0.0.1:$port/"; then
+			E2E_PORT[$name]=$port
+			return 0
+		fi
 	done
 	fail "nginx did not start:$(server_stderr "$name")"
 }

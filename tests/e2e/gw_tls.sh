@@ -82,13 +82,7 @@ make_cert def default.test ec
 make_cert other other.test rsa
 
 # sign NAME CA SUBJECT SAN: a client certificate NAME.pem signed by CA.
-sign() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$3" \
-		-keyout "$CERTS/$1.key" -out "$CERTS/$1.csr" 2>/dev/null || fail "openssl: $1 request"
-	printf 'subjectAltName=%s\nextendedKeyUsage=clientAuth\n' "$4" >"$CERTS/$1.ext"
-	openssl x509 -req -in "$CERTS/$1.csr" -CA "$CERTS/$2.pem" -CAkey "$CERTS/$2.key" -CAcreateserial -days 2 \
-		-extfile "$CERTS/$1.ext" -out "$CERTS/$1.pem" 2>/dev/null || fail "openssl: signing $1"
-}
+sign() { tls_sign "$CERTS" "$@"; }
 make_cert ca "Test CA" ec
 make_cert rogue_ca "Rogue CA" ec
 sign client ca "/O=Example/CN=client one" "DNS:client.test,URI:spiffe://test/client"

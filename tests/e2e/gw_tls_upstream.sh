@@ -40,21 +40,8 @@ command -v nginx >/dev/null || fail "nginx is not installed (deploy/install-deps
 CERTS="$E2E_TMP/certs"
 mkdir -p "$CERTS"
 
-# make_ca NAME CN: a self-signed CA, NAME.pem and NAME.key.
-make_ca() {
-	openssl req -x509 -nodes -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=$2" \
-		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
-		-keyout "$CERTS/$1.key" -out "$CERTS/$1.pem" 2>/dev/null || fail "openssl could not make the $1 CA"
-}
-
-# sign NAME CA SUBJECT SAN USAGE: NAME.pem and NAME.key, signed by CA.
-sign() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$3" \
-		-keyout "$CERTS/$1.key" -out "$CERTS/$1.csr" 2>/dev/null || fail "openssl: $1 request"
-	printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$4" "$5" >"$CERTS/$1.ext"
-	openssl x509 -req -in "$CERTS/$1.csr" -CA "$CERTS/$2.pem" -CAkey "$CERTS/$2.key" -CAcreateserial -days 2 \
-		-extfile "$CERTS/$1.ext" -out "$CERTS/$1.pem" 2>/dev/null || fail "openssl: signing $1"
-}
+make_ca() { tls_make_ca "$CERTS" "$@"; }
+sign() { tls_sign "$CERTS" "$@"; }
 
 make_ca ca "Test CA"
 make_ca rogue_ca "Rogue CA"
@@ -67,27 +54,16 @@ sign gateway ca "/O=Example/CN=gateway" "DNS:gateway.test" clientAuth
 # client certificate, ROGUE serves the rogue CA's, PLAIN speaks plain HTTP.
 # Each answer says what nginx saw of the TLS connection.
 start_nginx() {
-	local dir="$E2E_TMP/nginx" good rogue plain pid attempt i
-	mkdir -p "$dir/logs" "$dir/tmp"
+	local dir="$E2E_TMP/nginx" good rogue plain attempt
+	mkdir -p "$dir"
 	for attempt in 1 2 3 4 5; do
 		good=$(free_port)
 		rogue=$(free_port)
 		plain=$(free_port)
-		cat >"$dir/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log;
-events { worker_connections 1024; }
-http {
+		{
+			nginx_prologue "$dir"
+			cat <<CONF
   access_log off;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
-  keepalive_requests 100000;
   ssl_protocols TLSv1.2 TLSv1.3;
   server {
     listen 127.0.0.1:$good ssl;
@@ -112,23 +88,14 @@ http {
   }
 }
 CONF
-		nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >"$E2E_TMP/nginx.out" 2>"$E2E_TMP/nginx.err" &
-		pid=$!
-		E2E_OWNED+=("$BASHPID:$pid:$pid")
-		E2E_PID[nginx]=$pid
-		for i in $(seq 1 200); do
-			if curl -s --noproxy '*' --max-time 1 -o /dev/null "http://127.0.0.1:$plain/" &&
-				curl -sk --noproxy '*' --max-time 1 -o /dev/null "https://127.0.0.1:$good/" &&
-				curl -sk --noproxy '*' --max-time 1 -o /dev/null "https://127.0.0.1:$rogue/"; then
-				E2E_PORT[good]=$good
-				E2E_PORT[rogue]=$rogue
-				E2E_PORT[plain]=$plain
-				return 0
-			fi
-			_e2e_running "$pid" || break
-			nap 0.01
-		done
-		_e2e_kill_owned "$pid"
+		} >"$dir/nginx.conf"
+		if nginx_launch nginx "$dir" "http://127.0.0.1:$plain/" "https://127.0.0.1:$good/" \
+			"https://127.0.0.1:$rogue/"; then
+			E2E_PORT[good]=$good
+			E2E_PORT[rogue]=$rogue
+			E2E_PORT[plain]=$plain
+			return 0
+		fi
 	done
 	fail "nginx did not start:$(server_stderr nginx)"
 }

@@ -107,6 +107,74 @@ wait_until() {
 	done
 }
 
+# ---- nginx as a peer ----
+
+# nginx_prologue DIR: the head of an nginx.conf for an nginx in the
+# foreground whose files (pid, logs, temporary files) are under DIR; the
+# caller writes the rest of the http block and closes it.
+nginx_prologue() {
+	cat <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/logs/error.log;
+events { worker_connections 1024; }
+http {
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
+  keepalive_requests 100000;
+CONF
+}
+
+# nginx_launch NAME DIR URL...: starts nginx on DIR/nginx.conf as server
+# NAME and waits until every URL answers (curl -k). 1 if nginx ended
+# first (a port was taken: the caller picks others and tries again).
+nginx_launch() {
+	local name=$1 dir=$2 pid i url up
+	shift 2
+	mkdir -p "$dir/logs" "$dir/tmp"
+	nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
+	pid=$!
+	E2E_OWNED+=("$BASHPID:$pid:$pid")
+	E2E_PID[$name]=$pid
+	for i in $(seq 1 200); do
+		up=1
+		for url in "$@"; do
+			curl -sk --noproxy '*' --max-time 1 -o /dev/null "$url" || { up=0; break; }
+		done
+		[ "$up" = 0 ] || return 0
+		_e2e_running "$pid" || break
+		nap 0.01
+	done
+	_e2e_kill_owned "$pid"
+	return 1
+}
+
+# ---- test certificates ----
+
+# tls_make_ca DIR NAME CN: a self-signed CA, DIR/NAME.pem and DIR/NAME.key.
+tls_make_ca() {
+	openssl req -x509 -nodes -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/CN=$3" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+		-keyout "$1/$2.key" -out "$1/$2.pem" 2>/dev/null || fail "openssl could not make the $2 CA"
+}
+
+# tls_sign DIR NAME CA SUBJECT SAN [USAGE]: DIR/NAME.pem and DIR/NAME.key,
+# an ECDSA P-256 certificate signed by DIR/CA (USAGE: its
+# extendedKeyUsage, clientAuth unless given).
+tls_sign() {
+	local dir=$1 name=$2
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$4" \
+		-keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null || fail "openssl: $name request"
+	printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$5" "${6:-clientAuth}" >"$dir/$name.ext"
+	openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$3.pem" -CAkey "$dir/$3.key" -CAcreateserial -days 2 \
+		-extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null || fail "openssl: signing $name"
+}
+
 # Exits 77, which tests/run-tests.sh counts as a skip, with REASON as the
 # last line on stderr. In a run_case function it skips that case only.
 skip() {
