@@ -33,35 +33,79 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-/* ---- the BIO: one recv or send on the fd per call ---- */
+/* ---- the BIO ----
+ *
+ * BoringSSL asks for a record's 5-byte header, then for its body: read
+ * as asked, that is two recvs per record, and a third that finds nothing
+ * once the last record is in. So reads go ahead: a small ask is met from
+ * one recv of up to GW_TLS_READ_AHEAD bytes (a large one goes straight
+ * into BoringSSL's buffer), and a recv that came back short says the
+ * socket is empty: until the transform is called again (after the poller
+ * reports more, or to try anew), a read waits without a syscall. Writes
+ * are one send each. The BIO's data is its stream (NULL while a kept
+ * connection waits in the pool: nothing is read or written then). */
 
 static BIO_METHOD *fd_method;
 
-static int fd_of(BIO *bio_ptr)
+static int fd_of(const struct gw_tls_stream *stream_ptr)
 {
-	return (int)(intptr_t)BIO_get_data(bio_ptr);
+	return vk_socket_rx_fd(stream_ptr->socket_ptr);
+}
+
+/* recv() into buf: n, or -1 with the BIO told to retry on EAGAIN. */
+static ssize_t receive(BIO *bio_ptr, struct gw_tls_stream *stream_ptr, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd_of(stream_ptr), buf, len, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		BIO_set_retry_read(bio_ptr);
+	else if (n > 0 && (size_t)n < len)
+		stream_ptr->rx_drained = 1;
+	return n;
 }
 
 static int bio_read(BIO *bio_ptr, char *buf, int len)
 {
+	struct gw_tls_stream *stream_ptr = BIO_get_data(bio_ptr);
 	ssize_t n;
 
 	BIO_clear_retry_flags(bio_ptr);
-	do
-		n = recv(fd_of(bio_ptr), buf, (size_t)len, 0);
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && errno == EAGAIN)
-		BIO_set_retry_read(bio_ptr);
+	if (!stream_ptr || len <= 0)
+		return -1;
+	if (stream_ptr->ahead_len == 0) {
+		if (stream_ptr->rx_drained) {
+			BIO_set_retry_read(bio_ptr);
+			errno = EAGAIN;
+			return -1;
+		}
+		if ((size_t)len >= sizeof(stream_ptr->ahead))
+			return (int)receive(bio_ptr, stream_ptr, buf, (size_t)len);
+		n = receive(bio_ptr, stream_ptr, stream_ptr->ahead, sizeof(stream_ptr->ahead));
+		if (n <= 0)
+			return (int)n;
+		stream_ptr->ahead_off = 0;
+		stream_ptr->ahead_len = (uint16_t)n;
+	}
+	n = len < stream_ptr->ahead_len ? len : stream_ptr->ahead_len;
+	memcpy(buf, stream_ptr->ahead + stream_ptr->ahead_off, (size_t)n);
+	stream_ptr->ahead_off += (uint16_t)n;
+	stream_ptr->ahead_len -= (uint16_t)n;
 	return (int)n;
 }
 
 static int bio_write(BIO *bio_ptr, const char *buf, int len)
 {
+	struct gw_tls_stream *stream_ptr = BIO_get_data(bio_ptr);
 	ssize_t n;
 
 	BIO_clear_retry_flags(bio_ptr);
+	if (!stream_ptr)
+		return -1;
 	do
-		n = send(fd_of(bio_ptr), buf, (size_t)len, MSG_NOSIGNAL);
+		n = send(fd_of(stream_ptr), buf, (size_t)len, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		BIO_set_retry_write(bio_ptr);
@@ -187,6 +231,7 @@ static long tls_recv(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
 	long total = 0;
 
 	(void)fd;
+	stream_ptr->rx_drained = 0; /* called again: the socket may have more */
 	for (;;) {
 		struct iovec iov[2];
 		long rc;
@@ -419,6 +464,7 @@ static int tls_handshake(void *ctx_ptr, int fd)
 	int n, why;
 
 	(void)fd;
+	stream_ptr->rx_drained = 0;
 	n = SSL_do_handshake(stream_ptr->ssl_ptr);
 	if (n == 1) {
 		if (stream_ptr->tls_ptr)
@@ -487,7 +533,10 @@ static void start(struct gw_tls_stream *stream_ptr, SSL *ssl_ptr, struct vk_sock
 	stream_ptr->tx_waits = VK_EV_OUT;
 	stream_ptr->socket_ptr = socket_ptr;
 	stream_ptr->ssl_ptr = ssl_ptr;
-	BIO_set_data(SSL_get_rbio(ssl_ptr), (void *)(intptr_t)vk_socket_rx_fd(socket_ptr));
+	stream_ptr->ahead_off = 0;
+	stream_ptr->ahead_len = 0;
+	stream_ptr->rx_drained = 0;
+	BIO_set_data(SSL_get_rbio(ssl_ptr), stream_ptr);
 	SSL_set_app_data(ssl_ptr, stream_ptr);
 	vk_pipe_set_transform(vk_socket_rx_pipe(socket_ptr), &tls_ops, stream_ptr);
 	vk_pipe_set_transform(vk_socket_tx_pipe(socket_ptr), &tls_ops, stream_ptr);
@@ -568,6 +617,7 @@ void *gw_tls_stream_keep(struct gw_tls_stream *stream_ptr)
 	if (!ssl_ptr)
 		return NULL;
 	SSL_set_app_data(ssl_ptr, NULL);
+	BIO_set_data(SSL_get_rbio(ssl_ptr), NULL);
 	stream_ptr->ssl_ptr = NULL;
 	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
@@ -590,7 +640,7 @@ int gw_tls_stream_running(const struct gw_tls_stream *stream_ptr)
 
 int gw_tls_stream_quiet(const struct gw_tls_stream *stream_ptr)
 {
-	return stream_ptr->ssl_ptr && !SSL_has_pending(stream_ptr->ssl_ptr);
+	return stream_ptr->ssl_ptr && !SSL_has_pending(stream_ptr->ssl_ptr) && stream_ptr->ahead_len == 0;
 }
 
 void gw_tls_stream_discard(void *kept_ptr)
@@ -599,8 +649,8 @@ void gw_tls_stream_discard(void *kept_ptr)
 
 	if (!ssl_ptr)
 		return;
-	SSL_shutdown(ssl_ptr);
-	ERR_clear_error();
+	/* No close_notify: its BIO has no stream to write through. A kept
+	 * connection is between responses, so nothing is cut short. */
 	SSL_free(ssl_ptr);
 }
 

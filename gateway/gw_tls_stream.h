@@ -43,8 +43,8 @@ int gw_tls_stream_running(const struct gw_tls_stream *stream_ptr);
 /* Nothing read from the peer is waiting in BoringSSL (a connection with
  * something unasked is not kept). */
 int gw_tls_stream_quiet(const struct gw_tls_stream *stream_ptr);
-/* A kept TLS state the pool closes: a close_notify if it goes at once
- * (the fd is still open), then its memory. */
+/* A kept TLS state the pool closes: its memory (no close_notify: the
+ * connection is between responses, nothing is cut short). */
 void gw_tls_stream_discard(void *kept_ptr);
 
 /* A close_notify if it can go at once, then BoringSSL's memory back, and

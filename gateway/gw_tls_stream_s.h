@@ -6,6 +6,9 @@
 #define GW_TLS_CLIENT_SUBJECT_MAX 256
 #define GW_TLS_CLIENT_NAMES_MAX 512
 #define GW_TLS_CLIENT_CERT_MAX 1024
+/* Bytes read ahead of what BoringSSL asks for (gw_tls_stream.c, "The
+ * BIO"): a record's header and a usual request's body in one recv. */
+#define GW_TLS_READ_AHEAD 2048
 
 struct gw_tls_stream {
 	SSL *ssl_ptr;
@@ -19,6 +22,12 @@ struct gw_tls_stream {
 	 * that would block wait for (vk_transform_ops.waits_for). */
 	int rx_waits;
 	int tx_waits;
+	/* Read ahead: received, not yet given to BoringSSL. */
+	uint16_t ahead_off;
+	uint16_t ahead_len;
+	/* The last recv came back short: the socket had no more, so the next
+	 * read in the same transform call waits without asking again. */
+	int rx_drained;
 	const char *failure; /* why the handshake failed: a constant, or failure_text */
 	char failure_text[128];
 	int failure_kind; /* enum gw_stats_tls_failure; -1: not known yet */
@@ -31,6 +40,7 @@ struct gw_tls_stream {
 	char client_names[GW_TLS_CLIENT_NAMES_MAX];
 	char client_sha256[65];
 	char client_cert[GW_TLS_CLIENT_CERT_MAX];
+	uint8_t ahead[GW_TLS_READ_AHEAD];
 };
 
 #endif

@@ -57,7 +57,8 @@ static int setup(void **state)
 		return -1;
 	snprintf(text, sizeof(text),
 		 "{ \"listeners\": [ { \"port\": 0, \"tls\": { \"certificates\": [ { \"cert\": \"%s/t.pem\", "
-		 "\"key\": \"%s/t.key\" } ], \"ticket_rotation_s\": %d } } ], \"routes\": [ { \"action\": { \"respond\": { \"status\": 200 } } } ] }",
+		 "\"key\": \"%s/t.key\" } ], \"ticket_rotation_s\": %d } } ], \"routes\": [ { \"action\": { "
+		 "\"respond\": { \"status\": 200 } } } ] }",
 		 f.dir, f.dir, ROTATION_S);
 	*state = &f;
 	f.config_ptr = gw_config_load_buffer(text, strlen(text), diag_ptr);
