@@ -274,25 +274,44 @@ static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_co
 	conn_ptr->config_ptr = config_ptr;
 }
 
+static void watch_path(const char **paths, int *count_ptr, int *dropped_ptr, const char *path)
+{
+	if (*count_ptr < GW_WATCH_PATHS_MAX)
+		paths[(*count_ptr)++] = path;
+	else
+		(*dropped_ptr)++;
+}
+
 /* The TLS listeners' files are watched, and a change reloads them as
  * SIGHUP does (gateway/gw_watch.h). Before any listening socket exists.
  * 0, or -1 after saying why. */
 static int start_watch(struct gw_program *program_ptr)
 {
 	const char *paths[GW_WATCH_PATHS_MAX];
-	int count = 0;
+	int count = 0, dropped = 0;
+	sigset_t hup;
+
+	/* Its SIGHUP may come before anything here catches the signal (whose
+	 * default ends the program): held until the supervisor's signalfd or
+	 * the lone kernel's handler takes it. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
 
 	for (int i = 0; i < program_ptr->config_ptr->listener_count; i++) {
 		const struct gw_config_tls *tls_ptr = &program_ptr->config_ptr->listeners_ptr[i].tls;
 
-		for (int c = 0; tls_ptr->enabled && c < tls_ptr->certificate_count && count + 3 <= GW_WATCH_PATHS_MAX;
-		     c++) {
-			paths[count++] = tls_ptr->certificates_ptr[c].cert_path;
-			paths[count++] = tls_ptr->certificates_ptr[c].key_path;
+		for (int c = 0; tls_ptr->enabled && c < tls_ptr->certificate_count; c++) {
+			watch_path(paths, &count, &dropped, tls_ptr->certificates_ptr[c].cert_path);
+			watch_path(paths, &count, &dropped, tls_ptr->certificates_ptr[c].key_path);
 		}
-		if (tls_ptr->enabled && tls_ptr->client_ca_path[0] && count < GW_WATCH_PATHS_MAX)
-			paths[count++] = tls_ptr->client_ca_path;
+		if (tls_ptr->enabled && tls_ptr->client_ca_path[0])
+			watch_path(paths, &count, &dropped, tls_ptr->client_ca_path);
 	}
+	if (dropped)
+		fprintf(stderr,
+			"vkgw: certificates: %d files past the first %d are not watched (SIGHUP reloads them)\n",
+			dropped, GW_WATCH_PATHS_MAX);
 	program_ptr->watch_pid = gw_watch_start(paths, count, "certificates");
 	if (program_ptr->watch_pid == -1) {
 		fprintf(stderr, "vkgw: cannot start the certificate watcher\n");

@@ -35,7 +35,9 @@
 void gw_conn_release_upstream(struct gw_conn_self *self, int whole)
 {
 	const struct gw_conn_config *cfg_ptr = self->cfg_ptr;
-	struct gw_tls_stream *tls_ptr = self->upstream_tls_ptr;
+	/* The stream of an earlier request's TLS upstream stays allocated:
+	 * what counts is whether this connection speaks TLS. */
+	struct gw_tls_stream *tls_ptr = self->pick.tls_ptr ? self->upstream_tls_ptr : NULL;
 	int fd;
 
 	if (whole && self->resp.head.keep_alive && (!tls_ptr || gw_tls_stream_quiet(tls_ptr)) &&
@@ -60,12 +62,17 @@ static int upstream_tls_begin(struct gw_conn_self *self, struct vk_proc_local *p
 {
 	if (!self->upstream_tls_ptr) {
 		self->upstream_tls_ptr = vk_proc_local_alloc(proc_local_ptr, gw_tls_stream_size());
-		if (!self->upstream_tls_ptr)
+		if (!self->upstream_tls_ptr) {
+			/* A kept connection's state has nowhere to go. */
+			gw_tls_stream_discard(self->reused ? self->upstream_tls_kept_ptr : NULL);
+			self->upstream_tls_kept_ptr = NULL;
 			return -1;
+		}
 	}
 	if (self->reused) {
 		gw_tls_stream_resume(self->upstream_tls_ptr, self->pick.tls_ptr, self->pick.endpoint,
 				     self->upstream_tls_kept_ptr, self->upstream_ptr);
+		self->upstream_tls_kept_ptr = NULL;
 		return 0;
 	}
 	return gw_tls_stream_connect(self->upstream_tls_ptr, self->pick.tls_ptr, self->pick.endpoint,

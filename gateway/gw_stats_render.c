@@ -285,7 +285,7 @@ static const struct family kernel_families[] = {
 	{"vkgw_tls_handshakes_total", "counter", "TLS handshakes completed on the listeners.",
 	 offsetof(struct gw_stats_kernel, tls_handshakes), NULL},
 	{"vkgw_tls_handshake_failures_total", "counter",
-	 "TLS handshakes on the listeners that did not complete, by reason (docs/gateway-design.md, Statistics).",
+	 "TLS handshakes on the listeners that did not complete, by reason (docs/config.md, admin).",
 	 offsetof(struct gw_stats_kernel, tls_handshake_failures), &by_tls_failure},
 };
 

@@ -12,6 +12,8 @@
 #include "gw_tls.h"
 #include "gw_tls_s.h"
 #include "gw_tls_client_s.h"
+#include "gw_config.h"
+#include "gw_config_s.h"
 
 #include "vk_pipe.h"
 #include "vk_pipe_s.h"
@@ -40,8 +42,9 @@
  * once the last record is in. So reads go ahead: a small ask is met from
  * one recv of up to GW_TLS_READ_AHEAD bytes (a large one goes straight
  * into BoringSSL's buffer), and a recv that came back short says the
- * socket is empty: until the transform is called again (after the poller
- * reports more, or to try anew), a read waits without a syscall. Writes
+ * socket is empty (unless the poller saw the peer hang up): until the
+ * transform is called again (after the poller reports more, or to try
+ * anew), a read waits without a syscall. Writes
  * are one send each. The BIO's data is its stream (NULL while a kept
  * connection waits in the pool: nothing is read or written then). */
 
@@ -62,7 +65,9 @@ static ssize_t receive(BIO *bio_ptr, struct gw_tls_stream *stream_ptr, void *buf
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		BIO_set_retry_read(bio_ptr);
-	else if (n > 0 && (size_t)n < len)
+	else if (n > 0 && (size_t)n < len && !vk_vectoring_hup_seen(vk_socket_rx(stream_ptr->socket_ptr)))
+		/* As vkern deduces for plain sockets: not after a hang-up,
+		 * whose edge may have come with these bytes. */
 		stream_ptr->rx_drained = 1;
 	return n;
 }
@@ -474,7 +479,9 @@ static int tls_handshake(void *ctx_ptr, int fd)
 	/* Read before why_stopped notes BoringSSL's reason: a certificate
 	 * that did not verify is the better one. (Until a certificate is
 	 * verified the result is X509_V_ERR_INVALID_CALL.) */
-	verified = stream_ptr->client_ptr ? SSL_get_verify_result(stream_ptr->ssl_ptr) : X509_V_OK;
+	verified = stream_ptr->client_ptr && stream_ptr->client_ptr->config_ptr->verify
+			   ? SSL_get_verify_result(stream_ptr->ssl_ptr)
+			   : X509_V_OK;
 	why = why_stopped(stream_ptr, n);
 	if (why > 0)
 		return stream_ptr->rx_waits = why;

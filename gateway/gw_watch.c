@@ -31,18 +31,23 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void split(const char *path, struct watched *watched_ptr)
+/* The file's directory and name: 0, or -1 when either is too long. */
+static int split(const char *path, struct watched *watched_ptr)
 {
 	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	size_t dir_len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
 
-	if (!slash) {
-		snprintf(watched_ptr->dir, sizeof(watched_ptr->dir), ".");
-		snprintf(watched_ptr->name, sizeof(watched_ptr->name), "%s", path);
-	} else {
-		snprintf(watched_ptr->dir, sizeof(watched_ptr->dir), "%.*s", slash == path ? 1 : (int)(slash - path),
-			 path);
-		snprintf(watched_ptr->name, sizeof(watched_ptr->name), "%s", slash + 1);
+	if (dir_len >= sizeof(watched_ptr->dir) || strlen(name) >= sizeof(watched_ptr->name))
+		return -1;
+	if (!slash)
+		memcpy(watched_ptr->dir, ".", 2);
+	else {
+		memcpy(watched_ptr->dir, path, dir_len);
+		watched_ptr->dir[dir_len] = '\0';
 	}
+	memcpy(watched_ptr->name, name, strlen(name) + 1);
+	return 0;
 }
 
 /* The event is about a watched file (or the directory's Kubernetes data
@@ -68,7 +73,9 @@ static const char *read_changes(int ifd, const struct watched *files, int count)
 	while ((len = read(ifd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + len;) {
 			const struct inotify_event *event_ptr = (const struct inotify_event *)p;
-			const char *name = concerns(files, count, event_ptr);
+			/* Events were lost: any file may have changed. */
+			const char *name =
+				event_ptr->mask & IN_Q_OVERFLOW ? "(events lost)" : concerns(files, count, event_ptr);
 
 			if (name)
 				changed = name;
@@ -128,7 +135,7 @@ pid_t gw_watch_start(const char *const *paths, int count, const char *what)
 	if (count == 0)
 		return 0;
 	if (count > GW_WATCH_PATHS_MAX)
-		count = GW_WATCH_PATHS_MAX;
+		count = GW_WATCH_PATHS_MAX; /* the caller says which are left out */
 	pid = gw_child_fork("vkgw-watch");
 	if (pid != 0)
 		return pid;
@@ -138,7 +145,12 @@ pid_t gw_watch_start(const char *const *paths, int count, const char *what)
 		_exit(1);
 	}
 	for (int i = 0; i < count; i++) {
-		split(paths[i], &files[i]);
+		if (split(paths[i], &files[i]) == -1) {
+			files[i].wd = -1;
+			fprintf(stderr, "vkgw: %s: %s: path too long to watch (SIGHUP still reloads)\n", what,
+				paths[i]);
+			continue;
+		}
 		files[i].wd = inotify_add_watch(ifd, files[i].dir,
 						IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB);
 		if (files[i].wd == -1)

@@ -16,8 +16,8 @@
 #define GW_WATCH_LATEST_MS 2000
 #define GW_WATCH_PATHS_MAX 64
 
-/* Forks the watcher of `paths`: its pid, 0 with nothing to watch, -1 when
- * it cannot start. Call before listening sockets exist. `what` names the
+/* Forks the watcher of `paths` (at most GW_WATCH_PATHS_MAX): its pid, 0
+ * with nothing to watch, -1 when it cannot start. Call before listening sockets exist. `what` names the
  * files in its log lines ("certificates"). */
 pid_t gw_watch_start(const char *const *paths, int count, const char *what);
 void gw_watch_stop(pid_t pid);

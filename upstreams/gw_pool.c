@@ -43,6 +43,14 @@ void gw_pool_destroy(struct gw_pool *pool_ptr)
 {
 	if (!pool_ptr)
 		return;
+	/* The fds go with the kernel; the kept TLS states go here. */
+	for (int e = 0; pool_ptr->endpoints_ptr && e < pool_ptr->settings.endpoint_count; e++) {
+		struct gw_pool_kept *place_ptr;
+
+		TAILQ_FOREACH(place_ptr, &pool_ptr->endpoints_ptr[e].kept, kept_elem)
+			if (place_ptr->tls_kept_ptr && pool_ptr->settings.discard_tls)
+				pool_ptr->settings.discard_tls(place_ptr->tls_kept_ptr);
+	}
 	free(pool_ptr->endpoints_ptr);
 	free(pool_ptr->kept_places_ptr);
 	free(pool_ptr->line_ptr);
@@ -173,8 +181,13 @@ static int take_kept(struct gw_pool *pool_ptr, int endpoint, uint64_t addr_key, 
 			continue;
 		}
 		events = vk_sys_claim(kept.fd);
-		if (events < 0)
-			continue; /* not held any more: not ours to use or close */
+		if (events < 0) {
+			/* Not held any more: the fd is not ours to use or close,
+			 * but its TLS state is. */
+			if (kept.tls_kept_ptr && pool_ptr->settings.discard_tls)
+				pool_ptr->settings.discard_tls(kept.tls_kept_ptr);
+			continue;
+		}
 		/* Closed by the upstream, or it said something unasked (for TLS,
 		 * a close_notify): the kernel's record of events may be stale,
 		 * so a look decides. */

@@ -36,6 +36,11 @@ int vk_vectoring_is_empty(struct vk_vectoring *ring_ptr)
 	return ring_ptr->len == 0;
 }
 
+int vk_vectoring_hup_seen(const struct vk_vectoring *ring_ptr)
+{
+	return ring_ptr->hup_seen;
+}
+
 int vk_vectoring_is_full(struct vk_vectoring *ring_ptr)
 {
 	return ring_ptr->len == ring_ptr->buf_len;

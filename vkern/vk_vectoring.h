@@ -45,6 +45,9 @@ ssize_t vk_vectoring_send_two_fd(struct vk_vectoring *first_ptr, struct vk_vecto
 				 int fd);
 
 int vk_vectoring_eof(struct vk_vectoring *ring_ptr);
+/* The poller reported that the far side hung up: a short read no longer
+ * proves the socket empty (the hang-up's edge may be spent already). */
+int vk_vectoring_hup_seen(const struct vk_vectoring *ring_ptr);
 void vk_vectoring_set_eof(struct vk_vectoring *ring_ptr);
 int vk_vectoring_blocked(struct vk_vectoring *ring_ptr);
 void vk_vectoring_set_blocked(struct vk_vectoring *ring_ptr, int blocked);

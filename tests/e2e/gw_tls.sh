@@ -421,8 +421,9 @@ mtls_optional() {
 	stop_server mo
 }
 
-# Routes chosen by the client's certificate: its URI name, its subject,
-# any certificate, none; a certificate of another name falls through.
+# Routes chosen by the client's certificate: its URI name, its digest,
+# its subject, none; a certificate without the first route's name falls
+# through it to the ones it matches.
 routes_on_client_certificate() {
 	local tls sha
 	sign client2 ca "/CN=client two" "URI:spiffe://test/other"
@@ -588,8 +589,10 @@ files_change_reload() {
 	ln -s ..2026_b "$dir/..data_tmp"
 	mv -T "$dir/..data_tmp" "$dir/..data"
 	wait_until 10 "the certificate of the swapped ..data served" cn_served "$name" second.test
-	# Plain files written in place (the key first, then the certificate;
-	# one reload once both are there).
+	# Plain files written in place, the key first, then the certificate
+	# (changes close together make one reload; a reload between the two
+	# would refuse the mismatched pair and keep the old one, and the next
+	# would take both).
 	rm "$dir/tls.crt" "$dir/tls.key"
 	cp "$CERTS/${name}_c.key" "$dir/tls.key"
 	cp "$CERTS/${name}_c.pem" "$dir/tls.crt"

@@ -189,7 +189,13 @@ static void test_tls_state_travels_with_its_connection(void **state)
 	assert_int_equal(gw_pool_sweep(f.pool_ptr, 2001 * MS, 1), 0);
 	assert_int_equal(discarded_count, 3);
 	assert_int_equal(f.breaker.connections, 0);
+	/* A pool destroyed with a connection kept gives its state back too. */
+	assert_int_equal(acquire(&f, 0, 7, 2002 * MS, &fd), GW_POOL_NEW);
+	assert_int_equal(gw_pool_keep(f.pool_ptr, 0, 0, fd, &a_state, 2002 * MS), 1);
 	gw_pool_destroy(f.pool_ptr);
+	assert_int_equal(discarded_count, 4);
+	assert_ptr_equal(discarded[3], &a_state);
+	close(fd);
 }
 
 static void test_new_then_kept_then_reused(void **state)
