@@ -475,9 +475,11 @@ void gw_conn_main(struct vk_thread *that)
 	vk_finally
 	{
 		gw_stats_connection_closed();
-		/* BoringSSL's memory is its allocator's, not this heap's: it
-		 * goes back however the connection ends, unless a fault may have
-		 * damaged the pointer to it. */
+		/* BoringSSL's memory is its allocator's, not this heap's. The
+		 * client's SSL goes when the kernel closes the client's fd,
+		 * however the connection ends (gw_tls_stream.c, "Whose SSL");
+		 * here it only says close_notify. The upstream's is freed here,
+		 * unless a fault may have damaged the pointer to it. */
 		if (self->tls_ptr && !vk_sys_faulted())
 			gw_tls_stream_end(self->tls_ptr);
 		if (self->upstream_tls_ptr && !vk_sys_faulted())

@@ -172,6 +172,12 @@ void gw_stats_tls_handshake_completed(void)
 		add(&gw_stats_own.kernel_ptr->tls_handshakes, 1);
 }
 
+void gw_stats_tls_connection(int delta)
+{
+	if (gw_stats_own.kernel_ptr)
+		add(&gw_stats_own.kernel_ptr->tls_connections, (uint64_t)(int64_t)delta);
+}
+
 void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason)
 {
 	if (gw_stats_own.kernel_ptr && reason < GW_TLS_FAIL_COUNT)

@@ -65,6 +65,8 @@ extern const char *const gw_stats_tls_failure_names[GW_TLS_FAIL_COUNT];
 /* A TLS handshake on a listener completed, or failed for `reason`. */
 void gw_stats_tls_handshake_completed(void);
 void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason);
+/* A listener connection's TLS state was made (+1) or freed (-1). */
+void gw_stats_tls_connection(int delta);
 
 /* A request ended with `status` (0: no status reached the client), having
  * moved these bytes; `upstream` and `endpoint` (config indexes) name where

@@ -157,9 +157,12 @@ static void json_kernel_fields(struct out *o_ptr, const struct gw_stats_kernel *
 	    (unsigned long long)v_ptr->connections_accepted, (unsigned long long)v_ptr->connections_active,
 	    (unsigned long long)v_ptr->requests);
 	json_classes(o_ptr, v_ptr->responses);
-	put(o_ptr, ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"tls\":{\"handshakes\":%llu,\"failures\":%llu,",
+	put(o_ptr,
+	    ",\"bytes\":{\"in\":%llu,\"out\":%llu},\"tls\":{\"connections\":%llu,\"handshakes\":%llu,\"failures\":%"
+	    "llu,",
 	    (unsigned long long)v_ptr->bytes_in, (unsigned long long)v_ptr->bytes_out,
-	    (unsigned long long)v_ptr->tls_handshakes, (unsigned long long)tls_failures(v_ptr));
+	    (unsigned long long)v_ptr->tls_connections, (unsigned long long)v_ptr->tls_handshakes,
+	    (unsigned long long)tls_failures(v_ptr));
 	put(o_ptr, "\"failures_by_reason\":{");
 	for (int r = 0; r < GW_TLS_FAIL_COUNT; r++)
 		put(o_ptr, "%s\"%s\":%llu", r ? "," : "", gw_stats_tls_failure_names[r],
@@ -282,6 +285,9 @@ static const struct family kernel_families[] = {
 	 offsetof(struct gw_stats_kernel, bytes_in), NULL},
 	{"vkgw_sent_bytes_total", "counter", "Response bytes sent (heads and bodies, as the access log counts).",
 	 offsetof(struct gw_stats_kernel, bytes_out), NULL},
+	{"vkgw_tls_connections", "gauge",
+	 "Listener connections whose TLS state is alive (freed when the connection's socket closes, however it ends).",
+	 offsetof(struct gw_stats_kernel, tls_connections), NULL},
 	{"vkgw_tls_handshakes_total", "counter", "TLS handshakes completed on the listeners.",
 	 offsetof(struct gw_stats_kernel, tls_handshakes), NULL},
 	{"vkgw_tls_handshake_failures_total", "counter",

@@ -32,6 +32,7 @@ struct gw_stats_kernel {
 	uint64_t bytes_out;
 	uint64_t tls_handshakes;			    /* TLS handshakes completed on the listeners */
 	uint64_t tls_handshake_failures[GW_TLS_FAIL_COUNT]; /* by enum gw_stats_tls_failure */
+	uint64_t tls_connections;			    /* gauge: listener connections whose TLS state is alive */
 	uint64_t vkern[VK_STAT_COUNT];			    /* vk_sys_stat, as last published */
 };
 

@@ -18,6 +18,7 @@
 #include "vk_pipe.h"
 #include "vk_pipe_s.h"
 #include "vk_socket.h"
+#include "vk_sys.h"
 #include "vk_vectoring.h"
 
 #include <openssl/err.h>
@@ -565,6 +566,27 @@ static SSL *new_ssl(SSL_CTX *ctx_ptr)
 	return ssl_ptr;
 }
 
+/* ---- whose SSL ----
+ *
+ * A listener connection's SSL is not freed by the connection's process
+ * but by the kernel, when it closes the client's fd: whether the process
+ * ended its stream and closed the socket, or a fault ended the process
+ * (whose heap, holding the only other pointer to the SSL, is not to be
+ * trusted then). The hook's context lives in the kernel's fd table, so
+ * the SSL and the contexts it holds go back either way. */
+
+static void free_on_close(void *ctx_ptr, int fd)
+{
+	SSL *ssl_ptr = ctx_ptr;
+	struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
+
+	(void)fd;
+	SSL_free(ssl_ptr);
+	ERR_clear_error();
+	gw_tls_release(tls_ptr);
+	gw_stats_tls_connection(-1);
+}
+
 int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
 {
 	SSL *ssl_ptr = new_ssl(tls_ptr->initial_ctx_ptr);
@@ -576,7 +598,12 @@ int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_pt
 	stream_ptr->tls_ptr = tls_ptr;
 	stream_ptr->client_ptr = NULL;
 	stream_ptr->endpoint = -1;
+	/* Without a kernel (a test harness) there is no hook: the stream's
+	 * end frees it. */
+	stream_ptr->freed_on_close =
+		vk_sys_kernel_index() >= 0 && vk_sys_on_close(vk_socket_rx_fd(socket_ptr), free_on_close, ssl_ptr) == 0;
 	gw_tls_hold(tls_ptr);
+	gw_stats_tls_connection(1);
 	start(stream_ptr, ssl_ptr, socket_ptr);
 	return 0;
 }
@@ -611,6 +638,7 @@ int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client
 		}
 	}
 	stream_ptr->tls_ptr = NULL;
+	stream_ptr->freed_on_close = 0;
 	stream_ptr->client_ptr = client_ptr;
 	stream_ptr->endpoint = endpoint;
 	start(stream_ptr, ssl_ptr, socket_ptr);
@@ -635,6 +663,7 @@ void gw_tls_stream_resume(struct gw_tls_stream *stream_ptr, struct gw_tls_client
 			  void *kept_ptr, struct vk_socket *socket_ptr)
 {
 	stream_ptr->tls_ptr = NULL;
+	stream_ptr->freed_on_close = 0;
 	stream_ptr->client_ptr = client_ptr;
 	stream_ptr->endpoint = endpoint;
 	start(stream_ptr, kept_ptr, socket_ptr);
@@ -669,10 +698,19 @@ void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
 	if (SSL_is_init_finished(stream_ptr->ssl_ptr) && vk_socket_rx_fd(stream_ptr->socket_ptr) >= 0)
 		SSL_shutdown(stream_ptr->ssl_ptr);
 	ERR_clear_error();
-	SSL_free(stream_ptr->ssl_ptr);
+	if (!stream_ptr->freed_on_close) {
+		SSL_free(stream_ptr->ssl_ptr);
+		if (stream_ptr->tls_ptr) {
+			gw_tls_release(stream_ptr->tls_ptr);
+			gw_stats_tls_connection(-1);
+		}
+	} else {
+		/* Freed when the fd closes ("Whose SSL"): nothing reads or
+		 * writes through it until then. */
+		SSL_set_app_data(stream_ptr->ssl_ptr, NULL);
+		BIO_set_data(SSL_get_rbio(stream_ptr->ssl_ptr), NULL);
+	}
 	stream_ptr->ssl_ptr = NULL;
-	if (stream_ptr->tls_ptr)
-		gw_tls_release(stream_ptr->tls_ptr);
 	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 }

@@ -7,7 +7,9 @@
  * send per call and reports EAGAIN as a retry, so a handshake or a record
  * that would block yields like any other I/O and deductive polling holds.
  * The stream itself lives in the connection's micro-heap; BoringSSL's own
- * objects (the SSL and its buffers) come from its allocator. */
+ * objects (the SSL and its buffers) come from its allocator. A server
+ * stream's SSL is freed by the kernel when it closes the client's fd, so a
+ * process that faults gives it back too. */
 
 #include <stddef.h>
 #include <stdint.h>

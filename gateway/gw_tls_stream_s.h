@@ -13,6 +13,9 @@
 struct gw_tls_stream {
 	SSL *ssl_ptr;
 	struct gw_tls *tls_ptr; /* a server's: the contexts it started on, held (gw_tls_hold) */
+	/* A server's SSL is freed by the kernel's close hook of the client's
+	 * fd (gw_tls_stream.c, "Whose SSL"); 0: by gw_tls_stream_end. */
+	int freed_on_close;
 	/* A client's (to an upstream): its context, and the endpoint, whose
 	 * sessions it keeps (gw_tls_client_s.h). */
 	struct gw_tls_client *client_ptr;

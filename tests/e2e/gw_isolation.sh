@@ -14,6 +14,10 @@
 #                /metrics say isolation is off
 #   per listener "isolation": false or "off" in the listener's config turns
 #                it off; "always" catches the same faults
+#   tls_faults   on a TLS listener, 10 faults each end their connection with
+#                a 500 and give its TLS state back (the kernel frees it
+#                when it closes the fd): /stats counts no TLS connection
+#                left once all are closed
 #   cost         the default mode ("filters") makes no mprotect call for a
 #                route without filters or with built-in ones, and some for
 #                one with a user's filter (the fault filter)
@@ -127,6 +131,28 @@ per_listener() {
 # In the default mode only users' filter code is kept out of other heaps: a
 # route with no filter, or with built-in ones, costs no mprotect at all; one
 # with a user's filter does.
+tls_connections_are() { [ "$(stat "d['total']['tls']['connections']")" = "$1" ]; }
+
+tls_faults() {
+	local code
+	openssl req -x509 -nodes -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=f.test \
+		-keyout "$E2E_TMP/f.key" -out "$E2E_TMP/f.pem" 2>/dev/null || fail "openssl could not make a certificate"
+	faulty tf ", \"tls\": { \"certificates\": [ { \"cert\": \"f.pem\", \"key\": \"f.key\" } ] }"
+	for ((i = 0; i < 10; i++)); do
+		code=$(curl -sk --noproxy '*' --max-time 10 -o /dev/null -w '%{http_code}' -H 'x-fault: null' \
+			"https://127.0.0.1:$PORT/") || true
+		[ "$code" = 500 ] || fail "fault $i over TLS: status $code, expected 500"
+	done
+	for ((i = 0; i < 5; i++)); do
+		[ "$(curl -sk --noproxy '*' --max-time 10 "https://127.0.0.1:$PORT/")" = ok ] || fail "request $i after the faults"
+	done
+	[ "$(stat "d['total']['vkern']['faults_caught']")" = 10 ] || fail "/stats: faults_caught is not 10"
+	wait_until 5 "TLS connections still counted alive: $(stat "d['total']['tls']")" tls_connections_are 0
+	[ "$(stat "d['total']['tls']['handshakes']")" = 15 ] || fail "/stats: TLS handshakes are not 15"
+	metrics_say 'vkgw_tls_connections{kernel="0"}' 0
+	stop_server tf
+}
+
 cost() {
 	local line
 	cat >"$E2E_TMP/cost.json" <<JSON
@@ -167,5 +193,6 @@ JSON
 run_case "isolated by default: each fault ends only its own connection" isolated
 run_case "--no-isolation: a cross-heap write is not caught" unprotected
 run_case "\"isolation\": false or \"off\" turns it off, \"always\" catches faults too" per_listener
+run_case "a fault on a TLS listener gives the connection's TLS state back" tls_faults
 run_case "\"filters\" isolation costs nothing without a user's filter" cost
 finish
