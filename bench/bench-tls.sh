@@ -148,15 +148,8 @@ EOF
   wait_tls
 }
 
-# Polls an HTTPS GET on PORT for up to 10 s while the server lives.
 wait_tls() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    server_alive || server_failed "exited before it answered"
-    curl -sk -o /dev/null --max-time 1 "https://127.0.0.1:$PORT/" && return 0
-    sleep 0.1 # polling the condition, not a fixed wait
-  done
-  server_failed "did not answer HTTPS within 10 s"
+  wait_answering "$SERVER_PID" "$PORT" https || server_failed "did not answer HTTPS within 10 s"
 }
 
 cpu0_busy_ticks() { awk '/^cpu0 / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }

@@ -159,14 +159,15 @@ wait_listening() {
   LISTEN_PORT=${line##*:}
 }
 
-# wait_answering PID PORT: for servers that announce nothing (nginx,
-# HAProxy). Polls GET / on PORT for up to 10 s while PID lives; fails if it
-# never answered (most likely the port race free_port leaves open).
+# wait_answering PID PORT [SCHEME]: for servers that announce nothing
+# (nginx, HAProxy). Polls GET / on PORT (http, or https with any
+# certificate) for up to 10 s while PID lives; fails if it never answered
+# (most likely the port race free_port leaves open).
 wait_answering() {
-  local pid=$1 port=$2 i
+  local pid=$1 port=$2 scheme=${3:-http} i
   for ((i = 0; i < 100; i++)); do
     alive "$pid" || return 1
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
+    curl -sk -o /dev/null --max-time 1 "$scheme://127.0.0.1:$port/" && return 0
     sleep 0.1 # polling the condition, not a fixed wait
   done
   return 1

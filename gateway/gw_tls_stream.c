@@ -645,18 +645,23 @@ int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client
 	return 0;
 }
 
-void *gw_tls_stream_keep(struct gw_tls_stream *stream_ptr)
+/* The stream lets go of its SSL, which points back at it no more, and its
+ * socket is plain again: the SSL is returned, to be kept or freed. */
+static SSL *let_go(struct gw_tls_stream *stream_ptr)
 {
 	SSL *ssl_ptr = stream_ptr->ssl_ptr;
 
-	if (!ssl_ptr)
-		return NULL;
 	SSL_set_app_data(ssl_ptr, NULL);
 	BIO_set_data(SSL_get_rbio(ssl_ptr), NULL);
 	stream_ptr->ssl_ptr = NULL;
 	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 	return ssl_ptr;
+}
+
+void *gw_tls_stream_keep(struct gw_tls_stream *stream_ptr)
+{
+	return stream_ptr->ssl_ptr ? let_go(stream_ptr) : NULL;
 }
 
 void gw_tls_stream_resume(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
@@ -692,27 +697,23 @@ void gw_tls_stream_discard(void *kept_ptr)
 
 void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
 {
+	SSL *ssl_ptr;
+
 	if (!stream_ptr->ssl_ptr)
 		return;
 	/* One try, never a wait: a peer that is gone or full goes without. */
 	if (SSL_is_init_finished(stream_ptr->ssl_ptr) && vk_socket_rx_fd(stream_ptr->socket_ptr) >= 0)
 		SSL_shutdown(stream_ptr->ssl_ptr);
 	ERR_clear_error();
-	if (!stream_ptr->freed_on_close) {
-		SSL_free(stream_ptr->ssl_ptr);
-		if (stream_ptr->tls_ptr) {
-			gw_tls_release(stream_ptr->tls_ptr);
-			gw_stats_tls_connection(-1);
-		}
-	} else {
-		/* Freed when the fd closes ("Whose SSL"): nothing reads or
-		 * writes through it until then. */
-		SSL_set_app_data(stream_ptr->ssl_ptr, NULL);
-		BIO_set_data(SSL_get_rbio(stream_ptr->ssl_ptr), NULL);
+	ssl_ptr = let_go(stream_ptr);
+	/* A listener's is freed when the fd closes ("Whose SSL"). */
+	if (stream_ptr->freed_on_close)
+		return;
+	SSL_free(ssl_ptr);
+	if (stream_ptr->tls_ptr) {
+		gw_tls_release(stream_ptr->tls_ptr);
+		gw_stats_tls_connection(-1);
 	}
-	stream_ptr->ssl_ptr = NULL;
-	vk_pipe_set_transform(vk_socket_rx_pipe(stream_ptr->socket_ptr), NULL, NULL);
-	vk_pipe_set_transform(vk_socket_tx_pipe(stream_ptr->socket_ptr), NULL, NULL);
 }
 
 const char *gw_tls_stream_version(const struct gw_tls_stream *stream_ptr)

@@ -130,26 +130,30 @@ http {
 CONF
 }
 
+# nginx_answers_or_ended PID URL...: nginx PID has ended, or every URL
+# answers (curl -k): what nginx_launch waits for.
+nginx_answers_or_ended() {
+	local pid=$1 url
+	shift
+	_e2e_running "$pid" || return 0
+	for url in "$@"; do
+		curl -sk --noproxy '*' --max-time 1 -o /dev/null "$url" || return 1
+	done
+}
+
 # nginx_launch NAME DIR URL...: starts nginx on DIR/nginx.conf as server
-# NAME and waits until every URL answers (curl -k). 1 if nginx ended
+# NAME and waits (at most 10 s) until every URL answers. 1 if nginx ended
 # first (a port was taken: the caller picks others and tries again).
 nginx_launch() {
-	local name=$1 dir=$2 pid i url up
+	local name=$1 dir=$2 pid
 	shift 2
 	mkdir -p "$dir/logs" "$dir/tmp"
 	nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
 	pid=$!
 	E2E_OWNED+=("$BASHPID:$pid:$pid")
 	E2E_PID[$name]=$pid
-	for i in $(seq 1 200); do
-		up=1
-		for url in "$@"; do
-			curl -sk --noproxy '*' --max-time 1 -o /dev/null "$url" || { up=0; break; }
-		done
-		[ "$up" = 0 ] || return 0
-		_e2e_running "$pid" || break
-		nap 0.01
-	done
+	wait_until 10 "nginx $name did not answer:$(server_stderr "$name")" nginx_answers_or_ended "$pid" "$@"
+	_e2e_running "$pid" && return 0
 	_e2e_kill_owned "$pid"
 	return 1
 }
