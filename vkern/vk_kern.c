@@ -11,6 +11,7 @@
 #include "vk_fault.h"
 #include "vk_fd.h"
 #include "vk_heap.h"
+#include "vk_malloc.h"
 #include "vk_poll.h"
 #include "vk_pool.h"
 #include "vk_proc.h"
@@ -461,6 +462,9 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 		/* A thread faulted: its handler runs, or the process dies. */
 		int signo = kern_ptr->fault_signo;
 
+		/* A fault inside a call that entered a zone (vk_malloc.h) left
+		 * it entered: the kernel's own mallocs are libc's again. */
+		vk_malloc_reset();
 		kern_ptr->in_dispatch = 1;
 		if (!vk_proc_local_fault(proc_local_ptr, signo)) {
 			kern_ptr->in_dispatch = 0;
@@ -479,6 +483,7 @@ static void dispatch(struct vk_kern *kern_ptr, struct vk_proc *proc_ptr)
 		deliver_events(kern_ptr, proc_ptr);
 	}
 	run = vk_proc_local_run(proc_local_ptr);
+	vk_malloc_reset();
 	if (run == VK_PROC_ENDED) {
 		kern_ptr->in_dispatch = 0;
 		kern_ptr->stats[VK_STAT_PROCS_ENDED]++;

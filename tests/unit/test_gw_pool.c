@@ -13,6 +13,7 @@
 
 #include "gw_breaker.h"
 #include "gw_pool.h"
+#include "vk_malloc.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -24,14 +25,16 @@
 /* Where acquire puts a kept connection's TLS state. */
 static void *tls_kept_ptr;
 
-/* Allocations (and frees) made while `counting` is set. The pool's request
- * path (acquire, keep, cancel, sweep) must make none: its bounds are known
- * when it is created. ASan has its own allocator and reports to hooks;
- * otherwise this program's malloc family stands in front of glibc's. */
-static int counting;
+/* Allocations (and frees) made between start_counting and stop_counting.
+ * The pool's request path (acquire, keep, cancel, sweep) must make none:
+ * its bounds are known when it is created. ASan has its own allocator and
+ * reports to hooks; otherwise vkern's malloc family stands in front of
+ * glibc's and counts its calls. */
 static int allocations;
 
 #ifdef __SANITIZE_ADDRESS__
+static int counting;
+
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
 					      void (*free_hook)(const volatile void *));
 
@@ -52,38 +55,31 @@ static void count_allocations(void)
 {
 	__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
 }
+
+static void start_counting(void)
+{
+	counting = 1;
+}
+
+static void stop_counting(void)
+{
+	counting = 0;
+}
 #else
-void *__libc_malloc(size_t size);
-void *__libc_calloc(size_t count, size_t size);
-void *__libc_realloc(void *addr_ptr, size_t size);
-void __libc_free(void *addr_ptr);
-
-void *malloc(size_t size)
-{
-	allocations += counting;
-	return __libc_malloc(size);
-}
-
-void *calloc(size_t count, size_t size)
-{
-	allocations += counting;
-	return __libc_calloc(count, size);
-}
-
-void *realloc(void *addr_ptr, size_t size)
-{
-	allocations += counting;
-	return __libc_realloc(addr_ptr, size);
-}
-
-void free(void *addr_ptr)
-{
-	allocations += counting && addr_ptr;
-	__libc_free(addr_ptr);
-}
+static unsigned long calls_before;
 
 static void count_allocations(void)
 {
+}
+
+static void start_counting(void)
+{
+	calls_before = vk_malloc_calls();
+}
+
+static void stop_counting(void)
+{
+	allocations = (int)(vk_malloc_calls() - calls_before);
 }
 #endif
 
@@ -430,7 +426,7 @@ static void test_no_allocation_after_create(void **state)
 
 	(void)state;
 	make_pool(&f, 2, 4, 8, 3);
-	counting = 1;
+	start_counting();
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(acquire(&f, i % 2, 1 + i, 0, &fds[i]), GW_POOL_NEW);
 	for (int proc = 10; proc < 18; proc++)
@@ -452,7 +448,7 @@ static void test_no_allocation_after_create(void **state)
 		gw_pool_cancel(f.pool_ptr, proc);
 	assert_int_equal(gw_pool_waiting(f.pool_ptr), 0);
 	assert_int_equal(gw_pool_sweep(f.pool_ptr, 40 * MS, 1), 0);
-	counting = 0;
+	stop_counting();
 	assert_int_equal(allocations, 0);
 	assert_int_equal(f.breaker.connections, 0);
 	assert_int_equal(f.breaker.pending, 0);
