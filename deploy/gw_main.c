@@ -346,8 +346,9 @@ static struct vk_service *listener_service(const struct gw_config_listener *list
 			listener_ptr->port);
 		return NULL;
 	}
-	vk_service_set_heap_pages(service_ptr, gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES,
-								  conn_ptr->body_buffer_bytes));
+	vk_service_set_heap_pages(service_ptr,
+				  gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES,
+						     conn_ptr->body_buffer_bytes, conn_ptr->tls_ptr != NULL));
 	vk_service_set_buffers(service_ptr, GW_RING_BYTES, GW_RING_BYTES);
 	return service_ptr;
 }

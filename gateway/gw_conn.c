@@ -60,13 +60,14 @@ static size_t out_cap(size_t max_head_bytes)
 	return max_head_bytes + GW_EXCHANGE_BYTES + 4 * GW_EXCHANGE_EDITS_MAX + GW_CONN_OUT_SLACK;
 }
 
-size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes)
+size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes, int tls)
 {
 	size_t bytes = 2 * max_head_bytes + out_cap(max_head_bytes) + 4 * ring_bytes + sizeof(struct gw_conn_self) +
 		       GW_RELAY_HEAP_BYTES + GW_CONN_HEAP_SLACK + GW_PIPELINE_WAIT_HEAP_BYTES +
 		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0) +
-		       /* TLS with the client and with the upstream */
-		       2 * (gw_tls_stream_size() + 64);
+		       /* TLS with the client (and its BoringSSL memory) and
+			* with the upstream */
+		       2 * (gw_tls_stream_size() + 64) + (tls ? GW_TLS_ZONE_BYTES + 64 : 0);
 
 	return vk_pages_for(bytes);
 }
@@ -137,8 +138,12 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	self->tls_ptr = NULL;
 	self->upstream_tls_ptr = NULL;
 	if (cfg_ptr->tls_ptr) {
+		void *zone_ptr = vk_proc_local_alloc_raw(pl_ptr, GW_TLS_ZONE_BYTES);
+
 		self->tls_ptr = vk_proc_local_alloc(pl_ptr, gw_tls_stream_size());
-		if (!self->tls_ptr || gw_tls_stream_accept(self->tls_ptr, cfg_ptr->tls_ptr, self->client_ptr) == -1) {
+		if (!self->tls_ptr || !zone_ptr ||
+		    gw_tls_stream_accept(self->tls_ptr, cfg_ptr->tls_ptr, self->client_ptr, zone_ptr,
+					 GW_TLS_ZONE_BYTES) == -1) {
 			self->tls_ptr = NULL;
 			return -1;
 		}
@@ -475,11 +480,10 @@ void gw_conn_main(struct vk_thread *that)
 	vk_finally
 	{
 		gw_stats_connection_closed();
-		/* BoringSSL's memory is its allocator's, not this heap's. The
-		 * client's SSL goes when the kernel closes the client's fd,
-		 * however the connection ends (gw_tls_stream.c, "Whose SSL");
-		 * here it only says close_notify. The upstream's is freed here,
-		 * unless a fault may have damaged the pointer to it. */
+		/* close_notify, and BoringSSL's memory back, unless a fault may
+		 * have damaged the streams: then the kernel's close hooks give
+		 * back what they held outside this heap (gw_tls_stream.c,
+		 * "Whose memory"). */
 		if (self->tls_ptr && !vk_sys_faulted())
 			gw_tls_stream_end(self->tls_ptr);
 		if (self->upstream_tls_ptr && !vk_sys_faulted())

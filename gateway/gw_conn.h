@@ -16,7 +16,8 @@ struct gw_conn_config;
 
 void gw_conn_main(struct vk_thread *that);
 
-/* Heap pages a connection needs for the given head limit and ring sizes. */
-size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes);
+/* Heap pages a connection needs for the given head limit and ring sizes,
+ * on a TLS listener or not. */
+size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_buffer_bytes, int tls);
 
 #endif

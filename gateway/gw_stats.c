@@ -178,6 +178,16 @@ void gw_stats_tls_connection(int delta)
 		add(&gw_stats_own.kernel_ptr->tls_connections, (uint64_t)(int64_t)delta);
 }
 
+void gw_stats_tls_memory(int leftover, size_t refused)
+{
+	if (!gw_stats_own.kernel_ptr)
+		return;
+	if (leftover)
+		add(&gw_stats_own.kernel_ptr->tls_memory_leftover, 1);
+	if (refused)
+		add(&gw_stats_own.kernel_ptr->tls_memory_refused, refused);
+}
+
 void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason)
 {
 	if (gw_stats_own.kernel_ptr && reason < GW_TLS_FAIL_COUNT)

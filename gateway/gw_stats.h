@@ -67,6 +67,10 @@ void gw_stats_tls_handshake_completed(void);
 void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason);
 /* A listener connection's TLS state was made (+1) or freed (-1). */
 void gw_stats_tls_connection(int delta);
+/* A listener connection's BoringSSL memory at its end: whether blocks
+ * were left in its zone once its SSL was freed (never expected), and how
+ * many of its allocations the zone refused. */
+void gw_stats_tls_memory(int leftover, size_t refused);
 
 /* A request ended with `status` (0: no status reached the client), having
  * moved these bytes; `upstream` and `endpoint` (config indexes) name where

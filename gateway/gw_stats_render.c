@@ -167,7 +167,8 @@ static void json_kernel_fields(struct out *o_ptr, const struct gw_stats_kernel *
 	for (int r = 0; r < GW_TLS_FAIL_COUNT; r++)
 		put(o_ptr, "%s\"%s\":%llu", r ? "," : "", gw_stats_tls_failure_names[r],
 		    (unsigned long long)v_ptr->tls_handshake_failures[r]);
-	put(o_ptr, "}},\"vkern\":{");
+	put(o_ptr, "},\"memory\":{\"refused\":%llu,\"leftover\":%llu}},\"vkern\":{",
+	    (unsigned long long)v_ptr->tls_memory_refused, (unsigned long long)v_ptr->tls_memory_leftover);
 	for (int i = 0; i < VK_STAT_COUNT; i++)
 		put(o_ptr, "%s\"%s\":%llu", i ? "," : "", vk_sys_stat_name((enum vk_stat)i),
 		    (unsigned long long)v_ptr->vkern[i]);
@@ -288,6 +289,12 @@ static const struct family kernel_families[] = {
 	{"vkgw_tls_connections", "gauge",
 	 "Listener connections whose TLS state is alive (freed when the connection's socket closes, however it ends).",
 	 offsetof(struct gw_stats_kernel, tls_connections), NULL},
+	{"vkgw_tls_memory_refused_total", "counter",
+	 "BoringSSL allocations refused for want of room in a listener connection's TLS memory (its handshake fails).",
+	 offsetof(struct gw_stats_kernel, tls_memory_refused), NULL},
+	{"vkgw_tls_memory_leftover_total", "counter",
+	 "Listener connections whose TLS memory still held blocks after their SSL was freed (a defect if not 0).",
+	 offsetof(struct gw_stats_kernel, tls_memory_leftover), NULL},
 	{"vkgw_tls_handshakes_total", "counter", "TLS handshakes completed on the listeners.",
 	 offsetof(struct gw_stats_kernel, tls_handshakes), NULL},
 	{"vkgw_tls_handshake_failures_total", "counter",

@@ -17,13 +17,17 @@
 #include <openssl/hmac.h>
 #include <openssl/mem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include "vk_malloc.h"
 
 #define ALPN_HTTP_1_1 "http/1.1"
 #define SESSION_ID_CONTEXT "vkgw"
@@ -366,6 +370,146 @@ static int key_type(SSL_CTX *ctx_ptr, struct gw_tls_certificate *cert_ptr)
 	return rc;
 }
 
+/* ---- the session cache ----
+ *
+ * A TLS 1.2 client that takes no ticket resumes by session ID, from a
+ * cache of this kernel's. BoringSSL's own cache would keep each session
+ * where the handshake allocated it, in the connection's memory (see
+ * gw_tls_stream.c, "Memory"), which ends with the connection. So the
+ * cache is this table, in the kernel's memory: a new session is
+ * serialized into the slot its ID hashes to (replacing whatever was
+ * there), and a lookup makes a fresh copy, in the memory of the
+ * connection that asks. */
+
+static struct gw_tls_session_slot *slot_of(const struct gw_tls *tls_ptr, const uint8_t *id, size_t id_len)
+{
+	uint32_t hash = 2166136261u;
+
+	for (size_t i = 0; i < id_len; i++)
+		hash = (hash ^ id[i]) * 16777619u;
+	return &tls_ptr->sessions_ptr[hash % GW_TLS_SESSION_SLOTS];
+}
+
+static int session_new(SSL *ssl_ptr, SSL_SESSION *session_ptr)
+{
+	const struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
+	unsigned id_len;
+	const uint8_t *id = SSL_SESSION_get_id(session_ptr, &id_len);
+	struct gw_tls_session_slot *slot_ptr;
+	uint8_t *data;
+	size_t len;
+
+	if (!tls_ptr || id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH ||
+	    !SSL_SESSION_to_bytes(session_ptr, &data, &len))
+		return 0;
+	slot_ptr = slot_of(tls_ptr, id, id_len);
+	if (len <= sizeof(slot_ptr->data)) {
+		memcpy(slot_ptr->data, data, len);
+		slot_ptr->len = (uint16_t)len;
+		memcpy(slot_ptr->id, id, id_len);
+		slot_ptr->id_len = (uint8_t)id_len;
+		slot_ptr->expires = SSL_SESSION_get_time(session_ptr) + SSL_SESSION_get_timeout(session_ptr);
+	}
+	OPENSSL_free(data);
+	return 0; /* no reference kept */
+}
+
+static SSL_SESSION *session_get(SSL *ssl_ptr, const uint8_t *id, int id_len, int *out_copy)
+{
+	const struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
+	const struct gw_tls_session_slot *slot_ptr;
+
+	*out_copy = 0; /* the copy made here is the SSL's */
+	if (!tls_ptr || id_len <= 0)
+		return NULL;
+	slot_ptr = slot_of(tls_ptr, id, (size_t)id_len);
+	if (slot_ptr->expires <= (uint64_t)time(NULL) || slot_ptr->id_len != id_len ||
+	    memcmp(slot_ptr->id, id, (size_t)id_len) != 0)
+		return NULL;
+	return SSL_SESSION_from_bytes(slot_ptr->data, slot_ptr->len, SSL_get_SSL_CTX(ssl_ptr));
+}
+
+/* ---- the private key ----
+ *
+ * A private key is shared by every connection of the kernel, and BoringSSL
+ * keeps mutable state in it: an RSA key's blinding values are made anew
+ * every 32 signatures, and may be reallocated then. Signing in the
+ * connection's memory would leave them there when the connection ends
+ * (gw_tls_stream.c, "Memory"). So BoringSSL signs through this method,
+ * which runs each operation in the kernel's zone for keys: its temporary
+ * values come and go there, and what the key keeps stays there. The
+ * operation itself is BoringSSL's (EVP_DigestSign, RSA_decrypt), on the
+ * key loaded into the context. */
+
+/* The kernel's zone for key operations, mapped once per process (before
+ * the kernels fork, each then has its copy). */
+#define KEY_ZONE_BYTES (1024 * 1024)
+static struct vk_zone *key_zone_ptr;
+
+static int open_key_zone(void)
+{
+	if (!key_zone_ptr)
+		key_zone_ptr = vk_malloc_map_zone(KEY_ZONE_BYTES);
+	return key_zone_ptr ? 0 : -1;
+}
+
+static int sign(EVP_PKEY *key_ptr, uint8_t *out, size_t *out_len, size_t max_out, uint16_t algorithm, const uint8_t *in,
+		size_t in_len)
+{
+	EVP_MD_CTX *md_ptr = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pkey_ctx_ptr;
+	int ok = md_ptr && EVP_DigestSignInit(md_ptr, &pkey_ctx_ptr, SSL_get_signature_algorithm_digest(algorithm),
+					      NULL, key_ptr);
+
+	if (ok && SSL_is_signature_algorithm_rsa_pss(algorithm))
+		ok = EVP_PKEY_CTX_set_rsa_padding(pkey_ctx_ptr, RSA_PKCS1_PSS_PADDING) &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx_ptr, -1); /* the digest's length */
+	*out_len = max_out;
+	ok = ok && EVP_DigestSign(md_ptr, out, out_len, in, in_len);
+	EVP_MD_CTX_free(md_ptr);
+	return ok;
+}
+
+static enum ssl_private_key_result_t key_sign(SSL *ssl_ptr, uint8_t *out, size_t *out_len, size_t max_out,
+					      uint16_t algorithm, const uint8_t *in, size_t in_len)
+{
+	EVP_PKEY *key_ptr = SSL_CTX_get0_privatekey(SSL_get_SSL_CTX(ssl_ptr));
+	struct vk_zone *previous_ptr = vk_malloc_enter(key_zone_ptr);
+	int ok = key_ptr && sign(key_ptr, out, out_len, max_out, algorithm, in, in_len);
+
+	vk_malloc_leave(previous_ptr);
+	return ok ? ssl_private_key_success : ssl_private_key_failure;
+}
+
+/* RSA key exchange, only if `ciphers` asks for it: a raw RSA decryption. */
+static enum ssl_private_key_result_t key_decrypt(SSL *ssl_ptr, uint8_t *out, size_t *out_len, size_t max_out,
+						 const uint8_t *in, size_t in_len)
+{
+	EVP_PKEY *key_ptr = SSL_CTX_get0_privatekey(SSL_get_SSL_CTX(ssl_ptr));
+	RSA *rsa_ptr = key_ptr ? EVP_PKEY_get0_RSA(key_ptr) : NULL;
+	struct vk_zone *previous_ptr = vk_malloc_enter(key_zone_ptr);
+	int ok = rsa_ptr && RSA_decrypt(rsa_ptr, out_len, out, max_out, in, in_len, RSA_NO_PADDING);
+
+	vk_malloc_leave(previous_ptr);
+	return ok ? ssl_private_key_success : ssl_private_key_failure;
+}
+
+/* Never called: no operation is left pending. */
+static enum ssl_private_key_result_t key_complete(SSL *ssl_ptr, uint8_t *out, size_t *out_len, size_t max_out)
+{
+	(void)ssl_ptr;
+	(void)out;
+	(void)out_len;
+	(void)max_out;
+	return ssl_private_key_failure;
+}
+
+static const SSL_PRIVATE_KEY_METHOD key_method = {
+	.sign = key_sign,
+	.decrypt = key_decrypt,
+	.complete = key_complete,
+};
+
 /* Client certificates: asked for (optional) or required, verified
  * against the CA file up to the depth; a verification that fails ends the
  * handshake with an alert, in either mode. 1, or 0 (the CA file). */
@@ -418,6 +562,9 @@ static SSL_CTX *new_context(const struct gw_config_tls *config_ptr, struct build
 		SSL_CTX_set_timeout(ctx_ptr, (uint32_t)config_ptr->ticket_rotation_s);
 		SSL_CTX_set_session_psk_dhe_timeout(ctx_ptr, (uint32_t)config_ptr->ticket_rotation_s);
 		SSL_CTX_set_alpn_select_cb(ctx_ptr, select_alpn, NULL);
+		SSL_CTX_set_session_cache_mode(ctx_ptr, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+		SSL_CTX_sess_set_new_cb(ctx_ptr, session_new);
+		SSL_CTX_sess_set_get_cb(ctx_ptr, session_get);
 		return ctx_ptr;
 	}
 	SSL_CTX_free(ctx_ptr);
@@ -443,7 +590,10 @@ static int build_certificate(const struct gw_config_tls *config_ptr, int index, 
 	} else if (key_type(ctx_ptr, cert_ptr) == -1) {
 		problem(problem_ptr, "cert",
 			"only RSA and ECDSA (P-256, P-384, P-521) certificates are served:", entry_ptr->cert_path);
+	} else if (open_key_zone() == -1) {
+		problem(problem_ptr, "key", "no memory for the kernel's key operations", NULL);
 	} else {
+		SSL_CTX_set_private_key_method(ctx_ptr, &key_method);
 		cert_ptr->ctx_ptr = ctx_ptr;
 		return 0;
 	}
@@ -482,6 +632,27 @@ void gw_tls_retire(struct gw_tls *tls_ptr)
 		gw_tls_destroy(tls_ptr);
 }
 
+/* What BoringSSL computes on first use and keeps in a shared object is
+ * computed now, in the kernel's memory, not during a handshake, whose
+ * allocations are the connection's (gw_tls_stream.c, "Memory"): the
+ * parsed extensions and public key of each trusted CA certificate. (The
+ * private key's are made where its operations run, "The private key".) */
+static void warm(SSL_CTX *ctx_ptr)
+{
+	X509_STORE *store_ptr = SSL_CTX_get_cert_store(ctx_ptr);
+	STACK_OF(X509_OBJECT) *objects_ptr = store_ptr ? X509_STORE_get0_objects(store_ptr) : NULL;
+
+	for (size_t i = 0; objects_ptr && i < sk_X509_OBJECT_num(objects_ptr); i++) {
+		X509 *ca_ptr = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects_ptr, i));
+
+		if (!ca_ptr)
+			continue;
+		X509_check_purpose(ca_ptr, -1, 0);
+		EVP_PKEY_free(X509_get_pubkey(ca_ptr)); /* its parsed key, kept */
+	}
+	ERR_clear_error();
+}
+
 static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
 			     size_t error_len)
 {
@@ -490,9 +661,10 @@ static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struc
 
 	if (!tls_ptr || gw_tls_stream_prepare() == -1 ||
 	    !(tls_ptr->certificates_ptr =
-		      calloc((size_t)config_ptr->certificate_count + 1, sizeof(*tls_ptr->certificates_ptr)))) {
+		      calloc((size_t)config_ptr->certificate_count + 1, sizeof(*tls_ptr->certificates_ptr))) ||
+	    !(tls_ptr->sessions_ptr = calloc(GW_TLS_SESSION_SLOTS, sizeof(*tls_ptr->sessions_ptr)))) {
 		snprintf(error, error_len, "out of memory");
-		free(tls_ptr);
+		gw_tls_destroy(tls_ptr);
 		return NULL;
 	}
 	tls_ptr->config_ptr = config_ptr;
@@ -512,6 +684,7 @@ static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struc
 		}
 		tls_ptr->certificate_count++;
 		SSL_CTX_set_app_data(tls_ptr->certificates_ptr[i].ctx_ptr, tls_ptr);
+		warm(tls_ptr->certificates_ptr[i].ctx_ptr);
 	}
 	tls_ptr->initial_ctx_ptr = tls_ptr->certificates_ptr[0].ctx_ptr;
 	return tls_ptr;
@@ -525,6 +698,7 @@ void gw_tls_destroy(struct gw_tls *tls_ptr)
 	for (int i = 0; i < tls_ptr->certificate_count; i++)
 		SSL_CTX_free(tls_ptr->certificates_ptr[i].ctx_ptr);
 	free(tls_ptr->certificates_ptr);
+	free(tls_ptr->sessions_ptr);
 	free(tls_ptr);
 }
 

@@ -9,6 +9,8 @@
 #include "gw_config_s.h"
 #include "gw_diag.h"
 
+#include "vk_malloc.h"
+
 #include <openssl/err.h>
 
 #include <stdio.h>
@@ -114,7 +116,18 @@ static SSL_CTX *new_context(const struct gw_config_upstream_tls *config_ptr, str
 	return NULL;
 }
 
-struct gw_tls_client *gw_tls_client_create(const struct gw_config_upstream *upstream_ptr, char *error, size_t error_len)
+struct vk_zone *gw_tls_client_zone_open(size_t connections)
+{
+	return vk_malloc_map_zone(connections * GW_TLS_CLIENT_CONNECTION_BYTES);
+}
+
+void gw_tls_client_zone_close(struct vk_zone *zone_ptr)
+{
+	vk_malloc_unmap_zone(zone_ptr);
+}
+
+struct gw_tls_client *gw_tls_client_create(const struct gw_config_upstream *upstream_ptr, struct vk_zone *zone_ptr,
+					   char *error, size_t error_len)
 {
 	const struct gw_config_upstream_tls *config_ptr = &upstream_ptr->tls;
 	struct gw_tls_client *client_ptr = calloc(1, sizeof(*client_ptr));
@@ -131,6 +144,7 @@ struct gw_tls_client *gw_tls_client_create(const struct gw_config_upstream *upst
 		return NULL;
 	}
 	client_ptr->config_ptr = config_ptr;
+	client_ptr->zone_ptr = zone_ptr;
 	client_ptr->endpoint_count = upstream_ptr->endpoint_count;
 	for (int e = 0; e < upstream_ptr->endpoint_count; e++) {
 		const struct gw_config_endpoint *endpoint_ptr = &upstream_ptr->endpoints_ptr[e];

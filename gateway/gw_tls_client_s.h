@@ -14,6 +14,7 @@ struct gw_tls_client_endpoint {
 
 struct gw_tls_client {
 	SSL_CTX *ctx_ptr;
+	struct vk_zone *zone_ptr; /* its connections' BoringSSL memory; NULL: libc's */
 	const struct gw_config_upstream_tls *config_ptr;
 	struct gw_tls_client_endpoint *endpoints_ptr; /* the upstream's endpoints, in order */
 	int endpoint_count;

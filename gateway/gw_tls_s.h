@@ -16,6 +16,19 @@ struct gw_tls_certificate {
 	const struct gw_config_tls_certificate *config_ptr;
 };
 
+/* The kernel's cache of TLS 1.2 sessions (gw_tls.c, "The session
+ * cache"): each slot one session, serialized, found by its ID. */
+#define GW_TLS_SESSION_SLOTS 1024
+#define GW_TLS_SESSION_BYTES 4000
+
+struct gw_tls_session_slot {
+	uint64_t expires; /* wall clock seconds; 0: empty */
+	uint8_t id_len;
+	uint8_t id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+	uint16_t len;
+	uint8_t data[GW_TLS_SESSION_BYTES];
+};
+
 struct gw_tls {
 	const struct gw_config_tls *config_ptr;
 	struct gw_tls_certificate *certificates_ptr; /* in the configuration's order */
@@ -26,8 +39,9 @@ struct gw_tls {
 	/* Made before the kernels fork, so every kernel derives the same
 	 * session ticket keys from it (gw_tls.c, "Session tickets"). */
 	uint8_t ticket_secret[32];
-	int users;   /* connections of this kernel on these contexts */
-	int retired; /* a reload replaced them: freed when users drops to 0 */
+	struct gw_tls_session_slot *sessions_ptr; /* GW_TLS_SESSION_SLOTS */
+	int users;				  /* connections of this kernel on these contexts */
+	int retired;				  /* a reload replaced them: freed when users drops to 0 */
 };
 
 /* What went wrong in the BoringSSL call just made, from its error queue

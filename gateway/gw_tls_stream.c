@@ -6,7 +6,16 @@
  *
  * BoringSSL keeps an error queue per thread, shared by every connection of
  * the kernel: it is emptied after every call that failed, so one
- * connection's error never shows in another's SSL_get_error. */
+ * connection's error never shows in another's SSL_get_error.
+ *
+ * Memory: every call into BoringSSL for a stream runs in the stream's
+ * zone (vk_malloc.h), so what BoringSSL allocates for it (the SSL, its
+ * record buffers, the handshake's state, the client's certificate) comes
+ * from there. A listener connection's zone is a region of its own heap,
+ * hidden with it while other connections run; an upstream connection's
+ * is the kernel's (gw_tls_client.h), as the pool keeps it past the
+ * connection that opened it. The error queue is emptied before each call
+ * leaves the zone, so nothing of one zone is left in the kernel's. */
 #include "gw_tls_stream.h"
 #include "gw_tls_stream_s.h"
 #include "gw_tls.h"
@@ -15,13 +24,16 @@
 #include "gw_config.h"
 #include "gw_config_s.h"
 
+#include "vk_malloc.h"
 #include "vk_pipe.h"
 #include "vk_pipe_s.h"
 #include "vk_socket.h"
 #include "vk_sys.h"
 #include "vk_vectoring.h"
+#include "vk_zone.h"
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -35,6 +47,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 /* ---- the BIO ----
  *
@@ -128,8 +141,17 @@ static long bio_ctrl(BIO *bio_ptr, int cmd, long num, void *ptr)
 
 int gw_tls_stream_prepare(void)
 {
+	uint8_t byte;
+
 	if (fd_method)
 		return 0;
+	/* The thread's error queue and random generator, and libc's time
+	 * zone (certificate times are checked), are made on first use: here,
+	 * in the kernel's memory, not in a connection's zone. */
+	tzset();
+	ERR_clear_error();
+	if (!RAND_bytes(&byte, 1))
+		return -1;
 	fd_method = BIO_meth_new(BIO_TYPE_SOCKET, "vkgw fd");
 	if (!fd_method || !BIO_meth_set_read(fd_method, bio_read) || !BIO_meth_set_write(fd_method, bio_write) ||
 	    !BIO_meth_set_ctrl(fd_method, bio_ctrl))
@@ -231,12 +253,10 @@ static long stopped(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_
 	return -1;
 }
 
-static long tls_recv(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
+static long receive_records(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_ptr)
 {
-	struct gw_tls_stream *stream_ptr = ctx_ptr;
 	long total = 0;
 
-	(void)fd;
 	stream_ptr->rx_drained = 0; /* called again: the socket may have more */
 	for (;;) {
 		struct iovec iov[2];
@@ -262,12 +282,10 @@ static long tls_recv(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
 	}
 }
 
-static long tls_send(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
+static long send_records(struct gw_tls_stream *stream_ptr, struct vk_vectoring *ring_ptr)
 {
-	struct gw_tls_stream *stream_ptr = ctx_ptr;
 	long total = 0;
 
-	(void)fd;
 	for (;;) {
 		struct iovec iov[2];
 		long rc;
@@ -288,6 +306,44 @@ static long tls_send(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
 		/* Partly sent: the rest waits as the ring is marked. */
 		return total ? total : rc;
 	}
+}
+
+/* BoringSSL's calls for a stream run between these two (see "Memory"
+ * above). */
+static struct vk_zone *enter_zone(const struct gw_tls_stream *stream_ptr)
+{
+	return vk_malloc_enter(stream_ptr->zone_ptr);
+}
+
+static void leave_zone(struct vk_zone *previous_ptr)
+{
+	int saved_errno = errno;
+
+	/* Not only when an error is queued: the data of one already taken
+	 * waits in the queue too. */
+	ERR_clear_error();
+	vk_malloc_leave(previous_ptr);
+	errno = saved_errno;
+}
+
+static long tls_recv(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
+{
+	struct vk_zone *previous_ptr = enter_zone(ctx_ptr);
+	long n = receive_records(ctx_ptr, ring_ptr);
+
+	(void)fd;
+	leave_zone(previous_ptr);
+	return n;
+}
+
+static long tls_send(void *ctx_ptr, int fd, struct vk_vectoring *ring_ptr)
+{
+	struct vk_zone *previous_ptr = enter_zone(ctx_ptr);
+	long n = send_records(ctx_ptr, ring_ptr);
+
+	(void)fd;
+	leave_zone(previous_ptr);
+	return n;
 }
 
 static int tls_waits_for(void *ctx_ptr, int direction)
@@ -463,13 +519,11 @@ static const char *verify_failure(long result)
 	}
 }
 
-static int tls_handshake(void *ctx_ptr, int fd)
+static int handshake_step(struct gw_tls_stream *stream_ptr)
 {
-	struct gw_tls_stream *stream_ptr = ctx_ptr;
 	long verified;
 	int n, why;
 
-	(void)fd;
 	stream_ptr->rx_drained = 0;
 	n = SSL_do_handshake(stream_ptr->ssl_ptr);
 	if (n == 1) {
@@ -509,6 +563,16 @@ static int tls_handshake(void *ctx_ptr, int fd)
 		stream_ptr->failure = stream_ptr->failure_text;
 	}
 	return why;
+}
+
+static int tls_handshake(void *ctx_ptr, int fd)
+{
+	struct vk_zone *previous_ptr = enter_zone(ctx_ptr);
+	int rc = handshake_step(ctx_ptr);
+
+	(void)fd;
+	leave_zone(previous_ptr);
+	return rc;
 }
 
 static const struct vk_transform_ops tls_ops = {
@@ -566,31 +630,57 @@ static SSL *new_ssl(SSL_CTX *ctx_ptr)
 	return ssl_ptr;
 }
 
-/* ---- whose SSL ----
+/* ---- whose memory ----
  *
- * A listener connection's SSL is not freed by the connection's process
- * but by the kernel, when it closes the client's fd: whether the process
- * ended its stream and closed the socket, or a fault ended the process
- * (whose heap, holding the only other pointer to the SSL, is not to be
- * trusted then). The hook's context lives in the kernel's fd table, so
- * the SSL and the contexts it holds go back either way. */
+ * The stream's end frees its SSL. A process that faults does not end its
+ * streams (its heap is not to be trusted then), so what they hold outside
+ * the heap is given back by the kernel's close hook of their fd, whose
+ * context is kernel memory. A listener connection's SSL lives in its heap
+ * and goes with it; the hook gives back the listener's contexts and the
+ * count of live TLS connections. (BoringSSL's own references to the
+ * shared contexts, which only SSL_free drops, stay taken then: a context
+ * a reload replaced is not freed after such a fault.) An upstream
+ * connection's SSL is in the kernel's zone: the hook frees it. */
 
-static void free_on_close(void *ctx_ptr, int fd)
+static void released_on_close(void *ctx_ptr, int fd)
 {
-	SSL *ssl_ptr = ctx_ptr;
-	struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
-
 	(void)fd;
-	SSL_free(ssl_ptr);
-	ERR_clear_error();
-	gw_tls_release(tls_ptr);
+	gw_tls_release(ctx_ptr);
 	gw_stats_tls_connection(-1);
 }
 
-int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr)
+static void freed_on_close(void *ctx_ptr, int fd)
 {
-	SSL *ssl_ptr = new_ssl(tls_ptr->initial_ctx_ptr);
+	(void)fd;
+	gw_tls_stream_discard(ctx_ptr);
+}
 
+/* Without a kernel (a test harness), or on an fd the process does not
+ * own (a health check's), there is no hook. */
+static void hook(struct gw_tls_stream *stream_ptr, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
+{
+	stream_ptr->hook_fd = vk_socket_rx_fd(stream_ptr->socket_ptr);
+	stream_ptr->hooked = vk_sys_kernel_index() >= 0 && vk_sys_on_close(stream_ptr->hook_fd, fn, ctx_ptr) == 0;
+}
+
+static void unhook(struct gw_tls_stream *stream_ptr)
+{
+	if (stream_ptr->hooked)
+		vk_sys_on_close(stream_ptr->hook_fd, NULL, NULL);
+	stream_ptr->hooked = 0;
+}
+
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr,
+			 void *zone_region_ptr, size_t zone_len)
+{
+	struct vk_zone *previous_ptr;
+	SSL *ssl_ptr;
+
+	vk_zone_init(&stream_ptr->own_zone, zone_region_ptr, zone_len);
+	stream_ptr->zone_ptr = &stream_ptr->own_zone;
+	previous_ptr = enter_zone(stream_ptr);
+	ssl_ptr = new_ssl(tls_ptr->initial_ctx_ptr);
+	leave_zone(previous_ptr);
 	stream_ptr->ssl_ptr = NULL;
 	if (!ssl_ptr)
 		return -1;
@@ -598,35 +688,37 @@ int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_pt
 	stream_ptr->tls_ptr = tls_ptr;
 	stream_ptr->client_ptr = NULL;
 	stream_ptr->endpoint = -1;
-	/* Without a kernel (a test harness) there is no hook: the stream's
-	 * end frees it. */
-	stream_ptr->freed_on_close =
-		vk_sys_kernel_index() >= 0 && vk_sys_on_close(vk_socket_rx_fd(socket_ptr), free_on_close, ssl_ptr) == 0;
 	gw_tls_hold(tls_ptr);
 	gw_stats_tls_connection(1);
 	start(stream_ptr, ssl_ptr, socket_ptr);
+	hook(stream_ptr, released_on_close, tls_ptr);
 	return 0;
 }
 
-int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
-			  struct vk_socket *socket_ptr)
+/* The endpoint's name on a new client SSL: SNI (not for an address) and
+ * what its certificate is verified against. 1, or 0. */
+static int name_endpoint(SSL *ssl_ptr, const struct gw_tls_client_endpoint *endpoint_ptr)
 {
-	const struct gw_tls_client_endpoint *endpoint_ptr = &client_ptr->endpoints_ptr[endpoint];
-	X509_VERIFY_PARAM *param_ptr;
+	X509_VERIFY_PARAM *param_ptr = SSL_get0_param(ssl_ptr);
+
+	if (endpoint_ptr->is_address)
+		return X509_VERIFY_PARAM_set1_ip_asc(param_ptr, endpoint_ptr->name);
+	return SSL_set_tlsext_host_name(ssl_ptr, endpoint_ptr->name) &&
+	       X509_VERIFY_PARAM_set1_host(param_ptr, endpoint_ptr->name, strlen(endpoint_ptr->name));
+}
+
+/* A client SSL to the endpoint, offering its last session, or NULL. */
+static SSL *new_client_ssl(struct gw_tls_client *client_ptr, int endpoint)
+{
+	struct gw_tls_client_endpoint *endpoint_ptr = &client_ptr->endpoints_ptr[endpoint];
 	SSL *ssl_ptr = new_ssl(client_ptr->ctx_ptr);
 
-	stream_ptr->ssl_ptr = NULL;
 	if (!ssl_ptr)
-		return -1;
+		return NULL;
 	SSL_set_connect_state(ssl_ptr);
-	param_ptr = SSL_get0_param(ssl_ptr);
-	if (endpoint_ptr->is_address
-		    ? !X509_VERIFY_PARAM_set1_ip_asc(param_ptr, endpoint_ptr->name)
-		    : !SSL_set_tlsext_host_name(ssl_ptr, endpoint_ptr->name) ||
-			      !X509_VERIFY_PARAM_set1_host(param_ptr, endpoint_ptr->name, strlen(endpoint_ptr->name))) {
+	if (!name_endpoint(ssl_ptr, endpoint_ptr)) {
 		SSL_free(ssl_ptr);
-		ERR_clear_error();
-		return -1;
+		return NULL;
 	}
 	if (endpoint_ptr->session) {
 		SSL_set_session(ssl_ptr, endpoint_ptr->session);
@@ -634,14 +726,36 @@ int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client
 		 * the ticket this one gets. */
 		if (SSL_SESSION_should_be_single_use(endpoint_ptr->session)) {
 			SSL_SESSION_free(endpoint_ptr->session);
-			client_ptr->endpoints_ptr[endpoint].session = NULL;
+			endpoint_ptr->session = NULL;
 		}
 	}
+	return ssl_ptr;
+}
+
+/* A client stream's fields, before start. */
+static void set_client(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint)
+{
+	stream_ptr->zone_ptr = client_ptr->zone_ptr;
 	stream_ptr->tls_ptr = NULL;
-	stream_ptr->freed_on_close = 0;
 	stream_ptr->client_ptr = client_ptr;
 	stream_ptr->endpoint = endpoint;
+}
+
+int gw_tls_stream_connect(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
+			  struct vk_socket *socket_ptr)
+{
+	struct vk_zone *previous_ptr;
+	SSL *ssl_ptr;
+
+	set_client(stream_ptr, client_ptr, endpoint);
+	previous_ptr = enter_zone(stream_ptr);
+	ssl_ptr = new_client_ssl(client_ptr, endpoint);
+	leave_zone(previous_ptr);
+	stream_ptr->ssl_ptr = NULL;
+	if (!ssl_ptr)
+		return -1;
 	start(stream_ptr, ssl_ptr, socket_ptr);
+	hook(stream_ptr, freed_on_close, ssl_ptr);
 	return 0;
 }
 
@@ -661,17 +775,18 @@ static SSL *let_go(struct gw_tls_stream *stream_ptr)
 
 void *gw_tls_stream_keep(struct gw_tls_stream *stream_ptr)
 {
-	return stream_ptr->ssl_ptr ? let_go(stream_ptr) : NULL;
+	if (!stream_ptr->ssl_ptr)
+		return NULL;
+	unhook(stream_ptr); /* the pool's now */
+	return let_go(stream_ptr);
 }
 
 void gw_tls_stream_resume(struct gw_tls_stream *stream_ptr, struct gw_tls_client *client_ptr, int endpoint,
 			  void *kept_ptr, struct vk_socket *socket_ptr)
 {
-	stream_ptr->tls_ptr = NULL;
-	stream_ptr->freed_on_close = 0;
-	stream_ptr->client_ptr = client_ptr;
-	stream_ptr->endpoint = endpoint;
+	set_client(stream_ptr, client_ptr, endpoint);
 	start(stream_ptr, kept_ptr, socket_ptr);
+	hook(stream_ptr, freed_on_close, kept_ptr);
 }
 
 int gw_tls_stream_running(const struct gw_tls_stream *stream_ptr)
@@ -687,33 +802,45 @@ int gw_tls_stream_quiet(const struct gw_tls_stream *stream_ptr)
 void gw_tls_stream_discard(void *kept_ptr)
 {
 	SSL *ssl_ptr = kept_ptr;
+	struct vk_zone *previous_ptr;
 
 	if (!ssl_ptr)
 		return;
 	/* No close_notify: its BIO has no stream to write through. A kept
-	 * connection is between responses, so nothing is cut short. */
+	 * connection is between responses, so nothing is cut short. Its
+	 * memory is the kernel's zone, which a free finds from anywhere. */
+	previous_ptr = vk_malloc_enter(NULL);
 	SSL_free(ssl_ptr);
+	leave_zone(previous_ptr);
+}
+
+/* A listener connection's end: what its zone still holds once its SSL is
+ * freed is counted (nothing should be: a block left is BoringSSL keeping
+ * something of this connection in a shared object), and its holds in
+ * kernel memory are given back. */
+static void end_server(struct gw_tls_stream *stream_ptr)
+{
+	gw_stats_tls_memory(vk_zone_live(&stream_ptr->own_zone) != 0, vk_zone_refused(&stream_ptr->own_zone));
+	gw_tls_release(stream_ptr->tls_ptr);
+	gw_stats_tls_connection(-1);
 }
 
 void gw_tls_stream_end(struct gw_tls_stream *stream_ptr)
 {
-	SSL *ssl_ptr;
+	struct vk_zone *previous_ptr;
 
 	if (!stream_ptr->ssl_ptr)
 		return;
+	unhook(stream_ptr);
+	previous_ptr = enter_zone(stream_ptr);
 	/* One try, never a wait: a peer that is gone or full goes without. */
 	if (SSL_is_init_finished(stream_ptr->ssl_ptr) && vk_socket_rx_fd(stream_ptr->socket_ptr) >= 0)
 		SSL_shutdown(stream_ptr->ssl_ptr);
 	ERR_clear_error();
-	ssl_ptr = let_go(stream_ptr);
-	/* A listener's is freed when the fd closes ("Whose SSL"). */
-	if (stream_ptr->freed_on_close)
-		return;
-	SSL_free(ssl_ptr);
-	if (stream_ptr->tls_ptr) {
-		gw_tls_release(stream_ptr->tls_ptr);
-		gw_stats_tls_connection(-1);
-	}
+	SSL_free(let_go(stream_ptr));
+	leave_zone(previous_ptr);
+	if (stream_ptr->tls_ptr)
+		end_server(stream_ptr);
 }
 
 const char *gw_tls_stream_version(const struct gw_tls_stream *stream_ptr)

@@ -6,10 +6,12 @@
  * BoringSSL reads and writes the fd through a BIO that makes one recv or
  * send per call and reports EAGAIN as a retry, so a handshake or a record
  * that would block yields like any other I/O and deductive polling holds.
- * The stream itself lives in the connection's micro-heap; BoringSSL's own
- * objects (the SSL and its buffers) come from its allocator. A server
- * stream's SSL is freed by the kernel when it closes the client's fd, so a
- * process that faults gives it back too. */
+ * The stream itself lives in the connection's micro-heap, and so does what
+ * BoringSSL allocates for a server stream (the SSL, its buffers, the
+ * handshake's state): in a zone over a region of the heap the connection
+ * gives it. A client stream's BoringSSL memory is the kernel's zone for
+ * upstreams (gw_tls_client.h). What a process that faults leaves outside
+ * its heap, the kernel gives back when it closes the fd. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,9 +25,19 @@ typedef struct ssl_st SSL;
 int gw_tls_stream_prepare(void);
 
 size_t gw_tls_stream_size(void);
+/* The region a server stream's BoringSSL memory comes from. The tests'
+ * handshakes (RSA and ECDSA, client certificates, 16 KiB records) peak at
+ * 21 KiB, a keep-alive connection between requests holds a few; this is
+ * three times that. A connection whose BoringSSL asks for more (a client
+ * sending a certificate chain of tens of KiB) fails its handshake,
+ * counted in tls.memory.refused. Its pages are touched only as used. */
+#define GW_TLS_ZONE_BYTES (64 * 1024)
 /* A server-side stream for `tls_ptr`'s listener on the socket's fd, set as
- * the transform of both pipes. 0, or -1 (out of memory). */
-int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr);
+ * the transform of both pipes, whose BoringSSL memory is the zone_len bytes
+ * at zone_region_ptr (GW_TLS_ZONE_BYTES, from the connection's heap). 0, or
+ * -1 (out of memory). */
+int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_ptr, struct vk_socket *socket_ptr,
+			 void *zone_region_ptr, size_t zone_len);
 /* A client-side stream to endpoint `endpoint` of `client_ptr`'s upstream
  * (gw_tls_client.h) on the socket's fd, connected: its handshake is still
  * to run (vk_handshake_on). It offers the endpoint's last session. 0, or

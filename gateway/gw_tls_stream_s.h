@@ -3,6 +3,8 @@
 
 #include <openssl/ssl.h>
 
+#include "vk_zone_s.h"
+
 #define GW_TLS_CLIENT_SUBJECT_MAX 256
 #define GW_TLS_CLIENT_NAMES_MAX 512
 #define GW_TLS_CLIENT_CERT_MAX 1024
@@ -12,10 +14,17 @@
 
 struct gw_tls_stream {
 	SSL *ssl_ptr;
+	/* Where BoringSSL allocates for the stream (gw_tls_stream.c,
+	 * "Memory"): a server's own_zone, over the region of the connection's
+	 * heap it was given; a client's, the kernel's zone for upstreams
+	 * (NULL: libc's heap, as in a test harness). */
+	struct vk_zone *zone_ptr;
+	struct vk_zone own_zone;
 	struct gw_tls *tls_ptr; /* a server's: the contexts it started on, held (gw_tls_hold) */
-	/* A server's SSL is freed by the kernel's close hook of the client's
-	 * fd (gw_tls_stream.c, "Whose SSL"); 0: by gw_tls_stream_end. */
-	int freed_on_close;
+	/* The kernel's close hook of hook_fd gives back what a process that
+	 * faults leaves (gw_tls_stream.c, "Whose memory"). */
+	int hooked;
+	int hook_fd;
 	/* A client's (to an upstream): its context, and the endpoint, whose
 	 * sessions it keeps (gw_tls_client_s.h). */
 	struct gw_tls_client *client_ptr;

@@ -16,6 +16,7 @@
 #include "vk_coro.h"
 #include "vk_sys.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@ struct gw_upstreams {
 	struct upstream_state *states_ptr;
 	struct gw_health_check_arg *checks_ptr; /* one per upstream */
 	int count;
-	int reaper_running; /* a process closes expired kept connections */
+	int reaper_running;	      /* a process closes expired kept connections */
+	struct vk_zone *tls_zone_ptr; /* BoringSSL's memory for TLS to upstreams; NULL: none speaks it */
 };
 
 static void release(struct upstream_state *state_ptr)
@@ -51,6 +53,29 @@ static void release(struct upstream_state *state_ptr)
 	gw_tls_client_destroy(state_ptr->tls_ptr);
 }
 
+/* Room for every connection the TLS upstreams may have open at once (their
+ * max_connections), and a health check per endpoint. 0, or -1 after
+ * saying why. */
+static int open_tls_zone(struct gw_upstreams *upstreams_ptr)
+{
+	size_t connections = 0;
+
+	for (int u = 0; u < upstreams_ptr->count; u++) {
+		const struct gw_config_upstream *up_ptr = &upstreams_ptr->config_ptr->upstreams_ptr[u];
+
+		if (up_ptr->tls.enabled)
+			connections += (size_t)up_ptr->limits.breaker.max_connections + (size_t)up_ptr->endpoint_count;
+	}
+	if (connections == 0)
+		return 0;
+	upstreams_ptr->tls_zone_ptr = gw_tls_client_zone_open(connections);
+	if (!upstreams_ptr->tls_zone_ptr) {
+		fprintf(stderr, "vkgw: cannot map the memory for TLS to upstreams: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, unsigned seed)
 {
 	struct gw_upstreams *upstreams_ptr = calloc(1, sizeof(*upstreams_ptr));
@@ -60,7 +85,7 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 	upstreams_ptr->config_ptr = config_ptr;
 	upstreams_ptr->count = config_ptr->upstream_count;
 	upstreams_ptr->states_ptr = calloc((size_t)config_ptr->upstream_count + 1, sizeof(struct upstream_state));
-	if (!upstreams_ptr->states_ptr)
+	if (!upstreams_ptr->states_ptr || open_tls_zone(upstreams_ptr) == -1)
 		goto fail;
 	for (int u = 0; u < config_ptr->upstream_count; u++) {
 		const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
@@ -100,7 +125,8 @@ struct gw_upstreams *gw_upstreams_create(const struct gw_config *config_ptr, uns
 			char error[400];
 
 			/* The loader checked the files; they may have changed since. */
-			state_ptr->tls_ptr = gw_tls_client_create(up_ptr, error, sizeof(error));
+			state_ptr->tls_ptr =
+				gw_tls_client_create(up_ptr, upstreams_ptr->tls_zone_ptr, error, sizeof(error));
 			if (!state_ptr->tls_ptr) {
 				fprintf(stderr, "vkgw: upstream %s: %s\n", up_ptr->name, error);
 				goto fail;
@@ -119,6 +145,7 @@ void gw_upstreams_destroy(struct gw_upstreams *upstreams_ptr)
 		return;
 	for (int u = 0; upstreams_ptr->states_ptr && u < upstreams_ptr->count; u++)
 		release(&upstreams_ptr->states_ptr[u]);
+	gw_tls_client_zone_close(upstreams_ptr->tls_zone_ptr);
 	free(upstreams_ptr->states_ptr);
 	free(upstreams_ptr->checks_ptr);
 	free(upstreams_ptr);

@@ -299,10 +299,11 @@ config_errors() {
 # server resumed.
 resumes() {
 	local name=$1 version=$2 session=$3 count=$4 resumed=0 out
+	shift 4
 	for ((i = 0; i < count; i++)); do
 		out=$(printf 'GET /whoami HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n' |
 			timeout 10 openssl s_client -connect "127.0.0.1:${E2E_PORT[$name]}" -servername api.test \
-				"$version" -sess_in "$session" -ign_eof 2>&1) || true
+				"$version" -sess_in "$session" -ign_eof "$@" 2>&1) || true
 		if grep -q '^Reused, ' <<<"$out"; then
 			resumed=$((resumed + 1))
 		fi
@@ -363,7 +364,7 @@ start_mtls() {
 	start_server "${name}_up" "$UPSTREAM" -p 0 -k 1
 	cat >"$E2E_TMP/$name.json" <<JSON
 {
-  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $tls } ],
+  "listeners": [ { "name": "tls", "address": "127.0.0.1", "port": 0, "kernels": 1, "tls": $tls } ],${3:-}
   "access_log": { "path": "$E2E_TMP/$name.log" },
   "upstreams": { "app": { "endpoints": [ "127.0.0.1:${E2E_PORT[${name}_up]}" ] } },
   "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app", "forward_client_cert": "X-Forwarded-Client-Cert" } } } ]
@@ -405,6 +406,45 @@ mtls_required() {
 	done
 	stop_server mr
 	[ "$(wc -l <"$E2E_TMP/mr.log")" = 1 ] || fail "requests logged: $(cat "$E2E_TMP/mr.log")"
+}
+
+# What BoringSSL allocates for a listener connection is in the
+# connection's own memory (gateway/gw_tls_stream.c, "Memory"), and all of
+# it comes back when the SSL is freed: /stats counts a connection whose
+# memory still held blocks then (BoringSSL keeping something of it in a
+# shared object: a session in its own cache, a value computed on first
+# use) and allocations refused for want of room. Full and resumed
+# handshakes, TLS 1.2 session IDs (the kernel's cache) and tickets,
+# client certificates verified and refused, RSA (past the point where its
+# key's shared state changes) and ECDSA.
+memory_comes_back() {
+	local admin session=$E2E_TMP/mm.session n
+	start_mtls mm optional '
+  "admin": { "address": "127.0.0.1", "port": 0 },'
+	wait_until 5 "mm: admin 'listening on' line" admin_listening mm
+	admin=$(admin_port mm)
+	s_client_request mm -tls1_2 -no_ticket -sess_out "$session" >/dev/null
+	[ -s "$session" ] || fail "TLS 1.2 without a ticket: no session was saved"
+	n=$(resumes mm -tls1_2 "$session" 8 -no_ticket)
+	[ "$n" = 8 ] || fail "TLS 1.2 session IDs: $n of 8 connections resumed from the kernel's cache"
+	for version in 1.2 1.3; do
+		https mm api.test /whoami --cacert "$CERTS/ec.pem" "${CLIENT[@]}" --tls-max "$version" -o /dev/null ||
+			fail "TLS $version: the request with a client certificate failed"
+		https mm api.test /whoami --cacert "$CERTS/ec.pem" --tls-max "$version" -o /dev/null ||
+			fail "TLS $version: the request without a client certificate failed"
+	done
+	grep -q '^HTTP/1.1 200' <<<"$(s_client_request mm -tls1_3 -sigalgs RSA-PSS+SHA256 -cert "$CERTS/client.pem" \
+		-key "$CERTS/client.key")" || fail "an RSA handshake with a client certificate was not answered"
+	# An RSA key's blinding values are made anew every 32 signatures.
+	for ((i = 0; i < 40; i++)); do
+		s_client mm -servername api.test -sigalgs RSA-PSS+SHA256 >/dev/null
+	done
+	s_client_request mm -tls1_3 -cert "$CERTS/rogue.pem" -key "$CERTS/rogue.key" >/dev/null
+	wait_until 5 "54 handshakes counted" admin_stat_is "$admin" 'd["total"]["tls"]["handshakes"]' 54
+	wait_until 5 "the TLS connections closed" admin_stat_is "$admin" 'd["total"]["tls"]["connections"]' 0
+	admin_stat_is "$admin" 'd["total"]["tls"]["memory"]' "{'refused': 0, 'leftover': 0}" ||
+		fail "TLS memory: $(admin_stat "$admin" 'd["total"]["tls"]["memory"]')"
+	stop_server mm
 }
 
 mtls_optional() {
@@ -617,6 +657,7 @@ run_case "a session resumes on either kernel (shared ticket keys), TLS 1.2 and 1
 run_case "mTLS required: the verified certificate goes upstream; none or a stranger's gets an alert" mtls_required
 run_case "mTLS optional: no certificate passes without the header, a made-up header never passes" mtls_optional
 run_case "routes chosen by the client certificate's name, digest and subject, or by its absence" routes_on_client_certificate
+run_case "a listener connection's TLS memory is its own, and all of it comes back" memory_comes_back
 run_case "SNI and the client's key types choose the certificate" sni_chooses
 run_case "without a default certificate, an unknown name gets an alert" no_default_alerts
 run_case "SIGHUP reloads certificates under load without a failed request; a broken file is refused" cert_reload_under_load
