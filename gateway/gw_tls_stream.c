@@ -637,7 +637,8 @@ static SSL *new_ssl(SSL_CTX *ctx_ptr)
  * the heap is given back by the kernel's close hook of their fd, whose
  * context is kernel memory. A listener connection's SSL lives in its heap
  * and goes with it; the hook gives back the listener's contexts and the
- * count of live TLS connections. (BoringSSL's own references to the
+ * count of live TLS connections (and frees the SSL where malloc is not
+ * routed, so it is not in the heap). (BoringSSL's own references to the
  * shared contexts, which only SSL_free drops, stay taken then: a context
  * a reload replaced is not freed after such a fault.) An upstream
  * connection's SSL is in the kernel's zone: the hook frees it. */
@@ -647,6 +648,18 @@ static void released_on_close(void *ctx_ptr, int fd)
 	(void)fd;
 	gw_tls_release(ctx_ptr);
 	gw_stats_tls_connection(-1);
+}
+
+/* Where malloc is not routed (under AddressSanitizer), a listener
+ * connection's SSL is libc's, outside the heap: the hook frees it too. */
+static void freed_and_released_on_close(void *ctx_ptr, int fd)
+{
+	SSL *ssl_ptr = ctx_ptr;
+	struct gw_tls *tls_ptr = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl_ptr));
+
+	SSL_free(ssl_ptr);
+	ERR_clear_error();
+	released_on_close(tls_ptr, fd);
 }
 
 static void freed_on_close(void *ctx_ptr, int fd)
@@ -691,7 +704,10 @@ int gw_tls_stream_accept(struct gw_tls_stream *stream_ptr, struct gw_tls *tls_pt
 	gw_tls_hold(tls_ptr);
 	gw_stats_tls_connection(1);
 	start(stream_ptr, ssl_ptr, socket_ptr);
-	hook(stream_ptr, released_on_close, tls_ptr);
+	if (vk_malloc_routes())
+		hook(stream_ptr, released_on_close, tls_ptr);
+	else
+		hook(stream_ptr, freed_and_released_on_close, ssl_ptr);
 	return 0;
 }
 
