@@ -56,6 +56,7 @@
 #define GW_GRACE_MS_MAX 3600000
 
 struct gw_program {
+	const char *config_path;
 	struct gw_config *config_ptr;
 	struct gw_conn_config *conn_configs_ptr; /* one per listener */
 	int listener_count;
@@ -243,6 +244,43 @@ static void reload(void *ctx_ptr, int kernel_index)
 	if (kernel_index == 0)
 		fprintf(stderr,
 			"vkgw: SIGHUP: configuration reload is not supported yet; restart to apply other changes\n");
+}
+
+/* The problems a refused reload reports in /stats, at most. */
+#define GW_RELOAD_PROBLEMS_MAX 2048
+
+/* SIGHUP, where it is taken (the supervisor, or a lone kernel), before any
+ * kernel reloads: the configuration file is loaded and checked as --check
+ * does, certificate files included. With problems, nothing reloads: they
+ * are logged as FILE:LINE:COL: /pointer: message, and /stats and /metrics
+ * count the refusal (the problems are in /stats). 0, or -1. */
+static int reload_check(void *ctx_ptr)
+{
+	struct gw_program *program_ptr = ctx_ptr;
+	struct gw_diag *diag_ptr = gw_diag_create();
+	struct gw_config *fresh_ptr = diag_ptr ? gw_config_load_file(program_ptr->config_path, diag_ptr) : NULL;
+	char problems[GW_RELOAD_PROBLEMS_MAX] = "out of memory";
+	FILE *out_ptr;
+
+	if (fresh_ptr) {
+		gw_config_free(fresh_ptr);
+		gw_diag_destroy(diag_ptr);
+		gw_stats_config_reload(program_ptr->stats_ptr, NULL);
+		return 0;
+	}
+	fprintf(stderr, "vkgw: SIGHUP: %s has problems, nothing reloads:\n", program_ptr->config_path);
+	if (diag_ptr) {
+		gw_config_print_errors(stderr, program_ptr->config_path, diag_ptr, NULL);
+		out_ptr = fmemopen(problems, sizeof(problems) - 1, "w");
+		if (out_ptr) {
+			memset(problems, 0, sizeof(problems));
+			gw_config_print_errors(out_ptr, program_ptr->config_path, diag_ptr, NULL);
+			fclose(out_ptr);
+		}
+	}
+	gw_stats_config_reload(program_ptr->stats_ptr, problems);
+	gw_diag_destroy(diag_ptr);
+	return -1;
 }
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
@@ -526,6 +564,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	program.config_path = path;
 	program.config_ptr = load(path);
 	if (!program.config_ptr)
 		return 1;
@@ -576,6 +615,7 @@ int main(int argc, char **argv)
 	cfg.child_exit_fn = child_exit;
 	cfg.signal_fn = user_signal;
 	cfg.reload_fn = reload;
+	cfg.reload_check_fn = reload_check;
 	cfg.reload_ctx_ptr = &program;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);

@@ -5,6 +5,7 @@
 
 #include "vk_sys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,11 +38,17 @@ static size_t worst_case_render(struct gw_stats *stats_ptr)
 	size_t json, prom;
 
 	memset(stats_ptr->table_ptr, 0xff, stats_ptr->table_bytes);
+	/* Problems whose every byte needs a 6-byte escape. */
+	memset(stats_ptr->reload_ptr, 0xff, sizeof(*stats_ptr->reload_ptr));
+	stats_ptr->reload_ptr->seq = 0;
+	memset(stats_ptr->reload_ptr->problems, 1, sizeof(stats_ptr->reload_ptr->problems) - 1);
+	stats_ptr->reload_ptr->problems[sizeof(stats_ptr->reload_ptr->problems) - 1] = '\0';
 	/* "filters" is the longest mode name. */
 	memset(stats_ptr->isolated_ptr, GW_ISOLATION_FILTERS, (size_t)stats_ptr->listener_count);
 	json = gw_stats_render_json(stats_ptr, 0, NULL, 0);
 	prom = gw_stats_render_prometheus(stats_ptr, 0, NULL, 0);
 	memset(stats_ptr->table_ptr, 0, stats_ptr->table_bytes);
+	memset(stats_ptr->reload_ptr, 0, sizeof(*stats_ptr->reload_ptr));
 	for (int i = 0; i < stats_ptr->listener_count; i++)
 		stats_ptr->isolated_ptr[i] = (unsigned char)stats_ptr->config_ptr->listeners_ptr[i].isolation;
 	return (json > prom ? json : prom) + 1;
@@ -77,6 +84,10 @@ struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels
 	if (p_ptr == MAP_FAILED)
 		goto fail;
 	stats_ptr->table_ptr = p_ptr;
+	p_ptr = mmap(NULL, sizeof(*stats_ptr->reload_ptr), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p_ptr == MAP_FAILED)
+		goto fail;
+	stats_ptr->reload_ptr = p_ptr;
 	stats_ptr->render_max = worst_case_render(stats_ptr);
 	return stats_ptr;
 fail:
@@ -92,9 +103,31 @@ void gw_stats_destroy(struct gw_stats *stats_ptr)
 		gw_stats_detach();
 	if (stats_ptr->table_ptr)
 		munmap(stats_ptr->table_ptr, stats_ptr->table_bytes);
+	if (stats_ptr->reload_ptr)
+		munmap(stats_ptr->reload_ptr, sizeof(*stats_ptr->reload_ptr));
 	free(stats_ptr->endpoint_first_ptr);
 	free(stats_ptr->isolated_ptr);
 	free(stats_ptr);
+}
+
+void gw_stats_config_reload(struct gw_stats *stats_ptr, const char *problems)
+{
+	struct gw_stats_reload *reload_ptr = stats_ptr ? stats_ptr->reload_ptr : NULL;
+
+	if (!reload_ptr)
+		return;
+	__atomic_store_n(&reload_ptr->seq, reload_ptr->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (problems) {
+		reload_ptr->refused++;
+		reload_ptr->last_refused = 1;
+		snprintf(reload_ptr->problems, sizeof(reload_ptr->problems), "%s", problems);
+	} else {
+		reload_ptr->accepted++;
+		reload_ptr->last_refused = 0;
+		reload_ptr->problems[0] = '\0';
+	}
+	__atomic_store_n(&reload_ptr->seq, reload_ptr->seq + 1, __ATOMIC_RELEASE);
 }
 
 int gw_stats_kernels(const struct gw_stats *stats_ptr)

@@ -39,6 +39,11 @@ void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolat
 void gw_stats_attach(struct gw_stats *stats_ptr, int kernel_index);
 void gw_stats_detach(void);
 
+/* A reload of the configuration (SIGHUP) was accepted (problems NULL), or
+ * refused for its problems, a line each ("FILE:LINE:COL: /pointer:
+ * message"; cut to what fits). From the process that takes the signal. */
+void gw_stats_config_reload(struct gw_stats *stats_ptr, const char *problems);
+
 /* ---- writers (this kernel's slot) ---- */
 
 void gw_stats_connection_opened(void);

@@ -221,6 +221,65 @@ static void json_upstream(struct out *o_ptr, const struct gw_stats *stats_ptr, i
 	put(o_ptr, "]}");
 }
 
+/* The reload record as of one moment (the writer may be in the middle of
+ * another: read again until a copy is whole). */
+static void reload_view(const struct gw_stats *stats_ptr, struct gw_stats_reload *v_ptr)
+{
+	const struct gw_stats_reload *reload_ptr = stats_ptr->reload_ptr;
+
+	for (int tries = 0; tries < 100; tries++) {
+		uint64_t seq = __atomic_load_n(&reload_ptr->seq, __ATOMIC_ACQUIRE);
+
+		memcpy(v_ptr, reload_ptr, sizeof(*v_ptr));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (seq % 2 == 0 && __atomic_load_n(&reload_ptr->seq, __ATOMIC_RELAXED) == seq)
+			break;
+	}
+	v_ptr->problems[sizeof(v_ptr->problems) - 1] = '\0';
+}
+
+/* text[0..len) inside a JSON string: quotes, backslashes and control
+ * bytes escaped. */
+static void put_json_text(struct out *o_ptr, const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '"' || c == '\\')
+			put(o_ptr, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			put(o_ptr, "\\u%04x", c);
+		else
+			put(o_ptr, "%c", c);
+	}
+}
+
+/* "config": the reloads, and the problems of the last one refused, a
+ * string per line. */
+static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
+{
+	struct gw_stats_reload v;
+	const char *line;
+
+	reload_view(stats_ptr, &v);
+	put(o_ptr, "\"config\":{\"reloads\":{\"accepted\":%llu,\"refused\":%llu},\"last_reload\":\"%s\",\"problems\":[",
+	    (unsigned long long)v.accepted, (unsigned long long)v.refused,
+	    v.last_refused ? "refused"
+	    : v.accepted   ? "accepted"
+			   : "none");
+	line = v.problems;
+	for (int n = 0; *line; n++) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		put(o_ptr, "%s\"", n ? "," : "");
+		put_json_text(o_ptr, line, len);
+		put(o_ptr, "\"");
+		line += len + (end != NULL);
+	}
+	put(o_ptr, "]},");
+}
+
 size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
 {
 	const struct gw_config *config_ptr = stats_ptr->config_ptr;
@@ -228,7 +287,9 @@ size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, c
 	struct gw_stats_kernel v;
 
 	kernel_view(stats_ptr, 0, stats_ptr->kernels, &v);
-	put(&o, "{\"kernels\":%d,\"total\":{", stats_ptr->kernels);
+	put(&o, "{\"kernels\":%d,", stats_ptr->kernels);
+	json_reloads(&o, stats_ptr);
+	put(&o, "\"total\":{");
 	json_kernel_fields(&o, &v);
 	put(&o, "},\"per_kernel\":[");
 	for (int k = 0; k < stats_ptr->kernels; k++) {
@@ -388,6 +449,7 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 	struct out o = {buf, len, 0};
 	char labels[LABELS_MAX], name[96];
 	struct gw_stats_kernel kv;
+	struct gw_stats_reload reload;
 
 	for (size_t f = 0; f < COUNT_OF(kernel_families); f++) {
 		prom_header(&o, kernel_families[f].name, kernel_families[f].type, kernel_families[f].help);
@@ -408,6 +470,15 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 			put(&o, "%s{kernel=\"%d\"} %llu\n", name, k,
 			    (unsigned long long)gw_stats_load(&gw_stats_kernel_of(stats_ptr, k)->vkern[i]));
 	}
+	reload_view(stats_ptr, &reload);
+	prom_header(&o, "vkgw_config_reloads_total", "counter",
+		    "Reloads of the configuration asked (SIGHUP): accepted, or refused for problems in the new one.");
+	put(&o,
+	    "vkgw_config_reloads_total{result=\"accepted\"} %llu\nvkgw_config_reloads_total{result=\"refused\"} %llu\n",
+	    (unsigned long long)reload.accepted, (unsigned long long)reload.refused);
+	prom_header(&o, "vkgw_config_last_reload_successful", "gauge",
+		    "0 when the last reload was refused (the problems are in /stats), else 1.");
+	put(&o, "vkgw_config_last_reload_successful %d\n", !reload.last_refused);
 	prom_header(&o, "vkgw_listener_isolation", "gauge",
 		    "1 when the listener's connections run isolated (mode: from filters of other connections, "
 		    "or always), 0 when off.");

@@ -56,6 +56,18 @@ struct gw_stats_endpoint {
 	uint64_t ejections;
 };
 
+/* The reloads of the configuration, written only by the process that
+ * takes SIGHUP (the supervisor, or a lone kernel): a seqlock, `seq` odd
+ * while a write is under way. */
+#define GW_STATS_RELOAD_PROBLEMS_BYTES 2048
+struct gw_stats_reload {
+	uint64_t seq;
+	uint64_t accepted; /* checked, and sent to the kernels */
+	uint64_t refused;  /* the new configuration had problems: nothing changed */
+	uint64_t last_refused;
+	char problems[GW_STATS_RELOAD_PROBLEMS_BYTES]; /* the last refused one's, a line each */
+};
+
 /* One kernel's slot, in the table at slot_bytes * kernel: the kernel's
  * counters, then one gw_stats_upstream per upstream, then the endpoints of
  * every upstream in config order (upstream u's start at
@@ -70,7 +82,8 @@ struct gw_stats {
 	size_t table_bytes;
 	unsigned char *table_ptr; /* MAP_SHARED | MAP_ANONYMOUS */
 	int listener_count;
-	unsigned char *isolated_ptr; /* per listener: its connections' heaps are mprotected */
+	unsigned char *isolated_ptr;	    /* per listener: its connections' heaps are mprotected */
+	struct gw_stats_reload *reload_ptr; /* MAP_SHARED | MAP_ANONYMOUS */
 	size_t render_max;
 };
 

@@ -129,6 +129,11 @@ void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int 
 	kern_ptr->reload_ctx_ptr = ctx_ptr;
 }
 
+void vk_kern_set_reload_check(struct vk_kern *kern_ptr, int (*fn)(void *ctx_ptr))
+{
+	kern_ptr->reload_check_fn = fn;
+}
+
 void vk_kern_set_signal(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index, int signo), void *ctx_ptr)
 {
 	kern_ptr->signal_fn = fn;
@@ -582,7 +587,8 @@ static void handle_signals(struct vk_kern *kern_ptr)
 	signals_pending &= ~pending;
 	if (pending & (SIGNAL_BIT(SIGTERM) | SIGNAL_BIT(SIGINT)))
 		vk_kern_drain(kern_ptr);
-	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn)
+	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn &&
+	    (!kern_ptr->reload_check_fn || kern_ptr->reload_check_fn(kern_ptr->reload_ctx_ptr) == 0))
 		kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
 	if ((pending & SIGNAL_BIT(SIGUSR1)) && kern_ptr->signal_fn)
 		kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, SIGUSR1);

@@ -13,6 +13,10 @@ int vk_kern_add_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr
 void vk_kern_set_channels(struct vk_kern *kern_ptr, struct vk_channel *inbox_ptr, struct vk_channel *outbox_ptr);
 void vk_kern_set_grace_ms(struct vk_kern *kern_ptr, unsigned grace_ms);
 void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index), void *ctx_ptr);
+/* Asked (with the reload hook's context) when SIGHUP reaches this kernel's
+ * own process, before the reload hook: -1 and it does not run. A reload
+ * the supervisor sends was asked in the supervisor. */
+void vk_kern_set_reload_check(struct vk_kern *kern_ptr, int (*fn)(void *ctx_ptr));
 /* SIGUSR1 and SIGUSR2 (sent to this kernel, or forwarded by the
  * supervisor) call fn with the signal's number; without fn they are
  * ignored. */

@@ -58,6 +58,7 @@ struct vk_kern {
 	struct vk_channel *inbox_ptr;  /* from the supervisor */
 	struct vk_channel *outbox_ptr; /* to the supervisor */
 	void (*reload_fn)(void *ctx_ptr, int kernel_index);
+	int (*reload_check_fn)(void *ctx_ptr);
 	void *reload_ctx_ptr;
 	void (*signal_fn)(void *ctx_ptr, int kernel_index, int signo); /* SIGUSR1, SIGUSR2 */
 	void *signal_ctx_ptr;

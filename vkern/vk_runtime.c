@@ -97,6 +97,7 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 		vk_kern_set_channels(kern_ptr, slot_ptr->inbox_ptr, slot_ptr->outbox_ptr);
 	vk_kern_set_grace_ms(kern_ptr, cfg_ptr->grace_ms);
 	vk_kern_set_reload(kern_ptr, cfg_ptr->reload_fn, cfg_ptr->reload_ctx_ptr);
+	vk_kern_set_reload_check(kern_ptr, cfg_ptr->reload_check_fn);
 	vk_kern_set_signal(kern_ptr, cfg_ptr->signal_fn, cfg_ptr->hook_ctx_ptr);
 	vk_kern_set_verbose(kern_ptr, cfg_ptr->verbose);
 	vk_kern_set_spin_us(kern_ptr, cfg_ptr->spin_us);
@@ -261,7 +262,8 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 					broadcast(slots, kernels, VK_MSG_DRAIN);
 				}
 			} else if (info.ssi_signo == SIGHUP) {
-				broadcast(slots, kernels, VK_MSG_RELOAD);
+				if (!cfg_ptr->reload_check_fn || cfg_ptr->reload_check_fn(cfg_ptr->reload_ctx_ptr) == 0)
+					broadcast(slots, kernels, VK_MSG_RELOAD);
 			} else if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
 				broadcast_arg(slots, kernels, VK_MSG_SIGNAL, info.ssi_signo);
 			}

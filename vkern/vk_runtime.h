@@ -19,6 +19,10 @@ struct vk_runtime_config {
 	int stats_at_exit; /* each kernel prints its counters to stderr */
 	unsigned spin_us;  /* busy-poll this long after events (0: off; default $VK_SPIN_US) */
 	void (*reload_fn)(void *ctx_ptr, int kernel_index); /* SIGHUP */
+	/* SIGHUP, where it is taken (the supervisor, or a lone kernel),
+	 * before any kernel's reload_fn: -1 and no kernel reloads (the new
+	 * configuration has problems, say). NULL: every SIGHUP reloads. */
+	int (*reload_check_fn)(void *ctx_ptr);
 	void *reload_ctx_ptr;
 	/* SIGUSR1 or SIGUSR2, in each kernel's process (with hook_ctx_ptr);
 	 * without it they are ignored. Every other signal whose default

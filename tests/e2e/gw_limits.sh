@@ -42,13 +42,12 @@ gateway() {
 }
 JSON
 	start_server "$name" prlimit "--nofile=$nofile" "$VKGW" -c "$E2E_TMP/$name.json" "$@"
-	wait_until 5 "$name: admin 'listening on' line" admin_announced "$name"
+	wait_until 5 "$name: admin 'listening on' line" admin_listening "$name"
 	line=$(sed -n 2p "$E2E_TMP/$name.out")
 	[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "$name: no admin 'listening on' line: $line"
 	ADMIN_PORT=${BASH_REMATCH[1]}
 }
 
-admin_announced() { [ "$(grep -c '^listening on' "$E2E_TMP/$1.out")" -ge 2 ]; }
 
 fd_limit_raised() {
 	local pid soft

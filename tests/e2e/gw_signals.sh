@@ -3,7 +3,9 @@
 #   SIGUSR1   reopens the access log (logrotate: rename, signal, the new
 #             file gets the lines)
 #   SIGHUP    says configuration reload is not supported yet (a plain
-#             listener has no certificates to reload), changes nothing
+#             listener has no certificates to reload), changes nothing;
+#             with a configuration file that has problems, nothing reloads
+#             and /stats and /metrics say why
 #   SIGUSR2 and stray signals (ALRM, PROF, IO, PWR, XFSZ, real-time...)
 #             are ignored: the gateway keeps serving and exits 0 on SIGTERM
 . "$(dirname "$0")/lib.sh"
@@ -11,10 +13,10 @@
 VKGW="$BUILD/vkgw"
 need_bin "$VKGW"
 
-start_gateway() { # start_gateway NAME KERNELS
+start_gateway() { # start_gateway NAME KERNELS [MEMBERS]: MEMBERS, more top-level JSON
 	local name=$1
 	cat >"$E2E_TMP/$name.json" <<JSON
-{
+{${3:-}
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0 } ],
   "access_log": { "path": "$E2E_TMP/$name.log", "buffer_bytes": 4096 },
   "routes": [ { "name": "r", "action": { "respond": { "status": 200, "body": "ok\n" } } } ]
@@ -77,9 +79,48 @@ hup_and_stray_signals_change_nothing() {
 	stop_server "$name"
 }
 
+# The problems of a configuration file are checked where SIGHUP is taken
+# (the supervisor, or the lone kernel) before any kernel reloads: with
+# problems, no kernel hears of it, and /stats and /metrics say so; once
+# the file is right again, the next SIGHUP is accepted.
+hup_with_problems_reloads_nothing() {
+	local k=$1 name=bad$1 admin config good problems
+	start_gateway "$name" "$k" '
+  "admin": { "address": "127.0.0.1", "port": 0 },'
+	wait_until 5 "$name: admin 'listening on' line" admin_listening "$name"
+	admin=$(admin_port "$name")
+	config=$E2E_TMP/$name.json
+	good=$(cat "$config")
+	# Line 5, column 3: a member the schema does not know.
+	sed 's/"routes":/"routez":/' <<<"$good" >"$config"
+	signal_server "$name" HUP
+	wait_until 5 "the refused reload counted" admin_stat_is "$admin" 'd["config"]["reloads"]["refused"]' 1
+	problems=$(admin_stat "$admin" '"\n".join(d["config"]["problems"])')
+	grep -qx "$config:5:3: /routez: unknown key \"routez\";.*" <<<"$problems" &&
+		grep -qx "$config:1:1: missing required key \"routes\"" <<<"$problems" ||
+		fail "the problems in /stats: $problems"
+	admin_stat_is "$admin" 'd["config"]["last_reload"]' refused || fail "last_reload: $(admin_stat "$admin" 'd["config"]')"
+	grep -q "$config:5:3: /routez" "$(server_err_file "$name")" || fail "the problem was not logged:$(server_stderr "$name")"
+	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$admin/metrics" >"$E2E_TMP/$name.metrics"
+	grep -qx 'vkgw_config_reloads_total{result="refused"} 1' "$E2E_TMP/$name.metrics" &&
+		grep -qx 'vkgw_config_last_reload_successful 0' "$E2E_TMP/$name.metrics" ||
+		fail "/metrics: $(grep vkgw_config "$E2E_TMP/$name.metrics")"
+	! grep -q 'reload is not supported yet' "$(server_err_file "$name")" || fail "a kernel reloaded:$(server_stderr "$name")"
+	[ "$(get "$name" /)" = ok ] || fail "no answer after the refused reload"
+	printf '%s\n' "$good" >"$config"
+	signal_server "$name" HUP
+	wait_until 5 "the next reload accepted" admin_stat_is "$admin" 'd["config"]["last_reload"]' accepted
+	admin_stat_is "$admin" '(d["config"]["reloads"], d["config"]["problems"])' "({'accepted': 1, 'refused': 1}, [])" ||
+		fail "after the good reload: $(admin_stat "$admin" 'd["config"]')"
+	wait_until 5 "the kernels reloaded" grep -q 'reload is not supported yet' "$(server_err_file "$name")"
+	stop_server "$name"
+}
+
 for k in 1 2; do
 	run_case "-k $k: SIGUSR1 reopens the access log after a rename" usr1_reopens_the_access_log "$k"
 	run_case "-k $k: SIGHUP says reload is not supported; SIGUSR2 and stray signals are ignored" \
 		hup_and_stray_signals_change_nothing "$k"
+	run_case "-k $k: SIGHUP with a configuration that has problems reloads nothing, and says why" \
+		hup_with_problems_reloads_nothing "$k"
 done
 finish

@@ -403,6 +403,10 @@ http_get() {
 
 # ---- the admin listener (vkgw's "admin" config object) ----
 
+# admin_listening NAME: NAME announced a listener and its admin listener
+# (for wait_until).
+admin_listening() { [ "$(grep -c '^listening on' "$E2E_TMP/$1.out")" -ge 2 ]; }
+
 # admin_port NAME: the port of the last "listening on" line NAME printed
 # (vkgw announces the admin listener after the listeners).
 admin_port() {

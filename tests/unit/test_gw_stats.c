@@ -233,12 +233,50 @@ static void test_render_max_bounds_both_formats(void **state)
 		kernel_ptr = gw_stats_kernel_of(f->stats_ptr, k);
 		memset(kernel_ptr, 0xff, f->stats_ptr->slot_bytes);
 	}
+	/* The longest problems, each byte escaped as six. */
+	memset(f->stats_ptr->reload_ptr->problems, 1, sizeof(f->stats_ptr->reload_ptr->problems));
 	assert_true(gw_stats_render_json(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
 	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
 	need = gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, 100);
 	assert_true(need >= 100);
 	assert_int_equal(strlen(f->buf), 99);
 	memset(f->stats_ptr->table_ptr, 0, f->stats_ptr->table_bytes);
+}
+
+/* A refused reload's problems come out a JSON string per line, escaped;
+ * an accepted one clears them; /metrics counts both and says whether the
+ * last was refused. */
+static void test_config_reloads(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = render_json(f, 1), *config, *problems;
+
+	config = json_object_get(doc, "config");
+	assert_string_equal(json_string_value(json_object_get(config, "last_reload")), "none");
+	json_decref(doc);
+	gw_stats_config_reload(f->stats_ptr, "a.json:1:1: missing \"routes\"\na.json:5:3: /x\tthere\n");
+	doc = render_json(f, 1);
+	config = json_object_get(doc, "config");
+	problems = json_object_get(config, "problems");
+	assert_int_equal(json_array_size(problems), 2);
+	assert_string_equal(json_string_value(json_array_get(problems, 0)), "a.json:1:1: missing \"routes\"");
+	assert_string_equal(json_string_value(json_array_get(problems, 1)), "a.json:5:3: /x\tthere");
+	assert_string_equal(json_string_value(json_object_get(config, "last_reload")), "refused");
+	assert_int_equal(at(doc, "config.reloads.refused"), 1);
+	json_decref(doc);
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_non_null(strstr(f->buf, "vkgw_config_reloads_total{result=\"refused\"} 1\n"));
+	assert_non_null(strstr(f->buf, "vkgw_config_last_reload_successful 0\n"));
+	gw_stats_config_reload(f->stats_ptr, NULL);
+	doc = render_json(f, 1);
+	config = json_object_get(doc, "config");
+	assert_int_equal(json_array_size(json_object_get(config, "problems")), 0);
+	assert_string_equal(json_string_value(json_object_get(config, "last_reload")), "accepted");
+	assert_int_equal(at(doc, "config.reloads.accepted"), 1);
+	json_decref(doc);
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_non_null(strstr(f->buf, "vkgw_config_reloads_total{result=\"accepted\"} 1\n"));
+	assert_non_null(strstr(f->buf, "vkgw_config_last_reload_successful 1\n"));
 }
 
 static const char *isolation_at(json_t *doc, int listener)
@@ -275,7 +313,7 @@ static void test_listener_isolation(void **state)
 }
 
 /* Every sample belongs to a family announced by HELP and TYPE; counters
- * end in _total; the labels are the documented ones. */
+ * end in _total; every family but the configuration's is per kernel. */
 static void test_prometheus_lines(void **state)
 {
 	struct fixture *f = *state;
@@ -306,9 +344,12 @@ static void test_prometheus_lines(void **state)
 		if (line[0] == '#')
 			continue;
 		assert_memory_equal(line, family, strlen(family));
+		samples++;
+		/* The configuration's reloads are the program's, not a kernel's. */
+		if (strncmp(family, "vkgw_config_", 12) == 0)
+			continue;
 		assert_true(line[strlen(family)] == '{');
 		assert_non_null(strstr(line, "kernel=\""));
-		samples++;
 	}
 	assert_true(samples > 50);
 }
@@ -323,6 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render_max_bounds_both_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prometheus_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_reloads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
