@@ -46,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 
 #define GW_RESOLVER_RESTARTS_MAX_SLOTS 5
 #define GW_VERSION "0.1.0"
@@ -281,6 +283,31 @@ static int reload_check(void *ctx_ptr)
 	gw_stats_config_reload(program_ptr->stats_ptr, problems);
 	gw_diag_destroy(diag_ptr);
 	return -1;
+}
+
+/* What a service manager hears (systemd, Type=notify: deploy/systemd/):
+ * ready once every kernel listens, reloading while a reload that passed
+ * its check goes to the kernels (then ready again), stopping when the
+ * drain begins. From the supervisor, or a lone kernel: the main process.
+ * Without $NOTIFY_SOCKET, sd_notify does nothing. */
+static void tell_service_manager(void *ctx_ptr, int state)
+{
+	struct timespec now;
+
+	(void)ctx_ptr;
+	switch (state) {
+	case VK_RUNTIME_READY:
+		sd_notify(0, "READY=1\nSTATUS=serving");
+		break;
+	case VK_RUNTIME_RELOADING:
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
+			   (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000u);
+		break;
+	case VK_RUNTIME_STOPPING:
+		sd_notify(0, "STOPPING=1\nSTATUS=draining");
+		break;
+	}
 }
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
@@ -616,6 +643,7 @@ int main(int argc, char **argv)
 	cfg.signal_fn = user_signal;
 	cfg.reload_fn = reload;
 	cfg.reload_check_fn = reload_check;
+	cfg.state_fn = tell_service_manager;
 	cfg.reload_ctx_ptr = &program;
 	cfg.hook_ctx_ptr = &program;
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);

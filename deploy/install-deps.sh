@@ -6,11 +6,11 @@ set -euo pipefail
 
 # Build: compiler toolchain and the libraries vkgw links against.
 BUILD_PKGS=(build-essential pkg-config clang-format
-  android-libboringssl-dev libjansson-dev libmaxminddb-dev libcmocka-dev liburing-dev
+  android-libboringssl-dev libjansson-dev libmaxminddb-dev libcmocka-dev liburing-dev libsystemd-dev
   ca-certificates)
 # Tests and benchmarks: real peers, all driven on loopback only.
 PEER_PKGS=(curl strace nginx-light haproxy redis-server wrk nghttp2-client openssl
-  prometheus clang libclang-rt-14-dev python3 python3-jsonschema util-linux procps)
+  prometheus clang libclang-rt-14-dev python3 python3-jsonschema util-linux procps systemd)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do

@@ -16,6 +16,7 @@
 #include "vk_pool.h"
 #include "vk_proc.h"
 #include "vk_proc_local.h"
+#include "vk_runtime.h"
 #include "vk_service.h"
 #include "vk_service_s.h"
 #include "vk_socket.h"
@@ -132,6 +133,17 @@ void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int 
 void vk_kern_set_reload_check(struct vk_kern *kern_ptr, int (*fn)(void *ctx_ptr))
 {
 	kern_ptr->reload_check_fn = fn;
+}
+
+void vk_kern_set_state(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int state))
+{
+	kern_ptr->state_fn = fn;
+}
+
+static void tell_state(struct vk_kern *kern_ptr, int state)
+{
+	if (kern_ptr->state_fn)
+		kern_ptr->state_fn(kern_ptr->signal_ctx_ptr, state);
 }
 
 void vk_kern_set_signal(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int kernel_index, int signo), void *ctx_ptr)
@@ -585,11 +597,16 @@ static void handle_signals(struct vk_kern *kern_ptr)
 		;
 	pending = signals_pending;
 	signals_pending &= ~pending;
-	if (pending & (SIGNAL_BIT(SIGTERM) | SIGNAL_BIT(SIGINT)))
+	if (pending & (SIGNAL_BIT(SIGTERM) | SIGNAL_BIT(SIGINT))) {
+		tell_state(kern_ptr, VK_RUNTIME_STOPPING);
 		vk_kern_drain(kern_ptr);
+	}
 	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn &&
-	    (!kern_ptr->reload_check_fn || kern_ptr->reload_check_fn(kern_ptr->reload_ctx_ptr) == 0))
+	    (!kern_ptr->reload_check_fn || kern_ptr->reload_check_fn(kern_ptr->reload_ctx_ptr) == 0)) {
+		tell_state(kern_ptr, VK_RUNTIME_RELOADING);
 		kern_ptr->reload_fn(kern_ptr->reload_ctx_ptr, kern_ptr->index);
+		tell_state(kern_ptr, VK_RUNTIME_READY);
+	}
 	if ((pending & SIGNAL_BIT(SIGUSR1)) && kern_ptr->signal_fn)
 		kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, SIGUSR1);
 	if ((pending & SIGNAL_BIT(SIGUSR2)) && kern_ptr->signal_fn)

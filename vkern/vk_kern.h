@@ -17,6 +17,10 @@ void vk_kern_set_reload(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int 
  * own process, before the reload hook: -1 and it does not run. A reload
  * the supervisor sends was asked in the supervisor. */
 void vk_kern_set_reload_check(struct vk_kern *kern_ptr, int (*fn)(void *ctx_ptr));
+/* A lone kernel (no supervisor) says when a reload starts and ends and
+ * when a drain starts (enum vk_runtime_state), with the signal hook's
+ * context. */
+void vk_kern_set_state(struct vk_kern *kern_ptr, void (*fn)(void *ctx_ptr, int state));
 /* SIGUSR1 and SIGUSR2 (sent to this kernel, or forwarded by the
  * supervisor) call fn with the signal's number; without fn they are
  * ignored. */

@@ -62,6 +62,9 @@ struct vk_kern {
 	void *reload_ctx_ptr;
 	void (*signal_fn)(void *ctx_ptr, int kernel_index, int signo); /* SIGUSR1, SIGUSR2 */
 	void *signal_ctx_ptr;
+	/* A lone kernel's state changes (vk_runtime_config.state_fn), with
+	 * signal_ctx_ptr. */
+	void (*state_fn)(void *ctx_ptr, int state);
 	void (*child_exit_fn)(void *ctx_ptr, int pid, int status); /* SIGCHLD, when set */
 	void *child_exit_ctx_ptr;
 	void (*before_wait_fn)(void *ctx_ptr);

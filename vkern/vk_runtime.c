@@ -101,9 +101,12 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 	vk_kern_set_signal(kern_ptr, cfg_ptr->signal_fn, cfg_ptr->hook_ctx_ptr);
 	vk_kern_set_verbose(kern_ptr, cfg_ptr->verbose);
 	vk_kern_set_spin_us(kern_ptr, cfg_ptr->spin_us);
-	/* A lone kernel is the program's process: its children are its own. */
+	/* A lone kernel is the program's process: its children are its own,
+	 * and it tells the service manager. */
 	if (!slot_ptr && cfg_ptr->child_exit_fn)
 		vk_kern_set_child_exit(kern_ptr, cfg_ptr->child_exit_fn, cfg_ptr->hook_ctx_ptr);
+	if (!slot_ptr)
+		vk_kern_set_state(kern_ptr, cfg_ptr->state_fn);
 	if (vk_kern_start(kern_ptr) == -1) {
 		fprintf(stderr, "vk: kernel %d: start: %s\n", index, strerror(errno));
 		vk_kern_destroy(kern_ptr);
@@ -116,8 +119,11 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 		struct vk_msg msg = {.type = VK_MSG_READY, .from = index};
 
 		vk_channel_push(slot_ptr->outbox_ptr, &msg);
-	} else if (cfg_ptr->announce) {
-		announce(services_ptr, count);
+	} else {
+		if (cfg_ptr->announce)
+			announce(services_ptr, count);
+		if (cfg_ptr->state_fn)
+			cfg_ptr->state_fn(cfg_ptr->hook_ctx_ptr, VK_RUNTIME_READY);
 	}
 	rc = vk_kern_run(kern_ptr);
 	if (cfg_ptr->kernel_stop_fn)
@@ -155,6 +161,12 @@ static void broadcast_arg(struct kernel_slot *slots, int n, enum vk_msg_type typ
 	for (int i = 0; i < n; i++)
 		if (slots[i].pid > 0 && !slots[i].exited)
 			vk_channel_push(slots[i].inbox_ptr, &msg);
+}
+
+static void tell_state(const struct vk_runtime_config *cfg_ptr, int state)
+{
+	if (cfg_ptr->state_fn)
+		cfg_ptr->state_fn(cfg_ptr->hook_ctx_ptr, state);
 }
 
 static void broadcast(struct kernel_slot *slots, int n, enum vk_msg_type type)
@@ -220,8 +232,10 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 		}
 		if (live == 0)
 			break;
-		if (!announced && ready == kernels && cfg_ptr->announce) {
-			announce(services_ptr, count);
+		if (!announced && ready == kernels) {
+			if (cfg_ptr->announce)
+				announce(services_ptr, count);
+			tell_state(cfg_ptr, VK_RUNTIME_READY);
 			announced = 1;
 		}
 		if (kill_at) {
@@ -259,11 +273,16 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 					draining = 1;
 					kill_at = vk_now_ns() + (uint64_t)cfg_ptr->grace_ms * 1000000u +
 						  VK_KILL_MARGIN_NS;
+					tell_state(cfg_ptr, VK_RUNTIME_STOPPING);
 					broadcast(slots, kernels, VK_MSG_DRAIN);
 				}
 			} else if (info.ssi_signo == SIGHUP) {
-				if (!cfg_ptr->reload_check_fn || cfg_ptr->reload_check_fn(cfg_ptr->reload_ctx_ptr) == 0)
+				if (!cfg_ptr->reload_check_fn ||
+				    cfg_ptr->reload_check_fn(cfg_ptr->reload_ctx_ptr) == 0) {
+					tell_state(cfg_ptr, VK_RUNTIME_RELOADING);
 					broadcast(slots, kernels, VK_MSG_RELOAD);
+					tell_state(cfg_ptr, VK_RUNTIME_READY);
+				}
 			} else if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
 				broadcast_arg(slots, kernels, VK_MSG_SIGNAL, info.ssi_signo);
 			}

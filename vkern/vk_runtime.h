@@ -8,6 +8,13 @@
 
 struct vk_service;
 
+/* What the program tells a service manager (systemd's sd_notify). */
+enum vk_runtime_state {
+	VK_RUNTIME_READY,     /* every kernel listens; after a reload, sent */
+	VK_RUNTIME_RELOADING, /* a reload passed its check and goes to the kernels */
+	VK_RUNTIME_STOPPING,  /* a drain began */
+};
+
 /* Options, filled in by the caller (a plain options struct, not an object). */
 struct vk_runtime_config {
 	int kernels;		 /* 0: one per CPU this process may run on */
@@ -39,6 +46,9 @@ struct vk_runtime_config {
 	 * Called where it can be reaped, so the program may start it again:
 	 * in the supervisor, or in the process of a lone kernel. */
 	void (*child_exit_fn)(void *ctx_ptr, int pid, int status);
+	/* The program's state changed (enum vk_runtime_state), called where
+	 * signals are taken: the supervisor, or a lone kernel. */
+	void (*state_fn)(void *ctx_ptr, int state);
 	void *hook_ctx_ptr;
 };
 
