@@ -16,9 +16,13 @@ FROM debian:12-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
     liburing2 libjansson4 android-libboringssl libstdc++6 ca-certificates \
     libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 libzstd1 liblz4-1 \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --no-create-home --shell /usr/sbin/nologin vkgw
 COPY --from=build /src/build/vkgw /usr/local/bin/vkgw
 COPY deploy/vkgw.json /etc/vkgw/vkgw.json
+# Not root: the image's port is above 1024, its log goes to stdout.
+# `docker kill -s HUP` reloads (the configuration is checked first).
+USER vkgw
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vkgw", "-c", "/etc/vkgw/vkgw.json"]

@@ -38,6 +38,7 @@
 #include "vk_runtime.h"
 #include "vk_service.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -632,6 +633,9 @@ int main(int argc, char **argv)
 		for (int i = 0; i < program.listener_count; i++)
 			gw_stats_set_isolation(program.stats_ptr, i, listener_isolation(&program, i, isolation));
 		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
+		/* Actions (POST /drain) only where nobody off the host can ask. */
+		program.admin_config.actions_allowed =
+			(ntohl(program.config_ptr->admin.sockaddr.sin_addr.s_addr) >> 24) == 127;
 		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
 		if (!services_ptr[program.listener_count])
 			return 1;

@@ -45,7 +45,7 @@ struct gw_admin_self {
 	size_t body_len;
 	const char *content_type;
 	int status;
-	int allow; /* a 405: say which methods are */
+	const char *allow; /* a 405: the methods the path answers; NULL otherwise */
 	int close_after;
 	int first;
 	int more;
@@ -114,6 +114,24 @@ static int path_is(const char *path, size_t len, const char *name)
 	return len == strlen(name) && memcmp(path, name, len) == 0;
 }
 
+/* POST /drain: the whole program drains (vk_sys_drain_all), answered
+ * before it does; the connection closes after the answer, so a body sent
+ * with the request is never taken for a next request. */
+static void answer_action(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr)
+{
+	self->close_after = 1;
+	if (self->req.method != GW_METHOD_POST) {
+		answer_error(self, 405, "/drain answers POST only");
+		self->allow = "POST";
+	} else if (!cfg_ptr->actions_allowed) {
+		answer_error(self, 403, "admin actions are taken only on a loopback admin listener");
+	} else if (vk_sys_drain_all() == -1) {
+		answer_error(self, 500, "the drain could not be started");
+	} else {
+		answer_text(self, 202, GW_ADMIN_JSON, "{\"status\":\"draining\"}\n");
+	}
+}
+
 /* Decides the answer to the parsed request: status, type and body. */
 static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr)
 {
@@ -123,16 +141,20 @@ static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg
 	const char *query = memchr(path, '?', target.len);
 	size_t len = query ? (size_t)(query - path) : target.len;
 	int ready = path_is(path, len, "/ready"), stats = path_is(path, len, "/stats"),
-	    metrics = path_is(path, len, "/metrics");
+	    metrics = path_is(path, len, "/metrics"), drain = path_is(path, len, "/drain");
 
-	self->allow = 0;
-	if (!ready && !stats && !metrics) {
-		answer_error(self, 404, "no such admin endpoint (there are /ready, /stats and /metrics)");
+	self->allow = NULL;
+	if (!ready && !stats && !metrics && !drain) {
+		answer_error(self, 404, "no such admin endpoint (there are /ready, /stats, /metrics and /drain)");
+		return;
+	}
+	if (drain) {
+		answer_action(self, cfg_ptr);
 		return;
 	}
 	if (self->req.method != GW_METHOD_GET && self->req.method != GW_METHOD_HEAD) {
-		answer_error(self, 405, "admin endpoints answer GET and HEAD only");
-		self->allow = 1;
+		answer_error(self, 405, "this admin endpoint answers GET and HEAD only");
+		self->allow = "GET, HEAD";
 		return;
 	}
 	if (ready) {
@@ -164,7 +186,7 @@ static void format_head(struct gw_admin_self *self)
 	gw_http_out_field(&out, "Content-Type", 12, self->content_type, strlen(self->content_type));
 	GW_HTTP_OUT_LITERAL(&out, "Cache-Control: no-store\r\n");
 	if (self->allow)
-		GW_HTTP_OUT_LITERAL(&out, "Allow: GET, HEAD\r\n");
+		gw_http_out_field(&out, "Allow", 5, self->allow, strlen(self->allow));
 	gw_http_out_head_end(&out, self->status, self->body_len, self->close_after);
 	self->line_len = out.len;
 }
@@ -192,7 +214,7 @@ void gw_admin_main(struct vk_thread *that)
 				     self->status == 408   ? "request head not received in time"
 				     : self->status == 400 ? "malformed request"
 							   : NULL);
-			self->allow = 0;
+			self->allow = NULL;
 			self->close_after = 1;
 			format_head(self);
 			vk_deadline_clear();
@@ -227,10 +249,11 @@ void gw_admin_main(struct vk_thread *that)
 		}
 		/* What follows the head is the next request (a body is not read). */
 		vk_deadline_clear();
+		self->close_after = 0;
 		answer(self, cfg_ptr);
-		self->close_after = !self->req.head.keep_alive || self->req.head.body == GW_BODY_CHUNKED ||
-				    (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) ||
-				    vk_sys_draining();
+		self->close_after |= !self->req.head.keep_alive || self->req.head.body == GW_BODY_CHUNKED ||
+				     (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) ||
+				     vk_sys_draining();
 		format_head(self);
 		vk_write(self->line, self->line_len);
 		if (self->req.method != GW_METHOD_HEAD)

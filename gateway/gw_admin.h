@@ -7,8 +7,11 @@
  *   GET /ready    200 {"status":"ready"}, 503 {"status":"draining"}
  *   GET /stats    the counter table as JSON (gw_stats.h)
  *   GET /metrics  the same in the Prometheus text format
- * (HEAD too); another path is a 404, another method a 405, a malformed
- * request a 400, all with the gateway's JSON error body.
+ *   POST /drain   202 {"status":"draining"}: the whole program drains, as
+ *                 on SIGTERM (only on a loopback admin listener: 403
+ *                 elsewhere); the connection closes after the answer
+ * (HEAD too for the GETs); another path is a 404, another method a 405, a
+ * malformed request a 400, all with the gateway's JSON error body.
  *
  * The thread's argument is a struct gw_admin_config (gw_admin_s.h),
  * read-only while any connection uses it. Admin requests are not counted

@@ -15,6 +15,9 @@ struct gw_admin_config {
 	uint64_t header_timeout_ms; /* the whole request head */
 	uint64_t keepalive_idle_ms; /* between requests */
 	size_t ring_bytes;	    /* each socket ring, each way */
+	/* The admin listener is on a loopback address: actions (POST /drain)
+	 * are taken; elsewhere they are refused (403). */
+	int actions_allowed;
 };
 
 /* Fills in the admin's limits (small: its requests are a line and a few

@@ -190,6 +190,19 @@ static void ignore_stray_signals(void)
 		signal(signo, SIG_IGN);
 }
 
+/* SIGTERM, or a kernel's vk_sys_drain_all: every kernel drains, once;
+ * those still running when the grace period is over are killed. */
+static void drain_all(const struct vk_runtime_config *cfg_ptr, struct kernel_slot *slots, int kernels,
+		      int *draining_ptr, uint64_t *kill_at_ptr)
+{
+	if (*draining_ptr)
+		return;
+	*draining_ptr = 1;
+	*kill_at_ptr = vk_now_ns() + (uint64_t)cfg_ptr->grace_ms * 1000000u + VK_KILL_MARGIN_NS;
+	tell_state(cfg_ptr, VK_RUNTIME_STOPPING);
+	broadcast(slots, kernels, VK_MSG_DRAIN);
+}
+
 static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service **services_ptr, int count, int kernels,
 		     int *cpus, int ncpus)
 {
@@ -263,19 +276,16 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 			struct vk_msg msg;
 
 			vk_channel_clear(slots[i].outbox_ptr);
-			while (vk_channel_pop(slots[i].outbox_ptr, &msg) == 0)
+			while (vk_channel_pop(slots[i].outbox_ptr, &msg) == 0) {
 				if (msg.type == VK_MSG_READY)
 					slots[i].ready = 1;
+				else if (msg.type == VK_MSG_DRAIN_ALL)
+					drain_all(cfg_ptr, slots, kernels, &draining, &kill_at);
+			}
 		}
 		while (read(sfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
 			if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
-				if (!draining) {
-					draining = 1;
-					kill_at = vk_now_ns() + (uint64_t)cfg_ptr->grace_ms * 1000000u +
-						  VK_KILL_MARGIN_NS;
-					tell_state(cfg_ptr, VK_RUNTIME_STOPPING);
-					broadcast(slots, kernels, VK_MSG_DRAIN);
-				}
+				drain_all(cfg_ptr, slots, kernels, &draining, &kill_at);
 			} else if (info.ssi_signo == SIGHUP) {
 				if (!cfg_ptr->reload_check_fn ||
 				    cfg_ptr->reload_check_fn(cfg_ptr->reload_ctx_ptr) == 0) {

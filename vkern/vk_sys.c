@@ -1,6 +1,7 @@
 /* vk_sys: the system calls of micro-processes (vk_sys.h), on the kernel's
  * fd table, process table and run queue (vk_kern_self.h). */
 #include "vk_sys.h"
+#include "vk_channel.h"
 #include "vk_fd.h"
 #include "vk_fd_s.h"
 #include "vk_heap.h"
@@ -15,6 +16,7 @@
 #include "vk_timer.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -267,6 +269,21 @@ uint64_t vk_sys_coarse_now_ns(void)
 int vk_sys_draining(void)
 {
 	return vk_kern_current_ptr ? vk_kern_current_ptr->draining : 0;
+}
+
+int vk_sys_drain_all(void)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+	struct vk_msg msg = {.type = VK_MSG_DRAIN_ALL};
+
+	if (!kern_ptr) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (!kern_ptr->outbox_ptr)
+		return kill(getpid(), SIGTERM); /* the lone kernel's own path */
+	msg.from = kern_ptr->index;
+	return vk_channel_push(kern_ptr->outbox_ptr, &msg);
 }
 
 int vk_sys_kernel_index(void)

@@ -70,6 +70,10 @@ void vk_sys_hot_select(unsigned classes);
  * read, for timers whose precision is a dispatch, outside a dispatch too. */
 uint64_t vk_sys_coarse_now_ns(void);
 int vk_sys_draining(void);
+/* The whole program drains, as on SIGTERM: with a supervisor, it tells
+ * every kernel (this one included); a lone kernel drains itself. Takes
+ * effect after the current dispatch. 0, or -1 (errno) outside a kernel. */
+int vk_sys_drain_all(void);
 int vk_sys_kernel_index(void);
 
 enum vk_stat {

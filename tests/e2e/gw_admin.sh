@@ -4,6 +4,9 @@
 #   ready     /ready answers 200 {"status":"ready"}; after SIGTERM, with a
 #             proxied request still in flight, 503 {"status":"draining"}
 #             (the admin listener serves through the drain)
+#   drain     POST /drain (GET: 405, Allow: POST) drains the whole program
+#             as SIGTERM does, with 1 kernel and with 2: /ready 503, the
+#             request in flight answered, exit 0
 #   counts    with 2 kernels, N requests through the proxy show up in
 #             /stats as N requests, N 2xx, N connections, summed over
 #             the kernels, and on the upstream's endpoint
@@ -43,6 +46,7 @@ gateway() {
 JSON
 	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" "$@"
 	# The listeners are announced first, the admin listener last.
+	wait_until 5 "$name: the admin listener announced" admin_listening "$name"
 	line=$(sed -n 2p "$E2E_TMP/$name.out")
 	[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "$name: no admin 'listening on' line: $line"
 	ADMIN_PORT=${BASH_REMATCH[1]}
@@ -223,6 +227,26 @@ metrics_pass_promtool() {
 	stop_server pm_up
 }
 
+drain_by_post() {
+	local k=$1 held out up=dp$1_up gw=dp$1_gw
+	start_server "$up" "$UPSTREAM" -p 0 -k 1
+	gateway "$gw" "$k" "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[$up]}\" ]" -g 5000
+	admin /drain -D "$E2E_TMP/$gw.head"
+	[ "$STATUS" = 405 ] && grep -qi $'^Allow: POST\r$' "$E2E_TMP/$gw.head" || fail "GET /drain: $STATUS $(cat "$E2E_TMP/$gw.head")"
+	admin /ready
+	[ "$STATUS" = 200 ] || fail "/ready after GET /drain: $STATUS"
+	post_begin held "${E2E_PORT[$gw]}" /cksum
+	wait_until 2 "the held request is in flight" stat_is "d['upstreams']['app']['active']" 1
+	admin /drain -X POST
+	[ "$STATUS" = 202 ] && [ "$BODY" = '{"status":"draining"}' ] || fail "POST /drain: $STATUS $BODY"
+	wait_until 2 "/ready to answer 503 once the drain began" ready_is 503
+	out=$(post_end "$held")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "the request in flight during the drain got: $(head -n 1 <<<"$out")"
+	await_server "$gw" 5
+	[ "$E2E_STATUS" = 0 ] || fail "the gateway exited with $E2E_STATUS after the drain:$(server_stderr "$gw")"
+	stop_server "$up"
+}
+
 errors_are_json() {
 	local fd reply
 	start_server er_up "$UPSTREAM" -p 0 -k 1
@@ -302,6 +326,8 @@ silent_connection_closed() {
 }
 
 run_case "ready: 200 ready, then 503 draining after SIGTERM with a request in flight" ready_then_draining
+run_case "drain: POST /drain on one kernel drains like SIGTERM; GET is a 405" drain_by_post 1
+run_case "drain: POST /drain on one of 2 kernels drains them all" drain_by_post 2
 run_case "pool gauges: connections, kept and waiting in /stats and /metrics" pool_gauges
 run_case "active checks: a failing endpoint shows unhealthy, then healthy again" unhealthy_endpoint_shows
 run_case "counts: 60 requests over 2 kernels sum to 60 in /stats" counts_sum_over_kernels

@@ -2,7 +2,8 @@
 # The container image, checked statically (there is no Docker here): the
 # Dockerfile's runtime stage installs a package for every shared library
 # build/vkgw links, and the configuration it ships listens on 0.0.0.0 (a
-# published port answers), while `make run` keeps to 127.0.0.1.
+# published port answers), while `make run` keeps to 127.0.0.1; it runs as
+# a user it made, not root, and needs nothing root has.
 . "$(dirname "$0")/lib.sh"
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -74,6 +75,24 @@ image_config_listens_everywhere() {
 	[ "$listen" = 127.0.0.1 ] || fail "make run's config listens on $listen, expected 127.0.0.1"
 }
 
+# The last USER of the runtime stage is one the stage makes, not root; what
+# it runs can do so (its ports above 1024, no log file to create).
+runs_as_a_user_of_its_own() {
+	local user copied
+	user=$(runtime_stage | awk '$1 == "USER" { u = $2 } END { print u }')
+	[ -n "$user" ] && [ "$user" != root ] && [ "$user" != 0 ] || fail "the runtime stage runs as root (USER '$user')"
+	runtime_stage | grep -q "useradd .*\b$user\b" || fail "the runtime stage does not make the user $user"
+	copied=$(runtime_stage | awk '$1 == "COPY" && $NF == "/etc/vkgw/vkgw.json" && $2 !~ /^--from/ { print $2 }')
+	python3 - "$ROOT/$copied" <<'PY' || fail "$copied needs root"
+import json, sys
+c = json.load(open(sys.argv[1]))
+ports = [l["port"] for l in c["listeners"]] + ([c["admin"]["port"]] if "admin" in c else [])
+assert all(p == 0 or p >= 1024 for p in ports), ports
+assert c.get("access_log", {}).get("path", "-") == "-", c["access_log"]
+PY
+}
+
 run_case "the runtime stage installs a package for each library ldd lists" runtime_packages_provide_every_library
+run_case "the image runs as a user of its own, and its config needs no root" runs_as_a_user_of_its_own
 run_case "the image's config passes --check and listens on 0.0.0.0; make run keeps 127.0.0.1" image_config_listens_everywhere
 finish
