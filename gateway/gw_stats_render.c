@@ -9,6 +9,7 @@
  * need no escaping in a JSON string or a Prometheus label value. */
 #include "gw_stats.h"
 #include "gw_stats_s.h"
+#include "gw_http_write.h"
 #include "gw_config_s.h"
 
 #include "vk_sys.h"
@@ -238,27 +239,15 @@ static void reload_view(const struct gw_stats *stats_ptr, struct gw_stats_reload
 	v_ptr->problems[sizeof(v_ptr->problems) - 1] = '\0';
 }
 
-/* text[0..len) inside a JSON string: quotes, backslashes and control
- * bytes escaped. */
-static void put_json_text(struct out *o_ptr, const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '"' || c == '\\')
-			put(o_ptr, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			put(o_ptr, "\\u%04x", c);
-		else
-			put(o_ptr, "%c", c);
-	}
-}
-
 /* "config": the reloads, and the problems of the last one refused, a
  * string per line. */
 static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
 {
 	struct gw_stats_reload v;
+	/* A line escaped as JSON (gw_http_out_json_string): at most six
+	 * bytes for each of its bytes. */
+	char escaped[sizeof(v.problems) * 6];
+	struct gw_http_out out;
 	const char *line;
 
 	reload_view(stats_ptr, &v);
@@ -272,9 +261,9 @@ static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
 
-		put(o_ptr, "%s\"", n ? "," : "");
-		put_json_text(o_ptr, line, len);
-		put(o_ptr, "\"");
+		gw_http_out_init(&out, escaped, sizeof(escaped));
+		gw_http_out_json_string(&out, line, len, sizeof(escaped));
+		put(o_ptr, "%s\"%.*s\"", n ? "," : "", (int)out.len, escaped);
 		line += len + (end != NULL);
 	}
 	put(o_ptr, "]},");
