@@ -29,8 +29,27 @@ struct gw_json_pos;
  * column already set (the text is gone by the time they are printed). */
 struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag_ptr);
 struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_diag *diag_ptr);
-/* Frees a snapshot: its regexes and its arena. Takes NULL. */
-void gw_config_free(struct gw_config *config_ptr);
+/* The text of a file as gw_config_load_file reads it (a regular file, at
+ * most GW_CONFIG_MAX_FILE_BYTES), in a malloc()ed buffer; NULL after
+ * reporting. Then gw_config_load_text checks the very bytes read, relative
+ * file paths in them joined to the directory of `path`. */
+char *gw_config_read_file(const char *path, size_t *len_ptr, struct gw_diag *diag_ptr);
+struct gw_config *gw_config_load_text(const char *text, size_t len, const char *path, struct gw_diag *diag_ptr);
+/* Gives the problems reported since index `first` (by a check made after
+ * loading) their lines and columns in `text`. */
+void gw_config_locate_problems(struct gw_diag *diag_ptr, int first, const char *text, size_t len);
+/* One more holder of the snapshot: each gw_config_free lets one go, and
+ * the last frees it (its regexes and its arena). A loaded snapshot has
+ * one holder. Free takes NULL. */
+void gw_config_hold(const struct gw_config *config_ptr);
+void gw_config_free(const struct gw_config *config_ptr);
+
+/* What a reload of `running_ptr` (the snapshot vkgw started with) to
+ * `fresh_ptr` may not change yet: the listeners, the admin listener, the
+ * access log and the DNS names. 0, or -1 with each difference reported
+ * under its pointer (positions: gw_config_locate_problems). */
+int gw_config_check_reload(const struct gw_config *running_ptr, const struct gw_config *fresh_ptr,
+			   struct gw_diag *diag_ptr);
 
 /* Prints one line per problem, in order of position in the file:
  *   PATH:LINE:COL: POINTER: MESSAGE

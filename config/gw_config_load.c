@@ -343,13 +343,19 @@ static void release(struct gw_config *config_ptr)
 		for (struct gw_config_regex *regex_ptr = config_ptr->regexes_ptr; regex_ptr;
 		     regex_ptr = regex_ptr->next_ptr)
 			regfree(&regex_ptr->regex);
+	free(config_ptr->holders_ptr);
 	gw_arena_destroy(arena_ptr);
 }
 
-void gw_config_free(struct gw_config *config_ptr)
+void gw_config_hold(const struct gw_config *config_ptr)
 {
-	if (config_ptr)
-		release(config_ptr);
+	(*config_ptr->holders_ptr)++;
+}
+
+void gw_config_free(const struct gw_config *config_ptr)
+{
+	if (config_ptr && --(*config_ptr->holders_ptr) == 0)
+		release((struct gw_config *)config_ptr);
 }
 
 /* Checks a parsed document and builds its snapshot; NULL after reporting. */
@@ -365,10 +371,14 @@ static struct gw_config *build_snapshot(const json_t *root_ptr, const char *base
 		config_ptr = gw_arena_alloc(loader.check.arena_ptr, sizeof(*config_ptr));
 	if (config_ptr) {
 		config_ptr->arena_ptr = loader.check.arena_ptr;
+		config_ptr->holders_ptr = calloc(1, sizeof(*config_ptr->holders_ptr));
 		loader.config_ptr = config_ptr;
-		load_document(&loader, root_ptr);
+		if (config_ptr->holders_ptr) {
+			*config_ptr->holders_ptr = 1;
+			load_document(&loader, root_ptr);
+		}
 	}
-	if (!config_ptr || loader.check.out_of_memory)
+	if (!config_ptr || !config_ptr->holders_ptr || loader.check.out_of_memory)
 		gw_diag_error(diag_ptr, "", "out of memory while loading the configuration");
 	gw_arena_destroy(loader.check.scratch_ptr);
 	if (config_ptr && gw_diag_reported(diag_ptr) == reported && gw_arena_seal(config_ptr->arena_ptr) == 0)
@@ -423,8 +433,7 @@ struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_
 	return load_text(text, len, NULL, diag_ptr);
 }
 
-/* The whole file in a malloc()ed buffer, or NULL after reporting. */
-static char *read_file(const char *path, size_t *len_ptr, struct gw_diag *diag_ptr)
+char *gw_config_read_file(const char *path, size_t *len_ptr, struct gw_diag *diag_ptr)
 {
 	/* Non-blocking: opening a FIFO must not wait for a writer before the
 	 * regular-file check refuses it (on a regular file it changes nothing). */
@@ -467,26 +476,42 @@ static char *read_file(const char *path, size_t *len_ptr, struct gw_diag *diag_p
 	return text_ptr;
 }
 
-struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag_ptr)
+struct gw_config *gw_config_load_text(const char *text, size_t len, const char *path, struct gw_diag *diag_ptr)
 {
-	size_t len;
-	char *text_ptr = read_file(path, &len, diag_ptr);
 	struct gw_config *config_ptr;
 	const char *slash;
 	char *dir_ptr;
 
-	if (!text_ptr)
-		return NULL;
 	/* The directory part of the path, "." for a bare file name. */
 	slash = strrchr(path, '/');
 	dir_ptr = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
 	if (!dir_ptr) {
-		free(text_ptr);
 		gw_diag_error(diag_ptr, "", "out of memory while loading the configuration");
 		return NULL;
 	}
-	config_ptr = load_text(text_ptr, len, dir_ptr, diag_ptr);
+	config_ptr = load_text(text, len, dir_ptr, diag_ptr);
 	free(dir_ptr);
+	return config_ptr;
+}
+
+struct gw_config *gw_config_load_file(const char *path, struct gw_diag *diag_ptr)
+{
+	size_t len;
+	char *text_ptr = gw_config_read_file(path, &len, diag_ptr);
+	struct gw_config *config_ptr;
+
+	if (!text_ptr)
+		return NULL;
+	config_ptr = gw_config_load_text(text_ptr, len, path, diag_ptr);
 	free(text_ptr);
 	return config_ptr;
+}
+
+void gw_config_locate_problems(struct gw_diag *diag_ptr, int first, const char *text, size_t len)
+{
+	struct gw_json_pos *pos_ptr = gw_json_pos_scan(text, len);
+
+	if (pos_ptr)
+		locate_problems(diag_ptr, first, pos_ptr);
+	gw_json_pos_free(pos_ptr);
 }

@@ -321,6 +321,10 @@ struct gw_config_regex {
 
 struct gw_config {
 	struct gw_arena *arena_ptr;
+	/* Holders of the snapshot (gw_config_hold), outside the sealed arena:
+	 * a reload's new snapshot and the upstream state kept from an old one
+	 * share a process; the last gw_config_free frees it. */
+	int *holders_ptr;
 	const struct gw_config_listener *listeners_ptr;
 	int listener_count;
 	struct gw_config_admin admin;

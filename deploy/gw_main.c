@@ -8,12 +8,16 @@
  *
  * Start-up loads the configuration into an immutable snapshot, turns every
  * listener into a vkern service whose connections run gw_conn_main, and
- * starts the kernels. Each kernel builds its own upstream state (balancing,
- * health, circuit breakers) and its own access log buffer in the
- * kernel-start hook. Shared between kernels: the counter table the admin
- * listener reads (gw_stats.h), and the table of resolved DNS endpoints that
- * a resolver process forked here (before any listening socket) keeps up to
- * date; both are mapped before the kernels fork. */
+ * starts the kernels. Each kernel builds its first configuration
+ * generation (gw_generation.h: its upstream state, balancing, health,
+ * circuit breakers, and its filters' state) and its own access log buffer
+ * in the kernel-start hook. A reload (SIGHUP) is checked where the signal
+ * is taken, posted to the kernels in a mailbox, and each kernel builds the
+ * next generation from those very bytes. Shared between kernels: the
+ * counter table the admin listener reads (gw_stats.h), the reload mailbox,
+ * and the table of resolved DNS endpoints that a resolver process forked
+ * here (before any listening socket) keeps up to date; all are mapped
+ * before the kernels fork. */
 #include "gw_access_log.h"
 #include "gw_admin.h"
 #include "gw_admin_s.h"
@@ -25,6 +29,8 @@
 #include "gw_diag.h"
 #include "gw_filter_states.h"
 #include "gw_filters.h"
+#include "gw_generation.h"
+#include "gw_generation_s.h"
 #include "gw_pipeline.h"
 #include "gw_stats.h"
 #include "gw_tls.h"
@@ -34,9 +40,11 @@
 #include "gw_resolver_process.h"
 #include "gw_upstreams.h"
 
+#include "vk_mailbox.h"
 #include "vk_poll.h"
 #include "vk_runtime.h"
 #include "vk_service.h"
+#include "vk_sys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -60,12 +68,16 @@
 
 struct gw_program {
 	const char *config_path;
+	/* The configuration vkgw started with: the listeners, the admin
+	 * listener, the stats table's and the resolver's layout come from it. */
 	struct gw_config *config_ptr;
-	struct gw_conn_config *conn_configs_ptr; /* one per listener */
+	struct gw_conn_listener *listeners_ptr; /* one per listener: its services' argument */
+	struct gw_tls **tls_ptrs;		/* per listener, made before the kernels fork; NULL: plain */
 	int listener_count;
-	struct gw_upstreams *upstreams_ptr;	    /* this kernel's */
-	struct gw_filter_states *filter_states_ptr; /* this kernel's */
-	struct gw_stats *stats_ptr;		    /* shared by the kernels; NULL without an admin listener */
+	struct vk_mailbox *mailbox_ptr; /* checked configurations, supervisor to kernels */
+	uint64_t generation;		/* the newest posted (1: the one vkgw started with) */
+	unsigned kernel_seed;		/* this kernel's, for its balancers */
+	struct gw_stats *stats_ptr;	/* shared by the kernels; NULL without an admin listener */
 	struct gw_admin_config admin_config;
 	struct gw_resolver *resolver_ptr;			    /* shared by every process */
 	pid_t resolver_pid;					    /* 0: no DNS endpoints */
@@ -158,36 +170,186 @@ static int check_poll_driver(const char *name)
 	return -1;
 }
 
-/* Kernel start: this kernel's upstreams and access log. */
+/* One configuration generation in this kernel (gateway/gw_generation.h):
+ * what its connection configs point to. */
+struct gw_program_generation {
+	struct gw_generation generation;
+	const struct gw_config *config_ptr; /* held */
+	struct gw_upstreams *upstreams_ptr;
+	struct gw_filter_states *filter_states_ptr;
+	int owns_tls; /* its TLS contexts were made by this kernel (not before the fork) */
+	struct gw_conn_config conn_configs[];
+};
+
+static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_config *config_ptr)
+{
+	memset(conn_ptr, 0, sizeof(*conn_ptr));
+	conn_ptr->limits = config_ptr->http.limits;
+	conn_ptr->header_timeout_ms = (uint64_t)config_ptr->timeouts.header_ms;
+	conn_ptr->body_idle_ms = (uint64_t)config_ptr->timeouts.body_idle_ms;
+	conn_ptr->keepalive_idle_ms = (uint64_t)config_ptr->timeouts.keepalive_idle_ms;
+	conn_ptr->handshake_ms = (uint64_t)config_ptr->timeouts.handshake_ms;
+	conn_ptr->via = config_ptr->http.via;
+	conn_ptr->trusted_hops = config_ptr->http.trusted_hops;
+	conn_ptr->ring_bytes = GW_RING_BYTES;
+	conn_ptr->body_buffer_bytes =
+		gw_pipeline_config_wants_bodies(config_ptr) ? config_ptr->http.max_buffered_body_bytes : 0;
+	conn_ptr->config_ptr = config_ptr;
+}
+
+static void generation_free(struct gw_generation *generation_ptr)
+{
+	struct gw_program_generation *g_ptr = generation_ptr->owner_ptr;
+
+	gw_upstreams_destroy(g_ptr->upstreams_ptr);
+	gw_filter_states_destroy(g_ptr->filter_states_ptr);
+	for (int i = 0; g_ptr->owns_tls && i < generation_ptr->listener_count; i++)
+		if (g_ptr->conn_configs[i].tls_ptr)
+			gw_tls_retire(g_ptr->conn_configs[i].tls_ptr);
+	gw_config_free(g_ptr->config_ptr);
+	free(g_ptr);
+}
+
+/* Listener i's TLS contexts in a new generation: those made before the
+ * fork for the first; after a reload, the listener's new settings with
+ * the session ticket secret of the contexts before (tickets still resume,
+ * and every kernel still agrees). 0, or -1 after saying why. */
+static int generation_tls(struct gw_program *program_ptr, struct gw_program_generation *g_ptr,
+			  const struct gw_program_generation *previous_ptr, int i)
+{
+	const struct gw_config_listener *listener_ptr = &g_ptr->config_ptr->listeners_ptr[i];
+	char error[512];
+
+	if (!previous_ptr) {
+		g_ptr->conn_configs[i].tls_ptr = program_ptr->tls_ptrs[i];
+		return 0;
+	}
+	g_ptr->owns_tls = 1;
+	if (!listener_ptr->tls.enabled)
+		return 0;
+	g_ptr->conn_configs[i].tls_ptr =
+		gw_tls_reload(&listener_ptr->tls, previous_ptr->conn_configs[i].tls_ptr, error, sizeof(error));
+	if (!g_ptr->conn_configs[i].tls_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: listener %s: %s\n", vk_sys_kernel_index(), listener_ptr->name, error);
+		return -1;
+	}
+	return 0;
+}
+
+/* This kernel's generation of `config_ptr` (held from here), after
+ * `previous_ptr` (NULL: the first), whose upstream and filter state it
+ * takes over where it can. NULL after saying why: nothing changed. */
+static struct gw_program_generation *generation_create(struct gw_program *program_ptr,
+						       const struct gw_config *config_ptr,
+						       const struct gw_program_generation *previous_ptr,
+						       uint64_t number)
+{
+	int n = program_ptr->listener_count;
+	struct gw_program_generation *g_ptr = calloc(1, sizeof(*g_ptr) + sizeof(struct gw_conn_config) * (size_t)n);
+
+	if (!g_ptr)
+		return NULL;
+	gw_config_hold(config_ptr);
+	g_ptr->config_ptr = config_ptr;
+	g_ptr->generation.number = number;
+	g_ptr->generation.conn_configs_ptr = g_ptr->conn_configs;
+	g_ptr->generation.listener_count = n;
+	g_ptr->generation.free_fn = generation_free;
+	g_ptr->generation.owner_ptr = g_ptr;
+	g_ptr->upstreams_ptr =
+		gw_upstreams_create(config_ptr, program_ptr->kernel_seed,
+				    previous_ptr ? previous_ptr->upstreams_ptr : NULL, program_ptr->resolver_ptr);
+	/* What the filters keep across requests (caches, buckets), made before
+	 * the first request, handed over from the generation before. */
+	g_ptr->filter_states_ptr =
+		gw_filter_states_create(config_ptr, previous_ptr ? previous_ptr->filter_states_ptr : NULL);
+	if (!g_ptr->upstreams_ptr || !g_ptr->filter_states_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams and filters of configuration %llu\n",
+			vk_sys_kernel_index(), (unsigned long long)number);
+		generation_free(&g_ptr->generation);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		fill_conn_config(&g_ptr->conn_configs[i], config_ptr);
+		gw_upstreams_ops(g_ptr->upstreams_ptr, &g_ptr->conn_configs[i].upstream_ops);
+		g_ptr->conn_configs[i].filter_states_ptr = g_ptr->filter_states_ptr;
+		g_ptr->conn_configs[i].generation_ptr = &g_ptr->generation;
+		if (generation_tls(program_ptr, g_ptr, previous_ptr, i) == -1) {
+			generation_free(&g_ptr->generation);
+			return NULL;
+		}
+	}
+	return g_ptr;
+}
+
+/* Makes `g_ptr` the one new requests take, and starts the health checks
+ * of the upstreams it did not take over. */
+static void generation_publish(struct gw_program_generation *g_ptr)
+{
+	gw_generation_publish(&g_ptr->generation);
+	gw_stats_config_generation(g_ptr->generation.number);
+	if (gw_upstreams_start_health_checks(g_ptr->upstreams_ptr) == -1)
+		fprintf(stderr, "vkgw: kernel %d: cannot start the health checks\n", vk_sys_kernel_index());
+}
+
+/* The newest checked configuration in the mailbox, if newer than
+ * `after`: loaded from the very bytes the supervisor checked. NULL if
+ * there is none (or after saying why it did not load: the files it names
+ * may have changed since the check). */
+static struct gw_config *posted_config(struct gw_program *program_ptr, uint64_t after, uint64_t *number_ptr)
+{
+	size_t len;
+	char *text_ptr = vk_mailbox_take(program_ptr->mailbox_ptr, after, number_ptr, &len);
+	struct gw_diag *diag_ptr;
+	struct gw_config *config_ptr = NULL;
+
+	if (!text_ptr) {
+		if (errno != ENOMSG)
+			fprintf(stderr, "vkgw: kernel %d: cannot read the new configuration: %s\n",
+				vk_sys_kernel_index(), strerror(errno));
+		return NULL;
+	}
+	diag_ptr = gw_diag_create();
+	if (diag_ptr)
+		config_ptr = gw_config_load_text(text_ptr, len, program_ptr->config_path, diag_ptr);
+	if (!config_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: configuration %llu does not load here; keeping the one before:\n",
+			vk_sys_kernel_index(), (unsigned long long)*number_ptr);
+		if (diag_ptr)
+			gw_config_print_errors(stderr, program_ptr->config_path, diag_ptr, NULL);
+	}
+	gw_diag_destroy(diag_ptr);
+	free(text_ptr);
+	return config_ptr;
+}
+
+/* Kernel start: this kernel's first generation and access log. A kernel
+ * started again after a crash takes the newest configuration posted. */
 static void kernel_start(void *ctx_ptr, int kernel_index)
 {
 	struct gw_program *program_ptr = ctx_ptr;
 	const struct gw_config *config_ptr = program_ptr->config_ptr;
+	struct gw_config *posted_ptr;
+	struct gw_program_generation *g_ptr;
+	uint64_t number = 1;
 
 	/* First: the upstreams publish their endpoints' health from the start. */
 	if (program_ptr->stats_ptr)
 		gw_stats_attach(program_ptr->stats_ptr, kernel_index);
-	program_ptr->upstreams_ptr = gw_upstreams_create(config_ptr, (unsigned)kernel_index + 1);
-	if (!program_ptr->upstreams_ptr ||
-	    gw_upstreams_set_resolver(program_ptr->upstreams_ptr, program_ptr->resolver_ptr) == -1) {
-		fprintf(stderr, "vkgw: kernel %d: cannot set up the upstreams\n", kernel_index);
+	program_ptr->kernel_seed = (unsigned)kernel_index + 1;
+	g_ptr = generation_create(program_ptr, config_ptr, NULL, number);
+	if (!g_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: cannot set up the configuration\n", kernel_index);
 		exit(1);
 	}
-	/* What the filters keep across requests (caches, buckets), made before
-	 * the first request; a reload will hand it over (gw_filter_states.h). */
-	program_ptr->filter_states_ptr = gw_filter_states_create(config_ptr, NULL);
-	if (!program_ptr->filter_states_ptr) {
-		fprintf(stderr, "vkgw: kernel %d: cannot set up the filters' state\n", kernel_index);
-		exit(1);
-	}
-	/* Each kernel is its own OS process: these writes are its own copy. */
-	for (int i = 0; i < program_ptr->listener_count; i++) {
-		gw_upstreams_ops(program_ptr->upstreams_ptr, &program_ptr->conn_configs_ptr[i].upstream_ops);
-		program_ptr->conn_configs_ptr[i].filter_states_ptr = program_ptr->filter_states_ptr;
-	}
-	if (gw_upstreams_start_health_checks(program_ptr->upstreams_ptr) == -1) {
-		fprintf(stderr, "vkgw: kernel %d: cannot start the health checks\n", kernel_index);
-		exit(1);
+	generation_publish(g_ptr);
+	posted_ptr = posted_config(program_ptr, number, &number);
+	if (posted_ptr) {
+		struct gw_program_generation *next_ptr = generation_create(program_ptr, posted_ptr, g_ptr, number);
+
+		gw_config_free(posted_ptr);
+		if (next_ptr)
+			generation_publish(next_ptr);
 	}
 	if (config_ptr->access_log.enabled &&
 	    gw_access_log_open(config_ptr->access_log.to_stdout ? "-" : config_ptr->access_log.path,
@@ -200,6 +362,7 @@ static void before_wait(void *ctx_ptr)
 {
 	(void)ctx_ptr;
 	gw_access_log_flush();
+	gw_generation_collect();
 	gw_stats_publish_kernel();
 }
 
@@ -213,62 +376,99 @@ static void user_signal(void *ctx_ptr, int kernel_index, int signo)
 		return;
 	if (gw_access_log_reopen() == -1)
 		fprintf(stderr, "vkgw: kernel %d: SIGUSR1: cannot reopen the access log %s: %s\n", kernel_index,
-			program_ptr->config_ptr->access_log.path, strerror(errno));
+			program_ptr->config_path, strerror(errno));
 }
 
-/* SIGHUP, in each kernel: the TLS listeners read their certificate and
- * key files again. New handshakes get the new ones; connections already
- * open keep theirs; a file that does not load is named, and the listener
- * keeps what it had. The rest of the configuration reloads in a later
- * issue: until then that is said (once, not once per kernel). */
+/* A reload, in each kernel, after reload_check posted the new
+ * configuration: the next generation is built from it (certificate and
+ * key files read again) and new requests take it; requests under way
+ * finish on theirs. If it cannot be built here, the kernel says so and
+ * keeps the generation it has. */
 static void reload(void *ctx_ptr, int kernel_index)
 {
 	struct gw_program *program_ptr = ctx_ptr;
-	char error[512];
+	struct gw_generation *current_ptr = gw_generation_current();
+	struct gw_program_generation *next_ptr;
+	struct gw_config *config_ptr;
+	uint64_t number;
 
-	for (int i = 0; i < program_ptr->listener_count; i++) {
-		struct gw_conn_config *conn_ptr = &program_ptr->conn_configs_ptr[i];
-		struct gw_tls *fresh_ptr;
-
-		if (!conn_ptr->tls_ptr)
-			continue;
-		fresh_ptr = gw_tls_reload(conn_ptr->tls_ptr, error, sizeof(error));
-		if (!fresh_ptr) {
-			fprintf(stderr, "vkgw: kernel %d: SIGHUP: listener %s keeps its certificates: %s\n",
-				kernel_index, program_ptr->config_ptr->listeners_ptr[i].name, error);
-			continue;
-		}
-		gw_tls_retire(conn_ptr->tls_ptr);
-		conn_ptr->tls_ptr = fresh_ptr;
-		if (kernel_index == 0)
-			fprintf(stderr, "vkgw: SIGHUP: listener %s: certificates reloaded\n",
-				program_ptr->config_ptr->listeners_ptr[i].name);
+	config_ptr = posted_config(program_ptr, current_ptr->number, &number);
+	if (!config_ptr)
+		return;
+	next_ptr = generation_create(program_ptr, config_ptr, current_ptr->owner_ptr, number);
+	gw_config_free(config_ptr);
+	if (!next_ptr) {
+		fprintf(stderr, "vkgw: kernel %d: configuration %llu not applied; keeping %llu\n", kernel_index,
+			(unsigned long long)number, (unsigned long long)current_ptr->number);
+		return;
 	}
-	if (kernel_index == 0)
-		fprintf(stderr,
-			"vkgw: SIGHUP: configuration reload is not supported yet; restart to apply other changes\n");
+	generation_publish(next_ptr);
+	fprintf(stderr, "vkgw: kernel %d: configuration %llu applied\n", kernel_index, (unsigned long long)number);
 }
 
 /* The problems a refused reload reports in /stats, at most. */
 #define GW_RELOAD_PROBLEMS_MAX 2048
 
+/* What the kernels cannot change while they run, beyond what the config
+ * layer refuses (gw_config_check_reload): each listener's connection
+ * heaps are sized at start by the request head limit and the body buffer
+ * filters may ask for. */
+static void check_heap_sizes(const struct gw_config *running_ptr, const struct gw_config *fresh_ptr,
+			     struct gw_diag *diag_ptr)
+{
+	struct gw_conn_config was, now;
+
+	fill_conn_config(&was, running_ptr);
+	fill_conn_config(&now, fresh_ptr);
+	if (was.limits.max_head_bytes != now.limits.max_head_bytes)
+		gw_diag_error(diag_ptr, "/http/max_head_bytes",
+			      "was %zu: connection memory is sized by it at start; restart vkgw to change it",
+			      was.limits.max_head_bytes);
+	if (was.body_buffer_bytes != now.body_buffer_bytes)
+		gw_diag_error(diag_ptr, "/http/max_buffered_body_bytes",
+			      "the body buffer filters get was %zu bytes, now %zu (this value, or whether any "
+			      "route's filters read bodies): connection memory is sized by it at start; restart "
+			      "vkgw to change it",
+			      was.body_buffer_bytes, now.body_buffer_bytes);
+}
+
 /* SIGHUP, where it is taken (the supervisor, or a lone kernel), before any
- * kernel reloads: the configuration file is loaded and checked as --check
- * does, certificate files included. With problems, nothing reloads: they
- * are logged as FILE:LINE:COL: /pointer: message, and /stats and /metrics
- * count the refusal (the problems are in /stats). 0, or -1. */
+ * kernel reloads: the configuration file is read and checked as --check
+ * does, certificate files included, and against what cannot change while
+ * vkgw runs. With problems, nothing reloads: they are logged as
+ * FILE:LINE:COL: /pointer: message, and /stats and /metrics count the
+ * refusal (the problems are in /stats). Else the very bytes checked are
+ * posted to the kernels as the next generation. 0, or -1. */
 static int reload_check(void *ctx_ptr)
 {
 	struct gw_program *program_ptr = ctx_ptr;
 	struct gw_diag *diag_ptr = gw_diag_create();
-	struct gw_config *fresh_ptr = diag_ptr ? gw_config_load_file(program_ptr->config_path, diag_ptr) : NULL;
 	char problems[GW_RELOAD_PROBLEMS_MAX] = "out of memory";
+	struct gw_config *fresh_ptr = NULL;
+	char *text_ptr = NULL;
+	size_t len = 0;
 	FILE *out_ptr;
+	int first;
 
+	if (diag_ptr && (text_ptr = gw_config_read_file(program_ptr->config_path, &len, diag_ptr)))
+		fresh_ptr = gw_config_load_text(text_ptr, len, program_ptr->config_path, diag_ptr);
 	if (fresh_ptr) {
+		first = gw_diag_count(diag_ptr);
+		gw_config_check_reload(program_ptr->config_ptr, fresh_ptr, diag_ptr);
+		check_heap_sizes(program_ptr->config_ptr, fresh_ptr, diag_ptr);
+		gw_config_locate_problems(diag_ptr, first, text_ptr, len);
+		if (gw_diag_count(diag_ptr) == 0 &&
+		    vk_mailbox_post(program_ptr->mailbox_ptr, program_ptr->generation + 1, text_ptr, len) == -1)
+			gw_diag_error(diag_ptr, "", "cannot post it to the kernels: %s", strerror(errno));
 		gw_config_free(fresh_ptr);
+	}
+	free(text_ptr);
+	if (diag_ptr && gw_diag_count(diag_ptr) == 0) {
+		program_ptr->generation++;
 		gw_diag_destroy(diag_ptr);
 		gw_stats_config_reload(program_ptr->stats_ptr, NULL);
+		fprintf(stderr, "vkgw: SIGHUP: %s checked; configuration %llu goes to the kernels\n",
+			program_ptr->config_path, (unsigned long long)program_ptr->generation);
 		return 0;
 	}
 	fprintf(stderr, "vkgw: SIGHUP: %s has problems, nothing reloads:\n", program_ptr->config_path);
@@ -313,31 +513,11 @@ static void tell_service_manager(void *ctx_ptr, int state)
 
 static void kernel_stop(void *ctx_ptr, int kernel_index)
 {
-	struct gw_program *program_ptr = ctx_ptr;
-
+	(void)ctx_ptr;
 	(void)kernel_index;
 	gw_access_log_close();
-	gw_upstreams_destroy(program_ptr->upstreams_ptr);
-	program_ptr->upstreams_ptr = NULL;
-	gw_filter_states_destroy(program_ptr->filter_states_ptr);
-	program_ptr->filter_states_ptr = NULL;
+	gw_generation_free_all();
 	gw_stats_detach();
-}
-
-static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_config *config_ptr)
-{
-	memset(conn_ptr, 0, sizeof(*conn_ptr));
-	conn_ptr->limits = config_ptr->http.limits;
-	conn_ptr->header_timeout_ms = (uint64_t)config_ptr->timeouts.header_ms;
-	conn_ptr->body_idle_ms = (uint64_t)config_ptr->timeouts.body_idle_ms;
-	conn_ptr->keepalive_idle_ms = (uint64_t)config_ptr->timeouts.keepalive_idle_ms;
-	conn_ptr->handshake_ms = (uint64_t)config_ptr->timeouts.handshake_ms;
-	conn_ptr->via = config_ptr->http.via;
-	conn_ptr->trusted_hops = config_ptr->http.trusted_hops;
-	conn_ptr->ring_bytes = GW_RING_BYTES;
-	conn_ptr->body_buffer_bytes =
-		gw_pipeline_config_wants_bodies(config_ptr) ? config_ptr->http.max_buffered_body_bytes : 0;
-	conn_ptr->config_ptr = config_ptr;
 }
 
 static void watch_path(const char **paths, int *count_ptr, int *dropped_ptr, const char *path)
@@ -387,15 +567,16 @@ static int start_watch(struct gw_program *program_ptr)
 }
 
 /* A TLS listener's contexts, made before the kernels fork (each kernel
- * then has its copy). 0, or -1 after saying why. */
-static int listener_tls(const struct gw_config_listener *listener_ptr, struct gw_conn_config *conn_ptr)
+ * then has its copy, and they all derive the same session ticket keys).
+ * 0, or -1 after saying why. */
+static int listener_tls(const struct gw_config_listener *listener_ptr, struct gw_tls **tls_ptr_ptr)
 {
 	char error[512];
 
 	if (!listener_ptr->tls.enabled)
 		return 0;
-	conn_ptr->tls_ptr = gw_tls_create(&listener_ptr->tls, error, sizeof(error));
-	if (!conn_ptr->tls_ptr) {
+	*tls_ptr_ptr = gw_tls_create(&listener_ptr->tls, error, sizeof(error));
+	if (!*tls_ptr_ptr) {
 		fprintf(stderr, "vkgw: listener %s: %s\n", listener_ptr->name, error);
 		return -1;
 	}
@@ -403,9 +584,9 @@ static int listener_tls(const struct gw_config_listener *listener_ptr, struct gw
 }
 
 static struct vk_service *listener_service(const struct gw_config_listener *listener_ptr,
-					   struct gw_conn_config *conn_ptr)
+					   struct gw_conn_listener *arg_ptr, const struct gw_conn_config *conn_ptr)
 {
-	struct vk_service *service_ptr = vk_service_create(listener_ptr->name, gw_conn_main, conn_ptr);
+	struct vk_service *service_ptr = vk_service_create(listener_ptr->name, gw_conn_main, arg_ptr);
 
 	if (!service_ptr || vk_service_set_address(service_ptr, listener_ptr->address, listener_ptr->port) == -1) {
 		fprintf(stderr, "vkgw: listener %s: bad address %s:%d\n", listener_ptr->name, listener_ptr->address,
@@ -607,16 +788,27 @@ int main(int argc, char **argv)
 	if (start_resolver(&program) == -1 || start_watch(&program) == -1)
 		return 1;
 	program.listener_count = program.config_ptr->listener_count;
+	program.generation = 1;
+	/* Room for any configuration the loader takes. */
+	program.mailbox_ptr = vk_mailbox_create(GW_CONFIG_MAX_FILE_BYTES);
 	service_count = program.listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
-	program.conn_configs_ptr = calloc((size_t)program.listener_count, sizeof(*program.conn_configs_ptr));
+	program.listeners_ptr = calloc((size_t)program.listener_count, sizeof(*program.listeners_ptr));
+	program.tls_ptrs = calloc((size_t)program.listener_count, sizeof(*program.tls_ptrs));
 	services_ptr = calloc((size_t)service_count, sizeof(*services_ptr));
-	if (!program.conn_configs_ptr || !services_ptr)
+	if (!program.mailbox_ptr || !program.listeners_ptr || !program.tls_ptrs || !services_ptr) {
+		fprintf(stderr, "vkgw: out of memory\n");
 		return 1;
+	}
 	for (int i = 0; i < program.listener_count; i++) {
-		fill_conn_config(&program.conn_configs_ptr[i], program.config_ptr);
-		if (listener_tls(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]) == -1)
+		struct gw_conn_config sizing;
+
+		program.listeners_ptr[i].index = i;
+		if (listener_tls(&program.config_ptr->listeners_ptr[i], &program.tls_ptrs[i]) == -1)
 			return 1;
-		services_ptr[i] = listener_service(&program.config_ptr->listeners_ptr[i], &program.conn_configs_ptr[i]);
+		fill_conn_config(&sizing, program.config_ptr);
+		sizing.tls_ptr = program.tls_ptrs[i];
+		services_ptr[i] =
+			listener_service(&program.config_ptr->listeners_ptr[i], &program.listeners_ptr[i], &sizing);
 		if (!services_ptr[i])
 			return 1;
 		/* Per listener, so per process: vkern decides at spawn. */
@@ -658,8 +850,10 @@ int main(int argc, char **argv)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);
 	for (int i = 0; i < program.listener_count; i++)
-		gw_tls_destroy(program.conn_configs_ptr[i].tls_ptr);
-	free(program.conn_configs_ptr);
+		gw_tls_destroy(program.tls_ptrs[i]);
+	free(program.tls_ptrs);
+	free(program.listeners_ptr);
+	vk_mailbox_destroy(program.mailbox_ptr);
 	gw_stats_destroy(program.stats_ptr);
 	gw_config_free(program.config_ptr);
 	return rc;

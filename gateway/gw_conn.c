@@ -20,6 +20,8 @@
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
+#include "gw_generation.h"
+#include "gw_generation_s.h"
 #include "gw_exchange.h"
 #include "gw_exchange_s.h"
 #include "gw_http.h"
@@ -120,18 +122,45 @@ static void hot_ranges(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
 		      GW_CONN_HOT_REQUEST);
 }
 
+/* The listener's config in the kernel's newest generation, held until
+ * the connection lets it go (gw_generation.h). */
+static const struct gw_conn_config *config_taken(const struct gw_conn_listener *listener_ptr)
+{
+	struct gw_generation *generation_ptr = gw_generation_current();
+
+	gw_generation_hold(generation_ptr);
+	return &generation_ptr->conn_configs_ptr[listener_ptr->index];
+}
+
+/* A request starts (before request_begin): after a reload, it takes the
+ * newest generation and the connection lets go of the one before. The
+ * connection's buffers fit it: a reload that would change their sizes is
+ * refused (deploy/gw_main.c, check_heap_sizes). */
+static void request_generation(struct gw_conn_self *self, const struct gw_conn_listener *listener_ptr)
+{
+	struct gw_generation *current_ptr = gw_generation_current();
+
+	if (self->cfg_ptr->generation_ptr == current_ptr)
+		return;
+	gw_generation_release(self->cfg_ptr->generation_ptr);
+	gw_generation_hold(current_ptr);
+	self->cfg_ptr = &current_ptr->conn_configs_ptr[listener_ptr->index];
+}
+
 /* The upstream socket, both heads, the head being written and the
  * upstream rings in one raw block: written before read, their pages are
  * touched only as bytes come. The buffers, and the per-request tail of
  * self, go back to the OS once the connection has been idle a while
  * (gw_conn_self.h). -1 when the heap has no room. */
-static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const struct gw_conn_config *cfg_ptr)
+static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const struct gw_conn_listener *listener_ptr)
 {
 	struct vk_proc_local *pl_ptr = vk_thread_proc_local(that);
+	const struct gw_conn_config *cfg_ptr = config_taken(listener_ptr);
 	size_t head_bytes = cfg_ptr->limits.max_head_bytes;
 	size_t block = 2 * head_bytes + out_cap(head_bytes) + 2 * cfg_ptr->ring_bytes;
 	char *rings;
 
+	self->cfg_ptr = cfg_ptr;
 	self->client_ptr = that->socket_ptr;
 	self->stage = GW_CONN_STAGE_IDLE;
 	self->handshaking = 0;
@@ -162,7 +191,6 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	vk_proc_local_add_spare(pl_ptr, self->exchange.stages,
 				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
 	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
-	self->cfg_ptr = cfg_ptr;
 	self->upstream_index = -1;
 	hot_ranges(self, pl_ptr);
 	return 0;
@@ -471,15 +499,18 @@ static void handshake_refused(struct vk_thread *that)
 
 void gw_conn_main(struct vk_thread *that)
 {
-	const struct gw_conn_config *cfg_ptr = vk_thread_arg(that);
+	const struct gw_conn_listener *listener_ptr = vk_thread_arg(that);
 	struct gw_conn_self *self;
 
 	vk_begin();
 	/* Counted open until the thread ends, however it ends. */
 	gw_stats_connection_opened();
+	self->cfg_ptr = NULL;
 	vk_finally
 	{
 		gw_stats_connection_closed();
+		if (self->cfg_ptr)
+			gw_generation_release(self->cfg_ptr->generation_ptr);
 		/* close_notify, and BoringSSL's memory back, unless a fault may
 		 * have damaged the streams: then the kernel's close hooks give
 		 * back what they held outside this heap (gw_tls_stream.c,
@@ -489,7 +520,7 @@ void gw_conn_main(struct vk_thread *that)
 		if (self->upstream_tls_ptr && !vk_sys_faulted())
 			gw_tls_stream_end(self->upstream_tls_ptr);
 	}
-	if (conn_setup(self, that, cfg_ptr) == -1)
+	if (conn_setup(self, that, listener_ptr) == -1)
 		vk_raise(ENOMEM);
 	/* What raises here ends the connection, never goes back into the
 	 * loop: the one place answers it. */
@@ -513,7 +544,7 @@ void gw_conn_main(struct vk_thread *that)
 			gw_conn_term_from_error(self, EFAULT);
 			if (self->stage != GW_CONN_STAGE_IDLE && self->stage < GW_CONN_STAGE_RESPONSE_BODY) {
 				gw_conn_log_request(self, 500);
-				vk_deadline(cfg_ptr->body_idle_ms);
+				vk_deadline(self->cfg_ptr->body_idle_ms);
 				GW_WRITE_LITERAL(self->client_ptr, GW_CONN_FAULT_ANSWER);
 				vk_flush_on(self->client_ptr);
 			}
@@ -536,7 +567,7 @@ void gw_conn_main(struct vk_thread *that)
 	 * above, `handshaking`). */
 	if (self->tls_ptr) {
 		self->handshaking = 1;
-		vk_deadline(cfg_ptr->handshake_ms);
+		vk_deadline(self->cfg_ptr->handshake_ms);
 		vk_handshake_on(self->client_ptr);
 		vk_deadline_clear();
 		self->handshaking = 0;
@@ -548,20 +579,21 @@ void gw_conn_main(struct vk_thread *that)
 		 * never sends a byte is gone after header_ms; a later one from
 		 * its first byte, after a keep-alive wait. */
 		self->stage = GW_CONN_STAGE_IDLE;
-		vk_deadline(self->served ? cfg_ptr->keepalive_idle_ms : cfg_ptr->header_timeout_ms);
+		vk_deadline(self->served ? self->cfg_ptr->keepalive_idle_ms : self->cfg_ptr->header_timeout_ms);
 		vk_sys_hot_select(GW_CONN_HOT_REQUEST);
 		vk_wait_request(self->more);
 		if (!self->more)
 			break;
-		request_begin(self, cfg_ptr);
+		request_generation(self, listener_ptr);
+		request_begin(self, self->cfg_ptr);
 		if (self->served)
-			vk_deadline(cfg_ptr->header_timeout_ms);
+			vk_deadline(self->cfg_ptr->header_timeout_ms);
 		self->served = 1;
 		gw_http_read_request_head_call(&self->head_read);
 		vk_deadline_clear();
 
 		/* The route, then its request filters (and the body some read). */
-		if (!request_head_taken(self, cfg_ptr) || !request_routed(self, cfg_ptr)) {
+		if (!request_head_taken(self, self->cfg_ptr) || !request_routed(self, self->cfg_ptr)) {
 			vk_call(gw_conn_answer_error, self);
 			break;
 		}
@@ -611,7 +643,7 @@ void gw_conn_main(struct vk_thread *that)
 	if (self->stage == GW_CONN_STAGE_TUNNEL)
 		vk_deadline_clear();
 	else
-		vk_idle_timeout(cfg_ptr->body_idle_ms);
+		vk_idle_timeout(self->cfg_ptr->body_idle_ms);
 	self->stage = GW_CONN_STAGE_IDLE;
 	vk_flush_on(self->client_ptr);
 	vk_end();

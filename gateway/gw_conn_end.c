@@ -403,7 +403,7 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 		return;
 	gw_stats_request_done(status, self->bytes_in, self->bytes_out,
 			      self->upstream_ns && self->route_ptr && self->route_ptr->action.kind == GW_ACTION_PROXY
-				      ? self->route_ptr->action.proxy.upstream_index
+				      ? self->pick.stats_upstream
 				      : -1,
 			      self->pick.endpoint);
 	if (!gw_access_log_is_open()) {

@@ -9,10 +9,19 @@
 
 struct gw_config;
 struct gw_filter_states;
+struct gw_generation;
 struct gw_tls;
 
+/* What a listener's service hands each connection: which listener it is.
+ * Its config is the listener's in the kernel's newest generation
+ * (gw_generation.h), taken again at each request. */
+struct gw_conn_listener {
+	int index; /* in the generations' conn_configs_ptr */
+};
+
 /* What every connection of a listener reads: limits, timeouts, and where
- * requests go (the config snapshot). Immutable while connections use it. */
+ * requests go (the config snapshot), in one generation. Immutable while
+ * connections use it. */
 struct gw_conn_config {
 	struct gw_http_limits limits;
 	uint64_t header_timeout_ms; /* whole request head: 408 (slowloris) */
@@ -28,11 +37,10 @@ struct gw_conn_config {
 	struct gw_upstream_ops upstream_ops;
 	/* this kernel's state of the snapshot's filters (gw_filter_states.h) */
 	const struct gw_filter_states *filter_states_ptr;
-	/* the listener's TLS (gw_tls.h); NULL: plain HTTP. The one field that
-	 * changes while connections run: a SIGHUP swaps in reloaded
-	 * certificates between dispatches, and each connection holds the
-	 * contexts it started on. */
+	/* the listener's TLS (gw_tls.h); NULL: plain HTTP. Each connection
+	 * holds the contexts it started on, whatever generation it moves to. */
 	struct gw_tls *tls_ptr;
+	struct gw_generation *generation_ptr; /* the one this belongs to */
 };
 
 #endif

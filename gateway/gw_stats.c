@@ -177,6 +177,12 @@ void gw_stats_detach(void)
 	memset(&gw_stats_own, 0, sizeof(gw_stats_own));
 }
 
+void gw_stats_config_generation(uint64_t generation)
+{
+	if (gw_stats_own.kernel_ptr)
+		__atomic_store_n(&gw_stats_own.kernel_ptr->config_generation, generation, __ATOMIC_RELAXED);
+}
+
 void gw_stats_connection_opened(void)
 {
 	if (!gw_stats_own.kernel_ptr)
@@ -248,6 +254,23 @@ static struct gw_stats_endpoint *own_endpoint(int upstream, int endpoint)
 	    endpoint >= stats_ptr->config_ptr->upstreams_ptr[upstream].endpoint_count)
 		return NULL;
 	return gw_stats_endpoint_of(stats_ptr, gw_stats_own.index, upstream, endpoint);
+}
+
+int gw_stats_upstream_slot(const struct gw_config_upstream *upstream_ptr)
+{
+	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
+
+	for (int u = 0; stats_ptr && u < stats_ptr->upstream_count; u++) {
+		const struct gw_config_upstream *slot_ptr = &stats_ptr->config_ptr->upstreams_ptr[u];
+		int same = strcmp(slot_ptr->name, upstream_ptr->name) == 0 &&
+			   slot_ptr->endpoint_count == upstream_ptr->endpoint_count;
+
+		for (int e = 0; same && e < slot_ptr->endpoint_count; e++)
+			same = strcmp(slot_ptr->endpoints_ptr[e].address, upstream_ptr->endpoints_ptr[e].address) == 0;
+		if (same)
+			return u;
+	}
+	return -1;
 }
 
 void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, int upstream, int endpoint)

@@ -46,6 +46,8 @@ void gw_stats_config_reload(struct gw_stats *stats_ptr, const char *problems);
 
 /* ---- writers (this kernel's slot) ---- */
 
+/* The configuration generation this kernel's new requests take. */
+void gw_stats_config_generation(uint64_t generation);
 void gw_stats_connection_opened(void);
 void gw_stats_connection_closed(void);
 /* Why a TLS handshake on a listener failed: the "reason" label of
@@ -85,6 +87,12 @@ void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, in
 /* Upstream `upstream` refused a request before any endpoint (no healthy
  * endpoint, or its circuit breaker). */
 void gw_stats_upstream_refused(int upstream);
+/* The slot in this kernel's table of an upstream of any configuration
+ * generation: the table is laid out from the configuration vkgw started
+ * with, and an upstream of the same name with the same endpoints in the
+ * same order has its slot. -1: none (nothing is counted for it). */
+struct gw_config_upstream;
+int gw_stats_upstream_slot(const struct gw_config_upstream *upstream_ptr);
 void gw_stats_endpoint_connect_failed(int upstream, int endpoint);
 /* The kernel's pool for upstream `upstream`: connections open, kept alive,
  * and requests waiting in line for one. */

@@ -251,8 +251,12 @@ static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
 	const char *line;
 
 	reload_view(stats_ptr, &v);
-	put(o_ptr, "\"config\":{\"reloads\":{\"accepted\":%llu,\"refused\":%llu},\"last_reload\":\"%s\",\"problems\":[",
-	    (unsigned long long)v.accepted, (unsigned long long)v.refused,
+	/* Generation 1 is the configuration vkgw started with; each accepted
+	 * reload makes the next (deploy/gw_main.c). */
+	put(o_ptr,
+	    "\"config\":{\"generation\":%llu,\"reloads\":{\"accepted\":%llu,\"refused\":%llu},\"last_reload\":\"%s\","
+	    "\"problems\":[",
+	    (unsigned long long)v.accepted + 1, (unsigned long long)v.accepted, (unsigned long long)v.refused,
 	    v.last_refused ? "refused"
 	    : v.accepted   ? "accepted"
 			   : "none");
@@ -283,8 +287,9 @@ size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, c
 	put(&o, "},\"per_kernel\":[");
 	for (int k = 0; k < stats_ptr->kernels; k++) {
 		kernel_view(stats_ptr, k, k + 1, &v);
-		put(&o, "%s{\"kernel\":%d,\"pid\":%llu,\"starts\":%llu,", k ? "," : "", k, (unsigned long long)v.pid,
-		    (unsigned long long)v.epochs);
+		put(&o, "%s{\"kernel\":%d,\"pid\":%llu,\"starts\":%llu,\"config_generation\":%llu,", k ? "," : "", k,
+		    (unsigned long long)v.pid, (unsigned long long)v.epochs,
+		    (unsigned long long)gw_stats_load(&gw_stats_kernel_of(stats_ptr, k)->config_generation));
 		json_kernel_fields(&o, &v);
 		put(&o, "}");
 	}
@@ -468,6 +473,12 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 	prom_header(&o, "vkgw_config_last_reload_successful", "gauge",
 		    "0 when the last reload was refused (the problems are in /stats), else 1.");
 	put(&o, "vkgw_config_last_reload_successful %d\n", !reload.last_refused);
+	prom_header(&o, "vkgw_config_generation", "gauge",
+		    "The configuration generation the kernel gives new requests (1: the file vkgw started with, "
+		    "then one more per accepted reload).");
+	for (int k = 0; k < stats_ptr->kernels; k++)
+		put(&o, "vkgw_config_generation{kernel=\"%d\"} %llu\n", k,
+		    (unsigned long long)gw_stats_load(&gw_stats_kernel_of(stats_ptr, k)->config_generation));
 	prom_header(&o, "vkgw_listener_isolation", "gauge",
 		    "1 when the listener's connections run isolated (mode: from filters of other connections, "
 		    "or always), 0 when off.");

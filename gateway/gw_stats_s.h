@@ -22,8 +22,9 @@ struct gw_config;
 #define GW_STATS_ALIGN 64
 
 struct gw_stats_kernel {
-	uint64_t pid;	 /* 0: the kernel never started */
-	uint64_t epochs; /* starts of this slot's kernel (restarts add one) */
+	uint64_t pid;		    /* 0: the kernel never started */
+	uint64_t epochs;	    /* starts of this slot's kernel (restarts add one) */
+	uint64_t config_generation; /* the configuration generation new requests take (gw_generation.h) */
 	uint64_t connections_accepted;
 	uint64_t connections_active;
 	uint64_t requests;

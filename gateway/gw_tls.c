@@ -609,9 +609,10 @@ struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error
 	return create(config_ptr, NULL, error, error_len);
 }
 
-struct gw_tls *gw_tls_reload(const struct gw_tls *previous_ptr, char *error, size_t error_len)
+struct gw_tls *gw_tls_reload(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
+			     size_t error_len)
 {
-	return create(previous_ptr->config_ptr, previous_ptr, error, error_len);
+	return create(config_ptr, previous_ptr, error, error_len);
 }
 
 void gw_tls_hold(struct gw_tls *tls_ptr)

@@ -22,11 +22,13 @@ struct gw_diag;
 /* The contexts for `config_ptr`, or NULL with a message naming the file
  * (or setting) at fault in `error`. */
 struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error, size_t error_len);
-/* The same files read again (their certificates renewed, say), keeping
- * `previous_ptr`'s session ticket secret, so that tickets issued before
- * still resume and every kernel still agrees. NULL with `error` as above:
- * the caller keeps the previous contexts. */
-struct gw_tls *gw_tls_reload(const struct gw_tls *previous_ptr, char *error, size_t error_len);
+/* A reload's contexts: `config_ptr`'s files read again (their
+ * certificates renewed, say), keeping `previous_ptr`'s session ticket
+ * secret, so that tickets issued before still resume and every kernel
+ * still agrees. NULL with `error` as above: the caller keeps the previous
+ * contexts. */
+struct gw_tls *gw_tls_reload(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
+			     size_t error_len);
 void gw_tls_destroy(struct gw_tls *tls_ptr);
 
 /* Connections hold the contexts they started on: a reload retires the old

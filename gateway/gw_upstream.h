@@ -13,6 +13,7 @@
 /* The endpoint chosen for one request. */
 struct gw_upstream_pick {
 	int endpoint;
+	int stats_upstream; /* the upstream's slot in /stats (gw_stats.h); -1: none */
 	/* The address to connect to, copied: a DNS name may resolve anew
 	 * while the request waits for a connection. */
 	struct sockaddr_storage addr;

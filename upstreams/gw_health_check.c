@@ -113,23 +113,25 @@ static void gw_health_check_main(struct vk_thread *that)
 	{
 		if (self->tls_ptr && !vk_sys_faulted())
 			gw_tls_stream_end(self->tls_ptr);
+		gw_upstreams_check_ended(arg_ptr->state_ptr);
 	}
 	self->upstream_ptr = arg_ptr->upstream_ptr;
 	self->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), CHECK_RX_BYTES, CHECK_TX_BYTES);
 	if (!self->socket_ptr)
 		vk_raise(ENOMEM);
-	self->tls_client_ptr = gw_upstreams_tls(arg_ptr->upstreams_ptr, arg_ptr->index);
+	self->tls_client_ptr = gw_upstreams_tls(arg_ptr->state_ptr);
 	if (self->tls_client_ptr) {
 		self->tls_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), gw_tls_stream_size());
 		if (!self->tls_ptr)
 			vk_raise(ENOMEM);
 	}
-	while (!vk_draining()) {
-		for (self->endpoint = 0; self->endpoint < self->upstream_ptr->endpoint_count && !vk_draining();
+	while (!vk_draining() && gw_upstreams_check_goes_on(arg_ptr->state_ptr)) {
+		for (self->endpoint = 0; self->endpoint < self->upstream_ptr->endpoint_count && !vk_draining() &&
+					 gw_upstreams_check_goes_on(arg_ptr->state_ptr);
 		     self->endpoint++) {
 			self->endpoint_ptr = &self->upstream_ptr->endpoints_ptr[self->endpoint];
-			if (gw_upstreams_probe_address(arg_ptr->upstreams_ptr, arg_ptr->index, self->endpoint,
-						       self->round, &self->address, &self->address_len) == -1)
+			if (gw_upstreams_probe_address(arg_ptr->state_ptr, self->endpoint, self->round, &self->address,
+						       &self->address_len) == -1)
 				continue;
 			self->request_len =
 				(size_t)snprintf(self->request, sizeof(self->request),
@@ -138,7 +140,8 @@ static void gw_health_check_main(struct vk_thread *that)
 						 self->upstream_ptr->health_check.method,
 						 self->upstream_ptr->health_check.path, self->endpoint_ptr->address);
 			vk_call(probe, self);
-			gw_upstreams_check_result(arg_ptr->upstreams_ptr, arg_ptr->index, self->endpoint, self->passed);
+			if (gw_upstreams_check_goes_on(arg_ptr->state_ptr))
+				gw_upstreams_check_result(arg_ptr->state_ptr, self->endpoint, self->passed);
 		}
 		self->round++;
 		vk_sleep_idle(self->upstream_ptr->health_check.interval_ms);

@@ -80,6 +80,14 @@ const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resol
 	return NULL;
 }
 
+const struct gw_resolver_entry *gw_resolver_find_address(const struct gw_resolver *resolver_ptr, const char *address)
+{
+	for (int i = 0; i < resolver_ptr->count; i++)
+		if (strcmp(resolver_ptr->entries[i].address, address) == 0)
+			return &resolver_ptr->entries[i];
+	return NULL;
+}
+
 /* ---- writer ---- */
 
 void gw_resolver_publish(struct gw_resolver_entry *entry_ptr, const struct gw_resolver_addresses *addresses_ptr)

@@ -31,6 +31,9 @@ void gw_resolver_destroy(struct gw_resolver *resolver_ptr);
 int gw_resolver_count(const struct gw_resolver *resolver_ptr);
 /* The entry of endpoint `endpoint` of upstream `upstream`, or NULL. */
 const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resolver_ptr, int upstream, int endpoint);
+/* The entry of a DNS endpoint "host:port" as configured (any upstream's:
+ * each names the same addresses), or NULL. */
+const struct gw_resolver_entry *gw_resolver_find_address(const struct gw_resolver *resolver_ptr, const char *address);
 
 /* ---- writer side: the resolver process only ---- */
 

@@ -2,10 +2,10 @@
 # vkgw and signals, with one kernel and with a supervisor (-k 2):
 #   SIGUSR1   reopens the access log (logrotate: rename, signal, the new
 #             file gets the lines)
-#   SIGHUP    says configuration reload is not supported yet (a plain
-#             listener has no certificates to reload), changes nothing;
-#             with a configuration file that has problems, nothing reloads
-#             and /stats and /metrics say why
+#   SIGHUP    reloads the configuration file (the route's answer
+#             changes, said once in the log); with a configuration file
+#             that has problems, nothing reloads and /stats and /metrics
+#             say why
 #   SIGUSR2 and stray signals (ALRM, PROF, IO, PWR, XFSZ, real-time...)
 #             are ignored: the gateway keeps serving and exits 0 on SIGTERM
 . "$(dirname "$0")/lib.sh"
@@ -63,19 +63,21 @@ usr1_reopens_the_access_log() {
 	stop_server "$name"
 }
 
-hup_and_stray_signals_change_nothing() {
+hup_reloads_and_stray_signals_change_nothing() {
 	local k=$1 name=sig$1 sig
 	start_gateway "$name" "$k"
+	sed -i 's/"ok\\n"/"reloaded\\n"/' "$E2E_TMP/$name.json"
 	signal_server "$name" HUP
-	wait_until 5 "SIGHUP is answered in the log" grep -q 'reload is not supported yet' "$(server_err_file "$name")"
-	[ "$(get "$name" /)" = ok ] || fail "no answer after SIGHUP"
+	wait_until 5 "SIGHUP's configuration applied by every kernel" \
+		[ "$(grep -c 'configuration 2 applied' "$(server_err_file "$name")")" = "$k" ]
+	[ "$(get "$name" /)" = reloaded ] || fail "the old answer after SIGHUP: $(get "$name" /)"
 	for sig in USR2 ALRM VTALRM PROF IO PWR XFSZ RTMIN RTMIN+3 RTMAX USR2; do
 		signal_server "$name" "$sig"
-		[ "$(get "$name" /)" = ok ] || fail "no answer after SIG$sig:$(server_stderr "$name")"
+		[ "$(get "$name" /)" = reloaded ] || fail "no answer after SIG$sig:$(server_stderr "$name")"
 	done
 	! grep -q 'ended unexpectedly' "$(server_err_file "$name")" || fail "a kernel died:$(server_stderr "$name")"
-	[ "$(grep -c 'reload is not supported yet' "$(server_err_file "$name")")" = 1 ] ||
-		fail "SIGHUP not said once:$(server_stderr "$name")"
+	[ "$(grep -c 'applied' "$(server_err_file "$name")")" = "$k" ] ||
+		fail "SIGHUP not said once per kernel:$(server_stderr "$name")"
 	stop_server "$name"
 }
 
@@ -105,21 +107,25 @@ hup_with_problems_reloads_nothing() {
 	grep -qx 'vkgw_config_reloads_total{result="refused"} 1' "$E2E_TMP/$name.metrics" &&
 		grep -qx 'vkgw_config_last_reload_successful 0' "$E2E_TMP/$name.metrics" ||
 		fail "/metrics: $(grep vkgw_config "$E2E_TMP/$name.metrics")"
-	! grep -q 'reload is not supported yet' "$(server_err_file "$name")" || fail "a kernel reloaded:$(server_stderr "$name")"
+	! grep -q 'applied' "$(server_err_file "$name")" || fail "a kernel reloaded:$(server_stderr "$name")"
 	[ "$(get "$name" /)" = ok ] || fail "no answer after the refused reload"
 	printf '%s\n' "$good" >"$config"
 	signal_server "$name" HUP
 	wait_until 5 "the next reload accepted" admin_stat_is "$admin" 'd["config"]["last_reload"]' accepted
 	admin_stat_is "$admin" '(d["config"]["reloads"], d["config"]["problems"])' "({'accepted': 1, 'refused': 1}, [])" ||
 		fail "after the good reload: $(admin_stat "$admin" 'd["config"]')"
-	wait_until 5 "the kernels reloaded" grep -q 'reload is not supported yet' "$(server_err_file "$name")"
+	wait_until 5 "every kernel reloaded" \
+		[ "$(grep -c 'configuration 2 applied' "$(server_err_file "$name")")" = "$k" ]
+	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$admin/metrics" >"$E2E_TMP/$name.metrics"
+	[ "$(grep -c '^vkgw_config_generation{kernel="[0-9]*"} 2$' "$E2E_TMP/$name.metrics")" = "$k" ] ||
+		fail "/metrics after the reload: $(grep vkgw_config "$E2E_TMP/$name.metrics")"
 	stop_server "$name"
 }
 
 for k in 1 2; do
 	run_case "-k $k: SIGUSR1 reopens the access log after a rename" usr1_reopens_the_access_log "$k"
-	run_case "-k $k: SIGHUP says reload is not supported; SIGUSR2 and stray signals are ignored" \
-		hup_and_stray_signals_change_nothing "$k"
+	run_case "-k $k: SIGHUP reloads the configuration; SIGUSR2 and stray signals are ignored" \
+		hup_reloads_and_stray_signals_change_nothing "$k"
 	run_case "-k $k: SIGHUP with a configuration that has problems reloads nothing, and says why" \
 		hup_with_problems_reloads_nothing "$k"
 done

@@ -23,30 +23,12 @@
 #include "gw_resolver_process.h"
 #include "gw_upstream.h"
 #include "gw_upstreams.h"
+#include "gw_upstreams_test.h"
 
 #define TORN_TEST_NS 300000000ull
 /* On a loaded machine the writer may run in few time slices: the reader
  * goes on until it has seen enough generations, up to this bound. */
 #define TORN_TEST_MAX_NS 20000000000ull
-
-static struct gw_config *load(const char *upstreams_json)
-{
-	char text[2048];
-	struct gw_diag *diag = gw_diag_create();
-	struct gw_config *config_ptr;
-
-	snprintf(text, sizeof(text),
-		 "{ \"listeners\": [ { \"port\": 8080 } ], \"upstreams\": { %s },"
-		 " \"routes\": [ { \"name\": \"r\", \"action\": { \"proxy\": { \"upstream\": \"app\" } } } ] }",
-		 upstreams_json);
-	assert_non_null(diag);
-	config_ptr = gw_config_load_buffer(text, strlen(text), diag);
-	if (!config_ptr)
-		gw_config_print_errors(stderr, "t.json", diag, NULL);
-	gw_diag_destroy(diag);
-	assert_non_null(config_ptr);
-	return config_ptr;
-}
 
 static union gw_resolver_address v4(const char *text, int port)
 {
@@ -104,7 +86,7 @@ static struct gw_resolver_entry *entry_at(struct gw_resolver *resolver_ptr, int 
 
 static void test_one_entry_per_dns_endpoint(void **state)
 {
-	struct gw_config *config_ptr = load(
+	struct gw_config *config_ptr = gw_test_load_upstreams(
 		"\"app\": { \"endpoints\": [ \"127.0.0.1:80\", \"one.example:81\", \"[::1]:82\" ] },"
 		" \"b\": { \"endpoints\": [ \"two.example:90\", \"one.example:91\" ], \"resolve_interval_ms\": 5000 }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
@@ -132,7 +114,7 @@ static void test_one_entry_per_dns_endpoint(void **state)
 
 static void test_publish_read_and_view_generation(void **state)
 {
-	struct gw_config *config_ptr = load("\"app\": { \"endpoints\": [ \"svc.example:80\" ] }");
+	struct gw_config *config_ptr = gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"svc.example:80\" ] }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
 	struct gw_resolver_entry *entry_ptr = entry_at(resolver_ptr, 0, 0);
 	union gw_resolver_address b = v4("10.0.0.2", 80);
@@ -207,7 +189,7 @@ static int consistent(const struct gw_resolver_addresses *s)
  * copy that read() accepts is one whole set. */
 static void test_concurrent_reads_are_never_torn(void **state)
 {
-	struct gw_config *config_ptr = load("\"app\": { \"endpoints\": [ \"svc.example:80\" ] }");
+	struct gw_config *config_ptr = gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"svc.example:80\" ] }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
 	struct gw_resolver_entry *entry_ptr = entry_at(resolver_ptr, 0, 0);
 	uint64_t start = gw_resolver_now_ns();
@@ -253,7 +235,8 @@ static void test_concurrent_reads_are_never_torn(void **state)
 
 static void test_rotation_prefers_ipv4(void **state)
 {
-	struct gw_config *config_ptr = load("\"app\": { \"endpoints\": [ \"svc.example:80\", \"v6.example:80\" ] }");
+	struct gw_config *config_ptr =
+		gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"svc.example:80\", \"v6.example:80\" ] }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
 	struct gw_resolver_entry *mixed_ptr = entry_at(resolver_ptr, 0, 0), *only6_ptr = entry_at(resolver_ptr, 0, 1);
 	union gw_resolver_address a = v4("127.0.0.1", 80), b = v4("127.0.0.2", 80), x = v6("::2", 80);
@@ -316,7 +299,7 @@ static void assert_logged(struct log_capture *c, const char *expected)
 
 static void test_failures_keep_the_last_good_addresses(void **state)
 {
-	struct gw_config *config_ptr = load("\"app\": { \"endpoints\": [ \"svc.example:80\" ] }");
+	struct gw_config *config_ptr = gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"svc.example:80\" ] }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
 	struct gw_resolver_entry *entry_ptr = entry_at(resolver_ptr, 0, 0);
 	union gw_resolver_address b = v4("10.0.0.2", 80);
@@ -390,13 +373,15 @@ static int pick_once(struct picker *p, char *buf, size_t len)
 
 static void test_availability_follows_the_table(void **state)
 {
-	struct gw_config *config_ptr = load("\"app\": { \"endpoints\": [ \"127.0.0.9:1\", \"svc.example:8080\" ], "
-					    "\"health_check\": { \"path\": \"/health\" } }");
+	struct gw_config *config_ptr =
+		gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"127.0.0.9:1\", \"svc.example:8080\" ], "
+				       "\"health_check\": { \"path\": \"/health\" } }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
 	struct gw_resolver_entry *entry_ptr = entry_at(resolver_ptr, 0, 1);
 	union gw_resolver_address b = v4("127.0.0.2", 8080);
 	struct gw_resolver_addresses ab = set_of(v4("127.0.0.1", 8080), &b, NULL);
-	struct picker p = {.upstreams_ptr = gw_upstreams_create(config_ptr, 1)};
+	struct picker p = {.upstreams_ptr = gw_upstreams_create(config_ptr, 1, NULL, resolver_ptr)};
+	struct gw_upstream_state *state_ptr;
 	FILE *log = fopen("/dev/null", "w");
 	struct sockaddr_storage probe;
 	socklen_t probe_len;
@@ -406,15 +391,15 @@ static void test_availability_follows_the_table(void **state)
 	(void)state;
 	assert_non_null(p.upstreams_ptr);
 	gw_upstreams_ops(p.upstreams_ptr, &p.ops);
-	assert_int_equal(gw_upstreams_set_resolver(p.upstreams_ptr, resolver_ptr), 0);
+	state_ptr = gw_upstreams_state(p.upstreams_ptr, 0);
 	/* Unresolved: only the literal endpoint serves, and there is nothing
 	 * to probe. */
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(pick_once(&p, buf, sizeof(buf)), 0);
 		assert_string_equal(buf, "127.0.0.9:1");
 	}
-	assert_int_equal(gw_upstreams_probe_address(p.upstreams_ptr, 0, 1, 0, &probe, &probe_len), -1);
-	assert_int_equal(gw_upstreams_probe_address(p.upstreams_ptr, 0, 0, 0, &probe, &probe_len), 0);
+	assert_int_equal(gw_upstreams_probe_address(state_ptr, 1, 0, &probe, &probe_len), -1);
+	assert_int_equal(gw_upstreams_probe_address(state_ptr, 0, 0, &probe, &probe_len), 0);
 
 	gw_resolver_record(entry_ptr, &ab, NULL, log);
 	for (int i = 0; i < 8; i++) {
@@ -426,13 +411,13 @@ static void test_availability_follows_the_table(void **state)
 	 * addresses. */
 	assert_int_equal(seen_a, 2);
 	assert_int_equal(seen_b, 2);
-	assert_int_equal(gw_upstreams_probe_address(p.upstreams_ptr, 0, 1, 1, &probe, &probe_len), 0);
+	assert_int_equal(gw_upstreams_probe_address(state_ptr, 1, 1, &probe, &probe_len), 0);
 	assert_string_equal(format_address((struct sockaddr *)&probe, buf, sizeof(buf)), "127.0.0.2:8080");
 	assert_int_equal(probe_len, sizeof(struct sockaddr_in));
 
 	/* Unhealthy by active checks: not picked even though it resolves. */
 	for (int i = 0; i < 3; i++)
-		gw_upstreams_check_result(p.upstreams_ptr, 0, 1, 0);
+		gw_upstreams_check_result(state_ptr, 1, 0);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(pick_once(&p, buf, sizeof(buf)), 0);
 		assert_string_equal(buf, "127.0.0.9:1");
@@ -445,8 +430,8 @@ static void test_availability_follows_the_table(void **state)
 
 static void test_without_a_resolver_dns_endpoints_stay_unavailable(void **state)
 {
-	struct gw_config *config_ptr = load("\"app\": { \"endpoints\": [ \"svc.example:8080\" ] }");
-	struct picker p = {.upstreams_ptr = gw_upstreams_create(config_ptr, 1)};
+	struct gw_config *config_ptr = gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"svc.example:8080\" ] }");
+	struct picker p = {.upstreams_ptr = gw_upstreams_create(config_ptr, 1, NULL, NULL)};
 	char buf[64];
 
 	(void)state;
@@ -478,9 +463,9 @@ static void test_lookup_resolves_localhost(void **state)
  * gets each one's port. */
 static void test_run_due_follows_the_intervals(void **state)
 {
-	struct gw_config *config_ptr =
-		load("\"app\": { \"endpoints\": [ \"localhost:1001\" ], \"resolve_interval_ms\": 1000 },"
-		     " \"b\": { \"endpoints\": [ \"localhost:1002\" ], \"resolve_interval_ms\": 5000 }");
+	struct gw_config *config_ptr = gw_test_load_upstreams(
+		"\"app\": { \"endpoints\": [ \"localhost:1001\" ], \"resolve_interval_ms\": 1000 },"
+		" \"b\": { \"endpoints\": [ \"localhost:1002\" ], \"resolve_interval_ms\": 5000 }");
 	struct gw_resolver *resolver_ptr = gw_resolver_create(config_ptr);
 	struct gw_resolver_entry *a_ptr = entry_at(resolver_ptr, 0, 0), *b_ptr = entry_at(resolver_ptr, 1, 0);
 	FILE *log = fopen("/dev/null", "w");

@@ -157,7 +157,7 @@ static void test_another_secret_cannot_open_it_a_reload_can(void **state)
 	assert_non_null(other_ptr);
 	assert_int_equal(handshake(f, tls_ptr, NULL, &session_ptr), 0);
 	assert_int_equal(handshake(f, other_ptr, session_ptr, NULL), 0);
-	reloaded_ptr = gw_tls_reload(tls_ptr, error, sizeof(error));
+	reloaded_ptr = gw_tls_reload(&f->config_ptr->listeners_ptr[0].tls, tls_ptr, error, sizeof(error));
 	assert_non_null(reloaded_ptr);
 	assert_int_equal(handshake(f, reloaded_ptr, session_ptr, NULL), 1);
 	SSL_SESSION_free(session_ptr);

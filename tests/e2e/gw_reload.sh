@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# Live reload: SIGHUP re-reads the configuration file and, when it has no
+# problems, every kernel applies it to new requests (/stats: config
+# "generation", 1 at the start and one more per accepted reload, and each
+# kernel's "config_generation"). A request that started finishes under
+# the configuration it started with; the next one on a keep-alive
+# connection takes the new one. The configurations (reload_config): the
+# generation G is A when G is odd, B when it is even; /x/... goes to the
+# test upstream "a" in A, "b" in B (upstreams and routes both change),
+# /r is answered by the gateway itself, /s/... goes to the upstream "s" in
+# both, and every route's headers filter sets "X-Config: <A|B> G".
+#
+#   under load     (-k 1 and -k 2) 100 reloads, A and B in turn, while a
+#                  client (gw_reload.py load) sends requests without a
+#                  pause, on keep-alive connections and on new ones: every
+#                  answer is of one configuration whole (its X-Config,
+#                  its upstream and its body agree), never older than the
+#                  generation every kernel applied before it was sent nor
+#                  than the one before it on its connection; no socket
+#                  error, no status but 200; both A and B seen. Lock-step:
+#                  each reload is waited for until every kernel applies
+#                  it, and until the client has had an answer from it
+#   streams        (-k 1 and -k 2) 50 streams held open across 20
+#                  reloads (gw_reload.py streams): downloads and uploads,
+#                  one more piece each way after every reload, seen
+#                  arriving; none cut, every byte there, and the uploads'
+#                  answers, which come after the last reload, still carry
+#                  the X-Config of the configuration they started with
+#   refused        (-k 1 and -k 2) a file with a JSON syntax error, then
+#                  one that names an unknown upstream: each refused
+#                  (reloads.refused counts it, the problem is logged as
+#                  FILE:LINE:COL and shown in /stats), the generation
+#                  unchanged, requests still served by the old
+#                  configuration; the next good file is accepted
+#   listeners      (-k 1 and -k 2) a reload that changes the listener's
+#                  port, one that adds a listener and one that changes the
+#                  admin listener's port are refused (a problem under
+#                  /listeners/0, /listeners, /admin); the old listener
+#                  keeps serving the old configuration, nothing listens on
+#                  the new port
+#   state kept     (-k 1) across a reload that changes only routes, an
+#                  upstream left as it was keeps its kept-alive upstream
+#                  connection (the test upstream's /conn: the request
+#                  after the reload is the next one on the same
+#                  connection) and an endpoint outlier detection ejected
+#                  stays ejected (no request reaches it)
+#
+# Never a fixed sleep: each reload is waited for in /stats (by the client,
+# when one runs: a hundred Python starts would take longer than the
+# reloads), and the clients answer on a pipe.
+. "$(dirname "$0")/lib.sh"
+
+VKGW="$BUILD/vkgw"
+UPSTREAM="$BUILD/tests/services/gw_test_upstream"
+CLIENT="$(dirname "$0")/gw_reload.py"
+need_bin "$VKGW"
+need_bin "$UPSTREAM"
+
+RELOADS=100
+STREAM_RELOADS=20
+STREAMS=50
+
+# Set by each case: the test upstreams' ports (UP_S empty: no upstream "s"
+# nor route /s/; DOWN: a port that refuses connections), the listener's
+# and the admin listener's ports, and more listeners (JSON).
+UP_A=
+UP_B=
+UP_S=
+DOWN=
+LISTEN_PORT=0
+ADMIN_LISTEN_PORT=0
+EXTRA_LISTENER=
+
+# reload_config FILE GEN: writes the configuration of generation GEN to a
+# temporary file, then renames it over FILE (a reload never reads half a
+# file).
+reload_config() {
+	local file=$1 gen=$2 letter=A up=a port=$UP_A tag s_upstream='' s_route=''
+	if [ $((gen % 2)) = 0 ]; then
+		letter=B up=b port=$UP_B
+	fi
+	tag="$letter $gen"
+	if [ -n "$UP_S" ]; then
+		s_upstream=",
+    \"s\": { \"endpoints\": [ \"127.0.0.1:$UP_S\" ],
+           \"timeouts\": { \"connect_ms\": 5000, \"response_ms\": 60000 } }"
+		s_route=",
+    { \"name\": \"s\", \"match\": { \"path\": { \"prefix\": \"/s/\" } },
+      \"filters\": [ { \"type\": \"headers\", \"response\": { \"set\": { \"x-config\": \"$tag\" } } } ],
+      \"action\": { \"proxy\": { \"upstream\": \"s\", \"prefix_rewrite\": \"/\" } } }"
+	fi
+	cat >"$file.tmp" <<JSON
+{
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": $LISTEN_PORT }$EXTRA_LISTENER ],
+  "admin": { "address": "127.0.0.1", "port": $ADMIN_LISTEN_PORT },
+  "timeouts": { "header_ms": $((10000 + gen % 2)), "body_idle_ms": 60000, "keepalive_idle_ms": 60000 },
+  "upstreams": {
+    "$up": { "endpoints": [ "127.0.0.1:$port" ],
+           "timeouts": { "connect_ms": 5000, "response_ms": $((10000 + gen % 2)) } }$s_upstream
+  },
+  "routes": [
+    { "name": "x", "match": { "path": { "prefix": "/x/" } },
+      "filters": [ { "type": "headers", "response": { "set": { "x-config": "$tag" } } } ],
+      "action": { "proxy": { "upstream": "$up", "prefix_rewrite": "/" } } },
+    { "name": "r", "match": { "path": { "exact": "/r" } },
+      "filters": [ { "type": "headers", "response": { "set": { "x-config": "$tag" } } } ],
+      "action": { "respond": { "status": 200, "body": "$tag\n" } } }$s_route
+  ]
+}
+JSON
+	mv -f "$file.tmp" "$file"
+}
+
+# install_file FILE CONTENT: CONTENT becomes FILE, by a rename.
+install_file() {
+	printf '%s\n' "$2" >"$1.tmp"
+	mv -f "$1.tmp" "$1"
+}
+
+# start_gateway NAME KERNELS: vkgw on $E2E_TMP/NAME.json (already
+# written), with its admin listener; sets ADMIN (its port) and PORT, and
+# checks that /stats says generation 1.
+start_gateway() {
+	local name=$1
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k "$2"
+	wait_until 5 "$name: the admin listener announced" admin_listening "$name"
+	ADMIN=$(admin_port "$name")
+	PORT=${E2E_PORT[$name]}
+	admin_stat "$ADMIN" 'd["config"]["generation"]' >/dev/null 2>&1 ||
+		fail "/stats has no config.generation: $(admin_stat "$ADMIN" 'd["config"]')"
+	generations_are "$ADMIN" 1 || fail "at the start: $(admin_stat "$ADMIN" "$GENERATIONS")"
+}
+
+# The newest accepted generation and the one each kernel applies, as a set.
+GENERATIONS='sorted({d["config"]["generation"]} | {k["config_generation"] for k in d["per_kernel"]})'
+
+# generations_are ADMIN GEN: GEN is the newest accepted generation, and
+# every kernel applies it to new requests.
+generations_are() { admin_stat_is "$1" "$GENERATIONS" "[$2]"; }
+
+# reload_to NAME GEN: the configuration of generation GEN, SIGHUP, and a
+# wait until every kernel applies it (for a few reloads: each poll starts
+# a Python; with a client running, client_reload_to).
+reload_to() {
+	reload_config "$E2E_TMP/$1.json" "$2"
+	signal_server "$1" HUP
+	wait_until 10 "generation $2 applied by every kernel" generations_are "$ADMIN" "$2"
+}
+
+# hup_refused NAME REFUSED: SIGHUP with the file as it is, and a wait until
+# the reload is counted as the REFUSED-th refused one.
+hup_refused() {
+	signal_server "$1" HUP
+	wait_until 10 "reload refused number $2" admin_stat_is "$ADMIN" 'd["config"]["reloads"]["refused"]' "$2"
+}
+
+# served_by PORT GEN: a GET /r on a new connection gets the configuration
+# of generation GEN.
+served_by() {
+	local want=A body
+	[ $(($2 % 2)) = 1 ] || want=B
+	body=$(http_get "$1" /r) || fail "GET /r on port $1: no answer"
+	[ "$body" = "$want $2" ] || fail "GET /r: '$body', expected the configuration of generation $2 ('$want $2')"
+}
+
+no_kernel_died() {
+	! grep -q 'ended unexpectedly' "$(server_err_file "$1")" || fail "a kernel died:$(server_stderr "$1")"
+}
+
+# ---- a client on pipes (gw_reload.py): orders in, answers out ----
+
+# client_start NAME ARGS...: gw_reload.py ARGS with its stdin and stdout
+# on pipes. Start it after the servers: a server started later would hold
+# its stdin's pipe open, and the client would never see it close.
+client_start() {
+	local name=$1
+	shift
+	mkfifo "$E2E_TMP/$name.in" "$E2E_TMP/$name.answers"
+	python3 "$CLIENT" "$@" <"$E2E_TMP/$name.in" >"$E2E_TMP/$name.answers" 2>"$E2E_TMP/$name.err" &
+	CLIENT_PID=$!
+	exec {CLIENT_IN}>"$E2E_TMP/$name.in" {CLIENT_OUT}<"$E2E_TMP/$name.answers"
+	CLIENT_NAME=$name
+	CLIENT_SAID=
+}
+
+client_say() { printf '%s\n' "$1" >&"$CLIENT_IN"; }
+
+# client_expect LINE SECS: reads the client's answers until LINE (each
+# read waits at most SECS), unless it came already (every answer the
+# client gives is different); fails on a "FAIL: ..." answer, on its end or
+# on silence.
+client_expect() {
+	local line
+	[[ $'\n'$CLIENT_SAID != *$'\n'"$1"$'\n'* ]] || return 0
+	while :; do
+		IFS= read -r -t "$2" -u "$CLIENT_OUT" line ||
+			fail "no '$1' from the client within $2 s; it said:$(client_said)$(server_stderr "$CLIENT_NAME")"
+		CLIENT_SAID+="$line"$'\n'
+		[ "$line" != "$1" ] || return 0
+		[[ $line != FAIL:* ]] || fail "waiting for '$1', the client said:$(client_said)$(server_stderr "$CLIENT_NAME")"
+	done
+}
+
+# The last lines the client said, indented, for failure messages.
+client_said() {
+	printf '\n%s' "$CLIENT_SAID" | tail -n 20 | sed 's/^/    | /'
+}
+
+# client_reload_to NAME GEN: the configuration of generation GEN, SIGHUP,
+# and a wait until every kernel applies it, which the client watches
+# ("await GEN": it polls /stats).
+client_reload_to() {
+	reload_config "$E2E_TMP/$1.json" "$2"
+	signal_server "$1" HUP
+	client_say "await $2"
+	client_expect "applied $2" 15
+}
+
+# client_finish SECS: closes the client's stdin, reads the rest of what it
+# says into CLIENT_SAID and its exit status into CLIENT_STATUS.
+client_finish() {
+	local line rc=0
+	exec {CLIENT_IN}>&-
+	CLIENT_SAID=
+	while IFS= read -r -t "$1" -u "$CLIENT_OUT" line || rc=$?; [ "$rc" = 0 ]; do
+		CLIENT_SAID+="$line"$'\n'
+	done
+	[ "$rc" -le 128 ] || fail "the client did not end within $1 s of being told; it said: $CLIENT_SAID"
+	exec {CLIENT_OUT}<&-
+	CLIENT_STATUS=0
+	wait "$CLIENT_PID" || CLIENT_STATUS=$?
+}
+
+# ---- the cases ----
+
+reload_under_load() {
+	local k=$1 gw=load$1 gen counts
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	reload_config "$E2E_TMP/$gw.json" 1
+	start_gateway "$gw" "$k"
+	served_by "$PORT" 1
+	client_start "$gw.client" load "$PORT" "$ADMIN" "$UP_A" "$UP_B"
+	client_expect running 15
+	for gen in $(seq 2 $((RELOADS + 1))); do
+		client_reload_to "$gw" "$gen"
+		served_by "$PORT" "$gen"
+		# The client had an answer from this generation: the reloads
+		# happen under load, not between bursts.
+		client_expect "saw $gen" 10
+	done
+	admin_stat_is "$ADMIN" '(d["config"]["reloads"], d["config"]["last_reload"])' \
+		"({'accepted': $RELOADS, 'refused': 0}, 'accepted')" || fail "reloads: $(admin_stat "$ADMIN" 'd["config"]')"
+	client_finish 30
+	counts=$(head -n 1 <<<"$CLIENT_SAID")
+	[ "$CLIENT_STATUS" = 0 ] || fail "the load client: $CLIENT_SAID$(server_stderr "$gw.client")"
+	note "  -k $k, $RELOADS reloads under load: $counts"
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+}
+
+streams_survive_reloads() {
+	local k=$1 gw=streams$1 gen out
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.s" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]} UP_S=${E2E_PORT[$gw.s]}
+	reload_config "$E2E_TMP/$gw.json" 1
+	start_gateway "$gw" "$k"
+	client_start "$gw.client" streams "$PORT" "$ADMIN" "$STREAMS" "A 1"
+	client_expect ready 30
+	for gen in $(seq 2 $((STREAM_RELOADS + 1))); do
+		client_reload_to "$gw" "$gen"
+		served_by "$PORT" "$gen"
+		client_say step
+		client_expect "stepped $((gen - 1))" 30
+	done
+	client_say end
+	client_finish 30
+	out=$CLIENT_SAID
+	if [ "$CLIENT_STATUS" != 0 ] || [[ $out != ok* ]]; then
+		fail "the streams: $out$(server_stderr "$gw.client")"
+	fi
+	note "  -k $k, across $STREAM_RELOADS reloads: ${out%$'\n'}"
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+	stop_server "$gw.s"
+}
+
+# problem_logged NAME REGEX: a line of NAME's stderr holds REGEX (grep -E),
+# and one of the problems in /stats is REGEX (the whole line).
+problem_logged() {
+	local problems
+	grep -Eq -- "$2" "$(server_err_file "$1")" || fail "no problem logged matching '$2':$(server_stderr "$1")"
+	problems=$(admin_stat "$ADMIN" '"\n".join(d["config"]["problems"])')
+	grep -Eqx -- "$2" <<<"$problems" || fail "no problem in /stats matching '$2': $problems"
+}
+
+# unchanged: generation 1 everywhere, served by it.
+unchanged() {
+	generations_are "$ADMIN" 1 || fail "the generation moved: $(admin_stat "$ADMIN" "$GENERATIONS")"
+	admin_stat_is "$ADMIN" 'd["config"]["last_reload"]' refused || fail "last_reload: $(admin_stat "$ADMIN" 'd["config"]')"
+	served_by "$PORT" 1
+}
+
+invalid_config_refused() {
+	local k=$1 gw=invalid$1 file good line
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	file=$E2E_TMP/$gw.json
+	reload_config "$file" 1
+	start_gateway "$gw" "$k"
+	served_by "$PORT" 1
+	# Generation 2's file with a stray comma.
+	reload_config "$file" 2
+	good=$(cat "$file")
+	install_file "$file" "${good/\"routes\": \[/\"routes\": [ ,}"
+	line=$(grep -n '"routes": \[ ,' "$file" | cut -d: -f1)
+	[ -n "$line" ] || fail "the syntax error was not written: $(cat "$file")"
+	hup_refused "$gw" 1
+	problem_logged "$gw" "$file:$line:[0-9]+: .*"
+	unchanged
+	# Then with an upstream that does not exist.
+	install_file "$file" "${good//\"upstream\": \"b\"/\"upstream\": \"nope\"}"
+	hup_refused "$gw" 2
+	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /routes/0/action/proxy/upstream: unknown upstream \"nope\".*"
+	unchanged
+	admin_stat_is "$ADMIN" 'd["config"]["reloads"]["accepted"]' 0 || fail "reloads: $(admin_stat "$ADMIN" 'd["config"]')"
+	# The file made right: accepted, as generation 2.
+	reload_to "$gw" 2
+	served_by "$PORT" 2
+	admin_stat_is "$ADMIN" '(d["config"]["reloads"], d["config"]["last_reload"], d["config"]["problems"])' \
+		"({'accepted': 1, 'refused': 2}, 'accepted', [])" || fail "after the good file: $(admin_stat "$ADMIN" 'd["config"]')"
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+}
+
+listener_change_refused() {
+	local k=$1 gw=listeners$1 file new
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	file=$E2E_TMP/$gw.json
+	reload_config "$file" 1
+	start_gateway "$gw" "$k"
+	served_by "$PORT" 1
+	new=$(free_port)
+	# Generation 2's routes and upstreams, on another port: refused whole.
+	LISTEN_PORT=$new reload_config "$file" 2
+	hup_refused "$gw" 1
+	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /listeners/0(/[^:]*)?: .*"
+	unchanged
+	! curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$new/r" ||
+		fail "something answers on the port of the refused reload ($new)"
+	# A listener added.
+	EXTRA_LISTENER=", { \"name\": \"more\", \"address\": \"127.0.0.1\", \"port\": 0 }" reload_config "$file" 2
+	hup_refused "$gw" 2
+	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /listeners[/:].*"
+	unchanged
+	# The admin listener moved.
+	ADMIN_LISTEN_PORT=$(free_port) reload_config "$file" 2
+	hup_refused "$gw" 3
+	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /admin[/:].*"
+	unchanged
+	# The same routes and upstreams on the listeners as they are: accepted.
+	reload_to "$gw" 2
+	served_by "$PORT" 2
+	admin_stat_is "$ADMIN" 'd["config"]["reloads"]' "{'accepted': 1, 'refused': 3}" ||
+		fail "reloads: $(admin_stat "$ADMIN" 'd["config"]')"
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+}
+
+# state_config FILE GEN: upstream "kept" (the test upstream on $UP_A) and
+# "flaky" (the one on $UP_B, and a port that refuses connections, ejected
+# after 2 refused connects), the same at every generation; the routes
+# change: /c/... to "kept", /f/... to "flaky", X-Config "G", and from
+# generation 2 on one more route, before them.
+state_config() {
+	local file=$1 gen=$2 more=
+	[ "$gen" = 1 ] || more="
+    { \"name\": \"more\", \"match\": { \"path\": { \"exact\": \"/more\" } },
+      \"action\": { \"respond\": { \"status\": 200, \"body\": \"more\\n\" } } },"
+	cat >"$file.tmp" <<JSON
+{
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0 } ],
+  "admin": { "address": "127.0.0.1", "port": 0 },
+  "upstreams": {
+    "kept": { "endpoints": [ "127.0.0.1:$UP_A" ] },
+    "flaky": { "endpoints": [ "127.0.0.1:$UP_B", "127.0.0.1:$DOWN" ],
+               "outlier_detection": { "consecutive_connect_failures": 2, "base_ejection_ms": 300000,
+                                      "max_ejection_percent": 50 } }
+  },
+  "routes": [$more
+    { "name": "c$gen", "match": { "path": { "prefix": "/c/" } },
+      "filters": [ { "type": "headers", "response": { "set": { "x-config": "$gen" } } } ],
+      "action": { "proxy": { "upstream": "kept", "prefix_rewrite": "/" } } },
+    { "name": "f", "match": { "path": { "prefix": "/f/" } },
+      "filters": [ { "type": "headers", "response": { "set": { "x-config": "$gen" } } } ],
+      "action": { "proxy": { "upstream": "flaky", "prefix_rewrite": "/" } } }
+  ]
+}
+JSON
+	mv -f "$file.tmp" "$file"
+}
+
+# conn_is PATH WANT GEN: GET PATH (on a new client connection) answers
+# WANT under generation GEN.
+conn_is() {
+	local out
+	out=$(curl -s --noproxy '*' --max-time 5 -H 'Connection: close' -D "$E2E_TMP/conn.head" \
+		"http://127.0.0.1:$PORT$1") || fail "GET $1: no answer"
+	[ "$out" = "$2" ] || fail "GET $1: '$out', expected '$2'"
+	grep -qix "x-config: $3"$'\r' "$E2E_TMP/conn.head" || fail "GET $1: not generation $3: $(cat "$E2E_TMP/conn.head")"
+}
+
+EP_DOWN='d["upstreams"]["flaky"]["endpoints"][1]'
+
+upstream_state_kept() {
+	local gw=state file before
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.down" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]} DOWN=${E2E_PORT[$gw.down]}
+	stop_server "$gw.down" # its port now refuses connections
+	file=$E2E_TMP/$gw.json
+	state_config "$file" 1
+	start_gateway "$gw" 1
+	conn_is /c/conn "1 1" 1
+	conn_is /c/conn "1 2" 1
+	wait_until 5 "the upstream connection kept" admin_stat_is "$ADMIN" 'd["upstreams"]["kept"]["kept"]' 1
+	# Round robin: 2 of 4 requests go to the refusing endpoint.
+	for _ in 1 2 3 4; do
+		curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/f/whoami" || true
+	done
+	wait_until 5 "the refusing endpoint ejected ($(admin_stat "$ADMIN" "$EP_DOWN"))" \
+		admin_stat_is "$ADMIN" "(${EP_DOWN}['state'], ${EP_DOWN}['ejections'])" "('ejected', 1)"
+	before=$(admin_stat "$ADMIN" "${EP_DOWN}['connect_failures']")
+	# Only the routes change.
+	state_config "$file" 2
+	signal_server "$gw" HUP
+	wait_until 10 "generation 2 applied" generations_are "$ADMIN" 2
+	[ "$(http_get "$PORT" /more)" = more ] || fail "the new route does not answer"
+	conn_is /c/conn "1 3" 2
+	admin_stat_is "$ADMIN" "(${EP_DOWN}['state'], ${EP_DOWN}['ejections'])" "('ejected', 1)" ||
+		fail "after the reload: $(admin_stat "$ADMIN" "$EP_DOWN")"
+	for _ in 1 2 3 4; do
+		conn_is /f/whoami "$UP_B" 2
+	done
+	admin_stat_is "$ADMIN" "${EP_DOWN}['connect_failures']" "$before" ||
+		fail "the ejected endpoint was tried again: $(admin_stat "$ADMIN" "$EP_DOWN")"
+	conn_is /c/conn "1 4" 2
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+}
+
+for k in 1 2; do
+	run_case "-k $k: $RELOADS reloads under load, each answer of one configuration whole" reload_under_load "$k"
+	run_case "-k $k: $STREAMS streams held across $STREAM_RELOADS reloads: none cut, every byte there" \
+		streams_survive_reloads "$k"
+	run_case "-k $k: a file with a syntax or a semantic error is refused, the old configuration serves" \
+		invalid_config_refused "$k"
+	run_case "-k $k: a change of listeners or admin listener is refused, the old listener serves" \
+		listener_change_refused "$k"
+done
+run_case "an upstream left as it was keeps its kept connection and its ejected endpoint" upstream_state_kept
+finish
