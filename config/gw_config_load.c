@@ -201,9 +201,10 @@ static void load_listeners(struct gw_config_loader *loader_ptr, const json_t *js
 
 static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
-	static const char *const keys[] = {"address", "port", NULL};
+	static const char *const keys[] = {"address", "port", "token", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	struct gw_config_admin *admin_ptr = &loader_ptr->config_ptr->admin;
+	const char *token;
 
 	if (!json_ptr || gw_json_check_object(check_ptr, json_ptr, pointer, keys) == -1)
 		return;
@@ -213,6 +214,18 @@ static void load_admin(struct gw_config_loader *loader_ptr, const json_t *json_p
 	gw_json_check_required(check_ptr, json_ptr, pointer, "port");
 	gw_json_read_int_field(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &admin_ptr->port);
 	fill_sockaddr(&admin_ptr->sockaddr, admin_ptr->address, admin_ptr->port);
+	if (gw_json_read_string(check_ptr, json_ptr, pointer, "token", NULL, &token) == 0 && token) {
+		size_t len = strlen(token);
+		int visible = 1;
+
+		for (size_t i = 0; i < len; i++)
+			visible &= token[i] > ' ' && token[i] < 0x7f;
+		if (len < GW_CONFIG_ADMIN_TOKEN_MIN || len > GW_CONFIG_ADMIN_TOKEN_MAX || !visible)
+			gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, pointer, "token"),
+				      "a token is %d to %d visible ASCII characters (no spaces)",
+				      GW_CONFIG_ADMIN_TOKEN_MIN, GW_CONFIG_ADMIN_TOKEN_MAX);
+	}
+	admin_ptr->token = token ? token : "";
 	for (int i = 0; i < loader_ptr->config_ptr->listener_count; i++) {
 		if (same_socket(&admin_ptr->sockaddr, &loader_ptr->config_ptr->listeners_ptr[i].sockaddr)) {
 			gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, pointer, "port"),

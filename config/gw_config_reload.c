@@ -65,7 +65,8 @@ int gw_config_check_reload(const struct gw_config *running_ptr, const struct gw_
 			check_listener(&running_ptr->listeners_ptr[i], &fresh_ptr->listeners_ptr[i], i, diag_ptr);
 	if (running_ptr->admin.enabled != fresh_ptr->admin.enabled ||
 	    (fresh_ptr->admin.enabled && (!same_text(running_ptr->admin.address, fresh_ptr->admin.address) ||
-					  running_ptr->admin.port != fresh_ptr->admin.port)))
+					  running_ptr->admin.port != fresh_ptr->admin.port ||
+					  !same_text(running_ptr->admin.token, fresh_ptr->admin.token))))
 		gw_diag_error(diag_ptr, "/admin", "the admin listener is fixed at start" RESTART);
 	if (running_ptr->access_log.enabled != fresh_ptr->access_log.enabled ||
 	    (fresh_ptr->access_log.enabled &&

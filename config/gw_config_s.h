@@ -95,11 +95,18 @@ struct gw_config_listener {
 	struct gw_config_tls tls;
 };
 
+/* An admin token's length: long enough not to be guessed. */
+#define GW_CONFIG_ADMIN_TOKEN_MIN 16
+#define GW_CONFIG_ADMIN_TOKEN_MAX 256
+
 struct gw_config_admin {
 	int enabled; /* the "admin" object is present */
 	const char *address;
 	int port;
 	struct sockaddr_in sockaddr;
+	/* "": actions (POST) only on a loopback address; else every action
+	 * must carry "Authorization: Bearer <token>". */
+	const char *token;
 };
 
 struct gw_config_access_log {

@@ -83,13 +83,14 @@ struct gw_program {
 	pid_t resolver_pid;					    /* 0: no DNS endpoints */
 	uint64_t resolver_restarts[GW_RESOLVER_RESTARTS_MAX_SLOTS]; /* when it was started again */
 	int resolver_restart_count;
-	pid_t watch_pid; /* the certificate watcher; 0: nothing to watch */
+	int watch_config; /* --watch: the watcher watches the configuration file too */
+	pid_t watch_pid;  /* the file watcher; 0: nothing to watch */
 };
 
 static void usage(FILE *out_ptr)
 {
 	fprintf(out_ptr,
-		"usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--isolation MODE] [-v] [-s]\n"
+		"usage: vkgw -c FILE [-k KERNELS] [-P DRIVER] [-g GRACE_MS] [--isolation MODE] [--watch] [-v] [-s]\n"
 		"       vkgw --check -c FILE\n"
 		"       vkgw --version\n"
 		"  -c, --config FILE   the JSON configuration (docs/config.md)\n"
@@ -102,6 +103,8 @@ static void usage(FILE *out_ptr)
 		"                      (each connection's heap hidden from other connections' filters) or always\n"
 		"                      (hidden whenever another connection runs)\n"
 		"      --no-isolation  the same as --isolation off\n"
+		"      --watch         reload when the configuration file changes (inotify; a renamed-over\n"
+		"                      file and a Kubernetes ConfigMap's ..data swap count), as SIGHUP does\n"
 		"  -v                  log every failed connection process\n"
 		"  -s                  print kernel counters at exit\n");
 }
@@ -467,11 +470,11 @@ static int reload_check(void *ctx_ptr)
 		program_ptr->generation++;
 		gw_diag_destroy(diag_ptr);
 		gw_stats_config_reload(program_ptr->stats_ptr, NULL);
-		fprintf(stderr, "vkgw: SIGHUP: %s checked; configuration %llu goes to the kernels\n",
+		fprintf(stderr, "vkgw: reload: %s checked; configuration %llu goes to the kernels\n",
 			program_ptr->config_path, (unsigned long long)program_ptr->generation);
 		return 0;
 	}
-	fprintf(stderr, "vkgw: SIGHUP: %s has problems, nothing reloads:\n", program_ptr->config_path);
+	fprintf(stderr, "vkgw: reload: %s has problems, nothing reloads:\n", program_ptr->config_path);
 	if (diag_ptr) {
 		gw_config_print_errors(stderr, program_ptr->config_path, diag_ptr, NULL);
 		out_ptr = fmemopen(problems, sizeof(problems) - 1, "w");
@@ -528,9 +531,11 @@ static void watch_path(const char **paths, int *count_ptr, int *dropped_ptr, con
 		(*dropped_ptr)++;
 }
 
-/* The TLS listeners' files are watched, and a change reloads them as
- * SIGHUP does (gateway/gw_watch.h). Before any listening socket exists.
- * 0, or -1 after saying why. */
+/* The TLS listeners' files are watched, and with --watch the
+ * configuration file too: a change reloads as SIGHUP does
+ * (gateway/gw_watch.h). The files are those of the configuration vkgw
+ * started with. Before any listening socket exists. 0, or -1 after saying
+ * why. */
 static int start_watch(struct gw_program *program_ptr)
 {
 	const char *paths[GW_WATCH_PATHS_MAX];
@@ -544,6 +549,8 @@ static int start_watch(struct gw_program *program_ptr)
 	sigaddset(&hup, SIGHUP);
 	sigprocmask(SIG_BLOCK, &hup, NULL);
 
+	if (program_ptr->watch_config)
+		watch_path(paths, &count, &dropped, program_ptr->config_path);
 	for (int i = 0; i < program_ptr->config_ptr->listener_count; i++) {
 		const struct gw_config_tls *tls_ptr = &program_ptr->config_ptr->listeners_ptr[i].tls;
 
@@ -558,7 +565,8 @@ static int start_watch(struct gw_program *program_ptr)
 		fprintf(stderr,
 			"vkgw: certificates: %d files past the first %d are not watched (SIGHUP reloads them)\n",
 			dropped, GW_WATCH_PATHS_MAX);
-	program_ptr->watch_pid = gw_watch_start(paths, count, "certificates");
+	program_ptr->watch_pid =
+		gw_watch_start(paths, count, program_ptr->watch_config ? "configuration" : "certificates");
 	if (program_ptr->watch_pid == -1) {
 		fprintf(stderr, "vkgw: cannot start the certificate watcher\n");
 		return -1;
@@ -641,8 +649,7 @@ static void child_exit(void *ctx_ptr, int pid, int status)
 		&program_ptr->resolver_restarts[program_ptr->resolver_restart_count % GW_RESOLVER_RESTARTS_MAX];
 
 	if (program_ptr->watch_pid > 0 && pid == program_ptr->watch_pid) {
-		fprintf(stderr, "vkgw: the certificate watcher (pid %d) ended; SIGHUP still reloads certificates\n",
-			pid);
+		fprintf(stderr, "vkgw: the file watcher (pid %d) ended; SIGHUP still reloads\n", pid);
 		program_ptr->watch_pid = 0;
 		return;
 	}
@@ -706,6 +713,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"isolation", required_argument, NULL, 'i'},
 		{"no-isolation", no_argument, NULL, 'I'}, /* --isolation off */
+		{"watch", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	struct gw_program program = {0};
@@ -763,6 +771,9 @@ int main(int argc, char **argv)
 			break;
 		case 'I':
 			isolation = GW_ISOLATION_OFF;
+			break;
+		case 'W':
+			program.watch_config = 1;
 			break;
 		default:
 			usage(stderr);
@@ -828,6 +839,7 @@ int main(int argc, char **argv)
 		/* Actions (POST /drain) only where nobody off the host can ask. */
 		program.admin_config.actions_allowed =
 			(ntohl(program.config_ptr->admin.sockaddr.sin_addr.s_addr) >> 24) == 127;
+		program.admin_config.token = program.config_ptr->admin.token;
 		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
 		if (!services_ptr[program.listener_count])
 			return 1;

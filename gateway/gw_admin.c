@@ -11,6 +11,7 @@
 #include "gw_http_s.h"
 #include "gw_stats.h"
 #include "gw_http_write.h"
+#include "gw_tls.h"
 
 #include "vk_coro.h"
 #include "vk_heap.h"
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #define GW_ADMIN_HEAD_MAX (8 * 1024)
 #define GW_ADMIN_TARGET_MAX 2048
@@ -31,11 +33,17 @@
 /* The thread's locals, the socket structures, and room for bookkeeping. */
 #define GW_ADMIN_HEAP_SLACK (16 * 1024)
 
+/* POST /config/reload waits for the check, then for every kernel to have
+ * applied it, looking this often, for at most this long. */
+#define GW_ADMIN_RELOAD_POLL_MS 5
+#define GW_ADMIN_RELOAD_WAIT_MS 10000
+
 #define GW_ADMIN_JSON "application/json"
 /* The Prometheus text exposition format, version 0.0.4. */
 #define GW_ADMIN_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 
 struct gw_admin_self {
+	const struct gw_admin_config *cfg_ptr;
 	struct gw_request req;
 	char *head_ptr;
 	struct gw_http_read head_read; /* head_read.len: bytes of the head so far */
@@ -51,6 +59,12 @@ struct gw_admin_self {
 	int more;
 	char line[GW_ADMIN_LINE_MAX];
 	size_t line_len;
+	/* POST /config/reload: asked; where reloads stood when asked, then as
+	 * last seen; the time waited */
+	int reload_asked;
+	struct gw_stats_reload_state reload;
+	uint64_t reloads_before;
+	uint64_t waited_ms;
 };
 
 void gw_admin_config_init(struct gw_admin_config *cfg_ptr, struct gw_stats *stats_ptr, size_t ring_bytes)
@@ -64,6 +78,7 @@ void gw_admin_config_init(struct gw_admin_config *cfg_ptr, struct gw_stats *stat
 	cfg_ptr->header_timeout_ms = GW_ADMIN_HEADER_TIMEOUT_MS;
 	cfg_ptr->keepalive_idle_ms = GW_ADMIN_KEEPALIVE_IDLE_MS;
 	cfg_ptr->ring_bytes = ring_bytes;
+	cfg_ptr->token = "";
 }
 
 static size_t body_cap(const struct gw_admin_config *cfg_ptr)
@@ -114,22 +129,99 @@ static int path_is(const char *path, size_t len, const char *name)
 	return len == strlen(name) && memcmp(path, name, len) == 0;
 }
 
+/* Whether the request carries "Authorization: Bearer <token>", compared
+ * in constant time. */
+static int carries_token(const struct gw_admin_self *self, const char *token)
+{
+	static const char scheme[] = "Bearer ";
+	const struct gw_http_field *field_ptr = gw_http_header_find(&self->req, self->head_ptr, "authorization");
+	size_t scheme_len = sizeof(scheme) - 1;
+
+	if (!field_ptr || field_ptr->value.len <= scheme_len ||
+	    strncasecmp(self->head_ptr + field_ptr->value.off, scheme, scheme_len) != 0)
+		return 0;
+	return gw_tls_secret_equal(self->head_ptr + field_ptr->value.off + scheme_len,
+				   field_ptr->value.len - scheme_len, token, strlen(token));
+}
+
+/* An action may be taken: 1, or 0 with the refusal answered. */
+static int action_allowed(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr, const char *path)
+{
+	if (self->req.method != GW_METHOD_POST) {
+		answer_error(self, 405,
+			     path[1] == 'd' ? "/drain answers POST only" : "/config/reload answers POST only");
+		self->allow = "POST";
+		return 0;
+	}
+	if (cfg_ptr->token[0] && !carries_token(self, cfg_ptr->token)) {
+		answer_error(self, 401, "admin actions need the admin token (Authorization: Bearer <token>)");
+		return 0;
+	}
+	if (!cfg_ptr->token[0] && !cfg_ptr->actions_allowed) {
+		answer_error(self, 403, "admin actions are taken only on a loopback admin listener, or with a token");
+		return 0;
+	}
+	return 1;
+}
+
 /* POST /drain: the whole program drains (vk_sys_drain_all), answered
- * before it does; the connection closes after the answer, so a body sent
- * with the request is never taken for a next request. */
-static void answer_action(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr)
+ * before it does. POST /config/reload: the program reloads as on SIGHUP
+ * (vk_sys_reload_all), answered once the check is done and every kernel
+ * has the new configuration (reload_wait). The connection closes after
+ * the answer, so a body sent with the request is never taken for a next
+ * request. */
+static void answer_action(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr, const char *path)
 {
 	self->close_after = 1;
-	if (self->req.method != GW_METHOD_POST) {
-		answer_error(self, 405, "/drain answers POST only");
-		self->allow = "POST";
-	} else if (!cfg_ptr->actions_allowed) {
-		answer_error(self, 403, "admin actions are taken only on a loopback admin listener");
-	} else if (vk_sys_drain_all() == -1) {
-		answer_error(self, 500, "the drain could not be started");
-	} else {
-		answer_text(self, 202, GW_ADMIN_JSON, "{\"status\":\"draining\"}\n");
+	if (!action_allowed(self, cfg_ptr, path))
+		return;
+	if (path[1] == 'd') {
+		if (vk_sys_drain_all() == -1)
+			answer_error(self, 500, "the drain could not be started");
+		else
+			answer_text(self, 202, GW_ADMIN_JSON, "{\"status\":\"draining\"}\n");
+		return;
 	}
+	gw_stats_reload_state(cfg_ptr->stats_ptr, &self->reload);
+	if (vk_sys_reload_all() == -1) {
+		answer_error(self, 500, "the reload could not be started");
+		return;
+	}
+	self->reload_asked = 1;
+}
+
+/* The reload asked is answered: its check first (refused: 422 with the
+ * problems), then every kernel's taking it (200 "applied"), each for at
+ * most GW_ADMIN_RELOAD_WAIT_MS in all (202 "accepted" when the kernels
+ * have not all applied it by then; 504 when the check never answered). */
+static void reload_wait(struct vk_thread *that)
+{
+	struct gw_admin_self *admin_ptr = vk_thread_arg(that);
+	const struct gw_admin_config *cfg_ptr = admin_ptr->cfg_ptr;
+	struct {
+		int unused;
+	} * self;
+
+	vk_begin();
+	admin_ptr->reloads_before = admin_ptr->reload.answered;
+	for (admin_ptr->waited_ms = 0;; admin_ptr->waited_ms += GW_ADMIN_RELOAD_POLL_MS) {
+		gw_stats_reload_state(cfg_ptr->stats_ptr, &admin_ptr->reload);
+		if (admin_ptr->reload.answered != admin_ptr->reloads_before &&
+		    (admin_ptr->reload.refused || admin_ptr->reload.applied))
+			break;
+		if (admin_ptr->waited_ms >= GW_ADMIN_RELOAD_WAIT_MS)
+			break;
+		vk_sleep(GW_ADMIN_RELOAD_POLL_MS);
+	}
+	if (admin_ptr->reload.answered == admin_ptr->reloads_before) {
+		answer_error(admin_ptr, 504, "the configuration check did not answer in time");
+	} else {
+		answer_rendering(admin_ptr, GW_ADMIN_JSON,
+				 gw_stats_render_reload(cfg_ptr->stats_ptr, admin_ptr->reload.applied,
+							admin_ptr->body_ptr, admin_ptr->body_cap));
+		admin_ptr->status = admin_ptr->reload.refused ? 422 : admin_ptr->reload.applied ? 200 : 202;
+	}
+	vk_end();
 }
 
 /* Decides the answer to the parsed request: status, type and body. */
@@ -141,15 +233,17 @@ static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg
 	const char *query = memchr(path, '?', target.len);
 	size_t len = query ? (size_t)(query - path) : target.len;
 	int ready = path_is(path, len, "/ready"), stats = path_is(path, len, "/stats"),
-	    metrics = path_is(path, len, "/metrics"), drain = path_is(path, len, "/drain");
+	    metrics = path_is(path, len, "/metrics"), drain = path_is(path, len, "/drain"),
+	    reload = path_is(path, len, "/config/reload");
 
 	self->allow = NULL;
-	if (!ready && !stats && !metrics && !drain) {
-		answer_error(self, 404, "no such admin endpoint (there are /ready, /stats, /metrics and /drain)");
+	if (!ready && !stats && !metrics && !drain && !reload) {
+		answer_error(self, 404,
+			     "no such admin endpoint (there are /ready, /stats, /metrics, /drain and /config/reload)");
 		return;
 	}
-	if (drain) {
-		answer_action(self, cfg_ptr);
+	if (drain || reload) {
+		answer_action(self, cfg_ptr, drain ? "/drain" : "/config/reload");
 		return;
 	}
 	if (self->req.method != GW_METHOD_GET && self->req.method != GW_METHOD_HEAD) {
@@ -197,6 +291,7 @@ void gw_admin_main(struct vk_thread *that)
 	struct gw_admin_self *self;
 
 	vk_begin();
+	self->cfg_ptr = cfg_ptr;
 	self->body_cap = body_cap(cfg_ptr);
 	self->head_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), cfg_ptr->limits.max_head_bytes);
 	self->body_ptr = vk_proc_local_alloc(vk_thread_proc_local(that), self->body_cap);
@@ -250,7 +345,10 @@ void gw_admin_main(struct vk_thread *that)
 		/* What follows the head is the next request (a body is not read). */
 		vk_deadline_clear();
 		self->close_after = 0;
+		self->reload_asked = 0;
 		answer(self, cfg_ptr);
+		if (self->reload_asked)
+			vk_call(reload_wait, self);
 		self->close_after |= !self->req.head.keep_alive || self->req.head.body == GW_BODY_CHUNKED ||
 				     (self->req.head.body == GW_BODY_LENGTH && self->req.head.content_length > 0) ||
 				     vk_sys_draining();

@@ -15,9 +15,12 @@ struct gw_admin_config {
 	uint64_t header_timeout_ms; /* the whole request head */
 	uint64_t keepalive_idle_ms; /* between requests */
 	size_t ring_bytes;	    /* each socket ring, each way */
-	/* The admin listener is on a loopback address: actions (POST /drain)
-	 * are taken; elsewhere they are refused (403). */
+	/* Without a token, actions (POST /drain, POST /config/reload) are
+	 * taken only when the admin listener is on a loopback address
+	 * (elsewhere 403); with one, only from a request that carries it
+	 * ("Authorization: Bearer <token>"; else 401), wherever it listens. */
 	int actions_allowed;
+	const char *token; /* "": none */
 };
 
 /* Fills in the admin's limits (small: its requests are a line and a few

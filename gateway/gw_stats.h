@@ -120,6 +120,20 @@ size_t gw_stats_render_max(const struct gw_stats *stats_ptr);
  *
  * GET /stats: totals, per kernel, per upstream and endpoint, as JSON. */
 size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len);
+/* Where reloads stand: a caller that asked for one sees it answered when
+ * `answered` moves. */
+struct gw_stats_reload_state {
+	uint64_t answered;   /* reloads accepted or refused so far */
+	uint64_t generation; /* the newest accepted configuration's */
+	int refused;	     /* the last reload was refused */
+	int applied;	     /* every started kernel gives new requests `generation` */
+};
+void gw_stats_reload_state(const struct gw_stats *stats_ptr, struct gw_stats_reload_state *state_ptr);
+/* The last reload as POST /config/reload answers it, smaller than
+ * gw_stats_render_max: {"status": "applied" (every kernel has it, as the
+ * caller says), "accepted" (not yet) or "refused", "generation": the
+ * newest accepted, "problems": [the refused one's, a line each]}. */
+size_t gw_stats_render_reload(const struct gw_stats *stats_ptr, int applied, char *buf, size_t len);
 
 /* GET /metrics: the Prometheus text exposition format (version 0.0.4). */
 size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len);

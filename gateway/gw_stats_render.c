@@ -239,28 +239,16 @@ static void reload_view(const struct gw_stats *stats_ptr, struct gw_stats_reload
 	v_ptr->problems[sizeof(v_ptr->problems) - 1] = '\0';
 }
 
-/* "config": the reloads, and the problems of the last one refused, a
- * string per line. */
-static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
+/* "problems": the last refused reload's, a string per line. */
+static void json_problems(struct out *o_ptr, const struct gw_stats_reload *v_ptr)
 {
-	struct gw_stats_reload v;
 	/* A line escaped as JSON (gw_http_out_json_string): at most six
 	 * bytes for each of its bytes. */
-	char escaped[sizeof(v.problems) * 6];
+	char escaped[sizeof(v_ptr->problems) * 6];
 	struct gw_http_out out;
-	const char *line;
+	const char *line = v_ptr->problems;
 
-	reload_view(stats_ptr, &v);
-	/* Generation 1 is the configuration vkgw started with; each accepted
-	 * reload makes the next (deploy/gw_main.c). */
-	put(o_ptr,
-	    "\"config\":{\"generation\":%llu,\"reloads\":{\"accepted\":%llu,\"refused\":%llu},\"last_reload\":\"%s\","
-	    "\"problems\":[",
-	    (unsigned long long)v.accepted + 1, (unsigned long long)v.accepted, (unsigned long long)v.refused,
-	    v.last_refused ? "refused"
-	    : v.accepted   ? "accepted"
-			   : "none");
-	line = v.problems;
+	put(o_ptr, "\"problems\":[");
 	for (int n = 0; *line; n++) {
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
@@ -270,7 +258,60 @@ static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
 		put(o_ptr, "%s\"%.*s\"", n ? "," : "", (int)out.len, escaped);
 		line += len + (end != NULL);
 	}
-	put(o_ptr, "]},");
+	put(o_ptr, "]");
+}
+
+/* "config": the reloads, and the problems of the last one refused. */
+static void json_reloads(struct out *o_ptr, const struct gw_stats *stats_ptr)
+{
+	struct gw_stats_reload v;
+
+	reload_view(stats_ptr, &v);
+	/* Generation 1 is the configuration vkgw started with; each accepted
+	 * reload makes the next (deploy/gw_main.c). */
+	put(o_ptr,
+	    "\"config\":{\"generation\":%llu,\"reloads\":{\"accepted\":%llu,\"refused\":%llu},\"last_reload\":\"%s\",",
+	    (unsigned long long)v.accepted + 1, (unsigned long long)v.accepted, (unsigned long long)v.refused,
+	    v.last_refused ? "refused"
+	    : v.accepted   ? "accepted"
+			   : "none");
+	json_problems(o_ptr, &v);
+	put(o_ptr, "},");
+}
+
+void gw_stats_reload_state(const struct gw_stats *stats_ptr, struct gw_stats_reload_state *state_ptr)
+{
+	struct gw_stats_reload v;
+	uint64_t lowest = UINT64_MAX;
+
+	reload_view(stats_ptr, &v);
+	for (int k = 0; k < stats_ptr->kernels; k++) {
+		const struct gw_stats_kernel *kernel_ptr = gw_stats_kernel_of(stats_ptr, k);
+		uint64_t generation = gw_stats_load(&kernel_ptr->config_generation);
+
+		if (gw_stats_load(&kernel_ptr->pid) && generation < lowest)
+			lowest = generation;
+	}
+	state_ptr->answered = v.accepted + v.refused;
+	state_ptr->refused = v.last_refused;
+	state_ptr->generation = v.accepted + 1;
+	state_ptr->applied = lowest != UINT64_MAX && lowest >= state_ptr->generation;
+}
+
+size_t gw_stats_render_reload(const struct gw_stats *stats_ptr, int applied, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0};
+	struct gw_stats_reload v;
+
+	reload_view(stats_ptr, &v);
+	put(&o, "{\"status\":\"%s\",\"generation\":%llu,",
+	    v.last_refused ? "refused"
+	    : applied	   ? "applied"
+			   : "accepted",
+	    (unsigned long long)v.accepted + 1);
+	json_problems(&o, &v);
+	put(&o, "}\n");
+	return o.len;
 }
 
 size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)

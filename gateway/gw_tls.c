@@ -626,6 +626,11 @@ void gw_tls_release(struct gw_tls *tls_ptr)
 		gw_tls_destroy(tls_ptr);
 }
 
+int gw_tls_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+	return a_len == b_len && CRYPTO_memcmp(a, b, a_len) == 0;
+}
+
 void gw_tls_retire(struct gw_tls *tls_ptr)
 {
 	tls_ptr->retired = 1;

@@ -38,6 +38,10 @@ void gw_tls_hold(struct gw_tls *tls_ptr);
 void gw_tls_release(struct gw_tls *tls_ptr);
 void gw_tls_retire(struct gw_tls *tls_ptr);
 
+/* Whether two secrets (an admin token) are equal, in time that does not
+ * depend on where they differ (BoringSSL's CRYPTO_memcmp). */
+int gw_tls_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len);
+
 /* The configuration loader's check of a "tls" object's files and
  * settings (config/gw_config_tls.h): loads everything once, as the
  * listener would, and reports each problem under its JSON pointer. */

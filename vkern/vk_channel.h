@@ -6,12 +6,13 @@
 #include "vk_channel_s.h"
 
 enum vk_msg_type {
-	VK_MSG_DRAIN = 1, /* supervisor -> kernel: stop accepting, finish, exit */
-	VK_MSG_STOP,	  /* supervisor -> kernel: exit now */
-	VK_MSG_RELOAD,	  /* supervisor -> kernel: call the reload hook */
-	VK_MSG_READY,	  /* kernel -> supervisor: listening */
-	VK_MSG_SIGNAL,	  /* supervisor -> kernel: call the signal hook with arg[0] */
-	VK_MSG_DRAIN_ALL, /* kernel -> supervisor: drain every kernel, as SIGTERM does */
+	VK_MSG_DRAIN = 1,  /* supervisor -> kernel: stop accepting, finish, exit */
+	VK_MSG_STOP,	   /* supervisor -> kernel: exit now */
+	VK_MSG_RELOAD,	   /* supervisor -> kernel: call the reload hook */
+	VK_MSG_READY,	   /* kernel -> supervisor: listening */
+	VK_MSG_SIGNAL,	   /* supervisor -> kernel: call the signal hook with arg[0] */
+	VK_MSG_DRAIN_ALL,  /* kernel -> supervisor: drain every kernel, as SIGTERM does */
+	VK_MSG_RELOAD_ALL, /* kernel -> supervisor: reload, as SIGHUP does */
 	VK_MSG_USER = 100,
 };
 

@@ -694,6 +694,29 @@ static void on_ready(void *ctx_ptr, struct vk_fd *fd_ptr, int events)
 
 /* ---- life cycle ---- */
 
+/* A service's heap pool and listening socket in this kernel. */
+static int start_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
+{
+	struct vk_fd *fd_ptr;
+
+	if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
+		return -1;
+	vk_pool_set_decay(&service_ptr->pool, (uint64_t)VK_POOL_DECAY_MS * 1000000u);
+	if (vk_service_listen(service_ptr) == -1)
+		return -1;
+	fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
+	if (!fd_ptr) {
+		vk_service_unlisten(service_ptr);
+		errno = EMFILE;
+		return -1;
+	}
+	fd_ptr->kind = VK_FD_LISTEN;
+	fd_ptr->ctx_ptr = service_ptr;
+	/* Connections may already be queued: try before waiting. */
+	service_ptr->accept_more = 1;
+	return 0;
+}
+
 int vk_kern_start(struct vk_kern *kern_ptr)
 {
 	vk_kern_current_ptr = kern_ptr;
@@ -702,24 +725,24 @@ int vk_kern_start(struct vk_kern *kern_ptr)
 		return -1;
 	if (kern_ptr->inbox_ptr && watch_control_fd(kern_ptr, vk_channel_fd(kern_ptr->inbox_ptr), NULL) == -1)
 		return -1;
-	for (int i = 0; i < kern_ptr->service_count; i++) {
-		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
-		struct vk_fd *fd_ptr;
-
-		if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
+	for (int i = 0; i < kern_ptr->service_count; i++)
+		if (start_service(kern_ptr, kern_ptr->services_ptr[i]) == -1)
 			return -1;
-		vk_pool_set_decay(&service_ptr->pool, (uint64_t)VK_POOL_DECAY_MS * 1000000u);
-		if (vk_service_listen(service_ptr) == -1)
-			return -1;
-		fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
-		if (!fd_ptr)
-			return -1;
-		fd_ptr->kind = VK_FD_LISTEN;
-		fd_ptr->ctx_ptr = service_ptr;
-		/* Connections may already be queued: try before waiting. */
-		service_ptr->accept_more = 1;
-	}
 	return 0;
+}
+
+/* The service accepts no more: its listening socket is closed. */
+static void stop_service_listening(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
+{
+	struct vk_fd *fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, service_ptr->listen_fd);
+
+	if (fd_ptr) {
+		vk_poll_forget(&kern_ptr->poll, fd_ptr);
+		vk_fd_reset(fd_ptr);
+	}
+	vk_service_unlisten(service_ptr);
+	service_ptr->accept_more = 0;
+	service_ptr->accept_starved = 0;
 }
 
 /* all: also the services that serve a drain (the kernel is stopping). */
@@ -727,19 +750,33 @@ static void stop_listening(struct vk_kern *kern_ptr, int all)
 {
 	for (int i = 0; i < kern_ptr->service_count; i++) {
 		struct vk_service *service_ptr = kern_ptr->services_ptr[i];
-		struct vk_fd *fd_ptr;
 
 		if (service_ptr->listen_fd < 0 || (service_ptr->serves_drain && !all))
 			continue;
-		fd_ptr = vk_fd_table_lookup(&kern_ptr->fds, service_ptr->listen_fd);
-		if (fd_ptr) {
-			vk_poll_forget(&kern_ptr->poll, fd_ptr);
-			vk_fd_reset(fd_ptr);
-		}
-		vk_service_unlisten(service_ptr);
-		service_ptr->accept_more = 0;
-		service_ptr->accept_starved = 0;
+		stop_service_listening(kern_ptr, service_ptr);
 	}
+}
+
+int vk_kern_open_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
+{
+	if (kern_ptr->draining) {
+		errno = ESHUTDOWN;
+		return -1;
+	}
+	if (start_service(kern_ptr, service_ptr) == -1)
+		return -1;
+	if (vk_kern_add_service(kern_ptr, service_ptr) == -1) {
+		stop_service_listening(kern_ptr, service_ptr);
+		return -1;
+	}
+	return 0;
+}
+
+void vk_kern_close_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr)
+{
+	if (service_ptr->listen_fd >= 0)
+		stop_service_listening(kern_ptr, service_ptr);
+	service_ptr->closed = 1;
 }
 
 static void for_each_live_proc(struct vk_kern *kern_ptr, void (*fn)(struct vk_kern *, struct vk_proc *))

@@ -37,6 +37,15 @@ const char *vk_kern_poll_name(struct vk_kern *kern_ptr);
 
 /* Listen on every service, take signals through a signalfd. */
 int vk_kern_start(struct vk_kern *kern_ptr);
+/* While the kernel runs (between dispatches: a reload hook): a service
+ * starts listening in this kernel, as vk_kern_start's do (SO_REUSEPORT:
+ * every kernel that opens it shares its port, which must not be 0).
+ * 0, or -1 with errno, nothing opened (ESHUTDOWN while draining). */
+int vk_kern_open_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr);
+/* The service stops accepting in this kernel (its listening socket
+ * closes); its connections go on, and the service stays (closed) for
+ * them: the caller never frees it while the kernel runs. */
+void vk_kern_close_service(struct vk_kern *kern_ptr, struct vk_service *service_ptr);
 /* Run until drained or stopped; returns the exit code. */
 int vk_kern_run(struct vk_kern *kern_ptr);
 /* Stop accepting; let live connections end within the grace period. */

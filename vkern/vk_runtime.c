@@ -190,6 +190,17 @@ static void ignore_stray_signals(void)
 		signal(signo, SIG_IGN);
 }
 
+/* SIGHUP, or a kernel's vk_sys_reload_all: the check hook, then every
+ * kernel's reload hook if it passed. */
+static void reload_all(const struct vk_runtime_config *cfg_ptr, struct kernel_slot *slots, int kernels)
+{
+	if (cfg_ptr->reload_check_fn && cfg_ptr->reload_check_fn(cfg_ptr->reload_ctx_ptr) != 0)
+		return;
+	tell_state(cfg_ptr, VK_RUNTIME_RELOADING);
+	broadcast(slots, kernels, VK_MSG_RELOAD);
+	tell_state(cfg_ptr, VK_RUNTIME_READY);
+}
+
 /* SIGTERM, or a kernel's vk_sys_drain_all: every kernel drains, once;
  * those still running when the grace period is over are killed. */
 static void drain_all(const struct vk_runtime_config *cfg_ptr, struct kernel_slot *slots, int kernels,
@@ -281,18 +292,15 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 					slots[i].ready = 1;
 				else if (msg.type == VK_MSG_DRAIN_ALL)
 					drain_all(cfg_ptr, slots, kernels, &draining, &kill_at);
+				else if (msg.type == VK_MSG_RELOAD_ALL && !draining)
+					reload_all(cfg_ptr, slots, kernels);
 			}
 		}
 		while (read(sfd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
 			if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
 				drain_all(cfg_ptr, slots, kernels, &draining, &kill_at);
 			} else if (info.ssi_signo == SIGHUP) {
-				if (!cfg_ptr->reload_check_fn ||
-				    cfg_ptr->reload_check_fn(cfg_ptr->reload_ctx_ptr) == 0) {
-					tell_state(cfg_ptr, VK_RUNTIME_RELOADING);
-					broadcast(slots, kernels, VK_MSG_RELOAD);
-					tell_state(cfg_ptr, VK_RUNTIME_READY);
-				}
+				reload_all(cfg_ptr, slots, kernels);
 			} else if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
 				broadcast_arg(slots, kernels, VK_MSG_SIGNAL, info.ssi_signo);
 			}

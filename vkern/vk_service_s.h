@@ -30,6 +30,7 @@ struct vk_service {
 	 * tried again when an fd closes, or at accept_retry_ns. */
 	int accept_starved;
 	uint64_t accept_retry_ns;
+	int closed; /* vk_kern_close_service: accepts nothing any more */
 	struct vk_pool pool;
 };
 

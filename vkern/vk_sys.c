@@ -286,6 +286,40 @@ int vk_sys_drain_all(void)
 	return vk_channel_push(kern_ptr->outbox_ptr, &msg);
 }
 
+int vk_sys_reload_all(void)
+{
+	struct vk_kern *kern_ptr = vk_kern_current_ptr;
+	struct vk_msg msg = {.type = VK_MSG_RELOAD_ALL};
+
+	if (!kern_ptr) {
+		errno = ESRCH;
+		return -1;
+	}
+	if (!kern_ptr->outbox_ptr)
+		return kill(getpid(), SIGHUP); /* the lone kernel's own path */
+	msg.from = kern_ptr->index;
+	return vk_channel_push(kern_ptr->outbox_ptr, &msg);
+}
+
+int vk_sys_open_service(struct vk_service *service_ptr)
+{
+	if (!vk_kern_current_ptr) {
+		errno = ESRCH;
+		return -1;
+	}
+	return vk_kern_open_service(vk_kern_current_ptr, service_ptr);
+}
+
+int vk_sys_close_service(struct vk_service *service_ptr)
+{
+	if (!vk_kern_current_ptr) {
+		errno = ESRCH;
+		return -1;
+	}
+	vk_kern_close_service(vk_kern_current_ptr, service_ptr);
+	return 0;
+}
+
 int vk_sys_kernel_index(void)
 {
 	return vk_kern_current_ptr ? vk_kern_current_ptr->index : -1;

@@ -74,6 +74,15 @@ int vk_sys_draining(void);
  * every kernel (this one included); a lone kernel drains itself. Takes
  * effect after the current dispatch. 0, or -1 (errno) outside a kernel. */
 int vk_sys_drain_all(void);
+/* The whole program reloads, as on SIGHUP (the check hook where the
+ * signal is taken, then every kernel's reload hook). Takes effect after
+ * the current dispatch. 0, or -1 (errno) outside a kernel. */
+int vk_sys_reload_all(void);
+/* vk_kern_open_service and vk_kern_close_service on the calling kernel
+ * (vk_kern.h), for its reload hook. -1 (ESRCH) outside a kernel. */
+struct vk_service;
+int vk_sys_open_service(struct vk_service *service_ptr);
+int vk_sys_close_service(struct vk_service *service_ptr);
 int vk_sys_kernel_index(void);
 
 enum vk_stat {

@@ -7,6 +7,9 @@
 #   drain     POST /drain (GET: 405, Allow: POST) drains the whole program
 #             as SIGTERM does, with 1 kernel and with 2: /ready 503, the
 #             request in flight answered, exit 0
+#   token     with an admin token, an action without it, with another, or
+#             in another scheme is a 401 and nothing happens (even on
+#             loopback); with it, POST /config/reload answers 200 applied
 #   counts    with 2 kernels, N requests through the proxy show up in
 #             /stats as N requests, N 2xx, N connections, summed over
 #             the kernels, and on the upstream's endpoint
@@ -38,7 +41,7 @@ gateway() {
 	cat >"$E2E_TMP/$name.json" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": $kernels } ],
-  "admin": { "address": "127.0.0.1", "port": 0 },
+  "admin": { "address": "127.0.0.1", "port": 0${ADMIN_EXTRA:-} },
   "timeouts": { "header_ms": 5000, "body_idle_ms": 5000, "keepalive_idle_ms": 5000 },
   "upstreams": { "app": { $upstream } },
   "routes": [ { "name": "app", "action": { "proxy": { "upstream": "app" } } } ]
@@ -247,6 +250,27 @@ drain_by_post() {
 	stop_server "$up"
 }
 
+actions_need_the_token() {
+	local gw=tk_gw token=0123456789abcdef-secret
+	start_server tk_up "$UPSTREAM" -p 0 -k 1
+	ADMIN_EXTRA=", \"token\": \"$token\"" gateway "$gw" 2 "\"endpoints\": [ \"127.0.0.1:${E2E_PORT[tk_up]}\" ]"
+	admin /config/reload -X POST
+	[ "$STATUS" = 401 ] || fail "POST /config/reload without the token: $STATUS $BODY"
+	grep -qE '^\{"error":"[^"]+","status":401\}$' <<<"$BODY" || fail "the 401's body: $BODY"
+	admin /drain -X POST -H "Authorization: Bearer ${token}x"
+	[ "$STATUS" = 401 ] || fail "POST /drain with another token: $STATUS $BODY"
+	admin /drain -X POST -H "Authorization: Basic $token"
+	[ "$STATUS" = 401 ] || fail "POST /drain with the token in another scheme: $STATUS $BODY"
+	admin /ready
+	[ "$STATUS" = 200 ] || fail "a refused POST /drain drained: /ready $STATUS"
+	stat_is "d['config']['reloads']" "{'accepted': 0, 'refused': 0}" || fail "a refused reload ran: $(stat "d['config']")"
+	admin /config/reload -X POST -H "Authorization: Bearer $token"
+	[ "$STATUS" = 200 ] && [ "$BODY" = '{"status":"applied","generation":2,"problems":[]}' ] ||
+		fail "POST /config/reload with the token: $STATUS $BODY"
+	stop_server "$gw"
+	stop_server tk_up
+}
+
 errors_are_json() {
 	local fd reply
 	start_server er_up "$UPSTREAM" -p 0 -k 1
@@ -328,6 +352,7 @@ silent_connection_closed() {
 run_case "ready: 200 ready, then 503 draining after SIGTERM with a request in flight" ready_then_draining
 run_case "drain: POST /drain on one kernel drains like SIGTERM; GET is a 405" drain_by_post 1
 run_case "drain: POST /drain on one of 2 kernels drains them all" drain_by_post 2
+run_case "token: an admin token guards the actions, even on loopback" actions_need_the_token
 run_case "pool gauges: connections, kept and waiting in /stats and /metrics" pool_gauges
 run_case "active checks: a failing endpoint shows unhealthy, then healthy again" unhealthy_endpoint_shows
 run_case "counts: 60 requests over 2 kernels sum to 60 in /stats" counts_sum_over_kernels

@@ -32,6 +32,12 @@
 #                  FILE:LINE:COL and shown in /stats), the generation
 #                  unchanged, requests still served by the old
 #                  configuration; the next good file is accepted
+#   triggers       (-k 1 and -k 2) with --watch, a file written over the
+#                  configuration reloads it (no signal); POST
+#                  /config/reload answers 200 "applied" once every kernel
+#                  has it, or 422 with the problems of a broken file (which
+#                  the watcher refuses too); generations never move on a
+#                  broken file
 #   listeners      (-k 1 and -k 2) a reload that changes the listener's
 #                  port, one that adds a listener and one that changes the
 #                  admin listener's port are refused (a problem under
@@ -117,12 +123,13 @@ install_file() {
 	mv -f "$1.tmp" "$1"
 }
 
-# start_gateway NAME KERNELS: vkgw on $E2E_TMP/NAME.json (already
-# written), with its admin listener; sets ADMIN (its port) and PORT, and
-# checks that /stats says generation 1.
+# start_gateway NAME KERNELS [ARGS...]: vkgw on $E2E_TMP/NAME.json
+# (already written), with its admin listener; sets ADMIN (its port) and
+# PORT, and checks that /stats says generation 1.
 start_gateway() {
-	local name=$1
-	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k "$2"
+	local name=$1 kernels=$2
+	shift 2
+	start_server "$name" "$VKGW" -c "$E2E_TMP/$name.json" -k "$kernels" "$@"
 	wait_until 5 "$name: the admin listener announced" admin_listening "$name"
 	ADMIN=$(admin_port "$name")
 	PORT=${E2E_PORT[$name]}
@@ -343,6 +350,64 @@ invalid_config_refused() {
 	stop_server "$gw.b"
 }
 
+# post_reload: POST /config/reload; RELOAD_STATUS and RELOAD_BODY.
+post_reload() {
+	local out
+	out=$(curl -s --noproxy '*' --max-time 15 -w '\n%{http_code}' -X POST "http://127.0.0.1:$ADMIN/config/reload") ||
+		fail "POST /config/reload: curl failed"
+	RELOAD_STATUS=${out##*$'\n'}
+	RELOAD_BODY=${out%$'\n'*}
+	RELOAD_BODY=${RELOAD_BODY%$'\n'} # the body ends in a newline
+}
+
+# The other triggers: POST /config/reload answers once every kernel has
+# the new file (200, applied) or with the problems (422), and with
+# --watch a file renamed over the configuration reloads it, no signal
+# sent; a broken one is refused the same way.
+admin_and_watch_reload() {
+	local k=$1 gw=triggers$1 file good line
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	file=$E2E_TMP/$gw.json
+	reload_config "$file" 1
+	start_gateway "$gw" "$k" --watch
+	served_by "$PORT" 1
+	# The watcher, then the admin call (on the same file: the answer comes
+	# once every kernel applies it, as generation 3).
+	reload_config "$file.next" 2
+	good=$(cat "$file.next")
+	printf '%s\n' "$good" >"$file"
+	wait_until 10 "the watcher's reload of generation 2" generations_are "$ADMIN" 2
+	post_reload
+	[ "$RELOAD_STATUS" = 200 ] && [ "$RELOAD_BODY" = '{"status":"applied","generation":3,"problems":[]}' ] ||
+		fail "POST /config/reload: $RELOAD_STATUS $RELOAD_BODY"
+	generations_are "$ADMIN" 3 || fail "after the admin's reload: $(admin_stat "$ADMIN" "$GENERATIONS")"
+	# A broken file, asked by the admin call: 422 with the problem; the
+	# watcher's own reload of it is refused too.
+	install_file "$file" "${good/\"routes\": \[/\"routes\": [ ,}"
+	line=$(grep -n '"routes": \[ ,' "$file" | cut -d: -f1)
+	wait_until 10 "the watcher's reload of the broken file refused" \
+		admin_stat_is "$ADMIN" 'd["config"]["reloads"]["refused"]' 1
+	post_reload
+	[ "$RELOAD_STATUS" = 422 ] || fail "POST /config/reload of a broken file: $RELOAD_STATUS $RELOAD_BODY"
+	python3 -c 'import json, re, sys; d = json.loads(sys.argv[1]); sys.exit(not (d["status"] == "refused" and d["generation"] == 3 and any(re.fullmatch(sys.argv[2], p) for p in d["problems"])))' \
+		"$RELOAD_BODY" "$file:$line:[0-9]+: .*" || fail "the 422's body: $RELOAD_BODY"
+	generations_are "$ADMIN" 3 || fail "a broken file changed the generation: $(admin_stat "$ADMIN" "$GENERATIONS")"
+	# (Generation 3 is generation 2's file, asked for again.)
+	[ "$(http_get "$PORT" /r)" = "B 2" ] || fail "GET /r after the refused reload: $(http_get "$PORT" /r)"
+	# Through the watcher alone: the next good file, renamed over it.
+	reload_config "$file" 4
+	wait_until 10 "the watcher's reload of generation 4" generations_are "$ADMIN" 4
+	served_by "$PORT" 4
+	grep -q "vkgw: configuration: $gw.json changed: reloading" "$(server_err_file "$gw")" ||
+		fail "the watcher did not say why it reloaded:$(server_stderr "$gw")"
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+}
+
 listener_change_refused() {
 	local k=$1 gw=listeners$1 file new
 	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
@@ -474,6 +539,8 @@ for k in 1 2; do
 		invalid_config_refused "$k"
 	run_case "-k $k: a change of listeners or admin listener is refused, the old listener serves" \
 		listener_change_refused "$k"
+	run_case "-k $k: POST /config/reload and --watch reload, or refuse a broken file with its problems" \
+		admin_and_watch_reload "$k"
 done
 run_case "an upstream left as it was keeps its kept connection and its ejected endpoint" upstream_state_kept
 finish

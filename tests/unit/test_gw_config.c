@@ -272,6 +272,7 @@ static void test_every_key_reaches_the_snapshot(void **state)
 	assert_int_equal(config->listeners_ptr[1].port, 0);
 	assert_true(config->admin.enabled);
 	assert_int_equal(config->admin.port, 9901);
+	assert_string_equal(config->admin.token, "an-admin-token-of-32-characters!");
 	assert_true(config->access_log.enabled);
 	assert_false(config->access_log.to_stdout);
 	assert_string_equal(config->access_log.path, "/var/log/vkgw/access.log");
@@ -755,6 +756,9 @@ static const struct bad_case bad_cases[] = {
 	 "tests/config/bad_cross_checks.json:10:15: /routes/1/name: name \"r\" is already used by /routes/0\n"
 	 "tests/config/bad_cross_checks.json:10:68: /routes/1/action/respond/body: must be empty: a 204 response has "
 	 "no body\n"},
+	{"bad_admin_token.json",
+	 "tests/config/bad_admin_token.json:3:37: /admin/token: a token is 16 to 256 visible ASCII characters (no "
+	 "spaces)\n"},
 	{"bad_duplicate_key.json",
 	 "tests/config/bad_duplicate_key.json:4:12: /listeners/0/port: duplicate object key near '\"port\"'\n"},
 	{"bad_client_certificate.json",
