@@ -44,12 +44,20 @@ void gw_config_locate_problems(struct gw_diag *diag_ptr, int first, const char *
 void gw_config_hold(const struct gw_config *config_ptr);
 void gw_config_free(const struct gw_config *config_ptr);
 
-/* What a reload of `running_ptr` (the snapshot vkgw started with) to
- * `fresh_ptr` may not change yet: the listeners, the admin listener, the
- * access log and the DNS names. 0, or -1 with each difference reported
- * under its pointer (positions: gw_config_locate_problems). */
-int gw_config_check_reload(const struct gw_config *running_ptr, const struct gw_config *fresh_ptr,
-			   struct gw_diag *diag_ptr);
+/* What a reload to `fresh_ptr` may not change: against `first_ptr` (the
+ * snapshot vkgw started with), the admin listener, the access log and the
+ * DNS names (the resolver resolves those it started with); against
+ * `running_ptr` (the last one accepted), a listener it keeps (same name,
+ * address and port) must keep its isolation and TLS on or off, and one it
+ * adds or moves needs a port other than 0. 0, or -1 with each problem
+ * reported under its pointer (positions: gw_config_locate_problems). */
+int gw_config_check_reload(const struct gw_config *first_ptr, const struct gw_config *running_ptr,
+			   const struct gw_config *fresh_ptr, struct gw_diag *diag_ptr);
+/* The index in `running_ptr` of the listener a reload keeps for
+ * `listener_ptr`: the same name, address and port; -1 if it adds it (or
+ * moves it: the old one closes, a new one opens). */
+struct gw_config_listener;
+int gw_config_listener_kept(const struct gw_config *running_ptr, const struct gw_config_listener *listener_ptr);
 
 /* Prints one line per problem, in order of position in the file:
  *   PATH:LINE:COL: POINTER: MESSAGE

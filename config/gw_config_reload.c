@@ -1,8 +1,7 @@
-/* gw_config_reload: what a reload may not change yet (gw_config.h,
- * gw_config_check_reload). The kernels open their listening sockets, and
- * the resolver process learns its DNS names, once, at start: a snapshot
- * that changes those is refused whole, each difference reported under its
- * pointer, rather than applied in part. */
+/* gw_config_reload: what a reload may not change (gw_config.h,
+ * gw_config_check_reload). A snapshot that changes those is refused whole,
+ * each difference reported under its pointer, rather than applied in
+ * part. */
 #include "gw_config.h"
 #include "gw_config_s.h"
 #include "gw_diag.h"
@@ -16,26 +15,47 @@ static int same_text(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static void check_listener(const struct gw_config_listener *was_ptr, const struct gw_config_listener *now_ptr, int i,
+int gw_config_listener_kept(const struct gw_config *running_ptr, const struct gw_config_listener *listener_ptr)
+{
+	for (int i = 0; i < running_ptr->listener_count; i++) {
+		const struct gw_config_listener *was_ptr = &running_ptr->listeners_ptr[i];
+
+		if (strcmp(was_ptr->name, listener_ptr->name) == 0)
+			return same_text(was_ptr->address, listener_ptr->address) && was_ptr->port == listener_ptr->port
+				       ? i
+				       : -1;
+	}
+	return -1;
+}
+
+/* Listener i of the new file: one kept must keep what its connections
+ * were set up for; one added (or moved) needs a port every kernel can
+ * share. */
+static void check_listener(const struct gw_config *running_ptr, const struct gw_config_listener *now_ptr, int i,
 			   struct gw_diag *diag_ptr)
 {
+	int kept = gw_config_listener_kept(running_ptr, now_ptr);
 	char pointer[64];
 
 	snprintf(pointer, sizeof(pointer), "/listeners/%d", i);
-	if (!same_text(was_ptr->name, now_ptr->name))
-		gw_diag_error(diag_ptr, pointer, "listener %s was %s: a reload cannot rename listeners yet" RESTART,
-			      now_ptr->name, was_ptr->name);
-	else if (!same_text(was_ptr->address, now_ptr->address) || was_ptr->port != now_ptr->port)
-		gw_diag_error(diag_ptr, pointer, "listener %s was on %s:%d: a reload cannot move listeners yet" RESTART,
-			      now_ptr->name, was_ptr->address, was_ptr->port);
-	else if (was_ptr->kernels != now_ptr->kernels)
-		gw_diag_error(diag_ptr, pointer, "listener %s: the kernel count is fixed at start" RESTART,
+	if (kept < 0) {
+		if (now_ptr->port == 0)
+			gw_diag_error(diag_ptr, pointer,
+				      "listener %s: a listener a reload adds or moves needs a port, not 0 (each kernel "
+				      "would get a port of its own)",
+				      now_ptr->name);
+		return;
+	}
+	if (running_ptr->listeners_ptr[kept].isolation != now_ptr->isolation)
+		gw_diag_error(diag_ptr, pointer,
+			      "listener %s: its isolation cannot change while it listens; restart vkgw, or move it "
+			      "(another name or port)",
 			      now_ptr->name);
-	else if (was_ptr->isolation != now_ptr->isolation)
-		gw_diag_error(diag_ptr, pointer, "listener %s: isolation is fixed at start" RESTART, now_ptr->name);
-	else if (was_ptr->tls.enabled != now_ptr->tls.enabled)
-		gw_diag_error(diag_ptr, pointer, "listener %s: a reload cannot turn TLS %s yet" RESTART, now_ptr->name,
-			      now_ptr->tls.enabled ? "on" : "off");
+	else if (running_ptr->listeners_ptr[kept].tls.enabled != now_ptr->tls.enabled)
+		gw_diag_error(diag_ptr, pointer,
+			      "listener %s: TLS cannot be turned %s while it listens; restart vkgw, or move it "
+			      "(another name or port)",
+			      now_ptr->name, now_ptr->tls.enabled ? "on" : "off");
 }
 
 static int dns_name_known(const struct gw_config *config_ptr, const char *address)
@@ -50,28 +70,23 @@ static int dns_name_known(const struct gw_config *config_ptr, const char *addres
 	return 0;
 }
 
-int gw_config_check_reload(const struct gw_config *running_ptr, const struct gw_config *fresh_ptr,
-			   struct gw_diag *diag_ptr)
+int gw_config_check_reload(const struct gw_config *first_ptr, const struct gw_config *running_ptr,
+			   const struct gw_config *fresh_ptr, struct gw_diag *diag_ptr)
 {
 	int reported = gw_diag_reported(diag_ptr);
 	char pointer[512];
 
-	if (running_ptr->listener_count != fresh_ptr->listener_count)
-		gw_diag_error(diag_ptr, "/listeners",
-			      "%d listeners, was %d: a reload cannot add or remove listeners yet" RESTART,
-			      fresh_ptr->listener_count, running_ptr->listener_count);
-	else
-		for (int i = 0; i < fresh_ptr->listener_count; i++)
-			check_listener(&running_ptr->listeners_ptr[i], &fresh_ptr->listeners_ptr[i], i, diag_ptr);
-	if (running_ptr->admin.enabled != fresh_ptr->admin.enabled ||
-	    (fresh_ptr->admin.enabled && (!same_text(running_ptr->admin.address, fresh_ptr->admin.address) ||
-					  running_ptr->admin.port != fresh_ptr->admin.port ||
-					  !same_text(running_ptr->admin.token, fresh_ptr->admin.token))))
+	for (int i = 0; i < fresh_ptr->listener_count; i++)
+		check_listener(running_ptr, &fresh_ptr->listeners_ptr[i], i, diag_ptr);
+	if (first_ptr->admin.enabled != fresh_ptr->admin.enabled ||
+	    (fresh_ptr->admin.enabled && (!same_text(first_ptr->admin.address, fresh_ptr->admin.address) ||
+					  first_ptr->admin.port != fresh_ptr->admin.port ||
+					  !same_text(first_ptr->admin.token, fresh_ptr->admin.token))))
 		gw_diag_error(diag_ptr, "/admin", "the admin listener is fixed at start" RESTART);
-	if (running_ptr->access_log.enabled != fresh_ptr->access_log.enabled ||
+	if (first_ptr->access_log.enabled != fresh_ptr->access_log.enabled ||
 	    (fresh_ptr->access_log.enabled &&
-	     (!same_text(running_ptr->access_log.path, fresh_ptr->access_log.path) ||
-	      running_ptr->access_log.buffer_bytes != fresh_ptr->access_log.buffer_bytes)))
+	     (!same_text(first_ptr->access_log.path, fresh_ptr->access_log.path) ||
+	      first_ptr->access_log.buffer_bytes != fresh_ptr->access_log.buffer_bytes)))
 		gw_diag_error(diag_ptr, "/access_log", "the access log is fixed at start" RESTART);
 	/* The resolver process resolves the names it started with. */
 	for (int u = 0; u < fresh_ptr->upstream_count; u++) {
@@ -79,7 +94,7 @@ int gw_config_check_reload(const struct gw_config *running_ptr, const struct gw_
 
 		for (int e = 0; e < up_ptr->endpoint_count; e++) {
 			if (up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS ||
-			    dns_name_known(running_ptr, up_ptr->endpoints_ptr[e].address))
+			    dns_name_known(first_ptr, up_ptr->endpoints_ptr[e].address))
 				continue;
 			snprintf(pointer, sizeof(pointer), "/upstreams/%s/endpoints/%d", up_ptr->name, e);
 			gw_diag_error(diag_ptr, pointer,

@@ -54,9 +54,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #define GW_RESOLVER_RESTARTS_MAX_SLOTS 5
 #define GW_VERSION "0.1.0"
@@ -66,14 +68,32 @@
 /* An hour: a longer drain is a mistake, not a wish. */
 #define GW_GRACE_MS_MAX 3600000
 
+/* A listener in one kernel: its service, and what it gives its
+ * connections (gw_conn_listener: where its config is in the newest
+ * generation). Found again across reloads by name, address and port. */
+struct gw_program_listener {
+	char *name;
+	char *address;
+	int port;
+	struct vk_service *service_ptr;
+	struct gw_conn_listener conn; /* index -1: a reload closed it */
+	struct gw_tls *first_tls_ptr; /* those vkgw started with: made before the fork; NULL: plain */
+};
+
 struct gw_program {
 	const char *config_path;
 	/* The configuration vkgw started with: the listeners, the admin
 	 * listener, the stats table's and the resolver's layout come from it. */
 	struct gw_config *config_ptr;
-	struct gw_conn_listener *listeners_ptr; /* one per listener: its services' argument */
-	struct gw_tls **tls_ptrs;		/* per listener, made before the kernels fork; NULL: plain */
+	/* This kernel's listeners: those vkgw started with (made before the
+	 * fork), then those reloads opened; closed ones stay for their
+	 * connections. */
+	struct gw_program_listener **listeners_ptr;
 	int listener_count;
+	int cli_isolation; /* --isolation, overriding each listener's; -1: none */
+	/* Where the process that takes SIGHUP compares a reload: the last
+	 * configuration accepted (the listeners it has). */
+	struct gw_config *running_ptr;
 	struct vk_mailbox *mailbox_ptr; /* checked configurations, supervisor to kernels */
 	uint64_t generation;		/* the newest posted (1: the one vkgw started with) */
 	unsigned kernel_seed;		/* this kernel's, for its balancers */
@@ -134,10 +154,10 @@ static enum vk_isolation vk_isolation_of(int isolation)
 	}
 }
 
-/* Listener i's isolation: the command line's, if it gave one (>= 0). */
-static int listener_isolation(const struct gw_program *program_ptr, int i, int cli_isolation)
+/* A listener's isolation: the command line's, if it gave one. */
+static int listener_isolation(const struct gw_program *program_ptr, const struct gw_config_listener *listener_ptr)
 {
-	return cli_isolation >= 0 ? cli_isolation : program_ptr->config_ptr->listeners_ptr[i].isolation;
+	return program_ptr->cli_isolation >= 0 ? program_ptr->cli_isolation : listener_ptr->isolation;
 }
 
 /* A whole decimal number from min to max, or -1 after saying why (the
@@ -214,25 +234,32 @@ static void generation_free(struct gw_generation *generation_ptr)
 }
 
 /* Listener i's TLS contexts in a new generation: those made before the
- * fork for the first; after a reload, the listener's new settings with
- * the session ticket secret of the contexts before (tickets still resume,
- * and every kernel still agrees). 0, or -1 after saying why. */
+ * fork for the first; after a reload, for a listener it keeps, its new
+ * settings with the session ticket secret of the contexts before (tickets
+ * still resume, and every kernel still agrees); for one it opens, a secret
+ * every kernel derives alike. 0, or -1 after saying why. */
 static int generation_tls(struct gw_program *program_ptr, struct gw_program_generation *g_ptr,
 			  const struct gw_program_generation *previous_ptr, int i)
 {
 	const struct gw_config_listener *listener_ptr = &g_ptr->config_ptr->listeners_ptr[i];
+	struct gw_tls **tls_ptr_ptr = &g_ptr->conn_configs[i].tls_ptr;
 	char error[512];
+	int kept;
 
 	if (!previous_ptr) {
-		g_ptr->conn_configs[i].tls_ptr = program_ptr->tls_ptrs[i];
+		*tls_ptr_ptr = program_ptr->listeners_ptr[i]->first_tls_ptr;
 		return 0;
 	}
 	g_ptr->owns_tls = 1;
 	if (!listener_ptr->tls.enabled)
 		return 0;
-	g_ptr->conn_configs[i].tls_ptr =
-		gw_tls_reload(&listener_ptr->tls, previous_ptr->conn_configs[i].tls_ptr, error, sizeof(error));
-	if (!g_ptr->conn_configs[i].tls_ptr) {
+	kept = gw_config_listener_kept(previous_ptr->config_ptr, listener_ptr);
+	if (kept >= 0 && previous_ptr->conn_configs[kept].tls_ptr)
+		*tls_ptr_ptr = gw_tls_reload(&listener_ptr->tls, previous_ptr->conn_configs[kept].tls_ptr, error,
+					     sizeof(error));
+	else
+		*tls_ptr_ptr = gw_tls_create_named(&listener_ptr->tls, listener_ptr->name, error, sizeof(error));
+	if (!*tls_ptr_ptr) {
 		fprintf(stderr, "vkgw: kernel %d: listener %s: %s\n", vk_sys_kernel_index(), listener_ptr->name, error);
 		return -1;
 	}
@@ -247,7 +274,7 @@ static struct gw_program_generation *generation_create(struct gw_program *progra
 						       const struct gw_program_generation *previous_ptr,
 						       uint64_t number)
 {
-	int n = program_ptr->listener_count;
+	int n = config_ptr->listener_count;
 	struct gw_program_generation *g_ptr = calloc(1, sizeof(*g_ptr) + sizeof(struct gw_conn_config) * (size_t)n);
 
 	if (!g_ptr)
@@ -326,6 +353,8 @@ static struct gw_config *posted_config(struct gw_program *program_ptr, uint64_t 
 	return config_ptr;
 }
 
+static void generation_switch(struct gw_program *program_ptr, struct gw_program_generation *g_ptr);
+
 /* Kernel start: this kernel's first generation and access log. A kernel
  * started again after a crash takes the newest configuration posted. */
 static void kernel_start(void *ctx_ptr, int kernel_index)
@@ -352,7 +381,7 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 
 		gw_config_free(posted_ptr);
 		if (next_ptr)
-			generation_publish(next_ptr);
+			generation_switch(program_ptr, next_ptr);
 	}
 	if (config_ptr->access_log.enabled &&
 	    gw_access_log_open(config_ptr->access_log.to_stdout ? "-" : config_ptr->access_log.path,
@@ -382,6 +411,137 @@ static void user_signal(void *ctx_ptr, int kernel_index, int signo)
 			program_ptr->config_path, strerror(errno));
 }
 
+/* The listener's service, its connections' memory sized for `conn_ptr`;
+ * NULL after saying why. */
+static struct vk_service *listener_service(struct gw_program_listener *listener_ptr, int isolation,
+					   const struct gw_conn_config *conn_ptr)
+{
+	struct vk_service *service_ptr = vk_service_create(listener_ptr->name, gw_conn_main, &listener_ptr->conn);
+
+	if (!service_ptr || vk_service_set_address(service_ptr, listener_ptr->address, listener_ptr->port) == -1) {
+		fprintf(stderr, "vkgw: listener %s: bad address %s:%d\n", listener_ptr->name, listener_ptr->address,
+			listener_ptr->port);
+		vk_service_destroy(service_ptr);
+		return NULL;
+	}
+	vk_service_set_isolation(service_ptr, vk_isolation_of(isolation));
+	vk_service_set_heap_pages(service_ptr,
+				  gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES,
+						     conn_ptr->body_buffer_bytes, conn_ptr->tls_ptr != NULL));
+	vk_service_set_buffers(service_ptr, GW_RING_BYTES, GW_RING_BYTES);
+	return service_ptr;
+}
+
+/* A listener entry for `listener_ptr` (its index in its configuration:
+ * `index`), without a service yet; NULL without memory. */
+static struct gw_program_listener *listener_entry(struct gw_program *program_ptr,
+						  const struct gw_config_listener *listener_ptr, int index)
+{
+	struct gw_program_listener **grown_ptr =
+		realloc(program_ptr->listeners_ptr, sizeof(*grown_ptr) * (size_t)(program_ptr->listener_count + 1));
+	struct gw_program_listener *entry_ptr = calloc(1, sizeof(*entry_ptr));
+
+	if (grown_ptr)
+		program_ptr->listeners_ptr = grown_ptr;
+	if (!grown_ptr || !entry_ptr || !(entry_ptr->name = strdup(listener_ptr->name)) ||
+	    !(entry_ptr->address = strdup(listener_ptr->address))) {
+		if (entry_ptr)
+			free(entry_ptr->name);
+		free(entry_ptr);
+		return NULL;
+	}
+	entry_ptr->port = listener_ptr->port;
+	entry_ptr->conn.index = index;
+	program_ptr->listeners_ptr[program_ptr->listener_count++] = entry_ptr;
+	return entry_ptr;
+}
+
+/* The open listener of this kernel a configuration's listener is: the
+ * same name, address and port; NULL if there is none. */
+static struct gw_program_listener *listener_open_as(const struct gw_program *program_ptr,
+						    const struct gw_config_listener *listener_ptr)
+{
+	for (int i = 0; i < program_ptr->listener_count; i++) {
+		struct gw_program_listener *entry_ptr = program_ptr->listeners_ptr[i];
+
+		if (entry_ptr->conn.index >= 0 && strcmp(entry_ptr->name, listener_ptr->name) == 0 &&
+		    strcmp(entry_ptr->address, listener_ptr->address) == 0 && entry_ptr->port == listener_ptr->port)
+			return entry_ptr;
+	}
+	return NULL;
+}
+
+/* The listeners of a new generation this kernel does not have yet start
+ * listening (before the generation is published: no connection can come
+ * until the reload hook returns). One that cannot is named, and its
+ * requests go nowhere: the rest of the reload stands. Its entry is made
+ * closed (index -1) until listeners_follow opens it to requests. */
+static void listeners_open(struct gw_program *program_ptr, const struct gw_program_generation *g_ptr)
+{
+	const struct gw_config *config_ptr = g_ptr->config_ptr;
+
+	for (int i = 0; i < config_ptr->listener_count; i++) {
+		const struct gw_config_listener *listener_ptr = &config_ptr->listeners_ptr[i];
+		struct gw_program_listener *entry_ptr;
+
+		if (listener_open_as(program_ptr, listener_ptr))
+			continue;
+		entry_ptr = listener_entry(program_ptr, listener_ptr, -1);
+		if (entry_ptr)
+			entry_ptr->service_ptr = listener_service(
+				entry_ptr, listener_isolation(program_ptr, listener_ptr), &g_ptr->conn_configs[i]);
+		if (!entry_ptr || !entry_ptr->service_ptr || vk_sys_open_service(entry_ptr->service_ptr) == -1) {
+			fprintf(stderr, "vkgw: kernel %d: listener %s cannot listen on %s:%d: %s\n",
+				vk_sys_kernel_index(), listener_ptr->name, listener_ptr->address, listener_ptr->port,
+				strerror(errno));
+			if (entry_ptr && entry_ptr->service_ptr) {
+				vk_service_destroy(entry_ptr->service_ptr);
+				entry_ptr->service_ptr = NULL;
+			}
+			continue;
+		}
+		entry_ptr->conn.index = -2; /* opened, waiting for listeners_follow */
+		fprintf(stderr, "vkgw: kernel %d: listener %s listening on %s:%d\n", vk_sys_kernel_index(),
+			listener_ptr->name, listener_ptr->address, listener_ptr->port);
+	}
+}
+
+/* The generation just published: each listener finds its config in it
+ * (its index there); one it no longer has stops accepting, and its
+ * connections end after the request they are in (gw_conn.c). */
+static void listeners_follow(struct gw_program *program_ptr, const struct gw_config *config_ptr)
+{
+	for (int i = 0; i < program_ptr->listener_count; i++) {
+		struct gw_program_listener *entry_ptr = program_ptr->listeners_ptr[i];
+		int index = -1;
+
+		if (!entry_ptr->service_ptr || entry_ptr->conn.index == -1)
+			continue;
+		for (int l = 0; l < config_ptr->listener_count && index < 0; l++) {
+			const struct gw_config_listener *listener_ptr = &config_ptr->listeners_ptr[l];
+
+			if (strcmp(entry_ptr->name, listener_ptr->name) == 0 &&
+			    strcmp(entry_ptr->address, listener_ptr->address) == 0 &&
+			    entry_ptr->port == listener_ptr->port)
+				index = l;
+		}
+		entry_ptr->conn.index = index;
+		if (index >= 0)
+			continue;
+		vk_sys_close_service(entry_ptr->service_ptr);
+		fprintf(stderr, "vkgw: kernel %d: listener %s closed on %s:%d\n", vk_sys_kernel_index(),
+			entry_ptr->name, entry_ptr->address, entry_ptr->port);
+	}
+}
+
+/* Publishes a generation built from a reload, with its listeners. */
+static void generation_switch(struct gw_program *program_ptr, struct gw_program_generation *g_ptr)
+{
+	listeners_open(program_ptr, g_ptr);
+	generation_publish(g_ptr);
+	listeners_follow(program_ptr, g_ptr->config_ptr);
+}
+
 /* A reload, in each kernel, after reload_check posted the new
  * configuration: the next generation is built from it (certificate and
  * key files read again) and new requests take it; requests under way
@@ -405,7 +565,7 @@ static void reload(void *ctx_ptr, int kernel_index)
 			(unsigned long long)number, (unsigned long long)current_ptr->number);
 		return;
 	}
-	generation_publish(next_ptr);
+	generation_switch(program_ptr, next_ptr);
 	fprintf(stderr, "vkgw: kernel %d: configuration %llu applied\n", kernel_index, (unsigned long long)number);
 }
 
@@ -435,6 +595,34 @@ static void check_heap_sizes(const struct gw_config *running_ptr, const struct g
 			      was.body_buffer_bytes, now.body_buffer_bytes);
 }
 
+/* The address of each listener the reload opens (or moves) is bound
+ * once here, as the kernels will bind it (SO_REUSEPORT), and let go: an
+ * address in use by another program, one this host does not have, or a
+ * port it may not bind is a problem of the file, reported at its place,
+ * not a surprise in every kernel. */
+static void check_new_ports(const struct gw_config *running_ptr, const struct gw_config *fresh_ptr,
+			    struct gw_diag *diag_ptr)
+{
+	for (int i = 0; i < fresh_ptr->listener_count; i++) {
+		const struct gw_config_listener *listener_ptr = &fresh_ptr->listeners_ptr[i];
+		char pointer[64];
+		int one = 1, fd;
+
+		if (gw_config_listener_kept(running_ptr, listener_ptr) >= 0 || listener_ptr->port == 0)
+			continue;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
+		    bind(fd, (const struct sockaddr *)&listener_ptr->sockaddr, sizeof(listener_ptr->sockaddr)) == -1) {
+			snprintf(pointer, sizeof(pointer), "/listeners/%d/port", i);
+			gw_diag_error(diag_ptr, pointer, "cannot listen on %s:%d: %s", listener_ptr->address,
+				      listener_ptr->port, strerror(errno));
+		}
+		if (fd != -1)
+			close(fd);
+	}
+}
+
 /* SIGHUP, where it is taken (the supervisor, or a lone kernel), before any
  * kernel reloads: the configuration file is read and checked as --check
  * does, certificate files included, and against what cannot change while
@@ -457,16 +645,19 @@ static int reload_check(void *ctx_ptr)
 		fresh_ptr = gw_config_load_text(text_ptr, len, program_ptr->config_path, diag_ptr);
 	if (fresh_ptr) {
 		first = gw_diag_count(diag_ptr);
-		gw_config_check_reload(program_ptr->config_ptr, fresh_ptr, diag_ptr);
+		gw_config_check_reload(program_ptr->config_ptr, program_ptr->running_ptr, fresh_ptr, diag_ptr);
 		check_heap_sizes(program_ptr->config_ptr, fresh_ptr, diag_ptr);
+		check_new_ports(program_ptr->running_ptr, fresh_ptr, diag_ptr);
 		gw_config_locate_problems(diag_ptr, first, text_ptr, len);
 		if (gw_diag_count(diag_ptr) == 0 &&
 		    vk_mailbox_post(program_ptr->mailbox_ptr, program_ptr->generation + 1, text_ptr, len) == -1)
 			gw_diag_error(diag_ptr, "", "cannot post it to the kernels: %s", strerror(errno));
-		gw_config_free(fresh_ptr);
 	}
 	free(text_ptr);
 	if (diag_ptr && gw_diag_count(diag_ptr) == 0) {
+		/* The listeners the next reload is compared with. */
+		gw_config_free(program_ptr->running_ptr);
+		program_ptr->running_ptr = fresh_ptr;
 		program_ptr->generation++;
 		gw_diag_destroy(diag_ptr);
 		gw_stats_config_reload(program_ptr->stats_ptr, NULL);
@@ -474,6 +665,7 @@ static int reload_check(void *ctx_ptr)
 			program_ptr->config_path, (unsigned long long)program_ptr->generation);
 		return 0;
 	}
+	gw_config_free(fresh_ptr);
 	fprintf(stderr, "vkgw: reload: %s has problems, nothing reloads:\n", program_ptr->config_path);
 	if (diag_ptr) {
 		gw_config_print_errors(stderr, program_ptr->config_path, diag_ptr, NULL);
@@ -589,23 +781,6 @@ static int listener_tls(const struct gw_config_listener *listener_ptr, struct gw
 		return -1;
 	}
 	return 0;
-}
-
-static struct vk_service *listener_service(const struct gw_config_listener *listener_ptr,
-					   struct gw_conn_listener *arg_ptr, const struct gw_conn_config *conn_ptr)
-{
-	struct vk_service *service_ptr = vk_service_create(listener_ptr->name, gw_conn_main, arg_ptr);
-
-	if (!service_ptr || vk_service_set_address(service_ptr, listener_ptr->address, listener_ptr->port) == -1) {
-		fprintf(stderr, "vkgw: listener %s: bad address %s:%d\n", listener_ptr->name, listener_ptr->address,
-			listener_ptr->port);
-		return NULL;
-	}
-	vk_service_set_heap_pages(service_ptr,
-				  gw_conn_heap_pages(conn_ptr->limits.max_head_bytes, GW_RING_BYTES,
-						     conn_ptr->body_buffer_bytes, conn_ptr->tls_ptr != NULL));
-	vk_service_set_buffers(service_ptr, GW_RING_BYTES, GW_RING_BYTES);
-	return service_ptr;
 }
 
 /* The admin listener: it keeps answering while the kernel drains, so
@@ -798,32 +973,33 @@ int main(int argc, char **argv)
 	 * socket exists (the resolver must not hold one). */
 	if (start_resolver(&program) == -1 || start_watch(&program) == -1)
 		return 1;
-	program.listener_count = program.config_ptr->listener_count;
 	program.generation = 1;
+	program.cli_isolation = isolation;
+	program.running_ptr = program.config_ptr;
+	gw_config_hold(program.running_ptr);
 	/* Room for any configuration the loader takes. */
 	program.mailbox_ptr = vk_mailbox_create(GW_CONFIG_MAX_FILE_BYTES);
-	service_count = program.listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
-	program.listeners_ptr = calloc((size_t)program.listener_count, sizeof(*program.listeners_ptr));
-	program.tls_ptrs = calloc((size_t)program.listener_count, sizeof(*program.tls_ptrs));
+	service_count = program.config_ptr->listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
 	services_ptr = calloc((size_t)service_count, sizeof(*services_ptr));
-	if (!program.mailbox_ptr || !program.listeners_ptr || !program.tls_ptrs || !services_ptr) {
+	if (!program.mailbox_ptr || !services_ptr || gw_tls_root_secret_init() == -1) {
 		fprintf(stderr, "vkgw: out of memory\n");
 		return 1;
 	}
-	for (int i = 0; i < program.listener_count; i++) {
+	for (int i = 0; i < program.config_ptr->listener_count; i++) {
+		const struct gw_config_listener *listener_ptr = &program.config_ptr->listeners_ptr[i];
+		struct gw_program_listener *entry_ptr = listener_entry(&program, listener_ptr, i);
 		struct gw_conn_config sizing;
 
-		program.listeners_ptr[i].index = i;
-		if (listener_tls(&program.config_ptr->listeners_ptr[i], &program.tls_ptrs[i]) == -1)
+		if (!entry_ptr || listener_tls(listener_ptr, &entry_ptr->first_tls_ptr) == -1)
 			return 1;
 		fill_conn_config(&sizing, program.config_ptr);
-		sizing.tls_ptr = program.tls_ptrs[i];
-		services_ptr[i] =
-			listener_service(&program.config_ptr->listeners_ptr[i], &program.listeners_ptr[i], &sizing);
+		sizing.tls_ptr = entry_ptr->first_tls_ptr;
+		/* Per listener, so per process: vkern decides at spawn. */
+		entry_ptr->service_ptr =
+			listener_service(entry_ptr, listener_isolation(&program, listener_ptr), &sizing);
+		services_ptr[i] = entry_ptr->service_ptr;
 		if (!services_ptr[i])
 			return 1;
-		/* Per listener, so per process: vkern decides at spawn. */
-		vk_service_set_isolation(services_ptr[i], vk_isolation_of(listener_isolation(&program, i, isolation)));
 	}
 	/* The table is sized by the kernel count, so that count is fixed here. */
 	cfg.kernels = kernel_count(kernels, program.config_ptr);
@@ -833,15 +1009,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vkgw: cannot map the statistics table\n");
 			return 1;
 		}
-		for (int i = 0; i < program.listener_count; i++)
-			gw_stats_set_isolation(program.stats_ptr, i, listener_isolation(&program, i, isolation));
+		for (int i = 0; i < program.config_ptr->listener_count; i++)
+			gw_stats_set_isolation(program.stats_ptr, i,
+					       listener_isolation(&program, &program.config_ptr->listeners_ptr[i]));
 		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
 		/* Actions (POST /drain) only where nobody off the host can ask. */
 		program.admin_config.actions_allowed =
 			(ntohl(program.config_ptr->admin.sockaddr.sin_addr.s_addr) >> 24) == 127;
 		program.admin_config.token = program.config_ptr->admin.token;
-		services_ptr[program.listener_count] = admin_service(&program.config_ptr->admin, &program.admin_config);
-		if (!services_ptr[program.listener_count])
+		services_ptr[service_count - 1] = admin_service(&program.config_ptr->admin, &program.admin_config);
+		if (!services_ptr[service_count - 1])
 			return 1;
 	}
 	cfg.kernel_start_fn = kernel_start;
@@ -861,10 +1038,17 @@ int main(int argc, char **argv)
 	for (int i = 0; i < service_count; i++)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);
-	for (int i = 0; i < program.listener_count; i++)
-		gw_tls_destroy(program.tls_ptrs[i]);
-	free(program.tls_ptrs);
+	for (int i = 0; i < program.listener_count; i++) {
+		/* Those a reload opened (a lone kernel's) are not in services_ptr. */
+		if (i >= program.config_ptr->listener_count)
+			vk_service_destroy(program.listeners_ptr[i]->service_ptr);
+		gw_tls_destroy(program.listeners_ptr[i]->first_tls_ptr);
+		free(program.listeners_ptr[i]->name);
+		free(program.listeners_ptr[i]->address);
+		free(program.listeners_ptr[i]);
+	}
 	free(program.listeners_ptr);
+	gw_config_free(program.running_ptr);
 	vk_mailbox_destroy(program.mailbox_ptr);
 	gw_stats_destroy(program.stats_ptr);
 	gw_config_free(program.config_ptr);

@@ -123,11 +123,15 @@ static void hot_ranges(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
 }
 
 /* The listener's config in the kernel's newest generation, held until
- * the connection lets it go (gw_generation.h). */
+ * the connection lets it go (gw_generation.h). NULL when a reload closed
+ * the listener between the accept and now: the connection ends as a
+ * refused one would have. */
 static const struct gw_conn_config *config_taken(const struct gw_conn_listener *listener_ptr)
 {
 	struct gw_generation *generation_ptr = gw_generation_current();
 
+	if (listener_ptr->index < 0)
+		return NULL;
 	gw_generation_hold(generation_ptr);
 	return &generation_ptr->conn_configs_ptr[listener_ptr->index];
 }
@@ -135,13 +139,19 @@ static const struct gw_conn_config *config_taken(const struct gw_conn_listener *
 /* A request starts (before request_begin): after a reload, it takes the
  * newest generation and the connection lets go of the one before. The
  * connection's buffers fit it: a reload that would change their sizes is
- * refused (deploy/gw_main.c, check_heap_sizes). */
+ * refused (deploy/gw_main.c, check_heap_sizes). A listener the reload
+ * closed has no config there: the request is served on the generation
+ * the connection has, and the connection closes after it. */
 static void request_generation(struct gw_conn_self *self, const struct gw_conn_listener *listener_ptr)
 {
 	struct gw_generation *current_ptr = gw_generation_current();
 
 	if (self->cfg_ptr->generation_ptr == current_ptr)
 		return;
+	if (listener_ptr->index < 0) {
+		self->closing_listener = 1;
+		return;
+	}
 	gw_generation_release(self->cfg_ptr->generation_ptr);
 	gw_generation_hold(current_ptr);
 	self->cfg_ptr = &current_ptr->conn_configs_ptr[listener_ptr->index];
@@ -156,11 +166,15 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 {
 	struct vk_proc_local *pl_ptr = vk_thread_proc_local(that);
 	const struct gw_conn_config *cfg_ptr = config_taken(listener_ptr);
-	size_t head_bytes = cfg_ptr->limits.max_head_bytes;
-	size_t block = 2 * head_bytes + out_cap(head_bytes) + 2 * cfg_ptr->ring_bytes;
+	size_t head_bytes, block;
 	char *rings;
 
+	if (!cfg_ptr)
+		return -1;
+	head_bytes = cfg_ptr->limits.max_head_bytes;
+	block = 2 * head_bytes + out_cap(head_bytes) + 2 * cfg_ptr->ring_bytes;
 	self->cfg_ptr = cfg_ptr;
+	self->closing_listener = 0;
 	self->client_ptr = that->socket_ptr;
 	self->stage = GW_CONN_STAGE_IDLE;
 	self->handshaking = 0;
@@ -378,7 +392,8 @@ static int response_close_after(const struct gw_conn_self *self)
 {
 	/* An HTTP/1.0 client cannot take chunks: it gets the data and a close. */
 	return !self->req.head.keep_alive || self->resp.head.body == GW_BODY_UNTIL_CLOSE ||
-	       (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 0) || vk_sys_draining();
+	       (self->resp.head.body == GW_BODY_CHUNKED && self->req.head.version_minor == 0) || vk_sys_draining() ||
+	       self->closing_listener;
 }
 
 /* The response relayed: it ended normally, or the upstream cut it short

@@ -169,7 +169,7 @@ void gw_conn_answer_directly(struct vk_thread *that)
 			conn_ptr->exchange.verdict = GW_VERDICT_CONTINUE;
 	}
 	conn_ptr->close_after = !conn_ptr->req.head.keep_alive || conn_ptr->req.head.body != GW_BODY_NONE ||
-				vk_sys_draining() || conn_ptr->force_close;
+				vk_sys_draining() || conn_ptr->force_close || conn_ptr->closing_listener;
 	choose_body(conn_ptr, self);
 	gw_conn_log_request(conn_ptr, self->status);
 	gw_http_out_init(&conn_ptr->out, conn_ptr->out_ptr, conn_ptr->out_cap);

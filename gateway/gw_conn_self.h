@@ -134,8 +134,9 @@ struct gw_conn_self {
 	enum gw_conn_next_cause next_cause;
 	enum gw_conn_next_action next;
 	int close_after;
-	int force_close; /* an error answer: the connection's state is unknown */
-	int error_code;	 /* the error being answered */
+	int force_close;      /* an error answer: the connection's state is unknown */
+	int closing_listener; /* a reload closed the listener: this request is the last */
+	int error_code;	      /* the error being answered */
 	char client_addr[INET6_ADDRSTRLEN];
 	struct gw_relay relay;
 	/* this request's route and upstream */

@@ -601,7 +601,7 @@ static int build_certificate(const struct gw_config_tls *config_ptr, int index, 
 	return -1;
 }
 
-static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
+static struct gw_tls *create(const struct gw_config_tls *config_ptr, const uint8_t *secret_ptr, char *error,
 			     size_t error_len);
 
 struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error, size_t error_len)
@@ -612,7 +612,31 @@ struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error
 struct gw_tls *gw_tls_reload(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
 			     size_t error_len)
 {
-	return create(config_ptr, previous_ptr, error, error_len);
+	return create(config_ptr, previous_ptr->ticket_secret, error, error_len);
+}
+
+/* The secret listeners opened after the fork derive theirs from. */
+static uint8_t gw_tls_root_secret[32];
+static int gw_tls_root_ready;
+
+int gw_tls_root_secret_init(void)
+{
+	gw_tls_root_ready = RAND_bytes(gw_tls_root_secret, sizeof(gw_tls_root_secret)) == 1;
+	return gw_tls_root_ready ? 0 : -1;
+}
+
+struct gw_tls *gw_tls_create_named(const struct gw_config_tls *config_ptr, const char *name, char *error,
+				   size_t error_len)
+{
+	uint8_t secret[32];
+	unsigned secret_len = 0;
+
+	if (!gw_tls_root_ready || !HMAC(EVP_sha256(), gw_tls_root_secret, sizeof(gw_tls_root_secret),
+					(const uint8_t *)name, strlen(name), secret, &secret_len)) {
+		snprintf(error, error_len, "no session ticket secret to derive the listener's from");
+		return NULL;
+	}
+	return create(config_ptr, secret, error, error_len);
 }
 
 void gw_tls_hold(struct gw_tls *tls_ptr)
@@ -659,7 +683,9 @@ static void warm(SSL_CTX *ctx_ptr)
 	ERR_clear_error();
 }
 
-static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
+/* Contexts for `config_ptr` with the session ticket secret `secret_ptr`
+ * (NULL: random). */
+static struct gw_tls *create(const struct gw_config_tls *config_ptr, const uint8_t *secret_ptr, char *error,
 			     size_t error_len)
 {
 	struct gw_tls *tls_ptr = calloc(1, sizeof(*tls_ptr));
@@ -674,8 +700,8 @@ static struct gw_tls *create(const struct gw_config_tls *config_ptr, const struc
 		return NULL;
 	}
 	tls_ptr->config_ptr = config_ptr;
-	if (previous_ptr)
-		memcpy(tls_ptr->ticket_secret, previous_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret));
+	if (secret_ptr)
+		memcpy(tls_ptr->ticket_secret, secret_ptr, sizeof(tls_ptr->ticket_secret));
 	else if (!RAND_bytes(tls_ptr->ticket_secret, sizeof(tls_ptr->ticket_secret))) {
 		snprintf(error, error_len, "no random bytes for the session ticket secret");
 		gw_tls_destroy(tls_ptr);

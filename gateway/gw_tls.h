@@ -29,6 +29,12 @@ struct gw_tls *gw_tls_create(const struct gw_config_tls *config_ptr, char *error
  * contexts. */
 struct gw_tls *gw_tls_reload(const struct gw_config_tls *config_ptr, const struct gw_tls *previous_ptr, char *error,
 			     size_t error_len);
+/* For a listener a reload opens: its session ticket secret is derived
+ * from the root secret and its name, so every kernel derives the same one
+ * (gw_tls_root_secret_init, before the kernels fork). NULL with `error`. */
+int gw_tls_root_secret_init(void);
+struct gw_tls *gw_tls_create_named(const struct gw_config_tls *config_ptr, const char *name, char *error,
+				   size_t error_len);
 void gw_tls_destroy(struct gw_tls *tls_ptr);
 
 /* Connections hold the contexts they started on: a reload retires the old

@@ -38,12 +38,19 @@
 #                  has it, or 422 with the problems of a broken file (which
 #                  the watcher refuses too); generations never move on a
 #                  broken file
-#   listeners      (-k 1 and -k 2) a reload that changes the listener's
-#                  port, one that adds a listener and one that changes the
-#                  admin listener's port are refused (a problem under
-#                  /listeners/0, /listeners, /admin); the old listener
-#                  keeps serving the old configuration, nothing listens on
-#                  the new port
+#   listeners      (-k 1 and -k 2) a reload that adds a listener on port 0,
+#                  one that changes a kept listener's isolation and one
+#                  that moves the admin listener are refused (a problem
+#                  under /listeners/1, /listeners/0, /admin), the old
+#                  configuration serving; then the listener moves to
+#                  another port: the new one answers, the old one refuses,
+#                  and a keep-alive connection accepted by the old one
+#                  gets one more answer (Connection: close) and is closed
+#   swaps          (-k 1 and -k 2) under load on the first listener, 10
+#                  reloads that each close a second listener and open a
+#                  third on another port: the one opened answers at once
+#                  with its generation, the one closed refuses, the load
+#                  sees no error
 #   state kept     (-k 1) across a reload that changes only routes, an
 #                  upstream left as it was keeps its kept-alive upstream
 #                  connection (the test upstream's /conn: the request
@@ -68,12 +75,14 @@ STREAMS=50
 
 # Set by each case: the test upstreams' ports (UP_S empty: no upstream "s"
 # nor route /s/; DOWN: a port that refuses connections), the listener's
-# and the admin listener's ports, and more listeners (JSON).
+# and the admin listener's ports, more of the first listener's members
+# (JSON) and more listeners (JSON).
 UP_A=
 UP_B=
 UP_S=
 DOWN=
 LISTEN_PORT=0
+LISTEN_EXTRA=
 ADMIN_LISTEN_PORT=0
 EXTRA_LISTENER=
 
@@ -97,7 +106,7 @@ reload_config() {
 	fi
 	cat >"$file.tmp" <<JSON
 {
-  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": $LISTEN_PORT }$EXTRA_LISTENER ],
+  "listeners": [ { "name": "test", "address": "127.0.0.1", "port": $LISTEN_PORT$LISTEN_EXTRA }$EXTRA_LISTENER ],
   "admin": { "address": "127.0.0.1", "port": $ADMIN_LISTEN_PORT },
   "timeouts": { "header_ms": $((10000 + gen % 2)), "body_idle_ms": 60000, "keepalive_idle_ms": 60000 },
   "upstreams": {
@@ -408,8 +417,8 @@ admin_and_watch_reload() {
 	stop_server "$gw.b"
 }
 
-listener_change_refused() {
-	local k=$1 gw=listeners$1 file new
+listener_changes() {
+	local k=$1 gw=listeners$1 file new held line out
 	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
 	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
 	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
@@ -417,18 +426,15 @@ listener_change_refused() {
 	reload_config "$file" 1
 	start_gateway "$gw" "$k"
 	served_by "$PORT" 1
-	new=$(free_port)
-	# Generation 2's routes and upstreams, on another port: refused whole.
-	LISTEN_PORT=$new reload_config "$file" 2
-	hup_refused "$gw" 1
-	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /listeners/0(/[^:]*)?: .*"
-	unchanged
-	! curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$new/r" ||
-		fail "something answers on the port of the refused reload ($new)"
-	# A listener added.
+	# A listener added on port 0: each kernel would get its own port.
 	EXTRA_LISTENER=", { \"name\": \"more\", \"address\": \"127.0.0.1\", \"port\": 0 }" reload_config "$file" 2
+	hup_refused "$gw" 1
+	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /listeners/1: listener more: .*not 0.*"
+	unchanged
+	# The listener kept, its isolation changed.
+	LISTEN_EXTRA=', "isolation": "always"' reload_config "$file" 2
 	hup_refused "$gw" 2
-	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /listeners[/:].*"
+	problem_logged "$gw" "$file:[0-9]+:[0-9]+: /listeners/0: listener test: its isolation .*"
 	unchanged
 	# The admin listener moved.
 	ADMIN_LISTEN_PORT=$(free_port) reload_config "$file" 2
@@ -440,6 +446,67 @@ listener_change_refused() {
 	served_by "$PORT" 2
 	admin_stat_is "$ADMIN" 'd["config"]["reloads"]' "{'accepted': 1, 'refused': 3}" ||
 		fail "reloads: $(admin_stat "$ADMIN" 'd["config"]')"
+	# The listener moved to another port: the new one answers, the old
+	# one refuses. A connection open on the old one before the move is
+	# served once more, on the configuration it had, and then closed.
+	tcp_open held "$PORT"
+	printf 'GET /r HTTP/1.1\r\nHost: a.test\r\n\r\n' >&"$held"
+	IFS= read -r -t 5 -u "$held" line || fail "no answer on the held connection before the move"
+	[[ $line == "HTTP/1.1 200 "* ]] || fail "the held connection's first answer: $line"
+	while IFS= read -r -t 5 -u "$held" line && [ "$line" != $'\r' ]; do :; done
+	IFS= read -r -t 5 -u "$held" line || fail "no body on the held connection"
+	[ "$line" = "B 2" ] || fail "the held connection's first body: $line"
+	new=$(free_port)
+	LISTEN_PORT=$new reload_to "$gw" 3
+	served_by "$new" 3
+	! curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/r" ||
+		fail "the listener's old port $PORT still answers after it moved"
+	printf 'GET /r HTTP/1.1\r\nHost: a.test\r\n\r\n' >&"$held"
+	out=$(tcp_read_to_close "$held" 5) || fail "the held connection was not closed after its answer"
+	tcp_close "$held"
+	grep -q $'^Connection: close\r$' <<<"$out" && [ "${out##*$'\n'}" = "B 2" ] ||
+		fail "the held connection after the move: $out"
+	no_kernel_died "$gw"
+	stop_server "$gw"
+	stop_server "$gw.a"
+	stop_server "$gw.b"
+}
+
+# listeners_follow_reloads K: under load on the first listener, 10
+# reloads that each close a listener and open another (on the other of
+# two ports, in turn): the one opened answers with its generation as soon
+# as every kernel applied it, the one closed refuses, and the load on the
+# first listener sees no error.
+listeners_follow_reloads() {
+	local k=$1 gw=follow$1 gen p1 p2 open shut counts
+	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	p1=$(free_port)
+	p2=$(free_port)
+	while [ "$p2" = "$p1" ]; do p2=$(free_port); done
+	EXTRA_LISTENER=", { \"name\": \"x1\", \"address\": \"127.0.0.1\", \"port\": $p1 }" \
+		reload_config "$E2E_TMP/$gw.json" 1
+	start_gateway "$gw" "$k"
+	served_by "$p1" 1
+	client_start "$gw.client" load "$PORT" "$ADMIN" "$UP_A" "$UP_B"
+	client_expect running 15
+	for gen in $(seq 2 11); do
+		if [ $((gen % 2)) = 0 ]; then open=$p2 shut=$p1; else open=$p1 shut=$p2; fi
+		EXTRA_LISTENER=", { \"name\": \"x$((2 - gen % 2))\", \"address\": \"127.0.0.1\", \"port\": $open }" \
+			client_reload_to "$gw" "$gen"
+		served_by "$open" "$gen"
+		served_by "$PORT" "$gen"
+		! curl -s --noproxy '*' --max-time 5 -o /dev/null "http://127.0.0.1:$shut/r" ||
+			fail "generation $gen: the closed listener on $shut still answers"
+		client_expect "saw $gen" 10
+	done
+	[ "$(grep -c 'listener x1 closed' "$(server_err_file "$gw")")" = $((5 * k)) ] ||
+		fail "not every kernel closed x1 five times:$(server_stderr "$gw")"
+	client_finish 30
+	counts=$(head -n 1 <<<"$CLIENT_SAID")
+	[ "$CLIENT_STATUS" = 0 ] || fail "the load client: $CLIENT_SAID$(server_stderr "$gw.client")"
+	note "  -k $k, 10 listener swaps under load: $counts"
 	no_kernel_died "$gw"
 	stop_server "$gw"
 	stop_server "$gw.a"
@@ -537,8 +604,10 @@ for k in 1 2; do
 		streams_survive_reloads "$k"
 	run_case "-k $k: a file with a syntax or a semantic error is refused, the old configuration serves" \
 		invalid_config_refused "$k"
-	run_case "-k $k: a change of listeners or admin listener is refused, the old listener serves" \
-		listener_change_refused "$k"
+	run_case "-k $k: listeners a reload cannot change are refused; a listener moves to another port" \
+		listener_changes "$k"
+	run_case "-k $k: under load, reloads that close a listener and open another: no error on the others" \
+		listeners_follow_reloads "$k"
 	run_case "-k $k: POST /config/reload and --watch reload, or refuse a broken file with its problems" \
 		admin_and_watch_reload "$k"
 done

@@ -166,11 +166,39 @@ static void test_another_secret_cannot_open_it_a_reload_can(void **state)
 	gw_tls_destroy(reloaded_ptr);
 }
 
+/* A listener a reload opens: every kernel derives the same secret from
+ * the root one and the listener's name (a kernel's ticket resumes on
+ * another); another name derives another. */
+static void test_a_listener_opened_later_derives_its_secret(void **state)
+{
+	struct fixture *f = *state;
+	struct gw_tls *kernel0_ptr, *kernel1_ptr, *other_ptr;
+	SSL_SESSION *session_ptr;
+	char error[256];
+
+	fake_now = (time_t)3000 * ROTATION_S;
+	assert_int_equal(gw_tls_root_secret_init(), 0);
+	kernel0_ptr = gw_tls_create_named(&f->config_ptr->listeners_ptr[0].tls, "added", error, sizeof(error));
+	kernel1_ptr = gw_tls_create_named(&f->config_ptr->listeners_ptr[0].tls, "added", error, sizeof(error));
+	other_ptr = gw_tls_create_named(&f->config_ptr->listeners_ptr[0].tls, "another", error, sizeof(error));
+	assert_non_null(kernel0_ptr);
+	assert_non_null(kernel1_ptr);
+	assert_non_null(other_ptr);
+	assert_int_equal(handshake(f, kernel0_ptr, NULL, &session_ptr), 0);
+	assert_int_equal(handshake(f, kernel1_ptr, session_ptr, NULL), 1);
+	assert_int_equal(handshake(f, other_ptr, session_ptr, NULL), 0);
+	SSL_SESSION_free(session_ptr);
+	gw_tls_destroy(kernel0_ptr);
+	gw_tls_destroy(kernel1_ptr);
+	gw_tls_destroy(other_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ticket_opens_this_period_and_next),
 		cmocka_unit_test(test_another_secret_cannot_open_it_a_reload_can),
+		cmocka_unit_test(test_a_listener_opened_later_derives_its_secret),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
