@@ -35,7 +35,7 @@ DEPS_STAMP   := $(BUILD)/.deps-installed
 # Objects are kept between builds (they are intermediate to pattern rules).
 .SECONDARY:
 
-.PHONY: all deps run test unit e2e check-layers debug test-debug bench bench-vkern bench-proxy bench-tls bench-idle format format-check clean
+.PHONY: all deps run test unit e2e check-layers debug test-debug bench bench-vkern bench-proxy bench-tls bench-reload bench-idle format format-check clean
 
 all: $(DEPS_STAMP) $(LIBVKERN) $(LIBGW) $(BUILD)/vkgw $(EXAMPLES) $(UNIT_TESTS) $(GW_TESTS) $(E2E_CLIENTS) $(TEST_SERVICES)
 
@@ -146,6 +146,9 @@ bench-proxy: all
 
 bench-tls: all
 	bench/bench-tls.sh $(BUILD)/vkgw
+
+bench-reload: all
+	bench/bench-reload.sh $(BUILD)/vkgw
 
 bench-idle: all
 	bench/bench-idle-rss.sh $(BUILD)/vkgw $(BUILD)/vk_hello

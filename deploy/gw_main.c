@@ -45,6 +45,7 @@
 #include "vk_runtime.h"
 #include "vk_service.h"
 #include "vk_sys.h"
+#include "vk_upgrade.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -399,7 +400,7 @@ static void before_wait(void *ctx_ptr)
 }
 
 /* SIGUSR1 reopens the access log (logrotate renames it, then signals);
- * SIGUSR2 has no meaning yet and is ignored. */
+ * SIGUSR2 (the binary upgrade) is vkern's (vk_upgrade.h). */
 static void user_signal(void *ctx_ptr, int kernel_index, int signo)
 {
 	const struct gw_program *program_ptr = ctx_ptr;
@@ -693,7 +694,9 @@ static void tell_service_manager(void *ctx_ptr, int state)
 	(void)ctx_ptr;
 	switch (state) {
 	case VK_RUNTIME_READY:
-		sd_notify(0, "READY=1\nSTATUS=serving");
+		/* After an upgrade this process is the main one (the unit's
+		 * NotifyAccess=all lets it say so). */
+		sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d", (int)getpid());
 		break;
 	case VK_RUNTIME_RELOADING:
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -900,6 +903,9 @@ int main(int argc, char **argv)
 	int isolation = -1; /* -1: each listener's own */
 
 	gw_filters_register_builtin();
+	/* SIGUSR2 starts this path again: a new binary installed there. */
+	if (vk_upgrade_set_program(argv) == -1)
+		fprintf(stderr, "vkgw: cannot read /proc/self/exe: SIGUSR2 will not upgrade\n");
 	/* Certificates and keys are read while the configuration loads, so
 	 * that a bad one is reported at its place in the file. */
 	gw_config_set_tls_check(gw_tls_check_config);

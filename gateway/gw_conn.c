@@ -510,6 +510,31 @@ static void handshake_refused(struct vk_thread *that)
 	vk_end();
 }
 
+/* While the kernel drains (SIGTERM, an upgrade handing over), a
+ * connection waiting for a request does not close at once: a client may
+ * have sent one as the drain began, and a close then would cut it (the
+ * keep-alive race). It waits up to GW_CONN_DRAIN_LINGER_MS more; a
+ * request that comes is served, with Connection: close. */
+#define GW_CONN_DRAIN_LINGER_MS 1000
+
+static void drain_linger(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct {
+		int unused;
+	} * self;
+
+	vk_begin();
+	vk_catch
+	{
+		/* nothing came: the connection ends quietly */
+	}
+	vk_deadline(GW_CONN_DRAIN_LINGER_MS);
+	vk_wait_readable_on(conn_ptr->client_ptr);
+	conn_ptr->more = vk_socket_rx_held(conn_ptr->client_ptr) > 0;
+	vk_end();
+}
+
 /* ---- the stream ---- */
 
 void gw_conn_main(struct vk_thread *that)
@@ -597,6 +622,8 @@ void gw_conn_main(struct vk_thread *that)
 		vk_deadline(self->served ? self->cfg_ptr->keepalive_idle_ms : self->cfg_ptr->header_timeout_ms);
 		vk_sys_hot_select(GW_CONN_HOT_REQUEST);
 		vk_wait_request(self->more);
+		if (!self->more && vk_sys_draining() && !vk_socket_hup(self->client_ptr))
+			vk_call(drain_linger, self);
 		if (!self->more)
 			break;
 		request_generation(self, listener_ptr);

@@ -22,6 +22,7 @@
 #include "vk_socket.h"
 #include "vk_sys.h"
 #include "vk_timer.h"
+#include "vk_upgrade.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -598,7 +599,9 @@ static void handle_signals(struct vk_kern *kern_ptr)
 	pending = signals_pending;
 	signals_pending &= ~pending;
 	if (pending & (SIGNAL_BIT(SIGTERM) | SIGNAL_BIT(SIGINT))) {
-		tell_state(kern_ptr, VK_RUNTIME_STOPPING);
+		/* After an upgrade, the drain hands over: nothing stops. */
+		if (!vk_upgrade_successor())
+			tell_state(kern_ptr, VK_RUNTIME_STOPPING);
 		vk_kern_drain(kern_ptr);
 	}
 	if ((pending & SIGNAL_BIT(SIGHUP)) && kern_ptr->reload_fn &&
@@ -611,12 +614,22 @@ static void handle_signals(struct vk_kern *kern_ptr)
 		kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, SIGUSR1);
 	if ((pending & SIGNAL_BIT(SIGUSR2)) && kern_ptr->signal_fn)
 		kern_ptr->signal_fn(kern_ptr->signal_ctx_ptr, kern_ptr->index, SIGUSR2);
+	/* A lone kernel is the program: it starts the new binary itself. */
+	if ((pending & SIGNAL_BIT(SIGUSR2)) && !kern_ptr->inbox_ptr && !kern_ptr->draining) {
+		pid_t self = getpid();
+
+		vk_upgrade_start(&self, 1, kern_ptr->services_ptr, kern_ptr->service_count);
+	}
 	if ((pending & SIGNAL_BIT(SIGCHLD)) && kern_ptr->child_exit_fn) {
 		int status;
 		pid_t pid;
 
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			kern_ptr->child_exit_fn(kern_ptr->child_exit_ctx_ptr, (int)pid, status);
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == vk_upgrade_successor())
+				vk_upgrade_ended(status);
+			else
+				kern_ptr->child_exit_fn(kern_ptr->child_exit_ctx_ptr, (int)pid, status);
+		}
 	}
 }
 
@@ -702,7 +715,7 @@ static int start_service(struct vk_kern *kern_ptr, struct vk_service *service_pt
 	if (vk_pool_init(&service_ptr->pool, service_ptr->heap_pages, VK_POOL_PREALLOC, VK_POOL_MAX_FREE) == -1)
 		return -1;
 	vk_pool_set_decay(&service_ptr->pool, (uint64_t)VK_POOL_DECAY_MS * 1000000u);
-	if (vk_service_listen(service_ptr) == -1)
+	if (vk_service_listen(service_ptr, kern_ptr->index) == -1)
 		return -1;
 	fd_ptr = vk_fd_table_get(&kern_ptr->fds, service_ptr->listen_fd);
 	if (!fd_ptr) {
@@ -728,6 +741,8 @@ int vk_kern_start(struct vk_kern *kern_ptr)
 	for (int i = 0; i < kern_ptr->service_count; i++)
 		if (start_service(kern_ptr, kern_ptr->services_ptr[i]) == -1)
 			return -1;
+	/* An upgrade's sockets other kernels took (or none did). */
+	vk_upgrade_close_untaken();
 	return 0;
 }
 

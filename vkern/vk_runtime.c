@@ -4,6 +4,7 @@
 #include "vk_kern.h"
 #include "vk_service.h"
 #include "vk_timer.h"
+#include "vk_upgrade.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -124,6 +125,7 @@ static int run_kernel(const struct vk_runtime_config *cfg_ptr, struct vk_service
 			announce(services_ptr, count);
 		if (cfg_ptr->state_fn)
 			cfg_ptr->state_fn(cfg_ptr->hook_ctx_ptr, VK_RUNTIME_READY);
+		vk_upgrade_ready();
 	}
 	rc = vk_kern_run(kern_ptr);
 	if (cfg_ptr->kernel_stop_fn)
@@ -190,6 +192,17 @@ static void ignore_stray_signals(void)
 		signal(signo, SIG_IGN);
 }
 
+/* SIGUSR2: the new binary starts with every kernel's listening sockets
+ * (vk_upgrade.h). */
+static void upgrade(struct kernel_slot *slots, int kernels, struct vk_service **services_ptr, int count)
+{
+	pid_t pids[VK_MAX_KERNELS];
+
+	for (int i = 0; i < kernels; i++)
+		pids[i] = slots[i].exited ? 0 : slots[i].pid;
+	vk_upgrade_start(pids, kernels, services_ptr, count);
+}
+
 /* SIGHUP, or a kernel's vk_sys_reload_all: the check hook, then every
  * kernel's reload hook if it passed. */
 static void reload_all(const struct vk_runtime_config *cfg_ptr, struct kernel_slot *slots, int kernels)
@@ -210,7 +223,9 @@ static void drain_all(const struct vk_runtime_config *cfg_ptr, struct kernel_slo
 		return;
 	*draining_ptr = 1;
 	*kill_at_ptr = vk_now_ns() + (uint64_t)cfg_ptr->grace_ms * 1000000u + VK_KILL_MARGIN_NS;
-	tell_state(cfg_ptr, VK_RUNTIME_STOPPING);
+	/* After an upgrade, the drain hands over: nothing stops. */
+	if (!vk_upgrade_successor())
+		tell_state(cfg_ptr, VK_RUNTIME_STOPPING);
 	broadcast(slots, kernels, VK_MSG_DRAIN);
 }
 
@@ -245,6 +260,9 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 	}
 	for (int i = 0; i < kernels; i++)
 		slots[i].pid = start_kernel(cfg_ptr, services_ptr, count, i, cpus[i % ncpus], &slots[i]);
+	/* The kernels took their upgrade sockets; a kernel started again
+	 * later listens anew. */
+	vk_upgrade_close_untaken();
 
 	for (;;) {
 		int live = 0, ready = 0, timeout = -1;
@@ -260,6 +278,7 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 			if (cfg_ptr->announce)
 				announce(services_ptr, count);
 			tell_state(cfg_ptr, VK_RUNTIME_READY);
+			vk_upgrade_ready();
 			announced = 1;
 		}
 		if (kill_at) {
@@ -301,6 +320,9 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 				drain_all(cfg_ptr, slots, kernels, &draining, &kill_at);
 			} else if (info.ssi_signo == SIGHUP) {
 				reload_all(cfg_ptr, slots, kernels);
+			} else if (info.ssi_signo == SIGUSR2 && !draining) {
+				upgrade(slots, kernels, services_ptr, count);
+				broadcast_arg(slots, kernels, VK_MSG_SIGNAL, info.ssi_signo);
 			} else if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
 				broadcast_arg(slots, kernels, VK_MSG_SIGNAL, info.ssi_signo);
 			}
@@ -316,6 +338,10 @@ static int supervise(const struct vk_runtime_config *cfg_ptr, struct vk_service 
 			for (int i = 0; i < kernels; i++)
 				if (slots[i].pid == pid)
 					kernel = i;
+			if (kernel < 0 && pid == vk_upgrade_successor()) {
+				vk_upgrade_ended(status);
+				continue;
+			}
 			if (kernel < 0) {
 				if (!draining && cfg_ptr->child_exit_fn)
 					cfg_ptr->child_exit_fn(cfg_ptr->hook_ctx_ptr, (int)pid, status);
@@ -398,7 +424,18 @@ int vk_runtime_run(const struct vk_runtime_config *cfg_ptr, struct vk_service **
 	}
 	ignore_stray_signals();
 	raise_fd_limit();
+	vk_upgrade_take_inherited();
 	for (int i = 0; i < count; i++) {
+		int inherited_port = vk_upgrade_inherited_port(vk_service_name(services_ptr[i]));
+
+		/* An upgrade's sockets hold the port already. */
+		if (inherited_port) {
+			char address[64];
+
+			snprintf(address, sizeof(address), "%s", vk_service_address(services_ptr[i]));
+			vk_service_set_address(services_ptr[i], address, inherited_port);
+			continue;
+		}
 		if (vk_service_reserve(services_ptr[i]) == -1) {
 			fprintf(stderr, "vk: service %s: cannot bind %s:%d: %s\n", vk_service_name(services_ptr[i]),
 				vk_service_address(services_ptr[i]), vk_service_port(services_ptr[i]), strerror(errno));

@@ -1,6 +1,7 @@
 /* vk_service: what a kernel accepts connections for. */
 #include "vk_service.h"
 #include "vk_service_s.h"
+#include "vk_upgrade.h"
 #include "vk_pool.h"
 
 #include <arpa/inet.h>
@@ -149,9 +150,12 @@ int vk_service_reserve(struct vk_service *service_ptr)
 	return 0;
 }
 
-int vk_service_listen(struct vk_service *service_ptr)
+int vk_service_listen(struct vk_service *service_ptr, int kernel_index)
 {
-	int fd = bound_socket(service_ptr);
+	int fd = vk_upgrade_inherited_fd(service_ptr->name, service_ptr->address, service_ptr->port, kernel_index);
+
+	if (fd < 0)
+		fd = bound_socket(service_ptr);
 
 	if (fd == -1)
 		return -1;

@@ -39,7 +39,9 @@ enum vk_isolation vk_service_isolation(struct vk_service *service_ptr);
 /* Start-up: bind a non-listening socket to fix the port (port 0 picks
  * one); each kernel then listens on it with SO_REUSEPORT. */
 int vk_service_reserve(struct vk_service *service_ptr);
-int vk_service_listen(struct vk_service *service_ptr);
+/* This kernel's listening socket: the one an upgrade handed over for
+ * kernel `kernel_index` (vk_upgrade.h), else a new one. */
+int vk_service_listen(struct vk_service *service_ptr, int kernel_index);
 void vk_service_unlisten(struct vk_service *service_ptr);
 int vk_service_listen_fd(struct vk_service *service_ptr);
 

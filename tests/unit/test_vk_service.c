@@ -76,8 +76,8 @@ static void test_two_listeners_share_the_reserved_port(void **state)
 	(void)state;
 	assert_int_equal(vk_service_reserve(a), 0);
 	assert_int_equal(vk_service_set_address(b, "127.0.0.1", vk_service_port(a)), 0);
-	assert_int_equal(vk_service_listen(a), 0);
-	assert_int_equal(vk_service_listen(b), 0);
+	assert_int_equal(vk_service_listen(a, 0), 0);
+	assert_int_equal(vk_service_listen(b, 1), 0);
 	assert_true(vk_service_listen_fd(a) >= 0);
 	assert_true(vk_service_listen_fd(b) >= 0);
 	fd = vk_test_connect_loopback(vk_service_port(a));
