@@ -10,6 +10,9 @@
 #
 # Each proxy gets a baseline run (no reload) and a run of the same length
 # with the reloads spread evenly over it, each on a freshly started proxy.
+# The baseline polls the proxy at the same times and rate as the reload
+# run's waits do (poll_like_a_reload), so that the two differ only in the
+# reloads.
 # Every reload alternates between two configurations that differ in their
 # route (and, with BENCH_RENAME_UPSTREAM=1, their upstream's name) and in
 # a response header, x-bench-gen, set to "a" or "b". The next reload waits
@@ -377,6 +380,20 @@ reload() {
   GEN=$want
 }
 
+# The baseline's stand-in for a reload: the same polling a reload's wait
+# does (on CPU 1, and /stats or a request on the proxy), for as long as a
+# reload typically takes, without a signal: the two runs then differ only
+# in the reloads themselves.
+readonly POLL_LIKE_RELOAD_MS=200
+poll_like_a_reload() {
+  local t0
+  t0=$(now_ms)
+  while [ $(($(now_ms) - t0)) -lt "$POLL_LIKE_RELOAD_MS" ]; do
+    if [ "$SERVER_NAME" = vkgw ]; then vkgw_generations >/dev/null; else served_gen >/dev/null; fi
+    sleep 0.02 # the reload wait's poll interval
+  done
+}
+
 # "PROCESSES RSS_KB" of the proxy: every process in its process group (the
 # master and all workers, old ones still draining included), but not the
 # `timeout` that launched them. Warns about any not pinned to PROXY_CPU.
@@ -443,16 +460,18 @@ measure() {
     wrk -t1 "-c$CLOSE_CONNS" "-d${DURATION}s" --latency -H "Connection: close" "http://127.0.0.1:$PORT/" >"$cl" 2>&1 </dev/null &
   WRK_PIDS+=($!)
   t0=$(now_ms)
-  if [ "$mode" = reload ]; then
-    for ((i = 0; i < RELOADS; i++)); do
-      at=$((t0 + (2 * i + 1) * DURATION * 1000 / (2 * RELOADS)))
-      ms=$((at - $(now_ms)))
-      [ "$ms" -le 0 ] || sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+  for ((i = 0; i < RELOADS; i++)); do
+    at=$((t0 + (2 * i + 1) * DURATION * 1000 / (2 * RELOADS)))
+    ms=$((at - $(now_ms)))
+    [ "$ms" -le 0 ] || sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+    if [ "$mode" = reload ]; then
       reload
       times+=("$RELOAD_MS")
       applied=$((applied + 1))
-    done
-  fi
+    else
+      poll_like_a_reload
+    fi
+  done
   for i in "${WRK_PIDS[@]}"; do wait "$i" || true; done
   WRK_PIDS=()
   # Right after the load: old workers that still drain count.

@@ -103,7 +103,8 @@ static int collect(pid_t pid, struct vk_upgrade_socket *sockets_ptr, int *count_
 		return -1;
 	}
 	while ((entry_ptr = readdir(dir_ptr)) && *count_ptr < VK_UPGRADE_FDS_MAX) {
-		char link_path[300], target[64], place[VK_UPGRADE_NAME_MAX];
+		char link_path[sizeof(dir_path) + sizeof(entry_ptr->d_name) + 1], target[64],
+			place[VK_UPGRADE_NAME_MAX];
 		ssize_t len;
 		int fd, port;
 
