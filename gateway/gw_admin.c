@@ -144,12 +144,20 @@ static int carries_token(const struct gw_admin_self *self, const char *token)
 				   field_ptr->value.len - scheme_len, token, strlen(token));
 }
 
+/* The admin listener's actions, each a POST. */
+enum gw_admin_action {
+	GW_ADMIN_DRAIN,	 /* /drain */
+	GW_ADMIN_RELOAD, /* /config/reload */
+};
+
 /* An action may be taken: 1, or 0 with the refusal answered. */
-static int action_allowed(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr, const char *path)
+static int action_allowed(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr,
+			  enum gw_admin_action action)
 {
 	if (self->req.method != GW_METHOD_POST) {
 		answer_error(self, 405,
-			     path[1] == 'd' ? "/drain answers POST only" : "/config/reload answers POST only");
+			     action == GW_ADMIN_DRAIN ? "/drain answers POST only"
+						      : "/config/reload answers POST only");
 		self->allow = "POST";
 		return 0;
 	}
@@ -170,12 +178,13 @@ static int action_allowed(struct gw_admin_self *self, const struct gw_admin_conf
  * has the new configuration (reload_wait). The connection closes after
  * the answer, so a body sent with the request is never taken for a next
  * request. */
-static void answer_action(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr, const char *path)
+static void answer_action(struct gw_admin_self *self, const struct gw_admin_config *cfg_ptr,
+			  enum gw_admin_action action)
 {
 	self->close_after = 1;
-	if (!action_allowed(self, cfg_ptr, path))
+	if (!action_allowed(self, cfg_ptr, action))
 		return;
-	if (path[1] == 'd') {
+	if (action == GW_ADMIN_DRAIN) {
 		if (vk_sys_drain_all() == -1)
 			answer_error(self, 500, "the drain could not be started");
 		else
@@ -243,7 +252,7 @@ static void answer(struct gw_admin_self *self, const struct gw_admin_config *cfg
 		return;
 	}
 	if (drain || reload) {
-		answer_action(self, cfg_ptr, drain ? "/drain" : "/config/reload");
+		answer_action(self, cfg_ptr, drain ? GW_ADMIN_DRAIN : GW_ADMIN_RELOAD);
 		return;
 	}
 	if (self->req.method != GW_METHOD_GET && self->req.method != GW_METHOD_HEAD) {

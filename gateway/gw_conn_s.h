@@ -16,7 +16,9 @@ struct gw_tls;
  * Its config is the listener's in the kernel's newest generation
  * (gw_generation.h), taken again at each request. */
 struct gw_conn_listener {
-	int index; /* in the generations' conn_configs_ptr */
+	/* in the newest generation's conn_configs_ptr; below 0: a reload
+	 * closed the listener (or is opening it: deploy/gw_main.c) */
+	int index;
 };
 
 /* What every connection of a listener reads: limits, timeouts, and where
