@@ -323,17 +323,27 @@ static void generation_publish(struct gw_program_generation *g_ptr)
 		fprintf(stderr, "vkgw: kernel %d: cannot start the health checks\n", vk_sys_kernel_index());
 }
 
-/* The newest checked configuration in the mailbox, if newer than
- * `after`: loaded from the very bytes the supervisor checked. NULL if
- * there is none (or after saying why it did not load: the files it names
- * may have changed since the check). */
+/* The newest checked configuration, if newer than `after` (held): the
+ * snapshot the check loaded when this process made it, else loaded from
+ * the very bytes the supervisor checked, in the mailbox. NULL if there is
+ * none (or after saying why it did not load: the files it names may have
+ * changed since the check). */
 static struct gw_config *posted_config(struct gw_program *program_ptr, uint64_t after, uint64_t *number_ptr)
 {
-	size_t len;
-	char *text_ptr = vk_mailbox_take(program_ptr->mailbox_ptr, after, number_ptr, &len);
 	struct gw_diag *diag_ptr;
 	struct gw_config *config_ptr = NULL;
+	char *text_ptr;
+	size_t len;
 
+	/* This process checked it itself (a lone kernel; a kernel the
+	 * supervisor started again after the check): the snapshot the check
+	 * loaded is the one posted, so it is not parsed a second time. */
+	if (program_ptr->generation > after && program_ptr->running_ptr) {
+		*number_ptr = program_ptr->generation;
+		gw_config_hold(program_ptr->running_ptr);
+		return program_ptr->running_ptr;
+	}
+	text_ptr = vk_mailbox_take(program_ptr->mailbox_ptr, after, number_ptr, &len);
 	if (!text_ptr) {
 		if (errno != ENOMSG)
 			fprintf(stderr, "vkgw: kernel %d: cannot read the new configuration: %s\n",

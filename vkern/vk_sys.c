@@ -271,34 +271,32 @@ int vk_sys_draining(void)
 	return vk_kern_current_ptr ? vk_kern_current_ptr->draining : 0;
 }
 
-int vk_sys_drain_all(void)
+/* What the whole program does on `signo`, asked from inside a kernel: a
+ * supervised kernel sends `type` to the supervisor, which takes it as the
+ * signal; a lone kernel signals itself. */
+static int ask_program(enum vk_msg_type type, int signo)
 {
 	struct vk_kern *kern_ptr = vk_kern_current_ptr;
-	struct vk_msg msg = {.type = VK_MSG_DRAIN_ALL};
+	struct vk_msg msg = {.type = type};
 
 	if (!kern_ptr) {
 		errno = ESRCH;
 		return -1;
 	}
 	if (!kern_ptr->outbox_ptr)
-		return kill(getpid(), SIGTERM); /* the lone kernel's own path */
+		return kill(getpid(), signo);
 	msg.from = kern_ptr->index;
 	return vk_channel_push(kern_ptr->outbox_ptr, &msg);
 }
 
+int vk_sys_drain_all(void)
+{
+	return ask_program(VK_MSG_DRAIN_ALL, SIGTERM);
+}
+
 int vk_sys_reload_all(void)
 {
-	struct vk_kern *kern_ptr = vk_kern_current_ptr;
-	struct vk_msg msg = {.type = VK_MSG_RELOAD_ALL};
-
-	if (!kern_ptr) {
-		errno = ESRCH;
-		return -1;
-	}
-	if (!kern_ptr->outbox_ptr)
-		return kill(getpid(), SIGHUP); /* the lone kernel's own path */
-	msg.from = kern_ptr->index;
-	return vk_channel_push(kern_ptr->outbox_ptr, &msg);
+	return ask_program(VK_MSG_RELOAD_ALL, SIGHUP);
 }
 
 int vk_sys_open_service(struct vk_service *service_ptr)

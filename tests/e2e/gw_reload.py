@@ -105,10 +105,11 @@ def await_generation(admin_port, gen):
             seen = generations(admin_port)
         except (OSError, ValueError, KeyError, TypeError, Fail) as e:
             seen = "/stats: %r" % e
+        # Each poll is a /stats round trip: the next one starts when it
+        # has answered.
         if isinstance(seen, tuple) and seen[0] == gen and seen[1] and all(g == gen for g in seen[1]):
             say("applied %d" % gen)
             return True
-        time.sleep(0.01)  # a poll interval, as lib.sh's wait_until
     say("FAIL: generation %d not applied by every kernel within %.0f s: (generation, per kernel) %s"
         % (gen, AWAIT_S, seen))
     return False

@@ -179,6 +179,20 @@ served_by() {
 	[ "$body" = "$want $2" ] || fail "GET /r: '$body', expected the configuration of generation $2 ('$want $2')"
 }
 
+# start_upstreams GW: the test upstreams GW.a and GW.b; UP_A and UP_B.
+start_upstreams() {
+	start_server "$1.a" "$UPSTREAM" -p 0 -k 1
+	start_server "$1.b" "$UPSTREAM" -p 0 -k 1
+	UP_A=${E2E_PORT[$1.a]} UP_B=${E2E_PORT[$1.b]}
+}
+
+# stop_all GW: the gateway GW, then its upstreams GW.a and GW.b.
+stop_all() {
+	stop_server "$1"
+	stop_server "$1.a"
+	stop_server "$1.b"
+}
+
 no_kernel_died() {
 	! grep -q 'ended unexpectedly' "$(server_err_file "$1")" || fail "a kernel died:$(server_stderr "$1")"
 }
@@ -251,9 +265,7 @@ client_finish() {
 
 reload_under_load() {
 	local k=$1 gw=load$1 gen counts
-	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
-	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
-	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	start_upstreams "$gw"
 	reload_config "$E2E_TMP/$gw.json" 1
 	start_gateway "$gw" "$k"
 	served_by "$PORT" 1
@@ -273,9 +285,7 @@ reload_under_load() {
 	[ "$CLIENT_STATUS" = 0 ] || fail "the load client: $CLIENT_SAID$(server_stderr "$gw.client")"
 	note "  -k $k, $RELOADS reloads under load: $counts"
 	no_kernel_died "$gw"
-	stop_server "$gw"
-	stop_server "$gw.a"
-	stop_server "$gw.b"
+	stop_all "$gw"
 }
 
 streams_survive_reloads() {
@@ -326,9 +336,7 @@ unchanged() {
 
 invalid_config_refused() {
 	local k=$1 gw=invalid$1 file good line
-	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
-	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
-	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	start_upstreams "$gw"
 	file=$E2E_TMP/$gw.json
 	reload_config "$file" 1
 	start_gateway "$gw" "$k"
@@ -354,9 +362,7 @@ invalid_config_refused() {
 	admin_stat_is "$ADMIN" '(d["config"]["reloads"], d["config"]["last_reload"], d["config"]["problems"])' \
 		"({'accepted': 1, 'refused': 2}, 'accepted', [])" || fail "after the good file: $(admin_stat "$ADMIN" 'd["config"]')"
 	no_kernel_died "$gw"
-	stop_server "$gw"
-	stop_server "$gw.a"
-	stop_server "$gw.b"
+	stop_all "$gw"
 }
 
 # post_reload: POST /config/reload; RELOAD_STATUS and RELOAD_BODY.
@@ -375,9 +381,7 @@ post_reload() {
 # sent; a broken one is refused the same way.
 admin_and_watch_reload() {
 	local k=$1 gw=triggers$1 file good line
-	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
-	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
-	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	start_upstreams "$gw"
 	file=$E2E_TMP/$gw.json
 	reload_config "$file" 1
 	start_gateway "$gw" "$k" --watch
@@ -412,16 +416,12 @@ admin_and_watch_reload() {
 	grep -q "vkgw: configuration: $gw.json changed: reloading" "$(server_err_file "$gw")" ||
 		fail "the watcher did not say why it reloaded:$(server_stderr "$gw")"
 	no_kernel_died "$gw"
-	stop_server "$gw"
-	stop_server "$gw.a"
-	stop_server "$gw.b"
+	stop_all "$gw"
 }
 
 listener_changes() {
 	local k=$1 gw=listeners$1 file new held line out
-	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
-	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
-	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	start_upstreams "$gw"
 	file=$E2E_TMP/$gw.json
 	reload_config "$file" 1
 	start_gateway "$gw" "$k"
@@ -467,9 +467,7 @@ listener_changes() {
 	grep -q $'^Connection: close\r$' <<<"$out" && [ "${out##*$'\n'}" = "B 2" ] ||
 		fail "the held connection after the move: $out"
 	no_kernel_died "$gw"
-	stop_server "$gw"
-	stop_server "$gw.a"
-	stop_server "$gw.b"
+	stop_all "$gw"
 }
 
 # listeners_follow_reloads K: under load on the first listener, 10
@@ -479,9 +477,7 @@ listener_changes() {
 # first listener sees no error.
 listeners_follow_reloads() {
 	local k=$1 gw=follow$1 gen p1 p2 open shut counts
-	start_server "$gw.a" "$UPSTREAM" -p 0 -k 1
-	start_server "$gw.b" "$UPSTREAM" -p 0 -k 1
-	UP_A=${E2E_PORT[$gw.a]} UP_B=${E2E_PORT[$gw.b]}
+	start_upstreams "$gw"
 	p1=$(free_port)
 	p2=$(free_port)
 	while [ "$p2" = "$p1" ]; do p2=$(free_port); done
@@ -508,9 +504,7 @@ listeners_follow_reloads() {
 	[ "$CLIENT_STATUS" = 0 ] || fail "the load client: $CLIENT_SAID$(server_stderr "$gw.client")"
 	note "  -k $k, 10 listener swaps under load: $counts"
 	no_kernel_died "$gw"
-	stop_server "$gw"
-	stop_server "$gw.a"
-	stop_server "$gw.b"
+	stop_all "$gw"
 }
 
 # state_config FILE GEN: upstream "kept" (the test upstream on $UP_A) and
@@ -593,9 +587,7 @@ upstream_state_kept() {
 		fail "the ejected endpoint was tried again: $(admin_stat "$ADMIN" "$EP_DOWN")"
 	conn_is /c/conn "1 4" 2
 	no_kernel_died "$gw"
-	stop_server "$gw"
-	stop_server "$gw.a"
-	stop_server "$gw.b"
+	stop_all "$gw"
 }
 
 for k in 1 2; do
