@@ -17,12 +17,15 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
     liburing2 libjansson4 android-libboringssl libstdc++6 ca-certificates \
     libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 libzstd1 liblz4-1 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin vkgw
+    && groupadd --system --gid 10001 vkgw \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vkgw
 COPY --from=build /src/build/vkgw /usr/local/bin/vkgw
 COPY deploy/vkgw.json /etc/vkgw/vkgw.json
-# Not root: the image's port is above 1024, its log goes to stdout.
+# Not root: the image's port is above 1024, its log goes to stdout. The
+# user is numeric so that Kubernetes' runAsNonRoot can verify it
+# (deploy/kubernetes/ runs as 10001).
 # `docker kill -s HUP` reloads (the configuration is checked first).
-USER vkgw
+USER 10001
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/vkgw", "-c", "/etc/vkgw/vkgw.json"]

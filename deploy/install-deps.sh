@@ -10,11 +10,19 @@ BUILD_PKGS=(build-essential pkg-config clang-format
   ca-certificates)
 # Tests and benchmarks: real peers, all driven on loopback only.
 PEER_PKGS=(curl strace nginx-light haproxy redis-server wrk nghttp2-client openssl
-  prometheus clang libclang-rt-14-dev python3 python3-jsonschema util-linux procps systemd)
+  prometheus clang libclang-rt-14-dev python3 python3-jsonschema python3-yaml util-linux procps systemd)
+# The Kubernetes manifests' schema check (tests/e2e/gw_kubernetes.sh) runs on
+# Node.js; its packages come from npm into build/. A Node.js from elsewhere
+# (NodeSource's bundles npm) counts: these are wanted only when the command
+# is missing.
+COMMAND_PKGS=(node:nodejs npm:npm)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+for c in "${COMMAND_PKGS[@]}"; do
+  command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
 done
 
 if [ "${1:-}" = "--check" ]; then
