@@ -8,11 +8,16 @@
 #               connection per request: catches a listener that is closed,
 #               or not yet open, during a reload)
 #
-# Each proxy gets a baseline run (no reload) and a run of the same length
-# with the reloads spread evenly over it, each on a freshly started proxy.
-# The baseline polls the proxy at the same times and rate as the reload
-# run's waits do (poll_like_a_reload), so that the two differ only in the
-# reloads.
+# Each proxy gets a run of the same length with the reloads spread evenly
+# over it and a baseline run without them, each on a freshly started proxy.
+# The reload run goes first; the baseline then does, at the same moments,
+# everything the reload run's harness did except the signal: it rewrites
+# the configuration file (unchanged) and polls the proxy as many times,
+# with the same pauses, as each reload's wait did (poll_like_a_reload), so
+# that the two runs differ only in the reloads. The polling starts no
+# process (a request over bash's /dev/tcp, parsed with bash's own regular
+# expressions): a curl, sed and awk per poll, competing with wrk for CPU 1,
+# made the harness itself a good part of what was measured.
 # Every reload alternates between two configurations that differ in their
 # route (and, with BENCH_RENAME_UPSTREAM=1, their upstream's name) and in
 # a response header, x-bench-gen, set to "a" or "b". The next reload waits
@@ -60,6 +65,8 @@
 #   env BENCH_RENAME_UPSTREAM=1  name the upstream after the configuration
 #                          too (default: the same name in both)
 #   env BENCH_KEEP=1       keep the temp dir (configs, wrk output, logs)
+#   env BENCH_PROXIES      which of "vkgw haproxy haproxy-xfd nginx" to run
+#                          (default: all; the goal is judged only with all)
 # Everything listens on 127.0.0.1 (ports the kernel picks, or free ones).
 # Each step is bounded (wrk, reload waits, server lifetimes), so the run
 # ends within about BENCH_ROUNDS x 4 x 2 x (BENCH_SECONDS + 40) s.
@@ -73,7 +80,8 @@ readonly PROXY_CPU=0
 readonly CLIENT_CPU=1 # wrk, the upstream, and this script's polling
 readonly NGINX_BIN=/usr/sbin/nginx
 readonly HAPROXY_BIN=/usr/sbin/haproxy
-readonly PROXIES=(vkgw haproxy haproxy-xfd nginx)
+# shellcheck disable=SC2206 # words of BENCH_PROXIES, checked below
+readonly PROXIES=(${BENCH_PROXIES:-vkgw haproxy haproxy-xfd nginx})
 readonly PEERS=(haproxy haproxy-xfd nginx) # what the goal compares vkgw with
 readonly KA_CONNS=50
 readonly CLOSE_CONNS=10
@@ -86,10 +94,13 @@ ROUNDS=${BENCH_ROUNDS:-1}
 RENAME_UPSTREAM=${BENCH_RENAME_UPSTREAM:-0}
 WARMUP=${BENCH_WARMUP:-1}
 COMMAND="$0 $*"
-for v in BENCH_SECONDS BENCH_RELOADS BENCH_ROUNDS BENCH_WARMUP BENCH_RENAME_UPSTREAM BENCH_KEEP; do
+for p in "${PROXIES[@]}"; do
+  [[ " vkgw haproxy haproxy-xfd nginx " == *" $p "* ]] || die 2 "BENCH_PROXIES: unknown proxy '$p'"
+done
+for v in BENCH_SECONDS BENCH_RELOADS BENCH_ROUNDS BENCH_WARMUP BENCH_RENAME_UPSTREAM BENCH_KEEP BENCH_PROXIES; do
   [ -z "${!v:-}" ] || COMMAND="$v=${!v} $COMMAND"
 done
-unset v
+unset v p
 
 # The upstream's body: 1 KiB, as bench-proxy.sh and bench-tls.sh use.
 BODY=$(printf '%1024s' '' | tr ' ' x)
@@ -138,7 +149,28 @@ RESULTS=$WORK/results.txt
 : >"$RESULTS"
 mkdir -p "$WORK/upstream/tmp" "$WORK/nginx/tmp" "$WORK/haproxy" "$WORK/haproxy-xfd"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# NOW_MS: the clock in milliseconds, without a process.
+clock_ms() { NOW_MS=$((${EPOCHREALTIME/./} / 1000)); }
+
+# A pipe nobody writes to: `read -t` on it waits without a process.
+mkfifo "$WORK/.nap"
+exec {NAP_FD}<>"$WORK/.nap"
+nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
+
+# fetch PORT PATH: REPLY_HEAD and REPLY_BODY of a GET of PATH on a new
+# connection (Connection: close), read until the server closes (at most
+# 1 s); status 1 without a whole head. Starts no process.
+fetch() {
+  local fd reply=""
+  REPLY_HEAD="" REPLY_BODY=""
+  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' "$2" >&"$fd" 2>/dev/null || true
+  IFS= read -r -d '' -t 1 -u "$fd" reply || true
+  exec {fd}>&-
+  [[ $reply == *$'\r\n\r\n'* ]] || return 1
+  REPLY_HEAD=${reply%%$'\r\n\r\n'*}
+  REPLY_BODY=${reply#*$'\r\n\r\n'}
+}
 
 # A cap on each process's life: a proxy serves two runs at most.
 proxy_time_cap() { echo $((2 * (WARMUP + DURATION + 60) + 60)); }
@@ -267,10 +299,14 @@ find_master() {
   server_failed "no process under the launcher"
 }
 
-# x-bench-gen of a fresh request (a new connection), or nothing.
+# SERVED_GEN: x-bench-gen of a fresh request (a new connection), or "".
 served_gen() {
-  curl -s --max-time 1 -o /dev/null -D - -H 'Connection: close' "http://127.0.0.1:$PORT/" 2>/dev/null |
-    awk -F': *' 'tolower($1) == "x-bench-gen" { sub(/\r$/, "", $2); print $2; exit }'
+  local head
+  SERVED_GEN=""
+  fetch "$PORT" / || return 0
+  head=$'\n'${REPLY_HEAD,,}
+  if [[ $head =~ $'\n'x-bench-gen:\ *([a-z]+) ]]; then SERVED_GEN=${BASH_REMATCH[1]}; fi
+  return 0
 }
 
 start_vkgw() {
@@ -310,7 +346,8 @@ start_proxy() { # start_proxy NAME
   find_master
   GEN=a
   local got
-  got=$(served_gen)
+  served_gen
+  got=$SERVED_GEN
   [ "$got" = a ] || server_failed "GET / did not come back with x-bench-gen: a (got '${got:-none}')"
   curl -s --max-time 5 -o "$WORK/body" "http://127.0.0.1:$PORT/" || server_failed "GET / failed"
   [ "$(wc -c <"$WORK/body")" -eq 1024 ] || server_failed "does not pass the upstream's 1 KiB body"
@@ -335,62 +372,87 @@ listen_inodes() {
     sort -n | tr '\n' ' ' | sed 's/ $//'
 }
 
-# vkgw's "GENERATION MIN_KERNEL_GENERATION MAX_KERNEL_GENERATION LAST_RELOAD"
-# from /stats ("config_generation" does not match "\"generation\"").
+# vkgw's configuration generations from /stats: VK_GEN (config.generation),
+# VK_KMIN and VK_KMAX (of per_kernel[].config_generation), VK_LAST
+# (config.last_reload); all "" when /stats does not answer.
 vkgw_generations() {
-  curl -s --max-time 1 "http://127.0.0.1:$ADMIN_PORT/stats" | sed 's/[,{}]/\n/g' | awk -F: '
-    /"generation"/ { gsub(/[^0-9]/, "", $2); g = $2 }
-    /"config_generation"/ { gsub(/[^0-9]/, "", $2); k = $2 + 0
-      if (min == "" || k < min) min = k; if (max == "" || k > max) max = k }
-    /"last_reload"/ { gsub(/[" ]/, "", $2); last = $2 }
-    END { if (g != "" && min != "") print g, min, max, last }'
+  local body k
+  VK_GEN="" VK_KMIN="" VK_KMAX="" VK_LAST=""
+  fetch "$ADMIN_PORT" /stats || return 0
+  body=$REPLY_BODY
+  if [[ $body =~ \"config\":\{\"generation\":([0-9]+) ]]; then VK_GEN=${BASH_REMATCH[1]}; fi
+  if [[ $body =~ \"last_reload\":\"([a-z]+)\" ]]; then VK_LAST=${BASH_REMATCH[1]}; fi
+  while [[ $body =~ \"config_generation\":([0-9]+) ]]; do
+    k=${BASH_REMATCH[1]}
+    if [ -z "$VK_KMIN" ] || [ "$k" -lt "$VK_KMIN" ]; then VK_KMIN=$k; fi
+    if [ -z "$VK_KMAX" ] || [ "$k" -gt "$VK_KMAX" ]; then VK_KMAX=$k; fi
+    body=${body#*\"config_generation\":}
+  done
+  return 0
+}
+
+# One poll of whether the reload to GEN is applied: vkgw's /stats (every
+# kernel on a generation past BEFORE), or, for the others, a new
+# connection's x-bench-gen. Status 0 once it is.
+reload_applied() { # reload_applied GEN BEFORE
+  if [ "$SERVER_NAME" = vkgw ]; then
+    vkgw_generations
+    [ "$VK_LAST" != refused ] || server_failed "refused the reload (see /stats config.problems)"
+    [ -n "$VK_GEN" ] && [ "$VK_GEN" -gt "$2" ] && [ "$VK_KMIN" = "$VK_GEN" ] && [ "$VK_KMAX" = "$VK_GEN" ]
+  else
+    served_gen
+    [ "$SERVED_GEN" = "$1" ]
+  fi
 }
 
 # reload: switches the configuration file to the other one, signals the
 # proxy and waits until the new configuration is applied. Sets RELOAD_MS
-# to the milliseconds it took (and GEN); fails the run after APPLY_WAIT_S.
+# to the milliseconds it took, RELOAD_POLLS to the polls it made (and
+# GEN); fails the run after APPLY_WAIT_S.
 RELOAD_MS=""
+RELOAD_POLLS=0
 reload() {
-  local want t0 deadline g kmin kmax last before=""
+  local want t0 deadline before=0
   if [ "$GEN" = a ]; then want=b; else want=a; fi
   if [ "$SERVER_NAME" = vkgw ]; then
-    read -r before _ _ _ <<<"$(vkgw_generations)"
+    vkgw_generations
+    before=$VK_GEN
     [ -n "$before" ] || server_failed "admin /stats did not answer"
   fi
   write_conf "$SERVER_NAME" "$want"
-  t0=$(now_ms)
+  clock_ms
+  t0=$NOW_MS
   deadline=$((t0 + APPLY_WAIT_S * 1000))
   case $SERVER_NAME in
     vkgw | nginx) kill -HUP "$MASTER_PID" ;;
     haproxy*) kill -USR2 "$MASTER_PID" ;;
   esac
+  RELOAD_POLLS=0
   while :; do
     server_alive || server_failed "exited during a reload"
-    if [ "$SERVER_NAME" = vkgw ]; then
-      read -r g kmin kmax last <<<"$(vkgw_generations)"
-      [ "${last:-}" != refused ] || server_failed "refused the reload (see /stats config.problems)"
-      [ -z "${g:-}" ] || [ "$g" -le "$before" ] || [ "$kmin" != "$g" ] || [ "$kmax" != "$g" ] || break
-    else
-      [ "$(served_gen)" != "$want" ] || break
-    fi
-    [ "$(now_ms)" -lt "$deadline" ] || server_failed "reload to configuration $want not applied within ${APPLY_WAIT_S}s"
-    sleep 0.02 # polling the condition, not a fixed wait
+    RELOAD_POLLS=$((RELOAD_POLLS + 1))
+    reload_applied "$want" "$before" && break
+    clock_ms
+    [ "$NOW_MS" -lt "$deadline" ] || server_failed "reload to configuration $want not applied within ${APPLY_WAIT_S}s"
+    nap 0.02 # polling the condition, not a fixed wait
   done
-  RELOAD_MS=$(($(now_ms) - t0))
+  clock_ms
+  RELOAD_MS=$((NOW_MS - t0))
   GEN=$want
 }
 
-# The baseline's stand-in for a reload: the same polling a reload's wait
-# does (on CPU 1, and /stats or a request on the proxy), for as long as a
-# reload typically takes, without a signal: the two runs then differ only
-# in the reloads themselves.
-readonly POLL_LIKE_RELOAD_MS=200
-poll_like_a_reload() {
-  local t0
-  t0=$(now_ms)
-  while [ $(($(now_ms) - t0)) -lt "$POLL_LIKE_RELOAD_MS" ]; do
-    if [ "$SERVER_NAME" = vkgw ]; then vkgw_generations >/dev/null; else served_gen >/dev/null; fi
-    sleep 0.02 # the reload wait's poll interval
+# The baseline's stand-in for reload number I of the reload run: the same
+# harness work without the signal: the /stats read before it (vkgw), the
+# configuration file written again (unchanged), and as many polls, with
+# the same pauses, as that reload's wait made.
+poll_like_a_reload() { # poll_like_a_reload POLLS
+  local n
+  if [ "$SERVER_NAME" = vkgw ]; then vkgw_generations; fi
+  write_conf "$SERVER_NAME" "$GEN"
+  for ((n = 1; n <= $1; n++)); do
+    server_alive || server_failed "exited during the baseline"
+    reload_applied "$GEN" 0 || true
+    [ "$n" -eq "$1" ] || nap 0.02 # the reload wait's poll interval
   done
 }
 
@@ -446,7 +508,7 @@ warm_up() {
 # proxy, with RELOADS reloads spread over them when MODE is "reload" (the
 # i-th at (i + 1/2) x DURATION / RELOADS). Appends a line to $RESULTS.
 measure() {
-  local round=$1 mode=$2 label=$SERVER_NAME ka cl i t0 at ms applied=0 times=() procs rss
+  local round=$1 mode=$2 label=$SERVER_NAME ka cl i t0 at ms secs applied=0 times=() procs rss
   local inodes0 inodes1 sockets=-
   inodes0=$(listen_inodes)
   ka=$WORK/wrk.r$round.$label.$mode.keepalive.txt
@@ -459,17 +521,23 @@ measure() {
   timeout -k 2 $((DURATION + 30)) taskset -c "$CLIENT_CPU" \
     wrk -t1 "-c$CLOSE_CONNS" "-d${DURATION}s" --latency -H "Connection: close" "http://127.0.0.1:$PORT/" >"$cl" 2>&1 </dev/null &
   WRK_PIDS+=($!)
-  t0=$(now_ms)
+  clock_ms
+  t0=$NOW_MS
   for ((i = 0; i < RELOADS; i++)); do
     at=$((t0 + (2 * i + 1) * DURATION * 1000 / (2 * RELOADS)))
-    ms=$((at - $(now_ms)))
-    [ "$ms" -le 0 ] || sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+    clock_ms
+    ms=$((at - NOW_MS))
+    if [ "$ms" -gt 0 ]; then
+      printf -v secs '%d.%03d' $((ms / 1000)) $((ms % 1000))
+      nap "$secs" # the schedule, not a wait for anything
+    fi
     if [ "$mode" = reload ]; then
       reload
       times+=("$RELOAD_MS")
+      RELOAD_POLL_COUNTS[i]=$RELOAD_POLLS
       applied=$((applied + 1))
     else
-      poll_like_a_reload
+      poll_like_a_reload "${RELOAD_POLL_COUNTS[i]:-1}"
     fi
   done
   for i in "${WRK_PIDS[@]}"; do wait "$i" || true; done
@@ -489,7 +557,8 @@ measure() {
   fi
   server_alive || server_failed "died during the $mode run"
   alive "$UP_PID" || failed upstream "$WORK/upstream.log" "died during the $mode run ($label)"
-  [ "$mode" != reload ] || [ "$(served_gen)" = "$GEN" ] ||
+  if [ "$mode" = reload ]; then served_gen; fi
+  [ "$mode" != reload ] || [ "$SERVED_GEN" = "$GEN" ] ||
     log "warning: $label does not serve x-bench-gen: $GEN after the last reload"
   local med=NA max=NA
   if [ "${#times[@]}" -gt 0 ]; then
@@ -514,7 +583,9 @@ measure() {
 
 bench_proxy() { # bench_proxy ROUND NAME
   local mode
-  for mode in baseline reload; do
+  # The reload run first: the baseline repeats its harness work.
+  RELOAD_POLL_COUNTS=()
+  for mode in reload baseline; do
     start_proxy "$2"
     measure "$1" "$mode"
     stop_proxy
@@ -593,6 +664,10 @@ print_report() {
   awk -v r="$ratio" -v g="$GOAL_P99_RATIO" 'BEGIN { exit !(r != "NA" && r + 0 <= g + 0) }' ||
     why="${why:+$why, }p99 ratio $(fmt_ratio "$ratio") > ${GOAL_P99_RATIO}x"
   for peer in "${PEERS[@]}"; do
+    if [[ " ${PROXIES[*]} " != *" $peer "* ]]; then
+      why="${why:+$why, }$peer not run"
+      continue
+    fi
     pe=$(errors_of "$peer" reload)
     [ "$ve" -lt "$pe" ] || why="${why:+$why, }not fewer errors than $peer ($ve vs $pe)"
   done

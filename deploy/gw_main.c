@@ -45,6 +45,7 @@
 #include "vk_runtime.h"
 #include "vk_service.h"
 #include "vk_sys.h"
+#include "vk_timer.h"
 #include "vk_upgrade.h"
 
 #include <arpa/inet.h>
@@ -564,7 +565,7 @@ static void reload(void *ctx_ptr, int kernel_index)
 	struct gw_generation *current_ptr = gw_generation_current();
 	struct gw_program_generation *next_ptr;
 	struct gw_config *config_ptr;
-	uint64_t number;
+	uint64_t number, began_ns = vk_now_ns();
 
 	config_ptr = posted_config(program_ptr, current_ptr->number, &number);
 	if (!config_ptr)
@@ -577,7 +578,9 @@ static void reload(void *ctx_ptr, int kernel_index)
 		return;
 	}
 	generation_switch(program_ptr, next_ptr);
-	fprintf(stderr, "vkgw: kernel %d: configuration %llu applied\n", kernel_index, (unsigned long long)number);
+	/* How long this kernel's connections waited for it. */
+	fprintf(stderr, "vkgw: kernel %d: configuration %llu applied (built in %.3f ms)\n", kernel_index,
+		(unsigned long long)number, (double)(vk_now_ns() - began_ns) / 1e6);
 }
 
 /* The problems a refused reload reports in /stats, at most. */
@@ -650,6 +653,7 @@ static int reload_check(void *ctx_ptr)
 	char *text_ptr = NULL;
 	size_t len = 0;
 	FILE *out_ptr;
+	uint64_t began_ns = vk_now_ns();
 	int first;
 
 	if (diag_ptr && (text_ptr = gw_config_read_file(program_ptr->config_path, &len, diag_ptr)))
@@ -672,8 +676,9 @@ static int reload_check(void *ctx_ptr)
 		program_ptr->generation++;
 		gw_diag_destroy(diag_ptr);
 		gw_stats_config_reload(program_ptr->stats_ptr, NULL);
-		fprintf(stderr, "vkgw: reload: %s checked; configuration %llu goes to the kernels\n",
-			program_ptr->config_path, (unsigned long long)program_ptr->generation);
+		fprintf(stderr, "vkgw: reload: %s checked in %.3f ms; configuration %llu goes to the kernels\n",
+			program_ptr->config_path, (double)(vk_now_ns() - began_ns) / 1e6,
+			(unsigned long long)program_ptr->generation);
 		return 0;
 	}
 	gw_config_free(fresh_ptr);
