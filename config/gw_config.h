@@ -45,8 +45,7 @@ void gw_config_hold(const struct gw_config *config_ptr);
 void gw_config_free(const struct gw_config *config_ptr);
 
 /* What a reload to `fresh_ptr` may not change: against `first_ptr` (the
- * snapshot vkgw started with), the admin listener, the access log and the
- * DNS names (the resolver resolves those it started with); against
+ * snapshot vkgw started with), the admin listener and the access log; against
  * `running_ptr` (the last one accepted), a listener it keeps (same name,
  * address and port) must keep its isolation and TLS on or off, and one it
  * adds or moves needs a port other than 0. 0, or -1 with each problem

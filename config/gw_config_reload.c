@@ -58,23 +58,10 @@ static void check_listener(const struct gw_config *running_ptr, const struct gw_
 			      now_ptr->name, now_ptr->tls.enabled ? "on" : "off");
 }
 
-static int dns_name_known(const struct gw_config *config_ptr, const char *address)
-{
-	for (int u = 0; u < config_ptr->upstream_count; u++)
-		for (int e = 0; e < config_ptr->upstreams_ptr[u].endpoint_count; e++) {
-			const struct gw_config_endpoint *endpoint_ptr = &config_ptr->upstreams_ptr[u].endpoints_ptr[e];
-
-			if (endpoint_ptr->kind == GW_CONFIG_ENDPOINT_DNS && strcmp(endpoint_ptr->address, address) == 0)
-				return 1;
-		}
-	return 0;
-}
-
 int gw_config_check_reload(const struct gw_config *first_ptr, const struct gw_config *running_ptr,
 			   const struct gw_config *fresh_ptr, struct gw_diag *diag_ptr)
 {
 	int reported = gw_diag_reported(diag_ptr);
-	char pointer[512];
 
 	for (int i = 0; i < fresh_ptr->listener_count; i++)
 		check_listener(running_ptr, &fresh_ptr->listeners_ptr[i], i, diag_ptr);
@@ -88,20 +75,5 @@ int gw_config_check_reload(const struct gw_config *first_ptr, const struct gw_co
 	     (!same_text(first_ptr->access_log.path, fresh_ptr->access_log.path) ||
 	      first_ptr->access_log.buffer_bytes != fresh_ptr->access_log.buffer_bytes)))
 		gw_diag_error(diag_ptr, "/access_log", "the access log is fixed at start" RESTART);
-	/* The resolver process resolves the names it started with. */
-	for (int u = 0; u < fresh_ptr->upstream_count; u++) {
-		const struct gw_config_upstream *up_ptr = &fresh_ptr->upstreams_ptr[u];
-
-		for (int e = 0; e < up_ptr->endpoint_count; e++) {
-			if (up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS ||
-			    dns_name_known(first_ptr, up_ptr->endpoints_ptr[e].address))
-				continue;
-			snprintf(pointer, sizeof(pointer), "/upstreams/%s/endpoints/%d", up_ptr->name, e);
-			gw_diag_error(diag_ptr, pointer,
-				      "%s: a reload cannot add a DNS name yet (the resolver resolves those vkgw "
-				      "started with)" RESTART,
-				      up_ptr->endpoints_ptr[e].address);
-		}
-	}
 	return gw_diag_reported(diag_ptr) == reported ? 0 : -1;
 }

@@ -637,6 +637,97 @@ static void check_new_ports(const struct gw_config *running_ptr, const struct gw
 	}
 }
 
+/* How each listener of `config_ptr` isolates, as /stats shows it. */
+static void stats_show_isolation(const struct gw_program *program_ptr, const struct gw_config *config_ptr)
+{
+	for (int i = 0; i < config_ptr->listener_count; i++)
+		gw_stats_set_isolation(program_ptr->stats_ptr, config_ptr->listeners_ptr[i].name,
+				       listener_isolation(program_ptr, &config_ptr->listeners_ptr[i]));
+}
+
+/* /stats and /metrics show the upstreams and listeners of an accepted
+ * reload before any kernel counts for them. */
+static void stats_show_config(struct gw_program *program_ptr, const struct gw_config *fresh_ptr)
+{
+	int missing;
+
+	if (!program_ptr->stats_ptr)
+		return;
+	missing = gw_stats_show_config(program_ptr->stats_ptr, fresh_ptr);
+	if (missing > 0)
+		fprintf(stderr,
+			"vkgw: reload: %d upstream%s or listener%s not counted in /stats and /metrics: the table "
+			"has no room left for more (restart vkgw)\n",
+			missing, missing == 1 ? "" : "s", missing == 1 ? "" : "s");
+	stats_show_isolation(program_ptr, fresh_ptr);
+}
+
+/* The DNS names a reload adds (vkgw did not start with them) need room
+ * in the resolver's table, which is sized at start (GW_RESOLVER_SPARE
+ * over vkgw's life). */
+static void check_dns_room(const struct gw_program *program_ptr, const struct gw_config *fresh_ptr,
+			   struct gw_diag *diag_ptr)
+{
+	int wanted = gw_resolver_new_names(program_ptr->resolver_ptr, fresh_ptr);
+	int room = gw_resolver_room(program_ptr->resolver_ptr);
+	char pointer[128];
+
+	if (wanted <= room)
+		return;
+	for (int u = 0; u < fresh_ptr->upstream_count; u++) {
+		const struct gw_config_upstream *up_ptr = &fresh_ptr->upstreams_ptr[u];
+
+		for (int e = 0; e < up_ptr->endpoint_count; e++) {
+			if (up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS ||
+			    gw_resolver_find_address(program_ptr->resolver_ptr, up_ptr->endpoints_ptr[e].address))
+				continue;
+			snprintf(pointer, sizeof(pointer), "/upstreams/%s/endpoints/%d", up_ptr->name, e);
+			gw_diag_error(
+				diag_ptr, pointer,
+				"%s: this file adds %d DNS names vkgw did not start with, and the resolver has "
+				"room for %d more (reloads may add %d over vkgw's life); restart vkgw to add them",
+				up_ptr->endpoints_ptr[e].address, wanted, room, GW_RESOLVER_SPARE);
+			return;
+		}
+	}
+}
+
+/* The longest the supervisor waits for the first answers about the DNS
+ * names a reload adds. */
+#define GW_RELOAD_DNS_WAIT_NS (2000ull * 1000000ull)
+
+/* A checked reload's new DNS names go into the resolver's table before any
+ * kernel builds the generation that names them, and the resolver process
+ * (started now if vkgw had no name to resolve) resolves them at once. The
+ * supervisor waits for their first answers (at most
+ * GW_RELOAD_DNS_WAIT_NS), so that the new generation's first requests
+ * find addresses; a lone kernel does not, since its connections would
+ * wait with it: until the answer, such an endpoint has no address, like
+ * a name that fails at start. */
+static void add_dns_names(struct gw_program *program_ptr, const struct gw_config *fresh_ptr)
+{
+	int first = gw_resolver_add_new(program_ptr->resolver_ptr, fresh_ptr);
+	int count = gw_resolver_count(program_ptr->resolver_ptr);
+	uint64_t deadline = gw_resolver_now_ns() + GW_RELOAD_DNS_WAIT_NS;
+
+	if (first < 0 || first == count)
+		return;
+	fprintf(stderr, "vkgw: reload: %d DNS name%s to resolve\n", count - first, count - first == 1 ? "" : "s");
+	if (program_ptr->resolver_pid <= 0)
+		program_ptr->resolver_pid = gw_resolver_process_start(program_ptr->resolver_ptr);
+	else
+		gw_resolver_process_wake(program_ptr->resolver_pid);
+	if (program_ptr->resolver_pid <= 0 || vk_sys_kernel_index() >= 0)
+		return;
+	for (int i = first; i < count; i++)
+		while (!gw_resolver_answered(gw_resolver_entry_at(program_ptr->resolver_ptr, i)) &&
+		       gw_resolver_now_ns() < deadline) {
+			struct timespec ts = {0, 1000000}; /* polled: the answer comes from another process */
+
+			nanosleep(&ts, NULL);
+		}
+}
+
 /* SIGHUP, where it is taken (the supervisor, or a lone kernel), before any
  * kernel reloads: the configuration file is read and checked as --check
  * does, certificate files included, and against what cannot change while
@@ -663,13 +754,18 @@ static int reload_check(void *ctx_ptr)
 		gw_config_check_reload(program_ptr->config_ptr, program_ptr->running_ptr, fresh_ptr, diag_ptr);
 		check_heap_sizes(program_ptr->config_ptr, fresh_ptr, diag_ptr);
 		check_new_ports(program_ptr->running_ptr, fresh_ptr, diag_ptr);
+		check_dns_room(program_ptr, fresh_ptr, diag_ptr);
 		gw_config_locate_problems(diag_ptr, first, text_ptr, len);
+		if (gw_diag_count(diag_ptr) == 0)
+			add_dns_names(program_ptr, fresh_ptr);
 		if (gw_diag_count(diag_ptr) == 0 &&
 		    vk_mailbox_post(program_ptr->mailbox_ptr, program_ptr->generation + 1, text_ptr, len) == -1)
 			gw_diag_error(diag_ptr, "", "cannot post it to the kernels: %s", strerror(errno));
 	}
 	free(text_ptr);
 	if (diag_ptr && gw_diag_count(diag_ptr) == 0) {
+		/* Posted: the kernels build it once this returns. */
+		stats_show_config(program_ptr, fresh_ptr);
 		/* The listeners the next reload is compared with. */
 		gw_config_free(program_ptr->running_ptr);
 		program_ptr->running_ptr = fresh_ptr;
@@ -1030,9 +1126,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vkgw: cannot map the statistics table\n");
 			return 1;
 		}
-		for (int i = 0; i < program.config_ptr->listener_count; i++)
-			gw_stats_set_isolation(program.stats_ptr, i,
-					       listener_isolation(&program, &program.config_ptr->listeners_ptr[i]));
+		stats_show_isolation(&program, program.config_ptr);
 		gw_admin_config_init(&program.admin_config, program.stats_ptr, GW_RING_BYTES);
 		/* Actions (POST /drain) only where nobody off the host can ask. */
 		program.admin_config.actions_allowed =

@@ -31,7 +31,8 @@ static inline void set(uint64_t *value_ptr, uint64_t v)
 	__atomic_store_n(value_ptr, v, __ATOMIC_RELAXED);
 }
 
-/* The sizing pass: every counter at its widest and every endpoint in its
+/* The sizing pass: every entry counted and shown, with the longest names
+ * and addresses, every counter at its widest and every endpoint in its
  * longest state, rendered without a buffer. */
 static size_t worst_case_render(struct gw_stats *stats_ptr)
 {
@@ -43,52 +44,83 @@ static size_t worst_case_render(struct gw_stats *stats_ptr)
 	stats_ptr->reload_ptr->seq = 0;
 	memset(stats_ptr->reload_ptr->problems, 1, sizeof(stats_ptr->reload_ptr->problems) - 1);
 	stats_ptr->reload_ptr->problems[sizeof(stats_ptr->reload_ptr->problems) - 1] = '\0';
-	/* "filters" is the longest mode name. */
-	memset(stats_ptr->isolated_ptr, GW_ISOLATION_FILTERS, (size_t)stats_ptr->listener_count);
+	for (int u = 0; u < stats_ptr->upstream_capacity; u++) {
+		struct gw_stats_upstream_name *n_ptr = &stats_ptr->upstream_names_ptr[u];
+
+		memset(n_ptr->name, 'u', sizeof(n_ptr->name) - 1);
+		/* The first has them all: an endpoint costs the same anywhere. */
+		n_ptr->endpoint_count = u == 0 ? stats_ptr->endpoint_capacity : 0;
+		n_ptr->shown = 1;
+	}
+	for (int e = 0; e < stats_ptr->endpoint_capacity; e++)
+		memset(stats_ptr->endpoint_names_ptr[e].address, 'a', GW_STATS_ADDRESS_BYTES - 1);
+	for (int l = 0; l < stats_ptr->listener_capacity; l++) {
+		memset(stats_ptr->listener_names_ptr[l].name, 'l', GW_STATS_NAME_BYTES - 1);
+		/* "filters" is the longest mode name. */
+		stats_ptr->listener_names_ptr[l].isolation = GW_ISOLATION_FILTERS;
+		stats_ptr->listener_names_ptr[l].shown = 1;
+	}
+	stats_ptr->names_ptr->upstream_count = stats_ptr->upstream_capacity;
+	stats_ptr->names_ptr->endpoint_count = stats_ptr->endpoint_capacity;
+	stats_ptr->names_ptr->listener_count = stats_ptr->listener_capacity;
 	json = gw_stats_render_json(stats_ptr, 0, NULL, 0);
 	prom = gw_stats_render_prometheus(stats_ptr, 0, NULL, 0);
 	memset(stats_ptr->table_ptr, 0, stats_ptr->table_bytes);
 	memset(stats_ptr->reload_ptr, 0, sizeof(*stats_ptr->reload_ptr));
-	for (int i = 0; i < stats_ptr->listener_count; i++)
-		stats_ptr->isolated_ptr[i] = (unsigned char)stats_ptr->config_ptr->listeners_ptr[i].isolation;
+	memset(stats_ptr->names_ptr, 0, stats_ptr->names_bytes);
 	return (json > prom ? json : prom) + 1;
+}
+
+static void *map_shared(size_t bytes)
+{
+	void *p_ptr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p_ptr == MAP_FAILED ? NULL : p_ptr;
+}
+
+static size_t endpoint_total(const struct gw_config *config_ptr)
+{
+	size_t n = 0;
+
+	for (int u = 0; u < config_ptr->upstream_count; u++)
+		n += (size_t)config_ptr->upstreams_ptr[u].endpoint_count;
+	return n;
 }
 
 struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels)
 {
 	struct gw_stats *stats_ptr = calloc(1, sizeof(*stats_ptr));
+	unsigned char *names_ptr;
 	size_t bytes;
-	void *p_ptr;
 
 	if (!stats_ptr || kernels < 1)
 		goto fail;
-	stats_ptr->config_ptr = config_ptr;
 	stats_ptr->kernels = kernels;
-	stats_ptr->upstream_count = config_ptr->upstream_count;
-	stats_ptr->listener_count = config_ptr->listener_count;
-	stats_ptr->isolated_ptr = calloc((size_t)config_ptr->listener_count + 1, 1);
-	if (!stats_ptr->isolated_ptr)
-		goto fail;
-	stats_ptr->endpoint_first_ptr = calloc((size_t)config_ptr->upstream_count + 1, sizeof(int));
-	if (!stats_ptr->endpoint_first_ptr)
-		goto fail;
-	for (int u = 0; u < config_ptr->upstream_count; u++) {
-		stats_ptr->endpoint_first_ptr[u] = stats_ptr->endpoint_count;
-		stats_ptr->endpoint_count += config_ptr->upstreams_ptr[u].endpoint_count;
-	}
-	bytes = sizeof(struct gw_stats_kernel) + sizeof(struct gw_stats_upstream) * (size_t)stats_ptr->upstream_count +
-		sizeof(struct gw_stats_endpoint) * (size_t)stats_ptr->endpoint_count;
+	stats_ptr->upstream_capacity = config_ptr->upstream_count + GW_STATS_SPARE_UPSTREAMS;
+	stats_ptr->endpoint_capacity = (int)endpoint_total(config_ptr) + GW_STATS_SPARE_ENDPOINTS;
+	stats_ptr->listener_capacity = config_ptr->listener_count + GW_STATS_SPARE_LISTENERS;
+	bytes = sizeof(struct gw_stats_kernel) +
+		sizeof(struct gw_stats_upstream) * (size_t)stats_ptr->upstream_capacity +
+		sizeof(struct gw_stats_endpoint) * (size_t)stats_ptr->endpoint_capacity;
 	stats_ptr->slot_bytes = (bytes + GW_STATS_ALIGN - 1) / GW_STATS_ALIGN * GW_STATS_ALIGN;
 	stats_ptr->table_bytes = stats_ptr->slot_bytes * (size_t)kernels;
-	p_ptr = mmap(NULL, stats_ptr->table_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p_ptr == MAP_FAILED)
+	stats_ptr->table_ptr = map_shared(stats_ptr->table_bytes);
+	stats_ptr->names_bytes = sizeof(struct gw_stats_names) +
+				 sizeof(struct gw_stats_upstream_name) * (size_t)stats_ptr->upstream_capacity +
+				 sizeof(struct gw_stats_endpoint_name) * (size_t)stats_ptr->endpoint_capacity +
+				 sizeof(struct gw_stats_listener_name) * (size_t)stats_ptr->listener_capacity;
+	names_ptr = map_shared(stats_ptr->names_bytes);
+	stats_ptr->reload_ptr = map_shared(sizeof(*stats_ptr->reload_ptr));
+	if (!stats_ptr->table_ptr || !names_ptr || !stats_ptr->reload_ptr)
 		goto fail;
-	stats_ptr->table_ptr = p_ptr;
-	p_ptr = mmap(NULL, sizeof(*stats_ptr->reload_ptr), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p_ptr == MAP_FAILED)
-		goto fail;
-	stats_ptr->reload_ptr = p_ptr;
+	stats_ptr->names_ptr = (struct gw_stats_names *)names_ptr;
+	stats_ptr->upstream_names_ptr = (struct gw_stats_upstream_name *)(stats_ptr->names_ptr + 1);
+	stats_ptr->endpoint_names_ptr =
+		(struct gw_stats_endpoint_name *)(stats_ptr->upstream_names_ptr + stats_ptr->upstream_capacity);
+	stats_ptr->listener_names_ptr =
+		(struct gw_stats_listener_name *)(stats_ptr->endpoint_names_ptr + stats_ptr->endpoint_capacity);
 	stats_ptr->render_max = worst_case_render(stats_ptr);
+	gw_stats_show_config(stats_ptr, config_ptr);
 	return stats_ptr;
 fail:
 	gw_stats_destroy(stats_ptr);
@@ -103,11 +135,109 @@ void gw_stats_destroy(struct gw_stats *stats_ptr)
 		gw_stats_detach();
 	if (stats_ptr->table_ptr)
 		munmap(stats_ptr->table_ptr, stats_ptr->table_bytes);
+	if (stats_ptr->names_ptr)
+		munmap(stats_ptr->names_ptr, stats_ptr->names_bytes);
 	if (stats_ptr->reload_ptr)
 		munmap(stats_ptr->reload_ptr, sizeof(*stats_ptr->reload_ptr));
-	free(stats_ptr->endpoint_first_ptr);
-	free(stats_ptr->isolated_ptr);
 	free(stats_ptr);
+}
+
+/* ---- the names (one writer: gw_stats_show_config) ---- */
+
+static int same_upstream(const struct gw_stats *stats_ptr, int u, const struct gw_config_upstream *up_ptr)
+{
+	const struct gw_stats_upstream_name *n_ptr = &stats_ptr->upstream_names_ptr[u];
+
+	if (strcmp(n_ptr->name, up_ptr->name) != 0 || n_ptr->endpoint_count != up_ptr->endpoint_count)
+		return 0;
+	for (int e = 0; e < up_ptr->endpoint_count; e++)
+		if (strcmp(stats_ptr->endpoint_names_ptr[n_ptr->endpoint_first + e].address,
+			   up_ptr->endpoints_ptr[e].address) != 0)
+			return 0;
+	return 1;
+}
+
+static int find_upstream(const struct gw_stats *stats_ptr, const struct gw_config_upstream *up_ptr)
+{
+	for (int u = 0, n = gw_stats_upstream_count(stats_ptr); u < n; u++)
+		if (same_upstream(stats_ptr, u, up_ptr))
+			return u;
+	return -1;
+}
+
+static int find_listener(const struct gw_stats *stats_ptr, const char *name)
+{
+	for (int l = 0, n = gw_stats_listener_count(stats_ptr); l < n; l++)
+		if (strcmp(stats_ptr->listener_names_ptr[l].name, name) == 0)
+			return l;
+	return -1;
+}
+
+/* A new upstream entry and its endpoints' (written, then counted), or -1
+ * when the table has no room left. */
+static int add_upstream(struct gw_stats *stats_ptr, const struct gw_config_upstream *up_ptr)
+{
+	struct gw_stats_names *names_ptr = stats_ptr->names_ptr;
+	int u = names_ptr->upstream_count, first = names_ptr->endpoint_count;
+	struct gw_stats_upstream_name *n_ptr = &stats_ptr->upstream_names_ptr[u];
+
+	if (u >= stats_ptr->upstream_capacity || first + up_ptr->endpoint_count > stats_ptr->endpoint_capacity)
+		return -1;
+	snprintf(n_ptr->name, sizeof(n_ptr->name), "%s", up_ptr->name);
+	n_ptr->endpoint_first = first;
+	n_ptr->endpoint_count = up_ptr->endpoint_count;
+	for (int e = 0; e < up_ptr->endpoint_count; e++)
+		snprintf(stats_ptr->endpoint_names_ptr[first + e].address, GW_STATS_ADDRESS_BYTES, "%s",
+			 up_ptr->endpoints_ptr[e].address);
+	__atomic_store_n(&names_ptr->endpoint_count, first + up_ptr->endpoint_count, __ATOMIC_RELEASE);
+	__atomic_store_n(&names_ptr->upstream_count, u + 1, __ATOMIC_RELEASE);
+	return u;
+}
+
+static int add_listener(struct gw_stats *stats_ptr, const struct gw_config_listener *listener_ptr)
+{
+	int l = stats_ptr->names_ptr->listener_count;
+	struct gw_stats_listener_name *n_ptr = &stats_ptr->listener_names_ptr[l];
+
+	if (l >= stats_ptr->listener_capacity)
+		return -1;
+	snprintf(n_ptr->name, sizeof(n_ptr->name), "%s", listener_ptr->name);
+	n_ptr->isolation = (uint32_t)listener_ptr->isolation;
+	__atomic_store_n(&stats_ptr->names_ptr->listener_count, l + 1, __ATOMIC_RELEASE);
+	return l;
+}
+
+int gw_stats_show_config(struct gw_stats *stats_ptr, const struct gw_config *config_ptr)
+{
+	int missing = 0, n;
+
+	/* First every entry the configuration needs, then what is shown: a
+	 * reader never sees a name shown before it is whole. */
+	for (int i = 0; i < config_ptr->upstream_count; i++)
+		if (find_upstream(stats_ptr, &config_ptr->upstreams_ptr[i]) < 0 &&
+		    add_upstream(stats_ptr, &config_ptr->upstreams_ptr[i]) < 0)
+			missing++;
+	for (int i = 0; i < config_ptr->listener_count; i++)
+		if (find_listener(stats_ptr, config_ptr->listeners_ptr[i].name) < 0 &&
+		    add_listener(stats_ptr, &config_ptr->listeners_ptr[i]) < 0)
+			missing++;
+	n = gw_stats_upstream_count(stats_ptr);
+	for (int u = 0; u < n; u++) {
+		int shown = 0;
+
+		for (int i = 0; i < config_ptr->upstream_count && !shown; i++)
+			shown = same_upstream(stats_ptr, u, &config_ptr->upstreams_ptr[i]);
+		__atomic_store_n(&stats_ptr->upstream_names_ptr[u].shown, (uint32_t)shown, __ATOMIC_RELAXED);
+	}
+	n = gw_stats_listener_count(stats_ptr);
+	for (int l = 0; l < n; l++) {
+		int shown = 0;
+
+		for (int i = 0; i < config_ptr->listener_count && !shown; i++)
+			shown = strcmp(stats_ptr->listener_names_ptr[l].name, config_ptr->listeners_ptr[i].name) == 0;
+		__atomic_store_n(&stats_ptr->listener_names_ptr[l].shown, (uint32_t)shown, __ATOMIC_RELAXED);
+	}
+	return missing;
 }
 
 void gw_stats_config_reload(struct gw_stats *stats_ptr, const char *problems)
@@ -135,10 +265,12 @@ int gw_stats_kernels(const struct gw_stats *stats_ptr)
 	return stats_ptr->kernels;
 }
 
-void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolation)
+void gw_stats_set_isolation(struct gw_stats *stats_ptr, const char *listener, int isolation)
 {
-	if (listener >= 0 && listener < stats_ptr->listener_count)
-		stats_ptr->isolated_ptr[listener] = (unsigned char)isolation;
+	int l = find_listener(stats_ptr, listener);
+
+	if (l >= 0)
+		__atomic_store_n(&stats_ptr->listener_names_ptr[l].isolation, (uint32_t)isolation, __ATOMIC_RELAXED);
 }
 
 size_t gw_stats_render_max(const struct gw_stats *stats_ptr)
@@ -159,8 +291,8 @@ void gw_stats_attach(struct gw_stats *stats_ptr, int kernel_index)
 	set(&kernel_ptr->pid, (uint64_t)getpid());
 	add(&kernel_ptr->epochs, 1);
 	set(&kernel_ptr->connections_active, 0);
-	for (int u = 0; u < stats_ptr->upstream_count; u++) {
-		for (int e = 0; e < stats_ptr->config_ptr->upstreams_ptr[u].endpoint_count; e++) {
+	for (int u = 0, n = gw_stats_upstream_count(stats_ptr); u < n; u++) {
+		for (int e = 0; e < stats_ptr->upstream_names_ptr[u].endpoint_count; e++) {
 			struct gw_stats_endpoint *ep_ptr = gw_stats_endpoint_of(stats_ptr, kernel_index, u, e);
 
 			set(&ep_ptr->active, 0);
@@ -250,8 +382,8 @@ static struct gw_stats_endpoint *own_endpoint(int upstream, int endpoint)
 {
 	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
 
-	if (!stats_ptr || upstream < 0 || upstream >= stats_ptr->upstream_count || endpoint < 0 ||
-	    endpoint >= stats_ptr->config_ptr->upstreams_ptr[upstream].endpoint_count)
+	if (!stats_ptr || upstream < 0 || upstream >= gw_stats_upstream_count(stats_ptr) || endpoint < 0 ||
+	    endpoint >= stats_ptr->upstream_names_ptr[upstream].endpoint_count)
 		return NULL;
 	return gw_stats_endpoint_of(stats_ptr, gw_stats_own.index, upstream, endpoint);
 }
@@ -260,17 +392,7 @@ int gw_stats_upstream_slot(const struct gw_config_upstream *upstream_ptr)
 {
 	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
 
-	for (int u = 0; stats_ptr && u < stats_ptr->upstream_count; u++) {
-		const struct gw_config_upstream *slot_ptr = &stats_ptr->config_ptr->upstreams_ptr[u];
-		int same = strcmp(slot_ptr->name, upstream_ptr->name) == 0 &&
-			   slot_ptr->endpoint_count == upstream_ptr->endpoint_count;
-
-		for (int e = 0; same && e < slot_ptr->endpoint_count; e++)
-			same = strcmp(slot_ptr->endpoints_ptr[e].address, upstream_ptr->endpoints_ptr[e].address) == 0;
-		if (same)
-			return u;
-	}
-	return -1;
+	return stats_ptr ? find_upstream(stats_ptr, upstream_ptr) : -1;
 }
 
 void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, int upstream, int endpoint)
@@ -298,7 +420,7 @@ void gw_stats_upstream_refused(int upstream)
 {
 	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
 
-	if (!stats_ptr || upstream < 0 || upstream >= stats_ptr->upstream_count)
+	if (!stats_ptr || upstream < 0 || upstream >= gw_stats_upstream_count(stats_ptr))
 		return;
 	add(&gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream)->refused, 1);
 }
@@ -308,7 +430,7 @@ void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, u
 	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
 	struct gw_stats_upstream *up_ptr;
 
-	if (!stats_ptr || upstream < 0 || upstream >= stats_ptr->upstream_count)
+	if (!stats_ptr || upstream < 0 || upstream >= gw_stats_upstream_count(stats_ptr))
 		return;
 	up_ptr = gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream);
 	set(&up_ptr->connections, connections);

@@ -8,7 +8,8 @@
  * written only by that kernel (relaxed atomic stores, no locks), read and
  * summed by whichever kernel answers an admin request. A slot holds the
  * kernel's connection, request and byte counters, a copy of its vkern
- * counters (vk_sys_stat), and per upstream and endpoint of the config:
+ * counters (vk_sys_stat), and per upstream and endpoint (of any
+ * configuration generation: see gw_stats_show_config):
  * requests, answers by class, connect failures, refusals, and the
  * endpoint's health as that kernel sees it.
  *
@@ -22,15 +23,22 @@
 struct gw_config;
 struct gw_stats;
 
-/* A table for `kernels` kernels and the upstreams of the config snapshot,
- * which must outlive it (names are read from it). NULL on failure. */
+/* A table for `kernels` kernels, showing the upstreams and listeners of
+ * `config_ptr` (their names are copied), with room for those reloads add
+ * (GW_STATS_SPARE_*, gw_stats_s.h). NULL on failure. */
 struct gw_stats *gw_stats_create(const struct gw_config *config_ptr, int kernels);
 void gw_stats_destroy(struct gw_stats *stats_ptr);
 int gw_stats_kernels(const struct gw_stats *stats_ptr);
-/* Before the kernels start: how listener `listener` (config index) isolates
- * its connections (enum gw_isolation), as started (the config's
- * "isolation", unless the command line overrode it). */
-void gw_stats_set_isolation(struct gw_stats *stats_ptr, int listener, int isolation);
+/* An accepted configuration, before any kernel takes it (from the one
+ * process that checks reloads): its upstreams (by name and endpoints) and
+ * listeners (by name) get the slots they had, or new ones, and are the
+ * ones shown; those it dropped keep their counts, unshown. The number of
+ * upstreams and listeners the table had no room for (not counted). */
+int gw_stats_show_config(struct gw_stats *stats_ptr, const struct gw_config *config_ptr);
+/* How the listener named `listener` isolates its connections (enum
+ * gw_isolation), as it runs (the config's "isolation", unless the command
+ * line overrode it). */
+void gw_stats_set_isolation(struct gw_stats *stats_ptr, const char *listener, int isolation);
 
 /* In kernel `kernel_index`'s process, at its start: its slot becomes this
  * process's. The slot's gauges (active connections and requests, endpoint
@@ -88,9 +96,9 @@ void gw_stats_request_done(int status, uint64_t bytes_in, uint64_t bytes_out, in
  * endpoint, or its circuit breaker). */
 void gw_stats_upstream_refused(int upstream);
 /* The slot in this kernel's table of an upstream of any configuration
- * generation: the table is laid out from the configuration vkgw started
- * with, and an upstream of the same name with the same endpoints in the
- * same order has its slot. -1: none (nothing is counted for it). */
+ * generation (gw_stats_show_config gave it one): that of the same name
+ * with the same endpoints in the same order. -1: none (nothing is counted
+ * for it). */
 struct gw_config_upstream;
 int gw_stats_upstream_slot(const struct gw_config_upstream *upstream_ptr);
 void gw_stats_endpoint_connect_failed(int upstream, int endpoint);

@@ -116,7 +116,7 @@ static void upstream_view(const struct gw_stats *stats_ptr, int k0, int k1, int 
 		v_ptr->kept += gw_stats_load(&up_ptr->kept);
 		v_ptr->waiting += gw_stats_load(&up_ptr->waiting);
 	}
-	for (int e = 0; e < stats_ptr->config_ptr->upstreams_ptr[u].endpoint_count; e++) {
+	for (int e = 0; e < stats_ptr->upstream_names_ptr[u].endpoint_count; e++) {
 		endpoint_view(stats_ptr, k0, k1, u, e, now_ns, &ev);
 		v_ptr->requests += ev.requests;
 		for (int c = 0; c < GW_STATS_CLASSES; c++)
@@ -190,7 +190,8 @@ static void json_endpoint(struct out *o_ptr, const struct gw_stats *stats_ptr, i
 	struct endpoint_view v;
 
 	endpoint_view(stats_ptr, 0, stats_ptr->kernels, u, e, now_ns, &v);
-	put(o_ptr, "{\"address\":\"%s\",", stats_ptr->config_ptr->upstreams_ptr[u].endpoints_ptr[e].address);
+	put(o_ptr, "{\"address\":\"%s\",",
+	    stats_ptr->endpoint_names_ptr[stats_ptr->upstream_names_ptr[u].endpoint_first + e].address);
 	json_endpoint_fields(o_ptr, &v);
 	put(o_ptr, ",\"ejected_in_kernels\":%llu,\"unhealthy_in_kernels\":%llu,\"per_kernel\":[",
 	    (unsigned long long)v.ejected, (unsigned long long)v.unhealthy);
@@ -203,13 +204,13 @@ static void json_endpoint(struct out *o_ptr, const struct gw_stats *stats_ptr, i
 	put(o_ptr, "]}");
 }
 
-static void json_upstream(struct out *o_ptr, const struct gw_stats *stats_ptr, int u, uint64_t now_ns)
+static void json_upstream(struct out *o_ptr, const struct gw_stats *stats_ptr, int u, int first, uint64_t now_ns)
 {
-	const struct gw_config_upstream *up_ptr = &stats_ptr->config_ptr->upstreams_ptr[u];
+	const struct gw_stats_upstream_name *up_ptr = &stats_ptr->upstream_names_ptr[u];
 	struct upstream_view v;
 
 	upstream_view(stats_ptr, 0, stats_ptr->kernels, u, now_ns, &v);
-	put(o_ptr, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", u ? "," : "",
+	put(o_ptr, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", first ? "" : ",",
 	    up_ptr->name, (unsigned long long)v.requests, (unsigned long long)v.active, (unsigned long long)v.refused);
 	json_classes(o_ptr, v.responses);
 	put(o_ptr, ",\"connect_failures\":%llu,\"connections\":%llu,\"kept\":%llu,\"waiting\":%llu,\"endpoints\":[",
@@ -316,9 +317,9 @@ size_t gw_stats_render_reload(const struct gw_stats *stats_ptr, int applied, cha
 
 size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
 {
-	const struct gw_config *config_ptr = stats_ptr->config_ptr;
 	struct out o = {buf, len, 0};
 	struct gw_stats_kernel v;
+	int first = 1;
 
 	kernel_view(stats_ptr, 0, stats_ptr->kernels, &v);
 	put(&o, "{\"kernels\":%d,", stats_ptr->kernels);
@@ -335,12 +336,23 @@ size_t gw_stats_render_json(const struct gw_stats *stats_ptr, uint64_t now_ns, c
 		put(&o, "}");
 	}
 	put(&o, "],\"listeners\":[");
-	for (int l = 0; l < stats_ptr->listener_count; l++)
-		put(&o, "%s{\"name\":\"%s\",\"isolation\":\"%s\"}", l ? "," : "", config_ptr->listeners_ptr[l].name,
-		    isolation_name(stats_ptr->isolated_ptr[l]));
+	for (int l = 0, n = gw_stats_listener_count(stats_ptr); l < n; l++) {
+		const struct gw_stats_listener_name *l_ptr = &stats_ptr->listener_names_ptr[l];
+
+		if (!gw_stats_shown(&l_ptr->shown))
+			continue;
+		put(&o, "%s{\"name\":\"%s\",\"isolation\":\"%s\"}", first ? "" : ",", l_ptr->name,
+		    isolation_name((int)gw_stats_load32(&l_ptr->isolation)));
+		first = 0;
+	}
 	put(&o, "],\"upstreams\":{");
-	for (int u = 0; u < stats_ptr->upstream_count; u++)
-		json_upstream(&o, stats_ptr, u, now_ns);
+	first = 1;
+	for (int u = 0, n = gw_stats_upstream_count(stats_ptr); u < n; u++) {
+		if (!gw_stats_shown(&stats_ptr->upstream_names_ptr[u].shown))
+			continue;
+		json_upstream(&o, stats_ptr, u, first, now_ns);
+		first = 0;
+	}
 	put(&o, "}}\n");
 	return o.len;
 }
@@ -480,11 +492,18 @@ static void prom_series(struct out *o_ptr, const struct family *f_ptr, const cha
 
 size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
 {
-	const struct gw_config *config_ptr = stats_ptr->config_ptr;
 	struct out o = {buf, len, 0};
 	char labels[LABELS_MAX], name[96];
 	struct gw_stats_kernel kv;
 	struct gw_stats_reload reload;
+	int upstreams = gw_stats_upstream_count(stats_ptr), listeners = gw_stats_listener_count(stats_ptr);
+	int shown_upstreams = 0, shown_endpoints = 0;
+
+	for (int u = 0; u < upstreams; u++)
+		if (gw_stats_shown(&stats_ptr->upstream_names_ptr[u].shown)) {
+			shown_upstreams++;
+			shown_endpoints += stats_ptr->upstream_names_ptr[u].endpoint_count;
+		}
 
 	for (size_t f = 0; f < COUNT_OF(kernel_families); f++) {
 		prom_header(&o, kernel_families[f].name, kernel_families[f].type, kernel_families[f].help);
@@ -524,40 +543,48 @@ size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now
 		    "1 when the listener's connections run isolated (mode: from filters of other connections, "
 		    "or always), 0 when off.");
 	for (int k = 0; k < stats_ptr->kernels; k++)
-		for (int l = 0; l < stats_ptr->listener_count; l++)
-			put(&o, "vkgw_listener_isolation{kernel=\"%d\",listener=\"%s\",mode=\"%s\"} %d\n", k,
-			    config_ptr->listeners_ptr[l].name, isolation_name(stats_ptr->isolated_ptr[l]),
-			    stats_ptr->isolated_ptr[l] != GW_ISOLATION_OFF);
-	if (stats_ptr->upstream_count == 0)
+		for (int l = 0; l < listeners; l++) {
+			const struct gw_stats_listener_name *l_ptr = &stats_ptr->listener_names_ptr[l];
+			int isolation = (int)gw_stats_load32(&l_ptr->isolation);
+
+			if (gw_stats_shown(&l_ptr->shown))
+				put(&o, "vkgw_listener_isolation{kernel=\"%d\",listener=\"%s\",mode=\"%s\"} %d\n", k,
+				    l_ptr->name, isolation_name(isolation), isolation != GW_ISOLATION_OFF);
+		}
+	if (shown_upstreams == 0)
 		return o.len;
 	for (size_t f = 0; f < COUNT_OF(upstream_families); f++) {
 		prom_header(&o, upstream_families[f].name, upstream_families[f].type, upstream_families[f].help);
 		for (int k = 0; k < stats_ptr->kernels; k++) {
-			for (int u = 0; u < stats_ptr->upstream_count; u++) {
+			for (int u = 0; u < upstreams; u++) {
 				struct upstream_view uv;
 
+				if (!gw_stats_shown(&stats_ptr->upstream_names_ptr[u].shown))
+					continue;
 				upstream_view(stats_ptr, k, k + 1, u, now_ns, &uv);
 				snprintf(labels, sizeof(labels), "kernel=\"%d\",upstream=\"%s\"", k,
-					 config_ptr->upstreams_ptr[u].name);
+					 stats_ptr->upstream_names_ptr[u].name);
 				prom_series(&o, &upstream_families[f], labels, &uv);
 			}
 		}
 	}
-	if (stats_ptr->endpoint_count == 0)
+	if (shown_endpoints == 0)
 		return o.len;
 	for (size_t f = 0; f < COUNT_OF(endpoint_families); f++) {
 		prom_header(&o, endpoint_families[f].name, endpoint_families[f].type, endpoint_families[f].help);
 		for (int k = 0; k < stats_ptr->kernels; k++) {
-			for (int u = 0; u < stats_ptr->upstream_count; u++) {
-				const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
+			for (int u = 0; u < upstreams; u++) {
+				const struct gw_stats_upstream_name *up_ptr = &stats_ptr->upstream_names_ptr[u];
 
+				if (!gw_stats_shown(&up_ptr->shown))
+					continue;
 				for (int e = 0; e < up_ptr->endpoint_count; e++) {
 					struct endpoint_view ev;
 
 					endpoint_view(stats_ptr, k, k + 1, u, e, now_ns, &ev);
 					snprintf(labels, sizeof(labels),
 						 "kernel=\"%d\",upstream=\"%s\",endpoint=\"%s\"", k, up_ptr->name,
-						 up_ptr->endpoints_ptr[e].address);
+						 stats_ptr->endpoint_names_ptr[up_ptr->endpoint_first + e].address);
 					prom_series(&o, &endpoint_families[f], labels, &ev);
 				}
 			}

@@ -69,24 +69,83 @@ struct gw_stats_reload {
 	char problems[GW_STATS_RELOAD_PROBLEMS_BYTES]; /* the last refused one's, a line each */
 };
 
-/* One kernel's slot, in the table at slot_bytes * kernel: the kernel's
- * counters, then one gw_stats_upstream per upstream, then the endpoints of
- * every upstream in config order (upstream u's start at
- * endpoint_first_ptr[u]). */
-struct gw_stats {
-	const struct gw_config *config_ptr;
-	int kernels;
+/* Room for what reloads add over vkgw's life, beyond the upstreams,
+ * endpoints and listeners of the configuration it started with: the
+ * table is shared memory, sized once before the kernels fork. */
+#define GW_STATS_SPARE_UPSTREAMS 32
+#define GW_STATS_SPARE_ENDPOINTS 64
+#define GW_STATS_SPARE_LISTENERS 16
+#define GW_STATS_NAME_BYTES 65	   /* a config name (GW_CONFIG_NAME_MAX) */
+#define GW_STATS_ADDRESS_BYTES 262 /* an endpoint: a DNS name and ":port" at most */
+
+/* What the slots count for, by name, in shared memory: written by one
+ * process (vkgw's before the kernels start, then the one that checks
+ * reloads: gw_stats_show_config), read by every kernel. An entry is
+ * written whole before the count that covers it is stored (release);
+ * readers load the counts with acquire. Entries are never removed: one a
+ * reload dropped is no longer `shown`, keeps its counts, and is shown
+ * again if a later reload brings it back. */
+struct gw_stats_upstream_name {
+	char name[GW_STATS_NAME_BYTES];
+	int endpoint_first; /* its endpoints' slots: endpoint_first .. + endpoint_count */
+	int endpoint_count;
+	uint32_t shown; /* in the newest accepted configuration */
+};
+
+struct gw_stats_endpoint_name {
+	char address[GW_STATS_ADDRESS_BYTES];
+};
+
+struct gw_stats_listener_name {
+	char name[GW_STATS_NAME_BYTES];
+	uint32_t isolation; /* enum gw_isolation, as it runs */
+	uint32_t shown;
+};
+
+struct gw_stats_names {
 	int upstream_count;
-	int endpoint_count;	 /* over all upstreams */
-	int *endpoint_first_ptr; /* per upstream: index of its first endpoint */
+	int endpoint_count;
+	int listener_count;
+};
+
+/* One kernel's slot, in the table at slot_bytes * kernel: the kernel's
+ * counters, then one gw_stats_upstream per upstream entry, then one
+ * gw_stats_endpoint per endpoint entry (upstream u's from its
+ * endpoint_first), each part sized to its capacity. */
+struct gw_stats {
+	int kernels;
+	int upstream_capacity;
+	int endpoint_capacity;
+	int listener_capacity;
 	size_t slot_bytes;
 	size_t table_bytes;
 	unsigned char *table_ptr; /* MAP_SHARED | MAP_ANONYMOUS */
-	int listener_count;
-	unsigned char *isolated_ptr;	    /* per listener: its connections' heaps are mprotected */
+	/* One MAP_SHARED | MAP_ANONYMOUS mapping: the counts, then the three
+	 * arrays of entries at their capacities. */
+	size_t names_bytes;
+	struct gw_stats_names *names_ptr;
+	struct gw_stats_upstream_name *upstream_names_ptr;
+	struct gw_stats_endpoint_name *endpoint_names_ptr;
+	struct gw_stats_listener_name *listener_names_ptr;
 	struct gw_stats_reload *reload_ptr; /* MAP_SHARED | MAP_ANONYMOUS */
 	size_t render_max;
 };
+
+/* The entries counted so far. */
+static inline int gw_stats_upstream_count(const struct gw_stats *stats_ptr)
+{
+	return __atomic_load_n(&stats_ptr->names_ptr->upstream_count, __ATOMIC_ACQUIRE);
+}
+
+static inline int gw_stats_listener_count(const struct gw_stats *stats_ptr)
+{
+	return __atomic_load_n(&stats_ptr->names_ptr->listener_count, __ATOMIC_ACQUIRE);
+}
+
+static inline int gw_stats_shown(const uint32_t *shown_ptr)
+{
+	return __atomic_load_n(shown_ptr, __ATOMIC_RELAXED) != 0;
+}
 
 /* The parts of kernel k's slot. */
 static inline struct gw_stats_kernel *gw_stats_kernel_of(const struct gw_stats *stats_ptr, int k)
@@ -102,9 +161,14 @@ static inline struct gw_stats_upstream *gw_stats_upstream_of(const struct gw_sta
 static inline struct gw_stats_endpoint *gw_stats_endpoint_of(const struct gw_stats *stats_ptr, int k, int u, int e)
 {
 	struct gw_stats_endpoint *first_ptr =
-		(struct gw_stats_endpoint *)(gw_stats_upstream_of(stats_ptr, k, 0) + stats_ptr->upstream_count);
+		(struct gw_stats_endpoint *)(gw_stats_upstream_of(stats_ptr, k, 0) + stats_ptr->upstream_capacity);
 
-	return first_ptr + stats_ptr->endpoint_first_ptr[u] + e;
+	return first_ptr + stats_ptr->upstream_names_ptr[u].endpoint_first + e;
+}
+
+static inline uint32_t gw_stats_load32(const uint32_t *value_ptr)
+{
+	return __atomic_load_n(value_ptr, __ATOMIC_RELAXED);
 }
 
 static inline uint64_t gw_stats_load(const uint64_t *value_ptr)

@@ -12,6 +12,7 @@
 #include "gw_config_s.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -22,6 +23,25 @@
 #define PAYLOAD_WORDS (sizeof(struct gw_resolver_addresses) / sizeof(uint32_t))
 _Static_assert(sizeof(struct gw_resolver_addresses) % sizeof(uint32_t) == 0, "the payload moves as 32-bit words");
 
+static int entry_count(const struct gw_resolver *resolver_ptr)
+{
+	return __atomic_load_n(&resolver_ptr->count, __ATOMIC_ACQUIRE);
+}
+
+/* Entry `i`'s constant part, for endpoint `e` of `up_ptr`. */
+static void entry_fill(struct gw_resolver_entry *entry_ptr, const struct gw_config_upstream *up_ptr, int u, int e)
+{
+	const struct gw_config_endpoint *endpoint_ptr = &up_ptr->endpoints_ptr[e];
+
+	entry_ptr->upstream_index = u;
+	entry_ptr->endpoint_index = e;
+	entry_ptr->interval_ms = up_ptr->resolve_interval_ms;
+	entry_ptr->port = endpoint_ptr->port;
+	snprintf(entry_ptr->upstream_name, sizeof(entry_ptr->upstream_name), "%s", up_ptr->name);
+	snprintf(entry_ptr->address, sizeof(entry_ptr->address), "%s", endpoint_ptr->address);
+	snprintf(entry_ptr->host, sizeof(entry_ptr->host), "%s", endpoint_ptr->host);
+}
+
 struct gw_resolver *gw_resolver_create(const struct gw_config *config_ptr)
 {
 	struct gw_resolver *resolver_ptr;
@@ -31,32 +51,23 @@ struct gw_resolver *gw_resolver_create(const struct gw_config *config_ptr)
 	for (int u = 0; u < config_ptr->upstream_count; u++)
 		for (int e = 0; e < config_ptr->upstreams_ptr[u].endpoint_count; e++)
 			count += config_ptr->upstreams_ptr[u].endpoints_ptr[e].kind == GW_CONFIG_ENDPOINT_DNS;
-	bytes = sizeof(*resolver_ptr) + (size_t)count * sizeof(resolver_ptr->entries[0]);
+	bytes = sizeof(*resolver_ptr) + (size_t)(count + GW_RESOLVER_SPARE) * sizeof(resolver_ptr->entries[0]);
 	/* Anonymous and shared: the resolver and the kernels, all forked
-	 * after this, see the same pages (zeroed: seq 0, no addresses). */
+	 * after this, see the same pages (zeroed: seq 0, no addresses). The
+	 * spare entries cost address space until a reload writes them. */
 	resolver_ptr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (resolver_ptr == MAP_FAILED)
 		return NULL;
 	resolver_ptr->map_bytes = bytes;
-	resolver_ptr->count = count;
+	resolver_ptr->capacity = count + GW_RESOLVER_SPARE;
 	for (int u = 0; u < config_ptr->upstream_count; u++) {
 		const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
 
-		for (int e = 0; e < up_ptr->endpoint_count; e++) {
-			struct gw_resolver_entry *entry_ptr = &resolver_ptr->entries[i];
-
-			if (up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS)
-				continue;
-			entry_ptr->upstream_index = u;
-			entry_ptr->endpoint_index = e;
-			entry_ptr->interval_ms = up_ptr->resolve_interval_ms;
-			entry_ptr->upstream_name = up_ptr->name;
-			entry_ptr->address = up_ptr->endpoints_ptr[e].address;
-			entry_ptr->host = up_ptr->endpoints_ptr[e].host;
-			entry_ptr->port = up_ptr->endpoints_ptr[e].port;
-			i++;
-		}
+		for (int e = 0; e < up_ptr->endpoint_count; e++)
+			if (up_ptr->endpoints_ptr[e].kind == GW_CONFIG_ENDPOINT_DNS)
+				entry_fill(&resolver_ptr->entries[i++], up_ptr, u, e);
 	}
+	resolver_ptr->count = count;
 	return resolver_ptr;
 }
 
@@ -68,12 +79,17 @@ void gw_resolver_destroy(struct gw_resolver *resolver_ptr)
 
 int gw_resolver_count(const struct gw_resolver *resolver_ptr)
 {
-	return resolver_ptr->count;
+	return entry_count(resolver_ptr);
+}
+
+const struct gw_resolver_entry *gw_resolver_entry_at(const struct gw_resolver *resolver_ptr, int i)
+{
+	return i >= 0 && i < entry_count(resolver_ptr) ? &resolver_ptr->entries[i] : NULL;
 }
 
 const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resolver_ptr, int upstream, int endpoint)
 {
-	for (int i = 0; i < resolver_ptr->count; i++)
+	for (int i = 0, n = entry_count(resolver_ptr); i < n; i++)
 		if (resolver_ptr->entries[i].upstream_index == upstream &&
 		    resolver_ptr->entries[i].endpoint_index == endpoint)
 			return &resolver_ptr->entries[i];
@@ -82,10 +98,82 @@ const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resol
 
 const struct gw_resolver_entry *gw_resolver_find_address(const struct gw_resolver *resolver_ptr, const char *address)
 {
-	for (int i = 0; i < resolver_ptr->count; i++)
+	for (int i = 0, n = entry_count(resolver_ptr); i < n; i++)
 		if (strcmp(resolver_ptr->entries[i].address, address) == 0)
 			return &resolver_ptr->entries[i];
 	return NULL;
+}
+
+/* Endpoint e of upstream u is a DNS name an endpoint before it in the
+ * config (upstream by upstream) already names. */
+static int named_before(const struct gw_config *config_ptr, int u, int e)
+{
+	const char *address = config_ptr->upstreams_ptr[u].endpoints_ptr[e].address;
+
+	for (int v = 0; v <= u; v++) {
+		const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[v];
+
+		for (int f = 0; f < (v == u ? e : up_ptr->endpoint_count); f++)
+			if (up_ptr->endpoints_ptr[f].kind == GW_CONFIG_ENDPOINT_DNS &&
+			    strcmp(up_ptr->endpoints_ptr[f].address, address) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* The DNS endpoints of `config_ptr` whose address the table does not
+ * have (each address once): their number, and, with `add`, each written
+ * into the next entry, then counted (a reader that sees the count sees
+ * the entry whole). */
+static int new_names(struct gw_resolver *resolver_ptr, const struct gw_config *config_ptr, int add)
+{
+	int n = 0;
+
+	for (int u = 0; u < config_ptr->upstream_count; u++) {
+		const struct gw_config_upstream *up_ptr = &config_ptr->upstreams_ptr[u];
+
+		for (int e = 0; e < up_ptr->endpoint_count; e++) {
+			int i = entry_count(resolver_ptr);
+
+			if (up_ptr->endpoints_ptr[e].kind != GW_CONFIG_ENDPOINT_DNS ||
+			    gw_resolver_find_address(resolver_ptr, up_ptr->endpoints_ptr[e].address) ||
+			    (!add && named_before(config_ptr, u, e)))
+				continue;
+			n++;
+			if (!add)
+				continue;
+			entry_fill(&resolver_ptr->entries[i], up_ptr, u, e);
+			resolver_ptr->entries[i].upstream_index = -1;
+			__atomic_store_n(&resolver_ptr->count, i + 1, __ATOMIC_RELEASE);
+		}
+	}
+	return n;
+}
+
+int gw_resolver_new_names(const struct gw_resolver *resolver_ptr, const struct gw_config *config_ptr)
+{
+	/* Counting writes nothing. */
+	return new_names((struct gw_resolver *)resolver_ptr, config_ptr, 0);
+}
+
+int gw_resolver_room(const struct gw_resolver *resolver_ptr)
+{
+	return resolver_ptr->capacity - entry_count(resolver_ptr);
+}
+
+int gw_resolver_add_new(struct gw_resolver *resolver_ptr, const struct gw_config *config_ptr)
+{
+	int first = entry_count(resolver_ptr);
+
+	if (gw_resolver_new_names(resolver_ptr, config_ptr) > gw_resolver_room(resolver_ptr))
+		return -1;
+	new_names(resolver_ptr, config_ptr, 1);
+	return first;
+}
+
+int gw_resolver_answered(const struct gw_resolver_entry *entry_ptr)
+{
+	return __atomic_load_n(&entry_ptr->answered, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* ---- writer ---- */
@@ -159,6 +247,7 @@ void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_res
 				entry_ptr->published.count ? "keeping " : "unavailable until it resolves", list);
 		}
 		entry_ptr->failing = 1;
+		__atomic_store_n(&entry_ptr->answered, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	ordered = *addresses_ptr;
@@ -173,6 +262,7 @@ void gw_resolver_record(struct gw_resolver_entry *entry_ptr, const struct gw_res
 			entry_ptr->address, list);
 	}
 	entry_ptr->failing = 0;
+	__atomic_store_n(&entry_ptr->answered, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- readers ---- */

@@ -25,15 +25,33 @@
 struct gw_config;
 
 /* The table for every DNS endpoint of the config (0 entries when there is
- * none); nothing is resolved yet. NULL on failure. */
+ * none), with room for GW_RESOLVER_SPARE names that reloads add; nothing
+ * is resolved yet. NULL on failure. */
 struct gw_resolver *gw_resolver_create(const struct gw_config *config_ptr);
 void gw_resolver_destroy(struct gw_resolver *resolver_ptr);
 int gw_resolver_count(const struct gw_resolver *resolver_ptr);
+/* Entry i (0 to count - 1), or NULL. */
+const struct gw_resolver_entry *gw_resolver_entry_at(const struct gw_resolver *resolver_ptr, int i);
 /* The entry of endpoint `endpoint` of upstream `upstream`, or NULL. */
 const struct gw_resolver_entry *gw_resolver_find(const struct gw_resolver *resolver_ptr, int upstream, int endpoint);
 /* The entry of a DNS endpoint "host:port" as configured (any upstream's:
  * each names the same addresses), or NULL. */
 const struct gw_resolver_entry *gw_resolver_find_address(const struct gw_resolver *resolver_ptr, const char *address);
+
+/* ---- adding names: the one process that checks reloads ---- */
+
+/* The DNS names (host:port) of `config_ptr` the table does not have. */
+int gw_resolver_new_names(const struct gw_resolver *resolver_ptr, const struct gw_config *config_ptr);
+/* Entries still free. */
+int gw_resolver_room(const struct gw_resolver *resolver_ptr);
+/* Adds an entry for each of those names (unresolved: the resolver process
+ * resolves it at its next pass, gw_resolver_process_wake), so that the
+ * kernels find it by address. The index of the first added (the count
+ * before), or -1 when there is no room for them all (nothing added). */
+int gw_resolver_add_new(struct gw_resolver *resolver_ptr, const struct gw_config *config_ptr);
+/* The resolver has had a first answer for the entry (addresses, or an
+ * error): from any process. */
+int gw_resolver_answered(const struct gw_resolver_entry *entry_ptr);
 
 /* ---- writer side: the resolver process only ---- */
 

@@ -121,12 +121,15 @@ static void resolve_entry(struct gw_resolver *resolver_ptr, struct pass_result *
 
 uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, FILE *log_ptr)
 {
-	struct pass_result *results_ptr = calloc((size_t)resolver_ptr->count + 1, sizeof(*results_ptr));
+	/* The entries counted now (a reload may add more meanwhile: the
+	 * next pass has them, due at once). */
+	int count = gw_resolver_count(resolver_ptr);
+	struct pass_result *results_ptr = calloc((size_t)count + 1, sizeof(*results_ptr));
 	uint64_t next = UINT64_MAX;
 
 	if (!results_ptr)
 		return now_ns + GW_RESOLVER_PARENT_CHECK_NS; /* try again soon */
-	for (int i = 0; i < resolver_ptr->count; i++) {
+	for (int i = 0; i < count; i++) {
 		struct gw_resolver_entry *entry_ptr = &resolver_ptr->entries[i];
 
 		if (entry_ptr->due_ns <= now_ns) {
@@ -141,8 +144,17 @@ uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, 
 	return next;
 }
 
+/* The resolver waits for its next due entry, or for SIGUSR1
+ * (gw_resolver_process_wake: a reload added names). The signal stays
+ * blocked, so one sent while a pass runs is taken by the next wait, not
+ * lost. */
 static void __attribute__((noreturn)) resolver_main(struct gw_resolver *resolver_ptr, pid_t parent)
 {
+	sigset_t wake;
+
+	sigemptyset(&wake);
+	sigaddset(&wake, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &wake, NULL);
 	for (;;) {
 		uint64_t next = gw_resolver_run_due(resolver_ptr, gw_resolver_now_ns(), stderr);
 		uint64_t now = gw_resolver_now_ns();
@@ -155,8 +167,14 @@ static void __attribute__((noreturn)) resolver_main(struct gw_resolver *resolver
 			wait = GW_RESOLVER_PARENT_CHECK_NS;
 		ts.tv_sec = (time_t)(wait / 1000000000ull);
 		ts.tv_nsec = (long)(wait % 1000000000ull);
-		nanosleep(&ts, NULL);
+		sigtimedwait(&wake, NULL, &ts);
 	}
+}
+
+void gw_resolver_process_wake(pid_t pid)
+{
+	if (pid > 0)
+		kill(pid, SIGUSR1);
 }
 
 pid_t gw_resolver_process_start(struct gw_resolver *resolver_ptr)

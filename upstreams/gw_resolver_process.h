@@ -25,10 +25,12 @@ uint64_t gw_resolver_run_due(struct gw_resolver *resolver_ptr, uint64_t now_ns, 
 
 uint64_t gw_resolver_now_ns(void);
 
-/* Forks the resolver process; its pid, 0 when there is nothing to resolve,
- * -1 on failure. Call before listening sockets exist: the child also
+/* Forks the resolver process; its pid, 0 when there is nothing to resolve
+ * (yet: a reload that adds a name starts it), -1 on failure. The child
  * closes every descriptor but 0, 1 and 2. It ends with its parent. */
 pid_t gw_resolver_process_start(struct gw_resolver *resolver_ptr);
+/* Has it resolve the entries added since its last pass now. */
+void gw_resolver_process_wake(pid_t pid);
 /* Ends it (if it is still this process's child) and reaps it. */
 void gw_resolver_process_stop(pid_t pid);
 

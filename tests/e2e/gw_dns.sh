@@ -9,6 +9,8 @@
 #                    the upstream's other endpoint serves; a name alone
 #                    answers 503; --check resolves nothing
 #   health checks    probes reach a DNS endpoint at its resolved address
+#   reload           a reload adds a name vkgw did not start with (the
+#                    resolver starts then); past the table's room, refused
 #   re-resolution    a private /etc/hosts (a bind mount in a user and mount
 #                    namespace of vkgw's own: the system file is untouched)
 #                    is rewritten while vkgw runs with two kernels: the name
@@ -235,6 +237,63 @@ re_resolution_follows_the_hosts_file() {
 	stop_server rr_b
 }
 
+applied_by_kernels() { # applied_by_kernels NAME GENERATION KERNELS
+	[ "$(grep -c "configuration $2 applied" "$(server_err_file "$1")")" = "$3" ]
+}
+
+# line_of NAME TEXT: the number of the first line of NAME's stderr with TEXT.
+line_of() { grep -nF -m 1 -- "$2" "$(server_err_file "$1")" | cut -d: -f1; }
+
+whoami_is() { [ "$(http_get "$1" /whoami)" = "$2" ]; }
+
+# A reload adds a DNS name vkgw did not start with (it had none: no
+# resolver process yet). With two kernels the supervisor waits for the
+# first answer before the kernels take the generation, so the first
+# request after "applied" finds the address; a lone kernel does not wait
+# (its connections would wait with it), so the name serves once the
+# resolver answers. More new names than the table has room for: refused,
+# at the first new endpoint, and nothing changes.
+reload_adds_a_dns_name() {
+	local k name port up out many i
+	start_server ra_up "$UPSTREAM" -p 0 -k 1
+	up=${E2E_PORT[ra_up]}
+	for k in 2 1; do
+		name=ra_gw$k
+		gateway "$name" "[ \"127.0.0.1:$up\" ]" "" -k "$k"
+		port=${E2E_PORT[$name]}
+		[ -z "$(resolver_pid "$name")" ] || fail "$k kernels: a resolver process without a DNS name"
+		gateway_config "$name" "[ \"localhost:$up\" ]"
+		signal_server "$name" HUP
+		wait_until 10 "$k kernels: configuration 2 applied" applied_by_kernels "$name" 2 "$k"
+		logged "$name" "vkgw: reload: 1 DNS name to resolve" || fail "$k kernels: no 'to resolve' line:$(server_stderr "$name")"
+		if [ "$k" = 2 ]; then
+			# The supervisor posted the generation after the answer.
+			[ "$(line_of "$name" "now resolves to")" -lt "$(line_of "$name" "configuration 2 goes to the kernels")" ] ||
+				fail "2 kernels: the reload went to the kernels before the name resolved:$(server_stderr "$name")"
+			out=$(bodies "$port" /whoami 6)
+			[ "$(count "$up" <<<"$out")" = 6 ] || fail "2 kernels: requests right after the reload: $(tr '\n' ' ' <<<"$out")"
+		else
+			wait_until 5 "1 kernel: localhost:$up to serve" whoami_is "$port" "$up"
+		fi
+		[ -n "$(resolver_pid "$name")" ] || fail "$k kernels: no resolver process after the reload"
+		logged "$name" "vkgw: upstream app endpoint localhost:$up now resolves to 127.0.0.1:$up" ||
+			fail "$k kernels: no 'now resolves to' line:$(server_stderr "$name")"
+		stop_server "$name"
+	done
+	# GW_RESOLVER_SPARE (64) + 1 names a reload may not add.
+	gateway ra_many "[ \"127.0.0.1:$up\" ]"
+	many="\"n0.invalid:80\""
+	for i in $(seq 1 64); do many+=", \"n$i.invalid:80\""; done
+	gateway_config ra_many "[ $many ]"
+	signal_server ra_many HUP
+	wait_until 5 "the reload refused" logged ra_many "has problems, nothing reloads"
+	logged ra_many "/upstreams/app/endpoints/0: n0.invalid:80: this file adds 65 DNS names vkgw did not start with, and the resolver has room for 64 more" ||
+		fail "no room problem:$(server_stderr ra_many)"
+	[ "$(http_get "${E2E_PORT[ra_many]}" /whoami)" = "$up" ] || fail "the refused reload changed what serves"
+	stop_server ra_many
+	stop_server ra_up
+}
+
 run_case "localhost:PORT serves; the resolver holds fds 0-2 only and ends with vkgw (stop and SIGKILL)" \
 	localhost_serves_and_the_resolver_is_tidy
 run_case "a killed resolver is started again (1 and 2 kernels) and ends with vkgw" resolver_started_again
@@ -243,4 +302,6 @@ run_case "an unresolvable name is reported once, not fatal; alone it is a 503; -
 run_case "health checks probe a DNS endpoint at its resolved address" health_checks_probe_the_resolved_address
 run_case "re-resolution (2 kernels, private /etc/hosts): moves, keeps the last good, rotates over IPv4" \
 	re_resolution_follows_the_hosts_file
+run_case "a reload adds a DNS name (1 and 2 kernels; the resolver starts then); past the table's room it is refused" \
+	reload_adds_a_dns_name
 finish

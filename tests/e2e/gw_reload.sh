@@ -57,6 +57,10 @@
 #                  after the reload is the next one on the same
 #                  connection) and an endpoint outlier detection ejected
 #                  stays ejected (no request reaches it)
+#   stats          (-k 2) /stats and /metrics show the upstreams and
+#                  listeners of the generation accepted last: after a
+#                  reload, "b" and an added listener, not "a"; after the
+#                  next, "a" again, with the count it had
 #
 # Never a fixed sleep: each reload is waited for in /stats (by the client,
 # when one runs: a hundred Python starts would take longer than the
@@ -195,6 +199,39 @@ stop_all() {
 
 no_kernel_died() {
 	! grep -q 'ended unexpectedly' "$(server_err_file "$1")" || fail "a kernel died:$(server_stderr "$1")"
+}
+
+# requests_metric ADMIN UPSTREAM: vkgw_upstream_requests_total of UPSTREAM
+# summed over the kernels, or "none" without a series for it.
+requests_metric() {
+	curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$1/metrics" |
+		awk -v want="upstream=\"$2\"" 'index($0, "vkgw_upstream_requests_total{") == 1 && index($0, want) {
+			n += $NF; seen = 1 } END { print seen ? n : "none" }'
+}
+
+stats_follow_reloads() {
+	local gw=stats more
+	start_upstreams "$gw"
+	reload_config "$E2E_TMP/$gw.json" 1
+	start_gateway "$gw" 2
+	[ "$(http_get "$PORT" /x/whoami)" = "$UP_A" ] || fail "generation 1: /x/ did not reach a"
+	wait_until 5 "a's request counted" admin_stat_is "$ADMIN" 'd["upstreams"]["a"]["requests"]' 1
+	more=$(free_port)
+	EXTRA_LISTENER=", { \"name\": \"more\", \"address\": \"127.0.0.1\", \"port\": $more }" reload_to "$gw" 2
+	admin_stat_is "$ADMIN" 'sorted(d["upstreams"])' "['b']" || fail "generation 2: upstreams $(admin_stat "$ADMIN" 'sorted(d["upstreams"])')"
+	admin_stat_is "$ADMIN" '[l["name"] for l in d["listeners"]]' "['test', 'more']" ||
+		fail "generation 2: listeners $(admin_stat "$ADMIN" 'd["listeners"]')"
+	[ "$(http_get "$more" /x/whoami)" = "$UP_B" ] || fail "generation 2: /x/ on the added listener did not reach b"
+	wait_until 5 "b's request counted" admin_stat_is "$ADMIN" 'd["upstreams"]["b"]["endpoints"][0]["requests"]' 1
+	[ "$(requests_metric "$ADMIN" b)" = 1 ] && [ "$(requests_metric "$ADMIN" a)" = none ] ||
+		fail "generation 2: /metrics requests of b $(requests_metric "$ADMIN" b), of a $(requests_metric "$ADMIN" a)"
+	reload_to "$gw" 3
+	admin_stat_is "$ADMIN" 'sorted(d["upstreams"])' "['a']" || fail "generation 3: upstreams $(admin_stat "$ADMIN" 'sorted(d["upstreams"])')"
+	admin_stat_is "$ADMIN" 'd["upstreams"]["a"]["requests"]' 1 || fail "generation 3: a's count was not kept"
+	admin_stat_is "$ADMIN" '[l["name"] for l in d["listeners"]]' "['test']" ||
+		fail "generation 3: listeners $(admin_stat "$ADMIN" 'd["listeners"]')"
+	no_kernel_died "$gw"
+	stop_all "$gw"
 }
 
 # ---- a client on pipes (gw_reload.py): orders in, answers out ----
@@ -604,4 +641,5 @@ for k in 1 2; do
 		admin_and_watch_reload "$k"
 done
 run_case "an upstream left as it was keeps its kept connection and its ejected endpoint" upstream_state_kept
+run_case "-k 2: /stats and /metrics follow the upstreams and listeners of each reload" stats_follow_reloads
 finish

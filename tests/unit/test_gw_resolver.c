@@ -1,7 +1,7 @@
 /* gw_resolver and gw_resolver_process: the shared table of DNS endpoint
  * addresses (seqlock, views, rotation), keep-last-good on failure and its
- * log lines, availability through gw_upstreams, and real lookups of
- * "localhost". */
+ * log lines, availability through gw_upstreams, real lookups of
+ * "localhost", and the names reloads add. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -490,6 +490,61 @@ static void test_run_due_follows_the_intervals(void **state)
 	gw_config_free(config_ptr);
 }
 
+/* A reload's new names: counted once each, added after the entries vkgw
+ * started with (found by address, in no upstream of the first config),
+ * resolved at the next pass; more than the room left adds nothing. */
+static void test_reloads_add_names_while_there_is_room(void **state)
+{
+	struct gw_config *first_ptr = gw_test_load_upstreams("\"app\": { \"endpoints\": [ \"localhost:1001\" ] }");
+	struct gw_config *fresh_ptr = gw_test_load_upstreams(
+		"\"app\": { \"endpoints\": [ \"localhost:1001\", \"localhost:1003\" ] },"
+		" \"b\": { \"endpoints\": [ \"127.0.0.1:9\", \"localhost:1003\", \"new.example:80\" ] }");
+	struct gw_resolver *resolver_ptr = gw_resolver_create(first_ptr);
+	const struct gw_resolver_entry *added_ptr;
+	FILE *log = fopen("/dev/null", "w");
+	char many[GW_RESOLVER_SPARE * 40 + 64], buf[GW_RESOLVER_FORMAT_MAX];
+	struct gw_config *too_many_ptr;
+	size_t used = 0;
+
+	(void)state;
+	assert_int_equal(gw_resolver_count(resolver_ptr), 1);
+	assert_int_equal(gw_resolver_room(resolver_ptr), GW_RESOLVER_SPARE);
+	assert_int_equal(gw_resolver_new_names(resolver_ptr, first_ptr), 0);
+	assert_int_equal(gw_resolver_new_names(resolver_ptr, fresh_ptr), 2);
+	assert_int_equal(gw_resolver_count(resolver_ptr), 1); /* counting adds nothing */
+	assert_int_equal(gw_resolver_add_new(resolver_ptr, fresh_ptr), 1);
+	assert_int_equal(gw_resolver_count(resolver_ptr), 3);
+	assert_int_equal(gw_resolver_room(resolver_ptr), GW_RESOLVER_SPARE - 2);
+	assert_int_equal(gw_resolver_new_names(resolver_ptr, fresh_ptr), 0);
+	added_ptr = gw_resolver_find_address(resolver_ptr, "localhost:1003");
+	assert_ptr_equal(added_ptr, gw_resolver_entry_at(resolver_ptr, 1));
+	assert_int_equal(added_ptr->upstream_index, -1);
+	assert_string_equal(added_ptr->upstream_name, "app");
+	assert_string_equal(added_ptr->host, "localhost");
+	assert_int_equal(added_ptr->port, 1003);
+	assert_non_null(gw_resolver_find_address(resolver_ptr, "new.example:80"));
+	assert_null(gw_resolver_entry_at(resolver_ptr, 3));
+	assert_false(gw_resolver_answered(added_ptr));
+	gw_resolver_run_due(resolver_ptr, gw_resolver_now_ns(), log);
+	assert_true(gw_resolver_answered(added_ptr));
+	gw_resolver_format(&added_ptr->published, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "127.0.0.1:1003"));
+	/* GW_RESOLVER_SPARE - 1 more names: one too many. */
+	used += (size_t)snprintf(many + used, sizeof(many) - used, "\"app\": { \"endpoints\": [ ");
+	for (int i = 0; i < GW_RESOLVER_SPARE - 1; i++)
+		used += (size_t)snprintf(many + used, sizeof(many) - used, "%s\"n%d.example:80\"", i ? ", " : "", i);
+	snprintf(many + used, sizeof(many) - used, " ] }");
+	too_many_ptr = gw_test_load_upstreams(many);
+	assert_int_equal(gw_resolver_new_names(resolver_ptr, too_many_ptr), GW_RESOLVER_SPARE - 1);
+	assert_int_equal(gw_resolver_add_new(resolver_ptr, too_many_ptr), -1);
+	assert_int_equal(gw_resolver_count(resolver_ptr), 3);
+	fclose(log);
+	gw_config_free(too_many_ptr);
+	gw_resolver_destroy(resolver_ptr);
+	gw_config_free(fresh_ptr);
+	gw_config_free(first_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_without_a_resolver_dns_endpoints_stay_unavailable),
 		cmocka_unit_test(test_lookup_resolves_localhost),
 		cmocka_unit_test(test_run_due_follows_the_intervals),
+		cmocka_unit_test(test_reloads_add_names_while_there_is_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

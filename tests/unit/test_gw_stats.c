@@ -300,8 +300,8 @@ static void test_listener_isolation(void **state)
 	assert_string_equal(isolation_at(doc, 1), "off");
 	json_decref(doc);
 	assert_non_null(strstr(f->buf, "\"listeners\":[{\"name\":\"l\",\"isolation\":\"filters\"}"));
-	gw_stats_set_isolation(f->stats_ptr, 0, GW_ISOLATION_OFF);
-	gw_stats_set_isolation(f->stats_ptr, 1, GW_ISOLATION_ALWAYS);
+	gw_stats_set_isolation(f->stats_ptr, "l", GW_ISOLATION_OFF);
+	gw_stats_set_isolation(f->stats_ptr, "m", GW_ISOLATION_ALWAYS);
 	doc = render_json(f, 1);
 	assert_string_equal(isolation_at(doc, 0), "off");
 	assert_string_equal(isolation_at(doc, 1), "always");
@@ -354,6 +354,101 @@ static void test_prometheus_lines(void **state)
 	assert_true(samples > 50);
 }
 
+static struct gw_config *load(const char *text)
+{
+	struct gw_diag *diag = gw_diag_create();
+	struct gw_config *config_ptr = gw_config_load_buffer(text, strlen(text), diag);
+
+	gw_diag_destroy(diag);
+	assert_non_null(config_ptr);
+	return config_ptr;
+}
+
+static int upstream_index(const struct gw_config *config_ptr, const char *name)
+{
+	for (int u = 0; u < config_ptr->upstream_count; u++)
+		if (strcmp(config_ptr->upstreams_ptr[u].name, name) == 0)
+			return u;
+	fail_msg("no upstream %s", name);
+	return -1;
+}
+
+/* What a reload accepts is what /stats and /metrics show: an upstream it
+ * adds gets slots of its own, one it drops is no longer shown but keeps
+ * its counts (shown again when it comes back), listeners follow by name;
+ * past the spare room, the rest are not counted, and the renderings still
+ * fit their bound. */
+static void test_reloads_show_their_upstreams(void **state)
+{
+	struct fixture *f = *state;
+	struct gw_config *next_ptr = load(
+		"{ \"listeners\": [ { \"name\": \"l\", \"address\": \"127.0.0.1\", \"port\": 0 },"
+		"                   { \"name\": \"n\", \"port\": 0 } ],"
+		"  \"upstreams\": { \"app\": { \"endpoints\": [ \"127.0.0.1:8001\", \"127.0.0.1:8002\" ] },"
+		"                   \"extra\": { \"endpoints\": [ \"127.0.0.1:7001\", \"extra.example:7002\" ] } },"
+		"  \"routes\": [ { \"name\": \"r\", \"action\": { \"proxy\": { \"upstream\": \"app\" } } } ] }");
+	char *big = malloc(64 * 1024);
+	size_t used = 0;
+	struct gw_config *big_ptr;
+	char label[64];
+	int extra;
+	json_t *doc;
+
+	gw_stats_attach(f->stats_ptr, 0);
+	gw_stats_request_done(200, 1, 1, 0, 0);
+	gw_stats_upstream_refused(1);
+	assert_int_equal(gw_stats_show_config(f->stats_ptr, next_ptr), 0);
+	extra = gw_stats_upstream_slot(&next_ptr->upstreams_ptr[upstream_index(next_ptr, "extra")]);
+	assert_int_equal(extra, 2);
+	assert_int_equal(gw_stats_upstream_slot(&next_ptr->upstreams_ptr[upstream_index(next_ptr, "app")]), 0);
+	gw_stats_request_done(200, 1, 1, extra, 1);
+	doc = render_json(f, 1);
+	assert_int_equal(at(doc, "upstreams.app.requests"), 1);
+	assert_int_equal(at(doc, "upstreams.extra.requests"), 1);
+	assert_int_equal(at(doc, "upstreams.extra.endpoints.1.requests"), 1);
+	assert_null(json_object_get(json_object_get(doc, "upstreams"), "db"));
+	assert_int_equal(json_array_size(json_object_get(doc, "listeners")), 2);
+	json_decref(doc);
+	assert_non_null(strstr(f->buf, "{\"address\":\"extra.example:7002\","));
+	assert_non_null(strstr(f->buf, "\"listeners\":[{\"name\":\"l\",\"isolation\":\"filters\"},{\"name\":\"n\","));
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_non_null(strstr(f->buf, "vkgw_upstream_requests_total{kernel=\"0\",upstream=\"extra\"} 1\n"));
+	assert_null(strstr(f->buf, "upstream=\"db\""));
+	assert_null(strstr(f->buf, "listener=\"m\""));
+	/* Back to the first configuration: db's counts are where they were. */
+	assert_int_equal(gw_stats_show_config(f->stats_ptr, f->config_ptr), 0);
+	doc = render_json(f, 1);
+	assert_int_equal(at(doc, "upstreams.db.refused"), 1);
+	assert_null(json_object_get(json_object_get(doc, "upstreams"), "extra"));
+	json_decref(doc);
+	/* One upstream more than the spare room left, with the longest names
+	 * and addresses the config allows. */
+	used += (size_t)snprintf(big + used, 64 * 1024 - used,
+				 "{ \"listeners\": [ { \"name\": \"l\", \"port\": 0 } ], \"upstreams\": {"
+				 " \"app\": { \"endpoints\": [ \"127.0.0.1:8001\" ] }");
+	memset(label, 'a', sizeof(label) - 1);
+	label[sizeof(label) - 1] = '\0';
+	for (int i = 0; i < GW_STATS_SPARE_UPSTREAMS; i++)
+		used += (size_t)snprintf(big + used, 64 * 1024 - used,
+					 ", \"u%062d\": { \"endpoints\": [ \"h%062d.%s.%s.%.61s:65535\" ] }", i, i,
+					 label, label, label);
+	snprintf(big + used, 64 * 1024 - used,
+		 " }, \"routes\": [ { \"name\": \"r\", \"action\": { \"proxy\": { \"upstream\": \"app\" } } } ] }");
+	big_ptr = load(big);
+	/* 31 entries left (34 less app, db and extra); this file needs 33: its
+	 * app has other endpoints than the first one's. */
+	assert_int_equal(gw_stats_show_config(f->stats_ptr, big_ptr), 2);
+	for (int k = 0; k < 3; k++)
+		memset(gw_stats_kernel_of(f->stats_ptr, k), 0xff, f->stats_ptr->slot_bytes);
+	assert_true(gw_stats_render_json(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	assert_true(gw_stats_render_prometheus(f->stats_ptr, 0, f->buf, f->cap) < f->cap);
+	memset(f->stats_ptr->table_ptr, 0, f->stats_ptr->table_bytes);
+	gw_stats_detach();
+	gw_config_free(big_ptr);
+	gw_config_free(next_ptr);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prometheus_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_reloads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reloads_show_their_upstreams, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
