@@ -35,6 +35,14 @@ struct gw_config *gw_config_load_buffer(const char *text, size_t len, struct gw_
  * file paths in them joined to the directory of `path`. */
 char *gw_config_read_file(const char *path, size_t *len_ptr, struct gw_diag *diag_ptr);
 struct gw_config *gw_config_load_text(const char *text, size_t len, const char *path, struct gw_diag *diag_ptr);
+/* For a filter's compile(), while a configuration loads: a file path from
+ * its entry as the loader takes paths (a relative one is joined to the
+ * configuration file's directory), in `arena_ptr`; NULL for want of
+ * memory. Outside a load, or for a text with no file, the path as
+ * written. The snapshot lists the files so named (filter_files_ptr), and
+ * `vkgw --watch` watches them with the configuration file. */
+struct gw_arena;
+const char *gw_config_file_path(struct gw_arena *arena_ptr, const char *path);
 /* Gives the problems reported since index `first` (by a check made after
  * loading) their lines and columns in `text`. */
 void gw_config_locate_problems(struct gw_diag *diag_ptr, int first, const char *text, size_t len);

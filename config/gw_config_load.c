@@ -371,6 +371,45 @@ void gw_config_free(const struct gw_config *config_ptr)
 		release((struct gw_config *)config_ptr);
 }
 
+/* While build_snapshot runs: the directory of the file being loaded (the
+ * filters' compile() resolve their files with it: gw_config_file_path),
+ * and the files they named, which the snapshot lists for the watcher. */
+static struct {
+	int active;
+	const char *base_dir;
+	const char *files[GW_CONFIG_FILTER_FILES_MAX];
+	int file_count;
+} loading;
+
+const char *gw_config_file_path(struct gw_arena *arena_ptr, const char *path)
+{
+	const char *joined = path;
+
+	if (path[0] != '/' && loading.base_dir)
+		joined = gw_arena_printf(arena_ptr, "%s/%s", loading.base_dir, path);
+	if (!joined || !loading.active)
+		return joined;
+	for (int i = 0; i < loading.file_count; i++)
+		if (strcmp(loading.files[i], joined) == 0)
+			return joined;
+	if (loading.file_count < GW_CONFIG_FILTER_FILES_MAX)
+		loading.files[loading.file_count++] = joined;
+	return joined;
+}
+
+/* The filters' files, into the snapshot (their paths are in its arena). */
+static void keep_filter_files(struct gw_config *config_ptr)
+{
+	const char **files_ptr =
+		gw_arena_alloc(config_ptr->arena_ptr, sizeof(char *) * (size_t)(loading.file_count + 1));
+
+	if (!files_ptr)
+		return;
+	memcpy(files_ptr, loading.files, sizeof(char *) * (size_t)loading.file_count);
+	config_ptr->filter_files_ptr = files_ptr;
+	config_ptr->filter_file_count = loading.file_count;
+}
+
 /* Checks a parsed document and builds its snapshot; NULL after reporting. */
 static struct gw_config *build_snapshot(const json_t *root_ptr, const char *base_dir, struct gw_diag *diag_ptr)
 {
@@ -388,7 +427,12 @@ static struct gw_config *build_snapshot(const json_t *root_ptr, const char *base
 		loader.config_ptr = config_ptr;
 		if (config_ptr->holders_ptr) {
 			*config_ptr->holders_ptr = 1;
+			loading.active = 1;
+			loading.base_dir = base_dir;
+			loading.file_count = 0;
 			load_document(&loader, root_ptr);
+			keep_filter_files(config_ptr);
+			memset(&loading, 0, sizeof(loading));
 		}
 	}
 	if (!config_ptr || !config_ptr->holders_ptr || loader.check.out_of_memory)

@@ -326,6 +326,10 @@ struct gw_config_regex {
 	struct gw_config_regex *next_ptr;
 };
 
+/* Files the filters of one configuration may name (past that, they are
+ * read but not watched). */
+#define GW_CONFIG_FILTER_FILES_MAX 64
+
 struct gw_config {
 	struct gw_arena *arena_ptr;
 	/* Holders of the snapshot (gw_config_hold), outside the sealed arena:
@@ -343,6 +347,9 @@ struct gw_config {
 	const struct gw_route *routes_ptr; /* in match order */
 	int route_count;
 	struct gw_config_regex *regexes_ptr;
+	/* Files the filters read (gw_config_file_path): the watcher's too. */
+	const char *const *filter_files_ptr;
+	int filter_file_count;
 };
 
 #endif

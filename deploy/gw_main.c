@@ -838,7 +838,8 @@ static void watch_path(const char **paths, int *count_ptr, int *dropped_ptr, con
 }
 
 /* The TLS listeners' files are watched, and with --watch the
- * configuration file too: a change reloads as SIGHUP does
+ * configuration file and the files its filters read too (an api_key keys
+ * file): a change reloads as SIGHUP does
  * (gateway/gw_watch.h). The files are those of the configuration vkgw
  * started with. Before any listening socket exists. 0, or -1 after saying
  * why. */
@@ -855,8 +856,12 @@ static int start_watch(struct gw_program *program_ptr)
 	sigaddset(&hup, SIGHUP);
 	sigprocmask(SIG_BLOCK, &hup, NULL);
 
-	if (program_ptr->watch_config)
+	if (program_ptr->watch_config) {
 		watch_path(paths, &count, &dropped, program_ptr->config_path);
+		/* The filters' files (an api_key keys file) reload with it. */
+		for (int i = 0; i < program_ptr->config_ptr->filter_file_count; i++)
+			watch_path(paths, &count, &dropped, program_ptr->config_ptr->filter_files_ptr[i]);
+	}
 	for (int i = 0; i < program_ptr->config_ptr->listener_count; i++) {
 		const struct gw_config_tls *tls_ptr = &program_ptr->config_ptr->listeners_ptr[i].tls;
 

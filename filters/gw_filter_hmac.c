@@ -17,6 +17,7 @@
 #include "gw_exchange.h"
 #include "gw_filter_json.h"
 #include "gw_filters.h"
+#include "gw_http.h"
 
 #include <openssl/base64.h>
 #include <openssl/crypto.h>
@@ -125,17 +126,6 @@ static int hmac_compile(const json_t *config_json_ptr, const char *pointer, stru
 	return fj.failed ? -1 : 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The signature's bytes, decoded from after the prefix; -1 if malformed. */
 static int decode_signature(const struct hmac_config *config_ptr, const char *value, size_t len, uint8_t *out_ptr,
 			    size_t cap, size_t *out_len_ptr)
@@ -149,7 +139,8 @@ static int decode_signature(const struct hmac_config *config_ptr, const char *va
 	if (len % 2 || len / 2 > cap)
 		return -1;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hex_value(value[i]), lo = hex_value(value[i + 1]);
+		int hi = gw_http_hex_value((unsigned char)value[i]),
+		    lo = gw_http_hex_value((unsigned char)value[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -1,8 +1,9 @@
 #ifndef GW_FILTERS_H
 #define GW_FILTERS_H
 
-/* The filter types that come with vkgw: headers, request_id, cors, hmac and retry
- * (docs/filters.md). Registered once, before any configuration loads. */
+/* The filter types that come with vkgw: headers, request_id, cors, hmac,
+ * retry and api_key (docs/filters.md). Registered once, before any
+ * configuration loads. */
 
 #include "gw_filter.h"
 
@@ -11,6 +12,7 @@ extern const struct gw_filter_type gw_filter_request_id_type;
 extern const struct gw_filter_type gw_filter_cors_type;
 extern const struct gw_filter_type gw_filter_hmac_type;
 extern const struct gw_filter_type gw_filter_retry_type;
+extern const struct gw_filter_type gw_filter_api_key_type;
 
 /* Whether `s` is a valid W3C traceparent (Trace Context, section 3.2). */
 int gw_traceparent_valid(const char *s, size_t len);

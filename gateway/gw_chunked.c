@@ -76,15 +76,6 @@ static int fail(struct gw_chunked *chunked_ptr, int status, const char *reason_p
 	return -status;
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return c - 'A' + 10;
-}
-
 /* The size is complete: checked against the body limit as soon as known. */
 static int size_done(struct gw_chunked *chunked_ptr)
 {
@@ -127,14 +118,14 @@ static int framing_step(struct gw_chunked *chunked_ptr, unsigned char c)
 	case CS_SIZE_START:
 		if (!gw_http_is_hexdig(c))
 			return fail(chunked_ptr, 400, "chunk-size is not a hex number");
-		chunked_ptr->chunk_size = (uint64_t)hex_value(c);
+		chunked_ptr->chunk_size = (uint64_t)gw_http_hex_value(c);
 		chunked_ptr->state = CS_SIZE;
 		return 0;
 	case CS_SIZE:
 		if (gw_http_is_hexdig(c)) {
 			if (chunked_ptr->chunk_size > CHUNK_SIZE_SHIFT_MAX)
 				return fail(chunked_ptr, 400, "chunk-size overflows");
-			chunked_ptr->chunk_size = (chunked_ptr->chunk_size << 4) | (uint64_t)hex_value(c);
+			chunked_ptr->chunk_size = (chunked_ptr->chunk_size << 4) | (uint64_t)gw_http_hex_value(c);
 			return 0;
 		}
 		r = size_done(chunked_ptr);

@@ -364,6 +364,8 @@ static void out_string_or_null(struct gw_http_out *out_ptr, const char *string)
 /* The line's bounds on what the client chose. */
 #define GW_CONN_LOG_METHOD_MAX 64
 #define GW_CONN_LOG_TARGET_MAX 512
+#define GW_CONN_LOG_QUERY_MAX 256 /* a query a stage replaced (out_target) */
+#define GW_CONN_LOG_CONSUMER_MAX 128
 
 /* The end of a request: its counters (gw_stats.h), and one JSON line in
  * the kernel's access log when that is on, written without printf (the
@@ -390,6 +392,42 @@ static void out_tls(struct gw_http_out *out_ptr, const struct gw_tls_stream *tls
 		GW_HTTP_OUT_LITERAL(out_ptr, ",\"resumed\":true}");
 	else
 		GW_HTTP_OUT_LITERAL(out_ptr, ",\"resumed\":false}");
+}
+
+/* The target as received; but with the query a stage replaced (the
+ * api_key filter takes its key out of it), the path and that query: a
+ * secret the stage removed stays out of the log too. */
+static void out_target(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
+{
+	const char *target = span(self->head_ptr, self->req.target);
+	size_t len = self->req.target.len;
+	const char *mark = self->exchange.query_set ? memchr(target, '?', len) : NULL;
+
+	if (!mark) {
+		gw_http_out_json_string(out_ptr, target, len, GW_CONN_LOG_TARGET_MAX);
+		return;
+	}
+	gw_http_out_json_string(out_ptr, target, (size_t)(mark - target), GW_CONN_LOG_TARGET_MAX);
+	if (self->exchange.query_len == 0)
+		return;
+	GW_HTTP_OUT_LITERAL(out_ptr, "?");
+	gw_http_out_json_string(out_ptr, self->exchange.query, self->exchange.query_len, GW_CONN_LOG_QUERY_MAX);
+}
+
+/* The value "consumer" an authentication stage set (any bytes a filter
+ * chose: escaped), or null. */
+static void out_consumer(struct gw_http_out *out_ptr, const struct gw_exchange *ex_ptr)
+{
+	size_t len;
+	const char *consumer = gw_exchange_value(ex_ptr, "consumer", &len);
+
+	if (!consumer) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+		return;
+	}
+	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
+	gw_http_out_json_string(out_ptr, consumer, len, GW_CONN_LOG_CONSUMER_MAX);
+	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
 }
 
 void gw_conn_log_request(struct gw_conn_self *self, int status)
@@ -421,8 +459,7 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	gw_http_out_json_string(&out, span(self->head_ptr, self->req.method_span), self->req.method_span.len,
 				GW_CONN_LOG_METHOD_MAX);
 	GW_HTTP_OUT_LITERAL(&out, "\",\"target\":\"");
-	gw_http_out_json_string(&out, span(self->head_ptr, self->req.target), self->req.target.len,
-				GW_CONN_LOG_TARGET_MAX);
+	out_target(&out, self);
 	GW_HTTP_OUT_LITERAL(&out, "\",\"status\":");
 	gw_http_out_uint(&out, (uint64_t)status);
 	GW_HTTP_OUT_LITERAL(&out, ",\"termination\":\"");
@@ -445,7 +482,9 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	gw_http_out_uint(&out, (uint64_t)self->exchange.stages_passed);
 	GW_HTTP_OUT_LITERAL(&out, ",\"answered_by\":");
 	out_string_or_null(&out, self->exchange.answered_by);
-	GW_HTTP_OUT_LITERAL(&out, "},\"tls\":");
+	GW_HTTP_OUT_LITERAL(&out, "},\"consumer\":");
+	out_consumer(&out, &self->exchange);
+	GW_HTTP_OUT_LITERAL(&out, ",\"tls\":");
 	out_tls(&out, self->tls_ptr);
 	GW_HTTP_OUT_LITERAL(&out, "}\n");
 	if (!out.overflow)

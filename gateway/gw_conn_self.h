@@ -28,7 +28,7 @@
 
 /* A string literal, its length counted by the compiler. */
 #define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
-#define GW_CONN_LOG_MAX 1536
+#define GW_CONN_LOG_MAX 2048
 /* Room for what the gateway adds to a forwarded head besides what it
  * received (the filters' edits have their own bound): Host, X-Forwarded-*,
  * Via, framing, Upgrade, a rewritten prefix. */

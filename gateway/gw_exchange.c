@@ -77,6 +77,9 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->request_edit_count = 0;
 	ex_ptr->request_bytes_used = 0;
 	ex_ptr->request_value_count = 0;
+	ex_ptr->query_set = 0;
+	ex_ptr->query = NULL;
+	ex_ptr->query_len = 0;
 	ex_ptr->stages_passed = 0;
 	ex_ptr->value_count = 0;
 	ex_ptr->edit_count = 0;
@@ -233,6 +236,38 @@ int gw_exchange_set_value(struct gw_exchange *ex_ptr, const char *key, const cha
 	v_ptr->key_len = (uint16_t)key_len;
 	v_ptr->value_off = (uint16_t)(value_copy - ex_ptr->bytes);
 	v_ptr->value_len = (uint16_t)len;
+	return 0;
+}
+
+const char *gw_exchange_query(const struct gw_exchange *ex_ptr, size_t *len_ptr)
+{
+	size_t len;
+	const char *target = gw_exchange_target(ex_ptr, &len);
+	const char *mark = memchr(target, '?', len);
+
+	if (!mark)
+		return NULL;
+	*len_ptr = len - (size_t)(mark + 1 - target);
+	return mark + 1;
+}
+
+int gw_exchange_set_query(struct gw_exchange *ex_ptr, const char *query, size_t len)
+{
+	char *copy;
+
+	/* What RFC 3986 allows in a query, less nothing a request line could
+	 * be split by: visible ASCII but '#'. */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)query[i] <= 0x20 || (unsigned char)query[i] >= 0x7f || query[i] == '#') {
+			errno = EINVAL;
+			return -1;
+		}
+	copy = len ? gw_exchange_copy(ex_ptr, query, len) : NULL;
+	if (len && !copy)
+		return -1;
+	ex_ptr->query_set = 1;
+	ex_ptr->query = copy;
+	ex_ptr->query_len = len;
 	return 0;
 }
 

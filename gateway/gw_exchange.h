@@ -68,6 +68,14 @@ const char *gw_exchange_method_name(const struct gw_exchange *ex_ptr, size_t *le
 /* The path without its query, and the whole target as received. */
 const char *gw_exchange_path(const struct gw_exchange *ex_ptr, size_t *len_ptr);
 const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_ptr);
+/* The target's query as received (after the '?', which it leaves out),
+ * or NULL when there is none. */
+const char *gw_exchange_query(const struct gw_exchange *ex_ptr, size_t *len_ptr);
+/* In the request phase: the query sent upstream instead (without '?';
+ * copied into the exchange; len 0 sends the path alone). 0, or -1 with
+ * errno EINVAL (a byte a query may not hold: controls, space, '#', not
+ * ASCII) or ENOBUFS (no room). */
+int gw_exchange_set_query(struct gw_exchange *ex_ptr, const char *query, size_t len);
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr);
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr);
 /* The whole request body, from the request body phase on (gw_filter.h);

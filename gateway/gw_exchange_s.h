@@ -96,6 +96,11 @@ struct gw_exchange {
 	int stages_passed;
 	const char *answered_by;      /* the filter type that answered itself, or NULL */
 	uint32_t request_value_count; /* values set before the first attempt */
+	/* the query sent upstream instead of the received one
+	 * (gw_exchange_set_query), in `bytes` */
+	int query_set;
+	const char *query;
+	size_t query_len;
 	/* how much of each array below is in use: here, beside the other
 	 * fields every request writes, not each on a cache line of its own
 	 * after the array before it */

@@ -177,6 +177,18 @@ static inline int gw_http_is_hexdig(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* The value of a hex digit, or -1 if c is not one. */
+static inline int gw_http_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* qdtext of a quoted-string (RFC 9110 5.6.4). */
 static inline int gw_http_is_qdtext(unsigned char c)
 {

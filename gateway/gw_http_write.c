@@ -259,6 +259,24 @@ static void runs_add(struct field_runs *r_ptr, const struct gw_http_field *f_ptr
 	r_ptr->open = 1;
 }
 
+/* The end of a target's path and query as it goes upstream: with a
+ * query a stage set (gw_exchange_set_query), the path, then that one. */
+static void out_path_rest(struct gw_http_out *out_ptr, const struct gw_exchange *ex_ptr, const char *bytes, size_t len)
+{
+	const char *mark;
+
+	if (!ex_ptr->query_set) {
+		gw_http_out_bytes(out_ptr, bytes, len);
+		return;
+	}
+	mark = memchr(bytes, '?', len);
+	gw_http_out_bytes(out_ptr, bytes, mark ? (size_t)(mark - bytes) : len);
+	if (ex_ptr->query_len) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "?");
+		gw_http_out_bytes(out_ptr, ex_ptr->query, ex_ptr->query_len);
+	}
+}
+
 /* Request line, always HTTP/1.1 and origin-form upstream. */
 static void out_request_line(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
 {
@@ -268,13 +286,14 @@ static void out_request_line(struct gw_http_out *out_ptr, const struct gw_conn_s
 		const char *rewrite = self->route_ptr->action.proxy.prefix_rewrite;
 
 		gw_http_out_bytes(out_ptr, rewrite, strlen(rewrite));
-		gw_http_out_bytes(out_ptr, self->path_rest, self->path_rest_len);
+		out_path_rest(out_ptr, &self->exchange, self->path_rest, self->path_rest_len);
 	} else if (self->req.target_form == GW_TARGET_ABSOLUTE) {
 		if (self->req.target_path.len == 0 || self->head_ptr[self->req.target_path.off] != '/')
 			GW_HTTP_OUT_LITERAL(out_ptr, "/");
-		gw_http_out_bytes(out_ptr, span(self->head_ptr, self->req.target_path), self->req.target_path.len);
+		out_path_rest(out_ptr, &self->exchange, span(self->head_ptr, self->req.target_path),
+			      self->req.target_path.len);
 	} else {
-		gw_http_out_bytes(out_ptr, span(self->head_ptr, self->req.target), self->req.target.len);
+		out_path_rest(out_ptr, &self->exchange, span(self->head_ptr, self->req.target), self->req.target.len);
 	}
 	GW_HTTP_OUT_LITERAL(out_ptr, " HTTP/1.1\r\n");
 }
