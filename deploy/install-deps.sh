@@ -7,10 +7,12 @@ set -euo pipefail
 # Build: compiler toolchain and the libraries vkgw links against.
 BUILD_PKGS=(build-essential pkg-config clang-format
   android-libboringssl-dev libjansson-dev libmaxminddb-dev libcmocka-dev liburing-dev libsystemd-dev
+  libcrypt-dev
   ca-certificates)
 # Tests and benchmarks: real peers, all driven on loopback only.
 PEER_PKGS=(curl strace nginx-light haproxy redis-server wrk nghttp2-client openssl
-  prometheus clang libclang-rt-14-dev python3 python3-jsonschema python3-yaml util-linux procps systemd)
+  prometheus clang libclang-rt-14-dev python3 python3-jsonschema python3-yaml util-linux procps systemd
+  apache2-utils)
 # The Kubernetes manifests' schema check (tests/e2e/gw_kubernetes.sh) runs on
 # Node.js; its packages come from npm into build/. A Node.js from elsewhere
 # (NodeSource's bundles npm) counts: these are wanted only when the command

@@ -38,7 +38,7 @@
 
 /* The longest key taken from a request (a longer one is unknown). */
 #define API_KEY_MAX 1024
-#define KEYS_FILE_LINE_MAX 512
+#define KEYS_FILE_MAX (64 << 20)
 
 struct api_key_config {
 	const char *header; /* or NULL: the query parameter */
@@ -122,8 +122,6 @@ static void add_key(struct key_builder *b_ptr, const char *at, const char *file,
 			  "or digit";
 	else if (gw_api_key_find(&so_far, digest, &compared) >= 0)
 		problem = "the same key is listed twice";
-	else if (b_ptr->count == b_ptr->capacity)
-		problem = "the keys file grew while it was read";
 	if (problem) {
 		if (file)
 			gw_diag_error(b_ptr->fj_ptr->diag_ptr, at, "%s:%s: %s", file, line, problem);
@@ -186,48 +184,19 @@ static void read_key_entries(struct key_builder *b_ptr, const json_t *keys_json_
 	}
 }
 
-/* The lines of the keys file (an unreadable one: 0, reported when read). */
-static int file_lines(struct gw_filter_json *fj_ptr, const char *written)
+/* "keys_file" (its text, read at `path`): lines of "CONSUMER SHA256HEX";
+ * each problem is reported at the member's pointer, as "FILE:LINE: message". */
+static void read_keys_file(struct key_builder *b_ptr, char *text, const char *path, const char *at)
 {
-	const char *path = gw_config_file_path(fj_ptr->arena_ptr, written);
-	FILE *file_ptr = path ? fopen(path, "re") : NULL;
-	int lines = 1, c;
-
-	if (!file_ptr)
-		return 0;
-	while ((c = getc(file_ptr)) != EOF)
-		lines += c == '\n';
-	fclose(file_ptr);
-	return lines;
-}
-
-/* "keys_file": lines of "CONSUMER SHA256HEX"; each problem is reported
- * at the member's pointer, as "FILE:LINE: message". */
-static void read_keys_file(struct key_builder *b_ptr, const char *written, const char *at)
-{
-	const char *path = gw_config_file_path(b_ptr->fj_ptr->arena_ptr, written);
-	char line[KEYS_FILE_LINE_MAX + 2], where[64];
-	FILE *file_ptr = path ? fopen(path, "re") : NULL;
+	char *cursor = text, *line, where[32];
 	int number = 0;
 
-	if (!file_ptr) {
-		gw_diag_error(b_ptr->fj_ptr->diag_ptr, at, "cannot read %s: %s", path ? path : written,
-			      strerror(path ? errno : ENOMEM));
-		b_ptr->fj_ptr->failed = 1;
-		return;
-	}
-	while (fgets(line, sizeof(line), file_ptr)) {
+	while ((line = gw_filter_file_line(&cursor))) {
 		char *consumer, *hex, *rest, *save = NULL;
 		uint8_t digest[GW_API_KEY_DIGEST_BYTES];
 
 		number++;
-		if (!strchr(line, '\n') && !feof(file_ptr)) {
-			gw_diag_error(b_ptr->fj_ptr->diag_ptr, at, "%s:%d: a line longer than %d bytes", path, number,
-				      KEYS_FILE_LINE_MAX);
-			b_ptr->fj_ptr->failed = 1;
-			break;
-		}
-		line[strcspn(line, "#\r\n")] = '\0';
+		line[strcspn(line, "#")] = '\0';
 		consumer = strtok_r(line, " \t", &save);
 		if (!consumer)
 			continue;
@@ -242,19 +211,6 @@ static void read_keys_file(struct key_builder *b_ptr, const char *written, const
 		snprintf(where, sizeof(where), "%d", number);
 		add_key(b_ptr, at, path, where, consumer, strlen(consumer), digest);
 	}
-	fclose(file_ptr);
-}
-
-static int valid_header_member(struct gw_filter_json *fj_ptr, const char *pointer, const char *key, const char *name)
-{
-	char at[GW_FILTER_POINTER_MAX];
-
-	if (!name || gw_header_name_valid(name, strlen(name)))
-		return 1;
-	gw_diag_error(fj_ptr->diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, key),
-		      "\"%s\" is not a valid header name", name);
-	fj_ptr->failed = 1;
-	return 0;
 }
 
 static int api_key_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
@@ -267,8 +223,9 @@ static int api_key_compile(const json_t *config_json_ptr, const char *pointer, s
 	struct api_key_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 	struct key_builder builder = {.fj_ptr = &fj};
 	const json_t *keys_json_ptr = json_object_get(config_json_ptr, "keys");
-	const char *keys_file = NULL;
-	char at[GW_FILTER_POINTER_MAX];
+	const char *keys_file = NULL, *keys_path = NULL;
+	char at[GW_FILTER_POINTER_MAX], file_at[GW_FILTER_POINTER_MAX];
+	char *keys_text = NULL;
 	long long status = 401;
 
 	if (!config_ptr)
@@ -278,8 +235,11 @@ static int api_key_compile(const json_t *config_json_ptr, const char *pointer, s
 	if (gw_filter_json_keys(&fj, config_json_ptr, pointer, allowed) == -1)
 		return -1;
 	gw_filter_json_string(&fj, config_json_ptr, pointer, "keys_file", NULL, &keys_file);
-	/* Room for every entry and every line the file has now. */
-	builder.capacity = (int)json_array_size(keys_json_ptr) + (keys_file ? file_lines(&fj, keys_file) : 0);
+	gw_filter_json_pointer(file_at, sizeof(file_at), pointer, "keys_file");
+	if (keys_file)
+		keys_text = gw_filter_json_read_file(&fj, keys_file, file_at, KEYS_FILE_MAX, &keys_path);
+	/* Room for every entry and every line of the file. */
+	builder.capacity = (int)json_array_size(keys_json_ptr) + (keys_text ? gw_filter_file_line_count(keys_text) : 0);
 	builder.keys_ptr = gw_arena_alloc(arena_ptr, sizeof(struct gw_api_key) * (size_t)(builder.capacity + 1));
 	if (!builder.keys_ptr)
 		return -1;
@@ -289,8 +249,7 @@ static int api_key_compile(const json_t *config_json_ptr, const char *pointer, s
 		gw_diag_error(diag_ptr, pointer, "\"header\" and \"query\" both name where the key is: give one");
 		fj.failed = 1;
 	} else if (!config_ptr->query) {
-		config_ptr->header = config_ptr->header ? config_ptr->header : "x-api-key";
-		valid_header_member(&fj, pointer, "header", config_ptr->header);
+		gw_filter_json_header(&fj, config_json_ptr, pointer, "header", "x-api-key", &config_ptr->header);
 	} else if (!config_ptr->query[0] || strpbrk(config_ptr->query, "&=#? ")) {
 		gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "query"),
 			      "a query parameter name: not empty, without '&', '=', '#', '?' or spaces");
@@ -306,16 +265,15 @@ static int api_key_compile(const json_t *config_json_ptr, const char *pointer, s
 		fj.failed = 1;
 	}
 	config_ptr->unknown_status = (int)status;
-	gw_filter_json_string(&fj, config_json_ptr, pointer, "consumer_header", NULL, &config_ptr->consumer_header);
-	valid_header_member(&fj, pointer, "consumer_header", config_ptr->consumer_header);
+	gw_filter_json_header(&fj, config_json_ptr, pointer, "consumer_header", NULL, &config_ptr->consumer_header);
 	if (keys_json_ptr && !json_is_array(keys_json_ptr)) {
 		gw_diag_error(diag_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "keys"), "must be an array");
 		fj.failed = 1;
 	} else if (keys_json_ptr) {
 		read_key_entries(&builder, keys_json_ptr, gw_filter_json_pointer(at, sizeof(at), pointer, "keys"));
 	}
-	if (keys_file)
-		read_keys_file(&builder, keys_file, gw_filter_json_pointer(at, sizeof(at), pointer, "keys_file"));
+	if (keys_text)
+		read_keys_file(&builder, keys_text, keys_path, file_at);
 	if (!fj.failed && builder.count == 0) {
 		gw_diag_error(diag_ptr, pointer, "no keys: give \"keys\" or a \"keys_file\" with at least one");
 		fj.failed = 1;

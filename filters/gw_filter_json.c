@@ -2,9 +2,12 @@
  * gw_filter_json.h). */
 #include "gw_filter_json.h"
 #include "gw_arena.h"
+#include "gw_config.h"
 #include "gw_diag.h"
+#include "gw_exchange.h"
 #include "gw_json_check.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -188,4 +191,84 @@ int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object_pt
 		return wrong_type(fj_ptr, pointer, key, "an object", value_ptr);
 	*out_ptr = value_ptr;
 	return 0;
+}
+
+int gw_filter_json_header(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			  const char *dflt, const char **out_ptr)
+{
+	char at[GW_FILTER_POINTER_MAX];
+	size_t len;
+
+	if (gw_filter_json_string(fj_ptr, object_ptr, pointer, key, dflt, out_ptr) == -1 || !*out_ptr)
+		return fj_ptr->failed ? -1 : 0;
+	len = strlen(*out_ptr);
+	gw_filter_json_pointer(at, sizeof(at), pointer, key);
+	if (!gw_header_name_valid(*out_ptr, len)) {
+		gw_diag_error(fj_ptr->diag_ptr, at, "\"%s\" is not a valid header name", *out_ptr);
+		return fail(fj_ptr);
+	}
+	if (gw_header_name_reserved(*out_ptr, len)) {
+		gw_diag_error(fj_ptr->diag_ptr, at, "header \"%s\" is the gateway's own: a filter cannot use it",
+			      *out_ptr);
+		return fail(fj_ptr);
+	}
+	return 0;
+}
+
+char *gw_filter_json_read_file(struct gw_filter_json *fj_ptr, const char *written, const char *at, size_t max_bytes,
+			       const char **path_ptr)
+{
+	const char *path = gw_config_file_path(fj_ptr->arena_ptr, written);
+	FILE *file_ptr = path ? fopen(path, "re") : NULL;
+	char problem[128] = "";
+	char *text = NULL;
+	long size = -1;
+
+	*path_ptr = path ? path : written;
+	if (!file_ptr) {
+		gw_diag_error(fj_ptr->diag_ptr, at, "cannot read %s: %s", *path_ptr, strerror(path ? errno : ENOMEM));
+		fail(fj_ptr);
+		return NULL;
+	}
+	if (fseek(file_ptr, 0, SEEK_END) == -1 || (size = ftell(file_ptr)) < 0 || fseek(file_ptr, 0, SEEK_SET) == -1)
+		snprintf(problem, sizeof(problem), "%s", strerror(errno));
+	else if ((size_t)size > max_bytes)
+		snprintf(problem, sizeof(problem), "larger than %zu bytes", max_bytes);
+	else if (!(text = gw_arena_alloc(fj_ptr->arena_ptr, (size_t)size + 1)))
+		snprintf(problem, sizeof(problem), "%s", strerror(ENOMEM));
+	else if (fread(text, 1, (size_t)size, file_ptr) != (size_t)size || getc(file_ptr) != EOF)
+		snprintf(problem, sizeof(problem), "it changed while it was read");
+	fclose(file_ptr);
+	if (problem[0]) {
+		gw_diag_error(fj_ptr->diag_ptr, at, "cannot read %s: %s", *path_ptr, problem);
+		fail(fj_ptr);
+		return NULL;
+	}
+	text[size] = '\0';
+	return text;
+}
+
+char *gw_filter_file_line(char **cursor_ptr)
+{
+	char *line = *cursor_ptr, *end;
+
+	if (!line || !*line)
+		return NULL;
+	end = strchr(line, '\n');
+	*cursor_ptr = end ? end + 1 : line + strlen(line);
+	if (end) {
+		if (end > line && end[-1] == '\r')
+			end--;
+		*end = '\0';
+	}
+	return line;
+}
+
+int gw_filter_file_line_count(const char *text)
+{
+	int lines = 0;
+
+	for (; *text; text++)
+		lines += *text == '\n' || (text[1] == '\0');
+	return lines;
 }

@@ -44,5 +44,22 @@ int gw_filter_json_strings(struct gw_filter_json *fj_ptr, const json_t *object_p
 /* An object member, not copied: *out_ptr NULL when absent. */
 int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
 			  const json_t **out_ptr);
+/* A header name the filter sets or takes out: a valid field name, not one
+ * the gateway keeps to itself (gw_header_name_reserved). */
+int gw_filter_json_header(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
+			  const char *dflt, const char **out_ptr);
+
+/* A file an entry names ("keys_file"), for compile(): the path as written,
+ * joined to the configuration file's directory when relative (so that
+ * `vkgw --watch` watches it too, gw_config_file_path), read whole into the
+ * arena with a NUL after it; its path in *path_ptr. NULL after reporting
+ * at `at` (unreadable, or above max_bytes). */
+char *gw_filter_json_read_file(struct gw_filter_json *fj_ptr, const char *written, const char *at, size_t max_bytes,
+			       const char **path_ptr);
+/* The lines of such a text, one by one, in place: the next line (its end
+ * of line, LF or CRLF, replaced by a NUL), or NULL at the end. */
+char *gw_filter_file_line(char **cursor_ptr);
+/* How many lines gw_filter_file_line will give. */
+int gw_filter_file_line_count(const char *text);
 
 #endif

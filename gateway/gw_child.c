@@ -10,12 +10,12 @@
 #define GW_CHILD_CLOSE_MAX 65536 /* descriptors closed when close_range is missing */
 
 /* The listening sockets (and anything else vkgw holds) are not the
- * child's business. */
-static void close_inherited(void)
+ * child's business: everything from `first` up goes. */
+static void close_inherited(int first)
 {
-	if (close_range(3, ~0u, 0) == 0)
+	if (close_range((unsigned)first, ~0u, 0) == 0)
 		return;
-	for (int fd = 3; fd < GW_CHILD_CLOSE_MAX; fd++)
+	for (int fd = first; fd < GW_CHILD_CLOSE_MAX; fd++)
 		close(fd);
 }
 
@@ -35,7 +35,7 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-pid_t gw_child_fork(const char *name)
+pid_t gw_child_fork_keeping(const char *name, int keep_fd)
 {
 	pid_t parent = getpid();
 	pid_t pid;
@@ -52,8 +52,20 @@ pid_t gw_child_fork(const char *name)
 	if (getppid() != parent)
 		_exit(0);
 	prctl(PR_SET_NAME, name);
-	close_inherited();
+	if (keep_fd < 0) {
+		close_inherited(3);
+		return 0;
+	}
+	/* dup2 clears close-on-exec; the kept descriptor is the child's own. */
+	if (keep_fd != GW_CHILD_KEPT_FD && dup2(keep_fd, GW_CHILD_KEPT_FD) == -1)
+		_exit(1);
+	close_inherited(GW_CHILD_KEPT_FD + 1);
 	return 0;
+}
+
+pid_t gw_child_fork(const char *name)
+{
+	return gw_child_fork_keeping(name, -1);
 }
 
 void gw_child_stop(pid_t pid)

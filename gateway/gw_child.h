@@ -15,6 +15,12 @@
  * caller's loop but end with _exit. */
 pid_t gw_child_fork(const char *name);
 
+/* The same, except that the child keeps one descriptor, `keep_fd`, as
+ * GW_CHILD_KEPT_FD (a socket it serves, made by the parent so that it is
+ * ready before the child runs); -1 keeps none. */
+#define GW_CHILD_KEPT_FD 3
+pid_t gw_child_fork_keeping(const char *name, int keep_fd);
+
 /* Ends the child (if it is still this process's unreaped child) and
  * reaps it. Takes 0 and -1 (no child). */
 void gw_child_stop(pid_t pid);

@@ -17,6 +17,19 @@
 #                     file is refused at its pointer with FILE:LINE, and the
 #                     keys before go on working; with --watch, a keys file
 #                     renamed over reloads without a signal
+#   basic             no, malformed or wrong credentials, an unknown user:
+#                     401 with WWW-Authenticate and the JSON body; bcrypt
+#                     (written by Apache's htpasswd), sha512-crypt and
+#                     sha256-crypt (openssl passwd) users through, as the
+#                     consumer, Authorization not forwarded
+#   basic, off-kernel a slow bcrypt check (cost 13) runs in the password
+#                     worker: while it runs, the same kernel answers other
+#                     requests; a cached credential costs the worker no CPU;
+#                     a check slower than check_timeout_ms is 503
+#   basic, worker     the worker killed: 503, then another worker answers
+#   basic, reload     a password changed in the file takes effect on SIGHUP
+#                     (the cached one no longer passes); a hash vkgw does
+#                     not take is refused with FILE:LINE
 . "$(dirname "$0")/lib.sh"
 
 VKGW="$BUILD/vkgw"
@@ -44,6 +57,15 @@ write_config() {
     { "name": "q", "match": { "path": { "prefix": "/q/" } },
       "filters": [ { "type": "api_key", "query": "api_key", "keys": [ { "consumer": "alice", "key": "alice key/1" } ] } ],
       "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "b", "match": { "path": { "prefix": "/b/" } },
+      "filters": [ { "type": "basic", "htpasswd_file": "users.htpasswd", "realm": "test", "consumer_header": "x-consumer" } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "bn", "match": { "path": { "prefix": "/bn/" } },
+      "filters": [ { "type": "basic", "htpasswd_file": "users.htpasswd", "cache_seconds": 0 } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "bt", "match": { "path": { "prefix": "/bt/" } },
+      "filters": [ { "type": "basic", "htpasswd_file": "users.htpasswd", "cache_seconds": 0, "check_timeout_ms": 50 } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
     { "name": "f", "match": { "path": { "prefix": "/f/" } },
       "filters": [ { "type": "api_key", "query": "api_key", "forward_key": true,
                      "keys": [ { "consumer": "alice", "key": "alice-key" } ] } ],
@@ -53,9 +75,24 @@ write_config() {
 JSON
 }
 
+# The users of the basic routes: bcrypt from Apache's htpasswd (alice at
+# the cheapest cost, slow at cost 13: ~0.5 s a check), sha512-crypt and
+# sha256-crypt from openssl. Made once: a cost-13 hash takes as long to make.
+SLOW_HASH=
+write_users() {
+	[ -n "$SLOW_HASH" ] || SLOW_HASH=$(htpasswd -nbB -C 13 slow slow-pw | tr -d '\n')
+	{
+		htpasswd -nbB -C 4 alice "${1:-alice-pw}" | tr -d '\n'
+		printf '\nbob:%s\n' "$(openssl passwd -6 bob-pw)"
+		printf '# sha256-crypt\ncarol:%s\n%s\n' "$(openssl passwd -5 carol-pw)" "$SLOW_HASH"
+	} >"$E2E_TMP/users.htpasswd.new"
+	mv "$E2E_TMP/users.htpasswd.new" "$E2E_TMP/users.htpasswd"
+}
+
 start_pair() {
 	start_server "$1_up" "$UPSTREAM" -p 0 -k 1
 	printf '# consumer sha256\ncarol %s\n' "$(sha256 carol-key)" >"$E2E_TMP/keys.txt"
+	write_users
 	write_config "$E2E_TMP/$1.json" "${E2E_PORT[$1_up]}"
 	start_server "$1_gw" "$VKGW" -c "$E2E_TMP/$1.json"
 	GW="http://127.0.0.1:${E2E_PORT[$1_gw]}"
@@ -153,9 +190,145 @@ keys_file_watched() {
 	[[ $(get -H 'x-api-key: carol-key' "$GW/k/x") == "HTTP/1.1 403 "* ]] || fail "carol after she left the file"
 }
 
+# ---- basic ----
+
+basic() { printf 'Authorization: Basic %s' "$(printf '%s' "$1" | base64 -w0)"; }
+
+basic_users() {
+	local out who
+	start_pair bu
+	out=$(get "$GW/b/x")
+	[ "$(status_and_body "$out")" = '401 {"error":"missing credentials","status":401}' ] || fail "none: $out"
+	grep -qx 'WWW-Authenticate: Basic realm="test", charset="UTF-8"' <<<"$out" || fail "the challenge: $out"
+	for bad in "alice:wrong" "alice:" "mallory:alice-pw" "alice" "alice:alice-pwx"; do
+		out=$(get -H "$(basic "$bad")" "$GW/b/x")
+		[ "$(status_and_body "$out")" = '401 {"error":"invalid credentials","status":401}' ] || fail "$bad: $out"
+		grep -q '^WWW-Authenticate: Basic' <<<"$out" || fail "$bad: no challenge: $out"
+	done
+	for header in 'Authorization: Basic !!!' 'Authorization: Bearer abc' 'Authorization: Basic YWxpY2U6YWxpY2UtcHc'; do
+		[[ $(get -H "$header" "$GW/b/x") == "HTTP/1.1 401 "* ]] || fail "$header: not 401"
+	done
+	for who in alice bob carol; do
+		out=$(get -H "$(basic "$who:$who-pw")" -H 'x-consumer: forged' "$GW/b/x")
+		[[ $out == "HTTP/1.1 200 "* ]] || fail "$who: $(head -n 1 <<<"$out")"
+		grep -qx "x-consumer: $who" <<<"$out" || fail "$who: no x-consumer upstream: $out"
+		! grep -qi '^authorization:' <<<"$out" || fail "$who: Authorization reached the upstream: $out"
+		! grep -q 'forged' <<<"$out" || fail "$who: the client's x-consumer reached the upstream: $out"
+	done
+	# curl's own -u, and the scheme in another case.
+	[[ $(get -u bob:bob-pw "$GW/bn/x") == "HTTP/1.1 200 "* ]] || fail "curl -u"
+	out=$(get -H "Authorization: bAsIc $(printf 'carol:carol-pw' | base64 -w0)" "$GW/b/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "the scheme's case: $(head -n 1 <<<"$out")"
+	wait_until 5 "the access log written" log_has '"consumer":"carol"'
+	log_has '"route":"b","filters":{"passed":1,"answered_by":null},"consumer":"alice"' ||
+		fail "the access log: $(cat "$E2E_TMP/access.log")"
+}
+
+# The lone kernel's password worker, and its CPU time in clock ticks.
+worker_pid() { pgrep -P "${E2E_PID[$1]}" -x vkgw-crypt; }
+worker_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+worker_busy() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = R ]; }
+running() { kill -0 "$1" 2>/dev/null; }
+not() { ! "$@"; }
+
+basic_off_kernel() {
+	local slow worker before after out one pids=() p
+	start_pair bk
+	worker=$(worker_pid bk_gw) || fail "no password worker beside the kernel"
+	[[ $(get -H "$(basic alice:alice-pw)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "alice, to be cached"
+	# A cost-13 check in the worker: while it runs, the kernel answers
+	# (the worker checks one at a time: alice's credentials are cached).
+	curl -s -o "$E2E_TMP/slow.out" -w '%{http_code}' --noproxy '*' --max-time 20 \
+		-H "$(basic slow:slow-pw)" "$GW/bn/x" >"$E2E_TMP/slow.status" &
+	slow=$!
+	wait_until 10 "the worker checking" worker_busy "$worker"
+	out=$(get -H 'x-api-key: alice-key' "$GW/k/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "another route during the check: $(head -n 1 <<<"$out")"
+	out=$(get -H "$(basic alice:alice-pw)" "$GW/b/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "basic on another route during the check: $(head -n 1 <<<"$out")"
+	running "$slow" || fail "(slow: $(cat "$E2E_TMP/slow.status")) the slow check ended before the other requests were answered: nothing shows they overlapped"
+	wait "$slow" || fail "curl of the slow check failed"
+	[ "$(cat "$E2E_TMP/slow.status")" = 200 ] || fail "the slow check: $(cat "$E2E_TMP/slow.status")"
+	# Cached: the second time costs the worker nothing.
+	before=$(worker_ticks "$worker")
+	[[ $(get -H "$(basic slow:slow-pw)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "slow, first on the cached route"
+	after=$(worker_ticks "$worker")
+	one=$((after - before))
+	[ "$one" -ge 10 ] || fail "a cost-13 check took $one ticks of the worker"
+	before=$after
+	for _ in 1 2 3; do
+		[[ $(get -H "$(basic slow:slow-pw)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "slow, cached"
+	done
+	after=$(worker_ticks "$worker")
+	[ $((after - before)) -le 2 ] || fail "cached checks took $((after - before)) ticks of the worker"
+	# A wrong password is never cached as right.
+	[[ $(get -H "$(basic slow:wrong)" "$GW/b/x") == "HTTP/1.1 401 "* ]] || fail "slow, wrong password"
+	# Slower than check_timeout_ms (50): 503.
+	out=$(get -H "$(basic slow:slow-pw)" "$GW/bt/x")
+	[ "$(status_and_body "$out")" = '503 {"error":"password check unavailable","status":503}' ] ||
+		fail "a check past its timeout: $out"
+	# Five at once past their timeout: the worker skips the checks whose
+	# kernel stopped waiting, and works on the first alone.
+	wait_until 10 "the worker idle" not worker_busy "$worker"
+	before=$(worker_ticks "$worker")
+	for i in 1 2 3 4 5; do
+		curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 10 -H "$(basic slow:slow-pw)" \
+			"$GW/bt/x" >"$E2E_TMP/bt.$i" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || fail "curl failed"; done
+	for i in 1 2 3 4 5; do [ "$(cat "$E2E_TMP/bt.$i")" = 503 ] || fail "check $i: $(cat "$E2E_TMP/bt.$i")"; done
+	wait_until 10 "the worker idle" not worker_busy "$worker"
+	after=$(worker_ticks "$worker")
+	[ $((after - before)) -lt $((one * 3 / 2)) ] ||
+		fail "five abandoned checks took $((after - before)) ticks of the worker (one takes $one)"
+}
+
+answers() { [[ $(get -H "$(basic bob:bob-pw)" "$GW/bn/x") == "HTTP/1.1 $1 "* ]]; }
+
+basic_worker_restart() {
+	local worker out
+	start_pair bw
+	worker=$(worker_pid bw_gw) || fail "no password worker"
+	kill -9 "$worker"
+	out=$(get -H "$(basic bob:bob-pw)" "$GW/bn/x")
+	[ "$(status_and_body "$out")" = '503 {"error":"password check unavailable","status":503}' ] ||
+		fail "the worker killed: $out"
+	# Started again by a refusal at least a second after the last start.
+	wait_until 5 "another worker answering" answers 200
+	[ "$(worker_pid bw_gw)" != "$worker" ] || fail "the same worker pid"
+	grep -q "the password worker (pid $worker) is gone: starting another" "$(server_err_file bw_gw)" ||
+		fail "not logged:$(server_stderr bw_gw)"
+	# Cached credentials never needed it.
+	[[ $(get -H "$(basic alice:alice-pw)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "alice"
+}
+
+basic_file_reloads() {
+	local out
+	start_pair br
+	[[ $(get -H "$(basic alice:alice-pw)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "alice before"
+	write_users alice-new
+	signal_server br_gw HUP
+	wait_until 5 "configuration 2 applied" applied br_gw 2
+	# Her old password is cached, under the hash it was checked against.
+	[[ $(get -H "$(basic alice:alice-pw)" "$GW/b/x") == "HTTP/1.1 401 "* ]] || fail "alice's old password"
+	[[ $(get -H "$(basic alice:alice-new)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "alice's new password"
+	printf 'mallory:%s\n' "$(htpasswd -nbm mallory x | cut -d: -f2)" >>"$E2E_TMP/users.htpasswd"
+	signal_server br_gw HUP
+	wait_until 5 "the broken file refused" refused br_gw
+	grep -qE "br.json:[0-9]+:[0-9]+: /routes/3/filters/0/htpasswd_file: $E2E_TMP/users.htpasswd:6: user \"mallory\": an Apache MD5 \(\\\$apr1\\\$\) hash" \
+		"$(server_err_file br_gw)" || fail "the problem:$(server_stderr br_gw)"
+	[[ $(get -H "$(basic alice:alice-new)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "alice after a refused reload"
+}
+
 run_case "api_key in a header: 401, 403, consumers from the config and the keys file, the key kept from upstream" \
 	header_keys
 run_case "api_key in the query: taken out of the target sent upstream and logged; forward_key" query_keys
 run_case "api_key: the keys file reloads with SIGHUP; a broken one is refused at its pointer" keys_file_reloads
 run_case "api_key: with --watch, a keys file written over reloads" keys_file_watched
+run_case "basic: 401 with a challenge, bcrypt/sha512/sha256 users through as the consumer" basic_users
+run_case "basic: checks run in the password worker while the kernel serves; cached ones cost it nothing" \
+	basic_off_kernel
+run_case "basic: a killed password worker is started again" basic_worker_restart
+run_case "basic: the htpasswd file reloads; a hash vkgw does not take is refused at its line" basic_file_reloads
 finish
