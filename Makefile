@@ -61,7 +61,7 @@ $(BUILD)/filters/%.o: INC := -Ifilters -Igateway -Iconfig -Ivkern
 # headers (as system headers: its own warnings are not ours).
 $(BUILD)/filters/%.o: CFLAGS += -isystem $(BORINGSSL_INC)
 $(BUILD)/gateway/gw_tls.o $(BUILD)/gateway/gw_tls_%.o: CFLAGS += -isystem $(BORINGSSL_INC)
-$(BUILD)/tests/unit/test_gw_tls.o: CFLAGS += -isystem $(BORINGSSL_INC)
+$(BUILD)/tests/unit/test_gw_tls.o $(BUILD)/tests/unit/test_gw_jwt.o $(BUILD)/tests/unit/test_gw_filter_%.o: CFLAGS += -isystem $(BORINGSSL_INC)
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -26,6 +26,7 @@
 #include "gw_diag.h"
 #include "gw_exchange.h"
 #include "gw_filter_json.h"
+#include "gw_filter_query.h"
 #include "gw_filters.h"
 #include "gw_http.h"
 
@@ -285,59 +286,6 @@ static int api_key_compile(const json_t *config_json_ptr, const char *pointer, s
 
 /* ---- the request ---- */
 
-/* The value of query parameter `name` in `query`, percent-decoded into
- * out[cap] ('+' stays '+': keys are not form text); its length, or -1
- * when absent, -2 when malformed or too long. *start_ptr and *end_ptr: the
- * parameter's bytes in `query`, with the '&' before it if any. */
-static long query_param(const char *query, size_t len, const char *name, size_t name_len, char *out, size_t cap,
-			size_t *start_ptr, size_t *end_ptr)
-{
-	size_t i = 0;
-
-	while (i <= len) {
-		size_t end = i;
-		size_t n = 0;
-
-		while (end < len && query[end] != '&')
-			end++;
-		if (end - i > name_len && memcmp(query + i, name, name_len) == 0 && query[i + name_len] == '=') {
-			for (size_t j = i + name_len + 1; j < end; j++) {
-				int c = (unsigned char)query[j];
-
-				if (c == '%') {
-					int hi = j + 2 < end ? gw_http_hex_value((unsigned char)query[j + 1]) : -1;
-					int lo = j + 2 < end ? gw_http_hex_value((unsigned char)query[j + 2]) : -1;
-
-					if (hi < 0 || lo < 0)
-						return -2;
-					c = hi << 4 | lo;
-					j += 2;
-				}
-				if (n == cap)
-					return -2;
-				out[n++] = (char)c;
-			}
-			*start_ptr = i > 0 ? i - 1 : i;
-			*end_ptr = i > 0 ? end : (end < len ? end + 1 : end);
-			return (long)n;
-		}
-		i = end + 1;
-	}
-	return -1;
-}
-
-/* The query without the key's parameter, sent upstream instead. */
-static int drop_query_param(struct gw_exchange *ex_ptr, const char *query, size_t len, size_t start, size_t end)
-{
-	char rest[GW_API_KEY_QUERY_MAX];
-
-	if (len - (end - start) > sizeof(rest))
-		return -1;
-	memcpy(rest, query, start);
-	memcpy(rest + start, query + end, len - end);
-	return gw_exchange_set_query(ex_ptr, rest, len - (end - start));
-}
-
 static enum gw_filter_result refuse(struct gw_exchange *ex_ptr, int status, const char *message)
 {
 	gw_exchange_respond_error(ex_ptr, status, message);
@@ -360,8 +308,8 @@ static enum gw_filter_result api_key_request_head(struct gw_stage *stage_ptr)
 			return refuse(ex_ptr, 401, "missing API key");
 	} else {
 		query = gw_exchange_query(ex_ptr, &query_len);
-		n = query ? query_param(query, query_len, config_ptr->query, config_ptr->query_len, decoded,
-					sizeof(decoded), &start, &end)
+		n = query ? gw_filter_query_param(query, query_len, config_ptr->query, config_ptr->query_len, decoded,
+						  sizeof(decoded), &start, &end)
 			  : -1;
 		if (n == -1 || n == 0)
 			return refuse(ex_ptr, 401, "missing API key");
@@ -383,7 +331,7 @@ static enum gw_filter_result api_key_request_head(struct gw_stage *stage_ptr)
 	if (config_ptr->forward_key)
 		return GW_FILTER_CONTINUE;
 	if (config_ptr->header ? gw_exchange_remove(ex_ptr, GW_SIDE_REQUEST, config_ptr->header) == -1
-			       : drop_query_param(ex_ptr, query, query_len, start, end) == -1)
+			       : gw_filter_query_drop(ex_ptr, query, query_len, start, end) == -1)
 		return gw_stage_fail(stage_ptr, "api_key: cannot remove the key from the request");
 	return GW_FILTER_CONTINUE;
 }

@@ -8,9 +8,6 @@
 #include <stdint.h>
 
 #define GW_API_KEY_DIGEST_BYTES 32 /* SHA-256 */
-/* The longest query a request may have for the filter to take a key out
- * of it (the rest goes upstream without the key). */
-#define GW_API_KEY_QUERY_MAX 4096
 
 struct gw_api_key {
 	const char *consumer;

@@ -18,7 +18,7 @@
  * the connection waits and the kernel serves the others. A verified
  * credential is remembered per kernel for "cache_seconds" (0: never) in a
  * bounded cache ("cache_entries"), under a keyed digest of user, stored
- * hash and password (gw_filter_basic.h), never the password: a repeated
+ * hash and password (gw_verified_cache.h), never the password: a repeated
  * request costs one HMAC, and a password changed in the file is checked
  * afresh. An unknown user costs a check too (against the first user's
  * hash), so the time of an answer does not say which users exist.
@@ -30,21 +30,19 @@
  * user is the request's value "consumer" (the access log's, the later
  * stages', "consumer_header"'s), and Authorization is removed from what
  * goes upstream unless "forward_authorization". */
-#include "gw_filter_basic.h"
 #include "gw_arena.h"
 #include "gw_crypt_worker.h"
 #include "gw_diag.h"
 #include "gw_exchange.h"
 #include "gw_filter_json.h"
 #include "gw_filters.h"
+#include "gw_verified_cache.h"
 
 #include "vk_coro.h"
 #include "vk_sys.h"
 
 #include <openssl/base64.h>
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -81,88 +79,8 @@ struct basic_config {
 /* Per request, from the request head to the worker's answer. */
 struct basic_request {
 	const struct basic_user *user_ptr; /* NULL: unknown, checked against a stand-in */
-	uint8_t tag[GW_BASIC_TAG_BYTES];
+	uint8_t tag[GW_VERIFIED_TAG_BYTES];
 };
-
-/* ---- the cache ---- */
-
-struct gw_basic_cache *gw_basic_cache_create(size_t entries, uint64_t ttl_ns)
-{
-	size_t buckets = 0;
-	struct gw_basic_cache *cache_ptr;
-
-	if (entries > 0) {
-		buckets = 1;
-		while (buckets * GW_BASIC_CACHE_WAYS < entries)
-			buckets <<= 1;
-	}
-	cache_ptr = calloc(1, sizeof(*cache_ptr) + buckets * GW_BASIC_CACHE_WAYS * sizeof(cache_ptr->slots[0]));
-	if (!cache_ptr)
-		return NULL;
-	RAND_bytes(cache_ptr->secret, sizeof(cache_ptr->secret));
-	cache_ptr->bucket_count = buckets;
-	cache_ptr->ttl_ns = ttl_ns;
-	return cache_ptr;
-}
-
-void gw_basic_cache_tag(const struct gw_basic_cache *cache_ptr, const char *user, size_t user_len, const char *hash,
-			const char *password, size_t password_len, uint8_t tag[GW_BASIC_TAG_BYTES])
-{
-	HMAC_CTX ctx;
-	unsigned len = GW_BASIC_TAG_BYTES;
-	static const uint8_t separator = 0;
-
-	HMAC_CTX_init(&ctx);
-	HMAC_Init_ex(&ctx, cache_ptr->secret, sizeof(cache_ptr->secret), EVP_sha256(), NULL);
-	HMAC_Update(&ctx, (const uint8_t *)user, user_len);
-	HMAC_Update(&ctx, &separator, 1);
-	HMAC_Update(&ctx, (const uint8_t *)hash, strlen(hash));
-	HMAC_Update(&ctx, &separator, 1);
-	HMAC_Update(&ctx, (const uint8_t *)password, password_len);
-	HMAC_Final(&ctx, tag, &len);
-	HMAC_CTX_cleanup(&ctx);
-}
-
-static struct gw_basic_cache_slot *bucket(const struct gw_basic_cache *cache_ptr, const uint8_t *tag)
-{
-	size_t index = ((size_t)tag[0] | (size_t)tag[1] << 8 | (size_t)tag[2] << 16 | (size_t)tag[3] << 24) &
-		       (cache_ptr->bucket_count - 1);
-
-	return (struct gw_basic_cache_slot *)&cache_ptr->slots[index * GW_BASIC_CACHE_WAYS];
-}
-
-int gw_basic_cache_find(const struct gw_basic_cache *cache_ptr, const uint8_t tag[GW_BASIC_TAG_BYTES], uint64_t now_ns)
-{
-	const struct gw_basic_cache_slot *slot_ptr;
-
-	if (!cache_ptr->bucket_count)
-		return 0;
-	slot_ptr = bucket(cache_ptr, tag);
-	for (int i = 0; i < GW_BASIC_CACHE_WAYS; i++)
-		if (slot_ptr[i].expires_ns > now_ns && CRYPTO_memcmp(slot_ptr[i].tag, tag, GW_BASIC_TAG_BYTES) == 0)
-			return 1;
-	return 0;
-}
-
-void gw_basic_cache_put(struct gw_basic_cache *cache_ptr, const uint8_t tag[GW_BASIC_TAG_BYTES], uint64_t now_ns)
-{
-	struct gw_basic_cache_slot *slot_ptr, *victim_ptr;
-
-	if (!cache_ptr->bucket_count)
-		return;
-	slot_ptr = bucket(cache_ptr, tag);
-	victim_ptr = &slot_ptr[0];
-	for (int i = 0; i < GW_BASIC_CACHE_WAYS; i++) {
-		if (memcmp(slot_ptr[i].tag, tag, GW_BASIC_TAG_BYTES) == 0) {
-			victim_ptr = &slot_ptr[i];
-			break;
-		}
-		if (slot_ptr[i].expires_ns < victim_ptr->expires_ns)
-			victim_ptr = &slot_ptr[i];
-	}
-	memcpy(victim_ptr->tag, tag, GW_BASIC_TAG_BYTES);
-	victim_ptr->expires_ns = now_ns + cache_ptr->ttl_ns;
-}
 
 /* ---- the configuration ---- */
 
@@ -385,28 +303,23 @@ static int basic_compile(const json_t *config_json_ptr, const char *pointer, str
 /* ---- per kernel ---- */
 
 /* The cache, and a hold on the kernel's password worker. A reload keeps
- * both when the cache's size and lifetime stay. */
+ * both (what the cache holds stays true: a changed hash misses) when the
+ * cache's size stays. */
 static void *basic_kernel_state_create(const void *compiled_ptr, void *previous_ptr)
 {
 	const struct basic_config *config_ptr = compiled_ptr;
-	uint64_t ttl_ns = (uint64_t)config_ptr->cache_seconds * 1000000000ull;
 	size_t entries = config_ptr->cache_seconds ? (size_t)config_ptr->cache_entries : 0;
-	struct gw_basic_cache *fresh_ptr, *previous_cache_ptr = previous_ptr;
+	struct gw_verified_cache *fresh_ptr = gw_verified_cache_create(entries), *previous_cache_ptr = previous_ptr;
 
-	if (previous_cache_ptr && previous_cache_ptr->ttl_ns == ttl_ns) {
-		fresh_ptr = gw_basic_cache_create(entries, ttl_ns);
-		if (fresh_ptr && fresh_ptr->bucket_count == previous_cache_ptr->bucket_count) {
-			free(fresh_ptr);
-			return previous_cache_ptr;
-		}
-	} else {
-		fresh_ptr = gw_basic_cache_create(entries, ttl_ns);
+	if (fresh_ptr && previous_cache_ptr && previous_cache_ptr->bucket_count == fresh_ptr->bucket_count) {
+		gw_verified_cache_free(fresh_ptr);
+		return previous_cache_ptr;
 	}
 	if (!fresh_ptr)
 		return NULL;
 	if (gw_crypt_worker_hold() == -1) {
 		fprintf(stderr, "vkgw: basic: cannot start the password worker: %s\n", strerror(errno));
-		free(fresh_ptr);
+		gw_verified_cache_free(fresh_ptr);
 		return NULL;
 	}
 	return fresh_ptr;
@@ -414,10 +327,7 @@ static void *basic_kernel_state_create(const void *compiled_ptr, void *previous_
 
 static void basic_kernel_state_free(void *state_ptr)
 {
-	struct gw_basic_cache *cache_ptr = state_ptr;
-
-	OPENSSL_cleanse(cache_ptr, sizeof(*cache_ptr));
-	free(cache_ptr);
+	gw_verified_cache_free(state_ptr);
 	gw_crypt_worker_release();
 }
 
@@ -552,7 +462,8 @@ static void basic_wait(struct vk_thread *that)
 	if (self->len != 1)
 		vk_raise(EPIPE);
 	if (self->verdict == GW_CRYPT_MATCH && request_ptr->user_ptr) {
-		gw_basic_cache_put(gw_stage_kernel_state(stage_ptr), request_ptr->tag, vk_sys_coarse_now_ns());
+		gw_verified_cache_put(gw_stage_kernel_state(stage_ptr), request_ptr->tag,
+				      vk_sys_coarse_now_ns() + (uint64_t)config_ptr->cache_seconds * 1000000000ull);
 		admit(stage_ptr, request_ptr->user_ptr);
 	} else {
 		challenge(stage_ptr, "invalid credentials");
@@ -564,7 +475,7 @@ static enum gw_filter_result basic_request_head(struct gw_stage *stage_ptr)
 {
 	const struct basic_config *config_ptr = gw_stage_config(stage_ptr);
 	struct basic_request *request_ptr = gw_stage_state(stage_ptr);
-	struct gw_basic_cache *cache_ptr = gw_stage_kernel_state(stage_ptr);
+	struct gw_verified_cache *cache_ptr = gw_stage_kernel_state(stage_ptr);
 	uint8_t decoded[CREDENTIALS_MAX];
 	long len = credentials(gw_stage_exchange(stage_ptr), decoded);
 	const uint8_t *colon = len > 0 ? memchr(decoded, ':', (size_t)len) : NULL;
@@ -581,11 +492,15 @@ static enum gw_filter_result basic_request_head(struct gw_stage *stage_ptr)
 	user_len = (size_t)(colon - decoded);
 	request_ptr->user_ptr = find_user(config_ptr, (const char *)decoded, user_len);
 	if (request_ptr->user_ptr) {
-		gw_basic_cache_tag(cache_ptr, (const char *)decoded, user_len, request_ptr->user_ptr->hash,
-				   (const char *)colon + 1, (size_t)(decoded + len - colon - 1), request_ptr->tag);
+		const void *parts[] = {decoded, request_ptr->user_ptr->hash, colon + 1};
+		size_t lens[] = {user_len, strlen(request_ptr->user_ptr->hash), (size_t)(decoded + len - colon - 1)};
+
+		/* The stored hash is part of the tag: a password changed in the
+		 * file misses. */
+		gw_verified_cache_tag(cache_ptr, parts, lens, 3, request_ptr->tag);
 	}
 	OPENSSL_cleanse(decoded, sizeof(decoded));
-	if (request_ptr->user_ptr && gw_basic_cache_find(cache_ptr, request_ptr->tag, vk_sys_coarse_now_ns()))
+	if (request_ptr->user_ptr && gw_verified_cache_find(cache_ptr, request_ptr->tag, vk_sys_coarse_now_ns()))
 		return admit(stage_ptr, request_ptr->user_ptr);
 	return gw_stage_wait(stage_ptr, basic_wait);
 }

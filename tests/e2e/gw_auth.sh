@@ -30,6 +30,16 @@
 #   basic, reload     a password changed in the file takes effect on SIGHUP
 #                     (the cached one no longer passes); a hash vkgw does
 #                     not take is refused with FILE:LINE
+#   jwt, corpus       every token of ../shared/corpora/jwt/nginx-auth-jwt
+#                     through the gateway with its JWKS: the expected
+#                     verdict (iat -1 refused: vkgw checks iat)
+#   jwt, identity     claims to headers (the client's own removed), the
+#                     payload header, the consumer in the access log, the
+#                     token kept from upstream; from the query and a cookie
+#   jwt, rules        scopes (403 insufficient_scope), iss/aud/required
+#                     claims, allow_missing, any of two providers
+#   jwt, reload       a key removed from the keys file on SIGHUP: its
+#                     tokens refused; a broken keys file refused
 . "$(dirname "$0")/lib.sh"
 
 VKGW="$BUILD/vkgw"
@@ -38,6 +48,37 @@ need_bin "$VKGW"
 need_bin "$UPSTREAM"
 
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# The jwt routes' providers: nginx-auth-jwt's keys and tokens (12-byte
+# HMAC secrets, so short keys are allowed there), and tokens minted here
+# with a 32-byte secret.
+# Read in place (an absolute path: the configuration is elsewhere).
+JWT_CORPUS=$(cd "${GW_JWT_CORPUS:-../shared/corpora/jwt}/nginx-auth-jwt" && pwd) ||
+	fail "no ../shared/corpora/jwt/nginx-auth-jwt (GW_JWT_CORPUS names another jwt corpus)"
+NGINX_PROVIDER='{ "name": "nginx", "keys_file": "'$JWT_CORPUS'/data/jwks.json", "allow_short_hmac_keys": true,
+  "claims_to_headers": { "sub": "x-user", "email": "x-email" }, "payload_header": "x-jwt-payload" }'
+MINT_SECRET=vkgw-e2e-secret-0123456789abcdef
+MINT_PROVIDER='{ "name": "mint", "keys_file": "mint.jwks", "issuer": "https://idp.test", "audiences": [ "api" ],
+  "required_claims": [ "sub" ], "claims_to_headers": { "sub": "x-user", "tier": "x-tier" },
+  "from": [ { "header": "authorization" }, { "query": "access_token" }, { "cookie": "jwt" } ] }'
+
+# mint PAYLOAD [KID]: an HS256 token under MINT_SECRET.
+mint() {
+	python3 - "$1" "${2:-m1}" "$MINT_SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys
+def b64(data): return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "kid": sys.argv[2]}).encode())
+body = b64(sys.argv[1].encode())
+sig = hmac.new(sys.argv[3].encode(), (head + "." + body).encode(), hashlib.sha256).digest()
+print(head + "." + body + "." + b64(sig))
+PY
+}
+
+write_mint_keys() {
+	printf '{"keys":[{"kty":"oct","kid":"%s","k":"%s"}]}\n' "${1:-m1}" \
+		"$(printf '%s' "$MINT_SECRET" | base64 -w0 | tr '+/' '-_' | tr -d '=')" >"$E2E_TMP/mint.jwks.new"
+	mv "$E2E_TMP/mint.jwks.new" "$E2E_TMP/mint.jwks"
+}
 
 # write_config FILE UPSTREAM_PORT: /k/ takes the key from x-api-key, /q/
 # from the query, /f/ from the query and forwards it.
@@ -66,6 +107,18 @@ write_config() {
     { "name": "bt", "match": { "path": { "prefix": "/bt/" } },
       "filters": [ { "type": "basic", "htpasswd_file": "users.htpasswd", "cache_seconds": 0, "check_timeout_ms": 50 } ],
       "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "j", "match": { "path": { "prefix": "/j/" } },
+      "filters": [ { "type": "jwt", "providers": [ $NGINX_PROVIDER ] } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "js", "match": { "path": { "prefix": "/js/" } },
+      "filters": [ { "type": "jwt", "scopes": [ "read", "write" ], "providers": [ $MINT_PROVIDER ] } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "ja", "match": { "path": { "prefix": "/ja/" } },
+      "filters": [ { "type": "jwt", "allow_missing": true, "providers": [ $MINT_PROVIDER ] } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "jm", "match": { "path": { "prefix": "/jm/" } },
+      "filters": [ { "type": "jwt", "providers": [ $NGINX_PROVIDER, $MINT_PROVIDER ] } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
     { "name": "f", "match": { "path": { "prefix": "/f/" } },
       "filters": [ { "type": "api_key", "query": "api_key", "forward_key": true,
                      "keys": [ { "consumer": "alice", "key": "alice-key" } ] } ],
@@ -93,6 +146,7 @@ start_pair() {
 	start_server "$1_up" "$UPSTREAM" -p 0 -k 1
 	printf '# consumer sha256\ncarol %s\n' "$(sha256 carol-key)" >"$E2E_TMP/keys.txt"
 	write_users
+	write_mint_keys
 	write_config "$E2E_TMP/$1.json" "${E2E_PORT[$1_up]}"
 	start_server "$1_gw" "$VKGW" -c "$E2E_TMP/$1.json"
 	GW="http://127.0.0.1:${E2E_PORT[$1_gw]}"
@@ -321,6 +375,106 @@ basic_file_reloads() {
 	[[ $(get -H "$(basic alice:alice-new)" "$GW/b/x") == "HTTP/1.1 200 "* ]] || fail "alice after a refused reload"
 }
 
+# ---- jwt ----
+
+bearer() { printf 'Authorization: Bearer %s' "$1"; }
+
+jwt_corpus() {
+	local name expected token status want n=0
+	start_pair jc
+	while read -r name expected token; do
+		status=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 5 -H "$(bearer "$token")" "$GW/j/x")
+		want=401
+		[ "$expected" = accept ] && want=200
+		[ "$name" = test1_invalid_iat_jwt ] && want=401 # iat -1: vkgw checks iat
+		[ "$status" = "$want" ] || fail "$name: $status, expected $want ($expected)"
+		n=$((n + 1))
+	done < <(python3 -c '
+import json, sys
+for t in json.load(open(sys.argv[1]))["tokens"]:
+    print(t["name"], t["expected"].split()[0], t["token"])' "$JWT_CORPUS/tokens_expected.json")
+	[ "$n" = 28 ] || fail "$n tokens run, not 28"
+}
+
+jwt_identity() {
+	local out token payload
+	start_pair ji
+	token=$(python3 -c 'import json,sys; print([t["token"] for t in json.load(open(sys.argv[1]))["tokens"] if t["name"]=="test1_jwt"][0])' \
+		"$JWT_CORPUS/tokens_expected.json")
+	out=$(get -H "$(bearer "$token")" -H 'x-user: forged' -H 'x-jwt-payload: forged' "$GW/j/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "test1: $out"
+	grep -qx 'x-user: test1.identifier' <<<"$out" || fail "x-user: $out"
+	grep -qx 'x-email: test1@example.com' <<<"$out" || fail "x-email: $out"
+	payload=$(cut -d. -f2 <<<"$token")
+	grep -qx "x-jwt-payload: $payload" <<<"$out" || fail "the payload header: $out"
+	! grep -q forged <<<"$out" || fail "a client's header reached the upstream: $out"
+	! grep -qi '^authorization:' <<<"$out" || fail "the token reached the upstream: $out"
+	wait_until 5 "the access log written" log_has '"consumer":"test1.identifier"'
+	# The minted provider: from the query (taken out of the target), a cookie.
+	token=$(mint '{"iss":"https://idp.test","aud":"api","sub":"dana","scope":"read write","tier":3}')
+	out=$(get "$GW/js/x?a=1&access_token=$token")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "from the query: $out"
+	grep -qx 'GET /echo/x?a=1 HTTP/1.1' <<<"$out" || fail "the query token upstream: $(grep '^GET' <<<"$out")"
+	grep -qx 'x-tier: 3' <<<"$out" || fail "a number claim: $out"
+	out=$(get -H "Cookie: a=b; jwt=$token; c=d" "$GW/js/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "from a cookie: $out"
+}
+
+jwt_rules() {
+	local out
+	start_pair jr
+	out=$(get "$GW/js/x")
+	[ "$(status_and_body "$out")" = '401 {"error":"missing token","status":401}' ] || fail "none: $out"
+	grep -qx 'WWW-Authenticate: Bearer realm="vkgw"' <<<"$out" || fail "the challenge: $out"
+	out=$(get -H "$(bearer "$(mint '{"iss":"https://idp.test","aud":"api","sub":"dana","scope":"read"}')")" "$GW/js/x")
+	[ "$(status_and_body "$out")" = '403 {"error":"insufficient scope","status":403}' ] || fail "one scope: $out"
+	grep -q '^WWW-Authenticate: Bearer realm="vkgw", error="insufficient_scope", .*scope="read write"' <<<"$out" ||
+		fail "the scope challenge: $out"
+	out=$(get -H "$(bearer "$(mint '{"iss":"https://idp.test","aud":"api","sub":"dana","scp":["write","read"]}')")" "$GW/js/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "scp: $out"
+	for claims in '{"iss":"https://evil","aud":"api","sub":"d","scope":"read write"}' \
+		'{"iss":"https://idp.test","aud":"web","sub":"d","scope":"read write"}' \
+		'{"iss":"https://idp.test","aud":"api","scope":"read write"}' \
+		'{"iss":"https://idp.test","aud":"api","sub":"d","scope":"read write","exp":1000}'; do
+		out=$(get -H "$(bearer "$(mint "$claims")")" "$GW/js/x")
+		[[ $out == "HTTP/1.1 401 "* ]] || fail "$claims: $(head -n 1 <<<"$out")"
+		grep -q '^WWW-Authenticate: Bearer realm="vkgw", error="invalid_token", error_description="' <<<"$out" ||
+			fail "$claims: the challenge: $out"
+	done
+	out=$(get -H "$(bearer "$(mint '{"sub":"d"}' m2)")" "$GW/js/x")
+	grep -q 'error_description="no key of the issuer has the token.s kid"' <<<"$out" || fail "an unknown kid: $out"
+	# allow_missing: no token goes through (a forged x-user removed); a bad one does not.
+	out=$(get -H 'x-user: forged' "$GW/ja/x")
+	[[ $out == "HTTP/1.1 200 "* ]] && ! grep -q forged <<<"$out" || fail "allow_missing, no token: $out"
+	[[ $(get -H "$(bearer a.b.c)" "$GW/ja/x") == "HTTP/1.1 401 "* ]] || fail "allow_missing, a bad token"
+	out=$(get -H "$(bearer "$(mint '{"iss":"https://idp.test","aud":"api","sub":"erin"}')")" "$GW/ja/x")
+	grep -qx 'x-user: erin' <<<"$out" || fail "allow_missing, a good token: $out"
+	# Any of two providers.
+	[[ $(get -H "$(bearer "$(mint '{"iss":"https://idp.test","aud":"api","sub":"f"}')")" "$GW/jm/x") == "HTTP/1.1 200 "* ]] ||
+		fail "the second provider"
+	token=$(python3 -c 'import json,sys; print([t["token"] for t in json.load(open(sys.argv[1]))["tokens"] if t["name"]=="test4_jwt"][0])' \
+		"$JWT_CORPUS/tokens_expected.json")
+	[[ $(get -H "$(bearer "$token")" "$GW/jm/x") == "HTTP/1.1 200 "* ]] || fail "the first provider (RS256)"
+}
+
+jwt_keys_reload() {
+	local token
+	start_pair jk
+	token=$(mint '{"iss":"https://idp.test","aud":"api","sub":"g"}')
+	[[ $(get -H "$(bearer "$token")" "$GW/ja/x") == "HTTP/1.1 200 "* ]] || fail "before"
+	write_mint_keys m2
+	signal_server jk_gw HUP
+	wait_until 5 "configuration 2 applied" applied jk_gw 2
+	[[ $(get -H "$(bearer "$token")" "$GW/ja/x") == "HTTP/1.1 401 "* ]] || fail "a token of a removed key"
+	[[ $(get -H "$(bearer "$(mint '{"iss":"https://idp.test","aud":"api","sub":"g"}' m2)")" "$GW/ja/x") == "HTTP/1.1 200 "* ]] ||
+		fail "a token of the new key"
+	printf '{"keys":[{"kty":"oct","kid":"short","k":"c2hvcnQ"}]}\n' >"$E2E_TMP/mint.jwks"
+	signal_server jk_gw HUP
+	wait_until 5 "the broken keys refused" refused jk_gw
+	grep -qE "jk.json:[0-9]+:[0-9]+: /routes/[0-9]+/filters/0/providers/0/keys_file: $E2E_TMP/mint.jwks: key 0: an HMAC key of 5 bytes" \
+		"$(server_err_file jk_gw)" || fail "the problem:$(server_stderr jk_gw)"
+}
+
 run_case "api_key in a header: 401, 403, consumers from the config and the keys file, the key kept from upstream" \
 	header_keys
 run_case "api_key in the query: taken out of the target sent upstream and logged; forward_key" query_keys
@@ -331,4 +485,8 @@ run_case "basic: checks run in the password worker while the kernel serves; cach
 	basic_off_kernel
 run_case "basic: a killed password worker is started again" basic_worker_restart
 run_case "basic: the htpasswd file reloads; a hash vkgw does not take is refused at its line" basic_file_reloads
+run_case "jwt: nginx-auth-jwt's 28 tokens through the gateway, each with its expected verdict" jwt_corpus
+run_case "jwt: claims to headers, the payload header, the consumer; tokens from the query and a cookie" jwt_identity
+run_case "jwt: scopes, issuer, audience, required claims, unknown kid, allow_missing, any of two providers" jwt_rules
+run_case "jwt: the keys file reloads; a key refused there refuses the reload" jwt_keys_reload
 finish

@@ -1,0 +1,45 @@
+#ifndef GW_VERIFIED_CACHE_H
+#define GW_VERIFIED_CACHE_H
+
+/* gw_verified_cache: what a kernel remembers of the credentials it has
+ * verified (a password, a token), so that a repeated request costs one
+ * HMAC instead of a verification. An entry is a tag, HMAC-SHA-256 under
+ * a random secret of the kernel of what was verified, never the
+ * credential itself, with the time it expires; 4-way buckets, the entry
+ * expiring first makes room. Per kernel, made with the filter's kernel
+ * state, never on the request path. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_VERIFIED_TAG_BYTES 32 /* HMAC-SHA-256 */
+#define GW_VERIFIED_CACHE_WAYS 4
+
+struct gw_verified_cache_slot {
+	uint8_t tag[GW_VERIFIED_TAG_BYTES];
+	uint64_t expires_ns;
+};
+
+struct gw_verified_cache {
+	uint8_t secret[32];		       /* random per kernel: tags mean nothing elsewhere */
+	size_t bucket_count;		       /* a power of two; 0: remembers nothing */
+	struct gw_verified_cache_slot slots[]; /* bucket_count * GW_VERIFIED_CACHE_WAYS */
+};
+
+/* A cache of at least `entries` slots (0: one that remembers nothing);
+ * NULL for want of memory. Freed with gw_verified_cache_free. */
+struct gw_verified_cache *gw_verified_cache_create(size_t entries);
+void gw_verified_cache_free(struct gw_verified_cache *cache_ptr);
+/* The tag of `count` byte strings, NUL-separated (so that bytes moved
+ * from one part to the next give another tag), under the cache's secret. */
+void gw_verified_cache_tag(const struct gw_verified_cache *cache_ptr, const void *const *parts, const size_t *lens,
+			   int count, uint8_t tag[GW_VERIFIED_TAG_BYTES]);
+/* Whether `tag` is remembered and has not expired at now_ns. */
+int gw_verified_cache_find(const struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
+			   uint64_t now_ns);
+/* Remembers `tag` until expires_ns, in place of the entry of its bucket
+ * that expires first (or of the same tag). */
+void gw_verified_cache_put(struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
+			   uint64_t expires_ns);
+
+#endif
