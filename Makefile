@@ -141,8 +141,10 @@ bench-vkern: all $(BUILD)/bench/mprotect_cost
 	$(BUILD)/bench/mprotect_cost
 	bench/bench-vkern.sh $(BUILD)/vk_hello
 
-bench-proxy: all
+# The proxy suite, then the authentication filters' (BENCH_SUITE=auth).
+bench-proxy: all $(BUILD)/bench/ecdsa_speed
 	bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
+	BENCH_SUITE=auth bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 
 bench-tls: all
 	bench/bench-tls.sh $(BUILD)/vkgw
@@ -156,6 +158,11 @@ bench-idle: all
 $(BUILD)/bench/mprotect_cost: bench/mprotect_cost.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -Werror -pthread $< -o $@
+
+# BoringSSL's own ECDSA P-256 verify rate, for the auth suite.
+$(BUILD)/bench/ecdsa_speed: bench/ecdsa_speed.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -isystem $(BORINGSSL_INC) $(LDFLAGS) $< -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
 
 # The floor proxy is in `all`: tests/e2e/bench_floor_proxy.sh checks it.
 all: $(BUILD)/bench/floor_proxy

@@ -21,8 +21,22 @@
 # against the floor, HAProxy and nginx in req per CPU-s, with p99s, and the
 # goal.
 #
+# BENCH_SUITE=auth runs the authentication filters instead (issue 11),
+# on the 50-connection scenario: the plain route ("vkgw") side by side with
+# api_key ("vkgw-apikey"), jwt with one ES256 or RS256 token repeated
+# ("vkgw-jwt-es256", "vkgw-jwt-rs256": verified once, then from the
+# kernel's cache), jwt with a fresh ES256 token per request and no cache
+# ("vkgw-jwt-es256-fresh", 20000 tokens in turn), and HAProxy 2.6's
+# jwt_verify on the repeated ES256 token ("haproxy-jwt-es256": it has no
+# cache, so it verifies every request). The summary gives each filter's
+# cost against the plain route in requests per CPU-second, and the
+# verifications per CPU-second an uncached ES256 request costs against
+# `openssl speed ecdsap256` on the same core. Keys and tokens are made
+# with python3-cryptography for each run.
+#
 # Usage: bench/bench-proxy.sh PATH/TO/vkgw [PATH/TO/floor_proxy]
 #   (floor_proxy defaults to bench/floor_proxy beside vkgw, as make builds it)
+#   env BENCH_SUITE    proxy (default) or auth
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
 #   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
 #   env BENCH_WARMUP   seconds of unmeasured load before each run (default 1)
@@ -58,6 +72,12 @@ readonly GOAL_VS_HAPROXY=1.25 # vkgw req/s must be >= this times HAProxy's
 readonly GOAL_VS_NGINX=1.5    # vkgw req/s must be >= this times nginx's
 readonly GOAL_ISOLATION=0.8   # req per CPU-s with isolation >= this times without
 readonly GOAL_VS_FLOOR=0.9    # vkgw req per CPU-s >= this times the floor proxy's
+readonly GOAL_AUTH_CACHED=0.9 # a cached credential: req per CPU-s >= this times the plain route's
+readonly GOAL_VS_HAPROXY_JWT=1.5 # uncached ES256: req per CPU-s >= this times HAProxy jwt_verify's
+readonly GOAL_VS_OPENSSL=0.8  # uncached verifications per CPU-s >= this times openssl speed's
+readonly FRESH_TOKENS=20000
+readonly API_KEY=bench-api-key-0123456789
+AUTH_DIR=""
 readonly NGINX_BIN=/usr/sbin/nginx
 readonly HAPROXY_BIN=/usr/sbin/haproxy
 readonly NGINX_PROXY_KEEPALIVE=64 # nginx `upstream { keepalive N; }`
@@ -86,8 +106,13 @@ readonly BODY BODY_NGINX BODY_BYTES=1024
 # Scenario name -> wrk connection count.
 declare -A SCENARIO_CONNS=([c50]=50 [c500]=500)
 declare -A SCENARIO_LABEL=([c50]="keep-alive, 50 conns" [c500]="keep-alive, 500 conns")
-readonly SCENARIOS=(c50 c500)
-readonly PROXIES=(vkgw haproxy nginx floor)
+SUITE=${BENCH_SUITE:-proxy}
+case $SUITE in
+  proxy) SCENARIOS=(c50 c500) PROXIES=(vkgw haproxy nginx floor) ;;
+  auth) SCENARIOS=(c50) PROXIES=(vkgw) ;;
+  *) echo "BENCH_SUITE is proxy or auth, not $SUITE" >&2 && exit 2 ;;
+esac
+readonly SUITE SCENARIOS PROXIES
 # vkgw-always: --isolation always; vkgw-filt(-noiso): the route runs the
 # request_id and headers filters, isolated as shipped (or not).
 # floor: bench/floor_proxy. direct: wrk -> upstream.
@@ -96,7 +121,16 @@ readonly PROXIES=(vkgw haproxy nginx floor)
 # machine's neighbours): the floor runs in the middle, next to vkgw, with
 # vkgw-filt, HAProxy and nginx one or two runs away, so the ratios the goal
 # reads compare runs made close together.
-readonly TARGETS=(vkgw-always vkgw-filt-noiso vkgw-filt vkgw floor haproxy nginx vkgw-noiso direct)
+if [ "$SUITE" = auth ]; then
+  TARGETS=(vkgw vkgw-apikey vkgw-jwt-es256 vkgw-jwt-rs256 vkgw-jwt-es256-fresh haproxy-jwt-es256)
+else
+  TARGETS=(vkgw-always vkgw-filt-noiso vkgw-filt vkgw floor haproxy nginx vkgw-noiso direct)
+fi
+readonly TARGETS
+# What a target's requests carry (wrk and the checks): set by
+# target_credentials before the target starts.
+AUTH_CURL=()
+AUTH_WRK=()
 
 # The port of the one proxy that is running at any time (lib.sh holds its
 # pid, name and log).
@@ -202,8 +236,15 @@ upstream_accepts() {
 start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
   local conf=$WORK/vkgw.json name=${1:-vkgw} filters=""
   shift || true
-  [[ $name != vkgw-filt* ]] ||
-    filters='"filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],'
+  case $name in
+    vkgw-filt*)
+      filters='"filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],' ;;
+    vkgw-apikey) filters='"filters": [ { "type": "api_key", "keys": [ { "consumer": "bench", "key": "'$API_KEY'" } ] } ],' ;;
+    vkgw-jwt-es256) filters='"filters": [ { "type": "jwt", "providers": [ { "name": "es", "keys_file": "'$AUTH_DIR'/es256.pem" } ] } ],' ;;
+    vkgw-jwt-rs256) filters='"filters": [ { "type": "jwt", "providers": [ { "name": "rs", "keys_file": "'$AUTH_DIR'/rs256.pem" } ] } ],' ;;
+    vkgw-jwt-es256-fresh)
+      filters='"filters": [ { "type": "jwt", "cache_seconds": 0, "providers": [ { "name": "es", "keys_file": "'$AUTH_DIR'/es256.pem" } ] } ],' ;;
+  esac
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
   cat >"$conf" <<EOF
 {
@@ -236,7 +277,15 @@ start_floor() {
   check_proxy
 }
 
-write_haproxy_conf() { # write_haproxy_conf FILE PORT
+# HAProxy 2.6's jwt_verify (no cache: every request is verified) on the
+# Bearer token, 401 unless it verifies; nothing for plain HAProxy.
+haproxy_jwt_lines() { # haproxy_jwt_lines NAME
+  [ "$1" = haproxy-jwt-es256 ] || return 0
+  echo "    http-request set-var(txn.bearer) http_auth_bearer"
+  echo "    http-request return status 401 unless { var(txn.bearer),jwt_verify(\"ES256\",\"$AUTH_DIR/es256.pem\") -m int 1 }"
+}
+
+write_haproxy_conf() { # write_haproxy_conf FILE PORT [NAME]
   cat >"$1" <<EOF
 # Generated by bench/bench-proxy.sh: HAProxy, one thread, keep-alive both sides.
 global
@@ -257,6 +306,7 @@ defaults
 frontend bench
     bind 127.0.0.1:$2
     maxconn 8192
+$(haproxy_jwt_lines "${3:-haproxy}")
     default_backend upstream
 
 backend upstream
@@ -292,8 +342,8 @@ start_polled() { # start_polled haproxy|nginx
   SERVER_LOG=$WORK/$name.log
   for attempt in 1 2 3; do
     port=$(free_port)
-    if [ "$name" = haproxy ]; then
-      write_haproxy_conf "$dir/haproxy.cfg" "$port"
+    if [[ $name == haproxy* ]]; then
+      write_haproxy_conf "$dir/haproxy.cfg" "$port" "$name"
       cmd=("$HAPROXY_BIN" -db -f "$dir/haproxy.cfg")
     else
       write_nginx_proxy_conf "$dir" "$port"
@@ -317,7 +367,7 @@ start_polled() { # start_polled haproxy|nginx
 # Records the response's header bytes under NAME.
 check_body() { # check_body NAME PORT LOGFILE
   local name=$1 url="http://127.0.0.1:$2/" body=$WORK/body.$1 meta code hdr
-  if ! meta=$(curl -sS --max-time 5 -o "$body" -w '%{http_code} %{size_header}' "$url"); then
+  if ! meta=$(curl -sS --max-time 5 "${AUTH_CURL[@]}" -o "$body" -w '%{http_code} %{size_header}' "$url"); then
     log "$name: no answer to a plain GET on port $2"
     return 1
   fi
@@ -345,7 +395,7 @@ check_proxy() {
   local urls=() i
   for ((i = 0; i < 10; i++)); do urls+=(-o /dev/null "$url"); done
   a0=$(upstream_accepts)
-  curl -s --max-time 10 "${urls[@]}" || server_failed "10 requests on one connection failed"
+  curl -s --max-time 10 "${AUTH_CURL[@]}" "${urls[@]}" || server_failed "10 requests on one connection failed"
   a1=$(upstream_accepts)
   if [ -n "$a0" ] && [ -n "$a1" ] && [ $((a1 - a0 - 1)) -gt 1 ]; then
     log "warning: $SERVER_NAME opened $((a1 - a0 - 1)) upstream connections for 10 requests on one client connection (no upstream keep-alive)"
@@ -396,7 +446,7 @@ wait_quiet() {
 warm_up() { # warm_up SCENARIO PORT
   [ "$WARMUP" -gt 0 ] || return 0
   timeout -k 2 $((WARMUP + 30)) taskset -c "$CLIENT_CPU" \
-    wrk -t1 "-c${SCENARIO_CONNS[$1]}" "-d${WARMUP}s" "http://127.0.0.1:$2/" >/dev/null 2>&1 </dev/null || true
+    wrk -t1 "-c${SCENARIO_CONNS[$1]}" "-d${WARMUP}s" "${AUTH_WRK[@]}" "http://127.0.0.1:$2/" >/dev/null 2>&1 </dev/null || true
 }
 
 run_wrk() { # run_wrk ROUND LABEL SCENARIO PORT
@@ -433,7 +483,7 @@ vkgw_counters() {
 measure_wrk() { # measure_wrk ROUND LABEL SCENARIO PORT
   local round=$1 label=$2 scenario=$3 port=$4 out stats t0 t1 ns v0="" v1="" mpr=NA
   local p0 p1 u0 u1 w0 w1 a0 a1 c0b c0t c0b1 c0t1 c1b c1t c1b1 c1t1 proxy_cpu up_cpu wrk_cpu cpu0 cpu1 up_conns
-  local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency)
+  local args=(-t1 "-c${SCENARIO_CONNS[$scenario]}" "-d${DURATION}s" --latency "${AUTH_WRK[@]}")
   out="$WORK/wrk.r$round.$label.$scenario.txt"
   a0=$(upstream_accepts)
   [[ $label != vkgw* ]] || v0=$(vkgw_counters)
@@ -715,12 +765,148 @@ print_summary() {
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- auth suite
+
+# Keys and tokens for the auth suite, into AUTH_DIR: ES256 (P-256) and
+# RS256 (2048-bit) public keys as PEM, one token of each (exp far ahead),
+# FRESH_TOKENS distinct ES256 tokens (each its own jti), and wrk's script
+# that sends them in turn.
+make_auth_material() {
+  AUTH_DIR=$WORK/auth
+  mkdir -p "$AUTH_DIR"
+  python3 - "$AUTH_DIR" "$FRESH_TOKENS" <<'PY' || die 1 "making the auth suite's keys and tokens failed (python3-cryptography)"
+import base64, json, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+out, fresh = sys.argv[1], int(sys.argv[2])
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def pem(key, name):
+    open(f"{out}/{name}.pem", "wb").write(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+def token(alg, key, claims):
+    signing = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    if alg == "ES256":
+        r, s = decode_dss_signature(key.sign(signing.encode(), ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    else:
+        sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing + "." + b64(sig)
+es, rs = ec.generate_private_key(ec.SECP256R1()), rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pem(es, "es256")
+pem(rs, "rs256")
+claims = {"iss": "bench", "sub": "bench", "exp": 4102444800}
+open(f"{out}/es256.token", "w").write(token("ES256", es, claims))
+open(f"{out}/rs256.token", "w").write(token("RS256", rs, claims))
+with open(f"{out}/fresh.tokens", "w") as f:
+    for i in range(fresh):
+        f.write(token("ES256", es, dict(claims, jti=str(i))) + "\n")
+PY
+  cat >"$AUTH_DIR/fresh.lua" <<LUA
+-- A fresh token each request, in turn from $AUTH_DIR/fresh.tokens.
+local tokens, n = {}, 0
+for line in io.lines("$AUTH_DIR/fresh.tokens") do n = n + 1; tokens[n] = line end
+local i = 0
+request = function()
+  i = i % n + 1
+  return wrk.format("GET", "/", { ["Authorization"] = "Bearer " .. tokens[i] })
+end
+LUA
+}
+
+# What LABEL's requests carry.
+target_credentials() { # target_credentials LABEL
+  AUTH_CURL=()
+  AUTH_WRK=()
+  case $1 in
+    vkgw-apikey) AUTH_CURL=(-H "x-api-key: $API_KEY") ;;
+    vkgw-jwt-es256 | haproxy-jwt-es256) AUTH_CURL=(-H "Authorization: Bearer $(cat "$AUTH_DIR/es256.token")") ;;
+    vkgw-jwt-rs256) AUTH_CURL=(-H "Authorization: Bearer $(cat "$AUTH_DIR/rs256.token")") ;;
+    vkgw-jwt-es256-fresh)
+      AUTH_CURL=(-H "Authorization: Bearer $(head -n 1 "$AUTH_DIR/fresh.tokens")")
+      AUTH_WRK=(-s "$AUTH_DIR/fresh.lua")
+      ;;
+  esac
+  [ "${#AUTH_WRK[@]}" -gt 0 ] || [ "${#AUTH_CURL[@]}" -eq 0 ] || AUTH_WRK=("${AUTH_CURL[@]}")
+}
+
+# BoringSSL's ECDSA P-256 verifications per second (bench/ecdsa_speed,
+# beside floor_proxy), on the proxies' core.
+boringssl_verify_rate() {
+  local bin
+  bin=$(dirname "$FLOOR_BIN")/ecdsa_speed
+  [ -x "$bin" ] || return 0
+  timeout 60 taskset -c "$PROXY_CPU" "$bin" 3 2>/dev/null || true
+}
+
+# ECDSA P-256 verifications per second of one core, from openssl speed
+# pinned where the proxies run.
+openssl_verify_rate() {
+  timeout 60 taskset -c "$PROXY_CPU" openssl speed -seconds 3 ecdsap256 2>/dev/null |
+    awk '/ecdsa \(nistp256\)/ { print $NF; exit }'
+}
+
+# One row of the auth table: LABEL against the plain route.
+auth_row() { # auth_row LABEL WHAT GOAL_TEXT VERDICT
+  local s=c50
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$1" \
+    "$(fmt_rps "$(col_median "$1" "$s" 4)")" "$(fmt_rps "$(median_efficiency "$1" "$s")")" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$1" vkgw "$s")")" \
+    "$(fmt_us "$(col_median "$1" "$s" 6)")" "$3" "$4"
+}
+
+at_least() { # at_least VALUE GOAL: MET or NOT MET
+  awk -v v="$1" -v g="$2" 'BEGIN { if (v == "NA" || v == "") print "NOT MET (no data)"; else print (v + 0 >= g + 0 ? "MET" : "NOT MET") }'
+}
+
+print_auth_summary() {
+  local s=c50 t ratio plain fresh per_verify openssl_rate ratio_openssl boring_rate ratio_boring errors=0
+  for t in "${TARGETS[@]}"; do errors=$((errors + $(sum_errors "$t" "$s"))); done
+  echo
+  echo "### Authentication filters against the plain route (${SCENARIO_LABEL[$s]}; medians of $ROUNDS rounds; ratio = median of per-round ratios of req per CPU-s)"
+  echo
+  echo "| route | target | req/s | req per CPU-s | ratio to plain | p99 | goal | result |"
+  echo "|---|---|---:|---:|---:|---:|---|---|"
+  auth_row vkgw "no filter" "" ""
+  for t in vkgw-apikey vkgw-jwt-es256 vkgw-jwt-rs256; do
+    ratio=$(median_efficiency_ratio "$t" vkgw "$s")
+    auth_row "$t" "${t#vkgw-}, cached" ">= ${GOAL_AUTH_CACHED}x plain" "$(at_least "$ratio" "$GOAL_AUTH_CACHED")"
+  done
+  ratio=$(median_efficiency_ratio vkgw-jwt-es256-fresh haproxy-jwt-es256 "$s")
+  auth_row vkgw-jwt-es256-fresh "jwt-es256, a fresh token per request, no cache" \
+    ">= ${GOAL_VS_HAPROXY_JWT}x HAProxy jwt_verify (ratio $(fmt_ratio "$ratio"))" "$(at_least "$ratio" "$GOAL_VS_HAPROXY_JWT")"
+  auth_row haproxy-jwt-es256 "HAProxy 2.6 jwt_verify ES256 (verifies every request)" "" ""
+  # What one uncached verification costs: the fresh route's CPU time per
+  # request less the plain route's, as verifications per CPU-second.
+  plain=$(median_efficiency vkgw "$s")
+  fresh=$(median_efficiency vkgw-jwt-es256-fresh "$s")
+  per_verify=$(awk -v p="$plain" -v f="$fresh" 'BEGIN {
+    if (p == "NA" || f == "NA" || f + 0 <= 0 || p + 0 <= 0 || 1 / f <= 1 / p) print "NA"; else printf "%.0f\n", 1 / (1 / f - 1 / p) }')
+  openssl_rate=$(openssl_verify_rate)
+  ratio_openssl=$(awk -v v="$per_verify" -v o="$openssl_rate" 'BEGIN { if (v == "NA" || o == "" || o + 0 <= 0) print "NA"; else printf "%.2f\n", v / o }')
+  boring_rate=$(boringssl_verify_rate)
+  ratio_boring=$(awk -v v="$per_verify" -v o="$boring_rate" 'BEGIN { if (v == "NA" || o == "" || o + 0 <= 0) print "NA"; else printf "%.2f\n", v / o }')
+  echo
+  echo "Uncached ES256: $(fmt_rps "$per_verify") verifications per CPU-second of CPU $PROXY_CPU (the fresh route's" \
+    "CPU per request less the plain route's); \`openssl speed ecdsap256\` on the same core: $(fmt_rps "$openssl_rate") verify/s;" \
+    "ratio $(fmt_ratio "$ratio_openssl") (goal >= ${GOAL_VS_OPENSSL}x: $(at_least "$ratio_openssl" "$GOAL_VS_OPENSSL"))."
+  echo "BoringSSL, the library vkgw must verify with (Debian's android-libboringssl), alone on the same core" \
+    "(bench/ecdsa_speed: SHA-256 and ECDSA_do_verify as the filter calls them): $(fmt_rps "$boring_rate") verify/s;" \
+    "vkgw's uncached verifications to it: $(fmt_ratio "$ratio_boring")."
+  [ "$errors" -eq 0 ] || echo "**$errors wrk errors** in the runs above."
+  echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
+}
+
 # Run every scenario against one target: a freshly started proxy, or the
 # upstream itself.
 bench_target() { # bench_target ROUND LABEL
   local round=$1 label=$2 s port
+  target_credentials "$label"
   case $label in
     vkgw) start_vkgw ;;
+    vkgw-apikey | vkgw-jwt-*) start_vkgw "$label" ;;
+    haproxy-jwt-es256) start_polled "$label" ;;
     vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
     vkgw-always) start_vkgw vkgw-always --isolation always ;;
     vkgw-filt) start_vkgw vkgw-filt ;;
@@ -747,6 +933,7 @@ main() {
     "(~$((ROUNDS * runs_per_round * DURATION))s of load); load average $LOAD_BEFORE"
 
   start_upstream
+  [ "$SUITE" != auth ] || make_auth_material
   # Every proxy is started and checked once before anything is measured, so
   # a proxy that does not proxy fails the run before minutes of load.
   local t
@@ -758,7 +945,7 @@ main() {
     esac
     stop_server
   done
-  log "upstream on port $UP_PORT; vkgw, haproxy, nginx and the floor proxy each proxy the 1 KiB body"
+  log "upstream on port $UP_PORT; ${PROXIES[*]} each proxy the 1 KiB body"
 
   # Alternate the order each round so no target always runs first (warm
   # caches, thermal state, background noise).
@@ -773,7 +960,7 @@ main() {
   stop_upstream
 
   print_runs
-  print_summary
+  if [ "$SUITE" = auth ]; then print_auth_summary; else print_summary; fi
 }
 
 main "$@"

@@ -11,7 +11,7 @@ BUILD_PKGS=(build-essential pkg-config clang-format
   ca-certificates)
 # Tests and benchmarks: real peers, all driven on loopback only.
 PEER_PKGS=(curl strace nginx-light haproxy redis-server wrk nghttp2-client openssl
-  prometheus clang libclang-rt-14-dev python3 python3-jsonschema python3-yaml util-linux procps systemd
+  prometheus clang libclang-rt-14-dev python3 python3-jsonschema python3-yaml python3-cryptography util-linux procps systemd
   apache2-utils)
 # The Kubernetes manifests' schema check (tests/e2e/gw_kubernetes.sh) runs on
 # Node.js; its packages come from npm into build/. A Node.js from elsewhere

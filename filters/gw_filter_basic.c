@@ -463,7 +463,8 @@ static void basic_wait(struct vk_thread *that)
 		vk_raise(EPIPE);
 	if (self->verdict == GW_CRYPT_MATCH && request_ptr->user_ptr) {
 		gw_verified_cache_put(gw_stage_kernel_state(stage_ptr), request_ptr->tag,
-				      vk_sys_coarse_now_ns() + (uint64_t)config_ptr->cache_seconds * 1000000000ull);
+				      vk_sys_coarse_now_ns() + (uint64_t)config_ptr->cache_seconds * 1000000000ull,
+				      NULL, 0);
 		admit(stage_ptr, request_ptr->user_ptr);
 	} else {
 		challenge(stage_ptr, "invalid credentials");

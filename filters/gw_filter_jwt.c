@@ -302,24 +302,24 @@ static void read_provider(struct gw_filter_json *fj_ptr, const json_t *p_json, c
 	gw_filter_json_bool(fj_ptr, p_json, at, "forward_token", 0, &p_ptr->forward_token);
 }
 
-/* What each kernel's state is made from: a reload that changes none of it
- * keeps the state (keys and cache). */
-static void config_digest(struct jwt_config *config_ptr)
+/* What each kernel's state is made from: the filter's whole entry and
+ * the keys its files held. A reload that changes none of it keeps the
+ * state, cache included: what a remembered token passed (issuer,
+ * audiences, scopes, ...) still holds. */
+static int config_digest(struct jwt_config *config_ptr, const json_t *config_json_ptr)
 {
+	char *entry = json_dumps(config_json_ptr, JSON_COMPACT | JSON_SORT_KEYS);
 	SHA256_CTX ctx;
-	long long sizes[2] = {config_ptr->cache_entries, config_ptr->max_token_bytes};
 
+	if (!entry)
+		return -1;
 	SHA256_Init(&ctx);
-	SHA256_Update(&ctx, sizes, sizeof(sizes));
-	for (int i = 0; i < config_ptr->provider_count; i++) {
-		const struct jwt_provider *p_ptr = &config_ptr->providers[i];
-		unsigned flags[2] = {p_ptr->algs, (unsigned)p_ptr->allow_short_hmac};
-
-		SHA256_Update(&ctx, p_ptr->name, strlen(p_ptr->name) + 1);
-		SHA256_Update(&ctx, p_ptr->keys_text, p_ptr->keys_len + 1);
-		SHA256_Update(&ctx, flags, sizeof(flags));
-	}
+	SHA256_Update(&ctx, entry, strlen(entry) + 1);
+	free(entry);
+	for (int i = 0; i < config_ptr->provider_count; i++)
+		SHA256_Update(&ctx, config_ptr->providers[i].keys_text, config_ptr->providers[i].keys_len + 1);
 	SHA256_Final(config_ptr->digest, &ctx);
+	return 0;
 }
 
 static int jwt_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
@@ -354,8 +354,8 @@ static int jwt_compile(const json_t *config_json_ptr, const char *pointer, struc
 	gw_filter_json_int(&fj, config_json_ptr, pointer, "cache_seconds", 0, 86400, 300, &config_ptr->cache_seconds);
 	gw_filter_json_int(&fj, config_json_ptr, pointer, "max_token_bytes", 256, 65536, 8192,
 			   &config_ptr->max_token_bytes);
-	if (!fj.failed)
-		config_digest(config_ptr);
+	if (!fj.failed && config_digest(config_ptr, config_json_ptr) == -1)
+		return -1;
 	return fj.failed ? -1 : 0;
 }
 
@@ -499,51 +499,44 @@ struct verdict {
 	const char *why;
 };
 
-/* Checks the token for one provider; the claims object (scratch) in
+/* Checks the token for one provider (its signature only when the cache
+ * has not seen it: `remembered`); the claims object (scratch) in
  * *payload_ptr when it is good. */
 static struct verdict check_token(const struct jwt_config *config_ptr, struct jwt_kernel *kernel_ptr, int index,
-				  const struct found *found_ptr, json_t **payload_ptr)
+				  const struct found *found_ptr, int remembered, json_t **payload_ptr)
 {
 	const struct jwt_provider *p_ptr = &config_ptr->providers[index];
 	struct gw_jwt_token token;
 	struct verdict v = {GW_JWT_VALID, ""};
-	uint8_t tag[GW_VERIFIED_TAG_BYTES];
-	const void *parts[] = {p_ptr->name, found_ptr->token};
-	size_t lens[] = {strlen(p_ptr->name), found_ptr->len};
-	uint64_t now_ns = vk_sys_coarse_now_ns();
-	int64_t now_s = (int64_t)time(NULL);
-	int remembered = 0;
 
 	*payload_ptr = NULL;
 	v.status = gw_jwt_decode(found_ptr->token, found_ptr->len, 1, kernel_ptr->decoded,
 				 (size_t)config_ptr->max_token_bytes, &token, &v.why);
-	if (v.status == GW_JWT_VALID) {
-		gw_verified_cache_tag(kernel_ptr->cache_ptr, parts, lens, 2, tag);
-		remembered = gw_verified_cache_find(kernel_ptr->cache_ptr, tag, now_ns);
-		if (!remembered) {
-			v.status = gw_jwt_verify(&token, &kernel_ptr->keys[index]);
-			v.why = v.status == GW_JWT_UNKNOWN_KID ? "no key of the issuer has the token's kid"
-				: v.status == GW_JWT_BAD_ALG   ? "the key does not verify the token's algorithm"
-							       : "the signature does not verify";
-		}
+	if (v.status == GW_JWT_VALID && !remembered) {
+		v.status = gw_jwt_verify(&token, &kernel_ptr->keys[index]);
+		v.why = v.status == GW_JWT_UNKNOWN_KID ? "no key of the issuer has the token's kid"
+			: v.status == GW_JWT_BAD_ALG   ? "the key does not verify the token's algorithm"
+						       : "the signature does not verify";
 	}
 	if (v.status == GW_JWT_VALID)
-		v.status = gw_jwt_check_claims(token.payload_ptr, &p_ptr->policy, now_s, &v.why);
-	if (v.status == GW_JWT_VALID) {
-		const json_t *exp_ptr = json_object_get(token.payload_ptr, "exp");
-		uint64_t until = now_ns + (uint64_t)config_ptr->cache_seconds * 1000000000ull;
-		double exp = json_is_number(exp_ptr) ? json_number_value(exp_ptr) : 0;
-
-		/* Remembered no longer than the token is good. */
-		if (exp_ptr && exp - (double)now_s < (double)config_ptr->cache_seconds)
-			until = now_ns + (uint64_t)((exp - (double)now_s) * 1e9);
-		if (!remembered)
-			gw_verified_cache_put(kernel_ptr->cache_ptr, tag, until);
+		v.status = gw_jwt_check_claims(token.payload_ptr, &p_ptr->policy, (int64_t)time(NULL), &v.why);
+	if (v.status == GW_JWT_VALID)
 		*payload_ptr = json_incref(token.payload_ptr);
-	}
 	json_decref(token.header_ptr);
 	json_decref(token.payload_ptr);
 	return v;
+}
+
+/* Until when a verified token is remembered: cache_seconds, and never
+ * past its exp. */
+static uint64_t remember_until(const struct jwt_config *config_ptr, const json_t *payload_ptr, uint64_t now_ns)
+{
+	const json_t *exp_ptr = json_object_get(payload_ptr, "exp");
+	double left = json_is_number(exp_ptr) ? json_number_value(exp_ptr) - (double)time(NULL) : -1;
+
+	if (exp_ptr && left < (double)config_ptr->cache_seconds)
+		return left > 0 ? now_ns + (uint64_t)(left * 1e9) : now_ns;
+	return now_ns + (uint64_t)config_ptr->cache_seconds * 1000000000ull;
 }
 
 static int has_scope(const json_t *payload_ptr, const char *scope)
@@ -621,19 +614,20 @@ static const char *claim_text(const json_t *value_ptr, char *buf, size_t len)
 	return buf;
 }
 
-/* Verified: the identity goes with the request. */
+/* Verified: the identity goes with the request. `payload_ptr` is NULL
+ * when the token was taken from the cache, whose note gave the consumer
+ * (a provider with claims_to_headers always has the payload). */
 static enum gw_filter_result admit(struct gw_stage *stage_ptr, const struct jwt_provider *p_ptr,
-				   const struct found *found_ptr, const json_t *payload_ptr)
+				   const struct found *found_ptr, const char *consumer, size_t consumer_len,
+				   const json_t *payload_ptr)
 {
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	const json_t *consumer_ptr = json_object_get(payload_ptr, p_ptr->consumer_claim);
 	char number[32];
 	const char *text;
 
-	if (json_is_string(consumer_ptr) && gw_exchange_set_value(ex_ptr, "consumer", json_string_value(consumer_ptr),
-								  json_string_length(consumer_ptr)) == -1)
+	if (consumer && gw_exchange_set_value(ex_ptr, "consumer", consumer, consumer_len) == -1)
 		return gw_stage_fail(stage_ptr, "jwt: no room for the consumer");
-	for (int i = 0; i < p_ptr->claim_header_count; i++) {
+	for (int i = 0; payload_ptr && i < p_ptr->claim_header_count; i++) {
 		text = claim_text(json_object_get(payload_ptr, p_ptr->claim_headers[i].claim), number, sizeof(number));
 		/* A claim that is no valid field value is left out, not forwarded. */
 		if (text && gw_header_value_valid(text, strlen(text)) &&
@@ -659,6 +653,39 @@ static enum gw_filter_result admit(struct gw_stage *stage_ptr, const struct jwt_
 	return GW_FILTER_CONTINUE;
 }
 
+/* A token seen before whose entry holds all the request needs (no claim
+ * goes to a header): admitted without decoding it. The note is "-", or
+ * "=" and the consumer. */
+static enum gw_filter_result admit_remembered(struct gw_stage *stage_ptr, const struct jwt_provider *p_ptr,
+					      const struct found *found_ptr,
+					      const struct gw_verified_cache_slot *slot_ptr)
+{
+	int has_consumer = slot_ptr->note[0] == '=';
+
+	return admit(stage_ptr, p_ptr, found_ptr, has_consumer ? slot_ptr->note + 1 : NULL,
+		     has_consumer ? (size_t)slot_ptr->note_len - 1 : 0, NULL);
+}
+
+/* A token verified in full (scopes included): remembered, with the
+ * consumer when it fits the entry's note. */
+static void remember(struct jwt_kernel *kernel_ptr, const struct jwt_config *config_ptr, const uint8_t *tag,
+		     const json_t *consumer_ptr, const json_t *payload_ptr, uint64_t now_ns)
+{
+	char note[GW_VERIFIED_NOTE_MAX];
+	size_t len = 1;
+
+	note[0] = '-';
+	if (json_is_string(consumer_ptr)) {
+		len = json_string_length(consumer_ptr) + 1;
+		note[0] = '=';
+		if (len <= sizeof(note))
+			memcpy(note + 1, json_string_value(consumer_ptr), len - 1);
+	}
+	/* A consumer too long for the note: no note, the payload is read again. */
+	gw_verified_cache_put(kernel_ptr->cache_ptr, tag, remember_until(config_ptr, payload_ptr, now_ns),
+			      len <= sizeof(note) ? note : NULL, len);
+}
+
 /* What the filter sets is never what the client sent. */
 static int strip_own_headers(struct gw_exchange *ex_ptr, const struct jwt_config *config_ptr)
 {
@@ -681,27 +708,82 @@ static int more_telling(enum gw_jwt_status status)
 	return status != GW_JWT_UNKNOWN_KID && status != GW_JWT_BAD_ISSUER;
 }
 
-static enum gw_filter_result authenticate(struct gw_stage *stage_ptr)
+/* The scope the token lacks, or -1. */
+static int missing_scope(const struct jwt_config *config_ptr, const json_t *payload_ptr)
+{
+	for (int s = 0; s < config_ptr->scope_count; s++)
+		if (!has_scope(payload_ptr, config_ptr->scopes[s]))
+			return s;
+	return -1;
+}
+
+/* The token's tag in the kernel's cache: provider and token. */
+static void token_tag(const struct jwt_kernel *kernel_ptr, const struct jwt_provider *p_ptr,
+		      const struct found *found_ptr, uint8_t *tag)
+{
+	const void *parts[] = {p_ptr->name, found_ptr->token};
+	size_t lens[] = {strlen(p_ptr->name), found_ptr->len};
+
+	gw_verified_cache_tag(kernel_ptr->cache_ptr, parts, lens, 2, tag);
+}
+
+/* One provider's verdict on the token it found: an answer, or v (a
+ * failure) for the caller to weigh against the other providers'. */
+static int try_provider(struct gw_stage *stage_ptr, int index, const struct found *found_ptr,
+			enum gw_filter_result *result_ptr, struct verdict *v_ptr)
 {
 	const struct jwt_config *config_ptr = gw_stage_config(stage_ptr);
 	struct jwt_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+	const struct jwt_provider *p_ptr = &config_ptr->providers[index];
+	uint64_t now_ns = vk_sys_coarse_now_ns();
+	const struct gw_verified_cache_slot *slot_ptr;
+	uint8_t tag[GW_VERIFIED_TAG_BYTES];
+	json_t *payload_ptr;
+	const json_t *consumer_ptr;
+
+	token_tag(kernel_ptr, p_ptr, found_ptr, tag);
+	slot_ptr = gw_verified_cache_find(kernel_ptr->cache_ptr, tag, now_ns);
+	/* Remembered tokens passed every check of this configuration's (the
+	 * cache goes with it) and the time-bound ones hold until the entry
+	 * expires: nothing to decode unless claims go to headers. */
+	if (slot_ptr && slot_ptr->note_len && p_ptr->claim_header_count == 0) {
+		*result_ptr = admit_remembered(stage_ptr, p_ptr, found_ptr, slot_ptr);
+		return 1;
+	}
+	*v_ptr = check_token(config_ptr, kernel_ptr, index, found_ptr, slot_ptr != NULL, &payload_ptr);
+	if (v_ptr->status != GW_JWT_VALID)
+		return 0;
+	consumer_ptr = json_object_get(payload_ptr, p_ptr->consumer_claim);
+	if (missing_scope(config_ptr, payload_ptr) >= 0) {
+		*result_ptr =
+			challenge(stage_ptr, 403, "insufficient_scope", "the token lacks a scope the route requires");
+	} else {
+		if (!slot_ptr)
+			remember(kernel_ptr, config_ptr, tag, consumer_ptr, payload_ptr, now_ns);
+		*result_ptr = admit(stage_ptr, p_ptr, found_ptr,
+				    json_is_string(consumer_ptr) ? json_string_value(consumer_ptr) : NULL,
+				    json_is_string(consumer_ptr) ? json_string_length(consumer_ptr) : 0, payload_ptr);
+	}
+	json_decref(payload_ptr);
+	return 1;
+}
+
+static enum gw_filter_result authenticate(struct gw_stage *stage_ptr)
+{
+	const struct jwt_config *config_ptr = gw_stage_config(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
 	struct verdict worst = {GW_JWT_MALFORMED, "not a token"};
 	int any_token = 0;
 
 	for (int i = 0; i < config_ptr->provider_count; i++) {
-		const struct jwt_provider *p_ptr = &config_ptr->providers[i];
 		char query_token[GW_FILTER_QUERY_MAX];
+		size_t cap = (size_t)config_ptr->max_token_bytes < sizeof(query_token)
+				     ? (size_t)config_ptr->max_token_bytes
+				     : sizeof(query_token);
 		struct found found;
 		struct verdict v;
-		json_t *payload_ptr;
-		int missing_scope = -1;
 		enum gw_filter_result result;
-		int rc = find_token(ex_ptr, p_ptr, query_token,
-				    (size_t)config_ptr->max_token_bytes < sizeof(query_token)
-					    ? (size_t)config_ptr->max_token_bytes
-					    : sizeof(query_token),
-				    &found);
+		int rc = find_token(ex_ptr, &config_ptr->providers[i], query_token, cap, &found);
 
 		if (rc == 0)
 			continue;
@@ -710,20 +792,10 @@ static enum gw_filter_result authenticate(struct gw_stage *stage_ptr)
 			worst = (struct verdict){GW_JWT_MALFORMED, "not a token, or longer than max_token_bytes"};
 			continue;
 		}
-		v = check_token(config_ptr, kernel_ptr, i, &found, &payload_ptr);
-		if (v.status != GW_JWT_VALID) {
-			if (i == 0 || more_telling(v.status))
-				worst = v;
-			continue;
-		}
-		for (int s = 0; s < config_ptr->scope_count && missing_scope < 0; s++)
-			if (!has_scope(payload_ptr, config_ptr->scopes[s]))
-				missing_scope = s;
-		result = missing_scope >= 0 ? challenge(stage_ptr, 403, "insufficient_scope",
-							"the token lacks a scope the route requires")
-					    : admit(stage_ptr, p_ptr, &found, payload_ptr);
-		json_decref(payload_ptr);
-		return result;
+		if (try_provider(stage_ptr, i, &found, &result, &v))
+			return result;
+		if (i == 0 || more_telling(v.status))
+			worst = v;
 	}
 	if (!any_token)
 		return config_ptr->allow_missing ? GW_FILTER_CONTINUE : challenge(stage_ptr, 401, NULL, NULL);

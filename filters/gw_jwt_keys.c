@@ -117,6 +117,37 @@ static BIGNUM *jwk_bignum(const json_t *jwk_ptr, const char *name)
 	return n > 0 ? BN_bin2bn(bytes, (size_t)n, NULL) : NULL;
 }
 
+/* ROCA (CVE-2017-15361): moduli from Infineon's flawed generator are
+ * 65537^k mod M for a primorial M, so for every small prime p, n mod p
+ * lies in the subgroup 65537 generates mod p. A random modulus does so for
+ * all of these primes with negligible probability. */
+static int roca_fingerprint(const BIGNUM *n)
+{
+	static const unsigned primes[] = {3,   5,   7,	 11,  13,  17,	19,  23,  29,  31,  37,	 41,  43,
+					  47,  53,  59,	 61,  67,  71,	73,  79,  83,  89,  97,	 101, 103,
+					  107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+
+	for (size_t i = 0; i < sizeof(primes) / sizeof(primes[0]); i++) {
+		unsigned p = primes[i], residue = (unsigned)BN_mod_word(n, p), g = 65537 % p, x = 1;
+		int in_subgroup = 0;
+
+		for (unsigned k = 0; k < p && !in_subgroup; k++) {
+			in_subgroup = x == residue;
+			x = x * g % p;
+		}
+		if (!in_subgroup)
+			return 0;
+	}
+	return 1;
+}
+
+/* What a public exponent must be: odd, above 1, at most 2^32 (RFC 8017
+ * allows more; no issuer uses it, and small ones like 1 are no signature). */
+static int exponent_sane(const BIGNUM *e)
+{
+	return BN_is_odd(e) && !BN_is_one(e) && BN_num_bits(e) <= 33;
+}
+
 static int rsa_key(struct parse *p_ptr, const json_t *jwk_ptr, struct gw_jwt_key *key_ptr, unsigned *type_algs)
 {
 	BIGNUM *n = jwk_bignum(jwk_ptr, "n"), *e = jwk_bignum(jwk_ptr, "e");
@@ -125,10 +156,14 @@ static int rsa_key(struct parse *p_ptr, const json_t *jwk_ptr, struct gw_jwt_key
 
 	if (!n || !e || !rsa_ptr)
 		problem(p_ptr, "an \"RSA\" key needs \"n\" and \"e\", base64url");
+	else if (!exponent_sane(e))
+		problem(p_ptr, "an RSA key whose exponent is not odd and above 1");
 	else if (!RSA_set0_key(rsa_ptr, n, e, NULL))
 		problem(p_ptr, "an RSA key BoringSSL does not take");
 	else if ((n = e = NULL, RSA_bits(rsa_ptr) < GW_JWT_RSA_MIN_BITS))
 		problem(p_ptr, "an RSA key of %u bits: at least %d", RSA_bits(rsa_ptr), GW_JWT_RSA_MIN_BITS);
+	else if (roca_fingerprint(RSA_get0_n(rsa_ptr)))
+		problem(p_ptr, "an RSA key made by a generator with the ROCA flaw (CVE-2017-15361)");
 	else if (!(key_ptr->pkey = EVP_PKEY_new()) || !EVP_PKEY_set1_RSA(key_ptr->pkey, rsa_ptr))
 		problem(p_ptr, "out of memory");
 	else
@@ -282,6 +317,27 @@ void gw_jwt_keys_free(struct gw_jwt_keys *keys_ptr)
 	keys_ptr->count = 0;
 }
 
+/* Across the set: a kid names one key, and secrets (oct) are not mixed
+ * with public keys, where a public key's bytes could be taken for a
+ * secret (RFC 8725 3.1). */
+static int check_set(struct parse *p_ptr, const struct gw_jwt_keys *keys_ptr)
+{
+	int secret = 0, public = 0;
+
+	for (int i = 0; i < keys_ptr->count; i++) {
+		const struct gw_jwt_key *key_ptr = &keys_ptr->keys_ptr[i];
+
+		secret |= key_ptr->secret != NULL;
+		public |= key_ptr->pkey != NULL;
+		for (int j = 0; j < i && key_ptr->kid; j++)
+			if (keys_ptr->keys_ptr[j].kid && strcmp(keys_ptr->keys_ptr[j].kid, key_ptr->kid) == 0)
+				return problem(p_ptr, "keys %d and %d have the same kid \"%s\"", j, i, key_ptr->kid);
+	}
+	if (secret && public)
+		return problem(p_ptr, "a key set with both secret (oct) and public keys: give them to two providers");
+	return 0;
+}
+
 static int parse_jwks(struct parse *p_ptr, const char *text, size_t len, struct gw_jwt_keys *out)
 {
 	json_error_t error;
@@ -318,7 +374,7 @@ static int parse_jwks(struct parse *p_ptr, const char *text, size_t len, struct 
 		}
 	}
 	json_decref(root_ptr);
-	return rc;
+	return rc == 0 ? check_set(p_ptr, out) : -1;
 }
 
 /* A public key from PEM (SubjectPublicKeyInfo or a certificate's) with

@@ -60,22 +60,22 @@ static struct gw_verified_cache_slot *bucket(const struct gw_verified_cache *cac
 	return (struct gw_verified_cache_slot *)&cache_ptr->slots[index * GW_VERIFIED_CACHE_WAYS];
 }
 
-int gw_verified_cache_find(const struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
-			   uint64_t now_ns)
+const struct gw_verified_cache_slot *gw_verified_cache_find(const struct gw_verified_cache *cache_ptr,
+							    const uint8_t tag[GW_VERIFIED_TAG_BYTES], uint64_t now_ns)
 {
 	const struct gw_verified_cache_slot *slot_ptr;
 
 	if (!cache_ptr->bucket_count)
-		return 0;
+		return NULL;
 	slot_ptr = bucket(cache_ptr, tag);
 	for (int i = 0; i < GW_VERIFIED_CACHE_WAYS; i++)
 		if (slot_ptr[i].expires_ns > now_ns && CRYPTO_memcmp(slot_ptr[i].tag, tag, GW_VERIFIED_TAG_BYTES) == 0)
-			return 1;
-	return 0;
+			return &slot_ptr[i];
+	return NULL;
 }
 
 void gw_verified_cache_put(struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
-			   uint64_t expires_ns)
+			   uint64_t expires_ns, const char *note, size_t len)
 {
 	struct gw_verified_cache_slot *slot_ptr, *victim_ptr;
 
@@ -93,4 +93,9 @@ void gw_verified_cache_put(struct gw_verified_cache *cache_ptr, const uint8_t ta
 	}
 	memcpy(victim_ptr->tag, tag, GW_VERIFIED_TAG_BYTES);
 	victim_ptr->expires_ns = expires_ns;
+	victim_ptr->note_len = 0;
+	if (note && len <= GW_VERIFIED_NOTE_MAX) {
+		memcpy(victim_ptr->note, note, len);
+		victim_ptr->note_len = (uint8_t)len;
+	}
 }

@@ -14,10 +14,15 @@
 
 #define GW_VERIFIED_TAG_BYTES 32 /* HMAC-SHA-256 */
 #define GW_VERIFIED_CACHE_WAYS 4
+#define GW_VERIFIED_NOTE_MAX 47
 
+/* An entry may carry a short note of the filter's (jwt: the consumer),
+ * so that a hit needs nothing else; note_len 0: none. */
 struct gw_verified_cache_slot {
 	uint8_t tag[GW_VERIFIED_TAG_BYTES];
 	uint64_t expires_ns;
+	uint8_t note_len;
+	char note[GW_VERIFIED_NOTE_MAX];
 };
 
 struct gw_verified_cache {
@@ -34,12 +39,14 @@ void gw_verified_cache_free(struct gw_verified_cache *cache_ptr);
  * from one part to the next give another tag), under the cache's secret. */
 void gw_verified_cache_tag(const struct gw_verified_cache *cache_ptr, const void *const *parts, const size_t *lens,
 			   int count, uint8_t tag[GW_VERIFIED_TAG_BYTES]);
-/* Whether `tag` is remembered and has not expired at now_ns. */
-int gw_verified_cache_find(const struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
-			   uint64_t now_ns);
+/* The entry of `tag` if it is remembered and has not expired at now_ns,
+ * else NULL. */
+const struct gw_verified_cache_slot *gw_verified_cache_find(const struct gw_verified_cache *cache_ptr,
+							    const uint8_t tag[GW_VERIFIED_TAG_BYTES], uint64_t now_ns);
 /* Remembers `tag` until expires_ns, in place of the entry of its bucket
- * that expires first (or of the same tag). */
+ * that expires first (or of the same tag), with `note` (len bytes, at most
+ * GW_VERIFIED_NOTE_MAX; NULL: none). */
 void gw_verified_cache_put(struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
-			   uint64_t expires_ns);
+			   uint64_t expires_ns, const char *note, size_t len);
 
 #endif

@@ -147,7 +147,7 @@ static void test_cache(void **state)
 	assert_memory_not_equal(tag, other, sizeof(tag));
 
 	assert_false(gw_verified_cache_find(cache_ptr, tag, 0));
-	gw_verified_cache_put(cache_ptr, tag, 1100);
+	gw_verified_cache_put(cache_ptr, tag, 1100, NULL, 0);
 	assert_true(gw_verified_cache_find(cache_ptr, tag, 100));
 	assert_true(gw_verified_cache_find(cache_ptr, tag, 1099));
 	assert_false(gw_verified_cache_find(cache_ptr, tag, 1100)); /* expired */
@@ -157,7 +157,7 @@ static void test_cache(void **state)
 
 		memcpy(t, tag, sizeof(t));
 		t[31] = (uint8_t)i; /* same bucket: the bucket comes from the first bytes */
-		gw_verified_cache_put(cache_ptr, t, 3000 + (uint64_t)i);
+		gw_verified_cache_put(cache_ptr, t, 3000 + (uint64_t)i, NULL, 0);
 	}
 	tag[31] = 0;
 	assert_false(gw_verified_cache_find(cache_ptr, tag, 2004));
@@ -165,11 +165,17 @@ static void test_cache(void **state)
 		tag[31] = (uint8_t)i;
 		assert_true(gw_verified_cache_find(cache_ptr, tag, 2004));
 	}
+	/* A note goes with its entry; one too long is not kept. */
+	gw_verified_cache_put(cache_ptr, tag, 5000, "=alice", 6);
+	assert_int_equal(gw_verified_cache_find(cache_ptr, tag, 4000)->note_len, 6);
+	assert_memory_equal(gw_verified_cache_find(cache_ptr, tag, 4000)->note, "=alice", 6);
+	gw_verified_cache_put(cache_ptr, tag, 5000, "x", GW_VERIFIED_NOTE_MAX + 1);
+	assert_int_equal(gw_verified_cache_find(cache_ptr, tag, 4000)->note_len, 0);
 	gw_verified_cache_free(cache_ptr);
 	gw_verified_cache_free(other_ptr);
 	/* No cache: nothing is remembered. */
 	cache_ptr = gw_verified_cache_create(0);
-	gw_verified_cache_put(cache_ptr, tag, 10);
+	gw_verified_cache_put(cache_ptr, tag, 10, NULL, 0);
 	assert_false(gw_verified_cache_find(cache_ptr, tag, 1));
 	gw_verified_cache_free(cache_ptr);
 }
