@@ -451,9 +451,10 @@ static const char *cookie_value(const char *field, size_t len, const char *name,
 }
 
 /* The provider's token, from the first of its places that has one: 1;
- * 0 when none has; -1 when one has something that cannot be a token. */
-static int find_token(struct gw_exchange *ex_ptr, const struct jwt_provider *p_ptr, char *decoded, size_t cap,
-		      struct found *out)
+ * 0 when none has; -1 when one has something that cannot be a token or
+ * is longer than max_len. A query's is percent-decoded into decoded[cap]. */
+static int find_token(struct gw_exchange *ex_ptr, const struct jwt_provider *p_ptr, size_t max_len, char *decoded,
+		      size_t cap, struct found *out)
 {
 	for (int i = 0; i < p_ptr->source_count; i++) {
 		const struct jwt_source *s_ptr = &p_ptr->sources[i];
@@ -471,7 +472,7 @@ static int find_token(struct gw_exchange *ex_ptr, const struct jwt_provider *p_p
 			if (n == -1 || n == 0)
 				continue;
 			value = decoded;
-			len = n < 0 ? cap + 1 : (size_t)n;
+			len = n < 0 ? max_len + 1 : (size_t)n;
 		} else if (gw_exchange_request_header(ex_ptr, s_ptr->kind == SOURCE_HEADER ? s_ptr->name : "cookie",
 						      &value, &len)) {
 			if (s_ptr->kind == SOURCE_COOKIE)
@@ -487,7 +488,7 @@ static int find_token(struct gw_exchange *ex_ptr, const struct jwt_provider *p_p
 			continue;
 		out->token = value;
 		out->len = len;
-		return len > 0 && len <= cap && token_chars(value, len) ? 1 : -1;
+		return len > 0 && len <= max_len && token_chars(value, len) ? 1 : -1;
 	}
 	return 0;
 }
@@ -783,7 +784,8 @@ static enum gw_filter_result authenticate(struct gw_stage *stage_ptr)
 		struct found found;
 		struct verdict v;
 		enum gw_filter_result result;
-		int rc = find_token(ex_ptr, &config_ptr->providers[i], query_token, cap, &found);
+		int rc = find_token(ex_ptr, &config_ptr->providers[i], (size_t)config_ptr->max_token_bytes, query_token,
+				    cap, &found);
 
 		if (rc == 0)
 			continue;

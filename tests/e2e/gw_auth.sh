@@ -443,6 +443,13 @@ jwt_identity() {
 		! grep -qi '^authorization:' <<<"$out" || fail "a remembered token reached the upstream: $out"
 	done
 	wait_until 5 "three requests logged" log_count '"consumer":"remembered-consumer"' 3
+	# Up to max_token_bytes (8192) in a header; past it, refused.
+	token=$(mint "{\"aud\":\"api\",\"sub\":\"big\",\"pad\":\"$(printf '%05000d' 0)\"}")
+	[ "${#token}" -gt 4096 ] && [ "${#token}" -lt 8192 ] || fail "the big token is ${#token} bytes"
+	[[ $(get -H "$(bearer "$token")" "$GW/jf/x") == "HTTP/1.1 200 "* ]] || fail "a ${#token}-byte token"
+	token=$(mint "{\"aud\":\"api\",\"sub\":\"big\",\"pad\":\"$(printf '%07000d' 0)\"}")
+	out=$(get -H "$(bearer "$token")" "$GW/jf/x")
+	grep -q 'error_description="not a token, or longer than max_token_bytes"' <<<"$out" || fail "a ${#token}-byte token: $out"
 	token=$(mint '{"aud":"web","sub":"x"}')
 	[[ $(get -H "$(bearer "$token")" "$GW/jf/x") == "HTTP/1.1 401 "* ]] || fail "another audience"
 	[[ $(get -H "$(bearer "$token")" "$GW/jf/x") == "HTTP/1.1 401 "* ]] || fail "another audience, again"
