@@ -94,9 +94,11 @@ struct gw_match_request {
 	 * with the header lookup's contract; NULL: none. */
 	gw_header_lookup_fn *value_lookup;
 	void *value_ctx_ptr;
+	int first_route; /* routes before this index are not tried (after a continue route) */
 };
 
-/* The first route whose matchers all accept `request_ptr`, or NULL. */
+/* The first route, from request_ptr->first_route on, whose matchers all
+ * accept `request_ptr`, or NULL. */
 const struct gw_route *gw_config_match_route(const struct gw_config *config_ptr,
 					     const struct gw_match_request *request_ptr);
 /* The upstream named `name`, or NULL. */

@@ -22,6 +22,9 @@ struct gw_config_filter_types {
 	 * what it must do): 0, or -1 after reporting to `diag`. */
 	int (*compile)(const struct gw_filter_type *type_ptr, const json_t *config, const char *pointer,
 		       struct gw_diag *diag, struct gw_arena *arena, void **compiled_out);
+	/* Whether the type acts on the request head only (no body, no
+	 * response): what a continue route's filters must do. */
+	int (*request_head_only)(const struct gw_filter_type *type_ptr);
 };
 
 /* The lookups every later load uses; the caller keeps `types_ptr` alive.

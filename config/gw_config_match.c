@@ -200,7 +200,7 @@ const struct gw_route *gw_config_match_route(const struct gw_config *config_ptr,
 		.host_len = request_ptr->host ? host_len_without_port(request_ptr->host, request_ptr->host_len) : 0,
 	};
 
-	for (int i = 0; i < config_ptr->route_count; i++)
+	for (int i = request_ptr->first_route > 0 ? request_ptr->first_route : 0; i < config_ptr->route_count; i++)
 		if (route_matches(&config_ptr->routes_ptr[i], &view))
 			return &config_ptr->routes_ptr[i];
 	return NULL;

@@ -41,6 +41,12 @@ void gw_config_set_filter_types(const struct gw_config_filter_types *types_ptr)
 	filter_types_ptr = types_ptr;
 }
 
+static int gw_config_filter_request_head_only(const struct gw_filter_type *type_ptr)
+{
+	return !filter_types_ptr || !filter_types_ptr->request_head_only || !type_ptr ||
+	       filter_types_ptr->request_head_only(type_ptr);
+}
+
 static struct gw_route_matcher *add_matcher(struct gw_route_matcher *matchers_ptr, int *count_ptr,
 					    enum gw_match_kind kind)
 {
@@ -235,12 +241,58 @@ static void load_client_certificate(struct gw_config_loader *loader_ptr, const j
 		add_value_matcher(matchers_ptr, count_ptr, GW_MATCH_VALUE_EXACT, "tls.client.sha256", sha256);
 }
 
+/* "values": {"NAME": "exact text" | {"present": bool}}, on the values a
+ * request carries (a continue route's filters set them: "consumer",
+ * "jwt.role"; the client's certificate: "tls.client.*"). */
+static void load_value_matchers(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+				struct gw_route_matcher *matchers_ptr, int *count_ptr)
+{
+	static const char *const keys[] = {"present", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const char *name;
+	const json_t *value_ptr;
+
+	json_object_foreach((json_t *)json_ptr, name, value_ptr) {
+		const char *at = gw_json_member_pointer(check_ptr, pointer, name);
+		const char *copy = gw_arena_strdup(check_ptr->arena_ptr, name);
+		int present = 1;
+
+		if (!copy) {
+			check_ptr->out_of_memory = 1;
+			continue;
+		}
+		if (!gw_syntax_is_token(name) || strlen(name) > 64) {
+			gw_diag_error(check_ptr->diag_ptr, at, "a value's name is a token of 1 to 64 characters");
+			continue;
+		}
+		if (json_is_string(value_ptr)) {
+			const char *text = gw_arena_strdup(check_ptr->arena_ptr, json_string_value(value_ptr));
+
+			if (text)
+				add_value_matcher(matchers_ptr, count_ptr, GW_MATCH_VALUE_EXACT, copy, text);
+			else
+				check_ptr->out_of_memory = 1;
+			continue;
+		}
+		if (!json_is_object(value_ptr)) {
+			gw_diag_error(check_ptr->diag_ptr, at, "a string to equal, or {\"present\": true or false}");
+			continue;
+		}
+		if (gw_json_check_object(check_ptr, value_ptr, at, keys) == -1)
+			continue;
+		gw_json_check_required(check_ptr, value_ptr, at, "present");
+		gw_json_read_bool(check_ptr, value_ptr, at, "present", 1, &present);
+		add_value_matcher(matchers_ptr, count_ptr, present ? GW_MATCH_VALUE_PRESENT : GW_MATCH_VALUE_ABSENT,
+				  copy, NULL);
+	}
+}
+
 static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       struct gw_route *route_ptr, struct route_path *path_ptr)
 {
-	static const char *const keys[] = {"host", "path", "methods", "headers", "client_certificate", NULL};
+	static const char *const keys[] = {"host", "path", "methods", "headers", "client_certificate", "values", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *methods_ptr, *headers_ptr, *path_json_ptr, *cert_json_ptr;
+	const json_t *methods_ptr, *headers_ptr, *path_json_ptr, *cert_json_ptr, *values_ptr = NULL;
 	const char *host;
 	const regex_t *regex_ptr = NULL;
 	struct gw_route_matcher *matchers_ptr;
@@ -250,8 +302,10 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_p
 		return;
 	gw_json_read_array(check_ptr, json_ptr, pointer, "methods", 1, &methods_ptr);
 	gw_json_read_array(check_ptr, json_ptr, pointer, "headers", 0, &headers_ptr);
+	gw_json_read_object(check_ptr, json_ptr, pointer, "values", &values_ptr);
 	matchers_ptr = gw_config_alloc(loader_ptr,
-				       sizeof(*matchers_ptr) * (ROUTE_FIXED_MATCHERS + json_array_size(headers_ptr)));
+				       sizeof(*matchers_ptr) * (ROUTE_FIXED_MATCHERS + json_array_size(headers_ptr) +
+								json_object_size(values_ptr)));
 	if (!matchers_ptr)
 		return;
 	if (methods_ptr)
@@ -281,6 +335,9 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_p
 		load_client_certificate(loader_ptr, cert_json_ptr,
 					gw_json_member_pointer(check_ptr, pointer, "client_certificate"), matchers_ptr,
 					&count);
+	if (values_ptr)
+		load_value_matchers(loader_ptr, values_ptr, gw_json_member_pointer(check_ptr, pointer, "values"),
+				    matchers_ptr, &count);
 	if (regex_ptr)
 		add_matcher(matchers_ptr, &count, GW_MATCH_PATH_REGEX)->regex_ptr = regex_ptr;
 	route_ptr->matchers_ptr = matchers_ptr;
@@ -553,7 +610,7 @@ static void load_redirect(struct gw_config_loader *loader_ptr, const json_t *jso
 static void load_action(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			const struct route_path *path_ptr, struct gw_route_action *action_ptr)
 {
-	static const char *const kinds[] = {"proxy", "respond", "redirect", NULL};
+	static const char *const kinds[] = {"proxy", "respond", "redirect", "continue", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const json_t *action_json_ptr;
 	const char *action_pointer = gw_json_member_pointer(check_ptr, pointer, "action");
@@ -575,6 +632,14 @@ static void load_action(struct gw_config_loader *loader_ptr, const json_t *json_
 		load_redirect(loader_ptr, json_object_get(action_json_ptr, "redirect"),
 			      gw_json_member_pointer(check_ptr, action_pointer, "redirect"), action_ptr);
 		break;
+	case 3: {
+		static const char *const none[] = {NULL};
+
+		gw_json_check_object(check_ptr, json_object_get(action_json_ptr, "continue"),
+				     gw_json_member_pointer(check_ptr, action_pointer, "continue"), none);
+		action_ptr->kind = GW_ACTION_CONTINUE;
+		break;
+	}
 	}
 }
 
@@ -646,6 +711,34 @@ static void check_route_names_differ(struct gw_config_loader *loader_ptr, struct
 	}
 }
 
+/* A continue route hands the request on: a route must follow it, and its
+ * filters may act on the request head only (the route that answers runs
+ * the response's). */
+static void check_continue_routes(struct gw_config_loader *loader_ptr, const struct gw_route *routes_ptr, int count,
+				  const char *pointer)
+{
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+
+	for (int i = 0; i < count; i++) {
+		const struct gw_route *route_ptr = &routes_ptr[i];
+		const char *at = gw_json_index_pointer(check_ptr, pointer, (size_t)i);
+
+		if (route_ptr->action.kind != GW_ACTION_CONTINUE)
+			continue;
+		if (i == count - 1)
+			gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, at, "action"),
+				      "continue: no route follows to answer");
+		for (int f = 0; f < route_ptr->filter_count; f++)
+			if (!gw_config_filter_request_head_only(route_ptr->filters_ptr[f].type_ptr))
+				gw_diag_error(check_ptr->diag_ptr,
+					      gw_json_index_pointer(check_ptr,
+								    gw_json_member_pointer(check_ptr, at, "filters"),
+								    (size_t)f),
+					      "a continue route's filters act on the request head only; this one reads "
+					      "the body or the response: put it on the route that answers");
+	}
+}
+
 void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes_json_ptr, const char *pointer)
 {
 	size_t count = json_array_size(routes_json_ptr);
@@ -659,4 +752,5 @@ void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *ro
 	loader_ptr->config_ptr->routes_ptr = routes_ptr;
 	loader_ptr->config_ptr->route_count = (int)count;
 	check_route_names_differ(loader_ptr, routes_ptr, (int)count, pointer);
+	check_continue_routes(loader_ptr, routes_ptr, (int)count, pointer);
 }

@@ -272,6 +272,9 @@ enum gw_route_action_kind {
 	GW_ACTION_PROXY,
 	GW_ACTION_RESPOND,
 	GW_ACTION_REDIRECT,
+	/* The route's filters run (request head only), then matching goes on
+	 * with the routes after it, which may match on the values they set. */
+	GW_ACTION_CONTINUE,
 };
 
 struct gw_config_header {

@@ -39,6 +39,7 @@
 #include "gw_filter_json.h"
 #include "gw_filter_query.h"
 #include "gw_filters.h"
+#include "gw_http.h"
 #include "gw_jwt.h"
 #include "gw_verified_cache.h"
 
@@ -55,6 +56,8 @@
 #define JWT_PROVIDERS_MAX 8
 #define JWT_SOURCES_MAX 4
 #define JWT_CLAIM_HEADERS_MAX 16
+#define JWT_CLAIM_VALUES_MAX 8
+#define JWT_CLAIM_NAME_MAX 60 /* "jwt." and it: a value key of at most 64 */
 #define JWT_KEYS_FILE_MAX (1 << 20)
 /* Scratch for jansson per byte of token: a JSON value costs a few dozen
  * bytes, one per few bytes of text. */
@@ -87,6 +90,8 @@ struct jwt_provider {
 	int source_count;
 	struct jwt_claim_header claim_headers[JWT_CLAIM_HEADERS_MAX];
 	int claim_header_count;
+	const char **claim_values; /* claims set as the request values "jwt.CLAIM" */
+	int claim_value_count;
 	const char *consumer_claim;
 	const char *payload_header; /* or NULL */
 	int forward_token;
@@ -125,6 +130,7 @@ static const char *const provider_keys[] = {"name",
 					    "clock_skew_seconds",
 					    "required_claims",
 					    "claims_to_headers",
+					    "claims_to_values",
 					    "consumer_claim",
 					    "payload_header",
 					    "forward_token",
@@ -237,6 +243,32 @@ static void read_claim_headers(struct gw_filter_json *fj_ptr, const json_t *p_js
 	}
 }
 
+/* "claims_to_values": claims a later stage or route may read as the
+ * request values "jwt.CLAIM" (the routes after a continue route match on
+ * them). */
+static void read_claim_values(struct gw_filter_json *fj_ptr, const json_t *p_json, const char *at,
+			      struct jwt_provider *p_ptr)
+{
+	char list_at[GW_FILTER_POINTER_MAX], item_at[GW_FILTER_POINTER_MAX];
+
+	gw_filter_json_strings(fj_ptr, p_json, at, "claims_to_values", &p_ptr->claim_values, &p_ptr->claim_value_count);
+	gw_filter_json_pointer(list_at, sizeof(list_at), at, "claims_to_values");
+	if (p_ptr->claim_value_count > JWT_CLAIM_VALUES_MAX) {
+		fail_at(fj_ptr, list_at, "at most 8 claims");
+		return;
+	}
+	for (int i = 0; i < p_ptr->claim_value_count; i++) {
+		size_t len = strlen(p_ptr->claim_values[i]);
+		int token = len > 0 && len <= JWT_CLAIM_NAME_MAX;
+
+		for (size_t c = 0; token && c < len; c++)
+			token = gw_http_is_tchar((unsigned char)p_ptr->claim_values[i][c]);
+		if (!token)
+			fail_at(fj_ptr, gw_filter_json_index(item_at, sizeof(item_at), list_at, (size_t)i),
+				"a claim named here is a token of 1 to 60 characters (its value is \"jwt.\" and it)");
+	}
+}
+
 /* The keys, parsed once here for their problems; each kernel parses them
  * again into its own state. */
 static void read_keys(struct gw_filter_json *fj_ptr, const json_t *p_json, const char *at, struct jwt_provider *p_ptr)
@@ -297,6 +329,7 @@ static void read_provider(struct gw_filter_json *fj_ptr, const json_t *p_json, c
 	read_keys(fj_ptr, p_json, at, p_ptr);
 	read_sources(fj_ptr, p_json, at, p_ptr);
 	read_claim_headers(fj_ptr, p_json, at, p_ptr);
+	read_claim_values(fj_ptr, p_json, at, p_ptr);
 	gw_filter_json_string(fj_ptr, p_json, at, "consumer_claim", "sub", &p_ptr->consumer_claim);
 	gw_filter_json_header(fj_ptr, p_json, at, "payload_header", NULL, &p_ptr->payload_header);
 	gw_filter_json_bool(fj_ptr, p_json, at, "forward_token", 0, &p_ptr->forward_token);
@@ -635,6 +668,14 @@ static enum gw_filter_result admit(struct gw_stage *stage_ptr, const struct jwt_
 		    gw_exchange_set(ex_ptr, GW_SIDE_REQUEST, p_ptr->claim_headers[i].header, text) == -1)
 			return gw_stage_fail(stage_ptr, "jwt: no room for the claims' headers");
 	}
+	for (int i = 0; payload_ptr && i < p_ptr->claim_value_count; i++) {
+		char key[5 + JWT_CLAIM_NAME_MAX];
+
+		text = claim_text(json_object_get(payload_ptr, p_ptr->claim_values[i]), number, sizeof(number));
+		snprintf(key, sizeof(key), "jwt.%s", p_ptr->claim_values[i]);
+		if (text && gw_exchange_set_value(ex_ptr, key, text, strlen(text)) == -1)
+			return gw_stage_fail(stage_ptr, "jwt: no room for the claims' values");
+	}
 	if (p_ptr->payload_header) {
 		const char *payload = memchr(found_ptr->token, '.', found_ptr->len) + 1;
 		const char *end = memchr(payload, '.', (size_t)(found_ptr->token + found_ptr->len - payload));
@@ -655,7 +696,7 @@ static enum gw_filter_result admit(struct gw_stage *stage_ptr, const struct jwt_
 }
 
 /* A token seen before whose entry holds all the request needs (no claim
- * goes to a header): admitted without decoding it. The note is "-", or
+ * goes to a header or a value): admitted without decoding it. The note is "-", or
  * "=" and the consumer. */
 static enum gw_filter_result admit_remembered(struct gw_stage *stage_ptr, const struct jwt_provider *p_ptr,
 					      const struct found *found_ptr,
@@ -747,7 +788,7 @@ static int try_provider(struct gw_stage *stage_ptr, int index, const struct foun
 	/* Remembered tokens passed every check of this configuration's (the
 	 * cache goes with it) and the time-bound ones hold until the entry
 	 * expires: nothing to decode unless claims go to headers. */
-	if (slot_ptr && slot_ptr->note_len && p_ptr->claim_header_count == 0) {
+	if (slot_ptr && slot_ptr->note_len && p_ptr->claim_header_count == 0 && p_ptr->claim_value_count == 0) {
 		*result_ptr = admit_remembered(stage_ptr, p_ptr, found_ptr, slot_ptr);
 		return 1;
 	}

@@ -287,7 +287,7 @@ static void client_certificate_attached(struct gw_conn_self *self)
  * it; anywhere else it is not a method of this server's resources. */
 static int request_routed(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr)
 {
-	self->route_ptr = gw_conn_match_route(self, cfg_ptr->config_ptr);
+	self->route_ptr = gw_conn_match_route(self, cfg_ptr->config_ptr, 0, 0);
 	if (self->req.method == GW_METHOD_CONNECT && !gw_conn_connect_allowed(self->route_ptr)) {
 		self->term = (struct gw_term){.cause = 'N', .stage = 'T'};
 		self->route_ptr = NULL; /* answered as by no route: no filters */
@@ -302,6 +302,46 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 	self->exchange.filter_states_ptr = cfg_ptr->filter_states_ptr;
 	client_certificate_attached(self);
 	return 1;
+}
+
+/* After a continue route's filters: the route that answers, matched from
+ * the next one on with the values they set. The exchange keeps their
+ * edits and values; the new route's filters run next. 1, or 0 (no route
+ * answers: the termination code is set). */
+static int request_rerouted(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr)
+{
+	const struct gw_route *route_ptr =
+		gw_conn_match_route(self, cfg_ptr->config_ptr, self->route_ptr->index + 1, 1);
+
+	if (!route_ptr) {
+		self->term = (struct gw_term){.cause = 'N', .stage = 'R'};
+		return 0;
+	}
+	self->route_ptr = route_ptr;
+	gw_exchange_reroute(&self->exchange, route_ptr);
+	return 1;
+}
+
+/* Whether the request goes on past a continue route. */
+static int continues(const struct gw_conn_self *self)
+{
+	return self->exchange.verdict == GW_VERDICT_CONTINUE && self->route_ptr->action.kind == GW_ACTION_CONTINUE;
+}
+
+/* A continue route's filters let the request through: the route matched
+ * after it and its request-head filters, as long as routes continue.
+ * Stops with the termination code set when no route answers. */
+static void request_continued(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+
+	vk_begin_stateless();
+	while (continues(conn_ptr) && request_rerouted(conn_ptr, conn_ptr->cfg_ptr)) {
+		if (gw_pipeline_run(&conn_ptr->exchange, GW_PHASE_REQUEST_HEAD) == GW_PIPELINE_WAIT) {
+			vk_call(gw_pipeline_wait, &conn_ptr->exchange);
+		}
+	}
+	vk_end();
 }
 
 /* A stage asked for the body: kept whole, then read by the stages. */
@@ -641,6 +681,13 @@ void gw_conn_main(struct vk_thread *that)
 		}
 		if (gw_pipeline_run(&self->exchange, GW_PHASE_REQUEST_HEAD) == GW_PIPELINE_WAIT)
 			vk_call(gw_pipeline_wait, &self->exchange);
+		if (continues(self)) {
+			vk_call(request_continued, self);
+			if (self->term.cause) {
+				vk_call(gw_conn_answer_error, self);
+				break;
+			}
+		}
 		if (self->exchange.verdict == GW_VERDICT_CONTINUE && gw_pipeline_wants_body(&self->exchange))
 			vk_call(request_body_for_filters, self);
 		if (answered_directly(self)) {

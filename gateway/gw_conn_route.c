@@ -37,6 +37,23 @@ static int lookup_value(void *ctx_ptr, const char *name, size_t name_len, const 
 	return self->tls_ptr && gw_tls_stream_value(self->tls_ptr, name, name_len, value_ptr, value_len_ptr);
 }
 
+/* ... and, after a continue route, the values its filters set. */
+static int lookup_value_or_set(void *ctx_ptr, const char *name, size_t name_len, const char **value_ptr,
+			       size_t *value_len_ptr)
+{
+	struct gw_conn_self *self = ctx_ptr;
+	char key[GW_EXCHANGE_VALUE_KEY_MAX + 1];
+
+	if (lookup_value(ctx_ptr, name, name_len, value_ptr, value_len_ptr))
+		return 1;
+	if (name_len > GW_EXCHANGE_VALUE_KEY_MAX)
+		return 0;
+	memcpy(key, name, name_len);
+	key[name_len] = '\0';
+	*value_ptr = gw_exchange_value(&self->exchange, key, value_len_ptr);
+	return *value_ptr != NULL;
+}
+
 /* The path of the request target, without its query. A CONNECT target
  * (authority-form) has none: only routes without a path match see it. */
 struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self)
@@ -52,7 +69,8 @@ struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self)
 	return path;
 }
 
-const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr)
+const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr,
+					   int first_route, int with_values)
 {
 	struct gw_http_span path = gw_conn_target_path(self);
 	struct gw_match_request request = {
@@ -64,8 +82,9 @@ const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const stru
 		.path_len = path.len,
 		.header_lookup = lookup_header,
 		.header_ctx_ptr = self,
-		.value_lookup = lookup_value,
+		.value_lookup = with_values ? lookup_value_or_set : lookup_value,
 		.value_ctx_ptr = self,
+		.first_route = first_route,
 	};
 
 	return gw_config_match_route(config_ptr, &request);

@@ -285,7 +285,11 @@ enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum g
 struct gw_config;
 struct gw_conn_config;
 struct gw_http_span gw_conn_target_path(const struct gw_conn_self *self);
-const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr);
+/* The first route from index `first_route` on that matches the request;
+ * with `with_values`, routes see the values the request's filters set so
+ * far (after a continue route), besides the client certificate's. */
+const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const struct gw_config *config_ptr,
+					   int first_route, int with_values);
 /* Admission and an endpoint for the route's upstream, its timeouts, and
  * the path rewrite: 0, or the status to answer (the reason in term). */
 int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config *cfg_ptr);

@@ -87,6 +87,16 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->state_used = 0;
 }
 
+void gw_exchange_reroute(struct gw_exchange *ex_ptr, const struct gw_route *route_ptr)
+{
+	/* The continue route's stages acted on the request head only (the
+	 * loader checks it): nothing of theirs is left to run. */
+	ex_ptr->route_ptr = route_ptr;
+	ex_ptr->stages_passed = 0;
+	ex_ptr->state_used = 0;
+	ex_ptr->answered_by = NULL;
+}
+
 void gw_exchange_set_response(struct gw_exchange *ex_ptr, const struct gw_response *resp_ptr, const char *resp_head_ptr)
 {
 	ex_ptr->resp_ptr = resp_ptr;

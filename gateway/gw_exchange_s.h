@@ -120,6 +120,10 @@ struct gw_exchange {
 /* Starts the exchange of a newly parsed request (everything else reset). */
 void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_ptr, const char *head_ptr,
 		       struct gw_http_span path, const char *client_addr, const struct gw_route *route_ptr);
+/* After a continue route (gateway/gw_conn.c): the request goes on to
+ * `route_ptr`, whose filters run next; the edits, values and query the
+ * earlier filters made are kept, their stages are done. */
+void gw_exchange_reroute(struct gw_exchange *ex_ptr, const struct gw_route *route_ptr);
 /* The request stages are done: edits made from here on are the
  * response's, forgotten at each new attempt. */
 void gw_exchange_request_done(struct gw_exchange *ex_ptr);

@@ -27,11 +27,17 @@ static int registry_compile(const struct gw_filter_type *type_ptr, const json_t 
 	return type_ptr->compile(config_json_ptr, pointer, diag_ptr, arena_ptr, compiled_ptr);
 }
 
+static int request_head_only(const struct gw_filter_type *type_ptr)
+{
+	return !type_ptr->request_body && !type_ptr->response_head && !type_ptr->wants_body;
+}
+
 /* config/ sits below the filter types, so it looks them up through these. */
 static const struct gw_config_filter_types registry_for_config = {
 	.find = gw_filter_type_find,
 	.names = gw_filter_type_names,
 	.compile = registry_compile,
+	.request_head_only = request_head_only,
 };
 
 int gw_filter_type_register(const struct gw_filter_type *type_ptr)

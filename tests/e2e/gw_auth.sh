@@ -136,7 +136,21 @@ write_config() {
     { "name": "f", "match": { "path": { "prefix": "/f/" } },
       "filters": [ { "type": "api_key", "query": "api_key", "forward_key": true,
                      "keys": [ { "consumer": "alice", "key": "alice-key" } ] } ],
-      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } }
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } },
+    { "name": "gate", "match": { "path": { "prefix": "/g/" } },
+      "filters": [ { "type": "jwt", "allow_missing": true,
+                     "providers": [ { "name": "mint-g", "keys_file": "mint.jwks", "audiences": [ "api" ],
+                                      "claims_to_values": [ "role" ] } ] } ],
+      "action": { "continue": {} } },
+    { "name": "g-admin", "match": { "path": { "prefix": "/g/" }, "values": { "jwt.role": "admin" } },
+      "action": { "respond": { "status": 200, "body": "admin" } } },
+    { "name": "g-bob", "match": { "path": { "prefix": "/g/" }, "values": { "consumer": "bob" } },
+      "filters": [ { "type": "request_id" } ],
+      "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/bob/" } } },
+    { "name": "g-anonymous", "match": { "path": { "prefix": "/g/" }, "values": { "consumer": { "present": false } } },
+      "action": { "respond": { "status": 200, "body": "anonymous" } } },
+    { "name": "g-other", "match": { "path": { "prefix": "/g/" } },
+      "action": { "respond": { "status": 403, "body": "other" } } }
   ]
 }
 JSON
@@ -494,6 +508,29 @@ jwt_rules() {
 	[[ $(get -H "$(bearer "$token")" "$GW/jm/x") == "HTTP/1.1 200 "* ]] || fail "an nginx provider (RS256)"
 }
 
+# A continue route authenticates; the routes after it match on what it
+# learnt: a claim's value, the consumer, or no consumer at all.
+jwt_route_on_claims() {
+	local out
+	start_pair jg
+	out=$(get -H "$(bearer "$(mint '{"aud":"api","sub":"alice","role":"admin"}')")" "$GW/g/x")
+	[ "$(status_and_body "$out")" = "200 admin" ] || fail "role admin: $out"
+	out=$(get -H "$(bearer "$(mint '{"aud":"api","sub":"bob","role":"user"}')")" "$GW/g/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "bob: $out"
+	grep -qx 'GET /echo/bob/x HTTP/1.1' <<<"$out" || fail "bob's route: $(grep '^GET' <<<"$out")"
+	! grep -qi '^authorization:' <<<"$out" || fail "the token reached bob's upstream: $out"
+	grep -qi '^x-request-id:' <<<"$out" || fail "bob's route's own filter did not run: $out"
+	[ "$(status_and_body "$(get "$GW/g/x")")" = "200 anonymous" ] || fail "no token"
+	out=$(get -H "$(bearer "$(mint '{"aud":"api","sub":"carol","role":"user"}')")" "$GW/g/x")
+	[ "$(status_and_body "$out")" = "403 other" ] || fail "carol: $out"
+	# A bad token is answered by the continue route's filter.
+	[[ $(get -H "$(bearer "$(mint '{"aud":"web","sub":"bob"}')")" "$GW/g/x") == "HTTP/1.1 401 "* ]] ||
+		fail "another audience went on"
+	wait_until 5 "the access log written" log_has '"route":"g-other"'
+	log_has '"route":"g-admin"' && log_has '"route":"g-bob"' && log_has '"route":"g-anonymous"' &&
+		log_has '"route":"gate"' || fail "the access log's routes: $(cat "$E2E_TMP/access.log")"
+}
+
 jwt_keys_reload() {
 	local token
 	start_pair jk
@@ -526,4 +563,6 @@ run_case "jwt: nginx-auth-jwt's 28 tokens through the gateway, each with its exp
 run_case "jwt: claims to headers, the payload header, the consumer; tokens from the query and a cookie" jwt_identity
 run_case "jwt: scopes, issuer, audience, required claims, unknown kid, allow_missing, any of two providers" jwt_rules
 run_case "jwt: the keys file reloads; a key refused there refuses the reload" jwt_keys_reload
+run_case "jwt: a continue route authenticates; the routes after it match on a claim, the consumer, or none" \
+	jwt_route_on_claims
 finish

@@ -98,7 +98,15 @@ static int compile_refuses(const json_t *config, const char *pointer, struct gw_
 }
 
 static const struct gw_filter_type request_id_type = {.name = "request_id", .compile = compile_request_id};
-static const struct gw_filter_type headers_type = {.name = "headers", .compile = compile_headers};
+/* Like the real one, it edits responses too: no filter for a continue route. */
+static enum gw_filter_result edits_responses(struct gw_stage *stage_ptr)
+{
+	(void)stage_ptr;
+	return GW_FILTER_CONTINUE;
+}
+
+static const struct gw_filter_type headers_type = {
+	.name = "headers", .compile = compile_headers, .response_head = edits_responses};
 static const struct gw_filter_type refuses_type = {.name = "refuses", .compile = compile_refuses};
 
 static int register_fake_filters(void **state)
@@ -641,6 +649,33 @@ static void test_upgrades_and_connect_are_checked(void **state)
 	free(errors);
 }
 
+/* A continue route needs a route after it, and filters that act on the
+ * request head only; "values" names tokens and takes a text or
+ * {"present"}. */
+static void test_continue_routes_are_checked(void **state)
+{
+	char *errors;
+
+	errors = load_text_printing(
+		"{ \"listeners\": [ { \"port\": 80 } ],"
+		" \"routes\": [ { \"filters\": [ { \"type\": \"request_id\" }, { \"type\": \"headers\" } ], "
+		"\"action\": { \"continue\": {} } },"
+		" { \"match\": { \"values\": { \"a b\": \"x\", \"c\": 1, \"d\": { \"there\": true } } }, "
+		"\"action\": { \"respond\": { \"status\": 200 } } },"
+		" { \"action\": { \"continue\": { \"x\": 1 } } } ] }",
+		NULL);
+
+	(void)state;
+	assert_non_null(strstr(errors, "/routes/0/filters/1: a continue route's filters act on the request head only"));
+	assert_null(strstr(errors, "/routes/0/filters/0:"));
+	assert_non_null(strstr(errors, "/routes/1/match/values/a b: a value's name is a token"));
+	assert_non_null(strstr(errors, "/routes/1/match/values/c: a string to equal"));
+	assert_non_null(strstr(errors, "/routes/1/match/values/d/there: unknown key"));
+	assert_non_null(strstr(errors, "/routes/2/action/continue/x: unknown key"));
+	assert_non_null(strstr(errors, "/routes/2/action: continue: no route follows to answer"));
+	free(errors);
+}
+
 static void test_snapshot_lives_in_its_sealed_arena(void **state)
 {
 	struct gw_config *config;
@@ -900,6 +935,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file_is_reported_without_position),
 		cmocka_unit_test(test_whole_reals_count_as_integers),
 		cmocka_unit_test(test_upgrades_and_connect_are_checked),
+		cmocka_unit_test(test_continue_routes_are_checked),
 		cmocka_unit_test(test_snapshot_lives_in_its_sealed_arena),
 		cmocka_unit_test(test_writing_to_a_snapshot_faults),
 		cmocka_unit_test(test_loads_append_to_one_diag),

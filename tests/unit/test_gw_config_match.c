@@ -99,7 +99,8 @@ static int lookup_value(void *ctx_ptr, const char *name, size_t name_len, const 
 	return 0;
 }
 
-static const char *route_for_certificate(const struct gw_config *config, const char *const *values)
+/* The route matched from `first_route` on for a request with `values`. */
+static const char *route_for_values(const struct gw_config *config, const char *const *values, int first_route)
 {
 	struct gw_match_request request = {
 		.method = "GET",
@@ -108,10 +109,16 @@ static const char *route_for_certificate(const struct gw_config *config, const c
 		.path_len = 1,
 		.value_lookup = lookup_value,
 		.value_ctx_ptr = (void *)values,
+		.first_route = first_route,
 	};
 	const struct gw_route *route_ptr = gw_config_match_route(config, &request);
 
 	return route_ptr ? route_ptr->name : NULL;
+}
+
+static const char *route_for_certificate(const struct gw_config *config, const char *const *values)
+{
+	return route_for_values(config, values, 0);
 }
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -151,6 +158,35 @@ static void test_client_certificate_routes(void **state)
 		      "\"0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\" } }, " RESPOND " } ]");
 	assert_string_equal(route_for_certificate(config, d), "digest");
 	assert_null(route_for_certificate(config, a));
+	gw_config_free(config);
+}
+
+/* "values": a value equal to a text, present or absent; and matching
+ * from a route on (after a continue route), the routes before skipped. */
+static void test_value_routes(void **state)
+{
+	struct gw_config *config = load(
+		"[ { \"name\": \"gate\", \"action\": { \"continue\": {} } },"
+		"  { \"name\": \"admin\", \"match\": { \"values\": { \"jwt.role\": \"admin\" } }, " RESPOND " },"
+		"  { \"name\": \"bob\", \"match\": { \"values\": { \"consumer\": \"bob\", \"jwt.role\": { \"present\": "
+		"false } } }, " RESPOND " },"
+		"  { \"name\": \"anyone\", \"match\": { \"values\": { \"consumer\": { \"present\": true } } }, " RESPOND
+		" },"
+		"  { \"name\": \"nobody\", " RESPOND " } ]");
+	const char *const admin[] = {"consumer=alice", "jwt.role=admin", NULL};
+	const char *const admins[] = {"consumer=alice", "jwt.role=administrator", NULL};
+	const char *const bob[] = {"consumer=bob", NULL};
+	const char *const bob_role[] = {"consumer=bob", "jwt.role=user", NULL};
+
+	(void)state;
+	assert_int_equal(config->routes_ptr[0].action.kind, GW_ACTION_CONTINUE);
+	assert_string_equal(route_for_values(config, admin, 0), "gate");
+	assert_string_equal(route_for_values(config, admin, 1), "admin");
+	assert_string_equal(route_for_values(config, admins, 1), "anyone");
+	assert_string_equal(route_for_values(config, bob, 1), "bob");
+	assert_string_equal(route_for_values(config, bob_role, 1), "anyone");
+	assert_string_equal(route_for_values(config, NULL, 1), "nobody");
+	assert_null(route_for_values(config, NULL, 5));
 	gw_config_free(config);
 }
 
@@ -413,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_every_matcher_of_a_route_must_agree),
 		cmocka_unit_test(test_cheap_matchers_run_before_header_lookups),
 		cmocka_unit_test(test_client_certificate_routes),
+		cmocka_unit_test(test_value_routes),
 		cmocka_unit_test(test_first_matching_route_wins),
 		cmocka_unit_test(test_no_matching_route_gives_null),
 		cmocka_unit_test(test_route_without_match_takes_everything),
