@@ -319,6 +319,8 @@ static int request_rerouted(struct gw_conn_self *self, const struct gw_conn_conf
 	}
 	self->route_ptr = route_ptr;
 	gw_exchange_reroute(&self->exchange, route_ptr);
+	/* The route that answers says where the certificate goes upstream. */
+	client_certificate_attached(self);
 	return 1;
 }
 
