@@ -27,6 +27,13 @@ struct gw_config_filter_types {
 	int (*request_head_only)(const struct gw_filter_type *type_ptr);
 };
 
+/* For a type's compile(), a filter that sends requests of its own to an
+ * upstream (forward_auth, a remote JWKS): 0 when the snapshot being loaded
+ * defines the upstream `name` (or its upstreams could not be read, which
+ * is reported already), else -1 after reporting "unknown upstream" at
+ * `pointer` with the names defined. Outside a compile(): -1, reported. */
+int gw_config_filter_upstream(const char *name, const char *pointer, struct gw_diag *diag_ptr);
+
 /* The lookups every later load uses; the caller keeps `types_ptr` alive.
  * Set at start-up, before any kernel runs (no lock). */
 void gw_config_set_filter_types(const struct gw_config_filter_types *types_ptr);

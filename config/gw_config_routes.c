@@ -361,6 +361,11 @@ static const char *known_filter_types(struct gw_config_loader *loader_ptr)
 	return list;
 }
 
+/* The loader whose filter entry a type compiles now, for
+ * gw_config_filter_upstream; NULL outside a compile(). Loads run one at a
+ * time in a process (the check, or a kernel building a generation). */
+static struct gw_config_loader *compiling_loader_ptr;
+
 static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			struct gw_route_filter *filter_ptr)
 {
@@ -368,6 +373,7 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json_
 	int reported = gw_diag_reported(check_ptr->diag_ptr);
 	const struct gw_filter_type *type_ptr;
 	const char *type;
+	int rc;
 
 	if (!json_is_object(json_ptr)) {
 		gw_diag_error(check_ptr->diag_ptr, pointer, "expected an object, not %s", gw_json_type_name(json_ptr));
@@ -384,9 +390,11 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json_
 		return;
 	}
 	filter_ptr->type_ptr = type_ptr;
-	if (filter_types_ptr->compile(type_ptr, json_ptr, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr,
-				      &filter_ptr->compiled_ptr) == -1 &&
-	    gw_diag_reported(check_ptr->diag_ptr) == reported)
+	compiling_loader_ptr = loader_ptr;
+	rc = filter_types_ptr->compile(type_ptr, json_ptr, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr,
+				       &filter_ptr->compiled_ptr);
+	compiling_loader_ptr = NULL;
+	if (rc == -1 && gw_diag_reported(check_ptr->diag_ptr) == reported)
 		gw_diag_error(check_ptr->diag_ptr, pointer, "filter %s refused this configuration",
 			      gw_json_quote(check_ptr, type));
 }
@@ -433,6 +441,21 @@ static const char *defined_upstreams(struct gw_config_loader *loader_ptr)
 		return "";
 	}
 	return list;
+}
+
+int gw_config_filter_upstream(const char *name, const char *pointer, struct gw_diag *diag_ptr)
+{
+	struct gw_config_loader *loader_ptr = compiling_loader_ptr;
+
+	if (!loader_ptr) {
+		gw_diag_error(diag_ptr, pointer, "upstreams are known only while a configuration loads");
+		return -1;
+	}
+	if (loader_ptr->upstreams_unreadable || gw_config_find_upstream(loader_ptr->config_ptr, name))
+		return 0;
+	gw_diag_error(diag_ptr, pointer, "unknown upstream %s; %s", gw_json_quote(&loader_ptr->check, name),
+		      defined_upstreams(loader_ptr));
+	return -1;
 }
 
 /* "upgrades": protocol names (tokens); absent: WebSocket only. */

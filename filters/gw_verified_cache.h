@@ -14,26 +14,31 @@
 
 #define GW_VERIFIED_TAG_BYTES 32 /* HMAC-SHA-256 */
 #define GW_VERIFIED_CACHE_WAYS 4
-#define GW_VERIFIED_NOTE_MAX 47
+#define GW_VERIFIED_NOTE_MAX 47 /* gw_verified_cache_create's notes */
 
-/* An entry may carry a short note of the filter's (jwt: the consumer),
- * so that a hit needs nothing else; note_len 0: none. */
+/* An entry may carry a note of the filter's (jwt: the consumer;
+ * forward_auth: the decision), so that a hit needs nothing else;
+ * note_len 0: none. Slots are note_max bytes apart beyond the struct. */
 struct gw_verified_cache_slot {
 	uint8_t tag[GW_VERIFIED_TAG_BYTES];
 	uint64_t expires_ns;
-	uint8_t note_len;
-	char note[GW_VERIFIED_NOTE_MAX];
+	uint32_t note_len;
+	char note[];
 };
 
 struct gw_verified_cache {
-	uint8_t secret[32];		       /* random per kernel: tags mean nothing elsewhere */
-	size_t bucket_count;		       /* a power of two; 0: remembers nothing */
-	struct gw_verified_cache_slot slots[]; /* bucket_count * GW_VERIFIED_CACHE_WAYS */
+	uint8_t secret[32];  /* random per kernel: tags mean nothing elsewhere */
+	size_t bucket_count; /* a power of two; 0: remembers nothing */
+	size_t note_max;
+	size_t slot_bytes;
+	_Alignas(8) unsigned char slots[]; /* bucket_count * GW_VERIFIED_CACHE_WAYS */
 };
 
-/* A cache of at least `entries` slots (0: one that remembers nothing);
+/* A cache of at least `entries` slots (0: one that remembers nothing)
+ * with notes of up to GW_VERIFIED_NOTE_MAX bytes, or note_max;
  * NULL for want of memory. Freed with gw_verified_cache_free. */
 struct gw_verified_cache *gw_verified_cache_create(size_t entries);
+struct gw_verified_cache *gw_verified_cache_create_noted(size_t entries, size_t note_max);
 void gw_verified_cache_free(struct gw_verified_cache *cache_ptr);
 /* The tag of `count` byte strings, NUL-separated (so that bytes moved
  * from one part to the next give another tag), under the cache's secret. */
@@ -45,7 +50,7 @@ const struct gw_verified_cache_slot *gw_verified_cache_find(const struct gw_veri
 							    const uint8_t tag[GW_VERIFIED_TAG_BYTES], uint64_t now_ns);
 /* Remembers `tag` until expires_ns, in place of the entry of its bucket
  * that expires first (or of the same tag), with `note` (len bytes, at most
- * GW_VERIFIED_NOTE_MAX; NULL: none). */
+ * the cache's note_max; NULL or longer: none). */
 void gw_verified_cache_put(struct gw_verified_cache *cache_ptr, const uint8_t tag[GW_VERIFIED_TAG_BYTES],
 			   uint64_t expires_ns, const char *note, size_t len);
 

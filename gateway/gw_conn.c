@@ -29,6 +29,7 @@
 #include "gw_pipeline.h"
 #include "gw_relay.h"
 #include "gw_stats.h"
+#include "gw_subrequest.h"
 #include "gw_tls_stream.h"
 
 #include "vk_coro.h"
@@ -66,6 +67,7 @@ size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_
 {
 	size_t bytes = 2 * max_head_bytes + out_cap(max_head_bytes) + 4 * ring_bytes + sizeof(struct gw_conn_self) +
 		       GW_RELAY_HEAP_BYTES + GW_CONN_HEAP_SLACK + GW_PIPELINE_WAIT_HEAP_BYTES +
+		       gw_subrequest_heap_bytes(GW_STAGE_SUBREQUEST_BODY_BYTES) +
 		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0) +
 		       /* TLS with the client (and its BoringSSL memory) and
 			* with the upstream */
@@ -300,6 +302,8 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 	gw_exchange_begin(&self->exchange, &self->req, self->head_ptr, gw_conn_target_path(self), self->client_addr,
 			  self->route_ptr);
 	self->exchange.filter_states_ptr = cfg_ptr->filter_states_ptr;
+	self->exchange.config_ptr = cfg_ptr->config_ptr;
+	self->exchange.upstream_ops_ptr = &cfg_ptr->upstream_ops;
 	client_certificate_attached(self);
 	return 1;
 }

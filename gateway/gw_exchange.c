@@ -7,6 +7,8 @@
 #include "gw_exchange.h"
 #include "gw_exchange_s.h"
 #include "gw_filter_states.h"
+#include "gw_subrequest.h"
+#include "gw_subrequest_s.h"
 
 #include "vk_socket.h"
 #include "vk_thread.h"
@@ -43,6 +45,22 @@ struct vk_socket *gw_stage_socket(struct gw_stage *stage_ptr, struct vk_thread *
 		stage_ptr->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), GW_STAGE_SOCKET_RING_BYTES,
 							GW_STAGE_SOCKET_RING_BYTES);
 	return stage_ptr->socket_ptr;
+}
+
+struct gw_subrequest *gw_stage_subrequest(struct gw_stage *stage_ptr, struct vk_thread *that)
+{
+	struct gw_exchange *ex_ptr = stage_ptr->exchange_ptr;
+
+	if (!ex_ptr->upstream_ops_ptr)
+		return NULL;
+	if (!ex_ptr->subrequest_ptr)
+		ex_ptr->subrequest_ptr =
+			gw_subrequest_create(vk_thread_proc_local(that), GW_STAGE_SUBREQUEST_BODY_BYTES);
+	if (ex_ptr->subrequest_ptr) {
+		ex_ptr->subrequest_ptr->config_ptr = ex_ptr->config_ptr;
+		ex_ptr->subrequest_ptr->ops_ptr = ex_ptr->upstream_ops_ptr;
+	}
+	return ex_ptr->subrequest_ptr;
 }
 
 /* No answer yet: what each attempt at the upstream starts from. */

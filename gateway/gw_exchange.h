@@ -61,6 +61,16 @@ void *gw_stage_kernel_state(const struct gw_stage *stage_ptr);
 #define GW_STAGE_SOCKET_RING_BYTES 4096
 struct vk_socket *gw_stage_socket(struct gw_stage *stage_ptr, struct vk_thread *that);
 
+/* In a waiting thread: the connection's subrequest (gw_subrequest.h),
+ * bound to the configuration the request goes by, keeping response bodies
+ * of up to GW_STAGE_SUBREQUEST_BODY_BYTES. One per connection, made at
+ * the first call and kept: a stage takes what it keeps of a response
+ * (into the exchange) before its thread ends, and a body it answers with
+ * stays there until the answer is written. NULL when the heap is full. */
+#define GW_STAGE_SUBREQUEST_BODY_BYTES 8192
+struct gw_subrequest;
+struct gw_subrequest *gw_stage_subrequest(struct gw_stage *stage_ptr, struct vk_thread *that);
+
 /* ---- the request, read-only ---- */
 
 enum gw_http_method gw_exchange_method(const struct gw_exchange *ex_ptr);

@@ -11,8 +11,11 @@
 #include "gw_filter.h"
 #include "gw_http_s.h"
 
+struct gw_config;
 struct gw_route;
 struct gw_filter_states;
+struct gw_subrequest;
+struct gw_upstream_ops;
 struct vk_socket;
 
 /* Bounds of what filters may record per request; past them an edit fails
@@ -70,6 +73,12 @@ struct gw_exchange {
 	/* this kernel's state of the snapshot's filters (gw_filter_states.h),
 	 * or NULL: set by the connection */
 	const struct gw_filter_states *filter_states_ptr;
+	/* the snapshot and this kernel's upstreams, for subrequests: set by
+	 * the connection; and the connection's subrequest, kept from one
+	 * request to the next (gw_stage_subrequest) */
+	const struct gw_config *config_ptr;
+	const struct gw_upstream_ops *upstream_ops_ptr;
+	struct gw_subrequest *subrequest_ptr;
 	/* the pipeline's place while a phase runs */
 	enum gw_pipeline_phase phase;
 	int at;

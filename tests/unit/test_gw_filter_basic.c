@@ -173,6 +173,31 @@ static void test_cache(void **state)
 	assert_int_equal(gw_verified_cache_find(cache_ptr, tag, 4000)->note_len, 0);
 	gw_verified_cache_free(cache_ptr);
 	gw_verified_cache_free(other_ptr);
+	/* Notes of a size of the cache's choosing (forward_auth's
+	 * decisions): each slot keeps its own, neighbours untouched. */
+	cache_ptr = gw_verified_cache_create_noted(8, 1000);
+	{
+		char big[1001];
+
+		for (int i = 0; i < 4; i++) {
+			memset(big, 'a' + i, sizeof(big));
+			tag[31] = (uint8_t)i;
+			gw_verified_cache_put(cache_ptr, tag, 5000, big, 1000 - (size_t)i);
+		}
+		for (int i = 0; i < 4; i++) {
+			const struct gw_verified_cache_slot *slot_ptr;
+
+			tag[31] = (uint8_t)i;
+			slot_ptr = gw_verified_cache_find(cache_ptr, tag, 4000);
+			assert_non_null(slot_ptr);
+			assert_int_equal(slot_ptr->note_len, 1000 - i);
+			assert_int_equal(slot_ptr->note[0], 'a' + i);
+			assert_int_equal(slot_ptr->note[999 - i], 'a' + i);
+		}
+		gw_verified_cache_put(cache_ptr, tag, 5000, big, 1001);
+		assert_int_equal(gw_verified_cache_find(cache_ptr, tag, 4000)->note_len, 0);
+	}
+	gw_verified_cache_free(cache_ptr);
 	/* No cache: nothing is remembered. */
 	cache_ptr = gw_verified_cache_create(0);
 	gw_verified_cache_put(cache_ptr, tag, 10, NULL, 0);
