@@ -15,7 +15,8 @@
  *    "cache_entries": 1024, "cache_seconds": 300, "max_token_bytes": 8192}
  *
  * Each provider names where its tokens come from and the keys that verify
- * them (a JWK Set or PEM file, or "keys" inline); gw_jwt.h does the
+ * them (a JWK Set or PEM file, "keys" inline, or "jwks": a JWK Set fetched
+ * from an upstream and refreshed, gw_jwt_remote.h); gw_jwt.h does the
  * decoding, the signatures and the claims. The first provider whose token
  * verifies lets the request through (one provider: that one is required;
  * several: any of them); with "allow_missing", a request with no token at
@@ -24,7 +25,10 @@
  *
  * Answers: no token: 401 with WWW-Authenticate: Bearer realm="vkgw"; a
  * bad one: 401 with error="invalid_token" and an error_description; a
- * good one lacking a scope: 403 with error="insufficient_scope".
+ * good one lacking a scope: 403 with error="insufficient_scope"; a token
+ * of a remote provider whose keys never came: 503. A token whose kid a
+ * remote set lacks (or before the set came) waits for a fetch when one may
+ * start (gw_jwt_remote_want), then is judged with what it brought.
  *
  * A verified signature is remembered per kernel (gw_verified_cache.h,
  * the token's tag under the kernel's secret) until the token's "exp" or
@@ -40,13 +44,17 @@
 #include "gw_filter_query.h"
 #include "gw_filters.h"
 #include "gw_http.h"
+#include "gw_config_filters.h"
 #include "gw_jwt.h"
+#include "gw_jwt_remote.h"
 #include "gw_verified_cache.h"
 
+#include "vk_coro.h"
 #include "vk_sys.h"
 
 #include <openssl/sha.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +71,9 @@
  * bytes, one per few bytes of text. */
 #define JWT_SCRATCH_PER_TOKEN_BYTE 16
 #define JWT_DESCRIPTION_MAX 160
+/* A Cookie field rewritten without the token's cookie: at most this long
+ * (the exchange keeps edits in 4 KiB). */
+#define GW_COOKIE_KEPT_MAX 3072
 
 enum source_kind { SOURCE_HEADER, SOURCE_QUERY, SOURCE_COOKIE };
 
@@ -81,8 +92,9 @@ struct jwt_claim_header {
 
 struct jwt_provider {
 	const char *name;
-	const char *keys_text; /* JWKS or PEM, parsed per kernel */
+	const char *keys_text; /* JWKS or PEM, parsed per kernel; NULL: remote */
 	size_t keys_len;
+	struct gw_jwt_remote_source remote; /* upstream NULL: the keys are local */
 	unsigned algs;
 	int allow_short_hmac;
 	struct gw_jwt_claims_policy policy;
@@ -109,10 +121,12 @@ struct jwt_config {
 	uint8_t digest[SHA256_DIGEST_LENGTH]; /* of what the kernel state is made from */
 };
 
-/* Per kernel: each provider's keys, the cache, and JSON scratch. */
+/* Per kernel: each provider's keys (local ones here, remote ones in
+ * remote_ptr), the cache, and JSON scratch. */
 struct jwt_kernel {
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	struct gw_jwt_keys keys[JWT_PROVIDERS_MAX];
+	struct gw_jwt_remote *remote_ptr; /* NULL: no provider is remote */
 	struct gw_verified_cache *cache_ptr;
 	char *decoded; /* max_token_bytes: the decoded segments */
 };
@@ -124,6 +138,7 @@ static const char *const provider_keys[] = {"name",
 					    "audiences",
 					    "keys_file",
 					    "keys",
+					    "jwks",
 					    "algorithms",
 					    "allow_short_hmac_keys",
 					    "from",
@@ -269,6 +284,44 @@ static void read_claim_values(struct gw_filter_json *fj_ptr, const json_t *p_jso
 	}
 }
 
+/* "jwks": {"upstream", "path", "refresh_seconds", "min_refresh_seconds",
+ * "timeout_ms", "max_bytes"}. */
+static void read_remote(struct gw_filter_json *fj_ptr, const json_t *p_json, const char *at, struct jwt_provider *p_ptr)
+{
+	static const char *const allowed[] = {
+		"upstream", "path", "refresh_seconds", "min_refresh_seconds", "timeout_ms", "max_bytes", NULL};
+	struct gw_jwt_remote_source *r_ptr = &p_ptr->remote;
+	const json_t *jwks_ptr = NULL;
+	char jwks_at[GW_FILTER_POINTER_MAX], key_at[GW_FILTER_POINTER_MAX];
+
+	if (gw_filter_json_object(fj_ptr, p_json, at, "jwks", &jwks_ptr) == -1 || !jwks_ptr)
+		return;
+	gw_filter_json_pointer(jwks_at, sizeof(jwks_at), at, "jwks");
+	if (gw_filter_json_keys(fj_ptr, jwks_ptr, jwks_at, allowed) == -1)
+		return;
+	gw_filter_json_string(fj_ptr, jwks_ptr, jwks_at, "upstream", NULL, &r_ptr->upstream);
+	gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "upstream");
+	if (!r_ptr->upstream && !json_object_get(jwks_ptr, "upstream"))
+		fail_at(fj_ptr, jwks_at, "missing \"upstream\": the key server");
+	else if (r_ptr->upstream && gw_config_filter_upstream(r_ptr->upstream, key_at, fj_ptr->diag_ptr) == -1)
+		fj_ptr->failed = 1;
+	gw_filter_json_string(fj_ptr, jwks_ptr, jwks_at, "path", "/.well-known/jwks.json", &r_ptr->path);
+	if (r_ptr->path && (r_ptr->path[0] != '/' || strlen(r_ptr->path) > 1024 || strpbrk(r_ptr->path, " #\r\n\t")))
+		fail_at(fj_ptr, gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "path"),
+			"an origin-form target: '/' then a path and maybe a query, no spaces or '#', at most 1024 "
+			"bytes");
+	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "refresh_seconds", 1, 86400, 300, &r_ptr->refresh_seconds);
+	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "min_refresh_seconds", 1, 3600, 10, &r_ptr->min_refresh_seconds);
+	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "timeout_ms", 1, 60000, 2000, &r_ptr->timeout_ms);
+	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "max_bytes", 1024, 1 << 20, 65536, &r_ptr->max_bytes);
+	if (r_ptr->min_refresh_seconds > r_ptr->refresh_seconds)
+		fail_at(fj_ptr, gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "min_refresh_seconds"),
+			"at most refresh_seconds");
+	r_ptr->provider = p_ptr->name;
+	r_ptr->algs = p_ptr->algs;
+	r_ptr->allow_short_hmac = p_ptr->allow_short_hmac;
+}
+
 /* The keys, parsed once here for their problems; each kernel parses them
  * again into its own state. */
 static void read_keys(struct gw_filter_json *fj_ptr, const json_t *p_json, const char *at, struct jwt_provider *p_ptr)
@@ -281,8 +334,14 @@ static void read_keys(struct gw_filter_json *fj_ptr, const json_t *p_json, const
 
 	gw_filter_json_string(fj_ptr, p_json, at, "keys_file", NULL, &file);
 	gw_filter_json_pointer(file_at, sizeof(file_at), at, file ? "keys_file" : "keys");
-	if (!file == !inline_ptr) {
-		fail_at(fj_ptr, at, "give the keys: \"keys_file\" (JWKS or PEM) or \"keys\" (a JWK Set)");
+	if ((file != NULL) + (inline_ptr != NULL) + (json_object_get(p_json, "jwks") != NULL) != 1) {
+		fail_at(fj_ptr, at,
+			"give the keys one way: \"keys_file\" (JWKS or PEM), \"keys\" (a JWK Set) or \"jwks\" "
+			"(fetched from an upstream)");
+		return;
+	}
+	if (json_object_get(p_json, "jwks")) {
+		read_remote(fj_ptr, p_json, at, p_ptr);
 		return;
 	}
 	if (file) {
@@ -350,7 +409,8 @@ static int config_digest(struct jwt_config *config_ptr, const json_t *config_jso
 	SHA256_Update(&ctx, entry, strlen(entry) + 1);
 	free(entry);
 	for (int i = 0; i < config_ptr->provider_count; i++)
-		SHA256_Update(&ctx, config_ptr->providers[i].keys_text, config_ptr->providers[i].keys_len + 1);
+		if (config_ptr->providers[i].keys_text)
+			SHA256_Update(&ctx, config_ptr->providers[i].keys_text, config_ptr->providers[i].keys_len + 1);
 	SHA256_Final(config_ptr->digest, &ctx);
 	return 0;
 }
@@ -400,6 +460,7 @@ static void jwt_kernel_state_free(void *state_ptr)
 
 	for (int i = 0; i < JWT_PROVIDERS_MAX; i++)
 		gw_jwt_keys_free(&kernel_ptr->keys[i]);
+	gw_jwt_remote_retire(kernel_ptr->remote_ptr);
 	gw_verified_cache_free(kernel_ptr->cache_ptr);
 	free(kernel_ptr->decoded);
 	free(kernel_ptr);
@@ -408,9 +469,13 @@ static void jwt_kernel_state_free(void *state_ptr)
 static void *jwt_kernel_state_create(const void *compiled_ptr, void *previous_ptr)
 {
 	const struct jwt_config *config_ptr = compiled_ptr;
-	struct jwt_kernel *kernel_ptr = previous_ptr;
+	struct jwt_kernel *kernel_ptr = previous_ptr, *previous_kernel_ptr = previous_ptr;
+	struct gw_jwt_remote_source sources[JWT_PROVIDERS_MAX];
+	int remote = 0;
 	char err[256];
 
+	/* The same entry and keys: the state goes on as it is (remote keys
+	 * and their fetcher included). */
 	if (kernel_ptr && memcmp(kernel_ptr->digest, config_ptr->digest, sizeof(kernel_ptr->digest)) == 0)
 		return kernel_ptr;
 	gw_json_scratch_install();
@@ -429,9 +494,22 @@ static void *jwt_kernel_state_create(const void *compiled_ptr, void *previous_pt
 	for (int i = 0; i < config_ptr->provider_count; i++) {
 		const struct jwt_provider *p_ptr = &config_ptr->providers[i];
 
+		sources[i] = p_ptr->remote;
+		if (p_ptr->remote.upstream) {
+			remote = 1;
+			continue;
+		}
 		if (gw_jwt_keys_parse(p_ptr->keys_text, p_ptr->keys_len, p_ptr->algs, p_ptr->allow_short_hmac,
 				      &kernel_ptr->keys[i], err, sizeof(err)) == -1) {
 			fprintf(stderr, "vkgw: jwt: provider %s: %s\n", p_ptr->name, err);
+			jwt_kernel_state_free(kernel_ptr);
+			return NULL;
+		}
+	}
+	if (remote) {
+		kernel_ptr->remote_ptr = gw_jwt_remote_create(sources, config_ptr->provider_count,
+							      previous_ptr ? previous_kernel_ptr->remote_ptr : NULL);
+		if (!kernel_ptr->remote_ptr) {
 			jwt_kernel_state_free(kernel_ptr);
 			return NULL;
 		}
@@ -531,7 +609,22 @@ static int find_token(struct gw_exchange *ex_ptr, const struct jwt_provider *p_p
 struct verdict {
 	enum gw_jwt_status status;
 	const char *why;
+	int no_keys; /* a remote provider whose keys never came */
 };
+
+/* Per request: a wait for a remote provider's keys, once. */
+struct jwt_request {
+	struct gw_jwt_remote_wait wait;
+	int waited;
+};
+
+/* Provider `index`'s keys in this kernel; NULL: remote, never fetched. */
+static const struct gw_jwt_keys *keys_of(const struct jwt_kernel *kernel_ptr, int index)
+{
+	if (gw_jwt_remote_is_remote(kernel_ptr->remote_ptr, index))
+		return gw_jwt_remote_keys(kernel_ptr->remote_ptr, index);
+	return &kernel_ptr->keys[index];
+}
 
 /* Checks the token for one provider (its signature only when the cache
  * has not seen it: `remembered`); the claims object (scratch) in
@@ -541,13 +634,16 @@ static struct verdict check_token(const struct jwt_config *config_ptr, struct jw
 {
 	const struct jwt_provider *p_ptr = &config_ptr->providers[index];
 	struct gw_jwt_token token;
-	struct verdict v = {GW_JWT_VALID, ""};
+	const struct gw_jwt_keys *keys_ptr = keys_of(kernel_ptr, index);
+	struct verdict v = {GW_JWT_VALID, "", 0};
 
 	*payload_ptr = NULL;
 	v.status = gw_jwt_decode(found_ptr->token, found_ptr->len, 1, kernel_ptr->decoded,
 				 (size_t)config_ptr->max_token_bytes, &token, &v.why);
-	if (v.status == GW_JWT_VALID && !remembered) {
-		v.status = gw_jwt_verify(&token, &kernel_ptr->keys[index]);
+	if (v.status == GW_JWT_VALID && !remembered && !keys_ptr) {
+		v = (struct verdict){GW_JWT_UNKNOWN_KID, "the issuer's keys have not been fetched", 1};
+	} else if (v.status == GW_JWT_VALID && !remembered) {
+		v.status = gw_jwt_verify(&token, keys_ptr);
 		v.why = v.status == GW_JWT_UNKNOWN_KID ? "no key of the issuer has the token's kid"
 			: v.status == GW_JWT_BAD_ALG   ? "the key does not verify the token's algorithm"
 						       : "the signature does not verify";
@@ -648,6 +744,48 @@ static const char *claim_text(const json_t *value_ptr, char *buf, size_t len)
 	return buf;
 }
 
+/* The token's cookie taken out of the Cookie field going upstream (RFC
+ * 6265 5.4: a client sends one), the others kept in their order; the
+ * field goes when nothing is left. A jar too large for the exchange's
+ * room for edits goes as it came. */
+static void cookie_drop(struct gw_exchange *ex_ptr, const struct jwt_source *s_ptr)
+{
+	char kept[GW_COOKIE_KEPT_MAX];
+	const char *field;
+	size_t len, i = 0, n = 0;
+
+	if (!gw_exchange_request_header(ex_ptr, "cookie", &field, &len))
+		return;
+	while (i < len) {
+		size_t end = i, start;
+
+		while (end < len && field[end] != ';')
+			end++;
+		start = i;
+		while (start < end && field[start] == ' ')
+			start++;
+		if (end > start &&
+		    !(end - start > s_ptr->name_len && memcmp(field + start, s_ptr->name, s_ptr->name_len) == 0 &&
+		      field[start + s_ptr->name_len] == '=')) {
+			if (n + 2 + (end - start) > sizeof(kept))
+				return;
+			if (n) {
+				memcpy(kept + n, "; ", 2);
+				n += 2;
+			}
+			memcpy(kept + n, field + start, end - start);
+			n += end - start;
+		}
+		i = end + 1;
+	}
+	while (n && kept[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		gw_exchange_remove(ex_ptr, GW_SIDE_REQUEST, "cookie");
+	else
+		gw_exchange_edit(ex_ptr, GW_SIDE_REQUEST, GW_HEADER_SET, "cookie", 6, kept, n);
+}
+
 /* Verified: the identity goes with the request. `payload_ptr` is NULL
  * when the token was taken from the cache, whose note gave the consumer
  * (a provider with claims_to_headers always has the payload). */
@@ -685,8 +823,12 @@ static enum gw_filter_result admit(struct gw_stage *stage_ptr, const struct jwt_
 				     strlen(p_ptr->payload_header), payload, (size_t)(end - payload)) == -1)
 			return gw_stage_fail(stage_ptr, "jwt: no room for the payload header");
 	}
-	if (p_ptr->forward_token || found_ptr->source_ptr->kind == SOURCE_COOKIE)
+	if (p_ptr->forward_token)
 		return GW_FILTER_CONTINUE;
+	if (found_ptr->source_ptr->kind == SOURCE_COOKIE) {
+		cookie_drop(ex_ptr, found_ptr->source_ptr);
+		return GW_FILTER_CONTINUE;
+	}
 	if (found_ptr->source_ptr->kind == SOURCE_HEADER
 		    ? gw_exchange_remove(ex_ptr, GW_SIDE_REQUEST, found_ptr->source_ptr->name) == -1
 		    : gw_filter_query_drop(ex_ptr, found_ptr->query, found_ptr->query_len, found_ptr->start,
@@ -810,12 +952,38 @@ static int try_provider(struct gw_stage *stage_ptr, int index, const struct foun
 	return 1;
 }
 
+static void jwt_wait_keys(struct vk_thread *that);
+
+/* No provider admitted the token and one of them is remote without the
+ * token's key: wait for a fetch when one may come (once per request),
+ * else 503 when its keys never came. GW_FILTER_CONTINUE: neither. */
+static enum gw_filter_result keys_missing(struct gw_stage *stage_ptr, int fetch_index, int no_keys)
+{
+	struct jwt_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+	struct jwt_request *request_ptr = gw_stage_state(stage_ptr);
+
+	if (fetch_index < 0)
+		return GW_FILTER_CONTINUE;
+	if (!request_ptr->waited && gw_jwt_remote_want(kernel_ptr->remote_ptr, fetch_index, vk_sys_coarse_now_ns())) {
+		request_ptr->waited = 1;
+		request_ptr->wait =
+			(struct gw_jwt_remote_wait){.remote_ptr = kernel_ptr->remote_ptr, .index = fetch_index};
+		return gw_stage_wait(stage_ptr, jwt_wait_keys);
+	}
+	if (!no_keys)
+		return GW_FILTER_CONTINUE;
+	gw_exchange_respond_error(gw_stage_exchange(stage_ptr), 503, "the token issuer's signing keys are unavailable");
+	return GW_FILTER_RESPOND;
+}
+
 static enum gw_filter_result authenticate(struct gw_stage *stage_ptr)
 {
 	const struct jwt_config *config_ptr = gw_stage_config(stage_ptr);
+	struct jwt_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	struct verdict worst = {GW_JWT_MALFORMED, "not a token"};
-	int any_token = 0;
+	struct verdict worst = {GW_JWT_MALFORMED, "not a token", 0};
+	int any_token = 0, fetch_index = -1, no_keys = 0;
+	enum gw_filter_result missing;
 
 	for (int i = 0; i < config_ptr->provider_count; i++) {
 		char query_token[GW_FILTER_QUERY_MAX];
@@ -832,17 +1000,52 @@ static enum gw_filter_result authenticate(struct gw_stage *stage_ptr)
 			continue;
 		any_token = 1;
 		if (rc < 0) {
-			worst = (struct verdict){GW_JWT_MALFORMED, "not a token, or longer than max_token_bytes"};
+			worst = (struct verdict){GW_JWT_MALFORMED, "not a token, or longer than max_token_bytes", 0};
 			continue;
 		}
 		if (try_provider(stage_ptr, i, &found, &result, &v))
 			return result;
 		if (i == 0 || more_telling(v.status))
 			worst = v;
+		if (v.status == GW_JWT_UNKNOWN_KID && gw_jwt_remote_is_remote(kernel_ptr->remote_ptr, i)) {
+			if (fetch_index < 0)
+				fetch_index = i;
+			no_keys |= v.no_keys;
+		}
 	}
 	if (!any_token)
 		return config_ptr->allow_missing ? GW_FILTER_CONTINUE : challenge(stage_ptr, 401, NULL, NULL);
+	missing = keys_missing(stage_ptr, fetch_index, no_keys);
+	if (missing != GW_FILTER_CONTINUE)
+		return missing;
 	return challenge(stage_ptr, 401, "invalid_token", worst.why);
+}
+
+/* The request, judged again with what the fetch brought. */
+static void judge_again(struct gw_stage *stage_ptr)
+{
+	gw_json_scratch_begin();
+	authenticate(stage_ptr);
+	gw_json_scratch_end();
+}
+
+/* A request waits for the fetch of a remote provider's keys (too many
+ * waiting already: judged at once). */
+static void jwt_wait_keys(struct vk_thread *that)
+{
+	struct gw_stage *stage_ptr = vk_thread_arg(that);
+	struct jwt_request *request_ptr = gw_stage_state(stage_ptr);
+
+	vk_begin_stateless();
+	vk_catch
+	{
+		if (vk_sys_faulted())
+			vk_raise(EFAULT);
+		judge_again(stage_ptr);
+	}
+	vk_call(gw_jwt_remote_wait, &request_ptr->wait);
+	judge_again(stage_ptr);
+	vk_end();
 }
 
 static enum gw_filter_result jwt_request_head(struct gw_stage *stage_ptr)
@@ -867,6 +1070,7 @@ const struct gw_filter_type gw_filter_jwt_type = {
 	.name = "jwt",
 	.compile = jwt_compile,
 	.request_head = jwt_request_head,
+	.state_bytes = sizeof(struct jwt_request),
 	.kernel_state_create = jwt_kernel_state_create,
 	.kernel_state_free = jwt_kernel_state_free,
 	.trusted = 1,

@@ -36,6 +36,7 @@
 #   jwt, identity     claims to headers (the client's own removed), the
 #                     payload header, the consumer in the access log, the
 #                     token kept from upstream; from the query and a cookie
+#                     (taken out of the Cookie field, the others kept)
 #   jwt, rules        scopes (403 insufficient_scope), iss/aud/required
 #                     claims, allow_missing, any of two providers
 #   jwt, reload       a key removed from the keys file on SIGHUP: its
@@ -447,6 +448,10 @@ jwt_identity() {
 	grep -qx 'x-tier: 3' <<<"$out" || fail "a number claim: $out"
 	out=$(get -H "Cookie: a=b; jwt=$token; c=d" "$GW/js/x")
 	[[ $out == "HTTP/1.1 200 "* ]] || fail "from a cookie: $out"
+	grep -qix 'cookie: a=b; c=d' <<<"$out" || fail "the token's cookie went upstream: $(grep -i '^cookie' <<<"$out")"
+	out=$(get -H "Cookie: jwt=$token" "$GW/js/x")
+	[[ $out == "HTTP/1.1 200 "* ]] || fail "from a lone cookie: $out"
+	grep -qi '^cookie:' <<<"$out" && fail "an empty Cookie went upstream: $(grep -i '^cookie' <<<"$out")"
 	# A provider without claims to headers: the second time the token is
 	# taken from the kernel's cache without being decoded, and the request
 	# gets the same identity, the token still kept from upstream.

@@ -26,6 +26,7 @@ Control (not counted):
                        JWKS_FILE.cache-control if it exists), or 503
                        while JWKS_FILE.down exists; counted in /_jwks_count
   /_jwks_count         how many /jwks requests came
+  /_jwks_last          the last /jwks request's head
 """
 import os
 import signal
@@ -36,7 +37,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"count": 0, "last": "", "connections": 0, "jwks": 0}
+STATE = {"count": 0, "last": "", "connections": 0, "jwks": 0, "jwks_last": ""}
 JWKS_FILE = sys.argv[2] if len(sys.argv) > 2 else None
 
 
@@ -65,7 +66,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, b"%d" % STATE["connections"])
             if self.path == "/_jwks_count":
                 return self.reply(200, b"%d" % STATE["jwks"])
+            if self.path == "/_jwks_last":
+                return self.reply(200, STATE["jwks_last"].encode())
             STATE["jwks"] += 1
+            STATE["jwks_last"] = self.requestline + "\r\n" + str(self.headers)
         if not JWKS_FILE or os.path.exists(JWKS_FILE + ".down"):
             return self.reply(503, b"down\n")
         with open(JWKS_FILE, "rb") as f:

@@ -37,9 +37,22 @@ static void test_configs(void **state)
 	      "\"payload_header\":\"x-jwt\",\"required_claims\":[\"sub\"]}]}",
 	      0, "");
 	check("{\"type\":\"jwt\"}", -1, "/routes/0/filters/0/providers: an array of 1 to 8 providers\n");
+	/* A remote set: its upstream is checked against the configuration
+	 * being loaded (none here), its timings against each other. */
+	check("{\"type\":\"jwt\",\"providers\":[{\"name\":\"a\",\"jwks\":{\"upstream\":\"idp\",\"path\":\"jwks\","
+	      "\"refresh_seconds\":5,\"min_refresh_seconds\":6}}]}",
+	      -1,
+	      "/routes/0/filters/0/providers/0/jwks/upstream: upstreams are known only while a configuration loads\n"
+	      "/routes/0/filters/0/providers/0/jwks/path: an origin-form target: '/' then a path and maybe a query, no "
+	      "spaces or '#', at most 1024 bytes\n"
+	      "/routes/0/filters/0/providers/0/jwks/min_refresh_seconds: at most refresh_seconds\n");
+	check("{\"type\":\"jwt\",\"providers\":[{\"name\":\"a\",\"jwks\":{\"path\":\"/k\",\"max_bytes\":10}}]}", -1,
+	      "/routes/0/filters/0/providers/0/jwks: missing \"upstream\": the key server\n"
+	      "/routes/0/filters/0/providers/0/jwks/max_bytes: must be from 1024 to 1048576, not 10\n");
 	check("{\"type\":\"jwt\",\"providers\":[{\"keys\":" KEYS ",\"keys_file\":\"x\"}]}", -1,
 	      "/routes/0/filters/0/providers/0: a provider needs a \"name\"\n"
-	      "/routes/0/filters/0/providers/0: give the keys: \"keys_file\" (JWKS or PEM) or \"keys\" (a JWK Set)\n");
+	      "/routes/0/filters/0/providers/0: give the keys one way: \"keys_file\" (JWKS or PEM), \"keys\" (a JWK "
+	      "Set) or \"jwks\" (fetched from an upstream)\n");
 	check("{\"type\":\"jwt\",\"providers\":[{\"name\":\"a\",\"keys\":" KEYS
 	      ",\"algorithms\":[\"none\",\"RS256\"]}]}",
 	      -1,
