@@ -139,6 +139,10 @@ ep = d["upstreams"]["app"]["endpoints"][0]
 print(eval(sys.argv[1]))' "$2"
 }
 
+# counted_at_least ADMIN_PORT N: the endpoint has counted N requests or
+# more, read when asked.
+counted_at_least() { [ "$(stat "$1" 'ep["requests"]')" -ge "$2" ]; }
+
 # A client that half-closes (or resets) in the middle of its request body
 # is at fault: a 400 for a chunked body (a close for a Content-Length one,
 # which cannot be told apart from a slow client until the close), and no
@@ -166,7 +170,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()
 PY
 	# Each ended counted: 3 requests, and not one 5xx for the endpoint.
-	wait_until 5 "the gateway counted 3 requests" [ "$(stat "$admin" 'ep["requests"]')" -ge 3 ]
+	wait_until 5 "the gateway counted 3 requests" counted_at_least "$admin" 3
 	[ "$(stat "$admin" 'ep["responses"]["5xx"]')" = 0 ] ||
 		fail "the endpoint counts a 5xx for the client's fault: $(stat "$admin" 'ep')"
 	[ "$(stat "$admin" 'd["upstreams"]["app"]["responses"]["5xx"]')" = 0 ] || fail "the upstream counts a 5xx"

@@ -47,16 +47,19 @@ log_reopened() {
 	[ "$old" = 0 ] && [ "$new" -ge "$kernels" ]
 }
 
+# log_lines_are FILE N: FILE has N lines, read when asked.
+log_lines_are() { [ "$(lines "$1")" = "$2" ]; }
+
 usr1_reopens_the_access_log() {
 	local k=$1 name=rot$1 i
 	start_gateway "$name" "$k"
 	for i in 1 2 3; do [ "$(get "$name" /before)" = ok ] || fail "request $i"; done
-	wait_until 5 "3 lines in the access log" [ "$(lines "$E2E_TMP/$name.log")" = 3 ]
+	wait_until 5 "3 lines in the access log" log_lines_are "$E2E_TMP/$name.log" 3
 	mv "$E2E_TMP/$name.log" "$E2E_TMP/$name.log.1"
 	signal_server "$name" USR1
 	wait_until 5 "every kernel reopens the log" log_reopened "$name" "$k"
 	for i in 1 2 3 4; do [ "$(get "$name" /after)" = ok ] || fail "request $i after SIGUSR1"; done
-	wait_until 5 "4 lines in the new access log" [ "$(lines "$E2E_TMP/$name.log")" = 4 ]
+	wait_until 5 "4 lines in the new access log" log_lines_are "$E2E_TMP/$name.log" 4
 	[ "$(grep -c '/before' "$E2E_TMP/$name.log.1")" = 3 ] && ! grep -q '/after' "$E2E_TMP/$name.log.1" ||
 		fail "the rotated log: $(cat "$E2E_TMP/$name.log.1")"
 	! grep -q '/before' "$E2E_TMP/$name.log" || fail "the new log has old lines: $(cat "$E2E_TMP/$name.log")"

@@ -45,6 +45,9 @@ PY
 }
 
 said() { grep -c "$2" "$E2E_TMP/$1.notify" 2>/dev/null || true; }
+# said_times NAME PATTERN N: NAME's log has N lines matching PATTERN (a
+# condition wait_until runs again each time: the count is read then).
+said_times() { [ "$(said "$1" "$2")" = "$3" ]; }
 
 notifies() {
 	local k=$1 name=sd$1 config good
@@ -59,9 +62,9 @@ notifies() {
 JSON
 	good=$(cat "$config")
 	NOTIFY_SOCKET=$E2E_TMP/$name.sock start_server "$name" "$VKGW" -c "$config" -k "$k"
-	wait_until 5 "READY=1 once listening" [ "$(said "$name" '^READY=1')" = 1 ]
+	wait_until 5 "READY=1 once listening" said_times "$name" '^READY=1' 1
 	signal_server "$name" HUP
-	wait_until 5 "RELOADING=1, then READY=1 again" [ "$(said "$name" '^READY=1')" = 2 ]
+	wait_until 5 "RELOADING=1, then READY=1 again" said_times "$name" '^READY=1' 2
 	grep -q '^RELOADING=1 STATUS=reloading MONOTONIC_USEC=[0-9]*$' "$E2E_TMP/$name.notify" ||
 		fail "no RELOADING=1: $(cat "$E2E_TMP/$name.notify")"
 	# A configuration with problems: nothing reloads, nothing is said.
@@ -70,9 +73,9 @@ JSON
 	wait_until 5 "the refused reload logged" grep -q 'has problems, nothing reloads' "$(server_err_file "$name")"
 	printf '%s\n' "$good" >"$config"
 	signal_server "$name" HUP
-	wait_until 5 "the next reload said" [ "$(said "$name" '^READY=1')" = 3 ]
+	wait_until 5 "the next reload said" said_times "$name" '^READY=1' 3
 	stop_server "$name"
-	wait_until 5 "STOPPING=1" [ "$(said "$name" '^STOPPING=1')" = 1 ]
+	wait_until 5 "STOPPING=1" said_times "$name" '^STOPPING=1' 1
 	stop_server "${name}_sock"
 	[ "$(cut -d' ' -f1 "$E2E_TMP/$name.notify" | tr '\n' ' ')" = \
 		"READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1 " ] ||
