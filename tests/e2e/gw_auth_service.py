@@ -6,6 +6,8 @@ server on 127.0.0.1, port 0 unless given; it prints "listening on
 
 Usage: gw_auth_service.py [PORT] [JWKS_FILE]
 
+With $AUTH_SERVICE_CERT and $AUTH_SERVICE_KEY (PEM files) it speaks TLS.
+
 Decisions (any path but those below), by the Authorization header:
   "Bearer good-NAME"   200, X-User: NAME, X-Tier: gold (and nothing else)
   "Bearer bare"        200 without X-User or X-Tier
@@ -31,6 +33,7 @@ Control (not counted):
 import os
 import signal
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -125,6 +128,10 @@ def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     server = Server(("127.0.0.1", port), Handler)
+    if os.environ.get("AUTH_SERVICE_CERT"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.environ["AUTH_SERVICE_CERT"], os.environ["AUTH_SERVICE_KEY"])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
     server.serve_forever()
 

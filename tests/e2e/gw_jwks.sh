@@ -19,6 +19,10 @@
 #                  refresh_seconds is 300
 #   reload         a reload that changes the filter while the server is
 #                  down keeps the fetched keys (hand-over)
+#   over TLS       the key server speaks TLS (a test CA's certificate):
+#                  the set comes verified; against a CA that did not sign
+#                  it, the fetch fails (logged with the reason) and
+#                  tokens are 503
 #   config         jwks with an unknown upstream, jwks beside keys_file:
 #                  --check names each at its pointer
 . "$(dirname "$0")/lib.sh"
@@ -79,15 +83,18 @@ print(head + "." + body + "." + b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"
 PY
 }
 
-# write_config FILE UPSTREAM_PORT KEYSERVER_PORT [REFRESH_S] [EXTRA]:
-# EXTRA goes into the filter entry (a reload that changes it).
+# write_config FILE UPSTREAM_PORT KEYSERVER_PORT [REFRESH_S] [EXTRA] [IDP_TLS]:
+# EXTRA goes into the filter entry (a reload that changes it), IDP_TLS is
+# the key server upstream's "tls" (none: plain).
 write_config() {
+	local tls=""
+	[ -z "${6:-}" ] || tls=", \"tls\": $6"
 	cat >"$1" <<JSON
 {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
   "upstreams": {
     "app": { "endpoints": [ "127.0.0.1:$2" ] },
-    "idp": { "endpoints": [ "127.0.0.1:$3" ] }
+    "idp": { "endpoints": [ "127.0.0.1:$3" ]$tls }
   },
   "routes": [
     { "name": "j", "match": { "path": { "prefix": "/j/" } },
@@ -223,6 +230,33 @@ reload_hand_over() {
 	code_is 200 "$(token k1 carol)" || fail "the keys were not handed over:$(server_stderr rh_gw)"
 }
 
+over_tls() {
+	local certs="$E2E_TMP/certs"
+	rm -f "$E2E_TMP"/*.pem "$E2E_TMP"/jwks.json.*
+	mkdir -p "$certs"
+	tls_make_ca "$certs" ca "Test CA"
+	tls_make_ca "$certs" other_ca "Other CA"
+	tls_sign "$certs" idp ca "/CN=idp.test" "DNS:idp.test,IP:127.0.0.1" serverAuth
+	keys k1
+	start_server ot_up "$UPSTREAM" -p 0 -k 1
+	AUTH_SERVICE_CERT="$certs/idp.pem" AUTH_SERVICE_KEY="$certs/idp.key" \
+		start_server ot_svc python3 "$SERVICE" 0 "$E2E_TMP/jwks.json"
+	write_config "$E2E_TMP/ot.json" "${E2E_PORT[ot_up]}" "${E2E_PORT[ot_svc]}" 300 "" \
+		"{ \"server_name\": \"idp.test\", \"ca\": \"$certs/ca.pem\" }"
+	start_server ot_gw "$VKGW" -c "$E2E_TMP/ot.json"
+	GW="http://127.0.0.1:${E2E_PORT[ot_gw]}"
+	SVC="https://127.0.0.1:${E2E_PORT[ot_svc]}"
+	wait_until 5 "the first fetch over TLS" code_is 200 "$(token k1 alice)"
+	# The same server, a CA that did not sign its certificate.
+	write_config "$E2E_TMP/ou.json" "${E2E_PORT[ot_up]}" "${E2E_PORT[ot_svc]}" 300 "" \
+		"{ \"server_name\": \"idp.test\", \"ca\": \"$certs/other_ca.pem\" }"
+	start_server ou_gw "$VKGW" -c "$E2E_TMP/ou.json"
+	GW="http://127.0.0.1:${E2E_PORT[ou_gw]}"
+	wait_until 5 "the failed fetch logged" grep -q 'jwt: provider idp: JWKS from upstream idp/jwks: .*certificate' \
+		"$(server_err_file ou_gw)"
+	[ "$(code "$(token k1 alice)")" = 503 ] || fail "an unverified key server's keys were used"
+}
+
 config_errors() {
 	local out
 	cat >"$E2E_TMP/bad.json" <<'JSON'
@@ -252,5 +286,6 @@ run_case "jwks: the key server down at start: 503, then tokens pass once it serv
 run_case "jwks: the key server failing after a good load: the last good keys stay" down_later
 run_case "jwks: Cache-Control max-age decides when the set is fetched again" max_age
 run_case "jwks: a reload that changes the filter keeps the fetched keys" reload_hand_over
+run_case "jwks: fetched over TLS, verified; a certificate that does not verify fails the fetch" over_tls
 run_case "jwks: configuration errors at their pointers" config_errors
 finish
