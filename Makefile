@@ -145,6 +145,7 @@ bench-vkern: all $(BUILD)/bench/mprotect_cost
 bench-proxy: all $(BUILD)/bench/ecdsa_speed
 	bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 	BENCH_SUITE=auth bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
+	BENCH_SUITE=ratelimit bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 
 bench-tls: all
 	bench/bench-tls.sh $(BUILD)/vkgw
