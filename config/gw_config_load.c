@@ -255,6 +255,17 @@ static void load_access_log(struct gw_config_loader *loader_ptr, const json_t *j
 	log_ptr->to_stdout = strcmp(log_ptr->path, "-") == 0;
 }
 
+static void load_rate_limits(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
+{
+	static const char *const keys[] = {"cells", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	long long cells = GW_RATE_CELLS_DEFAULT;
+
+	if (json_ptr && gw_json_check_object(check_ptr, json_ptr, pointer, keys) == 0)
+		gw_json_read_int(check_ptr, json_ptr, pointer, "cells", 1024, 1 << 28, GW_RATE_CELLS_DEFAULT, &cells);
+	loader_ptr->config_ptr->rate_limits.cells = (size_t)cells;
+}
+
 static void load_http(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer)
 {
 	static const char *const keys[] = {"max_head_bytes",
@@ -323,8 +334,8 @@ static const json_t *section(struct gw_config_loader *loader_ptr, const json_t *
 
 static void load_document(struct gw_config_loader *loader_ptr, const json_t *root_ptr)
 {
-	static const char *const keys[] = {"$schema",  "listeners", "admin",  "access_log", "http",
-					   "timeouts", "upstreams", "routes", NULL};
+	static const char *const keys[] = {"$schema",  "listeners", "admin",  "access_log",  "http",
+					   "timeouts", "upstreams", "routes", "rate_limits", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const json_t *listeners_ptr, *routes_ptr;
 	const char *schema;
@@ -339,6 +350,7 @@ static void load_document(struct gw_config_loader *loader_ptr, const json_t *roo
 	load_access_log(loader_ptr, section(loader_ptr, root_ptr, "access_log"), "/access_log");
 	load_http(loader_ptr, section(loader_ptr, root_ptr, "http"), "/http");
 	load_client_timeouts(loader_ptr, section(loader_ptr, root_ptr, "timeouts"), "/timeouts");
+	load_rate_limits(loader_ptr, section(loader_ptr, root_ptr, "rate_limits"), "/rate_limits");
 	if (json_object_get(root_ptr, "upstreams") && !json_is_object(json_object_get(root_ptr, "upstreams")))
 		loader_ptr->upstreams_unreadable = 1;
 	gw_config_load_upstreams(loader_ptr, section(loader_ptr, root_ptr, "upstreams"), "/upstreams");

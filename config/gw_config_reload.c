@@ -75,5 +75,7 @@ int gw_config_check_reload(const struct gw_config *first_ptr, const struct gw_co
 	     (!same_text(first_ptr->access_log.path, fresh_ptr->access_log.path) ||
 	      first_ptr->access_log.buffer_bytes != fresh_ptr->access_log.buffer_bytes)))
 		gw_diag_error(diag_ptr, "/access_log", "the access log is fixed at start" RESTART);
+	if (first_ptr->rate_limits.cells != fresh_ptr->rate_limits.cells)
+		gw_diag_error(diag_ptr, "/rate_limits/cells", "the rate limit table is sized at start" RESTART);
 	return gw_diag_reported(diag_ptr) == reported ? 0 : -1;
 }

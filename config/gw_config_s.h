@@ -116,6 +116,13 @@ struct gw_config_access_log {
 	size_t buffer_bytes;
 };
 
+/* "rate_limits": the instance's table of rate limit cells
+ * (filters/gw_rate_table.h), shared by every kernel, sized at start. */
+#define GW_RATE_CELLS_DEFAULT (1 << 18)
+struct gw_config_rate_limits {
+	size_t cells;
+};
+
 struct gw_config_http {
 	/* The codec's limits: the four from the file, the rest (trailers,
 	 * chunk lines) at their GW_HTTP_DEFAULT_* values. */
@@ -345,6 +352,7 @@ struct gw_config {
 	struct gw_config_access_log access_log;
 	struct gw_config_http http;
 	struct gw_config_timeouts timeouts;
+	struct gw_config_rate_limits rate_limits;
 	const struct gw_config_upstream *upstreams_ptr;
 	int upstream_count;
 	const struct gw_route *routes_ptr; /* in match order */

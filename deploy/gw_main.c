@@ -41,6 +41,7 @@
 #include "gw_upstreams.h"
 
 #include "vk_mailbox.h"
+#include "gw_rate_table.h"
 #include "vk_poll.h"
 #include "vk_runtime.h"
 #include "vk_service.h"
@@ -1101,6 +1102,11 @@ int main(int argc, char **argv)
 	gw_config_hold(program.running_ptr);
 	/* Room for any configuration the loader takes. */
 	program.mailbox_ptr = vk_mailbox_create(GW_CONFIG_MAX_FILE_BYTES);
+	/* The rate limit cells every kernel shares: mapped before they fork. */
+	if (!gw_rate_table_create(program.config_ptr->rate_limits.cells)) {
+		fprintf(stderr, "vkgw: cannot map the rate limit table: %s\n", strerror(errno));
+		return 1;
+	}
 	service_count = program.config_ptr->listener_count + (program.config_ptr->admin.enabled ? 1 : 0);
 	services_ptr = calloc((size_t)service_count, sizeof(*services_ptr));
 	if (!program.mailbox_ptr || !services_ptr || gw_tls_root_secret_init() == -1) {

@@ -193,6 +193,13 @@ int gw_filter_json_object(struct gw_filter_json *fj_ptr, const json_t *object_pt
 	return 0;
 }
 
+int gw_filter_json_fail(struct gw_filter_json *fj_ptr, const char *at, const char *message)
+{
+	gw_diag_error(fj_ptr->diag_ptr, at, "%s", message);
+	fj_ptr->failed = 1;
+	return -1;
+}
+
 int gw_filter_json_header(struct gw_filter_json *fj_ptr, const json_t *object_ptr, const char *pointer, const char *key,
 			  const char *dflt, const char **out_ptr)
 {

@@ -21,6 +21,9 @@ struct gw_filter_json {
 	int failed;
 };
 
+/* Reports `message` at `at` and sets `failed`; returns -1. */
+int gw_filter_json_fail(struct gw_filter_json *fj_ptr, const char *at, const char *message);
+
 /* `base` + "/" + `key` escaped per RFC 6901, into out[len]. */
 const char *gw_filter_json_pointer(char *out, size_t len, const char *base, const char *key);
 /* The same with an array index. */

@@ -151,13 +151,6 @@ static const char *const provider_keys[] = {"name",
 					    "forward_token",
 					    NULL};
 
-static int fail_at(struct gw_filter_json *fj_ptr, const char *at, const char *message)
-{
-	gw_diag_error(fj_ptr->diag_ptr, at, "%s", message);
-	fj_ptr->failed = 1;
-	return -1;
-}
-
 /* "algorithms": names of gw_jwt.h's algorithms (0: any). */
 static void read_algorithms(struct gw_filter_json *fj_ptr, const json_t *p_json, const char *at,
 			    struct jwt_provider *p_ptr)
@@ -201,7 +194,7 @@ static void read_sources(struct gw_filter_json *fj_ptr, const json_t *p_json, co
 		return;
 	}
 	if (!json_is_array(from_ptr) || json_array_size(from_ptr) == 0 || json_array_size(from_ptr) > JWT_SOURCES_MAX) {
-		fail_at(fj_ptr, from_at, "an array of 1 to 4 places a token comes from");
+		gw_filter_json_fail(fj_ptr, from_at, "an array of 1 to 4 places a token comes from");
 		return;
 	}
 	json_array_foreach(from_ptr, i, item_ptr) {
@@ -216,8 +209,8 @@ static void read_sources(struct gw_filter_json *fj_ptr, const json_t *p_json, co
 		gw_filter_json_string(fj_ptr, item_ptr, item_at, "cookie", NULL, &cookie);
 		gw_filter_json_string(fj_ptr, item_ptr, item_at, "prefix", NULL, &prefix);
 		if (!!header + !!query + !!cookie != 1 || (prefix && !header)) {
-			fail_at(fj_ptr, item_at,
-				"one of \"header\" (with an optional \"prefix\"), \"query\" or \"cookie\"");
+			gw_filter_json_fail(fj_ptr, item_at,
+					    "one of \"header\" (with an optional \"prefix\"), \"query\" or \"cookie\"");
 			continue;
 		}
 		s_ptr->kind = header ? SOURCE_HEADER : query ? SOURCE_QUERY : SOURCE_COOKIE;
@@ -226,8 +219,8 @@ static void read_sources(struct gw_filter_json *fj_ptr, const json_t *p_json, co
 		s_ptr->prefix = prefix ? prefix : (header && strcasecmp(header, "authorization") == 0 ? "Bearer " : "");
 		s_ptr->prefix_len = strlen(s_ptr->prefix);
 		if (s_ptr->name_len == 0 || ((query || cookie) && strpbrk(s_ptr->name, "&=#?;, \t"))) {
-			fail_at(fj_ptr, item_at,
-				"a query parameter or cookie name: not empty, no '&', '=', ';' or spaces");
+			gw_filter_json_fail(fj_ptr, item_at,
+					    "a query parameter or cookie name: not empty, no '&', '=', ';' or spaces");
 			continue;
 		}
 		p_ptr->source_count++;
@@ -245,7 +238,7 @@ static void read_claim_headers(struct gw_filter_json *fj_ptr, const json_t *p_js
 	gw_filter_json_object(fj_ptr, p_json, at, "claims_to_headers", &map_ptr);
 	gw_filter_json_pointer(map_at, sizeof(map_at), at, "claims_to_headers");
 	if (map_ptr && json_object_size(map_ptr) > JWT_CLAIM_HEADERS_MAX) {
-		fail_at(fj_ptr, map_at, "at most 16 claims");
+		gw_filter_json_fail(fj_ptr, map_at, "at most 16 claims");
 		return;
 	}
 	json_object_foreach((json_t *)map_ptr, claim, value_ptr) {
@@ -269,7 +262,7 @@ static void read_claim_values(struct gw_filter_json *fj_ptr, const json_t *p_jso
 	gw_filter_json_strings(fj_ptr, p_json, at, "claims_to_values", &p_ptr->claim_values, &p_ptr->claim_value_count);
 	gw_filter_json_pointer(list_at, sizeof(list_at), at, "claims_to_values");
 	if (p_ptr->claim_value_count > JWT_CLAIM_VALUES_MAX) {
-		fail_at(fj_ptr, list_at, "at most 8 claims");
+		gw_filter_json_fail(fj_ptr, list_at, "at most 8 claims");
 		return;
 	}
 	for (int i = 0; i < p_ptr->claim_value_count; i++) {
@@ -279,7 +272,8 @@ static void read_claim_values(struct gw_filter_json *fj_ptr, const json_t *p_jso
 		for (size_t c = 0; token && c < len; c++)
 			token = gw_http_is_tchar((unsigned char)p_ptr->claim_values[i][c]);
 		if (!token)
-			fail_at(fj_ptr, gw_filter_json_index(item_at, sizeof(item_at), list_at, (size_t)i),
+			gw_filter_json_fail(
+				fj_ptr, gw_filter_json_index(item_at, sizeof(item_at), list_at, (size_t)i),
 				"a claim named here is a token of 1 to 60 characters (its value is \"jwt.\" and it)");
 	}
 }
@@ -302,12 +296,13 @@ static void read_remote(struct gw_filter_json *fj_ptr, const json_t *p_json, con
 	gw_filter_json_string(fj_ptr, jwks_ptr, jwks_at, "upstream", NULL, &r_ptr->upstream);
 	gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "upstream");
 	if (!r_ptr->upstream && !json_object_get(jwks_ptr, "upstream"))
-		fail_at(fj_ptr, jwks_at, "missing \"upstream\": the key server");
+		gw_filter_json_fail(fj_ptr, jwks_at, "missing \"upstream\": the key server");
 	else if (r_ptr->upstream && gw_config_filter_upstream(r_ptr->upstream, key_at, fj_ptr->diag_ptr) == -1)
 		fj_ptr->failed = 1;
 	gw_filter_json_string(fj_ptr, jwks_ptr, jwks_at, "path", "/.well-known/jwks.json", &r_ptr->path);
 	if (r_ptr->path && (r_ptr->path[0] != '/' || strlen(r_ptr->path) > 1024 || strpbrk(r_ptr->path, " #\r\n\t")))
-		fail_at(fj_ptr, gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "path"),
+		gw_filter_json_fail(
+			fj_ptr, gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "path"),
 			"an origin-form target: '/' then a path and maybe a query, no spaces or '#', at most 1024 "
 			"bytes");
 	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "refresh_seconds", 1, 86400, 300, &r_ptr->refresh_seconds);
@@ -315,8 +310,9 @@ static void read_remote(struct gw_filter_json *fj_ptr, const json_t *p_json, con
 	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "timeout_ms", 1, 60000, 2000, &r_ptr->timeout_ms);
 	gw_filter_json_int(fj_ptr, jwks_ptr, jwks_at, "max_bytes", 1024, 1 << 20, 65536, &r_ptr->max_bytes);
 	if (r_ptr->min_refresh_seconds > r_ptr->refresh_seconds)
-		fail_at(fj_ptr, gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "min_refresh_seconds"),
-			"at most refresh_seconds");
+		gw_filter_json_fail(fj_ptr,
+				    gw_filter_json_pointer(key_at, sizeof(key_at), jwks_at, "min_refresh_seconds"),
+				    "at most refresh_seconds");
 	r_ptr->provider = p_ptr->name;
 	r_ptr->algs = p_ptr->algs;
 	r_ptr->allow_short_hmac = p_ptr->allow_short_hmac;
@@ -335,7 +331,8 @@ static void read_keys(struct gw_filter_json *fj_ptr, const json_t *p_json, const
 	gw_filter_json_string(fj_ptr, p_json, at, "keys_file", NULL, &file);
 	gw_filter_json_pointer(file_at, sizeof(file_at), at, file ? "keys_file" : "keys");
 	if ((file != NULL) + (inline_ptr != NULL) + (json_object_get(p_json, "jwks") != NULL) != 1) {
-		fail_at(fj_ptr, at,
+		gw_filter_json_fail(
+			fj_ptr, at,
 			"give the keys one way: \"keys_file\" (JWKS or PEM), \"keys\" (a JWK Set) or \"jwks\" "
 			"(fetched from an upstream)");
 		return;
@@ -375,7 +372,7 @@ static void read_provider(struct gw_filter_json *fj_ptr, const json_t *p_json, c
 		return;
 	gw_filter_json_string(fj_ptr, p_json, at, "name", NULL, &p_ptr->name);
 	if (!p_ptr->name)
-		fail_at(fj_ptr, at, "a provider needs a \"name\"");
+		gw_filter_json_fail(fj_ptr, at, "a provider needs a \"name\"");
 	gw_filter_json_string(fj_ptr, p_json, at, "issuer", NULL, &p_ptr->policy.issuer);
 	gw_filter_json_strings(fj_ptr, p_json, at, "audiences", (const char ***)&p_ptr->policy.audiences,
 			       &p_ptr->policy.audience_count);
@@ -435,7 +432,7 @@ static int jwt_compile(const json_t *config_json_ptr, const char *pointer, struc
 	gw_filter_json_pointer(at, sizeof(at), pointer, "providers");
 	if (!json_is_array(providers_ptr) || json_array_size(providers_ptr) == 0 ||
 	    json_array_size(providers_ptr) > JWT_PROVIDERS_MAX)
-		return fail_at(&fj, at, "an array of 1 to 8 providers");
+		return gw_filter_json_fail(&fj, at, "an array of 1 to 8 providers");
 	json_array_foreach(providers_ptr, i, p_json) {
 		read_provider(&fj, p_json, gw_filter_json_index(p_at, sizeof(p_at), at, i),
 			      &config_ptr->providers[config_ptr->provider_count++]);

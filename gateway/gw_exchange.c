@@ -6,6 +6,7 @@
  * still forwarded as they came. */
 #include "gw_exchange.h"
 #include "gw_exchange_s.h"
+#include "gw_config_s.h"
 #include "gw_filter_states.h"
 #include "gw_subrequest.h"
 #include "gw_subrequest_s.h"
@@ -150,6 +151,11 @@ const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_ptr
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr)
 {
 	return ex_ptr->client_addr;
+}
+
+const char *gw_exchange_route_name(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->route_ptr ? ex_ptr->route_ptr->name : NULL;
 }
 
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr)

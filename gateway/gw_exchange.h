@@ -87,6 +87,8 @@ const char *gw_exchange_query(const struct gw_exchange *ex_ptr, size_t *len_ptr)
  * ASCII) or ENOBUFS (no room). */
 int gw_exchange_set_query(struct gw_exchange *ex_ptr, const char *query, size_t len);
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr);
+/* The name of the route the request is on. */
+const char *gw_exchange_route_name(const struct gw_exchange *ex_ptr);
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr);
 /* The whole request body, from the request body phase on (gw_filter.h);
  * NULL before, or when no stage asked for it. */

@@ -275,7 +275,7 @@ void gw_stats_set_isolation(struct gw_stats *stats_ptr, const char *listener, in
 
 size_t gw_stats_render_max(const struct gw_stats *stats_ptr)
 {
-	return stats_ptr->render_max;
+	return stats_ptr->render_max + gw_stats_sources_max();
 }
 
 void gw_stats_attach(struct gw_stats *stats_ptr, int kernel_index)

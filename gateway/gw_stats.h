@@ -116,6 +116,14 @@ void gw_stats_endpoint_health(int upstream, int endpoint, int failing_checks, ui
  * own, and another kernel may be the one asked. */
 void gw_stats_publish_kernel(void);
 
+/* Metrics of a layer above (a filter's counters in memory every kernel
+ * shares), rendered in /metrics after the gateway's own by whichever
+ * process answers: `render` writes Prometheus text into buf[len] and
+ * returns its length as snprintf does, at most max_bytes. Registered
+ * before the kernels fork (at most 4). 0, or -1 when full. */
+typedef size_t (*gw_stats_source_fn)(char *buf, size_t len);
+int gw_stats_add_source(gw_stats_source_fn render, size_t max_bytes);
+
 /* ---- readers (any kernel) ---- */
 
 /* The largest rendering either format can produce for this table (its

@@ -490,7 +490,49 @@ static void prom_series(struct out *o_ptr, const struct family *f_ptr, const cha
 /* Long enough for kernel, upstream and endpoint labels. */
 #define LABELS_MAX (3 * GW_CONFIG_NAME_MAX + 320)
 
+/* ---- sources of the layers above ---- */
+
+#define SOURCES_MAX 4
+
+static struct {
+	gw_stats_source_fn render;
+	size_t max_bytes;
+} sources[SOURCES_MAX];
+static int source_count;
+
+int gw_stats_add_source(gw_stats_source_fn render, size_t max_bytes)
+{
+	for (int i = 0; i < source_count; i++)
+		if (sources[i].render == render)
+			return 0;
+	if (source_count == SOURCES_MAX)
+		return -1;
+	sources[source_count].render = render;
+	sources[source_count++].max_bytes = max_bytes;
+	return 0;
+}
+
+size_t gw_stats_sources_max(void)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < source_count; i++)
+		total += sources[i].max_bytes;
+	return total;
+}
+
+static size_t render_gateway(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len);
+
 size_t gw_stats_render_prometheus(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
+{
+	size_t n = render_gateway(stats_ptr, now_ns, buf, len);
+
+	for (int i = 0; i < source_count; i++)
+		n += sources[i].render(n < len ? buf + n : NULL, n < len ? len - n : 0);
+	return n;
+}
+
+static size_t render_gateway(const struct gw_stats *stats_ptr, uint64_t now_ns, char *buf, size_t len)
 {
 	struct out o = {buf, len, 0};
 	char labels[LABELS_MAX], name[96];

@@ -176,4 +176,8 @@ static inline uint64_t gw_stats_load(const uint64_t *value_ptr)
 	return __atomic_load_n(value_ptr, __ATOMIC_RELAXED);
 }
 
+/* What the sources of the layers above may add to /metrics at most
+ * (gw_stats_add_source). */
+size_t gw_stats_sources_max(void);
+
 #endif

@@ -285,6 +285,7 @@ static void test_every_key_reaches_the_snapshot(void **state)
 	assert_false(config->access_log.to_stdout);
 	assert_string_equal(config->access_log.path, "/var/log/vkgw/access.log");
 	assert_int_equal(config->access_log.buffer_bytes, 131072);
+	assert_int_equal(config->rate_limits.cells, 5000);
 	assert_int_equal(config->http.limits.max_head_bytes, 32768);
 	assert_int_equal(config->http.limits.max_headers, 64);
 	assert_int_equal(config->http.limits.max_target_bytes, 4096);
@@ -423,7 +424,7 @@ static void test_too_many_problems_end_with_a_note(void **state)
 		lines += *c == '\n';
 	assert_int_equal(lines, GW_DIAG_MAX_PROBLEMS + 1);
 	assert_non_null(strstr(printed, "t.json:2:2: /k0: unknown key \"k0\"; allowed keys: $schema, listeners, admin, "
-					"access_log, http, timeouts, upstreams, routes\n"));
+					"access_log, http, timeouts, upstreams, routes, rate_limits\n"));
 	assert_non_null(strstr(printed, "t.json:257:2: /k255: unknown key"));
 	assert_null(strstr(printed, "/k256"));
 	last = printed + strlen(printed) - 1;
