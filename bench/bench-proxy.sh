@@ -962,13 +962,16 @@ print_ratelimit_summary() {
     "$(at_least "$ours" "$GOAL_RATELIMIT_LOCAL")"
   ratelimit_row haproxy haproxy "HAProxy 2.6, no limiter" "" ""
   ratelimit_row haproxy-stick haproxy "HAProxy stick table (track-sc0 src, http_req_rate)" \
-    "vkgw's ratio >= this ratio" "$(at_least "$ours" "$haproxy_ratio")"
+    "vkgw with its limiter at least as cheap" "$(at_least "$(median_efficiency_ratio vkgw-ratelimit haproxy-stick "$s")" 1)"
   ratelimit_row nginx nginx "nginx, no limiter" "" ""
-  ratelimit_row nginx-limitreq nginx "nginx limit_req per address" "vkgw's ratio >= this ratio" \
-    "$(at_least "$ours" "$nginx_ratio")"
+  ratelimit_row nginx-limitreq nginx "nginx limit_req per address" "vkgw with its limiter at least as cheap" \
+    "$(at_least "$(median_efficiency_ratio vkgw-ratelimit nginx-limitreq "$s")" 1)"
   echo
   echo "Req per CPU-s with the limiter: vkgw $(fmt_rps "$(median_efficiency vkgw-ratelimit "$s")")," \
-    "HAProxy $(fmt_rps "$(median_efficiency haproxy-stick "$s")"), nginx $(fmt_rps "$(median_efficiency nginx-limitreq "$s")")."
+    "HAProxy $(fmt_rps "$(median_efficiency haproxy-stick "$s")"), nginx $(fmt_rps "$(median_efficiency nginx-limitreq "$s")");" \
+    "vkgw's to HAProxy's $(fmt_ratio "$(median_efficiency_ratio vkgw-ratelimit haproxy-stick "$s")")," \
+    "to nginx's $(fmt_ratio "$(median_efficiency_ratio vkgw-ratelimit nginx-limitreq "$s")") (\"at least as cheap\": >= 1.00x)." \
+    "Each limiter's ratio to its own proxy: vkgw $(fmt_ratio "$ours"), HAProxy $(fmt_ratio "$haproxy_ratio"), nginx $(fmt_ratio "$nginx_ratio")."
   [ "$errors" -eq 0 ] || echo "**$errors wrk errors** in the runs above."
   echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
 }

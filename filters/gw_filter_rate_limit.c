@@ -68,6 +68,9 @@ struct limit {
 	 * changes them starts afresh. */
 	const char *identity;
 	size_t identity_len;
+	/* its RateLimit-Policy member, "NAME";q=RATE;w=PERIOD: the same for
+	 * every request */
+	const char *policy;
 };
 
 struct override {
@@ -105,7 +108,7 @@ struct rate_limit_request {
 	int counted;
 	struct {
 		uint8_t rule;
-		long long quota;
+		const struct limit *limit_ptr;
 		uint64_t remaining;
 		uint64_t reset_s;
 	} seen[RULES_MAX];
@@ -203,7 +206,9 @@ static void limit_identity(struct gw_filter_json *fj_ptr, const struct rule *rul
 
 	limit_ptr->identity_len = n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
 	limit_ptr->identity = gw_arena_strndup(fj_ptr->arena_ptr, text, limit_ptr->identity_len);
-	if (!limit_ptr->identity)
+	n = snprintf(text, sizeof(text), "\"%s\";q=%lld;w=%lld", rule_ptr->name, limit_ptr->rate, rule_ptr->period_s);
+	limit_ptr->policy = gw_arena_strndup(fj_ptr->arena_ptr, text, n < 0 ? 0 : (size_t)n);
+	if (!limit_ptr->identity || !limit_ptr->policy)
 		fj_ptr->failed = 1;
 }
 
@@ -256,10 +261,11 @@ static void read_rule(struct gw_filter_json *fj_ptr, const json_t *json_ptr, con
 	if (gw_filter_json_keys(fj_ptr, json_ptr, at, allowed) == -1)
 		return;
 	gw_filter_json_string(fj_ptr, json_ptr, at, "name", NULL, &rule_ptr->name);
-	if (!rule_ptr->name || !rule_ptr->name[0] || strpbrk(rule_ptr->name, "\"\\") ||
+	if (!rule_ptr->name || !rule_ptr->name[0] || strlen(rule_ptr->name) > 64 || strpbrk(rule_ptr->name, "\"\\") ||
 	    !gw_header_value_valid(rule_ptr->name, strlen(rule_ptr->name)))
-		gw_filter_json_fail(fj_ptr, at,
-				    "a rule needs a \"name\" (printable, no '\"' or '\\\\': it goes in headers)");
+		gw_filter_json_fail(
+			fj_ptr, at,
+			"a rule needs a \"name\" (1 to 64 printable bytes, no '\"' or '\\\\': it goes in headers)");
 	gw_filter_json_pointer(key_at, sizeof(key_at), at, "key");
 	if (!json_is_array(key_ptr) || json_array_size(key_ptr) == 0 || json_array_size(key_ptr) > PARTS_MAX) {
 		gw_filter_json_fail(fj_ptr, key_at, "an array of 1 to 6 key parts");
@@ -378,7 +384,12 @@ static long key_text(const struct gw_stage *stage_ptr, const struct rule *rule_p
 				value = NULL;
 			break;
 		case PART_ADDRESS:
-			rc = address_text(gw_exchange_client_address(ex_ptr), part_ptr, address, sizeof(address));
+			value = gw_exchange_client_address(ex_ptr);
+			if (part_ptr->ipv4_prefix == 32 && part_ptr->ipv6_prefix == 128) {
+				len = strlen(value); /* the whole address: as it is */
+				break;
+			}
+			rc = address_text(value, part_ptr, address, sizeof(address));
 			value = rc < 0 ? NULL : address;
 			len = rc < 0 ? 0 : (size_t)rc;
 			break;
@@ -494,7 +505,7 @@ static enum gw_filter_result rate_limit_request_head(struct gw_stage *stage_ptr)
 		gw_rate_table_take(table_ptr, taken[taken_count].key, limit_ptr->interval_ns,
 				   (uint64_t)limit_ptr->burst, now_ns, &v);
 		request_ptr->seen[request_ptr->counted].rule = (uint8_t)r;
-		request_ptr->seen[request_ptr->counted].quota = limit_ptr->rate;
+		request_ptr->seen[request_ptr->counted].limit_ptr = limit_ptr;
 		request_ptr->seen[request_ptr->counted].remaining = v.remaining;
 		request_ptr->seen[request_ptr->counted].reset_s = (v.reset_ns + NS_PER_S - 1) / NS_PER_S;
 		request_ptr->counted++;
@@ -531,7 +542,8 @@ static int state_headers(struct gw_stage *stage_ptr)
 	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
 	const struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
-	char policy[RULES_MAX * 96], state[RULES_MAX * 96], number[24];
+	char policy_list[RULES_MAX * 128], state[RULES_MAX * 128], number[24];
+	const char *policy = policy_list;
 	size_t p = 0, s = 0;
 	int nearest = 0, rc = 0;
 
@@ -540,8 +552,11 @@ static int state_headers(struct gw_stage *stage_ptr)
 	for (int i = 0; i < request_ptr->counted; i++) {
 		const struct rule *rule_ptr = &config_ptr->rules[request_ptr->seen[i].rule];
 
-		p += (size_t)snprintf(policy + p, sizeof(policy) - p, "%s\"%s\";q=%lld;w=%lld", i ? ", " : "",
-				      rule_ptr->name, request_ptr->seen[i].quota, rule_ptr->period_s);
+		if (request_ptr->counted == 1)
+			policy = request_ptr->seen[0].limit_ptr->policy; /* most routes: one rule */
+		else
+			p += (size_t)snprintf(policy_list + p, sizeof(policy_list) - p, "%s%s", i ? ", " : "",
+					      request_ptr->seen[i].limit_ptr->policy);
 		s += (size_t)snprintf(state + s, sizeof(state) - s, "%s\"%s\";r=%llu;t=%llu", i ? ", " : "",
 				      rule_ptr->name, (unsigned long long)request_ptr->seen[i].remaining,
 				      (unsigned long long)request_ptr->seen[i].reset_s);
@@ -553,7 +568,7 @@ static int state_headers(struct gw_stage *stage_ptr)
 		rc |= gw_exchange_set(ex_ptr, GW_SIDE_RESPONSE, "ratelimit", state);
 	}
 	if (config_ptr->headers == HEADERS_LEGACY || config_ptr->headers == HEADERS_BOTH) {
-		snprintf(number, sizeof(number), "%lld", request_ptr->seen[nearest].quota);
+		snprintf(number, sizeof(number), "%lld", request_ptr->seen[nearest].limit_ptr->rate);
 		rc |= gw_exchange_set(ex_ptr, GW_SIDE_RESPONSE, "x-ratelimit-limit", number);
 		snprintf(number, sizeof(number), "%llu", (unsigned long long)request_ptr->seen[nearest].remaining);
 		rc |= gw_exchange_set(ex_ptr, GW_SIDE_RESPONSE, "x-ratelimit-remaining", number);
