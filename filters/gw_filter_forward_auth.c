@@ -517,7 +517,10 @@ static void forward_auth_wait(struct vk_thread *that)
 	if (!self->sub_ptr) {
 		gw_stage_fail(stage_ptr, "forward_auth: no memory for the subrequest");
 	} else if (build_ask(stage_ptr, self->sub_ptr) == -1) {
-		gw_stage_fail(stage_ptr, "forward_auth: the request's headers do not fit the authorization request");
+		/* Not the service's failure, and never let through unvouched
+		 * (on_error allow would make a large header a way in). */
+		gw_exchange_respond_error(gw_stage_exchange(stage_ptr), 431,
+					  "request headers too large for the authorization request");
 	} else {
 		vk_call(gw_subrequest_run, self->sub_ptr);
 		decide(stage_ptr, self->sub_ptr);

@@ -160,6 +160,8 @@ static void fetch_ended(struct remote_set *set_ptr, const struct gw_subrequest *
 		snprintf(err, sizeof(err), "%s", gw_subrequest_failure(sub_ptr));
 	else if (gw_subrequest_status(sub_ptr) != 200)
 		snprintf(err, sizeof(err), "status %d", gw_subrequest_status(sub_ptr));
+	else if ((gw_subrequest_body(sub_ptr, &body_len), body_len > set_ptr->max_bytes))
+		snprintf(err, sizeof(err), "a body of %zu bytes, over max_bytes", body_len);
 	else if ((body = gw_subrequest_body(sub_ptr, &body_len)) &&
 		 take_keys(set_ptr, body, body_len, err, sizeof(err)) == 0)
 		err[0] = '\0';
@@ -376,6 +378,16 @@ void gw_jwt_remote_retire(struct gw_jwt_remote *remote_ptr)
 
 /* ---- requests ---- */
 
+static uint64_t all_timeouts_ms(const struct gw_jwt_remote *remote_ptr)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < remote_ptr->count; i++)
+		if (remote_ptr->sets[i].upstream)
+			total += remote_ptr->sets[i].timeout_ms;
+	return total;
+}
+
 int gw_jwt_remote_want(struct gw_jwt_remote *remote_ptr, int index, uint64_t now_ns)
 {
 	struct remote_set *set_ptr = &remote_ptr->sets[index];
@@ -410,7 +422,9 @@ void gw_jwt_remote_wait(struct vk_thread *that)
 		vk_raise(EAGAIN); /* too many waiting: answered at once */
 	remote_ptr->waiters[remote_ptr->waiter_count++] = vk_sys_self();
 	wait_ptr->completed = set_ptr->completed;
-	wait_ptr->until_ns = vk_sys_now_ns() + set_ptr->timeout_ms * 1000000u + 100000000u;
+	/* The fetcher asks one provider after another: the others' fetches
+	 * may come first. */
+	wait_ptr->until_ns = vk_sys_now_ns() + all_timeouts_ms(remote_ptr) * 1000000u + 100000000u;
 	/* Until its fetch ends (other notifications wake it too), the
 	 * fetch's time and a margin, or the fetcher's end. */
 	while (set_ptr->completed == wait_ptr->completed && remote_ptr->fetcher_running &&

@@ -242,8 +242,13 @@ void gw_rate_table_take(struct gw_rate_table *table_ptr, const uint8_t key[GW_RA
 
 			cell_ptr = victim(bucket_ptr, now_ns);
 			cell_read(cell_ptr, &cell_tag, &tat);
-			if (cell_tag == tag)
-				continue; /* another kernel just made this key's cell */
+			if (cell_tag == tag) {
+				/* another kernel just made this key's cell: what the
+				 * ghost gave back goes back to it */
+				if (first > now_ns)
+					ghost_keep(bucket_ptr, tag, first);
+				continue;
+			}
 			if (!cell_swap(cell_ptr, cell_tag, tat, tag, first)) {
 				if (first > now_ns)
 					ghost_keep(bucket_ptr, tag, first); /* put back what was taken */
@@ -256,6 +261,10 @@ void gw_rate_table_take(struct gw_rate_table *table_ptr, const uint8_t key[GW_RA
 			continue;
 		}
 		start = tat > now_ns ? tat : now_ns;
+		/* A refusal stands only on a cell read whole: its halves were
+		 * two loads, and another kernel may have swapped it between. */
+		if (start - now_ns > tolerance && !cell_swap(cell_ptr, tag, tat, tag, tat))
+			continue;
 		if (start - now_ns > tolerance) {
 			verdict_ptr->admitted = 0;
 			verdict_ptr->retry_after_ns = start - now_ns - tolerance;

@@ -91,6 +91,10 @@ static void run_reset(struct gw_subrequest *sub_ptr)
 	sub_ptr->fd = -1;
 	sub_ptr->tls_kept_ptr = NULL;
 	sub_ptr->reused = 0;
+	sub_ptr->fresh = 0;
+	sub_ptr->waited = 0;
+	sub_ptr->endpoint_at_fault = 0;
+	sub_ptr->relay.status = 0;
 	sub_ptr->tls_started = 0;
 	sub_ptr->stage = GW_SUBREQUEST_STAGE_QUEUE;
 	sub_ptr->head_len = 0;
@@ -173,7 +177,7 @@ static void run_end(struct gw_subrequest *sub_ptr)
 				      sub_ptr->tls_started ? gw_tls_stream_keep(sub_ptr->tls_ptr) : NULL);
 			sub_ptr->tls_started = 0;
 		}
-	} else if (sub_ptr->outcome == GW_SUBREQUEST_CONNECT_FAILED) {
+	} else if (sub_ptr->outcome == GW_SUBREQUEST_CONNECT_FAILED && sub_ptr->endpoint_at_fault) {
 		outcome = GW_UPSTREAM_CONNECT_FAILURE;
 	}
 	connection_close(sub_ptr);
@@ -194,6 +198,10 @@ static void failed_with(struct gw_subrequest *sub_ptr, int error)
 		     tls_failure[0]	  ? tls_failure
 		     : error == ETIMEDOUT ? "connect timed out"
 					  : "connect failed");
+		/* The endpoint's health hears of it unless the gateway is the
+		 * cause: no memory, or a time out after the run waited in line
+		 * (the connect had only what the queue left of the budget). */
+		sub_ptr->endpoint_at_fault = error != ENOMEM && !(error == ETIMEDOUT && sub_ptr->waited);
 	} else if (error == ETIMEDOUT) {
 		fail(sub_ptr, GW_SUBREQUEST_TIMEOUT, "no whole response in time");
 	} else if (error == ENOMEM) {
@@ -397,6 +405,16 @@ static int pick_endpoint(struct gw_subrequest *sub_ptr)
 	return 0;
 }
 
+/* A kept connection the upstream had closed (its FIN or RST still on the
+ * way when the pool handed it out): nothing of an answer came, so the
+ * request goes again on a new connection, once, as proxied requests do. */
+static int kept_closed(struct gw_subrequest *sub_ptr, int error)
+{
+	return sub_ptr->reused && !sub_ptr->fresh && sub_ptr->outcome == GW_SUBREQUEST_NONE && sub_ptr->head_len == 0 &&
+	       vk_socket_rx_held(sub_ptr->socket_ptr) == 0 &&
+	       (error == ECONNRESET || error == EPIPE || error == ECONNABORTED);
+}
+
 void gw_subrequest_run(struct vk_thread *that)
 {
 	struct gw_subrequest *sub_ptr = vk_thread_arg(that);
@@ -406,6 +424,16 @@ void gw_subrequest_run(struct vk_thread *that)
 	{
 		if (vk_sys_faulted())
 			vk_raise(EFAULT);
+		if (kept_closed(sub_ptr, vk_error())) {
+			connection_close(sub_ptr);
+			sub_ptr->fresh = 1;
+			sub_ptr->stage = GW_SUBREQUEST_STAGE_QUEUE;
+			gw_http_response_init(&sub_ptr->resp);
+			sub_ptr->parsed_upto = 0;
+			vk_clear_error();
+			vk_catch_rearm();
+			goto again;
+		}
 		failed_with(sub_ptr, vk_error());
 		vk_deadline_clear();
 		run_end(sub_ptr);
@@ -413,6 +441,7 @@ void gw_subrequest_run(struct vk_thread *that)
 	run_reset(sub_ptr);
 	if (bind_upstream(sub_ptr) == 0 && pick_endpoint(sub_ptr) == 0) {
 		vk_deadline(sub_ptr->ask.timeout_ms);
+	again:
 		vk_call(take_connection, sub_ptr);
 		vk_call(write_head, sub_ptr);
 		vk_call(read_head, sub_ptr);

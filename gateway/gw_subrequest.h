@@ -10,7 +10,10 @@
  * The response is read whole: the head parsed by the gateway's strict
  * codec, the body (Content-Length, chunked, or to the close) kept up to a
  * bound. A connection whose response was read whole and may stay open
- * goes back to the pool.
+ * goes back to the pool; a kept one found closed before any answer is
+ * replaced by a new one, once. A connect failure counts against the
+ * endpoint unless the gateway caused it (no memory, or a time out after
+ * waiting in line for a connection).
  *
  * It runs as a called thread, vk_call(gw_subrequest_run, sub_ptr), in the
  * process that holds it: a filter's waiting thread (gw_stage_subrequest

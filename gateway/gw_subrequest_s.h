@@ -41,6 +41,8 @@ struct gw_subrequest {
 	int fd;
 	void *tls_kept_ptr;
 	int reused;
+	int fresh;  /* a kept connection failed before any answer: a new one this time */
+	int waited; /* the run waited in line for a connection */
 	int tls_started;
 	enum gw_subrequest_stage stage;
 	uint64_t wait_until_ns;
@@ -50,6 +52,7 @@ struct gw_subrequest {
 	/* the outcome */
 	enum gw_subrequest_outcome outcome;
 	const char *failure;
+	int endpoint_at_fault; /* a connect failure the endpoint's health hears of */
 	struct gw_http_limits limits;
 	struct gw_response resp;
 	size_t head_len;

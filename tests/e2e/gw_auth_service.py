@@ -15,6 +15,9 @@ Decisions (any path but those below), by the Authorization header:
                        body {"denied":"by policy"}, X-Internal: secret
   "Bearer stall"       no answer for 10 s (a gateway time out)
   "Bearer broken"      an answer the gateway's codec refuses
+  "Bearer drop-next"   200 as good-NAME does, then the next request on that
+                       connection is read and the connection closed without
+                       an answer (a kept connection the service gave up on)
   anything else, or none: 401, WWW-Authenticate: Bearer realm="svc",
                        Content-Type: text/plain, body "who are you?\\n"
 Every decision request is counted and its head kept.
@@ -84,6 +87,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, body, headers)
 
     def decide(self):
+        if getattr(self, "drop_next", False):
+            self.close_connection = True
+            return None
         with LOCK:
             if not getattr(self, "decided", False):
                 self.decided = True
@@ -93,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer good-"):
             return self.reply(200, b"", [("X-User", auth[len("Bearer good-"):]), ("X-Tier", "gold")])
+        if auth == "Bearer drop-next":
+            self.drop_next = True
+            return self.reply(200, b"", [("X-User", "dropper")])
         if auth == "Bearer bare":
             return self.reply(200)
         if auth == "Bearer deny":

@@ -14,6 +14,9 @@
 #   deny           401 and 403 go to the client with the service's status,
 #                  body and deny_headers (WWW-Authenticate, Content-Type),
 #                  not its other headers
+#   kept closed    a kept connection the service closed without answering
+#                  the next request on it: the question goes again on a
+#                  new connection, and the request passes
 #   failures       a service that does not answer in timeout_ms, one whose
 #                  answer is malformed, one that is down: 503 in the JSON
 #                  error shape; with on_error allow the request goes on,
@@ -123,6 +126,16 @@ deny() {
 	return 0
 }
 
+kept_closed() {
+	start_all kc
+	[ "$(status_of "$(get -H 'Authorization: Bearer drop-next' "$GW/a/x")")" = 200 ] || fail "the first"
+	# The kept connection takes this question and closes: asked again.
+	out=$(get -H 'Authorization: Bearer good-erin' "$GW/a/x")
+	[ "$(status_of "$out")" = 200 ] || fail "a question on a dropped kept connection: $out"
+	has_line "$out" "x-user: erin" || fail "not the second answer's X-User: $out"
+	[ "$(svc _connections)" = 2 ] || fail "connections that carried decisions: $(svc _connections), expected 2"
+}
+
 failures() {
 	local out port
 	start_all fl
@@ -206,6 +219,7 @@ JSON
 run_case "forward_auth: a 2xx lets the request through with the service's headers; the service sees what was asked" \
 	allow
 run_case "forward_auth: other statuses are the answer, with the service's body and deny headers" deny
+run_case "forward_auth: a kept connection the service dropped is asked again on a new one" kept_closed
 run_case "forward_auth: time out, malformed answer, service down: 503, or through with on_error allow" failures
 run_case "forward_auth: the decision cache asks once per token, allow and deny" cached
 run_case "forward_auth: configuration errors at their pointers" config_errors
