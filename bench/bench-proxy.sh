@@ -36,7 +36,8 @@
 #
 # BENCH_SUITE=ratelimit runs rate limiting (issue 12), on the same
 # scenario: vkgw plain and with a rate_limit per client address never
-# reached ("vkgw-ratelimit"), HAProxy plain and with a stick table
+# reached and no RateLimit headers, as the anchors send none
+# ("vkgw-ratelimit"), HAProxy plain and with a stick table
 # tracking http_req_rate per source ("haproxy-stick"), nginx plain and with
 # limit_req per address ("nginx-limitreq"); each limiter's cost is its
 # ratio to the same proxy without it.
@@ -257,9 +258,9 @@ start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
     vkgw-jwt-es256-fresh)
       filters='"filters": [ { "type": "jwt", "cache_seconds": 0, "providers": [ { "name": "es", "keys_file": "'$AUTH_DIR'/es256.pem" } ] } ],' ;;
     # A limit per client address high enough never to refuse: the cost
-    # of counting.
+    # of counting. No RateLimit headers, as the anchors send none.
     vkgw-ratelimit)
-      filters='"filters": [ { "type": "rate_limit", "rules": [ { "name": "per-client", "key": [ "client_address" ], "rate": 1000000000, "period_seconds": 1 } ] } ],' ;;
+      filters='"filters": [ { "type": "rate_limit", "headers": "none", "rules": [ { "name": "per-client", "key": [ "client_address" ], "rate": 1000000000, "period_seconds": 1 } ] } ],' ;;
   esac
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
   cat >"$conf" <<EOF
