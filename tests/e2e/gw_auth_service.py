@@ -13,7 +13,8 @@ Decisions (any path but those below), by the Authorization header:
   "Bearer bare"        200 without X-User or X-Tier
   "Bearer deny"        403, Content-Type: application/json,
                        body {"denied":"by policy"}, X-Internal: secret
-  "Bearer stall"       no answer for 10 s (a gateway time out)
+  "Bearer stall"       no answer until the gateway closes the connection
+                       (a gateway time out)
   "Bearer broken"      an answer the gateway's codec refuses
   "Bearer drop-next"   200 as good-NAME does, then the next request on that
                        connection is read and the connection closed without
@@ -39,7 +40,6 @@ import socketserver
 import ssl
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -108,8 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(403, b'{"denied":"by policy"}',
                               [("Content-Type", "application/json"), ("X-Internal", "secret")])
         if auth == "Bearer stall":
-            time.sleep(10)
-            return self.reply(200)
+            # No answer until the gateway gives up and closes.
+            self.rfile.read(1)
+            self.close_connection = True
+            return None
         if auth == "Bearer broken":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx")
             self.close_connection = True

@@ -143,8 +143,24 @@ fetch() {
 	[ "$(code "$(token k1 bob)x")" = 401 ] || fail "a bad signature passed"
 }
 
+# passes_after_one_fetch TOKEN: 0 when the token passed and exactly one
+# fetch came during its request; 1 when it was refused with no fetch (too
+# soon after the last); anything else fails the case.
+passes_after_one_fetch() {
+	local before after status
+	before=$(svc _jwks_count)
+	status=$(code "$1")
+	after=$(svc _jwks_count)
+	if [ "$status" = 200 ]; then
+		[ "$after" = $((before + 1)) ] || fail "the passing token did not wait for one fetch: $before -> $after"
+		return 0
+	fi
+	[ "$status" = 401 ] && [ "$after" = "$before" ] || fail "a token before min_refresh: $status, fetches $before -> $after"
+	return 1
+}
+
 rotation() {
-	local before after status deadline k2
+	local before k2
 	rm -f "$E2E_TMP"/*.pem "$E2E_TMP"/jwks.json.*
 	keys k1
 	start_all ro
@@ -155,19 +171,7 @@ rotation() {
 	# Within min_refresh_seconds (1 s) of the last fetch a k2 token is
 	# 401 at once; the first one after waits for the fetch it caused
 	# and passes: exactly one fetch during that request.
-	deadline=$(($(now_ms) + 5000))
-	while :; do
-		before=$(svc _jwks_count)
-		status=$(code "$k2")
-		after=$(svc _jwks_count)
-		if [ "$status" = 200 ]; then
-			[ "$after" = $((before + 1)) ] || fail "the passing k2 token did not wait for one fetch: $before -> $after"
-			break
-		fi
-		[ "$status" = 401 ] && [ "$after" = "$before" ] || fail "a k2 token before min_refresh: $status, fetches $before -> $after"
-		[ "$(now_ms)" -lt "$deadline" ] || fail "no k2 token passed in 5 s"
-		nap 0.05
-	done
+	wait_until 5 "a k2 token through" passes_after_one_fetch "$k2"
 	before=$(svc _jwks_count)
 	[ "$(code "$(token k9 mallory)")" = 401 ] || fail "a made-up kid passed"
 	[ "$(svc _jwks_count)" = "$before" ] || fail "a made-up kid within min_refresh_seconds fetched again"
