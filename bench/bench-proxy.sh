@@ -40,7 +40,10 @@
 # ("vkgw-ratelimit"), HAProxy plain and with a stick table
 # tracking http_req_rate per source ("haproxy-stick"), nginx plain and with
 # limit_req per address ("nginx-limitreq"); each limiter's cost is its
-# ratio to the same proxy without it.
+# ratio to the same proxy without it. vkgw's Redis mode runs too, against a
+# redis-server on the client's core (CPU 1, beside wrk and the upstream):
+# every request a call to Redis ("vkgw-ratelimit-redis", batch 1: exact),
+# and tokens taken 100 at a time ("vkgw-ratelimit-redis-batch").
 #
 # Usage: bench/bench-proxy.sh PATH/TO/vkgw [PATH/TO/floor_proxy]
 #   (floor_proxy defaults to bench/floor_proxy beside vkgw, as make builds it)
@@ -82,6 +85,7 @@ readonly GOAL_ISOLATION=0.8   # req per CPU-s with isolation >= this times witho
 readonly GOAL_VS_FLOOR=0.9    # vkgw req per CPU-s >= this times the floor proxy's
 readonly GOAL_AUTH_CACHED=0.9 # a cached credential: req per CPU-s >= this times the plain route's
 readonly GOAL_RATELIMIT_LOCAL=0.95 # a local limit never reached: req per CPU-s >= this times the plain route's
+readonly GOAL_RATELIMIT_REDIS=0.85 # Redis mode, the same
 readonly GOAL_VS_HAPROXY_JWT=1.5 # uncached ES256: req per CPU-s >= this times HAProxy jwt_verify's
 readonly GOAL_VS_OPENSSL=0.8  # uncached verifications per CPU-s >= this times openssl speed's
 readonly FRESH_TOKENS=20000
@@ -135,7 +139,8 @@ if [ "$SUITE" = auth ]; then
   TARGETS=(vkgw vkgw-apikey vkgw-jwt-es256 vkgw-jwt-rs256 vkgw-jwt-es256-fresh haproxy-jwt-es256)
 elif [ "$SUITE" = ratelimit ]; then
   # Each limiter beside the same proxy without it, one run apart.
-  TARGETS=(vkgw vkgw-ratelimit haproxy haproxy-stick nginx nginx-limitreq)
+  TARGETS=(vkgw vkgw-ratelimit vkgw-ratelimit-redis vkgw-ratelimit-redis-batch haproxy haproxy-stick nginx
+    nginx-limitreq)
 else
   TARGETS=(vkgw-always vkgw-filt-noiso vkgw-filt vkgw floor haproxy nginx vkgw-noiso direct)
 fi
@@ -173,7 +178,7 @@ check_setup() {
   check_rounds
   require_server nginx "$NGINX_BIN"
   require_server haproxy "$HAPROXY_BIN"
-  require_tools wrk curl taskset timeout setsid pgrep python3
+  require_tools wrk curl taskset timeout setsid pgrep python3 redis-server redis-cli
   [ "${#BODY}" -eq "$BODY_BYTES" ] || die 2 "internal: body is ${#BODY} bytes, not $BODY_BYTES"
   require_cpus "$PROXY_CPU" "$CLIENT_CPU"
   # 500 connections take ~1000 fds in a proxy (client and upstream sides).
@@ -184,6 +189,7 @@ cleanup() {
   [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
   stop_server || true
   stop_upstream || true
+  stop_redis || true
   remove_work
 }
 
@@ -197,6 +203,35 @@ upstream_time_cap() {
 }
 
 upstream_failed() { failed upstream "$UP_LOG" "$1"; }
+
+# The ratelimit suite's Redis, on the client's core like the upstream (the
+# proxy's core pays only for talking to it), no persistence.
+REDIS_PID=""
+REDIS_PORT=""
+start_redis() {
+  local attempt port log=$WORK/redis.log
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    launch "$CLIENT_CPU" "$(upstream_time_cap)" "$log" \
+      redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$WORK"
+    REDIS_PID=$LAUNCHED_PID
+    for _ in $(seq 100); do
+      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && REDIS_PORT=$port && return 0
+      alive "$REDIS_PID" || break
+      sleep 0.05 # polling the condition, not a fixed wait
+    done
+    stop_redis
+    log "redis-server did not come up on port $port (attempt $attempt)"
+  done
+  failed redis "$log" "failed to start"
+}
+
+stop_redis() {
+  [ -n "$REDIS_PID" ] || return 0
+  local pid=$REDIS_PID
+  REDIS_PID=""
+  stop_pid "$pid" redis
+}
 
 stop_upstream() {
   [ -n "$UP_PID" ] || return 0
@@ -261,6 +296,13 @@ start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
     # of counting. No RateLimit headers, as the anchors send none.
     vkgw-ratelimit)
       filters='"filters": [ { "type": "rate_limit", "headers": "none", "rules": [ { "name": "per-client", "key": [ "client_address" ], "rate": 1000000000, "period_seconds": 1 } ] } ],' ;;
+    # The same in Redis (its clock counts microseconds: a million a
+    # second is its highest rate), every request a call, or 100 tokens
+    # a call.
+    vkgw-ratelimit-redis | vkgw-ratelimit-redis-batch)
+      local batch=1
+      [ "$name" = vkgw-ratelimit-redis ] || batch=100
+      filters='"filters": [ { "type": "rate_limit", "headers": "none", "mode": "redis", "redis": { "address": "127.0.0.1:'$REDIS_PORT'", "batch": '$batch' }, "rules": [ { "name": "per-client", "key": [ "client_address" ], "rate": 1000000, "period_seconds": 1 } ] } ],' ;;
   esac
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
   cat >"$conf" <<EOF
@@ -961,6 +1003,11 @@ print_ratelimit_summary() {
   ratelimit_row vkgw vkgw "vkgw, no filter" "" ""
   ratelimit_row vkgw-ratelimit vkgw "vkgw rate_limit (local: shared GCRA cells)" ">= ${GOAL_RATELIMIT_LOCAL}x plain" \
     "$(at_least "$ours" "$GOAL_RATELIMIT_LOCAL")"
+  ratelimit_row vkgw-ratelimit-redis vkgw "vkgw rate_limit (Redis, batch 1: a call per request)" \
+    ">= ${GOAL_RATELIMIT_REDIS}x plain" "$(at_least "$(median_efficiency_ratio vkgw-ratelimit-redis vkgw "$s")" "$GOAL_RATELIMIT_REDIS")"
+  ratelimit_row vkgw-ratelimit-redis-batch vkgw "vkgw rate_limit (Redis, batch 100)" \
+    ">= ${GOAL_RATELIMIT_REDIS}x plain" \
+    "$(at_least "$(median_efficiency_ratio vkgw-ratelimit-redis-batch vkgw "$s")" "$GOAL_RATELIMIT_REDIS")"
   ratelimit_row haproxy haproxy "HAProxy 2.6, no limiter" "" ""
   ratelimit_row haproxy-stick haproxy "HAProxy stick table (track-sc0 src, http_req_rate)" \
     "vkgw with its limiter at least as cheap" "$(at_least "$(median_efficiency_ratio vkgw-ratelimit haproxy-stick "$s")" 1)"
@@ -984,7 +1031,7 @@ bench_target() { # bench_target ROUND LABEL
   target_credentials "$label"
   case $label in
     vkgw) start_vkgw ;;
-    vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit) start_vkgw "$label" ;;
+    vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit*) start_vkgw "$label" ;;
     haproxy-jwt-es256) start_polled "$label" ;;
     vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
     vkgw-always) start_vkgw vkgw-always --isolation always ;;
@@ -1013,6 +1060,7 @@ main() {
 
   start_upstream
   [ "$SUITE" != auth ] || make_auth_material
+  [ "$SUITE" != ratelimit ] || start_redis
   # Every proxy is started and checked once before anything is measured, so
   # a proxy that does not proxy fails the run before minutes of load.
   local t
@@ -1037,6 +1085,7 @@ main() {
     fi
   done
   stop_upstream
+  stop_redis
 
   print_runs
   case $SUITE in
