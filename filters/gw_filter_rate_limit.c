@@ -33,11 +33,15 @@
 #include "gw_exchange.h"
 #include "gw_filter_json.h"
 #include "gw_filters.h"
+#include "gw_rate_redis.h"
 #include "gw_rate_table.h"
+#include "gw_redis.h"
 
+#include "vk_coro.h"
 #include "vk_sys.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,7 @@
 #define OVERRIDES_MAX 256
 #define KEY_TEXT_MAX 1024
 #define NS_PER_S 1000000000ull
+#define FOLLOWERS_MAX 128
 
 enum part_kind { PART_CONSUMER, PART_VALUE, PART_HEADER, PART_ADDRESS, PART_ROUTE, PART_CONSTANT };
 enum headers_mode { HEADERS_NONE, HEADERS_DRAFT, HEADERS_LEGACY, HEADERS_BOTH };
@@ -89,18 +94,51 @@ struct rule {
 	int override_count;
 };
 
+enum on_error { ON_ERROR_ALLOW, ON_ERROR_DENY, ON_ERROR_LOCAL };
+
+/* "mode": "redis": where the cells are, and what a request does when
+ * Redis cannot say. */
+struct redis_config {
+	struct gw_redis_options options;
+	uint64_t timeout_ns;
+	enum on_error on_error;
+	long long batch;
+	uint64_t lease_ns;
+};
+
 struct rate_limit_config {
 	struct rule rules[RULES_MAX];
 	int rule_count;
 	enum headers_mode headers;
 	int status;
 	int shadow;
+	int redis_mode;
+	struct redis_config redis;
 };
 
 /* Per kernel: each rule's counters in the shared table, found at the
- * rule's first request (the route's name is known then). */
+ * rule's first request (the route's name is known then); in Redis mode
+ * the kernel's client and leases. */
 struct rate_limit_kernel {
 	struct gw_rate_counter *counters[RULES_MAX];
+	struct gw_redis *redis_ptr;
+	struct gw_rate_lease *leases;
+	uint64_t logged_ns; /* the last Redis failure logged */
+	uint64_t unlogged;
+	/* requests waiting for another's call on a key they share */
+	uint64_t followers[FOLLOWERS_MAX];
+	int follower_count;
+};
+
+/* Where a rule's admission came from, to give it back when a later rule
+ * refuses the request. */
+enum took_from { FROM_TABLE, FROM_LEASE, FROM_REDIS };
+
+struct rule_key {
+	uint8_t rule;
+	uint8_t from;
+	const struct limit *limit_ptr;
+	uint8_t digest[GW_RATE_KEY_BYTES];
 };
 
 /* Per request: what each rule that counted it said, for the headers. */
@@ -112,6 +150,20 @@ struct rate_limit_request {
 		uint64_t remaining;
 		uint64_t reset_s;
 	} seen[RULES_MAX];
+	/* admissions so far, and the rules asked of Redis */
+	int took_count;
+	struct rule_key took[RULES_MAX];
+	int asked_count;
+	struct rule_key asked[RULES_MAX];
+	int refused;
+	uint64_t retry_ns;
+	uint64_t now_ns;
+	uint64_t asked_ns; /* the calls went to Redis */
+	struct gw_redis_wait wait;
+	int next_rule; /* where judging goes on after following */
+	int no_follow; /* ask Redis even when a call for the key is in flight */
+	uint64_t follow_until_ns;
+	const char *why; /* why the calls could not go */
 };
 
 /* ---- configuration ---- */
@@ -289,10 +341,106 @@ static void read_rule(struct gw_filter_json *fj_ptr, const json_t *json_ptr, con
 	read_overrides(fj_ptr, json_ptr, at, rule_ptr);
 }
 
+static void read_redis(struct gw_filter_json *fj_ptr, const json_t *json_ptr, const char *at,
+		       struct rate_limit_config *config_ptr)
+{
+	static const char *const allowed[] = {"address",  "username", "password", "timeout_ms",	 "connect_timeout_ms",
+					      "on_error", "batch",    "lease_ms", "max_pending", NULL};
+	struct redis_config *redis_ptr = &config_ptr->redis;
+	const char *on_error = NULL;
+	char member_at[GW_FILTER_POINTER_MAX];
+	long long timeout_ms = 100, connect_ms = 1000, lease_ms = 1000, pending = 256;
+
+	if (gw_filter_json_keys(fj_ptr, json_ptr, at, allowed) == -1)
+		return;
+	gw_filter_json_string(fj_ptr, json_ptr, at, "address", NULL, &redis_ptr->options.address);
+	if (!redis_ptr->options.address || gw_redis_parse_address(redis_ptr->options.address, &redis_ptr->options.addr,
+								  &redis_ptr->options.addr_len) == -1)
+		gw_filter_json_fail(fj_ptr, gw_filter_json_pointer(member_at, sizeof(member_at), at, "address"),
+				    "Redis's \"HOST:PORT\": a numeric IPv4 or [IPv6] address, or localhost");
+	gw_filter_json_string(fj_ptr, json_ptr, at, "username", NULL, &redis_ptr->options.username);
+	gw_filter_json_string(fj_ptr, json_ptr, at, "password", NULL, &redis_ptr->options.password);
+	if (redis_ptr->options.username && !redis_ptr->options.password)
+		gw_filter_json_fail(fj_ptr, at, "a username goes with a password (AUTH)");
+	gw_filter_json_int(fj_ptr, json_ptr, at, "timeout_ms", 1, 60000, 100, &timeout_ms);
+	gw_filter_json_int(fj_ptr, json_ptr, at, "connect_timeout_ms", 1, 60000, 1000, &connect_ms);
+	gw_filter_json_int(fj_ptr, json_ptr, at, "batch", 1, 10000, 1, &redis_ptr->batch);
+	gw_filter_json_int(fj_ptr, json_ptr, at, "lease_ms", 1, 3600000, 1000, &lease_ms);
+	gw_filter_json_int(fj_ptr, json_ptr, at, "max_pending", 16, 65536, 256, &pending);
+	gw_filter_json_string(fj_ptr, json_ptr, at, "on_error", "allow", &on_error);
+	redis_ptr->on_error = !on_error			       ? ON_ERROR_ALLOW
+			      : strcmp(on_error, "allow") == 0 ? ON_ERROR_ALLOW
+			      : strcmp(on_error, "deny") == 0  ? ON_ERROR_DENY
+			      : strcmp(on_error, "local") == 0 ? ON_ERROR_LOCAL
+							       : -1;
+	if ((int)redis_ptr->on_error == -1)
+		gw_filter_json_fail(fj_ptr, gw_filter_json_pointer(member_at, sizeof(member_at), at, "on_error"),
+				    "\"allow\" (fail open), \"deny\" (fail closed: 503) or \"local\" (this "
+				    "instance's own table)");
+	redis_ptr->timeout_ns = (uint64_t)timeout_ms * 1000000u;
+	redis_ptr->lease_ns = (uint64_t)lease_ms * 1000000u;
+	redis_ptr->options.connect_timeout_ms = (uint64_t)connect_ms;
+	/* A connection is given up when a batch waits far longer than any
+	 * request would: well past the requests' own time out. */
+	redis_ptr->options.stall_ms = (uint64_t)(timeout_ms * 10 > 1000 ? timeout_ms * 10 : 1000);
+	redis_ptr->options.max_pending = (int)pending;
+	redis_ptr->options.script = gw_rate_redis_script;
+}
+
+/* Redis counts time in microseconds, in Lua's doubles. */
+static int redis_limit_fits(const struct limit *limit_ptr)
+{
+	return limit_ptr->interval_ns >= 1000 && (double)limit_ptr->burst * (double)limit_ptr->interval_ns <= 1e18;
+}
+
+/* "mode" and, for Redis, "redis". */
+static void read_mode(struct gw_filter_json *fj_ptr, const json_t *json_ptr, const char *pointer,
+		      struct rate_limit_config *config_ptr)
+{
+	const char *mode = NULL;
+	const json_t *redis_json = NULL;
+	char at[GW_FILTER_POINTER_MAX];
+
+	gw_filter_json_string(fj_ptr, json_ptr, pointer, "mode", "local", &mode);
+	gw_filter_json_object(fj_ptr, json_ptr, pointer, "redis", &redis_json);
+	gw_filter_json_pointer(at, sizeof(at), pointer, "mode");
+	if (mode && strcmp(mode, "local") != 0 && strcmp(mode, "redis") != 0) {
+		gw_filter_json_fail(fj_ptr, at, "\"local\" (this instance's kernels) or \"redis\" (every instance)");
+		return;
+	}
+	config_ptr->redis_mode = mode && strcmp(mode, "redis") == 0;
+	if (config_ptr->redis_mode != (redis_json != NULL)) {
+		gw_filter_json_fail(
+			fj_ptr, config_ptr->redis_mode ? at : gw_filter_json_pointer(at, sizeof(at), pointer, "redis"),
+			"\"mode\": \"redis\" goes with a \"redis\" object, and only with it");
+		return;
+	}
+	if (!config_ptr->redis_mode)
+		return;
+	read_redis(fj_ptr, redis_json, gw_filter_json_pointer(at, sizeof(at), pointer, "redis"), config_ptr);
+	for (int r = 0; r < config_ptr->rule_count; r++) {
+		const struct rule *rule_ptr = &config_ptr->rules[r];
+		int fits = redis_limit_fits(&rule_ptr->limit);
+		char rules_at[GW_FILTER_POINTER_MAX];
+
+		for (int o = 0; o < rule_ptr->override_count; o++)
+			fits &= redis_limit_fits(&rule_ptr->overrides[o].limit);
+		if (!fits)
+			gw_filter_json_fail(
+				fj_ptr,
+				gw_filter_json_index(
+					at, sizeof(at),
+					gw_filter_json_pointer(rules_at, sizeof(rules_at), pointer, "rules"),
+					(size_t)r),
+				"in Redis mode, period_seconds / rate is at least a microsecond and burst * "
+				"period_seconds / rate at most 30 years");
+	}
+}
+
 static int rate_limit_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
 			      struct gw_arena *arena_ptr, void **compiled_ptr)
 {
-	static const char *const allowed[] = {"type", "rules", "headers", "status", "shadow", NULL};
+	static const char *const allowed[] = {"type", "rules", "headers", "status", "shadow", "mode", "redis", NULL};
 	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
 	struct rate_limit_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 	const json_t *rules_ptr = json_object_get(config_json_ptr, "rules"), *rule_json;
@@ -330,6 +478,7 @@ static int rate_limit_compile(const json_t *config_json_ptr, const char *pointer
 		gw_filter_json_fail(&fj, gw_filter_json_pointer(at, sizeof(at), pointer, "status"), "429 or 503");
 	config_ptr->status = (int)status;
 	gw_filter_json_bool(&fj, config_json_ptr, pointer, "shadow", 0, &config_ptr->shadow);
+	read_mode(&fj, config_json_ptr, pointer, config_ptr);
 	return fj.failed ? -1 : 0;
 }
 
@@ -424,18 +573,18 @@ static const struct limit *limit_for(const struct rule *rule_ptr, const char *ke
 	return &rule_ptr->limit;
 }
 
-static enum gw_filter_result refuse(struct gw_stage *stage_ptr, uint64_t retry_ns)
+/* The answer when the request does not pass: `status` in the JSON error
+ * shape, with Retry-After and the state headers (the answer does not come
+ * back through this stage's response_head). */
+static enum gw_filter_result answer(struct gw_stage *stage_ptr, int status, uint64_t retry_ns, const char *message)
 {
-	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
 	struct gw_exchange *ex_ptr = gw_stage_exchange(stage_ptr);
 	char seconds[24];
 
 	snprintf(seconds, sizeof(seconds), "%llu", (unsigned long long)((retry_ns + NS_PER_S - 1) / NS_PER_S));
-	/* The answer does not come back through this stage's response_head:
-	 * its headers go with it. */
 	if (gw_exchange_set(ex_ptr, GW_SIDE_RESPONSE, "retry-after", seconds) == -1 || state_headers(stage_ptr) == -1)
 		return gw_stage_fail(stage_ptr, "rate_limit: no room for the rate limit headers");
-	gw_exchange_respond_error(ex_ptr, config_ptr->status, "rate limit exceeded");
+	gw_exchange_respond_error(ex_ptr, status, message);
 	return GW_FILTER_RESPOND;
 }
 
@@ -456,83 +605,491 @@ static void count(const struct gw_stage *stage_ptr, struct rate_limit_kernel *ke
 
 static void *rate_limit_kernel_state_create(const void *compiled_ptr, void *previous_ptr)
 {
-	(void)compiled_ptr;
+	const struct rate_limit_config *config_ptr = compiled_ptr;
+	struct rate_limit_kernel *kernel_ptr = calloc(1, sizeof(*kernel_ptr));
+
 	/* The counters live in the shared table: a new state finds them
-	 * again by name. */
+	 * again by name. The Redis client is the kernel's, shared by every
+	 * filter with the same Redis options: a reload that keeps them keeps
+	 * the connection. Leases start afresh (they admit less, never more). */
 	(void)previous_ptr;
-	return calloc(1, sizeof(struct rate_limit_kernel));
+	if (!kernel_ptr || !config_ptr->redis_mode)
+		return kernel_ptr;
+	kernel_ptr->leases = calloc(GW_RATE_LEASES, sizeof(*kernel_ptr->leases));
+	kernel_ptr->redis_ptr = kernel_ptr->leases ? gw_redis_get(&config_ptr->redis.options) : NULL;
+	if (!kernel_ptr->redis_ptr) {
+		free(kernel_ptr->leases);
+		free(kernel_ptr);
+		return NULL;
+	}
+	return kernel_ptr;
 }
 
 static void rate_limit_kernel_state_free(void *state_ptr)
 {
-	free(state_ptr);
+	struct rate_limit_kernel *kernel_ptr = state_ptr;
+
+	if (!kernel_ptr)
+		return;
+	gw_redis_put(kernel_ptr->redis_ptr);
+	free(kernel_ptr->leases);
+	free(kernel_ptr);
 }
 
-struct taken {
-	uint8_t key[GW_RATE_KEY_BYTES];
-	uint64_t interval_ns;
-	uint64_t burst;
-};
+/* ---- the request: what each rule says ---- */
 
-static enum gw_filter_result rate_limit_request_head(struct gw_stage *stage_ptr)
+/* Rule r's verdict on the request, in the headers and /metrics: 1 when it
+ * refuses (not in shadow mode), so no later rule need be asked. */
+static int judged(struct gw_stage *stage_ptr, int r, const struct limit *limit_ptr, int admitted, uint64_t remaining,
+		  uint64_t reset_ns, uint64_t retry_ns)
 {
 	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
 	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
-	struct gw_rate_table *table_ptr = gw_rate_table_instance();
+	int i = request_ptr->counted++;
+
+	request_ptr->seen[i].rule = (uint8_t)r;
+	request_ptr->seen[i].limit_ptr = limit_ptr;
+	request_ptr->seen[i].remaining = remaining;
+	request_ptr->seen[i].reset_s = (reset_ns + NS_PER_S - 1) / NS_PER_S;
+	count(stage_ptr, gw_stage_kernel_state(stage_ptr), r,
+	      admitted		   ? GW_RATE_ALLOWED
+	      : config_ptr->shadow ? GW_RATE_SHADOW_LIMITED
+				   : GW_RATE_LIMITED);
+	if (admitted)
+		return 0;
+	if (config_ptr->shadow) {
+		char text[KEY_TEXT_MAX];
+		long len = key_text(stage_ptr, &config_ptr->rules[r], text, sizeof(text));
+
+		fprintf(stderr, "vkgw: rate_limit: rule %s would refuse key %.*s (shadow)\n", config_ptr->rules[r].name,
+			(int)(len < 0 ? 0 : len), text);
+		return 0;
+	}
+	request_ptr->refused = 1;
+	request_ptr->retry_ns = retry_ns;
+	return 1;
+}
+
+static void took(struct rate_limit_request *request_ptr, const struct rule_key *key_ptr, enum took_from from)
+{
+	request_ptr->took[request_ptr->took_count] = *key_ptr;
+	request_ptr->took[request_ptr->took_count++].from = (uint8_t)from;
+}
+
+/* Rule key_ptr->rule in the instance's own table. */
+static int judge_local(struct gw_stage *stage_ptr, const struct rule_key *key_ptr)
+{
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	const struct limit *limit_ptr = key_ptr->limit_ptr;
+	struct gw_rate_verdict v;
+
+	gw_rate_table_take(gw_rate_table_instance(), key_ptr->digest, limit_ptr->interval_ns,
+			   (uint64_t)limit_ptr->burst, request_ptr->now_ns, &v);
+	if (v.admitted)
+		took(request_ptr, key_ptr, FROM_TABLE);
+	return judged(stage_ptr, key_ptr->rule, limit_ptr, v.admitted, v.remaining, v.reset_ns, v.retry_after_ns);
+}
+
+static uint64_t lease_tag(const struct rule_key *key_ptr)
+{
+	uint64_t tag;
+
+	memcpy(&tag, key_ptr->digest, sizeof(tag));
+	return tag | 1;
+}
+
+static uint64_t until(uint64_t at_ns, uint64_t now_ns)
+{
+	return at_ns > now_ns ? at_ns - now_ns : 0;
+}
+
+#define NEEDS_REDIS (-1)
+#define FOLLOWS (-2)
+
+/* Redis mode, before asking Redis: the kernel's lease on the key.
+ * NEEDS_REDIS, FOLLOWS (a call of this kernel's for the key is in flight:
+ * its answer will say), else what judged() said. */
+static int judge_leased(struct gw_stage *stage_ptr, const struct rule_key *key_ptr)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
 	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
-	uint64_t now_ns = vk_sys_now_ns(); /* read once per dispatch: every kernel's clock is the same one */
-	struct taken taken[RULES_MAX];
-	int taken_count = 0;
+	uint64_t tag = lease_tag(key_ptr), now_ns = request_ptr->now_ns;
+	struct gw_rate_lease *lease_ptr = gw_rate_lease_cell(kernel_ptr->leases, tag);
+
+	if (lease_ptr->tag != tag)
+		return NEEDS_REDIS;
+	if (lease_ptr->denied_until_ns > now_ns)
+		return judged(stage_ptr, key_ptr->rule, key_ptr->limit_ptr, 0, 0, until(lease_ptr->reset_at_ns, now_ns),
+			      lease_ptr->denied_until_ns - now_ns);
+	if (lease_ptr->tokens > 0 && lease_ptr->until_ns > now_ns) {
+		lease_ptr->tokens--;
+		took(request_ptr, key_ptr, FROM_LEASE);
+		return judged(stage_ptr, key_ptr->rule, key_ptr->limit_ptr, 1, lease_ptr->remaining + lease_ptr->tokens,
+			      until(lease_ptr->reset_at_ns, now_ns), 0);
+	}
+	/* Following pays only when the call's answer may serve others
+	 * (tokens taken ahead): with batch 1 every request asks, pipelined. */
+	if (lease_ptr->asking_until_ns > now_ns && !request_ptr->no_follow && config_ptr->redis.batch > 1) {
+		if (lease_ptr->asking_until_ns > request_ptr->follow_until_ns)
+			request_ptr->follow_until_ns = lease_ptr->asking_until_ns;
+		return FOLLOWS;
+	}
+	return NEEDS_REDIS;
+}
+
+/* The rules from next_rule on: 1 when the request must first follow a
+ * call in flight (judging goes on from that rule after it), else 0 with
+ * the rules to ask Redis about in `asked`. */
+static int judge_rules(struct gw_stage *stage_ptr)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
 	char text[KEY_TEXT_MAX];
 
-	if (!table_ptr)
-		return gw_stage_fail(stage_ptr, "rate_limit: no rate table");
-	for (int r = 0; r < config_ptr->rule_count; r++) {
-		const struct rule *rule_ptr = &config_ptr->rules[r];
+	for (; request_ptr->next_rule < config_ptr->rule_count && !request_ptr->refused; request_ptr->next_rule++) {
+		const struct rule *rule_ptr = &config_ptr->rules[request_ptr->next_rule];
 		long len = key_text(stage_ptr, rule_ptr, text, sizeof(text));
-		const struct limit *limit_ptr;
-		struct gw_rate_verdict v;
+		struct rule_key key;
 
 		if (len < 0)
 			continue;
-		limit_ptr = limit_for(rule_ptr, text, (size_t)len);
+		key.rule = (uint8_t)request_ptr->next_rule;
+		key.limit_ptr = limit_for(rule_ptr, text, (size_t)len);
 		{
-			const void *parts[] = {limit_ptr->identity, text};
-			size_t lens[] = {limit_ptr->identity_len, (size_t)len};
+			const void *parts[] = {key.limit_ptr->identity, text};
+			size_t lens[] = {key.limit_ptr->identity_len, (size_t)len};
 
-			gw_rate_table_key(table_ptr, parts, lens, 2, taken[taken_count].key);
+			gw_rate_table_key(gw_rate_table_instance(), parts, lens, 2, key.digest);
 		}
-		gw_rate_table_take(table_ptr, taken[taken_count].key, limit_ptr->interval_ns,
-				   (uint64_t)limit_ptr->burst, now_ns, &v);
-		request_ptr->seen[request_ptr->counted].rule = (uint8_t)r;
-		request_ptr->seen[request_ptr->counted].limit_ptr = limit_ptr;
-		request_ptr->seen[request_ptr->counted].remaining = v.remaining;
-		request_ptr->seen[request_ptr->counted].reset_s = (v.reset_ns + NS_PER_S - 1) / NS_PER_S;
-		request_ptr->counted++;
-		count(stage_ptr, kernel_ptr, r,
-		      v.admitted	   ? GW_RATE_ALLOWED
-		      : config_ptr->shadow ? GW_RATE_SHADOW_LIMITED
-					   : GW_RATE_LIMITED);
-		if (v.admitted) {
-			taken[taken_count].interval_ns = limit_ptr->interval_ns;
-			taken[taken_count++].burst = (uint64_t)limit_ptr->burst;
+		if (!config_ptr->redis_mode) {
+			judge_local(stage_ptr, &key);
 			continue;
 		}
-		if (config_ptr->shadow) {
-			fprintf(stderr, "vkgw: rate_limit: rule %s would refuse key %.*s (shadow)\n", rule_ptr->name,
-				(int)len, text);
-			continue;
+		switch (judge_leased(stage_ptr, &key)) {
+		case NEEDS_REDIS:
+			request_ptr->asked[request_ptr->asked_count++] = key;
+			break;
+		case FOLLOWS:
+			return 1;
 		}
-		/* What the rules before took goes back: a refused request
-		 * counts against none. */
-		while (taken_count > 0) {
-			taken_count--;
-			gw_rate_table_give_back(table_ptr, taken[taken_count].key, taken[taken_count].interval_ns,
-						taken[taken_count].burst, now_ns);
-		}
-		return refuse(stage_ptr, v.retry_after_ns);
 	}
-	return GW_FILTER_CONTINUE;
+	return 0;
+}
+
+/* The asked rules' calls are done (answered or not): their keys are no
+ * longer being asked, and the requests that followed them look again. */
+static void calls_ended(struct gw_stage *stage_ptr)
+{
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+
+	for (int i = 0; i < request_ptr->asked_count; i++) {
+		struct gw_rate_lease *lease_ptr =
+			gw_rate_lease_cell(kernel_ptr->leases, lease_tag(&request_ptr->asked[i]));
+
+		if (lease_ptr->tag == lease_tag(&request_ptr->asked[i]))
+			lease_ptr->asking_until_ns = 0;
+	}
+	for (int i = 0; i < kernel_ptr->follower_count;)
+		if (vk_sys_notify(kernel_ptr->followers[i]) == -1)
+			kernel_ptr->followers[i] = kernel_ptr->followers[--kernel_ptr->follower_count];
+		else
+			i++;
+}
+
+/* Redis's answer for one asked rule, in the kernel's lease of the key:
+ * the tokens granted beyond this request's one, or the refusal until
+ * its retry time. */
+static void keep_answer(struct gw_stage *stage_ptr, const struct rule_key *key_ptr,
+			const struct gw_rate_redis_answer *answer_ptr)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+	uint64_t tag = lease_tag(key_ptr), now_ns = request_ptr->now_ns;
+	int admitted = answer_ptr->granted > 0;
+
+	*gw_rate_lease_cell(kernel_ptr->leases, tag) = (struct gw_rate_lease){
+		.tag = tag,
+		.until_ns = now_ns + config_ptr->redis.lease_ns,
+		/* from when the call left: the retry time is Redis's, counted
+		 * from its running the script, which came between */
+		.denied_until_ns = admitted ? 0 : request_ptr->asked_ns + answer_ptr->retry_us * 1000u,
+		.remaining = answer_ptr->remaining,
+		.reset_at_ns = now_ns + answer_ptr->reset_us * 1000u,
+		.tokens = admitted ? answer_ptr->granted - 1 : 0,
+	};
+}
+
+/* The asked rule's verdict on this request. */
+static int judge_answered(struct gw_stage *stage_ptr, const struct rule_key *key_ptr,
+			  const struct gw_rate_redis_answer *answer_ptr)
+{
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	int admitted = answer_ptr->granted > 0;
+
+	if (admitted)
+		took(request_ptr, key_ptr, FROM_REDIS);
+	return judged(stage_ptr, key_ptr->rule, key_ptr->limit_ptr, admitted,
+		      answer_ptr->remaining + (admitted ? answer_ptr->granted - 1 : 0), answer_ptr->reset_us * 1000u,
+		      answer_ptr->retry_us * 1000u);
+}
+
+/* What the rules that let the request through took goes back: a refused
+ * request counts against none. A lease gets its token again; a token
+ * Redis granted goes back to Redis (nobody waits for that reply). */
+static void give_back(struct gw_stage *stage_ptr)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+
+	while (request_ptr->took_count > 0) {
+		const struct rule_key *key_ptr = &request_ptr->took[--request_ptr->took_count];
+		const struct rule *rule_ptr = &config_ptr->rules[key_ptr->rule];
+		struct gw_rate_lease *lease_ptr;
+		char text[KEY_TEXT_MAX], command[GW_REDIS_SLOT_BYTES];
+		long len;
+		size_t n;
+
+		switch ((enum took_from)key_ptr->from) {
+		case FROM_TABLE:
+			gw_rate_table_give_back(gw_rate_table_instance(), key_ptr->digest,
+						key_ptr->limit_ptr->interval_ns, (uint64_t)key_ptr->limit_ptr->burst,
+						request_ptr->now_ns);
+			break;
+		case FROM_LEASE:
+			lease_ptr = gw_rate_lease_cell(kernel_ptr->leases, lease_tag(key_ptr));
+			if (lease_ptr->tag == lease_tag(key_ptr))
+				lease_ptr->tokens++;
+			break;
+		case FROM_REDIS:
+			len = key_text(stage_ptr, rule_ptr, text, sizeof(text));
+			n = len < 0 ? 0
+				    : gw_rate_redis_command(command, sizeof(command),
+							    gw_redis_script_sha(kernel_ptr->redis_ptr), rule_ptr->name,
+							    text, (size_t)len, key_ptr->limit_ptr->interval_ns,
+							    (uint64_t)key_ptr->limit_ptr->burst, -1);
+			if (n > 0)
+				gw_redis_submit(kernel_ptr->redis_ptr, command, n, 1, NULL);
+			break;
+		}
+	}
+}
+
+/* Every rule has spoken: the request goes on, or is refused. */
+static enum gw_filter_result decided(struct gw_stage *stage_ptr)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+
+	if (!request_ptr->refused)
+		return GW_FILTER_CONTINUE;
+	give_back(stage_ptr);
+	return answer(stage_ptr, config_ptr->status, request_ptr->retry_ns, "rate limit exceeded");
+}
+
+/* Redis could not say for the asked rules (`why`): counted, logged at
+ * most once a second per kernel and filter, and on_error decides. */
+static enum gw_filter_result redis_failed(struct gw_stage *stage_ptr, const char *why)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+	static const char *const decisions[] = {"let through (on_error allow)", "refused with 503 (on_error deny)",
+						"judged by this instance alone (on_error local)"};
+	uint64_t now_ns = vk_sys_coarse_now_ns();
+
+	calls_ended(stage_ptr);
+	for (int i = 0; i < request_ptr->asked_count; i++)
+		count(stage_ptr, kernel_ptr, request_ptr->asked[i].rule, GW_RATE_REDIS_ERROR);
+	if (!kernel_ptr->logged_ns || now_ns >= kernel_ptr->logged_ns + NS_PER_S) {
+		fprintf(stderr, "vkgw: rate_limit: redis %s: %s: requests are %s",
+			gw_redis_address(kernel_ptr->redis_ptr), why, decisions[config_ptr->redis.on_error]);
+		if (kernel_ptr->unlogged)
+			fprintf(stderr, " (%llu more since the last line)", (unsigned long long)kernel_ptr->unlogged);
+		fputc('\n', stderr);
+		kernel_ptr->logged_ns = now_ns;
+		kernel_ptr->unlogged = 0;
+	} else {
+		kernel_ptr->unlogged++;
+	}
+	switch (config_ptr->redis.on_error) {
+	case ON_ERROR_ALLOW:
+		break;
+	case ON_ERROR_DENY:
+		give_back(stage_ptr);
+		return answer(stage_ptr, 503, NS_PER_S, "rate limit service unavailable");
+	case ON_ERROR_LOCAL:
+		for (int i = 0; i < request_ptr->asked_count && !request_ptr->refused; i++)
+			judge_local(stage_ptr, &request_ptr->asked[i]);
+		break;
+	}
+	return decided(stage_ptr);
+}
+
+/* The replies came (or did not): each asked rule judged. */
+static enum gw_filter_result redis_answered(struct gw_stage *stage_ptr)
+{
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+	struct gw_rate_redis_answer answers[RULES_MAX];
+	const char *replies = NULL;
+	size_t len = 0, pos = 0;
+	long n = 0;
+
+	if (request_ptr->wait.outcome == GW_REDIS_DONE)
+		replies = gw_redis_replies(kernel_ptr->redis_ptr, request_ptr->wait.ticket, &len);
+	for (int i = 0; replies && i < request_ptr->asked_count && n >= 0; i++, pos += (size_t)n)
+		n = gw_rate_redis_answer(replies + pos, len - pos, &answers[i]);
+	gw_redis_release(kernel_ptr->redis_ptr, request_ptr->wait.ticket);
+	request_ptr->now_ns = vk_sys_now_ns();
+	if (request_ptr->wait.outcome == GW_REDIS_TIMED_OUT)
+		return redis_failed(stage_ptr, "no reply within timeout_ms");
+	if (request_ptr->wait.outcome != GW_REDIS_DONE)
+		return redis_failed(stage_ptr, gw_redis_failure(kernel_ptr->redis_ptr)[0]
+						       ? gw_redis_failure(kernel_ptr->redis_ptr)
+						       : "the connection failed");
+	if (!replies || n < 0)
+		return redis_failed(stage_ptr, "a reply that is not the script's answer");
+	/* every lease first (its followers take from it), then the verdicts */
+	for (int i = 0; i < request_ptr->asked_count; i++)
+		keep_answer(stage_ptr, &request_ptr->asked[i], &answers[i]);
+	calls_ended(stage_ptr);
+	for (int i = 0; i < request_ptr->asked_count; i++)
+		if (judge_answered(stage_ptr, &request_ptr->asked[i], &answers[i]))
+			break;
+	return decided(stage_ptr);
+}
+
+/* The asked rules' calls into one slot of the kernel's client, their
+ * keys marked as being asked (this kernel's other requests for them
+ * follow): 0, or -1 with `why` (Redis down, no slot free). */
+static int submit_calls(struct gw_stage *stage_ptr)
+{
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+	char commands[GW_REDIS_SLOT_BYTES], text[KEY_TEXT_MAX];
+	size_t n = 0, one;
+
+	request_ptr->now_ns = vk_sys_now_ns();
+	for (int i = 0; i < request_ptr->asked_count; i++) {
+		const struct rule_key *key_ptr = &request_ptr->asked[i];
+		const struct rule *rule_ptr = &config_ptr->rules[key_ptr->rule];
+		long len = key_text(stage_ptr, rule_ptr, text, sizeof(text));
+		long want = config_ptr->redis.batch < key_ptr->limit_ptr->burst ? config_ptr->redis.batch
+										: key_ptr->limit_ptr->burst;
+
+		one = gw_rate_redis_command(commands + n, sizeof(commands) - n,
+					    gw_redis_script_sha(kernel_ptr->redis_ptr), rule_ptr->name, text,
+					    (size_t)(len < 0 ? 0 : len), key_ptr->limit_ptr->interval_ns,
+					    (uint64_t)key_ptr->limit_ptr->burst, want);
+		if (one == 0) {
+			request_ptr->why = "the request's calls exceed a slot";
+			return -1;
+		}
+		n += one;
+	}
+	if (gw_redis_submit(kernel_ptr->redis_ptr, commands, n, request_ptr->asked_count, &request_ptr->wait.ticket) ==
+	    -1) {
+		request_ptr->why = errno == EAGAIN     ? "max_pending calls already wait"
+				   : errno == ENOTCONN ? "down"
+						       : "the calls exceed a slot";
+		return -1;
+	}
+	request_ptr->wait.redis_ptr = kernel_ptr->redis_ptr;
+	request_ptr->asked_ns = request_ptr->now_ns;
+	request_ptr->wait.until_ns = request_ptr->now_ns + config_ptr->redis.timeout_ns;
+	for (int i = 0; i < request_ptr->asked_count; i++) {
+		uint64_t tag = lease_tag(&request_ptr->asked[i]);
+		struct gw_rate_lease *lease_ptr = gw_rate_lease_cell(kernel_ptr->leases, tag);
+
+		if (lease_ptr->tag != tag)
+			*lease_ptr = (struct gw_rate_lease){.tag = tag};
+		lease_ptr->asking_until_ns = request_ptr->wait.until_ns;
+	}
+	return 0;
+}
+
+/* The waiting thread of a request that asks: its calls' answers, then
+ * the decision. */
+static void rate_limit_wait_redis(struct vk_thread *that)
+{
+	struct gw_stage *stage_ptr = vk_thread_arg(that);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+
+	vk_begin_stateless();
+	vk_call(gw_redis_wait, &request_ptr->wait);
+	redis_answered(stage_ptr);
+	vk_end();
+}
+
+static void follower_remove(struct rate_limit_kernel *kernel_ptr)
+{
+	for (int i = 0; i < kernel_ptr->follower_count; i++)
+		if (kernel_ptr->followers[i] == vk_sys_self()) {
+			kernel_ptr->followers[i] = kernel_ptr->followers[--kernel_ptr->follower_count];
+			return;
+		}
+}
+
+/* The waiting thread of a request that follows another's call on a key
+ * (single flight: a kernel asks Redis once for a key at a time, and the
+ * answer's lease serves the requests that came meanwhile): until that
+ * call ends, then judging goes on, asking Redis itself if it must. */
+static void rate_limit_follow(struct vk_thread *that)
+{
+	struct gw_stage *stage_ptr = vk_thread_arg(that);
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
+
+	vk_begin_stateless();
+	vk_finally
+	{
+		follower_remove(kernel_ptr);
+	}
+	do {
+		if (kernel_ptr->follower_count == FOLLOWERS_MAX) {
+			request_ptr->no_follow = 1; /* too many: this one asks */
+		} else {
+			/* Woken when a call of the kernel's ends (this key's or
+			 * another's: judging again tells), or at the call's
+			 * time out. */
+			kernel_ptr->followers[kernel_ptr->follower_count++] = vk_sys_self();
+			if (vk_sys_now_ns() < request_ptr->follow_until_ns)
+				vk_wait_notified((request_ptr->follow_until_ns - vk_sys_now_ns()) / 1000000u + 1);
+			follower_remove(kernel_ptr);
+		}
+		request_ptr->now_ns = vk_sys_now_ns();
+		request_ptr->follow_until_ns = 0;
+	} while (judge_rules(stage_ptr) == 1);
+	if (request_ptr->refused || request_ptr->asked_count == 0) {
+		decided(stage_ptr);
+	} else if (submit_calls(stage_ptr) == -1) {
+		redis_failed(stage_ptr, request_ptr->why);
+	} else {
+		vk_call(gw_redis_wait, &request_ptr->wait);
+		redis_answered(stage_ptr);
+	}
+	vk_end();
+}
+
+static enum gw_filter_result rate_limit_request_head(struct gw_stage *stage_ptr)
+{
+	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
+
+	if (!gw_rate_table_instance() || !gw_stage_kernel_state(stage_ptr))
+		return gw_stage_fail(stage_ptr, "rate_limit: no rate table");
+	request_ptr->now_ns = vk_sys_now_ns(); /* read once per dispatch: every kernel's clock is the same one */
+	if (judge_rules(stage_ptr) == 1)
+		return gw_stage_wait(stage_ptr, rate_limit_follow);
+	if (request_ptr->refused || request_ptr->asked_count == 0)
+		return decided(stage_ptr);
+	if (submit_calls(stage_ptr) == -1)
+		return redis_failed(stage_ptr, request_ptr->why);
+	return gw_stage_wait(stage_ptr, rate_limit_wait_redis);
 }
 
 /* The response headers of what the rules that counted the request said:

@@ -72,6 +72,7 @@ enum gw_rate_result {
 	GW_RATE_ALLOWED,
 	GW_RATE_LIMITED,	/* refused */
 	GW_RATE_SHADOW_LIMITED, /* would have been refused (shadow mode) */
+	GW_RATE_REDIS_ERROR,	/* Redis mode: Redis did not say (on_error said) */
 	GW_RATE_RESULTS
 };
 
@@ -84,10 +85,11 @@ struct gw_rate_counter *gw_rate_table_counter(struct gw_rate_table *table_ptr, c
 void gw_rate_counter_add(struct gw_rate_counter *counter_ptr, enum gw_rate_result result);
 uint64_t gw_rate_counter_get(const struct gw_rate_counter *counter_ptr, enum gw_rate_result result);
 /* The instance table's counters as Prometheus text
- * (vkgw_rate_limit_requests_total{route,rule,result} and
+ * (vkgw_rate_limit_requests_total{route,rule,result},
+ * vkgw_rate_limit_redis_errors_total{route,rule} and
  * vkgw_rate_limit_live_evictions_total), as snprintf returns; a
  * gw_stats_source_fn. */
 size_t gw_rate_table_render_prometheus(char *buf, size_t len);
-#define GW_RATE_RENDER_MAX (GW_RATE_COUNTERS * 3 * 220 + 1024)
+#define GW_RATE_RENDER_MAX (GW_RATE_COUNTERS * 4 * 220 + 2048)
 
 #endif

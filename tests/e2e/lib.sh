@@ -17,6 +17,7 @@
 #   await_server NAME SECS         wait for exit: E2E_STATUS, E2E_ELAPSED_MS
 #   stat_of NAME KEY               sum of KEY= over the "vk: kernel" lines
 #   wait_until SECS WHAT CMD...    poll CMD until it succeeds, or fail
+#   start_redis NAME [PORT [ARGS]] redis-server on a free loopback port
 #   admin_port NAME                port of NAME's last "listening on" line
 #   admin_stat PORT EXPR           a value of /stats on an admin listener
 #   admin_stat_is PORT EXPR VALUE  the same, compared (for wait_until)
@@ -156,6 +157,41 @@ nginx_launch() {
 	_e2e_running "$pid" && return 0
 	_e2e_kill_owned "$pid"
 	return 1
+}
+
+# ---- Redis as a peer ----
+
+# start_redis NAME [PORT [ARGS...]]: redis-server on 127.0.0.1, PORT or a
+# free one (another if a free one was taken meanwhile), no persistence,
+# DEBUG allowed from loopback; waits <= 5 s until it answers. Sets
+# E2E_PID[NAME] and E2E_PORT[NAME]; PORT again restarts it where it was.
+start_redis() {
+	local name=$1 port=${2:-} fixed=${2:-} pid tries
+	shift
+	[ $# -eq 0 ] || shift
+	command -v redis-server >/dev/null || fail "redis-server is not installed"
+	for tries in 1 2 3; do
+		[ -n "$port" ] || port=$(free_port)
+		redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$E2E_TMP" \
+			--enable-debug-command local "$@" </dev/null >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
+		pid=$!
+		E2E_OWNED+=("$BASHPID:$pid:$pid")
+		E2E_PID[$name]=$pid
+		E2E_PORT[$name]=$port
+		wait_until 5 "redis $name answering on $port" _e2e_redis_up "$port" "$pid"
+		_e2e_running "$pid" && return 0
+		wait "$pid" 2>/dev/null || true
+		_e2e_disown "$pid"
+		[ -z "$fixed" ] || break
+		port=
+	done
+	fail "redis $name did not start: $(cat "$E2E_TMP/$name.out")"
+}
+
+# Redis on PORT answers anything (NOAUTH too), or PID has ended.
+_e2e_redis_up() {
+	_e2e_running "$2" || return 0
+	[ -n "$(redis-cli -p "$1" ping 2>/dev/null)" ]
 }
 
 # ---- test certificates ----
