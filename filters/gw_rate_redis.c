@@ -4,7 +4,6 @@
 #include "gw_resp.h"
 
 #include <openssl/sha.h>
-#include <stdio.h>
 #include <string.h>
 
 #define KEY_TEXT_IN_NAME_MAX 200
@@ -37,30 +36,58 @@ const char gw_rate_redis_script[] =
 	"redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)\n"
 	"return {got, room - got, tat - now, 0}\n";
 
+/* A decimal into out (at least 21 bytes): its length. */
+static size_t decimal(char *out, long long value)
+{
+	char digits[24];
+	size_t d = sizeof(digits), n = 0;
+	unsigned long long u = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
+
+	do
+		digits[--d] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (value < 0)
+		out[n++] = '-';
+	memcpy(out + n, digits + d, sizeof(digits) - d);
+	return n + sizeof(digits) - d;
+}
+
 size_t gw_rate_redis_command(char *out, size_t cap, const char *sha, const char *rule, const char *key, size_t key_len,
 			     uint64_t interval_ns, uint64_t burst, long want)
 {
 	char name[64 + KEY_TEXT_IN_NAME_MAX + 16], interval[24], bursts[24], wants[24];
-	int name_len;
+	size_t name_len, rule_len = strlen(rule);
 	size_t n;
 
+	/* the rule's name is at most 64 bytes (the filter's compile) */
+	memcpy(name, "vkgw:{", 6);
+	memcpy(name + 6, rule, rule_len);
+	name[6 + rule_len] = ':';
+	name_len = 7 + rule_len;
 	if (key_len <= KEY_TEXT_IN_NAME_MAX) {
-		name_len = snprintf(name, sizeof(name), "vkgw:{%s:%.*s}", rule, (int)key_len, key);
+		memcpy(name + name_len, key, key_len);
+		name_len += key_len;
 	} else {
 		unsigned char digest[SHA256_DIGEST_LENGTH];
+		static const char hex[] = "0123456789abcdef";
 
 		SHA256((const uint8_t *)key, key_len, digest);
-		name_len = snprintf(name, sizeof(name), "vkgw:{%s:#", rule);
-		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-			name_len += snprintf(name + name_len, sizeof(name) - (size_t)name_len, "%02x", digest[i]);
-		name_len += snprintf(name + name_len, sizeof(name) - (size_t)name_len, "}");
+		name[name_len++] = '#';
+		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+			name[name_len++] = hex[digest[i] >> 4];
+			name[name_len++] = hex[digest[i] & 15];
+		}
 	}
-	snprintf(interval, sizeof(interval), "%llu", (unsigned long long)(interval_ns / 1000));
-	snprintf(bursts, sizeof(bursts), "%llu", (unsigned long long)burst);
-	snprintf(wants, sizeof(wants), "%ld", want);
+	name[name_len++] = '}';
 	{
 		const char *argv[] = {"EVALSHA", sha, "1", name, interval, bursts, wants};
-		size_t lens[] = {7, strlen(sha), 1, (size_t)name_len, strlen(interval), strlen(bursts), strlen(wants)};
+		size_t lens[] = {7,
+				 strlen(sha),
+				 1,
+				 name_len,
+				 decimal(interval, (long long)(interval_ns / 1000)),
+				 decimal(bursts, (long long)burst),
+				 decimal(wants, want)};
 
 		n = gw_resp_command(out, cap, 7, argv, lens);
 	}

@@ -356,16 +356,15 @@ static void label(char *out, size_t cap, const char *text)
 	out[n] = '\0';
 }
 
-size_t gw_rate_table_render_prometheus(char *buf, size_t len)
+/* One family's lines, one per (route, rule) counted so far: the
+ * requests by result, or the Redis errors. */
+static size_t render_family(const struct gw_rate_table *table_ptr, char *buf, size_t len, int redis_errors)
 {
 	static const char *const results[GW_RATE_REDIS_ERROR] = {"allowed", "limited", "shadow_limited"};
-	const struct gw_rate_table *table_ptr = instance_ptr;
 	size_t n = 0;
 	int shown = 0;
 
 #define PUT(...) (n += (size_t)snprintf(n < len ? buf + n : NULL, n < len ? len - n : 0, __VA_ARGS__))
-	if (!table_ptr)
-		return 0;
 	for (size_t i = 0; i < GW_RATE_COUNTERS; i++) {
 		const struct gw_rate_counter *c_ptr = &table_ptr->counters_ptr[i];
 		char route[140], rule[140];
@@ -373,35 +372,44 @@ size_t gw_rate_table_render_prometheus(char *buf, size_t len)
 		if (!__atomic_load_n(&c_ptr->ready, __ATOMIC_ACQUIRE))
 			continue;
 		if (!shown++)
-			PUT("# HELP vkgw_rate_limit_requests_total Requests a rate_limit rule counted, by what it said "
-			    "(for the whole instance: every kernel's).\n# TYPE vkgw_rate_limit_requests_total "
-			    "counter\n");
+			PUT("%s", redis_errors
+					  ? "# HELP vkgw_rate_limit_redis_errors_total Requests a rate_limit rule in "
+					    "Redis mode could not ask Redis about (down, slow, full, or a bad "
+					    "reply): on_error decided.\n"
+					    "# TYPE vkgw_rate_limit_redis_errors_total counter\n"
+					  : "# HELP vkgw_rate_limit_requests_total Requests a rate_limit rule "
+					    "counted, by what it said (for the whole instance: every kernel's).\n"
+					    "# TYPE vkgw_rate_limit_requests_total counter\n");
 		label(route, sizeof(route), c_ptr->route);
 		label(rule, sizeof(rule), c_ptr->rule);
+		if (redis_errors) {
+			PUT("vkgw_rate_limit_redis_errors_total{route=\"%s\",rule=\"%s\"} %llu\n", route, rule,
+			    (unsigned long long)gw_rate_counter_get(c_ptr, GW_RATE_REDIS_ERROR));
+			continue;
+		}
 		for (int r = 0; r < GW_RATE_REDIS_ERROR; r++)
 			PUT("vkgw_rate_limit_requests_total{route=\"%s\",rule=\"%s\",result=\"%s\"} %llu\n", route,
 			    rule, results[r], (unsigned long long)gw_rate_counter_get(c_ptr, (enum gw_rate_result)r));
 	}
-	shown = 0;
-	for (size_t i = 0; i < GW_RATE_COUNTERS; i++) {
-		const struct gw_rate_counter *c_ptr = &table_ptr->counters_ptr[i];
-		char route[140], rule[140];
-
-		if (!__atomic_load_n(&c_ptr->ready, __ATOMIC_ACQUIRE))
-			continue;
-		if (!shown++)
-			PUT("# HELP vkgw_rate_limit_redis_errors_total Requests a rate_limit rule in Redis mode could "
-			    "not ask Redis about (down, slow, full, or a bad reply): on_error decided.\n"
-			    "# TYPE vkgw_rate_limit_redis_errors_total counter\n");
-		label(route, sizeof(route), c_ptr->route);
-		label(rule, sizeof(rule), c_ptr->rule);
-		PUT("vkgw_rate_limit_redis_errors_total{route=\"%s\",rule=\"%s\"} %llu\n", route, rule,
-		    (unsigned long long)gw_rate_counter_get(c_ptr, GW_RATE_REDIS_ERROR));
-	}
-	PUT("# HELP vkgw_rate_limit_live_evictions_total Keys forgotten while live to make room in the rate limit "
-	    "table (rate_limits.cells too small for the live keys).\n"
-	    "# TYPE vkgw_rate_limit_live_evictions_total counter\nvkgw_rate_limit_live_evictions_total %llu\n",
-	    (unsigned long long)gw_rate_table_live_evictions(table_ptr));
 #undef PUT
+	return n;
+}
+
+size_t gw_rate_table_render_prometheus(char *buf, size_t len)
+{
+	const struct gw_rate_table *table_ptr = instance_ptr;
+	size_t n = 0;
+
+	if (!table_ptr)
+		return 0;
+	n += render_family(table_ptr, buf, len, 0);
+	n += render_family(table_ptr, n < len ? buf + n : NULL, n < len ? len - n : 0, 1);
+	n += (size_t)snprintf(
+		n < len ? buf + n : NULL, n < len ? len - n : 0,
+		"# HELP vkgw_rate_limit_live_evictions_total Keys forgotten while live to make room in the "
+		"rate limit table (rate_limits.cells too small for the live keys).\n"
+		"# TYPE vkgw_rate_limit_live_evictions_total counter\nvkgw_rate_limit_live_evictions_total "
+		"%llu\n",
+		(unsigned long long)gw_rate_table_live_evictions(table_ptr));
 	return n;
 }

@@ -6,22 +6,36 @@
 
 #define NUMBER_DIGITS_MAX 18 /* below 2^63: no overflow */
 
+/* "<prefix><n>\r\n" at out + n when it fits below cap: its length. On
+ * every request of the rate limiter's Redis mode: no printf. */
+static size_t put_header(char *out, size_t cap, size_t n, char prefix, size_t number)
+{
+	char digits[24];
+	size_t d = sizeof(digits);
+
+	do
+		digits[--d] = (char)('0' + number % 10);
+	while ((number /= 10) > 0);
+	if (n + 1 + (sizeof(digits) - d) + 2 < cap) {
+		out[n] = prefix;
+		memcpy(out + n + 1, digits + d, sizeof(digits) - d);
+		memcpy(out + n + 1 + (sizeof(digits) - d), "\r\n", 3);
+	}
+	return 1 + (sizeof(digits) - d) + 2;
+}
+
 size_t gw_resp_command(char *out, size_t cap, int argc, const char *const *argv, const size_t *lens)
 {
-	size_t n = 0;
+	size_t n = put_header(out, cap, 0, '*', (size_t)argc);
 
-#define PUT(...) (n += (size_t)snprintf(n < cap ? out + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__))
-	PUT("*%d\r\n", argc);
 	for (int i = 0; i < argc; i++) {
-		PUT("$%zu\r\n", lens[i]);
+		n += put_header(out, cap, n, '$', lens[i]);
 		if (n + lens[i] + 2 < cap) {
 			memcpy(out + n, argv[i], lens[i]);
-			memcpy(out + n + lens[i], "\r\n", 2);
-			out[n + lens[i] + 2] = '\0';
+			memcpy(out + n + lens[i], "\r\n", 3);
 		}
 		n += lens[i] + 2;
 	}
-#undef PUT
 	return n;
 }
 
