@@ -957,9 +957,13 @@ static enum gw_filter_result redis_answered(struct gw_stage *stage_ptr)
 	for (int i = 0; i < request_ptr->asked_count; i++)
 		keep_answer(stage_ptr, &request_ptr->asked[i], &answers[i]);
 	calls_ended(stage_ptr);
+	/* The calls went together: a rule after the one that refuses took
+	 * its token too, and gives it back with the others. */
 	for (int i = 0; i < request_ptr->asked_count; i++)
-		if (judge_answered(stage_ptr, &request_ptr->asked[i], &answers[i]))
-			break;
+		if (!request_ptr->refused)
+			judge_answered(stage_ptr, &request_ptr->asked[i], &answers[i]);
+		else if (answers[i].granted > 0)
+			took(request_ptr, &request_ptr->asked[i], FROM_REDIS);
 	return decided(stage_ptr);
 }
 

@@ -431,6 +431,14 @@ static void client_main(struct vk_thread *that)
 		if (redis_ptr->retired)
 			client_free(redis_ptr);
 	}
+	/* Before the catch: without its memory the client ends (its users
+	 * see Redis down), it does not retry. */
+	self->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), RING_BYTES, RING_BYTES);
+	self->parse_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that), RING_BYTES);
+	if (!self->socket_ptr || !self->parse_ptr)
+		vk_raise(ENOMEM);
+	vk_proc_local_set_user(vk_thread_proc_local(that), self);
+	redis_ptr->process_ref = vk_sys_self();
 	vk_catch
 	{
 		if (vk_sys_faulted())
@@ -456,12 +464,6 @@ static void client_main(struct vk_thread *that)
 		vk_sleep_idle(redis_ptr->backoff_ms);
 		goto again;
 	}
-	self->socket_ptr = vk_socket_alloc(vk_thread_proc_local(that), RING_BYTES, RING_BYTES);
-	self->parse_ptr = vk_proc_local_alloc_raw(vk_thread_proc_local(that), RING_BYTES);
-	if (!self->socket_ptr || !self->parse_ptr)
-		vk_raise(ENOMEM);
-	vk_proc_local_set_user(vk_thread_proc_local(that), self);
-	redis_ptr->process_ref = vk_sys_self();
 again:
 	if (redis_ptr->retired || vk_draining())
 		goto done;

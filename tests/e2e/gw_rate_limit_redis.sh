@@ -22,6 +22,7 @@
 #               closed), then limiting resumes
 #   noscript    SCRIPT FLUSH on the server: one request meets NOSCRIPT
 #               (on_error decides), the script is loaded again
+#   after_jwt   keys from the consumer and a claim jwt set
 #   auth        a Redis with a password: AUTH on connect; a wrong one is
 #               logged and the requests fail open
 #   config      bad Redis settings at their pointers
@@ -286,6 +287,41 @@ noscript() {
 	[ "$(metric ns 'vkgw_rate_limit_redis_errors_total{route="n",rule="three"}')" = 1 ] || fail "one NOSCRIPT error"
 }
 
+# An HS256 token for PAYLOAD under SECRET.
+mint() {
+	python3 - "$1" "$2" <<'PY'
+import base64, hashlib, hmac, json, sys
+def b64(data): return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "kid": "k1"}).encode())
+body = b64(sys.argv[1].encode())
+sig = hmac.new(sys.argv[2].encode(), (head + "." + body).encode(), hashlib.sha256).digest()
+print(head + "." + body + "." + b64(sig))
+PY
+}
+
+# Keyed by the consumer jwt set and by a claim: each consumer its own
+# cell in Redis, a tier's rule across consumers.
+after_jwt() {
+	local secret=vkgw-e2e-secret-0123456789abcdef k alice bob carol
+	k=$(printf '%s' "$secret" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+	start_redis redis
+	gateway jw 1 '{ "name": "j", "match": { "path": { "prefix": "/j/" } },
+	  "filters": [ { "type": "jwt", "providers": [ { "name": "p", "claims_to_values": [ "tier" ], "keys": { "keys": [ { "kty": "oct", "kid": "k1", "k": "'"$k"'" } ] } } ] },
+	    { "type": "rate_limit", "mode": "redis", "headers": "none", "redis": { "address": "127.0.0.1:'"${E2E_PORT[redis]}"'" },
+	      "rules": [ { "name": "per-user", "key": [ "consumer" ], "rate": 2, "period_seconds": 600 },
+	                 { "name": "per-tier", "key": [ { "value": "jwt.tier" } ], "rate": 3, "period_seconds": 600 } ] } ],
+	  "action": { "proxy": { "upstream": "app", "prefix_rewrite": "/echo/" } } }'
+	alice=$(mint '{"sub": "alice", "tier": "free"}' "$secret")
+	bob=$(mint '{"sub": "bob", "tier": "free"}' "$secret")
+	carol=$(mint '{"sub": "carol", "tier": "gold"}' "$secret")
+	[ "$(codes 3 -H "authorization: Bearer $alice" "$(url jw j/x)")" = "200 200 429" ] || fail "alice"
+	[ "$(rcli --raw exists 'vkgw:{per-user:alice}')" = 1 ] || fail "no cell for alice: $(rcli --raw keys '*')"
+	# bob is apart from alice, but his tier has one left of its 3.
+	[ "$(codes 2 -H "authorization: Bearer $bob" "$(url jw j/x)")" = "200 429" ] || fail "bob and the free tier: $(rcli --raw keys "*") $(get -H "authorization: Bearer $bob" "$(url jw j/x)")"
+	[ "$(code -H "authorization: Bearer $carol" "$(url jw j/x)")" = 200 ] || fail "carol, another tier"
+	[ "$(code "$(url jw j/x)")" = 401 ] || fail "no token: not refused by jwt first"
+}
+
 auth() {
 	start_redis redis "" --requirepass s3cret
 	gateway au 1 "$(limited p '{ "name": "one", "key": [ "route" ], "rate": 1, "period_seconds": 600 }' ', "password": "s3cret"'),
@@ -340,6 +376,7 @@ run_case "rate_limit redis: Redis killed and restarted, on_error local" down_loc
 run_case "rate_limit redis: slow Redis, timeout_ms, fail open" slow_open
 run_case "rate_limit redis: slow Redis, timeout_ms, fail closed" slow_closed
 run_case "rate_limit redis: NOSCRIPT after SCRIPT FLUSH, the script loaded again" noscript
+run_case "rate_limit redis: keyed by the consumer and a claim after jwt" after_jwt
 run_case "rate_limit redis: AUTH with a password; a wrong one fails open" auth
 run_case "rate_limit redis: configuration errors at their pointers" config_errors
 finish
