@@ -139,6 +139,7 @@ struct rule_key {
 	uint8_t from;
 	const struct limit *limit_ptr;
 	uint8_t digest[GW_RATE_KEY_BYTES];
+	uint64_t lease_until_ns; /* FROM_LEASE: which lease the token came from */
 };
 
 /* Per request: what each rule that counted it said, for the headers. */
@@ -162,8 +163,10 @@ struct rate_limit_request {
 	struct gw_redis_wait wait;
 	int next_rule; /* where judging goes on after following */
 	int no_follow; /* ask Redis even when a call for the key is in flight */
+	int marked;    /* its calls marked their keys as being asked */
 	uint64_t follow_until_ns;
-	const char *why; /* why the calls could not go */
+	uint64_t follow_deadline_ns; /* following ends by then: the request asks itself */
+	const char *why;	     /* why the calls could not go */
 };
 
 /* ---- configuration ---- */
@@ -725,6 +728,7 @@ static int judge_leased(struct gw_stage *stage_ptr, const struct rule_key *key_p
 	if (lease_ptr->tokens > 0 && lease_ptr->until_ns > now_ns) {
 		lease_ptr->tokens--;
 		took(request_ptr, key_ptr, FROM_LEASE);
+		request_ptr->took[request_ptr->took_count - 1].lease_until_ns = lease_ptr->until_ns;
 		return judged(stage_ptr, key_ptr->rule, key_ptr->limit_ptr, 1, lease_ptr->remaining + lease_ptr->tokens,
 			      until(lease_ptr->reset_at_ns, now_ns), 0);
 	}
@@ -784,11 +788,16 @@ static void calls_ended(struct gw_stage *stage_ptr)
 	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
 	struct rate_limit_kernel *kernel_ptr = gw_stage_kernel_state(stage_ptr);
 
+	if (!request_ptr->marked)
+		return; /* the calls never went: no key was marked, nobody follows them */
+	request_ptr->marked = 0;
 	for (int i = 0; i < request_ptr->asked_count; i++) {
 		struct gw_rate_lease *lease_ptr =
 			gw_rate_lease_cell(kernel_ptr->leases, lease_tag(&request_ptr->asked[i]));
 
-		if (lease_ptr->tag == lease_tag(&request_ptr->asked[i]))
+		/* this request's mark only: another's call may be in flight */
+		if (lease_ptr->tag == lease_tag(&request_ptr->asked[i]) &&
+		    lease_ptr->asking_until_ns == request_ptr->wait.until_ns)
 			lease_ptr->asking_until_ns = 0;
 	}
 	for (int i = 0; i < kernel_ptr->follower_count;)
@@ -860,10 +869,16 @@ static void give_back(struct gw_stage *stage_ptr)
 						request_ptr->now_ns);
 			break;
 		case FROM_LEASE:
+			/* Back to the lease it came from, if that lease is still
+			 * the key's and under batch - 1 (the bound); else to
+			 * Redis, as a token Redis granted. */
 			lease_ptr = gw_rate_lease_cell(kernel_ptr->leases, lease_tag(key_ptr));
-			if (lease_ptr->tag == lease_tag(key_ptr))
+			if (lease_ptr->tag == lease_tag(key_ptr) && lease_ptr->until_ns == key_ptr->lease_until_ns &&
+			    lease_ptr->tokens + 1 < (uint64_t)config_ptr->redis.batch) {
 				lease_ptr->tokens++;
-			break;
+				break;
+			}
+			/* fall through */
 		case FROM_REDIS:
 			len = key_text(stage_ptr, rule_ptr, text, sizeof(text));
 			n = len < 0 ? 0
@@ -1014,6 +1029,7 @@ static int submit_calls(struct gw_stage *stage_ptr)
 			*lease_ptr = (struct gw_rate_lease){.tag = tag};
 		lease_ptr->asking_until_ns = request_ptr->wait.until_ns;
 	}
+	request_ptr->marked = 1;
 	return 0;
 }
 
@@ -1068,6 +1084,10 @@ static void rate_limit_follow(struct vk_thread *that)
 		}
 		request_ptr->now_ns = vk_sys_now_ns();
 		request_ptr->follow_until_ns = 0;
+		/* Followers woken after others took the tokens follow the
+		 * next call: at most timeout_ms in all, then it asks. */
+		if (request_ptr->now_ns >= request_ptr->follow_deadline_ns)
+			request_ptr->no_follow = 1;
 	} while (judge_rules(stage_ptr) == 1);
 	if (request_ptr->refused || request_ptr->asked_count == 0) {
 		decided(stage_ptr);
@@ -1082,13 +1102,16 @@ static void rate_limit_follow(struct vk_thread *that)
 
 static enum gw_filter_result rate_limit_request_head(struct gw_stage *stage_ptr)
 {
+	const struct rate_limit_config *config_ptr = gw_stage_config(stage_ptr);
 	struct rate_limit_request *request_ptr = gw_stage_state(stage_ptr);
 
 	if (!gw_rate_table_instance() || !gw_stage_kernel_state(stage_ptr))
 		return gw_stage_fail(stage_ptr, "rate_limit: no rate table");
 	request_ptr->now_ns = vk_sys_now_ns(); /* read once per dispatch: every kernel's clock is the same one */
-	if (judge_rules(stage_ptr) == 1)
+	if (judge_rules(stage_ptr) == 1) {
+		request_ptr->follow_deadline_ns = request_ptr->now_ns + config_ptr->redis.timeout_ns;
 		return gw_stage_wait(stage_ptr, rate_limit_follow);
+	}
 	if (request_ptr->refused || request_ptr->asked_count == 0)
 		return decided(stage_ptr);
 	if (submit_calls(stage_ptr) == -1)

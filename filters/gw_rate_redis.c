@@ -85,7 +85,7 @@ size_t gw_rate_redis_command(char *out, size_t cap, const char *sha, const char 
 				 strlen(sha),
 				 1,
 				 name_len,
-				 decimal(interval, (long long)(interval_ns / 1000)),
+				 decimal(interval, (long long)((interval_ns + 999) / 1000)), /* up: never faster */
 				 decimal(bursts, (long long)burst),
 				 decimal(wants, want)};
 

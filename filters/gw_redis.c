@@ -106,7 +106,7 @@ static void slot_end(struct gw_redis *redis_ptr, struct gw_redis_slot *slot_ptr,
 
 static uint32_t ring_index(const struct gw_redis *redis_ptr, uint32_t position)
 {
-	return position % (uint32_t)redis_ptr->slot_count;
+	return position & redis_ptr->order_mask;
 }
 
 /* Every slot in flight, and the queued ones too when `queued`, fail. */
@@ -335,6 +335,8 @@ static void send_batch(struct vk_thread *that)
 	struct client_self *self = vk_proc_local_user(that->proc_local_ptr);
 
 	vk_begin_stateless();
+	vk_idle_timeout(
+		redis_ptr->stall_ms); /* a Redis that takes nothing in is as stalled as one that answers nothing */
 	self->n = internal_commands(redis_ptr, self->parse_ptr, RING_BYTES, self->batch_end == UINT32_MAX);
 	vk_write_on(self->socket_ptr, self->parse_ptr, self->n);
 	self->batch_end = redis_ptr->end;
@@ -351,6 +353,7 @@ static void send_batch(struct vk_thread *that)
 	 * more): no reply can be there yet, so the first read waits for the
 	 * poller instead of a read that would say EAGAIN. */
 	vk_socket_assume_drained(self->socket_ptr);
+	vk_deadline_clear();
 	vk_end();
 }
 
@@ -401,7 +404,9 @@ static void session(struct vk_thread *that)
 	}
 	redis_ptr->need_script = 1;
 	self->batch_end = UINT32_MAX; /* the first batch: AUTH too */
-	while (!redis_ptr->retired && !vk_draining()) {
+	/* In a drain, the calls already queued still go (their requests are
+	 * being answered); the client ends when it has none. */
+	while (!redis_ptr->retired && (!vk_draining() || have_work(redis_ptr))) {
 		if (!have_work(redis_ptr)) {
 			that->idle = 1;
 			vk_wait_notified(IDLE_CHECK_MS);
@@ -511,7 +516,10 @@ static struct gw_redis *client_new(const struct gw_redis_options *options_ptr)
 	redis_ptr->password = dup_or_null(options_ptr->password);
 	redis_ptr->script = strdup(options_ptr->script);
 	redis_ptr->slots = calloc((size_t)n, sizeof(*redis_ptr->slots));
-	redis_ptr->order = calloc((size_t)n, sizeof(int));
+	/* a power of two: a uint32 position wraps where its index does */
+	while (redis_ptr->order_mask + 1 < (uint32_t)n)
+		redis_ptr->order_mask = redis_ptr->order_mask * 2 + 1;
+	redis_ptr->order = calloc((size_t)redis_ptr->order_mask + 1, sizeof(int));
 	redis_ptr->free_slots = calloc((size_t)n, sizeof(int));
 	if (!redis_ptr->address || !redis_ptr->script || !redis_ptr->slots || !redis_ptr->order ||
 	    !redis_ptr->free_slots || (options_ptr->username && !redis_ptr->username) ||

@@ -63,6 +63,7 @@ struct gw_redis {
 	 * queued; indices into a ring of slot numbers (each slot at most
 	 * once). */
 	int *order;
+	uint32_t order_mask; /* the ring's size, a power of two, less one: positions wrap with it */
 	uint32_t first, unsent, end;
 	int need_script;	/* the next batch loads the script first */
 	int internal_in_flight; /* replies of AUTH and SCRIPT LOAD owed before the slots' */

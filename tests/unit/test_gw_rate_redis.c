@@ -28,6 +28,9 @@ static void test_command(void **state)
 	n = gw_rate_redis_command(out, sizeof(out), sha, "r", "k", 1, 1000000u, 1, -1);
 	assert_true(n > 0);
 	assert_non_null(memmem(out, n, "$2\r\n-1\r\n", 8));
+	/* an interval of 1.5 us goes as 2: rounded up, never faster */
+	n = gw_rate_redis_command(out, sizeof(out), sha, "r", "k", 1, 1500u, 1, 1);
+	assert_non_null(memmem(out, n, "$1\r\n2\r\n$1\r\n1\r\n$1\r\n1\r\n", 21));
 	/* no room: 0, nothing claimed */
 	assert_int_equal(gw_rate_redis_command(out, 40, sha, "r", "k", 1, 1000000u, 1, 1), 0);
 }
