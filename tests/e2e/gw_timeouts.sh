@@ -202,8 +202,12 @@ keepalive_idle_timeout() {
 	# Nothing after the answer: the body is the port and its newline.
 	[[ ${r#*$'\r\n\r\n'} == "${E2E_PORT[ka_up]}" ]] || fail "bytes after the response: $r"
 	[ "$CLOSE_MS" -ge 0 ] || fail "idle connection not closed within 4 s (keepalive_idle_ms 500)"
-	[ $((CLOSE_MS - FIRST_MS)) -ge 500 ] ||
-		fail "closed $((CLOSE_MS - FIRST_MS)) ms after the response, before keepalive_idle_ms 500"
+	# The lower bound counts from the connect: the gateway's idle clock
+	# starts when it has written the answer, which the client reads a
+	# little later (FIRST_MS), so "500 after FIRST_MS" failed at 498 on
+	# a loaded machine with nothing wrong.
+	[ "$CLOSE_MS" -ge 500 ] ||
+		fail "closed $CLOSE_MS ms after the connect ($((CLOSE_MS - FIRST_MS)) after the response), before keepalive_idle_ms 500"
 	[ $((CLOSE_MS - FIRST_MS)) -lt $((500 + SLACK_MS)) ] ||
 		fail "closed $((CLOSE_MS - FIRST_MS)) ms after the response, expected < $((500 + SLACK_MS))"
 	note "  keepalive_idle_ms 500: closed $((CLOSE_MS - FIRST_MS)) ms after the response"
