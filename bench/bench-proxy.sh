@@ -215,11 +215,13 @@ start_redis() {
     launch "$CLIENT_CPU" "$(upstream_time_cap)" "$log" \
       redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$WORK"
     REDIS_PID=$LAUNCHED_PID
-    for _ in $(seq 100); do
-      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && REDIS_PORT=$port && return 0
-      alive "$REDIS_PID" || break
-      sleep 0.05 # polling the condition, not a fixed wait
-    done
+    # Redis says when it accepts connections: wait for that line (at
+    # most 5 s; it never comes from a Redis that could not bind).
+    if grep -q -m1 'Ready to accept connections' < <(timeout 5 tail -n +1 -F "$log" 2>/dev/null) &&
+      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+      REDIS_PORT=$port
+      return 0
+    fi
     stop_redis
     log "redis-server did not come up on port $port (attempt $attempt)"
   done
