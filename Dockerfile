@@ -14,7 +14,7 @@ RUN make -j"$(nproc)" all
 
 FROM debian:12-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-    liburing2 libjansson4 android-libboringssl libstdc++6 ca-certificates libcrypt1 \
+    liburing2 libjansson4 libmaxminddb0 android-libboringssl libstdc++6 ca-certificates libcrypt1 \
     libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 libzstd1 liblz4-1 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 vkgw \

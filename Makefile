@@ -23,7 +23,7 @@ LIBGW     := $(BUILD)/libgw.a
 # BoringSSL (Debian's android-libboringssl-dev), for TLS and the filters' crypto.
 BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
-GW_LDLIBS := -ljansson -lcrypt -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -lsystemd
+GW_LDLIBS := -ljansson -lmaxminddb -lcrypt -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -lsystemd
 
 EXAMPLES     := $(patsubst vkern/examples/%.c,$(BUILD)/%,$(wildcard vkern/examples/*.c))
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_vk_*.c))

@@ -80,6 +80,14 @@ void gw_config_print_errors(FILE *out_ptr, const char *path, const struct gw_dia
 typedef int gw_header_lookup_fn(void *ctx_ptr, const char *name, size_t name_len, const char **value_ptr,
 				size_t *value_len_ptr);
 
+/* How the loader checks a geo database file it is given for a role
+ * (GW_CONFIG_GEO_COUNTRY, _CITY, _ASN; the program registers
+ * gateway/gw_geo.h's gw_geo_validate): 0, or -1 with why in
+ * error[len], reported at the file's pointer. Unset, files are not read. */
+typedef int gw_config_geo_check_fn(int role, const char *path, char *error, size_t len);
+void gw_config_set_geo_check(gw_config_geo_check_fn *check_fn);
+
+struct gw_geo_answer;
 struct gw_match_request {
 	const char *method;
 	size_t method_len;
@@ -95,6 +103,10 @@ struct gw_match_request {
 	gw_header_lookup_fn *value_lookup;
 	void *value_ctx_ptr;
 	int first_route; /* routes before this index are not tried (after a continue route) */
+	/* The client's geo answer, looked up on the first call (a route
+	 * matching on geo asks); NULL: none. */
+	const struct gw_geo_answer *(*geo_lookup)(void *ctx_ptr);
+	void *geo_ctx_ptr;
 };
 
 /* The first route, from request_ptr->first_route on, whose matchers all

@@ -119,7 +119,8 @@ static void read_isolation(struct gw_json_check *check_ptr, const json_t *json_p
 static void load_listener(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer, int index,
 			  struct gw_config_listener *listener_ptr)
 {
-	static const char *const keys[] = {"name", "address", "port", "kernels", "isolation", "tls", NULL};
+	static const char *const keys[] = {"name",	"address", "port",	     "kernels",
+					   "isolation", "tls",	   "proxy_protocol", NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const char *default_name = gw_arena_printf(check_ptr->arena_ptr, "listener-%d", index);
 	const json_t *tls_json_ptr = NULL;
@@ -139,6 +140,7 @@ static void load_listener(struct gw_config_loader *loader_ptr, const json_t *jso
 	gw_json_read_int_field(check_ptr, json_ptr, pointer, "port", 0, PORT_MAX, 0, &listener_ptr->port);
 	gw_json_read_int_field(check_ptr, json_ptr, pointer, "kernels", 0, KERNELS_MAX, 0, &listener_ptr->kernels);
 	read_isolation(check_ptr, json_ptr, pointer, &listener_ptr->isolation);
+	gw_json_read_bool(check_ptr, json_ptr, pointer, "proxy_protocol", 0, &listener_ptr->proxy_protocol);
 	fill_sockaddr(&listener_ptr->sockaddr, listener_ptr->address, listener_ptr->port);
 	if (gw_json_read_object(check_ptr, json_ptr, pointer, "tls", &tls_json_ptr) == 0)
 		gw_config_load_tls(loader_ptr, tls_json_ptr, gw_json_member_pointer(check_ptr, pointer, "tls"),
@@ -334,8 +336,8 @@ static const json_t *section(struct gw_config_loader *loader_ptr, const json_t *
 
 static void load_document(struct gw_config_loader *loader_ptr, const json_t *root_ptr)
 {
-	static const char *const keys[] = {"$schema",  "listeners", "admin",  "access_log",  "http",
-					   "timeouts", "upstreams", "routes", "rate_limits", NULL};
+	static const char *const keys[] = {"$schema",	"listeners", "admin",	    "access_log", "http", "timeouts",
+					   "upstreams", "routes",    "rate_limits", "geo",	  NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const json_t *listeners_ptr, *routes_ptr;
 	const char *schema;
@@ -351,6 +353,7 @@ static void load_document(struct gw_config_loader *loader_ptr, const json_t *roo
 	load_http(loader_ptr, section(loader_ptr, root_ptr, "http"), "/http");
 	load_client_timeouts(loader_ptr, section(loader_ptr, root_ptr, "timeouts"), "/timeouts");
 	load_rate_limits(loader_ptr, section(loader_ptr, root_ptr, "rate_limits"), "/rate_limits");
+	gw_config_load_geo(loader_ptr, section(loader_ptr, root_ptr, "geo"), "/geo");
 	if (json_object_get(root_ptr, "upstreams") && !json_is_object(json_object_get(root_ptr, "upstreams")))
 		loader_ptr->upstreams_unreadable = 1;
 	gw_config_load_upstreams(loader_ptr, section(loader_ptr, root_ptr, "upstreams"), "/upstreams");

@@ -51,6 +51,8 @@ void gw_config_load_tls(struct gw_config_loader *loader_ptr, const json_t *json_
 /* An upstream's "tls" object (absent: json_ptr NULL, plain TCP). */
 void gw_config_load_upstream_tls(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 				 struct gw_config_upstream_tls *tls_ptr);
+/* The top-level "geo" (absent: json_ptr NULL, no geo). */
+void gw_config_load_geo(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer);
 void gw_config_load_routes(struct gw_config_loader *loader_ptr, const json_t *routes_ptr, const char *pointer);
 
 #endif

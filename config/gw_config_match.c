@@ -177,6 +177,9 @@ static int matcher_matches(const struct gw_route_matcher *matcher_ptr, const str
 		return value_lookup(matcher_ptr, view_ptr, &value, &value_len);
 	case GW_MATCH_VALUE_ABSENT:
 		return !value_lookup(matcher_ptr, view_ptr, &value, &value_len);
+	case GW_MATCH_GEO:
+		return request_ptr->geo_lookup &&
+		       gw_geo_criteria_all(matcher_ptr->geo_ptr, request_ptr->geo_lookup(request_ptr->geo_ctx_ptr));
 	}
 	return 0;
 }

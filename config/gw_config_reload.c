@@ -65,6 +65,15 @@ int gw_config_check_reload(const struct gw_config *first_ptr, const struct gw_co
 
 	for (int i = 0; i < fresh_ptr->listener_count; i++)
 		check_listener(running_ptr, &fresh_ptr->listeners_ptr[i], i, diag_ptr);
+	/* The geo databases' table and loader are made at start for these
+	 * files (their contents are swapped live: gateway/gw_geo.h). */
+	for (int r = 0; r < GW_CONFIG_GEO_ROLES; r++)
+		if (!same_text(first_ptr->geo.databases[r], fresh_ptr->geo.databases[r])) {
+			gw_diag_error(diag_ptr, "/geo/databases",
+				      "the geo database files are fixed at start (a new file at the same path is taken "
+				      "live)" RESTART);
+			break;
+		}
 	if (first_ptr->admin.enabled != fresh_ptr->admin.enabled ||
 	    (fresh_ptr->admin.enabled && (!same_text(first_ptr->admin.address, fresh_ptr->admin.address) ||
 					  first_ptr->admin.port != fresh_ptr->admin.port ||

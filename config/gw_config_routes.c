@@ -20,9 +20,9 @@
 #define REGEX_ERROR_MAX 256
 /* Upstream names an "unknown upstream" message lists at most. */
 #define UPSTREAMS_LISTED 16
-/* Matchers besides the headers: method, host, path, and the client
- * certificate's four. */
-#define ROUTE_FIXED_MATCHERS 7
+/* Matchers besides the headers: method, host, path, the client
+ * certificate's four, and geo. */
+#define ROUTE_FIXED_MATCHERS 8
 
 static const char *const path_kinds[] = {"exact", "prefix", "regex", NULL};
 enum path_kind { PATH_EXACT, PATH_PREFIX, PATH_REGEX };
@@ -287,10 +287,29 @@ static void load_value_matchers(struct gw_config_loader *loader_ptr, const json_
 	}
 }
 
+/* "geo": {"country": [...], ...}: the client's geo answer on every list
+ * given. Needs the top-level "geo" databases. */
+static void load_geo_matcher(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			     struct gw_route_matcher *matchers_ptr, int *count_ptr)
+{
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	struct gw_geo_criteria *criteria_ptr = gw_config_alloc(loader_ptr, sizeof(*criteria_ptr));
+
+	if (!loader_ptr->config_ptr->geo.enabled)
+		gw_diag_error(check_ptr->diag_ptr, pointer,
+			      "matching on geo needs the databases: add \"geo\": {\"databases\": {...}} at the top "
+			      "level");
+	if (!criteria_ptr ||
+	    gw_geo_criteria_compile(json_ptr, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr, criteria_ptr) == -1)
+		return;
+	add_matcher(matchers_ptr, count_ptr, GW_MATCH_GEO)->geo_ptr = criteria_ptr;
+}
+
 static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       struct gw_route *route_ptr, struct route_path *path_ptr)
 {
-	static const char *const keys[] = {"host", "path", "methods", "headers", "client_certificate", "values", NULL};
+	static const char *const keys[] = {"host",   "path", "methods", "headers", "client_certificate",
+					   "values", "geo",  NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const json_t *methods_ptr, *headers_ptr, *path_json_ptr, *cert_json_ptr, *values_ptr = NULL;
 	const char *host;
@@ -338,6 +357,9 @@ static void load_match(struct gw_config_loader *loader_ptr, const json_t *json_p
 	if (values_ptr)
 		load_value_matchers(loader_ptr, values_ptr, gw_json_member_pointer(check_ptr, pointer, "values"),
 				    matchers_ptr, &count);
+	if (json_object_get(json_ptr, "geo"))
+		load_geo_matcher(loader_ptr, json_object_get(json_ptr, "geo"),
+				 gw_json_member_pointer(check_ptr, pointer, "geo"), matchers_ptr, &count);
 	if (regex_ptr)
 		add_matcher(matchers_ptr, &count, GW_MATCH_PATH_REGEX)->regex_ptr = regex_ptr;
 	route_ptr->matchers_ptr = matchers_ptr;
@@ -389,6 +411,10 @@ static void load_filter(struct gw_config_loader *loader_ptr, const json_t *json_
 			      known_filter_types(loader_ptr));
 		return;
 	}
+	if (strcmp(type, "geo") == 0 && !loader_ptr->config_ptr->geo.enabled)
+		gw_diag_error(check_ptr->diag_ptr, gw_json_member_pointer(check_ptr, pointer, "type"),
+			      "a geo filter needs the databases: add \"geo\": {\"databases\": {...}} at the top "
+			      "level");
 	filter_ptr->type_ptr = type_ptr;
 	compiling_loader_ptr = loader_ptr;
 	rc = filter_types_ptr->compile(type_ptr, json_ptr, pointer, check_ptr->diag_ptr, check_ptr->arena_ptr,

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_cidr.h"
+#include "gw_geo_match.h"
 #include "gw_http_policy.h"	/* struct gw_http_limits, enum gw_http_method */
 #include "gw_upstream_policy.h" /* balancing, breaker and health policies */
 
@@ -93,6 +95,9 @@ struct gw_config_listener {
 	int isolation;	     /* enum gw_isolation */
 	struct sockaddr_in sockaddr;
 	struct gw_config_tls tls;
+	/* Each connection starts with a PROXY protocol header (v1 or v2),
+	 * whose source address stands for the peer's. */
+	int proxy_protocol;
 };
 
 /* An admin token's length: long enough not to be guessed. */
@@ -130,6 +135,27 @@ struct gw_config_http {
 	int trusted_hops;		/* X-Forwarded-For entries to trust, right to left */
 	const char *via;		/* pseudonym in the Via header; "" adds none */
 	size_t max_buffered_body_bytes; /* a body kept for filters that read it */
+};
+
+/* Where a request's client address comes from, for geo lookups. */
+enum gw_config_client_from {
+	GW_CONFIG_CLIENT_PEER,		  /* the peer (or its PROXY protocol source) */
+	GW_CONFIG_CLIENT_X_FORWARDED_FOR, /* X-Forwarded-For, past trusted hops or prefixes */
+	GW_CONFIG_CLIENT_FORWARDED,	  /* Forwarded (RFC 7239), the same way */
+};
+
+/* The top-level "geo": the databases (gateway/gw_geo.h) and the client
+ * address rule. Routes match on, and geo filters act on, what the
+ * databases say of that address. */
+enum { GW_CONFIG_GEO_COUNTRY, GW_CONFIG_GEO_CITY, GW_CONFIG_GEO_ASN, GW_CONFIG_GEO_ROLES };
+struct gw_config_geo {
+	int enabled; /* some database is given */
+	/* by role (country, city, asn; gw_geo.h's order): NULL when not given */
+	const char *databases[GW_CONFIG_GEO_ROLES];
+	int client_from; /* enum gw_config_client_from */
+	int trusted_hops;
+	const struct gw_cidr *trusted_ptr;
+	int trusted_count;
 };
 
 /* Client-side timeouts. */
@@ -244,6 +270,7 @@ enum gw_match_kind {
 	GW_MATCH_VALUE_LIST_HAS, /* header: the name, and one of its comma-separated items */
 	GW_MATCH_VALUE_PRESENT,	 /* header: the name */
 	GW_MATCH_VALUE_ABSENT,	 /* header: the name */
+	GW_MATCH_GEO,		 /* geo_ptr: every list it gives holds the client's geo answer */
 };
 
 struct gw_route_matcher {
@@ -254,6 +281,7 @@ struct gw_route_matcher {
 			size_t len;
 		} text;
 		const regex_t *regex_ptr;
+		const struct gw_geo_criteria *geo_ptr;
 		struct {
 			uint32_t known_bits; /* GW_MATCH_METHOD_BIT()s of enum gw_http_method */
 			const char *const *other_ptr;
@@ -353,6 +381,7 @@ struct gw_config {
 	struct gw_config_http http;
 	struct gw_config_timeouts timeouts;
 	struct gw_config_rate_limits rate_limits;
+	struct gw_config_geo geo;
 	const struct gw_config_upstream *upstreams_ptr;
 	int upstream_count;
 	const struct gw_route *routes_ptr; /* in match order */

@@ -30,6 +30,7 @@
 #include "gw_filter_states.h"
 #include "gw_filters.h"
 #include "gw_generation.h"
+#include "gw_geo.h"
 #include "gw_generation_s.h"
 #include "gw_pipeline.h"
 #include "gw_stats.h"
@@ -106,8 +107,10 @@ struct gw_program {
 	pid_t resolver_pid;					    /* 0: no DNS endpoints */
 	uint64_t resolver_restarts[GW_RESOLVER_RESTARTS_MAX_SLOTS]; /* when it was started again */
 	int resolver_restart_count;
-	int watch_config; /* --watch: the watcher watches the configuration file too */
-	pid_t watch_pid;  /* the file watcher; 0: nothing to watch */
+	int watch_config;	      /* --watch: the watcher watches the configuration file too */
+	pid_t watch_pid;	      /* the file watcher; 0: nothing to watch */
+	struct gw_geo_table *geo_ptr; /* the geo databases every process shares; NULL: none */
+	pid_t geo_loader_pid;	      /* watches and validates them; 0: none */
 };
 
 static void usage(FILE *out_ptr)
@@ -217,6 +220,15 @@ static void fill_conn_config(struct gw_conn_config *conn_ptr, const struct gw_co
 	conn_ptr->handshake_ms = (uint64_t)config_ptr->timeouts.handshake_ms;
 	conn_ptr->via = config_ptr->http.via;
 	conn_ptr->trusted_hops = config_ptr->http.trusted_hops;
+	conn_ptr->geo = config_ptr->geo.enabled;
+	conn_ptr->client_rule = (struct gw_client_rule){
+		.from = config_ptr->geo.client_from == GW_CONFIG_CLIENT_X_FORWARDED_FOR ? GW_CLIENT_FROM_X_FORWARDED_FOR
+			: config_ptr->geo.client_from == GW_CONFIG_CLIENT_FORWARDED	? GW_CLIENT_FROM_FORWARDED
+											: GW_CLIENT_FROM_PEER,
+		.trusted_hops = config_ptr->geo.trusted_hops,
+		.trusted_ptr = config_ptr->geo.trusted_ptr,
+		.trusted_count = config_ptr->geo.trusted_count,
+	};
 	conn_ptr->ring_bytes = GW_RING_BYTES;
 	conn_ptr->body_buffer_bytes =
 		gw_pipeline_config_wants_bodies(config_ptr) ? config_ptr->http.max_buffered_body_bytes : 0;
@@ -304,6 +316,7 @@ static struct gw_program_generation *generation_create(struct gw_program *progra
 	}
 	for (int i = 0; i < n; i++) {
 		fill_conn_config(&g_ptr->conn_configs[i], config_ptr);
+		g_ptr->conn_configs[i].proxy_protocol = config_ptr->listeners_ptr[i].proxy_protocol;
 		gw_upstreams_ops(g_ptr->upstreams_ptr, &g_ptr->conn_configs[i].upstream_ops);
 		g_ptr->conn_configs[i].filter_states_ptr = g_ptr->filter_states_ptr;
 		g_ptr->conn_configs[i].generation_ptr = &g_ptr->generation;
@@ -388,6 +401,8 @@ static void kernel_start(void *ctx_ptr, int kernel_index)
 		exit(1);
 	}
 	generation_publish(g_ptr);
+	/* The geo databases the loader accepted, mapped before any request. */
+	gw_geo_kernel_start(program_ptr->geo_ptr, kernel_index);
 	posted_ptr = posted_config(program_ptr, number, &number);
 	if (posted_ptr) {
 		struct gw_program_generation *next_ptr = generation_create(program_ptr, posted_ptr, g_ptr, number);
@@ -409,6 +424,8 @@ static void before_wait(void *ctx_ptr)
 	gw_access_log_flush();
 	gw_generation_collect();
 	gw_stats_publish_kernel();
+	/* A geo database the loader accepted since: mapped between turns. */
+	gw_geo_kernel_follow();
 }
 
 /* SIGUSR1 reopens the access log (logrotate renames it, then signals);
@@ -967,6 +984,33 @@ static void child_exit(void *ctx_ptr, int pid, int status)
 /* Every DNS name once, before kernels start, so the first requests find
  * addresses (a name that fails is reported and stays unavailable until
  * the resolver process gets an answer), then the resolver process. */
+/* The geo databases: validated here (the configuration's check read them
+ * once: they are not walked again unless they changed), shared by the
+ * kernels, and followed by the loader process, started before any
+ * listening socket exists. 0, or -1 after saying why. */
+_Static_assert((int)GW_CONFIG_GEO_COUNTRY == (int)GW_GEO_COUNTRY && (int)GW_CONFIG_GEO_CITY == (int)GW_GEO_CITY &&
+		       (int)GW_CONFIG_GEO_ASN == (int)GW_GEO_ASN && (int)GW_CONFIG_GEO_ROLES == (int)GW_GEO_ROLES,
+	       "the configuration's geo roles are gw_geo's");
+
+static int start_geo(struct gw_program *program_ptr, int kernels)
+{
+	const struct gw_config_geo *geo_ptr = &program_ptr->config_ptr->geo;
+	char error[768];
+
+	if (!geo_ptr->enabled)
+		return 0;
+	if (gw_geo_table_create(geo_ptr->databases, kernels, &program_ptr->geo_ptr, error, sizeof(error)) == -1) {
+		fprintf(stderr, "vkgw: %s\n", error);
+		return -1;
+	}
+	gw_stats_add_source(gw_geo_render_prometheus, GW_GEO_RENDER_MAX);
+	program_ptr->geo_loader_pid = gw_geo_loader_start(program_ptr->geo_ptr);
+	if (program_ptr->geo_loader_pid == -1)
+		fprintf(stderr, "vkgw: geo databases: the loader cannot start: a changed file is not taken until "
+				"vkgw restarts\n");
+	return 0;
+}
+
 static int start_resolver(struct gw_program *program_ptr)
 {
 	program_ptr->resolver_ptr = gw_resolver_create(program_ptr->config_ptr);
@@ -1020,6 +1064,9 @@ int main(int argc, char **argv)
 	int isolation = -1; /* -1: each listener's own */
 
 	gw_filters_register_builtin();
+	/* The configuration's geo database files are read and checked as it
+	 * loads (--check too). */
+	gw_config_set_geo_check(gw_geo_validate);
 	/* SIGUSR2 starts this path again: a new binary installed there. */
 	if (vk_upgrade_set_program(argv) == -1)
 		fprintf(stderr, "vkgw: cannot read /proc/self/exe: SIGUSR2 will not upgrade\n");
@@ -1094,7 +1141,8 @@ int main(int argc, char **argv)
 
 	/* After --check (validation stays offline), before any listening
 	 * socket exists (the resolver must not hold one). */
-	if (start_resolver(&program) == -1 || start_watch(&program) == -1)
+	if (start_resolver(&program) == -1 || start_watch(&program) == -1 ||
+	    start_geo(&program, kernel_count(kernels, program.config_ptr)) == -1)
 		return 1;
 	program.generation = 1;
 	program.cli_isolation = isolation;
@@ -1160,7 +1208,9 @@ int main(int argc, char **argv)
 	rc = vk_runtime_run(&cfg, services_ptr, service_count);
 	gw_resolver_process_stop(program.resolver_pid);
 	gw_watch_stop(program.watch_pid);
+	gw_geo_loader_stop(program.geo_loader_pid);
 	gw_resolver_destroy(program.resolver_ptr);
+	gw_geo_table_destroy(program.geo_ptr);
 	for (int i = 0; i < service_count; i++)
 		vk_service_destroy(services_ptr[i]);
 	free(services_ptr);

@@ -12,7 +12,7 @@ BUILD_PKGS=(build-essential pkg-config clang-format
 # Tests and benchmarks: real peers, all driven on loopback only.
 PEER_PKGS=(curl strace nginx-light haproxy redis-server wrk nghttp2-client openssl
   prometheus clang libclang-rt-14-dev python3 python3-jsonschema python3-yaml python3-cryptography util-linux procps systemd
-  apache2-utils)
+  apache2-utils libnginx-mod-http-geoip2)
 # The Kubernetes manifests' schema check (tests/e2e/gw_kubernetes.sh) runs on
 # Node.js; its packages come from npm into build/. A Node.js from elsewhere
 # (NodeSource's bundles npm) counts: these are wanted only when the command

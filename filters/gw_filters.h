@@ -17,6 +17,7 @@ extern const struct gw_filter_type gw_filter_basic_type;
 extern const struct gw_filter_type gw_filter_jwt_type;
 extern const struct gw_filter_type gw_filter_forward_auth_type;
 extern const struct gw_filter_type gw_filter_rate_limit_type;
+extern const struct gw_filter_type gw_filter_geo_type;
 
 /* Whether `s` is a valid W3C traceparent (Trace Context, section 3.2). */
 int gw_traceparent_valid(const char *s, size_t len);

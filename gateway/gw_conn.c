@@ -78,21 +78,6 @@ size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_
 
 /* ---- the connection ---- */
 
-static void peer_address(struct vk_socket *socket_ptr, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int fd = vk_socket_rx_fd(socket_ptr);
-
-	memcpy(out, "unknown", sizeof("unknown"));
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)len);
-}
-
 /* What most requests touch, for the kernel to load into the cache ahead
  * of a dispatch (vk_sys_hot_in): the process's header, the client socket
  * and this thread (all before self) with self's per-request fields; the
@@ -206,7 +191,7 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	vk_proc_local_add_spare(pl_ptr, self->head_ptr, block);
 	vk_proc_local_add_spare(pl_ptr, self->exchange.stages,
 				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
-	peer_address(self->client_ptr, self->client_addr, sizeof(self->client_addr));
+	gw_conn_peer_client(self);
 	self->upstream_index = -1;
 	hot_ranges(self, pl_ptr);
 	return 0;
@@ -230,6 +215,7 @@ static void request_begin(struct gw_conn_self *self, const struct gw_conn_config
 	self->relay.status = 0;
 	self->force_close = 0;
 	self->response_filtered = 0;
+	self->geo_looked_up = 0;
 	self->exchange.stages_passed = 0;
 	self->exchange.resp_ptr = NULL;
 	self->exchange.edit_count = 0;
@@ -304,6 +290,8 @@ static int request_routed(struct gw_conn_self *self, const struct gw_conn_config
 	self->exchange.filter_states_ptr = cfg_ptr->filter_states_ptr;
 	self->exchange.config_ptr = cfg_ptr->config_ptr;
 	self->exchange.upstream_ops_ptr = &cfg_ptr->upstream_ops;
+	self->exchange.geo_fn = cfg_ptr->geo ? gw_conn_geo : NULL;
+	self->exchange.geo_ctx_ptr = self;
 	client_certificate_attached(self);
 	return 1;
 }
@@ -646,6 +634,14 @@ void gw_conn_main(struct vk_thread *that)
 			vk_clear_error();
 			vk_call(gw_conn_answer_error, self);
 		}
+	}
+
+	/* A PROXY protocol header before anything else, TLS included: the
+	 * balancer in front says whose connection this is. */
+	if (self->cfg_ptr->proxy_protocol) {
+		vk_call(gw_conn_proxy_header, self);
+		if (self->force_close)
+			vk_raise(EPROTO); /* a quiet close: no request yet */
 	}
 
 	/* TLS: the handshake first, under its own deadline. A failure ends

@@ -361,6 +361,87 @@ static void out_string_or_null(struct gw_http_out *out_ptr, const char *string)
 	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
 }
 
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at p, or 0. */
+static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+	size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : 0;
+	uint32_t code;
+
+	if (!n || (size_t)(end - p) < n)
+		return 0;
+	code = p[0] & (0x7F >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		code = code << 6 | (p[i] & 0x3F);
+	}
+	/* overlong forms, surrogates and beyond U+10FFFF are not UTF-8 */
+	if ((n == 3 && code < 0x800) || (n == 4 && (code < 0x10000 || code > 0x10FFFF)) ||
+	    (code >= 0xD800 && code <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* A database's text (a city, an organisation) as a JSON string: its
+ * UTF-8 kept as is, any byte that is not UTF-8 as U+FFFD. */
+static void out_text_or_null(struct gw_http_out *out_ptr, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text, *end;
+
+	if (!text[0]) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+		return;
+	}
+	end = p + strlen(text);
+	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
+	while (p < end) {
+		size_t n = *p >= 0x80 ? utf8_sequence(p, end) : 0;
+
+		if (n)
+			gw_http_out_bytes(out_ptr, (const char *)p, n);
+		else if (*p >= 0x80)
+			GW_HTTP_OUT_LITERAL(out_ptr, "\\ufffd");
+		else
+			gw_http_out_json_string(out_ptr, (const char *)p, 1, SIZE_MAX);
+		p += n ? n : 1;
+	}
+	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
+}
+
+/* What the geo databases said, when the request was looked up: the
+ * address looked up (forwarded, perhaps) and the values routes and
+ * filters saw, null where unknown. */
+static void out_geo(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
+{
+	const struct gw_geo_answer *a_ptr = &self->geo;
+	char address[INET6_ADDRSTRLEN];
+
+	if (!self->geo_looked_up) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+		return;
+	}
+	if (a_ptr->address_known)
+		gw_ip_format(&a_ptr->address, address, sizeof(address));
+	GW_HTTP_OUT_LITERAL(out_ptr, "{\"address\":");
+	out_string_or_null(out_ptr, a_ptr->address_known ? address : NULL);
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"country\":");
+	out_string_or_null(out_ptr, a_ptr->country[0] ? a_ptr->country : NULL);
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"continent\":");
+	out_string_or_null(out_ptr, a_ptr->continent[0] ? a_ptr->continent : NULL);
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"subdivision\":");
+	out_string_or_null(out_ptr, a_ptr->subdivision[0] ? a_ptr->subdivision : NULL);
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"city\":");
+	out_text_or_null(out_ptr, a_ptr->city);
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"asn\":");
+	if (a_ptr->asn)
+		gw_http_out_uint(out_ptr, a_ptr->asn);
+	else
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"asn_org\":");
+	out_text_or_null(out_ptr, a_ptr->asn_org);
+	GW_HTTP_OUT_LITERAL(out_ptr, "}");
+}
+
 /* The line's bounds on what the client chose. */
 #define GW_CONN_LOG_METHOD_MAX 64
 #define GW_CONN_LOG_TARGET_MAX 512
@@ -486,6 +567,8 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	out_consumer(&out, &self->exchange);
 	GW_HTTP_OUT_LITERAL(&out, ",\"tls\":");
 	out_tls(&out, self->tls_ptr);
+	GW_HTTP_OUT_LITERAL(&out, ",\"geo\":");
+	out_geo(&out, self);
 	GW_HTTP_OUT_LITERAL(&out, "}\n");
 	if (!out.overflow)
 		gw_access_log_append(self->log_line, out.len);

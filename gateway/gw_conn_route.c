@@ -85,6 +85,8 @@ const struct gw_route *gw_conn_match_route(struct gw_conn_self *self, const stru
 		.value_lookup = with_values ? lookup_value_or_set : lookup_value,
 		.value_ctx_ptr = self,
 		.first_route = first_route,
+		.geo_lookup = self->cfg_ptr->geo ? gw_conn_geo : NULL,
+		.geo_ctx_ptr = self,
 	};
 
 	return gw_config_match_route(config_ptr, &request);

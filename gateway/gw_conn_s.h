@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "gw_client_address.h"
 #include "gw_http_s.h"
 #include "gw_upstream.h"
 
@@ -26,14 +27,17 @@ struct gw_conn_listener {
  * connections use it. */
 struct gw_conn_config {
 	struct gw_http_limits limits;
-	uint64_t header_timeout_ms; /* whole request head: 408 (slowloris) */
-	uint64_t body_idle_ms;	    /* no body bytes for this long: 408 */
-	uint64_t keepalive_idle_ms; /* between requests: close quietly */
-	uint64_t handshake_ms;	    /* a TLS handshake, from the accept */
-	const char *via;	    /* pseudonym in Via: "1.1 <via>" */
-	int trusted_hops;	    /* hops before this one whose X-Forwarded-* are believed */
-	size_t ring_bytes;	    /* each socket's ring, each way */
-	size_t body_buffer_bytes;   /* a body kept for filters; 0: no route asks */
+	uint64_t header_timeout_ms;	   /* whole request head: 408 (slowloris) */
+	uint64_t body_idle_ms;		   /* no body bytes for this long: 408 */
+	uint64_t keepalive_idle_ms;	   /* between requests: close quietly */
+	uint64_t handshake_ms;		   /* a TLS handshake, from the accept */
+	const char *via;		   /* pseudonym in Via: "1.1 <via>" */
+	int trusted_hops;		   /* hops before this one whose X-Forwarded-* are believed */
+	int proxy_protocol;		   /* connections start with a PROXY protocol header */
+	int geo;			   /* geo databases are configured: requests may be looked up */
+	struct gw_client_rule client_rule; /* the client address a geo lookup uses */
+	size_t ring_bytes;		   /* each socket's ring, each way */
+	size_t body_buffer_bytes;	   /* a body kept for filters; 0: no route asks */
 	/* Routing: the config snapshot and this kernel's upstreams. */
 	const struct gw_config *config_ptr;
 	struct gw_upstream_ops upstream_ops;

@@ -11,6 +11,7 @@
 
 #include "gw_conn_s.h"
 #include "gw_exchange_s.h"
+#include "gw_geo_answer.h"
 #include "gw_http.h"
 #include "gw_http_read.h"
 #include "gw_http_s.h"
@@ -138,6 +139,9 @@ struct gw_conn_self {
 	int closing_listener; /* a reload closed the listener: this request is the last */
 	int error_code;	      /* the error being answered */
 	char client_addr[INET6_ADDRSTRLEN];
+	struct gw_ip client_ip; /* the peer, or the PROXY header's source */
+	int client_ip_known;
+	int geo_looked_up; /* this request's geo answer is in `geo` */
 	struct gw_relay relay;
 	/* this request's route and upstream */
 	const struct gw_route *route_ptr;
@@ -170,7 +174,10 @@ struct gw_conn_self {
 	 * in it is zeroed per request either (the parsers set what they
 	 * fill). The fields above are few and small: a connection waiting for
 	 * a request keeps them on one page or two. */
+	/* Before the first request it holds a PROXY protocol header being
+	 * read (gw_conn_client.c): nothing else uses it then. */
 	char log_line[GW_CONN_LOG_MAX];
+	struct gw_geo_answer geo;
 	struct gw_request req;
 	struct gw_response resp;
 };
@@ -255,6 +262,15 @@ enum gw_conn_head_where gw_conn_head_out(struct gw_conn_self *self, struct vk_so
  * or the JSON error's fields, the response edits, the framing. */
 void gw_conn_write_answer_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self, int status,
 			       size_t body_len, int json);
+/* In gw_conn_client.c: who the client is. */
+/* Thread: the PROXY protocol header a listener with proxy_protocol reads
+ * before anything else; its source becomes the client's address. A
+ * missing, late or malformed one sets self->force_close. */
+void gw_conn_proxy_header(struct vk_thread *that);
+/* The peer's address as the client's (client_addr and client_ip). */
+void gw_conn_peer_client(struct gw_conn_self *self);
+/* This request's geo answer, looked up on the first call. */
+const struct gw_geo_answer *gw_conn_geo(void *self_ptr);
 /* In gw_conn_end.c: how a request ends. */
 /* The upstream-to-client half of a tunnel. */
 void gw_conn_tunnel(struct vk_thread *that);

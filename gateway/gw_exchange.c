@@ -86,6 +86,7 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->head_ptr = head_ptr;
 	ex_ptr->path = path;
 	ex_ptr->client_addr = client_addr;
+	ex_ptr->geo_fn = NULL;
 	ex_ptr->route_ptr = route_ptr;
 	clear_answer(ex_ptr);
 	ex_ptr->answered_by = NULL;
@@ -146,6 +147,11 @@ const char *gw_exchange_target(const struct gw_exchange *ex_ptr, size_t *len_ptr
 {
 	*len_ptr = ex_ptr->req_ptr->target.len;
 	return ex_ptr->head_ptr + ex_ptr->req_ptr->target.off;
+}
+
+const struct gw_geo_answer *gw_exchange_geo(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->geo_fn ? ex_ptr->geo_fn(ex_ptr->geo_ctx_ptr) : NULL;
 }
 
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr)

@@ -87,6 +87,11 @@ const char *gw_exchange_query(const struct gw_exchange *ex_ptr, size_t *len_ptr)
  * ASCII) or ENOBUFS (no room). */
 int gw_exchange_set_query(struct gw_exchange *ex_ptr, const char *query, size_t len);
 const char *gw_exchange_client_address(const struct gw_exchange *ex_ptr);
+/* What the geo databases say of the client (gw_geo_answer.h: the
+ * configuration's client address, looked up once per request), or NULL
+ * when no database is configured. */
+struct gw_geo_answer;
+const struct gw_geo_answer *gw_exchange_geo(const struct gw_exchange *ex_ptr);
 /* The name of the route the request is on. */
 const char *gw_exchange_route_name(const struct gw_exchange *ex_ptr);
 int gw_exchange_has_body(const struct gw_exchange *ex_ptr);

@@ -63,12 +63,17 @@ enum gw_pipeline_phase {
 	GW_PHASE_RESPONSE_HEAD,
 };
 
+struct gw_geo_answer;
 struct gw_exchange {
 	/* the request, as parsed in the connection's head buffer */
 	const struct gw_request *req_ptr;
 	const char *head_ptr;
 	struct gw_http_span path;
 	const char *client_addr;
+	/* the client's geo answer, looked up on the first call (the
+	 * connection's); NULL: no geo databases */
+	const struct gw_geo_answer *(*geo_fn)(void *ctx_ptr);
+	void *geo_ctx_ptr;
 	const struct gw_route *route_ptr;
 	/* this kernel's state of the snapshot's filters (gw_filter_states.h),
 	 * or NULL: set by the connection */

@@ -359,6 +359,13 @@ void gw_stats_tls_memory(int leftover, size_t refused)
 		add(&gw_stats_own.kernel_ptr->tls_memory_refused, refused);
 }
 
+void gw_stats_proxy_header(int taken)
+{
+	if (gw_stats_own.kernel_ptr)
+		add(taken ? &gw_stats_own.kernel_ptr->proxy_headers : &gw_stats_own.kernel_ptr->proxy_headers_refused,
+		    1);
+}
+
 void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason)
 {
 	if (gw_stats_own.kernel_ptr && reason < GW_TLS_FAIL_COUNT)

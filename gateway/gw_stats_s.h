@@ -34,9 +34,11 @@ struct gw_stats_kernel {
 	uint64_t tls_handshakes;			    /* TLS handshakes completed on the listeners */
 	uint64_t tls_handshake_failures[GW_TLS_FAIL_COUNT]; /* by enum gw_stats_tls_failure */
 	uint64_t tls_connections;			    /* gauge: listener connections whose TLS state is alive */
-	uint64_t tls_memory_refused;   /* BoringSSL allocations a listener connection's zone refused */
-	uint64_t tls_memory_leftover;  /* listener connections whose zone kept blocks after SSL_free */
-	uint64_t vkern[VK_STAT_COUNT]; /* vk_sys_stat, as last published */
+	uint64_t tls_memory_refused;	/* BoringSSL allocations a listener connection's zone refused */
+	uint64_t tls_memory_leftover;	/* listener connections whose zone kept blocks after SSL_free */
+	uint64_t proxy_headers;		/* PROXY protocol headers taken on the listeners that expect one */
+	uint64_t proxy_headers_refused; /* connections closed for a missing or malformed PROXY header */
+	uint64_t vkern[VK_STAT_COUNT];	/* vk_sys_stat, as last published */
 };
 
 struct gw_stats_upstream {

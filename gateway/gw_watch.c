@@ -85,8 +85,14 @@ static const char *read_changes(int ifd, const struct watched *files, int count)
 	return changed;
 }
 
-static void __attribute__((noreturn))
-watch_main(struct watched *files, int count, int ifd, pid_t parent, const char *what)
+/* What a change does by default: the parent reloads. */
+static void signal_parent(void *ctx_ptr)
+{
+	kill(*(pid_t *)ctx_ptr, SIGHUP);
+}
+
+static void __attribute__((noreturn)) watch_main(struct watched *files, int count, int ifd, pid_t parent,
+						 const char *what, gw_watch_fn *changed_fn, void *ctx_ptr)
 {
 	const char *changed = NULL;
 	uint64_t first_ms = 0, last_ms = 0;
@@ -102,9 +108,10 @@ watch_main(struct watched *files, int count, int ifd, pid_t parent, const char *
 			if (due > first_ms + GW_WATCH_LATEST_MS)
 				due = first_ms + GW_WATCH_LATEST_MS;
 			if (now >= due) {
-				fprintf(stderr, "vkgw: %s: %s changed: reloading\n", what, changed);
+				fprintf(stderr, "vkgw: %s: %s changed: %s\n", what, changed,
+					changed_fn == signal_parent ? "reloading" : "checking it");
 				fflush(stderr);
-				kill(parent, SIGHUP);
+				changed_fn(ctx_ptr);
 				changed = NULL;
 				continue;
 			}
@@ -126,6 +133,15 @@ watch_main(struct watched *files, int count, int ifd, pid_t parent, const char *
 }
 
 pid_t gw_watch_start(const char *const *paths, int count, const char *what)
+{
+	static pid_t parent;
+
+	parent = getpid();
+	return gw_watch_start_calling(paths, count, what, signal_parent, &parent);
+}
+
+pid_t gw_watch_start_calling(const char *const *paths, int count, const char *what, gw_watch_fn *changed_fn,
+			     void *ctx_ptr)
 {
 	static struct watched files[GW_WATCH_PATHS_MAX];
 	pid_t parent = getpid();
@@ -157,7 +173,7 @@ pid_t gw_watch_start(const char *const *paths, int count, const char *what)
 			fprintf(stderr, "vkgw: %s: cannot watch %s for changes: %s (SIGHUP still reloads)\n", what,
 				files[i].dir, strerror(errno));
 	}
-	watch_main(files, count, ifd, parent, what);
+	watch_main(files, count, ifd, parent, what, changed_fn, ctx_ptr);
 }
 
 void gw_watch_stop(pid_t pid)

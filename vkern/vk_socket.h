@@ -87,6 +87,9 @@ int vk_socket_splice_op(struct vk_socket *src_ptr, struct vk_socket *dst_ptr, st
 int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
 /* Until the handshake of the transform on the socket's read end (TLS) is
  * done; at once when there is none. */
+/* Peeks at the fd's received bytes without reading them (vk_socket.c). */
+int vk_socket_peek_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, char *buf, size_t cap,
+		      size_t *len_ptr);
 int vk_socket_handshake_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr);
 
 /* One try at vk_socket_splice_op for a caller with no thread to block:

@@ -424,7 +424,7 @@ static void test_too_many_problems_end_with_a_note(void **state)
 		lines += *c == '\n';
 	assert_int_equal(lines, GW_DIAG_MAX_PROBLEMS + 1);
 	assert_non_null(strstr(printed, "t.json:2:2: /k0: unknown key \"k0\"; allowed keys: $schema, listeners, admin, "
-					"access_log, http, timeouts, upstreams, routes, rate_limits\n"));
+					"access_log, http, timeouts, upstreams, routes, rate_limits, geo\n"));
 	assert_non_null(strstr(printed, "t.json:257:2: /k255: unknown key"));
 	assert_null(strstr(printed, "/k256"));
 	last = printed + strlen(printed) - 1;
@@ -896,7 +896,7 @@ static const struct bad_case bad_cases[] = {
 	 "tests/config/bad_unknown_filter.json:4:46: /routes/0/filters/1: missing required key \"type\"\n"
 	 "tests/config/bad_unknown_filter.json:4:63: /routes/0/filters/2: expected an object, not a string\n"},
 	{"bad_unknown_key.json", "tests/config/bad_unknown_key.json:3:31: /listeners/0/prot: unknown key \"prot\"; "
-				 "allowed keys: name, address, port, kernels, isolation, tls\n"
+				 "allowed keys: name, address, port, kernels, isolation, tls, proxy_protocol\n"
 				 "tests/config/bad_unknown_key.json:6:51: /routes/0/filter: unknown key \"filter\"; "
 				 "allowed keys: name, match, filters, action\n"},
 	{"bad_unknown_upstream.json", "tests/config/bad_unknown_upstream.json:8:42: /routes/0/action/proxy/upstream: "
