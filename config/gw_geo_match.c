@@ -23,6 +23,25 @@ static const char *at(char *buf, size_t len, const char *pointer, const char *ke
 	return buf;
 }
 
+/* `pointer` + "/" + `key`, the key escaped as a JSON pointer token
+ * (RFC 6901: '~' as "~0", '/' as "~1"). */
+static const char *member_at(char *buf, size_t len, const char *pointer, const char *key)
+{
+	size_t at = (size_t)snprintf(buf, len, "%s/", pointer);
+
+	for (const char *c = key; *c && at + 3 < len; c++) {
+		if (*c == '~' || *c == '/') {
+			buf[at++] = '~';
+			buf[at++] = *c == '~' ? '0' : '1';
+		} else {
+			buf[at++] = *c;
+		}
+	}
+	if (at < len)
+		buf[at] = '\0';
+	return buf;
+}
+
 /* Two letters, upper-cased into out; "unknown" gives "". */
 static int two_letters(const char *text, char out[3])
 {
@@ -156,7 +175,7 @@ static int check_keys(const json_t *json_ptr, const char *pointer, struct gw_dia
 		for (int i = 0; list_keys[i]; i++)
 			known |= strcmp(key, list_keys[i]) == 0;
 		if (!known)
-			rc = gw_diag_error_key(diag_ptr, at(where, sizeof(where), pointer, key, -1),
+			rc = gw_diag_error_key(diag_ptr, member_at(where, sizeof(where), pointer, key),
 					       "unknown key \"%s\"; known keys: country, continent, subdivision, asn, "
 					       "cidr",
 					       key);

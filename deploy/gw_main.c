@@ -111,6 +111,8 @@ struct gw_program {
 	pid_t watch_pid;	      /* the file watcher; 0: nothing to watch */
 	struct gw_geo_table *geo_ptr; /* the geo databases every process shares; NULL: none */
 	pid_t geo_loader_pid;	      /* watches and validates them; 0: none */
+	int geo_loader_restarts;      /* in the window that began at geo_loader_window_ns */
+	uint64_t geo_loader_window_ns;
 };
 
 static void usage(FILE *out_ptr)
@@ -953,6 +955,30 @@ static int kernel_count(int option, const struct gw_config *config_ptr)
 #define GW_RESOLVER_RESTARTS_MAX GW_RESOLVER_RESTARTS_MAX_SLOTS
 #define GW_RESOLVER_RESTART_WINDOW_NS (60ull * 1000000000ull)
 
+/* The geo loader ended: started again (it copies every file again, and
+ * the kernels follow), at most GW_GEO_LOADER_RESTARTS times a minute. */
+#define GW_GEO_LOADER_RESTARTS 5
+#define GW_GEO_LOADER_WINDOW_NS (60ull * 1000000000ull)
+
+static void geo_loader_ended(struct gw_program *program_ptr, int pid, int status)
+{
+	uint64_t now = gw_resolver_now_ns();
+
+	fprintf(stderr, "vkgw: the geo database loader (pid %d) ended (%s %d)", pid,
+		WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (now - program_ptr->geo_loader_window_ns > GW_GEO_LOADER_WINDOW_NS) {
+		program_ptr->geo_loader_window_ns = now;
+		program_ptr->geo_loader_restarts = 0;
+	}
+	if (program_ptr->geo_loader_restarts++ >= GW_GEO_LOADER_RESTARTS) {
+		fprintf(stderr, "; it keeps ending: the databases in use stay, changes are not taken\n");
+		program_ptr->geo_loader_pid = 0;
+		return;
+	}
+	program_ptr->geo_loader_pid = gw_geo_loader_start(program_ptr->geo_ptr);
+	fprintf(stderr, "; started again (pid %d)\n", (int)program_ptr->geo_loader_pid);
+}
+
 static void child_exit(void *ctx_ptr, int pid, int status)
 {
 	struct gw_program *program_ptr = ctx_ptr;
@@ -963,6 +989,10 @@ static void child_exit(void *ctx_ptr, int pid, int status)
 	if (program_ptr->watch_pid > 0 && pid == program_ptr->watch_pid) {
 		fprintf(stderr, "vkgw: the file watcher (pid %d) ended; SIGHUP still reloads\n", pid);
 		program_ptr->watch_pid = 0;
+		return;
+	}
+	if (program_ptr->geo_loader_pid > 0 && pid == program_ptr->geo_loader_pid) {
+		geo_loader_ended(program_ptr, pid, status);
 		return;
 	}
 	if (program_ptr->resolver_pid <= 0 || pid != program_ptr->resolver_pid)
@@ -981,9 +1011,6 @@ static void child_exit(void *ctx_ptr, int pid, int status)
 	fprintf(stderr, "; started again (pid %d)\n", (int)program_ptr->resolver_pid);
 }
 
-/* Every DNS name once, before kernels start, so the first requests find
- * addresses (a name that fails is reported and stays unavailable until
- * the resolver process gets an answer), then the resolver process. */
 /* The geo databases: validated here (the configuration's check read them
  * once: they are not walked again unless they changed), shared by the
  * kernels, and followed by the loader process, started before any
@@ -991,6 +1018,10 @@ static void child_exit(void *ctx_ptr, int pid, int status)
 _Static_assert((int)GW_CONFIG_GEO_COUNTRY == (int)GW_GEO_COUNTRY && (int)GW_CONFIG_GEO_CITY == (int)GW_GEO_CITY &&
 		       (int)GW_CONFIG_GEO_ASN == (int)GW_GEO_ASN && (int)GW_CONFIG_GEO_ROLES == (int)GW_GEO_ROLES,
 	       "the configuration's geo roles are gw_geo's");
+
+/* How long start-up waits for the loader's first copies (it does not
+ * walk the files again: it inherits the verdicts made here). */
+#define GW_GEO_LOADER_WAIT_MS 60000
 
 static int start_geo(struct gw_program *program_ptr, int kernels)
 {
@@ -1005,12 +1036,18 @@ static int start_geo(struct gw_program *program_ptr, int kernels)
 	}
 	gw_stats_add_source(gw_geo_render_prometheus, GW_GEO_RENDER_MAX);
 	program_ptr->geo_loader_pid = gw_geo_loader_start(program_ptr->geo_ptr);
-	if (program_ptr->geo_loader_pid == -1)
-		fprintf(stderr, "vkgw: geo databases: the loader cannot start: a changed file is not taken until "
+	/* The loader's copies, not these, are what the kernels map: this
+	 * process would hold its own for ever. */
+	if (program_ptr->geo_loader_pid <= 0 ||
+	    gw_geo_loader_wait(program_ptr->geo_ptr, program_ptr->geo_loader_pid, GW_GEO_LOADER_WAIT_MS) == -1)
+		fprintf(stderr, "vkgw: geo databases: the loader did not start: a changed file is not taken until "
 				"vkgw restarts\n");
 	return 0;
 }
 
+/* Every DNS name once, before kernels start, so the first requests find
+ * addresses (a name that fails is reported and stays unavailable until
+ * the resolver process gets an answer), then the resolver process. */
 static int start_resolver(struct gw_program *program_ptr)
 {
 	program_ptr->resolver_ptr = gw_resolver_create(program_ptr->config_ptr);
@@ -1144,6 +1181,9 @@ int main(int argc, char **argv)
 	if (start_resolver(&program) == -1 || start_watch(&program) == -1 ||
 	    start_geo(&program, kernel_count(kernels, program.config_ptr)) == -1)
 		return 1;
+	/* From here on the loader process alone reads the geo files: a
+	 * reload (the paths cannot change) and the kernels never do. */
+	gw_config_set_geo_check(NULL);
 	program.generation = 1;
 	program.cli_isolation = isolation;
 	program.running_ptr = program.config_ptr;

@@ -364,7 +364,10 @@ static void out_string_or_null(struct gw_http_out *out_ptr, const char *string)
 /* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at p, or 0. */
 static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
 {
-	size_t n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : 0;
+	size_t n = p[0] >= 0xF0 && p[0] <= 0xF4	  ? 4
+		   : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+		   : p[0] >= 0xC2 && p[0] <= 0xDF ? 2
+						  : 0;
 	uint32_t code;
 
 	if (!n || (size_t)(end - p) < n)

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +26,24 @@ static const char *const role_names[GW_GEO_ROLES] = {"country", "city", "asn"};
 
 /* The table of this program: set before the kernels fork, so each has it. */
 static struct gw_geo_table *program_table_ptr;
+
+static void kernel_forget_table(const struct gw_geo_table *table_ptr);
+
+/* The snapshots this process published and holds open, by role. A
+ * process forked from it (the loader) has none of them: own_fds() forgets
+ * the numbers it inherited. */
+static int own_snapshot_fds[GW_GEO_ROLES] = {-1, -1, -1};
+static pid_t own_snapshot_pid;
+
+static int *own_fds(void)
+{
+	if (own_snapshot_pid != getpid()) {
+		for (int r = 0; r < GW_GEO_ROLES; r++)
+			own_snapshot_fds[r] = -1;
+		own_snapshot_pid = getpid();
+	}
+	return own_snapshot_fds;
+}
 
 const char *gw_geo_role_name(enum gw_geo_role role)
 {
@@ -74,7 +94,7 @@ static const char *const *const role_paths[GW_GEO_ROLES][5] = {
 
 /* Every value the role reads, of the record at `entry_ptr`, decodes.
  * Only those: a record may hold values vkgw never reads that would not
- * (libmaxminddb's Broken-Double-Format test file as a country database). */
+ * decode (a broken location), and lookups never ask for them. */
 static int record_readable(MMDB_entry_s *entry_ptr, enum gw_geo_role role)
 {
 	MMDB_entry_data_s data;
@@ -109,7 +129,7 @@ static int tree_readable(MMDB_s *db_ptr, enum gw_geo_role role, uint32_t *node_p
 
 			if (type == MMDB_RECORD_TYPE_INVALID)
 				rc = MMDB_CORRUPT_SEARCH_TREE_ERROR;
-			else if (type == MMDB_RECORD_TYPE_DATA && entry.offset >= bits)
+			else if (type == MMDB_RECORD_TYPE_DATA && entry.offset >= db_ptr->data_section_size)
 				rc = MMDB_INVALID_DATA_ERROR;
 			else if (type == MMDB_RECORD_TYPE_DATA &&
 				 !(seen[entry.offset / 8] & (1u << (entry.offset % 8)))) {
@@ -162,6 +182,7 @@ static void identity_of(const struct stat *st_ptr, struct gw_geo_identity *out_p
 		.ino = st_ptr->st_ino,
 		.size = (uint64_t)st_ptr->st_size,
 		.mtime_ns = (int64_t)st_ptr->st_mtim.tv_sec * 1000000000 + st_ptr->st_mtim.tv_nsec,
+		.ctime_ns = (int64_t)st_ptr->st_ctim.tv_sec * 1000000000 + st_ptr->st_ctim.tv_nsec,
 	};
 }
 
@@ -243,23 +264,29 @@ int gw_geo_validate(int role, const char *path, char *error, size_t len)
 }
 
 /* Publishes an accepted file under the entry's seqlock. */
-static void publish(struct gw_geo_entry *entry_ptr, const struct gw_geo_identity *identity_ptr, const MMDB_s *db_ptr)
+static void publish(struct gw_geo_entry *entry_ptr, const struct gw_geo_identity *identity_ptr,
+		    const struct gw_geo_snapshot *snapshot_ptr, const MMDB_s *db_ptr)
 {
 	atomic_fetch_add_explicit(&entry_ptr->seq, 1, memory_order_acq_rel);
 	atomic_thread_fence(memory_order_release);
 	entry_ptr->version++;
 	entry_ptr->identity = *identity_ptr;
+	entry_ptr->snapshot = *snapshot_ptr;
 	entry_ptr->build_epoch = db_ptr->metadata.build_epoch;
 	entry_ptr->accepted_unix_ns = now_ns(CLOCK_REALTIME);
 	snprintf(entry_ptr->database_type, sizeof(entry_ptr->database_type), "%s",
 		 db_ptr->metadata.database_type ? db_ptr->metadata.database_type : "");
+	/* It goes into a label of /metrics and a log line: printable, no quote. */
+	for (char *c = entry_ptr->database_type; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+			*c = '_';
 	atomic_fetch_add_explicit(&entry_ptr->seq, 1, memory_order_release);
 	atomic_fetch_add_explicit(&entry_ptr->accepted, 1, memory_order_relaxed);
 }
 
 /* The entry's version and identity, consistent. 0, or -1 when a write
  * was under way at every try (the caller tries again later). */
-static int read_entry(const struct gw_geo_entry *entry_ptr, uint32_t *version_ptr, struct gw_geo_identity *identity_ptr)
+static int read_entry(const struct gw_geo_entry *entry_ptr, uint32_t *version_ptr, struct gw_geo_snapshot *snapshot_ptr)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		uint32_t before = atomic_load_explicit(&entry_ptr->seq, memory_order_acquire);
@@ -267,7 +294,7 @@ static int read_entry(const struct gw_geo_entry *entry_ptr, uint32_t *version_pt
 		if (before & 1)
 			continue;
 		*version_ptr = entry_ptr->version;
-		*identity_ptr = entry_ptr->identity;
+		*snapshot_ptr = entry_ptr->snapshot;
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&entry_ptr->seq, memory_order_relaxed) == before)
 			return 0;
@@ -275,32 +302,90 @@ static int read_entry(const struct gw_geo_entry *entry_ptr, uint32_t *version_pt
 	return -1;
 }
 
-/* The role's file as it is now: validated and published when it is a
- * new one. 0 (nothing new, or published), or -1 with why in error[len]
- * (the entry keeps what it had). */
+/* A sealed copy of the size bytes of the file at fd, in memory only this
+ * process can change, and it cannot any more: what is validated is what
+ * the kernels map, whatever happens to the file (rewritten in place,
+ * truncated). The memfd's descriptor, or -1 with why. */
+static int snapshot_of(int fd, uint64_t size, const char *path, char *error, size_t len)
+{
+	int memfd = memfd_create("vkgw-geo", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	off_t offset = 0;
+
+	if (memfd == -1) {
+		snprintf(error, len, "%s: cannot make a copy in memory: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((uint64_t)offset < size) {
+		ssize_t n = sendfile(memfd, fd, &offset, (size_t)(size - (uint64_t)offset));
+
+		if (n <= 0) {
+			snprintf(error, len, "%s: cannot copy it: %s", path,
+				 n == 0 ? "it got shorter" : strerror(errno));
+			close(memfd);
+			return -1;
+		}
+	}
+	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
+		snprintf(error, len, "%s: cannot seal its copy: %s", path, strerror(errno));
+		close(memfd);
+		return -1;
+	}
+	return memfd;
+}
+
+/* The role's file as it is now: when it is a new one (or this process
+ * has not published it: a loader starting), copied, validated and
+ * published. 0 (nothing new, or published), or -1 with why in error[len]
+ * (the entry keeps what it had). A file that fails validation is not
+ * read again until it changes; one that could not be read or copied is,
+ * at the next change or start. */
 static int entry_refresh(struct gw_geo_entry *entry_ptr, enum gw_geo_role role, char *error, size_t len)
 {
-	struct gw_geo_identity now;
+	struct gw_geo_identity now, after;
+	struct gw_geo_snapshot snapshot = {.pid = getpid(), .fd = -1};
+	struct stat st;
 	MMDB_s db;
-	int fd = open_file(entry_ptr->path, &now, error, len), rc;
+	int fd = open_file(entry_ptr->path, &now, error, len), rc = -1, invalid = 0;
 
 	if (fd == -1)
-		return -1;
-	if ((entry_ptr->version && same_identity(&now, &entry_ptr->identity)) ||
+		goto refused;
+	if ((entry_ptr->version && same_identity(&now, &entry_ptr->identity) && entry_ptr->snapshot.pid == getpid()) ||
 	    same_identity(&now, &entry_ptr->refused_identity)) {
 		close(fd);
 		return 0;
 	}
-	rc = open_validated(fd, role, entry_ptr->path, &now, &db, error, len);
-	if (rc == 0) {
-		publish(entry_ptr, &now, &db);
-		MMDB_close(&db);
-	} else {
-		entry_ptr->refused_identity = now;
-		atomic_fetch_add_explicit(&entry_ptr->refused, 1, memory_order_relaxed);
+	snapshot.fd = snapshot_of(fd, now.size, entry_ptr->path, error, len);
+	/* A file written while it was copied: its next change says when it is whole. */
+	if (snapshot.fd != -1 && (fstat(fd, &st) == -1 || (identity_of(&st, &after), !same_identity(&now, &after)))) {
+		snprintf(error, len, "%s: it changed while it was read", entry_ptr->path);
+		close(snapshot.fd);
+		snapshot.fd = -1;
 	}
 	close(fd);
-	return rc;
+	if (snapshot.fd == -1)
+		goto refused;
+	fstat(snapshot.fd, &st);
+	snapshot.dev = st.st_dev;
+	snapshot.ino = st.st_ino;
+	rc = open_validated(snapshot.fd, role, entry_ptr->path, &now, &db, error, len);
+	if (rc == -1) {
+		invalid = 1;
+		close(snapshot.fd);
+		goto refused;
+	}
+	publish(entry_ptr, &now, &snapshot, &db);
+	/* The one before: the kernels map it, or will map this one. */
+	if (own_fds()[role] >= 0)
+		close(own_fds()[role]);
+	own_fds()[role] = snapshot.fd;
+	MMDB_close(&db);
+	return 0;
+refused:
+	if (invalid)
+		entry_ptr->refused_identity = now;
+	snprintf(entry_ptr->refusal, sizeof(entry_ptr->refusal), "%s", error);
+	atomic_fetch_add_explicit(&entry_ptr->refused, 1, memory_order_relaxed);
+	return -1;
 }
 
 int gw_geo_table_create(const char *const paths[GW_GEO_ROLES], int kernels, struct gw_geo_table **table_ptr_ptr,
@@ -346,6 +431,7 @@ void gw_geo_table_destroy(struct gw_geo_table *table_ptr)
 		return;
 	if (program_table_ptr == table_ptr)
 		program_table_ptr = NULL;
+	kernel_forget_table(table_ptr);
 	munmap(table_ptr, table_ptr->mapped_bytes);
 }
 
@@ -388,7 +474,45 @@ pid_t gw_geo_loader_start(struct gw_geo_table *table_ptr)
 	for (int r = 0; table_ptr && r < GW_GEO_ROLES; r++)
 		if (table_ptr->entries[r].path[0])
 			paths[count++] = table_ptr->entries[r].path;
-	return gw_watch_start_calling(paths, count, "geo databases", loader_changed, table_ptr);
+	return gw_watch_start_calling("vkgw-geo", paths, count, "geo databases", loader_changed, table_ptr);
+}
+
+/* Whether the loader `pid` publishes every role now (it copies them again
+ * as it starts), or cannot any more. */
+static int handed_over(const struct gw_geo_table *table_ptr, pid_t pid, int *gone_ptr)
+{
+	int status;
+
+	*gone_ptr = waitpid(pid, &status, WNOHANG) != 0;
+	for (int r = 0; r < GW_GEO_ROLES; r++) {
+		const struct gw_geo_entry *entry_ptr = &table_ptr->entries[r];
+		uint32_t version;
+		struct gw_geo_snapshot snapshot;
+
+		if (entry_ptr->path[0] && (read_entry(entry_ptr, &version, &snapshot) == -1 || snapshot.pid != pid))
+			return 0;
+	}
+	return 1;
+}
+
+int gw_geo_loader_wait(struct gw_geo_table *table_ptr, pid_t pid, int timeout_ms)
+{
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
+	struct timespec pause = {.tv_nsec = 10000000};
+	int gone = 0;
+
+	while (!handed_over(table_ptr, pid, &gone)) {
+		if (gone || now_ns(CLOCK_MONOTONIC) > deadline)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+	/* The copies this process made at start are no one's now. */
+	for (int r = 0; r < GW_GEO_ROLES; r++)
+		if (own_fds()[r] >= 0) {
+			close(own_fds()[r]);
+			own_fds()[r] = -1;
+		}
+	return 0;
 }
 
 void gw_geo_loader_stop(pid_t pid)
@@ -412,24 +536,24 @@ static struct {
 	struct kernel_db dbs[GW_GEO_ROLES];
 } kernel;
 
-/* Maps the role's file if it is the one validated as `version`: 0, or -1
- * (another file is there by now). */
-static int kernel_map(enum gw_geo_role role, uint32_t version, const struct gw_geo_identity *identity_ptr)
+/* Maps the snapshot published as `version`: 0, or -1 (gone: a newer one
+ * replaced it, or its process ended). */
+static int kernel_map(enum gw_geo_role role, uint32_t version, const struct gw_geo_snapshot *snapshot_ptr)
 {
 	struct kernel_db *k_ptr = &kernel.dbs[role];
-	const char *path = kernel.table_ptr->entries[role].path;
-	struct gw_geo_identity now;
-	struct stat st;
 	char via[64], error[512];
+	struct stat st;
 	MMDB_s db;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int fd, rc = -1;
 
+	snprintf(via, sizeof(via), "/proc/%d/fd/%d", (int)snapshot_ptr->pid, (int)snapshot_ptr->fd);
+	fd = open(via, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	if (fstat(fd, &st) == 0 && (identity_of(&st, &now), same_identity(&now, identity_ptr))) {
+	if (fstat(fd, &st) == 0 && st.st_dev == snapshot_ptr->dev && st.st_ino == snapshot_ptr->ino) {
 		snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
-		rc = open_database(via, path, &db, error, sizeof(error));
-		if (rc == -1)
+		rc = open_database(via, kernel.table_ptr->entries[role].path, &db, error, sizeof(error));
+		if (rc == -1 && k_ptr->tried_version != version)
 			fprintf(stderr, "vkgw: kernel %d: geo database %s: cannot map %s\n", kernel.kernel_index,
 				role_names[role], error);
 	}
@@ -448,25 +572,42 @@ static int kernel_map(enum gw_geo_role role, uint32_t version, const struct gw_g
 static int kernel_follow_role(enum gw_geo_role role, uint64_t now)
 {
 	struct kernel_db *k_ptr = &kernel.dbs[role];
-	struct gw_geo_identity identity;
+	struct gw_geo_snapshot snapshot;
 	uint32_t version;
 
 	if (!kernel.table_ptr->entries[role].path[0] ||
-	    read_entry(&kernel.table_ptr->entries[role], &version, &identity) == -1 || version == k_ptr->version)
+	    read_entry(&kernel.table_ptr->entries[role], &version, &snapshot) == -1 || version == k_ptr->version)
 		return 0;
 	if (version == k_ptr->tried_version && now - k_ptr->tried_ns < RETRY_NS)
 		return -1;
-	if (kernel_map(role, version, &identity) == 0)
+	if (kernel_map(role, version, &snapshot) == 0)
 		return 0;
 	k_ptr->tried_version = version;
 	k_ptr->tried_ns = now;
 	return -1;
 }
 
+/* This process's mappings go, and it follows no table. */
+static void kernel_forget(void)
+{
+	for (int r = 0; r < GW_GEO_ROLES; r++)
+		if (kernel.dbs[r].open)
+			MMDB_close(&kernel.dbs[r].db);
+	memset(&kernel, 0, sizeof(kernel));
+}
+
+/* A table going away: this process no longer maps what it published. */
+static void kernel_forget_table(const struct gw_geo_table *table_ptr)
+{
+	if (kernel.table_ptr == table_ptr)
+		kernel_forget();
+}
+
 int gw_geo_kernel_start(struct gw_geo_table *table_ptr, int kernel_index)
 {
 	int rc = 0;
 
+	kernel_forget();
 	kernel.table_ptr = table_ptr;
 	kernel.kernel_index = kernel_index;
 	if (!table_ptr)
@@ -474,8 +615,8 @@ int gw_geo_kernel_start(struct gw_geo_table *table_ptr, int kernel_index)
 	for (int r = 0; r < GW_GEO_ROLES; r++)
 		if (kernel_follow_role((enum gw_geo_role)r, now_ns(CLOCK_MONOTONIC)) == -1) {
 			fprintf(stderr,
-				"vkgw: kernel %d: geo database %s: %s is not the file validated (changed?): "
-				"it answers unknown until the loader accepts the new one\n",
+				"vkgw: kernel %d: geo database %s: cannot map the copy of %s the loader published: "
+				"it answers unknown until it can\n",
 				kernel_index, role_names[r], table_ptr->entries[r].path);
 			rc = -1;
 		}
@@ -488,7 +629,7 @@ void gw_geo_kernel_follow(void)
 
 	if (!kernel.table_ptr)
 		return;
-	now = now_ns(CLOCK_MONOTONIC_COARSE);
+	now = now_ns(CLOCK_MONOTONIC);
 	for (int r = 0; r < GW_GEO_ROLES; r++)
 		kernel_follow_role((enum gw_geo_role)r, now);
 }
@@ -526,6 +667,9 @@ static int copy_text(MMDB_entry_s *entry_ptr, const char *const *path, char *out
 	if (value_at(entry_ptr, path, &data) != MMDB_SUCCESS)
 		return -1;
 	if (!data.has_data || data.type != MMDB_DATA_TYPE_UTF8_STRING)
+		return 0;
+	/* A code is whole or unknown: "USA" is not "US". */
+	if (len <= 4 && data.data_size >= len)
 		return 0;
 	n = data.data_size < len - 1 ? data.data_size : len - 1;
 	while (n > 0 && n < data.data_size && ((unsigned char)data.utf8_string[n] & 0xC0) == 0x80)
@@ -613,7 +757,7 @@ static void forget_place(struct gw_geo_answer *a_ptr)
 void gw_geo_lookup(const struct gw_ip *ip_ptr, struct gw_geo_answer *a_ptr)
 {
 	struct sockaddr_storage sa;
-	int place, asn;
+	int place, city = 0, asn;
 
 	*a_ptr = (struct gw_geo_answer){.address_known = 1, .address = *ip_ptr};
 	to_sockaddr(ip_ptr, &sa);
@@ -622,12 +766,14 @@ void gw_geo_lookup(const struct gw_ip *ip_ptr, struct gw_geo_answer *a_ptr)
 			  a_ptr);
 	if (place == -1)
 		forget_place(a_ptr);
+	/* With both, the city file adds the subdivision and the city. */
 	if (kernel.dbs[GW_GEO_COUNTRY].open && kernel.dbs[GW_GEO_CITY].open && place != -1) {
-		struct gw_geo_answer city = *a_ptr;
+		struct gw_geo_answer more = *a_ptr;
 
-		if (lookup_in(GW_GEO_CITY, (struct sockaddr *)&sa, &city) == 1) {
-			memcpy(a_ptr->city, city.city, sizeof(a_ptr->city));
-			memcpy(a_ptr->subdivision, city.subdivision, sizeof(a_ptr->subdivision));
+		city = lookup_in(GW_GEO_CITY, (struct sockaddr *)&sa, &more);
+		if (city == 1) {
+			memcpy(a_ptr->city, more.city, sizeof(a_ptr->city));
+			memcpy(a_ptr->subdivision, more.subdivision, sizeof(a_ptr->subdivision));
 		}
 	}
 	asn = lookup_in(GW_GEO_ASN, (struct sockaddr *)&sa, a_ptr);
@@ -635,8 +781,8 @@ void gw_geo_lookup(const struct gw_ip *ip_ptr, struct gw_geo_answer *a_ptr)
 		a_ptr->asn = 0;
 		a_ptr->asn_org[0] = '\0';
 	}
-	a_ptr->errors = (place == -1) + (asn == -1);
-	a_ptr->found = place == 1 || asn == 1;
+	a_ptr->errors = (place == -1) + (city == -1) + (asn == -1);
+	a_ptr->found = place == 1 || city == 1 || asn == 1;
 	count(a_ptr->errors ? GW_GEO_ERROR : a_ptr->found ? GW_GEO_FOUND : GW_GEO_NOT_FOUND);
 }
 

@@ -16,14 +16,15 @@
  * in a table of shared memory (gw_geo_table). A file it refuses is logged
  * and counted, and the one before stays.
  *
- * Each kernel maps the newest accepted file of each role itself, between
- * two turns of its event loop (gw_geo_kernel_follow): libmaxminddb's
- * MMDB_MODE_MMAP, so the kernels share the pages read-only, and the pages
- * are in the page cache already (the validation read them). It maps the
- * very file validated (same device, inode, size and time, checked on the
- * descriptor it maps), else waits for the loader's verdict on the newer
- * one. A lookup copies what it finds into the request (gw_geo_answer.h),
- * so an old file is unmapped as soon as the new one is in. */
+ * What is validated and published is a copy: the file's bytes in a sealed
+ * memfd of the validating process, which nothing can change (a file
+ * rewritten in place or truncated under it changes nothing the kernels
+ * map). Each kernel maps the newest accepted copy of each role itself,
+ * between two turns of its event loop (gw_geo_kernel_follow): opened as
+ * /proc/PID/fd/FD, checked to be that copy, mapped with libmaxminddb's
+ * MMDB_MODE_MMAP: every kernel shares its pages, read-only. A lookup
+ * copies what it finds into the request (gw_geo_answer.h), so an old copy
+ * is unmapped as soon as the new one is in. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,12 @@ int gw_geo_validate(int role, const char *path, char *error, size_t len);
  * Before any listening socket exists. */
 pid_t gw_geo_loader_start(struct gw_geo_table *table_ptr);
 void gw_geo_loader_stop(pid_t pid);
+/* Waits (at most timeout_ms) for the loader `pid` to have published its
+ * own copy of every file, as it does when it starts; then this process
+ * lets go of the copies it made (gw_geo_table_create's). 0, or -1 (the
+ * loader ended, or took too long: this process keeps its copies, which
+ * the kernels map until the loader publishes). */
+int gw_geo_loader_wait(struct gw_geo_table *table_ptr, pid_t pid, int timeout_ms);
 /* What the loader does on a change: each role's file checked again, and
  * published or refused. Also for tests. */
 void gw_geo_table_refresh(struct gw_geo_table *table_ptr);

@@ -77,9 +77,10 @@ enum gw_stats_tls_failure {
 };
 extern const char *const gw_stats_tls_failure_names[GW_TLS_FAIL_COUNT];
 
-/* A TLS handshake on a listener completed, or failed for `reason`. */
 /* A PROXY protocol header taken (1), or a connection refused for one (0). */
 void gw_stats_proxy_header(int taken);
+
+/* A TLS handshake on a listener completed, or failed for `reason`. */
 void gw_stats_tls_handshake_completed(void);
 void gw_stats_tls_handshake_failed(enum gw_stats_tls_failure reason);
 /* A listener connection's TLS state was made (+1) or freed (-1). */

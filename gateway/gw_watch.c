@@ -137,11 +137,11 @@ pid_t gw_watch_start(const char *const *paths, int count, const char *what)
 	static pid_t parent;
 
 	parent = getpid();
-	return gw_watch_start_calling(paths, count, what, signal_parent, &parent);
+	return gw_watch_start_calling("vkgw-watch", paths, count, what, signal_parent, &parent);
 }
 
-pid_t gw_watch_start_calling(const char *const *paths, int count, const char *what, gw_watch_fn *changed_fn,
-			     void *ctx_ptr)
+pid_t gw_watch_start_calling(const char *name, const char *const *paths, int count, const char *what,
+			     gw_watch_fn *changed_fn, void *ctx_ptr)
 {
 	static struct watched files[GW_WATCH_PATHS_MAX];
 	pid_t parent = getpid();
@@ -152,7 +152,7 @@ pid_t gw_watch_start_calling(const char *const *paths, int count, const char *wh
 		return 0;
 	if (count > GW_WATCH_PATHS_MAX)
 		count = GW_WATCH_PATHS_MAX; /* the caller says which are left out */
-	pid = gw_child_fork("vkgw-watch");
+	pid = gw_child_fork(name);
 	if (pid != 0)
 		return pid;
 	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -173,6 +173,9 @@ pid_t gw_watch_start_calling(const char *const *paths, int count, const char *wh
 			fprintf(stderr, "vkgw: %s: cannot watch %s for changes: %s (SIGHUP still reloads)\n", what,
 				files[i].dir, strerror(errno));
 	}
+	/* What changed before the watches were there: looked at once now. */
+	if (changed_fn != signal_parent)
+		changed_fn(ctx_ptr);
 	watch_main(files, count, ifd, parent, what, changed_fn, ctx_ptr);
 }
 

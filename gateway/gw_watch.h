@@ -20,11 +20,13 @@
  * with nothing to watch, -1 when it cannot start. Call before listening sockets exist. `what` names the
  * files in its log lines ("certificates"). */
 pid_t gw_watch_start(const char *const *paths, int count, const char *what);
-/* The same, but in place of the signal the watcher calls changed_fn(ctx_ptr)
- * (in its own process: ctx_ptr is its copy of the caller's memory). */
+/* The same, a process called `name`, but in place of the signal the watcher calls changed_fn(ctx_ptr)
+ * (in its own process: ctx_ptr is its copy of the caller's memory), and
+ * once as it starts, its watches in place (a change just before is not
+ * missed). */
 typedef void gw_watch_fn(void *ctx_ptr);
-pid_t gw_watch_start_calling(const char *const *paths, int count, const char *what, gw_watch_fn *changed_fn,
-			     void *ctx_ptr);
+pid_t gw_watch_start_calling(const char *name, const char *const *paths, int count, const char *what,
+			     gw_watch_fn *changed_fn, void *ctx_ptr);
 void gw_watch_stop(pid_t pid);
 
 #endif

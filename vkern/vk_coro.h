@@ -244,8 +244,9 @@
 /* Until the handshake of sock's transform (TLS) is done; raises its error. */
 #define vk_handshake_on(sock) VK_OP_(__COUNTER__, vk_socket_handshake_op((sock), that))
 #define vk_wait_readable() vk_wait_readable_on(that->socket_ptr)
-/* Until more than *len_ptr bytes wait on sock's fd (or it ended), peeked
- * into buf[cap] and left there (vk_socket_peek_op). */
+/* Until bytes wait on sock's fd (or it ended): peeked into buf[cap], their
+ * count in *len_ptr, and left there for the caller to read
+ * (vk_socket_peek_op). */
 #define vk_peek_on(sock, buf, cap, len_ptr) \
 	VK_OP_(__COUNTER__, vk_socket_peek_op((sock), that, (buf), (cap), (len_ptr)))
 

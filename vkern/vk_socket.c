@@ -598,8 +598,11 @@ int vk_socket_wait_readable_op(struct vk_socket *socket_ptr, struct vk_thread *t
 /* A look at what the fd has received, reading nothing: for a header a
  * protocol above takes before any rx transform reads the fd (the PROXY
  * protocol's, before TLS). Peeks at most cap bytes into buf: done when
- * more than *len_ptr bytes are there (*len_ptr is then their count) or the
- * peer ended (rx.eof); else the thread waits for more to arrive. */
+ * some are there (*len_ptr their count) or the peer ended (rx.eof, and
+ * *len_ptr 0); else the thread waits for input. The caller reads what it
+ * peeked before it peeks again (the bytes it is sure are its header):
+ * bytes left unread would wake a level-triggered driver at once, again
+ * and again. */
 int vk_socket_peek_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr, char *buf, size_t cap,
 		      size_t *len_ptr)
 {
@@ -608,17 +611,15 @@ int vk_socket_peek_op(struct vk_socket *socket_ptr, struct vk_thread *thread_ptr
 	if (socket_ptr->rx.error)
 		return -socket_ptr->rx.error;
 	n = recv(vk_pipe_fd(&socket_ptr->rx_pipe), buf, cap, MSG_PEEK | MSG_DONTWAIT);
-	if (n > (ssize_t)*len_ptr) {
-		*len_ptr = (size_t)n;
+	*len_ptr = n > 0 ? (size_t)n : 0;
+	if (n > 0)
 		return VK_OP_DONE;
-	}
 	if (n == 0 && cap > 0) {
 		socket_ptr->rx.eof = 1;
 		return VK_OP_DONE;
 	}
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 		return -errno;
-	/* Nothing new: known blocked until the fd's next event. */
 	socket_ptr->rx.blocked = 1;
 	block(socket_ptr, thread_ptr, VK_EV_IN);
 	return VK_OP_BLOCK;

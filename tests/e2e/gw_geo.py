@@ -9,8 +9,11 @@ received: the X-Geo-* headers the geo filter set are read from there.
       city or asn: the only database the gateway has). Prints "N rows".
   gw_geo.py proxy PORT KIND
       One request after a PROXY protocol header of KIND (v1, v1-tcp6, v2,
-      v2-tcp6, v2-local, v1-bad, v2-bad, none): prints the status and the
-      X-Geo-Country the upstream saw, or "closed".
+      v2-tcp6, v2-local, v1-bad, v2-bad, none; "+tls" after one: the
+      request over TLS after the header): prints the status and the
+      X-Geo-Country the upstream saw, or "closed". Also "pieces" (a v1
+      header in three writes) and "partial" (a header's start, then
+      nothing: "closed after N ms").
   gw_geo.py load PORT IP STOPFILE MAXSECONDS
       Four keep-alive clients send /echo with "X-Forwarded-For: IP" until
       STOPFILE exists (at most MAXSECONDS), counting answers by status and
@@ -105,12 +108,56 @@ PROXY_HEADERS = {
 }
 
 
+def proxy_slow(port, kind):
+    """"pieces": a v1 header in three writes, then the request; "partial":
+    the start of a header, then nothing: prints the status and country,
+    or "closed after N ms" (the gateway's header_ms)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    start = time.monotonic()
+    out = b""
+    try:
+        if kind == "pieces":
+            header = PROXY_HEADERS["v1"]
+            for piece in (header[:7], header[7:20], header[20:]):
+                s.sendall(piece)
+                time.sleep(0.05)  # the stimulus: separate reads, not a synchronisation
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: geo\r\nConnection: close\r\n\r\n")
+        else:
+            s.sendall(b"PROXY TCP4 ")
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            out += data
+    except OSError:
+        pass
+    s.close()
+    if not out.startswith(b"HTTP/1.1 "):
+        print("closed after %d ms" % ((time.monotonic() - start) * 1000))
+        return 0
+    body = out.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in out else b""
+    print(out.split(b" ", 2)[1].decode(), echoed_headers(body).get("x-geo-country", "-"))
+    return 0
+
+
 def proxy(port, kind):
+    if kind in ("pieces", "partial"):
+        return proxy_slow(port, kind)
     request = b"GET /echo HTTP/1.1\r\nHost: geo\r\nConnection: close\r\n\r\n"
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     out = b""
     try:
-        s.sendall(PROXY_HEADERS[kind] + request)
+        if kind.endswith("+tls"):
+            # the header in clear, then TLS on the same connection
+            import ssl
+            s.sendall(PROXY_HEADERS[kind[:-4]])
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            s = context.wrap_socket(s, server_hostname="geo.test")
+            s.sendall(request)
+        else:
+            s.sendall(PROXY_HEADERS[kind] + request)
         while True:
             data = s.recv(65536)
             if not data:

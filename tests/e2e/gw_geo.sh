@@ -14,11 +14,14 @@
 #               for an IPv6 client answers unknown
 #   swap        files renamed over the one in use under load: broken ones
 #               refused (logged, counted, the old one kept), good ones taken
-#               by both kernels; no request fails
+#               by both kernels; one truncated in place changes nothing the
+#               kernels map; a reload reads no file; the loader killed is
+#               started again; no request fails; /metrics passes promtool
 #   forwarded   X-Forwarded-For and Forwarded past trusted hops and trusted
 #               prefixes; a spoofed header from an untrusted peer ignored
-#   proxy       PROXY protocol v1 and v2 (IPv4, IPv6, LOCAL, TLVs); a
-#               missing or malformed header closes the connection, counted
+#   proxy       PROXY protocol v1 and v2 (IPv4, IPv6, LOCAL, TLVs), on a
+#               plain and a TLS listener; a missing or malformed header
+#               closes the connection, counted
 #   routes      routes matching country, continent, ASN, CIDR and unknown
 #   allow_deny  the filter's deny and allow lists: 403 with a JSON body
 #   config      configuration errors at their pointers; a reload may not
@@ -30,6 +33,7 @@ UPSTREAM="$BUILD/tests/services/gw_test_upstream"
 GEO="$(dirname "$0")/gw_geo.py"
 need_bin "$VKGW"
 need_bin "$UPSTREAM"
+command -v promtool >/dev/null || fail "promtool is not installed (deploy/install-deps.sh: prometheus)"
 
 CORPUS=$(cd "$(dirname "$0")/../.." && pwd)/../shared/corpora/maxmind
 [ -f "$CORPUS/expectations.json" ] || CORPUS=${MAXMIND_CORPUS:-$CORPUS}
@@ -49,6 +53,7 @@ write_config() {
   "listeners": [ { "name": "test", "address": "127.0.0.1", "port": 0, "kernels": ${KERNELS:-1}${5:-} } ],
   "admin": { "address": "127.0.0.1", "port": 0 },
   "access_log": { "path": "$1.log" },
+  "timeouts": ${TIMEOUTS:-{\}},
   "upstreams": { "app": { "endpoints": [ "127.0.0.1:$2" ] } },
   "geo": $3,
   "routes": [ $routes ]
@@ -65,7 +70,7 @@ xff_geo() {
 start_pair() {
 	start_server "$1_up" "$UPSTREAM" -p 0 -k 1
 	write_config "$E2E_TMP/$1.json" "${E2E_PORT[$1_up]}" "$2" "${3:-}" "${4:-}"
-	start_server "$1" "$VKGW" -c "$E2E_TMP/$1.json"
+	start_server "$1" "$VKGW" -c "$E2E_TMP/$1.json" ${VKGW_ARGS:-}
 	wait_until 5 "$1's admin listener" admin_listening "$1"
 	PORT=${E2E_PORT[$1]}
 }
@@ -149,6 +154,8 @@ swap() {
 	cp "$DB/GeoIP2-Country-Test.mmdb" "$E2E_TMP/db/country.mmdb"
 	KERNELS=2 start_pair sw "$(xff_geo "{ \"country\": \"$E2E_TMP/db/country.mmdb\" }")"
 	[ "$(country_of "$PORT" 81.2.69.142)" = GB ] || fail "81.2.69.142 is not GB at start"
+	# at start: the supervisor's copy, then the loader's own
+	metric_is sw 'loads_total{database="country",outcome="accepted"}' 2 || fail "loads at start: $(metric sw 'loads_total{')"
 	python3 "$GEO" load "$PORT" 81.2.69.142 "$E2E_TMP/stop" 60 >"$E2E_TMP/load.json" &
 	local load=$!
 	# broken files are refused, the one in use stays
@@ -164,7 +171,27 @@ swap() {
 	wait_until 10 "the new database in use" countries_are "$PORT" 81.2.69.142 unknown 20
 	rename_over GeoIP2-Country-Test
 	wait_until 10 "the first database in use again" countries_are "$PORT" 81.2.69.142 GB 20
-	metric_is sw 'loads_total{database="country",outcome="accepted"}' 3 || fail "accepted loads not counted"
+	metric_is sw 'loads_total{database="country",outcome="accepted"}' 4 || fail "accepted loads not counted"
+	# rewritten in place, cut short: the kernels map a sealed copy of what
+	# was validated, so nothing changes for them; the loader refuses it
+	truncate -s 1000 "$E2E_TMP/db/country.mmdb"
+	wait_until 10 "the truncated file refused" metric_is sw 'loads_total{database="country",outcome="refused"}' 3
+	countries_are "$PORT" 81.2.69.142 GB 20 || fail "a file truncated in place changed the answers"
+	# a reload does not read the files (one at the path is broken now)
+	signal_server sw HUP
+	wait_until 10 "the reload applied" grep -q 'configuration 2 applied' "$E2E_TMP/sw.err"
+	# the loader killed: started again, and it takes changes again
+	local loader
+	loader=$(pgrep -P "${E2E_PID[sw]}" -x vkgw-geo)
+	[ -n "$loader" ] || fail "no loader process under vkgw"
+	kill -KILL "$loader"
+	wait_until 10 "the loader started again" grep -q 'geo database loader (pid [0-9]*) ended (signal 9); started again' "$E2E_TMP/sw.err"
+	rename_over MaxMind-DB-test-ipv4-24
+	wait_until 10 "a change taken by the new loader" countries_are "$PORT" 81.2.69.142 unknown 20
+	# /metrics is valid exposition text
+	curl -s --noproxy '*' "http://127.0.0.1:$(admin_port sw)/metrics" >"$E2E_TMP/sw.metrics"
+	promtool check metrics <"$E2E_TMP/sw.metrics" >"$E2E_TMP/promtool.out" 2>&1 ||
+		fail "promtool: $(cat "$E2E_TMP/promtool.out")"
 	touch "$E2E_TMP/stop"
 	wait "$load" || fail "the load failed"
 	out=$(cat "$E2E_TMP/load.json")
@@ -178,7 +205,7 @@ assert d["country GB"] > 50 and d["country unknown"] > 0, "too few requests"' "$
 }
 
 forwarded() {
-	local c
+	local c i
 	# one trusted hop: the rightmost entry
 	start_pair hop1 "{ \"databases\": { \"country\": \"$DB/GeoIP2-Country-Test.mmdb\" },
 	  \"client_address\": { \"from\": \"x-forwarded-for\", \"trusted_hops\": 1 } }"
@@ -187,6 +214,15 @@ forwarded() {
 	c=$(curl -s --noproxy '*' -H 'X-Forwarded-For: 89.160.20.128' -H 'X-Forwarded-For: 2001:218::1' \
 		"http://127.0.0.1:$PORT/echo" | tr -d '\r' | sed -n 's/^X-Geo-Country: //p')
 	[ "$c" = JP ] || fail "hop 1 over two header lines: $c, not JP"
+	# more lines than the gateway reads: unknown, never a client's line
+	local -a many=()
+	for ((i = 0; i < 16; i++)); do many+=(-H 'X-Forwarded-For: 81.2.69.142'); done
+	c=$(curl -s --noproxy '*' "${many[@]}" -H 'X-Forwarded-For: 89.160.20.128' "http://127.0.0.1:$PORT/echo" |
+		tr -d '\r' | sed -n 's/^X-Geo-Country: //p')
+	[ "$c" = unknown ] || fail "17 X-Forwarded-For lines: $c, not unknown"
+	c=$(curl -s --noproxy '*' "${many[@]:2}" -H 'X-Forwarded-For: 89.160.20.128' "http://127.0.0.1:$PORT/echo" |
+		tr -d '\r' | sed -n 's/^X-Geo-Country: //p')
+	[ "$c" = SE ] || fail "16 X-Forwarded-For lines: $c, not SE"
 	# two hops
 	start_pair hop2 "{ \"databases\": { \"country\": \"$DB/GeoIP2-Country-Test.mmdb\" },
 	  \"client_address\": { \"from\": \"x-forwarded-for\", \"trusted_hops\": 2 } }"
@@ -228,6 +264,31 @@ proxy() {
 	metric_is pp 'vkgw_proxy_headers_refused_total{kernel="0"}' 3 || fail "PROXY headers refused: $(metric pp proxy_headers_refused)"
 	grep -q '"client":"81.2.69.142"' "$E2E_TMP/pp.json.log" || fail "the access log's client is not the PROXY source"
 	grep -q 'PROXY protocol header: ' "$E2E_TMP/pp.err" || fail "no log line for a refused header: $(server_stderr pp)"
+	# a header in pieces, and one that stops: closed at header_ms, on
+	# every poll driver (nothing peeked twice: no driver wakes on bytes
+	# already seen)
+	local driver ms
+	for driver in epoll epoll-oneshot poll aio uring; do
+		TIMEOUTS='{ "header_ms": 300 }' VKGW_ARGS="-P $driver" start_pair "pp_$driver" \
+			"{ \"databases\": { \"country\": \"$DB/GeoIP2-Country-Test.mmdb\" } }" '' ', "proxy_protocol": true'
+		out=$(python3 "$GEO" proxy "$PORT" pieces)
+		[ "$out" = "200 GB" ] || fail "$driver: a header in pieces: $out"
+		out=$(python3 "$GEO" proxy "$PORT" partial)
+		[[ $out =~ ^closed\ after\ ([0-9]+)\ ms$ ]] || fail "$driver: a header that stops: $out"
+		ms=${BASH_REMATCH[1]}
+		[ "$ms" -ge 250 ] && [ "$ms" -lt 3000 ] || fail "$driver: a header that stops closed after $ms ms, not 300"
+	done
+	# before TLS: the header in clear, the handshake after it
+	mkdir -p "$E2E_TMP/certs"
+	tls_make_ca "$E2E_TMP/certs" ca "geo test CA"
+	tls_sign "$E2E_TMP/certs" srv ca "/CN=geo.test" "DNS:geo.test" serverAuth
+	start_pair ppt "{ \"databases\": { \"country\": \"$DB/GeoIP2-Country-Test.mmdb\" } }" '' \
+		", \"proxy_protocol\": true, \"tls\": { \"certificates\": [ { \"cert\": \"$E2E_TMP/certs/srv.pem\", \"key\": \"$E2E_TMP/certs/srv.key\" } ] }"
+	for kind in v1+tls:GB v2-tcp6+tls:DE v2-local+tls:unknown; do
+		want=${kind#*:} kind=${kind%%:*}
+		out=$(python3 "$GEO" proxy "$PORT" "$kind")
+		[ "$out" = "200 $want" ] || fail "PROXY $kind on TLS: $out, not 200 $want"
+	done
 }
 
 routes() {
@@ -247,7 +308,7 @@ routes() {
 	done
 	got=$(curl -s --noproxy '*' -H "X-Forwarded-For: 8.8.8.8" "http://127.0.0.1:$PORT/u")
 	[ "$got" = unknown ] || fail "an unknown client went to $got"
-	# 67.43.156.1 is registered in RO but is in BT: routed on country
+	# 81.2.69.160 is in GB but registered in the US: routed on country
 	got=$(curl -s --noproxy '*' -H "X-Forwarded-For: 81.2.69.160" "http://127.0.0.1:$PORT/")
 	[ "$got" = gb ] || fail "81.2.69.160 (GB, registered US) went to $got"
 	# one lookup per request, however many routes ask
@@ -321,7 +382,7 @@ run_case "geo: every row of expectations.json through vkgw; access log and /metr
 run_case "geo: broken databases refused by --check and at start; IPv6 in an IPv4 database is unknown" broken
 run_case "geo: files renamed over under load: broken ones refused and logged, good ones taken; no failed request" swap
 run_case "geo: X-Forwarded-For and Forwarded past trusted hops and prefixes; spoofed headers ignored" forwarded
-run_case "geo: PROXY protocol v1 and v2; a missing or malformed header closes the connection" proxy
+run_case "geo: PROXY protocol v1 and v2, before TLS too; a missing or malformed header closes the connection" proxy
 run_case "geo: routes on country, continent, ASN, CIDR and unknown; one lookup per request" routes
 run_case "geo: deny and allow lists answer 403 with a JSON body" allow_deny
 run_case "geo: configuration errors at their pointers; a reload may not move the databases" config
