@@ -141,11 +141,13 @@ bench-vkern: all $(BUILD)/bench/mprotect_cost
 	$(BUILD)/bench/mprotect_cost
 	bench/bench-vkern.sh $(BUILD)/vk_hello
 
-# The proxy suite, then the authentication filters' (BENCH_SUITE=auth).
+# The proxy suite, then the authentication filters' (BENCH_SUITE=auth), rate
+# limiting's (BENCH_SUITE=ratelimit) and geo lookups' (BENCH_SUITE=geo).
 bench-proxy: all $(BUILD)/bench/ecdsa_speed
 	bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 	BENCH_SUITE=auth bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 	BENCH_SUITE=ratelimit bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
+	BENCH_SUITE=geo bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 
 bench-tls: all
 	bench/bench-tls.sh $(BUILD)/vkgw

@@ -45,9 +45,25 @@
 # every request a call to Redis ("vkgw-ratelimit-redis", batch 1: exact),
 # and tokens taken 100 at a time ("vkgw-ratelimit-redis-batch").
 #
+# BENCH_SUITE=geo runs geo lookups (MaxMind databases), on the same
+# scenario: vkgw plain and with the geo filter on its route ("vkgw-geo":
+# the top-level "geo" with a country and an ASN database, the client
+# address from X-Forwarded-For trusted from 127.0.0.0/8, X-Geo-Country and
+# X-Geo-ASN sent upstream), nginx plain and with the geoip2 module
+# ("nginx-geo": libnginx-mod-http-geoip2, the same two databases, the
+# client from realip's X-Forwarded-For trusted from 127.0.0.0/8, the same
+# two headers). Every request of every target carries
+# "X-Forwarded-For: 89.160.20.128", an address both databases place (SE,
+# AS29518); before measuring, each proxy's upstream must receive SE and
+# 29518 (or nothing, from the plain ones). The databases are MaxMind's
+# test files, from ../shared/corpora/maxmind/test-data beside the
+# repository (BENCH_GEO_DATA overrides); without them the suite says so
+# and exits 0. Each lookup's cost is its ratio to the same proxy without
+# it, and the CPU time it adds per request.
+#
 # Usage: bench/bench-proxy.sh PATH/TO/vkgw [PATH/TO/floor_proxy]
 #   (floor_proxy defaults to bench/floor_proxy beside vkgw, as make builds it)
-#   env BENCH_SUITE    proxy (default), auth or ratelimit
+#   env BENCH_SUITE    proxy (default), auth, ratelimit or geo
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
 #   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
 #   env BENCH_WARMUP   seconds of unmeasured load before each run (default 1)
@@ -86,6 +102,13 @@ readonly GOAL_VS_FLOOR=0.9    # vkgw req per CPU-s >= this times the floor proxy
 readonly GOAL_AUTH_CACHED=0.9 # a cached credential: req per CPU-s >= this times the plain route's
 readonly GOAL_RATELIMIT_LOCAL=0.95 # a local limit never reached: req per CPU-s >= this times the plain route's
 readonly GOAL_RATELIMIT_REDIS=0.85 # Redis mode, the same
+readonly GOAL_GEO=0.95 # the geo filter: req per CPU-s >= this times the plain route's
+# The geo suite's client, sent in X-Forwarded-For: in both test databases.
+readonly GEO_CLIENT=89.160.20.128 GEO_WANT_COUNTRY=SE GEO_WANT_ASN=29518
+readonly GEO_ECHO_PATH=/bench-geo-echo # the upstream answers the X-Geo-* it got
+readonly NGINX_GEOIP2_MODULE=/usr/lib/nginx/modules/ngx_http_geoip2_module.so
+GEO_COUNTRY_DB=""
+GEO_ASN_DB=""
 readonly GOAL_VS_HAPROXY_JWT=1.5 # uncached ES256: req per CPU-s >= this times HAProxy jwt_verify's
 readonly GOAL_VS_OPENSSL=0.8  # uncached verifications per CPU-s >= this times openssl speed's
 readonly FRESH_TOKENS=20000
@@ -124,7 +147,8 @@ case $SUITE in
   proxy) SCENARIOS=(c50 c500) PROXIES=(vkgw haproxy nginx floor) ;;
   auth) SCENARIOS=(c50) PROXIES=(vkgw) ;;
   ratelimit) SCENARIOS=(c50) PROXIES=(vkgw haproxy nginx) ;;
-  *) echo "BENCH_SUITE is proxy, auth or ratelimit, not $SUITE" >&2 && exit 2 ;;
+  geo) SCENARIOS=(c50) PROXIES=(vkgw vkgw-geo vkgw-geo-many nginx nginx-geo nginx-geo-many) ;;
+  *) echo "BENCH_SUITE is proxy, auth, ratelimit or geo, not $SUITE" >&2 && exit 2 ;;
 esac
 readonly SUITE SCENARIOS PROXIES
 # vkgw-always: --isolation always; vkgw-filt(-noiso): the route runs the
@@ -141,6 +165,10 @@ elif [ "$SUITE" = ratelimit ]; then
   # Each limiter beside the same proxy without it, one run apart.
   TARGETS=(vkgw vkgw-ratelimit vkgw-ratelimit-redis vkgw-ratelimit-redis-batch haproxy haproxy-stick nginx
     nginx-limitreq)
+elif [ "$SUITE" = geo ]; then
+  # Each lookup beside the same proxy without it, and the two lookups side
+  # by side.
+  TARGETS=(vkgw vkgw-geo vkgw-geo-many nginx-geo-many nginx-geo nginx)
 else
   TARGETS=(vkgw-always vkgw-filt-noiso vkgw-filt vkgw floor haproxy nginx vkgw-noiso direct)
 fi
@@ -181,8 +209,27 @@ check_setup() {
   require_tools wrk curl taskset timeout setsid pgrep python3 redis-server redis-cli
   [ "${#BODY}" -eq "$BODY_BYTES" ] || die 2 "internal: body is ${#BODY} bytes, not $BODY_BYTES"
   require_cpus "$PROXY_CPU" "$CLIENT_CPU"
+  [ "$SUITE" != geo ] || check_geo_setup
   # 500 connections take ~1000 fds in a proxy (client and upstream sides).
   raise_fd_limit "500 proxied connections"
+}
+
+# The geo suite's databases (without them it skips: exit 0) and nginx's
+# geoip2 module (without it, exit 2 like any missing tool).
+check_geo_setup() {
+  local dir=${BENCH_GEO_DATA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/../shared/corpora/maxmind/test-data}
+  GEO_COUNTRY_DB=$dir/GeoIP2-Country-Test.mmdb
+  GEO_ASN_DB=$dir/GeoLite2-ASN-Test.mmdb
+  if [ ! -r "$GEO_COUNTRY_DB" ] || [ ! -r "$GEO_ASN_DB" ]; then
+    log "geo suite skipped: MaxMind's test databases GeoIP2-Country-Test.mmdb and GeoLite2-ASN-Test.mmdb" \
+      "are not in $dir (set BENCH_GEO_DATA to their directory)"
+    exit 0
+  fi
+  dir=$(cd "$dir" && pwd)
+  GEO_COUNTRY_DB=$dir/GeoIP2-Country-Test.mmdb
+  GEO_ASN_DB=$dir/GeoLite2-ASN-Test.mmdb
+  [ -r "$NGINX_GEOIP2_MODULE" ] || die 2 "nginx's geoip2 module not found at $NGINX_GEOIP2_MODULE" \
+    "(libnginx-mod-http-geoip2: run deploy/install-deps.sh)"
 }
 
 cleanup() {
@@ -250,6 +297,8 @@ write_upstream_conf() { # write_upstream_conf DIR PORT
         location / { return 200 "$BODY_NGINX"; }
         # Connections accepted so far: tells whether a proxy reuses them.
         location = $STATUS_PATH { stub_status; }
+        # The geo suite's check: the X-Geo-* headers a proxy sent.
+        location = $GEO_ECHO_PATH { return 200 "country=\$http_x_geo_country asn=\$http_x_geo_asn"; }
     }
 EOF
 }
@@ -284,7 +333,7 @@ upstream_accepts() {
 }
 
 start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
-  local conf=$WORK/vkgw.json name=${1:-vkgw} filters=""
+  local conf=$WORK/vkgw.json name=${1:-vkgw} filters="" geo=""
   shift || true
   case $name in
     vkgw-filt*)
@@ -305,13 +354,18 @@ start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
       local batch=1
       [ "$name" = vkgw-ratelimit-redis ] || batch=100
       filters='"filters": [ { "type": "rate_limit", "headers": "none", "mode": "redis", "redis": { "address": "127.0.0.1:'$REDIS_PORT'", "batch": '$batch' }, "rules": [ { "name": "per-client", "key": [ "client_address" ], "rate": 1000000, "period_seconds": 1 } ] } ],' ;;
+    # A lookup per request in both databases, the client from
+    # X-Forwarded-For when the peer is loopback, two headers upstream.
+    vkgw-geo | vkgw-geo-many)
+      geo=$'\n  ''"geo": { "databases": { "country": "'$GEO_COUNTRY_DB'", "asn": "'$GEO_ASN_DB'" }, "client_address": { "from": "x-forwarded-for", "trusted_cidrs": [ "127.0.0.0/8" ] } },'
+      filters='"filters": [ { "type": "geo", "headers": { "country": "X-Geo-Country", "asn": "X-Geo-ASN" } } ],' ;;
   esac
   # Port 0: the kernel picks a free port and vkgw prints it, so no race.
   cat >"$conf" <<EOF
 {
   "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
   "admin": { "address": "127.0.0.1", "port": 0 },
-  "upstreams": { "upstream": { "endpoints": ["127.0.0.1:$UP_PORT"] } },
+  "upstreams": { "upstream": { "endpoints": ["127.0.0.1:$UP_PORT"] } },$geo
   "routes": [ { "name": "all", $filters "action": { "proxy": { "upstream": "upstream" } } } ]
 }
 EOF
@@ -325,6 +379,7 @@ EOF
   wait_listening 1
   PORT=$LISTEN_PORT
   check_proxy
+  [ "$SUITE" != geo ] || check_geo "$name"
 }
 
 # The floor proxy announces its port like vkgw.
@@ -395,9 +450,30 @@ nginx_limit_req() { # nginx_limit_req NAME
   echo "            limit_req zone=perclient burst=1000000 nodelay;"
 }
 
+# nginx's geoip2 module: a lookup in each database, the client address
+# from X-Forwarded-For when the peer is loopback (realip, built into
+# nginx-light), the answers in two headers upstream.
+nginx_geo_main() { # nginx_geo_main NAME
+  [[ $1 == nginx-geo* ]] || return 0
+  echo "load_module $NGINX_GEOIP2_MODULE;"
+}
+nginx_geo_http() { # nginx_geo_http NAME
+  [[ $1 == nginx-geo* ]] || return 0
+  echo "    geoip2 $GEO_COUNTRY_DB { \$geo_country country iso_code; }"
+  echo "    geoip2 $GEO_ASN_DB { \$geo_asn autonomous_system_number; }"
+  echo "    set_real_ip_from 127.0.0.0/8;"
+  echo "    real_ip_header X-Forwarded-For;"
+}
+nginx_geo_location() { # nginx_geo_location NAME
+  [[ $1 == nginx-geo* ]] || return 0
+  echo "            proxy_set_header X-Geo-Country \$geo_country;"
+  echo "            proxy_set_header X-Geo-ASN \$geo_asn;"
+}
+
 write_nginx_proxy_conf() { # write_nginx_proxy_conf DIR PORT [NAME]
-  write_nginx_conf "$1" "nginx as a reverse proxy, keep-alive both sides." <<EOF
+  write_nginx_conf "$1" "nginx as a reverse proxy, keep-alive both sides." "$(nginx_geo_main "${3:-nginx}")" <<EOF
 $(nginx_limit_zone "${3:-nginx}")
+$(nginx_geo_http "${3:-nginx}")
     upstream up {
         server 127.0.0.1:$UP_PORT;
         keepalive $NGINX_PROXY_KEEPALIVE;
@@ -411,6 +487,7 @@ $(nginx_limit_req "${3:-nginx}")
             proxy_pass http://up;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+$(nginx_geo_location "${3:-nginx}")
         }
     }
 EOF
@@ -437,6 +514,7 @@ start_polled() { # start_polled haproxy|nginx
     if wait_answering "$SERVER_PID" "$port"; then
       PORT=$port
       check_proxy
+      [ "$SUITE" != geo ] || check_geo "$name"
       return 0
     fi
     cat "$dir/error.log" >>"$SERVER_LOG" 2>/dev/null || true
@@ -483,6 +561,18 @@ check_proxy() {
   if [ -n "$a0" ] && [ -n "$a1" ] && [ $((a1 - a0 - 1)) -gt 1 ]; then
     log "warning: $SERVER_NAME opened $((a1 - a0 - 1)) upstream connections for 10 requests on one client connection (no upstream keep-alive)"
   fi
+}
+
+# The geo suite: with the client's X-Forwarded-For, the upstream must get
+# X-Geo-Country and X-Geo-ASN with the databases' answer from a geo
+# target, and neither from a plain one.
+check_geo() { # check_geo NAME
+  local got want="country= asn="
+  [[ $1 != *-geo && $1 != *-geo-many ]] || want="country=$GEO_WANT_COUNTRY asn=$GEO_WANT_ASN"
+  got=$(curl -s --max-time 5 "${AUTH_CURL[@]}" "http://127.0.0.1:$PORT$GEO_ECHO_PATH") ||
+    server_failed "no answer on $GEO_ECHO_PATH"
+  [ "$got" = "$want" ] || server_failed "the upstream got '$got' for X-Forwarded-For $GEO_CLIENT, want '$want'"
+  log "$1: the upstream got $want"
 }
 
 # ---------------------------------------------------------------- wrk
@@ -911,7 +1001,29 @@ target_credentials() { # target_credentials LABEL
       AUTH_WRK=(-s "$AUTH_DIR/fresh.lua")
       ;;
   esac
+  # The geo suite: every target's client is behind a trusted proxy; the
+  # -many targets' requests name four clients in turn, so that no two
+  # requests in a row on a connection are from the same one (vkgw keeps a
+  # connection's last answer for its next request from the same address).
+  [ "$SUITE" != geo ] || AUTH_CURL=(-H "X-Forwarded-For: $GEO_CLIENT")
+  if [[ $1 == *-geo-many ]]; then
+    geo_many_script >"$WORK/geo-many.lua"
+    AUTH_WRK=(-s "$WORK/geo-many.lua")
+  fi
   [ "${#AUTH_WRK[@]}" -gt 0 ] || [ "${#AUTH_CURL[@]}" -eq 0 ] || AUTH_WRK=("${AUTH_CURL[@]}")
+}
+
+# wrk's requests for the -many targets: X-Forwarded-For cycles through
+# four addresses of the same networks (each found in both databases).
+geo_many_script() {
+  cat <<'LUA'
+local clients = { "89.160.20.128", "89.160.20.129", "89.160.20.130", "89.160.20.131" }
+local i = 0
+request = function()
+  i = i % #clients + 1
+  return wrk.format(nil, nil, { ["X-Forwarded-For"] = clients[i] })
+end
+LUA
 }
 
 # BoringSSL's ECDSA P-256 verifications per second (bench/ecdsa_speed,
@@ -1026,6 +1138,76 @@ print_ratelimit_summary() {
   echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
 }
 
+# Median over rounds of the CPU time of CPU 0 that LABEL spends per request
+# beyond BASE's, in microseconds (from req per CPU-s, runs of one round
+# paired).
+median_added_us() { # median_added_us LABEL BASE SCENARIO
+  awk -v a="$1" -v b="$2" -v s="$3" -v c="$CPU_FIELD" '
+    function us(rps, cpu) { return (rps == "NA" || cpu == "NA" || rps + 0 <= 0) ? "NA" : 1e6 * (cpu / 100) / rps }
+    $3 == s && $2 == a { ua[$1] = us($4, $c) }
+    $3 == s && $2 == b { ub[$1] = us($4, $c) }
+    END { for (r in ua) if (ua[r] != "NA" && (r in ub) && ub[r] != "NA") print ua[r] - ub[r] }
+  ' "$RESULTS" | median
+}
+
+fmt_us_delta() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.2fus\n", v }'; }
+
+# One row of the geo table: LABEL against BASE, the same proxy without
+# its lookup.
+geo_row() { # geo_row LABEL BASE WHAT GOAL_TEXT VERDICT
+  local s=c50 added=""
+  [ "$1" = "$2" ] || added=$(fmt_us_delta "$(median_added_us "$1" "$2" "$s")")
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$3" "$1" \
+    "$(fmt_rps "$(col_median "$1" "$s" 4)")" "$(fmt_rps "$(median_efficiency "$1" "$s")")" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$1" "$2" "$s")")" "$added" \
+    "$(fmt_us "$(col_median "$1" "$s" 6)")" "$4" "$5"
+}
+
+print_geo_summary() {
+  local s=c50 t ours nginx_ratio ours_us nginx_us cheaper vs_nginx errors=0 disturbed
+  for t in "${TARGETS[@]}"; do errors=$((errors + $(sum_errors "$t" "$s"))); done
+  ours=$(median_efficiency_ratio vkgw-geo vkgw "$s")
+  nginx_ratio=$(median_efficiency_ratio nginx-geo nginx "$s")
+  ours_us=$(median_added_us vkgw-geo vkgw "$s")
+  nginx_us=$(median_added_us nginx-geo nginx "$s")
+  vs_nginx=$(median_efficiency_ratio vkgw-geo nginx-geo "$s")
+  cheaper=$(awk -v a="$ours_us" -v b="$nginx_us" 'BEGIN {
+    if (a == "NA" || b == "NA") print "NOT MET (no data)"; else print (a + 0 <= b + 0 ? "MET" : "NOT MET") }')
+  echo
+  echo "### Geo lookups against the same proxy without them (${SCENARIO_LABEL[$s]}; country and ASN databases, client $GEO_CLIENT from X-Forwarded-For; medians of $ROUNDS rounds; ratio = median of per-round ratios of req per CPU-s)"
+  echo
+  echo "| lookup | target | req/s | req per CPU-s | ratio to the same proxy without | CPU 0 per request added | p99 | goal | result |"
+  echo "|---|---|---:|---:|---:|---:|---:|---|---|"
+  geo_row vkgw vkgw "vkgw, no filter" "" ""
+  geo_row vkgw-geo vkgw "vkgw geo filter (2 headers upstream)" ">= ${GOAL_GEO}x plain" "$(at_least "$ours" "$GOAL_GEO")"
+  geo_row vkgw-geo-many vkgw "vkgw geo filter, a new client each request" ">= ${GOAL_GEO}x plain" \
+    "$(at_least "$(median_efficiency_ratio vkgw-geo-many vkgw "$s")" "$GOAL_GEO")"
+  geo_row nginx nginx "nginx, no geoip2" "" ""
+  geo_row nginx-geo nginx "nginx geoip2 + realip (2 headers upstream)" \
+    "vkgw's added CPU per request at most nginx's" "$cheaper"
+  geo_row nginx-geo-many nginx "nginx geoip2, a new client each request" \
+    "vkgw's at most nginx's" "$(awk -v a="$(median_added_us vkgw-geo-many vkgw "$s")" -v b="$(median_added_us nginx-geo-many nginx "$s")" 'BEGIN {
+    if (a == "NA" || b == "NA") print "NOT MET (no data)"; else print (a + 0 <= b + 0 ? "MET" : "NOT MET") }')"
+  echo
+  echo "Req per CPU-s with the lookup: vkgw $(fmt_rps "$(median_efficiency vkgw-geo "$s")")," \
+    "nginx $(fmt_rps "$(median_efficiency nginx-geo "$s")"); vkgw's to nginx's $(fmt_ratio "$vs_nginx")." \
+    "CPU time of CPU $PROXY_CPU a lookup adds per request (the geo target's per request less the plain one's," \
+    "runs of one round paired): vkgw $(fmt_us_delta "$ours_us"), nginx $(fmt_us_delta "$nginx_us")." \
+    "Each lookup's ratio to its own proxy: vkgw $(fmt_ratio "$ours"), nginx $(fmt_ratio "$nginx_ratio")."
+  [ "$errors" -eq 0 ] || echo "**$errors wrk errors** in the runs above."
+  disturbed=$(disturbed_runs)
+  if [ -n "$disturbed" ]; then
+    echo
+    echo "**Disturbed:** in $(wc -l <<<"$disturbed") of $(wc -l <"$RESULTS") runs others took more than" \
+      "${OTHER_LOAD_MAX}% of CPU 0 or CPU 1:"
+    echo
+    local line
+    while IFS= read -r line; do echo "- $line"; done <<<"$disturbed"
+    echo
+  fi
+  echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
+}
+
 # Run every scenario against one target: a freshly started proxy, or the
 # upstream itself.
 bench_target() { # bench_target ROUND LABEL
@@ -1033,13 +1215,13 @@ bench_target() { # bench_target ROUND LABEL
   target_credentials "$label"
   case $label in
     vkgw) start_vkgw ;;
-    vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit*) start_vkgw "$label" ;;
+    vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit* | vkgw-geo*) start_vkgw "$label" ;;
     haproxy-jwt-es256) start_polled "$label" ;;
     vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
     vkgw-always) start_vkgw vkgw-always --isolation always ;;
     vkgw-filt) start_vkgw vkgw-filt ;;
     vkgw-filt-noiso) start_vkgw vkgw-filt-noiso --no-isolation ;;
-    haproxy | nginx | haproxy-stick | nginx-limitreq) start_polled "$label" ;;
+    haproxy | nginx | haproxy-stick | nginx-limitreq | nginx-geo*) start_polled "$label" ;;
     floor) start_floor ;;
   esac
   if [ "$label" = direct ]; then port=$UP_PORT; else port=$PORT; fi
@@ -1067,14 +1249,16 @@ main() {
   # a proxy that does not proxy fails the run before minutes of load.
   local t
   for t in "${PROXIES[@]}"; do
+    target_credentials "$t"
     case $t in
-      vkgw) start_vkgw ;;
+      vkgw*) start_vkgw "$t" ;;
       floor) start_floor ;;
       *) start_polled "$t" ;;
     esac
     stop_server
   done
   log "upstream on port $UP_PORT; ${PROXIES[*]} each proxy the 1 KiB body"
+  [ "$SUITE" != geo ] || log "geo databases: $GEO_COUNTRY_DB, $GEO_ASN_DB; client $GEO_CLIENT in X-Forwarded-For"
 
   # Alternate the order each round so no target always runs first (warm
   # caches, thermal state, background noise).
@@ -1093,6 +1277,7 @@ main() {
   case $SUITE in
     auth) print_auth_summary ;;
     ratelimit) print_ratelimit_summary ;;
+    geo) print_geo_summary ;;
     *) print_summary ;;
   esac
 }

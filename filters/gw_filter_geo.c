@@ -25,7 +25,6 @@
 #include "gw_geo_answer.h"
 #include "gw_geo_match.h"
 
-#include <stdio.h>
 #include <string.h>
 
 enum geo_value { GEO_COUNTRY, GEO_CONTINENT, GEO_SUBDIVISION, GEO_CITY, GEO_ASN, GEO_ASN_ORG, GEO_VALUES };
@@ -104,6 +103,18 @@ static int geo_compile(const json_t *config_json_ptr, const char *pointer, struc
 	return fj.failed ? -1 : 0;
 }
 
+/* n in decimal, at the end of buf[len] (no printf on the request path). */
+static const char *decimal(uint32_t n, char *buf, size_t len)
+{
+	char *p = buf + len;
+
+	*--p = '\0';
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) && p > buf);
+	return p;
+}
+
 /* The answer's value v as text into buf; "" when unknown. */
 static const char *value_text(const struct gw_geo_answer *a_ptr, enum geo_value v, char *buf, size_t len)
 {
@@ -117,10 +128,7 @@ static const char *value_text(const struct gw_geo_answer *a_ptr, enum geo_value 
 	case GEO_CITY:
 		return a_ptr->city;
 	case GEO_ASN:
-		if (!a_ptr->asn)
-			return "";
-		snprintf(buf, len, "%u", a_ptr->asn);
-		return buf;
+		return a_ptr->asn ? decimal(a_ptr->asn, buf, len) : "";
 	default:
 		return a_ptr->asn_org;
 	}

@@ -192,6 +192,7 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	vk_proc_local_add_spare(pl_ptr, self->exchange.stages,
 				(size_t)((char *)(self + 1) - (char *)self->exchange.stages));
 	gw_conn_peer_client(self);
+	self->geo_kept = 0;
 	self->upstream_index = -1;
 	hot_ranges(self, pl_ptr);
 	return 0;

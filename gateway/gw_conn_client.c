@@ -180,9 +180,18 @@ const struct gw_geo_answer *gw_conn_geo(void *self_ptr)
 	if (!self->client_ip_known || count < 0 ||
 	    gw_client_address_pick(rule_ptr, &self->client_ip, values, lens, count, &ip) == GW_CLIENT_UNUSABLE) {
 		self->geo = (struct gw_geo_answer){0};
+		self->geo_kept = 0;
 		gw_geo_count_no_address();
 		return &self->geo;
 	}
+	/* A keep-alive client asks again: the same answer. */
+	if (self->geo_kept && self->geo_generation == gw_geo_kernel_generation() &&
+	    memcmp(&self->geo.address, &ip, sizeof(ip)) == 0) {
+		gw_geo_count_answer(&self->geo);
+		return &self->geo;
+	}
 	gw_geo_lookup(&ip, &self->geo);
+	self->geo_kept = 1;
+	self->geo_generation = gw_geo_kernel_generation();
 	return &self->geo;
 }

@@ -142,6 +142,12 @@ struct gw_conn_self {
 	struct gw_ip client_ip; /* the peer, or the PROXY header's source */
 	int client_ip_known;
 	int geo_looked_up; /* this request's geo answer is in `geo` */
+	/* The last answer, kept across the connection's requests: the next
+	 * request from the same address, with the same databases mapped
+	 * (gw_geo_kernel_generation), takes it without a lookup. */
+	int geo_kept;
+	uint32_t geo_generation;
+	struct gw_geo_answer geo;
 	struct gw_relay relay;
 	/* this request's route and upstream */
 	const struct gw_route *route_ptr;
@@ -177,7 +183,6 @@ struct gw_conn_self {
 	/* Before the first request it holds a PROXY protocol header being
 	 * read (gw_conn_client.c): nothing else uses it then. */
 	char log_line[GW_CONN_LOG_MAX];
-	struct gw_geo_answer geo;
 	struct gw_request req;
 	struct gw_response resp;
 };

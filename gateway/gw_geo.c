@@ -533,6 +533,7 @@ struct kernel_db {
 static struct {
 	struct gw_geo_table *table_ptr;
 	int kernel_index;
+	uint32_t generation; /* one more at each mapping */
 	struct kernel_db dbs[GW_GEO_ROLES];
 } kernel;
 
@@ -565,6 +566,7 @@ static int kernel_map(enum gw_geo_role role, uint32_t version, const struct gw_g
 	k_ptr->db = db;
 	k_ptr->open = 1;
 	k_ptr->version = version;
+	kernel.generation++;
 	return 0;
 }
 
@@ -654,6 +656,21 @@ static void count(enum gw_geo_result result)
 void gw_geo_count_no_address(void)
 {
 	count(GW_GEO_NO_ADDRESS);
+}
+
+static enum gw_geo_result result_of(const struct gw_geo_answer *a_ptr)
+{
+	return a_ptr->errors ? GW_GEO_ERROR : a_ptr->found ? GW_GEO_FOUND : GW_GEO_NOT_FOUND;
+}
+
+void gw_geo_count_answer(const struct gw_geo_answer *answer_ptr)
+{
+	count(result_of(answer_ptr));
+}
+
+uint32_t gw_geo_kernel_generation(void)
+{
+	return kernel.generation;
 }
 
 /* A text value into out[len] (cut to fit, at a whole UTF-8 character);
@@ -783,7 +800,7 @@ void gw_geo_lookup(const struct gw_ip *ip_ptr, struct gw_geo_answer *a_ptr)
 	}
 	a_ptr->errors = (place == -1) + (city == -1) + (asn == -1);
 	a_ptr->found = place == 1 || city == 1 || asn == 1;
-	count(a_ptr->errors ? GW_GEO_ERROR : a_ptr->found ? GW_GEO_FOUND : GW_GEO_NOT_FOUND);
+	count(result_of(a_ptr));
 }
 
 /* ---- metrics ---- */

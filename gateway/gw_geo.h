@@ -93,6 +93,12 @@ void gw_geo_lookup(const struct gw_ip *ip_ptr, struct gw_geo_answer *answer_ptr)
 /* A request whose client address could not be worked out (a forwarded
  * entry that is no address): counted. */
 void gw_geo_count_no_address(void);
+/* An answer looked up before given again (a connection's next request
+ * from the same address): counted as a lookup with that result. */
+void gw_geo_count_answer(const struct gw_geo_answer *answer_ptr);
+/* Moves each time this kernel maps a database: an answer looked up
+ * under another number may be stale. */
+uint32_t gw_geo_kernel_generation(void);
 
 /* ---- metrics (any process) ---- */
 
