@@ -147,7 +147,7 @@ case $SUITE in
   proxy) SCENARIOS=(c50 c500) PROXIES=(vkgw haproxy nginx floor) ;;
   auth) SCENARIOS=(c50) PROXIES=(vkgw) ;;
   ratelimit) SCENARIOS=(c50) PROXIES=(vkgw haproxy nginx) ;;
-  geo) SCENARIOS=(c50) PROXIES=(vkgw vkgw-geo vkgw-geo-many nginx nginx-geo nginx-geo-many) ;;
+  geo) SCENARIOS=(c50) PROXIES=(vkgw vkgw-many vkgw-geo vkgw-geo-many nginx nginx-many nginx-geo nginx-geo-many) ;;
   *) echo "BENCH_SUITE is proxy, auth, ratelimit or geo, not $SUITE" >&2 && exit 2 ;;
 esac
 readonly SUITE SCENARIOS PROXIES
@@ -168,7 +168,7 @@ elif [ "$SUITE" = ratelimit ]; then
 elif [ "$SUITE" = geo ]; then
   # Each lookup beside the same proxy without it, and the two lookups side
   # by side.
-  TARGETS=(vkgw vkgw-geo vkgw-geo-many nginx-geo-many nginx-geo nginx)
+  TARGETS=(vkgw vkgw-geo vkgw-many vkgw-geo-many nginx-geo-many nginx-many nginx-geo nginx)
 else
   TARGETS=(vkgw-always vkgw-filt-noiso vkgw-filt vkgw floor haproxy nginx vkgw-noiso direct)
 fi
@@ -1006,7 +1006,7 @@ target_credentials() { # target_credentials LABEL
   # requests in a row on a connection are from the same one (vkgw keeps a
   # connection's last answer for its next request from the same address).
   [ "$SUITE" != geo ] || AUTH_CURL=(-H "X-Forwarded-For: $GEO_CLIENT")
-  if [[ $1 == *-geo-many ]]; then
+  if [[ $1 == *-many ]]; then
     geo_many_script >"$WORK/geo-many.lua"
     AUTH_WRK=(-s "$WORK/geo-many.lua")
   fi
@@ -1180,13 +1180,15 @@ print_geo_summary() {
   echo "|---|---|---:|---:|---:|---:|---:|---|---|"
   geo_row vkgw vkgw "vkgw, no filter" "" ""
   geo_row vkgw-geo vkgw "vkgw geo filter (2 headers upstream)" ">= ${GOAL_GEO}x plain" "$(at_least "$ours" "$GOAL_GEO")"
-  geo_row vkgw-geo-many vkgw "vkgw geo filter, a new client each request" ">= ${GOAL_GEO}x plain" \
-    "$(at_least "$(median_efficiency_ratio vkgw-geo-many vkgw "$s")" "$GOAL_GEO")"
+  geo_row vkgw-many vkgw-many "vkgw, no filter, wrk's Lua script" "" ""
+  geo_row vkgw-geo-many vkgw-many "vkgw geo filter, a new client each request" ">= ${GOAL_GEO}x plain" \
+    "$(at_least "$(median_efficiency_ratio vkgw-geo-many vkgw-many "$s")" "$GOAL_GEO")"
   geo_row nginx nginx "nginx, no geoip2" "" ""
   geo_row nginx-geo nginx "nginx geoip2 + realip (2 headers upstream)" \
     "vkgw's added CPU per request at most nginx's" "$cheaper"
-  geo_row nginx-geo-many nginx "nginx geoip2, a new client each request" \
-    "vkgw's at most nginx's" "$(awk -v a="$(median_added_us vkgw-geo-many vkgw "$s")" -v b="$(median_added_us nginx-geo-many nginx "$s")" 'BEGIN {
+  geo_row nginx-many nginx-many "nginx, no geoip2, wrk's Lua script" "" ""
+  geo_row nginx-geo-many nginx-many "nginx geoip2, a new client each request" \
+    "vkgw's at most nginx's" "$(awk -v a="$(median_added_us vkgw-geo-many vkgw-many "$s")" -v b="$(median_added_us nginx-geo-many nginx-many "$s")" 'BEGIN {
     if (a == "NA" || b == "NA") print "NOT MET (no data)"; else print (a + 0 <= b + 0 ? "MET" : "NOT MET") }')"
   echo
   echo "Req per CPU-s with the lookup: vkgw $(fmt_rps "$(median_efficiency vkgw-geo "$s")")," \
@@ -1214,13 +1216,14 @@ bench_target() { # bench_target ROUND LABEL
   local round=$1 label=$2 s port
   target_credentials "$label"
   case $label in
-    vkgw) start_vkgw ;;
+    vkgw | vkgw-many) start_vkgw ;;
     vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit* | vkgw-geo*) start_vkgw "$label" ;;
     haproxy-jwt-es256) start_polled "$label" ;;
     vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
     vkgw-always) start_vkgw vkgw-always --isolation always ;;
     vkgw-filt) start_vkgw vkgw-filt ;;
     vkgw-filt-noiso) start_vkgw vkgw-filt-noiso --no-isolation ;;
+    nginx-many) start_polled nginx ;;
     haproxy | nginx | haproxy-stick | nginx-limitreq | nginx-geo*) start_polled "$label" ;;
     floor) start_floor ;;
   esac
