@@ -383,7 +383,6 @@ static int entry_refresh(struct gw_geo_entry *entry_ptr, enum gw_geo_role role, 
 refused:
 	if (invalid)
 		entry_ptr->refused_identity = now;
-	snprintf(entry_ptr->refusal, sizeof(entry_ptr->refusal), "%s", error);
 	atomic_fetch_add_explicit(&entry_ptr->refused, 1, memory_order_relaxed);
 	return -1;
 }

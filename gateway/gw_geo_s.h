@@ -40,12 +40,11 @@ struct gw_geo_entry {
 	uint64_t build_epoch;	   /* the database's metadata: when it was built */
 	uint64_t accepted_unix_ns; /* when it was validated */
 	char database_type[64];
-	/* Outside the seqlock, the validating process's own: counters, the
-	 * last refusal. */
+	/* Outside the seqlock, the validating process's own: counters, and
+	 * the file last refused. */
 	_Atomic uint64_t accepted;
 	_Atomic uint64_t refused;
 	struct gw_geo_identity refused_identity; /* not validated again until it changes */
-	char refusal[256];
 };
 
 /* A kernel's lookups, by result. Each kernel writes its own line. */

@@ -25,6 +25,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -108,22 +109,27 @@ PROXY_HEADERS = {
 }
 
 
-def proxy_slow(port, kind):
-    """"pieces": a v1 header in three writes, then the request; "partial":
-    the start of a header, then nothing: prints the status and country,
-    or "closed after N ms" (the gateway's header_ms)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    start = time.monotonic()
+def taken(port, client_port):
+    """Lock-step: returns once the gateway has read everything this client
+    sent (its socket's Recv-Q, as ss shows it, is empty), so the next piece
+    comes in a read of its own; fails after 5 s."""
+    deadline = time.monotonic() + 5
+    spec = "( sport = :%d and dport = :%d )" % (port, client_port)
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ss", "-Htn", "state", "established", spec], capture_output=True, text=True).stdout
+        fields = out.split()
+        if fields and fields[0] == "0":
+            return
+    raise SystemExit("the gateway did not read a piece of the header within 5 s")
+
+
+REQUEST = b"GET /echo HTTP/1.1\r\nHost: geo\r\nConnection: close\r\n\r\n"
+
+
+def read_to_close(s):
+    """Everything the gateway sends until it closes (or resets)."""
     out = b""
     try:
-        if kind == "pieces":
-            header = PROXY_HEADERS["v1"]
-            for piece in (header[:7], header[7:20], header[20:]):
-                s.sendall(piece)
-                time.sleep(0.05)  # the stimulus: separate reads, not a synchronisation
-            s.sendall(b"GET /echo HTTP/1.1\r\nHost: geo\r\nConnection: close\r\n\r\n")
-        else:
-            s.sendall(b"PROXY TCP4 ")
         while True:
             data = s.recv(65536)
             if not data:
@@ -132,48 +138,56 @@ def proxy_slow(port, kind):
     except OSError:
         pass
     s.close()
+    return out
+
+
+def report(out, closed):
+    """The answer's status and the X-Geo-Country the upstream saw, or `closed`."""
     if not out.startswith(b"HTTP/1.1 "):
-        print("closed after %d ms" % ((time.monotonic() - start) * 1000))
+        print(closed)
         return 0
     body = out.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in out else b""
     print(out.split(b" ", 2)[1].decode(), echoed_headers(body).get("x-geo-country", "-"))
     return 0
 
 
+def proxy_slow(port, kind):
+    """"pieces": a v1 header in three writes, then the request; "partial":
+    the start of a header, then nothing: prints the status and country,
+    or "closed after N ms" (the gateway's header_ms)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    start = time.monotonic()
+    if kind == "pieces":
+        header = PROXY_HEADERS["v1"]
+        for piece in (header[:7], header[7:20], header[20:]):
+            s.sendall(piece)
+            taken(port, s.getsockname()[1])
+        s.sendall(REQUEST)
+    else:
+        s.sendall(b"PROXY TCP4 ")
+    out = read_to_close(s)
+    return report(out, "closed after %d ms" % ((time.monotonic() - start) * 1000))
+
+
 def proxy(port, kind):
     if kind in ("pieces", "partial"):
         return proxy_slow(port, kind)
-    request = b"GET /echo HTTP/1.1\r\nHost: geo\r\nConnection: close\r\n\r\n"
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    out = b""
-    try:
-        if kind.endswith("+tls"):
-            # the header in clear, then TLS on the same connection
-            import ssl
-            s.sendall(PROXY_HEADERS[kind[:-4]])
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            s = context.wrap_socket(s, server_hostname="geo.test")
-            s.sendall(request)
-        else:
-            s.sendall(PROXY_HEADERS[kind] + request)
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            out += data
-    except OSError:
-        pass
-    s.close()
-    if not out.startswith(b"HTTP/1.1 "):
-        print("closed")
-        return 0
-    status = out.split(b" ", 2)[1].decode()
-    body = out.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in out else b""
-    seen = echoed_headers(body)
-    print(status, seen.get("x-geo-country", "-"))
-    return 0
+    if kind.endswith("+tls"):
+        # the header in clear, then TLS on the same connection
+        import ssl
+        s.sendall(PROXY_HEADERS[kind[:-4]])
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        s = context.wrap_socket(s, server_hostname="geo.test")
+        s.sendall(REQUEST)
+    else:
+        try:
+            s.sendall(PROXY_HEADERS[kind] + REQUEST)
+        except OSError:
+            pass
+    return report(read_to_close(s), "closed")
 
 
 def load_worker(port, ip, stopfile, deadline, counts, lock):
