@@ -18,6 +18,11 @@
 #define REDIRECT_STATUS_DEFAULT 302
 #define REDIRECT_STATUSES "301, 302, 303, 307, 308"
 #define REGEX_ERROR_MAX 256
+/* A route's deadline: Envoy's default route timeout, and an hour at most;
+ * a client may ask for a minute at most unless the route says otherwise. */
+#define DEADLINE_MS_DEFAULT 15000
+#define DEADLINE_MS_MAX 3600000
+#define DEADLINE_CLIENT_MAX_MS_DEFAULT 60000
 /* Upstream names an "unknown upstream" message lists at most. */
 #define UPSTREAMS_LISTED 16
 /* Matchers besides the headers: method, host, path, the client
@@ -520,11 +525,78 @@ static void load_upgrades(struct gw_config_loader *loader_ptr, const json_t *jso
 	}
 }
 
+/* A list of header names (tokens, kept lower case) at `key`; `dflt` when
+ * it is absent, none when it is []. */
+static void load_header_names(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			      const char *key, const char *dflt, const char *const **names_ptr, int *count_ptr)
+{
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const json_t *names_json_ptr;
+	const char **names;
+	const char **dflt_ptr;
+
+	*names_ptr = NULL;
+	*count_ptr = 0;
+	if (gw_json_read_array(check_ptr, json_ptr, pointer, key, 0, &names_json_ptr) == -1)
+		return;
+	if (!names_json_ptr) {
+		dflt_ptr = gw_config_alloc(loader_ptr, sizeof(char *));
+		if (!dflt_ptr)
+			return;
+		dflt_ptr[0] = dflt;
+		*names_ptr = dflt_ptr;
+		*count_ptr = 1;
+		return;
+	}
+	pointer = gw_json_member_pointer(check_ptr, pointer, key);
+	names = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(names_json_ptr) + 1));
+	if (!names)
+		return;
+	*names_ptr = names;
+	for (size_t i = 0; i < json_array_size(names_json_ptr); i++) {
+		const json_t *name_ptr = json_array_get(names_json_ptr, i);
+		const char *name_pointer = gw_json_index_pointer(check_ptr, pointer, i);
+
+		if (!json_is_string(name_ptr)) {
+			gw_diag_error(check_ptr->diag_ptr, name_pointer, "expected a header name, not %s",
+				      gw_json_type_name(name_ptr));
+			continue;
+		}
+		if (gw_config_check_syntax(loader_ptr, json_string_value(name_ptr), name_pointer, gw_syntax_is_token,
+					   GW_SYNTAX_TOKEN_RULE) == -1)
+			continue;
+		names[(*count_ptr)++] = gw_config_lower_copy(loader_ptr, json_string_value(name_ptr));
+	}
+}
+
+/* "timeout_ms" and "deadline": the request's deadline (gw_route_deadline). */
+static void load_deadline(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			  struct gw_route_deadline *deadline_ptr)
+{
+	static const char *const keys[] = {"client_max_ms", "offset_ms", "headers", "grpc_headers", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const json_t *part_ptr = NULL;
+	const char *part_pointer = gw_json_member_pointer(check_ptr, pointer, "deadline");
+
+	gw_json_read_int_field(check_ptr, json_ptr, pointer, "timeout_ms", 0, DEADLINE_MS_MAX, DEADLINE_MS_DEFAULT,
+			       &deadline_ptr->timeout_ms);
+	if (gw_json_read_object(check_ptr, json_ptr, pointer, "deadline", &part_ptr) == 0 && part_ptr)
+		gw_json_check_object(check_ptr, part_ptr, part_pointer, keys);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "client_max_ms", 0, DEADLINE_MS_MAX,
+			       DEADLINE_CLIENT_MAX_MS_DEFAULT, &deadline_ptr->client_max_ms);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "offset_ms", 0, DEADLINE_MS_MAX, 0,
+			       &deadline_ptr->offset_ms);
+	load_header_names(loader_ptr, part_ptr, part_pointer, "headers", "x-request-timeout",
+			  &deadline_ptr->headers_ptr, &deadline_ptr->header_count);
+	load_header_names(loader_ptr, part_ptr, part_pointer, "grpc_headers", "grpc-timeout",
+			  &deadline_ptr->grpc_headers_ptr, &deadline_ptr->grpc_header_count);
+}
+
 static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 		       const struct route_path *path_ptr, struct gw_route_action *action_ptr)
 {
-	static const char *const keys[] = {"upstream", "prefix_rewrite",      "upgrades",
-					   "connect",  "forward_client_cert", NULL};
+	static const char *const keys[] = {"upstream",	 "prefix_rewrite", "upgrades", "connect", "forward_client_cert",
+					   "timeout_ms", "deadline",	   NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const struct gw_config_upstream *upstream_ptr;
 	const char *name;
@@ -561,6 +633,7 @@ static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json_p
 	    action_ptr->proxy.forward_client_cert)
 		action_ptr->proxy.forward_client_cert =
 			gw_config_lower_copy(loader_ptr, action_ptr->proxy.forward_client_cert);
+	load_deadline(loader_ptr, json_ptr, pointer, &action_ptr->proxy.deadline);
 }
 
 static int has_no_body(int status)

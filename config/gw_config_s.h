@@ -230,6 +230,15 @@ struct gw_config_upstream_timeouts {
 	int idle_ms; /* a kept-alive connection unused this long is closed */
 };
 
+/* Retries to an upstream may add at most `percent` of its requests in
+ * flight (instance-wide), or `min_per_second` a second when that is more
+ * (gateway/gw_conn_next.c). On unless "enabled": false. */
+struct gw_config_retry_budget {
+	int enabled;
+	int percent;
+	int min_per_second;
+};
+
 struct gw_config_upstream {
 	const char *name;
 	int index; /* in gw_config.upstreams_ptr */
@@ -245,6 +254,7 @@ struct gw_config_upstream {
 	struct gw_config_upstream_limits limits;
 	struct gw_config_upstream_timeouts timeouts;
 	struct gw_config_upstream_tls tls;
+	struct gw_config_retry_budget retry_budget;
 };
 
 /* Methods are matched by bit for the codec's known methods (enum
@@ -317,6 +327,23 @@ struct gw_config_header {
 	const char *value;
 };
 
+/* A proxied request's deadline (gateway/gw_deadline.h): the route's
+ * timeout, tightened by what the client asks for, carried upstream as
+ * what is left of it. */
+struct gw_route_deadline {
+	int timeout_ms;	   /* to the response head, across attempts; 0: none */
+	int client_max_ms; /* the most a client's X-Request-Timeout, grpc-timeout or
+			      x-envoy-expected-rq-timeout-ms is taken for; 0: ignored */
+	int offset_ms;	   /* taken off what is left before it goes upstream */
+	/* Where the time left goes upstream (lower case; "grpc-timeout" in
+	 * gRPC's units, any other name in milliseconds): `headers` on plain
+	 * requests, `grpc_headers` on gRPC ones (Content-Type application/grpc). */
+	const char *const *headers_ptr;
+	int header_count;
+	const char *const *grpc_headers_ptr;
+	int grpc_header_count;
+};
+
 struct gw_route_action {
 	enum gw_route_action_kind kind;
 	union {
@@ -333,6 +360,7 @@ struct gw_route_action {
 			 * client's verified TLS certificate upstream, replacing
 			 * what the client sent; NULL: none. */
 			const char *forward_client_cert;
+			struct gw_route_deadline deadline;
 		} proxy;
 		struct {
 			int status;

@@ -17,6 +17,7 @@
 #define WEIGHT_MAX 1000
 #define THRESHOLD_MAX 1000
 #define LIMIT_MAX 1000000
+#define RETRIES_PER_SECOND_MAX 100000
 #define IDLE_PER_KERNEL_MAX 100000
 #define STATUS_MIN 100
 #define STATUS_MAX 599
@@ -342,6 +343,20 @@ static void load_upstream_timeouts(struct gw_config_loader *loader_ptr, const js
 			       &timeouts_ptr->idle_ms);
 }
 
+static void load_retry_budget(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			      struct gw_config_retry_budget *budget_ptr)
+{
+	static const char *const keys[] = {"enabled", "percent", "min_per_second", NULL};
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const char *part_pointer;
+	const json_t *part_ptr = read_part(loader_ptr, json_ptr, pointer, "retry_budget", keys, &part_pointer);
+
+	gw_json_read_bool(check_ptr, part_ptr, part_pointer, "enabled", 1, &budget_ptr->enabled);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "percent", 0, 1000, 20, &budget_ptr->percent);
+	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "min_per_second", 0, RETRIES_PER_SECOND_MAX, 10,
+			       &budget_ptr->min_per_second);
+}
+
 static void fill_health_policy(struct gw_config_upstream *upstream_ptr)
 {
 	const struct gw_config_health_check *check_ptr = &upstream_ptr->health_check;
@@ -359,15 +374,11 @@ static void fill_health_policy(struct gw_config_upstream *upstream_ptr)
 static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_config_upstream *upstream_ptr)
 {
-	static const char *const keys[] = {"endpoints",
-					   "resolve_interval_ms",
-					   "balance",
-					   "health_check",
-					   "outlier_detection",
-					   "limits",
-					   "timeouts",
-					   "tls",
-					   NULL};
+	static const char *const keys[] = {"endpoints",		"resolve_interval_ms",
+					   "balance",		"health_check",
+					   "outlier_detection", "limits",
+					   "timeouts",		"tls",
+					   "retry_budget",	NULL};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const json_t *tls_json_ptr = NULL;
 
@@ -381,6 +392,7 @@ static void load_upstream(struct gw_config_loader *loader_ptr, const json_t *jso
 	load_outlier_detection(loader_ptr, json_ptr, pointer, &upstream_ptr->outlier_detection);
 	load_limits(loader_ptr, json_ptr, pointer, &upstream_ptr->limits);
 	load_upstream_timeouts(loader_ptr, json_ptr, pointer, &upstream_ptr->timeouts);
+	load_retry_budget(loader_ptr, json_ptr, pointer, &upstream_ptr->retry_budget);
 	if (gw_json_read_object(check_ptr, json_ptr, pointer, "tls", &tls_json_ptr) == 0)
 		gw_config_load_upstream_tls(loader_ptr, tls_json_ptr, gw_json_member_pointer(check_ptr, pointer, "tls"),
 					    &upstream_ptr->tls);

@@ -209,6 +209,10 @@ static void request_begin(struct gw_conn_self *self, const struct gw_conn_config
 	self->started_ns = vk_sys_coarse_now_ns();
 	self->upstream_ns = 0;
 	self->attempts_sent = 0;
+	/* read by the writers and the log before the attempts set them */
+	self->grpc = 0;
+	self->deadline_ns = 0;
+	self->upstream_left_ns = 0;
 	self->bytes_in = 0;
 	self->bytes_out = 0;
 	self->route_ptr = NULL;

@@ -514,6 +514,49 @@ static void out_consumer(struct gw_http_out *out_ptr, const struct gw_exchange *
 	GW_HTTP_OUT_LITERAL(out_ptr, "\"");
 }
 
+/* Every attempt at the upstream ("tries": endpoint, outcome: its status
+ * or termination code, ms), and the deadline: what was left of it when
+ * the answer was decided (negative: past), and why no further attempt was
+ * made when one was due ("budget", "deadline"). */
+static void out_tries(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
+{
+	int proxied = self->route_ptr && self->route_ptr->action.kind == GW_ACTION_PROXY && self->upstream_ns;
+	uint64_t now = self->decided_ns;
+
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"tries\":[");
+	for (int i = 0; proxied && i < self->try_count; i++) {
+		const struct gw_conn_try *try_ptr = &self->tries[i];
+		char code[2] = {try_ptr->cause ? try_ptr->cause : '-', try_ptr->stage ? try_ptr->stage : '-'};
+
+		GW_HTTP_OUT_LITERAL(out_ptr, "{\"endpoint\":");
+		out_string_or_null(out_ptr, try_ptr->endpoint);
+		GW_HTTP_OUT_LITERAL(out_ptr, ",\"outcome\":\"");
+		if (try_ptr->status)
+			gw_http_out_uint(out_ptr, try_ptr->status);
+		else
+			gw_http_out_bytes(out_ptr, code, 2);
+		GW_HTTP_OUT_LITERAL(out_ptr, "\",\"ms\":");
+		out_ms(out_ptr, (uint64_t)try_ptr->us * 1000u);
+		if (i + 1 < self->try_count)
+			GW_HTTP_OUT_LITERAL(out_ptr, "},");
+		else
+			GW_HTTP_OUT_LITERAL(out_ptr, "}");
+	}
+	GW_HTTP_OUT_LITERAL(out_ptr, "],\"deadline_left_ms\":");
+	if (!proxied || !self->deadline_ns) {
+		GW_HTTP_OUT_LITERAL(out_ptr, "null");
+	} else if (now < self->deadline_ns + 1000000u) {
+		gw_http_out_uint(out_ptr, now < self->deadline_ns ? (self->deadline_ns - now) / 1000000u : 0);
+	} else {
+		GW_HTTP_OUT_LITERAL(out_ptr, "-");
+		gw_http_out_uint(out_ptr, (now - self->deadline_ns) / 1000000u);
+	}
+	if (proxied && self->deadline_ignored)
+		GW_HTTP_OUT_LITERAL(out_ptr, ",\"deadline_header\":\"ignored\"");
+	GW_HTTP_OUT_LITERAL(out_ptr, ",\"retry_refused\":");
+	out_string_or_null(out_ptr, proxied ? self->retry_refused : NULL);
+}
+
 void gw_conn_log_request(struct gw_conn_self *self, int status)
 {
 	uint64_t now = vk_sys_coarse_now_ns();
@@ -556,6 +599,7 @@ void gw_conn_log_request(struct gw_conn_self *self, int status)
 	out_string_or_null(&out, self->upstream_ns ? self->pick.name : NULL);
 	GW_HTTP_OUT_LITERAL(&out, ",\"attempts\":");
 	gw_http_out_uint(&out, (uint64_t)self->attempts_sent);
+	out_tries(&out, self);
 	GW_HTTP_OUT_LITERAL(&out, ",\"upstream_ms\":");
 	out_ms(&out, self->upstream_ns ? now - self->upstream_ns : 0);
 	GW_HTTP_OUT_LITERAL(&out, ",\"total_ms\":");

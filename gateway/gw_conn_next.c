@@ -2,20 +2,33 @@
  * place that decides whether it goes to the upstream again (as
  * ngx_http_upstream_next() does in nginx).
  *
- * An attempt picks an endpoint, takes a connection (kept, new, or after a
- * wait in line), sends the request and reads the response head; it
- * carries its failure back as a value (a termination code, gw_term.h, and
- * a cause), never as a raise. The decision is asked when an attempt ended
- * without a response head to relay (the cause says why) and when a
- * response filter asks for another attempt (gw_exchange_retry). It reads
- * a struct of inputs only, so retry-with-deadline can add deadlines,
- * budgets, backoff and hedging there, and nowhere else. Giving up leaves
- * the answer as it stands: the error the attempt's termination code
- * names, or the response the filters saw. */
+ * The request has a deadline: the route's timeout_ms, tightened by a
+ * timeout the client asks for (X-Request-Timeout, grpc-timeout,
+ * x-envoy-expected-rq-timeout-ms, capped by the route's client_max_ms).
+ * It is a limit on the attempts' threads (vk_limit_at: a kernel timer,
+ * not a poll): whatever an attempt waits on raises ETIMEDOUT when it
+ * passes, the attempt's upstream connection is closed, and the client
+ * hears 504. What is left of it goes upstream with each attempt.
+ *
+ * An attempt picks an endpoint (not one tried before, when another is
+ * available), takes a connection (kept, new, or after a wait in line),
+ * sends the request and reads the response head, under its per-try
+ * timeout; it carries its failure back as a value (a termination code,
+ * gw_term.h, and a cause), never as a raise. The decision is asked when
+ * an attempt ended without a response head to relay (the cause says why)
+ * and when a response filter asks for another attempt (gw_exchange_retry).
+ * It reads a struct of inputs only (gw_conn_next_decide); a retry it
+ * allows must then fit the upstream's retry budget, and its backoff (or
+ * the upstream's Retry-After) must end before the deadline. Giving up
+ * leaves the answer as it stands: the error the attempt's termination
+ * code names, or the response the filters saw. */
 #include "gw_conn_self.h"
 #include "gw_config_s.h"
+#include "gw_deadline.h"
 #include "gw_exchange.h"
 #include "gw_pipeline.h"
+#include "gw_random.h"
+#include "gw_stats.h"
 #include "gw_tls_stream.h"
 
 #include "vk_coro.h"
@@ -25,6 +38,137 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define NS_PER_MS 1000000ull
+
+/* ---- the deadline ---- */
+
+static uint64_t earliest(uint64_t a_ns, uint64_t b_ns)
+{
+	return !a_ns ? b_ns : !b_ns ? a_ns : a_ns < b_ns ? a_ns : b_ns;
+}
+
+/* A gRPC request: Content-Type application/grpc, alone or with a
+ * subtype (+proto, +json). */
+static int grpc_content_type(const char *value, size_t len)
+{
+	static const char grpc[] = "application/grpc";
+
+	return len >= sizeof(grpc) - 1 && strncasecmp(value, grpc, sizeof(grpc) - 1) == 0 &&
+	       (len == sizeof(grpc) - 1 || value[sizeof(grpc) - 1] == '+' || value[sizeof(grpc) - 1] == ';');
+}
+
+/* The shortest timeout the client asks for in ns (0: none), and whether
+ * the request is gRPC. A value that does not parse is ignored, and the
+ * access log says so. */
+static uint64_t client_timeout(struct gw_conn_self *self)
+{
+	uint64_t asked = 0, ns;
+	int rc;
+
+	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
+		const struct gw_http_field *f_ptr = &self->req.head.fields[i];
+		const char *value = span(self->head_ptr, f_ptr->value);
+
+		switch (f_ptr->kind) {
+		case GW_FIELD_CONTENT_TYPE:
+			self->grpc = grpc_content_type(value, f_ptr->value.len);
+			continue;
+		case GW_FIELD_X_REQUEST_TIMEOUT:
+		case GW_FIELD_ENVOY_EXPECTED_TIMEOUT:
+			rc = gw_deadline_parse_ms(value, f_ptr->value.len, &ns);
+			break;
+		case GW_FIELD_GRPC_TIMEOUT:
+			rc = gw_deadline_parse_grpc(value, f_ptr->value.len, &ns);
+			break;
+		default:
+			continue;
+		}
+		if (rc == -1)
+			self->deadline_ignored = 1;
+		else if (!asked || ns < asked)
+			asked = ns ? ns : 1;
+	}
+	return asked;
+}
+
+/* The request's deadline, from its first byte: the route's timeout, or
+ * the client's (capped) when that is shorter. */
+static void deadline_begin(struct gw_conn_self *self)
+{
+	const struct gw_route_deadline *config_ptr = &self->route_ptr->action.proxy.deadline;
+	uint64_t budget = (uint64_t)config_ptr->timeout_ms * NS_PER_MS, asked;
+
+	self->grpc = 0;
+	self->deadline_ignored = 0;
+	self->retry_refused = NULL;
+	self->tried_mask = 0;
+	self->try_count = 0;
+	self->backoff_ns = 0;
+	self->retry_counted = 0;
+	asked = client_timeout(self);
+	if (asked && config_ptr->client_max_ms)
+		budget = earliest(budget, earliest(asked, (uint64_t)config_ptr->client_max_ms * NS_PER_MS));
+	self->deadline_ns = budget ? self->started_ns + budget : 0;
+}
+
+/* An attempt starts: its per-try timeout. */
+static void try_begin(struct gw_conn_self *self)
+{
+	const struct gw_retry_policy *policy_ptr = gw_exchange_retry_policy(&self->exchange);
+	uint64_t now = vk_sys_now_ns();
+
+	self->try_started_ns = now;
+	self->try_end_ns = policy_ptr && policy_ptr->per_try_ms ? now + policy_ptr->per_try_ms * NS_PER_MS : 0;
+}
+
+/* As the request head goes: what is left of the deadline (or of the try,
+ * when that ends first) for the upstream, less the route's offset; 0:
+ * no deadline. */
+static void upstream_left_update(struct gw_conn_self *self)
+{
+	uint64_t now = vk_sys_now_ns(), end = earliest(self->deadline_ns, self->try_end_ns);
+	uint64_t offset = (uint64_t)self->route_ptr->action.proxy.deadline.offset_ms * NS_PER_MS;
+
+	self->upstream_left_ns = !end ? 0 : end > now + offset ? end - now - offset : 1;
+}
+
+/* An attempt ended: what the access log says of it. */
+static void try_record(struct gw_conn_self *self)
+{
+	struct gw_conn_try *try_ptr;
+	uint64_t us = (vk_sys_now_ns() - self->try_started_ns) / 1000u;
+
+	if (self->try_count >= GW_EXCHANGE_ATTEMPTS_MAX)
+		return;
+	try_ptr = &self->tries[self->try_count++];
+	try_ptr->endpoint = self->upstream_index >= 0 ? self->pick.name : NULL;
+	try_ptr->us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	try_ptr->status = self->next_cause == GW_NEXT_CAUSE_NONE ? self->resp.status : 0;
+	try_ptr->cause = self->term.cause;
+	try_ptr->stage = self->term.stage;
+}
+
+/* A timeout that was the deadline's or the try's: the client hears 504
+ * either way, and the cause says which. */
+static enum gw_conn_next_cause timed_cause(struct gw_conn_self *self, enum gw_conn_next_cause cause)
+{
+	uint64_t now = vk_sys_now_ns();
+
+	if (self->deadline_ns && now >= self->deadline_ns) {
+		self->term = (struct gw_term){
+			.cause = 's', .stage = self->term.stage, .status = 504, .reason = "deadline exceeded"};
+		return GW_NEXT_CAUSE_DEADLINE;
+	}
+	if (self->try_end_ns && now >= self->try_end_ns) {
+		self->term = (struct gw_term){
+			.cause = 's', .stage = self->term.stage, .status = 504, .reason = "per-try timeout"};
+		return GW_NEXT_CAUSE_TRY_TIMEOUT;
+	}
+	return cause;
+}
 
 /* ---- the attempts ---- */
 
@@ -320,17 +464,23 @@ static void attempt(struct vk_thread *that)
 		gw_conn_close_upstream(conn_ptr);
 		gw_conn_term_from_error(conn_ptr, vk_error());
 		conn_ptr->next_cause = attempt_cause(conn_ptr, vk_error());
+		if (vk_error() == ETIMEDOUT)
+			conn_ptr->next_cause = timed_cause(conn_ptr, conn_ptr->next_cause);
 		vk_clear_error();
 	}
+	/* Nothing this attempt waits on outlasts the request's deadline or
+	 * its own per-try timeout. */
+	vk_limit_at(earliest(conn_ptr->deadline_ns, conn_ptr->try_end_ns));
 	conn_ptr->stage = GW_CONN_STAGE_QUEUE;
 	conn_ptr->response_started = 0;
-	conn_ptr->wait_until_ns = vk_sys_coarse_now_ns() + conn_ptr->connect_ms * 1000000u;
+	conn_ptr->attempt_sent = 0;
+	conn_ptr->wait_until_ns = earliest(vk_sys_now_ns() + conn_ptr->connect_ms * NS_PER_MS, that->limit_ns);
 	while ((conn_ptr->rc = take_connection(conn_ptr)) == GW_UPSTREAM_WAIT) {
-		if (vk_sys_coarse_now_ns() >= conn_ptr->wait_until_ns) {
+		if (vk_sys_now_ns() >= conn_ptr->wait_until_ns) {
 			cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, conn_ptr->upstream_index);
 			vk_raise(ETIMEDOUT);
 		}
-		vk_wait_notified((conn_ptr->wait_until_ns - vk_sys_coarse_now_ns()) / 1000000u + 1);
+		vk_wait_notified((conn_ptr->wait_until_ns - vk_sys_now_ns()) / NS_PER_MS + 1);
 	}
 	if (conn_ptr->rc == GW_UPSTREAM_REFUSED)
 		vk_raise(EPROTO);
@@ -358,8 +508,10 @@ static void attempt(struct vk_thread *that)
 	}
 	conn_ptr->stage = GW_CONN_STAGE_REQUEST_BODY;
 	conn_ptr->attempts_sent++;
+	conn_ptr->attempt_sent = 1;
 	/* CONNECT: the upstream is reached, the tunnel is the rest. */
 	if (conn_ptr->req.method != GW_METHOD_CONNECT) {
+		upstream_left_update(conn_ptr);
 		conn_ptr->rc = request_head_written(conn_ptr);
 		if (conn_ptr->rc == GW_CONN_HEAD_TOO_LARGE)
 			vk_raise(ENOBUFS);
@@ -415,6 +567,49 @@ static void attempt_dropped(struct gw_conn_self *self)
 	gw_exchange_next_attempt(&self->exchange);
 }
 
+/* A failed attempt the decision sends to another endpoint: the one it
+ * had is done with (its verdict given), the exchange starts over. */
+static void attempt_failed_over(struct gw_conn_self *self)
+{
+	gw_conn_upstream_done(self, self->cfg_ptr,
+			      self->term.stage == 'C' ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+	gw_exchange_next_attempt(&self->exchange);
+}
+
+/* The retry counted in flight for the budget is over. */
+static void retry_settle(struct gw_conn_self *self)
+{
+	if (self->retry_counted)
+		gw_stats_retry_ended(self->retry_stats_upstream);
+	self->retry_counted = 0;
+}
+
+/* Before an attempt: an endpoint picked afresh, or the same one again on
+ * a new connection; its per-try timeout. A deadline already past ends
+ * the request before anything goes upstream. */
+static void attempt_prepare(struct gw_conn_self *self)
+{
+	if (self->next == GW_NEXT_PICK_AGAIN)
+		attempt_pick(self);
+	else
+		self->retried = 1;
+	try_begin(self);
+	if (self->next_cause == GW_NEXT_CAUSE_NONE && self->deadline_ns && vk_sys_now_ns() >= self->deadline_ns) {
+		self->term.stage = 'Q';
+		self->next_cause = timed_cause(self, GW_NEXT_CAUSE_NONE);
+	}
+}
+
+/* After it: recorded, and the decision on what follows. */
+static void attempt_conclude(struct gw_conn_self *self)
+{
+	if (self->upstream_index >= 0)
+		self->tried_mask |= 1ull << ((unsigned)self->pick.endpoint % 64);
+	try_record(self);
+	retry_settle(self);
+	self->next = gw_conn_upstream_next(self, self->next_cause);
+}
+
 /* The attempts at the upstream, until the one decision says answer: with
  * a response head to relay (the response filters have seen it), or with a
  * termination code (the error the response filters have seen). */
@@ -423,19 +618,24 @@ void gw_conn_attempts(struct vk_thread *that)
 	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
 
 	vk_begin_stateless();
+	deadline_begin(conn_ptr);
 	for (conn_ptr->next = GW_NEXT_PICK_AGAIN; conn_ptr->next != GW_NEXT_ANSWER;) {
-		if (conn_ptr->next == GW_NEXT_PICK_AGAIN)
-			attempt_pick(conn_ptr);
-		else
-			conn_ptr->retried = 1;
+		attempt_prepare(conn_ptr);
 		if (conn_ptr->next_cause == GW_NEXT_CAUSE_NONE)
 			vk_call(attempt, conn_ptr);
-		conn_ptr->next = gw_conn_upstream_next(conn_ptr, conn_ptr->next_cause);
+		attempt_conclude(conn_ptr);
 		if (conn_ptr->next != GW_NEXT_ANSWER) {
+			if (conn_ptr->next == GW_NEXT_PICK_AGAIN)
+				attempt_failed_over(conn_ptr);
 			conn_ptr->term = (struct gw_term){0};
 			conn_ptr->next_cause = GW_NEXT_CAUSE_NONE;
+			/* the backoff the decision chose: it ends before the deadline */
+			if (conn_ptr->backoff_ns)
+				vk_sleep(conn_ptr->backoff_ns / NS_PER_MS);
 			continue;
 		}
+		if (conn_ptr->next_cause == GW_NEXT_CAUSE_DEADLINE)
+			gw_stats_deadline_expired(conn_ptr->pick.stats_upstream);
 		if (!response_filters_apply(conn_ptr))
 			break;
 		conn_ptr->response_filtered = 1;
@@ -444,21 +644,60 @@ void gw_conn_attempts(struct vk_thread *that)
 		if (conn_ptr->exchange.verdict != GW_VERDICT_RETRY)
 			break;
 		conn_ptr->next = gw_conn_upstream_next(conn_ptr, GW_NEXT_CAUSE_FILTER_ASKS);
-		if (conn_ptr->next == GW_NEXT_PICK_AGAIN)
+		if (conn_ptr->next == GW_NEXT_PICK_AGAIN) {
 			attempt_dropped(conn_ptr);
-		else if (gw_pipeline_resume(&conn_ptr->exchange) == GW_PIPELINE_WAIT)
+			if (conn_ptr->backoff_ns)
+				vk_sleep(conn_ptr->backoff_ns / NS_PER_MS);
+		} else if (gw_pipeline_resume(&conn_ptr->exchange) == GW_PIPELINE_WAIT) {
 			vk_call(gw_pipeline_wait, &conn_ptr->exchange);
+		}
 	}
+	conn_ptr->decided_ns = vk_sys_now_ns();
 	vk_end();
 }
 
 /* ---- the decision ---- */
 
+/* A failure of the attempt that another may not have, by the policy's
+ * retry_on; and whether it happened before the request went out. */
+static unsigned failure_kind(enum gw_conn_next_cause cause)
+{
+	switch (cause) {
+	case GW_NEXT_CAUSE_QUEUE:
+	case GW_NEXT_CAUSE_CONNECT_FAILED:
+	case GW_NEXT_CAUSE_CONNECT_TIMEOUT:
+		return GW_RETRY_ON_CONNECT_FAILURE;
+	case GW_NEXT_CAUSE_KEPT_CLOSED:
+	case GW_NEXT_CAUSE_SEND_FAILED:
+	case GW_NEXT_CAUSE_RESPONSE_INVALID:
+		return GW_RETRY_ON_RESET;
+	case GW_NEXT_CAUSE_RESPONSE_TIMEOUT:
+	case GW_NEXT_CAUSE_TRY_TIMEOUT:
+		return GW_RETRY_ON_TIMEOUT;
+	default:
+		return 0; /* the deadline, a refusal, the client's or the gateway's own failure */
+	}
+}
+
 struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_inputs *in_ptr)
 {
 	struct gw_conn_next_decision answer = {.action = GW_NEXT_ANSWER};
+	struct gw_conn_next_decision again = {.action = GW_NEXT_PICK_AGAIN};
+	unsigned kind;
 
 	switch (in_ptr->cause) {
+	case GW_NEXT_CAUSE_FILTER_ASKS:
+		/* Only what can be sent again, after the upstream answered or
+		 * failed (not a refusal before any endpoint was tried, nor the
+		 * client's or the gateway's own failure, nor the deadline), with
+		 * nothing of the answer gone to the client, within the bound on
+		 * attempts. */
+		if (!in_ptr->replayable || in_ptr->attempt_cause == GW_NEXT_CAUSE_REFUSED ||
+		    in_ptr->attempt_cause == GW_NEXT_CAUSE_CLIENT || in_ptr->attempt_cause == GW_NEXT_CAUSE_INTERNAL ||
+		    in_ptr->attempt_cause == GW_NEXT_CAUSE_DEADLINE || in_ptr->response_sent ||
+		    in_ptr->response_status == 101 || in_ptr->attempts + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
+			return answer;
+		return again;
 	case GW_NEXT_CAUSE_KEPT_CLOSED:
 		/* The upstream may have closed a kept connection just as it was
 		 * taken: a request that may be sent twice goes again, once, on a
@@ -466,31 +705,114 @@ struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_input
 		if (in_ptr->reused && !in_ptr->fresh_retry_used && !in_ptr->response_started && in_ptr->idempotent &&
 		    in_ptr->replayable)
 			return (struct gw_conn_next_decision){.action = GW_NEXT_FRESH_CONNECTION};
-		return answer;
-	case GW_NEXT_CAUSE_FILTER_ASKS:
-		/* Only what can be sent again, after the upstream answered or
-		 * failed (not a refusal before any endpoint was tried, nor the
-		 * client's or the gateway's own failure), with nothing of the
-		 * answer gone to the client, within the bound on attempts. */
-		if (!in_ptr->replayable || in_ptr->attempt_cause == GW_NEXT_CAUSE_REFUSED ||
-		    in_ptr->attempt_cause == GW_NEXT_CAUSE_CLIENT || in_ptr->attempt_cause == GW_NEXT_CAUSE_INTERNAL ||
-		    in_ptr->response_sent || in_ptr->response_status == 101 ||
-		    in_ptr->attempts + 1 >= GW_EXCHANGE_ATTEMPTS_MAX)
-			return answer;
-		return (struct gw_conn_next_decision){.action = GW_NEXT_PICK_AGAIN};
+		break;
 	default:
-		/* Any other failure is answered; a filter that sees the error
-		 * may ask for another attempt. */
-		return answer;
+		break;
 	}
+	/* A failure without a response head: another endpoint, when the
+	 * policy retries this kind, within its attempts; once the request
+	 * went out, only if it can go again whole and is safe to repeat. */
+	kind = failure_kind(in_ptr->cause);
+	if (!(kind & in_ptr->retry_on) || in_ptr->attempts + 1 >= in_ptr->attempts_max ||
+	    in_ptr->attempts + 1 >= GW_EXCHANGE_ATTEMPTS_MAX || in_ptr->response_sent)
+		return answer;
+	if (in_ptr->sent && (!in_ptr->replayable || !in_ptr->safe))
+		return answer;
+	return again;
+}
+
+/* Seconds of a Retry-After (RFC 9110 10.2.3): delta-seconds, or an
+ * HTTP-date from now; -1 when absent or malformed. */
+static int64_t retry_after_ns(const struct gw_conn_self *self)
+{
+	const struct gw_http_field *f_ptr = field_of_kind(&self->resp.head, GW_FIELD_RETRY_AFTER);
+	char text[64];
+	struct tm tm;
+	uint64_t parsed_ns;
+	time_t when, now;
+
+	if (!f_ptr || f_ptr->value.len == 0 || f_ptr->value.len >= sizeof(text))
+		return -1;
+	memcpy(text, span(self->resp_ptr, f_ptr->value), f_ptr->value.len);
+	text[f_ptr->value.len] = '\0';
+	/* delta-seconds: the same digits as a millisecond value, read as one */
+	if (gw_deadline_parse_ms(text, f_ptr->value.len, &parsed_ns) == 0) {
+		uint64_t seconds = parsed_ns / NS_PER_MS;
+
+		return seconds > 86400u * 365 ? INT64_MAX : (int64_t)(seconds * 1000000000ull);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (!strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return -1;
+	when = timegm(&tm);
+	now = time(NULL);
+	return when <= now ? 0 : (int64_t)(when - now) * 1000000000ll;
+}
+
+/* The wait before retry number `retry` (from 1): full jitter over an
+ * exponential bound (a uniform draw below min(max, base * 2^(retry-1))). */
+static uint64_t backoff_jittered(const struct gw_retry_policy *policy_ptr, int retry)
+{
+	uint64_t bound = (uint64_t)policy_ptr->backoff_base_ms * NS_PER_MS;
+
+	for (int i = 1; i < retry && bound < (uint64_t)policy_ptr->backoff_max_ms * NS_PER_MS; i++)
+		bound *= 2;
+	if (bound > (uint64_t)policy_ptr->backoff_max_ms * NS_PER_MS)
+		bound = (uint64_t)policy_ptr->backoff_max_ms * NS_PER_MS;
+	return bound ? gw_random_u64() % bound : 0;
+}
+
+/* The retry the decision allows, weighed: the upstream's budget, then a
+ * backoff (or the upstream's Retry-After) that must end before the
+ * deadline. 1 to go, 0 to answer (retry_refused says why). */
+static int retry_weighed(struct gw_conn_self *self, enum gw_conn_next_cause cause)
+{
+	const struct gw_config_upstream *up_ptr =
+		&self->cfg_ptr->config_ptr->upstreams_ptr[self->route_ptr->action.proxy.upstream_index];
+	const struct gw_config_retry_budget *budget_ptr = &up_ptr->retry_budget;
+	const struct gw_retry_policy *policy_ptr = gw_exchange_retry_policy(&self->exchange);
+	uint64_t now = vk_sys_now_ns(), wait = 0;
+	int stats_upstream = gw_stats_upstream_slot(up_ptr);
+	int64_t upstream_asks;
+
+	if (budget_ptr->enabled &&
+	    !gw_stats_retry_budget_allows(stats_upstream, budget_ptr->percent, budget_ptr->min_per_second, now)) {
+		self->retry_refused = "budget";
+		gw_stats_retry_budget_refused(stats_upstream);
+		return 0;
+	}
+	if (policy_ptr) {
+		wait = backoff_jittered(policy_ptr, gw_exchange_attempt(&self->exchange) + 1);
+		upstream_asks = cause == GW_NEXT_CAUSE_FILTER_ASKS && self->next_cause == GW_NEXT_CAUSE_NONE &&
+						policy_ptr->honour_retry_after
+					? retry_after_ns(self)
+					: -1;
+		if (upstream_asks > (int64_t)wait)
+			wait = (uint64_t)upstream_asks;
+	}
+	if (self->deadline_ns && now + wait + NS_PER_MS >= self->deadline_ns) {
+		self->retry_refused = "deadline";
+		return 0;
+	}
+	self->backoff_ns = wait;
+	gw_stats_retry_started(stats_upstream, now);
+	self->retry_counted = 1;
+	self->retry_stats_upstream = stats_upstream;
+	return 1;
 }
 
 enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum gw_conn_next_cause cause)
 {
+	const struct gw_retry_policy *policy_ptr = gw_exchange_retry_policy(&self->exchange);
+	const char *key;
+	size_t key_len;
 	struct gw_conn_next_inputs in = {
 		.cause = cause,
 		.idempotent = gw_http_method_idempotent(self->req.method),
 		.replayable = gw_exchange_replayable(&self->exchange),
+		.sent = self->attempt_sent,
+		.retry_on = policy_ptr ? policy_ptr->retry_on : 0,
+		.attempts_max = policy_ptr ? policy_ptr->attempts : 1,
 		.reused = self->reused,
 		.fresh_retry_used = self->retried,
 		.response_started = self->response_started,
@@ -500,6 +822,12 @@ enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum g
 		.attempts = gw_exchange_attempt(&self->exchange),
 		.response_status = self->exchange.response_status,
 	};
+	enum gw_conn_next_action action;
 
-	return gw_conn_next_decide(&in).action;
+	in.safe = in.idempotent || (policy_ptr && policy_ptr->all_methods) ||
+		  gw_exchange_request_header(&self->exchange, "idempotency-key", &key, &key_len);
+	action = gw_conn_next_decide(&in).action;
+	if (action == GW_NEXT_PICK_AGAIN && !retry_weighed(self, cause))
+		return GW_NEXT_ANSWER;
+	return action;
 }

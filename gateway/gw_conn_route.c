@@ -164,8 +164,8 @@ int gw_conn_pick_upstream(struct gw_conn_self *self, const struct gw_conn_config
 	int status;
 
 	hash_key(self, up_ptr, &key, &key_len);
-	status = cfg_ptr->upstream_ops.pick(cfg_ptr->upstream_ops.ctx_ptr, up_ptr->index, key, key_len, &self->pick,
-					    &self->term.reason);
+	status = cfg_ptr->upstream_ops.pick(cfg_ptr->upstream_ops.ctx_ptr, up_ptr->index, key, key_len,
+					    self->tried_mask, &self->pick, &self->term.reason);
 	if (status)
 		return status;
 	self->upstream_index = up_ptr->index;

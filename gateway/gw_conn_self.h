@@ -29,7 +29,7 @@
 
 /* A string literal, its length counted by the compiler. */
 #define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
-#define GW_CONN_LOG_MAX 2048
+#define GW_CONN_LOG_MAX 3072
 /* Room for what the gateway adds to a forwarded head besides what it
  * received (the filters' edits have their own bound): Host, X-Forwarded-*,
  * Via, framing, Upgrade, a rewritten prefix. */
@@ -66,6 +66,8 @@ enum gw_conn_next_cause {
 	GW_NEXT_CAUSE_CONNECT_TIMEOUT,	/* connect_ms passed */
 	GW_NEXT_CAUSE_SEND_FAILED,	/* the upstream failed while taking the request */
 	GW_NEXT_CAUSE_RESPONSE_TIMEOUT, /* response_ms passed before a whole head */
+	GW_NEXT_CAUSE_TRY_TIMEOUT,	/* the retry policy's per-try timeout passed */
+	GW_NEXT_CAUSE_DEADLINE,		/* the request's deadline passed: 504, never again */
 	GW_NEXT_CAUSE_RESPONSE_INVALID, /* closed before a whole head, or not HTTP */
 	GW_NEXT_CAUSE_CLIENT,		/* the client's side failed: never again */
 	GW_NEXT_CAUSE_INTERNAL,		/* the gateway's own failure (the head did not fit...) */
@@ -79,11 +81,16 @@ enum gw_conn_next_action {
 };
 
 /* What the decision reads: everything it depends on, so that it can be
- * tested alone and extended (deadlines, budgets, backoff, hedging). */
+ * tested alone. The budget and the backoff are weighed after it says go
+ * (gw_conn_upstream_next). */
 struct gw_conn_next_inputs {
 	enum gw_conn_next_cause cause;
 	int idempotent;	      /* the method may be sent twice (RFC 9110 9.2.2) */
+	int safe;	      /* idempotent, or with an Idempotency-Key, or the policy's all_methods */
 	int replayable;	      /* no body, or one kept whole */
+	int sent;	      /* the failed attempt wrote the request upstream */
+	unsigned retry_on;    /* the retry policy's (enum gw_retry_on); 0: no policy */
+	int attempts_max;     /* the retry policy's attempts; 1: no policy */
 	int reused;	      /* the connection was kept from an earlier request */
 	int fresh_retry_used; /* this attempt already went again on a new connection */
 	int response_started; /* bytes of the response came from the upstream */
@@ -97,6 +104,15 @@ struct gw_conn_next_inputs {
 
 struct gw_conn_next_decision {
 	enum gw_conn_next_action action;
+};
+
+/* One attempt at the upstream, for the access log. */
+struct gw_conn_try {
+	const char *endpoint; /* "host:port"; NULL: none was picked */
+	uint32_t us;	      /* from its start to its response head or failure */
+	uint16_t status;      /* the response's; 0: it failed (term says how) */
+	char cause;	      /* the termination code of a failure (gw_term.h) */
+	char stage;
 };
 
 struct gw_tls_stream;
@@ -153,6 +169,21 @@ struct gw_conn_self {
 	const struct gw_route *route_ptr;
 	struct gw_upstream_pick pick;
 	int upstream_index; /* -1: no upstream picked for this request */
+	/* The request's deadline and retries (gw_conn_next.c). */
+	uint64_t deadline_ns;	   /* vk_sys_now_ns() time; 0: none */
+	uint64_t try_started_ns;   /* this attempt's start */
+	uint64_t try_end_ns;	   /* its per-try timeout's end; 0: none */
+	uint64_t upstream_left_ns; /* the time left that goes upstream with this attempt (0: none) */
+	uint64_t tried_mask;	   /* endpoints tried, bit e % 64 (gw_upstream_ops.pick avoids them) */
+	uint64_t backoff_ns;	   /* the wait before the next attempt */
+	uint64_t decided_ns;	   /* the attempts ended: the answer was decided */
+	int grpc;		   /* a gRPC request: Content-Type application/grpc... */
+	int deadline_ignored;	   /* a malformed timeout the client sent, ignored */
+	int attempt_sent;	   /* this attempt wrote the request upstream */
+	int retry_counted;	   /* this attempt is a retry the budget counts in flight */
+	int retry_stats_upstream;  /* ... for this upstream slot */
+	const char *retry_refused; /* why no other attempt was made when one was asked ("budget"...) */
+	int try_count;
 	uint64_t wait_until_ns;
 	uint64_t connect_ms;
 	uint64_t response_ms;
@@ -183,6 +214,7 @@ struct gw_conn_self {
 	/* Before the first request it holds a PROXY protocol header being
 	 * read (gw_conn_client.c): nothing else uses it then. */
 	char log_line[GW_CONN_LOG_MAX];
+	struct gw_conn_try tries[GW_EXCHANGE_ATTEMPTS_MAX];
 	struct gw_request req;
 	struct gw_response resp;
 };

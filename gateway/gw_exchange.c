@@ -94,6 +94,7 @@ void gw_exchange_begin(struct gw_exchange *ex_ptr, const struct gw_request *req_
 	ex_ptr->request_body_len = 0;
 	ex_ptr->body_kept = 0;
 	ex_ptr->attempt = 0;
+	ex_ptr->retry_policy_ptr = NULL;
 	ex_ptr->request_edit_count = 0;
 	ex_ptr->request_bytes_used = 0;
 	ex_ptr->request_value_count = 0;
@@ -518,6 +519,21 @@ int gw_exchange_retry(struct gw_exchange *ex_ptr)
 int gw_exchange_attempt(const struct gw_exchange *ex_ptr)
 {
 	return ex_ptr->attempt;
+}
+
+void gw_exchange_set_retry_policy(struct gw_exchange *ex_ptr, const struct gw_retry_policy *policy_ptr)
+{
+	ex_ptr->retry_policy_ptr = policy_ptr;
+}
+
+const struct gw_retry_policy *gw_exchange_retry_policy(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->retry_policy_ptr;
+}
+
+int gw_exchange_response_is_upstreams(const struct gw_exchange *ex_ptr)
+{
+	return ex_ptr->resp_ptr != NULL;
 }
 
 void gw_exchange_request_done(struct gw_exchange *ex_ptr)

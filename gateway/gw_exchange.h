@@ -168,6 +168,36 @@ enum gw_verdict gw_exchange_verdict(const struct gw_exchange *ex_ptr);
 int gw_exchange_retry(struct gw_exchange *ex_ptr);
 /* However filters ask, a request goes upstream at most this many times. */
 #define GW_EXCHANGE_ATTEMPTS_MAX 10
+
+/* How the connection retries attempts that end without a response head
+ * (gateway/gw_conn_next.c decides), as a retry filter states it in the
+ * request head (gw_exchange_set_retry_policy); statuses stay the filter's
+ * to ask for (gw_exchange_retry). Without one, an attempt that fails is
+ * answered (but for a kept connection the upstream had closed). */
+enum gw_retry_on {
+	GW_RETRY_ON_CONNECT_FAILURE = 1u << 0, /* refused, unreachable, connect timeout, no pooled connection */
+	GW_RETRY_ON_RESET = 1u << 1,	       /* closed or reset before a whole response head, or not HTTP */
+	GW_RETRY_ON_TIMEOUT = 1u << 2,	       /* the per-try timeout, or the upstream's response_ms */
+};
+
+struct gw_retry_policy {
+	int attempts;		  /* at most, the first included (up to GW_EXCHANGE_ATTEMPTS_MAX) */
+	unsigned retry_on;	  /* enum gw_retry_on bits */
+	uint32_t per_try_ms;	  /* an attempt's time to a response head; 0: only the deadline */
+	uint32_t backoff_base_ms; /* before retry n (from 1): a random wait below */
+	uint32_t backoff_max_ms;  /*   min(backoff_max_ms, backoff_base_ms * 2^(n-1)) */
+	int all_methods;	  /* retry after sending whatever the method */
+	int honour_retry_after;	  /* a Retry-After the deadline fits is waited for */
+};
+
+/* In the request head: this request's retries follow `policy_ptr` (which
+ * must outlive the request: the filter's compiled config). The last call
+ * wins. */
+void gw_exchange_set_retry_policy(struct gw_exchange *ex_ptr, const struct gw_retry_policy *policy_ptr);
+const struct gw_retry_policy *gw_exchange_retry_policy(const struct gw_exchange *ex_ptr);
+/* The answer in the response head is the upstream's (not the gateway's
+ * own error after an attempt failed). */
+int gw_exchange_response_is_upstreams(const struct gw_exchange *ex_ptr);
 /* Attempts made before this one (0 on the first). */
 int gw_exchange_attempt(const struct gw_exchange *ex_ptr);
 /* `len` bytes copied into the exchange's buffer (NUL added), or NULL. */

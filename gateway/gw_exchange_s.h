@@ -103,8 +103,9 @@ struct gw_exchange {
 	int body_kept;
 	/* attempts at the upstream (gw_exchange_retry) */
 	int attempt;
-	uint32_t request_edit_count; /* edits made before the first attempt */
-	size_t request_bytes_used;   /* their bytes, kept across attempts */
+	const struct gw_retry_policy *retry_policy_ptr; /* NULL: none */
+	uint32_t request_edit_count;			/* edits made before the first attempt */
+	size_t request_bytes_used;			/* their bytes, kept across attempts */
 	/* stages whose request_head let the request through: the response
 	 * goes back through these, in reverse */
 	int stages_passed;

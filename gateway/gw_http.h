@@ -53,8 +53,10 @@ enum gw_http_body {
 };
 
 /* Field lines the codec names: those the parser interprets, the other
- * hop-by-hop ones (RFC 9110 7.6.1) and the X-Forwarded-* the proxy writes
- * itself. Everything else is GW_FIELD_OTHER. */
+ * hop-by-hop ones (RFC 9110 7.6.1), the X-Forwarded-* the proxy writes
+ * itself, and those a request's deadline and retries read (a client's
+ * timeout, gRPC's Content-Type, Retry-After). Everything else is
+ * GW_FIELD_OTHER. */
 enum gw_http_field_kind {
 	GW_FIELD_OTHER = 0,
 	GW_FIELD_HOST,
@@ -70,6 +72,11 @@ enum gw_http_field_kind {
 	GW_FIELD_X_FORWARDED_FOR,
 	GW_FIELD_X_FORWARDED_PROTO,
 	GW_FIELD_X_FORWARDED_HOST,
+	GW_FIELD_X_REQUEST_TIMEOUT,
+	GW_FIELD_GRPC_TIMEOUT,
+	GW_FIELD_ENVOY_EXPECTED_TIMEOUT, /* x-envoy-expected-rq-timeout-ms */
+	GW_FIELD_CONTENT_TYPE,
+	GW_FIELD_RETRY_AFTER,
 };
 
 /* The kind of a field name (a token), case-insensitive: at most one

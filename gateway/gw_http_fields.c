@@ -97,8 +97,9 @@ static int named(const char *name, const char *known, size_t len)
 /* The kind of a field named `known` when its name is that. */
 #define NAMED(name, known, len, kind) (named((name), (known), (len)) ? (kind) : GW_FIELD_OTHER)
 
-/* Names of one length differ in their first letter, so the length and
- * that letter leave one candidate to compare. */
+/* Names of one length differ in their first letter (x-forwarded-proto
+ * and x-request-timeout in their third), so the length and that letter
+ * leave one candidate to compare. */
 enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len)
 {
 	char first = len ? (char)(name[0] | 0x20) : 0; /* lower case, for letters */
@@ -110,6 +111,13 @@ enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len)
 		return NAMED(name, "host", len, GW_FIELD_HOST);
 	case sizeof("expect") - 1:
 		return NAMED(name, "expect", len, GW_FIELD_EXPECT);
+	case sizeof("retry-after") - 1:
+		return NAMED(name, "retry-after", len, GW_FIELD_RETRY_AFTER);
+	case sizeof("content-type") - 1:
+		return first == 'c' ? NAMED(name, "content-type", len, GW_FIELD_CONTENT_TYPE)
+				    : NAMED(name, "grpc-timeout", len, GW_FIELD_GRPC_TIMEOUT);
+	case sizeof("x-envoy-expected-rq-timeout-ms") - 1:
+		return NAMED(name, "x-envoy-expected-rq-timeout-ms", len, GW_FIELD_ENVOY_EXPECTED_TIMEOUT);
 	case sizeof("upgrade") - 1:
 		return first == 'u' ? NAMED(name, "upgrade", len, GW_FIELD_UPGRADE)
 				    : NAMED(name, "trailer", len, GW_FIELD_TRAILER);
@@ -124,8 +132,10 @@ enum gw_http_field_kind gw_http_field_kind_of(const char *name, size_t len)
 		return first == 'p' ? NAMED(name, "proxy-connection", len, GW_FIELD_PROXY_CONNECTION)
 				    : NAMED(name, "x-forwarded-host", len, GW_FIELD_X_FORWARDED_HOST);
 	case sizeof("transfer-encoding") - 1:
-		return first == 't' ? NAMED(name, "transfer-encoding", len, GW_FIELD_TRANSFER_ENCODING)
-				    : NAMED(name, "x-forwarded-proto", len, GW_FIELD_X_FORWARDED_PROTO);
+		if (first == 't')
+			return NAMED(name, "transfer-encoding", len, GW_FIELD_TRANSFER_ENCODING);
+		return (name[2] | 0x20) == 'f' ? NAMED(name, "x-forwarded-proto", len, GW_FIELD_X_FORWARDED_PROTO)
+					       : NAMED(name, "x-request-timeout", len, GW_FIELD_X_REQUEST_TIMEOUT);
 	default:
 		return GW_FIELD_OTHER;
 	}

@@ -7,6 +7,7 @@
  * case and order; the lines a run of kept fields took in the received
  * head are copied as one run. */
 #include "gw_http_write.h"
+#include "gw_deadline.h"
 #include "gw_conn_self.h"
 #include "gw_config_s.h"
 #include "gw_conn_s.h"
@@ -353,15 +354,51 @@ static void out_content_length(struct gw_http_out *out_ptr, uint64_t length)
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 }
 
+/* A timeout the client asked for: under a deadline, replaced by what is
+ * left of it (out_deadline). */
+static int deadline_field(const struct gw_http_field *f_ptr)
+{
+	return f_ptr->kind == GW_FIELD_X_REQUEST_TIMEOUT || f_ptr->kind == GW_FIELD_GRPC_TIMEOUT ||
+	       f_ptr->kind == GW_FIELD_ENVOY_EXPECTED_TIMEOUT;
+}
+
+/* What is left of the request's deadline, in the headers the route names
+ * (gRPC's own on a gRPC request), so that the next hop's deadline is
+ * shorter by the time spent here. */
+static void out_deadline(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
+{
+	const struct gw_route_deadline *config_ptr = &self->route_ptr->action.proxy.deadline;
+	const char *const *names_ptr = self->grpc ? config_ptr->grpc_headers_ptr : config_ptr->headers_ptr;
+	int count = self->grpc ? config_ptr->grpc_header_count : config_ptr->header_count;
+	char ms[GW_DEADLINE_TEXT_MAX], grpc[GW_DEADLINE_TEXT_MAX];
+	size_t ms_len = 0, grpc_len = 0;
+
+	for (int i = 0; i < count; i++) {
+		size_t name_len = strlen(names_ptr[i]);
+
+		if (name_len == sizeof("grpc-timeout") - 1 && memcmp(names_ptr[i], "grpc-timeout", name_len) == 0) {
+			if (!grpc_len)
+				grpc_len = gw_deadline_format_grpc(self->upstream_left_ns, grpc);
+			gw_http_out_field(out_ptr, names_ptr[i], name_len, grpc, grpc_len);
+		} else {
+			if (!ms_len)
+				ms_len = gw_deadline_format_ms(self->upstream_left_ns, ms);
+			gw_http_out_field(out_ptr, names_ptr[i], name_len, ms, ms_len);
+		}
+	}
+}
+
 void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
 {
 	struct field_runs runs = {.out_ptr = out_ptr, .buf = self->head_ptr};
 	const struct gw_http_field *f_ptr;
+	int timed = self->upstream_left_ns != 0;
 
 	out_request_line(out_ptr, self);
 	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
 		f_ptr = &self->req.head.fields[i];
 		if (!copied_as_received(f_ptr) || forwarded_kind(f_ptr) != XF_NONE ||
+		    (timed && deadline_field(f_ptr)) ||
 		    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f_ptr->name),
 					      f_ptr->name.len))
 			runs_flush(&runs);
@@ -378,6 +415,8 @@ void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_con
 		gw_http_out_field(out_ptr, "Host", 4, self->pick.name, strlen(self->pick.name));
 	out_forwarded(out_ptr, self);
 	out_via(out_ptr, self->cfg_ptr, self->req.head.version_minor);
+	if (timed)
+		out_deadline(out_ptr, self);
 	if (self->exchange.body_kept && self->req.head.body != GW_BODY_NONE)
 		out_content_length(out_ptr, self->body_len);
 	else if (!self->exchange.body_kept && self->req.head.body == GW_BODY_LENGTH)
@@ -469,6 +508,11 @@ void gw_conn_write_answer_head(struct gw_http_out *out_ptr, const struct gw_conn
 	gw_http_out_status_line(out_ptr, status);
 	if (self->term.cause == 'N' && self->term.stage == 'T')
 		GW_HTTP_OUT_LITERAL(out_ptr, "Allow: " GW_CONN_ALLOW "\r\n");
+	/* A gRPC client reads its status from grpc-status: a deadline the
+	 * gateway enforced is DEADLINE_EXCEEDED (4). Over HTTP/2 this answer
+	 * becomes gRPC's trailers-only form (200 with these fields). */
+	if (self->grpc && status == 504 && self->term.cause == 's')
+		GW_HTTP_OUT_LITERAL(out_ptr, "grpc-status: 4\r\ngrpc-message: deadline exceeded\r\n");
 	/* A filter's headers are all edits; only the error shape has a type
 	 * of its own. The route's own answer has its configured fields. */
 	if (json)

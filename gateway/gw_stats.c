@@ -292,6 +292,7 @@ void gw_stats_attach(struct gw_stats *stats_ptr, int kernel_index)
 	add(&kernel_ptr->epochs, 1);
 	set(&kernel_ptr->connections_active, 0);
 	for (int u = 0, n = gw_stats_upstream_count(stats_ptr); u < n; u++) {
+		set(&gw_stats_upstream_of(stats_ptr, kernel_index, u)->retries_active, 0);
 		for (int e = 0; e < stats_ptr->upstream_names_ptr[u].endpoint_count; e++) {
 			struct gw_stats_endpoint *ep_ptr = gw_stats_endpoint_of(stats_ptr, kernel_index, u, e);
 
@@ -430,6 +431,76 @@ void gw_stats_upstream_refused(int upstream)
 	if (!stats_ptr || upstream < 0 || upstream >= gw_stats_upstream_count(stats_ptr))
 		return;
 	add(&gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream)->refused, 1);
+}
+
+/* This kernel's part of an upstream, or NULL (no table, no such slot). */
+static struct gw_stats_upstream *own_upstream(int upstream)
+{
+	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
+
+	if (!stats_ptr || upstream < 0 || upstream >= gw_stats_upstream_count(stats_ptr))
+		return NULL;
+	return gw_stats_upstream_of(stats_ptr, gw_stats_own.index, upstream);
+}
+
+int gw_stats_retry_budget_allows(int upstream, int percent, int min_per_second, uint64_t now_ns)
+{
+	const struct gw_stats *stats_ptr = gw_stats_own.stats_ptr;
+	uint64_t second = now_ns / 1000000000u, requests = 0, retries = 0, this_second = 0;
+
+	if (!own_upstream(upstream))
+		return 1;
+	for (int k = 0; k < stats_ptr->kernels; k++) {
+		const struct gw_stats_upstream *up_ptr = gw_stats_upstream_of(stats_ptr, k, upstream);
+
+		retries += gw_stats_load(&up_ptr->retries_active);
+		if (gw_stats_load(&up_ptr->retry_second) == second)
+			this_second += gw_stats_load(&up_ptr->retry_second_count);
+		for (int e = 0; e < stats_ptr->upstream_names_ptr[upstream].endpoint_count; e++)
+			requests += gw_stats_load(&gw_stats_endpoint_of(stats_ptr, k, upstream, e)->active);
+	}
+	return (retries + 1) * 100 <= (uint64_t)percent * requests || this_second < (uint64_t)min_per_second;
+}
+
+void gw_stats_retry_started(int upstream, uint64_t now_ns)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+	uint64_t second = now_ns / 1000000000u;
+
+	if (!up_ptr)
+		return;
+	add(&up_ptr->retries, 1);
+	add(&up_ptr->retries_active, 1);
+	if (gw_stats_load(&up_ptr->retry_second) != second) {
+		/* the count first: a reader that sees the new second sees it */
+		set(&up_ptr->retry_second_count, 0);
+		set(&up_ptr->retry_second, second);
+	}
+	add(&up_ptr->retry_second_count, 1);
+}
+
+void gw_stats_retry_ended(int upstream)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+
+	if (up_ptr && gw_stats_load(&up_ptr->retries_active) > 0)
+		add(&up_ptr->retries_active, (uint64_t)-1);
+}
+
+void gw_stats_retry_budget_refused(int upstream)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+
+	if (up_ptr)
+		add(&up_ptr->retry_budget_refused, 1);
+}
+
+void gw_stats_deadline_expired(int upstream)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+
+	if (up_ptr)
+		add(&up_ptr->deadline_expired, 1);
 }
 
 void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, uint64_t waiting)

@@ -105,6 +105,18 @@ void gw_stats_upstream_refused(int upstream);
 struct gw_config_upstream;
 int gw_stats_upstream_slot(const struct gw_config_upstream *upstream_ptr);
 void gw_stats_endpoint_connect_failed(int upstream, int endpoint);
+
+/* Retries to upstream `upstream` (its slot): whether one more fits its
+ * budget, seen across every kernel: retries in flight below `percent` of
+ * its requests in flight, or fewer than `min_per_second` started this
+ * second (1 when no table is attached: nothing to see). */
+int gw_stats_retry_budget_allows(int upstream, int percent, int min_per_second, uint64_t now_ns);
+/* A retry starts (counted, and in flight until gw_stats_retry_ended). */
+void gw_stats_retry_started(int upstream, uint64_t now_ns);
+void gw_stats_retry_ended(int upstream);
+/* A retry the budget refused; a request answered at its deadline. */
+void gw_stats_retry_budget_refused(int upstream);
+void gw_stats_deadline_expired(int upstream);
 /* The kernel's pool for upstream `upstream`: connections open, kept alive,
  * and requests waiting in line for one. */
 void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, uint64_t waiting);

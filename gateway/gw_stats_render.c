@@ -67,6 +67,10 @@ struct upstream_view {
 	uint64_t connections;
 	uint64_t kept;
 	uint64_t waiting;
+	uint64_t retries;
+	uint64_t retries_active;
+	uint64_t retry_budget_refused;
+	uint64_t deadline_expired;
 };
 
 static void kernel_view(const struct gw_stats *stats_ptr, int k0, int k1, struct gw_stats_kernel *v_ptr)
@@ -115,6 +119,10 @@ static void upstream_view(const struct gw_stats *stats_ptr, int k0, int k1, int 
 		v_ptr->connections += gw_stats_load(&up_ptr->connections);
 		v_ptr->kept += gw_stats_load(&up_ptr->kept);
 		v_ptr->waiting += gw_stats_load(&up_ptr->waiting);
+		v_ptr->retries += gw_stats_load(&up_ptr->retries);
+		v_ptr->retries_active += gw_stats_load(&up_ptr->retries_active);
+		v_ptr->retry_budget_refused += gw_stats_load(&up_ptr->retry_budget_refused);
+		v_ptr->deadline_expired += gw_stats_load(&up_ptr->deadline_expired);
 	}
 	for (int e = 0; e < stats_ptr->upstream_names_ptr[u].endpoint_count; e++) {
 		endpoint_view(stats_ptr, k0, k1, u, e, now_ns, &ev);
@@ -213,9 +221,13 @@ static void json_upstream(struct out *o_ptr, const struct gw_stats *stats_ptr, i
 	put(o_ptr, "%s\"%s\":{\"requests\":%llu,\"active\":%llu,\"refused\":%llu,\"responses\":", first ? "" : ",",
 	    up_ptr->name, (unsigned long long)v.requests, (unsigned long long)v.active, (unsigned long long)v.refused);
 	json_classes(o_ptr, v.responses);
-	put(o_ptr, ",\"connect_failures\":%llu,\"connections\":%llu,\"kept\":%llu,\"waiting\":%llu,\"endpoints\":[",
+	put(o_ptr, ",\"connect_failures\":%llu,\"connections\":%llu,\"kept\":%llu,\"waiting\":%llu,",
 	    (unsigned long long)v.connect_failures, (unsigned long long)v.connections, (unsigned long long)v.kept,
 	    (unsigned long long)v.waiting);
+	put(o_ptr, "\"retries\":%llu,\"retries_active\":%llu,\"retry_budget_refused\":%llu,\"deadline_expired\":%llu,",
+	    (unsigned long long)v.retries, (unsigned long long)v.retries_active,
+	    (unsigned long long)v.retry_budget_refused, (unsigned long long)v.deadline_expired);
+	put(o_ptr, "\"endpoints\":[");
 	for (int e = 0; e < up_ptr->endpoint_count; e++) {
 		put(o_ptr, "%s", e ? "," : "");
 		json_endpoint(o_ptr, stats_ptr, u, e, now_ns);
@@ -452,6 +464,17 @@ static const struct family upstream_families[] = {
 	{"vkgw_upstream_waiting_requests", "gauge",
 	 "Requests waiting for a connection to the upstream (max_connections reached).",
 	 offsetof(struct upstream_view, waiting), NULL},
+	{"vkgw_upstream_retries_total", "counter",
+	 "Attempts at the upstream after a request's first (a failure, or a status the retry filter retries).",
+	 offsetof(struct upstream_view, retries), NULL},
+	{"vkgw_upstream_retries_active", "gauge", "Of those, in flight: what the retry budget weighs.",
+	 offsetof(struct upstream_view, retries_active), NULL},
+	{"vkgw_upstream_retry_budget_refused_total", "counter",
+	 "Retries the upstream's retry budget refused (the answer went to the client as it was).",
+	 offsetof(struct upstream_view, retry_budget_refused), NULL},
+	{"vkgw_upstream_deadline_expired_total", "counter",
+	 "Requests to the upstream answered 504 when their deadline passed.",
+	 offsetof(struct upstream_view, deadline_expired), NULL},
 };
 
 static const struct family endpoint_families[] = {

@@ -47,6 +47,13 @@ struct gw_stats_upstream {
 	uint64_t connections; /* open: in use, connecting or kept */
 	uint64_t kept;	      /* kept alive, waiting for a request */
 	uint64_t waiting;     /* requests in line for a connection */
+	/* retries with deadlines (gateway/gw_conn_next.c) */
+	uint64_t retries;	       /* attempts after the first, of any cause */
+	uint64_t retries_active;       /* gauge: of those, in flight */
+	uint64_t retry_second;	       /* the second (monotonic) retry_second_count counts */
+	uint64_t retry_second_count;   /* retries started in it */
+	uint64_t retry_budget_refused; /* retries the budget refused */
+	uint64_t deadline_expired;     /* requests answered 504 at their deadline */
 };
 
 struct gw_stats_endpoint {

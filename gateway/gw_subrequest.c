@@ -396,7 +396,7 @@ static int pick_endpoint(struct gw_subrequest *sub_ptr)
 	const struct gw_upstream_ops *ops_ptr = sub_ptr->run_ops_ptr;
 	const char *reason = "";
 
-	if (ops_ptr->pick(ops_ptr->ctx_ptr, sub_ptr->upstream_index, NULL, 0, &sub_ptr->pick, &reason) != 0) {
+	if (ops_ptr->pick(ops_ptr->ctx_ptr, sub_ptr->upstream_index, NULL, 0, 0, &sub_ptr->pick, &reason) != 0) {
 		fail(sub_ptr, GW_SUBREQUEST_REFUSED, reason);
 		return -1;
 	}

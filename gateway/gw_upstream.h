@@ -43,9 +43,11 @@ enum gw_upstream_connection {
 struct gw_upstream_ops {
 	/* Admits a request to upstream `index` (circuit breaker) and picks an
 	 * endpoint (balancing, health); key: the hash key for hash policies.
+	 * avoid_mask: endpoints a retry would rather not have again (bit
+	 * e % 64: those already tried), taken only when no other is available.
 	 * Returns 0, or a status to answer (503) with a static reason. */
-	int (*pick)(void *ctx_ptr, int index, const char *key, size_t key_len, struct gw_upstream_pick *pick_ptr,
-		    const char **reason_ptr);
+	int (*pick)(void *ctx_ptr, int index, const char *key, size_t key_len, uint64_t avoid_mask,
+		    struct gw_upstream_pick *pick_ptr, const char **reason_ptr);
 	/* The request ended: counts it out and records the outcome. */
 	void (*done)(void *ctx_ptr, int index, int endpoint, enum gw_upstream_outcome outcome);
 	/* A connection to the picked endpoint for the calling process, under

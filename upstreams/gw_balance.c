@@ -287,3 +287,28 @@ int gw_balance_pick(struct gw_balance *balance_ptr, const void *key_ptr, size_t 
 	}
 	return -1;
 }
+
+static int avoided(uint64_t avoid_mask, int endpoint)
+{
+	return (avoid_mask >> ((unsigned)endpoint % 64)) & 1;
+}
+
+int gw_balance_pick_avoiding(struct gw_balance *balance_ptr, const void *key_ptr, size_t key_len, uint64_t avoid_mask)
+{
+	int e = gw_balance_pick(balance_ptr, key_ptr, key_len);
+	int tries = balance_ptr->policy == GW_BALANCE_ROUND_ROBIN || balance_ptr->policy == GW_BALANCE_LEAST_REQUEST
+			    ? 2
+			    : 0;
+
+	while (e >= 0 && avoided(avoid_mask, e) && tries-- > 0)
+		e = gw_balance_pick(balance_ptr, key_ptr, key_len);
+	if (e < 0 || !avoided(avoid_mask, e))
+		return e;
+	for (int i = 1; i < balance_ptr->count; i++) {
+		int other = (e + i) % balance_ptr->count;
+
+		if (balance_ptr->endpoints_ptr[other].available && !avoided(avoid_mask, other))
+			return other;
+	}
+	return e;
+}

@@ -390,8 +390,8 @@ static uint64_t addr_key_of(const struct sockaddr *addr_ptr, size_t len)
 	return h;
 }
 
-static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struct gw_upstream_pick *pick_ptr,
-		const char **reason_ptr)
+static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, uint64_t avoid_mask,
+		struct gw_upstream_pick *pick_ptr, const char **reason_ptr)
 {
 	const struct sockaddr *addr_ptr;
 	struct gw_upstreams *upstreams_ptr = ctx_ptr;
@@ -412,7 +412,8 @@ static int pick(void *ctx_ptr, int index, const char *key, size_t key_len, struc
 		return 503;
 	}
 	refresh_availability(state_ptr, vk_sys_now_ns());
-	e = gw_balance_pick(&state_ptr->balance, key, key_len);
+	e = avoid_mask ? gw_balance_pick_avoiding(&state_ptr->balance, key, key_len, avoid_mask)
+		       : gw_balance_pick(&state_ptr->balance, key, key_len);
 	if (e < 0) {
 		gw_breaker_request_done(&state_ptr->breaker);
 		*reason_ptr = "no healthy endpoint";

@@ -147,11 +147,14 @@
 /* Runs `op` (a vk_socket_*_op call) until it is done, blocking the thread
  * whenever it would block, raising on error or deadline. */
 /* An idle timeout restarts its deadline whenever the thread is about to
- * wait, so what it limits is silence, not the whole operation. */
-#define VK_REARM_IDLE_()                                                     \
-	do {                                                                 \
-		if (that->idle_ns)                                           \
-			that->deadline_ns = vk_sys_now_ns() + that->idle_ns; \
+ * wait, so what it limits is silence, not the whole operation; a limit
+ * (vk_limit_at) caps whatever deadline that gives. */
+#define VK_REARM_IDLE_()                                                                          \
+	do {                                                                                      \
+		if (that->idle_ns)                                                                \
+			that->deadline_ns = vk_sys_now_ns() + that->idle_ns;                      \
+		if (that->limit_ns && (!that->deadline_ns || that->deadline_ns > that->limit_ns)) \
+			that->deadline_ns = that->limit_ns;                                       \
 	} while (0)
 
 #define VK_OP_(c, op)                                              \
@@ -283,6 +286,12 @@
 /* Blocking I/O after this raises ETIMEDOUT when it waits `ms` without
  * progress (each wait gets `ms` afresh). */
 #define vk_idle_timeout(ms) (that->idle_ns = (uint64_t)(ms)*1000000u, that->deadline_ns = 0)
+
+/* A moment (vk_sys_now_ns() time) no blocking I/O of this thread, or of
+ * the children it calls after this, waits past, whatever deadline or idle
+ * timeout they set: past it they raise ETIMEDOUT. A request's deadline
+ * over stages that each have their own timeouts. 0: none. */
+#define vk_limit_at(ns) (that->limit_ns = (ns))
 
 #define VK_SLEEP_(c, ms)                                                   \
 	do {                                                               \

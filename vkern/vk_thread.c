@@ -139,6 +139,7 @@ struct vk_thread *vk_thread_call(struct vk_thread *parent_ptr, vk_thread_fn func
 	child_ptr->parent_ptr = parent_ptr;
 	child_ptr->deadline_ns = parent_ptr->deadline_ns;
 	child_ptr->idle_ns = parent_ptr->idle_ns;
+	child_ptr->limit_ns = parent_ptr->limit_ns;
 	parent_ptr->call_pending = 1;
 	parent_ptr->status = VK_THREAD_WAITING;
 	vk_proc_local_run_call(parent_ptr->proc_local_ptr, parent_ptr, child_ptr);

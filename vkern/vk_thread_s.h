@@ -45,6 +45,7 @@ struct vk_thread {
 	int block_events;
 	uint64_t deadline_ns; /* blocking ops raise ETIMEDOUT past it; 0: none */
 	uint64_t idle_ns;     /* re-arms deadline_ns at every block: a limit on silence */
+	uint64_t limit_ns;    /* no block waits past it, whatever the deadline or idle timeout; 0: none */
 	uint64_t wake_ns;     /* end of a vk_sleep(); 0: none */
 	uint64_t release_ns;  /* an idle wait gives its process's spare pages back then; 0: none */
 	unsigned timed_out : 1;

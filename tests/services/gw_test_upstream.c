@@ -17,6 +17,10 @@
  *   /reset             reads the head, then resets the connection
  *   /close-mid-body    Content-Length: 1000, 10 bytes, close
  *   /slow/MS           sleeps MS milliseconds, then 200 "slow\n"
+ *   /fail-first/N/KEY[/RA]  503 "failing I of N\n" (with "Retry-After: RA"
+ *                      when given) to the first N requests naming KEY that
+ *                      this process sees, then 200 "ok after N\n": an
+ *                      upstream that fails a few times and recovers
  *   /whoami            200 "<listening port>\n"
  *   /conn              200 "<connection number> <request number on it>\n",
  *                      both counted from 1 by this kernel: shows reuse
@@ -870,6 +874,69 @@ static void handle_slow(struct vk_thread *that)
 	vk_end();
 }
 
+/* /fail-first: the keys seen so far and their counts (a test uses few). */
+#define FAIL_KEYS_MAX 64
+#define FAIL_KEY_LEN 48
+static struct {
+	char key[FAIL_KEY_LEN];
+	uint64_t seen;
+} fail_keys[FAIL_KEYS_MAX];
+
+static uint64_t *fail_count(const char *key, size_t len)
+{
+	for (int i = 0; i < FAIL_KEYS_MAX; i++) {
+		if (!fail_keys[i].key[0]) {
+			memcpy(fail_keys[i].key, key, len);
+			return &fail_keys[i].seen;
+		}
+		if (strlen(fail_keys[i].key) == len && memcmp(fail_keys[i].key, key, len) == 0)
+			return &fail_keys[i].seen;
+	}
+	return NULL;
+}
+
+static void handle_fail_first(struct vk_thread *that)
+{
+	struct {
+		char body[64];
+		char extra[48];
+	} * self;
+	struct request *req = vk_thread_arg(that);
+	char *end;
+	const char *key, *key_end;
+	unsigned long long n, retry_after = 0;
+	uint64_t *seen_ptr = NULL;
+
+	vk_begin();
+	n = strtoull(req->arg, &end, 10);
+	key = *end == '/' ? end + 1 : NULL;
+	key_end = key ? strchr(key, '/') : NULL;
+	if (key_end)
+		retry_after = strtoull(key_end + 1, NULL, 10);
+	else if (key)
+		key_end = key + strlen(key);
+	if (key && key_end > key && (size_t)(key_end - key) < FAIL_KEY_LEN)
+		seen_ptr = fail_count(key, (size_t)(key_end - key));
+	self->extra[0] = '\0';
+	if (!seen_ptr) {
+		format_simple(req, 400, "expected /fail-first/N/KEY[/RA]\n");
+	} else if (++*seen_ptr <= n) {
+		snprintf(self->body, sizeof(self->body), "failing %llu of %llu\n", (unsigned long long)*seen_ptr, n);
+		if (retry_after)
+			snprintf(self->extra, sizeof(self->extra), "Retry-After: %llu\r\n", retry_after);
+		format_head(req, 503, FRAME_LENGTH, strlen(self->body), self->extra);
+		if (!req->is_head && req->out_len + strlen(self->body) < sizeof(req->out)) {
+			memcpy(req->out + req->out_len, self->body, strlen(self->body));
+			req->out_len += strlen(self->body);
+		}
+	} else {
+		snprintf(self->body, sizeof(self->body), "ok after %llu\n", n);
+		format_simple(req, 200, self->body);
+	}
+	vk_write(req->out, req->out_len);
+	vk_end();
+}
+
 static void handle_whoami(struct vk_thread *that)
 {
 	struct {
@@ -1187,6 +1254,7 @@ static const struct route routes[] = {
 	{"/reset", handle_reset, 1},
 	{"/close-mid-body", handle_close_mid_body, 0},
 	{"/slow", handle_slow, 0},
+	{"/fail-first", handle_fail_first, 0},
 	{"/whoami", handle_whoami, 0},
 	{"/conn", handle_conn, 0},
 	{"/drop-next", handle_drop_next, 0},

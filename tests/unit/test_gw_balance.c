@@ -233,6 +233,42 @@ static void test_hash_of_the_same_key_is_the_same_endpoint(void **state)
 	gw_balance_fini(&b);
 }
 
+/* A retry's pick avoids the endpoints tried, under every policy, unless
+ * no other is available. */
+static void test_pick_avoiding_tried_endpoints(void **state)
+{
+	static const enum gw_balance_policy policies[] = {GW_BALANCE_ROUND_ROBIN, GW_BALANCE_LEAST_REQUEST,
+							  GW_BALANCE_MAGLEV, GW_BALANCE_RING};
+	struct gw_balance_endpoint eps[4];
+	struct gw_balance b;
+	char key[32];
+
+	(void)state;
+	for (size_t p = 0; p < sizeof(policies) / sizeof(policies[0]); p++) {
+		endpoints(eps, 4, NULL);
+		assert_int_equal(gw_balance_init(&b, policies[p], eps, 4, 5), 0);
+		for (int i = 0; i < 200; i++) {
+			int len = key_of(key, i), first = gw_balance_pick(&b, key, (size_t)len);
+			uint64_t tried = 1ull << first;
+			int second = gw_balance_pick_avoiding(&b, key, (size_t)len, tried);
+
+			assert_true(second >= 0 && second < 4);
+			assert_int_not_equal(second, first);
+			tried |= 1ull << second;
+			assert_false((tried >> gw_balance_pick_avoiding(&b, key, (size_t)len, tried)) & 1);
+		}
+		/* Only tried ones left available: one of them, not none. */
+		gw_balance_set_available(&b, 2, 0);
+		gw_balance_set_available(&b, 3, 0);
+		for (int i = 0; i < 20; i++) {
+			int e = gw_balance_pick_avoiding(&b, key, (size_t)key_of(key, i), 0x3);
+
+			assert_true(e == 0 || e == 1);
+		}
+		gw_balance_fini(&b);
+	}
+}
+
 static void test_no_endpoints_is_rejected(void **state)
 {
 	struct gw_balance b;
@@ -254,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_maglev_removal_moves_few_other_keys),
 		cmocka_unit_test(test_ring_removal_moves_no_other_keys),
 		cmocka_unit_test(test_hash_of_the_same_key_is_the_same_endpoint),
+		cmocka_unit_test(test_pick_avoiding_tried_endpoints),
 		cmocka_unit_test(test_no_endpoints_is_rejected),
 	};
 

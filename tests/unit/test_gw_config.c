@@ -220,6 +220,10 @@ static void test_minimal_example_loads_with_defaults(void **state)
 	assert_int_equal(upstream_ptr->timeouts.connect_ms, 1000);
 	assert_int_equal(upstream_ptr->timeouts.response_ms, 15000);
 	assert_int_equal(upstream_ptr->timeouts.idle_ms, 60000);
+	/* A retry budget on by default. */
+	assert_int_equal(upstream_ptr->retry_budget.enabled, 1);
+	assert_int_equal(upstream_ptr->retry_budget.percent, 20);
+	assert_int_equal(upstream_ptr->retry_budget.min_per_second, 10);
 
 	assert_int_equal(config->route_count, 1);
 	route_ptr = &config->routes_ptr[0];
@@ -233,6 +237,14 @@ static void test_minimal_example_loads_with_defaults(void **state)
 	assert_int_equal(route_ptr->action.proxy.upgrade_count, 1);
 	assert_string_equal(route_ptr->action.proxy.upgrades_ptr[0], "websocket");
 	assert_int_equal(route_ptr->action.proxy.connect, 0);
+	/* A deadline of 15 s, a client's ask taken up to a minute, sent on. */
+	assert_int_equal(route_ptr->action.proxy.deadline.timeout_ms, 15000);
+	assert_int_equal(route_ptr->action.proxy.deadline.client_max_ms, 60000);
+	assert_int_equal(route_ptr->action.proxy.deadline.offset_ms, 0);
+	assert_int_equal(route_ptr->action.proxy.deadline.header_count, 1);
+	assert_string_equal(route_ptr->action.proxy.deadline.headers_ptr[0], "x-request-timeout");
+	assert_int_equal(route_ptr->action.proxy.deadline.grpc_header_count, 1);
+	assert_string_equal(route_ptr->action.proxy.deadline.grpc_headers_ptr[0], "grpc-timeout");
 	gw_config_free(config);
 	free(errors);
 }
@@ -339,6 +351,9 @@ static void test_every_key_reaches_the_snapshot(void **state)
 	assert_int_equal(api_ptr->limits.max_idle_per_kernel, 8);
 	assert_int_equal(api_ptr->timeouts.connect_ms, 250);
 	assert_int_equal(api_ptr->timeouts.response_ms, 5000);
+	assert_int_equal(api_ptr->retry_budget.enabled, 1);
+	assert_int_equal(api_ptr->retry_budget.percent, 50);
+	assert_int_equal(api_ptr->retry_budget.min_per_second, 3);
 	assert_int_equal(gw_config_find_upstream(config, "static")->balance.policy, GW_BALANCE_LEAST_REQUEST);
 	assert_null(gw_config_find_upstream(config, "nope"));
 
@@ -372,6 +387,13 @@ static void test_every_key_reaches_the_snapshot(void **state)
 	assert_int_equal(route_ptr->action.proxy.upgrade_count, 2);
 	assert_string_equal(route_ptr->action.proxy.upgrades_ptr[1], "h2c");
 	assert_int_equal(route_ptr->action.proxy.connect, 1);
+	assert_int_equal(route_ptr->action.proxy.deadline.timeout_ms, 2500);
+	assert_int_equal(route_ptr->action.proxy.deadline.client_max_ms, 1000);
+	assert_int_equal(route_ptr->action.proxy.deadline.offset_ms, 5);
+	assert_int_equal(route_ptr->action.proxy.deadline.header_count, 2);
+	assert_string_equal(route_ptr->action.proxy.deadline.headers_ptr[0], "x-request-timeout");
+	assert_string_equal(route_ptr->action.proxy.deadline.headers_ptr[1], "x-envoy-expected-rq-timeout-ms");
+	assert_int_equal(route_ptr->action.proxy.deadline.grpc_header_count, 0);
 
 	route_ptr = &config->routes_ptr[1];
 	assert_string_equal(route_ptr->name, "route-1");
@@ -856,10 +878,16 @@ static const struct bad_case bad_cases[] = {
 	 "1001\n"
 	 "tests/config/bad_out_of_range.json:8:54: /upstreams/api/outlier_detection/max_ejection_percent: must be from "
 	 "0 to 100, not 101\n"
+	 "tests/config/bad_out_of_range.json:8:90: /upstreams/api/retry_budget/percent: must be from 0 to 1000, not "
+	 "1001\n"
 	 "tests/config/bad_out_of_range.json:9:52: /upstreams/api/health_check/expected_statuses/1: must be from 100 "
 	 "to 599, not 600\n"
 	 "tests/config/bad_out_of_range.json:12:52: /routes/0/action/respond/status: must be from 100 to 599, not "
-	 "99\n"},
+	 "99\n"
+	 "tests/config/bad_out_of_range.json:13:73: /routes/1/action/proxy/timeout_ms: must be from 0 to 3600000, not "
+	 "-1\n"
+	 "tests/config/bad_out_of_range.json:13:108: /routes/1/action/proxy/deadline/client_max_ms: must be from 0 to "
+	 "3600000, not 3600001\n"},
 	{"bad_regex.json", "tests/config/bad_regex.json:4:37: /routes/0/match/path/regex: invalid regular expression: "
 			   "Unmatched ( or \\(\n"},
 	{"bad_strings.json",

@@ -1,5 +1,7 @@
 /* Tests for gateway/gw_conn_next.c: the one decision on another attempt,
- * for each cause an attempt ends with, and for a filter's ask. */
+ * for each cause an attempt ends with, and for a filter's ask; with a
+ * retry policy, by what failed, whether the request went out, and what
+ * may be repeated. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -119,12 +121,111 @@ static void test_filter_ask(void **state)
 	assert_int_equal(decide(in), GW_NEXT_PICK_AGAIN);
 }
 
+/* A failure with the retry filter's default policy (3 attempts, every
+ * kind of failure), on a first attempt of a GET that was sent. */
+static struct gw_conn_next_inputs with_policy(enum gw_conn_next_cause cause)
+{
+	struct gw_conn_next_inputs in = get_on_kept(cause);
+
+	in.safe = 1;
+	in.sent = 1;
+	in.reused = 0;
+	in.retry_on = GW_RETRY_ON_CONNECT_FAILURE | GW_RETRY_ON_RESET | GW_RETRY_ON_TIMEOUT;
+	in.attempts_max = 3;
+	return in;
+}
+
+static void test_policy_retries_each_kind_it_names(void **state)
+{
+	static const struct {
+		enum gw_conn_next_cause cause;
+		unsigned kind;
+	} kinds[] = {
+		{GW_NEXT_CAUSE_QUEUE, GW_RETRY_ON_CONNECT_FAILURE},
+		{GW_NEXT_CAUSE_CONNECT_FAILED, GW_RETRY_ON_CONNECT_FAILURE},
+		{GW_NEXT_CAUSE_CONNECT_TIMEOUT, GW_RETRY_ON_CONNECT_FAILURE},
+		{GW_NEXT_CAUSE_KEPT_CLOSED, GW_RETRY_ON_RESET},
+		{GW_NEXT_CAUSE_SEND_FAILED, GW_RETRY_ON_RESET},
+		{GW_NEXT_CAUSE_RESPONSE_INVALID, GW_RETRY_ON_RESET},
+		{GW_NEXT_CAUSE_RESPONSE_TIMEOUT, GW_RETRY_ON_TIMEOUT},
+		{GW_NEXT_CAUSE_TRY_TIMEOUT, GW_RETRY_ON_TIMEOUT},
+	};
+	struct gw_conn_next_inputs in;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		in = with_policy(kinds[i].cause);
+		assert_int_equal(decide(in), GW_NEXT_PICK_AGAIN);
+		in.retry_on &= ~kinds[i].kind; /* not a kind the policy names */
+		assert_int_equal(decide(in), GW_NEXT_ANSWER);
+		in = with_policy(kinds[i].cause);
+		in.attempts = 2; /* the third attempt was the last */
+		assert_int_equal(decide(in), GW_NEXT_ANSWER);
+		in = with_policy(kinds[i].cause);
+		in.attempts_max = 1; /* no policy */
+		in.retry_on = 0;
+		assert_int_equal(decide(in), GW_NEXT_ANSWER);
+	}
+	/* Never: the deadline, a refusal before any endpoint, the client's or
+	 * the gateway's own failure. */
+	assert_int_equal(decide(with_policy(GW_NEXT_CAUSE_DEADLINE)), GW_NEXT_ANSWER);
+	assert_int_equal(decide(with_policy(GW_NEXT_CAUSE_REFUSED)), GW_NEXT_ANSWER);
+	assert_int_equal(decide(with_policy(GW_NEXT_CAUSE_CLIENT)), GW_NEXT_ANSWER);
+	assert_int_equal(decide(with_policy(GW_NEXT_CAUSE_INTERNAL)), GW_NEXT_ANSWER);
+}
+
+static void test_unsafe_requests_retried_only_unsent(void **state)
+{
+	struct gw_conn_next_inputs in;
+
+	(void)state;
+	/* A POST that went out and then failed may have been acted on. */
+	in = with_policy(GW_NEXT_CAUSE_RESPONSE_INVALID);
+	in.idempotent = 0;
+	in.safe = 0;
+	assert_int_equal(decide(in), GW_NEXT_ANSWER);
+	in.cause = GW_NEXT_CAUSE_TRY_TIMEOUT;
+	assert_int_equal(decide(in), GW_NEXT_ANSWER);
+	/* With an Idempotency-Key (or all_methods) it is safe: again. */
+	in.safe = 1;
+	assert_int_equal(decide(in), GW_NEXT_PICK_AGAIN);
+	/* One never sent (the connect failed) always may go, even with a
+	 * body that streamed (none of it went). */
+	in = with_policy(GW_NEXT_CAUSE_CONNECT_FAILED);
+	in.idempotent = 0;
+	in.safe = 0;
+	in.sent = 0;
+	in.replayable = 0;
+	assert_int_equal(decide(in), GW_NEXT_PICK_AGAIN);
+	/* A body that streamed after the request went out is gone. */
+	in = with_policy(GW_NEXT_CAUSE_SEND_FAILED);
+	in.replayable = 0;
+	assert_int_equal(decide(in), GW_NEXT_ANSWER);
+	/* A kept connection the upstream closed: the same endpoint once on a
+	 * fresh connection first, then another endpoint by the policy. */
+	in = with_policy(GW_NEXT_CAUSE_KEPT_CLOSED);
+	in.reused = 1;
+	assert_int_equal(decide(in), GW_NEXT_FRESH_CONNECTION);
+	in.fresh_retry_used = 1;
+	assert_int_equal(decide(in), GW_NEXT_PICK_AGAIN);
+}
+
+static void test_filter_ask_after_the_deadline(void **state)
+{
+	(void)state;
+	assert_int_equal(decide(filter_asks(GW_NEXT_CAUSE_DEADLINE, 504)), GW_NEXT_ANSWER);
+	assert_int_equal(decide(filter_asks(GW_NEXT_CAUSE_TRY_TIMEOUT, 504)), GW_NEXT_PICK_AGAIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_failure_cause),
 		cmocka_unit_test(test_kept_closed_goes_again_only_when_safe),
 		cmocka_unit_test(test_filter_ask),
+		cmocka_unit_test(test_policy_retries_each_kind_it_names),
+		cmocka_unit_test(test_unsafe_requests_retried_only_unsent),
+		cmocka_unit_test(test_filter_ask_after_the_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

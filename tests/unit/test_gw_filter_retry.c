@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "gw_filter_test.h"
+#include "gw_exchange.h"
 #include "gw_filters.h"
 
 static void check(const char *text, int rc, const char *errors)
@@ -30,12 +31,49 @@ static void test_configs(void **state)
 	check("{\"type\":\"retry\",\"on_statuses\":[503,\"x\",99]}", -1,
 	      "/routes/0/filters/0/on_statuses/1: expected a status from 200 to 599\n"
 	      "/routes/0/filters/0/on_statuses/2: expected a status from 200 to 599\n");
+	check("{\"type\":\"retry\",\"retry_on\":[\"reset\",\"timeout\"],\"per_try_timeout_ms\":250,"
+	      "\"backoff\":{\"base_ms\":10,\"max_ms\":100},\"retry_after\":false}",
+	      0, "");
+	check("{\"type\":\"retry\",\"retry_on\":[]}", 0, "");
+	check("{\"type\":\"retry\",\"retry_on\":\"reset\"}", -1,
+	      "/routes/0/filters/0/retry_on: expected an array of \"connect-failure\", \"reset\" or \"timeout\"\n");
+	check("{\"type\":\"retry\",\"retry_on\":[\"reset\",\"5xx\",1]}", -1,
+	      "/routes/0/filters/0/retry_on/1: expected \"connect-failure\", \"reset\" or \"timeout\"\n"
+	      "/routes/0/filters/0/retry_on/2: expected \"connect-failure\", \"reset\" or \"timeout\"\n");
+	check("{\"type\":\"retry\",\"backoff\":{\"base_ms\":50,\"max_ms\":10}}", -1,
+	      "/routes/0/filters/0/backoff/max_ms: must be at least base_ms\n");
+	check("{\"type\":\"retry\",\"backoff\":{\"base\":50}}", -1,
+	      "/routes/0/filters/0/backoff/base: unknown key \"base\"; allowed keys: base_ms, max_ms\n");
+	check("{\"type\":\"retry\",\"per_try_timeout_ms\":-1}", -1,
+	      "/routes/0/filters/0/per_try_timeout_ms: must be from 0 to 3600000, not -1\n");
+}
+
+/* What the filter states for the connection: the policy, with the
+ * defaults a bare entry gets. */
+static void test_policy_defaults(void **state)
+{
+	struct compiled c;
+	const struct gw_retry_policy *policy_ptr;
+
+	(void)state;
+	compile_entry(&gw_filter_retry_type, "{\"type\":\"retry\"}", &c);
+	assert_int_equal(c.rc, 0);
+	policy_ptr = c.blob_ptr; /* the policy is the compiled entry's first member */
+	assert_int_equal(policy_ptr->attempts, 2);
+	assert_int_equal(policy_ptr->retry_on, GW_RETRY_ON_CONNECT_FAILURE | GW_RETRY_ON_RESET | GW_RETRY_ON_TIMEOUT);
+	assert_int_equal(policy_ptr->per_try_ms, 0);
+	assert_int_equal(policy_ptr->backoff_base_ms, 25);
+	assert_int_equal(policy_ptr->backoff_max_ms, 250);
+	assert_int_equal(policy_ptr->all_methods, 0);
+	assert_int_equal(policy_ptr->honour_retry_after, 1);
+	compiled_free(&c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_configs),
+		cmocka_unit_test(test_policy_defaults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

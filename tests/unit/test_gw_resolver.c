@@ -361,7 +361,7 @@ static int pick_once(struct picker *p, char *buf, size_t len)
 {
 	struct gw_upstream_pick pick;
 	const char *reason = NULL;
-	int status = p->ops.pick(p->ops.ctx_ptr, 0, NULL, 0, &pick, &reason);
+	int status = p->ops.pick(p->ops.ctx_ptr, 0, NULL, 0, 0, &pick, &reason);
 
 	snprintf(buf, len, "-");
 	if (status == 0) {

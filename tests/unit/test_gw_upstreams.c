@@ -31,7 +31,7 @@ static void picks(struct gw_upstreams *upstreams_ptr, int index, int n, char *ou
 		struct gw_upstream_pick pick;
 		const char *reason = NULL;
 
-		if (ops.pick(ops.ctx_ptr, index, NULL, 0, &pick, &reason) != 0) {
+		if (ops.pick(ops.ctx_ptr, index, NULL, 0, 0, &pick, &reason) != 0) {
 			used += (size_t)snprintf(out + used, len - used, "x");
 			continue;
 		}
@@ -50,7 +50,7 @@ static void eject_endpoint_1(struct gw_upstreams *upstreams_ptr, int index)
 		struct gw_upstream_pick pick = {0};
 		const char *reason = NULL;
 
-		assert_int_equal(ops.pick(ops.ctx_ptr, index, NULL, 0, &pick, &reason), 0);
+		assert_int_equal(ops.pick(ops.ctx_ptr, index, NULL, 0, 0, &pick, &reason), 0);
 		ops.done(ops.ctx_ptr, index, 1, GW_UPSTREAM_5XX);
 	}
 }
@@ -136,14 +136,14 @@ static void test_breaker_limits_change_in_place(void **state)
 	(void)state;
 	gw_upstreams_ops(first_ptr, &ops);
 	/* One request in flight under the first table... */
-	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, &pick[0], &reason), 0);
-	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, &pick[1], &reason), 503);
+	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, 0, &pick[0], &reason), 0);
+	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, 0, &pick[1], &reason), 503);
 	second_ptr = gw_upstreams_create(b_ptr, 1, first_ptr, NULL);
 	assert_ptr_equal(gw_upstreams_state(second_ptr, 0), gw_upstreams_state(first_ptr, 0));
 	/* ...counts against the new limit of 2: one more, not two. */
 	gw_upstreams_ops(second_ptr, &ops);
-	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, &pick[1], &reason), 0);
-	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, &pick[2], &reason), 503);
+	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, 0, &pick[1], &reason), 0);
+	assert_int_equal(ops.pick(ops.ctx_ptr, 0, NULL, 0, 0, &pick[2], &reason), 503);
 	ops.done(ops.ctx_ptr, 0, pick[1].endpoint, GW_UPSTREAM_OK);
 	gw_upstreams_ops(first_ptr, &ops);
 	ops.done(ops.ctx_ptr, 0, pick[0].endpoint, GW_UPSTREAM_OK);
