@@ -4,7 +4,8 @@
  *   {"type": "retry", "attempts": 3,
  *    "retry_on": ["connect-failure", "reset", "timeout"],
  *    "on_statuses": [502, 503, 504], "per_try_timeout_ms": 0,
- *    "backoff": {"base_ms": 25, "max_ms": 250}, "retry_after": true}
+ *    "backoff": {"base_ms": 25, "max_ms": 250}, "retry_after": true,
+ *    "hedge": {"delay": "p95", "delay_ms": 50}}
  *
  * "attempts" counts the first one too. Failures without a response head
  * ("retry_on") are the connection's to retry, by the policy this filter
@@ -19,7 +20,9 @@
  * repeat; a request never sent (the connect failed, no pooled connection)
  * always may be. The body of a request that may be retried is kept whole
  * for this (up to http.max_buffered_body_bytes), any other streams and is
- * not retried once sent. */
+ * not retried once sent. A hedge (opt-in) races a second attempt against
+ * a first one slow to answer, for requests safe to repeat whose body is
+ * kept whole. */
 #include "gw_arena.h"
 #include "gw_diag.h"
 #include "gw_exchange.h"
@@ -103,12 +106,37 @@ static void backoff_compile(struct gw_filter_json *fj_ptr, const json_t *config_
 	policy_ptr->backoff_max_ms = (uint32_t)max;
 }
 
+/* "hedge": {"delay": "fixed" or "p95", "delay_ms"}: absent, none. */
+static void hedge_compile(struct gw_filter_json *fj_ptr, const json_t *config_json_ptr, const char *pointer,
+			  struct gw_retry_policy *policy_ptr)
+{
+	static const char *const keys[] = {"delay", "delay_ms", NULL};
+	const json_t *hedge_ptr = NULL;
+	const char *delay = NULL;
+	char at[GW_FILTER_POINTER_MAX], delay_at[GW_FILTER_POINTER_MAX];
+	long long delay_ms;
+
+	gw_filter_json_pointer(at, sizeof(at), pointer, "hedge");
+	if (gw_filter_json_object(fj_ptr, config_json_ptr, pointer, "hedge", &hedge_ptr) == -1 || !hedge_ptr ||
+	    gw_filter_json_keys(fj_ptr, hedge_ptr, at, keys) == -1)
+		return;
+	if (gw_filter_json_int(fj_ptr, hedge_ptr, at, "delay_ms", 1, 60000, 50, &delay_ms) == 0)
+		policy_ptr->hedge_delay_ms = (uint32_t)delay_ms;
+	if (gw_filter_json_string(fj_ptr, hedge_ptr, at, "delay", "fixed", &delay) == 0 && delay) {
+		if (strcmp(delay, "p95") == 0)
+			policy_ptr->hedge_p95 = 1;
+		else if (strcmp(delay, "fixed") != 0)
+			gw_filter_json_fail(fj_ptr, gw_filter_json_pointer(delay_at, sizeof(delay_at), at, "delay"),
+					    "expected \"fixed\" (delay_ms) or \"p95\" (the upstream's)");
+	}
+}
+
 static int retry_compile(const json_t *config_json_ptr, const char *pointer, struct gw_diag *diag_ptr,
 			 struct gw_arena *arena_ptr, void **compiled_ptr)
 {
-	static const char *const keys[] = {"type",	  "attempts",	 "on_statuses",
-					   "all_methods", "retry_on",	 "per_try_timeout_ms",
-					   "backoff",	  "retry_after", NULL};
+	static const char *const keys[] = {
+		"type",	   "attempts",	  "on_statuses", "all_methods", "retry_on", "per_try_timeout_ms",
+		"backoff", "retry_after", "hedge",	 NULL};
 	struct gw_filter_json fj = {.diag_ptr = diag_ptr, .arena_ptr = arena_ptr};
 	struct retry_config *config_ptr = gw_arena_alloc(arena_ptr, sizeof(*config_ptr));
 	const json_t *statuses_ptr;
@@ -129,6 +157,7 @@ static int retry_compile(const json_t *config_json_ptr, const char *pointer, str
 	gw_filter_json_bool(&fj, config_json_ptr, pointer, "retry_after", 1, &config_ptr->policy.honour_retry_after);
 	retry_on_compile(&fj, config_json_ptr, pointer, &config_ptr->policy.retry_on);
 	backoff_compile(&fj, config_json_ptr, pointer, &config_ptr->policy);
+	hedge_compile(&fj, config_json_ptr, pointer, &config_ptr->policy);
 	statuses_ptr = json_object_get(config_json_ptr, "on_statuses");
 	gw_filter_json_pointer(at, sizeof(at), pointer, "on_statuses");
 	if (!statuses_ptr) {

@@ -71,7 +71,12 @@ size_t gw_conn_heap_pages(size_t max_head_bytes, size_t ring_bytes, size_t body_
 		       (body_buffer_bytes ? body_buffer_bytes + 64 : 0) +
 		       /* TLS with the client (and its BoringSSL memory) and
 			* with the upstream */
-		       2 * (gw_tls_stream_size() + 64) + (tls ? GW_TLS_ZONE_BYTES + 64 : 0);
+		       2 * (gw_tls_stream_size() + 64) + (tls ? GW_TLS_ZONE_BYTES + 64 : 0) +
+		       /* a hedge's copy of the connection's state, its socket
+			* and rings, its response head and the head it writes,
+			* and its TLS (gw_conn_next.c): made only when one races */
+		       sizeof(struct gw_conn_self) + 64 + vk_socket_size() + max_head_bytes + out_cap(max_head_bytes) +
+		       2 * ring_bytes + 64 + gw_tls_stream_size() + 64;
 
 	return vk_pages_for(bytes);
 }
@@ -194,6 +199,8 @@ static int conn_setup(struct gw_conn_self *self, struct vk_thread *that, const s
 	gw_conn_peer_client(self);
 	self->geo_kept = 0;
 	self->upstream_index = -1;
+	self->hedge_ptr = NULL;
+	self->hedging = 0;
 	hot_ranges(self, pl_ptr);
 	return 0;
 }

@@ -515,7 +515,8 @@ static void out_consumer(struct gw_http_out *out_ptr, const struct gw_exchange *
 }
 
 /* Every attempt at the upstream ("tries": endpoint, outcome: its status
- * or termination code, ms), and the deadline: what was left of it when
+ * or termination code, or "cancelled" for the side of a race that lost;
+ * ms; "hedge": true for a hedge), and the deadline: what was left of it when
  * the answer was decided (negative: past), and why no further attempt was
  * made when one was due ("budget", "deadline"). */
 static void out_tries(struct gw_http_out *out_ptr, const struct gw_conn_self *self)
@@ -531,12 +532,16 @@ static void out_tries(struct gw_http_out *out_ptr, const struct gw_conn_self *se
 		GW_HTTP_OUT_LITERAL(out_ptr, "{\"endpoint\":");
 		out_string_or_null(out_ptr, try_ptr->endpoint);
 		GW_HTTP_OUT_LITERAL(out_ptr, ",\"outcome\":\"");
-		if (try_ptr->status)
+		if (try_ptr->cancelled)
+			GW_HTTP_OUT_LITERAL(out_ptr, "cancelled");
+		else if (try_ptr->status)
 			gw_http_out_uint(out_ptr, try_ptr->status);
 		else
 			gw_http_out_bytes(out_ptr, code, 2);
 		GW_HTTP_OUT_LITERAL(out_ptr, "\",\"ms\":");
 		out_ms(out_ptr, (uint64_t)try_ptr->us * 1000u);
+		if (try_ptr->hedge)
+			GW_HTTP_OUT_LITERAL(out_ptr, ",\"hedge\":true");
 		if (i + 1 < self->try_count)
 			GW_HTTP_OUT_LITERAL(out_ptr, "},");
 		else

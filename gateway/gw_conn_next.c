@@ -42,6 +42,9 @@
 #include <time.h>
 
 #define NS_PER_MS 1000000ull
+/* A race's waits end when either side does (it notifies); this bounds
+ * them only as a guard. */
+#define RACE_GUARD_MS 1000
 
 /* ---- the deadline ---- */
 
@@ -135,20 +138,23 @@ static void upstream_left_update(struct gw_conn_self *self)
 	self->upstream_left_ns = !end ? 0 : end > now + offset ? end - now - offset : 1;
 }
 
-/* An attempt ended: what the access log says of it. */
-static void try_record(struct gw_conn_self *self)
+/* An attempt (this request's, or a hedge's `leg_ptr`) ended: what the
+ * access log says of it. */
+static void try_record(struct gw_conn_self *self, const struct gw_conn_self *leg_ptr)
 {
 	struct gw_conn_try *try_ptr;
-	uint64_t us = (vk_sys_now_ns() - self->try_started_ns) / 1000u;
+	uint64_t us = (vk_sys_now_ns() - leg_ptr->try_started_ns) / 1000u;
 
 	if (self->try_count >= GW_EXCHANGE_ATTEMPTS_MAX)
 		return;
 	try_ptr = &self->tries[self->try_count++];
-	try_ptr->endpoint = self->upstream_index >= 0 ? self->pick.name : NULL;
+	try_ptr->endpoint = leg_ptr->upstream_index >= 0 ? leg_ptr->pick.name : NULL;
 	try_ptr->us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-	try_ptr->status = self->next_cause == GW_NEXT_CAUSE_NONE ? self->resp.status : 0;
-	try_ptr->cause = self->term.cause;
-	try_ptr->stage = self->term.stage;
+	try_ptr->status = leg_ptr->next_cause == GW_NEXT_CAUSE_NONE ? leg_ptr->resp.status : 0;
+	try_ptr->cause = leg_ptr->term.cause;
+	try_ptr->stage = leg_ptr->term.stage;
+	try_ptr->hedge = leg_ptr != self || leg_ptr->hedge_won;
+	try_ptr->cancelled = (uint8_t)leg_ptr->leg_cancelled;
 }
 
 /* A timeout that was the deadline's or the try's: the client hears 504
@@ -476,7 +482,7 @@ static void attempt(struct vk_thread *that)
 	conn_ptr->attempt_sent = 0;
 	conn_ptr->wait_until_ns = earliest(vk_sys_now_ns() + conn_ptr->connect_ms * NS_PER_MS, that->limit_ns);
 	while ((conn_ptr->rc = take_connection(conn_ptr)) == GW_UPSTREAM_WAIT) {
-		if (vk_sys_now_ns() >= conn_ptr->wait_until_ns) {
+		if (vk_sys_now_ns() >= conn_ptr->wait_until_ns || conn_ptr->leg_cancelled) {
 			cfg_ptr->upstream_ops.stop_waiting(cfg_ptr->upstream_ops.ctx_ptr, conn_ptr->upstream_index);
 			vk_raise(ETIMEDOUT);
 		}
@@ -589,6 +595,7 @@ static void retry_settle(struct gw_conn_self *self)
  * the request before anything goes upstream. */
 static void attempt_prepare(struct gw_conn_self *self)
 {
+	self->hedge_won = 0;
 	if (self->next == GW_NEXT_PICK_AGAIN)
 		attempt_pick(self);
 	else
@@ -603,11 +610,272 @@ static void attempt_prepare(struct gw_conn_self *self)
 /* After it: recorded, and the decision on what follows. */
 static void attempt_conclude(struct gw_conn_self *self)
 {
-	if (self->upstream_index >= 0)
+	if (self->upstream_index >= 0) {
 		self->tried_mask |= 1ull << ((unsigned)self->pick.endpoint % 64);
-	try_record(self);
+		if (self->next_cause == GW_NEXT_CAUSE_NONE)
+			gw_stats_response_head_time(self->pick.stats_upstream,
+						    (vk_sys_now_ns() - self->try_started_ns) / 1000u);
+	}
+	try_record(self, self);
 	retry_settle(self);
 	self->next = gw_conn_upstream_next(self, self->next_cause);
+}
+
+/* ---- hedging ---- */
+
+/* A hedge may race this attempt: the policy asks for one, and the request
+ * is safe to send twice (idempotent, or with an Idempotency-Key) and can
+ * be (no body, or one kept whole); never a tunnel. */
+static int hedge_wanted(const struct gw_conn_self *self)
+{
+	const struct gw_retry_policy *policy_ptr = gw_exchange_retry_policy(&self->exchange);
+	const char *key;
+	size_t key_len;
+
+	return policy_ptr && policy_ptr->hedge_delay_ms && self->req.method != GW_METHOD_CONNECT &&
+	       !self->req.head.upgrade && gw_exchange_replayable(&self->exchange) &&
+	       (gw_http_method_idempotent(self->req.method) ||
+		gw_exchange_request_header(&self->exchange, "idempotency-key", &key, &key_len));
+}
+
+/* How long the first attempt has before a hedge: the policy's delay, or
+ * the p95 of the upstream's recent response heads in this kernel. */
+static uint64_t hedge_delay_ns(const struct gw_conn_self *self)
+{
+	const struct gw_retry_policy *policy_ptr = gw_exchange_retry_policy(&self->exchange);
+	uint64_t p95_us = policy_ptr->hedge_p95 ? gw_stats_response_head_p95_us(self->pick.stats_upstream) : 0;
+
+	return p95_us ? p95_us * 1000u : (uint64_t)policy_ptr->hedge_delay_ms * NS_PER_MS;
+}
+
+/* The hedge's state: the connection's (the request, its route, its
+ * exchange), on its own socket and buffers, made the first time. NULL
+ * without room. */
+static struct gw_conn_self *hedge_leg(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
+{
+	struct gw_conn_self *leg_ptr = self->hedge_ptr;
+	size_t head_bytes = self->cfg_ptr->limits.max_head_bytes, ring_bytes = self->cfg_ptr->ring_bytes;
+	struct gw_conn_self kept;
+	char *block;
+
+	if (!leg_ptr) {
+		leg_ptr = vk_proc_local_alloc(pl_ptr, sizeof(*leg_ptr));
+		block = leg_ptr ? vk_proc_local_alloc_raw(pl_ptr, vk_socket_size() + head_bytes + self->out_cap +
+									  2 * ring_bytes)
+				: NULL;
+		if (!block)
+			return NULL;
+		leg_ptr->upstream_ptr = (struct vk_socket *)block;
+		leg_ptr->resp_ptr = block + vk_socket_size();
+		leg_ptr->out_ptr = leg_ptr->resp_ptr + head_bytes;
+		vk_socket_init(leg_ptr->upstream_ptr, pl_ptr, leg_ptr->out_ptr + self->out_cap, ring_bytes,
+			       leg_ptr->out_ptr + self->out_cap + ring_bytes, ring_bytes);
+		leg_ptr->upstream_tls_ptr = NULL;
+		self->hedge_ptr = leg_ptr;
+	}
+	/* Its own: the socket, the buffers, the TLS stream. */
+	kept.upstream_ptr = leg_ptr->upstream_ptr;
+	kept.resp_ptr = leg_ptr->resp_ptr;
+	kept.out_ptr = leg_ptr->out_ptr;
+	kept.upstream_tls_ptr = leg_ptr->upstream_tls_ptr;
+	memcpy(leg_ptr, self, sizeof(*leg_ptr));
+	leg_ptr->upstream_ptr = kept.upstream_ptr;
+	leg_ptr->resp_ptr = kept.resp_ptr;
+	leg_ptr->out_ptr = kept.out_ptr;
+	leg_ptr->upstream_tls_ptr = kept.upstream_tls_ptr;
+	leg_ptr->hedge_ptr = NULL;
+	leg_ptr->retry_counted = 0;
+	leg_ptr->leg_cancelled = 0;
+	return leg_ptr;
+}
+
+/* A hedge starts, when the budget allows one, on an endpoint other than
+ * the first attempt's: 0, or -1 (the first attempt goes on alone). */
+static int hedge_start(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
+{
+	const struct gw_config_upstream *up_ptr =
+		&self->cfg_ptr->config_ptr->upstreams_ptr[self->route_ptr->action.proxy.upstream_index];
+	uint64_t now = vk_sys_now_ns();
+	int stats_upstream = gw_stats_upstream_slot(up_ptr);
+	struct gw_conn_self *leg_ptr;
+
+	if (up_ptr->retry_budget.enabled && !gw_stats_retry_budget_allows(stats_upstream, up_ptr->retry_budget.percent,
+									  up_ptr->retry_budget.min_per_second, now)) {
+		gw_stats_retry_budget_refused(stats_upstream);
+		return -1;
+	}
+	leg_ptr = hedge_leg(self, pl_ptr);
+	if (!leg_ptr)
+		return -1;
+	leg_ptr->tried_mask |= 1ull << ((unsigned)self->pick.endpoint % 64);
+	leg_ptr->next = GW_NEXT_PICK_AGAIN;
+	attempt_pick(leg_ptr);
+	if (leg_ptr->next_cause != GW_NEXT_CAUSE_NONE)
+		return -1; /* refused: nothing was picked */
+	if (leg_ptr->pick.endpoint == self->pick.endpoint) {
+		gw_conn_upstream_done(leg_ptr, leg_ptr->cfg_ptr, GW_UPSTREAM_ABORTED);
+		return -1; /* no other endpoint available */
+	}
+	try_begin(leg_ptr);
+	gw_stats_hedge_started(stats_upstream, now);
+	leg_ptr->retry_counted = 1;
+	leg_ptr->retry_stats_upstream = stats_upstream;
+	leg_ptr->leg_running = 1;
+	self->hedging = 1;
+	return 0;
+}
+
+/* One side of a race, in a thread of its own: the attempt, then word to
+ * the race that it ended. */
+static void race_leg(struct vk_thread *that)
+{
+	struct gw_conn_self *leg_ptr = vk_thread_arg(that);
+
+	vk_begin_stateless();
+	vk_call(attempt, leg_ptr);
+	leg_ptr->leg_running = 0;
+	vk_sys_notify(vk_sys_self());
+	vk_end();
+}
+
+static int has_head(const struct gw_conn_self *leg_ptr)
+{
+	return !leg_ptr->leg_running && leg_ptr->next_cause == GW_NEXT_CAUSE_NONE;
+}
+
+/* The race is decided: a response head came (the first attempt's is
+ * looked at first), or both attempts failed. */
+static int race_decided(const struct gw_conn_self *self)
+{
+	const struct gw_conn_self *hedge_ptr = self->hedging ? self->hedge_ptr : NULL;
+
+	if (has_head(self) || (hedge_ptr && has_head(hedge_ptr)))
+		return 1;
+	return !self->leg_running && (!hedge_ptr || !hedge_ptr->leg_running);
+}
+
+/* The side that lost gives up: its connection is shut under it, so the
+ * thread wakes to the end wherever it waits (a wait for a pooled
+ * connection looks at leg_cancelled). */
+static void race_cancel(struct gw_conn_self *self)
+{
+	struct gw_conn_self *loser_ptr;
+
+	self->hedge_won = !has_head(self) && has_head(self->hedge_ptr);
+	loser_ptr = self->hedge_won ? self : self->hedge_ptr;
+	if (!loser_ptr->leg_running)
+		return;
+	loser_ptr->leg_cancelled = 1;
+	if (!vk_socket_is_closed(loser_ptr->upstream_ptr))
+		vk_socket_abort(loser_ptr->upstream_ptr);
+	vk_sys_notify(vk_sys_self());
+}
+
+/* The hedge's state becomes the connection's: it won. The first attempt's
+ * socket and buffers become the next hedge's. */
+static void hedge_adopt(struct gw_conn_self *self, struct gw_conn_self *leg_ptr)
+{
+	struct vk_socket *socket_ptr = self->upstream_ptr;
+	struct gw_tls_stream *tls_ptr = self->upstream_tls_ptr;
+	char *resp_ptr = self->resp_ptr;
+
+	self->upstream_ptr = leg_ptr->upstream_ptr;
+	self->upstream_tls_ptr = leg_ptr->upstream_tls_ptr;
+	self->resp_ptr = leg_ptr->resp_ptr;
+	leg_ptr->upstream_ptr = socket_ptr;
+	leg_ptr->upstream_tls_ptr = tls_ptr;
+	leg_ptr->resp_ptr = resp_ptr;
+	self->resp = leg_ptr->resp;
+	self->resp_len = leg_ptr->resp_len;
+	self->resp_taken = leg_ptr->resp_taken;
+	self->rc = leg_ptr->rc;
+	self->pick = leg_ptr->pick;
+	self->pick.addr_ptr = (const struct sockaddr *)&self->pick.addr;
+	self->upstream_index = leg_ptr->upstream_index;
+	self->connect_ms = leg_ptr->connect_ms;
+	self->response_ms = leg_ptr->response_ms;
+	self->upstream_fd = leg_ptr->upstream_fd;
+	self->reused = leg_ptr->reused;
+	self->retried = leg_ptr->retried;
+	self->response_started = leg_ptr->response_started;
+	self->attempt_sent = leg_ptr->attempt_sent;
+	self->stage = leg_ptr->stage;
+	self->term = leg_ptr->term;
+	self->next_cause = leg_ptr->next_cause;
+	self->try_started_ns = leg_ptr->try_started_ns;
+	self->try_end_ns = leg_ptr->try_end_ns;
+	self->upstream_left_ns = leg_ptr->upstream_left_ns;
+	self->attempts_sent++;
+	leg_ptr->upstream_index = -1;
+}
+
+/* Both sides have ended: the loser's try is recorded, its endpoint given
+ * its verdict and its connection closed (a head that came too late is
+ * not read), and the winner's state is the connection's. */
+static void race_settle(struct gw_conn_self *self)
+{
+	struct gw_conn_self *hedge_ptr = self->hedge_ptr;
+	struct gw_conn_self *loser_ptr = self->hedge_won ? self : hedge_ptr;
+
+	self->hedging = 0;
+	self->leg_running = 0;
+	hedge_ptr->tried_mask = 0;
+	self->tried_mask |= 1ull << ((unsigned)hedge_ptr->pick.endpoint % 64);
+	retry_settle(hedge_ptr);
+	if (self->hedge_won)
+		gw_stats_hedge_won(hedge_ptr->pick.stats_upstream);
+	if (loser_ptr->next_cause == GW_NEXT_CAUSE_NONE) {
+		loser_ptr->leg_cancelled = 1;
+		gw_conn_close_upstream(loser_ptr);
+	}
+	if (self->hedge_won) {
+		try_record(self, self);
+		gw_conn_upstream_done(self, self->cfg_ptr, GW_UPSTREAM_ABORTED);
+		hedge_adopt(self, hedge_ptr);
+		self->tries[self->try_count - 1].cancelled = 1;
+		self->leg_cancelled = 0;
+		return;
+	}
+	/* The first attempt's try is recorded after this, by the one place
+	 * that decides what follows; the hedge's goes now. */
+	try_record(self, hedge_ptr);
+	gw_conn_upstream_done(hedge_ptr, hedge_ptr->cfg_ptr,
+			      hedge_ptr->term.stage == 'C' ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+}
+
+/* An attempt with a hedge ready: the first attempt runs beside this
+ * thread; if no head came by the hedge's delay, a second one races it on
+ * another endpoint; the first head wins, and the other side is cancelled
+ * and waited for before the winner's state goes on. */
+static void race(struct vk_thread *that)
+{
+	struct gw_conn_self *conn_ptr = vk_thread_arg(that);
+	struct vk_thread *leg_thread_ptr;
+
+	vk_begin_stateless();
+	conn_ptr->hedging = 0;
+	conn_ptr->hedge_won = 0;
+	conn_ptr->leg_cancelled = 0;
+	conn_ptr->leg_running = 1;
+	vk_spawn(leg_thread_ptr, race_leg, conn_ptr, NULL);
+	conn_ptr->hedge_at_ns = vk_sys_now_ns() + hedge_delay_ns(conn_ptr);
+	while (conn_ptr->leg_running && vk_sys_now_ns() < conn_ptr->hedge_at_ns)
+		vk_wait_notified((conn_ptr->hedge_at_ns - vk_sys_now_ns()) / NS_PER_MS + 1);
+	if (conn_ptr->leg_running && hedge_start(conn_ptr, vk_thread_proc_local(that)) == 0)
+		vk_spawn(leg_thread_ptr, race_leg, conn_ptr->hedge_ptr, NULL);
+	(void)leg_thread_ptr;
+	/* Each side's end notifies: these waits are bounded only as a guard
+	 * (each side is bounded by the deadline and its own timeouts). */
+	while (!race_decided(conn_ptr))
+		vk_wait_notified(RACE_GUARD_MS);
+	if (conn_ptr->hedging) {
+		race_cancel(conn_ptr);
+		while (conn_ptr->leg_running || conn_ptr->hedge_ptr->leg_running)
+			vk_wait_notified(RACE_GUARD_MS);
+		race_settle(conn_ptr);
+	}
+	conn_ptr->leg_running = 0;
+	vk_end();
 }
 
 /* The attempts at the upstream, until the one decision says answer: with
@@ -621,7 +889,9 @@ void gw_conn_attempts(struct vk_thread *that)
 	deadline_begin(conn_ptr);
 	for (conn_ptr->next = GW_NEXT_PICK_AGAIN; conn_ptr->next != GW_NEXT_ANSWER;) {
 		attempt_prepare(conn_ptr);
-		if (conn_ptr->next_cause == GW_NEXT_CAUSE_NONE)
+		if (conn_ptr->next_cause == GW_NEXT_CAUSE_NONE && hedge_wanted(conn_ptr))
+			vk_call(race, conn_ptr);
+		else if (conn_ptr->next_cause == GW_NEXT_CAUSE_NONE)
 			vk_call(attempt, conn_ptr);
 		attempt_conclude(conn_ptr);
 		if (conn_ptr->next != GW_NEXT_ANSWER) {

@@ -113,6 +113,8 @@ struct gw_conn_try {
 	uint16_t status;      /* the response's; 0: it failed (term says how) */
 	char cause;	      /* the termination code of a failure (gw_term.h) */
 	char stage;
+	uint8_t hedge;	   /* a hedge, raced against the attempt before it */
+	uint8_t cancelled; /* it lost a race and was given up */
 };
 
 struct gw_tls_stream;
@@ -184,6 +186,15 @@ struct gw_conn_self {
 	int retry_stats_upstream;  /* ... for this upstream slot */
 	const char *retry_refused; /* why no other attempt was made when one was asked ("budget"...) */
 	int try_count;
+	/* Hedging (gw_conn_next.c): the racing attempt's own state, a copy of
+	 * this struct made as it starts, with its own socket and buffers;
+	 * made the first time, kept by the micro-heap. */
+	struct gw_conn_self *hedge_ptr;
+	int hedging;	   /* a hedge races this attempt */
+	int hedge_won;	   /* ... and its head came first */
+	int leg_running;   /* this attempt runs in a thread of its own, beside a hedge's */
+	int leg_cancelled; /* its race is lost: it gives up */
+	uint64_t hedge_at_ns;
 	uint64_t wait_until_ns;
 	uint64_t connect_ms;
 	uint64_t response_ms;

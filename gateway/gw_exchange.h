@@ -188,6 +188,12 @@ struct gw_retry_policy {
 	uint32_t backoff_max_ms;  /*   min(backoff_max_ms, backoff_base_ms * 2^(n-1)) */
 	int all_methods;	  /* retry after sending whatever the method */
 	int honour_retry_after;	  /* a Retry-After the deadline fits is waited for */
+	/* Hedging: after this long without a response head, a second attempt
+	 * races the first on another endpoint (idempotent requests only);
+	 * 0: none. With hedge_p95, the upstream's observed p95 instead, this
+	 * while it is unknown. */
+	uint32_t hedge_delay_ms;
+	int hedge_p95;
 };
 
 /* In the request head: this request's retries follow `policy_ptr` (which

@@ -462,14 +462,12 @@ int gw_stats_retry_budget_allows(int upstream, int percent, int min_per_second, 
 	return (retries + 1) * 100 <= (uint64_t)percent * requests || this_second < (uint64_t)min_per_second;
 }
 
-void gw_stats_retry_started(int upstream, uint64_t now_ns)
+/* A retry or a hedge in flight, and one more this second: what the
+ * budget weighs. */
+static void budget_take(struct gw_stats_upstream *up_ptr, uint64_t now_ns)
 {
-	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
 	uint64_t second = now_ns / 1000000000u;
 
-	if (!up_ptr)
-		return;
-	add(&up_ptr->retries, 1);
 	add(&up_ptr->retries_active, 1);
 	if (gw_stats_load(&up_ptr->retry_second) != second) {
 		/* the count first: a reader that sees the new second sees it */
@@ -477,6 +475,16 @@ void gw_stats_retry_started(int upstream, uint64_t now_ns)
 		set(&up_ptr->retry_second, second);
 	}
 	add(&up_ptr->retry_second_count, 1);
+}
+
+void gw_stats_retry_started(int upstream, uint64_t now_ns)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+
+	if (!up_ptr)
+		return;
+	add(&up_ptr->retries, 1);
+	budget_take(up_ptr, now_ns);
 }
 
 void gw_stats_retry_ended(int upstream)
@@ -501,6 +509,61 @@ void gw_stats_deadline_expired(int upstream)
 
 	if (up_ptr)
 		add(&up_ptr->deadline_expired, 1);
+}
+
+void gw_stats_hedge_started(int upstream, uint64_t now_ns)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+
+	if (!up_ptr)
+		return;
+	add(&up_ptr->hedges, 1);
+	budget_take(up_ptr, now_ns);
+}
+
+void gw_stats_hedge_won(int upstream)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+
+	if (up_ptr)
+		add(&up_ptr->hedges_won, 1);
+}
+
+void gw_stats_response_head_time(int upstream, uint64_t us)
+{
+	struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+	unsigned bucket = 0;
+
+	if (!up_ptr)
+		return;
+	while (bucket + 1 < GW_STATS_HEAD_BUCKETS && us >= (64ull << bucket))
+		bucket++;
+	add(&up_ptr->head_times[bucket], 1);
+	add(&up_ptr->head_count, 1);
+	if (gw_stats_load(&up_ptr->head_count) >= GW_STATS_HEAD_DECAY) {
+		uint64_t count = 0;
+
+		for (int b = 0; b < GW_STATS_HEAD_BUCKETS; b++) {
+			set(&up_ptr->head_times[b], gw_stats_load(&up_ptr->head_times[b]) / 2);
+			count += gw_stats_load(&up_ptr->head_times[b]);
+		}
+		set(&up_ptr->head_count, count);
+	}
+}
+
+uint64_t gw_stats_response_head_p95_us(int upstream)
+{
+	const struct gw_stats_upstream *up_ptr = own_upstream(upstream);
+	uint64_t count, seen = 0;
+
+	if (!up_ptr || (count = gw_stats_load(&up_ptr->head_count)) < 20)
+		return 0;
+	for (int b = 0; b < GW_STATS_HEAD_BUCKETS; b++) {
+		seen += gw_stats_load(&up_ptr->head_times[b]);
+		if (seen * 100 >= count * 95)
+			return 64ull << b;
+	}
+	return 64ull << (GW_STATS_HEAD_BUCKETS - 1);
 }
 
 void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, uint64_t waiting)

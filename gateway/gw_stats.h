@@ -117,6 +117,15 @@ void gw_stats_retry_ended(int upstream);
 /* A retry the budget refused; a request answered at its deadline. */
 void gw_stats_retry_budget_refused(int upstream);
 void gw_stats_deadline_expired(int upstream);
+/* A hedge started (counted as a retry in flight, gw_stats_retry_ended
+ * ends it), and one whose response head came first. */
+void gw_stats_hedge_started(int upstream, uint64_t now_ns);
+void gw_stats_hedge_won(int upstream);
+/* An attempt's time to its response head; the 95th percentile of this
+ * kernel's recent ones in us (a bucket's upper bound), 0 while there are
+ * fewer than 20. */
+void gw_stats_response_head_time(int upstream, uint64_t us);
+uint64_t gw_stats_response_head_p95_us(int upstream);
 /* The kernel's pool for upstream `upstream`: connections open, kept alive,
  * and requests waiting in line for one. */
 void gw_stats_upstream_pool(int upstream, uint64_t connections, uint64_t kept, uint64_t waiting);

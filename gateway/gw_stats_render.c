@@ -71,6 +71,8 @@ struct upstream_view {
 	uint64_t retries_active;
 	uint64_t retry_budget_refused;
 	uint64_t deadline_expired;
+	uint64_t hedges;
+	uint64_t hedges_won;
 };
 
 static void kernel_view(const struct gw_stats *stats_ptr, int k0, int k1, struct gw_stats_kernel *v_ptr)
@@ -123,6 +125,8 @@ static void upstream_view(const struct gw_stats *stats_ptr, int k0, int k1, int 
 		v_ptr->retries_active += gw_stats_load(&up_ptr->retries_active);
 		v_ptr->retry_budget_refused += gw_stats_load(&up_ptr->retry_budget_refused);
 		v_ptr->deadline_expired += gw_stats_load(&up_ptr->deadline_expired);
+		v_ptr->hedges += gw_stats_load(&up_ptr->hedges);
+		v_ptr->hedges_won += gw_stats_load(&up_ptr->hedges_won);
 	}
 	for (int e = 0; e < stats_ptr->upstream_names_ptr[u].endpoint_count; e++) {
 		endpoint_view(stats_ptr, k0, k1, u, e, now_ns, &ev);
@@ -227,6 +231,8 @@ static void json_upstream(struct out *o_ptr, const struct gw_stats *stats_ptr, i
 	put(o_ptr, "\"retries\":%llu,\"retries_active\":%llu,\"retry_budget_refused\":%llu,\"deadline_expired\":%llu,",
 	    (unsigned long long)v.retries, (unsigned long long)v.retries_active,
 	    (unsigned long long)v.retry_budget_refused, (unsigned long long)v.deadline_expired);
+	put(o_ptr, "\"hedges\":%llu,\"hedges_won\":%llu,", (unsigned long long)v.hedges,
+	    (unsigned long long)v.hedges_won);
 	put(o_ptr, "\"endpoints\":[");
 	for (int e = 0; e < up_ptr->endpoint_count; e++) {
 		put(o_ptr, "%s", e ? "," : "");
@@ -475,6 +481,11 @@ static const struct family upstream_families[] = {
 	{"vkgw_upstream_deadline_expired_total", "counter",
 	 "Requests to the upstream answered 504 when their deadline passed.",
 	 offsetof(struct upstream_view, deadline_expired), NULL},
+	{"vkgw_upstream_hedges_total", "counter",
+	 "Second attempts raced against a first one slow to answer (the retry filter's hedge).",
+	 offsetof(struct upstream_view, hedges), NULL},
+	{"vkgw_upstream_hedges_won_total", "counter", "Hedges whose response head came before the first attempt's.",
+	 offsetof(struct upstream_view, hedges_won), NULL},
 };
 
 static const struct family endpoint_families[] = {

@@ -41,6 +41,9 @@ struct gw_stats_kernel {
 	uint64_t vkern[VK_STAT_COUNT];	/* vk_sys_stat, as last published */
 };
 
+#define GW_STATS_HEAD_BUCKETS 20
+#define GW_STATS_HEAD_DECAY 2048
+
 struct gw_stats_upstream {
 	uint64_t refused; /* no healthy endpoint, or the breaker: 503 */
 	/* the kernel's connection pool for the upstream (gauges) */
@@ -54,6 +57,13 @@ struct gw_stats_upstream {
 	uint64_t retry_second_count;   /* retries started in it */
 	uint64_t retry_budget_refused; /* retries the budget refused */
 	uint64_t deadline_expired;     /* requests answered 504 at their deadline */
+	uint64_t hedges;	       /* second attempts raced against a slow first one */
+	uint64_t hedges_won;	       /* of those, the ones whose response head came first */
+	/* The time to a response head, this kernel's, for a hedge's delay at
+	 * the upstream's p95: bucket b counts heads within 2^b * 64 us, halved
+	 * all together every GW_STATS_HEAD_DECAY heads (recent ones weigh). */
+	uint64_t head_times[GW_STATS_HEAD_BUCKETS];
+	uint64_t head_count;
 };
 
 struct gw_stats_endpoint {

@@ -756,6 +756,22 @@ size_t vk_socket_rx_held(struct vk_socket *socket_ptr)
 	return vk_vectoring_len(&socket_ptr->rx);
 }
 
+void vk_socket_abort(struct vk_socket *socket_ptr)
+{
+	int fd = vk_pipe_fd(&socket_ptr->rx_pipe);
+
+	if (fd < 0)
+		fd = vk_pipe_fd(&socket_ptr->tx_pipe);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	/* Nothing waits for the poller now: the next try of either side's
+	 * operation meets the end at once. */
+	socket_ptr->rx.blocked = 0;
+	socket_ptr->tx.blocked = 0;
+	wake_reader(socket_ptr);
+	wake_writer(socket_ptr);
+}
+
 void vk_socket_shutdown_tx(struct vk_socket *socket_ptr)
 {
 	struct vk_socket *peer_ptr;

@@ -105,6 +105,12 @@ int vk_socket_eof(struct vk_socket *socket_ptr);
 int vk_socket_hup(struct vk_socket *socket_ptr);
 size_t vk_socket_rx_held(struct vk_socket *socket_ptr);
 void vk_socket_shutdown_tx(struct vk_socket *socket_ptr);
+/* Gives the connection up while a thread of the process may be blocked
+ * on it (another thread decided): both directions are shut down, so the
+ * peer sees the end, reads here find EOF and writes EPIPE, and the
+ * threads blocked on it are woken to find that out. Close it after, as
+ * ever. */
+void vk_socket_abort(struct vk_socket *socket_ptr);
 void vk_socket_close(struct vk_socket *socket_ptr);
 int vk_socket_is_closed(struct vk_socket *socket_ptr);
 /* The stream offset of the next byte written (bytes sent plus queued): a

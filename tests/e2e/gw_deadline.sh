@@ -26,6 +26,10 @@
 #   budget      every endpoint failing: the retry budget caps the attempts
 #               the upstreams see; refusals logged and counted; without the
 #               budget, every request is tried 3 times
+#   hedge       a slow endpoint: a hedge on the other wins, the slow attempt
+#               is cancelled (its connection closed before it answered); a
+#               first attempt that answers before the hedge wins and the
+#               hedge is cancelled; a POST is never hedged
 . "$(dirname "$0")/lib.sh"
 
 VKGW="$BUILD/vkgw"
@@ -343,6 +347,54 @@ PY
 	[ $(($(requests bu_a) + $(requests bu_b) - t0)) = 30 ] || fail "without the budget: $(($(requests bu_a) + $(requests bu_b) - t0)) attempts for 10 requests"
 }
 
+hedge() {
+	local i out
+	upstream hd_slow slow:5000
+	upstream hd_ok ok
+	upstream hd_a slow:1000
+	upstream hd_b slow:1000
+	gateway hd_gw "{ \"app\": { \"endpoints\": [ $(ep hd_slow), $(ep hd_ok) ] },
+	                 \"both\": { \"endpoints\": [ $(ep hd_a), $(ep hd_b) ] } }" \
+		'{ "name": "both", "match": { "path": { "prefix": "/both" } },
+		   "filters": [ { "type": "retry", "hedge": { "delay_ms": 300 } } ], "action": { "proxy": { "upstream": "both" } } },
+		 { "name": "app", "filters": [ { "type": "retry", "hedge": { "delay_ms": 100 } } ], "action": { "proxy": { "upstream": "app" } } }'
+	# round robin starts each request on the slow endpoint (the hedge took
+	# the other one's turn): the hedge answers, the slow one is cancelled
+	for i in 1 2 3; do
+		out=$(get "${E2E_PORT[hd_gw]}" /x)
+		[ "$out" = "ok ${E2E_PORT[hd_ok]}
+ 200" ] || fail "hedged request $i: $out"
+	done
+	wait_until 5 "the slow attempts' connections closed" eval '[ "$(grep -c "\"event\": \"closed\"" "$E2E_TMP/hd_slow.log")" = 3 ]'
+	python3 -c 'import json, sys
+e = [json.loads(l)["event"] for l in open(sys.argv[1])]
+assert e == ["request", "closed"] * 3, e' "$E2E_TMP/hd_slow.log" || fail "the slow endpoint: $(cat "$E2E_TMP/hd_slow.log")"
+	wait_until 5 "3 access log lines" lines_at_least "$E2E_TMP/hd_gw.access" 3
+	access_check hd_gw '
+for l in lines:
+    t = l["tries"]
+    assert [x["outcome"] for x in t] == ["cancelled", "200"] and t[1].get("hedge") and t[0]["ms"] >= 100, t'
+	[ "$(metric hd_gw 'vkgw_upstream_hedges_won_total{kernel="0",upstream="app"}')" = 3 ] ||
+		fail "hedges won: $(metric hd_gw hedges_won)"
+	# the first attempt answers (at 1 s) before the hedge started at 300 ms
+	# would (at 1.3 s): it wins, the hedge is cancelled
+	out=$(get "${E2E_PORT[hd_gw]}" /both)
+	[ "${out: -3}" = 200 ] || fail "/both: $out"
+	wait_until 5 "the hedge's connection closed" eval 'grep -q "\"event\": \"closed\"" "$E2E_TMP/hd_b.log" || grep -q "\"event\": \"closed\"" "$E2E_TMP/hd_a.log"'
+	[ "$(($(requests hd_a) + $(requests hd_b)))" = 2 ] || fail "the race did not send the request twice"
+	wait_until 5 "4 access log lines" lines_at_least "$E2E_TMP/hd_gw.access" 4
+	access_check hd_gw '
+t = lines[3]["tries"]
+assert [x["outcome"] for x in t] == ["cancelled", "200"] and t[0].get("hedge") and not t[1].get("hedge"), t'
+	[ "$(metric hd_gw 'vkgw_upstream_hedges_total{kernel="0",upstream="both"}')" = 1 ] &&
+		[ "$(metric hd_gw 'vkgw_upstream_hedges_won_total{kernel="0",upstream="both"}')" = 0 ] ||
+		fail "a hedge that lost: $(metric hd_gw hedges)"
+	# a POST is not idempotent: never hedged
+	out=$(get "${E2E_PORT[hd_gw]}" /both --data-binary 'x=1')
+	[ "${out: -3}" = 200 ] || fail "POST: $out"
+	[ "$(($(requests hd_a) + $(requests hd_b)))" = 3 ] || fail "a POST was hedged"
+}
+
 run_case "deadline: retries succeed within the deadline; every attempt in the access log" recover
 run_case "deadline: connect failures retried, never on an endpoint already tried" exclude
 run_case "deadline: a POST is not retried once sent, is when never sent or with an Idempotency-Key" safety
@@ -351,4 +403,5 @@ run_case "deadline: 504 at the deadline, the attempt abandoned; client timeouts 
 run_case "deadline: the time left shrinks across two chained gateways" chain
 run_case "deadline: Retry-After waited for when it fits the deadline, not otherwise" backoff
 run_case "deadline: the retry budget caps attempts when every endpoint fails" budget
+run_case "deadline: a hedge wins on a slow endpoint, the loser cancelled; a POST is never hedged" hedge
 finish

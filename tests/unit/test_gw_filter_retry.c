@@ -44,6 +44,10 @@ static void test_configs(void **state)
 	      "/routes/0/filters/0/backoff/max_ms: must be at least base_ms\n");
 	check("{\"type\":\"retry\",\"backoff\":{\"base\":50}}", -1,
 	      "/routes/0/filters/0/backoff/base: unknown key \"base\"; allowed keys: base_ms, max_ms\n");
+	check("{\"type\":\"retry\",\"hedge\":{\"delay\":\"p95\",\"delay_ms\":20}}", 0, "");
+	check("{\"type\":\"retry\",\"hedge\":{\"delay\":\"p99\",\"delay_ms\":0}}", -1,
+	      "/routes/0/filters/0/hedge/delay_ms: must be from 1 to 60000, not 0\n"
+	      "/routes/0/filters/0/hedge/delay: expected \"fixed\" (delay_ms) or \"p95\" (the upstream's)\n");
 	check("{\"type\":\"retry\",\"per_try_timeout_ms\":-1}", -1,
 	      "/routes/0/filters/0/per_try_timeout_ms: must be from 0 to 3600000, not -1\n");
 }
@@ -66,6 +70,13 @@ static void test_policy_defaults(void **state)
 	assert_int_equal(policy_ptr->backoff_max_ms, 250);
 	assert_int_equal(policy_ptr->all_methods, 0);
 	assert_int_equal(policy_ptr->honour_retry_after, 1);
+	assert_int_equal(policy_ptr->hedge_delay_ms, 0); /* no hedging unless asked */
+	compiled_free(&c);
+	compile_entry(&gw_filter_retry_type, "{\"type\":\"retry\",\"hedge\":{}}", &c);
+	assert_int_equal(c.rc, 0);
+	policy_ptr = c.blob_ptr;
+	assert_int_equal(policy_ptr->hedge_delay_ms, 50);
+	assert_int_equal(policy_ptr->hedge_p95, 0);
 	compiled_free(&c);
 }
 

@@ -200,6 +200,76 @@ static void test_endpoint_state(void **state)
 	json_decref(doc);
 }
 
+/* The retry budget weighs retries in flight, across kernels, against
+ * the upstream's requests in flight, with a floor a second; hedges count. */
+static void test_retry_budget(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t second = 7000000000ull;
+	json_t *doc;
+
+	/* No table: nothing to weigh, everything allowed. */
+	assert_true(gw_stats_retry_budget_allows(0, 20, 0, second));
+	/* Kernel 1 has 10 requests in flight to app, kernel 2 none. */
+	gw_stats_attach(f->stats_ptr, 1);
+	gw_stats_endpoint_health(0, 0, 0, 0, 0, 6);
+	gw_stats_endpoint_health(0, 1, 0, 0, 0, 4);
+	gw_stats_detach();
+	gw_stats_attach(f->stats_ptr, 2);
+	/* 20% of 10: two retries in flight, from any kernel */
+	assert_true(gw_stats_retry_budget_allows(0, 20, 0, second));
+	gw_stats_retry_started(0, second);
+	assert_true(gw_stats_retry_budget_allows(0, 20, 0, second));
+	gw_stats_hedge_started(0, second);
+	assert_false(gw_stats_retry_budget_allows(0, 20, 0, second));
+	/* the floor: fewer than 3 started this second */
+	assert_true(gw_stats_retry_budget_allows(0, 20, 3, second));
+	gw_stats_retry_started(0, second);
+	assert_false(gw_stats_retry_budget_allows(0, 20, 3, second));
+	/* a new second: the floor again */
+	assert_true(gw_stats_retry_budget_allows(0, 20, 3, second + 1000000000ull));
+	/* ended: room again */
+	gw_stats_retry_ended(0);
+	gw_stats_retry_ended(0);
+	assert_true(gw_stats_retry_budget_allows(0, 20, 0, second));
+	gw_stats_hedge_won(0);
+	gw_stats_retry_budget_refused(0);
+	gw_stats_deadline_expired(0);
+	gw_stats_detach();
+	doc = render_json(f, 1);
+	assert_int_equal(at(doc, "upstreams.app.retries"), 2);
+	assert_int_equal(at(doc, "upstreams.app.retries_active"), 1);
+	assert_int_equal(at(doc, "upstreams.app.hedges"), 1);
+	assert_int_equal(at(doc, "upstreams.app.hedges_won"), 1);
+	assert_int_equal(at(doc, "upstreams.app.retry_budget_refused"), 1);
+	assert_int_equal(at(doc, "upstreams.app.deadline_expired"), 1);
+	json_decref(doc);
+}
+
+/* A hedge's delay at p95: the 95th percentile of recent response heads. */
+static void test_response_head_p95(void **state)
+{
+	struct fixture *f = *state;
+
+	gw_stats_attach(f->stats_ptr, 0);
+	for (int i = 0; i < 19; i++)
+		gw_stats_response_head_time(1, 100);
+	assert_int_equal(gw_stats_response_head_p95_us(1), 0); /* too few */
+	for (int i = 0; i < 81; i++)
+		gw_stats_response_head_time(1, 100);
+	/* 100 heads within 128 us */
+	assert_int_equal(gw_stats_response_head_p95_us(1), 128);
+	for (int i = 0; i < 10; i++)
+		gw_stats_response_head_time(1, 5000);
+	/* 10 of 110 slow: the 95th percentile is in 5000's bucket */
+	assert_int_equal(gw_stats_response_head_p95_us(1), 8192);
+	/* older heads weigh less: after many fast ones, fast again */
+	for (int i = 0; i < 4 * GW_STATS_HEAD_DECAY; i++)
+		gw_stats_response_head_time(1, 100);
+	assert_int_equal(gw_stats_response_head_p95_us(1), 128);
+	gw_stats_detach();
+}
+
 /* The table is shared: a forked child's writes are seen by the parent. */
 static void test_table_is_shared_across_fork(void **state)
 {
@@ -459,6 +529,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render_max_bounds_both_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prometheus_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_response_head_p95, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_reloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reloads_show_their_upstreams, setup, teardown),
 	};
