@@ -569,6 +569,17 @@ static void load_header_names(struct gw_config_loader *loader_ptr, const json_t 
 	}
 }
 
+/* One of the names is not a deadline header the codec knows. */
+static int any_other_name(const char *const *names_ptr, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (names_ptr[i] && strcmp(names_ptr[i], "x-request-timeout") != 0 &&
+		    strcmp(names_ptr[i], "grpc-timeout") != 0 &&
+		    strcmp(names_ptr[i], "x-envoy-expected-rq-timeout-ms") != 0)
+			return 1;
+	return 0;
+}
+
 /* "timeout_ms" and "deadline": the request's deadline (gw_route_deadline). */
 static void load_deadline(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_route_deadline *deadline_ptr)
@@ -590,6 +601,8 @@ static void load_deadline(struct gw_config_loader *loader_ptr, const json_t *jso
 			  &deadline_ptr->headers_ptr, &deadline_ptr->header_count);
 	load_header_names(loader_ptr, part_ptr, part_pointer, "grpc_headers", "grpc-timeout",
 			  &deadline_ptr->grpc_headers_ptr, &deadline_ptr->grpc_header_count);
+	deadline_ptr->other_names = any_other_name(deadline_ptr->headers_ptr, deadline_ptr->header_count) ||
+				    any_other_name(deadline_ptr->grpc_headers_ptr, deadline_ptr->grpc_header_count);
 }
 
 static void load_proxy(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,

@@ -342,6 +342,9 @@ struct gw_route_deadline {
 	int header_count;
 	const char *const *grpc_headers_ptr;
 	int grpc_header_count;
+	/* a name in either list is none of the three the codec knows: a
+	 * received field of that name is replaced too */
+	int other_names;
 };
 
 struct gw_route_action {

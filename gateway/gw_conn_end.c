@@ -219,9 +219,12 @@ void gw_conn_answer_error(struct vk_thread *that)
 	/* The upstream connection is counted against max_connections: it
 	 * goes at once, not when the client has heard why. */
 	gw_conn_close_upstream(conn_ptr);
+	/* A connect the request's deadline cut short is no failure of the
+	 * endpoint's: a client asking for 5 ms must not get it ejected. */
 	gw_conn_upstream_done(conn_ptr, cfg_ptr,
-			      conn_ptr->stage == GW_CONN_STAGE_CONNECT ? GW_UPSTREAM_CONNECT_FAILURE
-								       : GW_UPSTREAM_ABORTED);
+			      conn_ptr->stage == GW_CONN_STAGE_CONNECT && conn_ptr->next_cause != GW_NEXT_CAUSE_DEADLINE
+				      ? GW_UPSTREAM_CONNECT_FAILURE
+				      : GW_UPSTREAM_ABORTED);
 	conn_ptr->close_after = 1;
 	self->status = gw_term_answer_status(&conn_ptr->term);
 	if (conn_ptr->stage == GW_CONN_STAGE_RESPONSE_BODY && self->status && !response_taken_back(conn_ptr))

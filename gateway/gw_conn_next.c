@@ -54,13 +54,17 @@ static uint64_t earliest(uint64_t a_ns, uint64_t b_ns)
 }
 
 /* A gRPC request: Content-Type application/grpc, alone or with a
- * subtype (+proto, +json). */
+ * subtype (+proto, +json), and gRPC-Web's application/grpc-web(-text). */
 static int grpc_content_type(const char *value, size_t len)
 {
 	static const char grpc[] = "application/grpc";
+	size_t n = sizeof(grpc) - 1;
 
-	return len >= sizeof(grpc) - 1 && strncasecmp(value, grpc, sizeof(grpc) - 1) == 0 &&
-	       (len == sizeof(grpc) - 1 || value[sizeof(grpc) - 1] == '+' || value[sizeof(grpc) - 1] == ';');
+	if (len < n || strncasecmp(value, grpc, n) != 0)
+		return 0;
+	if (len >= n + 4 && strncasecmp(value + n, "-web", 4) == 0)
+		n += 4;
+	return len == n || value[n] == '+' || value[n] == ';' || value[n] == '-';
 }
 
 /* The shortest timeout the client asks for in ns (0: none), and whether
@@ -97,8 +101,11 @@ static uint64_t client_timeout(struct gw_conn_self *self)
 	return asked;
 }
 
-/* The request's deadline, from its first byte: the route's timeout, or
- * the client's (capped) when that is shorter. */
+/* The request's deadline, from when the gateway has the whole request
+ * (its head, the request filters done, a body they kept; a body that
+ * streams: once it has gone, request_sent): the route's timeout, or the
+ * client's when that is shorter; without a route timeout, the client's
+ * up to client_max_ms. */
 static void deadline_begin(struct gw_conn_self *self)
 {
 	const struct gw_route_deadline *config_ptr = &self->route_ptr->action.proxy.deadline;
@@ -113,8 +120,24 @@ static void deadline_begin(struct gw_conn_self *self)
 	self->retry_counted = 0;
 	asked = client_timeout(self);
 	if (asked && config_ptr->client_max_ms)
-		budget = earliest(budget, earliest(asked, (uint64_t)config_ptr->client_max_ms * NS_PER_MS));
-	self->deadline_ns = budget ? self->started_ns + budget : 0;
+		budget = budget ? earliest(budget, asked)
+				: earliest(asked, (uint64_t)config_ptr->client_max_ms * NS_PER_MS);
+	self->deadline_budget_ns = budget;
+	self->deadline_ns = budget ? vk_sys_now_ns() + budget : 0;
+}
+
+/* A body that streamed from the client has gone: the request is whole
+ * now, and its deadline and this try's timeout count from here (its
+ * upload was the body timeouts' to bound, not theirs). */
+static void request_sent(struct gw_conn_self *self)
+{
+	const struct gw_retry_policy *policy_ptr = gw_exchange_retry_policy(&self->exchange);
+	uint64_t now = vk_sys_now_ns();
+
+	if (self->deadline_budget_ns)
+		self->deadline_ns = now + self->deadline_budget_ns;
+	if (self->try_end_ns)
+		self->try_end_ns = now + policy_ptr->per_try_ms * NS_PER_MS;
 }
 
 /* An attempt starts: its per-try timeout. */
@@ -150,11 +173,21 @@ static void try_record(struct gw_conn_self *self, const struct gw_conn_self *leg
 	try_ptr = &self->tries[self->try_count++];
 	try_ptr->endpoint = leg_ptr->upstream_index >= 0 ? leg_ptr->pick.name : NULL;
 	try_ptr->us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-	try_ptr->status = leg_ptr->next_cause == GW_NEXT_CAUSE_NONE ? leg_ptr->resp.status : 0;
+	try_ptr->status = leg_ptr->next_cause != GW_NEXT_CAUSE_NONE  ? 0
+			  : leg_ptr->req.method == GW_METHOD_CONNECT ? 200 /* the tunnel is open */
+								     : leg_ptr->resp.status;
 	try_ptr->cause = leg_ptr->term.cause;
 	try_ptr->stage = leg_ptr->term.stage;
 	try_ptr->hedge = leg_ptr != self || leg_ptr->hedge_won;
 	try_ptr->cancelled = (uint8_t)leg_ptr->leg_cancelled;
+}
+
+/* The retry counted in flight for the budget is over. */
+static void retry_settle(struct gw_conn_self *self)
+{
+	if (self->retry_counted)
+		gw_stats_retry_ended(self->retry_stats_upstream);
+	self->retry_counted = 0;
 }
 
 /* A timeout that was the deadline's or the try's: the client hears 504
@@ -256,7 +289,8 @@ static void attempt_pick(struct gw_conn_self *self)
 	self->response_filtered = 0;
 	status = gw_conn_pick_upstream(self, self->cfg_ptr);
 	if (status) {
-		self->upstream_ns = 0; /* this request reached no endpoint in the end */
+		if (!self->try_count)
+			self->upstream_ns = 0; /* this request reached no endpoint */
 		self->term.cause = 'A';
 		self->term.stage = 'Q';
 		self->term.status = (uint16_t)status;
@@ -318,6 +352,9 @@ static void send_body(struct vk_thread *that)
 	if (conn_ptr->exchange.body_kept) {
 		vk_write_on(conn_ptr->upstream_ptr, conn_ptr->body_ptr, conn_ptr->body_len);
 	} else {
+		/* the client's pace: body_idle_ms bounds it, the deadline counts
+		 * from its end (request_sent) */
+		vk_limit_at(0);
 		if (expects_continue(conn_ptr)) {
 			GW_WRITE_LITERAL(conn_ptr->client_ptr, "HTTP/1.1 100 Continue\r\n\r\n");
 			vk_flush_on(conn_ptr->client_ptr);
@@ -464,8 +501,10 @@ static void attempt(struct vk_thread *that)
 	vk_catch
 	{
 		/* A fault is not the upstream's: it ends the connection. */
-		if (vk_sys_faulted())
+		if (vk_sys_faulted()) {
+			retry_settle(conn_ptr);
 			vk_raise(EFAULT);
+		}
 		upstream_tls_failed(conn_ptr);
 		gw_conn_close_upstream(conn_ptr);
 		gw_conn_term_from_error(conn_ptr, vk_error());
@@ -523,8 +562,13 @@ static void attempt(struct vk_thread *that)
 			vk_raise(ENOBUFS);
 		if (conn_ptr->rc == GW_CONN_HEAD_BUFFERED)
 			vk_write_on(conn_ptr->upstream_ptr, conn_ptr->out_ptr, conn_ptr->out.len);
-		if (has_body_to_send(conn_ptr) || expects_continue(conn_ptr))
+		if (has_body_to_send(conn_ptr) || expects_continue(conn_ptr)) {
 			vk_call(send_body, conn_ptr);
+			if (!conn_ptr->exchange.body_kept) {
+				request_sent(conn_ptr);
+				vk_limit_at(earliest(conn_ptr->deadline_ns, conn_ptr->try_end_ns));
+			}
+		}
 		vk_flush_on(conn_ptr->upstream_ptr);
 		conn_ptr->stage = GW_CONN_STAGE_RESPONSE_HEAD;
 		vk_deadline(conn_ptr->response_ms);
@@ -582,29 +626,22 @@ static void attempt_failed_over(struct gw_conn_self *self)
 	gw_exchange_next_attempt(&self->exchange);
 }
 
-/* The retry counted in flight for the budget is over. */
-static void retry_settle(struct gw_conn_self *self)
-{
-	if (self->retry_counted)
-		gw_stats_retry_ended(self->retry_stats_upstream);
-	self->retry_counted = 0;
-}
-
 /* Before an attempt: an endpoint picked afresh, or the same one again on
  * a new connection; its per-try timeout. A deadline already past ends
  * the request before anything goes upstream. */
 static void attempt_prepare(struct gw_conn_self *self)
 {
 	self->hedge_won = 0;
+	if (self->deadline_ns && vk_sys_now_ns() >= self->deadline_ns) {
+		self->term = (struct gw_term){.stage = 'Q'};
+		self->next_cause = timed_cause(self, GW_NEXT_CAUSE_NONE);
+		return;
+	}
 	if (self->next == GW_NEXT_PICK_AGAIN)
 		attempt_pick(self);
 	else
 		self->retried = 1;
 	try_begin(self);
-	if (self->next_cause == GW_NEXT_CAUSE_NONE && self->deadline_ns && vk_sys_now_ns() >= self->deadline_ns) {
-		self->term.stage = 'Q';
-		self->next_cause = timed_cause(self, GW_NEXT_CAUSE_NONE);
-	}
 }
 
 /* After it: recorded, and the decision on what follows. */
@@ -878,6 +915,18 @@ static void race(struct vk_thread *that)
 	vk_end();
 }
 
+/* The wait before the next attempt, taken once, and never past the
+ * deadline. */
+static uint64_t backoff_ms(struct gw_conn_self *self)
+{
+	uint64_t wait = self->backoff_ns, now = vk_sys_now_ns();
+
+	self->backoff_ns = 0;
+	if (self->deadline_ns && now + wait > self->deadline_ns)
+		wait = self->deadline_ns > now ? self->deadline_ns - now : 0;
+	return wait / NS_PER_MS;
+}
+
 /* The attempts at the upstream, until the one decision says answer: with
  * a response head to relay (the response filters have seen it), or with a
  * termination code (the error the response filters have seen). */
@@ -901,7 +950,7 @@ void gw_conn_attempts(struct vk_thread *that)
 			conn_ptr->next_cause = GW_NEXT_CAUSE_NONE;
 			/* the backoff the decision chose: it ends before the deadline */
 			if (conn_ptr->backoff_ns)
-				vk_sleep(conn_ptr->backoff_ns / NS_PER_MS);
+				vk_sleep(backoff_ms(conn_ptr));
 			continue;
 		}
 		if (conn_ptr->next_cause == GW_NEXT_CAUSE_DEADLINE)
@@ -917,7 +966,7 @@ void gw_conn_attempts(struct vk_thread *that)
 		if (conn_ptr->next == GW_NEXT_PICK_AGAIN) {
 			attempt_dropped(conn_ptr);
 			if (conn_ptr->backoff_ns)
-				vk_sleep(conn_ptr->backoff_ns / NS_PER_MS);
+				vk_sleep(backoff_ms(conn_ptr));
 		} else if (gw_pipeline_resume(&conn_ptr->exchange) == GW_PIPELINE_WAIT) {
 			vk_call(gw_pipeline_wait, &conn_ptr->exchange);
 		}
@@ -991,32 +1040,36 @@ struct gw_conn_next_decision gw_conn_next_decide(const struct gw_conn_next_input
 	return again;
 }
 
-/* Seconds of a Retry-After (RFC 9110 10.2.3): delta-seconds, or an
- * HTTP-date from now; -1 when absent or malformed. */
+/* A Retry-After (RFC 9110 10.2.3) in ns from now: delta-seconds, or an
+ * IMF-fixdate; saturated (INT64_MAX: longer than any deadline); -1 when
+ * absent or malformed. */
 static int64_t retry_after_ns(const struct gw_conn_self *self)
 {
 	const struct gw_http_field *f_ptr = field_of_kind(&self->resp.head, GW_FIELD_RETRY_AFTER);
+	const uint64_t year = 86400u * 366;
 	char text[64];
 	struct tm tm;
-	uint64_t parsed_ns;
+	uint64_t seconds = 0;
+	size_t len, i;
 	time_t when, now;
 
 	if (!f_ptr || f_ptr->value.len == 0 || f_ptr->value.len >= sizeof(text))
 		return -1;
-	memcpy(text, span(self->resp_ptr, f_ptr->value), f_ptr->value.len);
-	text[f_ptr->value.len] = '\0';
-	/* delta-seconds: the same digits as a millisecond value, read as one */
-	if (gw_deadline_parse_ms(text, f_ptr->value.len, &parsed_ns) == 0) {
-		uint64_t seconds = parsed_ns / NS_PER_MS;
-
-		return seconds > 86400u * 365 ? INT64_MAX : (int64_t)(seconds * 1000000000ull);
-	}
+	len = f_ptr->value.len;
+	memcpy(text, span(self->resp_ptr, f_ptr->value), len);
+	text[len] = '\0';
+	for (i = 0; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+		seconds = seconds > year ? seconds : seconds * 10 + (uint64_t)(text[i] - '0');
+	if (i == len)
+		return seconds > year ? INT64_MAX : (int64_t)(seconds * 1000000000ull);
 	memset(&tm, 0, sizeof(tm));
 	if (!strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm))
 		return -1;
 	when = timegm(&tm);
 	now = time(NULL);
-	return when <= now ? 0 : (int64_t)(when - now) * 1000000000ll;
+	if (when <= now)
+		return 0;
+	return (uint64_t)(when - now) > year ? INT64_MAX : (int64_t)(when - now) * 1000000000ll;
 }
 
 /* The wait before retry number `retry` (from 1): full jitter over an
@@ -1094,6 +1147,7 @@ enum gw_conn_next_action gw_conn_upstream_next(struct gw_conn_self *self, enum g
 	};
 	enum gw_conn_next_action action;
 
+	self->backoff_ns = 0;
 	in.safe = in.idempotent || (policy_ptr && policy_ptr->all_methods) ||
 		  gw_exchange_request_header(&self->exchange, "idempotency-key", &key, &key_len);
 	action = gw_conn_next_decide(&in).action;

@@ -29,7 +29,9 @@
 
 /* A string literal, its length counted by the compiler. */
 #define GW_WRITE_LITERAL(sock, literal) vk_write_on((sock), (literal), sizeof(literal) - 1)
-#define GW_CONN_LOG_MAX 3072
+/* room for every try's endpoint (up to GW_EXCHANGE_ATTEMPTS_MAX names of
+ * up to 262 bytes) besides the rest */
+#define GW_CONN_LOG_MAX 6144
 /* Room for what the gateway adds to a forwarded head besides what it
  * received (the filters' edits have their own bound): Host, X-Forwarded-*,
  * Via, framing, Upgrade, a rewritten prefix. */
@@ -172,19 +174,20 @@ struct gw_conn_self {
 	struct gw_upstream_pick pick;
 	int upstream_index; /* -1: no upstream picked for this request */
 	/* The request's deadline and retries (gw_conn_next.c). */
-	uint64_t deadline_ns;	   /* vk_sys_now_ns() time; 0: none */
-	uint64_t try_started_ns;   /* this attempt's start */
-	uint64_t try_end_ns;	   /* its per-try timeout's end; 0: none */
-	uint64_t upstream_left_ns; /* the time left that goes upstream with this attempt (0: none) */
-	uint64_t tried_mask;	   /* endpoints tried, bit e % 64 (gw_upstream_ops.pick avoids them) */
-	uint64_t backoff_ns;	   /* the wait before the next attempt */
-	uint64_t decided_ns;	   /* the attempts ended: the answer was decided */
-	int grpc;		   /* a gRPC request: Content-Type application/grpc... */
-	int deadline_ignored;	   /* a malformed timeout the client sent, ignored */
-	int attempt_sent;	   /* this attempt wrote the request upstream */
-	int retry_counted;	   /* this attempt is a retry the budget counts in flight */
-	int retry_stats_upstream;  /* ... for this upstream slot */
-	const char *retry_refused; /* why no other attempt was made when one was asked ("budget"...) */
+	uint64_t deadline_ns;	     /* vk_sys_now_ns() time; 0: none */
+	uint64_t deadline_budget_ns; /* its length, to count again from a streamed body's end */
+	uint64_t try_started_ns;     /* this attempt's start */
+	uint64_t try_end_ns;	     /* its per-try timeout's end; 0: none */
+	uint64_t upstream_left_ns;   /* the time left that goes upstream with this attempt (0: none) */
+	uint64_t tried_mask;	     /* endpoints tried, bit e % 64 (gw_upstream_ops.pick avoids them) */
+	uint64_t backoff_ns;	     /* the wait before the next attempt */
+	uint64_t decided_ns;	     /* the attempts ended: the answer was decided */
+	int grpc;		     /* a gRPC request: Content-Type application/grpc... */
+	int deadline_ignored;	     /* a malformed timeout the client sent, ignored */
+	int attempt_sent;	     /* this attempt wrote the request upstream */
+	int retry_counted;	     /* this attempt is a retry the budget counts in flight */
+	int retry_stats_upstream;    /* ... for this upstream slot */
+	const char *retry_refused;   /* why no other attempt was made when one was asked ("budget"...) */
 	int try_count;
 	/* Hedging (gw_conn_next.c): the racing attempt's own state, a copy of
 	 * this struct made as it starts, with its own socket and buffers;

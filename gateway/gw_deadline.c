@@ -71,10 +71,11 @@ int gw_deadline_parse_grpc(const char *text, size_t len, uint64_t *ns_ptr)
 	default:
 		return -1;
 	}
-	/* 8 digits at most: 99999999 hours still fits 64 bits of ns. */
 	if (digits(text, len - 1, 8, &amount) == -1)
 		return -1;
-	*ns_ptr = amount * unit_ns;
+	/* 99999999 hours do not fit 64 bits of ns: saturated (any cap
+	 * shortens it anyway) */
+	*ns_ptr = amount > UINT64_MAX / unit_ns ? UINT64_MAX : amount * unit_ns;
 	return 0;
 }
 

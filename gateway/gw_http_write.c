@@ -354,12 +354,28 @@ static void out_content_length(struct gw_http_out *out_ptr, uint64_t length)
 	GW_HTTP_OUT_LITERAL(out_ptr, "\r\n");
 }
 
-/* A timeout the client asked for: under a deadline, replaced by what is
- * left of it (out_deadline). */
-static int deadline_field(const struct gw_http_field *f_ptr)
+static int named_in(const char *name, size_t len, const char *const *names_ptr, int count)
 {
-	return f_ptr->kind == GW_FIELD_X_REQUEST_TIMEOUT || f_ptr->kind == GW_FIELD_GRPC_TIMEOUT ||
-	       f_ptr->kind == GW_FIELD_ENVOY_EXPECTED_TIMEOUT;
+	for (int i = 0; i < count; i++)
+		if (strlen(names_ptr[i]) == len && strncasecmp(names_ptr[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* A timeout the client sent: under a deadline, replaced by what is left
+ * of it (out_deadline), whether the codec knows its name or the route
+ * names it. */
+static int deadline_field(const struct gw_conn_self *self, const struct gw_http_field *f_ptr)
+{
+	const struct gw_route_deadline *config_ptr = &self->route_ptr->action.proxy.deadline;
+	const char *name = span(self->head_ptr, f_ptr->name);
+
+	if (f_ptr->kind == GW_FIELD_X_REQUEST_TIMEOUT || f_ptr->kind == GW_FIELD_GRPC_TIMEOUT ||
+	    f_ptr->kind == GW_FIELD_ENVOY_EXPECTED_TIMEOUT)
+		return 1;
+	return f_ptr->kind == GW_FIELD_OTHER && config_ptr->other_names &&
+	       (named_in(name, f_ptr->name.len, config_ptr->headers_ptr, config_ptr->header_count) ||
+		named_in(name, f_ptr->name.len, config_ptr->grpc_headers_ptr, config_ptr->grpc_header_count));
 }
 
 /* What is left of the request's deadline, in the headers the route names
@@ -398,7 +414,7 @@ void gw_conn_write_request_head(struct gw_http_out *out_ptr, const struct gw_con
 	for (uint32_t i = 0; i < self->req.head.field_count; i++) {
 		f_ptr = &self->req.head.fields[i];
 		if (!copied_as_received(f_ptr) || forwarded_kind(f_ptr) != XF_NONE ||
-		    (timed && deadline_field(f_ptr)) ||
+		    (timed && deadline_field(self, f_ptr)) ||
 		    gw_exchange_field_dropped(&self->exchange, GW_SIDE_REQUEST, span(self->head_ptr, f_ptr->name),
 					      f_ptr->name.len))
 			runs_flush(&runs);

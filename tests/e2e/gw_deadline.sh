@@ -18,6 +18,8 @@
 #               route's timeout_ms): the upstream holding the request sees
 #               its connection closed; a malformed client timeout ignored;
 #               a gRPC request gets grpc-status 4
+#   upload      a slow upload under a short deadline: the deadline counts
+#               from the request's end
 #   chain       two gateways: what reaches the second is smaller by at least
 #               the time the first spent (a Retry-After of 1 s), in
 #               milliseconds and in grpc-timeout's units
@@ -54,7 +56,7 @@ gateway() {
   "routes": [ $3 ]
 }
 JSON
-	start_server "$1" "$VKGW" -c "$E2E_TMP/$1.json"
+	start_server "$1" "$VKGW" -c "$E2E_TMP/$1.json" ${VKGW_ARGS:-}
 	wait_until 5 "$1's admin listener" admin_listening "$1"
 }
 
@@ -142,17 +144,21 @@ safety() {
 		   "filters": [ { "type": "retry", "attempts": 2, "backoff": { "base_ms": 0 } } ], "action": { "proxy": { "upstream": "refused" } } },
 		 { "name": "mid", "match": { "path": { "prefix": "/mid" } },
 		   "filters": [ { "type": "retry", "attempts": 3, "backoff": { "base_ms": 0 } } ], "action": { "proxy": { "upstream": "mid" } } }'
-	# sent, then reset: a POST may have been acted on
+	# sent, then reset: a POST may have been acted on (with a body that
+	# streamed, and without a body: replayable, but not safe)
 	out=$(get "${E2E_PORT[sf_gw]}" /resets --data-binary 'a=1')
 	[ "${out: -3}" = 502 ] || fail "POST to a resetting endpoint: $out"
 	[ "$(requests sf_reset)" = 1 ] || fail "the POST was sent $(requests sf_reset) times, not once"
+	out=$(get "${E2E_PORT[sf_gw]}" /resets -X POST)
+	[ "${out: -3}" = 502 ] || fail "a bodiless POST to a resetting endpoint: $out"
+	[ "$(requests sf_reset)" = 2 ] || fail "the bodiless POST was sent twice"
 	# with an Idempotency-Key it may go again
 	out=$(get "${E2E_PORT[sf_gw]}" /resets --data-binary 'a=1' -H 'Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324')
 	[ "${out: -3}" = 502 ] || fail "POST with an Idempotency-Key: $out"
-	[ "$(requests sf_reset)" = 3 ] || fail "the keyed POST was not sent twice: $(requests sf_reset) requests in all"
+	[ "$(requests sf_reset)" = 4 ] || fail "the keyed POST was not sent twice: $(requests sf_reset) requests in all"
 	# a GET may go again
 	get "${E2E_PORT[sf_gw]}" /resets >/dev/null
-	[ "$(requests sf_reset)" = 5 ] || fail "the GET was not sent twice: $(requests sf_reset) requests in all"
+	[ "$(requests sf_reset)" = 6 ] || fail "the GET was not sent twice: $(requests sf_reset) requests in all"
 	# never sent: a POST whose connect failed goes to the next endpoint, whole
 	body=$(head -c 3000 /dev/zero | tr '\0' p)
 	for i in 1 2 3 4; do
@@ -164,6 +170,10 @@ safety() {
 r = [json.loads(l) for l in open(sys.argv[1]) if "\"request\"" in l]
 assert len(r) == 4 and all(x["method"] == "POST" and x["body"] == 3000 for x in r), r' "$E2E_TMP/sf_ok.log" ||
 		fail "the POSTs did not reach the live endpoint once each, whole: $(cat "$E2E_TMP/sf_ok.log")"
+	wait_until 5 "the access log" lines_at_least "$E2E_TMP/sf_gw.access" 8
+	access_check sf_gw '
+r = [l["tries"] for l in lines if l["route"] == "refused"]
+assert len(r) == 4 and all([x["outcome"] for x in t] == ["SC", "200"] for t in r), r'
 	# a reset after the head went to the client: nothing can go again
 	out=$(curl -s --noproxy '*' --max-time 10 -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:${E2E_PORT[sf_gw]}/mid" || true)
 	[ "$out" = "200 10" ] || fail "reset mid-response: $out, not the head and 10 bytes"
@@ -204,8 +214,10 @@ deadline() {
 	                 \"echo\": { \"endpoints\": [ $(ep dl_echo) ] } }" \
 		'{ "name": "route", "match": { "path": { "prefix": "/route" } }, "action": { "proxy": { "upstream": "hang", "timeout_ms": 300 } } },
 		 { "name": "hang", "match": { "path": { "prefix": "/hang" } }, "action": { "proxy": { "upstream": "hang" } } },
+		 { "name": "cap", "match": { "path": { "prefix": "/cap" } }, "action": { "proxy": { "upstream": "echo", "timeout_ms": 0,
+		   "deadline": { "client_max_ms": 1000, "headers": [ "x-timeout-ms" ] } } } },
 		 { "name": "echo", "action": { "proxy": { "upstream": "echo", "timeout_ms": 2000,
-		   "deadline": { "client_max_ms": 1000, "headers": [ "x-request-timeout", "x-envoy-expected-rq-timeout-ms" ] } } } }'
+		   "deadline": { "headers": [ "x-request-timeout", "x-envoy-expected-rq-timeout-ms" ] } } } }'
 	# the route's deadline: 504, and the upstream holding the request sees
 	# its connection closed after it came (never before: order of events)
 	t0=$(now_ms)
@@ -229,27 +241,59 @@ assert e == ["request", "closed"], e' "$E2E_TMP/dl_hang.log" || fail "events at 
 	out=$(curl -s --noproxy '*' --max-time 10 -D - -o /dev/null -H 'Content-Type: application/grpc+proto' \
 		-H 'grpc-timeout: 100m' "http://127.0.0.1:${E2E_PORT[dl_gw]}/hang" | tr -d '\r')
 	grep -q '^HTTP/1.1 504' <<<"$out" && grep -q '^grpc-status: 4$' <<<"$out" || fail "a gRPC deadline: $out"
-	# the client may only shorten the route's deadline, up to client_max_ms;
-	# a malformed value is ignored (logged), never an error
+	# the client may only shorten the route's deadline; a malformed value
+	# is ignored (logged), never an error; what the client sent is
+	# replaced, one line per header
 	out=$(get "${E2E_PORT[dl_gw]}" /e -H 'X-Request-Timeout: 800')
 	python3 -c 'import json, sys
 d = json.loads(sys.argv[1][:-4])
-assert 0 < int(d["x-request-timeout"]) <= 800 and 0 < int(d["x-envoy-expected-rq-timeout-ms"]) <= 800, d' "$out" || fail "asked 800: $out"
+assert 0 < int(d["x-request-timeout"]) <= 800 and 0 < int(d["x-envoy-expected-rq-timeout-ms"]) <= 800, d
+assert d["lines"] == 2, d' "$out" || fail "asked 800: $out"
 	out=$(get "${E2E_PORT[dl_gw]}" /e -H 'X-Request-Timeout: 5000')
 	python3 -c 'import json, sys
 d = json.loads(sys.argv[1][:-4])
-assert 800 < int(d["x-request-timeout"]) <= 1000, d' "$out" || fail "asked 5000 with client_max_ms 1000: $out"
+assert 0 < int(d["x-request-timeout"]) <= 2000, d' "$out" || fail "asked 5000 of a route of 2000: $out"
 	out=$(get "${E2E_PORT[dl_gw]}" /e -H 'X-Request-Timeout: soon' -H 'grpc-timeout: 5 S')
 	python3 -c 'import json, sys
 d = json.loads(sys.argv[1][:-4])
 assert 1000 < int(d["x-request-timeout"]) <= 2000 and "grpc-timeout" not in d, d' "$out" || fail "malformed asks: $out"
-	wait_until 5 "the access log" lines_at_least "$E2E_TMP/dl_gw.access" 8
+	# no route timeout: the client's, up to client_max_ms, in the route's
+	# own header, which replaces the one the client sent
+	out=$(get "${E2E_PORT[dl_gw]}" /cap -H 'X-Request-Timeout: 5000' -H 'X-Timeout-Ms: 999999')
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1][:-4])
+assert 0 < int(d["x-timeout-ms"]) <= 1000 and d["lines"] == 1, d' "$out" || fail "asked 5000, capped at 1000: $out"
+	wait_until 5 "the access log" lines_at_least "$E2E_TMP/dl_gw.access" 9
 	[ "$(grep -c '"deadline_header":"ignored"' "$E2E_TMP/dl_gw.access")" = 1 ] || fail "the ignored header was not logged"
 	access_check dl_gw '
 d = [l for l in lines if l["status"] == 504]
 assert len(d) == 5 and all(l["termination"] == "sH" and l["deadline_left_ms"] <= 0 for l in d), d'
 	[ "$(metric dl_gw 'vkgw_upstream_deadline_expired_total{kernel="0",upstream="hang"}')" = 5 ] ||
 		fail "deadline expiries: $(metric dl_gw deadline_expired)"
+}
+
+upload() {
+	local out
+	upstream ul_up ok
+	gateway ul_gw "{ \"app\": { \"endpoints\": [ $(ep ul_up) ] } }" \
+		'{ "name": "r", "action": { "proxy": { "upstream": "app", "timeout_ms": 300 } } }'
+	# a body sent over about a second (ten pieces 100 ms apart: the slow
+	# upload is the test) to a route whose deadline is 300 ms: the deadline
+	# counts from the end of the request, the upload is the body timeouts'
+	out=$(python3 - "${E2E_PORT[ul_gw]}" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+for i in range(10):
+    time.sleep(0.1)
+    s.sendall(b"p" * 10)
+print(s.recv(4096).split(b"\r\n", 1)[0].decode())
+PY
+	) || fail "the upload"
+	[ "$out" = "HTTP/1.1 200 OK" ] || fail "a slow upload under a 300 ms deadline: $out"
+	python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if "\"request\"" in l]
+assert len(r) == 1 and r[0]["body"] == 100, r' "$E2E_TMP/ul_up.log" || fail "the upstream: $(cat "$E2E_TMP/ul_up.log")"
 }
 
 chain() {
@@ -271,6 +315,7 @@ chain() {
 	[ "$(requests ch_later)" = 4 ] || fail "the Retry-After endpoint saw $(requests ch_later) requests, not 4"
 	python3 -c 'import json, sys
 r = [json.loads(l)["headers"] for l in open(sys.argv[1]) if "\"request\"" in l]
+assert all(h[" timeout lines"] == 1 for h in r), r
 ms = sorted(int(h["x-request-timeout"]) for h in r if "x-request-timeout" in h)
 grpc = sorted(h["grpc-timeout"] for h in r if "grpc-timeout" in h)
 assert len(ms) == 2 and len(grpc) == 2, r
@@ -308,7 +353,7 @@ assert len(t) == 2 and t[1] - t[0] >= 1.0, t' "$E2E_TMP/bo_up.log" || fail "the 
 }
 
 budget() {
-	local t0 t1 seconds attempts
+	local t0 seconds attempts
 	upstream bu_a status:503
 	upstream bu_b status:503
 	gateway bu_gw "{ \"app\": { \"endpoints\": [ $(ep bu_a), $(ep bu_b) ] } }" \
@@ -316,18 +361,20 @@ budget() {
 		   "action": { "proxy": { "upstream": "app" } } }'
 	# one request at a time: 20% of one request in flight is no retry, so
 	# only the floor of 10 a second lets any through
-	t0=$(date +%s)
-	python3 - "${E2E_PORT[bu_gw]}" 60 <<'PY' || fail "the requests"
-import http.client, sys
+	# the budget counts retries per second of CLOCK_MONOTONIC: so does
+	# the client, which prints how many such seconds the requests spanned
+	seconds=$(python3 - "${E2E_PORT[bu_gw]}" 60 <<'PY'
+import http.client, math, sys, time
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+t0 = time.monotonic()
 for i in range(int(sys.argv[2])):
     c.request("GET", "/x")
     r = c.getresponse()
     r.read()
     assert r.status == 503, r.status
+print(math.floor(time.monotonic()) - math.floor(t0) + 1)
 PY
-	t1=$(date +%s)
-	seconds=$((t1 - t0 + 1))
+	) || fail "the requests"
 	attempts=$(($(requests bu_a) + $(requests bu_b)))
 	[ "$attempts" -ge 61 ] && [ "$attempts" -le $((60 + 10 * seconds)) ] ||
 		fail "$attempts attempts for 60 requests over at most $seconds s: the budget allows 10 retries a second"
@@ -393,6 +440,22 @@ assert [x["outcome"] for x in t] == ["cancelled", "200"] and t[0].get("hedge") a
 	out=$(get "${E2E_PORT[hd_gw]}" /both --data-binary 'x=1')
 	[ "${out: -3}" = 200 ] || fail "POST: $out"
 	[ "$(($(requests hd_a) + $(requests hd_b)))" = 3 ] || fail "a POST was hedged"
+	# the loser is cancelled on every poll driver (two requests: at least
+	# one starts on the slow endpoint)
+	local driver
+	for driver in epoll-oneshot poll aio uring; do
+		VKGW_ARGS="-P $driver" gateway "hd_$driver" "{ \"app\": { \"endpoints\": [ $(ep hd_slow), $(ep hd_ok) ] } }" \
+			'{ "name": "app", "filters": [ { "type": "retry", "hedge": { "delay_ms": 50 } } ], "action": { "proxy": { "upstream": "app" } } }'
+		for i in 1 2; do
+			out=$(get "${E2E_PORT[hd_$driver]}" /x)
+			[ "$out" = "ok ${E2E_PORT[hd_ok]}
+ 200" ] || fail "$driver: request $i: $out"
+		done
+		[ "$(metric "hd_$driver" 'vkgw_upstream_hedges_won_total{kernel="0",upstream="app"}')" -ge 1 ] ||
+			fail "$driver: no hedge won"
+		stop_server "hd_$driver"
+	done
+	wait_until 5 "every slow attempt cancelled" eval '[ "$(grep -c "\"event\": \"closed\"" "$E2E_TMP/hd_slow.log")" = "$(requests hd_slow)" ]'
 }
 
 run_case "deadline: retries succeed within the deadline; every attempt in the access log" recover
@@ -400,6 +463,7 @@ run_case "deadline: connect failures retried, never on an endpoint already tried
 run_case "deadline: a POST is not retried once sent, is when never sent or with an Idempotency-Key" safety
 run_case "deadline: a hung attempt cut at the per-try timeout, its connection closed" per_try
 run_case "deadline: 504 at the deadline, the attempt abandoned; client timeouts capped; gRPC status" deadline
+run_case "deadline: a slow upload is the body timeouts' to bound: the deadline counts from its end" upload
 run_case "deadline: the time left shrinks across two chained gateways" chain
 run_case "deadline: Retry-After waited for when it fits the deadline, not otherwise" backoff
 run_case "deadline: the retry budget caps attempts when every endpoint fails" budget

@@ -8,8 +8,9 @@ the upstream and reads the order of events instead of timing them.
 
 MODE, for every request:
   ok          200 "ok <port>\\n"
-  echo        200, the body the request's deadline headers as JSON
-              ({"x-request-timeout": ..., "grpc-timeout": ...})
+  echo        200, the body the request's headers whose names hold
+              "timeout", as JSON ({"x-request-timeout": ..., "grpc-timeout":
+              ...}), and "lines": how many field lines they came in
   status:N    status N, body "status N\\n"
   fail:N      503 to the first N requests, then 200 "ok <port>\\n"
   retry-after:S[:N]
@@ -75,9 +76,13 @@ class Upstream:
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
         headers = {}
+        timeout_lines = 0
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+            timeout_lines += "timeout" in name.lower()
+        # not a field name (it has a space): the count of deadline lines
+        headers[" timeout lines"] = timeout_lines
         length = int(headers.get("content-length", "0"))
         while len(buf) < length:
             data = conn.recv(65536)
@@ -132,8 +137,8 @@ class Upstream:
         if self.mode == "ok":
             self.answer(conn, 200, ok)
         elif self.mode == "echo":
-            seen = {k: headers[k] for k in ("x-request-timeout", "grpc-timeout", "x-envoy-expected-rq-timeout-ms")
-                    if k in headers}
+            seen = {k: v for k, v in headers.items() if "timeout" in k and k != " timeout lines"}
+            seen["lines"] = headers[" timeout lines"]
             self.answer(conn, 200, json.dumps(seen).encode())
         elif self.mode == "status":
             self.answer(conn, int(self.arg), ("status %s\n" % self.arg).encode())

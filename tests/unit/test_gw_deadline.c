@@ -54,8 +54,10 @@ static void test_grpc_units(void **state)
 	assert_int_equal(grpc_of("250m"), 250 * MS);
 	assert_int_equal(grpc_of("1500u"), 1500000);
 	assert_int_equal(grpc_of("99999999n"), 99999999);
-	/* 8 digits of hours still fit */
-	assert_int_equal(grpc_of("99999999H"), 99999999ull * 3600 * S);
+	/* the most hours 64 bits of ns hold, and more saturated */
+	assert_int_equal(grpc_of("5124095H"), 5124095ull * 3600 * S);
+	assert_int_equal(grpc_of("5124096H"), UINT64_MAX);
+	assert_int_equal(grpc_of("99999999H"), UINT64_MAX);
 	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
 		assert_int_equal(gw_deadline_parse_grpc(malformed[i], strlen(malformed[i]), &ns), -1);
 }

@@ -677,6 +677,67 @@ static void test_later_deadline_wakes_early_once_never_late(void **state)
 	finish(service_ptr);
 }
 
+/* ---- a limit over a child's idle timeout ---- */
+
+#define LIMIT_MS 100
+#define CHILD_IDLE_MS 20000
+
+static uint64_t limit_set_ns;
+
+static void idle_reader(struct vk_thread *that)
+{
+	struct echo_self *self;
+
+	vk_begin();
+	vk_idle_timeout(CHILD_IDLE_MS);
+	vk_read_some(self->n, &self->c, 1);
+	vk_end();
+}
+
+/* The limit the thread sets caps the wait of the child it calls, whose
+ * own idle timeout is far longer. */
+static void limited_caller(struct vk_thread *that)
+{
+	vk_begin_stateless();
+	vk_catch
+	{
+		timeout_error = vk_error();
+		timed_out_ns = vk_now_ns();
+	}
+	limit_set_ns = vk_sys_now_ns();
+	vk_limit_at(limit_set_ns + LIMIT_MS * 1000000ull);
+	started++;
+	vk_call(idle_reader, NULL);
+	vk_end();
+}
+
+static void limit_step(void *ctx_ptr)
+{
+	(void)ctx_ptr;
+	if (drained_after_too_many_calls())
+		return;
+	if (st.step == 0 && timed_out_ns) {
+		st.step = 1;
+		vk_kern_drain(st.kern_ptr);
+	}
+}
+
+static void test_limit_caps_a_called_childs_idle_timeout(void **state)
+{
+	struct vk_service *service_ptr = vk_service_create("limit", limited_caller, NULL);
+
+	(void)state;
+	timed_out_ns = 0;
+	timeout_error = 0;
+	run_kernel(service_ptr, 1, 0, limit_step);
+	assert_int_equal(st.step, 1);
+	assert_int_equal(timeout_error, ETIMEDOUT);
+	/* never before the limit; long before the child's idle timeout */
+	assert_true(timed_out_ns >= limit_set_ns + LIMIT_MS * 1000000ull);
+	assert_true(timed_out_ns < limit_set_ns + CHILD_IDLE_MS * 1000000ull / 2);
+	finish(service_ptr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_trusted_code_costs_no_mprotect),
 		cmocka_unit_test(test_clock_read_once_per_dispatch),
 		cmocka_unit_test(test_later_deadline_wakes_early_once_never_late),
+		cmocka_unit_test(test_limit_caps_a_called_childs_idle_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
