@@ -148,6 +148,7 @@ bench-proxy: all $(BUILD)/bench/ecdsa_speed
 	BENCH_SUITE=auth bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 	BENCH_SUITE=ratelimit bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 	BENCH_SUITE=geo bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
+	BENCH_SUITE=retry bench/bench-proxy.sh $(BUILD)/vkgw $(BUILD)/bench/floor_proxy
 
 bench-tls: all
 	bench/bench-tls.sh $(BUILD)/vkgw

@@ -61,9 +61,69 @@
 # and exits 0. Each lookup's cost is its ratio to the same proxy without
 # it, and the CPU time it adds per request.
 #
+# BENCH_SUITE=retry runs retries with deadlines (issue 14), in two parts.
+# 1. What retries cost when nothing fails, on the same scenario (wrk, 50
+#    connections, the upstream always answering 200): vkgw's plain route
+#    ("vkgw"; every proxy route has a deadline, 15 s by default, and sends
+#    what is left of it upstream in x-request-timeout) beside a route with
+#    the retry filter (attempts 3, per_try_timeout_ms 1000, retry_on
+#    connect-failure, reset and timeout, on_statuses 502, 503 and 504) and
+#    timeout_ms 5000 ("vkgw-retry"); HAProxy plain beside HAProxy with
+#    "retries 3", "option redispatch 1" and "retry-on 503"
+#    ("haproxy-retry": a status in retry-on makes HAProxy copy every
+#    request into a buffer). Goal: vkgw-retry at least 0.97x the plain
+#    route in requests per CPU-second of CPU 0.
+# 2. Overload with a failing endpoint: three endpoints, each its own nginx
+#    (one worker, on CPU 1, the 1 KiB body, counted by its own stub_status),
+#    the third answering /bench-flaky with a quick 503 to half its requests
+#    (split_clients on $request_id) and the other two 200 to everything.
+#    A fixed request rate goes to each proxy in front of the three
+#    (round robin): vkgw with the retry filter (attempts 3, on_statuses
+#    [503]) and its upstream's retry budget (percent 20, min_per_second
+#    10: "vkgw-budget"), the same with "retry_budget": {"enabled": false}
+#    ("vkgw-nobudget"), and HAProxy with "retries 3", "option redispatch
+#    1" (each retry to another server than the last) and "retry-on 503"
+#    ("haproxy-redispatch", a fixed retry-3-times policy). Each takes the
+#    rate twice a round, on / (nothing fails) and on /bench-flaky; the
+#    requests the two healthy endpoints served in each run are read from
+#    their stub_status ("requests", less the readings themselves), and the
+#    summary gives their load with the failure over their load without it,
+#    per round, and the median. Goal: vkgw-budget at most 1.2x. The
+#    summary also gives the 5xx the clients got (what the budget lets
+#    through), attempts per request, vkgw's retries and budget refusals
+#    (its /stats) and the connections the failing endpoint accepted.
+#    The rate: `h2load --h1 --rps` (BENCH_RETRY_RPS, default 8000 req/s,
+#    over 50 connections), open loop: each connection sends on its own
+#    schedule, whatever the answers' latency (wrk has no pacing; h2load's
+#    --rps works over HTTP/1.1). Its limits: HTTP/1.1 carries one request
+#    at a time, so a connection whose request takes longer than its
+#    interval (6.25 ms at the default; a vkgw retry's backoff draws up to
+#    25 ms) sends the requests that came due meanwhile back to back once
+#    it can; the rate holds over a run while the proxy keeps up. A run
+#    more than 2% under the offered rate (the machine's other load, say)
+#    runs once more; one that falls short again is flagged, and its
+#    round left out of that proxy's ratio. Latencies count
+#    from when h2load sent a request, not from when it was due, so the
+#    p99 leaves out that queueing. The rate leaves every core headroom
+#    (the per-run table gives CPU 0 and CPU 1 busy): on a quiet machine
+#    CPU 1 (h2load and the three endpoints) is about half busy in the
+#    failing runs, so the healthy endpoints could take about twice their
+#    load. An offered load beyond what a core can do cannot be held
+#    fixed here (h2load shares CPU 1 with the endpoints), and the
+#    endpoints' counts would then measure that core's capacity, not the
+#    retry policy. The runs of a round pair the same proxy process, one
+#    on each path; the rounds alternate the proxies' order and which
+#    path goes first. With one endpoint of three failing
+#    half its requests and each retry sent elsewhere, a retry policy can
+#    add at most a quarter to the healthy endpoints (rate/6 failures over
+#    2 x rate/3): the fixed policy's 1.25x is that bound, not a
+#    multiplication; that needs the healthy endpoints to fail as well.
+#
 # Usage: bench/bench-proxy.sh PATH/TO/vkgw [PATH/TO/floor_proxy]
 #   (floor_proxy defaults to bench/floor_proxy beside vkgw, as make builds it)
-#   env BENCH_SUITE    proxy (default), auth, ratelimit or geo
+#   env BENCH_SUITE    proxy (default), auth, ratelimit, geo or retry
+#   env BENCH_RETRY_RPS  the retry suite's offered rate, req/s (default 8000;
+#                      a multiple of 50, its connections)
 #   env BENCH_SECONDS  seconds per wrk run        (default 5)
 #   env BENCH_ROUNDS   rounds of alternating runs  (default 3)
 #   env BENCH_WARMUP   seconds of unmeasured load before each run (default 1)
@@ -106,6 +166,11 @@ readonly GOAL_GEO=0.95 # the geo filter: req per CPU-s >= this times the plain r
 # The geo suite's client, sent in X-Forwarded-For: in both test databases.
 readonly GEO_CLIENT=89.160.20.128 GEO_WANT_COUNTRY=SE GEO_WANT_ASN=29518
 readonly GEO_ECHO_PATH=/bench-geo-echo # the upstream answers the X-Geo-* it got
+readonly GOAL_RETRY_COST=0.97    # the retry filter, nothing failing: req per CPU-s >= this times the plain route's
+readonly GOAL_RETRY_HEALTHY=1.2  # with the budget: healthy endpoints' load <= this times their no-failure load
+readonly RETRY_FLAKY_PATH=/bench-flaky # the failing endpoint's 503 half the time; 200 from the others
+readonly RETRY_CONNS=50          # h2load's connections for the fixed rate
+readonly RETRY_RATE_SLACK=0.98   # a run under this share of the offered rate did not keep it
 readonly NGINX_GEOIP2_MODULE=/usr/lib/nginx/modules/ngx_http_geoip2_module.so
 GEO_COUNTRY_DB=""
 GEO_ASN_DB=""
@@ -148,9 +213,15 @@ case $SUITE in
   auth) SCENARIOS=(c50) PROXIES=(vkgw) ;;
   ratelimit) SCENARIOS=(c50) PROXIES=(vkgw haproxy nginx) ;;
   geo) SCENARIOS=(c50) PROXIES=(vkgw vkgw-many vkgw-geo vkgw-geo-many nginx nginx-many nginx-geo nginx-geo-many) ;;
-  *) echo "BENCH_SUITE is proxy, auth, ratelimit or geo, not $SUITE" >&2 && exit 2 ;;
+  retry) SCENARIOS=(c50) PROXIES=(vkgw vkgw-retry haproxy haproxy-retry vkgw-budget vkgw-nobudget haproxy-redispatch) ;;
+  *) echo "BENCH_SUITE is proxy, auth, ratelimit, geo or retry, not $SUITE" >&2 && exit 2 ;;
 esac
 readonly SUITE SCENARIOS PROXIES
+# The retry suite's second part: the proxies in front of three endpoints,
+# each run on / and on RETRY_FLAKY_PATH; RETRY_RPS is the offered rate.
+RETRY_TARGETS=(vkgw-budget vkgw-nobudget haproxy-redispatch)
+RETRY_RPS=${BENCH_RETRY_RPS:-8000}
+readonly RETRY_TARGETS RETRY_RPS
 # vkgw-always: --isolation always; vkgw-filt(-noiso): the route runs the
 # request_id and headers filters, isolated as shipped (or not).
 # floor: bench/floor_proxy. direct: wrk -> upstream.
@@ -169,6 +240,9 @@ elif [ "$SUITE" = geo ]; then
   # Each lookup beside the same proxy without it, and the two lookups side
   # by side.
   TARGETS=(vkgw vkgw-geo vkgw-many vkgw-geo-many nginx-geo-many nginx-many nginx-geo nginx)
+elif [ "$SUITE" = retry ]; then
+  # The first part: each retry policy beside the same proxy without it.
+  TARGETS=(vkgw vkgw-retry haproxy-retry haproxy)
 else
   TARGETS=(vkgw-always vkgw-filt-noiso vkgw-filt vkgw floor haproxy nginx vkgw-noiso direct)
 fi
@@ -210,6 +284,7 @@ check_setup() {
   [ "${#BODY}" -eq "$BODY_BYTES" ] || die 2 "internal: body is ${#BODY} bytes, not $BODY_BYTES"
   require_cpus "$PROXY_CPU" "$CLIENT_CPU"
   [ "$SUITE" != geo ] || check_geo_setup
+  [ "$SUITE" != retry ] || check_retry_setup
   # 500 connections take ~1000 fds in a proxy (client and upstream sides).
   raise_fd_limit "500 proxied connections"
 }
@@ -232,10 +307,21 @@ check_geo_setup() {
     "(libnginx-mod-http-geoip2: run deploy/install-deps.sh)"
 }
 
+# The retry suite's load generator, and its offered rate: a whole number
+# of requests a second on each of RETRY_CONNS connections.
+check_retry_setup() {
+  require_tools h2load
+  if ! is_uint "$RETRY_RPS" || [ $((RETRY_RPS % RETRY_CONNS)) -ne 0 ]; then
+    die 2 "BENCH_RETRY_RPS must be a positive multiple of $RETRY_CONNS (its connections), got '$RETRY_RPS'"
+  fi
+  h2load --help 2>&1 | grep -q -- '--rps' || die 2 "this h2load has no --rps (nghttp2 1.40 or later has)"
+}
+
 cleanup() {
   [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
   stop_server || true
   stop_upstream || true
+  stop_endpoints || true
   stop_redis || true
   remove_work
 }
@@ -244,9 +330,17 @@ cleanup() {
 
 # Upper bounds on a process's life, so nothing outlives a killed script by
 # long. A proxy serves one round's runs; the upstream serves everything.
-proxy_time_cap() { echo $((${#SCENARIOS[@]} * (WARMUP + DURATION + 30) + 60)); }
+# (The retry suite's second part runs each proxy twice, and each round
+# runs its three proxies after the first part's.)
+proxy_time_cap() {
+  local runs=${#SCENARIOS[@]}
+  [ "$SUITE" != retry ] || runs=2
+  echo $((runs * (WARMUP + DURATION + 30) + 60))
+}
 upstream_time_cap() {
-  echo $((ROUNDS * (${#TARGETS[@]} * ${#SCENARIOS[@]} * (WARMUP + DURATION + 30) + ${#PROXIES[@]} * 60) + 60))
+  local per_round=$((${#TARGETS[@]} * ${#SCENARIOS[@]} * (WARMUP + DURATION + 30) + ${#PROXIES[@]} * 60))
+  [ "$SUITE" != retry ] || per_round=$((per_round + ${#RETRY_TARGETS[@]} * (2 * (WARMUP + DURATION + 30) + 60)))
+  echo $((ROUNDS * per_round + 60))
 }
 
 upstream_failed() { failed upstream "$UP_LOG" "$1"; }
@@ -332,10 +426,151 @@ upstream_accepts() {
     awk 'prev { print $1; exit } /accepts/ { prev = 1 }'
 }
 
+# ---------------------------------------------------------------- the retry suite's endpoints
+
+# The retry suite's second part: three endpoints, each an nginx of its
+# own (one worker, on the client's core, the 1 KiB body), so that each
+# one's stub_status counts exactly what it served (the requests that
+# reached it, less its own readings; a request in flight as a run
+# starts or ends counts in the run it reached the endpoint in, a few out
+# of tens of thousands). The last one answers
+# RETRY_FLAKY_PATH with a quick 503 to half its requests, picked by
+# split_clients on the request's random $request_id; the others answer
+# everything with 200.
+EP_PIDS=()
+EP_PORTS=()
+readonly EP_COUNT=3 EP_FAILING=2 # endpoint EP_FAILING (from 0) fails
+
+is_retry_target() { # is_retry_target NAME: a proxy of the second part
+  case $1 in vkgw-budget | vkgw-nobudget | haproxy-redispatch) return 0 ;; esac
+  return 1
+}
+
+endpoint_list() { # the endpoints as the items of a JSON array
+  local port out=""
+  for port in "${EP_PORTS[@]}"; do out+="${out:+, }\"127.0.0.1:$port\""; done
+  echo "$out"
+}
+
+write_endpoint_conf() { # write_endpoint_conf DIR PORT FAILING(0|1)
+  local split="" flaky=""
+  if [ "$3" = 1 ]; then
+    split="    split_clients \"\${request_id}\" \$bench_fail { 50% 1; * \"\"; }"
+    flaky="        location = $RETRY_FLAKY_PATH {
+            if (\$bench_fail) { return 503 \"unavailable\\n\"; }
+            return 200 \"$BODY_NGINX\";
+        }"
+  fi
+  write_nginx_conf "$1" "an endpoint of the retry suite$([ "$3" = 0 ] || echo ", failing half of $RETRY_FLAKY_PATH")." <<EOF
+$split
+    server {
+        listen 127.0.0.1:$2;
+        default_type text/plain;
+        location / { return 200 "$BODY_NGINX"; }
+        # Requests and connections so far: what this endpoint served.
+        location = $STATUS_PATH { stub_status; }
+$flaky
+    }
+EOF
+}
+
+start_endpoints() {
+  local i n dir attempt port log codes urls
+  for ((i = 0; i < EP_COUNT; i++)); do
+    dir=$WORK/endpoint$i
+    log=$WORK/endpoint$i.log
+    mkdir -p "$dir/tmp"
+    for attempt in 1 2 3; do
+      port=$(free_port)
+      write_endpoint_conf "$dir" "$port" "$([ "$i" = "$EP_FAILING" ] && echo 1 || echo 0)"
+      launch "$CLIENT_CPU" "$(upstream_time_cap)" "$log" \
+        "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
+      if wait_answering "$LAUNCHED_PID" "$port"; then
+        EP_PIDS+=("$LAUNCHED_PID")
+        EP_PORTS+=("$port")
+        break
+      fi
+      cat "$dir/error.log" >>"$log" 2>/dev/null || true
+      stop_pid "$LAUNCHED_PID" endpoint
+      log "endpoint $((i + 1)) did not come up on port $port (attempt $attempt)"
+      [ "$attempt" -lt 3 ] || failed "endpoint $((i + 1))" "$log" "failed to start"
+    done
+    check_body "endpoint$i" "$port" "$log" || failed "endpoint $((i + 1))" "$log" "does not serve the 1 KiB body"
+    # What it answers on the failing path: 64 requests, both statuses
+    # from the failing one (a miss has odds of 2^-63), 200 only from the others.
+    urls=()
+    for ((n = 0; n < 64; n++)); do urls+=(-o /dev/null "http://127.0.0.1:$port$RETRY_FLAKY_PATH"); done
+    codes=$(curl -s --max-time 10 -w '%{http_code}\n' "${urls[@]}" | sort -u | tr '\n' ' ')
+    if [ "$i" = "$EP_FAILING" ]; then
+      [ "$codes" = "200 503 " ] || failed "endpoint $((i + 1))" "$log" "answered $RETRY_FLAKY_PATH with '$codes', want both 200 and 503"
+    else
+      [ "$codes" = "200 " ] || failed "endpoint $((i + 1))" "$log" "answered $RETRY_FLAKY_PATH with '$codes', want 200 only"
+    fi
+  done
+  log "endpoints 1 to $EP_COUNT on ports ${EP_PORTS[*]} (endpoint $((EP_FAILING + 1)) fails half of $RETRY_FLAKY_PATH)"
+}
+
+stop_endpoints() {
+  local pid
+  for pid in "${EP_PIDS[@]}"; do stop_pid "$pid" endpoint; done
+  EP_PIDS=()
+}
+
+# "ACCEPTS REQUESTS" of each endpoint in turn, from its stub_status (each
+# reading counts itself: one connection and one request).
+endpoint_counts() {
+  local port line
+  for port in "${EP_PORTS[@]}"; do
+    line=$(curl -s --max-time 2 "http://127.0.0.1:$port$STATUS_PATH" | awk 'NR == 3 { print $1, $3 }')
+    echo "${line:-NA NA}"
+  done | tr '\n' ' '
+}
+
+# CPU ticks of the three endpoints (masters and workers).
+endpoints_cpu_ticks() {
+  local pid total=0
+  for pid in "${EP_PIDS[@]}"; do total=$((total + $(group_cpu_ticks "$pid"))); done
+  echo "$total"
+}
+
+# A proxy in front of the endpoints must use all three: 30 requests on one
+# client connection reach each of them (round robin: 10 each).
+check_endpoints_used() {
+  local before after i urls=()
+  for ((i = 0; i < 30; i++)); do urls+=(-o /dev/null "http://127.0.0.1:$PORT/"); done
+  read -r -a before <<<"$(endpoint_counts)"
+  curl -s --max-time 10 "${urls[@]}" || server_failed "30 requests on one connection failed"
+  read -r -a after <<<"$(endpoint_counts)"
+  for ((i = 0; i < EP_COUNT; i++)); do
+    if [ "${after[2 * i + 1]}" = NA ] || [ "${before[2 * i + 1]}" = NA ]; then
+      server_failed "endpoint $((i + 1))'s stub_status did not answer"
+    fi
+    if [ $((after[2 * i + 1] - before[2 * i + 1] - 1)) -lt 5 ]; then
+      server_failed "sent $((after[2 * i + 1] - before[2 * i + 1] - 1)) of 30 requests to endpoint $((i + 1)), want about 10"
+    fi
+  done
+}
+
 start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
   local conf=$WORK/vkgw.json name=${1:-vkgw} filters="" geo=""
+  local endpoints="\"127.0.0.1:$UP_PORT\"" upstream_extra="" proxy_extra=""
   shift || true
   case $name in
+    # The retry suite: the filter as a route would have it, with a
+    # deadline of its own, nothing failing.
+    vkgw-retry)
+      filters='"filters": [ { "type": "retry", "attempts": 3, "per_try_timeout_ms": 1000, "retry_on": [ "connect-failure", "reset", "timeout" ], "on_statuses": [ 502, 503, 504 ] } ],'
+      proxy_extra=', "timeout_ms": 5000' ;;
+    # In front of the three endpoints, one of them failing: retry on
+    # its 503, within the upstream's retry budget or without one.
+    vkgw-budget | vkgw-nobudget)
+      endpoints=$(endpoint_list)
+      filters='"filters": [ { "type": "retry", "attempts": 3, "on_statuses": [ 503 ] } ],'
+      if [ "$name" = vkgw-budget ]; then
+        upstream_extra=', "retry_budget": { "percent": 20, "min_per_second": 10 }'
+      else
+        upstream_extra=', "retry_budget": { "enabled": false }'
+      fi ;;
     vkgw-filt*)
       filters='"filters": [ { "type": "request_id" }, { "type": "headers", "response": { "add": { "x-served-by": "vkgw" } } } ],' ;;
     vkgw-apikey) filters='"filters": [ { "type": "api_key", "keys": [ { "consumer": "bench", "key": "'$API_KEY'" } ] } ],' ;;
@@ -365,8 +600,8 @@ start_vkgw() { # start_vkgw [NAME [VKGW_ARGS...]]
 {
   "listeners": [ { "name": "bench", "address": "127.0.0.1", "port": 0, "kernels": 1 } ],
   "admin": { "address": "127.0.0.1", "port": 0 },
-  "upstreams": { "upstream": { "endpoints": ["127.0.0.1:$UP_PORT"] } },$geo
-  "routes": [ { "name": "all", $filters "action": { "proxy": { "upstream": "upstream" } } } ]
+  "upstreams": { "upstream": { "endpoints": [$endpoints]$upstream_extra } },$geo
+  "routes": [ { "name": "all", $filters "action": { "proxy": { "upstream": "upstream"$proxy_extra } } } ]
 }
 EOF
   SERVER_NAME=$name
@@ -380,6 +615,7 @@ EOF
   PORT=$LISTEN_PORT
   check_proxy
   [ "$SUITE" != geo ] || check_geo "$name"
+  ! is_retry_target "$name" || check_endpoints_used
 }
 
 # The floor proxy announces its port like vkgw.
@@ -410,6 +646,27 @@ haproxy_stick_lines() { # haproxy_stick_lines NAME
   echo "    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 1000000000 }"
 }
 
+# The backend's servers: the upstream, or the retry suite's three
+# endpoints; and for the retry targets, a fixed policy: up to 3 retries,
+# each to another server than the last (redispatch on every retry), on a
+# 503 from the server.
+haproxy_backend_lines() { # haproxy_backend_lines NAME
+  local port
+  case $1 in
+    haproxy-retry | haproxy-redispatch)
+      echo "    retries 3"
+      echo "    option redispatch 1"
+      echo "    retry-on 503"
+      ;;
+  esac
+  if [ "$1" = haproxy-redispatch ]; then
+    echo "    balance roundrobin"
+    for port in "${EP_PORTS[@]}"; do echo "    server ep$port 127.0.0.1:$port"; done
+  else
+    echo "    server up 127.0.0.1:$UP_PORT"
+  fi
+}
+
 write_haproxy_conf() { # write_haproxy_conf FILE PORT [NAME]
   cat >"$1" <<EOF
 # Generated by bench/bench-proxy.sh: HAProxy, one thread, keep-alive both sides.
@@ -436,7 +693,7 @@ $(haproxy_stick_lines "${3:-haproxy}")
     default_backend upstream
 
 backend upstream
-    server up 127.0.0.1:$UP_PORT
+$(haproxy_backend_lines "${3:-haproxy}")
 EOF
 }
 
@@ -515,6 +772,7 @@ start_polled() { # start_polled haproxy|nginx
       PORT=$port
       check_proxy
       [ "$SUITE" != geo ] || check_geo "$name"
+      ! is_retry_target "$name" || check_endpoints_used
       return 0
     fi
     cat "$dir/error.log" >>"$SERVER_LOG" 2>/dev/null || true
@@ -1210,6 +1468,331 @@ print_geo_summary() {
   echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
 }
 
+# ---------------------------------------------------------------- retry suite
+
+# "RETRIES REFUSED ACTIVE" of the running vkgw's upstream, from its admin
+# /stats: retries started, retries its budget refused, and retries it
+# counts in flight now.
+vkgw_retry_counters() {
+  curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/stats" |
+    python3 -c 'import json, sys; u = json.load(sys.stdin)["upstreams"]["upstream"]; print(u["retries"], u["retry_budget_refused"], u["retries_active"])' 2>/dev/null ||
+    echo "NA NA NA"
+}
+
+# h2load at the fixed rate: RETRY_CONNS connections, each sending
+# RETRY_RPS / RETRY_CONNS requests a second on its own schedule,
+# HTTP/1.1, one request at a time.
+h2load_paced() { # h2load_paced SECONDS URL [H2LOAD_ARGS...]
+  local seconds=$1 url=$2
+  shift 2
+  timeout -k 2 $((seconds + 30)) taskset -c "$CLIENT_CPU" \
+    h2load --h1 -c "$RETRY_CONNS" --rps $((RETRY_RPS / RETRY_CONNS)) -D "$seconds" "$@" "$url"
+}
+
+# "SECONDS RPS DONE 2XX 5XX ERRORS" from h2load's summary (ERRORS: requests
+# that errored or timed out, and answers other than 2xx and 5xx); fails
+# if it has none.
+parse_h2load() { # parse_h2load FILE
+  awk '
+    /^finished in / {
+      t = $3; sub(/,$/, "", t)
+      secs = (t ~ /ms$/) ? (t + 0) / 1000 : t + 0
+      rps = $4 + 0
+    }
+    /^requests: / { done = $6 + 0; errs = $12 + $14 }
+    /^status codes: / { s2 = $3 + 0; s3 = $5 + 0; s4 = $7 + 0; s5 = $9 + 0 }
+    END {
+      if (secs <= 0 || done <= 0) exit 1
+      printf "%.3f %.2f %d %d %d %d\n", secs, rps, done, s2, s5, errs + s3 + s4
+    }' "$1"
+}
+
+# "P50 P99" in microseconds from h2load's per-request log (start time,
+# status, microseconds to the end of the response), nearest rank.
+h2load_percentiles() { # h2load_percentiles LOG
+  awk '{ print $3 }' "$1" | sort -n | awk '
+    { v[NR] = $1 }
+    function rank(p,   i) { i = int(p * NR); if (i < p * NR) i++; return v[i < 1 ? 1 : i] }
+    END { if (NR == 0) print "NA NA"; else printf "%.2f %.2f\n", rank(0.50), rank(0.99) }'
+}
+
+# One run at the fixed rate against the proxy on PORT, on / ("none":
+# nothing fails) or on RETRY_FLAKY_PATH ("failing"); sets LAST_RETRY_LINE,
+# a line for RETRY_RESULTS (columns below).
+measure_paced() { # measure_paced ROUND LABEL none|failing PORT
+  local round=$1 label=$2 load=$3 port=$4 path=/ out log stats pct e0 e1 v0 v1 i vk
+  local p0 p1 u0 u1 w0 w1 c0b c0t c0b1 c0t1 c1b c1t c1b1 c1t1 t0 t1 ns proxy_cpu ep_cpu h2_cpu cpu0 cpu1
+  local served=() accepts=()
+  [ "$load" = none ] || path=$RETRY_FLAKY_PATH
+  out=$WORK/h2load.r$round.$label.$load.txt
+  log=$WORK/h2load.r$round.$label.$load.log
+  v0="NA NA NA"
+  [[ $label != vkgw* ]] || v0=$(vkgw_retry_counters)
+  read -r -a e0 <<<"$(endpoint_counts)"
+  w0=$(children_cpu_ticks)
+  h2load_paced "$DURATION" "http://127.0.0.1:$port$path" --log-file="$log" >"$out" 2>&1 </dev/null &
+  WRK_PID=$!
+  p0=$(group_cpu_ticks "$SERVER_PID")
+  u0=$(endpoints_cpu_ticks)
+  read -r c0b c0t < <(cpu_ticks "$PROXY_CPU")
+  read -r c1b c1t < <(cpu_ticks "$CLIENT_CPU")
+  t0=$(date +%s%N)
+  wait "$WRK_PID" || true
+  w1=$(children_cpu_ticks)
+  p1=$(group_cpu_ticks "$SERVER_PID")
+  u1=$(endpoints_cpu_ticks)
+  read -r c0b1 c0t1 < <(cpu_ticks "$PROXY_CPU")
+  read -r c1b1 c1t1 < <(cpu_ticks "$CLIENT_CPU")
+  t1=$(date +%s%N)
+  WRK_PID=
+  read -r -a e1 <<<"$(endpoint_counts)"
+  v1="NA NA NA"
+  [[ $label != vkgw* ]] || v1=$(vkgw_retry_counters)
+  server_alive || server_failed "died during the h2load run ($load)"
+  for ((i = 0; i < EP_COUNT; i++)); do
+    alive "${EP_PIDS[i]}" || failed "endpoint $((i + 1))" "$WORK/endpoint$i.log" "died during the h2load run ($label, $load)"
+  done
+  # What each endpoint served and accepted, less the second reading's own
+  # request and connection.
+  for ((i = 0; i < EP_COUNT; i++)); do
+    if [ "${e0[2 * i]}" = NA ] || [ "${e1[2 * i]}" = NA ]; then
+      served+=(NA) accepts+=(NA)
+    else
+      served+=($((e1[2 * i + 1] - e0[2 * i + 1] - 1)))
+      accepts+=($((e1[2 * i] - e0[2 * i] - 1)))
+    fi
+  done
+  ns=$((t1 - t0))
+  proxy_cpu=$(ticks_pct $((p1 - p0)) "$ns")
+  ep_cpu=$(ticks_pct $((u1 - u0)) "$ns")
+  h2_cpu=$(ticks_pct $((w1 - w0)) "$ns")
+  cpu0=$(awk -v b=$((c0b1 - c0b)) -v t=$((c0t1 - c0t)) 'BEGIN { printf "%.1f\n", (t > 0 ? 100 * b / t : 0) }')
+  cpu1=$(awk -v b=$((c1b1 - c1b)) -v t=$((c1t1 - c1t)) 'BEGIN { printf "%.0f\n", (t > 0 ? 100 * b / t : 0) }')
+  if ! stats=$(parse_h2load "$out"); then
+    log "round $round: $label, $load: h2load produced no numbers; its output:"
+    cat "$out" >&2
+    stats="NA NA NA NA NA NA"
+  fi
+  pct=$(h2load_percentiles "$log")
+  # the retries' counters over the run, and those still counted in flight after it
+  vk=$(awk -v a="$v0" -v b="$v1" 'BEGIN { split(a, x); split(b, y)
+    if (x[1] == "NA" || y[1] == "NA") print "NA NA NA"; else print y[1] - x[1], y[2] - x[2], y[3] }')
+  LAST_RETRY_LINE="$round $label $load $RETRY_RPS $stats $pct ${served[*]} ${accepts[*]} $cpu0 $cpu1 $proxy_cpu $ep_cpu $h2_cpu $vk"
+  log "round $round: $label, $(retry_load_label "$load"): $(retry_run_brief <<<"$LAST_RETRY_LINE")"
+}
+
+# Whether a RETRY_RESULTS line's run kept the offered rate.
+retry_rate_kept() { # retry_rate_kept LINE
+  awk -v k="$RETRY_RATE_SLACK" '{ exit !($6 != "NA" && $6 + 0 >= k * $4) }' <<<"$1"
+}
+
+retry_load_label() { # retry_load_label none|failing
+  if [ "$1" = none ]; then echo "nothing failing"; else echo "endpoint 3 failing half"; fi
+}
+
+# RETRY_RESULTS columns: 1 round, 2 label, 3 load, 4 offered req/s,
+# 5 seconds, 6 req/s, 7 requests done, 8 2xx, 9 5xx, 10 other errors,
+# 11 p50 us, 12 p99 us, 13-15 requests each endpoint served (the third
+# fails), 16-18 connections each accepted, 19 CPU 0 busy %, 20 CPU 1 busy %,
+# 21 proxy CPU %, 22 endpoints' CPU %, 23 h2load CPU %, 24 vkgw's retries,
+# 25 of them refused by its budget, 26 retries it counted in flight after
+# the run.
+retry_run_brief() {
+  awk '{
+    printf "%.0f req/s (%d offered), %d 5xx, %d other errors, p99 %.2fms; endpoints served %.0f / %.0f / %.0f req/s;",
+      $6, $4, $9, $10, $12 / 1000, $13 / $5, $14 / $5, $15 / $5
+    printf " CPU 0 %s%%, CPU 1 %s%%", $19, $20
+    if ($24 != "NA") printf "; vkgw: %d retries, %d refused by the budget, %d in flight after", $24, $25, $26
+    printf "\n" }'
+}
+
+# Medians over rounds of field F of LABEL's runs under LOAD; EXPR may use
+# $N fields (awk), e.g. "($13 + $14) / $5".
+retry_median() { # retry_median LABEL LOAD AWK_EXPR
+  awk -v l="$1" -v d="$2" '$2 == l && $3 == d && $5 != "NA" && $13 != "NA" { print '"$3"' }' "$RETRY_RESULTS" | median
+}
+
+# "OTHER0 OTHER1" of a RETRY_RESULTS line: percent of CPU 0 and CPU 1 that
+# went to others than the proxy, the endpoints and h2load.
+retry_other_load() { # retry_other_load LINE
+  awk '{ o0 = $19 - $21; o1 = $20 - $22 - $23; printf "%d %d\n", (o0 > 0 ? o0 : 0), (o1 > 0 ? o1 : 0) }' <<<"$1"
+}
+
+# The healthy endpoints' req/s with the failure over the same without
+# it, per round, runs of one round paired, in round order ("ROUND RATIO"
+# lines); a round where either run fell short of the offered rate gives
+# none (at another rate the counts do not compare).
+retry_healthy_ratio_rounds() { # retry_healthy_ratio_rounds LABEL
+  awk -v l="$1" -v k="$RETRY_RATE_SLACK" '
+    function kept() { return $5 != "NA" && $13 != "NA" && $6 + 0 >= k * $4 }
+    $2 == l && $3 == "none" && kept() { n[$1] = ($13 + $14) / $5 }
+    $2 == l && $3 == "failing" && kept() { f[$1] = ($13 + $14) / $5 }
+    END { for (r = 1; r <= 1000; r++) if ((r in f) && (r in n) && n[r] > 0) print r, f[r] / n[r] }' "$RETRY_RESULTS"
+}
+
+# Their median.
+retry_healthy_ratio() { # retry_healthy_ratio LABEL
+  retry_healthy_ratio_rounds "$1" | awk '{ print $2 }' | median
+}
+
+# The same per round: "1.23, 1.25, 1.24".
+retry_healthy_ratios() { # retry_healthy_ratios LABEL
+  retry_healthy_ratio_rounds "$1" | awk '{ printf "%s%.2f", sep, $2; sep = ", " } END { print "" }'
+}
+
+at_most() { # at_most VALUE GOAL: MET or NOT MET
+  awk -v v="$1" -v g="$2" 'BEGIN { if (v == "NA" || v == "") print "NOT MET (no data)"; else print (v + 0 <= g + 0 ? "MET" : "NOT MET") }'
+}
+
+fmt_num() { # fmt_num VALUE DECIMALS
+  awk -v v="$1" -v d="$2" 'BEGIN { if (v == "NA" || v == "") print "n/a"; else printf "%." d "f\n", v }'
+}
+
+print_retry_runs() {
+  echo
+  echo "### Per-run results, fixed rate (${DURATION}s each; h2load --h1 -c $RETRY_CONNS --rps $((RETRY_RPS / RETRY_CONNS)) on CPU $CLIENT_CPU with the endpoints; proxy on CPU $PROXY_CPU)"
+  echo
+  echo "| round | target | load | req/s (offered) | 2xx | 5xx | other errors | p50 | p99 | served req/s (endpoint 1 / 2 / 3, failing) | connections accepted (1 / 2 / 3) | CPU 0 busy | CPU 1 busy | proxy CPU | endpoints CPU | h2load CPU | others (CPU 0 / 1) | vkgw retries / refused by the budget / in flight after |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local f o0 o1
+  while read -r -a f; do
+    read -r o0 o1 <<<"$(retry_other_load "${f[*]}")"
+    echo "| ${f[0]} | ${f[1]} | $(retry_load_label "${f[2]}") | $(fmt_rps "${f[5]}") ($(fmt_rps "${f[3]}")) |" \
+      "${f[7]} | ${f[8]} | ${f[9]} | $(fmt_us "${f[10]}") | $(fmt_us "${f[11]}") |" \
+      "$(awk -v s="${f[4]}" -v a="${f[12]}" -v b="${f[13]}" -v c="${f[14]}" 'BEGIN {
+        if (s == "NA" || a == "NA") print "n/a"; else printf "%.0f / %.0f / %.0f\n", a / s, b / s, c / s }') |" \
+      "${f[15]} / ${f[16]} / ${f[17]} | ${f[18]}% | ${f[19]}% | ${f[20]}% | ${f[21]}% | ${f[22]}% | ${o0}% / ${o1}% |" \
+      "$([ "${f[23]}" = NA ] && echo n/a || echo "${f[23]} / ${f[24]} / ${f[25]}") |"
+  done <"$RETRY_RESULTS"
+}
+
+# One row of the cost table: LABEL against BASE, the same proxy without
+# its retry policy.
+retry_cost_row() { # retry_cost_row LABEL BASE WHAT GOAL_TEXT VERDICT
+  local s=c50
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$3" "$1" \
+    "$(fmt_rps "$(col_median "$1" "$s" 4)")" "$(fmt_rps "$(median_efficiency "$1" "$s")")" \
+    "$(fmt_ratio "$(median_efficiency_ratio "$1" "$2" "$s")")" \
+    "$(fmt_us "$(col_median "$1" "$s" 6)")" "$4" "$5"
+}
+
+# One row of the overload table: LABEL under LOAD (medians of its rounds).
+# (The '$N' arguments here and in print_retry_summary are awk's fields.)
+# shellcheck disable=SC2016
+retry_load_row() { # retry_load_row LABEL WHAT LOAD GOAL_TEXT VERDICT
+  local l=$1 d=$3 ratio=""
+  [ "$d" = none ] || ratio="$(fmt_ratio "$(retry_healthy_ratio "$l")") ($(retry_healthy_ratios "$l"))"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$l" "$(retry_load_label "$d")" \
+    "$(fmt_rps "$(retry_median "$l" "$d" '$6')")" \
+    "$(fmt_num "$(retry_median "$l" "$d" '100 * $9 / $7')" 1)%" \
+    "$(fmt_num "$(retry_median "$l" "$d" '($13 + $14 + $15) / $7')" 3)" \
+    "$(fmt_rps "$(retry_median "$l" "$d" '$13 / $5')") / $(fmt_rps "$(retry_median "$l" "$d" '$14 / $5')")" \
+    "$(fmt_rps "$(retry_median "$l" "$d" '$15 / $5')")" \
+    "$(fmt_us "$(retry_median "$l" "$d" '$12')")" \
+    "$ratio" "$4" "$5"
+}
+
+# shellcheck disable=SC2016
+print_retry_summary() {
+  local s=c50 t ours errors=0 budget leak disturbed slow
+  for t in "${TARGETS[@]}"; do errors=$((errors + $(sum_errors "$t" "$s"))); done
+  ours=$(median_efficiency_ratio vkgw-retry vkgw "$s")
+  echo
+  echo "### Retries configured, nothing failing, against the same proxy without them (${SCENARIO_LABEL[$s]}; medians of $ROUNDS rounds; ratio = median of per-round ratios of req per CPU-s)"
+  echo
+  echo "| retry policy | target | req/s | req per CPU-s | ratio to the same proxy without | p99 | goal | result |"
+  echo "|---|---|---:|---:|---:|---:|---|---|"
+  retry_cost_row vkgw vkgw "vkgw, no filter (a 15 s deadline, x-request-timeout upstream)" "" ""
+  retry_cost_row vkgw-retry vkgw "vkgw retry filter (attempts 3, per-try 1 s, 5 s deadline)" \
+    ">= ${GOAL_RETRY_COST}x plain" "$(at_least "$ours" "$GOAL_RETRY_COST")"
+  retry_cost_row haproxy haproxy "HAProxy 2.6, no retry-on" "" ""
+  retry_cost_row haproxy-retry haproxy "HAProxy retries 3, option redispatch 1, retry-on 503" "" ""
+  echo
+  echo "Req per CPU-s with retries configured: vkgw $(fmt_rps "$(median_efficiency vkgw-retry "$s")")," \
+    "HAProxy $(fmt_rps "$(median_efficiency haproxy-retry "$s")"); vkgw's to HAProxy's" \
+    "$(fmt_ratio "$(median_efficiency_ratio vkgw-retry haproxy-retry "$s")"). Each policy's ratio to its own proxy:" \
+    "vkgw $(fmt_ratio "$ours"), HAProxy $(fmt_ratio "$(median_efficiency_ratio haproxy-retry haproxy "$s")")."
+  [ "$errors" -eq 0 ] || echo "**$errors wrk errors** in the runs above."
+  disturbed=$(disturbed_runs)
+  if [ -n "$disturbed" ]; then
+    echo
+    echo "**Disturbed:** in $(wc -l <<<"$disturbed") of $(wc -l <"$RESULTS") wrk runs others took more than" \
+      "${OTHER_LOAD_MAX}% of CPU 0 or CPU 1:"
+    echo
+    local line
+    while IFS= read -r line; do echo "- $line"; done <<<"$disturbed"
+  fi
+
+  budget=$(retry_healthy_ratio vkgw-budget)
+  echo
+  echo "### Overload with a failing endpoint: the healthy endpoints' load (fixed rate $RETRY_RPS req/s, h2load --h1 over $RETRY_CONNS connections; three endpoints, the third answering a quick 503 to half of $RETRY_FLAKY_PATH; medians of $ROUNDS rounds)"
+  echo
+  echo "| proxy, retry policy | target | load | client req/s | 5xx to clients | attempts per request | healthy endpoints, req/s each | failing endpoint, req/s | p99 | healthy load, failing / none (per round) | goal | result |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+  retry_load_row vkgw-budget "vkgw retry (attempts 3, on 503) + retry budget (20%, 10/s)" none "" ""
+  retry_load_row vkgw-budget "vkgw retry (attempts 3, on 503) + retry budget (20%, 10/s)" failing \
+    "<= ${GOAL_RETRY_HEALTHY}x" "$(at_most "$budget" "$GOAL_RETRY_HEALTHY")"
+  retry_load_row vkgw-nobudget "vkgw retry (attempts 3, on 503), budget off" none "" ""
+  retry_load_row vkgw-nobudget "vkgw retry (attempts 3, on 503), budget off" failing "" ""
+  retry_load_row haproxy-redispatch "HAProxy retries 3, option redispatch 1, retry-on 503" none "" ""
+  retry_load_row haproxy-redispatch "HAProxy retries 3, option redispatch 1, retry-on 503" failing "" ""
+  echo
+  echo "The healthy endpoints' load with endpoint 3 failing over their load without, runs of one round paired:" \
+    "vkgw with its budget $(fmt_ratio "$budget") (goal <= ${GOAL_RETRY_HEALTHY}x: $(at_most "$budget" "$GOAL_RETRY_HEALTHY"))," \
+    "without it $(fmt_ratio "$(retry_healthy_ratio vkgw-nobudget)"), HAProxy's fixed policy" \
+    "$(fmt_ratio "$(retry_healthy_ratio haproxy-redispatch)"). With a third of the requests on an endpoint that fails" \
+    "half of them and each retry sent to another endpoint, no policy can add more than a quarter (1.25x)."
+  echo "vkgw's /stats over the failing runs (medians): with the budget $(fmt_rps "$(retry_median vkgw-budget failing '$24 / $5')")" \
+    "retries a second and $(fmt_rps "$(retry_median vkgw-budget failing '$25 / $5')") refused by the budget;" \
+    "without it $(fmt_rps "$(retry_median vkgw-nobudget failing '$24 / $5')") retries a second." \
+    "New connections the failing endpoint accepted a second: vkgw $(fmt_rps "$(retry_median vkgw-budget failing '$18 / $5')")" \
+    "(budget) and $(fmt_rps "$(retry_median vkgw-nobudget failing '$18 / $5')") (no budget), HAProxy" \
+    "$(fmt_rps "$(retry_median haproxy-redispatch failing '$18 / $5')")."
+  leak=$(awk '$24 != "NA" && $26 + 0 > 0 { printf "%s round %s %s (%s)\n", $2, $1, $3, $26 }' "$RETRY_RESULTS")
+  [ -z "$leak" ] || echo "**vkgw still counted retries in flight after a run ended:** $(tr '\n' ';' <<<"$leak")"
+  slow=$(awk -v k="$RETRY_RATE_SLACK" '$6 == "NA" || $6 + 0 < k * $4 { printf "round %s %s %s (%s req/s); ", $1, $2, $3, $6 }' "$RETRY_RESULTS")
+  if [ -n "$slow" ]; then
+    echo "**Runs that did not keep the offered rate** (under $(awk -v k="$RETRY_RATE_SLACK" 'BEGIN { print 100 * k }')% of $RETRY_RPS req/s, after one re-run; their rounds are left out of the ratios): $slow"
+  else
+    echo "Every run kept the offered rate (at least $(awk -v k="$RETRY_RATE_SLACK" 'BEGIN { print 100 * k }')% of $RETRY_RPS req/s)."
+  fi
+  echo "Backoff: vkgw waits before each retry (full jitter under 25 ms, doubling to 250 ms: the filter's defaults);" \
+    "HAProxy retries at once. Latencies count from when h2load sent each request (not when it was due)."
+  echo "Load average (1/5/15 min): $LOAD_BEFORE before, $(loadavg) after."
+}
+
+# The second part's round: each proxy in front of the three endpoints,
+# warmed at the fixed rate, then the rate on / and on the failing path
+# (in turn first).
+bench_retry_target() { # bench_retry_target ROUND LABEL
+  local round=$1 label=$2 load loads=(none failing) attempt
+  local max_retries=$(((ROUNDS * (${#TARGETS[@]} * ${#SCENARIOS[@]} + 2 * ${#RETRY_TARGETS[@]}) + 3) / 4))
+  ((round % 2)) || loads=(failing none)
+  target_credentials "$label"
+  case $label in
+    vkgw*) start_vkgw "$label" ;;
+    *) start_polled "$label" ;;
+  esac
+  [ "$WARMUP" -eq 0 ] || h2load_paced "$WARMUP" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 </dev/null || true
+  for load in "${loads[@]}"; do
+    # A run that did not keep the rate (the machine's other load took
+    # the cores) runs once more, while the allowance for re-runs lasts.
+    for attempt in 1 2; do
+      wait_quiet
+      measure_paced "$round" "$label" "$load" "$PORT"
+      retry_rate_kept "$LAST_RETRY_LINE" && break
+      if [ "$attempt" -eq 1 ] && [ "$RETRIES_USED" -lt "$max_retries" ]; then
+        RETRIES_USED=$((RETRIES_USED + 1))
+        log "that run did not keep the offered rate; running it again"
+      else
+        break
+      fi
+    done
+    echo "$LAST_RETRY_LINE" >>"$RETRY_RESULTS"
+  done
+  stop_server
+}
+
 # Run every scenario against one target: a freshly started proxy, or the
 # upstream itself.
 bench_target() { # bench_target ROUND LABEL
@@ -1217,14 +1800,14 @@ bench_target() { # bench_target ROUND LABEL
   target_credentials "$label"
   case $label in
     vkgw | vkgw-many) start_vkgw ;;
-    vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit* | vkgw-geo*) start_vkgw "$label" ;;
+    vkgw-apikey | vkgw-jwt-* | vkgw-ratelimit* | vkgw-geo* | vkgw-retry) start_vkgw "$label" ;;
     haproxy-jwt-es256) start_polled "$label" ;;
     vkgw-noiso) start_vkgw vkgw-noiso --no-isolation ;;
     vkgw-always) start_vkgw vkgw-always --isolation always ;;
     vkgw-filt) start_vkgw vkgw-filt ;;
     vkgw-filt-noiso) start_vkgw vkgw-filt-noiso --no-isolation ;;
     nginx-many) start_polled nginx ;;
-    haproxy | nginx | haproxy-stick | nginx-limitreq | nginx-geo*) start_polled "$label" ;;
+    haproxy | nginx | haproxy-stick | haproxy-retry | nginx-limitreq | nginx-geo*) start_polled "$label" ;;
     floor) start_floor ;;
   esac
   if [ "$label" = direct ]; then port=$UP_PORT; else port=$PORT; fi
@@ -1239,13 +1822,17 @@ main() {
   begin_work bench-proxy
   RESULTS=$WORK/results.txt
   : >"$RESULTS"
+  RETRY_RESULTS=$WORK/retry-results.txt
+  : >"$RETRY_RESULTS"
   LOAD_BEFORE=$(loadavg)
 
   local runs_per_round=$((${#TARGETS[@]} * ${#SCENARIOS[@]}))
+  [ "$SUITE" != retry ] || runs_per_round=$((runs_per_round + 2 * ${#RETRY_TARGETS[@]}))
   log "$ROUNDS rounds x $runs_per_round runs x ${DURATION}s" \
     "(~$((ROUNDS * runs_per_round * DURATION))s of load); load average $LOAD_BEFORE"
 
   start_upstream
+  [ "$SUITE" != retry ] || start_endpoints
   [ "$SUITE" != auth ] || make_auth_material
   [ "$SUITE" != ratelimit ] || start_redis
   # Every proxy is started and checked once before anything is measured, so
@@ -1273,14 +1860,28 @@ main() {
       for ((t = ${#TARGETS[@]} - 1; t >= 0; t--)); do bench_target "$round" "${TARGETS[t]}"; done
     fi
   done
+  # The retry suite's second part, its rounds alternating the same way.
+  if [ "$SUITE" = retry ]; then
+    log "overload with a failing endpoint: $RETRY_RPS req/s offered to ${RETRY_TARGETS[*]}"
+    for ((round = 1; round <= ROUNDS; round++)); do
+      if ((round % 2)); then
+        for t in "${RETRY_TARGETS[@]}"; do bench_retry_target "$round" "$t"; done
+      else
+        for ((t = ${#RETRY_TARGETS[@]} - 1; t >= 0; t--)); do bench_retry_target "$round" "${RETRY_TARGETS[t]}"; done
+      fi
+    done
+  fi
   stop_upstream
+  stop_endpoints
   stop_redis
 
   print_runs
+  [ "$SUITE" != retry ] || print_retry_runs
   case $SUITE in
     auth) print_auth_summary ;;
     ratelimit) print_ratelimit_summary ;;
     geo) print_geo_summary ;;
+    retry) print_retry_summary ;;
     *) print_summary ;;
   esac
 }

@@ -117,11 +117,11 @@ failed() { # failed NAME LOGFILE MESSAGE: show the log, then exit 1
 server_failed() { failed "$SERVER_NAME" "$SERVER_LOG" "$1"; }
 
 # stop_pid PID NAME: stops PID (and its process group); warns if SIGTERM
-# did not make it exit with the expected status (0; HAProxy in -db mode
-# exits 143 = 128 + SIGTERM).
+# did not make it exit with the expected status (0; HAProxy in -db mode,
+# NAME "haproxy" or "haproxy-VARIANT", exits 143 = 128 + SIGTERM).
 stop_pid() {
   local pid=$1 name=$2 rc=0 i want=0
-  [ "$name" = haproxy ] && want=143
+  [[ $name == haproxy || $name == haproxy-* ]] && want=143
   if ! kill -TERM "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null || true # already gone; whoever noticed reported it
     return 0

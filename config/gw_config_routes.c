@@ -489,84 +489,53 @@ int gw_config_filter_upstream(const char *name, const char *pointer, struct gw_d
 	return -1;
 }
 
+/* A list of tokens at `key` (protocol or header names), copied, in lower
+ * case when `lower`; `dflt_ptr` (dflt_count of them) when absent, none
+ * when it is []. */
+static void load_tokens(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
+			const char *key, int lower, const char *const *dflt_ptr, int dflt_count,
+			const char *const **names_ptr, int *count_ptr)
+{
+	struct gw_json_check *check_ptr = &loader_ptr->check;
+	const json_t *list_ptr;
+	const char **names;
+
+	*names_ptr = dflt_ptr;
+	*count_ptr = dflt_count;
+	if (gw_json_read_array(check_ptr, json_ptr, pointer, key, 0, &list_ptr) == -1 || !list_ptr)
+		return;
+	pointer = gw_json_member_pointer(check_ptr, pointer, key);
+	names = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(list_ptr) + 1));
+	if (!names)
+		return;
+	*names_ptr = names;
+	*count_ptr = 0;
+	for (size_t i = 0; i < json_array_size(list_ptr); i++) {
+		const json_t *name_ptr = json_array_get(list_ptr, i);
+		const char *name_pointer = gw_json_index_pointer(check_ptr, pointer, i);
+		const char *name = json_string_value(name_ptr);
+
+		if (!name) {
+			gw_diag_error(check_ptr->diag_ptr, name_pointer, "expected a string, not %s",
+				      gw_json_type_name(name_ptr));
+			continue;
+		}
+		if (gw_config_check_syntax(loader_ptr, name, name_pointer, gw_syntax_is_token, GW_SYNTAX_TOKEN_RULE) ==
+		    -1)
+			continue;
+		names[(*count_ptr)++] =
+			lower ? gw_config_lower_copy(loader_ptr, name) : gw_config_strdup(loader_ptr, name);
+	}
+}
+
 /* "upgrades": protocol names (tokens); absent: WebSocket only. */
 static void load_upgrades(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
 			  struct gw_route_action *action_ptr)
 {
 	static const char *const websocket_only[] = {"websocket"};
-	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *upgrades_ptr;
-	const char **names_ptr;
 
-	action_ptr->proxy.upgrades_ptr = websocket_only;
-	action_ptr->proxy.upgrade_count = 1;
-	if (gw_json_read_array(check_ptr, json_ptr, pointer, "upgrades", 0, &upgrades_ptr) == -1 || !upgrades_ptr)
-		return;
-	pointer = gw_json_member_pointer(check_ptr, pointer, "upgrades");
-	names_ptr = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(upgrades_ptr) + 1));
-	if (!names_ptr)
-		return;
-	action_ptr->proxy.upgrades_ptr = names_ptr;
-	action_ptr->proxy.upgrade_count = 0;
-	for (size_t i = 0; i < json_array_size(upgrades_ptr); i++) {
-		const json_t *name_ptr = json_array_get(upgrades_ptr, i);
-		const char *name_pointer = gw_json_index_pointer(check_ptr, pointer, i);
-
-		if (!json_is_string(name_ptr)) {
-			gw_diag_error(check_ptr->diag_ptr, name_pointer, "expected a string, not %s",
-				      gw_json_type_name(name_ptr));
-			continue;
-		}
-		if (gw_config_check_syntax(loader_ptr, json_string_value(name_ptr), name_pointer, gw_syntax_is_token,
-					   GW_SYNTAX_TOKEN_RULE) == -1)
-			continue;
-		names_ptr[action_ptr->proxy.upgrade_count++] =
-			gw_config_strdup(loader_ptr, json_string_value(name_ptr));
-	}
-}
-
-/* A list of header names (tokens, kept lower case) at `key`; `dflt` when
- * it is absent, none when it is []. */
-static void load_header_names(struct gw_config_loader *loader_ptr, const json_t *json_ptr, const char *pointer,
-			      const char *key, const char *dflt, const char *const **names_ptr, int *count_ptr)
-{
-	struct gw_json_check *check_ptr = &loader_ptr->check;
-	const json_t *names_json_ptr;
-	const char **names;
-	const char **dflt_ptr;
-
-	*names_ptr = NULL;
-	*count_ptr = 0;
-	if (gw_json_read_array(check_ptr, json_ptr, pointer, key, 0, &names_json_ptr) == -1)
-		return;
-	if (!names_json_ptr) {
-		dflt_ptr = gw_config_alloc(loader_ptr, sizeof(char *));
-		if (!dflt_ptr)
-			return;
-		dflt_ptr[0] = dflt;
-		*names_ptr = dflt_ptr;
-		*count_ptr = 1;
-		return;
-	}
-	pointer = gw_json_member_pointer(check_ptr, pointer, key);
-	names = gw_config_alloc(loader_ptr, sizeof(char *) * (json_array_size(names_json_ptr) + 1));
-	if (!names)
-		return;
-	*names_ptr = names;
-	for (size_t i = 0; i < json_array_size(names_json_ptr); i++) {
-		const json_t *name_ptr = json_array_get(names_json_ptr, i);
-		const char *name_pointer = gw_json_index_pointer(check_ptr, pointer, i);
-
-		if (!json_is_string(name_ptr)) {
-			gw_diag_error(check_ptr->diag_ptr, name_pointer, "expected a header name, not %s",
-				      gw_json_type_name(name_ptr));
-			continue;
-		}
-		if (gw_config_check_syntax(loader_ptr, json_string_value(name_ptr), name_pointer, gw_syntax_is_token,
-					   GW_SYNTAX_TOKEN_RULE) == -1)
-			continue;
-		names[(*count_ptr)++] = gw_config_lower_copy(loader_ptr, json_string_value(name_ptr));
-	}
+	load_tokens(loader_ptr, json_ptr, pointer, "upgrades", 0, websocket_only, 1, &action_ptr->proxy.upgrades_ptr,
+		    &action_ptr->proxy.upgrade_count);
 }
 
 /* One of the names is not a deadline header the codec knows. */
@@ -585,6 +554,8 @@ static void load_deadline(struct gw_config_loader *loader_ptr, const json_t *jso
 			  struct gw_route_deadline *deadline_ptr)
 {
 	static const char *const keys[] = {"client_max_ms", "offset_ms", "headers", "grpc_headers", NULL};
+	static const char *const plain_default[] = {"x-request-timeout"};
+	static const char *const grpc_default[] = {"grpc-timeout"};
 	struct gw_json_check *check_ptr = &loader_ptr->check;
 	const json_t *part_ptr = NULL;
 	const char *part_pointer = gw_json_member_pointer(check_ptr, pointer, "deadline");
@@ -597,10 +568,10 @@ static void load_deadline(struct gw_config_loader *loader_ptr, const json_t *jso
 			       DEADLINE_CLIENT_MAX_MS_DEFAULT, &deadline_ptr->client_max_ms);
 	gw_json_read_int_field(check_ptr, part_ptr, part_pointer, "offset_ms", 0, DEADLINE_MS_MAX, 0,
 			       &deadline_ptr->offset_ms);
-	load_header_names(loader_ptr, part_ptr, part_pointer, "headers", "x-request-timeout",
-			  &deadline_ptr->headers_ptr, &deadline_ptr->header_count);
-	load_header_names(loader_ptr, part_ptr, part_pointer, "grpc_headers", "grpc-timeout",
-			  &deadline_ptr->grpc_headers_ptr, &deadline_ptr->grpc_header_count);
+	load_tokens(loader_ptr, part_ptr, part_pointer, "headers", 1, plain_default, 1, &deadline_ptr->headers_ptr,
+		    &deadline_ptr->header_count);
+	load_tokens(loader_ptr, part_ptr, part_pointer, "grpc_headers", 1, grpc_default, 1,
+		    &deadline_ptr->grpc_headers_ptr, &deadline_ptr->grpc_header_count);
 	deadline_ptr->other_names = any_other_name(deadline_ptr->headers_ptr, deadline_ptr->header_count) ||
 				    any_other_name(deadline_ptr->grpc_headers_ptr, deadline_ptr->grpc_header_count);
 }

@@ -600,15 +600,30 @@ static int response_filters_apply(struct gw_conn_self *self)
 	return self->exchange.response_status != 0;
 }
 
+/* The dropped answer's body is all in the ring already (a short error
+ * page comes with its head): dropped too, so the connection may go back
+ * for reuse instead of closing (a retry storm would otherwise open a
+ * connection per retry). 1 when nothing of the response is left. */
+static int body_dropped(struct gw_conn_self *self)
+{
+	uint64_t length = self->resp.head.content_length;
+
+	if (self->resp.head.body == GW_BODY_NONE)
+		return 1;
+	if (self->resp.head.body != GW_BODY_LENGTH || length > vk_socket_rx_held(self->upstream_ptr))
+		return 0;
+	vk_socket_rx_drop(self->upstream_ptr, (size_t)length);
+	return 1;
+}
+
 /* A filter asked for another attempt and the decision says go: this
- * answer is dropped. A response with a body never read takes its
- * connection with it; one without a body leaves it for reuse. */
+ * answer is dropped. A response with a body not all here takes its
+ * connection with it; one whose body is (or without one) leaves it for
+ * reuse. */
 static void attempt_dropped(struct gw_conn_self *self)
 {
 	if (self->next_cause == GW_NEXT_CAUSE_NONE) {
-		gw_conn_release_upstream(
-			self, self->resp.head.body == GW_BODY_NONE ||
-				      (self->resp.head.body == GW_BODY_LENGTH && self->resp.head.content_length == 0));
+		gw_conn_release_upstream(self, body_dropped(self));
 		gw_conn_upstream_done(self, self->cfg_ptr, self->resp.status >= 500 ? GW_UPSTREAM_5XX : GW_UPSTREAM_OK);
 	} else {
 		gw_conn_upstream_done(self, self->cfg_ptr,

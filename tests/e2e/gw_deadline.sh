@@ -325,31 +325,32 @@ assert all(v.endswith("m") and 0 < int(v[:-1]) <= 4000 for v in grpc), grpc' "$E
 		fail "what reached the last hop: $(cat "$E2E_TMP/ch_echo.log")"
 }
 
-backoff() {
-	local out
-	upstream bo_up retry-after:1:1
-	gateway bo_gw "{ \"app\": { \"endpoints\": [ $(ep bo_up) ] } }" \
+# retry_after_pair NAME: an upstream answering its first request 503 with
+# "Retry-After: 1", and a gateway retrying 503 once in front of it.
+retry_after_pair() {
+	upstream "$1_up" retry-after:1:1
+	gateway "$1" "{ \"app\": { \"endpoints\": [ $(ep "$1_up") ] } }" \
 		'{ "name": "r", "filters": [ { "type": "retry", "attempts": 2, "on_statuses": [ 503 ], "backoff": { "base_ms": 0 } } ],
 		   "action": { "proxy": { "upstream": "app" } } }'
+}
+
+backoff() {
+	local out
 	# a Retry-After of 1 s within a deadline of 5 s: waited for
-	out=$(get "${E2E_PORT[bo_gw]}" /x -H 'X-Request-Timeout: 5000')
+	retry_after_pair bo_in
+	out=$(get "${E2E_PORT[bo_in]}" /x -H 'X-Request-Timeout: 5000')
 	[ "${out: -3}" = 200 ] || fail "Retry-After within the deadline: $out"
 	python3 -c 'import json, sys
 t = [json.loads(l)["t"] for l in open(sys.argv[1]) if "\"request\"" in l]
-assert len(t) == 2 and t[1] - t[0] >= 1.0, t' "$E2E_TMP/bo_up.log" || fail "the retry came before the Retry-After: $(cat "$E2E_TMP/bo_up.log")"
-	stop_server bo_gw
-	stop_server bo_up
+assert len(t) == 2 and t[1] - t[0] >= 1.0, t' "$E2E_TMP/bo_in_up.log" || fail "the retry came before the Retry-After: $(cat "$E2E_TMP/bo_in_up.log")"
 	# past the deadline of 500 ms: not waited for, the 503 goes back
-	upstream bo_up2 retry-after:1:1
-	gateway bo_gw2 "{ \"app\": { \"endpoints\": [ $(ep bo_up2) ] } }" \
-		'{ "name": "r", "filters": [ { "type": "retry", "attempts": 2, "on_statuses": [ 503 ], "backoff": { "base_ms": 0 } } ],
-		   "action": { "proxy": { "upstream": "app" } } }'
-	out=$(get "${E2E_PORT[bo_gw2]}" /x -H 'X-Request-Timeout: 500')
+	retry_after_pair bo_past
+	out=$(get "${E2E_PORT[bo_past]}" /x -H 'X-Request-Timeout: 500')
 	[ "$out" = "later
  503" ] || fail "a Retry-After past the deadline: $out"
-	[ "$(requests bo_up2)" = 1 ] || fail "retried past the deadline: $(requests bo_up2) requests"
-	wait_until 5 "the access log" lines_at_least "$E2E_TMP/bo_gw2.access" 1
-	grep -q '"retry_refused":"deadline"' "$E2E_TMP/bo_gw2.access" || fail "not logged: $(cat "$E2E_TMP/bo_gw2.access")"
+	[ "$(requests bo_past_up)" = 1 ] || fail "retried past the deadline: $(requests bo_past_up) requests"
+	wait_until 5 "the access log" lines_at_least "$E2E_TMP/bo_past.access" 1
+	grep -q '"retry_refused":"deadline"' "$E2E_TMP/bo_past.access" || fail "not logged: $(cat "$E2E_TMP/bo_past.access")"
 }
 
 budget() {
