@@ -163,7 +163,7 @@ static void upstream_left_update(struct gw_conn_self *self)
 
 /* An attempt (this request's, or a hedge's `leg_ptr`) ended: what the
  * access log says of it. */
-static void try_record(struct gw_conn_self *self, const struct gw_conn_self *leg_ptr)
+static void try_record(struct gw_conn_self *self, const struct gw_conn_self *leg_ptr, int hedge)
 {
 	struct gw_conn_try *try_ptr;
 	uint64_t us = (vk_sys_now_ns() - leg_ptr->try_started_ns) / 1000u;
@@ -178,7 +178,7 @@ static void try_record(struct gw_conn_self *self, const struct gw_conn_self *leg
 								     : leg_ptr->resp.status;
 	try_ptr->cause = leg_ptr->term.cause;
 	try_ptr->stage = leg_ptr->term.stage;
-	try_ptr->hedge = leg_ptr != self || leg_ptr->hedge_won;
+	try_ptr->hedge = (uint8_t)hedge;
 	try_ptr->cancelled = (uint8_t)leg_ptr->leg_cancelled;
 }
 
@@ -530,6 +530,10 @@ static void attempt(struct vk_thread *that)
 	if (conn_ptr->rc == GW_UPSTREAM_REFUSED)
 		vk_raise(EPROTO);
 	vk_socket_attach_fd(conn_ptr->upstream_ptr, conn_ptr->upstream_fd);
+	/* a race lost while this side waited for a connection: it goes back
+	 * closed (the catch), never used */
+	if (conn_ptr->leg_cancelled)
+		vk_raise(ECANCELED);
 	conn_ptr->reused = conn_ptr->rc == GW_UPSTREAM_KEPT;
 	if (conn_ptr->reused) {
 		if (conn_ptr->pick.tls_ptr && upstream_tls_begin(conn_ptr, vk_thread_proc_local(that)) == -1)
@@ -668,7 +672,7 @@ static void attempt_conclude(struct gw_conn_self *self)
 			gw_stats_response_head_time(self->pick.stats_upstream,
 						    (vk_sys_now_ns() - self->try_started_ns) / 1000u);
 	}
-	try_record(self, self);
+	try_record(self, self, self->hedge_won);
 	retry_settle(self);
 	self->next = gw_conn_upstream_next(self, self->next_cause);
 }
@@ -751,6 +755,10 @@ static int hedge_start(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
 	int stats_upstream = gw_stats_upstream_slot(up_ptr);
 	struct gw_conn_self *leg_ptr;
 
+	/* Still in line for a pooled connection: a hedge would only take the
+	 * first attempt's place (the line is the process's), or wait behind it. */
+	if (self->stage == GW_CONN_STAGE_QUEUE)
+		return -1;
 	if (up_ptr->retry_budget.enabled && !gw_stats_retry_budget_allows(stats_upstream, up_ptr->retry_budget.percent,
 									  up_ptr->retry_budget.min_per_second, now)) {
 		gw_stats_retry_budget_refused(stats_upstream);
@@ -777,6 +785,17 @@ static int hedge_start(struct gw_conn_self *self, struct vk_proc_local *pl_ptr)
 	return 0;
 }
 
+/* No thread for the hedge: what hedge_start took is given back. */
+static void hedge_undo(struct gw_conn_self *self)
+{
+	struct gw_conn_self *leg_ptr = self->hedge_ptr;
+
+	retry_settle(leg_ptr);
+	gw_conn_upstream_done(leg_ptr, leg_ptr->cfg_ptr, GW_UPSTREAM_ABORTED);
+	leg_ptr->leg_running = 0;
+	self->hedging = 0;
+}
+
 /* One side of a race, in a thread of its own: the attempt, then word to
  * the race that it ended. */
 static void race_leg(struct vk_thread *that)
@@ -784,6 +803,14 @@ static void race_leg(struct vk_thread *that)
 	struct gw_conn_self *leg_ptr = vk_thread_arg(that);
 
 	vk_begin_stateless();
+	vk_catch
+	{
+		/* A fault (the attempt handles every other error): the race
+		 * ends the connection once the other side has stopped. */
+		leg_ptr->leg_faulted = 1;
+		leg_ptr->leg_running = 0;
+		vk_sys_notify(vk_sys_self());
+	}
 	vk_call(attempt, leg_ptr);
 	leg_ptr->leg_running = 0;
 	vk_sys_notify(vk_sys_self());
@@ -792,7 +819,7 @@ static void race_leg(struct vk_thread *that)
 
 static int has_head(const struct gw_conn_self *leg_ptr)
 {
-	return !leg_ptr->leg_running && leg_ptr->next_cause == GW_NEXT_CAUSE_NONE;
+	return !leg_ptr->leg_running && !leg_ptr->leg_faulted && leg_ptr->next_cause == GW_NEXT_CAUSE_NONE;
 }
 
 /* The race is decided: a response head came (the first attempt's is
@@ -801,7 +828,8 @@ static int race_decided(const struct gw_conn_self *self)
 {
 	const struct gw_conn_self *hedge_ptr = self->hedging ? self->hedge_ptr : NULL;
 
-	if (has_head(self) || (hedge_ptr && has_head(hedge_ptr)))
+	if (has_head(self) || (hedge_ptr && has_head(hedge_ptr)) || self->leg_faulted ||
+	    (hedge_ptr && hedge_ptr->leg_faulted))
 		return 1;
 	return !self->leg_running && (!hedge_ptr || !hedge_ptr->leg_running);
 }
@@ -813,8 +841,13 @@ static void race_cancel(struct gw_conn_self *self)
 {
 	struct gw_conn_self *loser_ptr;
 
-	self->hedge_won = !has_head(self) && has_head(self->hedge_ptr);
-	loser_ptr = self->hedge_won ? self : self->hedge_ptr;
+	if (self->leg_faulted || self->hedge_ptr->leg_faulted) {
+		/* the side still running stops: the fault ends the connection */
+		loser_ptr = self->leg_faulted ? self->hedge_ptr : self;
+	} else {
+		self->hedge_won = !has_head(self) && has_head(self->hedge_ptr);
+		loser_ptr = self->hedge_won ? self : self->hedge_ptr;
+	}
 	if (!loser_ptr->leg_running)
 		return;
 	loser_ptr->leg_cancelled = 1;
@@ -861,6 +894,16 @@ static void hedge_adopt(struct gw_conn_self *self, struct gw_conn_self *leg_ptr)
 	leg_ptr->upstream_index = -1;
 }
 
+/* An endpoint's verdict on a side that did not win: none when it was
+ * cancelled or the deadline cut it (no failure of the endpoint's), a
+ * connect failure when its connect failed on its own. */
+static enum gw_upstream_outcome side_outcome(const struct gw_conn_self *leg_ptr)
+{
+	if (leg_ptr->leg_cancelled || leg_ptr->next_cause == GW_NEXT_CAUSE_DEADLINE || leg_ptr->term.stage != 'C')
+		return GW_UPSTREAM_ABORTED;
+	return GW_UPSTREAM_CONNECT_FAILURE;
+}
+
 /* Both sides have ended: the loser's try is recorded, its endpoint given
  * its verdict and its connection closed (a head that came too late is
  * not read), and the winner's state is the connection's. */
@@ -873,26 +916,42 @@ static void race_settle(struct gw_conn_self *self)
 	self->leg_running = 0;
 	hedge_ptr->tried_mask = 0;
 	self->tried_mask |= 1ull << ((unsigned)hedge_ptr->pick.endpoint % 64);
+	self->tried_mask |= 1ull << ((unsigned)self->pick.endpoint % 64);
 	retry_settle(hedge_ptr);
-	if (self->hedge_won)
-		gw_stats_hedge_won(hedge_ptr->pick.stats_upstream);
 	if (loser_ptr->next_cause == GW_NEXT_CAUSE_NONE) {
 		loser_ptr->leg_cancelled = 1;
 		gw_conn_close_upstream(loser_ptr);
 	}
-	if (self->hedge_won) {
-		try_record(self, self);
-		gw_conn_upstream_done(self, self->cfg_ptr, GW_UPSTREAM_ABORTED);
-		hedge_adopt(self, hedge_ptr);
-		self->tries[self->try_count - 1].cancelled = 1;
-		self->leg_cancelled = 0;
+	if (!self->hedge_won) {
+		/* The first attempt's try is recorded after this, by the one
+		 * place that decides what follows; the hedge's goes now. */
+		try_record(self, hedge_ptr, 1);
+		self->attempts_sent += hedge_ptr->attempt_sent;
+		gw_conn_upstream_done(hedge_ptr, hedge_ptr->cfg_ptr, side_outcome(hedge_ptr));
 		return;
 	}
-	/* The first attempt's try is recorded after this, by the one place
-	 * that decides what follows; the hedge's goes now. */
-	try_record(self, hedge_ptr);
-	gw_conn_upstream_done(hedge_ptr, hedge_ptr->cfg_ptr,
-			      hedge_ptr->term.stage == 'C' ? GW_UPSTREAM_CONNECT_FAILURE : GW_UPSTREAM_ABORTED);
+	gw_stats_hedge_won(hedge_ptr->pick.stats_upstream);
+	/* The tail the hedge was for: the first attempt's time so far is a
+	 * sample of the upstream's too (at least that long). */
+	if (self->leg_cancelled)
+		gw_stats_response_head_time(self->pick.stats_upstream,
+					    (vk_sys_now_ns() - self->try_started_ns) / 1000u);
+	try_record(self, self, 0);
+	gw_conn_upstream_done(self, self->cfg_ptr, side_outcome(self));
+	hedge_adopt(self, hedge_ptr);
+	self->leg_cancelled = 0;
+}
+
+/* A side faulted: the other is stopped and waited for by the race, then
+ * each side's budget is given back, and the fault ends the connection
+ * (gw_conn_main answers it). */
+static void race_faulted(struct gw_conn_self *self)
+{
+	retry_settle(self);
+	if (self->hedging)
+		retry_settle(self->hedge_ptr);
+	self->hedging = 0;
+	self->leg_running = 0;
 }
 
 /* An attempt with a hedge ready: the first attempt runs beside this
@@ -908,13 +967,15 @@ static void race(struct vk_thread *that)
 	conn_ptr->hedging = 0;
 	conn_ptr->hedge_won = 0;
 	conn_ptr->leg_cancelled = 0;
+	conn_ptr->leg_faulted = 0;
 	conn_ptr->leg_running = 1;
 	vk_spawn(leg_thread_ptr, race_leg, conn_ptr, NULL);
 	conn_ptr->hedge_at_ns = vk_sys_now_ns() + hedge_delay_ns(conn_ptr);
 	while (conn_ptr->leg_running && vk_sys_now_ns() < conn_ptr->hedge_at_ns)
 		vk_wait_notified((conn_ptr->hedge_at_ns - vk_sys_now_ns()) / NS_PER_MS + 1);
-	if (conn_ptr->leg_running && hedge_start(conn_ptr, vk_thread_proc_local(that)) == 0)
-		vk_spawn(leg_thread_ptr, race_leg, conn_ptr->hedge_ptr, NULL);
+	if (conn_ptr->leg_running && hedge_start(conn_ptr, vk_thread_proc_local(that)) == 0 &&
+	    !vk_thread_spawn(that, race_leg, conn_ptr->hedge_ptr, NULL))
+		hedge_undo(conn_ptr);
 	(void)leg_thread_ptr;
 	/* Each side's end notifies: these waits are bounded only as a guard
 	 * (each side is bounded by the deadline and its own timeouts). */
@@ -924,7 +985,12 @@ static void race(struct vk_thread *that)
 		race_cancel(conn_ptr);
 		while (conn_ptr->leg_running || conn_ptr->hedge_ptr->leg_running)
 			vk_wait_notified(RACE_GUARD_MS);
-		race_settle(conn_ptr);
+		if (!conn_ptr->leg_faulted && !conn_ptr->hedge_ptr->leg_faulted)
+			race_settle(conn_ptr);
+	}
+	if (conn_ptr->leg_faulted || (conn_ptr->hedging && conn_ptr->hedge_ptr->leg_faulted)) {
+		race_faulted(conn_ptr);
+		vk_raise(EFAULT);
 	}
 	conn_ptr->leg_running = 0;
 	vk_end();

@@ -197,6 +197,7 @@ struct gw_conn_self {
 	int hedge_won;	   /* ... and its head came first */
 	int leg_running;   /* this attempt runs in a thread of its own, beside a hedge's */
 	int leg_cancelled; /* its race is lost: it gives up */
+	int leg_faulted;   /* it faulted (the race ends the connection) */
 	uint64_t hedge_at_ns;
 	uint64_t wait_until_ns;
 	uint64_t connect_ms;

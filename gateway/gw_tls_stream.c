@@ -673,13 +673,15 @@ static void freed_on_close(void *ctx_ptr, int fd)
 static void hook(struct gw_tls_stream *stream_ptr, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
 {
 	stream_ptr->hook_fd = vk_socket_rx_fd(stream_ptr->socket_ptr);
-	stream_ptr->hooked = vk_sys_kernel_index() >= 0 && vk_sys_on_close(stream_ptr->hook_fd, fn, ctx_ptr) == 0;
+	/* the state's slot: the pool's hook, which counts the connection
+	 * against max_connections, stays */
+	stream_ptr->hooked = vk_sys_kernel_index() >= 0 && vk_sys_on_close_state(stream_ptr->hook_fd, fn, ctx_ptr) == 0;
 }
 
 static void unhook(struct gw_tls_stream *stream_ptr)
 {
 	if (stream_ptr->hooked)
-		vk_sys_on_close(stream_ptr->hook_fd, NULL, NULL);
+		vk_sys_on_close_state(stream_ptr->hook_fd, NULL, NULL);
 	stream_ptr->hooked = 0;
 }
 

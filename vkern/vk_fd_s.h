@@ -33,6 +33,10 @@ struct vk_fd {
 	void *ctx_ptr; /* kernel-owned fds: their service or handler */
 	vk_fd_close_fn on_close;
 	void *on_close_ctx_ptr;
+	/* a second hook, for state that lives with the connection (a TLS
+	 * session), run before on_close, which counts it */
+	vk_fd_close_fn on_close_state;
+	void *on_close_state_ctx_ptr;
 	struct iocb aio_cb[2]; /* aio driver: one poll request per direction */
 };
 

@@ -240,6 +240,8 @@ void vk_kern_close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 	int fd = fd_ptr->fd;
 	vk_fd_close_fn on_close = fd_ptr->on_close;
 	void *on_close_ctx_ptr = fd_ptr->on_close_ctx_ptr;
+	vk_fd_close_fn on_close_state = fd_ptr->on_close_state;
+	void *on_close_state_ctx_ptr = fd_ptr->on_close_state_ctx_ptr;
 
 	if (fd_ptr->kind == VK_FD_CONN)
 		vk_kern_disown_fd(kern_ptr, fd_ptr);
@@ -250,6 +252,8 @@ void vk_kern_close_fd(struct vk_kern *kern_ptr, struct vk_fd *fd_ptr)
 	if (kern_ptr->accept_starved)
 		vk_kern_retry_accepts_on_close(kern_ptr);
 	/* After the close: whoever counts the fd may open another at once. */
+	if (on_close_state)
+		on_close_state(on_close_state_ctx_ptr, fd);
 	if (on_close)
 		on_close(on_close_ctx_ptr, fd);
 }

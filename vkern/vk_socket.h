@@ -109,7 +109,8 @@ void vk_socket_shutdown_tx(struct vk_socket *socket_ptr);
  * on it (another thread decided): both directions are shut down, so the
  * peer sees the end, reads here find EOF and writes EPIPE, and the
  * threads blocked on it are woken to find that out. Close it after, as
- * ever. */
+ * ever. For an fd's socket (an in-process pair has no end to shut: its
+ * threads are woken and block again). */
 void vk_socket_abort(struct vk_socket *socket_ptr);
 void vk_socket_close(struct vk_socket *socket_ptr);
 int vk_socket_is_closed(struct vk_socket *socket_ptr);

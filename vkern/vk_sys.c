@@ -131,6 +131,18 @@ int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
 	return 0;
 }
 
+int vk_sys_on_close_state(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr)
+{
+	struct vk_fd *fd_ptr;
+	int owned = own_conn_fd(fd, &fd_ptr);
+
+	if (owned <= 0)
+		return owned;
+	fd_ptr->on_close_state = fn;
+	fd_ptr->on_close_state_ctx_ptr = ctx_ptr;
+	return 0;
+}
+
 /* The kernel keeps the fd between owners and watches it for input: for a
  * kept-alive connection, any input or hang-up while nobody owns it is news
  * (the peer closed it, or said something unasked). */

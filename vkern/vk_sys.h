@@ -17,6 +17,10 @@ int vk_sys_adopt(int fd);
  * closed by its process, by the process's end, or while held. For counts
  * that must stay true when a process dies. The fd must be the caller's. */
 int vk_sys_on_close(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr);
+/* The same, a second slot, for state that lives with the connection (its
+ * TLS session) beside whoever counts it: run first. Either may be set
+ * or cleared (fn NULL) without touching the other. */
+int vk_sys_on_close_state(int fd, void (*fn)(void *ctx_ptr, int fd), void *ctx_ptr);
 
 /* Keep-alive hand-over between the processes of one kernel. vk_sys_hold
  * gives the caller's fd to the kernel, which owns it until some process

@@ -137,8 +137,9 @@ verified_and_pooled() {
 	start_nginx
 	gateway vp "$(upstream good "${E2E_PORT[good]}" "$GOOD_TLS"),
 	  $(upstream fresh "${E2E_PORT[good]}" "$GOOD_TLS" ', "limits": { "max_idle_per_kernel": 0 }'),
+	  $(upstream capped "${E2E_PORT[good]}" "$GOOD_TLS" ', "limits": { "max_idle_per_kernel": 0, "max_connections": 2 }'),
 	  \"plainup\": { \"endpoints\": [ \"127.0.0.1:${E2E_PORT[plain]}\" ] }" \
-		"$(route good), $(route fresh), $(route plainup)"
+		"$(route good), $(route fresh), $(route capped), $(route plainup)"
 	body=$(get vp /good/a)
 	[[ $body == "good conn="*" sni=up.test alpn=http/1.1 reused=. verify=SUCCESS client=CN=gateway,O=Example" ]] ||
 		fail "nginx saw: $body"
@@ -165,6 +166,14 @@ verified_and_pooled() {
 	conns=$(sed 's/.*conn=\([0-9]*\).*/\1/' "$E2E_TMP/fresh" | sort -u | wc -l)
 	[ "$conns" -eq 5 ] || fail "max_idle_per_kernel 0 still reused connections: $(cat "$E2E_TMP/fresh")"
 	[ "$(grep -c 'reused=r' "$E2E_TMP/fresh")" -ge 4 ] || fail "new connections did not resume: $(cat "$E2E_TMP/fresh")"
+	# Each closed TLS connection is counted out of max_connections (the
+	# TLS session's close hook beside the pool's, not instead of it):
+	# six in a row through a limit of two.
+	for i in $(seq 1 6); do
+		get vp /capped/c
+	done >"$E2E_TMP/capped"
+	[ "$(grep -c '^good ' "$E2E_TMP/capped")" = 6 ] ||
+		fail "closed TLS connections still counted against max_connections: $(cat "$E2E_TMP/capped")"
 	# nginx closes the kept connection after its keepalive_timeout (1 s,
 	# with a close_notify): the pool finds it closed and the next request
 	# gets a new one, sent once (a closed one taken would have failed and
