@@ -489,10 +489,12 @@ static const struct family upstream_families[] = {
 };
 
 static const struct family endpoint_families[] = {
-	{"vkgw_endpoint_requests_total", "counter", "Requests sent to the endpoint.",
+	{"vkgw_endpoint_requests_total", "counter",
+	 "Requests whose last attempt went to the endpoint (an attempt retried elsewhere is counted there).",
 	 offsetof(struct endpoint_view, requests), NULL},
 	{"vkgw_endpoint_responses_total", "counter",
-	 "Responses to requests sent to the endpoint, by status class (the gateway's 502 and 504 included).",
+	 "Responses to the requests whose last attempt went to the endpoint, by status class (the gateway's 502 and "
+	 "504 included).",
 	 offsetof(struct endpoint_view, responses), &by_class},
 	{"vkgw_endpoint_connect_failures_total", "counter", "Connects to the endpoint that failed.",
 	 offsetof(struct endpoint_view, connect_failures), NULL},
