@@ -275,22 +275,28 @@ assert len(d) == 5 and all(l["termination"] == "sH" and l["deadline_left_ms"] <=
 upload() {
 	local out
 	upstream ul_up ok
-	gateway ul_gw "{ \"app\": { \"endpoints\": [ $(ep ul_up) ] } }" \
-		'{ "name": "r", "action": { "proxy": { "upstream": "app", "timeout_ms": 300 } } }'
-	# a body sent over about a second (ten pieces 100 ms apart: the slow
-	# upload is the test) to a route whose deadline is 300 ms: the deadline
-	# counts from the end of the request, the upload is the body timeouts'
+	upstream ul_hang hang
+	gateway ul_gw "{ \"app\": { \"endpoints\": [ $(ep ul_up) ] }, \"hang\": { \"endpoints\": [ $(ep ul_hang) ] } }" \
+		'{ "name": "clock", "match": { "path": { "prefix": "/hang" } }, "action": { "proxy": { "upstream": "hang", "timeout_ms": 300 } } },
+		 { "name": "r", "action": { "proxy": { "upstream": "app", "timeout_ms": 300 } } }'
+	# Half a body, then the rest only once the gateway itself shows that
+	# more than the 300 ms deadline has passed (a request on another
+	# connection, to a route with the same deadline, got its 504): the
+	# upload outlasts the deadline, which counts from the end of the
+	# request; the upload is the body timeouts' to bound.
 	out=$(python3 - "${E2E_PORT[ul_gw]}" <<'PY'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
-for i in range(10):
-    time.sleep(0.1)
-    s.sendall(b"p" * 10)
+import http.client, socket, sys
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"p" * 50)
+clock = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+clock.request("GET", "/hang")
+assert clock.getresponse().status == 504
+s.sendall(b"p" * 50)
 print(s.recv(4096).split(b"\r\n", 1)[0].decode())
 PY
 	) || fail "the upload"
-	[ "$out" = "HTTP/1.1 200 OK" ] || fail "a slow upload under a 300 ms deadline: $out"
+	[ "$out" = "HTTP/1.1 200 OK" ] || fail "an upload longer than its 300 ms deadline: $out"
 	python3 -c 'import json, sys
 r = [json.loads(l) for l in open(sys.argv[1]) if "\"request\"" in l]
 assert len(r) == 1 and r[0]["body"] == 100, r' "$E2E_TMP/ul_up.log" || fail "the upstream: $(cat "$E2E_TMP/ul_up.log")"
